@@ -1,0 +1,102 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "StorePlatform",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "storeplatformd", targets: ["storeplatformd"]),
+        .executable(name: "storectl", targets: ["storectl"]),
+        .executable(name: "storeplatform-bench", targets: ["storeplatform-bench"]),
+        .library(name: "StoreRPC", targets: ["StoreRPC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Generated from proto/ by scripts/generate-protos. Never edited by hand.
+        .target(
+            name: "StorePlatformProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Domain: errors and their code table. No I/O.
+        .target(
+            name: "StoreCore",
+            dependencies: ["StorePlatformProto"]
+        ),
+        // Wire protocol: frame codec, RPC server and client, peer identity. Knows nothing of stores.
+        .target(
+            name: "StoreRPC",
+            dependencies: [
+                "StorePlatformProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The service layer: one handler per RPC.
+        .target(
+            name: "ControlPlane",
+            dependencies: [
+                "StoreCore", "StoreRPC", "StorePlatformProto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "storeplatformd",
+            dependencies: [
+                "ControlPlane", "StoreRPC", "StoreCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "storectl",
+            dependencies: [
+                "StoreRPC", "StorePlatformProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "storeplatform-bench",
+            dependencies: [
+                "StoreRPC", "ControlPlane", "StorePlatformProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StoreCoreTests",
+            dependencies: ["StoreCore"]
+        ),
+        .testTarget(
+            name: "StoreRPCTests",
+            dependencies: [
+                "StoreRPC", "StorePlatformProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // End-to-end: runs the built storeplatformd and storectl as processes.
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["StoreRPC", "StorePlatformProto", "storeplatformd", "storectl"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

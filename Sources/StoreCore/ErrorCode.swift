@@ -1,0 +1,53 @@
+import StorePlatformProto
+
+/// The platform's error codes: the one table that maps each to its gRPC code and
+/// HTTP status (DESIGN.md, "Errors"). Raw values are the strings on the wire.
+public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
+    case missingStoreName = "MISSING_STORE_NAME"
+    case invalidStoreName = "INVALID_STORE_NAME"
+    case invalidEngine = "INVALID_ENGINE"
+    case engineUnavailable = "ENGINE_UNAVAILABLE"
+    case storeNameTaken = "STORE_NAME_TAKEN"
+    case quotaExceeded = "QUOTA_EXCEEDED"
+    case rateLimited = "RATE_LIMITED"
+    case notFound = "NOT_FOUND"
+    case invalidStateTransition = "INVALID_STATE_TRANSITION"
+    case operationInProgress = "OPERATION_IN_PROGRESS"
+    case invalidJSON = "INVALID_JSON"
+    case invalidArgument = "INVALID_ARGUMENT"
+    case unauthenticated = "UNAUTHENTICATED"
+    case permissionDenied = "PERMISSION_DENIED"
+    case unimplemented = "UNIMPLEMENTED"
+    case unavailable = "UNAVAILABLE"
+    case internalError = "INTERNAL_ERROR"
+
+    /// The gRPC canonical code this error travels with on the RPC wire.
+    public var grpcCode: Storeplatform_V1_Code {
+        Self.table[self]!.grpc
+    }
+
+    /// The HTTP status the gateway answers with.
+    public var httpStatus: Int {
+        Self.table[self]!.http
+    }
+
+    private static let table: [ErrorCode: (grpc: Storeplatform_V1_Code, http: Int)] = [
+        .missingStoreName: (.invalidArgument, 400),
+        .invalidStoreName: (.invalidArgument, 400),
+        .invalidEngine: (.invalidArgument, 400),
+        .engineUnavailable: (.failedPrecondition, 400),
+        .storeNameTaken: (.alreadyExists, 409),
+        .quotaExceeded: (.resourceExhausted, 429),
+        .rateLimited: (.resourceExhausted, 429),
+        .notFound: (.notFound, 404),
+        .invalidStateTransition: (.failedPrecondition, 409),
+        .operationInProgress: (.aborted, 409),
+        .invalidJSON: (.invalidArgument, 400),
+        .invalidArgument: (.invalidArgument, 400),
+        .unauthenticated: (.unauthenticated, 401),
+        .permissionDenied: (.permissionDenied, 403),
+        .unimplemented: (.unimplemented, 501),
+        .unavailable: (.unavailable, 503),
+        .internalError: (.internal, 500),
+    ]
+}

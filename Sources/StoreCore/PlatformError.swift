@@ -1,0 +1,34 @@
+import StorePlatformProto
+
+/// The one error type of the platform: a code from the table in ``ErrorCode``, a
+/// message for people (what happened and what to do), and an optional cause
+/// for logs. Messages never contain secrets.
+public struct PlatformError: Error, Sendable, CustomStringConvertible {
+    public var code: ErrorCode
+    public var message: String
+    /// For ``ErrorCode/rateLimited``: how long the caller should wait.
+    public var retryAfterMilliseconds: UInt64
+    /// The underlying error, for logs only; never sent to a client.
+    public var cause: (any Error)?
+
+    public init(_ code: ErrorCode, _ message: String, retryAfterMilliseconds: UInt64 = 0, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.retryAfterMilliseconds = retryAfterMilliseconds
+        self.cause = cause
+    }
+
+    public var description: String {
+        "\(code.rawValue): \(message)"
+    }
+
+    /// The wire status for this error.
+    public var status: Storeplatform_V1_Status {
+        var status = Storeplatform_V1_Status()
+        status.code = code.grpcCode
+        status.errorCode = code.rawValue
+        status.message = message
+        status.retryAfterMs = retryAfterMilliseconds
+        return status
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import NIOCore
+
+/// The client's side of a connection, on its event loop: assigns stream ids in
+/// the order requests are written (so they strictly increase on the wire),
+/// routes each answer to its waiting call, and fails every waiting call when
+/// the connection ends.
+final class ClientHandler: ChannelInboundHandler {
+    typealias InboundIn = Envelope
+
+    enum Pending {
+        case unary(EventLoopPromise<Envelope>)
+        case stream(AsyncThrowingStream<Envelope, any Error>.Continuation)
+    }
+
+    private var context: ChannelHandlerContext?
+    private var nextStreamID: UInt32 = 1
+    private var pending: [UInt32: Pending] = [:]
+    /// Client call key → stream id, for cancelling.
+    private var streams: [UInt64: UInt32] = [:]
+    private var cancelledBeforeStart: Set<UInt64> = []
+    private var closedWith: RPCError?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Writes a request for the call `key` and registers where its answer goes.
+    func start(key: UInt64, request: Envelope, pending entry: Pending) {
+        if cancelledBeforeStart.remove(key) != nil {
+            fail(entry, RPCError.cancelled("the call was cancelled before it was sent"))
+            return
+        }
+        if let closedWith {
+            fail(entry, closedWith)
+            return
+        }
+        guard let context, nextStreamID < UInt32.max - 1 else {
+            fail(entry, RPCError.unavailable("the connection has used all its stream ids; reconnect"))
+            return
+        }
+        var request = request
+        request.streamID = nextStreamID
+        nextStreamID += 2
+        pending[request.streamID] = entry
+        streams[key] = request.streamID
+        context.writeAndFlush(NIOAny(request), promise: nil)
+    }
+
+    /// Cancels the call `key`: sends CANCEL and fails the caller at once.
+    func cancel(key: UInt64, with error: RPCError) {
+        guard let streamID = streams.removeValue(forKey: key) else {
+            cancelledBeforeStart.insert(key)
+            return
+        }
+        guard let entry = pending.removeValue(forKey: streamID) else { return }
+        var frame = Envelope()
+        frame.streamID = streamID
+        frame.type = .cancel
+        context?.writeAndFlush(NIOAny(frame), promise: nil)
+        fail(entry, error)
+    }
+
+    /// Forgets a call that ended.
+    func finished(key: UInt64) {
+        streams.removeValue(forKey: key)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        if envelope.type == .error {
+            closeAll(RPCError(RPCStatus(envelope.status)))
+            context.close(promise: nil)
+            return
+        }
+        guard let entry = pending[envelope.streamID] else { return }
+        switch (entry, envelope.type) {
+        case (.unary(let promise), _):
+            pending[envelope.streamID] = nil
+            promise.succeed(envelope)
+        case (.stream(let continuation), .streamMessage):
+            continuation.yield(envelope)
+        case (.stream(let continuation), _):
+            pending[envelope.streamID] = nil
+            let status = RPCStatus(envelope.status)
+            if status.code == .ok {
+                continuation.finish()
+            } else {
+                continuation.finish(throwing: RPCError(status, metadata: envelope.metadata))
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let status: RPCStatus =
+            if let error = error as? RPCProtocolError {
+                error.status
+            } else {
+                RPCStatus(code: .unavailable, errorCode: "UNAVAILABLE", message: "connection failed: \(error)")
+            }
+        closeAll(RPCError(status))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeAll(RPCError.unavailable("the connection to the daemon closed"))
+        context.fireChannelInactive()
+    }
+
+    private func closeAll(_ error: RPCError) {
+        if closedWith == nil { closedWith = error }
+        let entries = pending.values
+        pending.removeAll()
+        streams.removeAll()
+        for entry in entries {
+            fail(entry, error)
+        }
+    }
+
+    private func fail(_ entry: Pending, _ error: RPCError) {
+        switch entry {
+        case .unary(let promise): promise.fail(error)
+        case .stream(let continuation): continuation.finish(throwing: error)
+        }
+    }
+}

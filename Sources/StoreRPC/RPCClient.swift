@@ -1,0 +1,202 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SwiftProtobuf
+import Synchronization
+
+/// An async client on one connection: many calls in flight at once, answers in
+/// any order, server streams, cancellation (task cancellation sends CANCEL) and
+/// deadlines. Safe to share between tasks.
+public final class RPCClient: Sendable {
+    /// The answer to a successful unary call.
+    public struct Response: Sendable {
+        public var payload: Data
+        /// Response metadata; "request-id" is always there.
+        public var metadata: [String: String]
+    }
+
+    public let endpoint: RPCEndpoint
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ClientHandler>
+    private let defaultMetadata: [String: String]
+    private let nextKey = Atomic<UInt64>(0)
+
+    private init(endpoint: RPCEndpoint, channel: any Channel, handler: NIOLoopBound<ClientHandler>, metadata: [String: String]) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.handler = handler
+        self.defaultMetadata = metadata
+    }
+
+    /// Connects to a daemon. `metadata` goes on every call (for example
+    /// `["authorization": "Bearer <token>"]`). Throws ``RPCError`` with
+    /// UNAVAILABLE when nothing listens there.
+    public static func connect(
+        to endpoint: RPCEndpoint,
+        metadata: [String: String] = [:],
+        maxFrameLength: Int = FrameDecoder.defaultMaxFrameLength,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RPCClient {
+        let bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(10))
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<(any Channel, NIOLoopBound<ClientHandler>)> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let handler = ClientHandler()
+                let handlers = channel.pipeline.syncOperations
+                try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrameLength)))
+                try handlers.addHandler(EnvelopeDecoder())
+                try handlers.addHandler(EnvelopeEncoder())
+                try handlers.addHandler(handler)
+                return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            }
+        }
+        do {
+            let (channel, handler) =
+                switch endpoint {
+                case .unix(let path):
+                    try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
+                case .tcp(let host, let port):
+                    try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .connect(host: host, port: port, channelInitializer: initializer)
+                }
+            return RPCClient(endpoint: endpoint, channel: channel, handler: handler, metadata: metadata)
+        } catch {
+            throw RPCError.unavailable("cannot connect to \(endpoint): \(error)")
+        }
+    }
+
+    /// Closes the connection; calls still waiting fail with UNAVAILABLE.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    // MARK: Unary
+
+    /// Calls a unary method with a typed request and response.
+    public func unary<Request: Message, Response: Message>(
+        _ method: String,
+        _ request: Request,
+        as responseType: Response.Type = Response.self,
+        metadata: [String: String] = [:],
+        timeout: Duration? = nil
+    ) async throws -> Response {
+        let response = try await call(method, payload: request.serializedBytes(), metadata: metadata, timeout: timeout)
+        do {
+            return try Response(serializedBytes: response.payload)
+        } catch {
+            throw RPCError(code: .internal, errorCode: "MALFORMED_RESPONSE", message: "response is not a valid \(Response.protoMessageName): \(error)")
+        }
+    }
+
+    /// Calls a unary method with raw payload bytes. Throws ``RPCError`` carrying
+    /// the server's status when the call fails.
+    public func call(
+        _ method: String,
+        payload: Data,
+        metadata: [String: String] = [:],
+        timeout: Duration? = nil
+    ) async throws -> Response {
+        let key = nextKey.add(1, ordering: .relaxed).newValue
+        let request = makeRequest(method, payload: payload, metadata: metadata, timeout: timeout)
+        let promise = channel.eventLoop.makePromise(of: Envelope.self)
+        let timer = timeout.map { scheduleLocalDeadline(key: key, after: $0) }
+        defer { timer?.cancel() }
+        let envelope = try await withTaskCancellationHandler {
+            onLoop { $0.start(key: key, request: request, pending: .unary(promise)) }
+            defer { onLoop { $0.finished(key: key) } }
+            return try await promise.futureResult.get()
+        } onCancel: {
+            onLoop { $0.cancel(key: key, with: RPCError.cancelled("the call was cancelled")) }
+        }
+        let status = RPCStatus(envelope.status)
+        guard status.code == .ok else {
+            throw RPCError(status, metadata: envelope.metadata)
+        }
+        return Response(payload: envelope.payload, metadata: envelope.metadata)
+    }
+
+    // MARK: Server streams
+
+    /// Calls a server-streaming method. The returned sequence yields each message
+    /// and ends when the server ends the stream (throwing its status if not OK).
+    /// Cancelling the consuming task, or dropping the sequence, sends CANCEL.
+    public func serverStream<Request: Message, Response: Message>(
+        _ method: String,
+        _ request: Request,
+        as responseType: Response.Type = Response.self,
+        metadata: [String: String] = [:],
+        timeout: Duration? = nil
+    ) throws -> RPCResponseStream<Response> {
+        let key = nextKey.add(1, ordering: .relaxed).newValue
+        let envelope = makeRequest(method, payload: try request.serializedBytes(), metadata: metadata, timeout: timeout)
+        let (stream, continuation) = AsyncThrowingStream<Envelope, any Error>.makeStream()
+        let timer = timeout.map { scheduleLocalDeadline(key: key, after: $0) }
+        continuation.onTermination = { [self] reason in
+            timer?.cancel()
+            if case .cancelled = reason {
+                onLoop { $0.cancel(key: key, with: RPCError.cancelled("the stream was cancelled")) }
+            } else {
+                onLoop { $0.finished(key: key) }
+            }
+        }
+        onLoop { $0.start(key: key, request: envelope, pending: .stream(continuation)) }
+        return RPCResponseStream(envelopes: stream)
+    }
+
+    // MARK: Helpers
+
+    private func makeRequest(_ method: String, payload: Data, metadata: [String: String], timeout: Duration?) -> Envelope {
+        var request = Envelope()
+        request.type = .request
+        request.method = method
+        request.payload = payload
+        request.metadata = defaultMetadata.merging(metadata) { _, call in call }
+        if let timeout {
+            let (seconds, attoseconds) = timeout.components
+            request.timeoutMs = UInt64(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        }
+        return request
+    }
+
+    /// A local backstop for deadlines, a little after the server's own, for a
+    /// server that does not answer at all.
+    private func scheduleLocalDeadline(key: UInt64, after timeout: Duration) -> Scheduled<Void> {
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let handler = self.handler
+        return channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds) + .milliseconds(200)) {
+            handler.value.cancel(key: key, with: RPCError.deadlineExceeded("no answer within the deadline of \(timeout)"))
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable (ClientHandler) -> Void) {
+        let handler = self.handler
+        if channel.eventLoop.inEventLoop {
+            body(handler.value)
+        } else {
+            channel.eventLoop.execute { body(handler.value) }
+        }
+    }
+}
+
+/// The messages of one server stream, decoded.
+public struct RPCResponseStream<Message: SwiftProtobuf.Message>: AsyncSequence, Sendable {
+    public typealias Element = Message
+    let envelopes: AsyncThrowingStream<Envelope, any Error>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<Envelope, any Error>.AsyncIterator
+
+        public mutating func next() async throws -> Message? {
+            guard let envelope = try await base.next() else { return nil }
+            do {
+                return try Message(serializedBytes: envelope.payload)
+            } catch {
+                throw RPCError(code: .internal, errorCode: "MALFORMED_RESPONSE", message: "stream message is not a valid \(Message.protoMessageName): \(error)")
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: envelopes.makeAsyncIterator())
+    }
+}

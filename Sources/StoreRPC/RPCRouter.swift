@@ -1,0 +1,90 @@
+import Foundation
+import SwiftProtobuf
+
+/// The method table: full method name → handler, with the access each needs.
+/// Handlers are typed; the router decodes requests and encodes responses, so a
+/// payload that does not parse is answered INVALID_ARGUMENT before any handler runs.
+public struct RPCRouter: Sendable {
+    /// Who may call a method.
+    public enum Access: Sendable {
+        /// Any caller that passed the transport's authentication.
+        case anyCaller
+        /// Only Unix-socket callers whose uid is in the server's admin list.
+        case admin
+    }
+
+    enum Handler: Sendable {
+        case unary(@Sendable (Data, RPCContext) async throws -> Data)
+        case serverStream(@Sendable (Data, RPCContext, RPCStreamSink) async throws -> Void)
+    }
+
+    struct Route: Sendable {
+        var access: Access
+        var handler: Handler
+    }
+
+    private(set) var routes: [String: Route] = [:]
+
+    public init() {}
+
+    /// The registered method names, sorted.
+    public var methods: [String] { routes.keys.sorted() }
+
+    /// Registers a unary method. Registering the same name twice is a programming error.
+    public mutating func unary<Request: Message, Response: Message>(
+        _ method: String,
+        access: Access = .anyCaller,
+        _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
+    ) {
+        add(method, Route(access: access, handler: .unary { payload, context in
+            let request = try Self.decode(Request.self, payload)
+            return try await handler(request, context).serializedBytes()
+        }))
+    }
+
+    /// Registers a server-streaming method: the handler sends messages through the
+    /// writer and returns (STREAM_END OK) or throws (STREAM_END with its status).
+    public mutating func serverStream<Request: Message, Response: Message>(
+        _ method: String,
+        access: Access = .anyCaller,
+        _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
+    ) {
+        add(method, Route(access: access, handler: .serverStream { payload, context, sink in
+            let request = try Self.decode(Request.self, payload)
+            try await handler(request, context, RPCStreamWriter(sink: sink))
+        }))
+    }
+
+    private mutating func add(_ method: String, _ route: Route) {
+        precondition(routes[method] == nil, "method \(method) registered twice")
+        routes[method] = route
+    }
+
+    func route(for method: String) -> Route? {
+        routes[method]
+    }
+
+    private static func decode<Request: Message>(_ type: Request.Type, _ payload: Data) throws -> Request {
+        do {
+            return try Request(serializedBytes: payload)
+        } catch {
+            throw RPCError.invalidArgument("payload is not a valid \(Request.protoMessageName): \(error)")
+        }
+    }
+}
+
+/// Sends serialized stream messages of one call; see ``RPCStreamWriter``.
+struct RPCStreamSink: Sendable {
+    let send: @Sendable (Data) async throws -> Void
+}
+
+/// Sends the messages of one server stream, in order. `send` waits while the
+/// connection cannot take more (backpressure) and throws `CancellationError`
+/// once the call is over (cancelled, past its deadline, or disconnected).
+public struct RPCStreamWriter<Message: SwiftProtobuf.Message>: Sendable {
+    let sink: RPCStreamSink
+
+    public func send(_ message: Message) async throws {
+        try await sink.send(message.serializedBytes())
+    }
+}

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Everything that shapes an ``RPCServer``. At least one of `unixSocket` and
+/// `tcp` must be set.
+public struct RPCServerConfiguration: Sendable {
+    /// The admin control plane.
+    public struct UnixSocket: Sendable {
+        public var path: String
+        /// File mode of the socket, 0660 by default.
+        public var mode: UInt32 = 0o660
+        /// Mode of the parent directory when the server creates it, 0750 by default.
+        public var directoryMode: UInt32 = 0o750
+        /// uids allowed to call admin methods: the daemon's own uid and root by default.
+        public var adminUIDs: Set<UInt32> = [0, UInt32(getuid())]
+
+        public init(path: String) {
+            self.path = path
+        }
+    }
+
+    /// The listener for internal services.
+    public struct TCP: Sendable {
+        public var host: String = "127.0.0.1"
+        /// 0 picks a free port; ``RPCServer/tcpPort`` tells which.
+        public var port: Int
+        /// When set, every call must carry `authorization: Bearer <token>`.
+        public var tokens: BearerTokens?
+
+        public init(host: String = "127.0.0.1", port: Int, tokens: BearerTokens? = nil) {
+            self.host = host
+            self.port = port
+            self.tokens = tokens
+        }
+    }
+
+    public var unixSocket: UnixSocket?
+    public var tcp: TCP?
+    /// Largest frame body accepted, in bytes. 4 MiB by default.
+    public var maxFrameLength: Int = FrameDecoder.defaultMaxFrameLength
+    /// Calls running at once on one connection; more get RESOURCE_EXHAUSTED.
+    public var maxInFlightPerConnection: Int = 256
+    /// Connections open at once over all listeners; more get an ERROR frame
+    /// with RESOURCE_EXHAUSTED and are closed.
+    public var maxConnections: Int = 1024
+    /// How long a graceful shutdown lets running calls finish before cancelling them.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+
+    public init(unixSocket: UnixSocket? = nil, tcp: TCP? = nil) {
+        self.unixSocket = unixSocket
+        self.tcp = tcp
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import StorePlatformProto
+import StoreRPC
+
+@main
+struct Storectl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storectl",
+        abstract: "Administer StorePlatform: talks to storeplatformd over its Unix socket or TCP.",
+        discussion: """
+            Exit codes: 0 success; 1 the daemon refused or failed the call (the error code \
+            and message are printed); 2 bad command-line usage; 3 the daemon could not be \
+            reached (not running, wrong --socket/--tcp, or the connection dropped).
+            """,
+        subcommands: [Health.self]
+    )
+}
+
+/// How to reach the daemon; shared by every subcommand.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "The daemon's Unix socket (STOREPLATFORM_SOCKET).")
+    var socket: String = DefaultPaths.socket
+
+    @Option(help: "Call over TCP at host:port instead of the Unix socket.")
+    var tcp: String?
+
+    @Option(help: "File whose first token line is sent as the bearer token (TCP).")
+    var tokenFile: String?
+
+    @Option(help: "Seconds to wait for an answer.")
+    var timeout: Double = 30
+
+    @Flag(help: "Print JSON (the proto3 JSON mapping) instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if let tcp {
+            do { _ = try RPCEndpoint.tcp(tcp) } catch { throw ValidationError("--tcp: \(error)") }
+        }
+        if tokenFile != nil && tcp == nil {
+            throw ValidationError("--token-file applies to --tcp; the Unix socket identifies callers by uid")
+        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    var callTimeout: Duration { .milliseconds(Int64(timeout * 1000)) }
+
+    func connect() async throws -> RPCClient {
+        var metadata: [String: String] = [:]
+        if let tokenFile {
+            let token: String
+            do {
+                token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+                    .split(whereSeparator: \.isNewline)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }
+                    .first { !$0.isEmpty && !$0.hasPrefix("#") } ?? ""
+            } catch {
+                throw CLIError.usage("cannot read token file \(tokenFile): \(error.localizedDescription)")
+            }
+            guard !token.isEmpty else { throw CLIError.usage("token file \(tokenFile) holds no token") }
+            metadata["authorization"] = "Bearer \(token)"
+        }
+        let endpoint = try tcp.map { try RPCEndpoint.tcp($0) } ?? .unix(path: socket)
+        return try await RPCClient.connect(to: endpoint, metadata: metadata)
+    }
+}

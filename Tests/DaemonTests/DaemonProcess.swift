@@ -1,0 +1,128 @@
+import Foundation
+import StoreRPC
+import Testing
+
+/// Where `swift build` put the products: beside the running test bundle.
+let productsDirectory: URL = {
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return executable.deletingLastPathComponent()
+}()
+
+/// A free TCP port on loopback (bound, read back, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// The outcome of running a command to completion.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a built product (storectl, storeplatformd) and waits for it.
+func runProduct(_ name: String, _ arguments: [String], user: UInt32? = nil) throws -> CommandResult {
+    let process = Process()
+    if let user {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid", "\(user)", "--regid", "\(user)", "--clear-groups", productsDirectory.appendingPathComponent(name).path] + arguments
+    } else {
+        process.executableURL = productsDirectory.appendingPathComponent(name)
+        process.arguments = arguments
+    }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus,
+        stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self)
+    )
+}
+
+/// A storeplatformd process on a temp socket, a free TCP port and a temp data dir.
+final class DaemonProcess {
+    let directory: String
+    let socketPath: String
+    let tcpPort: Int
+    let process = Process()
+    let logPath: String
+
+    init(extraArguments: [String] = [], directory: String? = nil) throws {
+        self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        socketPath = self.directory + "/run/storeplatformd.sock"
+        tcpPort = freePort()
+        logPath = self.directory + "/daemon.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.executableURL = productsDirectory.appendingPathComponent("storeplatformd")
+        process.arguments = arguments + extraArguments
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = FileHandle.nullDevice
+    }
+
+    var arguments: [String] {
+        ["--socket", socketPath, "--tcp", "127.0.0.1:\(tcpPort)", "--data-dir", directory + "/data", "--grace-period", "5"]
+    }
+
+    var log: String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Starts the daemon and waits until its socket answers Health.
+    func start() async throws {
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                Issue.record("daemon exited with \(process.terminationStatus): \(log)")
+                return
+            }
+            if let client = try? await RPCClient.connect(to: .unix(path: socketPath)) {
+                await client.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("daemon did not start serving: \(log)")
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its status.
+    @discardableResult
+    func terminate() async throws -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("daemon ignored SIGTERM")
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import StorePlatformProto
+import StoreRPC
+import Testing
+
+/// End-to-end: the built storeplatformd and storectl as real processes.
+@Suite("storeplatformd and storectl as processes")
+struct DaemonTests {
+    @Test func storectlHealthOverTheUnixSocket() async throws {
+        let daemon = try DaemonProcess()
+        try await daemon.start()
+        let table = try runProduct("storectl", ["health", "--socket", daemon.socketPath])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("status    SERVING"))
+        #expect(table.stdout.contains("cluster   simulated (embedded simulator, no real Kubernetes)"))
+
+        let json = try runProduct("storectl", ["health", "--socket", daemon.socketPath, "--json"])
+        #expect(json.status == 0)
+        let health = try Storeplatform_V1_HealthResponse(jsonString: json.stdout)
+        #expect(health.status == "SERVING")
+        #expect(health.version == "0.1.0")
+        #expect(health.clusterDriver == "simulated")
+        #expect(health.clusterSimulated)
+        #expect(health.uptimeSeconds > 0)
+        #expect(daemon.log.contains("SimulatedCluster: embedded simulator, no real Kubernetes"))
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func storectlHealthOverTCPNeedsTheToken() async throws {
+        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let tokenFile = directory + "/tokens"
+        try "# internal services\nservice-token-1\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(extraArguments: ["--token-file", tokenFile], directory: directory)
+        try await daemon.start()
+        let address = "127.0.0.1:\(daemon.tcpPort)"
+
+        let withToken = try runProduct("storectl", ["health", "--tcp", address, "--token-file", tokenFile])
+        #expect(withToken.status == 0, "\(withToken.stderr)")
+        #expect(withToken.stdout.contains("endpoint  \(address)"))
+
+        let withoutToken = try runProduct("storectl", ["health", "--tcp", address])
+        #expect(withoutToken.status == 1)
+        #expect(withoutToken.stderr.contains("error: UNAUTHENTICATED:"))
+        #expect(withoutToken.stderr.contains("request id req-"))
+        try await daemon.terminate()
+    }
+
+    @Test func storectlReportsAnUnreachableDaemonWithExitCode3() throws {
+        let result = try runProduct("storectl", ["health", "--socket", "/tmp/no-daemon-\(UUID().uuidString.prefix(8)).sock"])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("error: UNAVAILABLE: cannot connect to unix:/tmp/no-daemon-"))
+    }
+
+    @Test func storectlRejectsBadUsageWithExitCode64() throws {
+        let result = try runProduct("storectl", ["health", "--tcp", "no-port-here"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("is not host:port"))
+    }
+
+    @Test func secondDaemonOnTheSameSocketRefusesToStart() async throws {
+        let daemon = try DaemonProcess()
+        try await daemon.start()
+        let second = try runProduct("storeplatformd", daemon.arguments.map { $0 == "127.0.0.1:\(daemon.tcpPort)" ? "off" : $0 })
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("another daemon is already listening on \(daemon.socketPath)"))
+        // The first daemon is untouched.
+        let health = try runProduct("storectl", ["health", "--socket", daemon.socketPath])
+        #expect(health.status == 0)
+        try await daemon.terminate()
+    }
+
+    @Test func sigtermStopsCleanlyAndRemovesTheSocket() async throws {
+        let daemon = try DaemonProcess()
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let health = try await client.unary(
+            StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self
+        )
+        #expect(health.status == "SERVING")
+        #expect(try await daemon.terminate() == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socketPath))
+        #expect(daemon.log.contains("storeplatformd stopped"))
+        await client.close()
+    }
+
+    @Test func storeMethodsAnswerUnimplementedAndAdminMethodsCheckTheUID() async throws {
+        let daemon = try DaemonProcess(extraArguments: ["--admin-uid", "4242"])
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let create = await #expect(throws: RPCError.self) {
+            _ = try await client.unary(
+                StorePlatformMethod.StoreService.createStore, Storeplatform_V1_CreateStoreRequest(),
+                as: Storeplatform_V1_CreateStoreResponse.self
+            )
+        }
+        #expect(create?.code == .unimplemented)
+        let reconcile = await #expect(throws: RPCError.self) {
+            _ = try await client.unary(
+                StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(),
+                as: Storeplatform_V1_ReconcileResponse.self
+            )
+        }
+        #expect(reconcile?.code == .permissionDenied)
+        await client.close()
+        try await daemon.terminate()
+    }
+
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv")))
+    func anotherUserCannotOpenThe0660Socket() async throws {
+        let daemon = try DaemonProcess()
+        try await daemon.start()
+        // Let uid 65534 reach the socket file itself; its 0660 mode must still stop it.
+        chmod(daemon.directory, 0o755)
+        chmod(daemon.directory + "/run", 0o755)
+        let result = try runProduct("storectl", ["health", "--socket", daemon.socketPath], user: 65534)
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("UNAVAILABLE"))
+        try await daemon.terminate()
+    }
+}

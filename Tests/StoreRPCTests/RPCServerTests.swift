@@ -1,0 +1,414 @@
+import Foundation
+import NIOCore
+import StorePlatformProto
+import Synchronization
+import Testing
+
+@testable import StoreRPC
+
+@Suite("RPC server over real sockets")
+struct RPCServerTests {
+    @Test(arguments: ["unix", "tcp"])
+    func unaryCallAnswersAndEchoesTheRequestID(transport: String) async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: transport == "unix" ? server.unix : server.tcp)
+        let response = try await client.call(
+            TestMethod.echo, payload: try request("abc").serializedData(), metadata: ["request-id": "rid-42"]
+        )
+        let reply = try Reply(serializedBytes: response.payload)
+        #expect(reply.id == "abc")
+        #expect(reply.name == "rid-42")
+        #expect(response.metadata["request-id"] == "rid-42")
+
+        let generated = try await client.call(TestMethod.echo, payload: try request("abc").serializedData())
+        #expect(generated.metadata["request-id"]?.hasPrefix("req-") == true)
+        #expect(generated.metadata["request-id"]?.count == 20)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func thousandConcurrentCallsOverFiftyConnectionsAllAnswerTheirOwnID() async throws {
+        let server = try await TestServer.start()
+        var clients: [RPCClient] = []
+        for index in 0..<50 {
+            clients.append(try await RPCClient.connect(to: index % 2 == 0 ? server.unix : server.tcp))
+        }
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for call in 0..<1000 {
+                let client = clients[call % clients.count]
+                group.addTask {
+                    let reply = try await client.unary(TestMethod.echo, request("call-\(call)"), as: Reply.self)
+                    return reply.id == "call-\(call)" ? 0 : 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+        for client in clients { await client.close() }
+        try await server.stop()
+    }
+
+    @Test func responsesComeBackInCompletionOrder() async throws {
+        let server = try await TestServer.start()
+        let socket = try RawConnection( server.unix)
+        try socket.send(try requestEnvelope(stream: 1, method: TestMethod.slow, id: "300"))
+        try socket.send(try requestEnvelope(stream: 3, method: TestMethod.echo, id: "fast"))
+        let first = try #require(try await socket.receive())
+        let second = try #require(try await socket.receive())
+        #expect(first.streamID == 3)
+        #expect(second.streamID == 1)
+        #expect(second.status.code == .ok)
+        try await server.stop()
+    }
+
+    // MARK: Bad input
+
+    @Test func oversizedLengthGetsErrorFrameOnStreamZeroAndClose() async throws {
+        let server = try await TestServer.start { $0.maxFrameLength = 1024 }
+        let socket = try RawConnection( server.unix)
+        try socket.send(bytes: [0x00, 0x00, 0x04, 0x01])
+        let error = try #require(try await socket.receive())
+        #expect(error.streamID == 0)
+        #expect(error.type == .error)
+        #expect(error.status.code == .resourceExhausted)
+        #expect(error.status.errorCode == "FRAME_TOO_LARGE")
+        #expect(try await socket.isClosedByPeer())
+        try await server.stop()
+    }
+
+    @Test func envelopeThatDoesNotParseGetsErrorFrameAndClose() async throws {
+        let server = try await TestServer.start()
+        let socket = try RawConnection( server.tcp)
+        try socket.sendFrame([0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
+        let error = try #require(try await socket.receive())
+        #expect(error.streamID == 0)
+        #expect(error.type == .error)
+        #expect(error.status.code == .invalidArgument)
+        #expect(error.status.errorCode == "MALFORMED_ENVELOPE")
+        #expect(try await socket.isClosedByPeer())
+        // The server keeps serving other connections.
+        let client = try await RPCClient.connect(to: server.tcp)
+        #expect(try await client.unary(TestMethod.echo, request("still-up"), as: Reply.self).id == "still-up")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func perStreamErrorsKeepTheConnectionUp() async throws {
+        let server = try await TestServer.start()
+        let socket = try RawConnection( server.unix)
+
+        try socket.send(try requestEnvelope(stream: 1, method: "/no.Such/Method"))
+        var answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 1)
+        #expect(answer.status.code == .unimplemented)
+        #expect(answer.status.errorCode == "UNIMPLEMENTED")
+
+        try socket.send(try requestEnvelope(stream: 3, method: TestMethod.echo, payload: [0xFF, 0xFF, 0xFF]))
+        answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 3)
+        #expect(answer.status.code == .invalidArgument)
+        #expect(answer.status.message.contains("storeplatform.v1.GetStoreRequest"))
+
+        try socket.send(try requestEnvelope(stream: 3, method: TestMethod.echo))
+        answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 3)
+        #expect(answer.status.code == .invalidArgument)
+        #expect(answer.status.message.contains("not greater"))
+
+        try socket.send(try requestEnvelope(stream: 6, method: TestMethod.echo))
+        answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 6)
+        #expect(answer.status.code == .invalidArgument)
+        #expect(answer.status.message.contains("even"))
+
+        try socket.send(try requestEnvelope(stream: 7, method: TestMethod.echo, id: "alive"))
+        answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 7)
+        #expect(answer.status.code == .ok)
+        #expect(try Reply(serializedBytes: answer.payload).id == "alive")
+        try await server.stop()
+    }
+
+    @Test func handlerErrorsBecomeInternalWithTheRequestID() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.unix)
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await client.call(TestMethod.fail, payload: Data(), metadata: ["request-id": "rid-7"])
+        }
+        #expect(error?.code == .internal)
+        #expect(error?.errorCode == "INTERNAL_ERROR")
+        #expect(error?.message.contains("rid-7") == true)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func inFlightLimitPerConnectionAnswersResourceExhausted() async throws {
+        let server = try await TestServer.start { $0.maxInFlightPerConnection = 2 }
+        let socket = try RawConnection( server.unix)
+        try socket.send(try requestEnvelope(stream: 1, method: TestMethod.slow, id: "400"))
+        try socket.send(try requestEnvelope(stream: 3, method: TestMethod.slow, id: "400"))
+        try socket.send(try requestEnvelope(stream: 5, method: TestMethod.echo))
+        let refused = try #require(try await socket.receive())
+        #expect(refused.streamID == 5)
+        #expect(refused.status.code == .resourceExhausted)
+        let done = [try await socket.receive(), try await socket.receive()].compactMap { $0?.streamID }
+        #expect(Set(done) == [1, 3])
+        try await server.stop()
+    }
+
+    @Test func connectionLimitAnswersResourceExhaustedAndCloses() async throws {
+        let server = try await TestServer.start { $0.maxConnections = 2 }
+        let first = try await RPCClient.connect(to: server.unix)
+        let second = try await RPCClient.connect(to: server.tcp)
+        _ = try await first.unary(TestMethod.echo, request("1"), as: Reply.self)
+        _ = try await second.unary(TestMethod.echo, request("2"), as: Reply.self)
+        let third = try RawConnection( server.unix)
+        let error = try #require(try await third.receive())
+        #expect(error.type == .error)
+        #expect(error.streamID == 0)
+        #expect(error.status.code == .resourceExhausted)
+        #expect(try await third.isClosedByPeer())
+        await first.close()
+        await second.close()
+        try await server.stop()
+    }
+
+    // MARK: Deadlines, cancellation, disconnects
+
+    @Test func deadlineExceededCancelsTheHandler() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.unix)
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await client.unary(TestMethod.slow, request("10000"), as: Reply.self, timeout: .milliseconds(100))
+        }
+        #expect(error?.code == .deadlineExceeded)
+        #expect(error?.errorCode == "DEADLINE_EXCEEDED")
+        try await eventually("handler cancelled") { server.probe.cancelled.load(ordering: .relaxed) == 1 }
+        // The connection still serves calls.
+        #expect(try await client.unary(TestMethod.echo, request("after"), as: Reply.self).id == "after")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func cancellingAStreamStopsTheHandler() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.tcp)
+        let consumer = Task {
+            var seen = 0
+            for try await _ in try client.serverStream(TestMethod.ticks, request(""), as: Reply.self) {
+                seen += 1
+            }
+            return seen
+        }
+        try await eventually("stream running") { server.probe.activeStreams.load(ordering: .relaxed) == 1 }
+        consumer.cancel()
+        _ = try? await consumer.value
+        try await eventually("handler stopped") { server.probe.activeStreams.load(ordering: .relaxed) == 0 }
+        #expect(server.probe.cancelled.load(ordering: .relaxed) == 1)
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func streamEndsWithStreamEndOK() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.unix)
+        var ticks: [UInt32] = []
+        for try await reply in try client.serverStream(TestMethod.ticks, request("5"), as: Reply.self) {
+            ticks.append(reply.attempts)
+        }
+        #expect(ticks == [0, 1, 2, 3, 4])
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func cancelFrameOnAUnaryCallAnswersCancelled() async throws {
+        let server = try await TestServer.start()
+        let socket = try RawConnection( server.unix)
+        try socket.send(try requestEnvelope(stream: 1, method: TestMethod.slow, id: "10000"))
+        var cancel = Envelope()
+        cancel.streamID = 1
+        cancel.type = .cancel
+        try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
+        try socket.send(cancel)
+        let answer = try #require(try await socket.receive())
+        #expect(answer.streamID == 1)
+        #expect(answer.status.code == .cancelled)
+        try await eventually("handler cancelled") { server.probe.cancelled.load(ordering: .relaxed) == 1 }
+        try await server.stop()
+    }
+
+    @Test func clientDisconnectingMidRequestLeaksNothing() async throws {
+        let server = try await TestServer.start()
+        do {
+            let socket = try RawConnection( server.unix)
+            try socket.send(try requestEnvelope(stream: 1, method: TestMethod.slow, id: "10000"))
+            try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
+        }  // socket closed here
+        try await eventually("handler cancelled") { server.probe.cancelled.load(ordering: .relaxed) == 1 }
+        try await eventually("connection released") { server.server.connectionCount == 0 }
+        try await server.stop()
+    }
+
+    // MARK: Identity and access
+
+    @Test func handlerSeesPeerCredentialsFromSOPeercred() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.unix)
+        let reply = try await client.unary(TestMethod.peer, request(""), as: Reply.self)
+        #expect(reply.namespace == "unix")
+        #expect(reply.attempts == getuid())
+        #expect(reply.updatedAtMs == Int64(getgid()))
+        #expect(reply.createdAtMs == Int64(getpid()))
+        #expect(reply.name == "uid:\(getuid())")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func adminMethodNeedsAnAllowedUID() async throws {
+        let allowed = try await TestServer.start()
+        let client = try await RPCClient.connect(to: allowed.unix)
+        _ = try await client.unary(TestMethod.admin, request(""), as: Reply.self)
+        await client.close()
+        let tcpClient = try await RPCClient.connect(to: allowed.tcp)
+        let overTCP = await #expect(throws: RPCError.self) {
+            _ = try await tcpClient.unary(TestMethod.admin, request(""), as: Reply.self)
+        }
+        #expect(overTCP?.code == .permissionDenied)
+        await tcpClient.close()
+        try await allowed.stop()
+
+        let refusing = try await TestServer.start { $0.unixSocket?.adminUIDs = [424_242] }
+        let other = try await RPCClient.connect(to: refusing.unix)
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await other.unary(TestMethod.admin, request(""), as: Reply.self)
+        }
+        #expect(error?.code == .permissionDenied)
+        #expect(error?.errorCode == "PERMISSION_DENIED")
+        #expect(error?.message.contains("uid \(getuid()) is not an admin uid") == true)
+        // Non-admin methods still work for that caller.
+        #expect(try await other.unary(TestMethod.echo, request("ok"), as: Reply.self).id == "ok")
+        await other.close()
+        try await refusing.stop()
+    }
+
+    @Test func tcpNeedsTheBearerTokenWhenConfigured() async throws {
+        let server = try await TestServer.start { $0.tcp?.tokens = BearerTokens(["first-secret", "second-secret"]) }
+        let anonymous = try await RPCClient.connect(to: server.tcp)
+        let missing = await #expect(throws: RPCError.self) {
+            _ = try await anonymous.unary(TestMethod.echo, request(""), as: Reply.self)
+        }
+        #expect(missing?.code == .unauthenticated)
+        #expect(missing?.errorCode == "UNAUTHENTICATED")
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await anonymous.unary(TestMethod.echo, request(""), as: Reply.self, metadata: ["authorization": "Bearer second-secreT"])
+        }
+        #expect(wrong?.code == .unauthenticated)
+        await anonymous.close()
+
+        let authorized = try await RPCClient.connect(to: server.tcp, metadata: ["authorization": "Bearer second-secret"])
+        let reply = try await authorized.unary(TestMethod.peer, request(""), as: Reply.self)
+        #expect(reply.name == "token:2")
+        #expect(reply.namespace == "tcp")
+        await authorized.close()
+
+        // The Unix socket identifies callers by uid and needs no token.
+        let local = try await RPCClient.connect(to: server.unix)
+        #expect(try await local.unary(TestMethod.echo, request("u"), as: Reply.self).id == "u")
+        await local.close()
+        try await server.stop()
+    }
+
+    @Test func constantTimeComparisonMatchesOnlyEqualTokens() {
+        #expect(BearerTokens.constantTimeEquals(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!BearerTokens.constantTimeEquals(Array("abd".utf8), Array("abc".utf8)))
+        #expect(!BearerTokens.constantTimeEquals(Array("ab".utf8), Array("abc".utf8)))
+        #expect(!BearerTokens.constantTimeEquals(Array("abcd".utf8), Array("abc".utf8)))
+        #expect(!BearerTokens.constantTimeEquals([], Array("abc".utf8)))
+        #expect(BearerTokens(["t"]).match(authorization: "t") == nil)
+    }
+
+    // MARK: Socket file and shutdown
+
+    @Test func socketFileHasItsModeAndParentDirectoryIsCreated0750() async throws {
+        let server = try await TestServer.start()
+        var info = stat()
+        #expect(stat(server.socketPath, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660)
+        #expect(stat(server.directory + "/run", &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o750)
+        try await server.stop()
+    }
+
+    @Test func staleSocketIsReplacedButALiveOneRefusesASecondServer() async throws {
+        let directory = TestServer.makeDirectory()
+        let path = directory + "/run/test.sock"
+        // A stale socket: bound, then abandoned without removing the file.
+        try UnixSocketFile.makeDirectories(directory + "/run", mode: 0o750)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: path))
+
+        let server = try await TestServer.start(directory: directory)
+        let client = try await RPCClient.connect(to: server.unix)
+        #expect(try await client.unary(TestMethod.echo, request("live"), as: Reply.self).id == "live")
+
+        await #expect {
+            _ = try await TestServer.start(directory: directory)
+        } throws: { error in
+            "\(error)".contains("another daemon is already listening on \(path)")
+        }
+        // The refused second server did not disturb the first.
+        #expect(try await client.unary(TestMethod.echo, request("still"), as: Reply.self).id == "still")
+        await client.close()
+        try await server.stop()
+    }
+
+    @Test func pathThatIsNotASocketIsNeverReplaced() async throws {
+        let directory = TestServer.makeDirectory()
+        try FileManager.default.createDirectory(atPath: directory + "/run", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/run/test.sock", contents: Data("keep me".utf8))
+        await #expect {
+            _ = try await TestServer.start(directory: directory)
+        } throws: { error in
+            "\(error)".contains("exists and is not a socket")
+        }
+        #expect(FileManager.default.contents(atPath: directory + "/run/test.sock") == Data("keep me".utf8))
+    }
+
+    @Test func gracefulShutdownFinishesInFlightCallAndRemovesTheSocket() async throws {
+        let server = try await TestServer.start()
+        let client = try await RPCClient.connect(to: server.unix)
+        let inFlight = Task { try await client.unary(TestMethod.slow, request("300"), as: Reply.self) }
+        try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
+        server.server.shutdown()
+        let reply = try await inFlight.value
+        #expect(reply.id == "300")
+        try await server.runTask.value
+        #expect(!FileManager.default.fileExists(atPath: server.socketPath))
+        #expect(server.probe.cancelled.load(ordering: .relaxed) == 0)
+        await #expect(throws: RPCError.self) {
+            _ = try await RPCClient.connect(to: server.unix)
+        }
+        await client.close()
+    }
+
+    @Test func shutdownCancelsCallsThatOutliveTheGracePeriod() async throws {
+        let server = try await TestServer.start { $0.shutdownGracePeriod = .milliseconds(100) }
+        let client = try await RPCClient.connect(to: server.tcp)
+        let inFlight = Task { try await client.unary(TestMethod.slow, request("60000"), as: Reply.self) }
+        try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
+        server.server.shutdown()
+        try await server.runTask.value
+        let error = await #expect(throws: RPCError.self) { _ = try await inFlight.value }
+        #expect(error?.code == .unavailable)
+        #expect(server.probe.cancelled.load(ordering: .relaxed) == 1)
+        await client.close()
+    }
+}
