@@ -1,0 +1,10 @@
+/// What a background operation on a store does; one runs per store at a time
+/// (``OperationLocks``). Raw values are the lower-case names, as logs and audit rows show them.
+public enum OperationKind: String, Sendable, CaseIterable, Codable {
+    /// Installing the store: namespace, secret, Helm release, readiness.
+    case provision
+    /// Uninstalling the store and deleting its namespace.
+    case delete
+    /// Provisioning a failed store again.
+    case retry
+}

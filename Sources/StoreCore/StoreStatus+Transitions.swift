@@ -1,0 +1,65 @@
+extension StoreStatus {
+    /// The one transition table of the platform: for each status, the statuses a store
+    /// may move to next. A move not listed here is ``ErrorCode/invalidStateTransition``.
+    ///
+    /// Self-moves are not listed: re-entering the status a store is already in is refused
+    /// like any other illegal move. ``deleted`` is terminal.
+    public static let transitions: [StoreStatus: Set<StoreStatus>] = [
+        // provisioning → deleting is not in DESIGN.md's table, but a user must be able to
+        // delete a store while it is being provisioned (a stuck install, a mistake); the
+        // deletion cancels the provisioning task and cleans up whatever it created.
+        .queued: [.provisioning, .deleting],
+        .provisioning: [.ready, .failed, .deleting],
+        .ready: [.deleting],
+        // failed → queued is the user's retry.
+        .failed: [.queued, .deleting],
+        // deleting → failed: the delete failed; the store can be deleted again.
+        .deleting: [.deleted, .failed],
+        .deleted: [],
+    ]
+
+    /// Whether a store in this status may move to `next`, per ``transitions``.
+    public func canTransition(to next: StoreStatus) -> Bool {
+        Self.transitions[self, default: []].contains(next)
+    }
+
+    /// Checks that a store may move from this status to `next`.
+    ///
+    /// - Throws: ``PlatformError`` with ``ErrorCode/invalidStateTransition`` when the move
+    ///   is not in ``transitions``. The message names the store, what was attempted, the
+    ///   status the store is in and the statuses the attempt applies to, for example
+    ///   `cannot retry store "shop": it is ready; retry applies to failed stores`.
+    public func checkTransition(to next: StoreStatus, storeName: String) throws {
+        guard !canTransition(to: next) else { return }
+        let action = next.actionName
+        let current = self == next ? "already \(rawValue)" : rawValue
+        let sources = StoreStatus.allCases.filter { $0.canTransition(to: next) }
+        let applies = sources.isEmpty
+            ? "no store can be moved to \(next.rawValue)"
+            : "\(action.noun) applies to \(Self.list(sources)) stores"
+        throw PlatformError(
+            .invalidStateTransition,
+            "cannot \(action.verb) store \(storeName.quotedForMessage): it is \(current); \(applies)"
+        )
+    }
+
+    /// How a move into this status reads in a message: the verb ("cannot retry store")
+    /// and the noun ("retry applies to failed stores").
+    private var actionName: (verb: String, noun: String) {
+        switch self {
+        case .queued: ("retry", "retry")
+        case .provisioning: ("start provisioning", "provisioning")
+        case .ready: ("mark ready", "marking ready")
+        case .failed: ("mark failed", "marking failed")
+        case .deleting: ("delete", "delete")
+        case .deleted: ("mark deleted", "marking deleted")
+        }
+    }
+
+    /// "failed", "ready or failed", "queued, ready or failed".
+    private static func list(_ statuses: [StoreStatus]) -> String {
+        let names = statuses.map(\.rawValue)
+        guard names.count > 1 else { return names.first ?? "" }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+}

@@ -1,0 +1,26 @@
+/// Where a store is in its lifecycle (DESIGN.md, "Store lifecycle").
+///
+/// Raw values are the lower-case case names; they are what the database stores and
+/// what JSON carries, so they never change. Which moves between statuses are legal is
+/// decided in one place: ``StoreStatus/transitions``.
+public enum StoreStatus: String, Sendable, CaseIterable, Codable {
+    /// Accepted, waiting for a provisioning slot.
+    case queued
+    /// The provisioner is creating the namespace, secret and Helm release.
+    case provisioning
+    /// Installed and answering; the store's URL is set.
+    case ready
+    /// Provisioning or deletion failed; the error message says why. Retry or delete it.
+    case failed
+    /// Being uninstalled.
+    case deleting
+    /// Gone. Terminal; its name may be reused by a new store.
+    case deleted
+
+    /// Whether a store in this status counts as live: it holds its name (names are
+    /// unique among live stores) and counts against the live-store quota.
+    /// Every status except ``deleted`` is live.
+    public var isLive: Bool {
+        self != .deleted
+    }
+}
