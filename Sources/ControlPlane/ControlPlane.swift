@@ -4,7 +4,6 @@ import StoreCore
 import StorePlatformProto
 import StoreRPC
 import SwiftProtobuf
-import Synchronization
 
 /// The service layer: one handler per RPC, shared by every transport. The RPC
 /// server reaches it through ``makeRouter()``; the HTTP gateway will call the
@@ -12,7 +11,6 @@ import Synchronization
 public final class ControlPlane: Sendable {
     public let info: DaemonInfo
     private let startedAt: ContinuousClock.Instant
-    private let draining = Atomic<Bool>(false)
     private let logger: Logger
 
     public init(info: DaemonInfo, logger: Logger) {
@@ -21,15 +19,10 @@ public final class ControlPlane: Sendable {
         self.logger = logger
     }
 
-    /// Health reports DRAINING from now on.
-    public func beginDraining() {
-        draining.store(true, ordering: .relaxed)
-    }
-
     /// Liveness and identity. Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
-        response.status = draining.load(ordering: .relaxed) ? "DRAINING" : "SERVING"
+        response.status = "SERVING"
         response.version = info.version
         let elapsed = (ContinuousClock.now - startedAt).components
         response.uptimeSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
@@ -44,7 +37,7 @@ public final class ControlPlane: Sendable {
     /// methods marked so only allowed callers reach them.
     public func makeRouter() -> RPCRouter {
         var router = RPCRouter()
-        router.unary(StorePlatformMethod.PlatformService.health) { [self] (_: Storeplatform_V1_HealthRequest, _) in
+        router.inline(StorePlatformMethod.PlatformService.health) { [self] (_: Storeplatform_V1_HealthRequest, _) in
             health()
         }
         Self.notYetServed(&router)

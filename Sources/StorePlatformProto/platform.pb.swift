@@ -38,7 +38,8 @@ public nonisolated struct Storeplatform_V1_HealthResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "SERVING" while the daemon accepts work, "DRAINING" during shutdown.
+  /// "SERVING" while the daemon accepts work. (During a graceful shutdown new
+  /// calls are refused with UNAVAILABLE instead.)
   public var status: String = String()
 
   /// The daemon's version, for example "0.1.0".

@@ -12,6 +12,7 @@ public final class BlockingFrameSocket {
     public let descriptor: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     /// Connects to `endpoint`. `receiveTimeout` bounds every read (nil: none).
     public init(connectingTo endpoint: RPCEndpoint, receiveTimeout: Duration? = .seconds(10)) throws {
@@ -102,6 +103,27 @@ public final class BlockingFrameSocket {
         return body
     }
 
+    /// Reads at least one frame (blocking), then every further frame already
+    /// received, without blocking again. Empty at end of stream.
+    public func receiveAvailableFrames() throws -> [[UInt8]] {
+        guard let first = try receiveFrame() else { return [] }
+        var frames = [first]
+        while let next = bufferedFrame() {
+            frames.append(next)
+        }
+        return frames
+    }
+
+    /// The next whole frame already in the buffer, if there is one.
+    private func bufferedFrame() -> [UInt8]? {
+        let available = buffer.count - start
+        guard available >= 4 else { return nil }
+        let length = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+        guard available >= 4 + length else { return nil }
+        start += 4
+        return try? receiveExactly(length)
+    }
+
     /// True when the peer has closed the connection (a read returns end of stream).
     public func isClosedByPeer() throws -> Bool {
         while start == buffer.count {
@@ -114,6 +136,24 @@ public final class BlockingFrameSocket {
     public static func frame(_ body: [UInt8]) -> [UInt8] {
         let length = UInt32(body.count)
         return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + body
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read
+    /// back, released), for starting a daemon in tests and benchmarks.
+    public static func freeLoopbackPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     private func receiveExactly(_ count: Int) throws -> [UInt8]? {
@@ -136,7 +176,6 @@ public final class BlockingFrameSocket {
             buffer.removeFirst(start)
             start = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if received < 0 {

@@ -48,10 +48,7 @@ public final class EnvelopeEncoder: ChannelOutboundHandler, RemovableChannelHand
     /// One complete frame: the length prefix and the serialized envelope.
     public static func frame(_ envelope: Envelope, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         let body: ProtobufBytes = try envelope.serializedBytes()
-        var frame = allocator.buffer(capacity: FrameDecoder.headerLength + body.count)
-        frame.writeInteger(UInt32(body.count), endianness: .big)
-        frame.writeImmutableBuffer(body.buffer)
-        return frame
+        return body.framed(allocator: allocator)
     }
 }
 

@@ -14,6 +14,7 @@ public struct RPCRouter: Sendable {
     }
 
     enum Handler: Sendable {
+        case inline(@Sendable (Data, RPCContext) throws -> Data)
         case unary(@Sendable (Data, RPCContext) async throws -> Data)
         case serverStream(@Sendable (Data, RPCContext, RPCStreamSink) async throws -> Void)
     }
@@ -39,6 +40,21 @@ public struct RPCRouter: Sendable {
         add(method, Route(access: access, handler: .unary { payload, context in
             let request = try Self.decode(Request.self, payload)
             return try await handler(request, context).serializedBytes()
+        }))
+    }
+
+    /// Registers a unary method answered inline, on the connection's event loop,
+    /// as soon as its frame is read: no task, no thread hop, flushed with the
+    /// other answers of the same read. Only for handlers that never block and
+    /// finish in microseconds (Health); everything else uses ``unary(_:access:_:)``.
+    public mutating func inline<Request: Message, Response: Message>(
+        _ method: String,
+        access: Access = .anyCaller,
+        _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
+    ) {
+        add(method, Route(access: access, handler: .inline { payload, context in
+            let request = try Self.decode(Request.self, payload)
+            return try handler(request, context).serializedBytes()
         }))
     }
 

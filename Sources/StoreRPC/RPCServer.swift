@@ -15,8 +15,8 @@ import Synchronization
 /// ``run()`` serves until ``shutdown()`` or a graceful-shutdown signal.
 public final class RPCServer: Service, Sendable {
     struct Accepted: Sendable {
-        let channel: NIOAsyncChannel<Envelope, Never>
-        let peer: RPCPeer
+        let channel: NIOAsyncChannel<ServerConnection.AdmittedCall, Never>
+        let connection: ServerConnection
     }
 
     private struct State {
@@ -62,7 +62,6 @@ public final class RPCServer: Service, Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCServer {
         precondition(configuration.unixSocket != nil || configuration.tcp != nil, "configure at least one listener")
-        let maxFrameLength = configuration.maxFrameLength
         var listeners: [NIOAsyncChannel<Accepted, Never>] = []
         var socketFile: UnixSocketFile?
         var tcpPort: Int?
@@ -73,7 +72,7 @@ public final class RPCServer: Service, Sendable {
                 let listener = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 256)
                     .bind(unixDomainSocketPath: unix.path) { channel in
-                        Self.initialize(channel, maxFrameLength: maxFrameLength) { channel in
+                        Self.initialize(channel, configuration: configuration, router: router, logger: logger) { channel in
                             Self.peerCredentials(of: channel)
                         }
                     }
@@ -87,7 +86,7 @@ public final class RPCServer: Service, Sendable {
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .bind(host: tcp.host, port: tcp.port) { channel in
-                        Self.initialize(channel, maxFrameLength: maxFrameLength) { channel in
+                        Self.initialize(channel, configuration: configuration, router: router, logger: logger) { channel in
                             channel.eventLoop.makeSucceededFuture(
                                 RPCPeer(transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?")
                             )
@@ -179,15 +178,7 @@ public final class RPCServer: Service, Sendable {
     }
 
     private func serve(_ accepted: Accepted) async {
-        let connection = ServerConnection(
-            channel: accepted.channel.channel,
-            peer: accepted.peer,
-            router: router,
-            tokens: accepted.peer.transport == .tcp ? configuration.tcp?.tokens : nil,
-            adminUIDs: configuration.unixSocket?.adminUIDs ?? [],
-            maxInFlight: configuration.maxInFlightPerConnection,
-            logger: logger
-        )
+        let connection = accepted.connection
         let key = ObjectIdentifier(connection)
         let refusal: RPCStatus? = state.withLock { state in
             if state.draining {
@@ -210,16 +201,16 @@ public final class RPCServer: Service, Sendable {
         do {
             try await accepted.channel.executeThenClose { inbound in
                 do {
-                    for try await envelope in inbound {
-                        connection.receive(envelope)
+                    for try await call in inbound {
+                        connection.start(call)
                     }
                 } catch let error as RPCProtocolError {
-                    logger.debug("protocol error", metadata: ["peer": "\(accepted.peer)", "error": "\(error)"])
+                    logger.debug("protocol error", metadata: ["peer": "\(connection.peer)", "error": "\(error)"])
                     await connection.fail(with: error.status)
                 }
             }
         } catch {
-            logger.debug("connection ended", metadata: ["peer": "\(accepted.peer)", "error": "\(error)"])
+            logger.debug("connection ended", metadata: ["peer": "\(connection.peer)", "error": "\(error)"])
         }
         await connection.cancelAllAndWait()
     }
@@ -228,16 +219,28 @@ public final class RPCServer: Service, Sendable {
 
     private static func initialize(
         _ channel: any Channel,
-        maxFrameLength: Int,
+        configuration: RPCServerConfiguration,
+        router: RPCRouter,
+        logger: Logger,
         peer: @escaping @Sendable (any Channel) -> EventLoopFuture<RPCPeer>
     ) -> EventLoopFuture<Accepted> {
         peer(channel).flatMapThrowing { peer in
+            let connection = ServerConnection(
+                channel: channel,
+                peer: peer,
+                router: router,
+                tokens: peer.transport == .tcp ? configuration.tcp?.tokens : nil,
+                adminUIDs: configuration.unixSocket?.adminUIDs ?? [],
+                maxInFlight: configuration.maxInFlightPerConnection,
+                logger: logger
+            )
             let handlers = channel.pipeline.syncOperations
-            try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrameLength)))
+            try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())
             try handlers.addHandler(EnvelopeEncoder())
-            let asyncChannel = try NIOAsyncChannel<Envelope, Never>(wrappingChannelSynchronously: channel)
-            return Accepted(channel: asyncChannel, peer: peer)
+            try handlers.addHandler(ServerConnectionHandler(connection: connection))
+            let asyncChannel = try NIOAsyncChannel<ServerConnection.AdmittedCall, Never>(wrappingChannelSynchronously: channel)
+            return Accepted(channel: asyncChannel, connection: connection)
         }
     }
 

@@ -3,9 +3,11 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// One accepted connection: admits requests (stream ids, limits, authentication,
-/// access), runs each call as its own task, and writes responses in completion
-/// order. A call ends exactly once — by its handler, its deadline, a CANCEL or the
+/// One accepted connection's calls. Admission (stream ids, limits,
+/// authentication, access) happens on the event loop, in frame order, in
+/// ``ServerConnectionHandler``; inline methods are answered right there, and every
+/// other call is handed to the connection's async loop, which runs it as a task.
+/// A call ends exactly once — by its handler, its deadline, a CANCEL or the
 /// connection closing — and only that first ending writes a final frame.
 final class ServerConnection: Sendable {
     private struct Call {
@@ -19,6 +21,14 @@ final class ServerConnection: Sendable {
         var calls: [UInt32: Call] = [:]
         var lastStreamID: UInt32 = 0
         var draining = false
+    }
+
+    /// A call admitted on the event loop, waiting for the async loop to run it.
+    struct AdmittedCall: Sendable {
+        let handler: RPCRouter.Handler
+        let payload: Data
+        let context: RPCContext
+        let responseMetadata: [String: String]
     }
 
     let channel: any Channel
@@ -51,33 +61,46 @@ final class ServerConnection: Sendable {
     /// Calls admitted and not yet returned from their handlers.
     var inFlight: Int { state.withLock { $0.calls.count } }
 
-    // MARK: Inbound
+    // MARK: Admission (event loop, frame order)
 
-    /// Handles one frame from the client. Called in order, by one reader.
-    func receive(_ envelope: Envelope) {
+    /// What to do with one frame from the client.
+    enum Admission {
+        /// Write this answer now (a refusal, or an inline method's response).
+        case answer(Envelope)
+        /// Run this call on the async side.
+        case run(AdmittedCall)
+        /// Nothing to do.
+        case nothing
+    }
+
+    /// Decides what one frame from the client means. Called on the event loop,
+    /// one frame at a time, in the order they arrived.
+    func admit(_ envelope: Envelope) -> Admission {
         switch envelope.type {
         case .request:
-            startCall(envelope)
+            return admitRequest(envelope)
         case .cancel:
             end(envelope.streamID, with: RPCError.cancelled("cancelled by the client"))
+            return .nothing
         default:
-            reply(
-                to: envelope.streamID, type: .response,
+            return .answer(Self.envelope(
+                envelope.streamID, type: .response,
                 status: RPCError.invalidArgument("frame type \(envelope.type) is not one a client sends; send REQUEST or CANCEL").status,
                 metadata: [:]
-            )
+            ))
         }
     }
 
-    private func startCall(_ envelope: Envelope) {
+    private func admitRequest(_ envelope: Envelope) -> Admission {
         let streamID = envelope.streamID
-        let requestID = envelope.metadata["request-id"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.makeRequestID()
+        let requestID = envelope.metadata["request-id"].flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
         let responseMetadata = ["request-id": requestID]
         let route = router.route(for: envelope.method)
         let isStream = if case .serverStream = route?.handler { true } else { false }
+        let isInline = if case .inline = route?.handler { true } else { false }
 
-        func refuse(_ error: RPCError) {
-            reply(to: streamID, type: isStream ? .streamEnd : .response, status: error.status, metadata: responseMetadata)
+        func refuse(_ error: RPCError) -> Admission {
+            .answer(Self.envelope(streamID, type: isStream ? .streamEnd : .response, status: error.status, metadata: responseMetadata))
         }
 
         let admission: RPCError? = state.withLock { state in
@@ -93,7 +116,7 @@ final class ServerConnection: Sendable {
             if state.draining {
                 return .unavailable("the daemon is shutting down; reconnect and retry")
             }
-            if state.calls.count >= maxInFlight {
+            if !isInline && state.calls.count >= maxInFlight {
                 return .resourceExhausted("too many calls in flight on this connection (limit \(maxInFlight)); wait for some to finish")
             }
             return nil
@@ -124,10 +147,7 @@ final class ServerConnection: Sendable {
             }
         }
 
-        var deadline: ContinuousClock.Instant?
-        if envelope.timeoutMs > 0 {
-            deadline = .now + .milliseconds(Int64(clamping: envelope.timeoutMs))
-        }
+        let timeout = envelope.timeoutMs
         let context = RPCContext(
             method: envelope.method,
             streamID: streamID,
@@ -135,15 +155,18 @@ final class ServerConnection: Sendable {
             metadata: envelope.metadata,
             peer: peer,
             identity: identity,
-            deadline: deadline
+            deadline: timeout > 0 ? .now + .milliseconds(Int64(clamping: timeout)) : nil
         )
-        let payload = envelope.payload
-        let timeout = envelope.timeoutMs
+        if case .inline(let handle) = route.handler {
+            do {
+                let response = try handle(envelope.payload, context)
+                return .answer(Self.envelope(streamID, type: .response, payload: response, status: .ok, metadata: responseMetadata))
+            } catch {
+                return refuse(RPCError(status(for: error, context)))
+            }
+        }
         state.withLock { state in
             var call = Call(isStream: isStream)
-            call.task = Task {
-                await self.run(route.handler, payload: payload, context: context, metadata: responseMetadata)
-            }
             if timeout > 0 {
                 call.timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(clamping: timeout))) {
                     self.end(streamID, with: RPCError.deadlineExceeded("deadline of \(timeout) ms exceeded"), metadata: responseMetadata)
@@ -151,38 +174,54 @@ final class ServerConnection: Sendable {
             }
             state.calls[streamID] = call
         }
+        return .run(AdmittedCall(handler: route.handler, payload: envelope.payload, context: context, responseMetadata: responseMetadata))
     }
 
-    // MARK: Running calls
+    // MARK: Running calls (async side)
 
-    private func run(_ handler: RPCRouter.Handler, payload: Data, context: RPCContext, metadata: [String: String]) async {
-        let streamID = context.streamID
-        var written: EventLoopFuture<Void>?
-        switch handler {
-        case .unary(let handle):
-            do {
-                let response = try await handle(payload, context)
-                if markFinished(streamID) {
-                    written = write(streamID, type: .response, payload: response, status: .ok, metadata: metadata)
-                }
-            } catch {
-                if markFinished(streamID) {
-                    written = write(streamID, type: .response, status: status(for: error, context), metadata: metadata)
-                }
+    /// Starts the task of an admitted call, unless it already ended (cancelled or
+    /// past its deadline before it got here).
+    func start(_ call: AdmittedCall) {
+        let streamID = call.context.streamID
+        state.withLock { state in
+            guard state.calls[streamID]?.finished == false else {
+                state.calls[streamID] = nil
+                return
             }
+            state.calls[streamID]?.task = Task {
+                await self.run(call)
+            }
+        }
+    }
+
+    private func run(_ call: AdmittedCall) async {
+        let streamID = call.context.streamID
+        let metadata = call.responseMetadata
+        var written: EventLoopFuture<Void>?
+        switch call.handler {
+        case .inline(let handle):
+            written = finish(streamID, Result { try handle(call.payload, call.context) }, call)
+        case .unary(let handle):
+            let result: Result<Data, any Error>
+            do {
+                result = .success(try await handle(call.payload, call.context))
+            } catch {
+                result = .failure(error)
+            }
+            written = finish(streamID, result, call)
         case .serverStream(let handle):
             let sink = RPCStreamSink { [self] message in
                 guard isRunning(streamID) else { throw CancellationError() }
-                try await write(streamID, type: .streamMessage, payload: message, status: nil, metadata: [:]).get()
+                try await write(Self.envelope(streamID, type: .streamMessage, payload: message, status: nil, metadata: [:])).get()
             }
             var final = RPCStatus.ok
             do {
-                try await handle(payload, context, sink)
+                try await handle(call.payload, call.context, sink)
             } catch {
-                final = status(for: error, context)
+                final = status(for: error, call.context)
             }
             if markFinished(streamID) {
-                written = write(streamID, type: .streamEnd, status: final, metadata: metadata)
+                written = write(Self.envelope(streamID, type: .streamEnd, status: final, metadata: metadata))
             }
         }
         let closeNow = state.withLock { state in
@@ -195,6 +234,17 @@ final class ServerConnection: Sendable {
             } else {
                 channel.close(promise: nil)
             }
+        }
+    }
+
+    /// Writes a unary call's answer if the call has not already ended.
+    private func finish(_ streamID: UInt32, _ result: Result<Data, any Error>, _ call: AdmittedCall) -> EventLoopFuture<Void>? {
+        guard markFinished(streamID) else { return nil }
+        switch result {
+        case .success(let payload):
+            return write(Self.envelope(streamID, type: .response, payload: payload, status: .ok, metadata: call.responseMetadata))
+        case .failure(let error):
+            return write(Self.envelope(streamID, type: .response, status: status(for: error, call.context), metadata: call.responseMetadata))
         }
     }
 
@@ -225,7 +275,7 @@ final class ServerConnection: Sendable {
         }
         guard let ended else { return }
         ended.task?.cancel()
-        write(streamID, type: ended.isStream ? .streamEnd : .response, status: error.status, metadata: metadata)
+        write(Self.envelope(streamID, type: ended.isStream ? .streamEnd : .response, status: error.status, metadata: metadata))
     }
 
     /// Marks the call finished; true when this caller is the first to end it.
@@ -278,40 +328,90 @@ final class ServerConnection: Sendable {
 
     /// Sends a connection-level ERROR frame on stream 0, then closes.
     func fail(with status: RPCStatus) async {
-        var envelope = Envelope()
-        envelope.streamID = 0
-        envelope.type = .error
-        envelope.status = status.proto
-        try? await channel.writeAndFlush(envelope)
+        try? await channel.writeAndFlush(Self.envelope(0, type: .error, status: status, metadata: [:]))
         try? await channel.close()
     }
 
     // MARK: Writing
 
     @discardableResult
-    private func write(
+    private func write(_ envelope: Envelope) -> EventLoopFuture<Void> {
+        channel.writeAndFlush(envelope)
+    }
+
+    static func envelope(
         _ streamID: UInt32,
         type: StorePlatformFrameType,
         payload: Data = Data(),
         status: RPCStatus?,
         metadata: [String: String]
-    ) -> EventLoopFuture<Void> {
+    ) -> Envelope {
         var envelope = Envelope()
         envelope.streamID = streamID
         envelope.type = type
         envelope.payload = payload
         if let status { envelope.status = status.proto }
         envelope.metadata = metadata
-        return channel.writeAndFlush(envelope)
+        return envelope
+    }
+}
+
+/// The event-loop side of a server connection: admits each request in frame
+/// order, writes refusals and inline answers (flushed once per read), and passes
+/// admitted calls on to the connection's async loop.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Envelope
+    typealias InboundOut = ServerConnection.AdmittedCall
+    typealias OutboundOut = Envelope
+
+    let connection: ServerConnection
+    private var needsFlush = false
+
+    init(connection: ServerConnection) {
+        self.connection = connection
     }
 
-    private func reply(to streamID: UInt32, type: StorePlatformFrameType, status: RPCStatus, metadata: [String: String]) {
-        write(streamID, type: type, status: status, metadata: metadata)
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch connection.admit(unwrapInboundIn(data)) {
+        case .answer(let envelope):
+            context.write(wrapOutboundOut(envelope), promise: nil)
+            needsFlush = true
+        case .run(let call):
+            context.fireChannelRead(wrapInboundOut(call))
+        case .nothing:
+            break
+        }
     }
 
-    private static func makeRequestID() -> String {
-        let value = UInt64.random(in: 0...UInt64.max)
-        let hex = String(value, radix: 16)
-        return "req-" + String(repeating: "0", count: 16 - hex.count) + hex
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+}
+
+/// Request ids the server makes when a caller sends none: "req-" and 16 hex
+/// digits, a random per-process prefix then a counter, so ids are unique
+/// without asking the kernel for randomness on every call.
+enum RequestID {
+    private static let digits = Array("0123456789abcdef".utf8)
+    private static let prefix = UInt64(UInt32.random(in: 0...UInt32.max)) << 32
+    private static let counter = Atomic<UInt32>(0)
+
+    static func make() -> String {
+        var value = prefix | UInt64(counter.add(1, ordering: .relaxed).newValue)
+        return String(unsafeUninitializedCapacity: 20) { buffer in
+            buffer[0] = UInt8(ascii: "r")
+            buffer[1] = UInt8(ascii: "e")
+            buffer[2] = UInt8(ascii: "q")
+            buffer[3] = UInt8(ascii: "-")
+            for index in stride(from: 19, through: 4, by: -1) {
+                buffer[index] = digits[Int(value & 0xF)]
+                value >>= 4
+            }
+            return 20
+        }
     }
 }

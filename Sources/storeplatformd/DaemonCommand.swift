@@ -153,11 +153,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await withGracefulShutdownHandler {
-            try await group.run()
-        } onGracefulShutdown: {
-            controlPlane.beginDraining()
-        }
+        try await group.run()
         logger.info("storeplatformd stopped")
     }
 }

@@ -8,24 +8,6 @@ let productsDirectory: URL = {
     return executable.deletingLastPathComponent()
 }()
 
-/// A free TCP port on loopback (bound, read back, released).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// The outcome of running a command to completion.
 struct CommandResult {
     var status: Int32
@@ -33,8 +15,18 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs a built product (storectl, storeplatformd) and waits for it.
-func runProduct(_ name: String, _ arguments: [String], user: UInt32? = nil) throws -> CommandResult {
+/// Runs a built product (storectl, storeplatformd) and waits for it. The
+/// blocking wait runs on a thread of its own, never on the concurrency pool that
+/// in-process servers of other tests need.
+func runProduct(_ name: String, _ arguments: [String], user: UInt32? = nil) async throws -> CommandResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runProductBlocking(name, arguments, user: user) })
+        }
+    }
+}
+
+private func runProductBlocking(_ name: String, _ arguments: [String], user: UInt32?) throws -> CommandResult {
     let process = Process()
     if let user {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -70,7 +62,7 @@ final class DaemonProcess {
         self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
-        tcpPort = freePort()
+        tcpPort = BlockingFrameSocket.freeLoopbackPort()
         logPath = self.directory + "/daemon.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = productsDirectory.appendingPathComponent("storeplatformd")
@@ -117,7 +109,13 @@ final class DaemonProcess {
             kill(process.processIdentifier, SIGKILL)
             Issue.record("daemon ignored SIGTERM")
         }
-        process.waitUntilExit()
+        let process = self.process
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
         return process.terminationStatus
     }
 

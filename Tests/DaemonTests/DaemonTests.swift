@@ -9,12 +9,12 @@ struct DaemonTests {
     @Test func storectlHealthOverTheUnixSocket() async throws {
         let daemon = try DaemonProcess()
         try await daemon.start()
-        let table = try runProduct("storectl", ["health", "--socket", daemon.socketPath])
+        let table = try await runProduct("storectl", ["health", "--socket", daemon.socketPath])
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.contains("status    SERVING"))
         #expect(table.stdout.contains("cluster   simulated (embedded simulator, no real Kubernetes)"))
 
-        let json = try runProduct("storectl", ["health", "--socket", daemon.socketPath, "--json"])
+        let json = try await runProduct("storectl", ["health", "--socket", daemon.socketPath, "--json"])
         #expect(json.status == 0)
         let health = try Storeplatform_V1_HealthResponse(jsonString: json.stdout)
         #expect(health.status == "SERVING")
@@ -35,25 +35,25 @@ struct DaemonTests {
         try await daemon.start()
         let address = "127.0.0.1:\(daemon.tcpPort)"
 
-        let withToken = try runProduct("storectl", ["health", "--tcp", address, "--token-file", tokenFile])
+        let withToken = try await runProduct("storectl", ["health", "--tcp", address, "--token-file", tokenFile])
         #expect(withToken.status == 0, "\(withToken.stderr)")
         #expect(withToken.stdout.contains("endpoint  \(address)"))
 
-        let withoutToken = try runProduct("storectl", ["health", "--tcp", address])
+        let withoutToken = try await runProduct("storectl", ["health", "--tcp", address])
         #expect(withoutToken.status == 1)
         #expect(withoutToken.stderr.contains("error: UNAUTHENTICATED:"))
         #expect(withoutToken.stderr.contains("request id req-"))
         try await daemon.terminate()
     }
 
-    @Test func storectlReportsAnUnreachableDaemonWithExitCode3() throws {
-        let result = try runProduct("storectl", ["health", "--socket", "/tmp/no-daemon-\(UUID().uuidString.prefix(8)).sock"])
+    @Test func storectlReportsAnUnreachableDaemonWithExitCode3() async throws {
+        let result = try await runProduct("storectl", ["health", "--socket", "/tmp/no-daemon-\(UUID().uuidString.prefix(8)).sock"])
         #expect(result.status == 3)
         #expect(result.stderr.contains("error: UNAVAILABLE: cannot connect to unix:/tmp/no-daemon-"))
     }
 
-    @Test func storectlRejectsBadUsageWithExitCode64() throws {
-        let result = try runProduct("storectl", ["health", "--tcp", "no-port-here"])
+    @Test func storectlRejectsBadUsageWithExitCode64() async throws {
+        let result = try await runProduct("storectl", ["health", "--tcp", "no-port-here"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("is not host:port"))
     }
@@ -61,11 +61,11 @@ struct DaemonTests {
     @Test func secondDaemonOnTheSameSocketRefusesToStart() async throws {
         let daemon = try DaemonProcess()
         try await daemon.start()
-        let second = try runProduct("storeplatformd", daemon.arguments.map { $0 == "127.0.0.1:\(daemon.tcpPort)" ? "off" : $0 })
+        let second = try await runProduct("storeplatformd", daemon.arguments.map { $0 == "127.0.0.1:\(daemon.tcpPort)" ? "off" : $0 })
         #expect(second.status != 0)
         #expect(second.stderr.contains("another daemon is already listening on \(daemon.socketPath)"))
         // The first daemon is untouched.
-        let health = try runProduct("storectl", ["health", "--socket", daemon.socketPath])
+        let health = try await runProduct("storectl", ["health", "--socket", daemon.socketPath])
         #expect(health.status == 0)
         try await daemon.terminate()
     }
@@ -113,7 +113,7 @@ struct DaemonTests {
         // Let uid 65534 reach the socket file itself; its 0660 mode must still stop it.
         chmod(daemon.directory, 0o755)
         chmod(daemon.directory + "/run", 0o755)
-        let result = try runProduct("storectl", ["health", "--socket", daemon.socketPath], user: 65534)
+        let result = try await runProduct("storectl", ["health", "--socket", daemon.socketPath], user: 65534)
         #expect(result.status == 3)
         #expect(result.stderr.contains("UNAVAILABLE"))
         try await daemon.terminate()

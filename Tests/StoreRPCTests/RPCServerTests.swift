@@ -8,19 +8,19 @@ import Testing
 
 @Suite("RPC server over real sockets")
 struct RPCServerTests {
-    @Test(arguments: ["unix", "tcp"])
-    func unaryCallAnswersAndEchoesTheRequestID(transport: String) async throws {
+    @Test(arguments: [("unix", TestMethod.echo), ("tcp", TestMethod.echo), ("unix", TestMethod.inlineEcho), ("tcp", TestMethod.inlineEcho)])
+    func unaryCallAnswersAndEchoesTheRequestID(transport: String, method: String) async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: transport == "unix" ? server.unix : server.tcp)
         let response = try await client.call(
-            TestMethod.echo, payload: try request("abc").serializedData(), metadata: ["request-id": "rid-42"]
+            method, payload: try request("abc").serializedData(), metadata: ["request-id": "rid-42"]
         )
         let reply = try Reply(serializedBytes: response.payload)
         #expect(reply.id == "abc")
         #expect(reply.name == "rid-42")
         #expect(response.metadata["request-id"] == "rid-42")
 
-        let generated = try await client.call(TestMethod.echo, payload: try request("abc").serializedData())
+        let generated = try await client.call(method, payload: try request("abc").serializedData())
         #expect(generated.metadata["request-id"]?.hasPrefix("req-") == true)
         #expect(generated.metadata["request-id"]?.count == 20)
         await client.close()
@@ -37,7 +37,8 @@ struct RPCServerTests {
             for call in 0..<1000 {
                 let client = clients[call % clients.count]
                 group.addTask {
-                    let reply = try await client.unary(TestMethod.echo, request("call-\(call)"), as: Reply.self)
+                    let method = call % 2 == 0 ? TestMethod.echo : TestMethod.inlineEcho
+                    let reply = try await client.unary(method, request("call-\(call)"), as: Reply.self)
                     return reply.id == "call-\(call)" ? 0 : 1
                 }
             }
@@ -53,11 +54,16 @@ struct RPCServerTests {
         let socket = try RawConnection( server.unix)
         try socket.send(try requestEnvelope(stream: 1, method: TestMethod.slow, id: "300"))
         try socket.send(try requestEnvelope(stream: 3, method: TestMethod.echo, id: "fast"))
-        let first = try #require(try await socket.receive())
-        let second = try #require(try await socket.receive())
-        #expect(first.streamID == 3)
-        #expect(second.streamID == 1)
-        #expect(second.status.code == .ok)
+        try socket.send(try requestEnvelope(stream: 5, method: TestMethod.inlineEcho, id: "inline"))
+        var order: [UInt32] = []
+        for _ in 0..<3 {
+            let answer = try #require(try await socket.receive())
+            #expect(answer.status.code == .ok)
+            order.append(answer.streamID)
+        }
+        // The slow call (1) answers last; the two fast ones in either order.
+        #expect(order.last == 1)
+        #expect(Set(order.prefix(2)) == [3, 5])
         try await server.stop()
     }
 
@@ -178,11 +184,13 @@ struct RPCServerTests {
     @Test func deadlineExceededCancelsTheHandler() async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)
+        // A deadline long enough for the handler to be running when it passes, even on a loaded machine.
         let error = await #expect(throws: RPCError.self) {
-            _ = try await client.unary(TestMethod.slow, request("10000"), as: Reply.self, timeout: .milliseconds(100))
+            _ = try await client.unary(TestMethod.slow, request("60000"), as: Reply.self, timeout: .milliseconds(1500))
         }
         #expect(error?.code == .deadlineExceeded)
         #expect(error?.errorCode == "DEADLINE_EXCEEDED")
+        #expect(server.probe.started.load(ordering: .relaxed) == 1)
         try await eventually("handler cancelled") { server.probe.cancelled.load(ordering: .relaxed) == 1 }
         // The connection still serves calls.
         #expect(try await client.unary(TestMethod.echo, request("after"), as: Reply.self).id == "after")

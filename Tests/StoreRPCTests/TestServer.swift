@@ -19,6 +19,7 @@ final class Probe: Sendable {
 
 enum TestMethod {
     static let echo = "/test.v1.Test/Echo"
+    static let inlineEcho = "/test.v1.Test/InlineEcho"
     static let slow = "/test.v1.Test/Slow"
     static let peer = "/test.v1.Test/Peer"
     static let admin = "/test.v1.Test/Admin"
@@ -27,7 +28,7 @@ enum TestMethod {
 }
 
 /// A server on a fresh temp Unix socket and an ephemeral TCP port, with test methods:
-/// Echo (id back as the store id), Slow (sleeps `id` milliseconds, noticing
+/// Echo and InlineEcho (id back as the store id; request id as the name), Slow (sleeps `id` milliseconds, noticing
 /// cancellation), Peer (caller's identity), Admin (admin-only), Ticks (a stream
 /// until cancelled), Fail (throws a non-RPC error).
 struct TestServer {
@@ -75,6 +76,12 @@ struct TestServer {
     static func makeRouter(_ probe: Probe) -> RPCRouter {
         var router = RPCRouter()
         router.unary(TestMethod.echo) { (request: Request, context: RPCContext) in
+            var reply = Reply()
+            reply.id = request.id
+            reply.name = context.requestID
+            return reply
+        }
+        router.inline(TestMethod.inlineEcho) { (request: Request, context: RPCContext) in
             var reply = Reply()
             reply.id = request.id
             reply.name = context.requestID
@@ -149,8 +156,8 @@ func eventually(_ what: Comment, within: Duration = .seconds(10), _ condition: (
 }
 
 /// A raw connection for the cases a real client never sends. Its blocking reads
-/// run on Dispatch's threads, never on the concurrency pool that the in-process
-/// server's handlers need.
+/// run on a thread of their own, never on the concurrency pool that the in-process
+/// server's handlers need (Dispatch's global queues share threads with that pool).
 ///
 /// `@unchecked Sendable`: each test uses its connection from one task, one call
 /// at a time; the socket is never touched concurrently.
@@ -183,7 +190,7 @@ final class RawConnection: @unchecked Sendable {
 
     private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }
     }
 }

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storeplatform-bench",
+        abstract: "StorePlatform benchmarks. Build with -c release; results go in BENCHMARKS.md.",
+        subcommands: [RPCBenchmark.self, EchoServer.self]
+    )
+}

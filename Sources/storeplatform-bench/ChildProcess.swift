@@ -1,0 +1,74 @@
+import Foundation
+
+/// A server process the benchmark starts and measures through /proc.
+final class ChildProcess {
+    let process = Process()
+    private let output = Pipe()
+    private var unread = Data()
+
+    init(executable: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Reads standard output lines until one satisfies `accept`; lines before it
+    /// are consumed, lines after it stay for the next call.
+    func readLine(until accept: (String) -> Bool) -> String? {
+        while true {
+            while let newline = unread.firstIndex(of: 0x0A) {
+                let line = String(decoding: unread[..<newline], as: UTF8.self)
+                unread.removeSubrange(...newline)
+                if accept(line) { return line }
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return nil }
+            unread.append(chunk)
+        }
+    }
+
+    /// Resident set size now, in KiB (VmRSS).
+    var residentKiB: Int { statusField("VmRSS:") }
+    /// Peak resident set size, in KiB (VmHWM).
+    var peakResidentKiB: Int { statusField("VmHWM:") }
+    /// Context switches so far, voluntary plus involuntary, over all threads.
+    var contextSwitches: Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { total, task in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)) ?? ""
+            return total + Self.field("voluntary_ctxt_switches:", in: text) + Self.field("nonvoluntary_ctxt_switches:", in: text)
+        }
+    }
+    /// User plus system CPU time so far, in microseconds.
+    var cpuMicroseconds: Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+        let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        return ticks * 1_000_000 / Int(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    private func statusField(_ name: String) -> Int {
+        Self.field(name, in: (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "")
+    }
+
+    private static func field(_ name: String, in text: String) -> Int {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
+        return Int(line.dropFirst(name.count).split(whereSeparator: \.isWhitespace).first ?? "") ?? 0
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}

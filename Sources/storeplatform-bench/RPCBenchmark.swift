@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import StorePlatformProto
+import StoreRPC
+
+/// Unary Health over the daemon's Unix socket and TCP, next to an echo of the same
+/// bytes over the same kind of socket (the floor). One blocking client thread
+/// drives both, so the difference between the rows is the server's.
+struct RPCBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc",
+        abstract: "Health latency and throughput over Unix and TCP, each next to its echo floor."
+    )
+
+    @Option(help: "The storeplatformd to measure (default: the one beside this tool).")
+    var daemon: String?
+
+    @Option(help: "Seconds of measurement per throughput row.")
+    var seconds: Double = 3
+
+    @Option(help: "Calls timed one at a time for the latency rows.")
+    var latencyCalls: Int = 20_000
+
+    @Option(help: "In-flight levels for the throughput rows.")
+    var inFlight: [Int] = [1, 16, 64]
+
+    func run() throws {
+        let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let directory = tool.deletingLastPathComponent()
+        let daemonPath = daemon ?? directory.appendingPathComponent("storeplatformd").path
+        let scratch = "/tmp/spbench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        let port = BlockingFrameSocket.freeLoopbackPort()
+        let daemonProcess = try ChildProcess(executable: daemonPath, arguments: [
+            "--socket", scratch + "/d.sock", "--tcp", "127.0.0.1:\(port)", "--data-dir", scratch + "/data", "--log-level", "warning",
+        ])
+        try Self.waitForSocket(.unix(path: scratch + "/d.sock"))
+        Thread.sleep(forTimeInterval: 1)
+        let idleRSS = daemonProcess.residentKiB
+
+        let echoUnix = try ChildProcess(executable: tool.path, arguments: ["echo-server", "--socket", scratch + "/echo.sock"])
+        _ = echoUnix.readLine { $0 == "ready" }
+        let echoTCP = try ChildProcess(executable: tool.path, arguments: ["echo-server", "--tcp"])
+        let echoPort = echoTCP.readLine { Int($0) != nil }.flatMap { Int($0) } ?? 0
+        _ = echoTCP.readLine { $0 == "ready" }
+
+        print("# storeplatform-bench rpc")
+        print("")
+        print("Unary Health (\(try Self.request(streamID: 1).count + 4)-byte request frame); floor = echo of the same bytes, no protobuf, no dispatch.")
+        print("One client thread per row; latency over \(latencyCalls) sequential calls; throughput over \(seconds) s per row.")
+        print("")
+        print("| transport | server | in flight | calls/s | p50 µs | p99 µs | server ctx switches/call | server CPU µs/call | vs floor |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+        let targets: [(String, RPCEndpoint, ChildProcess, RPCEndpoint, ChildProcess)] = [
+            ("unix", .unix(path: scratch + "/d.sock"), daemonProcess, .unix(path: scratch + "/echo.sock"), echoUnix),
+            ("tcp", .tcp(host: "127.0.0.1", port: port), daemonProcess, .tcp(host: "127.0.0.1", port: echoPort), echoTCP),
+        ]
+        for (transport, rpcEndpoint, rpcServer, echoEndpoint, echoServer) in targets {
+            // Latency: one call at a time.
+            let floorLatency = try Self.measureLatency(echoEndpoint, calls: latencyCalls, server: echoServer)
+            let rpcLatency = try Self.measureLatency(rpcEndpoint, calls: latencyCalls, server: rpcServer)
+            Self.row(transport, "echo floor", 1, floorLatency, floor: nil)
+            Self.row(transport, "storeplatformd", 1, rpcLatency, floor: floorLatency)
+            for level in inFlight where level > 1 {
+                let floor = try Self.measureThroughput(echoEndpoint, inFlight: level, seconds: seconds, server: echoServer)
+                let rpc = try Self.measureThroughput(rpcEndpoint, inFlight: level, seconds: seconds, server: rpcServer)
+                Self.row(transport, "echo floor", level, floor, floor: nil)
+                Self.row(transport, "storeplatformd", level, rpc, floor: floor)
+            }
+        }
+        print("")
+        print("storeplatformd RSS: \(idleRSS / 1024).\(idleRSS % 1024 * 10 / 1024) MiB idle after start, \(daemonProcess.peakResidentKiB / 1024) MiB peak after the runs.")
+        daemonProcess.stop()
+        echoUnix.stop()
+        echoTCP.stop()
+    }
+
+    struct Result {
+        var calls: Int
+        var elapsed: Double
+        var p50: Double?
+        var p99: Double?
+        var contextSwitches: Int
+        var cpuMicroseconds: Int
+        var rate: Double { Double(calls) / elapsed }
+    }
+
+    static func row(_ transport: String, _ server: String, _ inFlight: Int, _ result: Result, floor: Result?) {
+        let p50 = result.p50.map { String(format: "%.1f", $0) } ?? "–"
+        let p99 = result.p99.map { String(format: "%.1f", $0) } ?? "–"
+        var versus = "1.00×"
+        if let floor {
+            versus =
+                if inFlight == 1, let p50 = result.p50, let floorP50 = floor.p50 {
+                    String(format: "p50 %.2f× floor", p50 / floorP50)
+                } else {
+                    String(format: "%.0f%% of floor rate", result.rate / floor.rate * 100)
+                }
+        }
+        print(String(
+            format: "| %@ | %@ | %d | %.0f | %@ | %@ | %.2f | %.1f | %@ |",
+            transport, server, inFlight, result.rate, p50, p99,
+            Double(result.contextSwitches) / Double(result.calls),
+            Double(result.cpuMicroseconds) / Double(result.calls), versus
+        ))
+    }
+
+    /// Sequential calls, each timed; after a warm-up of a tenth as many.
+    static func measureLatency(_ endpoint: RPCEndpoint, calls: Int, server: ChildProcess) throws -> Result {
+        let socket = try BlockingFrameSocket(connectingTo: endpoint)
+        var streamID: UInt32 = 1
+        func once() throws {
+            try socket.sendFrame(request(streamID: streamID))
+            guard let frame = try socket.receiveFrame() else { throw BlockingSocketError("server closed") }
+            try verify(frame, streamID: streamID)
+            streamID += 2
+        }
+        for _ in 0..<max(1, calls / 10) { try once() }
+        var samples: [Double] = []
+        samples.reserveCapacity(calls)
+        let switches = server.contextSwitches
+        let cpu = server.cpuMicroseconds
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<calls {
+            let before = DispatchTime.now().uptimeNanoseconds
+            try once()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - before) / 1000)
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        samples.sort()
+        return Result(
+            calls: calls, elapsed: elapsed,
+            p50: samples[samples.count / 2], p99: samples[samples.count * 99 / 100],
+            contextSwitches: server.contextSwitches - switches, cpuMicroseconds: server.cpuMicroseconds - cpu
+        )
+    }
+
+    /// A closed loop keeping `inFlight` calls outstanding on one connection: each
+    /// batch of answers read is replaced by as many new requests in one write.
+    static func measureThroughput(_ endpoint: RPCEndpoint, inFlight: Int, seconds: Double, server: ChildProcess) throws -> Result {
+        let socket = try BlockingFrameSocket(connectingTo: endpoint)
+        var nextID: UInt32 = 1
+        func requests(_ count: Int) throws -> [UInt8] {
+            var bytes: [UInt8] = []
+            for _ in 0..<count {
+                bytes += BlockingFrameSocket.frame(try request(streamID: nextID))
+                nextID += 2
+            }
+            return bytes
+        }
+        try socket.send(requests(inFlight))
+        func run(for duration: Double) throws -> Int {
+            let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+            var answered = 0
+            while DispatchTime.now().uptimeNanoseconds < end {
+                let frames = try socket.receiveAvailableFrames()
+                guard !frames.isEmpty else { throw BlockingSocketError("server closed") }
+                for frame in frames { try verify(frame, streamID: nil) }
+                answered += frames.count
+                try socket.send(requests(frames.count))
+            }
+            return answered
+        }
+        _ = try run(for: min(0.5, seconds / 4))
+        let switches = server.contextSwitches
+        let cpu = server.cpuMicroseconds
+        let start = DispatchTime.now().uptimeNanoseconds
+        let calls = try run(for: seconds)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return Result(
+            calls: calls, elapsed: elapsed, p50: nil, p99: nil,
+            contextSwitches: server.contextSwitches - switches, cpuMicroseconds: server.cpuMicroseconds - cpu
+        )
+    }
+
+    static func request(streamID: UInt32) throws -> [UInt8] {
+        var envelope = Envelope()
+        envelope.streamID = streamID
+        envelope.type = .request
+        envelope.method = StorePlatformMethod.PlatformService.health
+        return try envelope.serializedBytes()
+    }
+
+    /// Parses every answer, echo or RPC alike, so both rows pay the same client cost.
+    static func verify(_ frame: [UInt8], streamID: UInt32?) throws {
+        let envelope = try Envelope(serializedBytes: frame)
+        if let streamID, envelope.streamID != streamID {
+            throw BlockingSocketError("answer for stream \(envelope.streamID), expected \(streamID)")
+        }
+        if envelope.type == .response && envelope.status.code != .ok {
+            throw BlockingSocketError("call failed: \(RPCStatus(envelope.status))")
+        }
+    }
+
+    static func waitForSocket(_ endpoint: RPCEndpoint) throws {
+        for _ in 0..<300 {
+            if (try? BlockingFrameSocket(connectingTo: endpoint)) != nil { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw ValidationError("the daemon did not start listening on \(endpoint)")
+    }
+}
