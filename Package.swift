@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Generated from proto/ by scripts/generate-protos. Never edited by hand.
@@ -40,11 +41,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // SQLite through GRDB: migrations, records, queries. A status change and its
+        // audit row are one transaction.
+        .target(
+            name: "StoreDatabase",
+            dependencies: ["StoreCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The only code that talks to a cluster: Provisioner, ClusterDriver and its
+        // drivers, Reconciler.
+        .target(
+            name: "Provisioning",
+            dependencies: [
+                "StoreCore", "StoreDatabase",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The service layer: one handler per RPC.
         .target(
             name: "ControlPlane",
             dependencies: [
-                "StoreCore", "StoreRPC", "StorePlatformProto",
+                "StoreCore", "StoreRPC", "StorePlatformProto", "StoreDatabase", "Provisioning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -52,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "storeplatformd",
             dependencies: [
-                "ControlPlane", "StoreRPC", "StoreCore",
+                "ControlPlane", "StoreRPC", "StoreCore", "StoreDatabase", "Provisioning",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,6 +101,14 @@ let package = Package(
             dependencies: ["StoreCore"]
         ),
         .testTarget(
+            name: "StoreDatabaseTests",
+            dependencies: ["StoreDatabase", "StoreCore"]
+        ),
+        .testTarget(
+            name: "ProvisioningTests",
+            dependencies: ["Provisioning", "StoreDatabase", "StoreCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "StoreRPCTests",
             dependencies: [
                 "StoreRPC", "StorePlatformProto",
@@ -95,7 +121,7 @@ let package = Package(
         // End-to-end: runs the built storeplatformd and storectl as processes.
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["StoreRPC", "StorePlatformProto", "storeplatformd", "storectl"]
+            dependencies: ["StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,23 +1,47 @@
 import Foundation
 import Logging
+import Provisioning
 import StoreCore
+import StoreDatabase
 import StorePlatformProto
 import StoreRPC
-import SwiftProtobuf
+import Synchronization
 
 /// The service layer: one handler per RPC, shared by every transport. The RPC
-/// server reaches it through ``makeRouter()``; the HTTP gateway will call the
-/// same methods in-process.
+/// server reaches it through ``makeRouter()``; the HTTP gateway calls the same
+/// methods in-process. Each handler applies the guards (rate limit per caller
+/// identity, validation, quota, transition table, operation lock) through the
+/// provisioner and the database.
 public final class ControlPlane: Sendable {
     public let info: DaemonInfo
+    public let provisioner: Provisioner
+    public let reconciler: Reconciler
+    public let rateLimiter: RateLimiter
     private let startedAt: ContinuousClock.Instant
+    private let maxLiveStores: Atomic<Int>
+    private let quotaRefusals = Atomic<Int>(0)
     private let logger: Logger
 
-    public init(info: DaemonInfo, logger: Logger) {
+    public init(
+        info: DaemonInfo,
+        provisioner: Provisioner,
+        reconciler: Reconciler,
+        rateLimiter: RateLimiter,
+        maxLiveStores: Int,
+        logger: Logger
+    ) {
         self.info = info
+        self.provisioner = provisioner
+        self.reconciler = reconciler
+        self.rateLimiter = rateLimiter
+        self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
         self.logger = logger
     }
+
+    private var database: StoreDatabase { provisioner.database }
+
+    // MARK: PlatformService
 
     /// Liveness and identity. Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
@@ -33,40 +57,200 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    /// The method table for the RPC server: every method of proto/, with admin
-    /// methods marked so only allowed callers reach them.
-    public func makeRouter() -> RPCRouter {
-        var router = RPCRouter()
-        router.inline(StorePlatformMethod.PlatformService.health) { [self] (_: Storeplatform_V1_HealthRequest, _) in
-            health()
+    public func metrics(caller: String) throws -> Storeplatform_V1_GetMetricsResponse {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        var response = Storeplatform_V1_GetMetricsResponse()
+        let counts = try database.countsByStatus()
+        response.storesByStatus = StoreStatus.allCases.map { status in
+            var count = Storeplatform_V1_StatusCount()
+            count.status = status.proto
+            count.count = UInt64(counts[status] ?? 0)
+            return count
         }
-        Self.notYetServed(&router)
-        return router
+        let stats = try database.provisioningDurationStats()
+        response.provisioning.count = UInt64(stats.count)
+        response.provisioning.avgMs = stats.averageMilliseconds
+        response.provisioning.minMs = stats.minimumMilliseconds
+        response.provisioning.maxMs = stats.maximumMilliseconds
+        response.provisioning.p50Ms = stats.p50Milliseconds
+        response.provisioning.p95Ms = stats.p95Milliseconds
+        response.recentFailures = try database.recentFailures(limit: 10).map { event in
+            var failure = Storeplatform_V1_FailureRecord()
+            failure.storeID = event.storeID
+            failure.storeName = event.storeName
+            failure.reason = event.message
+            failure.timeMs = milliseconds(event.time)
+            return failure
+        }
+        response.rateLimitedTotal = UInt64(rateLimiter.refusals)
+        response.quotaRefusalsTotal = UInt64(quotaRefusals.load(ordering: .relaxed))
+        response.activeOperations = UInt64(provisioner.locks.count)
+        let totals = reconciler.totals
+        response.reconcilePasses = UInt64(totals.passes)
+        response.reconcileCorrections = UInt64(totals.corrections)
+        return response
     }
 
-    /// Methods of the contract whose handlers arrive with the store lifecycle:
-    /// they answer UNIMPLEMENTED with a message that says so.
-    private static func notYetServed(_ router: inout RPCRouter) {
-        typealias M = StorePlatformMethod
-        func pending<Request: SwiftProtobuf.Message>(_ method: String, _: Request.Type, access: RPCRouter.Access = .anyCaller) {
-            router.unary(method, access: access) { (_: Request, _) -> Storeplatform_V1_HealthResponse in
-                throw PlatformError(.unimplemented, "\(method) is part of the contract but not served by this daemon version yet")
-            }
+    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: String) throws -> Storeplatform_V1_ListAuditResponse {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        guard request.limit <= 1000 else {
+            throw PlatformError(.invalidArgument, "limit \(request.limit) is over the maximum of 1000")
         }
-        pending(M.StoreService.createStore, Storeplatform_V1_CreateStoreRequest.self)
-        pending(M.StoreService.getStore, Storeplatform_V1_GetStoreRequest.self)
-        pending(M.StoreService.listStores, Storeplatform_V1_ListStoresRequest.self)
-        pending(M.StoreService.deleteStore, Storeplatform_V1_DeleteStoreRequest.self)
-        pending(M.StoreService.retryStore, Storeplatform_V1_RetryStoreRequest.self)
-        router.serverStream(M.StoreService.watchStores) {
-            (_: Storeplatform_V1_WatchStoresRequest, _, _: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            throw PlatformError(.unimplemented, "\(M.StoreService.watchStores) is part of the contract but not served by this daemon version yet")
+        let page = try database.listAudit(
+            limit: Int(request.limit), pageToken: request.pageToken, storeID: request.storeID.isEmpty ? nil : request.storeID
+        )
+        var response = Storeplatform_V1_ListAuditResponse()
+        response.events = page.events.map(\.proto)
+        response.nextPageToken = page.nextPageToken
+        return response
+    }
+
+    // MARK: StoreService
+
+    public func createStore(
+        _ request: Storeplatform_V1_CreateStoreRequest, caller: String, requestID: String?, idempotencyKey: String?
+    ) throws -> Storeplatform_V1_CreateStoreResponse {
+        try rateLimiter.check(identity: caller, isCreate: true)
+        do {
+            var response = Storeplatform_V1_CreateStoreResponse()
+            response.store = try provisioner.create(
+                name: request.name, engine: request.engine, actor: caller, requestID: requestID,
+                idempotencyKey: idempotencyKey.flatMap { $0.isEmpty ? nil : $0 },
+                maxLiveStores: maxLiveStores.load(ordering: .relaxed)
+            ).proto
+            return response
+        } catch let error as PlatformError where error.code == .quotaExceeded {
+            quotaRefusals.add(1, ordering: .relaxed)
+            throw error
         }
-        pending(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest.self)
-        pending(M.PlatformService.listAudit, Storeplatform_V1_ListAuditRequest.self)
-        pending(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest.self, access: .admin)
-        pending(M.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest.self, access: .admin)
-        pending(M.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest.self, access: .admin)
-        pending(M.AdminService.updateLimits, Storeplatform_V1_UpdateLimitsRequest.self, access: .admin)
+    }
+
+    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: String) throws -> Storeplatform_V1_GetStoreResponse {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        var response = Storeplatform_V1_GetStoreResponse()
+        response.store = try existingStore(request.id).proto
+        return response
+    }
+
+    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: String) throws -> Storeplatform_V1_ListStoresResponse {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        let statuses = try Set(request.statuses.map(StoreStatus.init(proto:)))
+        guard request.pageSize <= 500 else {
+            throw PlatformError(.invalidArgument, "page_size \(request.pageSize) is over the maximum of 500")
+        }
+        let page = try database.listStores(statuses: statuses, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        var response = Storeplatform_V1_ListStoresResponse()
+        response.stores = page.stores.map(\.proto)
+        response.nextPageToken = page.nextPageToken
+        return response
+    }
+
+    public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, caller: String, requestID: String?) async throws
+        -> Storeplatform_V1_DeleteStoreResponse
+    {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        try requireID(request.id)
+        var response = Storeplatform_V1_DeleteStoreResponse()
+        response.store = try await provisioner.delete(storeID: request.id, actor: caller, requestID: requestID).proto
+        return response
+    }
+
+    public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, caller: String, requestID: String?) async throws
+        -> Storeplatform_V1_RetryStoreResponse
+    {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        try requireID(request.id)
+        var response = Storeplatform_V1_RetryStoreResponse()
+        response.store = try await provisioner.retry(storeID: request.id, actor: caller, requestID: requestID).proto
+        return response
+    }
+
+    /// Committed transitions from now on, optionally of one store, until the
+    /// consumer stops. The store must exist when one is named.
+    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> AsyncStream<StoreEvent> {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        if !request.storeID.isEmpty { _ = try existingStore(request.storeID) }
+        return provisioner.events.subscribe(storeID: request.storeID.isEmpty ? nil : request.storeID)
+    }
+
+    // MARK: AdminService
+
+    public func reconcile() async throws -> Storeplatform_V1_ReconcileResponse {
+        let report = try await reconciler.reconcile()
+        var response = Storeplatform_V1_ReconcileResponse()
+        response.corrections = report.corrections.map { correction in
+            var proto = Storeplatform_V1_Correction()
+            proto.storeID = correction.storeID
+            proto.storeName = correction.storeName
+            proto.fromStatus = correction.from.proto
+            proto.toStatus = correction.to.proto
+            proto.reason = correction.reason
+            return proto
+        }
+        response.orphanNamespaces = report.orphanNamespaces
+        response.deletedOrphans = report.deletedOrphans
+        response.durationMs = report.durationMilliseconds
+        response.storesExamined = UInt64(report.storesExamined)
+        return response
+    }
+
+    public func listOperations() -> Storeplatform_V1_ListOperationsResponse {
+        var response = Storeplatform_V1_ListOperationsResponse()
+        response.operations = provisioner.locks.active.map { active in
+            var operation = Storeplatform_V1_Operation()
+            operation.storeID = active.storeID
+            operation.storeName = active.storeName
+            operation.kind = active.kind.rawValue
+            operation.startedAtMs = milliseconds(active.startedAt)
+            return operation
+        }
+        return response
+    }
+
+    public func limits() -> Storeplatform_V1_Limits {
+        var limits = Storeplatform_V1_Limits()
+        limits.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
+        let rates = rateLimiter.limits
+        limits.requestsPerMinute = UInt32(clamping: rates.requestsPerMinute)
+        limits.createsPerMinute = UInt32(clamping: rates.createsPerMinute)
+        limits.maxConcurrentProvisions = UInt32(clamping: provisioner.maxConcurrentProvisions)
+        return limits
+    }
+
+    /// Applies the fields that are set; each must be at least 1. Not persisted.
+    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: String) throws -> Storeplatform_V1_Limits {
+        let fields: [(String, Bool, UInt32)] = [
+            ("max_live_stores", request.hasMaxLiveStores, request.maxLiveStores),
+            ("requests_per_minute", request.hasRequestsPerMinute, request.requestsPerMinute),
+            ("creates_per_minute", request.hasCreatesPerMinute, request.createsPerMinute),
+            ("max_concurrent_provisions", request.hasMaxConcurrentProvisions, request.maxConcurrentProvisions),
+        ]
+        for (name, isSet, value) in fields where isSet && value == 0 {
+            throw PlatformError(.invalidArgument, "\(name) must be at least 1")
+        }
+        if request.hasMaxLiveStores { maxLiveStores.store(Int(request.maxLiveStores), ordering: .relaxed) }
+        if request.hasRequestsPerMinute || request.hasCreatesPerMinute {
+            var rates = rateLimiter.limits
+            if request.hasRequestsPerMinute { rates.requestsPerMinute = Int(request.requestsPerMinute) }
+            if request.hasCreatesPerMinute { rates.createsPerMinute = Int(request.createsPerMinute) }
+            rateLimiter.update(limits: rates)
+        }
+        if request.hasMaxConcurrentProvisions { provisioner.setMaxConcurrentProvisions(Int(request.maxConcurrentProvisions)) }
+        logger.notice("limits updated", metadata: ["by": "\(caller)", "limits": "\(limits())"])
+        return limits()
+    }
+
+    // MARK: Helpers
+
+    private func requireID(_ id: String) throws {
+        guard !id.isEmpty else { throw PlatformError(.invalidArgument, "id is required: the store's id, as CreateStore or ListStores return it") }
+    }
+
+    private func existingStore(_ id: String) throws -> Store {
+        try requireID(id)
+        guard let store = try database.store(id: id) else {
+            throw PlatformError(.notFound, "no store with id \"\(id)\"")
+        }
+        return store
     }
 }

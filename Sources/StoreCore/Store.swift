@@ -32,6 +32,9 @@ public struct Store: Sendable, Equatable, Codable {
     public var deletedAt: Date?
     /// How long the last successful provisioning took; `nil` if none succeeded.
     public var provisioningDurationMilliseconds: Int64?
+    /// When the current (or last) provisioning attempt started; its deadline
+    /// counts from here.
+    public var provisioningStartedAt: Date?
 
     /// A store with every field given.
     public init(
@@ -48,7 +51,8 @@ public struct Store: Sendable, Equatable, Codable {
         updatedAt: Date,
         readyAt: Date? = nil,
         deletedAt: Date? = nil,
-        provisioningDurationMilliseconds: Int64? = nil
+        provisioningDurationMilliseconds: Int64? = nil,
+        provisioningStartedAt: Date? = nil
     ) {
         self.id = id
         self.name = name
@@ -64,6 +68,7 @@ public struct Store: Sendable, Equatable, Codable {
         self.readyAt = readyAt
         self.deletedAt = deletedAt
         self.provisioningDurationMilliseconds = provisioningDurationMilliseconds
+        self.provisioningStartedAt = provisioningStartedAt
     }
 
     /// A newly accepted store: status ``StoreStatus/queued``, no attempts yet, with its

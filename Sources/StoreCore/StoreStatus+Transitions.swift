@@ -8,9 +8,16 @@ extension StoreStatus {
         // provisioning → deleting is not in DESIGN.md's table, but a user must be able to
         // delete a store while it is being provisioned (a stuck install, a mistake); the
         // deletion cancels the provisioning task and cleans up whatever it created.
+        //
+        // provisioning → queued is recovery, also beyond DESIGN.md's table: an attempt
+        // interrupted by a daemon crash goes back to the queue (audited as "recovery")
+        // and provisioning starts again from step 1, which is idempotent. Users cannot
+        // ask for it; RetryStore accepts failed stores only.
         .queued: [.provisioning, .deleting],
-        .provisioning: [.ready, .failed, .deleting],
-        .ready: [.deleting],
+        .provisioning: [.ready, .failed, .deleting, .queued],
+        // ready → failed: the reconciler found the store's release or namespace gone
+        // (drift, DESIGN.md "Reconciliation").
+        .ready: [.deleting, .failed],
         // failed → queued is the user's retry.
         .failed: [.queued, .deleting],
         // deleting → failed: the delete failed; the store can be deleted again.
@@ -33,7 +40,9 @@ extension StoreStatus {
         guard !canTransition(to: next) else { return }
         let action = next.actionName
         let current = self == next ? "already \(rawValue)" : rawValue
-        let sources = StoreStatus.allCases.filter { $0.canTransition(to: next) }
+        // Recovery (provisioning → queued) is the platform's own move, not a retry a
+        // user can ask for, so messages about retrying leave it out.
+        let sources = StoreStatus.allCases.filter { $0.canTransition(to: next) && !($0 == .provisioning && next == .queued) }
         let applies = sources.isEmpty
             ? "no store can be moved to \(next.rawValue)"
             : "\(action.noun) applies to \(Self.list(sources)) stores"

@@ -4,7 +4,11 @@ import StoreRPC
 
 /// Failures that end a storectl run, each with its documented exit code.
 enum CLIError: Error {
+    /// Bad usage found after parsing (an unreadable token file): exit 2.
     case usage(String)
+    /// The operation a --wait followed failed, or the wait ended without an
+    /// outcome: exit 1, like a refused call.
+    case failed(String)
 }
 
 /// Runs a subcommand's body, printing failures as "error: CODE: message" on
@@ -21,5 +25,8 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch CLIError.usage(let message) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         throw ExitCode(2)
+    } catch CLIError.failed(let message) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        throw ExitCode(1)
     }
 }

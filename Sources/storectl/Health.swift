@@ -7,7 +7,7 @@ import SwiftProtobuf
 struct Health: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show whether the daemon is serving, its version, uptime and cluster driver.")
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func run() async throws {
         try await runReportingErrors {

@@ -9,11 +9,25 @@ struct Storectl: AsyncParsableCommand {
         commandName: "storectl",
         abstract: "Administer StorePlatform: talks to storeplatformd over its Unix socket or TCP.",
         discussion: """
+            Every subcommand prints a table for people, or with --json the daemon's answer \
+            in the proto3 JSON mapping (streams, pages and --wait: one object per line).
+
             Exit codes: 0 success; 1 the daemon refused or failed the call (the error code \
-            and message are printed); 2 bad command-line usage; 3 the daemon could not be \
-            reached (not running, wrong --socket/--tcp, or the connection dropped).
+            and message are printed), or a --wait ended in failed (the reason is printed) or \
+            timed out; 2 bad usage found after parsing (an unreadable token file); 3 the \
+            daemon could not be reached (not running, wrong --socket/--tcp, or the \
+            connection dropped); 64 invalid arguments; 130 interrupted by Ctrl-C during \
+            watch or --wait.
             """,
-        subcommands: [Health.self]
+        subcommands: [
+            Create.self, List.self, Get.self, Delete.self, Retry.self, Watch.self,
+            Audit.self, Metrics.self, Health.self,
+        ],
+        groupedSubcommands: [
+            CommandGroup(name: "Admin", subcommands: [
+                Reconcile.self, Operations.self, Limits.self,
+            ])
+        ]
     )
 }
 
@@ -28,7 +42,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "File whose first token line is sent as the bearer token (TCP).")
     var tokenFile: String?
 
-    @Option(help: "Seconds to wait for an answer.")
+    @Option(help: "Seconds to wait for the answer of each call (--wait has --wait-timeout).")
     var timeout: Double = 30
 
     @Flag(help: "Print JSON (the proto3 JSON mapping) instead of a table.")
@@ -63,5 +77,19 @@ struct ConnectionOptions: ParsableArguments {
         }
         let endpoint = try tcp.map { try RPCEndpoint.tcp($0) } ?? .unix(path: socket)
         return try await RPCClient.connect(to: endpoint, metadata: metadata)
+    }
+
+    /// Connects, runs `body` and closes the connection, also when `body` throws.
+    /// The close is awaited, so a CANCEL that `body` left behind goes out first.
+    func withClient<T>(_ body: (RPCClient) async throws -> T) async throws -> T {
+        let client = try await connect()
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
     }
 }

@@ -1,9 +1,12 @@
-/// Prints rows as left-aligned columns separated by two spaces.
+import Foundation
+
+/// Prints rows as left-aligned columns separated by two spaces. The last cell
+/// of a row may span lines: its later lines are indented under its column.
 func printTable(_ rows: [[String]]) {
     guard let columns = rows.map(\.count).max() else { return }
     var widths = Array(repeating: 0, count: columns)
     for row in rows {
-        for (index, cell) in row.enumerated() {
+        for (index, cell) in row.enumerated() where index < row.count - 1 {
             widths[index] = max(widths[index], cell.count)
         }
     }
@@ -11,16 +14,9 @@ func printTable(_ rows: [[String]]) {
         let cells = row.enumerated().map { index, cell in
             index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
         }
-        print(cells.joined(separator: "  "))
+        let indent = String(repeating: " ", count: widths.prefix(row.count - 1).reduce(0) { $0 + $1 + 2 })
+        var line = cells.joined(separator: "  ").replacingOccurrences(of: "\n", with: "\n" + indent)
+        while line.last == " " { line.removeLast() }
+        print(line)
     }
-}
-
-/// "3d 4h", "2h 5m", "4m 12s", "12.3s".
-func formatDuration(seconds: Double) -> String {
-    let total = Int(seconds)
-    let (days, hours, minutes) = (total / 86_400, total % 86_400 / 3600, total % 3600 / 60)
-    if days > 0 { return "\(days)d \(hours)h" }
-    if hours > 0 { return "\(hours)h \(minutes)m" }
-    if minutes > 0 { return "\(minutes)m \(total % 60)s" }
-    return String(format: "%.1fs", seconds)
 }

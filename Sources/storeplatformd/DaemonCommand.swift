@@ -1,6 +1,8 @@
 import ArgumentParser
 import ControlPlane
 import Foundation
+import Provisioning
+import StoreDatabase
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -52,6 +54,48 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Cluster driver: simulated (embedded, no Kubernetes) (STOREPLATFORM_CLUSTER).")
     var cluster: String = env("STOREPLATFORM_CLUSTER") ?? "simulated"
 
+    @Option(help: "Maximum live (not deleted) stores (STOREPLATFORM_MAX_LIVE_STORES).")
+    var maxLiveStores: Int = env("STOREPLATFORM_MAX_LIVE_STORES").flatMap(Int.init) ?? 10
+
+    @Option(help: "Requests per minute per caller (STOREPLATFORM_REQUESTS_PER_MINUTE).")
+    var requestsPerMinute: Int = env("STOREPLATFORM_REQUESTS_PER_MINUTE").flatMap(Int.init) ?? 30
+
+    @Option(help: "Creates per minute per caller (STOREPLATFORM_CREATES_PER_MINUTE).")
+    var createsPerMinute: Int = env("STOREPLATFORM_CREATES_PER_MINUTE").flatMap(Int.init) ?? 5
+
+    @Option(help: "Provisioning operations at once; the rest stay queued (STOREPLATFORM_MAX_CONCURRENT_PROVISIONS).")
+    var maxConcurrentProvisions: Int = env("STOREPLATFORM_MAX_CONCURRENT_PROVISIONS").flatMap(Int.init) ?? 4
+
+    @Option(help: "Seconds a provisioning attempt may take (STOREPLATFORM_PROVISION_DEADLINE).")
+    var provisionDeadline: Double = env("STOREPLATFORM_PROVISION_DEADLINE").flatMap(Double.init) ?? 600
+
+    @Option(help: "Milliseconds between readiness checks while provisioning (STOREPLATFORM_READINESS_POLL_MS).")
+    var readinessPollMs: Int = env("STOREPLATFORM_READINESS_POLL_MS").flatMap(Int.init) ?? 500
+
+    @Option(help: "Seconds between reconcile passes, jittered ±10% (STOREPLATFORM_RECONCILE_INTERVAL).")
+    var reconcileInterval: Double = env("STOREPLATFORM_RECONCILE_INTERVAL").flatMap(Double.init) ?? 30
+
+    @Flag(help: "Delete managed namespaces that belong to no live store (STOREPLATFORM_DELETE_ORPHANS=1).")
+    var deleteOrphans = env("STOREPLATFORM_DELETE_ORPHANS") == "1"
+
+    @Option(help: "Stores are served at http://<name>.<domain> (STOREPLATFORM_STORE_DOMAIN).")
+    var storeDomain: String = env("STOREPLATFORM_STORE_DOMAIN") ?? "stores.localhost"
+
+    @Option(help: "Simulated cluster: seconds a helm install takes (STOREPLATFORM_SIM_INSTALL_DELAY).")
+    var simInstallDelay: Double = env("STOREPLATFORM_SIM_INSTALL_DELAY").flatMap(Double.init) ?? 1
+
+    @Option(help: "Simulated cluster: seconds after install until pods are ready (STOREPLATFORM_SIM_READY_DELAY).")
+    var simReadyDelay: Double = env("STOREPLATFORM_SIM_READY_DELAY").flatMap(Double.init) ?? 4
+
+    @Option(name: .customLong("sim-fault"), help: "Simulated cluster fault, FAULT or FAULT=PROBABILITY; repeatable. Faults: install-error, crashloop, imagepull, never-ready, delete-failure (STOREPLATFORM_SIM_FAULTS, comma-separated).")
+    var simFaults: [String] = (env("STOREPLATFORM_SIM_FAULTS") ?? "").split(separator: ",").map(String.init)
+
+    @Option(help: "Simulated cluster: seed that decides which releases get faults (STOREPLATFORM_SIM_SEED).")
+    var simSeed: UInt64 = env("STOREPLATFORM_SIM_SEED").flatMap(UInt64.init) ?? 0
+
+    @Option(help: "Simulated cluster: faults hit only the first N attempts of a release (STOREPLATFORM_SIM_FAULT_ATTEMPTS).")
+    var simFaultAttempts: Int = env("STOREPLATFORM_SIM_FAULT_ATTEMPTS").flatMap(Int.init) ?? 1
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (STOREPLATFORM_LOG_LEVEL).")
     var logLevel: String = env("STOREPLATFORM_LOG_LEVEL") ?? "info"
 
@@ -82,6 +126,19 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         guard ["text", "json"].contains(logFormat) else {
             throw ValidationError("--log-format \(logFormat) is not text or json")
+        }
+        for (name, value) in [
+            ("--max-live-stores", maxLiveStores), ("--requests-per-minute", requestsPerMinute),
+            ("--creates-per-minute", createsPerMinute), ("--max-concurrent-provisions", maxConcurrentProvisions),
+            ("--readiness-poll-ms", readinessPollMs),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+        guard provisionDeadline > 0, reconcileInterval > 0, simInstallDelay >= 0, simReadyDelay >= 0 else {
+            throw ValidationError("--provision-deadline and --reconcile-interval must be positive, simulated delays not negative")
+        }
+        for fault in simFaults {
+            do { _ = try SimulatedClusterConfiguration.parseFault(fault) } catch { throw ValidationError("--sim-fault: \(error)") }
         }
         guard cluster == "simulated" else {
             throw ValidationError("--cluster \(cluster) is not available in this version; use simulated")
@@ -125,7 +182,31 @@ struct DaemonCommand: AsyncParsableCommand {
             clusterSimulated: cluster == "simulated",
             database: "sqlite"
         )
-        let controlPlane = ControlPlane(info: info, logger: logger)
+        let database: StoreDatabase
+        let driver: SimulatedCluster
+        do {
+            database = try StoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+            driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
+        } catch {
+            throw DaemonError("cannot open the state in \(dataDir): \(error)")
+        }
+        var provisioning = ProvisionerConfiguration()
+        provisioning.maxConcurrentProvisions = maxConcurrentProvisions
+        provisioning.deadline = .milliseconds(Int64(provisionDeadline * 1000))
+        provisioning.pollInterval = .milliseconds(readinessPollMs)
+        provisioning.storeDomain = storeDomain
+        let provisioner = Provisioner(
+            database: database, driver: driver, events: StoreEventBus(), configuration: provisioning, logger: logger
+        )
+        var reconciling = Reconciler.Configuration()
+        reconciling.interval = .milliseconds(Int64(reconcileInterval * 1000))
+        reconciling.deleteOrphans = deleteOrphans
+        let reconciler = Reconciler(provisioner: provisioner, configuration: reconciling, logger: logger)
+        let controlPlane = ControlPlane(
+            info: info, provisioner: provisioner, reconciler: reconciler,
+            rateLimiter: RateLimiter(limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute)),
+            maxLiveStores: maxLiveStores, logger: logger
+        )
         let server: RPCServer
         do {
             server = try await RPCServer.bind(configuration: configuration, router: controlPlane.makeRouter(), logger: logger)
@@ -148,13 +229,35 @@ struct DaemonCommand: AsyncParsableCommand {
 
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup)],
+                // Shut down in reverse: the server stops taking calls, then the reconciler stops.
+                services: [
+                    .init(service: reconciler),
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
+        // Operations still running are cancelled; their stores keep their status
+        // and the next start's reconcile pass resumes them.
+        await provisioner.shutdown()
         logger.info("storeplatformd stopped")
+    }
+}
+
+extension DaemonCommand {
+    func simulatedClusterConfiguration() throws -> SimulatedClusterConfiguration {
+        var configuration = SimulatedClusterConfiguration()
+        configuration.installDelay = .milliseconds(Int64(simInstallDelay * 1000))
+        configuration.readyDelay = .milliseconds(Int64(simReadyDelay * 1000))
+        configuration.seed = simSeed
+        configuration.faultAttempts = simFaultAttempts
+        for text in simFaults {
+            let (fault, probability) = try SimulatedClusterConfiguration.parseFault(text)
+            configuration.faults[fault] = probability
+        }
+        return configuration
     }
 }
 

@@ -84,17 +84,10 @@ struct DaemonTests {
         await client.close()
     }
 
-    @Test func storeMethodsAnswerUnimplementedAndAdminMethodsCheckTheUID() async throws {
+    @Test func adminMethodsCheckTheCallersUID() async throws {
         let daemon = try DaemonProcess(extraArguments: ["--admin-uid", "4242"])
         try await daemon.start()
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
-        let create = await #expect(throws: RPCError.self) {
-            _ = try await client.unary(
-                StorePlatformMethod.StoreService.createStore, Storeplatform_V1_CreateStoreRequest(),
-                as: Storeplatform_V1_CreateStoreResponse.self
-            )
-        }
-        #expect(create?.code == .unimplemented)
         let reconcile = await #expect(throws: RPCError.self) {
             _ = try await client.unary(
                 StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(),
@@ -102,6 +95,9 @@ struct DaemonTests {
             )
         }
         #expect(reconcile?.code == .permissionDenied)
+        let admin = try await runProduct("storectl", ["operations", "--socket", daemon.socketPath])
+        #expect(admin.status == 1)
+        #expect(admin.stderr.contains("error: PERMISSION_DENIED:"))
         await client.close()
         try await daemon.terminate()
     }

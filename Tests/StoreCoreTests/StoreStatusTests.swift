@@ -4,16 +4,20 @@ import Testing
 
 @Suite("Store status and its transition table")
 struct StoreStatusTests {
-    /// DESIGN.md's table written out independently of the code, plus provisioning → deleting.
+    /// DESIGN.md's table written out independently of the code, plus provisioning → deleting
+    /// and provisioning → queued (recovery of an interrupted attempt), and the
+    /// reconciler's ready → failed (drift).
     static let allowed: Set<String> = [
         "queued>provisioning",
         "provisioning>ready",
         "provisioning>failed",
         "failed>queued",
         "ready>deleting",
+        "ready>failed",
         "failed>deleting",
         "queued>deleting",
         "provisioning>deleting",
+        "provisioning>queued",
         "deleting>deleted",
         "deleting>failed",
     ]

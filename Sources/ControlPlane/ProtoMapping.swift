@@ -1,0 +1,91 @@
+import Foundation
+import StoreCore
+import StoreDatabase
+import StorePlatformProto
+
+extension StoreStatus {
+    var proto: Storeplatform_V1_StoreStatus {
+        switch self {
+        case .queued: .queued
+        case .provisioning: .provisioning
+        case .ready: .ready
+        case .failed: .failed
+        case .deleting: .deleting
+        case .deleted: .deleted
+        }
+    }
+
+    /// The domain status of a wire status; UNSPECIFIED and unknown numbers are
+    /// INVALID_ARGUMENT.
+    init(proto: Storeplatform_V1_StoreStatus) throws {
+        switch proto {
+        case .queued: self = .queued
+        case .provisioning: self = .provisioning
+        case .ready: self = .ready
+        case .failed: self = .failed
+        case .deleting: self = .deleting
+        case .deleted: self = .deleted
+        case .unspecified, .UNRECOGNIZED:
+            throw PlatformError(.invalidArgument, "status filter \(proto) is not a store status; use queued, provisioning, ready, failed, deleting or deleted")
+        }
+    }
+}
+
+extension Optional where Wrapped == StoreStatus {
+    var proto: Storeplatform_V1_StoreStatus { self?.proto ?? .unspecified }
+}
+
+func milliseconds(_ date: Date?) -> Int64 {
+    date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } ?? 0
+}
+
+extension Store {
+    var proto: Storeplatform_V1_Store {
+        var store = Storeplatform_V1_Store()
+        store.id = id
+        store.name = name
+        store.engine = engine
+        store.status = status.proto
+        store.url = url
+        store.namespace = namespace
+        store.errorMessage = errorMessage
+        store.attempts = UInt32(clamping: attempts)
+        store.createdAtMs = milliseconds(createdAt)
+        store.updatedAtMs = milliseconds(updatedAt)
+        store.readyAtMs = milliseconds(readyAt)
+        store.deletedAtMs = milliseconds(deletedAt)
+        store.provisioningDurationMs = provisioningDurationMilliseconds ?? 0
+        store.release = release
+        return store
+    }
+}
+
+extension AuditEvent {
+    var proto: Storeplatform_V1_AuditEvent {
+        var event = Storeplatform_V1_AuditEvent()
+        event.id = id
+        event.timeMs = milliseconds(time)
+        event.actor = actor
+        event.action = action
+        event.storeID = storeID
+        event.storeName = storeName
+        event.fromStatus = fromStatus.proto
+        event.toStatus = toStatus.proto
+        event.message = message
+        event.requestID = requestID ?? ""
+        return event
+    }
+}
+
+extension StoreEvent {
+    var proto: Storeplatform_V1_StoreEvent {
+        var event = Storeplatform_V1_StoreEvent()
+        event.store = store.proto
+        event.fromStatus = fromStatus.proto
+        event.toStatus = toStatus.proto
+        event.action = action
+        event.auditID = auditID
+        event.timeMs = milliseconds(time)
+        return event
+    }
+}

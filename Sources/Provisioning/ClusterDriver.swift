@@ -1,0 +1,98 @@
+/// The seam between the platform and Kubernetes. Every method checks before it
+/// acts, so calling it again after a crash or a retry never duplicates anything.
+/// The Provisioner and the Reconciler are its only callers.
+public protocol ClusterDriver: Sendable {
+    /// "simulated" or "helm".
+    var name: String { get }
+    /// True for the embedded simulator (no real cluster).
+    var isSimulated: Bool { get }
+
+    /// Creates the namespace, labelled as managed by the platform with the store
+    /// id, unless it exists.
+    func ensureNamespace(_ namespace: String, storeID: String) async throws
+    /// Creates the store's Secret unless it exists. `makeValues` is called only
+    /// when it is created; the values never leave the cluster driver.
+    func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws
+    /// The release's state, or nil when no such release exists.
+    func releaseStatus(namespace: String, release: String) async throws -> ReleaseState?
+    /// Installs a release (no `--atomic`: a failed install stays for inspection).
+    func installRelease(_ request: InstallRequest) async throws
+    /// How far the release's workloads are from serving.
+    func readiness(namespace: String, release: String) async throws -> Readiness
+    /// Uninstalls the release; succeeds when it is already gone.
+    func uninstallRelease(namespace: String, release: String) async throws
+    /// Deletes the namespace and everything left in it; succeeds when it is already gone.
+    func deleteNamespace(_ namespace: String) async throws
+    /// Every managed namespace and release, in one call (one listing per reconcile pass).
+    func listManaged() async throws -> ClusterInventory
+}
+
+/// What to install for a store. Values carry names and hosts, never secrets:
+/// the chart reads credentials from the Secret the driver made.
+public struct InstallRequest: Sendable, Equatable {
+    public var namespace: String
+    public var release: String
+    public var chart: String
+    public var values: [String: String]
+
+    public init(namespace: String, release: String, chart: String, values: [String: String]) {
+        self.namespace = namespace
+        self.release = release
+        self.chart = chart
+        self.values = values
+    }
+}
+
+public enum ReleaseState: String, Sendable, Equatable {
+    case deployed
+    case failed
+    case pending
+}
+
+/// The readiness of a store's workloads.
+public enum Readiness: Sendable, Equatable {
+    case ready
+    /// Still starting; `notReady` names what is not ready yet.
+    case progressing(notReady: [String])
+    /// A pod is failing in a way that will not fix itself (CrashLoopBackOff,
+    /// ImagePullBackOff): the reason, details and recent events.
+    case failing(reason: String, detail: String, events: [String])
+}
+
+/// The cluster's managed resources, from one listing.
+public struct ClusterInventory: Sendable, Equatable {
+    public struct Namespace: Sendable, Equatable {
+        public var name: String
+        /// The store id label on the namespace.
+        public var storeID: String
+    }
+
+    public struct Release: Sendable, Equatable {
+        public var namespace: String
+        public var name: String
+        public var state: ReleaseState
+    }
+
+    public var namespaces: [Namespace]
+    public var releases: [Release]
+
+    public init(namespaces: [Namespace], releases: [Release]) {
+        self.namespaces = namespaces
+        self.releases = releases
+    }
+}
+
+/// A cluster command that failed, with the tool's exact output.
+public struct ClusterError: Error, Sendable, CustomStringConvertible {
+    /// What was attempted: "helm install shop", "kubectl delete namespace …".
+    public var operation: String
+    /// The exact output (stderr, then stdout), capped.
+    public var output: String
+
+    public init(operation: String, output: String) {
+        self.operation = operation
+        self.output = output
+    }
+
+    public var description: String { "\(operation) failed: \(output)" }
+}

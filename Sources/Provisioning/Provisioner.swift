@@ -1,0 +1,400 @@
+import Foundation
+import Logging
+import StoreCore
+import StoreDatabase
+import Synchronization
+
+/// The facade over the cluster: creates, deletes and retries stores as
+/// background operations, one per store at a time (``OperationLocks``), at most
+/// ``ProvisionerConfiguration/maxConcurrentProvisions`` provisioning at once.
+/// Every status change is one database transaction with its audit row, and is
+/// published to the event bus only after it committed. Each step checks before
+/// it acts, so an operation interrupted anywhere can run again from step 1.
+public final class Provisioner: Sendable {
+    private struct Running {
+        var task: Task<Void, Never>
+        var kind: OperationKind
+    }
+
+    public let database: StoreDatabase
+    public let driver: any ClusterDriver
+    public let events: StoreEventBus
+    public let locks: OperationLocks
+    private let slots: ProvisioningSlots
+    private let configuration: ProvisionerConfiguration
+    private let logger: Logger
+    private let running = Mutex<[String: Running]>([:])
+
+    public init(
+        database: StoreDatabase,
+        driver: any ClusterDriver,
+        events: StoreEventBus,
+        locks: OperationLocks = OperationLocks(),
+        configuration: ProvisionerConfiguration,
+        logger: Logger
+    ) {
+        self.database = database
+        self.driver = driver
+        self.events = events
+        self.locks = locks
+        self.slots = ProvisioningSlots(limit: configuration.maxConcurrentProvisions)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var deadline: Duration { configuration.deadline }
+    public var maxConcurrentProvisions: Int { slots.limit }
+
+    public func setMaxConcurrentProvisions(_ limit: Int) {
+        slots.setLimit(limit)
+    }
+
+    /// True while an operation of this process runs on the store.
+    public func isRunning(storeID: String) -> Bool {
+        running.withLock { $0[storeID] != nil }
+    }
+
+    // MARK: Requests
+
+    /// Validates and records a new store (queued), then provisions it in the
+    /// background. A repeated request with the same idempotency key from the same
+    /// caller returns the first store. Throws ``PlatformError`` (MISSING_STORE_NAME,
+    /// INVALID_STORE_NAME, INVALID_ENGINE, ENGINE_UNAVAILABLE, STORE_NAME_TAKEN,
+    /// QUOTA_EXCEEDED).
+    public func create(
+        name: String,
+        engine: String,
+        actor: String,
+        requestID: String?,
+        idempotencyKey: String?,
+        maxLiveStores: Int
+    ) throws -> Store {
+        let storeName = try StoreName.validate(name)
+        let engine = try StoreEngines.resolve(engine)
+        let store = Store.queued(name: storeName, engine: engine, now: Date())
+        switch try database.createStore(
+            store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
+        ) {
+        case .existing(let existing):
+            return existing
+        case .created(let created, let event):
+            publish(created, event)
+            let lease = try locks.acquire(storeID: created.id, storeName: created.name, kind: .provision)
+            launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
+            return created
+        }
+    }
+
+    /// Starts deleting a store. A provisioning operation still running on it is
+    /// cancelled first (delete wins); a running delete answers OPERATION_IN_PROGRESS.
+    public func delete(storeID: String, actor: String, requestID: String?) async throws -> Store {
+        let store = try existingStore(storeID)
+        if let current = running.withLock({ $0[storeID] }), current.kind != .delete,
+            store.status == .queued || store.status == .provisioning
+        {
+            current.task.cancel()
+            await current.task.value
+        }
+        await awaitFinishingOperation(store)
+        let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .delete)
+        let deleting: Transition
+        do {
+            deleting = try commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
+        } catch {
+            locks.release(lease)
+            throw error
+        }
+        launch(deleting.store, kind: .delete, lease: lease) {
+            await self.runDeletion(deleting.store, action: "deleted")
+        }
+        return deleting.store
+    }
+
+    /// Queues a failed store again and provisions it from step 1.
+    public func retry(storeID: String, actor: String, requestID: String?) async throws -> Store {
+        let store = try existingStore(storeID)
+        await awaitFinishingOperation(store)
+        guard store.status == .failed else {
+            throw PlatformError(
+                .invalidStateTransition,
+                "cannot retry store \"\(store.name)\": it is \(store.status.rawValue); retry applies to failed stores"
+            )
+        }
+        let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .retry)
+        let queued: Transition
+        do {
+            queued = try commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
+                $0.errorMessage = ""
+            }
+        } catch {
+            locks.release(lease)
+            throw error
+        }
+        launchProvisioning(
+            queued.store, lease: lease, action: "provision", message: "provisioning attempt \(store.attempts + 1)", reinstall: true
+        )
+        return queued.store
+    }
+
+    /// An operation whose store already reached its end status is only cleaning
+    /// up (releasing its lock); a new request waits for it instead of answering
+    /// OPERATION_IN_PROGRESS.
+    private func awaitFinishingOperation(_ store: Store) async {
+        guard let current = running.withLock({ $0[store.id] }) else { return }
+        let finished: Set<StoreStatus> = current.kind == .delete ? [.deleted, .failed] : [.ready, .failed]
+        if finished.contains(store.status) {
+            await current.task.value
+        }
+    }
+
+    // MARK: Recovery (the reconciler)
+
+    /// Provisions a queued store that has no operation in this process (after a
+    /// restart). Returns false when an operation already holds the store.
+    @discardableResult
+    public func resumeProvisioning(_ store: Store, reason: String) -> Bool {
+        guard let lease = try? locks.acquire(storeID: store.id, storeName: store.name, kind: .provision) else { return false }
+        launchProvisioning(store, lease: lease, action: "recovery", message: reason)
+        return true
+    }
+
+    /// Finishes deleting a `deleting` store that has no operation in this process.
+    @discardableResult
+    public func resumeDeletion(_ store: Store) -> Bool {
+        guard let lease = try? locks.acquire(storeID: store.id, storeName: store.name, kind: .delete) else { return false }
+        launch(store, kind: .delete, lease: lease) {
+            await self.runDeletion(store, action: "recovery")
+        }
+        return true
+    }
+
+    /// Records a status change the reconciler decided (drift, a passed deadline,
+    /// an interrupted attempt going back to the queue) and publishes it.
+    public func correct(_ store: Store, to status: StoreStatus, reason: String) throws -> Store {
+        let action = status == .queued ? "recovery" : "reconcile"
+        return try commit(store.id, to: status, expectedFrom: [store.status], action: action, actor: "system", message: reason) {
+            if status == .failed { $0.errorMessage = reason }
+        }.store
+    }
+
+    /// Cancels every running operation and waits for each to stop. Stores keep
+    /// their status; the next start's reconcile pass resumes them.
+    public func shutdown() async {
+        let tasks = running.withLock { $0.values.map(\.task) }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    // MARK: Operations
+
+    /// `reinstall`: a user's retry replaces a release left by a failed attempt
+    /// (crash-looping pods do not heal by waiting); recovery after a restart keeps it.
+    private func launchProvisioning(_ store: Store, lease: OperationLease, action: String, message: String, reinstall: Bool = false) {
+        launch(store, kind: lease.kind, lease: lease) {
+            do {
+                try await self.slots.acquire()
+            } catch {
+                return  // cancelled while queued: a delete took over, or shutdown
+            }
+            defer { self.slots.release() }
+            await self.runProvisioning(store.id, action: action, message: message, reinstall: reinstall)
+        }
+    }
+
+    /// Runs `body` as the store's one background operation, holding its lock until it ends.
+    private func launch(_ store: Store, kind: OperationKind, lease: OperationLease, _ body: @escaping @Sendable () async -> Void) {
+        running.withLock { running in
+            let task = Task {
+                await body()
+                self.running.withLock { running in
+                    _ = running.removeValue(forKey: store.id)
+                }
+                self.locks.release(lease)
+            }
+            running[store.id] = Running(task: task, kind: kind)
+        }
+    }
+
+    private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool) async {
+        let started: Transition
+        do {
+            started = try commit(storeID, to: .provisioning, expectedFrom: [.queued], action: action, actor: "system", message: message) {
+                $0.attempts += 1
+                $0.provisioningStartedAt = Date()
+                $0.errorMessage = ""
+            }
+        } catch {
+            logger.warning("provisioning not started", metadata: ["store": "\(storeID)", "error": "\(error)"])
+            return
+        }
+        let store = started.store
+        do {
+            try await provisionSteps(store, reinstall: reinstall)
+            let now = Date()
+            let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
+            _ = try commit(storeID, to: .ready, expectedFrom: [.provisioning], action: "ready", actor: "system", message: "ready at \(url)") {
+                $0.url = url
+                if $0.readyAt == nil { $0.readyAt = now }
+                if let started = $0.provisioningStartedAt {
+                    $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
+                }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            if Task.isCancelled { return }
+            let reason = Self.reason(error)
+            do {
+                _ = try commit(storeID, to: .failed, expectedFrom: [.provisioning], action: "fail", actor: "system", message: reason) {
+                    $0.errorMessage = reason
+                }
+            } catch {
+                logger.error("cannot record failure", metadata: ["store": "\(storeID)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
+    private func provisionSteps(_ store: Store, reinstall: Bool) async throws {
+        try Task.checkCancellation()
+        try await driver.ensureNamespace(store.namespace, storeID: store.id)
+        let secret = StoreSecrets.secretName(release: store.release)
+        try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
+        try Task.checkCancellation()
+        let request = InstallRequest(
+            namespace: store.namespace,
+            release: store.release,
+            chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
+            values: [
+                "store.name": store.name,
+                "store.id": store.id,
+                "ingress.host": "\(store.name).\(configuration.storeDomain)",
+                "credentials.secretName": secret,
+            ]
+        )
+        switch try await driver.releaseStatus(namespace: store.namespace, release: store.release) {
+        case nil:
+            try await driver.installRelease(request)
+        case .failed:
+            try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+            try await driver.installRelease(request)
+        case .deployed, .pending:
+            if reinstall {
+                try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+                try await driver.installRelease(request)
+            }
+        }
+        try await waitUntilReady(store)
+    }
+
+    private func waitUntilReady(_ store: Store) async throws {
+        let startedAt = store.provisioningStartedAt ?? Date()
+        let deadlineSeconds = Double(SimulatedCluster.milliseconds(configuration.deadline)) / 1000
+        while true {
+            try Task.checkCancellation()
+            switch try await driver.readiness(namespace: store.namespace, release: store.release) {
+            case .ready:
+                return
+            case .failing(let reason, let detail, let events):
+                throw ProvisioningFailure(
+                    "pods failing: \(reason): \(detail)" + (events.isEmpty ? "" : "; events: " + events.joined(separator: " | "))
+                )
+            case .progressing(let notReady):
+                let elapsed = Date().timeIntervalSince(startedAt)
+                if elapsed >= deadlineSeconds {
+                    throw ProvisioningFailure(
+                        String(format: "timed out after %.0f s waiting for readiness (deadline %.0f s); still not ready: ", elapsed, deadlineSeconds)
+                            + notReady.joined(separator: ", ")
+                    )
+                }
+                let remaining = deadlineSeconds - elapsed
+                let wait = min(Double(SimulatedCluster.milliseconds(configuration.pollInterval)) / 1000, remaining)
+                try await Task.sleep(for: .milliseconds(Int64(max(1, wait * 1000))))
+            }
+        }
+    }
+
+    /// Uninstall, then delete the namespace: either alone still cleans up what
+    /// the other missed. The store is deleted once its namespace is gone.
+    private func runDeletion(_ store: Store, action: String) async {
+        var uninstallProblem: String?
+        do {
+            try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+        } catch {
+            if Task.isCancelled { return }
+            uninstallProblem = Self.reason(error)
+        }
+        do {
+            try Task.checkCancellation()
+            try await driver.deleteNamespace(store.namespace)
+            let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
+            _ = try commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
+                $0.deletedAt = Date()
+            }
+        } catch is CancellationError {
+            return
+        } catch let error as PlatformError {
+            logger.error("cannot record deletion", metadata: ["store": "\(store.id)", "error": "\(error)"])
+        } catch {
+            if Task.isCancelled { return }
+            let reason = "delete failed: " + [uninstallProblem, Self.reason(error)].compactMap { $0 }.joined(separator: "; ")
+                + "; delete the store again to retry"
+            do {
+                _ = try commit(store.id, to: .failed, expectedFrom: [.deleting], action: "fail", actor: "system", message: reason) {
+                    $0.errorMessage = reason
+                }
+            } catch {
+                logger.error("cannot record failure", metadata: ["store": "\(store.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func existingStore(_ storeID: String) throws -> Store {
+        guard let store = try database.store(id: storeID) else {
+            throw PlatformError(.notFound, "no store with id \"\(storeID)\"")
+        }
+        return store
+    }
+
+    /// One transaction (status + audit row), then the event.
+    private func commit(
+        _ storeID: String,
+        to status: StoreStatus,
+        expectedFrom: Set<StoreStatus>? = nil,
+        action: String,
+        actor: String,
+        message: String = "",
+        requestID: String? = nil,
+        update: (inout Store) -> Void = { _ in }
+    ) throws -> Transition {
+        let transition = try database.transition(
+            storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
+            message: message, requestID: requestID, update: update
+        )
+        publish(transition.store, transition.event)
+        return transition
+    }
+
+    private func publish(_ store: Store, _ event: AuditEvent) {
+        events.publish(StoreEvent(
+            store: store, fromStatus: event.fromStatus, toStatus: event.toStatus,
+            action: event.action, auditID: event.id, time: event.time
+        ))
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as ClusterError: error.description
+        case let error as ProvisioningFailure: error.description
+        default: "\(error)"
+        }
+    }
+}
+
+/// Why a provisioning attempt failed, in words for the store's error message.
+struct ProvisioningFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import StoreCore
+import StoreDatabase
+import Synchronization
+
+/// What one reconcile pass changed.
+public struct ReconcileReport: Sendable, Equatable {
+    public struct Correction: Sendable, Equatable {
+        public var storeID: String
+        public var storeName: String
+        public var from: StoreStatus
+        public var to: StoreStatus
+        public var reason: String
+    }
+
+    public var corrections: [Correction] = []
+    /// Managed namespaces that belong to no live store.
+    public var orphanNamespaces: [String] = []
+    /// Orphans this pass deleted (when orphan deletion is on).
+    public var deletedOrphans: [String] = []
+    public var storesExamined = 0
+    public var durationMilliseconds: Double = 0
+    /// Cluster listings this pass made (always 1: one batched call).
+    public var clusterListings = 0
+}
+
+/// Makes the database and the cluster agree: at startup, every interval (with
+/// jitter) and on demand. One batched cluster listing per pass, then:
+/// interrupted provisioning resumes (or fails once past its deadline), ready
+/// stores whose release or namespace vanished fail with a drift reason,
+/// interrupted deletions resume, and namespaces without a live store are
+/// reported (and deleted when configured). Every status change is an audited
+/// transition.
+public final class Reconciler: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var interval: Duration = .seconds(30)
+        /// ± this fraction of the interval, so replicas and restarts spread out.
+        public var jitter: Double = 0.1
+        public var deleteOrphans = false
+        public init() {}
+    }
+
+    private let provisioner: Provisioner
+    private let configuration: Configuration
+    private let logger: Logger
+    private let counters = Mutex<(passes: Int, corrections: Int)>((0, 0))
+    /// One pass at a time: a pass on demand waits for a periodic one to finish.
+    private let passLock = Mutex<Bool>(false)
+
+    public init(provisioner: Provisioner, configuration: Configuration, logger: Logger) {
+        self.provisioner = provisioner
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Passes run and corrections made since start.
+    public var totals: (passes: Int, corrections: Int) {
+        counters.withLock { $0 }
+    }
+
+    /// Runs a pass at startup, then one every interval until shutdown.
+    public func run() async throws {
+        // A graceful shutdown cancels the loop, even mid-sleep or mid-pass (a pass
+        // is safe to cut short: every correction is its own transaction).
+        try? await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                do {
+                    let report = try await reconcile()
+                    if !report.corrections.isEmpty || !report.orphanNamespaces.isEmpty {
+                        logger.info(
+                            "reconcile pass",
+                            metadata: [
+                                "corrections": "\(report.corrections.count)", "orphans": "\(report.orphanNamespaces.count)",
+                                "examined": "\(report.storesExamined)",
+                            ]
+                        )
+                    }
+                } catch {
+                    logger.error("reconcile pass failed", metadata: ["error": "\(error)"])
+                }
+                let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
+                let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
+                try await Task.sleep(for: .milliseconds(Int64(max(1, wait))))
+            }
+        }
+    }
+
+    /// One pass now.
+    public func reconcile() async throws -> ReconcileReport {
+        while passLock.withLock({ running in
+            if running { return true }
+            running = true
+            return false
+        }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        defer { passLock.withLock { $0 = false } }
+
+        let started = ContinuousClock.now
+        var report = ReconcileReport()
+        let database = provisioner.database
+        let inventory = try await provisioner.driver.listManaged()
+        report.clusterListings = 1
+        let namespaces = Set(inventory.namespaces.map(\.name))
+        let releases = Set(inventory.releases.map { "\($0.namespace)/\($0.name)" })
+
+        let stores = try database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
+        report.storesExamined = stores.count
+        let deadline = Double(SimulatedCluster.milliseconds(provisioner.deadline)) / 1000
+        let now = Date()
+
+        func record(_ store: Store, _ to: StoreStatus, _ reason: String) {
+            report.corrections.append(.init(storeID: store.id, storeName: store.name, from: store.status, to: to, reason: reason))
+        }
+
+        for store in stores where !provisioner.isRunning(storeID: store.id) {
+            do {
+                switch store.status {
+                case .queued:
+                    if provisioner.resumeProvisioning(store, reason: "resumed after a restart: no provisioning was running") {
+                        record(store, .provisioning, "resumed queued store")
+                    }
+                case .provisioning:
+                    let elapsed = now.timeIntervalSince(store.provisioningStartedAt ?? store.updatedAt)
+                    if elapsed >= deadline {
+                        let reason = String(format: "provisioning deadline passed: started %.0f s ago, limit %.0f s, and no attempt was running", elapsed, deadline)
+                        _ = try provisioner.correct(store, to: .failed, reason: reason)
+                        record(store, .failed, reason)
+                    } else {
+                        let reason = "interrupted provisioning attempt \(store.attempts) goes back to the queue"
+                        let queued = try provisioner.correct(store, to: .queued, reason: reason)
+                        provisioner.resumeProvisioning(queued, reason: "resumed after a restart: attempt \(store.attempts) was interrupted")
+                        record(store, .queued, reason)
+                    }
+                case .ready:
+                    var missing: [String] = []
+                    if !namespaces.contains(store.namespace) { missing.append("namespace \(store.namespace)") }
+                    if !releases.contains("\(store.namespace)/\(store.release)") { missing.append("release \(store.release)") }
+                    if !missing.isEmpty {
+                        let reason = "drift: \(missing.joined(separator: " and ")) vanished from the cluster; retry to reinstall or delete the store"
+                        _ = try provisioner.correct(store, to: .failed, reason: reason)
+                        record(store, .failed, reason)
+                    }
+                case .deleting:
+                    if provisioner.resumeDeletion(store) {
+                        record(store, .deleted, "resumed interrupted deletion")
+                    }
+                case .failed, .deleted:
+                    break
+                }
+            } catch {
+                logger.warning("reconcile could not correct store", metadata: ["store": "\(store.id)", "error": "\(error)"])
+            }
+        }
+
+        let owners = Set(stores.filter { $0.status != .deleted }.map(\.namespace))
+        let failedNamespaces = try Set(database.stores(inStatuses: [.failed]).map(\.namespace))
+        for namespace in inventory.namespaces where !owners.contains(namespace.name) && !failedNamespaces.contains(namespace.name) {
+            report.orphanNamespaces.append(namespace.name)
+            if configuration.deleteOrphans {
+                do {
+                    try await provisioner.driver.deleteNamespace(namespace.name)
+                    report.deletedOrphans.append(namespace.name)
+                } catch {
+                    logger.warning("cannot delete orphan namespace", metadata: ["namespace": "\(namespace.name)", "error": "\(error)"])
+                }
+            }
+        }
+
+        let elapsed = (ContinuousClock.now - started).components
+        report.durationMilliseconds = Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15
+        counters.withLock { counters in
+            counters.passes += 1
+            counters.corrections += report.corrections.count
+        }
+        return report
+    }
+}

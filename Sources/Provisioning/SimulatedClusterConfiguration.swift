@@ -1,0 +1,62 @@
+/// How the simulated cluster behaves: delays that look like a real install, and
+/// faults injected by configuration, chosen deterministically from a seed.
+public struct SimulatedClusterConfiguration: Sendable, Equatable {
+    /// A failure the simulator can inject.
+    public enum Fault: String, Sendable, CaseIterable, Hashable {
+        /// `helm install` fails.
+        case installError = "install-error"
+        /// The WordPress pod crash-loops.
+        case crashLoop = "crashloop"
+        /// The WordPress image cannot be pulled.
+        case imagePull = "imagepull"
+        /// Pods never become ready (the provisioning deadline ends it).
+        case neverReady = "never-ready"
+        /// Uninstall and namespace deletion fail.
+        case deleteFailure = "delete-failure"
+    }
+
+    /// How long `helm install` takes.
+    public var installDelay: Duration = .seconds(1)
+    /// How long after the install the pods become ready.
+    public var readyDelay: Duration = .seconds(4)
+    /// How long an uninstall takes.
+    public var uninstallDelay: Duration = .milliseconds(300)
+    /// Probability (0...1) of each fault per release; which releases get one is
+    /// decided by a hash of the seed and the release, so a run replays exactly.
+    public var faults: [Fault: Double] = [:]
+    /// Faults hit only the first this-many attempts of a release, so a retry
+    /// (or a second delete) succeeds.
+    public var faultAttempts: Int = 1
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// No delays at all (for benchmarks and tests).
+    public static var instant: SimulatedClusterConfiguration {
+        var configuration = SimulatedClusterConfiguration()
+        configuration.installDelay = .zero
+        configuration.readyDelay = .zero
+        configuration.uninstallDelay = .zero
+        return configuration
+    }
+
+    /// Parses "crashloop=0.5" (probability) or "crashloop" (always).
+    public static func parseFault(_ text: String) throws -> (Fault, Double) {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard let fault = Fault(rawValue: parts[0]) else {
+            throw SimulatedClusterError(
+                "unknown fault \"\(parts[0])\"; use one of \(Fault.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        guard parts.count == 2 else { return (fault, 1) }
+        guard let probability = Double(parts[1]), (0...1).contains(probability) else {
+            throw SimulatedClusterError("fault probability \"\(parts[1])\" is not a number between 0 and 1")
+        }
+        return (fault, probability)
+    }
+}
+
+public struct SimulatedClusterError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,24 @@
+/// The credentials of one store, made when its Secret is created. Drawn from
+/// the system's cryptographic generator; they only ever travel to the cluster
+/// driver, never to the database, a log, Helm values or an API response.
+enum StoreSecrets {
+    static let secretSuffix = "-credentials"
+    private static let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+    static func secretName(release: String) -> String {
+        release + secretSuffix
+    }
+
+    static func generate() -> [String: String] {
+        [
+            "mysql-root-password": password(),
+            "mysql-password": password(),
+            "wordpress-admin-password": password(),
+        ]
+    }
+
+    static func password(length: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+}

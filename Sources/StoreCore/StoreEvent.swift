@@ -1,0 +1,24 @@
+import Foundation
+
+/// One committed status transition of a store, as watchers see it.
+public struct StoreEvent: Sendable, Equatable {
+    /// The store after the transition.
+    public var store: Store
+    /// nil for a store's creation.
+    public var fromStatus: StoreStatus?
+    public var toStatus: StoreStatus
+    /// "create", "provision", "ready", "fail", "retry", "delete", "deleted", "recovery", "reconcile".
+    public var action: String
+    /// The audit row of this transition.
+    public var auditID: Int64
+    public var time: Date
+
+    public init(store: Store, fromStatus: StoreStatus?, toStatus: StoreStatus, action: String, auditID: Int64, time: Date) {
+        self.store = store
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.action = action
+        self.auditID = auditID
+        self.time = time
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import StoreCore
+
+/// A row of the `audit` table (an ``AuditEvent`` as stored). `time` is milliseconds
+/// since 1970 (UTC); `id` is assigned by SQLite on insert and never reused.
+struct AuditRecord: Codable, Equatable, Sendable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "audit"
+
+    var id: Int64?
+    var time: Int64
+    var actor: String
+    var action: String
+    var storeId: String
+    var storeName: String
+    var fromStatus: String?
+    var toStatus: String
+    var message: String
+    var requestId: String?
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let storeId = Column(CodingKeys.storeId)
+        static let toStatus = Column(CodingKeys.toStatus)
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+extension AuditRecord {
+    /// A new row (no id yet) for a change of `store` from `fromStatus` to its status.
+    init(
+        store: Store,
+        fromStatus: StoreStatus?,
+        time: Date,
+        actor: String,
+        action: String,
+        message: String,
+        requestID: String?
+    ) {
+        id = nil
+        self.time = time.millisecondsSince1970
+        self.actor = actor
+        self.action = action
+        storeId = store.id
+        storeName = store.name
+        self.fromStatus = fromStatus?.rawValue
+        toStatus = store.status.rawValue
+        self.message = message
+        requestId = requestID
+    }
+
+    /// Inserts this row and returns it as an event.
+    mutating func insertEvent(_ db: Database) throws -> AuditEvent {
+        try insert(db)
+        return try event()
+    }
+
+    /// The domain value of this row. Throws ``ErrorCode/internalError`` for a row not
+    /// yet inserted or with a status this build does not know.
+    func event() throws -> AuditEvent {
+        guard let id else {
+            throw PlatformError(.internalError, "an audit row was read before it was inserted")
+        }
+        let place = "audit row \(id)"
+        return AuditEvent(
+            id: id,
+            time: Date(millisecondsSince1970: time),
+            actor: actor,
+            action: action,
+            storeID: storeId,
+            storeName: storeName,
+            fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },
+            toStatus: try StoreStatus(databaseText: toStatus, in: place),
+            message: message,
+            requestID: requestId
+        )
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import StoreCore
+
+/// Opaque paging tokens: the key of the last row of a page, as URL-safe base64
+/// (RFC 4648 §5, no padding) of a versioned text form. A token carries no secret and
+/// no filter; a token that does not decode to a key of the right kind is refused.
+enum PageToken {
+    /// The key of a row of ``StoreDatabase/listStores(statuses:pageSize:pageToken:)``'s
+    /// order (createdAt desc, id desc).
+    struct StoreKey: Equatable {
+        var createdAt: Int64
+        var id: String
+    }
+
+    static func token(for key: StoreKey) -> String {
+        encode("s1:\(key.createdAt):\(key.id)")
+    }
+
+    /// The store key in `token`; `nil` for the empty token (the first page).
+    static func storeKey(_ token: String) throws -> StoreKey? {
+        guard !token.isEmpty else { return nil }
+        let parts = try decode(token).split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "s1", let createdAt = Int64(parts[1]), !parts[2].isEmpty else {
+            throw invalid
+        }
+        return StoreKey(createdAt: createdAt, id: String(parts[2]))
+    }
+
+    static func token(forAuditID id: Int64) -> String {
+        encode("a1:\(id)")
+    }
+
+    /// The audit row id in `token`; `nil` for the empty token (the first page).
+    static func auditID(_ token: String) throws -> Int64? {
+        guard !token.isEmpty else { return nil }
+        let parts = try decode(token).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "a1", let id = Int64(parts[1]), id > 0 else {
+            throw invalid
+        }
+        return id
+    }
+
+    // MARK: Encoding
+
+    private static var invalid: PlatformError {
+        PlatformError(.invalidArgument, "page token is not one this server issued")
+    }
+
+    private static func encode(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    private static func decode(_ token: String) throws -> String {
+        // Only the URL-safe alphabet: the standard one's "+/=" never appear in a token we issued.
+        guard token.utf8.count <= 1024,
+            token.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") })
+        else { throw invalid }
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+            throw invalid
+        }
+        return text
+    }
+}

@@ -1,0 +1,68 @@
+import GRDB
+
+extension StoreDatabase {
+    /// The schema's history. Migrations are append-only: once shipped, a migration is
+    /// never edited or removed; a change is a new migration registered after the last.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in try createStoresAndAudit(db) }
+        return migrator
+    }
+
+    /// The migrations already applied to this database, in order.
+    func appliedMigrations() throws -> [String] {
+        try read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    /// v1: the `store` and `audit` tables. Dates are INTEGER milliseconds since 1970
+    /// (UTC), so ordering and keyset paging compare exact values.
+    private static func createStoresAndAudit(_ db: Database) throws {
+        try db.create(table: StoreRecord.databaseTableName) { table in
+            table.primaryKey("id", .text)
+            table.column("name", .text).notNull()
+            table.column("engine", .text).notNull()
+            table.column("status", .text).notNull()
+            table.column("url", .text).notNull()
+            table.column("namespace", .text).notNull()
+            table.column("release", .text).notNull()
+            table.column("errorMessage", .text).notNull()
+            table.column("attempts", .integer).notNull()
+            table.column("createdAt", .integer).notNull()
+            table.column("updatedAt", .integer).notNull()
+            table.column("readyAt", .integer)
+            table.column("deletedAt", .integer)
+            table.column("provisioningDurationMilliseconds", .integer)
+            table.column("provisioningStartedAt", .integer)
+            table.column("requestedBy", .text).notNull()
+            table.column("idempotencyKey", .text)
+        }
+        try db.create(index: "store_on_status", on: "store", columns: ["status"])
+        try db.create(index: "store_on_createdAt_id", on: "store", columns: ["createdAt", "id"])
+        // The backstop for name uniqueness among live stores; createStore checks first
+        // so it can say which store holds the name.
+        try db.execute(sql: """
+            CREATE UNIQUE INDEX store_live_name ON store(name) WHERE status != 'deleted'
+            """)
+        try db.execute(sql: """
+            CREATE UNIQUE INDEX store_idempotency ON store(requestedBy, idempotencyKey)
+            WHERE idempotencyKey IS NOT NULL
+            """)
+
+        // No foreign key to `store`: the audit log is history and must outlive any
+        // future purge of store rows.
+        try db.create(table: AuditRecord.databaseTableName) { table in
+            table.autoIncrementedPrimaryKey("id")
+            table.column("time", .integer).notNull()
+            table.column("actor", .text).notNull()
+            table.column("action", .text).notNull()
+            table.column("storeId", .text).notNull()
+            table.column("storeName", .text).notNull()
+            table.column("fromStatus", .text)
+            table.column("toStatus", .text).notNull()
+            table.column("message", .text).notNull()
+            table.column("requestId", .text)
+        }
+        try db.create(index: "audit_on_storeId_id", on: "audit", columns: ["storeId", "id"])
+        try db.create(index: "audit_on_toStatus_id", on: "audit", columns: ["toStatus", "id"])
+    }
+}

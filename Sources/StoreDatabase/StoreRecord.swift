@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+import StoreCore
+
+/// A row of the `store` table: a ``Store`` as stored, plus who asked for it and the
+/// idempotency key they sent. Dates are milliseconds since 1970 (UTC).
+struct StoreRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "store"
+
+    var id: String
+    var name: String
+    var engine: String
+    var status: String
+    var url: String
+    var namespace: String
+    var release: String
+    var errorMessage: String
+    var attempts: Int
+    var createdAt: Int64
+    var updatedAt: Int64
+    var readyAt: Int64?
+    var deletedAt: Int64?
+    var provisioningDurationMilliseconds: Int64?
+    var provisioningStartedAt: Int64?
+    /// The caller identity that created the store; half of the idempotency key's scope.
+    var requestedBy: String
+    var idempotencyKey: String?
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let name = Column(CodingKeys.name)
+        static let status = Column(CodingKeys.status)
+        static let createdAt = Column(CodingKeys.createdAt)
+        static let provisioningDurationMilliseconds = Column(CodingKeys.provisioningDurationMilliseconds)
+        static let requestedBy = Column(CodingKeys.requestedBy)
+        static let idempotencyKey = Column(CodingKeys.idempotencyKey)
+    }
+}
+
+extension StoreRecord {
+    /// The row for `store`, its dates rounded to the millisecond.
+    init(_ store: Store, requestedBy: String, idempotencyKey: String?) {
+        id = store.id
+        name = store.name
+        engine = store.engine
+        status = store.status.rawValue
+        url = store.url
+        namespace = store.namespace
+        release = store.release
+        errorMessage = store.errorMessage
+        attempts = store.attempts
+        createdAt = store.createdAt.millisecondsSince1970
+        updatedAt = store.updatedAt.millisecondsSince1970
+        readyAt = store.readyAt?.millisecondsSince1970
+        deletedAt = store.deletedAt?.millisecondsSince1970
+        provisioningDurationMilliseconds = store.provisioningDurationMilliseconds
+        provisioningStartedAt = store.provisioningStartedAt?.millisecondsSince1970
+        self.requestedBy = requestedBy
+        self.idempotencyKey = idempotencyKey
+    }
+
+    /// The domain value of this row. Throws ``ErrorCode/internalError`` for a status
+    /// this build does not know.
+    func store() throws -> Store {
+        Store(
+            id: id,
+            name: name,
+            engine: engine,
+            status: try StoreStatus(databaseText: status, in: "store \(id)"),
+            url: url,
+            namespace: namespace,
+            release: release,
+            errorMessage: errorMessage,
+            attempts: attempts,
+            createdAt: Date(millisecondsSince1970: createdAt),
+            updatedAt: Date(millisecondsSince1970: updatedAt),
+            readyAt: readyAt.map(Date.init(millisecondsSince1970:)),
+            deletedAt: deletedAt.map(Date.init(millisecondsSince1970:)),
+            provisioningDurationMilliseconds: provisioningDurationMilliseconds,
+            provisioningStartedAt: provisioningStartedAt.map(Date.init(millisecondsSince1970:))
+        )
+    }
+
+    /// Whether `error` is the partial unique index on live store names refusing a row.
+    static func isLiveNameViolation(_ error: DatabaseError) -> Bool {
+        error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+            && (error.message ?? "").contains("\(databaseTableName).name")
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import StorePlatformProto
+import StoreRPC
+
+struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask for a new store; with --wait, follow it until it is ready.",
+        discussion: """
+            The daemon answers at once with the store in status queued and provisions it in \
+            the background. Without --wait the new store is printed. With --wait one line is \
+            printed per status change (queued, provisioning, "ready at <url>" or "failed: \
+            <reason>"); storectl exits 0 when the store is ready and 1 when it failed, is \
+            deleted meanwhile, or is not ready within --wait-timeout. With --json the first \
+            line is the CreateStoreResponse and every later line holds the store after a \
+            change under "store".
+            """
+    )
+
+    @Argument(help: ArgumentHelp(
+        "The store's name: a DNS-1123 label (lower-case letters, digits and '-', starting with a letter, ending with a letter or digit, at most 40 characters).",
+        valueName: "name"
+    ))
+    var name: String
+
+    @Option(help: ArgumentHelp("The store engine.", valueName: "engine"))
+    var engine = "woocommerce"
+
+    @Option(help: ArgumentHelp(
+        "Send this key so that repeating the same create (after a timeout, say) returns the store the first one made instead of a second store.",
+        valueName: "key"
+    ))
+    var idempotencyKey: String?
+
+    @OptionGroup var waiting: WaitOptions
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func validate() throws {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("NAME must not be empty") }
+        guard !engine.isEmpty else { throw ValidationError("--engine must not be empty") }
+        if let idempotencyKey, idempotencyKey.isEmpty { throw ValidationError("--idempotency-key must not be empty") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                var request = Storeplatform_V1_CreateStoreRequest()
+                request.name = name
+                request.engine = engine
+                let response = try await client.unary(
+                    StorePlatformMethod.StoreService.createStore,
+                    request,
+                    as: Storeplatform_V1_CreateStoreResponse.self,
+                    metadata: idempotencyKey.map { ["idempotency-key": $0] } ?? [:],
+                    timeout: connection.callTimeout
+                )
+                try await waiting.report(response, store: response.store, goal: .ready, client: client, connection: connection)
+            }
+        }
+    }
+}

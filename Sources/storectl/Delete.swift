@@ -1,0 +1,42 @@
+import ArgumentParser
+import StorePlatformProto
+import StoreRPC
+
+struct Delete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start deleting a store; with --wait, follow it until it is deleted.",
+        discussion: """
+            The daemon answers at once with the store in status deleting and uninstalls it \
+            in the background. With --wait one line is printed per status change; storectl \
+            exits 0 when the store is deleted and 1 when the deletion failed or did not end \
+            within --wait-timeout.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The store's id.", valueName: "id"))
+    var id: String
+
+    @OptionGroup var waiting: WaitOptions
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func validate() throws {
+        guard !id.isEmpty else { throw ValidationError("ID must not be empty") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                var request = Storeplatform_V1_DeleteStoreRequest()
+                request.id = id
+                let response = try await client.unary(
+                    StorePlatformMethod.StoreService.deleteStore,
+                    request,
+                    as: Storeplatform_V1_DeleteStoreResponse.self,
+                    timeout: connection.callTimeout
+                )
+                try await waiting.report(response, store: response.store, goal: .deleted, client: client, connection: connection)
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import StorePlatformProto
+import StoreRPC
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every field of one store.")
+
+    @Argument(help: ArgumentHelp("The store's id.", valueName: "id"))
+    var id: String
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func validate() throws {
+        guard !id.isEmpty else { throw ValidationError("ID must not be empty") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                var request = Storeplatform_V1_GetStoreRequest()
+                request.id = id
+                let response = try await client.unary(
+                    StorePlatformMethod.StoreService.getStore,
+                    request,
+                    as: Storeplatform_V1_GetStoreResponse.self,
+                    timeout: connection.callTimeout
+                )
+                if connection.json {
+                    print(try response.jsonString())
+                } else {
+                    printTable(response.store.detailRows)
+                }
+            }
+        }
+    }
+}

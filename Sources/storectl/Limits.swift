@@ -1,0 +1,83 @@
+import ArgumentParser
+import StorePlatformProto
+import StoreRPC
+
+struct Limits: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the platform's runtime limits, or change some of them.",
+        discussion: """
+            Without options, prints the limits in force. With any of the options, changes \
+            only those limits and prints the limits now in force. Changes last until the \
+            daemon restarts.
+
+            Admin only: on the Unix socket the daemon answers its own uid and root (see \
+            storeplatformd --admin-uid), and refuses AdminService over TCP.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Set the maximum of live (not deleted) stores.", valueName: "n"))
+    var maxLiveStores: UInt32?
+
+    @Option(help: ArgumentHelp("Set the requests per minute each caller may make.", valueName: "n"))
+    var requestsPerMinute: UInt32?
+
+    @Option(help: ArgumentHelp("Set the creates per minute each caller may make.", valueName: "n"))
+    var createsPerMinute: UInt32?
+
+    @Option(help: ArgumentHelp("Set how many provisionings run at once; the rest stay queued.", valueName: "n"))
+    var maxConcurrentProvisions: UInt32?
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    /// The update these options ask for; nil when none was given.
+    private var update: Storeplatform_V1_UpdateLimitsRequest? {
+        var request = Storeplatform_V1_UpdateLimitsRequest()
+        if let maxLiveStores { request.maxLiveStores = maxLiveStores }
+        if let requestsPerMinute { request.requestsPerMinute = requestsPerMinute }
+        if let createsPerMinute { request.createsPerMinute = createsPerMinute }
+        if let maxConcurrentProvisions { request.maxConcurrentProvisions = maxConcurrentProvisions }
+        let changesSomething = request.hasMaxLiveStores || request.hasRequestsPerMinute
+            || request.hasCreatesPerMinute || request.hasMaxConcurrentProvisions
+        return changesSomething ? request : nil
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                let limits: Storeplatform_V1_Limits
+                if let update {
+                    let response = try await client.unary(
+                        StorePlatformMethod.AdminService.updateLimits,
+                        update,
+                        as: Storeplatform_V1_UpdateLimitsResponse.self,
+                        timeout: connection.callTimeout
+                    )
+                    if connection.json {
+                        print(try response.jsonString())
+                        return
+                    }
+                    limits = response.limits
+                    printNote("updated; the change lasts until the daemon restarts")
+                } else {
+                    let response = try await client.unary(
+                        StorePlatformMethod.AdminService.getLimits,
+                        Storeplatform_V1_GetLimitsRequest(),
+                        as: Storeplatform_V1_GetLimitsResponse.self,
+                        timeout: connection.callTimeout
+                    )
+                    if connection.json {
+                        print(try response.jsonString())
+                        return
+                    }
+                    limits = response.limits
+                }
+                printTable([
+                    ["max-live-stores", String(limits.maxLiveStores)],
+                    ["requests-per-minute", String(limits.requestsPerMinute)],
+                    ["creates-per-minute", String(limits.createsPerMinute)],
+                    ["max-concurrent-provisions", String(limits.maxConcurrentProvisions)],
+                ])
+            }
+        }
+    }
+}

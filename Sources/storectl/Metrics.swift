@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import StorePlatformProto
+import StoreRPC
+
+struct Metrics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the platform's counters: stores by status, provisioning times, recent failures."
+    )
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                let metrics = try await client.unary(
+                    StorePlatformMethod.PlatformService.getMetrics,
+                    Storeplatform_V1_GetMetricsRequest(),
+                    as: Storeplatform_V1_GetMetricsResponse.self,
+                    timeout: connection.callTimeout
+                )
+                if connection.json {
+                    print(try metrics.jsonString())
+                    return
+                }
+                printSection("Stores by status", metrics.storesByStatus.map { [$0.status.name, String($0.count)] })
+
+                let provisioning = metrics.provisioning
+                print()
+                if provisioning.count == 0 {
+                    printSection("Provisioning durations", [["no store has become ready yet"]])
+                } else {
+                    func seconds(_ milliseconds: Double) -> String { String(format: "%.1f s", milliseconds / 1000) }
+                    printSection("Provisioning durations (stores that became ready)", [
+                        ["count", String(provisioning.count)],
+                        ["avg", seconds(provisioning.avgMs)],
+                        ["min", seconds(provisioning.minMs)],
+                        ["max", seconds(provisioning.maxMs)],
+                        ["p50", seconds(provisioning.p50Ms)],
+                        ["p95", seconds(provisioning.p95Ms)],
+                    ])
+                }
+
+                print()
+                if metrics.recentFailures.isEmpty {
+                    printSection("Recent failures", [["none"]])
+                } else {
+                    printSection("Recent failures (newest first)", [["TIME", "STORE", "REASON"]] + metrics.recentFailures.map { failure in
+                        [
+                            formatTimestamp(milliseconds: failure.timeMs),
+                            failure.storeName.isEmpty ? failure.storeID : "\(failure.storeName) (\(failure.storeID))",
+                            singleLine(failure.reason),
+                        ]
+                    })
+                }
+
+                print()
+                printSection("Counters (since the daemon started)", [
+                    ["rate_limited_total", String(metrics.rateLimitedTotal)],
+                    ["quota_refusals_total", String(metrics.quotaRefusalsTotal)],
+                    ["active_operations", String(metrics.activeOperations)],
+                    ["reconcile_passes", String(metrics.reconcilePasses)],
+                    ["reconcile_corrections", String(metrics.reconcileCorrections)],
+                ])
+            }
+        }
+    }
+
+    /// A title line, then the rows as a table indented under it.
+    private func printSection(_ title: String, _ rows: [[String]]) {
+        print(title)
+        printTable(rows.map { row in row.isEmpty ? row : ["  " + row[0]] + row.dropFirst() })
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import StorePlatformProto
+import StoreRPC
+
+struct Operations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the store operations running now.",
+        discussion: """
+            Each running operation (provision, delete, retry) holds its store's lock; a \
+            second operation on that store is refused with OPERATION_IN_PROGRESS meanwhile.
+
+            Admin only: on the Unix socket the daemon answers its own uid and root (see \
+            storeplatformd --admin-uid), and refuses AdminService over TCP.
+            """
+    )
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                let response = try await client.unary(
+                    StorePlatformMethod.AdminService.listOperations,
+                    Storeplatform_V1_ListOperationsRequest(),
+                    as: Storeplatform_V1_ListOperationsResponse.self,
+                    timeout: connection.callTimeout
+                )
+                if connection.json {
+                    print(try response.jsonString())
+                    return
+                }
+                guard !response.operations.isEmpty else {
+                    print("no store operations running")
+                    return
+                }
+                let now = Date()
+                printTable([["STORE", "ID", "KIND", "STARTED", "RUNNING FOR"]] + response.operations.map { operation in
+                    [
+                        operation.storeName.isEmpty ? "-" : operation.storeName,
+                        operation.storeID,
+                        operation.kind,
+                        formatTimestamp(milliseconds: operation.startedAtMs),
+                        formatAge(sinceMilliseconds: operation.startedAtMs, now: now),
+                    ]
+                })
+            }
+        }
+    }
+}

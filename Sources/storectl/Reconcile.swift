@@ -1,0 +1,59 @@
+import ArgumentParser
+import StorePlatformProto
+import StoreRPC
+
+struct Reconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a reconcile pass now and show what it corrected.",
+        discussion: """
+            Compares every store with the cluster, corrects the stores whose status no \
+            longer matches it, and lists managed namespaces that belong to no live store.
+
+            Admin only: on the Unix socket the daemon answers its own uid and root (see \
+            storeplatformd --admin-uid), and refuses AdminService over TCP.
+            """
+    )
+
+    @OptionGroup(title: "Connection") var connection: ConnectionOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                let pass = try await client.unary(
+                    StorePlatformMethod.AdminService.reconcile,
+                    Storeplatform_V1_ReconcileRequest(),
+                    as: Storeplatform_V1_ReconcileResponse.self,
+                    timeout: connection.callTimeout
+                )
+                if connection.json {
+                    print(try pass.jsonString())
+                    return
+                }
+                let corrections = pass.corrections.count
+                print(
+                    "Examined \(pass.storesExamined) stores in \(formatDuration(milliseconds: pass.durationMs)): "
+                        + "\(corrections) correction\(corrections == 1 ? "" : "s")."
+                )
+                if !pass.corrections.isEmpty {
+                    print()
+                    printTable([["STORE", "FROM→TO", "REASON"]] + pass.corrections.map { correction in
+                        [
+                            correction.storeName.isEmpty ? correction.storeID : "\(correction.storeName) (\(correction.storeID))",
+                            formatTransition(from: correction.fromStatus, to: correction.toStatus),
+                            singleLine(correction.reason),
+                        ]
+                    })
+                }
+                print()
+                print("Orphan namespaces (no live store): \(list(pass.orphanNamespaces))")
+                if !pass.deletedOrphans.isEmpty {
+                    print("Deleted orphans: \(list(pass.deletedOrphans))")
+                }
+            }
+        }
+    }
+
+    private func list(_ names: [String]) -> String {
+        names.isEmpty ? "none" : names.joined(separator: ", ")
+    }
+}

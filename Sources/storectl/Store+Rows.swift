@@ -1,0 +1,47 @@
+import Foundation
+import StorePlatformProto
+
+extension Storeplatform_V1_Store {
+    /// The columns of ``listRow(now:)``.
+    static let listHeader = ["ID", "NAME", "ENGINE", "STATUS", "URL", "AGE"]
+
+    /// One row of `storectl list`.
+    func listRow(now: Date) -> [String] {
+        [id, name, engine, status.name, url.isEmpty ? "-" : url, formatAge(sinceMilliseconds: createdAtMs, now: now)]
+    }
+
+    /// Every field, one "field  value" row each, for `get` and for the answer
+    /// of create, delete and retry. The error row is there only when there is one.
+    var detailRows: [[String]] {
+        var rows = [
+            ["id", id],
+            ["name", name],
+            ["engine", engine],
+            ["status", status.name],
+            ["url", url.isEmpty ? "-" : url],
+            ["namespace", namespace.isEmpty ? "-" : namespace],
+            ["release", release.isEmpty ? "-" : release],
+            ["attempts", String(attempts)],
+            ["created", formatTimestamp(milliseconds: createdAtMs)],
+            ["updated", formatTimestamp(milliseconds: updatedAtMs)],
+            ["ready at", formatTimestamp(milliseconds: readyAtMs)],
+            ["deleted at", formatTimestamp(milliseconds: deletedAtMs)],
+            ["provisioned in", formatDuration(milliseconds: Double(provisioningDurationMs))],
+        ]
+        if !errorMessage.isEmpty { rows.append(["error", errorMessage]) }
+        return rows
+    }
+
+    /// The line --wait prints for a status change: "ready at http://…",
+    /// "failed: <error_message>", otherwise the status name.
+    var statusLine: String {
+        switch status {
+        case .ready where !url.isEmpty: "ready at \(url)"
+        case .failed where !errorMessage.isEmpty: "failed: \(errorMessage)"
+        default: status.name
+        }
+    }
+
+    /// "shop-1 (st_…)" for messages; the id alone when the name is empty.
+    var label: String { name.isEmpty ? id : "\(name) (\(id))" }
+}

@@ -1,0 +1,118 @@
+import StorePlatformProto
+import StoreRPC
+import SwiftProtobuf
+
+/// Follows one store with WatchStores until the operation that was just started
+/// on it ends, printing one line (or one JSON object) per status change: the
+/// `--wait` of create, delete and retry.
+struct StoreFollower: Sendable {
+    /// Where the operation should leave the store.
+    enum Goal: Sendable {
+        /// Create and retry: ready. Failed, deleting or deleted end the wait as a failure.
+        case ready
+        /// Delete: deleted. Failed ends the wait as a failure.
+        case deleted
+    }
+
+    let client: RPCClient
+    let goal: Goal
+    let json: Bool
+    /// The bound of the one GetStore call.
+    let callTimeout: Duration
+    /// The bound of the whole wait, seconds.
+    let waitTimeout: Double
+
+    /// Returns when the store reaches the goal. Throws ``CLIError/failed(_:)``
+    /// when it fails instead, when the wait times out, or when the daemon ends
+    /// the watch first; an `RPCError` when a call fails.
+    ///
+    /// - Parameter initial: the store as the call that started the operation
+    ///   returned it (already printed by the caller).
+    func follow(_ initial: Storeplatform_V1_Store) async throws {
+        var last = initial
+        if try settled(last) { return }
+
+        var watch = Storeplatform_V1_WatchStoresRequest()
+        watch.storeID = initial.id
+        let events = try client.serverStream(
+            StorePlatformMethod.StoreService.watchStores,
+            watch,
+            as: Storeplatform_V1_StoreEvent.self,
+            timeout: .milliseconds(Int64(waitTimeout * 1000))
+        )
+
+        // A transition committed between the call that started the operation
+        // and the watch starting is in no event: read the store once now that
+        // the watch is open, and act on it if it already moved.
+        var get = Storeplatform_V1_GetStoreRequest()
+        get.id = initial.id
+        let current = try await client.unary(
+            StorePlatformMethod.StoreService.getStore,
+            get,
+            as: Storeplatform_V1_GetStoreResponse.self,
+            timeout: callTimeout
+        )
+        if isNews(current.store, after: last) {
+            last = current.store
+            try show(current, store: last)
+            if try settled(last) { return }
+        }
+
+        do {
+            for try await event in events where event.store.id == initial.id {
+                // The snapshot above may already have shown this change, or a later one.
+                guard isNews(event.store, after: last) else { continue }
+                last = event.store
+                try show(event, store: last)
+                if try settled(last) { return }
+            }
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            throw CLIError.failed(
+                "store \(last.label) is still \(last.status.name) after \(formatDuration(seconds: waitTimeout)); "
+                    + "stopped waiting, the platform carries on (follow it with `storectl watch --store \(last.id)`)"
+            )
+        }
+        try Task.checkCancellation()
+        throw CLIError.failed(
+            "the daemon ended the watch while store \(last.label) was \(last.status.name); "
+                + "see where it is with `storectl get \(last.id)`"
+        )
+    }
+
+    /// A status change not printed yet. Changes older than the last one printed
+    /// (by updated_at_ms) are stale copies and skipped.
+    private func isNews(_ store: Storeplatform_V1_Store, after last: Storeplatform_V1_Store) -> Bool {
+        store.status != last.status && store.updatedAtMs >= last.updatedAtMs
+    }
+
+    private func show(_ message: some SwiftProtobuf.Message, store: Storeplatform_V1_Store) throws {
+        if json {
+            try printJSONLine(message)
+        } else {
+            printLine(store.statusLine)
+        }
+    }
+
+    /// True when the store reached the goal; throws when it can no longer reach it.
+    private func settled(_ store: Storeplatform_V1_Store) throws -> Bool {
+        switch (goal, store.status) {
+        case (.ready, .ready), (.deleted, .deleted):
+            return true
+        case (.ready, .failed):
+            let reason = store.errorMessage.isEmpty ? "no reason given" : store.errorMessage
+            throw CLIError.failed(
+                "store \(store.label) failed: \(reason)\n"
+                    + "(queue it again with `storectl retry \(store.id)`, or remove it with `storectl delete \(store.id)`)"
+            )
+        case (.deleted, .failed):
+            let reason = store.errorMessage.isEmpty ? "no reason given" : store.errorMessage
+            throw CLIError.failed(
+                "deleting store \(store.label) failed: \(reason)\n(try again with `storectl delete \(store.id)`)"
+            )
+        case (.ready, .deleting), (.ready, .deleted):
+            throw CLIError.failed("store \(store.label) is being deleted, so it will not become ready")
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import StorePlatformProto
+import StoreRPC
+import SwiftProtobuf
+
+/// `--wait` and `--wait-timeout`, shared by create, delete and retry.
+struct WaitOptions: ParsableArguments {
+    @Flag(help: "Follow the store until it is ready (create, retry) or deleted (delete), printing one line per status change; exit 1 if it fails.")
+    var wait = false
+
+    @Option(help: ArgumentHelp("Seconds --wait follows the store before giving up with exit 1; the operation itself carries on.", valueName: "seconds"))
+    var waitTimeout: Double = 900
+
+    func validate() throws {
+        guard waitTimeout > 0 else { throw ValidationError("--wait-timeout must be positive") }
+    }
+
+    /// Reports the answer of a call that started an operation on `store`:
+    /// without --wait the answer itself (a table, or `response` as JSON); with
+    /// --wait the store's status changes until it reaches `goal`, throwing
+    /// ``CLIError/failed(_:)`` when it fails or the wait times out.
+    func report(
+        _ response: some SwiftProtobuf.Message,
+        store: Storeplatform_V1_Store,
+        goal: StoreFollower.Goal,
+        client: RPCClient,
+        connection: ConnectionOptions
+    ) async throws {
+        guard wait else {
+            if connection.json {
+                print(try response.jsonString())
+            } else {
+                printTable(store.detailRows)
+            }
+            return
+        }
+        if connection.json {
+            try printJSONLine(response)
+        } else {
+            printLine(store.statusLine)
+        }
+        let follower = StoreFollower(
+            client: client,
+            goal: goal,
+            json: connection.json,
+            callTimeout: connection.callTimeout,
+            waitTimeout: waitTimeout
+        )
+        try await cancellingOnInterrupt { try await follower.follow(store) }
+    }
+}

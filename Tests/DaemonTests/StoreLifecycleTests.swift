@@ -1,0 +1,222 @@
+import Foundation
+import Provisioning
+import StorePlatformProto
+import StoreRPC
+import Testing
+
+typealias M = StorePlatformMethod
+
+/// Flags for a daemon whose simulated cluster answers in well under a second.
+let quickCluster = [
+    "--sim-install-delay", "0.1", "--sim-ready-delay", "0.3", "--readiness-poll-ms", "50",
+    "--requests-per-minute", "100000", "--creates-per-minute", "100000",
+]
+
+extension RPCClient {
+    func create(_ name: String, engine: String = "", key: String? = nil) async throws -> Storeplatform_V1_Store {
+        var request = Storeplatform_V1_CreateStoreRequest()
+        request.name = name
+        request.engine = engine
+        return try await unary(
+            M.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self,
+            metadata: key.map { ["idempotency-key": $0] } ?? [:]
+        ).store
+    }
+
+    func store(_ id: String) async throws -> Storeplatform_V1_Store {
+        var request = Storeplatform_V1_GetStoreRequest()
+        request.id = id
+        return try await unary(M.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self).store
+    }
+
+    func delete(_ id: String) async throws -> Storeplatform_V1_Store {
+        var request = Storeplatform_V1_DeleteStoreRequest()
+        request.id = id
+        return try await unary(M.StoreService.deleteStore, request, as: Storeplatform_V1_DeleteStoreResponse.self).store
+    }
+
+    func retry(_ id: String) async throws -> Storeplatform_V1_Store {
+        var request = Storeplatform_V1_RetryStoreRequest()
+        request.id = id
+        return try await unary(M.StoreService.retryStore, request, as: Storeplatform_V1_RetryStoreResponse.self).store
+    }
+
+    func audit(storeID: String) async throws -> [Storeplatform_V1_AuditEvent] {
+        var request = Storeplatform_V1_ListAuditRequest()
+        request.storeID = storeID
+        request.limit = 1000
+        return try await unary(M.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self).events.reversed()
+    }
+
+    /// Polls until the store is in one of `statuses` (a generous bound, never a speed check).
+    @discardableResult
+    func waitFor(_ id: String, _ statuses: Set<Storeplatform_V1_StoreStatus>, within: Duration = .seconds(60)) async throws -> Storeplatform_V1_Store {
+        let deadline = ContinuousClock.now + within
+        var store = try await self.store(id)
+        while !statuses.contains(store.status) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            store = try await self.store(id)
+        }
+        #expect(statuses.contains(store.status), "store \(store.name) is \(store.status): \(store.errorMessage)")
+        return store
+    }
+}
+
+/// The error code a call failed with, or "OK".
+func errorCode(_ body: () async throws -> Void) async -> String {
+    do {
+        try await body()
+        return "OK"
+    } catch let error as RPCError {
+        return error.errorCode
+    } catch {
+        return "\(error)"
+    }
+}
+
+@Suite("Store lifecycle through the daemon process")
+struct StoreLifecycleTests {
+    @Test func storectlCreatesWaitsListsAndDeletes() async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster)
+        try await daemon.start()
+        let socket = ["--socket", daemon.socketPath]
+        let created = try await runProduct("storectl", ["create", "my-shop", "--wait"] + socket)
+        #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+        #expect(created.stdout.contains("ready"))
+        #expect(created.stdout.contains("http://my-shop.stores.localhost"))
+
+        let list = try await runProduct("storectl", ["list", "--json"] + socket)
+        #expect(list.status == 0)
+        let stores = try Storeplatform_V1_ListStoresResponse(jsonString: list.stdout).stores
+        #expect(stores.map(\.name) == ["my-shop"])
+        #expect(stores.first?.status == .ready)
+        let id = try #require(stores.first?.id)
+
+        let deleted = try await runProduct("storectl", ["delete", id, "--wait"] + socket)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        #expect(try await client.store(id).status == .deleted)
+        let trail = try await client.audit(storeID: id).map { "\($0.fromStatus)>\($0.toStatus)" }
+        #expect(trail == ["unspecified>queued", "queued>provisioning", "provisioning>ready", "ready>deleting", "deleting>deleted"])
+        await client.close()
+
+        let missing = try await runProduct("storectl", ["get", "st_missing"] + socket)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("error: NOT_FOUND: no store with id \"st_missing\""))
+        try await daemon.terminate()
+    }
+
+    @Test func everyErrorCodeComesFromARealRequest() async throws {
+        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "secret-token\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(
+            extraArguments: quickCluster + ["--max-live-stores", "3", "--admin-uid", "4242", "--token-file", directory + "/tokens"],
+            directory: directory
+        )
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+
+        #expect(await errorCode { _ = try await client.create("") } == "MISSING_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("Bad_Name") } == "INVALID_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("shop", engine: "magento") } == "INVALID_ENGINE")
+        #expect(await errorCode { _ = try await client.create("shop", engine: "medusa") } == "ENGINE_UNAVAILABLE")
+        let shop = try await client.create("shop")
+        #expect(await errorCode { _ = try await client.create("shop") } == "STORE_NAME_TAKEN")
+        _ = try await client.create("second")
+        _ = try await client.create("third")
+        #expect(await errorCode { _ = try await client.create("fourth") } == "QUOTA_EXCEEDED")
+        #expect(await errorCode { _ = try await client.store("st_nope") } == "NOT_FOUND")
+        try await client.waitFor(shop.id, [.ready])
+        #expect(await errorCode { _ = try await client.retry(shop.id) } == "INVALID_STATE_TRANSITION")
+        _ = try await client.delete(shop.id)
+        // The first delete's operation still holds the store's lock.
+        #expect(await errorCode { _ = try await client.delete(shop.id) } == "OPERATION_IN_PROGRESS")
+        #expect(await errorCode {
+            _ = try await client.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self)
+        } == "PERMISSION_DENIED")
+        let anonymous = try await RPCClient.connect(to: .tcp(host: "127.0.0.1", port: daemon.tcpPort))
+        #expect(await errorCode { _ = try await anonymous.store(shop.id) } == "UNAUTHENTICATED")
+        await anonymous.close()
+
+        let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self)
+        #expect(metrics.quotaRefusalsTotal == 1)
+        #expect(metrics.storesByStatus.count == 6)
+        await client.close()
+        try await daemon.terminate()
+    }
+
+    @Test func rateLimitsRefuseWithRetryAfter() async throws {
+        let daemon = try DaemonProcess(extraArguments: ["--creates-per-minute", "2", "--requests-per-minute", "100"])
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        _ = try await client.create("one")
+        _ = try await client.create("two")
+        do {
+            _ = try await client.create("three")
+            Issue.record("third create was not rate limited")
+        } catch let error as RPCError {
+            #expect(error.errorCode == "RATE_LIMITED")
+            #expect(error.code == .resourceExhausted)
+            #expect(error.status.retryAfterMilliseconds > 0)
+        }
+        await client.close()
+        try await daemon.terminate()
+    }
+
+    @Test func twentyConcurrentCreatesAtQuotaTenMakeExactlyTenStores() async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--max-live-stores", "10"])
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for index in 0..<20 {
+                group.addTask { await errorCode { _ = try await client.create("store-\(index)") } }
+            }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(outcomes == ["OK": 10, "QUOTA_EXCEEDED": 10])
+        var request = Storeplatform_V1_ListStoresRequest()
+        request.pageSize = 100
+        let stores = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        #expect(stores.count == 10)
+        await client.close()
+        try await daemon.terminate()
+    }
+
+    @Test func killMinus9MidWayThenRestartEveryStoreReadyInstalledOnceNoAuditGaps() async throws {
+        let arguments = [
+            "--sim-install-delay", "0.5", "--sim-ready-delay", "1", "--readiness-poll-ms", "50", "--max-live-stores", "50",
+            "--requests-per-minute", "100000", "--creates-per-minute", "100000", "--reconcile-interval", "3600",
+        ]
+        let first = try DaemonProcess(extraArguments: arguments)
+        try await first.start()
+        let client = try await RPCClient.connect(to: .unix(path: first.socketPath))
+        var ids: [String] = []
+        for index in 0..<30 {
+            ids.append(try await client.create("crash-\(index)").id)
+        }
+        await client.close()
+        // Some stores are ready, some mid-install, most still queued.
+        try await Task.sleep(for: .seconds(2))
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let second = try DaemonProcess(extraArguments: arguments, directory: first.directory)
+        try await second.start()
+        let after = try await RPCClient.connect(to: .unix(path: second.socketPath))
+        let cluster = try SimulatedCluster(path: first.directory + "/data/simulated-cluster.sqlite", configuration: .instant)
+        for id in ids {
+            let store = try await after.waitFor(id, [.ready, .failed], within: .seconds(120))
+            #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
+            #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
+            let trail = try await after.audit(storeID: id)
+            #expect(trail.first?.action == "create")
+            #expect(trail.last?.toStatus == .ready)
+            for (previous, next) in zip(trail, trail.dropFirst()) {
+                #expect(previous.toStatus == next.fromStatus, "gap in \(store.name): \(previous.toStatus) then \(next.fromStatus)")
+            }
+        }
+        await after.close()
+        try await second.terminate()
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import Provisioning
+import StoreCore
+import StoreDatabase
+
+/// A ClusterDriver that counts listings, around the real simulator.
+final class CountingDriver: ClusterDriver {
+    let base: SimulatedCluster
+    let listings = Atomic<Int>(0)
+    var name: String { base.name }
+    var isSimulated: Bool { base.isSimulated }
+
+    init(_ base: SimulatedCluster) { self.base = base }
+
+    func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
+    func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
+        try await base.ensureSecret(namespace: namespace, name: name, makeValues: makeValues)
+    }
+    func releaseStatus(namespace: String, release: String) async throws -> ReleaseState? {
+        try await base.releaseStatus(namespace: namespace, release: release)
+    }
+    func installRelease(_ request: InstallRequest) async throws { try await base.installRelease(request) }
+    func readiness(namespace: String, release: String) async throws -> Readiness { try await base.readiness(namespace: namespace, release: release) }
+    func uninstallRelease(namespace: String, release: String) async throws { try await base.uninstallRelease(namespace: namespace, release: release) }
+    func deleteNamespace(_ namespace: String) async throws { try await base.deleteNamespace(namespace) }
+    func listManaged() async throws -> ClusterInventory {
+        listings.add(1, ordering: .relaxed)
+        return try await base.listManaged()
+    }
+}
+
+/// A provisioner on a temporary database and a simulated cluster in a temp dir.
+struct Harness {
+    let directory: String
+    let database: StoreDatabase
+    let cluster: SimulatedCluster
+    let driver: CountingDriver
+    let provisioner: Provisioner
+    let reconciler: Reconciler
+
+    init(
+        cluster configure: (inout SimulatedClusterConfiguration) -> Void = { _ in },
+        provisioner configureProvisioner: (inout ProvisionerConfiguration) -> Void = { _ in },
+        directory: String? = nil,
+        database: StoreDatabase? = nil
+    ) throws {
+        self.directory = directory ?? "/tmp/spprov-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        var simulated = SimulatedClusterConfiguration.instant
+        configure(&simulated)
+        self.database = try database ?? StoreDatabase.open(path: self.directory + "/store.sqlite")
+        cluster = try SimulatedCluster(path: self.directory + "/cluster.sqlite", configuration: simulated)
+        driver = CountingDriver(cluster)
+        var configuration = ProvisionerConfiguration()
+        configuration.pollInterval = .milliseconds(20)
+        configureProvisioner(&configuration)
+        provisioner = Provisioner(
+            database: self.database, driver: driver, events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
+        )
+        reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
+    }
+
+    func create(_ name: String, maxLiveStores: Int = 100, key: String? = nil) throws -> Store {
+        try provisioner.create(name: name, engine: "", actor: "uid:0", requestID: nil, idempotencyKey: key, maxLiveStores: maxLiveStores)
+    }
+
+    /// Waits (generously) until the store is in one of `statuses`, and returns it.
+    @discardableResult
+    func waitFor(_ id: String, _ statuses: Set<StoreStatus>, within: Duration = .seconds(20)) async throws -> Store {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            // An end status counts once its operation has let go of the store.
+            if let store = try database.store(id: id), statuses.contains(store.status),
+                [.queued, .provisioning, .deleting].contains(store.status) || !provisioner.isRunning(storeID: id)
+            {
+                return store
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let store = try database.store(id: id)
+        Issue.record("store \(id) did not reach \(statuses); it is \(store?.status.rawValue ?? "missing"): \(store?.errorMessage ?? "")")
+        return try #require(store)
+    }
+
+    /// The store's audit trail as "from>to:action" strings, oldest first.
+    func trail(_ id: String) throws -> [String] {
+        try database.listAudit(limit: 1000, pageToken: "", storeID: id).events.reversed().map {
+            "\($0.fromStatus?.rawValue ?? "-")>\($0.toStatus.rawValue):\($0.action)"
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import StoreCore
+import Testing
+@testable import StoreDatabase
+
+@Suite("Listing stores: order, filter, keyset paging")
+struct ListStoresTests {
+    /// Seven stores; three pairs share a createdAt, so paging must break ties by id.
+    /// Returned in the expected list order: createdAt descending, then id descending.
+    private func databaseWithSevenStores() throws -> (StoreDatabase, [Store]) {
+        let database = try StoreDatabase.temporary()
+        let stores = [
+            queuedStore("s1", id: "st_aaaaaaaaaaaa", createdAt: instant(1)),
+            queuedStore("s2", id: "st_bbbbbbbbbbbb", createdAt: instant(2)),
+            queuedStore("s3", id: "st_cccccccccccc", createdAt: instant(2)),
+            queuedStore("s4", id: "st_dddddddddddd", createdAt: instant(3)),
+            queuedStore("s5", id: "st_eeeeeeeeeeee", createdAt: instant(3)),
+            queuedStore("s6", id: "st_ffffffffffff", createdAt: instant(4)),
+            queuedStore("s7", id: "st_gggggggggggg", createdAt: instant(4)),
+        ]
+        // Inserted out of order, so the order comes from the query, not the row ids.
+        for store in [stores[3], stores[0], stores[6], stores[2], stores[5], stores[1], stores[4]] {
+            _ = try database.createStore(store, maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        }
+        return (database, stores.reversed())
+    }
+
+    @Test func newestFirstWithIdBreakingTies() throws {
+        let (database, expected) = try databaseWithSevenStores()
+
+        let (stores, next) = try database.listStores(statuses: [], pageSize: 0, pageToken: "")
+
+        #expect(stores.map(\.id) == expected.map(\.id))
+        #expect(stores.map(\.name) == ["s7", "s6", "s5", "s4", "s3", "s2", "s1"])
+        #expect(stores == expected)
+        #expect(next == "")
+    }
+
+    @Test func threePagesReturnEveryStoreExactlyOnce() throws {
+        let (database, expected) = try databaseWithSevenStores()
+
+        let first = try database.listStores(statuses: [], pageSize: 3, pageToken: "")
+        let second = try database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
+        let third = try database.listStores(statuses: [], pageSize: 3, pageToken: second.nextPageToken)
+
+        #expect(first.stores.map(\.name) == ["s7", "s6", "s5"])
+        #expect(second.stores.map(\.name) == ["s4", "s3", "s2"])
+        #expect(third.stores.map(\.name) == ["s1"])
+        #expect(first.nextPageToken != "")
+        #expect(second.nextPageToken != "")
+        #expect(third.nextPageToken == "")
+        let all = first.stores + second.stores + third.stores
+        #expect(all == expected)
+        #expect(Set(all.map(\.id)).count == 7)
+    }
+
+    @Test func anExactlyFullLastPageHasNoNextToken() throws {
+        let (database, _) = try databaseWithSevenStores()
+        let page = try database.listStores(statuses: [], pageSize: 7, pageToken: "")
+        #expect(page.stores.count == 7)
+        #expect(page.nextPageToken == "")
+    }
+
+    @Test func storesAddedBetweenPagesDoNotShiftThem() throws {
+        let (database, _) = try databaseWithSevenStores()
+        let first = try database.listStores(statuses: [], pageSize: 3, pageToken: "")
+        _ = try database.createStore(
+            queuedStore("newest", createdAt: instant(10)), maxLiveStores: 100, requestedBy: "uid:1",
+            idempotencyKey: nil, requestID: nil
+        )
+        let second = try database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
+        #expect(second.stores.map(\.name) == ["s4", "s3", "s2"])
+    }
+
+    @Test func statusFilter() throws {
+        let (database, _) = try databaseWithSevenStores()
+        for id in ["st_bbbbbbbbbbbb", "st_eeeeeeeeeeee"] {
+            _ = try database.transition(storeID: id, to: .deleting, action: "delete", actor: "uid:1", now: instant(20))
+        }
+        _ = try database.transition(storeID: "st_gggggggggggg", to: .provisioning, action: "provision", actor: "p", now: instant(20))
+
+        let deleting = try database.listStores(statuses: [.deleting], pageSize: 0, pageToken: "")
+        let two = try database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: "")
+        let rest = try database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: two.nextPageToken)
+        let none = try database.listStores(statuses: [.ready], pageSize: 0, pageToken: "")
+
+        #expect(deleting.stores.map(\.name) == ["s5", "s2"])
+        #expect(deleting.stores.allSatisfy { $0.status == .deleting })
+        #expect(two.stores.map(\.name) == ["s7", "s5"])
+        #expect(rest.stores.map(\.name) == ["s2"])
+        #expect(rest.nextPageToken == "")
+        #expect(none.stores.isEmpty)
+        #expect(none.nextPageToken == "")
+    }
+
+    @Test(arguments: [
+        "not a token!",
+        "AAAA",
+        Data("s1:notanumber:st_x".utf8).base64EncodedString(),
+        Data("s1:123:".utf8).base64EncodedString(),
+        Data("x1:123:st_x".utf8).base64EncodedString(),
+        PageToken.token(forAuditID: 5),
+    ])
+    func malformedPageTokenIsInvalidArgument(_ token: String) throws {
+        let (database, _) = try databaseWithSevenStores()
+        let error = #expect(throws: PlatformError.self) {
+            try database.listStores(statuses: [], pageSize: 3, pageToken: token)
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.code.rawValue == "INVALID_ARGUMENT")
+        #expect(error?.message == "page token is not one this server issued")
+    }
+
+    @Test func negativePageSizeIsInvalidArgument() throws {
+        let (database, _) = try databaseWithSevenStores()
+        let error = #expect(throws: PlatformError.self) {
+            try database.listStores(statuses: [], pageSize: -1, pageToken: "")
+        }
+        #expect(error?.code == .invalidArgument)
+    }
+
+    @Test func storeTokenRoundTrips() throws {
+        let key = PageToken.StoreKey(createdAt: 1_700_000_000_123, id: "st_abc:def")
+        #expect(try PageToken.storeKey(PageToken.token(for: key)) == key)
+        #expect(try PageToken.storeKey("") == nil)
+    }
+}

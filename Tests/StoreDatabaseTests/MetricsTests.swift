@@ -1,0 +1,79 @@
+import Foundation
+import StoreCore
+import Testing
+@testable import StoreDatabase
+
+@Suite("Counts by status and provisioning duration stats")
+struct MetricsTests {
+    @Test func emptyDatabaseCountsZeroInEveryStatus() throws {
+        let database = try StoreDatabase.temporary()
+        let counts = try database.countsByStatus()
+        #expect(counts == [.queued: 0, .provisioning: 0, .ready: 0, .failed: 0, .deleting: 0, .deleted: 0])
+    }
+
+    @Test func countsEveryStatusIncludingZeros() throws {
+        let database = try StoreDatabase.temporary()
+        func create(_ name: String) throws -> String {
+            let store = queuedStore(name)
+            _ = try database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            return store.id
+        }
+        func move(_ id: String, _ statuses: StoreStatus...) throws {
+            for status in statuses {
+                _ = try database.transition(storeID: id, to: status, action: "test", actor: "test", now: instant(1))
+            }
+        }
+        _ = try create("q1")
+        _ = try create("q2")
+        try move(try create("p1"), .provisioning)
+        try move(try create("r1"), .provisioning, .ready)
+        try move(try create("r2"), .provisioning, .ready)
+        try move(try create("r3"), .provisioning, .ready)
+        try move(try create("d1"), .deleting, .deleted)
+
+        let counts = try database.countsByStatus()
+
+        #expect(counts == [.queued: 2, .provisioning: 1, .ready: 3, .failed: 0, .deleting: 0, .deleted: 1])
+        #expect(try database.liveStoreCount() == 6)
+    }
+
+    @Test func durationStatsOnKnownValues() throws {
+        let database = try StoreDatabase.temporary()
+        // Inserted shuffled: the stats must not depend on row order.
+        for duration in [700, 100, 1000, 300, 500, 200, 900, 400, 800, 600] as [Int64] {
+            let store = queuedStore("s\(duration)")
+            _ = try database.createStore(store, maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            _ = try database.update(storeID: store.id) { $0.provisioningDurationMilliseconds = duration }
+        }
+        // A store without a duration is not counted.
+        _ = try database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+
+        let stats = try database.provisioningDurationStats()
+
+        #expect(stats == DurationStats(
+            count: 10, averageMilliseconds: 550, minimumMilliseconds: 100, maximumMilliseconds: 1000,
+            p50Milliseconds: 500, p95Milliseconds: 1000
+        ))
+    }
+
+    @Test func durationStatsOfOneValue() throws {
+        #expect(DurationStats(durations: [42]) == DurationStats(
+            count: 1, averageMilliseconds: 42, minimumMilliseconds: 42, maximumMilliseconds: 42,
+            p50Milliseconds: 42, p95Milliseconds: 42
+        ))
+        // Nearest rank over 1...20: p50 is the 10th value, p95 the 19th.
+        let twenty = DurationStats(durations: (1...20).map { Int64($0) })
+        #expect(twenty.p50Milliseconds == 10)
+        #expect(twenty.p95Milliseconds == 19)
+        #expect(twenty.averageMilliseconds == 10.5)
+    }
+
+    @Test func durationStatsAreZeroWithoutDurations() throws {
+        let database = try StoreDatabase.temporary()
+        _ = try database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        #expect(try database.provisioningDurationStats() == DurationStats(
+            count: 0, averageMilliseconds: 0, minimumMilliseconds: 0, maximumMilliseconds: 0,
+            p50Milliseconds: 0, p95Milliseconds: 0
+        ))
+    }
+}
