@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "storeplatform-bench",
             dependencies: [
-                "StoreRPC", "ControlPlane", "StorePlatformProto",
+                "StoreRPC", "ControlPlane", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -35,7 +35,9 @@ extension ControlPlane {
         }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            for await event in try watchStores(request, caller: context.identity) {
+            let (current, changes) = try watchStores(request, caller: context.identity)
+            if let current { try await writer.send(current.proto) }
+            for await event in changes {
                 try await writer.send(event.proto)
             }
         }

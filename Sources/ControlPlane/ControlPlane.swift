@@ -166,11 +166,23 @@ public final class ControlPlane: Sendable {
     }
 
     /// Committed transitions from now on, optionally of one store, until the
-    /// consumer stops. The store must exist when one is named.
-    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> AsyncStream<StoreEvent> {
+    /// consumer stops. When a store is named (it must exist), the stream starts
+    /// with its current state (action "current"), read after subscribing, so a
+    /// watcher never misses a change between looking and listening.
+    public func watchStores(
+        _ request: Storeplatform_V1_WatchStoresRequest, caller: String
+    ) throws -> (current: StoreEvent?, changes: AsyncStream<StoreEvent>) {
         try rateLimiter.check(identity: caller, isCreate: false)
-        if !request.storeID.isEmpty { _ = try existingStore(request.storeID) }
-        return provisioner.events.subscribe(storeID: request.storeID.isEmpty ? nil : request.storeID)
+        guard !request.storeID.isEmpty else {
+            return (nil, provisioner.events.subscribe())
+        }
+        _ = try existingStore(request.storeID)
+        let changes = provisioner.events.subscribe(storeID: request.storeID)
+        let store = try existingStore(request.storeID)
+        let current = StoreEvent(
+            store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
+        )
+        return (current, changes)
     }
 
     // MARK: AdminService

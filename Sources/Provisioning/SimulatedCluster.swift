@@ -222,6 +222,24 @@ public final class SimulatedCluster: ClusterDriver {
         }
     }
 
+    /// Adds namespaces and releases that are ready at once, in one transaction,
+    /// without faults: for seeding a large simulated cluster (benchmarks).
+    public func seedInstalled(_ stores: [(namespace: String, storeID: String, release: String)], chart: String = "helm/store") throws {
+        let now = Self.nowMilliseconds()
+        try database.write { db in
+            for store in stores {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO namespace (name, storeId, createdAtMs) VALUES (?, ?, ?)",
+                    arguments: [store.namespace, store.storeID, now]
+                )
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO release (namespace, name, chart, installedAtMs, readyAtMs, fault) VALUES (?, ?, ?, ?, ?, NULL)",
+                    arguments: [store.namespace, store.release, chart, now, now]
+                )
+            }
+        }
+    }
+
     /// Removes a release behind the platform's back (drift, for tests).
     public func simulateReleaseVanished(namespace: String, release: String) throws {
         try database.write { db in

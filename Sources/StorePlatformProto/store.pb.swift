@@ -330,7 +330,10 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Only events of this store; every store when empty.
+  /// Only events of this store; every store when empty. When set, the stream
+  /// starts with one event carrying the store's current state (action "current",
+  /// from_status = to_status), taken after the watch is registered, so no change
+  /// falls between looking and listening. NOT_FOUND if there is no such store.
   public var storeID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -367,7 +370,8 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
   }
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
-  /// "recovery", "reconcile".
+  /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
+  /// one store starts with (not a transition; audit_id is 0).
   public var action: String {
     get {_storage._action}
     set {_uniqueStorage()._action = newValue}

@@ -17,8 +17,6 @@ struct StoreFollower: Sendable {
     let client: RPCClient
     let goal: Goal
     let json: Bool
-    /// The bound of the one GetStore call.
-    let callTimeout: Duration
     /// The bound of the whole wait, seconds.
     let waitTimeout: Double
 
@@ -41,26 +39,11 @@ struct StoreFollower: Sendable {
             timeout: .milliseconds(Int64(waitTimeout * 1000))
         )
 
-        // A transition committed between the call that started the operation
-        // and the watch starting is in no event: read the store once now that
-        // the watch is open, and act on it if it already moved.
-        var get = Storeplatform_V1_GetStoreRequest()
-        get.id = initial.id
-        let current = try await client.unary(
-            StorePlatformMethod.StoreService.getStore,
-            get,
-            as: Storeplatform_V1_GetStoreResponse.self,
-            timeout: callTimeout
-        )
-        if isNews(current.store, after: last) {
-            last = current.store
-            try show(current, store: last)
-            if try settled(last) { return }
-        }
-
         do {
             for try await event in events where event.store.id == initial.id {
-                // The snapshot above may already have shown this change, or a later one.
+                // The stream starts with the store's current state (action "current"),
+                // taken after the watch was registered, so a change committed before
+                // the watch opened is not missed; repeats of what was shown are skipped.
                 guard isNews(event.store, after: last) else { continue }
                 last = event.store
                 try show(event, store: last)

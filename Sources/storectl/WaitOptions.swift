@@ -43,7 +43,6 @@ struct WaitOptions: ParsableArguments {
             client: client,
             goal: goal,
             json: connection.json,
-            callTimeout: connection.callTimeout,
             waitTimeout: waitTimeout
         )
         try await cancellingOnInterrupt { try await follower.follow(store) }

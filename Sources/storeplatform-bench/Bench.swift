@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storeplatform-bench",
         abstract: "StorePlatform benchmarks. Build with -c release; results go in BENCHMARKS.md.",
-        subcommands: [RPCBenchmark.self, EchoServer.self]
+        subcommands: [RPCBenchmark.self, LifecycleBenchmark.self, EchoServer.self]
     )
 }

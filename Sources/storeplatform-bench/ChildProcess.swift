@@ -34,7 +34,11 @@ final class ChildProcess {
     /// Resident set size now, in KiB (VmRSS).
     var residentKiB: Int { statusField("VmRSS:") }
     /// Peak resident set size, in KiB (VmHWM).
-    var peakResidentKiB: Int { statusField("VmHWM:") }
+    var peakResidentKiB: Int { Self.peakResidentKiB(pid: pid) }
+
+    static func peakResidentKiB(pid: Int32) -> Int {
+        field("VmHWM:", in: (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? "")
+    }
     /// Context switches so far, voluntary plus involuntary, over all threads.
     var contextSwitches: Int {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []

@@ -98,6 +98,15 @@ struct StoreLifecycleTests {
         #expect(try await client.store(id).status == .deleted)
         let trail = try await client.audit(storeID: id).map { "\($0.fromStatus)>\($0.toStatus)" }
         #expect(trail == ["unspecified>queued", "queued>provisioning", "provisioning>ready", "ready>deleting", "deleting>deleted"])
+        // A watch of one store starts with its current state.
+        var watch = Storeplatform_V1_WatchStoresRequest()
+        watch.storeID = id
+        for try await event in try client.serverStream(M.StoreService.watchStores, watch, as: Storeplatform_V1_StoreEvent.self) {
+            #expect(event.action == "current")
+            #expect(event.toStatus == .deleted)
+            #expect(event.store.id == id)
+            break
+        }
         await client.close()
 
         let missing = try await runProduct("storectl", ["get", "st_missing"] + socket)

@@ -7,38 +7,12 @@ import Testing
 import StoreCore
 import StoreDatabase
 
-/// A ClusterDriver that counts listings, around the real simulator.
-final class CountingDriver: ClusterDriver {
-    let base: SimulatedCluster
-    let listings = Atomic<Int>(0)
-    var name: String { base.name }
-    var isSimulated: Bool { base.isSimulated }
-
-    init(_ base: SimulatedCluster) { self.base = base }
-
-    func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
-    func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
-        try await base.ensureSecret(namespace: namespace, name: name, makeValues: makeValues)
-    }
-    func releaseStatus(namespace: String, release: String) async throws -> ReleaseState? {
-        try await base.releaseStatus(namespace: namespace, release: release)
-    }
-    func installRelease(_ request: InstallRequest) async throws { try await base.installRelease(request) }
-    func readiness(namespace: String, release: String) async throws -> Readiness { try await base.readiness(namespace: namespace, release: release) }
-    func uninstallRelease(namespace: String, release: String) async throws { try await base.uninstallRelease(namespace: namespace, release: release) }
-    func deleteNamespace(_ namespace: String) async throws { try await base.deleteNamespace(namespace) }
-    func listManaged() async throws -> ClusterInventory {
-        listings.add(1, ordering: .relaxed)
-        return try await base.listManaged()
-    }
-}
-
 /// A provisioner on a temporary database and a simulated cluster in a temp dir.
 struct Harness {
     let directory: String
     let database: StoreDatabase
     let cluster: SimulatedCluster
-    let driver: CountingDriver
+    let driver: CountingClusterDriver
     let provisioner: Provisioner
     let reconciler: Reconciler
 
@@ -54,7 +28,7 @@ struct Harness {
         configure(&simulated)
         self.database = try database ?? StoreDatabase.open(path: self.directory + "/store.sqlite")
         cluster = try SimulatedCluster(path: self.directory + "/cluster.sqlite", configuration: simulated)
-        driver = CountingDriver(cluster)
+        driver = CountingClusterDriver(cluster)
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)
         configureProvisioner(&configuration)

@@ -20,7 +20,7 @@ struct ReconcilerTests {
         let second = try Harness(cluster: { $0.readyDelay = .milliseconds(800) }, directory: first.directory, database: first.database)
         let report = try await second.reconciler.reconcile()
         #expect(report.corrections.map(\.to) == [.queued])
-        #expect(second.driver.listings.load(ordering: .relaxed) == 1)
+        #expect(second.driver.listings == 1)
         let ready = try await second.waitFor(store.id, [.ready])
         #expect(try second.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
         #expect(try second.trail(store.id) == [
@@ -93,10 +93,10 @@ struct ReconcilerTests {
         for store in try harness.database.stores(inStatuses: [.queued, .provisioning, .ready]) {
             try await harness.waitFor(store.id, [.ready])
         }
-        let before = harness.driver.listings.load(ordering: .relaxed)
+        let before = harness.driver.listings
         let report = try await harness.reconciler.reconcile()
         #expect(report.storesExamined == 25)
-        #expect(harness.driver.listings.load(ordering: .relaxed) == before + 1)
+        #expect(harness.driver.listings == before + 1)
         #expect(report.corrections.isEmpty)
     }
 }
