@@ -176,9 +176,11 @@ public final class ControlPlane: Sendable {
         guard !request.storeID.isEmpty else {
             return (nil, provisioner.events.subscribe())
         }
-        _ = try existingStore(request.storeID)
+        let before = try existingStore(request.storeID)
         let changes = provisioner.events.subscribe(storeID: request.storeID)
-        let store = try existingStore(request.storeID)
+        // Read again after subscribing; nothing may throw from here on, or the
+        // subscription would outlive the call.
+        let store = (try? database.store(id: request.storeID)) ?? before
         let current = StoreEvent(
             store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
         )
