@@ -109,6 +109,23 @@ struct StoreLifecycleTests {
         }
         await client.close()
 
+        let audit = try await runProduct("storectl", ["audit", "--store", id, "--json"] + socket)
+        #expect(audit.status == 0)
+        #expect(try Storeplatform_V1_ListAuditResponse(jsonString: audit.stdout).events.count == 5)
+        let metrics = try await runProduct("storectl", ["metrics", "--json"] + socket)
+        #expect(metrics.status == 0)
+        let counts = try Storeplatform_V1_GetMetricsResponse(jsonString: metrics.stdout).storesByStatus
+        #expect(counts.first { $0.status == .deleted }?.count == 1)
+        let limits = try await runProduct("storectl", ["limits", "--max-live-stores", "7", "--json"] + socket)
+        #expect(limits.status == 0, "\(limits.stderr)")
+        #expect(try Storeplatform_V1_UpdateLimitsResponse(jsonString: limits.stdout).limits.maxLiveStores == 7)
+        let reconcile = try await runProduct("storectl", ["reconcile", "--json"] + socket)
+        #expect(reconcile.status == 0, "\(reconcile.stderr)")
+        #expect(try Storeplatform_V1_ReconcileResponse(jsonString: reconcile.stdout).corrections.isEmpty)
+        let retryDeleted = try await runProduct("storectl", ["retry", id] + socket)
+        #expect(retryDeleted.status == 1)
+        #expect(retryDeleted.stderr.contains("error: INVALID_STATE_TRANSITION: cannot retry store \"my-shop\": it is deleted"))
+
         let missing = try await runProduct("storectl", ["get", "st_missing"] + socket)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("error: NOT_FOUND: no store with id \"st_missing\""))
