@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// The repository root, from this file's place in it.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Whether every program in `names` is on PATH.
+func onPath(_ names: [String]) -> Bool {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return names.allSatisfy { name in
+        path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+    }
+}
+
+/// The interop suites need protobuf-c and Python's protobuf and pytest, which
+/// `.ci/run` installs. Without them these tests are skipped on a developer's
+/// machine; CI sets STOREPLATFORM_REQUIRE_INTEROP=1 so that there a missing
+/// tool fails instead.
+let interopRequired = ProcessInfo.processInfo.environment["STOREPLATFORM_REQUIRE_INTEROP"] == "1"
+
+func pythonHasPytestAndProtobuf() -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import pytest, google.protobuf"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
+/// Runs a command in the repository with extra environment variables; returns its status and output.
+func runInRepository(_ arguments: [String], environment extra: [String: String]) async throws -> CommandResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = arguments
+                process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+                process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = output
+                try process.run()
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return CommandResult(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+            })
+        }
+    }
+}
+
+/// A daemon for a client suite: at most 3 live stores, a bearer token on TCP,
+/// and a simulated cluster that answers in well under a second.
+func interopDaemon() async throws -> (DaemonProcess, [String: String]) {
+    let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let token = "interop-\(UUID().uuidString)"
+    try "\(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+    let daemon = try DaemonProcess(
+        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"], directory: directory
+    )
+    try await daemon.start()
+    return (daemon, [
+        "STOREPLATFORM_TEST_SOCKET": daemon.socketPath,
+        "STOREPLATFORM_TEST_TCP": "127.0.0.1:\(daemon.tcpPort)",
+        "STOREPLATFORM_TEST_TOKEN": token,
+    ])
+}
+
+@Suite("Clients in other languages against a real daemon")
+struct ClientInteropTests {
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config"]))))
+    func cClientPassesItsSuiteUnderSanitizers() async throws {
+        let (daemon, environment) = try await interopDaemon()
+        let result = try await runInRepository(["make", "-C", "clients/c", "test"], environment: environment)
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
+        try await daemon.terminate()
+    }
+
+    @Test(.enabled(if: interopRequired || pythonHasPytestAndProtobuf()))
+    func pythonClientPassesItsSuite() async throws {
+        let (daemon, environment) = try await interopDaemon()
+        let result = try await runInRepository(
+            ["python3", "-m", "pytest", "clients/python/tests", "-q", "-p", "no:cacheprovider"],
+            environment: environment.merging(["PYTHONPATH": repositoryRoot + "/clients/python"]) { _, new in new }
+        )
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains(" passed"), "\(result.stdout)")
+        try await daemon.terminate()
+    }
+}

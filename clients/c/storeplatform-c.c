@@ -1,0 +1,357 @@
+/*
+ * storeplatform-c: an example command-line client built on storeplatform_client.
+ *
+ *   storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] [--timeout SECONDS] COMMAND
+ *   COMMAND: health | create NAME | list | get ID | delete ID | retry ID
+ *
+ * Exit codes: 0 success; 1 the daemon refused or failed the call ("error: CODE:
+ * message" on stderr); 2 bad usage; 3 the daemon could not be reached (or the
+ * connection dropped).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "storeplatform_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] [--timeout SECONDS] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  health        the daemon's status, version, uptime and cluster driver\n"
+    "  create NAME   ask for a new store (answers at once, status queued)\n"
+    "  list          every store, newest first (all pages)\n"
+    "  get ID        one store\n"
+    "  delete ID     start deleting a store\n"
+    "  retry ID      queue a failed store again\n"
+    "\n"
+    "options:\n"
+    "  --socket PATH       the daemon's Unix socket (default: $STOREPLATFORM_SOCKET, else\n"
+    "                      /run/storeplatform/storeplatformd.sock as root, else\n"
+    "                      $XDG_RUNTIME_DIR/storeplatform/storeplatformd.sock, else\n"
+    "                      /tmp/storeplatform-<uid>/storeplatformd.sock)\n"
+    "  --tcp HOST:PORT     call over TCP instead\n"
+    "  --token-file F      file whose first token line is sent as the bearer token (TCP)\n"
+    "  --timeout SECONDS   deadline of each call (default 30)\n"
+    "\n"
+    "exit codes: 0 success; 1 the daemon refused or failed the call; 2 bad usage;\n"
+    "3 the daemon could not be reached\n";
+
+enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+static int usage_error(const char *format, const char *argument)
+{
+    fprintf(stderr, "error: ");
+    fprintf(stderr, format, argument);
+    fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] "
+                    "[--timeout SECONDS] health|create NAME|list|get ID|delete ID|retry ID (--help for more)\n");
+    return EXIT_USAGE;
+}
+
+/* The daemon's default socket, as DefaultPaths.socket in the Swift sources. */
+static void default_socket(char *path, size_t size)
+{
+    const char *configured = getenv("STOREPLATFORM_SOCKET");
+    const char *runtime = getenv("XDG_RUNTIME_DIR");
+    if (configured != NULL && configured[0] != '\0')
+        snprintf(path, size, "%s", configured);
+    else if (getuid() == 0)
+        snprintf(path, size, "/run/storeplatform/storeplatformd.sock");
+    else if (runtime != NULL && runtime[0] != '\0')
+        snprintf(path, size, "%s/storeplatform/storeplatformd.sock", runtime);
+    else
+        snprintf(path, size, "/tmp/storeplatform-%lu/storeplatformd.sock", (unsigned long)getuid());
+}
+
+/* Reads the first token of a token file: the first line that is not blank and
+ * does not start with '#', without surrounding spaces. Returns a malloc'd
+ * string, or NULL with a message in err. */
+static char *read_token(const char *file, char *err, size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read token file %s: %s", file, strerror(errno));
+        return NULL;
+    }
+    char line[4096];
+    char *token = NULL;
+    while (token == NULL && fgets(line, sizeof line, f) != NULL) {
+        char *start = line;
+        while (*start == ' ' || *start == '\t')
+            start++;
+        char *end = start + strlen(start);
+        while (end > start && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*start == '\0' || *start == '#')
+            continue;
+        token = malloc(strlen(start) + 1);
+        if (token != NULL)
+            memcpy(token, start, strlen(start) + 1);
+    }
+    fclose(f);
+    if (token == NULL)
+        snprintf(err, errlen, "token file %s holds no token", file);
+    return token;
+}
+
+/* Splits HOST:PORT ([v6]:PORT too). Returns 0 on success. */
+static int parse_host_port(const char *text, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || colon == text || colon[1] == '\0')
+        return -1;
+    const char *host_start = text;
+    size_t host_length = (size_t)(colon - text);
+    if (text[0] == '[' && colon[-1] == ']') {
+        host_start++;
+        host_length -= 2;
+    }
+    if (host_length == 0 || host_length >= host_size)
+        return -1;
+    memcpy(host, host_start, host_length);
+    host[host_length] = '\0';
+    char *end = NULL;
+    long value = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || value < 1 || value > 65535)
+        return -1;
+    *port = (int)value;
+    return 0;
+}
+
+static void format_time(int64_t ms, char *out, size_t size)
+{
+    if (ms <= 0) {
+        snprintf(out, size, "-");
+        return;
+    }
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm utc;
+    if (gmtime_r(&seconds, &utc) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
+        snprintf(out, size, "%" PRId64, ms);
+}
+
+static const char *or_dash(const char *text)
+{
+    return text != NULL && text[0] != '\0' ? text : "-";
+}
+
+static void print_store(const Storeplatform__V1__Store *store)
+{
+    char created[32], ready[32];
+    if (store == NULL) {
+        printf("(no store in the answer)\n");
+        return;
+    }
+    format_time(store->created_at_ms, created, sizeof created);
+    format_time(store->ready_at_ms, ready, sizeof ready);
+    printf("id:        %s\n", store->id);
+    printf("name:      %s\n", store->name);
+    printf("engine:    %s\n", or_dash(store->engine));
+    printf("status:    %s\n", sp_store_status_name(store->status));
+    printf("url:       %s\n", or_dash(store->url));
+    printf("namespace: %s\n", or_dash(store->namespace_));
+    printf("attempts:  %" PRIu32 "\n", store->attempts);
+    printf("created:   %s\n", created);
+    printf("ready:     %s\n", ready);
+    if (store->error_message != NULL && store->error_message[0] != '\0')
+        printf("error:     %s\n", store->error_message);
+}
+
+/* Prints a failed call and returns the exit code for it. */
+static int report(int rc, const sp_status *status)
+{
+    fprintf(stderr, "error: %s: %s\n", or_dash(status->error_code), or_dash(status->message));
+    if (rc == SP_ERR_CLOSED || rc == SP_ERR_IO || rc == SP_ERR_TIMEOUT)
+        return EXIT_UNREACHABLE;
+    return EXIT_REFUSED;
+}
+
+static int run_list(sp_client *client, sp_status *status)
+{
+    char *token = NULL;
+    int printed_header = 0;
+    for (int page = 0; page < 10000; page++) {
+        Storeplatform__V1__ListStoresResponse *response = NULL;
+        int rc = sp_list_stores(client, 0, token, &response, status);
+        free(token);
+        token = NULL;
+        if (rc != SP_OK)
+            return report(rc, status);
+        if (!printed_header) {
+            printf("%-24s  %-30s  %-12s  %s\n", "ID", "NAME", "STATUS", "URL");
+            printed_header = 1;
+        }
+        for (size_t i = 0; i < response->n_stores; i++) {
+            const Storeplatform__V1__Store *store = response->stores[i];
+            printf("%-24s  %-30s  %-12s  %s\n", store->id, store->name, sp_store_status_name(store->status),
+                   or_dash(store->url));
+        }
+        if (response->next_page_token != NULL && response->next_page_token[0] != '\0') {
+            token = malloc(strlen(response->next_page_token) + 1);
+            if (token != NULL)
+                memcpy(token, response->next_page_token, strlen(response->next_page_token) + 1);
+        }
+        storeplatform__v1__list_stores_response__free_unpacked(response, NULL);
+        if (token == NULL)
+            return 0;
+    }
+    free(token);
+    fprintf(stderr, "error: too many pages\n");
+    return EXIT_REFUSED;
+}
+
+static int run_command(sp_client *client, const char *command, const char *argument, sp_status *status)
+{
+    int rc;
+    if (strcmp(command, "health") == 0) {
+        Storeplatform__V1__HealthResponse *health = NULL;
+        if ((rc = sp_health(client, &health, status)) != SP_OK)
+            return report(rc, status);
+        printf("status:   %s\n", health->status);
+        printf("version:  %s\n", health->version);
+        printf("uptime:   %.1f s\n", health->uptime_seconds);
+        printf("cluster:  %s%s\n", health->cluster_driver, health->cluster_simulated ? " (embedded simulator, no real Kubernetes)" : "");
+        printf("database: %s\n", or_dash(health->database));
+        storeplatform__v1__health_response__free_unpacked(health, NULL);
+        return 0;
+    }
+    if (strcmp(command, "list") == 0)
+        return run_list(client, status);
+    if (strcmp(command, "create") == 0) {
+        Storeplatform__V1__CreateStoreResponse *created = NULL;
+        if ((rc = sp_create_store(client, argument, NULL, &created, status)) != SP_OK)
+            return report(rc, status);
+        print_store(created->store);
+        storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+        return 0;
+    }
+    if (strcmp(command, "get") == 0) {
+        Storeplatform__V1__GetStoreResponse *got = NULL;
+        if ((rc = sp_get_store(client, argument, &got, status)) != SP_OK)
+            return report(rc, status);
+        print_store(got->store);
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+        return 0;
+    }
+    if (strcmp(command, "delete") == 0) {
+        Storeplatform__V1__DeleteStoreResponse *deleted = NULL;
+        if ((rc = sp_delete_store(client, argument, &deleted, status)) != SP_OK)
+            return report(rc, status);
+        print_store(deleted->store);
+        storeplatform__v1__delete_store_response__free_unpacked(deleted, NULL);
+        return 0;
+    }
+    /* retry */
+    Storeplatform__V1__RetryStoreResponse *retried = NULL;
+    if ((rc = sp_retry_store(client, argument, &retried, status)) != SP_OK)
+        return report(rc, status);
+    print_store(retried->store);
+    storeplatform__v1__retry_store_response__free_unpacked(retried, NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *socket_path = NULL;
+    const char *tcp = NULL;
+    const char *token_file = NULL;
+    double timeout_seconds = 30;
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *option = argv[i];
+        if (strcmp(option, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (strcmp(option, "--") == 0) {
+            i++;
+            break;
+        }
+        if (i + 1 >= argc)
+            return usage_error("%s needs a value", option);
+        const char *value = argv[++i];
+        if (strcmp(option, "--socket") == 0) {
+            socket_path = value;
+        } else if (strcmp(option, "--tcp") == 0) {
+            tcp = value;
+        } else if (strcmp(option, "--token-file") == 0) {
+            token_file = value;
+        } else if (strcmp(option, "--timeout") == 0) {
+            char *end = NULL;
+            timeout_seconds = strtod(value, &end);
+            if (*end != '\0' || !(timeout_seconds > 0 && timeout_seconds <= 4000000))
+                return usage_error("--timeout must be a positive number of seconds, not '%s'", value);
+        } else {
+            return usage_error("unknown option %s", option);
+        }
+    }
+    if (i >= argc)
+        return usage_error("%s", "no command");
+    const char *command = argv[i++];
+    int wants_argument = strcmp(command, "create") == 0 || strcmp(command, "get") == 0 ||
+                         strcmp(command, "delete") == 0 || strcmp(command, "retry") == 0;
+    if (!wants_argument && strcmp(command, "health") != 0 && strcmp(command, "list") != 0)
+        return usage_error("unknown command '%s'", command);
+    const char *argument = NULL;
+    if (wants_argument) {
+        if (i >= argc)
+            return usage_error("%s needs an argument", command);
+        argument = argv[i++];
+    }
+    if (i < argc)
+        return usage_error("unexpected argument '%s'", argv[i]);
+    if (socket_path != NULL && tcp != NULL)
+        return usage_error("%s", "--socket and --tcp exclude each other");
+    if (token_file != NULL && tcp == NULL)
+        return usage_error("%s", "--token-file applies to --tcp; the Unix socket identifies callers by uid");
+
+    char err[512];
+    char *token = NULL;
+    if (token_file != NULL && (token = read_token(token_file, err, sizeof err)) == NULL) {
+        fprintf(stderr, "error: %s\n", err);
+        return EXIT_USAGE;
+    }
+
+    sp_client *client = NULL;
+    if (tcp != NULL) {
+        char host[256];
+        int port = 0;
+        if (parse_host_port(tcp, host, sizeof host, &port) != 0) {
+            free(token);
+            return usage_error("--tcp wants HOST:PORT, not '%s'", tcp);
+        }
+        client = sp_connect_tcp(host, port, err, sizeof err);
+    } else {
+        char path[4096];
+        if (socket_path != NULL)
+            snprintf(path, sizeof path, "%s", socket_path);
+        else
+            default_socket(path, sizeof path);
+        client = sp_connect_unix(path, err, sizeof err);
+    }
+    if (client == NULL) {
+        fprintf(stderr, "error: UNAVAILABLE: %s\n", err);
+        free(token);
+        return EXIT_UNREACHABLE;
+    }
+    if (token != NULL && sp_set_token(client, token) != SP_OK) {
+        fprintf(stderr, "error: out of memory\n");
+        free(token);
+        sp_close(client);
+        return EXIT_REFUSED;
+    }
+    free(token);
+    sp_set_timeout(client, (uint32_t)(timeout_seconds * 1000));
+
+    sp_status status = SP_STATUS_INIT;
+    int exit_code = run_command(client, command, argument, &status);
+    sp_status_clear(&status);
+    sp_close(client);
+    return exit_code;
+}

@@ -1,0 +1,195 @@
+/*
+ * storeplatform_client.h: a small synchronous C client for storeplatformd.
+ *
+ * The wire protocol (framing, stream ids, metadata, deadlines, errors) is
+ * described once, in proto/PROTOCOL.md; the messages are the protobuf-c code
+ * generated from the .proto files in proto/storeplatform/v1/ into gen/.
+ *
+ * One connection carries one call at a time: an sp_client is not thread-safe;
+ * use one per thread (or serialise the calls yourself).
+ *
+ * Memory: a response message returned through response_out is owned by the
+ * caller and freed with protobuf_c_message_free_unpacked(msg, NULL) (or the
+ * generated storeplatform__v1__*__free_unpacked). An sp_status owns its
+ * strings: initialise it with SP_STATUS_INIT, reuse it across calls (each call
+ * frees what the previous one left), and release it with sp_status_clear.
+ */
+#ifndef STOREPLATFORM_CLIENT_H
+#define STOREPLATFORM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "storeplatform/v1/admin.pb-c.h"
+#include "storeplatform/v1/envelope.pb-c.h"
+#include "storeplatform/v1/platform.pb-c.h"
+#include "storeplatform/v1/store.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest response frame accepted by default: 4 MiB, the daemon's own default. */
+#define SP_DEFAULT_MAX_FRAME ((size_t)4 * 1024 * 1024)
+/* The deadline the convenience wrappers send by default, milliseconds. */
+#define SP_DEFAULT_TIMEOUT_MS 30000u
+/* How much longer than a call's timeout_ms the client itself waits for the
+ * answer before giving up on the connection (the daemon enforces the deadline;
+ * this only guards against a daemon that stopped answering). */
+#define SP_LOCAL_GRACE_MS 5000u
+
+/* Full method names (PROTOCOL.md, "Methods"). */
+#define SP_METHOD_HEALTH        "/storeplatform.v1.PlatformService/Health"
+#define SP_METHOD_GET_METRICS   "/storeplatform.v1.PlatformService/GetMetrics"
+#define SP_METHOD_LIST_AUDIT    "/storeplatform.v1.PlatformService/ListAudit"
+#define SP_METHOD_CREATE_STORE  "/storeplatform.v1.StoreService/CreateStore"
+#define SP_METHOD_GET_STORE     "/storeplatform.v1.StoreService/GetStore"
+#define SP_METHOD_LIST_STORES   "/storeplatform.v1.StoreService/ListStores"
+#define SP_METHOD_DELETE_STORE  "/storeplatform.v1.StoreService/DeleteStore"
+#define SP_METHOD_RETRY_STORE   "/storeplatform.v1.StoreService/RetryStore"
+#define SP_METHOD_RECONCILE     "/storeplatform.v1.AdminService/Reconcile"
+#define SP_METHOD_LIST_OPERATIONS "/storeplatform.v1.AdminService/ListOperations"
+#define SP_METHOD_GET_LIMITS    "/storeplatform.v1.AdminService/GetLimits"
+#define SP_METHOD_UPDATE_LIMITS "/storeplatform.v1.AdminService/UpdateLimits"
+
+/* Return values of the functions below. */
+enum {
+    /* The call succeeded (status OK). */
+    SP_OK = 0,
+    /* The daemon answered the call with a non-OK status (in status_out);
+     * the connection stays usable. */
+    SP_ERR_STATUS = 1,
+    /* The connection is gone: the daemon closed it, sent a connection-level
+     * ERROR frame (its status is in status_out), or it was closed before. */
+    SP_ERR_CLOSED = -1,
+    /* A read, write or connect failed (errno text in the status message). */
+    SP_ERR_IO = -2,
+    /* The daemon sent something this client refuses: a frame longer than the
+     * max frame size, an envelope or response payload that does not parse. */
+    SP_ERR_PROTOCOL = -3,
+    /* No answer within timeout_ms + SP_LOCAL_GRACE_MS. */
+    SP_ERR_TIMEOUT = -4,
+    /* A bad argument (NULL client, NULL method, ...); nothing was sent. */
+    SP_ERR_INVALID = -5,
+    /* Out of memory. */
+    SP_ERR_NOMEM = -6
+};
+
+/* After SP_ERR_CLOSED, SP_ERR_IO, SP_ERR_TIMEOUT and a refused frame
+ * (SP_ERR_PROTOCOL with error_code CLIENT_FRAME_TOO_LARGE or
+ * CLIENT_MALFORMED_ENVELOPE) the connection is closed: every later call returns
+ * SP_ERR_CLOSED. sp_close is still needed to free the client. */
+
+/* The outcome of a call. Statuses the client makes itself (local = 1) use the
+ * gRPC codes too, with error codes starting with "CLIENT_":
+ * CLIENT_CONNECTION_CLOSED, CLIENT_IO_ERROR, CLIENT_TIMEOUT,
+ * CLIENT_FRAME_TOO_LARGE, CLIENT_MALFORMED_ENVELOPE, CLIENT_BAD_RESPONSE,
+ * CLIENT_NOT_UNARY, CLIENT_INVALID_ARGUMENT, CLIENT_OUT_OF_MEMORY. */
+typedef struct sp_status {
+    /* gRPC canonical code (Storeplatform__V1__Code); 0 means OK. */
+    int code;
+    /* The platform's error code, e.g. "QUOTA_EXCEEDED"; "" on success.
+     * Never NULL after a call. */
+    char *error_code;
+    /* Human-readable explanation; "" on success. Never NULL after a call. */
+    char *message;
+    /* For RATE_LIMITED: how long to wait before trying again, milliseconds. */
+    uint64_t retry_after_ms;
+    /* The call's request id as the daemon echoed it ("" when unknown). */
+    char *request_id;
+    /* 1 when the client made this status (see above), 0 when the daemon sent it. */
+    int local;
+} sp_status;
+
+#define SP_STATUS_INIT { 0, NULL, NULL, 0, NULL, 0 }
+
+/* Frees the strings of *status and resets it to SP_STATUS_INIT. */
+void sp_status_clear(sp_status *status);
+
+typedef struct sp_client sp_client;
+
+/* Connect to the daemon's Unix socket or to host:port over TCP. On failure
+ * return NULL and write a message into err (if err and errlen > 0). */
+sp_client *sp_connect_unix(const char *path, char *err, size_t errlen);
+sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen);
+
+/* The bearer token sent as "authorization: Bearer <token>" on every call
+ * (TCP listeners with a token file require it). NULL or "" removes it.
+ * Returns SP_OK, SP_ERR_INVALID or SP_ERR_NOMEM. */
+int sp_set_token(sp_client *client, const char *token);
+
+/* The largest response frame accepted (default SP_DEFAULT_MAX_FRAME; 0 restores
+ * the default). A longer frame is refused from its header, before allocating. */
+void sp_set_max_frame(sp_client *client, size_t max_frame);
+
+/* The timeout_ms the convenience wrappers send (default SP_DEFAULT_TIMEOUT_MS;
+ * 0 = no deadline). It also bounds how long sp_read_frame waits. */
+void sp_set_timeout(sp_client *client, uint32_t timeout_ms);
+
+/* 1 once the connection is closed (see above), else 0. */
+int sp_is_closed(const sp_client *client);
+
+/* A description of the last failure on this client ("" if none). */
+const char *sp_last_error(const sp_client *client);
+
+/* Closes the connection and frees the client. NULL is fine. */
+void sp_close(sp_client *client);
+
+/*
+ * A unary call: sends REQUEST(method, request) on the next odd stream id with
+ * metadata (authorization when a token is set, a request-id) and timeout_ms
+ * (0 = no deadline), then reads frames until the answer for that stream id
+ * arrives (frames of other streams are skipped).
+ *
+ * request may be NULL (an empty message). On SP_OK, if response_type and
+ * response_out are non-NULL, *response_out receives the unpacked response.
+ * In every other case *response_out is NULL. status_out (may be NULL) receives
+ * the outcome: the daemon's status, or a local one (see sp_status).
+ */
+int sp_call(sp_client *client, const char *method, const ProtobufCMessage *request,
+            const ProtobufCMessageDescriptor *response_type, uint32_t timeout_ms,
+            ProtobufCMessage **response_out, sp_status *status_out);
+
+/* Convenience wrappers around sp_call, with the client's timeout (sp_set_timeout). */
+int sp_health(sp_client *client, Storeplatform__V1__HealthResponse **out, sp_status *status);
+/* engine may be NULL or "" (the daemon's default, "woocommerce"). */
+int sp_create_store(sp_client *client, const char *name, const char *engine,
+                    Storeplatform__V1__CreateStoreResponse **out, sp_status *status);
+int sp_get_store(sp_client *client, const char *id,
+                 Storeplatform__V1__GetStoreResponse **out, sp_status *status);
+/* page_size 0 = the daemon's default; page_token NULL or "" = the first page. */
+int sp_list_stores(sp_client *client, uint32_t page_size, const char *page_token,
+                   Storeplatform__V1__ListStoresResponse **out, sp_status *status);
+int sp_delete_store(sp_client *client, const char *id,
+                    Storeplatform__V1__DeleteStoreResponse **out, sp_status *status);
+int sp_retry_store(sp_client *client, const char *id,
+                   Storeplatform__V1__RetryStoreResponse **out, sp_status *status);
+
+/*
+ * Raw access, for protocol tests. sp_send_raw writes len bytes as they are
+ * (no framing added). sp_read_frame reads one frame: *body receives a malloc'd
+ * copy of the envelope bytes (free() it; NULL when *len is 0). A header
+ * announcing more than the max frame size is refused before allocating
+ * (SP_ERR_PROTOCOL). End of stream is SP_ERR_CLOSED. Waits at most the
+ * client's timeout (sp_set_timeout; 0 = forever).
+ */
+int sp_send_raw(sp_client *client, const void *bytes, size_t len);
+int sp_read_frame(sp_client *client, uint8_t **body, size_t *len);
+
+/* Closes the write side of the connection (shutdown(SHUT_WR)); reads still work. */
+int sp_shutdown_write(sp_client *client);
+
+/* "OK", "NOT_FOUND", ... for a gRPC code; "UNKNOWN_CODE" for others. */
+const char *sp_code_name(int code);
+/* A short text for an SP_* return value. */
+const char *sp_strerror(int rc);
+/* "queued", "ready", ... (lower-case, as storectl prints them) for a StoreStatus. */
+const char *sp_store_status_name(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STOREPLATFORM_CLIENT_H */

@@ -1,0 +1,696 @@
+/*
+ * test_client: the C client against a running storeplatformd.
+ *
+ * The daemon is started by the caller (see README.md) and found through:
+ *   STOREPLATFORM_TEST_SOCKET  its Unix socket
+ *   STOREPLATFORM_TEST_TCP     its TCP listener, host:port
+ *   STOREPLATFORM_TEST_TOKEN   the bearer token that listener requires
+ * It should run with --max-live-stores 3, high --requests-per-minute and
+ * --creates-per-minute, and a fast simulated cluster. The suite keeps at most 3
+ * stores live at a time and deletes what it creates.
+ *
+ * Prints one line per check and ends with "N passed, M failed"; exits 0 only
+ * when every check passed.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "storeplatform_client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READY_TIMEOUT_MS 30000
+#define POLL_INTERVAL_MS 50
+#define MAX_TRACKED 32
+
+static int passed;
+static int failed;
+
+static void check(int ok, const char *label, const char *format, ...)
+{
+    char detail[1024] = "";
+    if (format != NULL) {
+        va_list arguments;
+        va_start(arguments, format);
+        vsnprintf(detail, sizeof detail, format, arguments);
+        va_end(arguments);
+    }
+    if (ok)
+        passed++;
+    else
+        failed++;
+    printf("%s %s%s%s\n", ok ? "ok  " : "FAIL", label, detail[0] != '\0' ? ": " : "", detail);
+    fflush(stdout);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec interval = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&interval, &interval) != 0) {
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static const char *text(const char *s)
+{
+    return s != NULL ? s : "(null)";
+}
+
+/* "rc=1 NOT_FOUND: no store ..." for failure details. */
+static const char *describe(int rc, const sp_status *status)
+{
+    static char buffer[768];
+    snprintf(buffer, sizeof buffer, "rc=%d (%s) %s %s: %s", rc, sp_strerror(rc), sp_code_name(status->code),
+             text(status->error_code), text(status->message));
+    return buffer;
+}
+
+/* ---- where the daemon is -------------------------------------------------------- */
+
+typedef struct target {
+    const char *label; /* "unix" or "tcp" */
+    int tcp;
+    const char *path;
+    char host[256];
+    int port;
+    const char *token;
+} target;
+
+/* A new connection; with_token chooses whether TCP calls carry the token. */
+static sp_client *open_client(const target *t, int with_token)
+{
+    char err[512] = "";
+    sp_client *client = t->tcp ? sp_connect_tcp(t->host, t->port, err, sizeof err)
+                               : sp_connect_unix(t->path, err, sizeof err);
+    if (client == NULL) {
+        char label[128];
+        snprintf(label, sizeof label, "%s: connect", t->label);
+        check(0, label, "%s", err);
+        return NULL;
+    }
+    if (t->tcp && with_token)
+        sp_set_token(client, t->token);
+    sp_set_timeout(client, 10000);
+    return client;
+}
+
+/* ---- stores this run created, so that they can be cleaned up ------------------------ */
+
+static char *tracked[MAX_TRACKED];
+
+static void track(const char *id)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i] == NULL) {
+            tracked[i] = strdup(id);
+            return;
+        }
+    }
+}
+
+static void untrack(const char *id)
+{
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i] != NULL && strcmp(tracked[i], id) == 0) {
+            free(tracked[i]);
+            tracked[i] = NULL;
+        }
+    }
+}
+
+/* Polls GetStore until the store is in `wanted` or timeout_ms passes.
+ * Returns the last status seen (or -1 when a get failed). */
+static int wait_for_status(sp_client *client, const char *id, int wanted, long timeout_ms, sp_status *status)
+{
+    long long deadline = now_ms() + timeout_ms;
+    int last = -1;
+    for (;;) {
+        Storeplatform__V1__GetStoreResponse *got = NULL;
+        int rc = sp_get_store(client, id, &got, status);
+        if (rc != SP_OK)
+            return -1;
+        last = got->store != NULL ? (int)got->store->status : -1;
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+        if (last == wanted || now_ms() >= deadline)
+            return last;
+        sleep_ms(POLL_INTERVAL_MS);
+    }
+}
+
+/* Deletes a store and waits until it is deleted; quietly, for cleanup. Returns 1 when deleted. */
+static int delete_and_wait(sp_client *client, const char *id)
+{
+    sp_status status = SP_STATUS_INIT;
+    long long deadline = now_ms() + READY_TIMEOUT_MS;
+    for (;;) {
+        Storeplatform__V1__DeleteStoreResponse *deleted = NULL;
+        int rc = sp_delete_store(client, id, &deleted, &status);
+        if (deleted != NULL)
+            storeplatform__v1__delete_store_response__free_unpacked(deleted, NULL);
+        /* OPERATION_IN_PROGRESS: another operation holds the store; try again.
+         * INVALID_STATE_TRANSITION: already deleting or deleted; just wait. */
+        if (rc == SP_ERR_STATUS && strcmp(status.error_code, "OPERATION_IN_PROGRESS") == 0 && now_ms() < deadline) {
+            sleep_ms(POLL_INTERVAL_MS);
+            continue;
+        }
+        if (rc != SP_OK && !(rc == SP_ERR_STATUS && strcmp(status.error_code, "INVALID_STATE_TRANSITION") == 0)) {
+            sp_status_clear(&status);
+            return 0;
+        }
+        break;
+    }
+    int last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED,
+                               deadline - now_ms(), &status);
+    sp_status_clear(&status);
+    if (last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED)
+        untrack(id);
+    return last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED;
+}
+
+static void cleanup_tracked(const target *t)
+{
+    sp_client *client = NULL;
+    for (int i = 0; i < MAX_TRACKED; i++) {
+        if (tracked[i] == NULL)
+            continue;
+        if (client == NULL && (client = open_client(t, 1)) == NULL)
+            return;
+        char id[128];
+        snprintf(id, sizeof id, "%s", tracked[i]);
+        if (!delete_and_wait(client, id))
+            printf("note: could not delete store %s while cleaning up\n", id);
+    }
+    sp_close(client);
+}
+
+/* Whether the store with this id is on some page of ListStores. */
+static int listed(sp_client *client, const char *id, sp_status *status, int *rc_out)
+{
+    char *token = NULL;
+    int found = 0;
+    *rc_out = SP_OK;
+    for (int page = 0; page < 100 && !found; page++) {
+        Storeplatform__V1__ListStoresResponse *list = NULL;
+        int rc = sp_list_stores(client, 100, token, &list, status);
+        free(token);
+        token = NULL;
+        if (rc != SP_OK) {
+            *rc_out = rc;
+            return 0;
+        }
+        for (size_t i = 0; i < list->n_stores; i++)
+            if (strcmp(list->stores[i]->id, id) == 0)
+                found = 1;
+        if (list->next_page_token[0] != '\0')
+            token = strdup(list->next_page_token);
+        storeplatform__v1__list_stores_response__free_unpacked(list, NULL);
+        if (token == NULL)
+            break;
+    }
+    free(token);
+    return found;
+}
+
+static int is_error(int rc, const sp_status *status, const char *error_code)
+{
+    return rc == SP_ERR_STATUS && status->local == 0 && strcmp(status->error_code, error_code) == 0;
+}
+
+/* ---- the RPC suite ----------------------------------------------------------------- */
+
+static void run_rpc_suite(const target *t)
+{
+    char label[256];
+    char name[64];
+    char id[128] = "";
+    sp_status status = SP_STATUS_INIT;
+    int rc;
+#define LABEL(...) (snprintf(label, sizeof label, __VA_ARGS__), label)
+
+    sp_client *client = open_client(t, 1);
+    if (client == NULL)
+        return;
+
+    /* Health. */
+    Storeplatform__V1__HealthResponse *health = NULL;
+    rc = sp_health(client, &health, &status);
+    check(rc == SP_OK && health != NULL && strcmp(health->status, "SERVING") == 0 && health->version[0] != '\0',
+          LABEL("%s: health answers SERVING", t->label), rc == SP_OK ? "status %s" : "%s",
+          rc == SP_OK ? health->status : describe(rc, &status));
+    check(rc == SP_OK && strncmp(status.request_id, "c-", 2) == 0,
+          LABEL("%s: the daemon echoes the client's request-id", t->label), "request id '%s'",
+          text(status.request_id));
+    if (health != NULL)
+        storeplatform__v1__health_response__free_unpacked(health, NULL);
+
+    /* Create. */
+    snprintf(name, sizeof name, "c%s-%ld-life", t->tcp ? "t" : "u", (long)getpid());
+    Storeplatform__V1__CreateStoreResponse *created = NULL;
+    rc = sp_create_store(client, name, NULL, &created, &status);
+    int create_ok = rc == SP_OK && created != NULL && created->store != NULL && created->store->id[0] != '\0' &&
+                    strcmp(created->store->name, name) == 0;
+    if (create_ok) {
+        snprintf(id, sizeof id, "%s", created->store->id);
+        track(id);
+    }
+    check(create_ok, LABEL("%s: create store %s", t->label, name), create_ok ? "id %s, %s" : "%s",
+          create_ok ? id : describe(rc, &status),
+          create_ok ? sp_store_status_name(created->store->status) : "");
+    if (created != NULL)
+        storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+
+    if (create_ok) {
+        /* Get. */
+        Storeplatform__V1__GetStoreResponse *got = NULL;
+        rc = sp_get_store(client, id, &got, &status);
+        int get_ok = rc == SP_OK && got->store != NULL && strcmp(got->store->id, id) == 0 &&
+                     strcmp(got->store->name, name) == 0 && strcmp(got->store->engine, "woocommerce") == 0;
+        check(get_ok, LABEL("%s: get the store by id", t->label), get_ok ? NULL : "%s", describe(rc, &status));
+        if (got != NULL)
+            storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+
+        /* Ready. */
+        long long started = now_ms();
+        int last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY,
+                                   READY_TIMEOUT_MS, &status);
+        check(last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY,
+              LABEL("%s: the store becomes ready", t->label), "last status %s after %lld ms%s%s",
+              sp_store_status_name(last), now_ms() - started, last < 0 ? ", " : "",
+              last < 0 ? describe(-1, &status) : "");
+        got = NULL;
+        rc = sp_get_store(client, id, &got, &status);
+        check(rc == SP_OK && got->store->url[0] != '\0' && got->store->ready_at_ms > 0,
+              LABEL("%s: a ready store has its url", t->label), "url '%s'",
+              rc == SP_OK ? got->store->url : describe(rc, &status));
+        if (got != NULL)
+            storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+
+        /* List. */
+        int list_rc = SP_OK;
+        int found = listed(client, id, &status, &list_rc);
+        check(found, LABEL("%s: list contains the store", t->label), found ? NULL : "%s",
+              describe(list_rc, &status));
+
+        /* Retry of a ready store. */
+        Storeplatform__V1__RetryStoreResponse *retried = NULL;
+        rc = sp_retry_store(client, id, &retried, &status);
+        check(is_error(rc, &status, "INVALID_STATE_TRANSITION") && retried == NULL &&
+                  status.code == STOREPLATFORM__V1__CODE__CODE_FAILED_PRECONDITION,
+              LABEL("%s: retry of a ready store -> INVALID_STATE_TRANSITION", t->label), "%s",
+              describe(rc, &status));
+        if (retried != NULL)
+            storeplatform__v1__retry_store_response__free_unpacked(retried, NULL);
+
+        /* Delete. */
+        Storeplatform__V1__DeleteStoreResponse *deleted = NULL;
+        rc = sp_delete_store(client, id, &deleted, &status);
+        int delete_ok = rc == SP_OK && deleted->store != NULL &&
+                        (deleted->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETING ||
+                         deleted->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED);
+        check(delete_ok, LABEL("%s: delete the store", t->label), "%s",
+              delete_ok ? sp_store_status_name(deleted->store->status) : describe(rc, &status));
+        if (deleted != NULL)
+            storeplatform__v1__delete_store_response__free_unpacked(deleted, NULL);
+        last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED, READY_TIMEOUT_MS,
+                               &status);
+        check(last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED,
+              LABEL("%s: the store becomes deleted", t->label), "last status %s", sp_store_status_name(last));
+        if (last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED)
+            untrack(id);
+    }
+
+    /* Error codes. */
+    created = NULL;
+    rc = sp_create_store(client, "Bad_Name", NULL, &created, &status);
+    check(is_error(rc, &status, "INVALID_STORE_NAME") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT,
+          LABEL("%s: create \"Bad_Name\" -> INVALID_STORE_NAME", t->label), "%s", describe(rc, &status));
+    if (created != NULL) {
+        track(created->store->id);
+        storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+    }
+
+    char unknown[64];
+    snprintf(unknown, sizeof unknown, "st_no_such_store_%ld", (long)getpid());
+    Storeplatform__V1__GetStoreResponse *missing = NULL;
+    rc = sp_get_store(client, unknown, &missing, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && status.code == STOREPLATFORM__V1__CODE__CODE_NOT_FOUND,
+          LABEL("%s: get of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    if (missing != NULL)
+        storeplatform__v1__get_store_response__free_unpacked(missing, NULL);
+    Storeplatform__V1__DeleteStoreResponse *missing_delete = NULL;
+    rc = sp_delete_store(client, unknown, &missing_delete, &status);
+    check(is_error(rc, &status, "NOT_FOUND"), LABEL("%s: delete of an unknown id -> NOT_FOUND", t->label), "%s",
+          describe(rc, &status));
+    if (missing_delete != NULL)
+        storeplatform__v1__delete_store_response__free_unpacked(missing_delete, NULL);
+
+    rc = sp_call(client, "/storeplatform.v1.StoreService/NoSuchMethod", NULL, NULL, 5000, NULL, &status);
+    check(is_error(rc, &status, "UNIMPLEMENTED") && status.code == STOREPLATFORM__V1__CODE__CODE_UNIMPLEMENTED,
+          LABEL("%s: unknown method -> UNIMPLEMENTED", t->label), "%s", describe(rc, &status));
+
+    /* Quota: create until QUOTA_EXCEEDED (the daemon allows 3 live stores). */
+    char quota_ids[8][128];
+    int quota_created = 0;
+    int quota_hit = 0;
+    char unexpected[768] = "";
+    for (int attempt = 0; attempt < 8 && !quota_hit; attempt++) {
+        snprintf(name, sizeof name, "c%s-%ld-quota-%d", t->tcp ? "t" : "u", (long)getpid(), attempt);
+        created = NULL;
+        rc = sp_create_store(client, name, NULL, &created, &status);
+        if (rc == SP_OK) {
+            snprintf(quota_ids[quota_created], sizeof quota_ids[0], "%s", created->store->id);
+            track(quota_ids[quota_created]);
+            quota_created++;
+        } else if (is_error(rc, &status, "QUOTA_EXCEEDED")) {
+            quota_hit = status.code == STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
+            if (!quota_hit)
+                snprintf(unexpected, sizeof unexpected, "QUOTA_EXCEEDED with code %s", sp_code_name(status.code));
+        } else {
+            snprintf(unexpected, sizeof unexpected, "%s", describe(rc, &status));
+            break;
+        }
+        if (created != NULL)
+            storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+    }
+    check(quota_hit && unexpected[0] == '\0', LABEL("%s: creates past the live-store limit -> QUOTA_EXCEEDED", t->label),
+          "%d created first%s%s", quota_created, unexpected[0] != '\0' ? "; " : "", unexpected);
+    int all_deleted = 1;
+    for (int i = 0; i < quota_created; i++)
+        all_deleted &= delete_and_wait(client, quota_ids[i]);
+    check(all_deleted, LABEL("%s: the quota stores are deleted again", t->label), "%d stores", quota_created);
+
+    /* The client's own frame limit: refused from the header, connection closed. */
+    sp_set_max_frame(client, 8);
+    health = NULL;
+    rc = sp_health(client, &health, &status);
+    check(rc == SP_ERR_PROTOCOL && status.local && strcmp(status.error_code, "CLIENT_FRAME_TOO_LARGE") == 0 &&
+              health == NULL && sp_is_closed(client),
+          LABEL("%s: a response over the client's max frame is refused", t->label), "%s", describe(rc, &status));
+    rc = sp_health(client, &health, &status);
+    check(rc == SP_ERR_CLOSED && strcmp(status.error_code, "CLIENT_CONNECTION_CLOSED") == 0,
+          LABEL("%s: a call on the closed connection fails at once", t->label), "%s", describe(rc, &status));
+    sp_close(client);
+
+    if (t->tcp) {
+        /* Authentication. */
+        sp_client *anonymous = open_client(t, 0);
+        if (anonymous != NULL) {
+            health = NULL;
+            rc = sp_health(anonymous, &health, &status);
+            check(is_error(rc, &status, "UNAUTHENTICATED") && status.code == STOREPLATFORM__V1__CODE__CODE_UNAUTHENTICATED,
+                  LABEL("%s: health without a token -> UNAUTHENTICATED", t->label), "%s", describe(rc, &status));
+            if (health != NULL)
+                storeplatform__v1__health_response__free_unpacked(health, NULL);
+            sp_set_token(anonymous, "not-the-token");
+            rc = sp_health(anonymous, &health, &status);
+            check(is_error(rc, &status, "UNAUTHENTICATED"),
+                  LABEL("%s: health with a wrong token -> UNAUTHENTICATED", t->label), "%s", describe(rc, &status));
+            if (health != NULL)
+                storeplatform__v1__health_response__free_unpacked(health, NULL);
+            created = NULL;
+            snprintf(name, sizeof name, "ct-%ld-anon", (long)getpid());
+            sp_set_token(anonymous, NULL);
+            rc = sp_create_store(anonymous, name, NULL, &created, &status);
+            check(is_error(rc, &status, "UNAUTHENTICATED"),
+                  LABEL("%s: create without a token -> UNAUTHENTICATED", t->label), "%s", describe(rc, &status));
+            if (created != NULL) {
+                track(created->store->id);
+                storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+            }
+            sp_close(anonymous);
+        }
+    }
+    sp_status_clear(&status);
+#undef LABEL
+}
+
+/* ---- broken frames ------------------------------------------------------------------ */
+
+static void put_be32(uint8_t *out, uint32_t value)
+{
+    out[0] = (uint8_t)(value >> 24);
+    out[1] = (uint8_t)(value >> 16);
+    out[2] = (uint8_t)(value >> 8);
+    out[3] = (uint8_t)value;
+}
+
+/* Reads one frame and decodes it; NULL (with *rc set) when none arrives or it does not parse. */
+static Storeplatform__V1__Envelope *read_envelope(sp_client *client, int *rc)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    *rc = sp_read_frame(client, &body, &len);
+    if (*rc != SP_OK)
+        return NULL;
+    Storeplatform__V1__Envelope *env = storeplatform__v1__envelope__unpack(NULL, len, body);
+    free(body);
+    if (env == NULL)
+        *rc = SP_ERR_PROTOCOL;
+    return env;
+}
+
+/* Expects an ERROR frame on stream 0 with error_code, then the end of the connection. */
+static void expect_connection_error(sp_client *client, const char *label, const char *error_code, int code)
+{
+    char full[256];
+    int rc;
+    Storeplatform__V1__Envelope *env = read_envelope(client, &rc);
+    int ok = env != NULL && env->stream_id == 0 && env->type == STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_ERROR &&
+             env->status != NULL && strcmp(env->status->error_code, error_code) == 0 &&
+             (int)env->status->code == code;
+    snprintf(full, sizeof full, "%s -> ERROR on stream 0 with %s", label, error_code);
+    if (env != NULL)
+        check(ok, full, "stream %u type %d %s %s: %s", env->stream_id, (int)env->type,
+              env->status != NULL ? sp_code_name(env->status->code) : "-",
+              env->status != NULL ? env->status->error_code : "-", env->status != NULL ? env->status->message : "-");
+    else
+        check(0, full, "no frame: %s (%s)", sp_strerror(rc), sp_last_error(client));
+    if (env != NULL)
+        storeplatform__v1__envelope__free_unpacked(env, NULL);
+
+    uint8_t *body = NULL;
+    size_t len = 0;
+    rc = sp_read_frame(client, &body, &len);
+    snprintf(full, sizeof full, "%s -> then the daemon closes the connection", label);
+    check(rc == SP_ERR_CLOSED, full, "%s (%s)", sp_strerror(rc), sp_last_error(client));
+    free(body);
+}
+
+static void expect_still_serving(const target *t, const char *after)
+{
+    char label[256];
+    sp_status status = SP_STATUS_INIT;
+    snprintf(label, sizeof label, "%s: after %s, a new connection answers health", t->label, after);
+    sp_client *client = open_client(t, 1);
+    if (client == NULL)
+        return;
+    Storeplatform__V1__HealthResponse *health = NULL;
+    int rc = sp_health(client, &health, &status);
+    check(rc == SP_OK && strcmp(health->status, "SERVING") == 0, label, rc == SP_OK ? NULL : "%s",
+          describe(rc, &status));
+    if (health != NULL)
+        storeplatform__v1__health_response__free_unpacked(health, NULL);
+    sp_status_clear(&status);
+    sp_close(client);
+}
+
+/* A serialised REQUEST frame for Health on stream_id (with the target's token). */
+static uint8_t *health_request_frame(const target *t, uint32_t stream_id, size_t *frame_len)
+{
+    Storeplatform__V1__Envelope env = STOREPLATFORM__V1__ENVELOPE__INIT;
+    Storeplatform__V1__Envelope__MetadataEntry auth = STOREPLATFORM__V1__ENVELOPE__METADATA_ENTRY__INIT;
+    Storeplatform__V1__Envelope__MetadataEntry *metadata[1] = { &auth };
+    char value[512];
+    env.stream_id = stream_id;
+    env.type = STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_REQUEST;
+    env.method = SP_METHOD_HEALTH;
+    env.timeout_ms = 5000;
+    if (t->tcp) {
+        snprintf(value, sizeof value, "Bearer %s", t->token);
+        auth.key = "authorization";
+        auth.value = value;
+        env.metadata = metadata;
+        env.n_metadata = 1;
+    }
+    size_t size = storeplatform__v1__envelope__get_packed_size(&env);
+    uint8_t *frame = malloc(size + 4);
+    if (frame == NULL)
+        abort();
+    put_be32(frame, (uint32_t)size);
+    storeplatform__v1__envelope__pack(&env, frame + 4);
+    *frame_len = size + 4;
+    return frame;
+}
+
+static void run_frame_suite(const target *t)
+{
+    char label[256];
+    sp_client *client;
+    uint8_t frame[64];
+    int rc;
+
+    /* A header announcing more than 4 MiB. */
+    if ((client = open_client(t, 1)) != NULL) {
+        put_be32(frame, 4u * 1024 * 1024 + 1);
+        rc = sp_send_raw(client, frame, 4);
+        snprintf(label, sizeof label, "%s: a header announcing 4 MiB + 1", t->label);
+        if (rc == SP_OK)
+            expect_connection_error(client, label, "FRAME_TOO_LARGE", STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED);
+        else
+            check(0, label, "send failed: %s", sp_last_error(client));
+        sp_close(client);
+        expect_still_serving(t, "a frame too large");
+    }
+
+    /* A truncated frame: the header says 100, 10 bytes follow, then the write side closes. */
+    if ((client = open_client(t, 1)) != NULL) {
+        put_be32(frame, 100);
+        memset(frame + 4, 0x08, 10);
+        rc = sp_send_raw(client, frame, 14);
+        if (rc == SP_OK)
+            rc = sp_shutdown_write(client);
+        snprintf(label, sizeof label, "%s: a truncated frame then shutdown(SHUT_WR) -> the connection closes", t->label);
+        if (rc != SP_OK) {
+            check(0, label, "send failed: %s", sp_last_error(client));
+        } else {
+            /* The daemon may say why before closing; it must close either way. */
+            int frames = 0;
+            uint8_t *body = NULL;
+            size_t len = 0;
+            while ((rc = sp_read_frame(client, &body, &len)) == SP_OK && frames < 4) {
+                free(body);
+                body = NULL;
+                frames++;
+            }
+            free(body);
+            check(rc == SP_ERR_CLOSED, label, "%s after %d frame(s) (%s)", sp_strerror(rc), frames,
+                  sp_last_error(client));
+        }
+        sp_close(client);
+        expect_still_serving(t, "a truncated frame");
+    }
+
+    /* A garbage envelope: a valid length, then bytes that are no Envelope. */
+    if ((client = open_client(t, 1)) != NULL) {
+        put_be32(frame, 16);
+        memset(frame + 4, 0xFF, 16);
+        rc = sp_send_raw(client, frame, 20);
+        snprintf(label, sizeof label, "%s: a garbage envelope (16 x 0xFF)", t->label);
+        if (rc == SP_OK)
+            expect_connection_error(client, label, "MALFORMED_ENVELOPE", STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT);
+        else
+            check(0, label, "send failed: %s", sp_last_error(client));
+        sp_close(client);
+        expect_still_serving(t, "a garbage envelope");
+    }
+
+    /* sp_call reports a connection-level ERROR frame as the daemon's status. */
+    if ((client = open_client(t, 1)) != NULL) {
+        sp_status status = SP_STATUS_INIT;
+        put_be32(frame, 4u * 1024 * 1024 + 1);
+        rc = sp_send_raw(client, frame, 4);
+        sleep_ms(100); /* let the daemon answer and close first */
+        Storeplatform__V1__HealthResponse *health = NULL;
+        if (rc == SP_OK)
+            rc = sp_health(client, &health, &status);
+        snprintf(label, sizeof label, "%s: sp_call returns a connection ERROR frame as the status", t->label);
+        check(rc == SP_ERR_CLOSED && !status.local && strcmp(status.error_code, "FRAME_TOO_LARGE") == 0 &&
+                  sp_is_closed(client) && health == NULL,
+              label, "%s", describe(rc, &status));
+        sp_status_clear(&status);
+        sp_close(client);
+    }
+
+    /* A request split across writes is reassembled; an even stream id is refused on its stream only. */
+    if ((client = open_client(t, 1)) != NULL) {
+        size_t len = 0;
+        uint8_t *request = health_request_frame(t, 2, &len);
+        rc = sp_send_raw(client, request, len);
+        free(request);
+        Storeplatform__V1__Envelope *env = rc == SP_OK ? read_envelope(client, &rc) : NULL;
+        snprintf(label, sizeof label, "%s: a REQUEST on an even stream id -> INVALID_ARGUMENT on that stream", t->label);
+        check(env != NULL && env->stream_id == 2 && env->type == STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_RESPONSE &&
+                  env->status != NULL && strcmp(env->status->error_code, "INVALID_ARGUMENT") == 0,
+              label, "%s", env != NULL && env->status != NULL ? env->status->error_code : sp_last_error(client));
+        if (env != NULL)
+            storeplatform__v1__envelope__free_unpacked(env, NULL);
+
+        request = health_request_frame(t, 3, &len);
+        rc = sp_send_raw(client, request, 3); /* part of the header */
+        sleep_ms(50);
+        if (rc == SP_OK)
+            rc = sp_send_raw(client, request + 3, len / 2);
+        sleep_ms(50);
+        if (rc == SP_OK)
+            rc = sp_send_raw(client, request + 3 + len / 2, len - 3 - len / 2);
+        free(request);
+        env = rc == SP_OK ? read_envelope(client, &rc) : NULL;
+        snprintf(label, sizeof label, "%s: a REQUEST split over three writes is answered on the same connection",
+                 t->label);
+        int ok = env != NULL && env->stream_id == 3 && env->type == STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_RESPONSE &&
+                 (env->status == NULL || env->status->code == STOREPLATFORM__V1__CODE__CODE_OK);
+        Storeplatform__V1__HealthResponse *health =
+            ok ? storeplatform__v1__health_response__unpack(NULL, env->payload.len, env->payload.data) : NULL;
+        check(ok && health != NULL && strcmp(health->status, "SERVING") == 0, label, "%s",
+              env != NULL && env->status != NULL ? env->status->error_code : sp_last_error(client));
+        if (health != NULL)
+            storeplatform__v1__health_response__free_unpacked(health, NULL);
+        if (env != NULL)
+            storeplatform__v1__envelope__free_unpacked(env, NULL);
+        sp_close(client);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *socket_path = getenv("STOREPLATFORM_TEST_SOCKET");
+    const char *tcp = getenv("STOREPLATFORM_TEST_TCP");
+    const char *token = getenv("STOREPLATFORM_TEST_TOKEN");
+    if (socket_path == NULL || socket_path[0] == '\0' || tcp == NULL || tcp[0] == '\0' || token == NULL ||
+        token[0] == '\0') {
+        fprintf(stderr,
+                "test_client needs a running storeplatformd and STOREPLATFORM_TEST_SOCKET (its Unix socket),\n"
+                "STOREPLATFORM_TEST_TCP (host:port) and STOREPLATFORM_TEST_TOKEN (the token its TCP listener\n"
+                "requires). See clients/c/README.md.\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+
+    target unix_target = { .label = "unix", .tcp = 0, .path = socket_path };
+    target tcp_target = { .label = "tcp", .tcp = 1, .token = token };
+    const char *colon = strrchr(tcp, ':');
+    size_t host_length = colon != NULL ? (size_t)(colon - tcp) : 0;
+    if (colon == NULL || host_length == 0 || host_length >= sizeof tcp_target.host || atoi(colon + 1) <= 0) {
+        fprintf(stderr, "STOREPLATFORM_TEST_TCP must be host:port, not '%s'\n", tcp);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    memcpy(tcp_target.host, tcp, host_length);
+    tcp_target.host[host_length] = '\0';
+    tcp_target.port = atoi(colon + 1);
+
+    run_rpc_suite(&unix_target);
+    cleanup_tracked(&unix_target);
+    run_rpc_suite(&tcp_target);
+    cleanup_tracked(&tcp_target);
+    run_frame_suite(&unix_target);
+    run_frame_suite(&tcp_target);
+
+    for (int i = 0; i < MAX_TRACKED; i++)
+        free(tracked[i]);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 && passed > 0 ? 0 : 1;
+}

@@ -1,0 +1,139 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+STORE_STATUS_DELETED: StoreStatus
+STORE_STATUS_DELETING: StoreStatus
+STORE_STATUS_FAILED: StoreStatus
+STORE_STATUS_PROVISIONING: StoreStatus
+STORE_STATUS_QUEUED: StoreStatus
+STORE_STATUS_READY: StoreStatus
+STORE_STATUS_UNSPECIFIED: StoreStatus
+
+class CreateStoreRequest(_message.Message):
+    __slots__ = ["engine", "name"]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    engine: str
+    name: str
+    def __init__(self, name: _Optional[str] = ..., engine: _Optional[str] = ...) -> None: ...
+
+class CreateStoreResponse(_message.Message):
+    __slots__ = ["store"]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: Store
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
+
+class DeleteStoreRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteStoreResponse(_message.Message):
+    __slots__ = ["store"]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: Store
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
+
+class GetStoreRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetStoreResponse(_message.Message):
+    __slots__ = ["store"]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: Store
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
+
+class ListStoresRequest(_message.Message):
+    __slots__ = ["page_size", "page_token", "statuses"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    statuses: _containers.RepeatedScalarFieldContainer[StoreStatus]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[StoreStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStoresResponse(_message.Message):
+    __slots__ = ["next_page_token", "stores"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STORES_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    stores: _containers.RepeatedCompositeFieldContainer[Store]
+    def __init__(self, stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RetryStoreRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class RetryStoreResponse(_message.Message):
+    __slots__ = ["store"]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    store: Store
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
+
+class Store(_message.Message):
+    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "id", "name", "namespace", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DELETED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONING_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    READY_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    attempts: int
+    created_at_ms: int
+    deleted_at_ms: int
+    engine: str
+    error_message: str
+    id: str
+    name: str
+    namespace: str
+    provisioning_duration_ms: int
+    ready_at_ms: int
+    release: str
+    status: StoreStatus
+    updated_at_ms: int
+    url: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ...) -> None: ...
+
+class StoreEvent(_message.Message):
+    __slots__ = ["action", "audit_id", "from_status", "store", "time_ms", "to_status"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    audit_id: int
+    from_status: StoreStatus
+    store: Store
+    time_ms: int
+    to_status: StoreStatus
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ...) -> None: ...
+
+class WatchStoresRequest(_message.Message):
+    __slots__ = ["store_id"]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    def __init__(self, store_id: _Optional[str] = ...) -> None: ...
+
+class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

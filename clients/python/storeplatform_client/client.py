@@ -1,0 +1,783 @@
+"""The StorePlatform client: length-prefixed protobuf RPCs over a Unix socket or TCP.
+
+The wire is described once, in proto/PROTOCOL.md. In short: each frame is a
+4-byte big-endian length and one serialized ``storeplatform.v1.Envelope``; the
+client opens calls with REQUEST frames on odd, increasing stream ids, and the
+daemon answers with RESPONSE (unary) or STREAM_MESSAGE... STREAM_END (streams),
+in completion order.
+
+One :class:`Client` owns one connection. A background reader thread reads every
+frame and routes it by stream id to the queue of the call waiting for it, so a
+server stream (:meth:`Client.watch_stores`) and unary calls can be interleaved on
+the same connection, from one thread or several.
+"""
+
+from __future__ import annotations
+
+import os
+import collections
+import queue
+import socket
+import struct
+import threading
+import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    Iterable,
+    Iterator,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
+
+from google.protobuf.message import DecodeError, Message
+
+from ._proto.storeplatform.v1 import admin_pb2, envelope_pb2, platform_pb2, store_pb2
+from .errors import (
+    DeadlineExceededError,
+    FrameTooLargeError,
+    StatusCode,
+    StorePlatformError,
+    error_from_status,
+    unavailable,
+)
+
+__all__ = [
+    "Client",
+    "ServerStream",
+    "Methods",
+    "default_socket_path",
+    "DEFAULT_MAX_FRAME_BYTES",
+    "DEFAULT_TCP_HOST",
+    "DEFAULT_TCP_PORT",
+]
+
+#: The largest frame accepted by default, in either direction (the daemon's default too).
+DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
+DEFAULT_TCP_HOST = "127.0.0.1"
+DEFAULT_TCP_PORT = 7070
+#: Seconds allowed to establish a connection.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: How long past a call's deadline the client waits for the daemon's own
+#: DEADLINE_EXCEEDED before giving up locally (and sending CANCEL).
+LOCAL_DEADLINE_GRACE = 1.0
+
+_HEADER = struct.Struct(">I")
+_MAX_STREAM_ID = 0xFFFFFFFF
+
+_REQUEST = envelope_pb2.FRAME_TYPE_REQUEST
+_RESPONSE = envelope_pb2.FRAME_TYPE_RESPONSE
+_STREAM_MESSAGE = envelope_pb2.FRAME_TYPE_STREAM_MESSAGE
+_STREAM_END = envelope_pb2.FRAME_TYPE_STREAM_END
+_CANCEL = envelope_pb2.FRAME_TYPE_CANCEL
+_ERROR = envelope_pb2.FRAME_TYPE_ERROR
+
+M = TypeVar("M", bound=Message)
+
+
+def _wire_name(module: Any, service: str, method: str) -> str:
+    svc = module.DESCRIPTOR.services_by_name[service]
+    return f"/{svc.full_name}/{svc.methods_by_name[method].name}"
+
+
+class Methods:
+    """Full wire names of every method, taken from the generated descriptors."""
+
+    CREATE_STORE = _wire_name(store_pb2, "StoreService", "CreateStore")
+    GET_STORE = _wire_name(store_pb2, "StoreService", "GetStore")
+    LIST_STORES = _wire_name(store_pb2, "StoreService", "ListStores")
+    DELETE_STORE = _wire_name(store_pb2, "StoreService", "DeleteStore")
+    RETRY_STORE = _wire_name(store_pb2, "StoreService", "RetryStore")
+    WATCH_STORES = _wire_name(store_pb2, "StoreService", "WatchStores")
+    HEALTH = _wire_name(platform_pb2, "PlatformService", "Health")
+    GET_METRICS = _wire_name(platform_pb2, "PlatformService", "GetMetrics")
+    LIST_AUDIT = _wire_name(platform_pb2, "PlatformService", "ListAudit")
+    RECONCILE = _wire_name(admin_pb2, "AdminService", "Reconcile")
+    LIST_OPERATIONS = _wire_name(admin_pb2, "AdminService", "ListOperations")
+    GET_LIMITS = _wire_name(admin_pb2, "AdminService", "GetLimits")
+    UPDATE_LIMITS = _wire_name(admin_pb2, "AdminService", "UpdateLimits")
+
+
+def default_socket_path(environ: Optional[Mapping[str, str]] = None,
+                        uid: Optional[int] = None) -> str:
+    """The daemon's default Unix socket, by the daemon's own rule.
+
+    ``$STOREPLATFORM_SOCKET``, else ``/run/storeplatform/storeplatformd.sock`` for
+    root, else ``$XDG_RUNTIME_DIR/storeplatform/storeplatformd.sock``, else
+    ``/tmp/storeplatform-<uid>/storeplatformd.sock``. Empty variables count as unset.
+    """
+    env = os.environ if environ is None else environ
+    if uid is None:
+        uid = os.getuid()
+    path = env.get("STOREPLATFORM_SOCKET", "")
+    if path:
+        return path
+    if uid == 0:
+        return "/run/storeplatform/storeplatformd.sock"
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    if runtime:
+        return runtime + "/storeplatform/storeplatformd.sock"
+    return f"/tmp/storeplatform-{uid}/storeplatformd.sock"
+
+
+def _store_status(value: Union[int, str]) -> int:
+    """A StoreStatus from an int or a name: "READY", "ready", "STORE_STATUS_READY"."""
+    if isinstance(value, str):
+        name = value.upper()
+        if not name.startswith("STORE_STATUS_"):
+            name = "STORE_STATUS_" + name
+        return store_pb2.StoreStatus.Value(name)
+    return int(value)
+
+
+_Item = Union[envelope_pb2.Envelope, StorePlatformError, None]  # None: closed locally
+
+
+class Client:
+    """A connection to ``storeplatformd``.
+
+    Make one with :meth:`unix` or :meth:`tcp`; use it as a context manager or call
+    :meth:`close`. ``timeout`` (seconds) is the default deadline of unary calls:
+    it is sent as ``timeout_ms`` and also enforced locally (plus
+    ``LOCAL_DEADLINE_GRACE``); ``None`` means no deadline. Streams get a deadline
+    only when one is passed to them.
+
+    Errors are :class:`~storeplatform_client.errors.StorePlatformError`
+    subclasses; a failed connection raises ``UnavailableError`` for every call in
+    flight and every later call (make a new client to reconnect).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        token: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        peer: str = "",
+    ) -> None:
+        """Wrap a connected stream socket (normally via :meth:`unix` / :meth:`tcp`)."""
+        sock.settimeout(None)  # the reader blocks; calls enforce their own deadlines
+        self._sock = sock
+        self._token = token
+        self.timeout = timeout
+        self.max_frame_bytes = int(max_frame_bytes)
+        self.peer = peer
+        self._send_lock = threading.Lock()   # stream-id order == wire order
+        self._state_lock = threading.Lock()  # _calls, _failure, _closed
+        self._calls: Dict[int, "queue.SimpleQueue[_Item]"] = {}
+        self._next_id = 1
+        self._failure: Optional[StorePlatformError] = None
+        self._closed = False
+        # Streams dropped without close() (ServerStream.__del__): cancelled by
+        # whoever next holds the send lock, since a finalizer must never block.
+        self._abandoned: "collections.deque[int]" = collections.deque()
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"storeplatform-reader {peer}", daemon=True
+        )
+        self._reader.start()
+
+    # ------------------------------------------------------------------ connect
+
+    @classmethod
+    def unix(
+        cls,
+        path: Optional[str] = None,
+        timeout: Optional[float] = None,
+        *,
+        token: Optional[str] = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> "Client":
+        """Connect to the daemon's Unix socket (:func:`default_socket_path` when ``path`` is None)."""
+        path = path or default_socket_path()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(connect_timeout)
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            raise unavailable(f"cannot connect to unix socket {path}: {exc}") from exc
+        return cls(sock, token=token, timeout=timeout, max_frame_bytes=max_frame_bytes,
+                   peer=f"unix:{path}")
+
+    @classmethod
+    def tcp(
+        cls,
+        host: str = DEFAULT_TCP_HOST,
+        port: int = DEFAULT_TCP_PORT,
+        token: Optional[str] = None,
+        timeout: Optional[float] = None,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> "Client":
+        """Connect over TCP; ``token`` is sent as ``authorization: Bearer <token>`` on every call."""
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=connect_timeout)
+        except OSError as exc:
+            raise unavailable(f"cannot connect to {host}:{port}: {exc}") from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        return cls(sock, token=token, timeout=timeout, max_frame_bytes=max_frame_bytes,
+                   peer=f"tcp:{host}:{port}")
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close the connection; calls in flight fail with UnavailableError."""
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the reader
+        except OSError:
+            pass
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=5)
+        self._sock.close()
+        self._fail(unavailable("the client was closed", error_code="CLIENT_CLOSED"))
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or failed."""
+        return self._closed or self._failure is not None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<storeplatform_client.Client {self.peer}{' closed' if self.closed else ''}>"
+
+    # ------------------------------------------------------------- generic calls
+
+    def call(
+        self,
+        method: str,
+        request: Message,
+        response_type: Type[M],
+        timeout: Optional[float] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> M:
+        """A unary call: send ``request`` to ``method`` ("/pkg.Service/Method") and
+        return the ``response_type`` message. ``timeout`` defaults to the client's."""
+        if timeout is None:
+            timeout = self.timeout
+        stream_id, inbox, request_id = self._start(method, request, timeout, metadata)
+        wait = None if timeout is None else timeout + LOCAL_DEADLINE_GRACE
+        try:
+            try:
+                item = inbox.get(timeout=wait)
+            except queue.Empty:
+                self._cancel(stream_id)
+                raise DeadlineExceededError(
+                    StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
+                    f"no answer within {timeout:g} s", 0, request_id, method,
+                ) from None
+            except BaseException:  # KeyboardInterrupt and the like: stop the call
+                self._cancel(stream_id)
+                raise
+        finally:
+            self._unregister(stream_id)
+        if isinstance(item, StorePlatformError):
+            raise item
+        request_id = item.metadata.get("request-id", request_id)
+        if item.type == _STREAM_MESSAGE:
+            self._cancel(stream_id)
+            raise StorePlatformError(
+                StatusCode.INTERNAL, "PROTOCOL_ERROR",
+                f"{method} answered with a stream; use Client.stream()", 0, request_id, method,
+            )
+        if item.status.code != StatusCode.OK:
+            raise error_from_status(item.status, request_id, method)
+        return _parse(response_type, item.payload, method, request_id)
+
+    def stream(
+        self,
+        method: str,
+        request: Message,
+        response_type: Type[M],
+        timeout: Optional[float] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> "ServerStream[M]":
+        """A server-streaming call; iterate the returned :class:`ServerStream`.
+        ``timeout`` bounds the whole stream (no deadline when None)."""
+        stream_id, inbox, request_id = self._start(method, request, timeout, metadata)
+        return ServerStream(self, stream_id, inbox, response_type, method, request_id, timeout)
+
+    # ------------------------------------------------------------ StoreService
+
+    def create_store(
+        self,
+        name: str,
+        engine: str = "",
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> store_pb2.Store:
+        """Ask for a new store; returns it queued. A retry with the same
+        ``idempotency_key`` returns the store the first request created."""
+        metadata = {"idempotency-key": idempotency_key} if idempotency_key else None
+        return self.call(
+            Methods.CREATE_STORE, store_pb2.CreateStoreRequest(name=name, engine=engine),
+            store_pb2.CreateStoreResponse, timeout, metadata,
+        ).store
+
+    def get_store(self, id: str, timeout: Optional[float] = None) -> store_pb2.Store:
+        """One store by id (NotFoundError when there is none)."""
+        return self.call(Methods.GET_STORE, store_pb2.GetStoreRequest(id=id),
+                         store_pb2.GetStoreResponse, timeout).store
+
+    def list_stores(
+        self,
+        statuses: Optional[Iterable[Union[int, str]]] = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: Optional[float] = None,
+    ) -> store_pb2.ListStoresResponse:
+        """One page of stores, newest first. ``statuses`` filters (StoreStatus
+        values or names such as "READY"); every status, deleted too, when empty."""
+        request = store_pb2.ListStoresRequest(
+            statuses=[_store_status(s) for s in statuses or ()],
+            page_size=page_size, page_token=page_token,
+        )
+        return self.call(Methods.LIST_STORES, request, store_pb2.ListStoresResponse, timeout)
+
+    def iter_stores(
+        self,
+        statuses: Optional[Iterable[Union[int, str]]] = None,
+        page_size: int = 0,
+        timeout: Optional[float] = None,
+    ) -> Iterator[store_pb2.Store]:
+        """Every store, newest first, following ``next_page_token`` page by page."""
+        statuses = list(statuses or ())
+        token = ""
+        while True:
+            page = self.list_stores(statuses, page_size, token, timeout)
+            yield from page.stores
+            token = page.next_page_token
+            if not token:
+                return
+
+    def delete_store(self, id: str, timeout: Optional[float] = None) -> store_pb2.Store:
+        """Start deleting a store; returns it in status deleting."""
+        return self.call(Methods.DELETE_STORE, store_pb2.DeleteStoreRequest(id=id),
+                         store_pb2.DeleteStoreResponse, timeout).store
+
+    def retry_store(self, id: str, timeout: Optional[float] = None) -> store_pb2.Store:
+        """Queue a failed store again; returns it queued."""
+        return self.call(Methods.RETRY_STORE, store_pb2.RetryStoreRequest(id=id),
+                         store_pb2.RetryStoreResponse, timeout).store
+
+    def watch_stores(
+        self, store_id: str = "", timeout: Optional[float] = None
+    ) -> "ServerStream[store_pb2.StoreEvent]":
+        """Stream StoreEvents: every store's transitions, or one store's (then the
+        first event has action "current" with its present state). Closing the
+        stream, or leaving a ``with``/``for`` over it, sends CANCEL."""
+        return self.stream(Methods.WATCH_STORES, store_pb2.WatchStoresRequest(store_id=store_id),
+                           store_pb2.StoreEvent, timeout)
+
+    def wait_for_store(
+        self,
+        id: str,
+        statuses: Iterable[Union[int, str]] = ("READY", "FAILED"),
+        timeout: Optional[float] = 60.0,
+    ) -> store_pb2.Store:
+        """Follow one store with :meth:`watch_stores` until it is in one of
+        ``statuses``; returns it then. DeadlineExceededError after ``timeout``."""
+        wanted = {_store_status(s) for s in statuses}
+        with self.watch_stores(id, timeout=timeout) as events:
+            for event in events:
+                if event.store.status in wanted:
+                    return event.store
+        raise StorePlatformError(StatusCode.UNKNOWN, "STREAM_ENDED",
+                                 f"the watch of {id} ended before it reached {sorted(wanted)}")
+
+    # --------------------------------------------------------- PlatformService
+
+    def health(self, timeout: Optional[float] = None) -> platform_pb2.HealthResponse:
+        """Liveness and identity of the daemon."""
+        return self.call(Methods.HEALTH, platform_pb2.HealthRequest(),
+                         platform_pb2.HealthResponse, timeout)
+
+    def get_metrics(self, timeout: Optional[float] = None) -> platform_pb2.GetMetricsResponse:
+        """Counters and statistics of the platform."""
+        return self.call(Methods.GET_METRICS, platform_pb2.GetMetricsRequest(),
+                         platform_pb2.GetMetricsResponse, timeout)
+
+    def list_audit(
+        self, limit: int = 0, page_token: str = "", store_id: str = "",
+        timeout: Optional[float] = None,
+    ) -> platform_pb2.ListAuditResponse:
+        """One page of the audit log, newest first."""
+        request = platform_pb2.ListAuditRequest(limit=limit, page_token=page_token, store_id=store_id)
+        return self.call(Methods.LIST_AUDIT, request, platform_pb2.ListAuditResponse, timeout)
+
+    def iter_audit(
+        self, store_id: str = "", limit: int = 0, timeout: Optional[float] = None
+    ) -> Iterator[platform_pb2.AuditEvent]:
+        """Every audit event, newest first, following pages (``limit`` per page)."""
+        token = ""
+        while True:
+            page = self.list_audit(limit, token, store_id, timeout)
+            yield from page.events
+            token = page.next_page_token
+            if not token:
+                return
+
+    # ------------------------------------------------------------ AdminService
+
+    def reconcile(self, timeout: Optional[float] = None) -> admin_pb2.ReconcileResponse:
+        """Run a reconcile pass now (admin only)."""
+        return self.call(Methods.RECONCILE, admin_pb2.ReconcileRequest(),
+                         admin_pb2.ReconcileResponse, timeout)
+
+    def list_operations(self, timeout: Optional[float] = None) -> admin_pb2.ListOperationsResponse:
+        """Store operations running now (admin only)."""
+        return self.call(Methods.LIST_OPERATIONS, admin_pb2.ListOperationsRequest(),
+                         admin_pb2.ListOperationsResponse, timeout)
+
+    def get_limits(self, timeout: Optional[float] = None) -> admin_pb2.Limits:
+        """The limits in force (admin only)."""
+        return self.call(Methods.GET_LIMITS, admin_pb2.GetLimitsRequest(),
+                         admin_pb2.GetLimitsResponse, timeout).limits
+
+    def update_limits(
+        self,
+        max_live_stores: Optional[int] = None,
+        requests_per_minute: Optional[int] = None,
+        creates_per_minute: Optional[int] = None,
+        max_concurrent_provisions: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> admin_pb2.Limits:
+        """Change the limits given (admin only); returns the limits now in force."""
+        request = admin_pb2.UpdateLimitsRequest()
+        for field, value in (
+            ("max_live_stores", max_live_stores),
+            ("requests_per_minute", requests_per_minute),
+            ("creates_per_minute", creates_per_minute),
+            ("max_concurrent_provisions", max_concurrent_provisions),
+        ):
+            if value is not None:
+                setattr(request, field, value)
+        return self.call(Methods.UPDATE_LIMITS, request, admin_pb2.UpdateLimitsResponse,
+                         timeout).limits
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _start(
+        self,
+        method: str,
+        request: Message,
+        timeout: Optional[float],
+        metadata: Optional[Mapping[str, str]],
+    ) -> Tuple[int, "queue.SimpleQueue[_Item]", str]:
+        """Send a REQUEST on a fresh stream id; returns (id, its inbox, request id)."""
+        meta = {str(k).lower(): str(v) for k, v in (metadata or {}).items()}
+        if self._token and "authorization" not in meta:
+            meta["authorization"] = f"Bearer {self._token}"
+        envelope = envelope_pb2.Envelope(
+            type=_REQUEST, method=method, payload=request.SerializeToString(), metadata=meta,
+        )
+        if timeout is not None:
+            if timeout <= 0:
+                raise ValueError("timeout must be positive (or None for no deadline)")
+            envelope.timeout_ms = max(1, int(round(timeout * 1000)))
+        request_id = meta.get("request-id", "")
+        inbox: "queue.SimpleQueue[_Item]" = queue.SimpleQueue()
+        with self._send_lock:
+            self._cancel_abandoned()
+            stream_id = self._next_id
+            if stream_id > _MAX_STREAM_ID:
+                raise unavailable("stream ids of this connection are used up; open a new client",
+                                  method, request_id)
+            envelope.stream_id = stream_id
+            data = envelope.SerializeToString()
+            if len(data) > self.max_frame_bytes:
+                raise FrameTooLargeError(
+                    StatusCode.RESOURCE_EXHAUSTED, "FRAME_TOO_LARGE",
+                    f"the request frame is {len(data)} bytes, over the limit of "
+                    f"{self.max_frame_bytes}; nothing was sent", 0, request_id, method,
+                )
+            with self._state_lock:
+                self._raise_if_down(method, request_id)
+                self._calls[stream_id] = inbox
+            self._next_id += 2
+            try:
+                self._sock.sendall(_HEADER.pack(len(data)) + data)
+            except OSError as exc:
+                err = unavailable(f"sending to {self.peer} failed: {exc}", method, request_id)
+                self._fail(err)
+                raise err._clone() from exc
+        return stream_id, inbox, request_id
+
+    def _cancel(self, stream_id: int) -> None:
+        """Send CANCEL for a call (best effort: a dead connection cancels everything)."""
+        with self._send_lock:
+            self._cancel_abandoned()
+            self._send_cancel(stream_id)
+
+    def _send_cancel(self, stream_id: int) -> None:
+        # Called with _send_lock held.
+        if self.closed:
+            return
+        frame = envelope_pb2.Envelope(stream_id=stream_id, type=_CANCEL).SerializeToString()
+        try:
+            self._sock.sendall(_HEADER.pack(len(frame)) + frame)
+        except OSError:
+            pass  # the reader notices the broken connection
+
+    def _abandon(self, stream_id: int) -> None:
+        """Cancel a stream from a finalizer: never blocks (the finalizer may run in
+        any thread, even one holding our locks); deferred when the lock is busy."""
+        self._abandoned.append(stream_id)
+        if self._send_lock.acquire(blocking=False):
+            try:
+                self._cancel_abandoned()
+            finally:
+                self._send_lock.release()
+
+    def _cancel_abandoned(self) -> None:
+        # Called with _send_lock held. dict.pop is atomic; no _state_lock needed.
+        while self._abandoned:
+            stream_id = self._abandoned.popleft()
+            self._calls.pop(stream_id, None)
+            self._send_cancel(stream_id)
+
+    def _unregister(self, stream_id: int) -> None:
+        with self._state_lock:
+            self._calls.pop(stream_id, None)
+
+    def _raise_if_down(self, method: str, request_id: str) -> None:
+        # Called with _state_lock held.
+        if self._closed:
+            raise unavailable("the client is closed", method, request_id, "CLIENT_CLOSED")
+        if self._failure is not None:
+            raise unavailable(f"the connection to {self.peer} is gone: {self._failure}",
+                              method, request_id)
+
+    def _fail(self, err: StorePlatformError) -> None:
+        """Mark the connection dead and hand ``err`` to every call in flight."""
+        with self._state_lock:
+            if self._failure is None:
+                self._failure = err
+            calls = list(self._calls.values())
+            self._calls.clear()
+        for inbox in calls:
+            inbox.put(err._clone())
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _recv_exact(self, n: int) -> Optional[bytearray]:
+        """Exactly n bytes, or None on a clean end of stream before the first byte."""
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            count = self._sock.recv_into(view[got:], n - got)
+            if count == 0:
+                if got == 0:
+                    return None
+                raise unavailable(
+                    f"the connection to {self.peer} closed in the middle of a frame")
+            got += count
+        return buf
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                header = self._recv_exact(_HEADER.size)
+                if header is None:
+                    raise unavailable(f"the daemon at {self.peer} closed the connection")
+                (length,) = _HEADER.unpack(header)
+                if length > self.max_frame_bytes:
+                    # Refused from the header alone; the stream cannot be resynchronised.
+                    raise FrameTooLargeError(
+                        StatusCode.RESOURCE_EXHAUSTED, "FRAME_TOO_LARGE",
+                        f"the daemon announced a frame of {length} bytes, over this "
+                        f"client's limit of {self.max_frame_bytes}; connection closed",
+                    )
+                body = self._recv_exact(length) if length else bytearray()
+                if body is None:
+                    raise unavailable(
+                        f"the connection to {self.peer} closed in the middle of a frame")
+                try:
+                    envelope = envelope_pb2.Envelope.FromString(bytes(body))
+                except DecodeError as exc:
+                    raise StorePlatformError(
+                        StatusCode.INTERNAL, "MALFORMED_ENVELOPE",
+                        f"the daemon sent a frame that is not an Envelope: {exc}",
+                    ) from exc
+                if envelope.type == _ERROR or envelope.stream_id == 0:
+                    # Connection-level error; the daemon closes the connection after it.
+                    raise error_from_status(envelope.status)
+                with self._state_lock:
+                    inbox = self._calls.get(envelope.stream_id)
+                if inbox is not None:
+                    inbox.put(envelope)
+                # else: an answer to a call nobody waits for any more (cancelled): dropped.
+                if self._abandoned:
+                    with self._send_lock:
+                        self._cancel_abandoned()
+        except StorePlatformError as err:
+            if self._closed:
+                err = unavailable("the client was closed", error_code="CLIENT_CLOSED")
+            self._fail(err)
+        except OSError as exc:
+            if self._closed:
+                self._fail(unavailable("the client was closed", error_code="CLIENT_CLOSED"))
+            else:
+                self._fail(unavailable(f"reading from {self.peer} failed: {exc}"))
+        except BaseException as exc:  # never leave callers waiting forever
+            self._fail(unavailable(f"the client's reader failed: {exc!r}"))
+            raise
+
+
+def _parse(response_type: Type[M], payload: bytes, method: str, request_id: str) -> M:
+    try:
+        return response_type.FromString(payload)
+    except DecodeError as exc:
+        raise StorePlatformError(
+            StatusCode.INTERNAL, "MALFORMED_RESPONSE",
+            f"the answer of {method} is not a {response_type.DESCRIPTOR.full_name}: {exc}",
+            0, request_id, method,
+        ) from exc
+
+
+class ServerStream(Generic[M]):
+    """The messages of one server-streaming call, as an iterator.
+
+    Iteration ends when the daemon ends the stream with OK; any other ending
+    raises the error (e.g. NotFoundError for a watch of an unknown store,
+    DeadlineExceededError when its deadline passes). :meth:`close` (also on
+    leaving a ``with`` block, and when the object is garbage-collected) sends
+    CANCEL if the stream is still running. ``metadata`` holds the metadata of
+    the stream's end once it arrived (e.g. "request-id").
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        stream_id: int,
+        inbox: "queue.SimpleQueue[_Item]",
+        response_type: Type[M],
+        method: str,
+        request_id: str,
+        timeout: Optional[float],
+    ) -> None:
+        self._client = client
+        self.stream_id = stream_id
+        self._inbox = inbox
+        self._response_type = response_type
+        self.method = method
+        self.request_id = request_id
+        self.metadata: Dict[str, str] = {}
+        self._done = False
+        self._clock: Callable[[], float] = time.monotonic
+        self._deadline = None if timeout is None else self._clock() + timeout + LOCAL_DEADLINE_GRACE
+        self._timeout = timeout
+
+    def __iter__(self) -> "ServerStream[M]":
+        return self
+
+    def __next__(self) -> M:
+        message = self.read()
+        if message is None:
+            raise StopIteration
+        return message
+
+    def read(self, timeout: Optional[float] = None) -> Optional[M]:
+        """The next message; None once the stream ended with OK (or was closed).
+
+        ``timeout`` (seconds) bounds only this wait: ``TimeoutError`` when nothing
+        arrived in time, and the stream stays open.
+        """
+        if self._done:
+            return None
+        wait = timeout
+        local_deadline = False
+        if self._deadline is not None:
+            remaining = max(0.0, self._deadline - self._clock())
+            if wait is None or remaining < wait:
+                wait, local_deadline = remaining, True
+        try:
+            item = self._inbox.get(timeout=wait)
+        except queue.Empty:
+            if local_deadline:
+                self.close()
+                raise DeadlineExceededError(
+                    StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
+                    f"the stream did not end within {self._timeout:g} s",
+                    0, self.request_id, self.method,
+                ) from None
+            raise TimeoutError(f"no message on {self.method} within {timeout:g} s") from None
+        except BaseException:
+            self.close()
+            raise
+        if item is None:  # close() from another thread
+            return None
+        if isinstance(item, StorePlatformError):
+            self._finish()
+            raise item
+        if item.type == _STREAM_MESSAGE:
+            return _parse(self._response_type, item.payload, self.method, self.request_id)
+        # STREAM_END, or a RESPONSE (how a call refused before it started ends).
+        self._finish()
+        self.metadata = dict(item.metadata)
+        self.request_id = self.metadata.get("request-id", self.request_id)
+        if item.status.code != StatusCode.OK:
+            raise error_from_status(item.status, self.request_id, self.method)
+        return None
+
+    @property
+    def done(self) -> bool:
+        """True once the stream ended or was closed."""
+        return self._done
+
+    def close(self) -> None:
+        """Stop the stream: sends CANCEL when it is still running. Idempotent; a
+        read blocked in another thread returns None (iteration stops)."""
+        if self._done:
+            return
+        self._finish()
+        self._inbox.put(None)
+        self._client._cancel(self.stream_id)
+
+    cancel = close
+
+    def _finish(self) -> None:
+        self._done = True
+        self._client._unregister(self.stream_id)
+
+    def __enter__(self) -> "ServerStream[M]":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._done:
+                self._done = True
+                self._client._abandon(self.stream_id)
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "open"
+        return f"<ServerStream {self.method} id={self.stream_id} {state}>"
+
