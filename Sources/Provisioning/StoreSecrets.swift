@@ -9,12 +9,23 @@ enum StoreSecrets {
         release + secretSuffix
     }
 
+    /// WordPress's authentication keys and salts: stable per store, so sessions
+    /// survive a pod restart (helm/store reads them when present).
+    static let wordpressKeys = [
+        "auth-key", "secure-auth-key", "logged-in-key", "nonce-key",
+        "auth-salt", "secure-auth-salt", "logged-in-salt", "nonce-salt",
+    ]
+
     static func generate() -> [String: String] {
-        [
+        var values = [
             "mysql-root-password": password(),
             "mysql-password": password(),
             "wordpress-admin-password": password(),
         ]
+        for key in wordpressKeys {
+            values["wordpress-" + key] = password(length: 64)
+        }
+        return values
     }
 
     static func password(length: Int = 32) -> String {

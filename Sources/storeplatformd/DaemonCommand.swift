@@ -51,8 +51,23 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory for the database and the simulated cluster's state (STOREPLATFORM_DATA_DIR).")
     var dataDir: String = env("STOREPLATFORM_DATA_DIR") ?? DaemonCommand.defaultDataDir
 
-    @Option(help: "Cluster driver: simulated (embedded, no Kubernetes) (STOREPLATFORM_CLUSTER).")
+    @Option(help: "Cluster driver: simulated (embedded, no Kubernetes) or helm (runs helm and kubectl against a real cluster) (STOREPLATFORM_CLUSTER).")
     var cluster: String = env("STOREPLATFORM_CLUSTER") ?? "simulated"
+
+    @Option(help: "helm driver: the helm executable, a name on PATH or a path (STOREPLATFORM_HELM).")
+    var helm: String = env("STOREPLATFORM_HELM") ?? "helm"
+
+    @Option(help: "helm driver: the kubectl executable (STOREPLATFORM_KUBECTL).")
+    var kubectl: String = env("STOREPLATFORM_KUBECTL") ?? "kubectl"
+
+    @Option(help: "helm driver: kubeconfig file; in-cluster credentials when unset (STOREPLATFORM_KUBECONFIG).")
+    var kubeconfig: String = env("STOREPLATFORM_KUBECONFIG") ?? ""
+
+    @Option(help: "helm driver: kubeconfig context (STOREPLATFORM_KUBE_CONTEXT).")
+    var kubeContext: String = env("STOREPLATFORM_KUBE_CONTEXT") ?? ""
+
+    @Option(help: "helm driver: directory holding the store chart as store/ (STOREPLATFORM_CHART_DIR).")
+    var chartDir: String = env("STOREPLATFORM_CHART_DIR") ?? "helm"
 
     @Option(help: "Maximum live (not deleted) stores (STOREPLATFORM_MAX_LIVE_STORES).")
     var maxLiveStores: Int = env("STOREPLATFORM_MAX_LIVE_STORES").flatMap(Int.init) ?? 10
@@ -140,8 +155,8 @@ struct DaemonCommand: AsyncParsableCommand {
         for fault in simFaults {
             do { _ = try SimulatedClusterConfiguration.parseFault(fault) } catch { throw ValidationError("--sim-fault: \(error)") }
         }
-        guard cluster == "simulated" else {
-            throw ValidationError("--cluster \(cluster) is not available in this version; use simulated")
+        guard ["simulated", "helm"].contains(cluster) else {
+            throw ValidationError("--cluster \(cluster) is not a cluster driver; use simulated or helm")
         }
     }
 
@@ -183,10 +198,20 @@ struct DaemonCommand: AsyncParsableCommand {
             database: "sqlite"
         )
         let database: StoreDatabase
-        let driver: SimulatedCluster
+        let driver: any ClusterDriver
         do {
             database = try StoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
-            driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
+            if cluster == "helm" {
+                var helmConfiguration = HelmCLIDriver.Configuration()
+                helmConfiguration.helmPath = helm
+                helmConfiguration.kubectlPath = kubectl
+                helmConfiguration.kubeconfig = kubeconfig.isEmpty ? nil : kubeconfig
+                helmConfiguration.context = kubeContext.isEmpty ? nil : kubeContext
+                helmConfiguration.chartDirectory = chartDir
+                driver = HelmCLIDriver(configuration: helmConfiguration)
+            } else {
+                driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
+            }
         } catch {
             throw DaemonError("cannot open the state in \(dataDir): \(error)")
         }

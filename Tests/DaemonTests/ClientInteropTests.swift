@@ -92,3 +92,4 @@ struct ClientInteropTests {
         try await daemon.terminate()
     }
 }
+

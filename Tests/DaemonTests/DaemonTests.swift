@@ -102,6 +102,24 @@ struct DaemonTests {
         try await daemon.terminate()
     }
 
+    @Test func clusterFlagSelectsTheHelmDriver() async throws {
+        let daemon = try DaemonProcess(extraArguments: ["--cluster", "helm", "--helm", "/nonexistent/helm", "--kubectl", "/nonexistent/kubectl"])
+        try await daemon.start()
+        let json = try await runProduct("storectl", ["health", "--socket", daemon.socketPath, "--json"])
+        let health = try Storeplatform_V1_HealthResponse(jsonString: json.stdout)
+        #expect(health.clusterDriver == "helm")
+        #expect(!health.clusterSimulated)
+        // With no helm to run, a store fails with the driver's exact reason instead of hanging.
+        let created = try await runProduct("storectl", ["create", "shop", "--wait", "--socket", daemon.socketPath])
+        #expect(created.status == 1)
+        #expect(created.stderr.contains("cannot run /nonexistent/kubectl"), "\(created.stderr)")
+        try await daemon.terminate()
+
+        let bogus = try await runProduct("storeplatformd", ["--cluster", "kubernetes-please"])
+        #expect(bogus.status == 64)
+        #expect(bogus.stderr.contains("--cluster kubernetes-please is not a cluster driver; use simulated or helm"))
+    }
+
     @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv")))
     func anotherUserCannotOpenThe0660Socket() async throws {
         let daemon = try DaemonProcess()
