@@ -28,9 +28,6 @@ public struct RPCRouter: Sendable {
 
     public init() {}
 
-    /// The registered method names, sorted.
-    public var methods: [String] { routes.keys.sorted() }
-
     /// Registers a unary method. Registering the same name twice is a programming error.
     public mutating func unary<Request: Message, Response: Message>(
         _ method: String,

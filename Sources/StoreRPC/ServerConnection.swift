@@ -58,9 +58,6 @@ final class ServerConnection: Sendable {
         self.logger = logger
     }
 
-    /// Calls admitted and not yet returned from their handlers.
-    var inFlight: Int { state.withLock { $0.calls.count } }
-
     // MARK: Admission (event loop, frame order)
 
     /// What to do with one frame from the client.

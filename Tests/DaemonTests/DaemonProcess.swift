@@ -54,7 +54,8 @@ private func runProductBlocking(_ name: String, _ arguments: [String], user: UIn
 final class DaemonProcess {
     let directory: String
     let socketPath: String
-    let tcpPort: Int
+    /// The TCP port the daemon bound (it picks a free one itself); known after ``start()``.
+    private(set) var tcpPort = 0
     let process = Process()
     let logPath: String
 
@@ -62,7 +63,6 @@ final class DaemonProcess {
         self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
-        tcpPort = BlockingFrameSocket.freeLoopbackPort()
         logPath = self.directory + "/daemon.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = productsDirectory.appendingPathComponent("storeplatformd")
@@ -72,7 +72,8 @@ final class DaemonProcess {
     }
 
     var arguments: [String] {
-        ["--socket", socketPath, "--tcp", "127.0.0.1:\(tcpPort)", "--data-dir", directory + "/data", "--grace-period", "5"]
+        // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
+        ["--socket", socketPath, "--tcp", "127.0.0.1:0", "--data-dir", directory + "/data", "--grace-period", "5"]
     }
 
     var log: String {
@@ -90,11 +91,18 @@ final class DaemonProcess {
             }
             if let client = try? await RPCClient.connect(to: .unix(path: socketPath)) {
                 await client.close()
+                tcpPort = Self.boundTCPPort(in: log) ?? 0
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         Issue.record("daemon did not start serving: \(log)")
+    }
+
+    /// The port in the startup log's "tcp:127.0.0.1:PORT".
+    static func boundTCPPort(in log: String) -> Int? {
+        guard let range = log.range(of: "tcp:127.0.0.1:") else { return nil }
+        return Int(log[range.upperBound...].prefix { $0.isNumber })
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns its status.

@@ -40,7 +40,8 @@ struct ProvisionerTests {
     func faultEndsFailedWithItsReasonAndRetryReachesReady(fault: SimulatedClusterConfiguration.Fault, reason: String) async throws {
         let harness = try Harness(
             cluster: { $0.faults = [fault: 1]; $0.readyDelay = .milliseconds(100) },
-            provisioner: { $0.deadline = .milliseconds(600) }
+            // Long enough for a healthy retry on a loaded machine; never-ready still fails at it.
+            provisioner: { $0.deadline = .seconds(3) }
         )
         let store = try harness.create("shop")
         let failed = try await harness.waitFor(store.id, [.failed])
