@@ -4,7 +4,8 @@ import StoreDatabase
 import StorePlatformProto
 
 extension StoreStatus {
-    var proto: Storeplatform_V1_StoreStatus {
+    /// The wire enum of this status.
+    public var proto: Storeplatform_V1_StoreStatus {
         switch self {
         case .queued: .queued
         case .provisioning: .provisioning
@@ -32,7 +33,7 @@ extension StoreStatus {
 }
 
 extension Optional where Wrapped == StoreStatus {
-    var proto: Storeplatform_V1_StoreStatus { self?.proto ?? .unspecified }
+    public var proto: Storeplatform_V1_StoreStatus { self?.proto ?? .unspecified }
 }
 
 func milliseconds(_ date: Date?) -> Int64 {
@@ -40,7 +41,8 @@ func milliseconds(_ date: Date?) -> Int64 {
 }
 
 extension Store {
-    var proto: Storeplatform_V1_Store {
+    /// The wire message of this store (the proto3 JSON of the HTTP API too).
+    public var proto: Storeplatform_V1_Store {
         var store = Storeplatform_V1_Store()
         store.id = id
         store.name = name
@@ -61,7 +63,7 @@ extension Store {
 }
 
 extension AuditEvent {
-    var proto: Storeplatform_V1_AuditEvent {
+    public var proto: Storeplatform_V1_AuditEvent {
         var event = Storeplatform_V1_AuditEvent()
         event.id = id
         event.timeMs = milliseconds(time)
@@ -78,7 +80,8 @@ extension AuditEvent {
 }
 
 extension StoreEvent {
-    var proto: Storeplatform_V1_StoreEvent {
+    /// The wire message of this event, as WatchStores and the HTTP event stream send it.
+    public var proto: Storeplatform_V1_StoreEvent {
         var event = Storeplatform_V1_StoreEvent()
         event.store = store.proto
         event.fromStatus = fromStatus.proto

@@ -97,7 +97,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         let socket = scratch + "/startup.sock"
         let started = ContinuousClock.now
         let process = try ChildProcess(executable: daemonPath, arguments: [
-            "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning",
+            "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
         ])
         var serving: Duration?
         while ContinuousClock.now - started < .seconds(30) {
@@ -123,7 +123,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
     func createMany(_ daemonPath: String, _ scratch: String) async throws {
         let socket = scratch + "/d.sock"
         let process = try ChildProcess(executable: daemonPath, arguments: [
-            "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning",
+            "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
             "--sim-install-delay", "0", "--sim-ready-delay", "0", "--readiness-poll-ms", "1",
             "--max-live-stores", "1000000", "--requests-per-minute", "100000000", "--creates-per-minute", "100000000",
             "--max-concurrent-provisions", "64",

@@ -34,7 +34,7 @@ struct RPCBenchmark: ParsableCommand {
 
         let port = BlockingFrameSocket.freeLoopbackPort()
         let daemonProcess = try ChildProcess(executable: daemonPath, arguments: [
-            "--socket", scratch + "/d.sock", "--tcp", "127.0.0.1:\(port)", "--data-dir", scratch + "/data", "--log-level", "warning",
+            "--socket", scratch + "/d.sock", "--tcp", "127.0.0.1:\(port)", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
         ])
         try Self.waitForSocket(.unix(path: scratch + "/d.sock"))
         Thread.sleep(forTimeInterval: 1)

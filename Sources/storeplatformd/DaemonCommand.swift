@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlPlane
 import Foundation
+import HTTPGateway
 import Provisioning
 import StoreDatabase
 import Logging
@@ -35,6 +36,21 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @Option(help: "File of bearer tokens, one per line, required on TCP when set (STOREPLATFORM_TOKEN_FILE).")
     var tokenFile: String = env("STOREPLATFORM_TOKEN_FILE") ?? ""
+
+    @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
+    var http: String = env("STOREPLATFORM_HTTP") ?? "127.0.0.1:8080"
+
+    @Option(name: .customLong("http-trusted-proxy"), help: "Peer address whose X-Forwarded-For the gateway believes; repeat for several (STOREPLATFORM_HTTP_TRUSTED_PROXIES, comma-separated).")
+    var httpTrustedProxies: [String] = (env("STOREPLATFORM_HTTP_TRUSTED_PROXIES") ?? "").split(separator: ",").map(String.init)
+
+    @Option(name: .customLong("cors-origin"), help: "Origin allowed to call the gateway from a browser; repeat for several; CORS is off when none (STOREPLATFORM_CORS_ORIGINS, comma-separated).")
+    var corsOrigins: [String] = (env("STOREPLATFORM_CORS_ORIGINS") ?? "").split(separator: ",").map(String.init)
+
+    @Option(help: "Largest HTTP request body accepted, bytes (STOREPLATFORM_HTTP_MAX_BODY_BYTES).")
+    var httpMaxBodyBytes: Int = env("STOREPLATFORM_HTTP_MAX_BODY_BYTES").flatMap(Int.init) ?? 65_536
+
+    @Option(help: "Directory of the dashboard's static files, served at / (STOREPLATFORM_DASHBOARD_DIR).")
+    var dashboardDir: String = env("STOREPLATFORM_DASHBOARD_DIR") ?? "clients/dashboard"
 
     @Option(help: "Largest frame accepted, bytes (STOREPLATFORM_MAX_FRAME_BYTES).")
     var maxFrameBytes: Int = env("STOREPLATFORM_MAX_FRAME_BYTES").flatMap(Int.init) ?? FrameDecoder.defaultMaxFrameLength
@@ -130,6 +146,10 @@ struct DaemonCommand: AsyncParsableCommand {
         if tcp != "off" {
             do { _ = try RPCEndpoint.tcp(tcp) } catch { throw ValidationError("--tcp: \(error); use host:port or off") }
         }
+        if http != "off" {
+            do { _ = try GatewayConfiguration.parseAddress(http) } catch { throw ValidationError("--http: \(error); use host:port or off") }
+        }
+        guard httpMaxBodyBytes >= 1 else { throw ValidationError("--http-max-body-bytes must be at least 1") }
         guard (16...(256 * 1024 * 1024)).contains(maxFrameBytes) else {
             throw ValidationError("--max-frame-bytes must be between 16 and 268435456")
         }
@@ -252,13 +272,34 @@ struct DaemonCommand: AsyncParsableCommand {
             ]
         )
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reconciler)]
+        if http != "off" {
+            let (host, port) = try GatewayConfiguration.parseAddress(http)
+            var gatewayConfiguration = GatewayConfiguration()
+            gatewayConfiguration.host = host
+            gatewayConfiguration.port = port
+            gatewayConfiguration.trustedProxies = Set(httpTrustedProxies.filter { !$0.isEmpty })
+            gatewayConfiguration.corsOrigins = Set(corsOrigins.filter { !$0.isEmpty })
+            gatewayConfiguration.maxBodyBytes = httpMaxBodyBytes
+            gatewayConfiguration.dashboardDirectory = dashboardDir
+            gatewayConfiguration.tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
+            let gateway = HTTPGateway(
+                controlPlane: controlPlane, configuration: gatewayConfiguration, logger: logger,
+                onListening: { [logger, hasTokens = gatewayConfiguration.tokens != nil] host, port in
+                    logger.info(
+                        "http gateway listening",
+                        metadata: ["http": "\(host):\(port)\(hasTokens ? " (bearer token required for changes)" : "")"]
+                    )
+                }
+            )
+            services.append(.init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        services.append(.init(service: server, successTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(
             configuration: .init(
-                // Shut down in reverse: the server stops taking calls, then the reconciler stops.
-                services: [
-                    .init(service: reconciler),
-                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                // Shut down in reverse: the RPC server stops taking calls, then the HTTP
+                // gateway (ending its event streams), then the reconciler stops.
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

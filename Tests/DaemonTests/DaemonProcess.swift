@@ -73,7 +73,10 @@ final class DaemonProcess {
 
     var arguments: [String] {
         // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
-        ["--socket", socketPath, "--tcp", "127.0.0.1:0", "--data-dir", directory + "/data", "--grace-period", "5"]
+        [
+            "--socket", socketPath, "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0",
+            "--data-dir", directory + "/data", "--grace-period", "5",
+        ]
     }
 
     var log: String {

@@ -1,0 +1,47 @@
+import StoreRPC
+
+/// How the HTTP gateway listens and what it lets through.
+public struct GatewayConfiguration: Sendable {
+    /// Address to bind; 127.0.0.1 by default so nothing is exposed by accident.
+    public var host = "127.0.0.1"
+    /// Port to bind; 0 picks a free one (read it back through `onListening`).
+    public var port = 8080
+    /// Peer addresses whose `X-Forwarded-For` is believed. From any other peer the
+    /// header is ignored, so a client cannot choose its own rate-limit bucket.
+    public var trustedProxies: Set<String> = []
+    /// Origins allowed to call the API from a browser. Empty turns CORS off: no
+    /// preflight answers, no `Access-Control-*` headers.
+    public var corsOrigins: Set<String> = []
+    /// Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE.
+    public var maxBodyBytes = 65_536
+    /// Directory of the dashboard's static files, served at `/`; nil or missing
+    /// means `/` answers a short note instead.
+    public var dashboardDirectory: String? = "clients/dashboard"
+    /// When set, POST and DELETE need `Authorization: Bearer <token>`; GETs stay open.
+    public var tokens: BearerTokens?
+    /// How often an idle event stream gets a `: keep-alive` comment.
+    public var keepAliveInterval: Duration = .seconds(15)
+
+    public init() {}
+
+    /// Splits "host:port" (or "[v6]:port") into its parts.
+    ///
+    /// - Throws: ``GatewayConfigurationError`` when either part is missing or the
+    ///   port is not 0...65535.
+    public static func parseAddress(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw GatewayConfigurationError("\"\(text)\" is not host:port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw GatewayConfigurationError("\"\(text)\" is not host:port with a port from 0 to 65535")
+        }
+        return (host, port)
+    }
+}
+
+public struct GatewayConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

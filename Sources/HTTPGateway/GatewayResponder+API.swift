@@ -1,0 +1,151 @@
+import ControlPlane
+import HTTPTypes
+import Hummingbird
+import StorePlatformProto
+import SwiftProtobuf
+
+/// The /api handlers: each parses HTTP into the request message, calls the
+/// ControlPlane method the RPC server calls, and answers its response message as
+/// proto3 JSON.
+extension GatewayResponder {
+    func healthResponse() -> Response {
+        Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: health.body()))
+    }
+
+    func createStore(_ request: Request, caller: String, requestID: String) async throws -> Response {
+        let body = try await readBody(request)
+        let message: Storeplatform_V1_CreateStoreRequest = try decode(body, what: #"{"name": "...", "engine": "woocommerce"}"#)
+        let response = try controlPlane.createStore(
+            message, caller: caller, requestID: requestID, idempotencyKey: request.headers[.idempotencyKey]
+        )
+        return try json(response.store, status: .accepted)
+    }
+
+    func listStores(_ request: Request, caller: String) throws -> Response {
+        let query = request.uri.queryParameters
+        var message = Storeplatform_V1_ListStoresRequest()
+        for value in query[values: "status"] {
+            for name in value.split(separator: ",") where !name.isEmpty {
+                guard let status = Storeplatform_V1_StoreStatus(queryName: name) else {
+                    throw GatewayError.invalidArgument(
+                        "status \"\(name)\" is not a store status; use queued, provisioning, ready, failed, deleting or deleted"
+                    )
+                }
+                message.statuses.append(status)
+            }
+        }
+        message.pageSize = try number(query["page_size"], name: "page_size")
+        message.pageToken = query["page_token"].map(String.init) ?? ""
+        return try json(controlPlane.listStores(message, caller: caller))
+    }
+
+    func getStore(_ id: String, caller: String) throws -> Response {
+        var message = Storeplatform_V1_GetStoreRequest()
+        message.id = id
+        return try json(controlPlane.getStore(message, caller: caller).store)
+    }
+
+    func deleteStore(_ id: String, caller: String, requestID: String) async throws -> Response {
+        var message = Storeplatform_V1_DeleteStoreRequest()
+        message.id = id
+        return try json(await controlPlane.deleteStore(message, caller: caller, requestID: requestID).store, status: .accepted)
+    }
+
+    func retryStore(_ id: String, caller: String, requestID: String) async throws -> Response {
+        var message = Storeplatform_V1_RetryStoreRequest()
+        message.id = id
+        return try json(await controlPlane.retryStore(message, caller: caller, requestID: requestID).store, status: .accepted)
+    }
+
+    func listAudit(_ request: Request, caller: String) throws -> Response {
+        let query = request.uri.queryParameters
+        var message = Storeplatform_V1_ListAuditRequest()
+        message.limit = try number(query["limit"], name: "limit")
+        message.pageToken = query["page_token"].map(String.init) ?? ""
+        message.storeID = query["store_id"].map(String.init) ?? ""
+        return try json(controlPlane.listAudit(message, caller: caller))
+    }
+
+    func events(_ request: Request, caller: String) throws -> Response {
+        var message = Storeplatform_V1_WatchStoresRequest()
+        message.storeID = request.uri.queryParameters["store_id"].map(String.init) ?? ""
+        let (current, changes) = try controlPlane.watchStores(message, caller: caller)
+        var headers = HTTPFields()
+        headers[.contentType] = MediaTypes.eventStream
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: streams.body(current: current, changes: changes, keepAlive: configuration.keepAliveInterval)
+        )
+    }
+
+    func prometheus() throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = MediaTypes.prometheus
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try metrics.scrape(controlPlane))))
+    }
+
+    // MARK: Helpers
+
+    static let jsonHeaders: HTTPFields = [.contentType: MediaTypes.json]
+
+    func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
+        let bytes: [UInt8] = try message.jsonUTF8Bytes()
+        return Response(status: status, headers: Self.jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The whole body, refused with 413 past the configured limit (checked against
+    /// Content-Length first, so an honest oversized upload is not even read).
+    func readBody(_ request: Request) async throws -> ByteBuffer {
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw GatewayError.payloadTooLarge(limit: limit)
+        }
+        var request = request
+        return try await request.collectBody(upTo: limit)
+    }
+
+    /// Decodes proto3 JSON strictly: unknown fields are errors, so a typo in a
+    /// field name is reported rather than silently ignored.
+    func decode<M: SwiftProtobuf.Message>(_ body: ByteBuffer, what example: String) throws -> M {
+        guard body.readableBytes > 0 else {
+            throw GatewayError.invalidJSON("the request body is empty; send a JSON object such as \(example)")
+        }
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = false
+        do {
+            return try M(jsonUTF8Bytes: Array(body.readableBytesView), options: options)
+        } catch let error as JSONDecodingError {
+            throw GatewayError.invalidJSON("the request body is not valid JSON for this call (\(Self.describe(error))); send a JSON object such as \(example)")
+        } catch {
+            throw GatewayError.invalidJSON("the request body is not valid JSON for this call (\(error)); send a JSON object such as \(example)")
+        }
+    }
+
+    static func describe(_ error: JSONDecodingError) -> String {
+        switch error {
+        case .unknownField(let name): "unknown field \"\(name)\""
+        case .truncated: "the JSON ends too early"
+        case .malformedString: "a string is malformed"
+        case .malformedBool: "a boolean is malformed"
+        case .invalidUTF8: "the body is not UTF-8"
+        case .schemaMismatch: "a value has the wrong type"
+        case .illegalNull: "a value is null where it may not be"
+        case .malformedNumber, .numberRange: "a number is malformed or out of range"
+        case .unrecognizedEnumValue: "an enum value is not recognised"
+        case .leadingZero: "a number has a leading zero"
+        case .missingFieldNames: "an object key is missing"
+        case .trailingGarbage: "there is text after the JSON value"
+        default: "\(error)"
+        }
+    }
+
+    /// A non-negative integer query parameter; absent means 0 (the default).
+    func number(_ value: Substring?, name: String) throws -> UInt32 {
+        guard let value, !value.isEmpty else { return 0 }
+        guard let number = UInt32(value) else {
+            throw GatewayError.invalidArgument("\(name) \"\(value)\" is not a whole number from 0 to 4294967295")
+        }
+        return number
+    }
+}

@@ -1,0 +1,140 @@
+import ControlPlane
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import StoreCore
+import StoreRPC
+
+extension HTTPField.Name {
+    static let xRequestID = Self("X-Request-Id")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let accessControlRequestMethod = Self("Access-Control-Request-Method")!
+}
+
+/// Answers every request of the gateway: routing, the token check, caller
+/// identity, errors in the one body shape, `X-Request-Id`, CORS and request
+/// metrics. The handlers themselves (GatewayResponder+API.swift) only translate
+/// between HTTP and the ``ControlPlane`` methods the RPC server calls too.
+struct GatewayResponder: HTTPResponder {
+    typealias Context = GatewayContext
+
+    let controlPlane: ControlPlane
+    let configuration: GatewayConfiguration
+    let metrics: GatewayMetrics
+    let streams: EventStreams
+    let health: HealthEncoder
+    let staticFiles: StaticFiles
+    let requestIDs = RequestIDs()
+    let logger: Logger
+
+    func respond(to request: Request, context: GatewayContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = requestIDs.id(echoing: request.headers[.xRequestID])
+        let route = Route(path: request.uri.path)
+        var response: Response
+        do {
+            response = try await dispatch(request, route: route, context: context, requestID: requestID)
+        } catch let error as GatewayError {
+            response = error.response
+        } catch let error as PlatformError {
+            if error.code == .internalError {
+                logger.error("request failed", metadata: ["request-id": "\(requestID)", "error": "\(error)", "cause": "\(error.cause.map { "\($0)" } ?? "-")"])
+            }
+            response = GatewayError(error).response
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            response = GatewayError.payloadTooLarge(limit: configuration.maxBodyBytes).response
+        } catch is NIOTooManyBytesError {
+            // A body without Content-Length that grew past the limit while being read.
+            response = GatewayError.payloadTooLarge(limit: configuration.maxBodyBytes).response
+        } catch {
+            logger.error(
+                "unexpected error", metadata: ["request-id": "\(requestID)", "path": "\(request.uri.path)", "error": "\(error)"]
+            )
+            response = GatewayError.internalError(requestID: requestID).response
+        }
+        response.headers[.xRequestID] = requestID
+        if !configuration.corsOrigins.isEmpty { addCORSHeaders(to: &response, for: request) }
+        metrics.recordRequest(
+            route: route.template, method: request.method.rawValue, status: response.status.code,
+            duration: ContinuousClock.now - started
+        )
+        return response
+    }
+
+    private func dispatch(_ request: Request, route: Route, context: GatewayContext, requestID: String) async throws -> Response {
+        let allowed = route.methods
+        guard !allowed.isEmpty else { throw GatewayError.notFound(path: request.uri.path) }
+        guard allowed.contains(request.method) else {
+            if request.method == .options && !configuration.corsOrigins.isEmpty {
+                return preflight(allowed: allowed)
+            }
+            throw GatewayError.methodNotAllowed(request.method, path: request.uri.path, allowed: allowed)
+        }
+        if request.method == .post || request.method == .delete { try authenticate(request) }
+        let caller = callerIdentity(request, context: context)
+        switch (route, request.method) {
+        case (.health, _): return healthResponse()
+        case (.stores, .post): return try await createStore(request, caller: caller, requestID: requestID)
+        case (.stores, _): return try listStores(request, caller: caller)
+        case (.store(let id), .delete): return try await deleteStore(id, caller: caller, requestID: requestID)
+        case (.store(let id), _): return try getStore(id, caller: caller)
+        case (.retry(let id), _): return try await retryStore(id, caller: caller, requestID: requestID)
+        case (.audit, _): return try listAudit(request, caller: caller)
+        case (.metrics, _): return try json(controlPlane.metrics(caller: caller))
+        case (.events, _): return try events(request, caller: caller)
+        case (.prometheus, _): return try prometheus()
+        case (.staticFile(let path), _): return try staticFiles.response(for: path)
+        case (.unknownAPI, _): throw GatewayError.notFound(path: request.uri.path)
+        }
+    }
+
+    /// With tokens configured, a mutating request must carry one of them.
+    private func authenticate(_ request: Request) throws {
+        guard let tokens = configuration.tokens else { return }
+        guard tokens.match(authorization: request.headers[.authorization]) != nil else {
+            throw PlatformError(
+                .unauthenticated, "this gateway requires a token for changes: send Authorization: Bearer <token>"
+            )
+        }
+    }
+
+    /// "http:<address>": the peer's address, or the first `X-Forwarded-For`
+    /// address when the peer is a trusted proxy.
+    func callerIdentity(_ request: Request, context: GatewayContext) -> String {
+        let peer = context.peerAddress ?? "unknown"
+        if configuration.trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor],
+            let first = forwarded.split(separator: ",").first
+        {
+            let client = first.trimmingCharacters(in: .whitespaces)
+            if !client.isEmpty { return "http:" + client }
+        }
+        return "http:" + peer
+    }
+
+    private func preflight(allowed: [HTTPRequest.Method]) -> Response {
+        var headers = HTTPFields()
+        headers[.accessControlAllowMethods] = (allowed + [.options]).map(\.rawValue).joined(separator: ", ")
+        headers[.accessControlAllowHeaders] = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+        headers[.accessControlMaxAge] = "600"
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// Adds `Access-Control-Allow-Origin` for a configured origin only; a preflight
+    /// from any other origin gets no CORS headers, so the browser refuses it.
+    private func addCORSHeaders(to response: inout Response, for request: Request) {
+        response.headers.append(HTTPField(name: .vary, value: "Origin"))
+        guard let origin = request.headers[.origin],
+            configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*")
+        else {
+            response.headers[.accessControlAllowMethods] = nil
+            response.headers[.accessControlAllowHeaders] = nil
+            response.headers[.accessControlMaxAge] = nil
+            return
+        }
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.accessControlExposeHeaders] = "X-Request-Id, Retry-After"
+    }
+}

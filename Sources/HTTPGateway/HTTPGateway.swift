@@ -1,0 +1,89 @@
+import ControlPlane
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StoreCore
+
+/// The HTTP gateway of the daemon: the REST API under `/api`, a Server-Sent
+/// Events stream of store changes, Prometheus `/metrics` and the dashboard's
+/// static files, all on one Hummingbird server.
+///
+/// Every API call goes to the same ``ControlPlane`` method the RPC server uses,
+/// in-process. Run it as a `Service` in the daemon's `ServiceGroup`: a graceful
+/// shutdown ends open event streams, lets running requests finish and then
+/// closes the listener.
+public struct HTTPGateway: Service {
+    private let controlPlane: ControlPlane
+    private let configuration: GatewayConfiguration
+    private let logger: Logger
+    private let onListening: @Sendable (_ host: String, _ port: Int) async -> Void
+
+    /// - Parameter onListening: called once the socket is bound, with the bound
+    ///   address and port (the real one when the configured port is 0).
+    public init(
+        controlPlane: ControlPlane,
+        configuration: GatewayConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+    ) {
+        self.controlPlane = controlPlane
+        self.configuration = configuration
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let metrics = GatewayMetrics()
+        let streams = EventStreams()
+        let responder = GatewayResponder(
+            controlPlane: controlPlane,
+            configuration: configuration,
+            metrics: metrics,
+            streams: streams,
+            health: try HealthEncoder(controlPlane: controlPlane),
+            staticFiles: StaticFiles(directory: configuration.dashboardDirectory),
+            logger: logger
+        )
+        if configuration.dashboardDirectory != nil && responder.staticFiles.root == nil {
+            logger.notice(
+                "dashboard directory not found; / answers a short note instead",
+                metadata: ["dashboard-dir": "\(configuration.dashboardDirectory ?? "")"]
+            )
+        }
+        let onListening = onListening
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            onServerRunning: { channel in
+                let address = channel.localAddress
+                await onListening(address?.ipAddress ?? "", address?.port ?? 0)
+            },
+            logger: logger
+        )
+        // Provisioning durations come from the ready events, as they happen.
+        let events = controlPlane.provisioner.events.subscribe()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                for await event in events where event.toStatus == .ready && event.fromStatus == .provisioning {
+                    if let milliseconds = event.store.provisioningDurationMilliseconds {
+                        metrics.recordProvisioning(milliseconds: milliseconds)
+                    }
+                }
+            }
+            try await withGracefulShutdownHandler {
+                do {
+                    try await app.run()
+                } catch {
+                    // Most often the bind: say which address, and how to choose another.
+                    throw GatewayConfigurationError(
+                        "HTTP gateway on \(configuration.host):\(configuration.port) failed: \(error); choose another address with --http, or --http off"
+                    )
+                }
+            } onGracefulShutdown: {
+                streams.shutDown()
+            }
+            group.cancelAll()
+        }
+    }
+}

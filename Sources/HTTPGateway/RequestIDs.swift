@@ -1,0 +1,36 @@
+import Synchronization
+
+/// Request ids for the `X-Request-Id` header: a well-formed incoming one is
+/// echoed, otherwise a new one is made from a per-process random prefix and a
+/// counter (cheap, unique within the process, unguessable across restarts).
+final class RequestIDs: Sendable {
+    private let prefix: String
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        let random = UInt32.random(in: .min ... .max)
+        let hex = String(random, radix: 16)
+        prefix = String(repeating: "0", count: 8 - hex.count) + hex + "-"
+    }
+
+    func id(echoing incoming: String?) -> String {
+        if let incoming, Self.isAcceptable(incoming) { return incoming }
+        let next = counter.add(1, ordering: .relaxed).newValue
+        return prefix + String(next, radix: 16)
+    }
+
+    /// 1...128 characters of letters, digits and `-_.:`, so an echoed id can never
+    /// smuggle anything into a header or a log line.
+    static func isAcceptable(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        guard (1...128).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"):
+                true
+            default: false
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import ControlPlane
+import Foundation
+import HTTPGateway
+import Logging
+import Provisioning
+import ServiceLifecycle
+import StoreCore
+import StoreDatabase
+import StorePlatformProto
+import SwiftProtobuf
+import Testing
+
+/// A real ControlPlane on a temporary database and an instant simulated
+/// cluster, with the gateway served live on a free port.
+struct GatewayHarness {
+    let directory: String
+    let database: StoreDatabase
+    let provisioner: Provisioner
+    let controlPlane: ControlPlane
+
+    init(limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100) throws {
+        directory = "/tmp/sphttp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        database = try StoreDatabase.open(path: directory + "/store.sqlite")
+        let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: .instant)
+        var configuration = ProvisionerConfiguration()
+        configuration.pollInterval = .milliseconds(20)
+        let logger = Logger(label: "test")
+        provisioner = Provisioner(
+            database: database, driver: cluster, events: StoreEventBus(), configuration: configuration, logger: logger
+        )
+        let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: logger)
+        let frozen = ContinuousClock.now
+        controlPlane = ControlPlane(
+            info: DaemonInfo(
+                version: "test", startedAtMilliseconds: 1_700_000_000_000, clusterDriver: "simulated",
+                clusterSimulated: true, database: "sqlite"
+            ),
+            // A frozen clock: buckets never refill during a test, so a refusal's
+            // Retry-After is exact however slowly the machine runs.
+            provisioner: provisioner, reconciler: reconciler, rateLimiter: RateLimiter(limits: limits, now: { frozen }),
+            maxLiveStores: maxLiveStores, logger: logger
+        )
+    }
+
+    /// Runs the gateway on 127.0.0.1, port 0, calls `body` with the bound port,
+    /// then shuts the gateway down gracefully and waits for it to stop.
+    func withGateway(
+        _ configure: (inout GatewayConfiguration) -> Void = { _ in },
+        _ body: @escaping @Sendable (Int) async throws -> Void
+    ) async throws {
+        var configuration = GatewayConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.dashboardDirectory = nil
+        configure(&configuration)
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let gateway = HTTPGateway(
+            controlPlane: controlPlane, configuration: configuration, logger: Logger(label: "test-gateway"),
+            onListening: { _, port in portContinuation.yield(port) }
+        )
+        let group = ServiceGroup(services: [gateway], logger: Logger(label: "test-group"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw ClientError("the gateway never listened") }
+            do {
+                try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                await provisioner.shutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        await provisioner.shutdown()
+    }
+
+    /// Polls GET /api/stores/{id} until the store has `status` (a generous bound).
+    func waitFor(port: Int, id: String, status: String, within seconds: Double = 20) async throws -> Storeplatform_V1_Store {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var last = ""
+        while ContinuousClock.now < deadline {
+            let response = try await RawHTTPClient.send(port: port, "GET", "/api/stores/\(id)")
+            last = response.body
+            if response.status == 200 {
+                let store = try Storeplatform_V1_Store(jsonString: response.body)
+                if store.status == Storeplatform_V1_StoreStatus(statusName: status) { return store }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ClientError("store \(id) did not reach \(status); last answer: \(last)")
+    }
+}
+
+extension Storeplatform_V1_StoreStatus {
+    init?(statusName: String) {
+        switch statusName {
+        case "queued": self = .queued
+        case "provisioning": self = .provisioning
+        case "ready": self = .ready
+        case "failed": self = .failed
+        case "deleting": self = .deleting
+        case "deleted": self = .deleted
+        default: return nil
+        }
+    }
+}
+
+/// The exact error body the gateway must send.
+func errorBody(_ code: String, _ message: String) -> String {
+    #"{"error":{"code":"\#(code)","message":"\#(message)"}}"#
+}

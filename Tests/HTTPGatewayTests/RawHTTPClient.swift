@@ -1,0 +1,109 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// An HTTP/1.1 response as it came off the socket.
+struct RawResponse {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    var body: String
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// A deliberately small HTTP/1.1 client over a real TCP socket, so tests see the
+/// exact bytes the gateway sends (and can send paths no URL type would allow,
+/// such as `/../Package.swift`).
+enum RawHTTPClient {
+    static func connect(port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func requestText(
+        _ method: String, _ target: String, headers: [String: String] = [:], body: String? = nil
+    ) -> String {
+        var text = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
+        if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
+        text += "\r\n" + (body ?? "")
+        return text
+    }
+
+    /// Sends one request with `Connection: close` and reads the whole answer.
+    static func send(
+        port: Int, _ method: String, _ target: String, headers: [String: String] = [:], body: String? = nil
+    ) async throws -> RawResponse {
+        try await send(port: port, raw: requestText(method, target, headers: headers, body: body))
+    }
+
+    static func send(port: Int, raw: String) async throws -> RawResponse {
+        let channel = try await connect(port: port)
+        let bytes = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: raw))
+            var received: [UInt8] = []
+            do {
+                for try await chunk in inbound { received += chunk.readableBytesView }
+            } catch {
+                // The server may reset after answering; what arrived is the answer.
+            }
+            return received
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    static func parse(_ text: String) throws -> RawResponse {
+        guard let split = text.range(of: "\r\n\r\n") else { throw ClientError("no header end in: \(text)") }
+        let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw ClientError("bad status line \(lines[0])") }
+        let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        var body = String(text[split.upperBound...])
+        let response = RawResponse(status: status, headers: headers, body: body)
+        if response.header("Transfer-Encoding")?.lowercased() == "chunked" {
+            body = dechunk(body)
+        }
+        return RawResponse(status: status, headers: headers, body: body)
+    }
+
+    static func dechunk(_ text: String) -> String {
+        var rest = Substring(text)
+        var out = ""
+        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
+            let start = lineEnd.upperBound
+            let bytes = Array(rest[start...].utf8.prefix(size))
+            out += String(decoding: bytes, as: UTF8.self)
+            rest = rest[start...].dropFirst(String(decoding: bytes, as: UTF8.self).count).dropFirst(2)
+        }
+        return out
+    }
+}
+
+struct ClientError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body`, failing if it takes longer than `seconds` (a generous bound, not
+/// a speed check).
+func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw ClientError("timed out after \(seconds) s")
+        }
+        let result = try await group.next()!
+        group.cancelAll()
+        return result
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import StorePlatformProto
+import SwiftProtobuf
+import Testing
+
+/// The error body, parsed, after checking it has exactly the documented shape.
+func errorFields(_ body: String) throws -> (code: String, message: String) {
+    let object = try #require(JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+    #expect(Array(object.keys) == ["error"])
+    let error = try #require(object["error"] as? [String: String])
+    #expect(Set(error.keys) == ["code", "message"])
+    return (try #require(error["code"]), try #require(error["message"]))
+}
+
+@Suite struct StoreRoutesTests {
+    @Test func createAnswers202QueuedThenBecomesReady() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let response = try await RawHTTPClient.send(
+                port: port, "POST", "/api/stores", headers: ["Content-Type": "application/json"],
+                body: #"{"name":"shop","engine":"woocommerce"}"#
+            )
+            #expect(response.status == 202)
+            #expect(response.header("Content-Type") == "application/json")
+            #expect(response.header("X-Request-Id")?.isEmpty == false)
+            let store = try Storeplatform_V1_Store(jsonString: response.body)
+            #expect(store.name == "shop")
+            #expect(store.engine == "woocommerce")
+            #expect(store.status == .queued)
+            #expect(response.body.contains(#""status":"STORE_STATUS_QUEUED""#))
+            let ready = try await harness.waitFor(port: port, id: store.id, status: "ready")
+            #expect(ready.url.isEmpty == false)
+        }
+    }
+
+    @Test func idempotencyKeyReturnsTheSameStore() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let body = #"{"name":"twice"}"#
+            let first = try await RawHTTPClient.send(port: port, "POST", "/api/stores", headers: ["Idempotency-Key": "k-1"], body: body)
+            let second = try await RawHTTPClient.send(port: port, "POST", "/api/stores", headers: ["Idempotency-Key": "k-1"], body: body)
+            #expect(first.status == 202)
+            #expect(second.status == 202)
+            #expect(try Storeplatform_V1_Store(jsonString: first.body).id == Storeplatform_V1_Store(jsonString: second.body).id)
+        }
+    }
+
+    @Test func listFiltersByStatusAndPages() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            var ids: [String] = []
+            for name in ["alpha", "beta", "gamma"] {
+                let response = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
+                #expect(response.status == 202)
+                ids.append(try Storeplatform_V1_Store(jsonString: response.body).id)
+            }
+            for id in ids { _ = try await harness.waitFor(port: port, id: id, status: "ready") }
+            let delete = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(ids[0])")
+            #expect(delete.status == 202)
+            _ = try await harness.waitFor(port: port, id: ids[0], status: "deleted")
+
+            let ready = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=ready")
+            #expect(ready.status == 200)
+            let readyList = try Storeplatform_V1_ListStoresResponse(jsonString: ready.body)
+            #expect(Set(readyList.stores.map(\.id)) == Set(ids[1...]))
+
+            let both = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=ready,deleted")
+            #expect(try Storeplatform_V1_ListStoresResponse(jsonString: both.body).stores.count == 3)
+            let repeated = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=deleted&status=queued")
+            #expect(try Storeplatform_V1_ListStoresResponse(jsonString: repeated.body).stores.map(\.id) == [ids[0]])
+
+            let page1 = try await RawHTTPClient.send(port: port, "GET", "/api/stores?page_size=2")
+            let first = try Storeplatform_V1_ListStoresResponse(jsonString: page1.body)
+            #expect(first.stores.count == 2)
+            #expect(!first.nextPageToken.isEmpty)
+            let token = first.nextPageToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let page2 = try await RawHTTPClient.send(port: port, "GET", "/api/stores?page_size=2&page_token=\(token)")
+            let second = try Storeplatform_V1_ListStoresResponse(jsonString: page2.body)
+            #expect(second.stores.count == 1)
+            #expect(second.nextPageToken.isEmpty)
+            #expect(Set((first.stores + second.stores).map(\.id)) == Set(ids))
+
+            let bad = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=bogus")
+            #expect(bad.status == 400)
+            #expect(try errorFields(bad.body).code == "INVALID_ARGUMENT")
+            let badSize = try await RawHTTPClient.send(port: port, "GET", "/api/stores?page_size=-1")
+            #expect(badSize.status == 400)
+            #expect(try errorFields(badSize.body).code == "INVALID_ARGUMENT")
+        }
+    }
+
+    @Test func getUnknownStoreIs404WithTheExactBody() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let response = try await RawHTTPClient.send(port: port, "GET", "/api/stores/nope")
+            #expect(response.status == 404)
+            #expect(response.header("Content-Type") == "application/json")
+            #expect(response.body == #"{"error":{"code":"NOT_FOUND","message":"no store with id \"nope\""}}"#)
+        }
+    }
+
+    @Test func deleteAnswers202ThenStoreIsDeleted() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"gone"}"#)
+            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            _ = try await harness.waitFor(port: port, id: id, status: "ready")
+            let response = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(id)")
+            #expect(response.status == 202)
+            let store = try Storeplatform_V1_Store(jsonString: response.body)
+            #expect(store.id == id)
+            #expect([.deleting, .deleted].contains(store.status))
+            _ = try await harness.waitFor(port: port, id: id, status: "deleted")
+            let again = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(id)")
+            #expect(again.status == 409)
+            #expect(try errorFields(again.body).code == "INVALID_STATE_TRANSITION")
+        }
+    }
+
+    @Test func retryOnReadyIs409() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"fine"}"#)
+            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            _ = try await harness.waitFor(port: port, id: id, status: "ready")
+            let response = try await RawHTTPClient.send(port: port, "POST", "/api/stores/\(id)/retry")
+            #expect(response.status == 409)
+            #expect(try errorFields(response.body).code == "INVALID_STATE_TRANSITION")
+        }
+    }
+
+    @Test func auditAndMetricsAnswerTheirMessages() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"audited"}"#)
+            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            _ = try await harness.waitFor(port: port, id: id, status: "ready")
+            let audit = try await RawHTTPClient.send(port: port, "GET", "/api/audit?limit=2&store_id=\(id)")
+            #expect(audit.status == 200)
+            let page = try Storeplatform_V1_ListAuditResponse(jsonString: audit.body)
+            #expect(page.events.count == 2)
+            #expect(page.events.first?.toStatus == .ready)
+            #expect(!page.nextPageToken.isEmpty)
+            let metrics = try await RawHTTPClient.send(port: port, "GET", "/api/metrics")
+            #expect(metrics.status == 200)
+            let counts = try Storeplatform_V1_GetMetricsResponse(jsonString: metrics.body).storesByStatus
+            #expect(counts.first { $0.status == .ready }?.count == 1)
+            let health = try await RawHTTPClient.send(port: port, "GET", "/api/health", headers: ["X-Request-Id": "abc-123"])
+            #expect(health.status == 200)
+            #expect(health.header("X-Request-Id") == "abc-123")
+            let decoded = try Storeplatform_V1_HealthResponse(jsonString: health.body)
+            #expect(decoded.status == "SERVING")
+            #expect(decoded.version == "test")
+            #expect(decoded.clusterSimulated)
+            #expect(decoded.uptimeSeconds > 0)
+        }
+    }
+}

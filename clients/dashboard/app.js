@@ -1,0 +1,943 @@
+// StorePlatform dashboard: vanilla JavaScript (ES2020), no build step, no dependencies.
+// Talks to the daemon's HTTP gateway (same origin): /api/stores, /api/audit, /api/metrics,
+// and /api/events (Server-Sent Events) for live updates.
+'use strict';
+
+(() => {
+  // ------------------------------------------------------------------ constants
+
+  const STATUSES = ['queued', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
+  const DELETABLE = new Set(['queued', 'provisioning', 'ready', 'failed']);
+  const RETRYABLE = new Set(['failed']);
+  const NAME_MAX = 40;
+  const TOKEN_KEY = 'storeplatform.token';
+  const STORES_PAGE = 100;
+  const AUDIT_PAGE = 50;
+  // The gateway rate-limits every caller (30 requests/min by default), so refreshes caused
+  // by live events are throttled and only made for the tab on screen.
+  const AUDIT_REFRESH_MS = 3000;
+  const METRICS_REFRESH_MS = 5000;
+  const BACKOFF_MIN_MS = 1000;
+  const BACKOFF_MAX_MS = 30000;
+
+  // ------------------------------------------------------------------ helpers
+
+  const $ = (id) => document.getElementById(id);
+
+  /** Creates an element: el('p', {class: 'x', dataset: {...}}, child, 'text', ...). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'dataset') Object.assign(node.dataset, value);
+      else if (key === 'text') node.textContent = value;
+      else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /** "STORE_STATUS_READY" → "ready"; missing (proto3 default) → "unspecified". */
+  function statusName(status) {
+    if (!status) return 'unspecified';
+    return String(status).replace(/^STORE_STATUS_/, '').toLowerCase();
+  }
+
+  /** proto3 JSON int64 (a string) → number; missing → 0. */
+  const int64 = (value) => (value === undefined || value === null || value === '' ? 0 : Number(value));
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+  function timeElement(ms) {
+    if (!ms) return el('span', { class: 'muted', text: '—' });
+    const date = new Date(ms);
+    return el('time', { datetime: date.toISOString(), title: date.toISOString() }, timeFormat.format(date));
+  }
+
+  function seconds(ms) {
+    const value = Number(ms) || 0;
+    const s = value / 1000;
+    return (s >= 100 ? s.toFixed(0) : s >= 10 ? s.toFixed(1) : s.toFixed(2)) + ' s';
+  }
+
+  function throttle(fn, ms) {
+    let last = 0;
+    let timer = null;
+    const run = () => {
+      timer = null;
+      last = Date.now();
+      fn();
+    };
+    return () => {
+      if (timer) return;
+      const wait = Math.max(0, last + ms - Date.now());
+      timer = setTimeout(run, wait);
+    };
+  }
+
+  // ------------------------------------------------------------------ API
+
+  class ApiError extends Error {
+    constructor(status, code, message, retryAfter) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.retryAfter = retryAfter;
+    }
+    get isNetwork() {
+      return this.code === 'NETWORK';
+    }
+  }
+
+  function token() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch {
+      return '';
+    }
+  }
+
+  async function rawRequest(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const bearer = token();
+    if (bearer) headers.Authorization = 'Bearer ' + bearer;
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (error) {
+      throw new ApiError(0, 'NETWORK', 'Cannot reach the gateway — is storeplatformd running?');
+    }
+    let data = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const err = (data && data.error) || {};
+      const retryAfter = Number(response.headers.get('Retry-After')) || 0;
+      throw new ApiError(
+        response.status,
+        err.code || 'HTTP_' + response.status,
+        err.message || `The gateway answered ${response.status} ${response.statusText}`.trim(),
+        retryAfter,
+      );
+    }
+    return data || {};
+  }
+
+  /**
+   * Calls the API. Mutating calls that answer 401 ask for the token, keep it in
+   * sessionStorage and are retried with `Authorization: Bearer …`.
+   */
+  async function api(method, path, body) {
+    const mutating = method !== 'GET';
+    let refused = false;
+    for (;;) {
+      try {
+        return await rawRequest(method, path, body);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 401 || !mutating) throw error;
+        const entered = await askToken(refused ? 'That token was refused: ' + error.message : '');
+        if (!entered) throw error;
+        refused = true;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ token dialog
+
+  function askToken(problem) {
+    const dialog = $('token-dialog');
+    const input = $('token-input');
+    const errorLine = $('token-error');
+    errorLine.textContent = problem;
+    errorLine.hidden = !problem;
+    input.value = '';
+    return new Promise((resolve) => {
+      const finish = (value) => {
+        dialog.removeEventListener('close', onClose);
+        $('token-form').removeEventListener('submit', onSubmit);
+        $('token-cancel').removeEventListener('click', onCancel);
+        if (dialog.open) dialog.close();
+        resolve(value);
+      };
+      const onSubmit = (event) => {
+        event.preventDefault();
+        const value = input.value.trim();
+        if (!value) {
+          errorLine.textContent = 'Enter the token.';
+          errorLine.hidden = false;
+          return;
+        }
+        try {
+          sessionStorage.setItem(TOKEN_KEY, value);
+        } catch {
+          /* storage unavailable: the call below still fails cleanly */
+        }
+        finish(value);
+      };
+      const onCancel = () => finish(null);
+      const onClose = () => finish(null);
+      dialog.addEventListener('close', onClose);
+      $('token-form').addEventListener('submit', onSubmit);
+      $('token-cancel').addEventListener('click', onCancel);
+      dialog.showModal();
+      input.focus();
+    });
+  }
+
+  function confirmDelete(store) {
+    const dialog = $('confirm-dialog');
+    $('confirm-text').textContent =
+      `Delete “${store.name}”? Its WooCommerce site, database and namespace are removed. This cannot be undone.`;
+    return new Promise((resolve) => {
+      const finish = (value) => {
+        $('confirm-ok').removeEventListener('click', onOk);
+        $('confirm-cancel').removeEventListener('click', onCancel);
+        dialog.removeEventListener('close', onClose);
+        if (dialog.open) dialog.close();
+        resolve(value);
+      };
+      const onOk = (event) => {
+        event.preventDefault();
+        finish(true);
+      };
+      const onCancel = () => finish(false);
+      const onClose = () => finish(false);
+      $('confirm-ok').addEventListener('click', onOk);
+      $('confirm-cancel').addEventListener('click', onCancel);
+      dialog.addEventListener('close', onClose);
+      dialog.showModal();
+      $('confirm-cancel').focus();
+    });
+  }
+
+  // ------------------------------------------------------------------ tabs
+
+  const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+  let activeTab = 'stores';
+
+  function selectTab(tab, focus) {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute('aria-selected', String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      $(other.getAttribute('aria-controls')).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    activeTab = tab.id.replace(/^tab-/, '');
+    if (location.hash !== '#' + activeTab) history.replaceState(null, '', '#' + activeTab);
+    onTabShown(activeTab);
+  }
+
+  for (const tab of tabs) {
+    tab.addEventListener('click', () => selectTab(tab, false));
+    tab.addEventListener('keydown', (event) => {
+      const index = tabs.indexOf(tab);
+      let next = null;
+      if (event.key === 'ArrowRight' || event.key === 'ArrowDown') next = tabs[(index + 1) % tabs.length];
+      else if (event.key === 'ArrowLeft' || event.key === 'ArrowUp') next = tabs[(index - 1 + tabs.length) % tabs.length];
+      else if (event.key === 'Home') next = tabs[0];
+      else if (event.key === 'End') next = tabs[tabs.length - 1];
+      if (next) {
+        event.preventDefault();
+        selectTab(next, true);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ state blocks
+
+  function showState(container, kind, message, onRetry) {
+    container.replaceChildren();
+    container.dataset.state = kind || '';
+    if (!kind) return;
+    const box = el('div', { class: 'state-box state-' + kind, 'data-testid': kind === 'error' ? 'state-error' : 'state-' + kind });
+    box.append(el('p', { text: message }));
+    if (onRetry) box.append(el('button', { type: 'button', class: 'btn', onclick: onRetry, text: 'Try again' }));
+    container.append(box);
+  }
+
+  // ------------------------------------------------------------------ name validation
+
+  function describeChar(ch) {
+    if (ch === ' ') return 'a space';
+    const code = 'U+' + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return /\p{L}|\p{N}|\p{P}|\p{S}/u.test(ch) ? `“${ch}”` : `the character ${code}`;
+  }
+
+  /** Client-side mirror of the server's DNS-1123 rule; the message names the first rule broken. */
+  function validateName(raw) {
+    if (raw.trim() === '') return 'A store name is required, for example “my-shop”.';
+    const chars = Array.from(raw);
+    if (chars.length > NAME_MAX) return `The name is ${chars.length} characters long; the maximum is ${NAME_MAX}.`;
+    for (let i = 0; i < chars.length; i++) {
+      const ch = chars[i];
+      if (/[a-z0-9-]/.test(ch)) continue;
+      if (/[A-Z]/.test(ch)) {
+        return `Use lower case: “${ch}” at position ${i + 1} is an upper-case letter (try “${raw.toLowerCase()}”).`;
+      }
+      return `${describeChar(ch)} at position ${i + 1} is not allowed; use only lower-case letters a-z, digits 0-9 and “-”.`.replace(
+        /^./,
+        (c) => c.toUpperCase(),
+      );
+    }
+    if (chars[0] === '-') return 'The name must start with a letter, not a hyphen.';
+    if (/[0-9]/.test(chars[0])) return 'The name must start with a letter, not a digit.';
+    if (chars[chars.length - 1] === '-') return 'The name must end with a letter or digit, not a hyphen.';
+    return null;
+  }
+
+  // ------------------------------------------------------------------ create form
+
+  const form = $('create-form');
+  const nameInput = $('create-name');
+  const engineSelect = $('create-engine');
+  const submitButton = $('create-submit');
+  const createError = $('create-error');
+  let nameTouched = false;
+
+  function setCreateError(message, code) {
+    createError.textContent = message || '';
+    createError.hidden = !message;
+    if (code) createError.dataset.code = code;
+    else delete createError.dataset.code;
+  }
+
+  function checkNameInline() {
+    const problem = validateName(nameInput.value);
+    nameInput.setAttribute('aria-invalid', problem ? 'true' : 'false');
+    return problem;
+  }
+
+  nameInput.addEventListener('input', () => {
+    if (!nameTouched && nameInput.value === '') return;
+    const problem = checkNameInline();
+    if (nameTouched || problem) setCreateError(problem, problem ? 'CLIENT_VALIDATION' : null);
+    else setCreateError(null);
+  });
+  nameInput.addEventListener('blur', () => {
+    if (nameInput.value !== '') nameTouched = true;
+  });
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    nameTouched = true;
+    const problem = checkNameInline();
+    if (problem) {
+      setCreateError(problem, 'CLIENT_VALIDATION');
+      nameInput.focus();
+      return;
+    }
+    setCreateError(null);
+    submitButton.disabled = true;
+    submitButton.textContent = 'Creating…';
+    try {
+      const store = await api('POST', '/api/stores', { name: nameInput.value, engine: engineSelect.value });
+      upsertStore(store, true);
+      nameInput.value = '';
+      nameTouched = false;
+      nameInput.setAttribute('aria-invalid', 'false');
+      scheduleAudit();
+      scheduleMetrics();
+    } catch (error) {
+      let message = error.message;
+      if (error.code === 'RATE_LIMITED' && error.retryAfter && !/\d+\s*s/.test(message)) {
+        message += ` Try again in ${error.retryAfter} s.`;
+      }
+      setCreateError(message, error.code);
+      if (error.status === 400) nameInput.setAttribute('aria-invalid', 'true');
+    } finally {
+      submitButton.disabled = false;
+      submitButton.textContent = 'Create store';
+    }
+  });
+
+  // ------------------------------------------------------------------ stores
+
+  const storeList = $('store-list');
+  const storesState = $('stores-state');
+  const storesMore = $('stores-more');
+  const hideDeleted = $('hide-deleted');
+  /** id → Store JSON */
+  const stores = new Map();
+  let storesToken = '';
+  let storesLoaded = false;
+
+  function storeCard(store) {
+    const status = statusName(store.status);
+    const busy = pending.has(store.id);
+    const card = el('li', {
+      class: 'card store-card status-' + status,
+      'data-testid': 'store-card',
+      'data-store-id': store.id,
+      'data-store-name': store.name,
+      'data-status': status,
+      'aria-labelledby': 'store-title-' + store.id,
+    });
+    card.append(
+      el(
+        'div',
+        { class: 'store-head' },
+        el('h3', { class: 'store-name', id: 'store-title-' + store.id, text: store.name }),
+        el('span', { class: 'badge badge-' + status, 'data-testid': 'store-status', text: status }),
+      ),
+    );
+    const meta = el('dl', { class: 'store-meta' });
+    const row = (label, value) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', {}, value)));
+    row('Engine', store.engine || 'woocommerce');
+    row('Created', timeElement(int64(store.createdAtMs)));
+    if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
+    if (store.attempts > 1) row('Attempts', String(store.attempts));
+    card.append(meta);
+    if (status === 'ready' && store.url) {
+      card.append(
+        el(
+          'p',
+          { class: 'store-url' },
+          el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'store-url', text: store.url }),
+        ),
+      );
+    }
+    if (status === 'failed' && store.errorMessage) {
+      card.append(
+        el(
+          'div',
+          { class: 'store-error' },
+          el('p', { class: 'store-error-title', text: 'Failure reason' }),
+          el('pre', { 'data-testid': 'store-error', tabindex: '0', text: store.errorMessage }),
+        ),
+      );
+    }
+    const actionError = actionErrors.get(store.id);
+    if (actionError) card.append(el('p', { class: 'form-error', role: 'alert', 'data-testid': 'store-action-error', text: actionError }));
+    const retry = el('button', {
+      type: 'button',
+      class: 'btn',
+      'data-testid': 'store-retry',
+      disabled: busy || !RETRYABLE.has(status),
+      'aria-label': 'Retry ' + store.name,
+      text: 'Retry',
+      onclick: () => storeAction(store.id, 'retry'),
+    });
+    const del = el('button', {
+      type: 'button',
+      class: 'btn btn-danger',
+      'data-testid': 'store-delete',
+      disabled: busy || !DELETABLE.has(status),
+      'aria-label': 'Delete ' + store.name,
+      text: 'Delete',
+      onclick: () => storeAction(store.id, 'delete'),
+    });
+    card.append(el('div', { class: 'store-actions' }, retry, del));
+    return card;
+  }
+
+  const pending = new Set();
+  const actionErrors = new Map();
+
+  async function storeAction(id, kind) {
+    const store = stores.get(id);
+    if (!store) return;
+    if (kind === 'delete' && !(await confirmDelete(store))) return;
+    actionErrors.delete(id);
+    pending.add(id);
+    renderStore(id);
+    try {
+      const updated =
+        kind === 'delete'
+          ? await api('DELETE', '/api/stores/' + encodeURIComponent(id))
+          : await api('POST', '/api/stores/' + encodeURIComponent(id) + '/retry');
+      pending.delete(id);
+      upsertStore(updated, false);
+      scheduleAudit();
+      scheduleMetrics();
+    } catch (error) {
+      pending.delete(id);
+      let message = error.message;
+      if (error.code === 'RATE_LIMITED' && error.retryAfter) message += ` Try again in ${error.retryAfter} s.`;
+      actionErrors.set(id, message);
+      renderStore(id);
+      // The store may have moved on; fetch its current state.
+      if (error.status === 409) refreshStore(id);
+    }
+  }
+
+  async function refreshStore(id) {
+    try {
+      upsertStore(await api('GET', '/api/stores/' + encodeURIComponent(id)), false);
+    } catch {
+      /* the next event or reload corrects it */
+    }
+  }
+
+  function isNewer(a, b) {
+    // Newest first: by creation time, then id.
+    const ta = int64(a.createdAtMs);
+    const tb = int64(b.createdAtMs);
+    if (ta !== tb) return ta > tb;
+    return String(a.id) > String(b.id);
+  }
+
+  function visible(store) {
+    return !(hideDeleted.checked && statusName(store.status) === 'deleted');
+  }
+
+  function renderStore(id) {
+    const store = stores.get(id);
+    const existing = storeList.querySelector(`[data-store-id="${CSS.escape(id)}"]`);
+    if (!store || !visible(store)) {
+      if (existing) existing.remove();
+      updateStoresEmpty();
+      return;
+    }
+    const card = storeCard(store);
+    if (existing) {
+      // Keep keyboard focus on the same control across the re-render.
+      const focused = document.activeElement && existing.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
+      existing.replaceWith(card);
+      if (focused) {
+        const again = card.querySelector(`[data-testid="${focused}"]`);
+        if (again && !again.disabled) {
+          again.focus();
+        } else {
+          const title = card.querySelector('.store-name');
+          title.tabIndex = -1;
+          title.focus();
+        }
+      }
+    } else {
+      let before = null;
+      for (const other of storeList.children) {
+        const otherStore = stores.get(other.dataset.storeId);
+        if (otherStore && isNewer(store, otherStore)) {
+          before = other;
+          break;
+        }
+      }
+      storeList.insertBefore(card, before);
+    }
+    updateStoresEmpty();
+  }
+
+  function upsertStore(store, isNew) {
+    if (!store || !store.id) return;
+    const previous = stores.get(store.id);
+    // Ignore stale snapshots (an older event arriving after a newer response).
+    if (previous && int64(previous.updatedAtMs) > int64(store.updatedAtMs)) return;
+    if (previous && previous.status !== store.status) actionErrors.delete(store.id);
+    stores.set(store.id, store);
+    renderStore(store.id);
+    if (isNew) {
+      const card = storeList.querySelector(`[data-store-id="${CSS.escape(store.id)}"]`);
+      if (card) card.classList.add('flash');
+    }
+  }
+
+  function updateStoresEmpty() {
+    if (!storesLoaded) return;
+    if (storeList.children.length === 0) {
+      const anyHidden = stores.size > 0;
+      showState(storesState, 'empty', anyHidden ? 'No stores to show (deleted stores are hidden).' : 'No stores yet — create one above.');
+    } else if (storesState.dataset.state === 'empty') {
+      showState(storesState, null);
+    }
+  }
+
+  function renderAllStores() {
+    storeList.replaceChildren();
+    const sorted = Array.from(stores.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
+    for (const store of sorted) if (visible(store)) storeList.append(storeCard(store));
+    updateStoresEmpty();
+  }
+
+  async function loadStores(more) {
+    if (!more) {
+      if (!storesLoaded) showState(storesState, 'loading', 'Loading stores…');
+    }
+    const params = new URLSearchParams({ page_size: String(STORES_PAGE) });
+    if (more && storesToken) params.set('page_token', storesToken);
+    try {
+      const page = await api('GET', '/api/stores?' + params);
+      if (!more) stores.clear();
+      for (const store of page.stores || []) stores.set(store.id, store);
+      storesToken = page.nextPageToken || '';
+      storesMore.hidden = !storesToken;
+      storesLoaded = true;
+      showState(storesState, null);
+      renderAllStores();
+    } catch (error) {
+      if (storesLoaded && more) {
+        showState(storesState, 'error', 'Could not load more stores: ' + error.message, () => loadStores(true));
+        return;
+      }
+      const message = error.isNetwork
+        ? 'Cannot reach the gateway. Is storeplatformd running? The page reconnects on its own.'
+        : 'Could not load stores: ' + error.message;
+      storesLoaded = false;
+      storeList.replaceChildren();
+      storesMore.hidden = true;
+      showState(storesState, 'error', message, () => loadStores(false));
+    }
+  }
+
+  storesMore.addEventListener('click', () => loadStores(true));
+  hideDeleted.addEventListener('change', renderAllStores);
+
+  // ------------------------------------------------------------------ activity log
+
+  const auditList = $('audit-list');
+  const auditState = $('audit-state');
+  const auditMore = $('audit-more');
+  let auditToken = '';
+  let auditLoaded = false;
+  let auditStale = true;
+
+  function statusChange(from, to) {
+    const wrap = el('span', { class: 'change' });
+    if (from) wrap.append(el('span', { class: 'badge badge-' + statusName(from), text: statusName(from) }), ' → ');
+    if (to) wrap.append(el('span', { class: 'badge badge-' + statusName(to), text: statusName(to) }));
+    return wrap;
+  }
+
+  function auditRow(event, provisional) {
+    const row = el('li', {
+      class: 'audit-row' + (provisional ? ' provisional' : ''),
+      'data-testid': 'audit-row',
+      'data-audit-id': String(event.id || '0'),
+      'data-action': event.action || '',
+      'data-store-name': event.storeName || '',
+    });
+    row.append(
+      el(
+        'div',
+        { class: 'audit-main' },
+        el('span', { class: 'audit-action', text: event.action || '—' }),
+        el('span', { class: 'audit-store', text: event.storeName || event.storeId || '' }),
+        statusChange(event.fromStatus, event.toStatus),
+      ),
+      el(
+        'div',
+        { class: 'audit-sub' },
+        timeElement(int64(event.timeMs)),
+        el('span', { class: 'audit-actor', title: 'actor', text: event.actor || (provisional ? '…' : 'unknown') }),
+      ),
+    );
+    if (event.message) row.append(el('p', { class: 'audit-message', text: event.message }));
+    return row;
+  }
+
+  function auditIdOf(node) {
+    return int64(node.dataset.auditId);
+  }
+
+  /** Inserts or replaces a row, keeping the list ordered by id, newest first. */
+  function placeAuditRow(event, provisional) {
+    const id = int64(event.id);
+    if (!id) return;
+    const existing = auditList.querySelector(`[data-audit-id="${CSS.escape(String(event.id))}"]`);
+    const row = auditRow(event, provisional);
+    if (existing) {
+      // Rows already complete never change; a provisional one (from a live event) is
+      // replaced once the audit log has the full row.
+      if (provisional || !existing.classList.contains('provisional')) return;
+      existing.replaceWith(row);
+    } else {
+      let before = null;
+      for (const other of auditList.children) {
+        if (auditIdOf(other) < id) {
+          before = other;
+          break;
+        }
+      }
+      auditList.insertBefore(row, before);
+    }
+    if (auditState.dataset.state === 'empty') showState(auditState, null);
+  }
+
+  async function loadAudit(more) {
+    const params = new URLSearchParams({ limit: String(AUDIT_PAGE) });
+    if (more && auditToken) params.set('page_token', auditToken);
+    if (!auditLoaded && !more) showState(auditState, 'loading', 'Loading activity…');
+    try {
+      const page = await api('GET', '/api/audit?' + params);
+      const events = page.events || [];
+      if (more) {
+        for (const event of events) placeAuditRow(event, false);
+        auditToken = page.nextPageToken || '';
+      } else {
+        // Newest page: merge (keeps rows already loaded further down).
+        if (!auditLoaded) auditList.replaceChildren();
+        for (const event of events) placeAuditRow(event, false);
+        if (!auditLoaded) auditToken = page.nextPageToken || '';
+      }
+      auditLoaded = true;
+      auditStale = false;
+      auditMore.hidden = !auditToken;
+      if (auditList.children.length === 0) showState(auditState, 'empty', 'No activity yet — create a store to see it here.');
+      else showState(auditState, null);
+    } catch (error) {
+      const message = error.isNetwork ? 'Cannot reach the gateway.' : 'Could not load the activity log: ' + error.message;
+      if (error.code === 'RATE_LIMITED') {
+        auditStale = true;
+        setTimeout(scheduleAudit, Math.max(1, error.retryAfter || 5) * 1000);
+      }
+      showState(auditState, 'error', message, () => loadAudit(more));
+    }
+  }
+
+  auditMore.addEventListener('click', () => loadAudit(true));
+
+  const refreshAuditSoon = throttle(() => loadAudit(false), AUDIT_REFRESH_MS);
+  function scheduleAudit() {
+    auditStale = true;
+    if (activeTab === 'activity') refreshAuditSoon();
+  }
+
+  // ------------------------------------------------------------------ metrics
+
+  const metricsState = $('metrics-state');
+  const metricsBody = $('metrics-body');
+  let metricsLoaded = false;
+  let metricsStale = true;
+
+  function statRow(dl, label, value, testid) {
+    dl.append(el('div', { class: 'stat' }, el('dt', { text: label }), el('dd', { 'data-testid': testid, text: value })));
+  }
+
+  function durationChart(p) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const bars = [
+      ['min', Number(p.minMs) || 0],
+      ['p50', Number(p.p50Ms) || 0],
+      ['avg', Number(p.avgMs) || 0],
+      ['p95', Number(p.p95Ms) || 0],
+      ['max', Number(p.maxMs) || 0],
+    ];
+    const max = Math.max(...bars.map((b) => b[1]), 1);
+    const rowH = 22;
+    const labelW = 36;
+    const valueW = 64;
+    const width = 320;
+    const plotW = width - labelW - valueW;
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${width} ${bars.length * rowH}`);
+    svg.setAttribute('class', 'bar-chart');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'Provisioning duration: ' + bars.map(([l, v]) => `${l} ${seconds(v)}`).join(', '));
+    svg.setAttribute('data-testid', 'metric-chart');
+    bars.forEach(([label, value], i) => {
+      const y = i * rowH;
+      const text = document.createElementNS(NS, 'text');
+      text.setAttribute('x', '0');
+      text.setAttribute('y', String(y + 15));
+      text.setAttribute('class', 'bar-label');
+      text.textContent = label;
+      const rect = document.createElementNS(NS, 'rect');
+      rect.setAttribute('x', String(labelW));
+      rect.setAttribute('y', String(y + 4));
+      rect.setAttribute('height', String(rowH - 8));
+      rect.setAttribute('rx', '3');
+      rect.setAttribute('width', String(Math.max(value > 0 ? 2 : 0, (value / max) * plotW)));
+      rect.setAttribute('class', 'bar bar-' + label);
+      const val = document.createElementNS(NS, 'text');
+      val.setAttribute('x', String(width));
+      val.setAttribute('y', String(y + 15));
+      val.setAttribute('text-anchor', 'end');
+      val.setAttribute('class', 'bar-value');
+      val.textContent = seconds(value);
+      svg.append(text, rect, val);
+    });
+    return svg;
+  }
+
+  function renderMetrics(m) {
+    const counts = $('metric-counts');
+    counts.replaceChildren();
+    const byStatus = new Map();
+    for (const entry of m.storesByStatus || []) byStatus.set(statusName(entry.status), int64(entry.count));
+    for (const status of STATUSES) {
+      counts.append(
+        el(
+          'div',
+          { class: 'count count-' + status },
+          el('dt', {}, el('span', { class: 'badge badge-' + status, text: status })),
+          el('dd', { 'data-testid': 'metric-count-' + status, text: String(byStatus.get(status) || 0) }),
+        ),
+      );
+    }
+
+    const p = m.provisioning || {};
+    const durations = $('metric-durations');
+    durations.replaceChildren();
+    statRow(durations, 'count', String(int64(p.count)), 'metric-duration-count');
+    statRow(durations, 'avg', seconds(p.avgMs), 'metric-duration-avg');
+    statRow(durations, 'min', seconds(p.minMs), 'metric-duration-min');
+    statRow(durations, 'max', seconds(p.maxMs), 'metric-duration-max');
+    statRow(durations, 'p50', seconds(p.p50Ms), 'metric-duration-p50');
+    statRow(durations, 'p95', seconds(p.p95Ms), 'metric-duration-p95');
+    const chart = $('metric-chart');
+    chart.replaceChildren();
+    if (int64(p.count) > 0) chart.append(durationChart(p));
+    else chart.append(el('p', { class: 'muted', text: 'No store has finished provisioning yet.' }));
+
+    const counters = $('metric-counters');
+    counters.replaceChildren();
+    statRow(counters, 'Rate-limited requests', String(int64(m.rateLimitedTotal)), 'metric-rate-limited');
+    statRow(counters, 'Quota refusals', String(int64(m.quotaRefusalsTotal)), 'metric-quota-refusals');
+    statRow(counters, 'Active operations', String(int64(m.activeOperations)), 'metric-active-operations');
+    statRow(counters, 'Reconcile passes', String(int64(m.reconcilePasses)), 'metric-reconcile-passes');
+    statRow(counters, 'Reconcile corrections', String(int64(m.reconcileCorrections)), 'metric-reconcile-corrections');
+
+    const failures = $('metric-failures');
+    failures.replaceChildren();
+    const list = m.recentFailures || [];
+    if (list.length === 0) failures.append(el('li', { class: 'muted', text: 'No failures. 🎉' }));
+    for (const f of list) {
+      failures.append(
+        el(
+          'li',
+          { class: 'failure', 'data-testid': 'metric-failure' },
+          el('div', { class: 'failure-head' }, el('strong', { text: f.storeName || f.storeId || '?' }), timeElement(int64(f.timeMs))),
+          el('pre', { tabindex: '0', text: f.reason || '(no reason recorded)' }),
+        ),
+      );
+    }
+  }
+
+  async function loadMetrics() {
+    if (!metricsLoaded) showState(metricsState, 'loading', 'Loading metrics…');
+    try {
+      const m = await api('GET', '/api/metrics');
+      renderMetrics(m);
+      metricsLoaded = true;
+      metricsStale = false;
+      metricsBody.hidden = false;
+      showState(metricsState, null);
+    } catch (error) {
+      if (error.code === 'RATE_LIMITED') {
+        metricsStale = true;
+        setTimeout(scheduleMetrics, Math.max(1, error.retryAfter || 5) * 1000);
+      }
+      const message = error.isNetwork ? 'Cannot reach the gateway.' : 'Could not load metrics: ' + error.message;
+      showState(metricsState, 'error', message, loadMetrics);
+    }
+  }
+
+  const refreshMetricsSoon = throttle(loadMetrics, METRICS_REFRESH_MS);
+  function scheduleMetrics() {
+    metricsStale = true;
+    if (activeTab === 'metrics') refreshMetricsSoon();
+  }
+
+  function onTabShown(name) {
+    if (name === 'activity' && (auditStale || !auditLoaded)) loadAudit(false);
+    if (name === 'metrics' && (metricsStale || !metricsLoaded)) loadMetrics();
+  }
+
+  // ------------------------------------------------------------------ live events
+
+  const connection = $('connection');
+  let source = null;
+  let everConnected = false;
+  let backoff = BACKOFF_MIN_MS;
+  let reconnectTimer = null;
+
+  function setConnection(state, text) {
+    connection.dataset.state = state;
+    connection.textContent = text;
+  }
+
+  function onStoreEvent(message) {
+    let event;
+    try {
+      event = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    if (event.store) upsertStore(event.store, event.action === 'create');
+    if (event.action !== 'current' && int64(event.auditId) > 0 && auditLoaded) {
+      // Show it at once; the throttled refresh fills in actor and message.
+      placeAuditRow(
+        {
+          id: event.auditId,
+          timeMs: event.timeMs,
+          action: event.action,
+          storeId: event.store && event.store.id,
+          storeName: event.store && event.store.name,
+          fromStatus: event.fromStatus,
+          toStatus: event.toStatus,
+          message: statusName(event.toStatus) === 'failed' && event.store ? event.store.errorMessage : '',
+        },
+        true,
+      );
+    }
+    scheduleAudit();
+    scheduleMetrics();
+  }
+
+  function connect() {
+    reconnectTimer = null;
+    if (source) source.close();
+    setConnection(everConnected ? 'reconnecting' : 'connecting', everConnected ? 'reconnecting…' : 'connecting…');
+    source = new EventSource('/api/events');
+    source.addEventListener('store', onStoreEvent);
+    source.addEventListener('open', () => {
+      backoff = BACKOFF_MIN_MS;
+      const wasConnected = everConnected;
+      everConnected = true;
+      setConnection('live', 'live');
+      if (wasConnected || storesState.dataset.state === 'error') {
+        // Events committed while disconnected are not replayed: read everything again.
+        loadStores(false);
+        if (activeTab === 'activity') loadAudit(false);
+        else auditStale = true;
+        if (activeTab === 'metrics') loadMetrics();
+        else metricsStale = true;
+      }
+    });
+    source.addEventListener('error', () => {
+      // Manage reconnection ourselves, with exponential backoff and jitter (EventSource
+      // gives up for good on a non-200 answer, and retries at a fixed pace otherwise).
+      source.close();
+      source = null;
+      const delay = Math.min(BACKOFF_MAX_MS, backoff) * (0.75 + Math.random() * 0.5);
+      backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+      setConnection(everConnected ? 'reconnecting' : 'offline', everConnected ? 'reconnecting…' : 'offline — retrying…');
+      if (!reconnectTimer) reconnectTimer = setTimeout(connect, delay);
+    });
+  }
+
+  // Reconnect at once when the tab comes back or the network returns.
+  window.addEventListener('online', () => {
+    if (!source) {
+      clearTimeout(reconnectTimer);
+      backoff = BACKOFF_MIN_MS;
+      connect();
+    }
+  });
+
+  // ------------------------------------------------------------------ start
+
+  const initial = tabs.find((t) => '#' + t.id.replace(/^tab-/, '') === location.hash) || tabs[0];
+  selectTab(initial, false);
+  loadStores(false);
+  connect();
+
+  // For debugging from the console.
+  window.storePlatform = { validateName, statusName, stores, reload: () => loadStores(false) };
+})();
