@@ -1,0 +1,474 @@
+"""Browser tests of the dashboard (clients/dashboard) against a real storeplatformd.
+
+Headless Chromium driven by selenium through chromium-driver; the daemon runs the
+simulated cluster with short delays (see conftest.py). Every wait is an explicit
+WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
+"""
+
+import uuid
+
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT = 20  # seconds: bound of an ordinary wait (a store is ready in ~1.5 s here)
+SLOW_WAIT = 30  # throttled refreshes (metrics every 5 s) and failure + retry
+STATUSES = ("queued", "provisioning", "ready", "failed", "deleting", "deleted")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def tid(testid):
+    return f'[data-testid="{testid}"]'
+
+
+def unique_name(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(driver, condition, message, timeout=WAIT):
+    """Polls condition(driver) until it returns something truthy; returns that value.
+
+    `message` is a string or a callable (evaluated only on timeout, for the current state).
+    """
+    try:
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.05,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(condition)
+    except TimeoutException:
+        if callable(message):
+            try:
+                message = message()
+            except Exception as error:  # the state could not be read: say so, keep the timeout
+                message = f"(could not describe the state: {error!r})"
+        raise AssertionError(f"after {timeout} s: {message}") from None
+
+
+def find(driver, testid):
+    return driver.find_element(By.CSS_SELECTOR, tid(testid))
+
+
+def card_selector(name):
+    return f'{tid("store-card")}[data-store-name="{name}"]'
+
+
+def card(driver, name):
+    """The store's card, or None (cards are re-rendered: never keep one across waits)."""
+    found = driver.find_elements(By.CSS_SELECTOR, card_selector(name))
+    return found[0] if found else None
+
+
+def card_status(driver, name):
+    c = card(driver, name)
+    return c.get_attribute("data-status") if c else None
+
+
+def wait_status(driver, name, status, timeout=WAIT):
+    wait_until(driver, lambda d: card_status(d, name) == status,
+               lambda: f"card {name!r} never reached {status!r} (last: {card_status(driver, name)!r})", timeout)
+
+
+def open_dashboard(browser, daemon, hash_=""):
+    browser.get(daemon.url + "/" + hash_)
+    wait_until(browser, lambda d: find(d, "connection-status").get_attribute("data-state") == "live",
+               "the live-update connection (/api/events) never opened")
+    wait_until(browser, lambda d: d.execute_script(
+        "return document.getElementById('stores-state').dataset.state !== 'loading'"),
+        "the store list never finished loading")
+    # Survives only as long as the page is not reloaded.
+    browser.execute_script("window.__notReloaded = true")
+
+
+def assert_not_reloaded(browser):
+    assert browser.execute_script("return window.__notReloaded === true"), "the page was reloaded"
+
+
+def select_tab(browser, name):
+    find(browser, f"tab-{name}").click()
+    wait_until(browser, lambda d: find(d, f"tab-{name}").get_attribute("aria-selected") == "true",
+               f"tab {name} not selected")
+
+
+def watch_statuses(browser, name):
+    """Records, in the page, every data-status a card of `name` is rendered with.
+
+    Cards are replaced (not mutated) on each update, so every rendered state shows up as
+    an added node; attribute changes are recorded too in case that ever changes.
+    """
+    browser.execute_script("""
+        const name = arguments[0];
+        window.__statuses = window.__statuses || {};
+        const seen = window.__statuses[name] = [];
+        const note = (node) => {
+            if (node.nodeType === 1 && node.dataset.testid === 'store-card' && node.dataset.storeName === name) {
+                const s = node.dataset.status;
+                if (seen[seen.length - 1] !== s) seen.push(s);
+            }
+        };
+        new MutationObserver((records) => {
+            for (const r of records) {
+                if (r.type === 'childList') r.addedNodes.forEach(note);
+                else note(r.target);
+            }
+        }).observe(document.getElementById('store-list'),
+                   {childList: true, subtree: true, attributes: true, attributeFilter: ['data-status']});
+    """, name)
+
+
+def recorded_statuses(browser, name):
+    return browser.execute_script("return (window.__statuses || {})[arguments[0]] || []", name)
+
+
+def create_in_form(browser, name):
+    field = find(browser, "create-name")
+    field.clear()
+    field.send_keys(name)
+    find(browser, "create-submit").click()
+
+
+def create_and_wait_ready(browser, name):
+    create_in_form(browser, name)
+    wait_until(browser, lambda d: card(d, name) is not None, f"no card for {name!r} appeared")
+    wait_status(browser, name, "ready")
+
+
+def delete_in_ui(browser, name):
+    click_in_card(browser, name, "store-delete")
+    wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
+    assert name in find(browser, "confirm-dialog").text
+    find(browser, "confirm-ok").click()
+    wait_until(browser, lambda d: not find(d, "confirm-dialog").is_displayed(), "the dialog stayed open")
+
+
+def card_info(browser, name):
+    """An atomic snapshot of the store's card (no stale elements: cards are re-rendered)."""
+    return browser.execute_script("""
+        const c = document.querySelector(arguments[0]);
+        if (!c) return null;
+        const q = (t) => c.querySelector(`[data-testid="${t}"]`);
+        const link = q('store-url');
+        return {
+            status: c.dataset.status,
+            badge: q('store-status') && q('store-status').textContent,
+            urlTag: link && link.tagName.toLowerCase(),
+            urlHref: link && link.href,
+            urlText: link && link.textContent,
+            error: q('store-error') && q('store-error').textContent,
+            deleteEnabled: !q('store-delete').disabled,
+            retryEnabled: !q('store-retry').disabled,
+            text: c.innerText,
+        };
+    """, card_selector(name))
+
+
+def click_in_card(browser, name, testid):
+    """Clicks a button of the card, retrying if the card is re-rendered under the click."""
+    def attempt(d):
+        button = card(d, name).find_element(By.CSS_SELECTOR, tid(testid))
+        assert button.is_enabled(), f"{testid} of {name} is disabled"
+        button.click()
+        return True
+    wait_until(browser, attempt, f"could not click {testid} of {name}")
+
+
+def button_enabled(browser, name, testid):
+    return card_info(browser, name)["deleteEnabled" if testid == "store-delete" else "retryEnabled"]
+
+
+def api_counts(daemon):
+    m = daemon.api("GET", "/api/metrics")
+    counts = {s: 0 for s in STATUSES}
+    for entry in m.get("storesByStatus", []):
+        counts[entry["status"].replace("STORE_STATUS_", "").lower()] = int(entry.get("count", "0"))
+    return counts, int(m.get("provisioning", {}).get("count", "0"))
+
+
+def ui_counts(browser):
+    """(counts by status, provisioning duration count) as the Metrics tab shows them, or None."""
+    shown = browser.execute_script("""
+        const t = (id) => { const e = document.querySelector(`[data-testid="${id}"]`); return e ? e.textContent : null; };
+        return [arguments[0].map((s) => t('metric-count-' + s)), t('metric-duration-count')];
+    """, list(STATUSES))
+    if None in shown[0] or shown[1] is None:
+        return None
+    return {s: int(v) for s, v in zip(STATUSES, shown[0])}, int(shown[1])
+
+
+def audit_rows(browser, name=None):
+    """(audit id, action) of the Activity Log's rows, top to bottom, optionally for one store."""
+    return browser.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid="audit-row"]'))
+            .filter(r => arguments[0] === null || r.dataset.storeName === arguments[0])
+            .map(r => [Number(r.dataset.auditId), r.dataset.action, r.classList.contains('provisional')]);
+    """, name)
+
+
+def api_audit(daemon, name):
+    events = daemon.api("GET", "/api/audit?limit=200").get("events", [])
+    return [(int(e["id"]), e["action"]) for e in events if e.get("storeName") == name]
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_create_goes_queued_provisioning_ready_without_reload(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("live")
+    watch_statuses(browser, name)
+    create_in_form(browser, name)
+
+    wait_until(browser, lambda d: card(d, name) is not None, f"no card for {name!r} appeared")
+    wait_status(browser, name, "ready")
+    assert_not_reloaded(browser)
+
+    seen = recorded_statuses(browser, name)
+    assert [s for s in seen if s in ("queued", "provisioning", "ready")] == ["queued", "provisioning", "ready"], seen
+    assert "failed" not in seen
+
+    info = card_info(browser, name)
+    assert info["badge"] == "ready"
+    store = daemon.store_by_name(name)
+    assert store["status"] == "STORE_STATUS_READY"
+    assert info["urlTag"] == "a", info
+    assert info["urlHref"].rstrip("/") == store["url"].rstrip("/")
+    assert info["urlText"] == store["url"]
+    assert info["deleteEnabled"] and not info["retryEnabled"], info
+    # The form was reset and shows no error.
+    assert find(browser, "create-name").get_attribute("value") == ""
+    assert not find(browser, "create-error").is_displayed()
+
+
+def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
+    open_dashboard(browser, daemon)
+    error = lambda d: find(d, "create-error")  # noqa: E731
+
+    # Client-side rule, shown while typing and again on submit; nothing is sent.
+    find(browser, "create-name").send_keys("Bad_Name")
+    expected = "Use lower case: “B” at position 1 is an upper-case letter (try “bad_name”)."
+    wait_until(browser, lambda d: error(d).is_displayed() and error(d).text == expected,
+               lambda: f"no inline error {expected!r} (shown: {error(browser).text!r})")
+    assert error(browser).get_attribute("data-code") == "CLIENT_VALIDATION"
+    assert find(browser, "create-name").get_attribute("aria-invalid") == "true"
+    find(browser, "create-submit").click()
+    wait_until(browser, lambda d: error(d).text == expected, "the error changed on submit")
+    assert card(browser, "Bad_Name") is None and card(browser, "bad_name") is None
+    assert daemon.store_by_name("Bad_Name") is None and daemon.store_by_name("bad_name") is None
+
+    # Another rule gets its own message; a valid name clears it.
+    field = find(browser, "create-name")
+    field.clear()
+    field.send_keys("9shop")
+    wait_until(browser, lambda d: error(d).text == "The name must start with a letter, not a digit.",
+               lambda: f"wrong message for a leading digit: {error(browser).text!r}")
+    field.clear()
+    field.send_keys("good-name")
+    wait_until(browser, lambda d: not error(d).is_displayed(), "the error stayed after fixing the name")
+
+    # The server's refusal for a taken name is shown in the same place.
+    taken = unique_name("taken")
+    store = daemon.api("POST", "/api/stores", {"name": taken, "engine": "woocommerce"})
+    create_in_form(browser, taken)
+    wait_until(browser, lambda d: error(d).is_displayed() and error(d).get_attribute("data-code") == "STORE_NAME_TAKEN",
+               lambda: f"no STORE_NAME_TAKEN error (shown: {error(browser).text!r})")
+    text = error(browser).text
+    assert text.startswith(f'store name "{taken}" is taken by store {store["id"]}'), text
+    assert len(browser.find_elements(By.CSS_SELECTOR, card_selector(taken))) == 1
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+def test_delete_moves_the_card_to_deleted(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("del")
+    create_and_wait_ready(browser, name)
+
+    # Cancel keeps the store.
+    click_in_card(browser, name, "store-delete")
+    wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
+    find(browser, "confirm-cancel").click()
+    wait_until(browser, lambda d: not find(d, "confirm-dialog").is_displayed(), "the dialog stayed open")
+    assert card_status(browser, name) == "ready"
+    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_READY"
+
+    watch_statuses(browser, name)
+    delete_in_ui(browser, name)
+    wait_status(browser, name, "deleted")
+    assert_not_reloaded(browser)
+    seen = recorded_statuses(browser, name)
+    assert seen[-1] == "deleted" and "ready" not in seen[1:], seen
+    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_DELETED"
+    info = card_info(browser, name)
+    assert info["badge"] == "deleted" and info["urlTag"] is None, info
+    assert not info["deleteEnabled"] and not info["retryEnabled"], info
+
+    # Deleted stores stay listed unless "Hide deleted" is ticked.
+    find(browser, "hide-deleted").click()
+    wait_until(browser, lambda d: card(d, name) is None, "the deleted card was not hidden")
+    find(browser, "hide-deleted").click()
+    wait_until(browser, lambda d: card(d, name) is not None, "the deleted card did not come back")
+
+
+def test_activity_tab_shows_the_transitions_newest_first(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("audit")
+    create_and_wait_ready(browser, name)
+    delete_in_ui(browser, name)
+    wait_status(browser, name, "deleted")
+
+    select_tab(browser, "activity")
+    assert find(browser, "tab-activity").get_attribute("aria-selected") == "true"
+
+    def rows_match_api(d):
+        ui = [(i, a) for i, a, provisional in audit_rows(d, name) if not provisional]
+        return ui if ui and ui == api_audit(daemon, name) else False
+
+    rows = wait_until(browser, rows_match_api,
+                      lambda: f"the Activity Log never matched /api/audit for {name}: "
+                              f"ui={audit_rows(browser, name)} api={api_audit(daemon, name)}")
+    actions = [a for _, a in rows]
+    for action in ("create", "provision", "ready", "delete"):
+        assert action in actions, actions
+    # Newest first: the store's story reads bottom-up.
+    story = list(reversed(actions))
+    assert story.index("create") < story.index("provision") < story.index("ready") < story.index("delete"), story
+    all_ids = [i for i, _, _ in audit_rows(browser)]
+    assert all_ids == sorted(all_ids, reverse=True) and len(set(all_ids)) == len(all_ids), all_ids
+
+    # A full row shows who did it and the status change.
+    create_row = browser.find_element(
+        By.CSS_SELECTOR, f'{tid("audit-row")}[data-store-name="{name}"][data-action="create"]')
+    assert create_row.find_element(By.CSS_SELECTOR, ".audit-actor").text.startswith("http:")
+    assert "queued" in create_row.text
+    ready_row = browser.find_element(
+        By.CSS_SELECTOR, f'{tid("audit-row")}[data-store-name="{name}"][data-action="ready"]')
+    assert "provisioning" in ready_row.text and "ready" in ready_row.text
+
+    # Live: with the tab on screen, a store created elsewhere shows up without a reload.
+    other = unique_name("audit-live")
+    store = daemon.api("POST", "/api/stores", {"name": other, "engine": "woocommerce"})
+    wait_until(browser, lambda d: {"create", "provision", "ready"} <= {a for _, a, _ in audit_rows(d, other)},
+               lambda: f"live rows for {other} never appeared: {audit_rows(browser, other)}")
+    top = audit_rows(browser)[0]
+    assert top[0] == max(i for i, _, _ in audit_rows(browser)), "newest row is not on top"
+    assert_not_reloaded(browser)
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+def test_metrics_tab_matches_the_api(browser, daemon):
+    open_dashboard(browser, daemon, "#metrics")
+    assert find(browser, "tab-metrics").get_attribute("aria-selected") == "true"
+
+    def matches(d):
+        ui = ui_counts(d)
+        return ui if ui == api_counts(daemon) else False
+
+    wait_until(browser, matches, "the Metrics tab never matched /api/metrics")
+    before_counts, before_durations = api_counts(daemon)
+
+    # Live: create a store while the tab is on screen; the counts follow (throttled refresh).
+    name = unique_name("metrics")
+    daemon.api("POST", "/api/stores", {"name": name, "engine": "woocommerce"})
+
+    def caught_up(d):
+        ui = matches(d)
+        return ui and ui[0]["ready"] == before_counts["ready"] + 1 and ui[1] == before_durations + 1
+
+    wait_until(browser, caught_up,
+               lambda: f"the Metrics tab did not follow the new store: ui={ui_counts(browser)} api={api_counts(daemon)}",
+               SLOW_WAIT)
+    assert_not_reloaded(browser)
+    # The panel is re-rendered on each refresh: read it in one go.
+    shown = browser.execute_script("""
+        const t = (id) => { const e = document.querySelector(`[data-testid="${id}"]`); return e && e.textContent; };
+        return {
+            bars: document.querySelectorAll('svg[data-testid="metric-chart"] rect').length,
+            figures: ['avg', 'min', 'max', 'p50', 'p95'].map((f) => t('metric-duration-' + f)),
+            active: t('metric-active-operations'),
+        };
+    """)
+    assert shown["bars"] == 5, shown
+    assert all(f and f.endswith(" s") for f in shown["figures"]), shown
+    assert shown["active"] is not None and int(shown["active"]) >= 0, shown
+    store = daemon.store_by_name(name)
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+def test_phone_width_has_no_horizontal_scroll_and_tabs_work_by_keyboard(browser, daemon):
+    browser.set_window_size(360, 800)
+    wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == 360,
+               "could not make the window 360 px wide")
+    open_dashboard(browser, daemon)
+    name = unique_name("phone-width-long-store-name")
+    create_and_wait_ready(browser, name)
+    # A long inline error too.
+    find(browser, "create-name").send_keys("Bad_Name_" + "x" * 50)
+    wait_until(browser, lambda d: find(d, "create-error").is_displayed(), "no inline error")
+
+    def no_horizontal_scroll(tab):
+        widths = browser.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
+        # <= 360 (the window), and no wider than the viewport left beside a vertical scrollbar.
+        assert widths[0] <= 360 and widths[0] <= widths[1], f"horizontal scroll on {tab}: {widths}"
+
+    no_horizontal_scroll("stores")
+
+    # Keyboard: focus the selected tab, then arrows / Home / End.
+    find(browser, "tab-stores").click()
+    expected = [("ARROW_RIGHT", "activity"), ("ARROW_RIGHT", "metrics"), ("ARROW_RIGHT", "stores"),
+                ("ARROW_LEFT", "metrics"), ("HOME", "stores"), ("END", "metrics")]
+    for key, tab in expected:
+        browser.switch_to.active_element.send_keys(getattr(Keys, key))
+        wait_until(browser, lambda d: find(d, f"tab-{tab}").get_attribute("aria-selected") == "true",
+                   f"{key} did not select {tab}")
+        active = browser.switch_to.active_element
+        assert active.get_attribute("data-testid") == f"tab-{tab}", f"{key}: focus is not on tab-{tab}"
+        assert active.get_attribute("tabindex") == "0"
+        assert browser.find_element(By.ID, f"panel-{tab}").is_displayed()
+        for other in {"stores", "activity", "metrics"} - {tab}:
+            assert find(browser, f"tab-{other}").get_attribute("aria-selected") == "false"
+            assert not browser.find_element(By.ID, f"panel-{other}").is_displayed()
+        assert browser.execute_script("return location.hash") == f"#{tab}"
+        if tab == "activity":
+            wait_until(browser, lambda d: audit_rows(d), "the Activity Log stayed empty")
+        if tab == "metrics":
+            wait_until(browser, lambda d: find(d, "metric-count-ready").text != "", "no metrics shown")
+        no_horizontal_scroll(tab)
+    assert_not_reloaded(browser)
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
+
+
+def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_daemon):
+    open_dashboard(browser, crash_daemon)
+    name = unique_name("crash")
+    watch_statuses(browser, name)
+    create_in_form(browser, name)
+    wait_status(browser, name, "failed", SLOW_WAIT)
+
+    info = card_info(browser, name)
+    assert info["badge"] == "failed", info
+    store = crash_daemon.store_by_name(name)
+    assert store["status"] == "STORE_STATUS_FAILED"
+    reason = info["error"]
+    assert reason and "CrashLoopBackOff" in reason and reason == store["errorMessage"], info
+    assert info["urlTag"] is None, info
+    assert info["retryEnabled"] and info["deleteEnabled"], info
+
+    click_in_card(browser, name, "store-retry")
+    wait_status(browser, name, "ready", SLOW_WAIT)
+    assert_not_reloaded(browser)
+    seen = recorded_statuses(browser, name)
+    after_failure = seen[seen.index("failed") + 1:]
+    assert after_failure and after_failure[-1] == "ready" and "provisioning" in after_failure, seen
+    info = card_info(browser, name)
+    assert info["error"] is None, info
+    assert info["urlText"] == crash_daemon.store_by_name(name)["url"], info
+    assert not info["retryEnabled"] and info["deleteEnabled"], info
+    assert "Attempts" in info["text"], info
+
+    # The failure is listed on the Metrics tab with its reason.
+    select_tab(browser, "metrics")
+    wait_until(browser, lambda d: any(name in f.text and "CrashLoopBackOff" in f.text
+                                      for f in d.find_elements(By.CSS_SELECTOR, tid("metric-failure"))),
+               "the failure is not listed under Recent failures", SLOW_WAIT)
