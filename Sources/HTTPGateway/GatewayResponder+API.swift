@@ -125,6 +125,7 @@ extension GatewayResponder {
     static func describe(_ error: JSONDecodingError) -> String {
         switch error {
         case .unknownField(let name): "unknown field \"\(name)\""
+        case .failure: "the JSON is malformed: it must be one object, {...}, with \"key\": value pairs"
         case .truncated: "the JSON ends too early"
         case .malformedString: "a string is malformed"
         case .malformedBool: "a boolean is malformed"
