@@ -18,10 +18,11 @@ func onPath(_ names: [String]) -> Bool {
 /// tool fails instead.
 let interopRequired = ProcessInfo.processInfo.environment["STOREPLATFORM_REQUIRE_INTEROP"] == "1"
 
-func pythonHasPytestAndProtobuf() -> Bool {
+/// Whether python3 can import every one of these modules.
+func pythonImports(_ modules: [String]) -> Bool {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import pytest, google.protobuf"]
+    process.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return false }
@@ -80,7 +81,7 @@ struct ClientInteropTests {
         try await daemon.terminate()
     }
 
-    @Test(.enabled(if: interopRequired || pythonHasPytestAndProtobuf()))
+    @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])))
     func pythonClientPassesItsSuite() async throws {
         let (daemon, environment) = try await interopDaemon()
         let result = try await runInRepository(

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,12 +36,6 @@ CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 TABS = ("stores", "activity", "metrics")
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ApiError(Exception):
     def __init__(self, status, body):
         super().__init__(f"HTTP {status}: {body}")
@@ -56,14 +49,16 @@ class Daemon:
     def __init__(self, label, extra_args=()):
         self.label = label
         self.dir = Path(tempfile.mkdtemp(prefix=f"dashboard-{label}-"))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # Port 0: the daemon binds a free port itself and logs it, so parallel runs never
+        # race for one; the URL is known once the log says where the gateway listens.
+        self.port = None
+        self.url = None
         self.log_path = self.dir / "daemon.log"
         args = [
             str(DAEMON),
             "--socket", str(self.dir / "d.sock"),
             "--tcp", "off",
-            "--http", f"127.0.0.1:{self.port}",
+            "--http", "127.0.0.1:0",
             "--data-dir", str(self.dir / "data"),
             "--dashboard-dir", str(DASHBOARD_DIR),
             "--sim-install-delay", "0.3",
@@ -84,6 +79,14 @@ class Daemon:
             if self.proc.poll() is not None:
                 self.stop()
                 raise RuntimeError(f"{self.label} daemon exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.url is None:
+                match = re.search(r"http=127\.0\.0\.1:(\d+)", self.log_path.read_text(errors="replace"))
+                if match:
+                    self.port = int(match.group(1))
+                    self.url = f"http://127.0.0.1:{self.port}"
+                else:
+                    time.sleep(0.05)
+                    continue
             try:
                 if self.api("GET", "/api/health").get("status") == "SERVING":
                     return
