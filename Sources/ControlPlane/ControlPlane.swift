@@ -44,12 +44,17 @@ public final class ControlPlane: Sendable {
     // MARK: PlatformService
 
     /// Liveness and identity. Touches no database, so it stays cheap.
+    /// Seconds since this control plane was made (the daemon's uptime).
+    public var uptimeSeconds: Double {
+        let elapsed = (ContinuousClock.now - startedAt).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+    }
+
     public func health() -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
         response.status = "SERVING"
         response.version = info.version
-        let elapsed = (ContinuousClock.now - startedAt).components
-        response.uptimeSeconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        response.uptimeSeconds = uptimeSeconds
         response.clusterDriver = info.clusterDriver
         response.clusterSimulated = info.clusterSimulated
         response.startedAtMs = info.startedAtMilliseconds

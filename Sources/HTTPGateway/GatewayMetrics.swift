@@ -24,7 +24,13 @@ final class GatewayMetrics: Sendable {
     private let exported = Mutex<(rateLimited: Int, corrections: Int, passes: Int)>((0, 0, 0))
     /// Instruments per (route, method, status), made once: the factory's lookup
     /// takes a lock and builds label strings, too much for every request.
-    private let requestInstruments = Mutex<[String: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+    private let requestInstruments = Mutex<[RequestKey: RequestInstruments]>([:])
+
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
 
     init() {
         registry = PrometheusCollectorRegistry()
@@ -49,21 +55,25 @@ final class GatewayMetrics: Sendable {
 
     /// Counts one answered request and its latency.
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(route) \(method) \(status)"
-        let (counter, timer) = requestInstruments.withLock { instruments in
+        requestInstruments(route: route, method: method, status: status).record(duration)
+    }
+
+    /// The instruments of one (route, method, status), made on first use. A path
+    /// that always answers the same way can hold on to them.
+    func requestInstruments(route: String, method: String, status: Int) -> RequestInstruments {
+        let key = RequestKey(route: route, method: method, status: status)
+        return requestInstruments.withLock { instruments in
             if let existing = instruments[key] { return existing }
-            let made = (
-                CoreMetrics.Counter(
+            let made = RequestInstruments(
+                counter: CoreMetrics.Counter(
                     label: "http_requests_total",
                     dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory
                 ),
-                CoreMetrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+                timer: CoreMetrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
             )
             instruments[key] = made
             return made
         }
-        counter.increment()
-        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Records how long a store took from queued to ready.
@@ -98,6 +108,17 @@ final class GatewayMetrics: Sendable {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer
+    }
+}
+
+/// The request count and latency histogram of one (route, method, status).
+struct RequestInstruments: Sendable {
+    let counter: CoreMetrics.Counter
+    let timer: CoreMetrics.Timer
+
+    func record(_ duration: Duration) {
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 }
 

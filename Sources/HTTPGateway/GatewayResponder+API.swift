@@ -70,13 +70,15 @@ extension GatewayResponder {
         var message = Storeplatform_V1_WatchStoresRequest()
         message.storeID = request.uri.queryParameters["store_id"].map(String.init) ?? ""
         let (current, changes) = try controlPlane.watchStores(message, caller: caller)
-        var headers = HTTPFields()
-        headers[.contentType] = MediaTypes.eventStream
-        headers[.cacheControl] = "no-cache"
         return Response(
-            status: .ok, headers: headers,
+            status: .ok, headers: Self.eventStreamHeaders,
             body: streams.body(current: current, changes: changes, keepAlive: configuration.keepAliveInterval)
         )
+    }
+
+    /// HEAD /api/events: the stream's headers, without subscribing to anything.
+    func eventStreamHead() -> Response {
+        Response(status: .ok, headers: Self.eventStreamHeaders)
     }
 
     func prometheus() throws -> Response {
@@ -88,6 +90,7 @@ extension GatewayResponder {
     // MARK: Helpers
 
     static let jsonHeaders: HTTPFields = [.contentType: MediaTypes.json]
+    static let eventStreamHeaders: HTTPFields = [.contentType: MediaTypes.eventStream, .cacheControl: "no-cache"]
 
     func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
         let bytes: [UInt8] = try message.jsonUTF8Bytes()

@@ -55,13 +55,20 @@ struct GatewayResponder: HTTPResponder {
             )
             response = GatewayError.internalError(requestID: requestID).response
         }
-        response.headers[.xRequestID] = requestID
-        if !configuration.corsOrigins.isEmpty { addCORSHeaders(to: &response, for: request) }
+        if request.method == .head { response = response.createHeadResponse() }
+        finish(&response.headers, requestID: requestID, origin: request.headers[.origin])
         metrics.recordRequest(
             route: route.template, method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - started
         )
         return response
+    }
+
+    /// What every answer carries, whichever path made it: `X-Request-Id`, and the
+    /// CORS headers when origins are configured.
+    func finish(_ headers: inout HTTPFields, requestID: String, origin: String?) {
+        headers[.xRequestID] = requestID
+        if !configuration.corsOrigins.isEmpty { addCORSHeaders(to: &headers, origin: origin) }
     }
 
     private func dispatch(_ request: Request, route: Route, context: GatewayContext, requestID: String) async throws -> Response {
@@ -84,6 +91,7 @@ struct GatewayResponder: HTTPResponder {
         case (.retry(let id), _): return try await retryStore(id, caller: caller, requestID: requestID)
         case (.audit, _): return try listAudit(request, caller: caller)
         case (.metrics, _): return try json(controlPlane.metrics(caller: caller))
+        case (.events, .head): return eventStreamHead()
         case (.events, _): return try events(request, caller: caller)
         case (.prometheus, _): return try prometheus()
         case (.staticFile(let path), _): return try staticFiles.response(for: path)
@@ -124,17 +132,15 @@ struct GatewayResponder: HTTPResponder {
 
     /// Adds `Access-Control-Allow-Origin` for a configured origin only; a preflight
     /// from any other origin gets no CORS headers, so the browser refuses it.
-    private func addCORSHeaders(to response: inout Response, for request: Request) {
-        response.headers.append(HTTPField(name: .vary, value: "Origin"))
-        guard let origin = request.headers[.origin],
-            configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*")
-        else {
-            response.headers[.accessControlAllowMethods] = nil
-            response.headers[.accessControlAllowHeaders] = nil
-            response.headers[.accessControlMaxAge] = nil
+    func addCORSHeaders(to headers: inout HTTPFields, origin: String?) {
+        headers.append(HTTPField(name: .vary, value: "Origin"))
+        guard let origin, configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*") else {
+            headers[.accessControlAllowMethods] = nil
+            headers[.accessControlAllowHeaders] = nil
+            headers[.accessControlMaxAge] = nil
             return
         }
-        response.headers[.accessControlAllowOrigin] = origin
-        response.headers[.accessControlExposeHeaders] = "X-Request-Id, Retry-After"
+        headers[.accessControlAllowOrigin] = origin
+        headers[.accessControlExposeHeaders] = "X-Request-Id, Retry-After"
     }
 }

@@ -54,6 +54,8 @@ public struct HTTPGateway: Service {
         let onListening = onListening
         let app = Application(
             responder: responder,
+            // Health is answered in each connection's pipeline (InlineHealthHandler).
+            server: GatewayHTTP1Channel.builder { InlineHealthHandler(responder: responder) },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let address = channel.localAddress

@@ -27,7 +27,7 @@ struct HealthEncoder: Sendable {
     }
 
     func body() -> ByteBuffer {
-        let uptime = controlPlane.health().uptimeSeconds.description
+        let uptime = controlPlane.uptimeSeconds.description
         var buffer = ByteBuffer()
         buffer.reserveCapacity(prefix.readableBytes + uptime.utf8.count + suffix.readableBytes)
         buffer.writeImmutableBuffer(prefix)

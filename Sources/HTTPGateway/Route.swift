@@ -47,13 +47,14 @@ enum Route: Equatable {
         }
     }
 
-    /// The methods this route answers; empty for unknown routes.
+    /// The methods this route answers; empty for unknown routes. HEAD goes
+    /// wherever GET does: the same status and headers, no body.
     var methods: [HTTPRequest.Method] {
         switch self {
-        case .stores: [.get, .post]
-        case .store: [.get, .delete]
+        case .stores: [.get, .head, .post]
+        case .store: [.get, .head, .delete]
         case .retry: [.post]
-        case .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get]
+        case .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get, .head]
         case .unknownAPI: []
         }
     }

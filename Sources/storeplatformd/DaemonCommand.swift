@@ -5,6 +5,7 @@ import HTTPGateway
 import Provisioning
 import StoreDatabase
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import StoreCore
@@ -269,6 +270,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 "listening": "\(listening.joined(separator: ", "))",
                 "cluster": "\(cluster)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
                 "data-dir": "\(dataDir)",
+                "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
             ]
         )
 

@@ -1,9 +1,18 @@
+import Foundation
 import NIOCore
 import NIOPosix
+import StoreRPC
 
 @main
 enum Entry {
     static func main() async {
+        // One event loop per CPU the process may run on (NIO would count the
+        // machine's cores), unless NIO_SINGLETON_GROUP_LOOP_COUNT says otherwise.
+        if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil,
+            let allowed = CPUAffinity.allowedCount(), allowed < System.coreCount
+        {
+            NIOSingletons.groupLoopCountSuggestion = allowed
+        }
         // Run Swift concurrency on NIO's event loops, so a call's handler resumes on
         // the thread that read its frame instead of hopping to another pool and
         // back. Must happen first, on the main thread, before any task starts.

@@ -59,14 +59,21 @@ final class DaemonProcess {
     let process = Process()
     let logPath: String
 
-    init(extraArguments: [String] = [], directory: String? = nil) throws {
+    /// - Parameter launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
+    init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = []) throws {
         self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
         logPath = self.directory + "/daemon.log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = productsDirectory.appendingPathComponent("storeplatformd")
-        process.arguments = arguments + extraArguments
+        let daemon = productsDirectory.appendingPathComponent("storeplatformd")
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [daemon.path] + arguments + extraArguments
+        } else {
+            process.executableURL = daemon
+            process.arguments = arguments + extraArguments
+        }
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
     }

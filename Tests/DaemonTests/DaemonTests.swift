@@ -70,6 +70,15 @@ struct DaemonTests {
         try await daemon.terminate()
     }
 
+    /// Pinned to one CPU, the daemon runs one event loop, not one per machine core.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")))
+    func eventLoopsFollowTheCPUAffinity() async throws {
+        let pinned = try DaemonProcess(launcher: ["/usr/bin/taskset", "-c", "0"])
+        try await pinned.start()
+        #expect(pinned.log.contains("event-loops=1"), "\(pinned.log)")
+        try await pinned.terminate()
+    }
+
     @Test func sigtermStopsCleanlyAndRemovesTheSocket() async throws {
         let daemon = try DaemonProcess()
         try await daemon.start()

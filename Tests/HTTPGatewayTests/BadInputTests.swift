@@ -64,14 +64,14 @@ import Testing
             #expect(unknown.body == #"{"error":{"code":"NOT_FOUND","message":"no route for /api/nope; the API lives under /api (see openapi.yaml)"}}"#)
             let wrong = try await RawHTTPClient.send(port: port, "PUT", "/api/stores", body: "{}")
             #expect(wrong.status == 405)
-            #expect(wrong.header("Allow") == "GET, POST")
-            #expect(wrong.body == #"{"error":{"code":"METHOD_NOT_ALLOWED","message":"PUT is not allowed on /api/stores; use GET, POST"}}"#)
+            #expect(wrong.header("Allow") == "GET, HEAD, POST")
+            #expect(wrong.body == #"{"error":{"code":"METHOD_NOT_ALLOWED","message":"PUT is not allowed on /api/stores; use GET, HEAD, POST"}}"#)
             let retryGet = try await RawHTTPClient.send(port: port, "GET", "/api/stores/x/retry")
             #expect(retryGet.status == 405)
             #expect(retryGet.header("Allow") == "POST")
             let health = try await RawHTTPClient.send(port: port, "DELETE", "/api/health")
             #expect(health.status == 405)
-            #expect(health.header("Allow") == "GET")
+            #expect(health.header("Allow") == "GET, HEAD")
         }
     }
 

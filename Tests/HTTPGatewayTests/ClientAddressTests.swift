@@ -80,7 +80,7 @@ import Testing
             )
             #expect(preflight.status == 204)
             #expect(preflight.header("Access-Control-Allow-Origin") == "http://dash.example")
-            #expect(preflight.header("Access-Control-Allow-Methods") == "GET, POST, OPTIONS")
+            #expect(preflight.header("Access-Control-Allow-Methods") == "GET, HEAD, POST, OPTIONS")
             #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true)
             let get = try await RawHTTPClient.send(port: port, "GET", "/api/stores", headers: ["Origin": "http://dash.example"])
             #expect(get.header("Access-Control-Allow-Origin") == "http://dash.example")

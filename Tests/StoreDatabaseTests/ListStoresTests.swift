@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import StoreCore
 import Testing
 @testable import StoreDatabase
@@ -23,6 +24,15 @@ struct ListStoresTests {
             _ = try database.createStore(store, maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
         return (database, stores.reversed())
+    }
+
+    /// Records are read by column position: the selection must be every column of
+    /// the table, in the table's order, or a migration has left it behind.
+    @Test func recordsSelectEveryColumnOfTheTableInOrder() throws {
+        let database = try StoreDatabase.temporary()
+        let columns = try database.read { db in try db.columns(in: StoreRecord.databaseTableName).map(\.name) }
+        let selected = StoreRecord.databaseSelection.compactMap { ($0 as? Column)?.name }
+        #expect(selected == columns)
     }
 
     @Test func newestFirstWithIdBreakingTies() throws {

@@ -360,7 +360,8 @@
         message += ` Try again in ${error.retryAfter} s.`;
       }
       setCreateError(message, error.code);
-      if (error.status === 400) nameInput.setAttribute('aria-invalid', 'true');
+      // A bad name, or one another store has: either way the field is what to fix.
+      if (error.status === 400 || error.code === 'STORE_NAME_TAKEN') nameInput.setAttribute('aria-invalid', 'true');
     } finally {
       submitButton.disabled = false;
       submitButton.textContent = 'Create store';

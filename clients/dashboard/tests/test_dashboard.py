@@ -275,6 +275,7 @@ def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
                lambda: f"no STORE_NAME_TAKEN error (shown: {error(browser).text!r})")
     text = error(browser).text
     assert text.startswith(f'store name "{taken}" is taken by store {store["id"]}'), text
+    assert find(browser, "create-name").get_attribute("aria-invalid") == "true"
     assert len(browser.find_elements(By.CSS_SELECTOR, card_selector(taken))) == 1
     daemon.api("DELETE", f"/api/stores/{store['id']}")
 
