@@ -139,6 +139,26 @@ public final class ControlPlane: Sendable {
 
     public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: String) throws -> Storeplatform_V1_ListStoresResponse {
         try rateLimiter.check(identity: caller, isCreate: false)
+        return try page(request)
+    }
+
+    /// ``listStores(_:caller:)`` rendered by `render` (the gateway's JSON), served
+    /// from `cache` when the same page was rendered since the last write. The rate
+    /// limit applies to every call; only the read and the rendering are saved.
+    public func listStores<Rendered: Sendable>(
+        _ request: Storeplatform_V1_ListStoresRequest, caller: String,
+        cache: GenerationCache<Storeplatform_V1_ListStoresRequest, Rendered>,
+        render: (Storeplatform_V1_ListStoresResponse) throws -> Rendered
+    ) throws -> Rendered {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        let generation = database.writeGeneration
+        if let cached = cache.value(for: request, generation: generation) { return cached }
+        let rendered = try render(page(request))
+        cache.store(rendered, for: request, generation: generation)
+        return rendered
+    }
+
+    private func page(_ request: Storeplatform_V1_ListStoresRequest) throws -> Storeplatform_V1_ListStoresResponse {
         let statuses = try Set(request.statuses.map(StoreStatus.init(proto:)))
         guard request.pageSize <= 500 else {
             throw PlatformError(.invalidArgument, "page_size \(request.pageSize) is over the maximum of 500")

@@ -36,7 +36,10 @@ extension GatewayResponder {
         }
         message.pageSize = try number(query["page_size"], name: "page_size")
         message.pageToken = query["page_token"].map(String.init) ?? ""
-        return try json(controlPlane.listStores(message, caller: caller))
+        let body = try controlPlane.listStores(message, caller: caller, cache: storesPages) { page in
+            ByteBuffer(bytes: try page.jsonUTF8Bytes() as [UInt8])
+        }
+        return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: body))
     }
 
     func getStore(_ id: String, caller: String) throws -> Response {

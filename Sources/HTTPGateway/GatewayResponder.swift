@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import StoreCore
+import StorePlatformProto
 import StoreRPC
 
 extension HTTPField.Name {
@@ -28,6 +29,8 @@ struct GatewayResponder: HTTPResponder {
     let health: HealthEncoder
     let staticFiles: StaticFiles
     let requestIDs = RequestIDs()
+    /// Pages of GET /api/stores as JSON, until the next write to the database.
+    let storesPages = GenerationCache<Storeplatform_V1_ListStoresRequest, ByteBuffer>()
     let logger: Logger
 
     func respond(to request: Request, context: GatewayContext) async throws -> Response {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import StoreCore
+import Synchronization
 
 /// The platform's store records and audit log in one SQLite file, through GRDB
 /// (DESIGN.md, "Persistence").
@@ -17,6 +18,7 @@ import StoreCore
 /// stored, so a store read back equals the store a write returned.
 public final class StoreDatabase: Sendable {
     let pool: DatabasePool
+    private let writes = Atomic<UInt64>(0)
     /// The directory ``temporary()`` created, removed with the database; `nil` otherwise.
     private let temporaryDirectory: URL?
 
@@ -72,7 +74,18 @@ public final class StoreDatabase: Sendable {
 
     /// Runs `body` in one write transaction; errors come out as ``PlatformError``.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.performing { try pool.write(body) }
+        // Counted once the transaction is over, committed or not (a rollback only
+        // costs a cache a miss).
+        defer { writes.add(1, ordering: .releasing) }
+        return try Self.performing { try pool.write(body) }
+    }
+
+    /// How many write transactions this database has run. Read it *before* a read:
+    /// while it still has that value, no write has completed since, so whatever was
+    /// derived from the read is still current (see `GenerationCache`). Writes by
+    /// other processes are not counted; the daemon is the file's only writer.
+    public var writeGeneration: UInt64 {
+        writes.load(ordering: .acquiring)
     }
 
     /// Runs `body` on a snapshot of the database; errors come out as ``PlatformError``.
