@@ -30,21 +30,12 @@ struct Audit: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_ListAuditRequest()
-                request.limit = UInt32(limit ?? 0)
-                request.storeID = store ?? ""
-                request.pageToken = pageToken ?? ""
-                let response = try await client.unary(
-                    StorePlatformMethod.PlatformService.listAudit,
-                    request,
-                    as: Storeplatform_V1_ListAuditResponse.self,
-                    timeout: connection.callTimeout
-                )
-                if connection.json {
-                    print(try response.jsonString())
-                    return
-                }
+            var request = Storeplatform_V1_ListAuditRequest()
+            request.limit = UInt32(limit ?? 0)
+            request.storeID = store ?? ""
+            request.pageToken = pageToken ?? ""
+            try await connection.show(StorePlatformMethod.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self) {
+                response, _ in
                 if response.events.isEmpty {
                     print("no audit events")
                 } else {

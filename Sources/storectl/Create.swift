@@ -44,17 +44,13 @@ struct Create: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_CreateStoreRequest()
-                request.name = name
-                request.engine = engine
-                let response = try await client.unary(
-                    StorePlatformMethod.StoreService.createStore,
-                    request,
-                    as: Storeplatform_V1_CreateStoreResponse.self,
-                    metadata: idempotencyKey.map { ["idempotency-key": $0] } ?? [:],
-                    timeout: connection.callTimeout
-                )
+            var request = Storeplatform_V1_CreateStoreRequest()
+            request.name = name
+            request.engine = engine
+            try await connection.call(
+                StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self,
+                metadata: idempotencyKey.map { ["idempotency-key": $0] } ?? [:]
+            ) { response, client in
                 try await waiting.report(response, store: response.store, goal: .ready, client: client, connection: connection)
             }
         }

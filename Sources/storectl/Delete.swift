@@ -26,15 +26,10 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_DeleteStoreRequest()
-                request.id = id
-                let response = try await client.unary(
-                    StorePlatformMethod.StoreService.deleteStore,
-                    request,
-                    as: Storeplatform_V1_DeleteStoreResponse.self,
-                    timeout: connection.callTimeout
-                )
+            var request = Storeplatform_V1_DeleteStoreRequest()
+            request.id = id
+            try await connection.call(StorePlatformMethod.StoreService.deleteStore, request, as: Storeplatform_V1_DeleteStoreResponse.self) {
+                response, client in
                 try await waiting.report(response, store: response.store, goal: .deleted, client: client, connection: connection)
             }
         }

@@ -16,20 +16,10 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_GetStoreRequest()
-                request.id = id
-                let response = try await client.unary(
-                    StorePlatformMethod.StoreService.getStore,
-                    request,
-                    as: Storeplatform_V1_GetStoreResponse.self,
-                    timeout: connection.callTimeout
-                )
-                if connection.json {
-                    print(try response.jsonString())
-                } else {
-                    printTable(response.store.detailRows)
-                }
+            var request = Storeplatform_V1_GetStoreRequest()
+            request.id = id
+            try await connection.show(StorePlatformMethod.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self) {
+                response, _ in printTable(response.store.detailRows)
             }
         }
     }

@@ -11,27 +11,19 @@ struct Health: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let client = try await connection.connect()
-            defer { Task { await client.close() } }
-            let health = try await client.unary(
-                StorePlatformMethod.PlatformService.health,
-                Storeplatform_V1_HealthRequest(),
-                as: Storeplatform_V1_HealthResponse.self,
-                timeout: connection.callTimeout
-            )
-            if connection.json {
-                print(try health.jsonString())
-                return
+            try await connection.show(
+                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self
+            ) { health, client in
+                let cluster = health.clusterSimulated ? "\(health.clusterDriver) (embedded simulator, no real Kubernetes)" : health.clusterDriver
+                printTable([
+                    ["status", health.status],
+                    ["version", health.version],
+                    ["uptime", formatDuration(seconds: health.uptimeSeconds)],
+                    ["cluster", cluster],
+                    ["database", health.database],
+                    ["endpoint", client.endpoint.description],
+                ])
             }
-            let cluster = health.clusterSimulated ? "\(health.clusterDriver) (embedded simulator, no real Kubernetes)" : health.clusterDriver
-            printTable([
-                ["status", health.status],
-                ["version", health.version],
-                ["uptime", formatDuration(seconds: health.uptimeSeconds)],
-                ["cluster", cluster],
-                ["database", health.database],
-                ["endpoint", client.endpoint.description],
-            ])
         }
     }
 }

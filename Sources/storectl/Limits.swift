@@ -43,41 +43,28 @@ struct Limits: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                let limits: Storeplatform_V1_Limits
-                if let update {
-                    let response = try await client.unary(
-                        StorePlatformMethod.AdminService.updateLimits,
-                        update,
-                        as: Storeplatform_V1_UpdateLimitsResponse.self,
-                        timeout: connection.callTimeout
-                    )
-                    if connection.json {
-                        print(try response.jsonString())
-                        return
-                    }
-                    limits = response.limits
+            if let update {
+                try await connection.show(
+                    StorePlatformMethod.AdminService.updateLimits, update, as: Storeplatform_V1_UpdateLimitsResponse.self
+                ) { response, _ in
                     printNote("updated; the change lasts until the daemon restarts")
-                } else {
-                    let response = try await client.unary(
-                        StorePlatformMethod.AdminService.getLimits,
-                        Storeplatform_V1_GetLimitsRequest(),
-                        as: Storeplatform_V1_GetLimitsResponse.self,
-                        timeout: connection.callTimeout
-                    )
-                    if connection.json {
-                        print(try response.jsonString())
-                        return
-                    }
-                    limits = response.limits
+                    printLimits(response.limits)
                 }
-                printTable([
-                    ["max-live-stores", String(limits.maxLiveStores)],
-                    ["requests-per-minute", String(limits.requestsPerMinute)],
-                    ["creates-per-minute", String(limits.createsPerMinute)],
-                    ["max-concurrent-provisions", String(limits.maxConcurrentProvisions)],
-                ])
+            } else {
+                try await connection.show(
+                    StorePlatformMethod.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest(),
+                    as: Storeplatform_V1_GetLimitsResponse.self
+                ) { response, _ in printLimits(response.limits) }
             }
         }
+    }
+
+    private func printLimits(_ limits: Storeplatform_V1_Limits) {
+        printTable([
+            ["max-live-stores", String(limits.maxLiveStores)],
+            ["requests-per-minute", String(limits.requestsPerMinute)],
+            ["creates-per-minute", String(limits.createsPerMinute)],
+            ["max-concurrent-provisions", String(limits.maxConcurrentProvisions)],
+        ])
     }
 }

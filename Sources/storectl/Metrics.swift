@@ -12,17 +12,7 @@ struct Metrics: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                let metrics = try await client.unary(
-                    StorePlatformMethod.PlatformService.getMetrics,
-                    Storeplatform_V1_GetMetricsRequest(),
-                    as: Storeplatform_V1_GetMetricsResponse.self,
-                    timeout: connection.callTimeout
-                )
-                if connection.json {
-                    print(try metrics.jsonString())
-                    return
-                }
+            try await connection.show(StorePlatformMethod.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self) { metrics, _ in
                 printSection("Stores by status", metrics.storesByStatus.map { [$0.status.name, String($0.count)] })
 
                 let provisioning = metrics.provisioning

@@ -19,17 +19,7 @@ struct Operations: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                let response = try await client.unary(
-                    StorePlatformMethod.AdminService.listOperations,
-                    Storeplatform_V1_ListOperationsRequest(),
-                    as: Storeplatform_V1_ListOperationsResponse.self,
-                    timeout: connection.callTimeout
-                )
-                if connection.json {
-                    print(try response.jsonString())
-                    return
-                }
+            try await connection.show(StorePlatformMethod.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest(), as: Storeplatform_V1_ListOperationsResponse.self) { response, _ in
                 guard !response.operations.isEmpty else {
                     print("no store operations running")
                     return

@@ -18,17 +18,7 @@ struct Reconcile: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                let pass = try await client.unary(
-                    StorePlatformMethod.AdminService.reconcile,
-                    Storeplatform_V1_ReconcileRequest(),
-                    as: Storeplatform_V1_ReconcileResponse.self,
-                    timeout: connection.callTimeout
-                )
-                if connection.json {
-                    print(try pass.jsonString())
-                    return
-                }
+            try await connection.show(StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self) { pass, _ in
                 let corrections = pass.corrections.count
                 print(
                     "Examined \(pass.storesExamined) stores in \(formatDuration(milliseconds: pass.durationMs)): "

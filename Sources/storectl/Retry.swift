@@ -25,15 +25,10 @@ struct Retry: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_RetryStoreRequest()
-                request.id = id
-                let response = try await client.unary(
-                    StorePlatformMethod.StoreService.retryStore,
-                    request,
-                    as: Storeplatform_V1_RetryStoreResponse.self,
-                    timeout: connection.callTimeout
-                )
+            var request = Storeplatform_V1_RetryStoreRequest()
+            request.id = id
+            try await connection.call(StorePlatformMethod.StoreService.retryStore, request, as: Storeplatform_V1_RetryStoreResponse.self) {
+                response, client in
                 try await waiting.report(response, store: response.store, goal: .ready, client: client, connection: connection)
             }
         }

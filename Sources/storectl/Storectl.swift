@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StorePlatformProto
 import StoreRPC
+import SwiftProtobuf
 
 @main
 struct Storectl: AsyncParsableCommand {
@@ -90,6 +91,29 @@ struct ConnectionOptions: ParsableArguments {
         } catch {
             await client.close()
             throw error
+        }
+    }
+
+    /// One unary call on a connection of its own, waiting at most --timeout;
+    /// `body` gets the answer while the connection is still open (to follow the
+    /// store with --wait).
+    func call<Response: Message, Result>(
+        _ method: String, _ request: some Message, as type: Response.Type, metadata: [String: String] = [:],
+        then body: (Response, RPCClient) async throws -> Result
+    ) async throws -> Result {
+        try await withClient { client in
+            try await body(client.unary(method, request, as: type, metadata: metadata, timeout: callTimeout), client)
+        }
+    }
+
+    /// One unary call whose answer is printed: as proto3 JSON with --json,
+    /// otherwise by `printHuman`.
+    func show<Response: Message>(
+        _ method: String, _ request: some Message, as type: Response.Type,
+        _ printHuman: (Response, RPCClient) throws -> Void
+    ) async throws {
+        try await call(method, request, as: type) { response, client in
+            if json { print(try response.jsonString()) } else { try printHuman(response, client) }
         }
     }
 }
