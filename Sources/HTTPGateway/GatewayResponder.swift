@@ -67,8 +67,8 @@ struct GatewayResponder: HTTPResponder {
         return response
     }
 
-    /// What every answer carries, whichever path made it: `X-Request-Id`, and the
-    /// CORS headers when origins are configured.
+    /// What every answer carries: `X-Request-Id`, and the CORS headers when
+    /// origins are configured (``InlineHealthHandler`` adds the same to health).
     func finish(_ headers: inout HTTPFields, requestID: String, origin: String?) {
         headers[.xRequestID] = requestID
         if !configuration.corsOrigins.isEmpty { addCORSHeaders(to: &headers, origin: origin) }
