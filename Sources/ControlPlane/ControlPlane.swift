@@ -190,6 +190,13 @@ public final class ControlPlane: Sendable {
         return response
     }
 
+    /// What ``watchStores(_:caller:)`` checks before subscribing (the rate limit,
+    /// and that a named store exists), without subscribing; the named store.
+    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> Store? {
+        try rateLimiter.check(identity: caller, isCreate: false)
+        return request.storeID.isEmpty ? nil : try existingStore(request.storeID)
+    }
+
     /// Committed transitions from now on, optionally of one store, until the
     /// consumer stops. When a store is named (it must exist), the stream starts
     /// with its current state (action "current"), read after subscribing, so a
@@ -197,11 +204,9 @@ public final class ControlPlane: Sendable {
     public func watchStores(
         _ request: Storeplatform_V1_WatchStoresRequest, caller: String
     ) throws -> (current: StoreEvent?, changes: AsyncStream<StoreEvent>) {
-        try rateLimiter.check(identity: caller, isCreate: false)
-        guard !request.storeID.isEmpty else {
+        guard let before = try checkWatch(request, caller: caller) else {
             return (nil, provisioner.events.subscribe())
         }
-        let before = try existingStore(request.storeID)
         let changes = provisioner.events.subscribe(storeID: request.storeID)
         // Read again after subscribing; nothing may throw from here on, or the
         // subscription would outlive the call.

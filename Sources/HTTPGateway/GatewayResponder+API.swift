@@ -70,18 +70,24 @@ extension GatewayResponder {
     }
 
     func events(_ request: Request, caller: String) throws -> Response {
-        var message = Storeplatform_V1_WatchStoresRequest()
-        message.storeID = request.uri.queryParameters["store_id"].map(String.init) ?? ""
-        let (current, changes) = try controlPlane.watchStores(message, caller: caller)
+        let (current, changes) = try controlPlane.watchStores(watchRequest(request), caller: caller)
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
             body: streams.body(current: current, changes: changes, keepAlive: configuration.keepAliveInterval)
         )
     }
 
-    /// HEAD /api/events: the stream's headers, without subscribing to anything.
-    func eventStreamHead() -> Response {
-        Response(status: .ok, headers: Self.eventStreamHeaders)
+    /// HEAD /api/events: the checks and headers of the stream, without
+    /// subscribing to anything.
+    func eventStreamHead(_ request: Request, caller: String) throws -> Response {
+        _ = try controlPlane.checkWatch(watchRequest(request), caller: caller)
+        return Response(status: .ok, headers: Self.eventStreamHeaders, body: .init { _ in })
+    }
+
+    private func watchRequest(_ request: Request) -> Storeplatform_V1_WatchStoresRequest {
+        var message = Storeplatform_V1_WatchStoresRequest()
+        message.storeID = request.uri.queryParameters["store_id"].map(String.init) ?? ""
+        return message
     }
 
     func prometheus() throws -> Response {

@@ -58,7 +58,13 @@ struct GatewayResponder: HTTPResponder {
             )
             response = GatewayError.internalError(requestID: requestID).response
         }
-        if request.method == .head { response = response.createHeadResponse() }
+        if request.method == .head {
+            // The GET's headers without its body; a GET of unknown length (the event
+            // stream) has no Content-Length, and its HEAD must not claim 0.
+            let hasLength = response.headers[.contentLength] != nil
+            response = response.createHeadResponse()
+            if !hasLength { response.headers[.contentLength] = nil }
+        }
         finish(&response.headers, requestID: requestID, origin: request.headers[.origin])
         metrics.recordRequest(
             route: route.template, method: request.method.rawValue, status: response.status.code,
@@ -94,7 +100,7 @@ struct GatewayResponder: HTTPResponder {
         case (.retry(let id), _): return try await retryStore(id, caller: caller, requestID: requestID)
         case (.audit, _): return try listAudit(request, caller: caller)
         case (.metrics, _): return try json(controlPlane.metrics(caller: caller))
-        case (.events, .head): return eventStreamHead()
+        case (.events, .head): return try eventStreamHead(request, caller: caller)
         case (.events, _): return try events(request, caller: caller)
         case (.prometheus, _): return try prometheus()
         case (.staticFile(let path), _): return try staticFiles.response(for: path)

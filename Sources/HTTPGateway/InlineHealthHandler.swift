@@ -19,7 +19,8 @@ import NIOHTTPTypesHTTP1
 /// order: a health request is answered here only while no earlier request on the
 /// connection is still waiting for its response; otherwise it goes to the
 /// responder like any other. So does one that is not a kept-alive HTTP/1.1
-/// request, so closing connections stays in one place.
+/// request, so closing connections stays in one place, and any request while
+/// the socket is not writable, so Hummingbird's backpressure still applies.
 final class InlineHealthHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -54,7 +55,10 @@ final class InlineHealthHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0 && Self.answersInline(head) {
+            // While the socket cannot take more, health goes the responder's way too,
+            // where Hummingbird stops reading until the client catches up: answers
+            // to a client that pipelines and never reads must not pile up here.
+            if passedOn == 0 && context.channel.isWritable && Self.answersInline(head) {
                 answering = (head, .now)
             } else {
                 passedOn += 1

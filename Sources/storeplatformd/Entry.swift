@@ -6,8 +6,9 @@ import StoreRPC
 @main
 enum Entry {
     static func main() async {
-        // One event loop per CPU the process may run on (NIO would count the
-        // machine's cores), unless NIO_SINGLETON_GROUP_LOOP_COUNT says otherwise.
+        // One event loop per CPU the process may run on, as NIO already does for a
+        // cgroup CPU quota (it counts the machine's cores but not the affinity
+        // mask), unless NIO_SINGLETON_GROUP_LOOP_COUNT says otherwise.
         if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil,
             let allowed = CPUAffinity.allowedCount(), allowed < System.coreCount
         {

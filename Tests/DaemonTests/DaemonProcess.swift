@@ -99,7 +99,9 @@ final class DaemonProcess {
                 Issue.record("daemon exited with \(process.terminationStatus): \(log)")
                 return
             }
-            if let client = try? await RPCClient.connect(to: .unix(path: socketPath)) {
+            // The socket answers as soon as it is bound; the line with the TCP port
+            // is logged a moment later.
+            if log.contains(" serving"), let client = try? await RPCClient.connect(to: .unix(path: socketPath)) {
                 await client.close()
                 tcpPort = Self.boundTCPPort(in: log) ?? 0
                 return

@@ -48,7 +48,8 @@ import Testing
         create.name = "cached"
         let store = try harness.controlPlane.createStore(create, caller: "test", requestID: nil, idempotencyKey: nil).store
         let afterCreate = try list(10)
-        #expect(afterCreate == ["cached:not ready"])
+        // (The instant simulator may already have made it ready.)
+        #expect(afterCreate.count == 1 && afterCreate[0].hasPrefix("cached:"))
         #expect(renders.load(ordering: .relaxed) == 3)
 
         // The provisioner's transitions are writes too.
