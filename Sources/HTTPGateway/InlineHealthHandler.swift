@@ -98,11 +98,11 @@ final class InlineHealthHandler: ChannelDuplexHandler, RemovableChannelHandler {
         headers.reserveCapacity(4)
         headers.add(name: "Content-Type", value: MediaTypes.json)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "X-Request-Id", value: responder.requestIDs.id(echoing: request.headers.first(name: "X-Request-Id")))
+        headers.add(name: "X-Request-Id", value: responder.requestIDs.id(echoing: Self.value(of: "X-Request-Id", in: request)))
         headers.add(name: "Date", value: date.now())
         if !responder.configuration.corsOrigins.isEmpty {
             var cors = HTTPFields()
-            responder.addCORSHeaders(to: &cors, origin: request.headers.first(name: "Origin"))
+            responder.addCORSHeaders(to: &cors, origin: Self.value(of: "Origin", in: request))
             for field in cors { headers.add(name: field.name.rawName, value: field.value) }
         }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
@@ -110,6 +110,15 @@ final class InlineHealthHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         needsFlush = true
         instruments.record(ContinuousClock.now - started)
+    }
+}
+
+extension InlineHealthHandler {
+    /// A header's value as the responder sees it: repeated fields joined with
+    /// ", ", as HTTP types' `HTTPFields` subscript does.
+    static func value(of name: String, in request: HTTPRequestHead) -> String? {
+        let values = request.headers[name]
+        return values.isEmpty ? nil : values.joined(separator: ", ")
     }
 }
 

@@ -188,6 +188,18 @@ private func request(_ method: String, _ target: String, _ headers: [String] = [
         }
     }
 
+    /// Repeated headers read as the responder reads them: joined, so two request
+    /// ids are no acceptable id and two origins no configured origin.
+    @Test func repeatedHeadersReadLikeTheResponder() throws {
+        let (channel, _) = try makeChannel()
+        try send(channel, .GET, "/api/health", ["X-Request-Id": "one", "x-request-id": "two"])
+        let id = try #require(try answeredInline(channel)?.0.headers["X-Request-Id"].first)
+        #expect(id != "one" && id != "two")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Origin": "http://a", "Origin": "http://b"])
+        #expect(InlineHealthHandler.value(of: "Origin", in: head) == "http://a, http://b")
+        #expect(InlineHealthHandler.value(of: "X-Request-Id", in: head) == nil)
+    }
+
     /// While the socket cannot take more, health goes to the responder, whose
     /// channel stops reading: answers must not pile up in the pipeline.
     @Test func passesHealthOnWhileTheSocketIsNotWritable() throws {
