@@ -43,13 +43,13 @@ public final class ControlPlane: Sendable {
 
     // MARK: PlatformService
 
-    /// Liveness and identity. Touches no database, so it stays cheap.
     /// Seconds since this control plane was made (the daemon's uptime).
     public var uptimeSeconds: Double {
         let elapsed = (ContinuousClock.now - startedAt).components
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
+    /// Liveness and identity. Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
         response.status = "SERVING"
