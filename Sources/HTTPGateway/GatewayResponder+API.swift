@@ -2,6 +2,7 @@ import ControlPlane
 import HTTPTypes
 import Hummingbird
 import StorePlatformProto
+import StoreCore
 import SwiftProtobuf
 
 /// The /api handlers: each parses HTTP into the request message, calls the
@@ -26,7 +27,7 @@ extension GatewayResponder {
         var message = Storeplatform_V1_ListStoresRequest()
         for value in query[values: "status"] {
             for name in value.split(separator: ",") where !name.isEmpty {
-                guard let status = Storeplatform_V1_StoreStatus(queryName: name) else {
+                guard let status = StoreStatus(rawValue: name.lowercased())?.proto else {
                     throw GatewayError.invalidArgument(
                         "status \"\(name)\" is not a store status; use queued, provisioning, ready, failed, deleting or deleted"
                     )

@@ -87,25 +87,11 @@ struct GatewayHarness {
             last = response.body
             if response.status == 200 {
                 let store = try Storeplatform_V1_Store(jsonString: response.body)
-                if store.status == Storeplatform_V1_StoreStatus(statusName: status) { return store }
+                if store.status == StoreStatus(rawValue: status)?.proto { return store }
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw ClientError("store \(id) did not reach \(status); last answer: \(last)")
-    }
-}
-
-extension Storeplatform_V1_StoreStatus {
-    init?(statusName: String) {
-        switch statusName {
-        case "queued": self = .queued
-        case "provisioning": self = .provisioning
-        case "ready": self = .ready
-        case "failed": self = .failed
-        case "deleting": self = .deleting
-        case "deleted": self = .deleted
-        default: return nil
-        }
     }
 }
 
