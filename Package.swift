@@ -48,6 +48,16 @@ let package = Package(
         ),
         // SQLite through GRDB: migrations, records, queries. A status change and its
         // audit row are one transaction.
+        // A stand-in for a Kubernetes API server (not a cluster) that the real helm and
+        // kubectl talk to in tests and benchmarks: objects in memory, recorded requests.
+        .target(
+            name: "KubernetesAPIDouble",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "StoreDatabase",
             dependencies: ["StoreCore", .product(name: "GRDB", package: "GRDB.swift")]
@@ -113,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "storeplatform-bench",
             dependencies: [
-                "StoreRPC", "ControlPlane", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
+                "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -130,7 +140,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvisioningTests",
-            dependencies: ["Provisioning", "StoreDatabase", "StoreCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "StoreRPCTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The seam between the platform and Kubernetes. Every method checks before it
 /// acts, so calling it again after a crash or a retry never duplicates anything.
 /// The Provisioner and the Reconciler are its only callers.
@@ -13,16 +15,24 @@ public protocol ClusterDriver: Sendable {
     /// Creates the store's Secret unless it exists. `makeValues` is called only
     /// when it is created; the values never leave the cluster driver.
     func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws
-    /// The release's state, or nil when no such release exists.
-    func releaseStatus(namespace: String, release: String) async throws -> ReleaseState?
+    /// The release's state and when it last changed, or nil when no such release exists.
+    func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus?
     /// Installs a release (no `--atomic`: a failed install stays for inspection).
     func installRelease(_ request: InstallRequest) async throws
     /// How far the release's workloads are from serving.
     func readiness(namespace: String, release: String) async throws -> Readiness
     /// Uninstalls the release; succeeds when it is already gone.
     func uninstallRelease(namespace: String, release: String) async throws
-    /// Deletes the namespace and everything left in it; succeeds when it is already gone.
+    /// What of an uninstalled release is still in the cluster: pods and volume claims
+    /// still terminating ("persistentvolumeclaim/data-shop-mysql-0 (terminating)").
+    /// Empty once everything is gone, so a new install starts clean.
+    func releaseLeftovers(namespace: String, release: String) async throws -> [String]
+    /// Asks for the namespace and everything left in it to be deleted; succeeds when
+    /// it is already gone or going. The deletion finishes in the background:
+    /// ``namespacePhase(_:)`` tells when it is over.
     func deleteNamespace(_ namespace: String) async throws
+    /// The namespace's phase, or nil once it is gone.
+    func namespacePhase(_ namespace: String) async throws -> NamespacePhase?
     /// Every managed namespace and release, in one call (one listing per reconcile pass).
     func listManaged() async throws -> ClusterInventory
 }
@@ -46,7 +56,27 @@ public struct InstallRequest: Sendable, Equatable {
 public enum ReleaseState: String, Sendable, Equatable {
     case deployed
     case failed
+    /// pending-install, pending-upgrade or pending-rollback: a helm command is running,
+    /// or died before it could record how it ended.
     case pending
+}
+
+/// A release's state and when it last changed (the start of a pending operation).
+public struct ReleaseStatus: Sendable, Equatable {
+    public var state: ReleaseState
+    /// nil when the tool did not say.
+    public var since: Date?
+
+    public init(_ state: ReleaseState, since: Date? = nil) {
+        self.state = state
+        self.since = since
+    }
+}
+
+public enum NamespacePhase: Sendable, Equatable {
+    case active
+    /// Being deleted; `detail` says what it still waits for, when the cluster says.
+    case terminating(since: Date?, detail: String)
 }
 
 /// The readiness of a store's workloads.
@@ -65,6 +95,14 @@ public struct ClusterInventory: Sendable, Equatable {
         public var name: String
         /// The store id label on the namespace.
         public var storeID: String
+        /// Being deleted (still there: a finalizer or its contents hold it).
+        public var terminating: Bool
+
+        public init(name: String, storeID: String, terminating: Bool = false) {
+            self.name = name
+            self.storeID = storeID
+            self.terminating = terminating
+        }
     }
 
     public struct Release: Sendable, Equatable {

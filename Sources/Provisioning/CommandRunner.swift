@@ -19,12 +19,15 @@ struct Command: Sendable {
     var input: String?
     /// Standard output beyond this many bytes is read and dropped.
     var outputLimit: Int
+    /// Set in the command's environment, over what the daemon's own environment has.
+    var environment: [String: String]
 
-    init(_ executable: String, _ arguments: [String], input: String? = nil, outputLimit: Int) {
+    init(_ executable: String, _ arguments: [String], input: String? = nil, outputLimit: Int, environment: [String: String] = [:]) {
         self.executable = executable
         self.arguments = arguments
         self.input = input
         self.outputLimit = outputLimit
+        self.environment = environment
     }
 }
 
@@ -109,7 +112,7 @@ struct CommandRunner: Sendable {
             execution = try await Subprocess.run(
                 executable,
                 arguments: Arguments(command.arguments),
-                environment: .inherit,
+                environment: .inherit.updating(command.environment.reduce(into: [:]) { $0[Environment.Key(stringLiteral: $1.key)] = $1.value }),
                 platformOptions: options,
                 input: .inputWriter,
                 output: .sequence,

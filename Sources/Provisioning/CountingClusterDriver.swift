@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Wraps a driver and counts cluster listings, so tests and benchmarks can
@@ -24,7 +25,7 @@ public final class CountingClusterDriver: ClusterDriver {
         try await base.ensureSecret(namespace: namespace, name: name, makeValues: makeValues)
     }
 
-    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseState? {
+    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
         try await base.releaseStatus(namespace: namespace, release: release)
     }
 
@@ -40,8 +41,16 @@ public final class CountingClusterDriver: ClusterDriver {
         try await base.uninstallRelease(namespace: namespace, release: release)
     }
 
+    public func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
+        try await base.releaseLeftovers(namespace: namespace, release: release)
+    }
+
     public func deleteNamespace(_ namespace: String) async throws {
         try await base.deleteNamespace(namespace)
+    }
+
+    public func namespacePhase(_ namespace: String) async throws -> NamespacePhase? {
+        try await base.namespacePhase(namespace)
     }
 
     public func listManaged() async throws -> ClusterInventory {

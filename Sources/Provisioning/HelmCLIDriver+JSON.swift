@@ -21,26 +21,49 @@ enum KubernetesJSON {
         var namespace: String?
         var labels: [String: String]?
         var creationTimestamp: String?
+        var deletionTimestamp: String?
+        var ownerReferences: [OwnerReference]?
+    }
+
+    struct OwnerReference: Decodable {
+        var kind: String?
+        var name: String?
+    }
+
+    struct Condition: Decodable {
+        var type: String?
+        var status: String?
+        var reason: String?
+        var message: String?
     }
 
     struct Namespace: Decodable {
-        struct Status: Decodable { var phase: String? }
+        struct Status: Decodable {
+            var phase: String?
+            var conditions: [Condition]?
+        }
         var metadata: ObjectMeta
         var status: Status?
+
+        var isTerminating: Bool { status?.phase == "Terminating" || metadata.deletionTimestamp != nil }
     }
 
-    /// A Deployment, StatefulSet or Pod from one mixed `kubectl get` list.
-    struct Workload: Decodable {
-        struct Spec: Decodable { var replicas: Int? }
+    /// A Pod (or, from a mixed `kubectl get` list, any object: only kind and metadata
+    /// are then read).
+    struct Pod: Decodable {
         struct Status: Decodable {
-            var readyReplicas: Int?
+            var phase: String?
+            var conditions: [Condition]?
             var containerStatuses: [ContainerStatus]?
             var initContainerStatuses: [ContainerStatus]?
         }
-        var kind: String
+        var kind: String?
         var metadata: ObjectMeta
-        var spec: Spec?
         var status: Status?
+
+        var isReady: Bool {
+            status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true
+        }
     }
 
     struct ContainerStatus: Decodable {
@@ -80,22 +103,24 @@ enum KubernetesJSON {
 
     /// `helm status -o json`: the release, of which only the state matters here.
     struct HelmRelease: Decodable {
-        struct Info: Decodable { var status: String? }
+        struct Info: Decodable {
+            var status: String?
+            /// When the release last changed: for a pending one, when that operation began.
+            var last_deployed: String?
+        }
         var name: String?
         var info: Info?
     }
 
-    /// One row of `helm list -o json`.
-    struct HelmListEntry: Decodable {
-        var name: String
-        var namespace: String
-        var status: String?
-    }
-
-    /// RFC 3339 times, with or without fractional seconds.
+    /// RFC 3339 times, with or without fractional seconds (Go prints up to nine digits,
+    /// which are cut to what Foundation reads).
     static func date(_ text: String) -> Date? {
         if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        var trimmed = text
+        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+            trimmed = String(text[..<dot]) + "." + String(text[text.index(after: dot)..<zone].prefix(3)) + String(text[zone...])
+        }
+        return try? Date(trimmed, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
@@ -111,12 +136,21 @@ enum KubernetesManifest {
         var labels: [String: String]
     }
 
+    struct Reference: Encodable {
+        var apiGroup: String?
+        var kind: String
+        var name: String
+        var namespace: String?
+    }
+
     struct Object: Encodable {
         var apiVersion = "v1"
         var kind: String
         var metadata: Metadata
         var type: String?
         var stringData: [String: String]?
+        var roleRef: Reference?
+        var subjects: [Reference]?
     }
 
     static func namespace(_ name: String, labels: [String: String]) -> Object {
@@ -125,6 +159,16 @@ enum KubernetesManifest {
 
     static func secret(_ name: String, namespace: String, labels: [String: String], values: [String: String]) -> Object {
         Object(kind: "Secret", metadata: Metadata(name: name, namespace: namespace, labels: labels), type: "Opaque", stringData: values)
+    }
+
+    static func roleBinding(
+        _ name: String, namespace: String, clusterRole: String, serviceAccount: String, serviceAccountNamespace: String, labels: [String: String]
+    ) -> Object {
+        Object(
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: Metadata(name: name, namespace: namespace, labels: labels),
+            roleRef: Reference(apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole),
+            subjects: [Reference(kind: "ServiceAccount", name: serviceAccount, namespace: serviceAccountNamespace)]
+        )
     }
 
     /// Compact JSON with sorted keys: stable, so it is easy to read back in tests.

@@ -1,7 +1,9 @@
 import Foundation
+import Synchronization
 
 /// The production driver: runs `helm` and `kubectl` as subprocesses (argument
-/// arrays, never a shell) and parses their JSON output.
+/// arrays, never a shell) and parses their output. Works with helm 3 and helm 4
+/// (both run in the tests, against a Kubernetes API double).
 ///
 /// Every method checks before it acts, so it can run again after a crash or a
 /// retry without duplicating anything. Each command has a timeout (the command
@@ -11,24 +13,38 @@ import Foundation
 /// Secret values travel only on `kubectl`'s standard input, never in argv, an
 /// error or a log.
 ///
+/// Helm keeps its release records in ConfigMaps (`HELM_DRIVER=configmap` for every
+/// helm command): the values the driver passes carry names and hosts, never
+/// credentials, so the records hold nothing secret, and the reconcile listing can
+/// read them without any permission on Secrets outside the stores' namespaces.
+///
 /// The commands, per method (global flags `--kubeconfig`, `--kube-context` /
 /// `--context` follow each command when configured):
-/// - ``ensureNamespace(_:storeID:)``: `kubectl get namespace NS -o json`; when it is
-///   absent or lacks the labels, `kubectl apply -f -` of a Namespace manifest.
+/// - ``ensureNamespace(_:storeID:)``: `kubectl create -f -` of a Namespace labelled as
+///   managed, with the store id and Pod Security `restricted`; when it exists,
+///   `kubectl get namespace NS -o json` and, when labels are missing,
+///   `kubectl label namespace NS … --overwrite`. Then, when a store role is configured,
+///   `kubectl create -f -` of the RoleBinding that gives the platform's service
+///   account that role in the namespace (already there: nothing to do).
 /// - ``ensureSecret(namespace:name:makeValues:)``: `kubectl get secret NAME -n NS -o name`;
 ///   when absent, `kubectl create -f -` of a Secret manifest.
 /// - ``releaseStatus(namespace:release:)``: `helm status RELEASE -n NS -o json`.
-/// - ``installRelease(_:)``: `helm install RELEASE CHART -n NS --set-string k=v … --wait=false
-///   --timeout 600s` (``Configuration/installTimeout``).
-/// - ``readiness(namespace:release:)``: `kubectl get deployments,statefulsets,pods -n NS
-///   -l app.kubernetes.io/instance=RELEASE -o json`, plus `kubectl get events -n NS -o json`
+/// - ``installRelease(_:)``: `helm install RELEASE CHART -n NS [-f FILE …] --set-string k=v …
+///   --wait=false --timeout T` (``Configuration/installTimeout``).
+/// - ``readiness(namespace:release:)``: one `kubectl get pods -n NS -l
+///   app.kubernetes.io/instance=RELEASE -o json`, plus `kubectl get events -n NS -o json`
 ///   once when a pod is failing.
 /// - ``uninstallRelease(namespace:release:)``: `helm uninstall RELEASE -n NS`.
-/// - ``deleteNamespace(_:)``: `kubectl get namespace NS -o json`, then (when it is there and
-///   managed by the platform) `kubectl delete namespace NS --ignore-not-found --wait=false`.
-/// - ``listManaged()``: exactly two commands, however many stores there are:
+/// - ``releaseLeftovers(namespace:release:)``: `kubectl get pods,persistentvolumeclaims -n NS
+///   -l app.kubernetes.io/instance=RELEASE -o json`.
+/// - ``deleteNamespace(_:)``: `kubectl get namespace NS -o json`, then (when it is there,
+///   managed by the platform and not already terminating) `kubectl delete namespace NS
+///   --ignore-not-found --wait=false`.
+/// - ``namespacePhase(_:)``: `kubectl get namespace NS -o json`.
+/// - ``listManaged()``: exactly two commands, however many stores and revisions there are:
 ///   `kubectl get namespaces -l app.kubernetes.io/managed-by=storeplatform -o json` and
-///   `helm list --all-namespaces --all --max 0 -o json`.
+///   `kubectl get configmaps -A -l owner=helm,status!=superseded --show-labels --no-headers`
+///   (the API server's table: names and labels only, never the release payloads).
 public struct HelmCLIDriver: ClusterDriver {
     /// Where the tools are and how they reach the cluster.
     public struct Configuration: Sendable {
@@ -42,15 +58,28 @@ public struct HelmCLIDriver: ClusterDriver {
         public var context: String?
         /// The directory holding the charts: the chart `helm/store` installs from `<chartDirectory>/store`.
         public var chartDirectory: String
+        /// The operator's values files (storage class, registry, ingress class,
+        /// resources…), passed to `helm install` with `-f` in order, under the driver's
+        /// own `--set-string` values, which always win.
+        public var valuesFiles: [String]
+        /// The ClusterRole bound in each store namespace to ``serviceAccount`` (the
+        /// RoleBinding is named ``roleBindingName``); nil: none is made (the driver's
+        /// credentials already reach every namespace, as with an admin kubeconfig).
+        public var storeClusterRole: String?
+        /// The platform's service account as `NAMESPACE/NAME`, the subject of that binding.
+        public var serviceAccount: String?
+        /// The `app.kubernetes.io/component` values whose pods must all be Ready.
+        public var requiredComponents: [String]
         /// How long one command may run before it and its children are killed (SIGTERM, then SIGKILL).
         public var commandTimeout: Duration
         /// helm's own `--timeout` for `helm install`, which waits for the chart's
         /// post-install setup Job even with `--wait=false`. The install command is
         /// killed only a minute after it, so helm gets to record a failed release first.
+        /// Keep it well under the provisioning deadline, which also covers readiness.
         public var installTimeout: Duration
         /// The most output a failure reports, and the most stderr kept, in bytes.
         public var outputLimit: Int
-        /// The most standard output kept from a command whose JSON is parsed (a namespace
+        /// The most standard output kept from a command whose output is parsed (a namespace
         /// list grows with the number of stores; `helm status` includes the whole chart).
         public var jsonOutputLimit: Int
         /// Between SIGTERM and SIGKILL when a command is killed.
@@ -62,8 +91,12 @@ public struct HelmCLIDriver: ClusterDriver {
             kubeconfig: String? = nil,
             context: String? = nil,
             chartDirectory: String = "helm",
+            valuesFiles: [String] = [],
+            storeClusterRole: String? = nil,
+            serviceAccount: String? = nil,
+            requiredComponents: [String] = ["wordpress", "mysql"],
             commandTimeout: Duration = .seconds(120),
-            installTimeout: Duration = .seconds(600),
+            installTimeout: Duration = .seconds(300),
             outputLimit: Int = 64 * 1024,
             jsonOutputLimit: Int = 32 * 1024 * 1024,
             terminationGracePeriod: Duration = .seconds(5)
@@ -73,6 +106,10 @@ public struct HelmCLIDriver: ClusterDriver {
             self.kubeconfig = kubeconfig
             self.context = context
             self.chartDirectory = chartDirectory
+            self.valuesFiles = valuesFiles
+            self.storeClusterRole = storeClusterRole
+            self.serviceAccount = serviceAccount
+            self.requiredComponents = requiredComponents
             self.commandTimeout = commandTimeout
             self.installTimeout = installTimeout
             self.outputLimit = outputLimit
@@ -88,15 +125,33 @@ public struct HelmCLIDriver: ClusterDriver {
     public static let storeIDLabel = "storeplatform.io/store-id"
     /// The label the chart puts on every workload of a release.
     public static let instanceLabel = "app.kubernetes.io/instance"
-    /// Container waiting reasons that do not fix themselves by waiting.
-    public static let failingReasons: Set<String> = ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName"]
+    /// The label naming a pod's part of the store (wordpress, mysql, setup).
+    public static let componentLabel = "app.kubernetes.io/component"
+    /// Pod Security Admission: store namespaces enforce (and audit and warn on) `restricted`.
+    public static let podSecurityLabels = [
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    ]
+    /// The RoleBinding made in each store namespace.
+    public static let roleBindingName = "storeplatform"
+    /// Container waiting reasons that do not fix themselves by waiting. ErrImagePull is
+    /// not one: a registry hiccup clears on the next pull, and one that does not turns
+    /// into ImagePullBackOff.
+    public static let failingReasons: Set<String> = [
+        "CrashLoopBackOff", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError",
+    ]
     /// How many of the newest events a failing readiness carries.
     public static let eventLimit = 5
+    /// Helm's storage for release records (see the type's documentation).
+    public static let helmEnvironment = ["HELM_DRIVER": "configmap"]
 
     public let name = "helm"
     public let isSimulated = false
     public let configuration: Configuration
     private let runner: CommandRunner
+    /// helm's major version once asked (3 or 4: their flags differ); 0 until then.
+    private let helmVersion = HelmVersion()
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -110,37 +165,58 @@ public struct HelmCLIDriver: ClusterDriver {
     // MARK: ClusterDriver
 
     public func ensureNamespace(_ namespace: String, storeID: String) async throws {
+        let wanted = Self.podSecurityLabels.merging([Self.managedByLabel: Self.managedByValue, Self.storeIDLabel: storeID]) { $1 }
+        let create = "kubectl create namespace \(namespace)"
+        let created = try await kubectl(
+            ["create", "-f", "-"], input: KubernetesManifest.json(KubernetesManifest.namespace(namespace, labels: wanted)), operation: create
+        )
+        if !created.succeeded {
+            guard Self.isAlreadyExists(created) else { throw failure(create, created) }
+            try await adoptNamespace(namespace, storeID: storeID, wanted: wanted)
+        }
+        try await ensureRoleBinding(namespace: namespace)
+    }
+
+    /// An existing namespace: refused when it is going away or another store's, labelled
+    /// when labels are missing (made by hand, or by an older version of the platform).
+    private func adoptNamespace(_ namespace: String, storeID: String, wanted: [String: String]) async throws {
         let operation = "kubectl get namespace \(namespace)"
         let result = try await kubectl(["get", "namespace", namespace, "-o", "json"], operation: operation, parsesJSON: true)
-        if result.succeeded {
-            let existing = try decode(KubernetesJSON.Namespace.self, result, operation: operation)
-            let labels = existing.metadata.labels ?? [:]
-            if existing.status?.phase == "Terminating" {
-                throw ClusterError(
-                    operation: "ensure namespace \(namespace)",
-                    output: "namespace \(namespace) is being deleted (Terminating); try again once it is gone"
-                )
-            }
-            if let owner = labels[Self.storeIDLabel], owner != storeID {
-                throw ClusterError(
-                    operation: "ensure namespace \(namespace)",
-                    output: "namespace \(namespace) belongs to store \(owner), not \(storeID)"
-                )
-            }
-            if labels[Self.managedByLabel] == Self.managedByValue, labels[Self.storeIDLabel] == storeID {
-                return
-            }
-            // It exists without the platform's labels (a namespace made by hand, or
-            // by an older attempt): labelling it is what adoption means here.
-        } else if !Self.isNotFound(result) {
-            throw failure(operation, result)
+        guard result.succeeded else { throw failure(operation, result) }
+        let existing = try decode(KubernetesJSON.Namespace.self, result, operation: operation)
+        let labels = existing.metadata.labels ?? [:]
+        if existing.isTerminating {
+            throw ClusterError(
+                operation: "ensure namespace \(namespace)",
+                output: "namespace \(namespace) is being deleted (Terminating); try again once it is gone"
+            )
         }
-        let manifest = KubernetesManifest.namespace(
-            namespace, labels: [Self.managedByLabel: Self.managedByValue, Self.storeIDLabel: storeID]
+        if let owner = labels[Self.storeIDLabel], owner != storeID {
+            throw ClusterError(operation: "ensure namespace \(namespace)", output: "namespace \(namespace) belongs to store \(owner), not \(storeID)")
+        }
+        let missing = wanted.filter { labels[$0.key] != $0.value }
+        if missing.isEmpty { return }
+        let label = "kubectl label namespace \(namespace)"
+        let labelled = try await kubectl(
+            ["label", "namespace", namespace] + missing.keys.sorted().map { "\($0)=\(missing[$0]!)" } + ["--overwrite"], operation: label
         )
-        let apply = "kubectl apply namespace \(namespace)"
-        let applied = try await kubectl(["apply", "-f", "-"], input: KubernetesManifest.json(manifest), operation: apply)
-        guard applied.succeeded else { throw failure(apply, applied) }
+        guard labelled.succeeded else { throw failure(label, labelled) }
+    }
+
+    private func ensureRoleBinding(namespace: String) async throws {
+        guard let role = configuration.storeClusterRole, let account = configuration.serviceAccount else { return }
+        let parts = account.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ClusterError(operation: "ensure role binding", output: "service account \"\(account)\" is not NAMESPACE/NAME")
+        }
+        let binding = KubernetesManifest.roleBinding(
+            Self.roleBindingName, namespace: namespace, clusterRole: role, serviceAccount: parts[1], serviceAccountNamespace: parts[0],
+            labels: [Self.managedByLabel: Self.managedByValue]
+        )
+        let operation = "kubectl create rolebinding \(Self.roleBindingName)"
+        let result = try await kubectl(["create", "-f", "-"], input: KubernetesManifest.json(binding), operation: operation)
+        if result.succeeded || Self.isAlreadyExists(result) { return }
+        throw failure(operation, result)
     }
 
     public func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
@@ -159,46 +235,53 @@ public struct HelmCLIDriver: ClusterDriver {
         let created = try await kubectl(["create", "-f", "-"], input: KubernetesManifest.json(manifest), operation: create)
         if created.succeeded { return }
         // Made by a concurrent attempt between the check and the create: it exists, as wanted.
-        if created.standardError.contains("AlreadyExists") { return }
+        if Self.isAlreadyExists(created) { return }
         let error = failure(create, created)
         throw ClusterError(operation: error.operation, output: Self.redact(error.output, values: Array(values.values)))
     }
 
-    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseState? {
+    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
         let operation = "helm status \(release)"
         let result = try await helm(["status", release, "-n", namespace, "-o", "json"], operation: operation, parsesJSON: true)
         if !result.succeeded {
             if Self.isReleaseNotFound(result) { return nil }
             throw failure(operation, result)
         }
-        let status = try decode(KubernetesJSON.HelmRelease.self, result, operation: operation).info?.status ?? ""
-        return Self.releaseState(helmStatus: status) ?? .failed
+        let info = try decode(KubernetesJSON.HelmRelease.self, result, operation: operation).info
+        let state = Self.releaseState(helmStatus: info?.status ?? "") ?? .failed
+        return ReleaseStatus(state, since: info?.last_deployed.flatMap(KubernetesJSON.date))
     }
 
     public func installRelease(_ request: InstallRequest) async throws {
         var arguments = ["install", request.release, chartPath(request.chart), "-n", request.namespace]
+        for file in configuration.valuesFiles {
+            arguments += ["-f", file]
+        }
         for key in request.values.keys.sorted() {
             arguments += ["--set-string", "\(key)=\(Self.escapeSetValue(request.values[key]!))"]
         }
         // No --atomic: a failed install stays for inspection. Readiness is polled by
         // the provisioner, not waited for by helm; hooks (the setup Job) still are.
-        arguments += ["--wait=false", "--timeout", Self.goDuration(configuration.installTimeout)]
+        // helm 4 names that --wait=hookOnly and warns about --wait=false.
+        let wait = try await helmMajorVersion() >= 4 ? "--wait=hookOnly" : "--wait=false"
+        arguments += [wait, "--timeout", Self.goDuration(configuration.installTimeout)]
         let operation = "helm install \(request.release)"
         let result = try await helm(arguments, operation: operation, timeout: configuration.installTimeout + .seconds(60))
         guard result.succeeded else { throw failure(operation, result) }
     }
 
     public func readiness(namespace: String, release: String) async throws -> Readiness {
-        let operation = "kubectl get deployments,statefulsets,pods -l \(Self.instanceLabel)=\(release)"
+        let operation = "kubectl get pods -l \(Self.instanceLabel)=\(release)"
         let result = try await kubectl(
-            ["get", "deployments,statefulsets,pods", "-n", namespace, "-l", "\(Self.instanceLabel)=\(release)", "-o", "json"],
+            ["get", "pods", "-n", namespace, "-l", "\(Self.instanceLabel)=\(release)", "-o", "json"],
             operation: operation, parsesJSON: true
         )
         guard result.succeeded else { throw failure(operation, result) }
-        let items = try decode(KubernetesJSON.List<KubernetesJSON.Workload>.self, result, operation: operation).items
+        let pods = try decode(KubernetesJSON.List<KubernetesJSON.Pod>.self, result, operation: operation).items
+            .filter { $0.metadata.deletionTimestamp == nil }
 
         var failing: [(reason: String, detail: String)] = []
-        for pod in items where pod.kind == "Pod" {
+        for pod in pods {
             let statuses = (pod.status?.initContainerStatuses ?? []) + (pod.status?.containerStatuses ?? [])
             for container in statuses {
                 guard let reason = container.state?.waiting?.reason, Self.failingReasons.contains(reason) else { continue }
@@ -213,14 +296,16 @@ public struct HelmCLIDriver: ClusterDriver {
             )
         }
 
-        let workloads = items.filter { $0.kind == "Deployment" || $0.kind == "StatefulSet" }
-        if workloads.isEmpty {
-            return .progressing(notReady: ["no deployments or statefulsets labelled \(Self.instanceLabel)=\(release) yet"])
-        }
-        let notReady = workloads.compactMap { workload -> String? in
-            let wanted = workload.spec?.replicas ?? 1
-            let ready = workload.status?.readyReplicas ?? 0
-            return ready >= wanted ? nil : "\(workload.kind.lowercased())/\(workload.metadata.name) (\(ready)/\(wanted) ready)"
+        var notReady: [String] = []
+        for component in configuration.requiredComponents {
+            let members = pods.filter { $0.metadata.labels?[Self.componentLabel] == component }
+            if members.isEmpty {
+                notReady.append("\(component): no pod yet")
+            }
+            for pod in members where !pod.isReady {
+                let waiting = ((pod.status?.containerStatuses ?? []).compactMap { $0.state?.waiting?.reason }).first
+                notReady.append("\(component): pod \(pod.metadata.name) not ready (\(pod.status?.phase ?? "unknown")\(waiting.map { ", \($0)" } ?? ""))")
+            }
         }
         return notReady.isEmpty ? .ready : .progressing(notReady: notReady)
     }
@@ -230,6 +315,23 @@ public struct HelmCLIDriver: ClusterDriver {
         let result = try await helm(["uninstall", release, "-n", namespace], operation: operation)
         if result.succeeded || Self.isReleaseNotFound(result) { return }
         throw failure(operation, result)
+    }
+
+    public func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
+        let operation = "kubectl get pods,persistentvolumeclaims -l \(Self.instanceLabel)=\(release)"
+        let result = try await kubectl(
+            ["get", "pods,persistentvolumeclaims", "-n", namespace, "-l", "\(Self.instanceLabel)=\(release)", "-o", "json"],
+            operation: operation, parsesJSON: true
+        )
+        if Self.isNotFound(result) { return [] }
+        guard result.succeeded else { throw failure(operation, result) }
+        // A hook Job's pods are not in the way: helm deletes the old Job before it
+        // makes the new one (before-hook-creation).
+        return try decode(KubernetesJSON.List<KubernetesJSON.Pod>.self, result, operation: operation).items
+            .filter { item in !(item.metadata.ownerReferences ?? []).contains { $0.kind == "Job" } }
+            .map { item in
+            "\(item.kind?.lowercased() ?? "object")/\(item.metadata.name)" + (item.metadata.deletionTimestamp != nil ? " (terminating)" : "")
+        }
     }
 
     public func deleteNamespace(_ namespace: String) async throws {
@@ -247,16 +349,32 @@ public struct HelmCLIDriver: ClusterDriver {
                 output: "namespace \(namespace) is not labelled \(Self.managedByLabel)=\(Self.managedByValue); refusing to delete it"
             )
         }
-        if existing.status?.phase == "Terminating" { return }
+        if existing.isTerminating { return }
         let delete = "kubectl delete namespace \(namespace)"
         let deleted = try await kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"], operation: delete)
         guard deleted.succeeded else { throw failure(delete, deleted) }
     }
 
-    /// Two commands whatever the number of stores: the managed namespaces, then every
-    /// release in the cluster, of which those in managed namespaces are kept.
-    /// Namespaces already terminating are left out (they are on their way out), and
-    /// so are releases being or already uninstalled.
+    public func namespacePhase(_ namespace: String) async throws -> NamespacePhase? {
+        let operation = "kubectl get namespace \(namespace)"
+        let result = try await kubectl(["get", "namespace", namespace, "-o", "json"], operation: operation, parsesJSON: true)
+        if !result.succeeded {
+            if Self.isNotFound(result) { return nil }
+            throw failure(operation, result)
+        }
+        let existing = try decode(KubernetesJSON.Namespace.self, result, operation: operation)
+        guard existing.isTerminating else { return .active }
+        let conditions = (existing.status?.conditions ?? []).filter { $0.status == "True" }.compactMap(\.message)
+        return .terminating(
+            since: existing.metadata.deletionTimestamp.flatMap(KubernetesJSON.date),
+            detail: conditions.isEmpty ? "no condition reported" : conditions.joined(separator: "; ")
+        )
+    }
+
+    /// Two commands whatever the number of stores and revisions: the managed namespaces,
+    /// then the newest record of every release that is not superseded, as the API
+    /// server's table (names and labels only). Terminating namespaces are listed and
+    /// marked; releases being or already uninstalled are left out.
     public func listManaged() async throws -> ClusterInventory {
         let listNamespaces = "kubectl get namespaces -l \(Self.managedByLabel)=\(Self.managedByValue)"
         let namespaceResult = try await kubectl(
@@ -265,32 +383,70 @@ public struct HelmCLIDriver: ClusterDriver {
         )
         guard namespaceResult.succeeded else { throw failure(listNamespaces, namespaceResult) }
         let namespaces = try decode(KubernetesJSON.List<KubernetesJSON.Namespace>.self, namespaceResult, operation: listNamespaces).items
-            .filter { $0.status?.phase != "Terminating" }
-            .map { ClusterInventory.Namespace(name: $0.metadata.name, storeID: $0.metadata.labels?[Self.storeIDLabel] ?? "") }
+            .map {
+                ClusterInventory.Namespace(name: $0.metadata.name, storeID: $0.metadata.labels?[Self.storeIDLabel] ?? "", terminating: $0.isTerminating)
+            }
             .sorted { $0.name < $1.name }
 
-        // helm cannot filter by namespace label. `--all` includes pending and failed
-        // releases (the default shows deployed and failed only); `--max 0` lifts the
-        // default cap of 256.
-        let listReleases = "helm list --all-namespaces"
-        let releaseResult = try await helm(["list", "--all-namespaces", "--all", "--max", "0", "-o", "json"], operation: listReleases, parsesJSON: true)
+        let listReleases = "kubectl get configmaps -A -l owner=helm,status!=superseded"
+        let releaseResult = try await kubectl(
+            ["get", "configmaps", "-A", "-l", "owner=helm,status!=superseded", "--show-labels", "--no-headers"],
+            operation: listReleases, parsesJSON: true
+        )
         guard releaseResult.succeeded else { throw failure(listReleases, releaseResult) }
+        if releaseResult.standardOutputTruncated {
+            throw ClusterError(operation: listReleases, output: "the output is longer than \(configuration.jsonOutputLimit) bytes (jsonOutputLimit)")
+        }
         let managed = Set(namespaces.map(\.name))
-        let output = releaseResult.standardOutput.trimmingTrailingWhitespace()
-        // Old helm versions print nothing at all for an empty list.
-        let entries = output.isEmpty ? [] : try decode([KubernetesJSON.HelmListEntry].self, releaseResult, operation: listReleases)
-        let releases = entries
-            .filter { managed.contains($0.namespace) }
-            .compactMap { entry -> ClusterInventory.Release? in
-                let status = entry.status ?? ""
-                guard status != "uninstalled", status != "uninstalling" else { return nil }
-                return ClusterInventory.Release(namespace: entry.namespace, name: entry.name, state: Self.releaseState(helmStatus: status) ?? .failed)
-            }
-            .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        var newest: [String: (version: Int, release: ClusterInventory.Release)] = [:]
+        for record in Self.releaseRecords(releaseResult.standardOutput) where managed.contains(record.namespace) {
+            let key = "\(record.namespace)/\(record.name)"
+            if let seen = newest[key], seen.version >= record.version { continue }
+            newest[key] = (record.version, ClusterInventory.Release(namespace: record.namespace, name: record.name, state: record.state))
+        }
+        let releases = newest.values.map(\.release).sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         return ClusterInventory(namespaces: namespaces, releases: releases)
     }
 
+    /// Release records from `kubectl get configmaps -A --show-labels --no-headers`:
+    /// `NAMESPACE NAME … LABELS` per line, the labels Helm sets on each record
+    /// (`name`, `owner=helm`, `status`, `version`). Uninstalled or uninstalling
+    /// records, and records without a name or version, are skipped.
+    static func releaseRecords(_ table: String) -> [(namespace: String, name: String, version: Int, state: ReleaseState)] {
+        table.split(separator: "\n").compactMap { line in
+            let columns = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard columns.count >= 3 else { return nil }
+            var labels: [String: String] = [:]
+            for pair in columns.last!.split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { labels[String(parts[0])] = String(parts[1]) }
+            }
+            guard let name = labels["name"], let version = labels["version"].flatMap({ Int($0) }) else { return nil }
+            let status = labels["status"] ?? ""
+            guard status != "uninstalled", status != "uninstalling" else { return nil }
+            return (String(columns[0]), name, version, releaseState(helmStatus: status) ?? .failed)
+        }
+    }
+
     // MARK: Commands
+
+    /// helm's major version, asked once (`helm version --short`: "v3.17.2+gcc0bbbd").
+    private func helmMajorVersion() async throws -> Int {
+        let known = helmVersion.major.load(ordering: .relaxed)
+        if known != 0 { return known }
+        let operation = "helm version"
+        let result = try await helm(["version", "--short"], operation: operation, global: false)
+        guard result.succeeded else { throw failure(operation, result) }
+        let text = result.standardOutput.trimmingTrailingWhitespace()
+        guard text.hasPrefix("v"), let major = Int(text.dropFirst().prefix { $0.isNumber }) else {
+            throw ClusterError(operation: operation, output: "cannot read a version from \"\(text)\"")
+        }
+        guard major == 3 || major == 4 else {
+            throw ClusterError(operation: operation, output: "helm \(text) is not supported; use helm 3 or 4")
+        }
+        helmVersion.major.store(major, ordering: .relaxed)
+        return major
+    }
 
     private func kubectl(_ arguments: [String], input: String? = nil, operation: String, parsesJSON: Bool = false) async throws -> CommandResult {
         var global: [String] = []
@@ -299,22 +455,28 @@ public struct HelmCLIDriver: ClusterDriver {
         return try await run(configuration.kubectlPath, arguments + global, input: input, operation: operation, parsesJSON: parsesJSON, timeout: nil)
     }
 
-    private func helm(_ arguments: [String], operation: String, parsesJSON: Bool = false, timeout: Duration? = nil) async throws -> CommandResult {
+    private func helm(
+        _ arguments: [String], operation: String, parsesJSON: Bool = false, timeout: Duration? = nil, global withGlobalFlags: Bool = true
+    ) async throws -> CommandResult {
         var global: [String] = []
         if let kubeconfig = configuration.kubeconfig { global += ["--kubeconfig", kubeconfig] }
         if let context = configuration.context { global += ["--kube-context", context] }
-        return try await run(configuration.helmPath, arguments + global, input: nil, operation: operation, parsesJSON: parsesJSON, timeout: timeout)
+        return try await run(
+            configuration.helmPath, arguments + (withGlobalFlags ? global : []), input: nil, operation: operation, parsesJSON: parsesJSON, timeout: timeout,
+            environment: Self.helmEnvironment
+        )
     }
 
     /// Runs a command; a timeout or a launch failure becomes a ``ClusterError`` here,
     /// a non-zero exit is left to the caller (some mean "not found").
     private func run(
-        _ executable: String, _ arguments: [String], input: String?, operation: String, parsesJSON: Bool, timeout: Duration?
+        _ executable: String, _ arguments: [String], input: String?, operation: String, parsesJSON: Bool, timeout: Duration?,
+        environment: [String: String] = [:]
     ) async throws -> CommandResult {
         let limit = parsesJSON ? max(configuration.jsonOutputLimit, configuration.outputLimit) : configuration.outputLimit
         let result: CommandResult
         do {
-            result = try await runner.run(Command(executable, arguments, input: input, outputLimit: limit), timeout: timeout)
+            result = try await runner.run(Command(executable, arguments, input: input, outputLimit: limit, environment: environment), timeout: timeout)
         } catch let error as CommandLaunchError {
             throw ClusterError(operation: operation, output: error.description)
         }
@@ -387,6 +549,11 @@ public struct HelmCLIDriver: ClusterDriver {
         result.termination == .exited(1) && result.standardError.contains("(NotFound)")
     }
 
+    /// kubectl's "Error from server (AlreadyExists): … already exists" (exit 1).
+    static func isAlreadyExists(_ result: CommandResult) -> Bool {
+        result.termination == .exited(1) && result.standardError.contains("(AlreadyExists)")
+    }
+
     /// helm's "Error: release: not found" (status) and
     /// "Error: uninstall: Release not loaded: x: release: not found" (uninstall).
     static func isReleaseNotFound(_ result: CommandResult) -> Bool {
@@ -439,4 +606,10 @@ public struct HelmCLIDriver: ClusterDriver {
         if attoseconds == 0 { return "\(seconds)" }
         return String(format: "%.1f", Double(seconds) + Double(attoseconds) / 1e18)
     }
+}
+
+/// helm's major version, shared by every copy of a driver (an atomic cannot be
+/// copied, so it lives in a class).
+private final class HelmVersion: Sendable {
+    let major = Atomic<Int>(0)
 }

@@ -261,35 +261,81 @@ public final class Provisioner: Sendable {
         let secret = StoreSecrets.secretName(release: store.release)
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
         try Task.checkCancellation()
+        var values = [
+            "store.name": store.name,
+            "store.id": store.id,
+            "ingress.host": "\(store.name).\(configuration.storeDomain)",
+            "credentials.secretName": secret,
+        ]
+        if let issuer = configuration.tlsClusterIssuer {
+            values["ingress.tls.enabled"] = "true"
+            values["ingress.tls.clusterIssuer"] = issuer
+        }
         let request = InstallRequest(
             namespace: store.namespace,
             release: store.release,
             chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
-            values: [
-                "store.name": store.name,
-                "store.id": store.id,
-                "ingress.host": "\(store.name).\(configuration.storeDomain)",
-                "credentials.secretName": secret,
-            ]
+            values: values
         )
-        switch try await driver.releaseStatus(namespace: store.namespace, release: store.release) {
-        case nil:
-            try await driver.installRelease(request)
-        case .failed:
-            try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
-            try await driver.installRelease(request)
-        case .deployed, .pending:
-            if reinstall {
-                try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+        var replace = reinstall
+        while true {
+            let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
+            switch status?.state {
+            case nil:
                 try await driver.installRelease(request)
+            case .failed:
+                try await reinstallRelease(store, request)
+            case .deployed where replace:
+                try await reinstallRelease(store, request)
+            case .deployed:
+                break
+            case .pending where replace:
+                try await reinstallRelease(store, request)
+            case .pending:
+                // A helm command still running, or one that died before it recorded
+                // how it ended; only the first is worth waiting for.
+                let since = status?.since ?? store.provisioningStartedAt ?? Date()
+                let age = Date().timeIntervalSince(since)
+                if age >= Self.seconds(configuration.pendingReleaseTimeout) {
+                    throw ProvisioningFailure(
+                        String(
+                            format: "release %@ has been pending since %@ (%.0f s, past helm's timeout of %.0f s): the helm command that installed it was interrupted (a daemon restart or an out-of-memory kill) before the setup Job finished; retry reinstalls it",
+                            store.release, since.formatted(.iso8601), age, Self.seconds(configuration.pendingReleaseTimeout)
+                        )
+                    )
+                }
+                try await Task.sleep(for: configuration.pollInterval)
+                replace = false
+                continue
             }
+            break
         }
         try await waitUntilReady(store)
     }
 
+    /// Uninstalls the release, waits until its pods and volume claims are gone (a new
+    /// install must not meet a dying claim of the old one), then installs it again.
+    private func reinstallRelease(_ store: Store, _ request: InstallRequest) async throws {
+        try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+        let started = ContinuousClock.now
+        while true {
+            let leftovers = try await driver.releaseLeftovers(namespace: store.namespace, release: store.release)
+            if leftovers.isEmpty { break }
+            let waited = ContinuousClock.now - started
+            if waited >= configuration.cleanupTimeout {
+                throw ProvisioningFailure(
+                    String(format: "the previous release's resources are still there %.0f s after its uninstall: ", Self.seconds(waited))
+                        + leftovers.joined(separator: ", ") + "; retry once they are gone"
+                )
+            }
+            try await Task.sleep(for: configuration.pollInterval)
+        }
+        try await driver.installRelease(request)
+    }
+
     private func waitUntilReady(_ store: Store) async throws {
         let startedAt = store.provisioningStartedAt ?? Date()
-        let deadlineSeconds = Double(SimulatedCluster.milliseconds(configuration.deadline)) / 1000
+        let deadlineSeconds = Self.seconds(configuration.deadline)
         while true {
             try Task.checkCancellation()
             switch try await driver.readiness(namespace: store.namespace, release: store.release) {
@@ -308,10 +354,31 @@ public final class Provisioner: Sendable {
                     )
                 }
                 let remaining = deadlineSeconds - elapsed
-                let wait = min(Double(SimulatedCluster.milliseconds(configuration.pollInterval)) / 1000, remaining)
+                let wait = min(Self.seconds(configuration.pollInterval), remaining)
                 try await Task.sleep(for: .milliseconds(Int64(max(1, wait * 1000))))
             }
         }
+    }
+
+    /// Polls until the namespace is gone; one stuck Terminating fails the delete with
+    /// what it still waits for.
+    private func waitUntilNamespaceGone(_ namespace: String) async throws {
+        let started = ContinuousClock.now
+        while let phase = try await driver.namespacePhase(namespace) {
+            let waited = ContinuousClock.now - started
+            if waited >= configuration.cleanupTimeout {
+                let detail = if case .terminating(_, let detail) = phase { detail } else { "not terminating" }
+                throw ProvisioningFailure(
+                    String(format: "namespace %@ is still there %.0f s after its deletion was requested (%@)", namespace, Self.seconds(waited), detail)
+                )
+            }
+            try await Task.sleep(for: configuration.pollInterval)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     /// Uninstall, then delete the namespace: either alone still cleans up what
@@ -327,6 +394,7 @@ public final class Provisioner: Sendable {
         do {
             try Task.checkCancellation()
             try await driver.deleteNamespace(store.namespace)
+            try await waitUntilNamespaceGone(store.namespace)
             let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
             _ = try commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
                 $0.deletedAt = Date()

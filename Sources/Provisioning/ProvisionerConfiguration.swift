@@ -2,13 +2,26 @@
 public struct ProvisionerConfiguration: Sendable {
     /// Provisioning operations at once; the rest stay `queued`.
     public var maxConcurrentProvisions = 4
-    /// How long a provisioning attempt may take before it fails.
+    /// How long a provisioning attempt may take before it fails: the install (helm's
+    /// own timeout, shorter) and then readiness.
     public var deadline: Duration = .seconds(600)
-    /// How often readiness is checked while waiting.
-    public var pollInterval: Duration = .milliseconds(500)
+    /// How often readiness, cleanup and a pending release are checked while waiting.
+    /// Each readiness check is one LIST of the store's pods.
+    public var pollInterval: Duration = .seconds(2)
+    /// A release still pending this long after its helm command began is taken as
+    /// abandoned (that command was killed: a restart, an OOM kill): helm's install
+    /// timeout plus the minute the driver gives helm to record how it ended.
+    public var pendingReleaseTimeout: Duration = .seconds(360)
+    /// How long a reinstall waits for the old release's pods and volume claims to be
+    /// gone, and a delete for the namespace to be gone, before it fails.
+    public var cleanupTimeout: Duration = .seconds(300)
     /// Stores are served at `<scheme>://<name>.<storeDomain>`.
     public var storeDomain = "stores.localhost"
-    public var urlScheme = "http"
+    /// The cert-manager ClusterIssuer that gives each store's Ingress a certificate;
+    /// nil: no TLS. With one, store URLs are https.
+    public var tlsClusterIssuer: String?
+
+    public var urlScheme: String { tlsClusterIssuer == nil ? "http" : "https" }
 
     public init() {}
 }

@@ -16,7 +16,8 @@ public struct ReconcileReport: Sendable, Equatable {
     }
 
     public var corrections: [Correction] = []
-    /// Managed namespaces that belong to no live store.
+    /// Managed namespaces that belong to no live store; one already being deleted is
+    /// marked " (terminating)".
     public var orphanNamespaces: [String] = []
     /// Orphans this pass deleted (when orphan deletion is on).
     public var deletedOrphans: [String] = []
@@ -103,7 +104,8 @@ public final class Reconciler: Service, Sendable {
         let database = provisioner.database
         let inventory = try await provisioner.driver.listManaged()
         report.clusterListings = 1
-        let namespaces = Set(inventory.namespaces.map(\.name))
+        let namespaces = Set(inventory.namespaces.filter { !$0.terminating }.map(\.name))
+        let terminating = Set(inventory.namespaces.filter(\.terminating).map(\.name))
         let releases = Set(inventory.releases.map { "\($0.namespace)/\($0.name)" })
 
         let stores = try database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
@@ -136,7 +138,11 @@ public final class Reconciler: Service, Sendable {
                     }
                 case .ready:
                     var missing: [String] = []
-                    if !namespaces.contains(store.namespace) { missing.append("namespace \(store.namespace)") }
+                    if terminating.contains(store.namespace) {
+                        missing.append("namespace \(store.namespace) (terminating)")
+                    } else if !namespaces.contains(store.namespace) {
+                        missing.append("namespace \(store.namespace)")
+                    }
                     if !releases.contains("\(store.namespace)/\(store.release)") { missing.append("release \(store.release)") }
                     if !missing.isEmpty {
                         let reason = "drift: \(missing.joined(separator: " and ")) vanished from the cluster; retry to reinstall or delete the store"
@@ -158,8 +164,10 @@ public final class Reconciler: Service, Sendable {
         let owners = Set(stores.filter { $0.status != .deleted }.map(\.namespace))
         let failedNamespaces = try Set(database.stores(inStatuses: [.failed]).map(\.namespace))
         for namespace in inventory.namespaces where !owners.contains(namespace.name) && !failedNamespaces.contains(namespace.name) {
-            report.orphanNamespaces.append(namespace.name)
-            if configuration.deleteOrphans {
+            // A terminating orphan stays reported until it is really gone: one stuck on a
+            // finalizer needs a person.
+            report.orphanNamespaces.append(namespace.terminating ? "\(namespace.name) (terminating)" : namespace.name)
+            if configuration.deleteOrphans, !namespace.terminating {
                 do {
                     try await provisioner.driver.deleteNamespace(namespace.name)
                     report.deletedOrphans.append(namespace.name)

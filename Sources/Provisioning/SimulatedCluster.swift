@@ -81,10 +81,10 @@ public final class SimulatedCluster: ClusterDriver {
         }
     }
 
-    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseState? {
+    public func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
         try await database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release]) == true
-                ? .deployed : nil
+            try Int64.fetchOne(db, sql: "SELECT installedAtMs FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
+                .map { ReleaseStatus(.deployed, since: Date(timeIntervalSince1970: Double($0) / 1000)) }
         }
     }
 
@@ -178,6 +178,18 @@ public final class SimulatedCluster: ClusterDriver {
             )
         }
         try await Self.sleep(configuration.uninstallDelay)
+    }
+
+    /// The simulator removes a release's objects with it: nothing is left behind.
+    public func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
+        []
+    }
+
+    /// Namespaces are deleted at once here: there is never a Terminating one.
+    public func namespacePhase(_ namespace: String) async throws -> NamespacePhase? {
+        try await database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM namespace WHERE name = ?", arguments: [namespace]) == true ? .active : nil
+        }
     }
 
     public func deleteNamespace(_ namespace: String) async throws {

@@ -86,6 +86,24 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "helm driver: directory holding the store chart as store/ (STOREPLATFORM_CHART_DIR).")
     var chartDir: String = env("STOREPLATFORM_CHART_DIR") ?? "helm"
 
+    @Option(name: .customLong("store-values"), help: "helm driver: operator values file for every store (storage class, registry, ingress class, resources), passed to helm install with -f under the platform's own values; repeatable (STOREPLATFORM_STORE_VALUES, comma-separated).")
+    var storeValues: [String] = env("STOREPLATFORM_STORE_VALUES").map { $0.split(separator: ",").map(String.init) } ?? []
+
+    @Option(help: "cert-manager ClusterIssuer that gives each store's Ingress a certificate; store URLs become https (STOREPLATFORM_STORE_TLS_ISSUER).")
+    var storeTLSIssuer: String = env("STOREPLATFORM_STORE_TLS_ISSUER") ?? ""
+
+    @Option(help: "helm driver: ClusterRole bound in each store namespace to --platform-service-account (STOREPLATFORM_STORE_CLUSTER_ROLE).")
+    var storeClusterRole: String = env("STOREPLATFORM_STORE_CLUSTER_ROLE") ?? ""
+
+    @Option(help: "helm driver: the daemon's service account as NAMESPACE/NAME, the subject of each store namespace's RoleBinding (STOREPLATFORM_PLATFORM_SERVICE_ACCOUNT).")
+    var platformServiceAccount: String = env("STOREPLATFORM_PLATFORM_SERVICE_ACCOUNT") ?? ""
+
+    @Option(help: "helm driver: seconds helm install may take (its --timeout, which covers the setup Job); must be shorter than --provision-deadline (STOREPLATFORM_INSTALL_TIMEOUT).")
+    var installTimeout: Double = env("STOREPLATFORM_INSTALL_TIMEOUT").flatMap(Double.init) ?? 300
+
+    @Option(help: "Seconds a reinstall waits for the old release's pods and claims, and a delete for the namespace, to be gone (STOREPLATFORM_CLEANUP_TIMEOUT).")
+    var cleanupTimeout: Double = env("STOREPLATFORM_CLEANUP_TIMEOUT").flatMap(Double.init) ?? 300
+
     @Option(help: "Maximum live (not deleted) stores (STOREPLATFORM_MAX_LIVE_STORES).")
     var maxLiveStores: Int = env("STOREPLATFORM_MAX_LIVE_STORES").flatMap(Int.init) ?? 10
 
@@ -101,8 +119,8 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Seconds a provisioning attempt may take (STOREPLATFORM_PROVISION_DEADLINE).")
     var provisionDeadline: Double = env("STOREPLATFORM_PROVISION_DEADLINE").flatMap(Double.init) ?? 600
 
-    @Option(help: "Milliseconds between readiness checks while provisioning (STOREPLATFORM_READINESS_POLL_MS).")
-    var readinessPollMs: Int = env("STOREPLATFORM_READINESS_POLL_MS").flatMap(Int.init) ?? 500
+    @Option(help: "Milliseconds between readiness checks while provisioning, each one LIST of the store's pods (STOREPLATFORM_READINESS_POLL_MS).")
+    var readinessPollMs: Int = env("STOREPLATFORM_READINESS_POLL_MS").flatMap(Int.init) ?? 2000
 
     @Option(help: "Seconds between reconcile passes, jittered ±10% (STOREPLATFORM_RECONCILE_INTERVAL).")
     var reconcileInterval: Double = env("STOREPLATFORM_RECONCILE_INTERVAL").flatMap(Double.init) ?? 30
@@ -110,7 +128,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Delete managed namespaces that belong to no live store (STOREPLATFORM_DELETE_ORPHANS=1).")
     var deleteOrphans = env("STOREPLATFORM_DELETE_ORPHANS") == "1"
 
-    @Option(help: "Stores are served at http://<name>.<domain> (STOREPLATFORM_STORE_DOMAIN).")
+    @Option(help: "Stores are served at http(s)://<name>.<domain> (STOREPLATFORM_STORE_DOMAIN).")
     var storeDomain: String = env("STOREPLATFORM_STORE_DOMAIN") ?? "stores.localhost"
 
     @Option(help: "Simulated cluster: seconds a helm install takes (STOREPLATFORM_SIM_INSTALL_DELAY).")
@@ -179,6 +197,28 @@ struct DaemonCommand: AsyncParsableCommand {
         guard ["simulated", "helm"].contains(cluster) else {
             throw ValidationError("--cluster \(cluster) is not a cluster driver; use simulated or helm")
         }
+        guard installTimeout > 0, cleanupTimeout > 0 else {
+            throw ValidationError("--install-timeout and --cleanup-timeout must be positive")
+        }
+        // The deadline covers the install and then readiness: an install allowed the
+        // whole deadline leaves readiness no time at all.
+        guard cluster != "helm" || installTimeout < provisionDeadline else {
+            throw ValidationError(
+                "--install-timeout (\(Int(installTimeout)) s) must be shorter than --provision-deadline (\(Int(provisionDeadline)) s), which also covers waiting for readiness"
+            )
+        }
+        guard storeClusterRole.isEmpty == platformServiceAccount.isEmpty else {
+            throw ValidationError("--store-cluster-role and --platform-service-account go together: set both or neither")
+        }
+        if !platformServiceAccount.isEmpty {
+            let parts = platformServiceAccount.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--platform-service-account \(platformServiceAccount) is not NAMESPACE/NAME")
+            }
+        }
+        for file in storeValues where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--store-values \(file): no readable file there")
+        }
     }
 
     func run() async throws {
@@ -229,6 +269,10 @@ struct DaemonCommand: AsyncParsableCommand {
                 helmConfiguration.kubeconfig = kubeconfig.isEmpty ? nil : kubeconfig
                 helmConfiguration.context = kubeContext.isEmpty ? nil : kubeContext
                 helmConfiguration.chartDirectory = chartDir
+                helmConfiguration.valuesFiles = storeValues
+                helmConfiguration.storeClusterRole = storeClusterRole.isEmpty ? nil : storeClusterRole
+                helmConfiguration.serviceAccount = platformServiceAccount.isEmpty ? nil : platformServiceAccount
+                helmConfiguration.installTimeout = .milliseconds(Int64(installTimeout * 1000))
                 driver = HelmCLIDriver(configuration: helmConfiguration)
             } else {
                 driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
@@ -241,6 +285,11 @@ struct DaemonCommand: AsyncParsableCommand {
         provisioning.deadline = .milliseconds(Int64(provisionDeadline * 1000))
         provisioning.pollInterval = .milliseconds(readinessPollMs)
         provisioning.storeDomain = storeDomain
+        provisioning.tlsClusterIssuer = storeTLSIssuer.isEmpty ? nil : storeTLSIssuer
+        provisioning.cleanupTimeout = .milliseconds(Int64(cleanupTimeout * 1000))
+        // helm records how an install ended within its timeout; the driver kills it a
+        // minute later. A release pending longer than that was abandoned.
+        provisioning.pendingReleaseTimeout = .milliseconds(Int64((installTimeout + 60) * 1000))
         let provisioner = Provisioner(
             database: database, driver: driver, events: StoreEventBus(), configuration: provisioning, logger: logger
         )

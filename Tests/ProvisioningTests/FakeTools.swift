@@ -300,6 +300,8 @@ final class FakeTools {
 
     private static let helmBody = #"""
         case "$1" in
+          version)
+            echo "v3.17.2+gfake" ;;
           status)
             ns=$(opt -n); f="$S/releases/$ns/$2"
             if [[ ! -f "$f" ]]; then echo "Error: release: not found" >&2; exit 1; fi
