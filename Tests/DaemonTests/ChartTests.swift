@@ -12,6 +12,34 @@ func pythonHasHelmSDK() -> Bool {
     return process.terminationStatus == 0
 }
 
+/// Whether scripts/check-manifests has its tools: helm v3 and v4 (from
+/// scripts/install-kube-tools, or $HELM_V3 and $HELM_V4), and kubernetes-validate,
+/// PyYAML and checkov for python3 (checkov beside that Python or on PATH, as the
+/// script looks for it).
+func manifestCheckToolsInstalled() -> Bool {
+    let environment = ProcessInfo.processInfo.environment
+    let helms = [("helm-v3", "HELM_V3"), ("helm-v4", "HELM_V4")].allSatisfy { name, variable in
+        FileManager.default.isExecutableFile(atPath: environment[variable] ?? "\(repositoryRoot)/.tools/bin/\(name)")
+    }
+    guard helms else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [
+        "python3", "-c",
+        """
+        import os, shutil, sys
+        import kubernetes_validate, yaml
+        beside = os.path.join(os.path.dirname(sys.executable), "checkov")
+        sys.exit(0 if os.access(beside, os.X_OK) or shutil.which("checkov") else 1)
+        """,
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}
+
 @Suite("Helm charts")
 struct ChartTests {
     /// Helm's own linter (through helm-sdkpy) on both charts with every values
@@ -20,6 +48,19 @@ struct ChartTests {
     func chartsPassHelmLintAndTheirChecks() async throws {
         let result = try await runInRepository(["python3", "scripts/lint-charts"], environment: [:])
         #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
+    }
+
+    /// Both charts rendered by the real helm v3 and v4 with every values file,
+    /// checked by kubernetes-validate --strict for the oldest and newest supported
+    /// Kubernetes, by checkov (with helm/checkov-skips.yaml), for Pod Security
+    /// "restricted", and against the design's contracts (RBAC, admission policy,
+    /// probes, Secrets as files, WP-Cron, the charts' guards).
+    @Test(.enabled(if: interopRequired || manifestCheckToolsInstalled()))
+    func renderedManifestsPassSchemasCheckovAndTheDesignChecks() async throws {
+        let result = try await runInRepository(["python3", "scripts/check-manifests"], environment: [:])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("manifest checks: "), "\(result.stdout)")
         #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
     }
 }

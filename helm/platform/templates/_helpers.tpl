@@ -35,3 +35,74 @@ app.kubernetes.io/component: control-plane
 {{- define "platform.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
+
+{{/*
+The ClusterRole bound once per store namespace (by the RoleBinding "storeplatform"
+the driver creates there), never cluster-wide. Passed to the daemon as
+--store-cluster-role and named by the admission policy.
+*/}}
+{{- define "platform.storeRoleName" -}}
+{{- printf "%s-store" (include "platform.fullname" . | trunc 57 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* The user name the API server gives requests made with the platform's token. */}}
+{{- define "platform.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "platform.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/*
+The host part of a HOST:PORT listener value ("[::1]:7070" gives "::1"), or "off".
+*/}}
+{{- define "platform.listenHost" -}}
+{{- if eq . "off" -}}
+off
+{{- else if hasPrefix "[" . -}}
+{{- regexReplaceAll "^\\[([^]]*)\\]:.*$" . "${1}" -}}
+{{- else -}}
+{{- regexReplaceAll ":[^:]*$" . "" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the RPC listener (daemon.tcp) is reachable from outside the pod, that is
+bound to anything but "off" or a loopback address; "" otherwise.
+*/}}
+{{- define "platform.rpcExposed" -}}
+{{- $host := include "platform.listenHost" (toString .Values.daemon.tcp) -}}
+{{- if not (or (eq $host "off") (eq $host "localhost") (eq $host "::1") (hasPrefix "127." $host)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses to render an RPC listener that other pods can reach without a bearer token:
+daemon.tcp on a non-loopback address needs tokenFile.enabled, or an explicit
+daemon.allowUnauthenticatedTCP (a throwaway cluster only).
+*/}}
+{{- define "platform.checkRPCAuthentication" -}}
+{{- if and (include "platform.rpcExposed" .) (not .Values.tokenFile.enabled) (not .Values.daemon.allowUnauthenticatedTCP) -}}
+{{- fail (printf "daemon.tcp=%s accepts RPC calls from other pods, and tokenFile.enabled is false: every caller that reaches the port could create and delete stores. Enable tokenFile (see values-prod.yaml), bind daemon.tcp to 127.0.0.1:7070, or set daemon.allowUnauthenticatedTCP=true for a throwaway cluster." (toString .Values.daemon.tcp)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The same for the HTTP gateway behind the Ingress: with the Ingress on and no token
+file, anyone who reaches the host could create and delete stores (POST and DELETE
+need a bearer token only when --token-file is set).
+*/}}
+{{- define "platform.checkHTTPAuthentication" -}}
+{{- if and .Values.ingress.enabled (not .Values.tokenFile.enabled) (not .Values.daemon.allowUnauthenticatedHTTP) -}}
+{{- fail "ingress.enabled publishes the HTTP API, and tokenFile.enabled is false: anyone who reaches the host could create and delete stores. Enable tokenFile (POST and DELETE then need a bearer token), or set daemon.allowUnauthenticatedHTTP=true for a throwaway cluster." -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The port of a HOST:PORT listener value. The probes, the Service and the Ingress
+need the HTTP gateway, so daemon.http cannot be "off" here.
+*/}}
+{{- define "platform.listenPort" -}}
+{{- if not (regexMatch "^.*:[0-9]+$" (toString .)) -}}
+{{- fail (printf "%q is not HOST:PORT (daemon.http and a reachable daemon.tcp need a port)" (toString .)) -}}
+{{- end -}}
+{{- regexReplaceAll "^.*:([0-9]+)$" (toString .) "${1}" -}}
+{{- end -}}
