@@ -135,6 +135,26 @@ struct DaemonTests {
         #expect(bogus.stderr.contains("--cluster kubernetes-please is not a cluster driver; use simulated or helm"))
     }
 
+    /// helm's install timeout is part of the provisioning deadline, which also covers
+    /// readiness: an install allowed the whole deadline would leave readiness nothing.
+    @Test func theHelmInstallTimeoutMustLeaveTimeForReadiness() async throws {
+        let equal = try await runProduct("storeplatformd", ["--cluster", "helm", "--install-timeout", "600", "--provision-deadline", "600"])
+        #expect(equal.status == 64)
+        #expect(
+            equal.stderr.contains("--install-timeout (600 s) must be shorter than --provision-deadline (600 s), which also covers waiting for readiness"),
+            "\(equal.stderr)"
+        )
+        let half = try await runProduct("storeplatformd", ["--cluster", "helm", "--platform-service-account", "storeplatform"])
+        #expect(half.status == 64)
+        #expect(half.stderr.contains("--store-cluster-role and --platform-service-account go together"), "\(half.stderr)")
+        let account = try await runProduct("storeplatformd", ["--cluster", "helm", "--store-cluster-role", "r", "--platform-service-account", "storeplatform"])
+        #expect(account.status == 64)
+        #expect(account.stderr.contains("--platform-service-account storeplatform is not NAMESPACE/NAME"), "\(account.stderr)")
+        let values = try await runProduct("storeplatformd", ["--cluster", "helm", "--store-values", "/nonexistent/values.yaml"])
+        #expect(values.status == 64)
+        #expect(values.stderr.contains("--store-values /nonexistent/values.yaml: no readable file there"), "\(values.stderr)")
+    }
+
     @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv")))
     func anotherUserCannotOpenThe0660Socket() async throws {
         let daemon = try DaemonProcess()

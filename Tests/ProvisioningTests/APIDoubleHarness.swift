@@ -102,18 +102,7 @@ struct APIDoubleHarness {
     /// Waits (generously) until the store is in one of `statuses` with its operation over.
     @discardableResult
     func waitFor(_ id: String, _ statuses: Set<StoreStatus>, within: Duration = .seconds(90)) async throws -> Store {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if let store = try database.store(id: id), statuses.contains(store.status),
-                [.queued, .provisioning, .deleting].contains(store.status) || !provisioner.isRunning(storeID: id)
-            {
-                return store
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let store = try database.store(id: id)
-        Issue.record("store \(id) did not reach \(statuses); it is \(store?.status.rawValue ?? "missing"): \(store?.errorMessage ?? "")")
-        return try #require(store)
+        try await waitForStore(id, statuses, database: database, provisioner: provisioner, within: within)
     }
 
     /// Waits until `condition` holds, checking every 20 ms.

@@ -45,19 +45,7 @@ struct Harness {
     /// Waits (generously) until the store is in one of `statuses`, and returns it.
     @discardableResult
     func waitFor(_ id: String, _ statuses: Set<StoreStatus>, within: Duration = .seconds(20)) async throws -> Store {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            // An end status counts once its operation has let go of the store.
-            if let store = try database.store(id: id), statuses.contains(store.status),
-                [.queued, .provisioning, .deleting].contains(store.status) || !provisioner.isRunning(storeID: id)
-            {
-                return store
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let store = try database.store(id: id)
-        Issue.record("store \(id) did not reach \(statuses); it is \(store?.status.rawValue ?? "missing"): \(store?.errorMessage ?? "")")
-        return try #require(store)
+        try await waitForStore(id, statuses, database: database, provisioner: provisioner, within: within)
     }
 
     /// The store's audit trail as "from>to:action" strings, oldest first.
@@ -66,4 +54,23 @@ struct Harness {
             "\($0.fromStatus?.rawValue ?? "-")>\($0.toStatus.rawValue):\($0.action)"
         }
     }
+}
+
+/// Waits (generously) until the store is in one of `statuses`, and returns it. An end
+/// status counts once its operation has let go of the store.
+func waitForStore(
+    _ id: String, _ statuses: Set<StoreStatus>, database: StoreDatabase, provisioner: Provisioner, within: Duration
+) async throws -> Store {
+    let deadline = ContinuousClock.now + within
+    while ContinuousClock.now < deadline {
+        if let store = try database.store(id: id), statuses.contains(store.status),
+            [.queued, .provisioning, .deleting].contains(store.status) || !provisioner.isRunning(storeID: id)
+        {
+            return store
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    let store = try database.store(id: id)
+    Issue.record("store \(id) did not reach \(statuses); it is \(store?.status.rawValue ?? "missing"): \(store?.errorMessage ?? "")")
+    return try #require(store)
 }
