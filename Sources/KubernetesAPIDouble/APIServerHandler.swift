@@ -79,16 +79,25 @@ final class APIServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let components = URLComponents(string: head.uri)
         var query: [String: String] = [:]
         for item in components?.queryItems ?? [] { query[item.name] = item.value ?? "" }
-        let request = APIRequest(method: head.method, path: components?.path ?? head.uri, query: query, headers: head.headers, body: body)
+        let (path, pathToken) = Credentials.splitPathToken(components?.path ?? head.uri)
+        let request = APIRequest(method: head.method, path: path, query: query, headers: head.headers, body: body)
         var recorded = Router.describe(request)
+        let (user, enforced) = cluster.state.withLock { state in
+            ((Credentials.bearerToken(head.headers) ?? pathToken).flatMap { state.users[$0] }, state.enforcesRBAC)
+        }
+        recorded.user = user?.name
+        var authorization = RequestAuthorization(user: user, enforced: enforced, cluster: cluster)
         let response: APIResponse
         do {
-            response = try Router.handle(request, cluster: cluster)
+            try authorization.requireAuthenticated()
+            try authorization.require(Router.authorizationCheck(request, recorded))
+            response = try Router.handle(request, cluster: cluster, authorization: &authorization)
         } catch let error as APIError {
             response = .json(status: error.code, error.status)
         } catch {
             response = .json(status: 500, APIError(code: 500, reason: "InternalError", message: "\(error)").status)
         }
+        recorded.authorization = authorization.checks
         switch response {
         case .json(let status, let json):
             let data = json.data()
@@ -153,6 +162,25 @@ enum Router {
         default: request.method.rawValue.lowercased()
         }
         return recorded
+    }
+
+    /// What RBAC is asked for the request: its verb and resource as ``describe(_:)``
+    /// gave them (`recorded`), or the path of a request that is not for a resource.
+    /// A list or watch whose field selector requires one `metadata.name` carries
+    /// that name, as the API server's request info does.
+    static func authorizationCheck(_ request: APIRequest, _ recorded: RecordedRequest) -> AuthorizationCheck {
+        guard let target = try? target(request.path) else {
+            return AuthorizationCheck(verb: recorded.verb, path: recorded.path)
+        }
+        var name = target.name
+        if name == nil, ["list", "watch"].contains(recorded.verb) {
+            let selected = FieldSelector(request.query["fieldSelector"]).requirements.filter { $0.path == "metadata.name" && $0.equal }
+            if selected.count == 1 { name = selected[0].value }
+        }
+        return AuthorizationCheck(
+            verb: recorded.verb, group: target.resource.group, resource: target.resource.name, subresource: target.subresource,
+            namespace: target.resource.namespaced ? target.namespace : nil, name: name
+        )
     }
 
     struct Target {
@@ -229,7 +257,7 @@ enum Router {
         return Target(resource: resource, namespace: namespace, name: rest.first, subresource: rest.dropFirst().first)
     }
 
-    static func handle(_ request: APIRequest, cluster: ClusterState) throws -> APIResponse {
+    static func handle(_ request: APIRequest, cluster: ClusterState, authorization: inout RequestAuthorization) throws -> APIResponse {
         let path = request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
         switch path {
         case "/version": return .json(status: 200, Discovery.serverVersion)
@@ -251,13 +279,16 @@ enum Router {
         guard let target = try target(path) else {
             throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
         }
-        return try handle(request, target, cluster: cluster)
+        return try handle(request, target, cluster: cluster, authorization: &authorization)
     }
 
-    private static func handle(_ request: APIRequest, _ target: Target, cluster: ClusterState) throws -> APIResponse {
+    private static func handle(
+        _ request: APIRequest, _ target: Target, cluster: ClusterState, authorization: inout RequestAuthorization
+    ) throws -> APIResponse {
         let resource = target.resource
         let namespace = resource.namespaced ? target.namespace : nil
         let dryRun = request.query["dryRun"] != nil
+        let isBinding = resource == RBACAuthorizer.roleBindings || resource == RBACAuthorizer.clusterRoleBindings
         switch (request.method, target.name) {
         case (.GET, nil):
             let labels = LabelSelector(request.query["labelSelector"])
@@ -287,35 +318,49 @@ enum Router {
             return .json(status: 200, object)
         case (.POST, nil):
             let object = try request.json()
+            if isBinding {
+                let name = object[path: "metadata.name"]?.string ?? ""
+                try authorization.requireNoEscalation(binding: object, resource: resource, namespace: namespace, name: name)
+            }
             if dryRun { return .json(status: 201, object) }
             return .json(status: 201, try cluster.create(resource, namespace: namespace ?? object[path: "metadata.namespace"]?.string.flatMap { resource.namespaced ? $0 : nil }, object: object))
         case (.PUT, let name?):
             let object = try request.json()
+            if isBinding { try authorization.requireNoEscalation(binding: object, resource: resource, namespace: namespace, name: name) }
             if dryRun { return .json(status: 200, object) }
             return .json(status: 200, try cluster.update(resource, namespace: namespace, name: name, object: object))
         case (.PATCH, let name?):
             let patch = try request.json()
             let type = (request.headers.first(name: "content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
             let (object, created) = try cluster.patch(resource, namespace: namespace, name: name) { existing in
+                let patched: JSON
                 switch type {
                 case "application/apply-patch+yaml", "application/apply-patch+cbor":
-                    return Patch.strategicMerge(existing ?? .object([:]), patch)
+                    // An apply that creates is a create too: the API server asks RBAC.
+                    if existing == nil {
+                        try authorization.require(AuthorizationCheck(
+                            verb: "create", group: resource.group, resource: resource.name, namespace: namespace, name: name
+                        ))
+                    }
+                    patched = Patch.strategicMerge(existing ?? .object([:]), patch)
                 case "application/merge-patch+json":
                     guard let existing else { throw APIError.notFound(resource, name) }
-                    return Patch.merge(existing, patch)
+                    patched = Patch.merge(existing, patch)
                 case "application/strategic-merge-patch+json":
                     guard let existing else { throw APIError.notFound(resource, name) }
-                    return Patch.strategicMerge(existing, patch)
+                    patched = Patch.strategicMerge(existing, patch)
                 case "application/json-patch+json":
                     guard let existing else { throw APIError.notFound(resource, name) }
                     do {
-                        return try Patch.json(existing, patch)
+                        patched = try Patch.json(existing, patch)
                     } catch {
                         throw APIError(code: 422, reason: "Invalid", message: "\(error)")
                     }
                 default:
                     throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(type)")
                 }
+                if isBinding { try authorization.requireNoEscalation(binding: patched, resource: resource, namespace: namespace, name: name) }
+                return patched
             }
             return .json(status: created ? 201 : 200, object)
         case (.DELETE, let name?):

@@ -73,28 +73,3 @@ public struct Behavior: Sendable {
         jobRules.first { namespace.hasPrefix($0.namespacePrefix) }?.outcome ?? .succeed
     }
 }
-
-/// One request as the double saw it: what RBAC would have to allow.
-public struct RecordedRequest: Sendable, Hashable, CustomStringConvertible {
-    /// RBAC's verb: get, list, watch, create, update, patch, delete, deletecollection;
-    /// for paths that are not resources (discovery, OpenAPI) the HTTP method, lower-cased.
-    public var verb: String
-    /// "deployments.apps", "pods"; empty for discovery and OpenAPI paths.
-    public var resource: String
-    public var subresource: String?
-    /// nil for cluster-scoped resources and for lists across all namespaces.
-    public var namespace: String?
-    public var name: String?
-    /// The request path without its query, for non-resource requests.
-    public var path: String
-    /// "helm", "kubectl" or the user agent's first word.
-    public var tool: String
-    public var status: Int
-    public var responseBytes: Int
-
-    public var description: String {
-        let scope = namespace.map { " -n \($0)" } ?? ""
-        let target = resource.isEmpty ? path : resource + (subresource.map { "/\($0)" } ?? "") + (name.map { " \($0)" } ?? "")
-        return "\(tool) \(verb) \(target)\(scope) → \(status)"
-    }
-}

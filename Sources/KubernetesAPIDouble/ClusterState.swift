@@ -6,12 +6,23 @@ struct APIError: Error {
     var code: Int
     var reason: String
     var message: String
+    /// The Status's `details` (name, group, kind), when the API server gives them.
+    var details: JSON?
+
+    init(code: Int, reason: String, message: String, details: JSON? = nil) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+    }
 
     var status: JSON {
-        [
+        var status: JSON = [
             "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
             "message": .string(message), "reason": .string(reason), "code": .int(code),
         ]
+        if let details { status["details"] = details }
+        return status
     }
 
     static func notFound(_ resource: APIResource, _ name: String) -> APIError {
@@ -49,6 +60,10 @@ final class ClusterState: Sendable {
         var nextWatcher = 0
         var behavior = Behavior()
         var requests: [RecordedRequest] = []
+        /// Bearer tokens and the users they stand for.
+        var users: [String: UserInfo] = [KubernetesAPIDouble.token: .admin]
+        /// Whether requests of users outside system:masters are authorized by RBAC.
+        var enforcesRBAC = false
     }
 
     static let historyLimit = 20_000

@@ -12,14 +12,24 @@ import NIOPosix
 /// ``APIResource/all``, with label and field selectors. Nothing runs: stand-in
 /// controllers give workloads pods and move them to the outcome the test chose
 /// (``Behavior``), finish Jobs, linger deletions. Every request is recorded
-/// (``requests``) with the verb and resource RBAC would have to allow.
+/// (``requests``) with the verb and resource RBAC would have to allow, and the user
+/// its bearer token stands for.
+///
+/// RBAC is off unless the double starts `enforcingRBAC`: then a request with a
+/// ``serviceAccountToken(namespace:name:)`` is authorized with Kubernetes' RBAC
+/// semantics against the Roles, ClusterRoles, RoleBindings and ClusterRoleBindings
+/// the double holds (seed them), refused with the API server's 403 Forbidden Status,
+/// and writing a binding passes the API server's escalation check. The admin
+/// ``token`` is never restricted; a missing or unknown token then gets 401.
+/// Admission (policies, webhooks) is not evaluated.
 public final class KubernetesAPIDouble: Sendable {
     let cluster: ClusterState
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     /// `http://127.0.0.1:PORT`.
     public let url: String
-    /// The bearer token the written kubeconfig carries.
+    /// The admin's bearer token (user "kubernetes-admin", group system:masters): the
+    /// written kubeconfig's default, never restricted by RBAC.
     public static let token = "kubernetes-api-double"
 
     private init(cluster: ClusterState, group: MultiThreadedEventLoopGroup, channel: any Channel, url: String) {
@@ -29,15 +39,21 @@ public final class KubernetesAPIDouble: Sendable {
         self.url = url
     }
 
-    /// Starts serving on `host` and a free port.
-    public static func start(host: String = "127.0.0.1", behavior: Behavior = Behavior()) async throws -> KubernetesAPIDouble {
+    /// Starts serving on `host` and a free port; with `enforcingRBAC`, service
+    /// accounts' requests are authorized by RBAC (see the type's documentation).
+    public static func start(
+        host: String = "127.0.0.1", behavior: Behavior = Behavior(), enforcingRBAC: Bool = false
+    ) async throws -> KubernetesAPIDouble {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let cluster = ClusterState { delay, body in
             let (seconds, attoseconds) = delay.components
             loop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) { body() }
         }
-        cluster.state.withLock { $0.behavior = behavior }
+        cluster.state.withLock {
+            $0.behavior = behavior
+            $0.enforcesRBAC = enforcingRBAC
+        }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -57,19 +73,35 @@ public final class KubernetesAPIDouble: Sendable {
         try await group.shutdownGracefully()
     }
 
-    /// Writes a kubeconfig whose current context points helm and kubectl at the double.
-    public func writeKubeconfig(to path: String) throws {
+    /// A bearer token that authenticates as the service account NAMESPACE/NAME: user
+    /// `system:serviceaccount:NAMESPACE:NAME`, groups `system:serviceaccounts`,
+    /// `system:serviceaccounts:NAMESPACE` and `system:authenticated`. The same
+    /// account always gets the same token. The ServiceAccount object need not exist.
+    public func serviceAccountToken(namespace: String, name: String) -> String {
+        let token = "serviceaccount:\(namespace):\(name)"
+        cluster.state.withLock { $0.users[token] = .serviceAccount(namespace: namespace, name: name) }
+        return token
+    }
+
+    /// Writes a kubeconfig whose current context points helm and kubectl at the
+    /// double, with `token` (by default the admin's).
+    ///
+    /// client-go, in helm and kubectl, sends a kubeconfig's credentials only over
+    /// TLS, and the double speaks plain HTTP: so the server URL carries the token
+    /// too, as the path prefix `/tokens/TOKEN` of every request, which the double
+    /// reads as the bearer token and strips before routing (and recording).
+    public func writeKubeconfig(to path: String, token: String = KubernetesAPIDouble.token) throws {
         let config = """
             apiVersion: v1
             kind: Config
             clusters:
             - name: api-double
               cluster:
-                server: \(url)
+                server: \(url)\(Credentials.pathPrefix)\(token)
             users:
             - name: platform
               user:
-                token: \(Self.token)
+                token: \(token)
             contexts:
             - name: api-double
               context:

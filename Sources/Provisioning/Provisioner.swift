@@ -277,7 +277,6 @@ public final class Provisioner: Sendable {
             chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
             values: values
         )
-        var replace = reinstall
         while true {
             let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
             switch status?.state {
@@ -285,11 +284,11 @@ public final class Provisioner: Sendable {
                 try await driver.installRelease(request)
             case .failed:
                 try await reinstallRelease(store, request)
-            case .deployed where replace:
+            case .deployed where reinstall:
                 try await reinstallRelease(store, request)
             case .deployed:
                 break
-            case .pending where replace:
+            case .pending where reinstall:
                 try await reinstallRelease(store, request)
             case .pending:
                 // A helm command still running, or one that died before it recorded
@@ -305,7 +304,6 @@ public final class Provisioner: Sendable {
                     )
                 }
                 try await Task.sleep(for: configuration.pollInterval)
-                replace = false
                 continue
             }
             break

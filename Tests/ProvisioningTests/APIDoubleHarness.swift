@@ -34,6 +34,8 @@ let realToolsEnabled = ProcessInfo.processInfo.environment["STOREPLATFORM_REQUIR
 struct APIDoubleHarness {
     static let storeRole = "storeplatform-store"
     static let serviceAccount = "storeplatform/storeplatform"
+    /// The user the API server gives requests made with ``serviceAccount``'s token.
+    static let serviceAccountUser = "system:serviceaccount:storeplatform:storeplatform"
 
     let directory: String
     let api: KubernetesAPIDouble
@@ -43,16 +45,25 @@ struct APIDoubleHarness {
     let reconciler: Reconciler
     let provisioning: ProvisionerConfiguration
 
+    /// With `asServiceAccount`, the double enforces RBAC and the driver's kubeconfig
+    /// carries ``serviceAccount``'s token instead of the admin's: the test must seed
+    /// the roles and bindings that account gets (RBACTests seeds helm/platform's).
     static func start(
         _ major: HelmMajor,
         behavior: Behavior = Behavior(),
+        asServiceAccount: Bool = false,
         driver configureDriver: (inout HelmCLIDriver.Configuration) -> Void = { _ in },
         provisioner configureProvisioner: (inout ProvisionerConfiguration) -> Void = { _ in }
     ) async throws -> APIDoubleHarness {
         let directory = "/tmp/spdouble-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let api = try await KubernetesAPIDouble.start(behavior: behavior)
-        try api.writeKubeconfig(to: directory + "/kubeconfig")
+        let api = try await KubernetesAPIDouble.start(behavior: behavior, enforcingRBAC: asServiceAccount)
+        if asServiceAccount {
+            let account = serviceAccount.split(separator: "/").map(String.init)
+            try api.writeKubeconfig(to: directory + "/kubeconfig", token: api.serviceAccountToken(namespace: account[0], name: account[1]))
+        } else {
+            try api.writeKubeconfig(to: directory + "/kubeconfig")
+        }
         var configuration = HelmCLIDriver.Configuration(
             helmPath: major.helm, kubectlPath: major.kubectl, kubeconfig: directory + "/kubeconfig",
             chartDirectory: repositoryRoot + "/helm", storeClusterRole: storeRole, serviceAccount: serviceAccount,
