@@ -214,10 +214,21 @@ public struct HelmCLIDriver: ClusterDriver {
             labels: [Self.managedByLabel: Self.managedByValue]
         )
         let operation = "kubectl create rolebinding \(Self.roleBindingName)"
-        let result = try await kubectl(["create", "-f", "-"], input: KubernetesManifest.json(binding), operation: operation)
-        if result.succeeded || Self.isAlreadyExists(result) { return }
-        throw failure(operation, result)
+        // The admission policy reads the namespace from the API server's cache, which
+        // may not have the namespace made a moment ago: a refusal naming it as not
+        // found is tried again, a few times, a second apart.
+        for attempt in 1...Self.roleBindingAttempts {
+            let result = try await kubectl(["create", "-f", "-"], input: KubernetesManifest.json(binding), operation: operation)
+            if result.succeeded || Self.isAlreadyExists(result) { return }
+            guard attempt < Self.roleBindingAttempts, result.standardError.contains("\"\(namespace)\" not found") else {
+                throw failure(operation, result)
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
     }
+
+    /// How many times the RoleBinding's create is tried while its new namespace is not found.
+    static let roleBindingAttempts = 4
 
     public func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
         let operation = "kubectl get secret \(name)"

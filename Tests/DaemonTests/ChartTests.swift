@@ -40,6 +40,14 @@ func manifestCheckToolsInstalled() -> Bool {
     return process.terminationStatus == 0
 }
 
+/// Whether scripts/check-admission-policy has its tools: helm v4 (from
+/// scripts/install-kube-tools, or $HELM_V4), and cel-expr-python (the CEL C++
+/// implementation's Python binding) and PyYAML for python3.
+func admissionPolicyCheckToolsInstalled() -> Bool {
+    let helm = ProcessInfo.processInfo.environment["HELM_V4"] ?? "\(repositoryRoot)/.tools/bin/helm-v4"
+    return FileManager.default.isExecutableFile(atPath: helm) && pythonImports(["cel_expr_python.cel", "yaml"])
+}
+
 @Suite("Helm charts")
 struct ChartTests {
     /// Helm's own linter (through helm-sdkpy) on both charts with every values
@@ -61,6 +69,20 @@ struct ChartTests {
         let result = try await runInRepository(["python3", "scripts/check-manifests"], environment: [:])
         #expect(result.status == 0, "\(result.stdout)")
         #expect(result.stdout.contains("manifest checks: "), "\(result.stdout)")
+        #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
+    }
+
+    /// The platform chart's ValidatingAdmissionPolicy, rendered by the real helm v4
+    /// with values.yaml and values-prod.yaml, evaluated with CEL (matchConditions,
+    /// variables, validations) against admission requests built as the API server
+    /// builds them: the driver's namespaces and RoleBinding and the store chart's
+    /// workloads are allowed, each rule's counterexample is denied with the policy's
+    /// message, and requests by anybody else are not matched.
+    @Test(.enabled(if: interopRequired || admissionPolicyCheckToolsInstalled()))
+    func admissionPolicyAllowsTheDriverAndDeniesWhatRBACCannot() async throws {
+        let result = try await runInRepository(["python3", "scripts/check-admission-policy"], environment: [:])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("admission policy checks: "), "\(result.stdout)")
         #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
     }
 }

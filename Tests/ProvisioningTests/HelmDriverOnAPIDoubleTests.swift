@@ -64,6 +64,23 @@ struct HelmDriverOnAPIDoubleTests {
         #expect(harness.api.requests.contains { $0.verb == "delete" && $0.resource == "namespaces" && $0.name == store.namespace })
     }
 
+    /// The admission policy reads a new namespace from the API server's cache; a
+    /// RoleBinding made before the cache has it is refused as not found, and the
+    /// driver tries again instead of failing the store.
+    @Test(arguments: HelmMajor.allCases)
+    func aRoleBindingRefusedForACacheThatLagsIsTriedAgain(_ major: HelmMajor) async throws {
+        var behavior = Behavior()
+        behavior.admissionCacheLag = .milliseconds(1500)
+        let harness = try await APIDoubleHarness.start(major, behavior: behavior)
+        defer { Task { try await harness.stop() } }
+        let store = try harness.create("lagging")
+        let ready = try await harness.waitFor(store.id, [.ready, .failed])
+        #expect(ready.status == .ready, "\(ready.errorMessage)")
+        let attempts = harness.api.requests.filter { $0.verb == "create" && $0.resource == "rolebindings.rbac.authorization.k8s.io" }
+        #expect(attempts.count >= 2)
+        #expect(attempts.last?.status == 201)
+    }
+
     /// Each pod fault fails the store with the pod's reason and its events; a retry
     /// after the fault is gone takes it to ready.
     @Test(arguments: HelmMajor.allCases)
