@@ -58,9 +58,9 @@ public struct Behavior: Sendable {
     /// How long a deleted namespace stays Terminating; nil: for ever (a finalizer
     /// nobody removes).
     public var namespaceDeletion: Duration? = .milliseconds(20)
-    /// How long after a namespace's creation a RoleBinding in it is refused as if the
-    /// admission policy's namespace cache had not seen it yet; nil: never.
-    public var admissionCacheLag: Duration?
+    /// How many of the next RoleBinding creates are refused as if the admission
+    /// policy's namespace cache had not seen the new namespace yet.
+    public var admissionCacheMisses = 0
     /// First match wins; a pod no rule matches becomes Ready.
     public var podRules: [PodRule] = []
     /// First match wins; a Job no rule matches succeeds.

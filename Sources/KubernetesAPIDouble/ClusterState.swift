@@ -164,10 +164,8 @@ final class ClusterState: Sendable {
                         message: "\(resource.name) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated"
                     )
                 }
-                if resource.name == "rolebindings", let lag = state.behavior.admissionCacheLag,
-                    let created = owner[path: "metadata.creationTimestamp"]?.string.flatMap({ try? Date($0, strategy: .iso8601) }),
-                    Date().timeIntervalSince(created) < Double(lag.components.seconds) + Double(lag.components.attoseconds) / 1e18
-                {
+                if resource.name == "rolebindings", state.behavior.admissionCacheMisses > 0 {
+                    state.behavior.admissionCacheMisses -= 1
                     throw APIError(
                         code: 404, reason: "NotFound",
                         message: "rolebindings.rbac.authorization.k8s.io \"\(name)\" is forbidden: ValidatingAdmissionPolicy could not evaluate: namespace \"\(namespace)\" not found"

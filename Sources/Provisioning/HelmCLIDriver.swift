@@ -25,12 +25,14 @@ import Synchronization
 ///   `kubectl get namespace NS -o json` and, when labels are missing,
 ///   `kubectl label namespace NS … --overwrite`. Then, when a store role is configured,
 ///   `kubectl create -f -` of the RoleBinding that gives the platform's service
-///   account that role in the namespace (already there: nothing to do).
+///   account that role in the namespace (already there: nothing to do; refused because
+///   the admission policy's cache has not seen the new namespace yet: tried again).
 /// - ``ensureSecret(namespace:name:makeValues:)``: `kubectl get secret NAME -n NS -o name`;
 ///   when absent, `kubectl create -f -` of a Secret manifest.
 /// - ``releaseStatus(namespace:release:)``: `helm status RELEASE -n NS -o json`.
 /// - ``installRelease(_:)``: `helm install RELEASE CHART -n NS [-f FILE …] --set-string k=v …
-///   --wait=false --timeout T` (``Configuration/installTimeout``).
+///   --wait=false --timeout T` (``Configuration/installTimeout``; `--wait=hookOnly` on
+///   helm 4, whose major version `helm version --short` tells once).
 /// - ``readiness(namespace:release:)``: one `kubectl get pods -n NS -l
 ///   app.kubernetes.io/instance=RELEASE -o json`, plus `kubectl get events -n NS -o json`
 ///   once when a pod is failing.
