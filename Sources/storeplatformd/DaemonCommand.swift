@@ -137,6 +137,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Simulated cluster: seconds after install until pods are ready (STOREPLATFORM_SIM_READY_DELAY).")
     var simReadyDelay: Double = env("STOREPLATFORM_SIM_READY_DELAY").flatMap(Double.init) ?? 4
 
+    @Option(help: "Simulated cluster: seconds a helm uninstall takes (STOREPLATFORM_SIM_UNINSTALL_DELAY).")
+    var simUninstallDelay: Double = env("STOREPLATFORM_SIM_UNINSTALL_DELAY").flatMap(Double.init) ?? 0.3
+
     @Option(name: .customLong("sim-fault"), help: "Simulated cluster fault, FAULT or FAULT=PROBABILITY; repeatable. Faults: install-error, crashloop, imagepull, never-ready, delete-failure (STOREPLATFORM_SIM_FAULTS, comma-separated).")
     var simFaults: [String] = (env("STOREPLATFORM_SIM_FAULTS") ?? "").split(separator: ",").map(String.init)
 
@@ -188,7 +191,7 @@ struct DaemonCommand: AsyncParsableCommand {
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
-        guard provisionDeadline > 0, reconcileInterval > 0, simInstallDelay >= 0, simReadyDelay >= 0 else {
+        guard provisionDeadline > 0, reconcileInterval > 0, simInstallDelay >= 0, simReadyDelay >= 0, simUninstallDelay >= 0 else {
             throw ValidationError("--provision-deadline and --reconcile-interval must be positive, simulated delays not negative")
         }
         for fault in simFaults {
@@ -368,6 +371,7 @@ extension DaemonCommand {
         var configuration = SimulatedClusterConfiguration()
         configuration.installDelay = .milliseconds(Int64(simInstallDelay * 1000))
         configuration.readyDelay = .milliseconds(Int64(simReadyDelay * 1000))
+        configuration.uninstallDelay = .milliseconds(Int64(simUninstallDelay * 1000))
         configuration.seed = simSeed
         configuration.faultAttempts = simFaultAttempts
         for text in simFaults {

@@ -137,7 +137,11 @@ struct StoreLifecycleTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "secret-token\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(
-            extraArguments: quickCluster + ["--max-live-stores", "3", "--admin-uid", "4242", "--token-file", directory + "/tokens"],
+            // A slow uninstall keeps the first delete's operation (and the store's lock)
+            // busy while the second delete arrives, however loaded the machine.
+            extraArguments: quickCluster + [
+                "--max-live-stores", "3", "--admin-uid", "4242", "--token-file", directory + "/tokens", "--sim-uninstall-delay", "5",
+            ],
             directory: directory
         )
         try await daemon.start()
