@@ -34,6 +34,7 @@ public final class RPCServer: Service, Sendable {
     private let router: RPCRouter
     private let logger: Logger
     private let listeners: [NIOAsyncChannel<Accepted, Never>]
+    private let admission: ConnectionAdmission
     private let socketFile: UnixSocketFile?
     private let state = Mutex(State())
 
@@ -42,6 +43,7 @@ public final class RPCServer: Service, Sendable {
         router: RPCRouter,
         logger: Logger,
         listeners: [NIOAsyncChannel<Accepted, Never>],
+        admission: ConnectionAdmission,
         socketFile: UnixSocketFile?,
         tcpPort: Int?
     ) {
@@ -49,6 +51,7 @@ public final class RPCServer: Service, Sendable {
         self.router = router
         self.logger = logger
         self.listeners = listeners
+        self.admission = admission
         self.socketFile = socketFile
         self.tcpPort = tcpPort
     }
@@ -65,6 +68,7 @@ public final class RPCServer: Service, Sendable {
         var listeners: [NIOAsyncChannel<Accepted, Never>] = []
         var socketFile: UnixSocketFile?
         var tcpPort: Int?
+        let admission = ConnectionAdmission(configuration: configuration)
         do {
             if let unix = configuration.unixSocket {
                 var file = UnixSocketFile(path: unix.path)
@@ -72,7 +76,7 @@ public final class RPCServer: Service, Sendable {
                 let listener = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 256)
                     .bind(unixDomainSocketPath: unix.path) { channel in
-                        Self.initialize(channel, configuration: configuration, router: router, logger: logger) { channel in
+                        Self.initialize(channel, configuration: configuration, router: router, admission: admission, logger: logger) { channel in
                             Self.peerCredentials(of: channel)
                         }
                     }
@@ -86,7 +90,7 @@ public final class RPCServer: Service, Sendable {
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .bind(host: tcp.host, port: tcp.port) { channel in
-                        Self.initialize(channel, configuration: configuration, router: router, logger: logger) { channel in
+                        Self.initialize(channel, configuration: configuration, router: router, admission: admission, logger: logger) { channel in
                             channel.eventLoop.makeSucceededFuture(
                                 RPCPeer(transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?")
                             )
@@ -104,7 +108,7 @@ public final class RPCServer: Service, Sendable {
         }
         return RPCServer(
             configuration: configuration, router: router, logger: logger,
-            listeners: listeners, socketFile: socketFile, tcpPort: tcpPort
+            listeners: listeners, admission: admission, socketFile: socketFile, tcpPort: tcpPort
         )
     }
 
@@ -157,6 +161,11 @@ public final class RPCServer: Service, Sendable {
         state.withLock { $0.connections.count }
     }
 
+    /// Connections holding a place on a listener right now.
+    public func openConnections(_ transport: RPCPeer.Transport) -> Int {
+        admission.count(transport)
+    }
+
     // MARK: Accepting
 
     private func accept(on listener: NIOAsyncChannel<Accepted, Never>) async {
@@ -184,19 +193,19 @@ public final class RPCServer: Service, Sendable {
             if state.draining {
                 return RPCError.unavailable("the daemon is shutting down").status
             }
-            if state.connections.count >= configuration.maxConnections {
-                return RPCError.resourceExhausted(
-                    "too many connections (limit \(configuration.maxConnections)); close idle connections and retry"
-                ).status
-            }
+            if let refusal = connection.refusal { return refusal }
             state.connections[key] = connection
             return nil
         }
         if let refusal {
+            if connection.refusal == nil { admission.release(connection.peer.transport) }
             await connection.fail(with: refusal)
             return
         }
-        defer { state.withLock { _ = $0.connections.removeValue(forKey: key) } }
+        defer {
+            state.withLock { _ = $0.connections.removeValue(forKey: key) }
+            admission.release(connection.peer.transport)
+        }
 
         do {
             try await accepted.channel.executeThenClose { inbound in
@@ -221,11 +230,13 @@ public final class RPCServer: Service, Sendable {
         _ channel: any Channel,
         configuration: RPCServerConfiguration,
         router: RPCRouter,
+        admission: ConnectionAdmission,
         logger: Logger,
         peer: @escaping @Sendable (any Channel) -> EventLoopFuture<RPCPeer>
     ) -> EventLoopFuture<Accepted> {
         peer(channel).flatMapThrowing { peer in
             let connection = ServerConnection(
+                refusal: admission.admit(peer),
                 channel: channel,
                 peer: peer,
                 router: router,
@@ -235,10 +246,18 @@ public final class RPCServer: Service, Sendable {
                 logger: logger
             )
             let handlers = channel.pipeline.syncOperations
+            // First, so every byte read counts as activity, inline answers included.
+            if let timeout = configuration.idleTimeout {
+                let (seconds, attoseconds) = timeout.components
+                try handlers.addHandler(IdleStateHandler(readTimeout: .seconds(seconds) + .nanoseconds(attoseconds / 1_000_000_000)))
+            }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())
             try handlers.addHandler(EnvelopeEncoder())
             try handlers.addHandler(ServerConnectionHandler(connection: connection))
+            if configuration.idleTimeout != nil {
+                try handlers.addHandler(IdleConnectionCloser(connection: connection))
+            }
             let asyncChannel = try NIOAsyncChannel<ServerConnection.AdmittedCall, Never>(wrappingChannelSynchronously: channel)
             return Accepted(channel: asyncChannel, connection: connection)
         }

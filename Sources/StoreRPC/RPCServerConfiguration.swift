@@ -43,9 +43,20 @@ public struct RPCServerConfiguration: Sendable {
     public var maxFrameLength: Int = FrameDecoder.defaultMaxFrameLength
     /// Calls running at once on one connection; more get RESOURCE_EXHAUSTED.
     public var maxInFlightPerConnection: Int = 256
-    /// Connections open at once over all listeners; more get an ERROR frame
-    /// with RESOURCE_EXHAUSTED and are closed.
-    public var maxConnections: Int = 1024
+    /// Connections open at once on the Unix socket; more get an ERROR frame with
+    /// RESOURCE_EXHAUSTED and are closed. Counted apart from TCP, so no number of
+    /// TCP clients can lock the admins out.
+    public var maxUnixConnections: Int = 128
+    /// Of ``maxUnixConnections``, how many only admin uids may take: other local
+    /// users cannot fill the socket either.
+    public var reservedAdminConnections: Int = 16
+    /// Connections open at once on the TCP listener; more get an ERROR frame with
+    /// RESOURCE_EXHAUSTED and are closed.
+    public var maxTCPConnections: Int = 512
+    /// A connection that sends nothing for this long while no call of it runs is
+    /// closed (idle clients, and clients stuck half-way through a frame); nil: never.
+    /// A connection with a call running (a WatchStores stream) stays however quiet.
+    public var idleTimeout: Duration? = .seconds(300)
     /// How long a graceful shutdown lets running calls finish before cancelling them.
     public var shutdownGracePeriod: Duration = .seconds(10)
 

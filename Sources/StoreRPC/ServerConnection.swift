@@ -33,6 +33,9 @@ final class ServerConnection: Sendable {
 
     let channel: any Channel
     let peer: RPCPeer
+    /// Why the connection may not stay (its listener is full): set when it was
+    /// accepted; its frames are then ignored and it is closed with this status.
+    let refusal: RPCStatus?
     private let router: RPCRouter
     private let tokens: BearerTokens?
     private let adminUIDs: Set<UInt32>
@@ -41,6 +44,7 @@ final class ServerConnection: Sendable {
     private let state = Mutex(State())
 
     init(
+        refusal: RPCStatus? = nil,
         channel: any Channel,
         peer: RPCPeer,
         router: RPCRouter,
@@ -49,6 +53,7 @@ final class ServerConnection: Sendable {
         maxInFlight: Int,
         logger: Logger
     ) {
+        self.refusal = refusal
         self.channel = channel
         self.peer = peer
         self.router = router
@@ -56,6 +61,11 @@ final class ServerConnection: Sendable {
         self.adminUIDs = adminUIDs
         self.maxInFlight = maxInFlight
         self.logger = logger
+    }
+
+    /// True while any call of this connection has not ended.
+    var hasCallsRunning: Bool {
+        state.withLock { !$0.calls.isEmpty }
     }
 
     // MARK: Admission (event loop, frame order)
@@ -73,6 +83,7 @@ final class ServerConnection: Sendable {
     /// Decides what one frame from the client means. Called on the event loop,
     /// one frame at a time, in the order they arrived.
     func admit(_ envelope: Envelope) -> Admission {
+        if refusal != nil { return .nothing }
         switch envelope.type {
         case .request:
             return admitRequest(envelope)

@@ -59,8 +59,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Calls in flight per connection (STOREPLATFORM_MAX_IN_FLIGHT).")
     var maxInFlight: Int = env("STOREPLATFORM_MAX_IN_FLIGHT").flatMap(Int.init) ?? 256
 
-    @Option(help: "Open connections over all listeners (STOREPLATFORM_MAX_CONNECTIONS).")
-    var maxConnections: Int = env("STOREPLATFORM_MAX_CONNECTIONS").flatMap(Int.init) ?? 1024
+    @Option(help: "Open connections on the admin socket (STOREPLATFORM_MAX_UNIX_CONNECTIONS).")
+    var maxUnixConnections: Int = env("STOREPLATFORM_MAX_UNIX_CONNECTIONS").flatMap(Int.init) ?? 128
+
+    @Option(help: "Of those, how many only admin uids may take (STOREPLATFORM_RESERVED_ADMIN_CONNECTIONS).")
+    var reservedAdminConnections: Int = env("STOREPLATFORM_RESERVED_ADMIN_CONNECTIONS").flatMap(Int.init) ?? 16
+
+    @Option(help: "Open connections on the TCP listener (STOREPLATFORM_MAX_TCP_CONNECTIONS).")
+    var maxTCPConnections: Int = env("STOREPLATFORM_MAX_TCP_CONNECTIONS").flatMap(Int.init) ?? 512
+
+    @Option(help: "Seconds an RPC connection may send nothing while none of its calls runs before it is closed; 0 never (STOREPLATFORM_IDLE_TIMEOUT).")
+    var idleTimeout: Double = env("STOREPLATFORM_IDLE_TIMEOUT").flatMap(Double.init) ?? 300
 
     @Option(help: "Seconds running calls get to finish at shutdown (STOREPLATFORM_GRACE_PERIOD).")
     var gracePeriod: Double = env("STOREPLATFORM_GRACE_PERIOD").flatMap(Double.init) ?? 10
@@ -176,7 +185,13 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--max-frame-bytes must be between 16 and 268435456")
         }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxUnixConnections >= 1, maxTCPConnections >= 1 else {
+            throw ValidationError("--max-unix-connections and --max-tcp-connections must be at least 1")
+        }
+        guard (0..<maxUnixConnections).contains(reservedAdminConnections) else {
+            throw ValidationError("--reserved-admin-connections must be at least 0 and less than --max-unix-connections (\(maxUnixConnections))")
+        }
+        guard idleTimeout >= 0 else { throw ValidationError("--idle-timeout must not be negative") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
@@ -251,7 +266,11 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         configuration.maxFrameLength = maxFrameBytes
         configuration.maxInFlightPerConnection = maxInFlight
-        configuration.maxConnections = maxConnections
+        configuration.maxUnixConnections = maxUnixConnections
+        configuration.reservedAdminConnections = reservedAdminConnections
+        configuration.maxTCPConnections = maxTCPConnections
+        configuration.idleTimeout = idleTimeout == 0 ? nil : .milliseconds(Int64(idleTimeout * 1000))
+        try raiseOpenFileLimit(logger: logger)
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
         let info = DaemonInfo(
@@ -389,4 +408,35 @@ func env(_ name: String) -> String? {
 struct DaemonError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension DaemonCommand {
+    /// Open files the daemon needs besides its connections: the databases, the
+    /// event loops, helm and kubectl's pipes, the HTTP gateway's connections.
+    static let openFileHeadroom = 256
+
+    /// Raises the soft open-file limit to the hard one and checks that the
+    /// connection caps fit under it: running out of descriptors must never be what
+    /// stops the daemon (it cannot even read /proc then), so a cap that does not fit
+    /// is a start-up error that says what to change.
+    func raiseOpenFileLimit(logger: Logger) throws {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let before = limit.rlim_cur
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let needed = maxUnixConnections + maxTCPConnections + Self.openFileHeadroom
+        logger.info(
+            "open-file limit",
+            metadata: ["soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)", "needed": "\(needed)"]
+        )
+        guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
+            throw DaemonError(
+                "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(maxTCPConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
+            )
+        }
+    }
 }

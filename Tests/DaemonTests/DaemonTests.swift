@@ -135,6 +135,34 @@ struct DaemonTests {
         #expect(bogus.stderr.contains("--cluster kubernetes-please is not a cluster driver; use simulated or helm"))
     }
 
+    /// The daemon raises its soft open-file limit to the hard one at start (running
+    /// out of descriptors killed it), and refuses to start with caps that do not fit.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func theOpenFileLimitIsRaisedAndTheCapsMustFitUnderIt() async throws {
+        let daemon = try DaemonProcess(launcher: ["/usr/bin/prlimit", "--nofile=1024:4096", "--"])
+        try await daemon.start()
+        let limits = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/limits", encoding: .utf8)
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map(String.init) ?? ""
+        #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4096", "4096"], "\(line)")
+        #expect(daemon.log.contains("open-file limit"), "\(daemon.log)")
+        try await daemon.terminate()
+
+        let tight = try DaemonProcess(launcher: ["/usr/bin/prlimit", "--nofile=300:300", "--"])
+        try tight.process.run()
+        await withCheckedContinuation { continuation in
+            let process = tight.process
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+        #expect(tight.process.terminationStatus == 1)
+        #expect(
+            tight.log.contains("the connection caps need 896 open files (--max-unix-connections 128 + --max-tcp-connections 512 + 256 for everything else), but the open-file limit is 300 (hard limit 300)"),
+            "\(tight.log)"
+        )
+    }
+
     /// helm's install timeout is part of the provisioning deadline, which also covers
     /// readiness: an install allowed the whole deadline would leave readiness nothing.
     @Test func theHelmInstallTimeoutMustLeaveTimeForReadiness() async throws {

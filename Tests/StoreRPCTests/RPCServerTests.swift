@@ -163,19 +163,87 @@ struct RPCServerTests {
     }
 
     @Test func connectionLimitAnswersResourceExhaustedAndCloses() async throws {
-        let server = try await TestServer.start { $0.maxConnections = 2 }
-        let first = try await RPCClient.connect(to: server.unix)
+        let server = try await TestServer.start { $0.maxTCPConnections = 2 }
+        let first = try await RPCClient.connect(to: server.tcp)
         let second = try await RPCClient.connect(to: server.tcp)
         _ = try await first.unary(TestMethod.echo, request("1"), as: Reply.self)
         _ = try await second.unary(TestMethod.echo, request("2"), as: Reply.self)
-        let third = try RawConnection( server.unix)
+        let third = try RawConnection(server.tcp)
+        // Even an inline method is not answered on a refused connection.
+        try third.send(try requestEnvelope(stream: 1, method: TestMethod.inlineEcho))
         let error = try #require(try await third.receive())
         #expect(error.type == .error)
         #expect(error.streamID == 0)
         #expect(error.status.code == .resourceExhausted)
+        #expect(error.status.message == "too many TCP connections (limit 2); close idle connections and retry")
         #expect(try await third.isClosedByPeer())
+        // TCP being full takes nothing from the admin socket.
+        let admin = try await RPCClient.connect(to: server.unix)
+        #expect(try await admin.unary(TestMethod.echo, request("admin"), as: Reply.self).id == "admin")
+        #expect(server.server.openConnections(.tcp) == 2)
+        await admin.close()
         await first.close()
         await second.close()
+        try await server.stop()
+    }
+
+    /// The admin socket's last places are for admin uids: here the test's own uid is
+    /// not an admin, so it gets the socket's places but those.
+    @Test func theAdminSocketKeepsItsLastPlacesForAdmins() async throws {
+        let server = try await TestServer.start {
+            $0.unixSocket?.adminUIDs = [4242]
+            $0.maxUnixConnections = 3
+            $0.reservedAdminConnections = 1
+        }
+        let first = try await RPCClient.connect(to: server.unix)
+        let second = try await RPCClient.connect(to: server.unix)
+        _ = try await first.unary(TestMethod.echo, request("1"), as: Reply.self)
+        _ = try await second.unary(TestMethod.echo, request("2"), as: Reply.self)
+        let third = try RawConnection(server.unix)
+        let error = try #require(try await third.receive())
+        #expect(error.status.code == .resourceExhausted)
+        #expect(
+            error.status.message
+                == "too many connections on the admin socket (limit 3; the last 1 are kept for admins); close idle connections and retry"
+        )
+        await first.close()
+        await second.close()
+        try await server.stop()
+
+        // The same uid as an admin gets every place.
+        let adminServer = try await TestServer.start {
+            $0.unixSocket?.adminUIDs = [getuid()]
+            $0.maxUnixConnections = 3
+            $0.reservedAdminConnections = 1
+        }
+        var clients: [RPCClient] = []
+        for index in 0..<3 {
+            let client = try await RPCClient.connect(to: adminServer.unix)
+            #expect(try await client.unary(TestMethod.echo, request("\(index)"), as: Reply.self).id == "\(index)")
+            clients.append(client)
+        }
+        for client in clients { await client.close() }
+        try await adminServer.stop()
+    }
+
+    /// A connection that sends nothing while no call of it runs is closed after the
+    /// idle timeout, and gives its place back; one with a quiet stream running stays.
+    @Test func idleConnectionsAreClosedButQuietStreamsStay() async throws {
+        let server = try await TestServer.start {
+            $0.idleTimeout = .milliseconds(500)
+            $0.maxTCPConnections = 1
+        }
+        let idle = try RawConnection(server.tcp)
+        #expect(try await idle.isClosedByPeer())
+        try await eventually("the idle connection's place given back") { server.server.openConnections(.tcp) == 0 }
+
+        let watcher = try await RPCClient.connect(to: server.unix)
+        let stream = try watcher.serverStream(TestMethod.ticks, request("1000"), as: Reply.self)
+        var iterator = stream.makeAsyncIterator()
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await iterator.next() != nil)
+        #expect(server.server.openConnections(.unix) == 1)
+        await watcher.close()
         try await server.stop()
     }
 
