@@ -4,11 +4,16 @@ import StoreRPC
 
 extension ControlPlane {
     /// The method table for the RPC server: every method of proto/, with admin
-    /// methods marked so only allowed callers reach them. Health is answered
-    /// inline on the event loop; everything else runs as a task.
+    /// methods marked so only allowed callers reach them. Every call's `request-id`
+    /// and `idempotency-key` must follow ``RequestMetadata``'s rules, whatever the
+    /// method. Health is answered inline on the event loop; everything else runs as a task.
     public func makeRouter() -> RPCRouter {
         typealias M = StorePlatformMethod
         var router = RPCRouter()
+        router.checkMetadata { metadata in
+            try RequestMetadata.requestID.check(metadata["request-id"])
+            try RequestMetadata.idempotencyKey.check(metadata["idempotency-key"])
+        }
         router.inline(M.PlatformService.health) { [self] (_: Storeplatform_V1_HealthRequest, _) in
             health()
         }

@@ -112,9 +112,13 @@ public final class ControlPlane: Sendable {
 
     // MARK: StoreService
 
+    /// Creates a store. `idempotencyKey` (nil or empty: none) must follow
+    /// ``RequestMetadata/idempotencyKey``; a bad one is INVALID_ARGUMENT before anything
+    /// else, the rate limit included.
     public func createStore(
         _ request: Storeplatform_V1_CreateStoreRequest, caller: String, requestID: String?, idempotencyKey: String?
     ) throws -> Storeplatform_V1_CreateStoreResponse {
+        try RequestMetadata.idempotencyKey.check(idempotencyKey)
         try rateLimiter.check(identity: caller, isCreate: true)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()

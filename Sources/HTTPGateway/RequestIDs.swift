@@ -1,3 +1,4 @@
+import StoreCore
 import Synchronization
 
 /// Request ids for the `X-Request-Id` header: a well-formed incoming one is
@@ -19,18 +20,10 @@ final class RequestIDs: Sendable {
         return prefix + String(next, radix: 16)
     }
 
-    /// 1...128 characters of letters, digits and `-_.:`, so an echoed id can never
-    /// smuggle anything into a header or a log line.
+    /// ``RequestMetadata/requestID``'s rule (the one the RPC server applies): 1...128
+    /// of letters, digits and `-_.:`, so an echoed id can never smuggle anything into
+    /// a header or a log line. A header that breaks it is replaced, not refused.
     static func isAcceptable(_ id: String) -> Bool {
-        let utf8 = id.utf8
-        guard (1...128).contains(utf8.count) else { return false }
-        return utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"):
-                true
-            default: false
-            }
-        }
+        RequestMetadata.requestID.accepts(id)
     }
 }

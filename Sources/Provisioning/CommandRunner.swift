@@ -50,9 +50,17 @@ struct CommandResult: Sendable, Equatable {
     var succeeded: Bool { termination == .exited(0) }
 
     /// Standard error, then standard output, without trailing blank lines, at most
-    /// `limit` bytes: what a failure reports.
-    func combinedOutput(limit: Int) -> String {
-        let parts = [standardError, standardOutput].map { $0.trimmingTrailingWhitespace() }.filter { !$0.isEmpty }
+    /// `limit` bytes: what a failure reports. With a `redactor`, each stream is redacted
+    /// first, before this cut and knowing where the capture limits cut it.
+    func combinedOutput(limit: Int, redacting redactor: SecretRedactor? = nil) -> String {
+        var streams = [standardError, standardOutput]
+        if let redactor {
+            streams = [
+                redactor.redact(standardError, cutAtEnd: standardErrorTruncated),
+                redactor.redact(standardOutput, cutAtEnd: standardOutputTruncated),
+            ]
+        }
+        let parts = streams.map { $0.trimmingTrailingWhitespace() }.filter { !$0.isEmpty }
         var text = parts.joined(separator: "\n")
         var truncated = standardErrorTruncated || standardOutputTruncated
         if text.utf8.count > limit {

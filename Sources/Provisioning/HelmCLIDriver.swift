@@ -11,7 +11,8 @@ import Synchronization
 /// fails — a non-zero exit, a timeout, or an executable that cannot start — throws
 /// ``ClusterError`` with the tool's exact output (stderr, then stdout, capped).
 /// Secret values travel only on `kubectl`'s standard input, never in argv, an
-/// error or a log.
+/// error or a log: the output of that one command is redacted (``SecretRedactor``,
+/// every encoding) before any cut.
 ///
 /// Helm keeps its release records in ConfigMaps (`HELM_DRIVER=configmap` for every
 /// helm command): the values the driver passes carry names and hosts, never
@@ -245,12 +246,16 @@ public struct HelmCLIDriver: ClusterDriver {
         // `create`, not `apply`: apply would copy the whole manifest, values included,
         // into a last-applied-configuration annotation.
         let create = "kubectl create secret \(name)"
-        let created = try await kubectl(["create", "-f", "-"], input: KubernetesManifest.json(manifest), operation: create)
+        // The only command that ever holds the values (on its stdin), so the only
+        // output that can echo them: redacted on every path, timeouts included.
+        let redactor = SecretRedactor(values: values.values)
+        let created = try await kubectl(
+            ["create", "-f", "-"], input: KubernetesManifest.json(manifest), operation: create, redacting: redactor
+        )
         if created.succeeded { return }
         // Made by a concurrent attempt between the check and the create: it exists, as wanted.
         if Self.isAlreadyExists(created) { return }
-        let error = failure(create, created)
-        throw ClusterError(operation: error.operation, output: Self.redact(error.output, values: Array(values.values)))
+        throw failure(create, created, redacting: redactor)
     }
 
     public func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
@@ -461,11 +466,16 @@ public struct HelmCLIDriver: ClusterDriver {
         return major
     }
 
-    private func kubectl(_ arguments: [String], input: String? = nil, operation: String, parsesJSON: Bool = false) async throws -> CommandResult {
+    private func kubectl(
+        _ arguments: [String], input: String? = nil, operation: String, parsesJSON: Bool = false, redacting redactor: SecretRedactor? = nil
+    ) async throws -> CommandResult {
         var global: [String] = []
         if let kubeconfig = configuration.kubeconfig { global += ["--kubeconfig", kubeconfig] }
         if let context = configuration.context { global += ["--context", context] }
-        return try await run(configuration.kubectlPath, arguments + global, input: input, operation: operation, parsesJSON: parsesJSON, timeout: nil)
+        return try await run(
+            configuration.kubectlPath, arguments + global, input: input, operation: operation, parsesJSON: parsesJSON, timeout: nil,
+            redacting: redactor
+        )
     }
 
     private func helm(
@@ -484,7 +494,7 @@ public struct HelmCLIDriver: ClusterDriver {
     /// a non-zero exit is left to the caller (some mean "not found").
     private func run(
         _ executable: String, _ arguments: [String], input: String?, operation: String, parsesJSON: Bool, timeout: Duration?,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], redacting redactor: SecretRedactor? = nil
     ) async throws -> CommandResult {
         let limit = parsesJSON ? max(configuration.jsonOutputLimit, configuration.outputLimit) : configuration.outputLimit
         let result: CommandResult
@@ -494,7 +504,7 @@ public struct HelmCLIDriver: ClusterDriver {
             throw ClusterError(operation: operation, output: error.description)
         }
         if case .timedOut(let timeout) = result.termination {
-            let output = result.combinedOutput(limit: configuration.outputLimit)
+            let output = result.combinedOutput(limit: configuration.outputLimit, redacting: redactor)
             throw ClusterError(
                 operation: operation,
                 output: "timed out after \(Self.seconds(timeout)) s; the command was killed" + (output.isEmpty ? "" : "\n" + output)
@@ -503,8 +513,10 @@ public struct HelmCLIDriver: ClusterDriver {
         return result
     }
 
-    private func failure(_ operation: String, _ result: CommandResult) -> ClusterError {
-        var output = result.combinedOutput(limit: configuration.outputLimit)
+    /// A failed command as an error: its output, redacted with `redactor` before the
+    /// output limit cuts it.
+    private func failure(_ operation: String, _ result: CommandResult, redacting redactor: SecretRedactor? = nil) -> ClusterError {
+        var output = result.combinedOutput(limit: configuration.outputLimit, redacting: redactor)
         if output.isEmpty {
             switch result.termination {
             case .exited(let code): output = "exit status \(code), no output"
@@ -586,10 +598,6 @@ public struct HelmCLIDriver: ClusterDriver {
     /// `--set-string` splits on commas and treats backslashes as escapes.
     static func escapeSetValue(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ",", with: "\\,")
-    }
-
-    static func redact(_ text: String, values: [String]) -> String {
-        values.filter { !$0.isEmpty }.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
     }
 
     static func describe(pod: String, container: KubernetesJSON.ContainerStatus, reason: String) -> String {

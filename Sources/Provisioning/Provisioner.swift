@@ -259,6 +259,11 @@ public final class Provisioner: Sendable {
         try Task.checkCancellation()
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
         let secret = StoreSecrets.secretName(release: store.release)
+        // The values exist only inside this call, and the driver redacts the one command
+        // that carries them. Nothing later is redacted here, on purpose: later steps never
+        // hold them (the chart reads the Secret by name; readiness and events are the API
+        // server's structured fields), and an attempt after the Secret exists does not know
+        // them at all, so keeping them longer would only widen where they live.
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
         try Task.checkCancellation()
         var values = [

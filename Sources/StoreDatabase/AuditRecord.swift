@@ -30,7 +30,8 @@ struct AuditRecord: Codable, Equatable, Sendable, FetchableRecord, MutablePersis
 }
 
 extension AuditRecord {
-    /// A new row (no id yet) for a change of `store` from `fromStatus` to its status.
+    /// A new row (no id yet) for a change of `store` from `fromStatus` to its status;
+    /// `actor` and `message` bounded (``StoredText``).
     init(
         store: Store,
         fromStatus: StoreStatus?,
@@ -42,13 +43,13 @@ extension AuditRecord {
     ) {
         id = nil
         self.time = time.millisecondsSince1970
-        self.actor = actor
+        self.actor = StoredText.actor(actor)
         self.action = action
         storeId = store.id
         storeName = store.name
         self.fromStatus = fromStatus?.rawValue
         toStatus = store.status.rawValue
-        self.message = message
+        self.message = StoredText.message(message)
         requestId = requestID
     }
 

@@ -31,6 +31,8 @@ extension StoreDatabase {
             throw PlatformError(.internalError, "a new store must be queued; store \(store.id) is \(store.status.rawValue)")
         }
         let key = idempotencyKey.flatMap { $0.isEmpty ? nil : $0 }
+        // As the row stores it, so a retry from a very long actor still finds its store.
+        let requestedBy = StoredText.actor(requestedBy)
         let deleted = StoreStatus.deleted.rawValue
         return try write { db in
             if let key, let existing = try StoreRecord

@@ -72,7 +72,8 @@ extension StoreRecord {
         idempotencyKey = try row.decode(atIndex: 16)
     }
 
-    /// The row for `store`, its dates rounded to the millisecond.
+    /// The row for `store`, its dates rounded to the millisecond, its error message
+    /// and `requestedBy` bounded (``StoredText``).
     init(_ store: Store, requestedBy: String, idempotencyKey: String?) {
         id = store.id
         name = store.name
@@ -81,7 +82,7 @@ extension StoreRecord {
         url = store.url
         namespace = store.namespace
         release = store.release
-        errorMessage = store.errorMessage
+        errorMessage = StoredText.message(store.errorMessage)
         attempts = store.attempts
         createdAt = store.createdAt.millisecondsSince1970
         updatedAt = store.updatedAt.millisecondsSince1970
@@ -89,7 +90,7 @@ extension StoreRecord {
         deletedAt = store.deletedAt?.millisecondsSince1970
         provisioningDurationMilliseconds = store.provisioningDurationMilliseconds
         provisioningStartedAt = store.provisioningStartedAt?.millisecondsSince1970
-        self.requestedBy = requestedBy
+        self.requestedBy = StoredText.actor(requestedBy)
         self.idempotencyKey = idempotencyKey
     }
 

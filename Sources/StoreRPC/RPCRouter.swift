@@ -25,8 +25,18 @@ public struct RPCRouter: Sendable {
     }
 
     private(set) var routes: [String: Route] = [:]
+    /// Run on every REQUEST's metadata before its call is admitted; see ``checkMetadata(_:)``.
+    private(set) var metadataCheck: (@Sendable ([String: String]) throws -> Void)?
 
     public init() {}
+
+    /// Sets the check every REQUEST's metadata must pass, whatever its method, before
+    /// the call is admitted. The check runs on the event loop, so it must be cheap and
+    /// never block. What it throws refuses that call alone (its status when it is
+    /// ``RPCStatusConvertible``, INVALID_ARGUMENT otherwise); the connection stays up.
+    public mutating func checkMetadata(_ check: @escaping @Sendable ([String: String]) throws -> Void) {
+        metadataCheck = check
+    }
 
     /// Registers a unary method. Registering the same name twice is a programming error.
     public mutating func unary<Request: Message, Response: Message>(

@@ -101,7 +101,10 @@ final class ServerConnection: Sendable {
 
     private func admitRequest(_ envelope: Envelope) -> Admission {
         let streamID = envelope.streamID
-        let requestID = envelope.metadata["request-id"].flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
+        let metadataProblem = checkMetadata(envelope.metadata)
+        // A caller's id is echoed only once it passed the check.
+        let incomingID = metadataProblem == nil ? envelope.metadata["request-id"] : nil
+        let requestID = incomingID.flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
         let responseMetadata = ["request-id": requestID]
         let route = router.route(for: envelope.method)
         let isStream = if case .serverStream = route?.handler { true } else { false }
@@ -130,6 +133,7 @@ final class ServerConnection: Sendable {
             return nil
         }
         if let admission { return refuse(admission) }
+        if let metadataProblem { return refuse(metadataProblem) }
 
         guard let route else {
             return refuse(.unimplemented("unknown method \"\(envelope.method)\""))
@@ -183,6 +187,19 @@ final class ServerConnection: Sendable {
             state.calls[streamID] = call
         }
         return .run(AdmittedCall(handler: route.handler, payload: envelope.payload, context: context, responseMetadata: responseMetadata))
+    }
+
+    /// The router's metadata check as the refusal it calls for; nil when it passes.
+    private func checkMetadata(_ metadata: [String: String]) -> RPCError? {
+        guard let check = router.metadataCheck else { return nil }
+        do {
+            try check(metadata)
+            return nil
+        } catch let error as any RPCStatusConvertible {
+            return RPCError(error.rpcStatus)
+        } catch {
+            return .invalidArgument("\(error)")
+        }
     }
 
     // MARK: Running calls (async side)

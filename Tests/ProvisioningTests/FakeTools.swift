@@ -226,7 +226,14 @@ final class FakeTools {
           "create -f")
             save_input
             kind=$(field kind); name=$(field name); ns=$(field namespace)
-            if [[ "$kind" != Secret ]]; then echo "error: the fake kubectl creates secrets only, not $kind" >&2; exit 1; fi
+            if [[ "$kind" == Namespace ]]; then
+              if [[ -f "$S/ns/$name.json" ]]; then
+                echo "Error from server (AlreadyExists): error when creating \"STDIN\": namespaces \"$name\" already exists" >&2; exit 1
+              fi
+              printf '%s' "$input" > "$S/ns/$name.json"
+              echo "namespace/$name created"; exit 0
+            fi
+            if [[ "$kind" != Secret ]]; then echo "error: the fake kubectl creates namespaces and secrets only, not $kind" >&2; exit 1; fi
             if [[ ! -f "$S/ns/$ns.json" ]]; then
               echo "Error from server (NotFound): error when creating \"STDIN\": namespaces \"$ns\" not found" >&2; exit 1
             fi

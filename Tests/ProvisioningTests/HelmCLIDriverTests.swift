@@ -91,6 +91,44 @@ struct HelmCLIDriverTests {
         #expect(!fakes.callLog().contains("pw-one-Xy7"))
     }
 
+    /// A generated password (the alphabet of ``StoreSecrets``).
+    static let password = "Xk7pQ2mN9vR4tW8yZ3bC6dF5gH2jK7Lm"
+
+    @Test func theDriverRedactsBase64FormsAnApiServerEchoes() async throws {
+        let fakes = try FakeTools()
+        let driver = fakes.driver()
+        try fakes.seedNamespace(Self.namespace, labels: [:])
+        try fakes.set(
+            "fail-kubectl-create",
+            #"Error from server (Forbidden): admission webhook "secrets.example.com" denied the request: data.mysql-password="WGs3cFEybU45dlI0dFc4eVozYkM2ZEY1Z0gyaks3TG0=" looks weak"# + "\n"
+        )
+        let error = await #expect(throws: ClusterError.self) {
+            try await driver.ensureSecret(namespace: Self.namespace, name: "shop-credentials") {
+                ["mysql-password": Self.password]
+            }
+        }
+        #expect(
+            error?.output
+                == #"Error from server (Forbidden): admission webhook "secrets.example.com" denied the request: data.mysql-password="[redacted]" looks weak"#
+        )
+    }
+
+    @Test func aCaptureCutInTheMiddleOfAPasswordLeavesNoPartOfIt() async throws {
+        let fakes = try FakeTools()
+        let driver = fakes.driver(outputLimit: 1024)
+        try fakes.seedNamespace(Self.namespace, labels: [:])
+        // 1,008 bytes, then the password: the 1,024-byte capture keeps its first half.
+        let head = "Error from server (Invalid): " + String(repeating: "x", count: 1008 - 29 - 7) + "value: "
+        #expect(head.utf8.count == 1008)
+        try fakes.set("fail-kubectl-create", head + Self.password + " is not allowed\n")
+        let error = await #expect(throws: ClusterError.self) {
+            try await driver.ensureSecret(namespace: Self.namespace, name: "shop-credentials") {
+                ["mysql-password": Self.password]
+            }
+        }
+        #expect(error?.output == head + "[redacted]\n[output truncated to 1024 bytes]")
+    }
+
     // MARK: Release
 
     @Test func failingInstallCarriesHelmsExactStderr() async throws {
