@@ -42,8 +42,17 @@ extension ControlPlane {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
             let (current, changes) = try watchStores(request, caller: context.identity)
             if let current { try await writer.send(current.proto) }
-            for await event in changes {
+            var last = current?.auditID ?? 0
+            for await event in changes.events {
                 try await writer.send(event.proto)
+                last = event.auditID
+            }
+            if changes.fellBehind {
+                throw PlatformError(
+                    .watchFellBehind,
+                    "this watch fell \(provisioner.events.bufferLimit) events behind and was ended after audit id \(last); "
+                        + "read what followed with ListAudit and watch again"
+                )
             }
         }
         router.unary(M.AdminService.reconcile, access: .admin) { [self] (_: Storeplatform_V1_ReconcileRequest, _) in

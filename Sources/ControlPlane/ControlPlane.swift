@@ -207,7 +207,7 @@ public final class ControlPlane: Sendable {
     /// watcher never misses a change between looking and listening.
     public func watchStores(
         _ request: Storeplatform_V1_WatchStoresRequest, caller: String
-    ) throws -> (current: StoreEvent?, changes: AsyncStream<StoreEvent>) {
+    ) throws -> (current: StoreEvent?, changes: StoreEventSubscription) {
         guard let before = try checkWatch(request, caller: caller) else {
             return (nil, provisioner.events.subscribe())
         }
@@ -219,6 +219,23 @@ public final class ControlPlane: Sendable {
             store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
         )
         return (current, changes)
+    }
+
+    /// The transitions committed after audit row `auditID`, oldest first, at most
+    /// `limit`, optionally of one store: what a watcher that fell behind, or lost its
+    /// connection, missed. Each carries the store as it is now (the audit log keeps
+    /// the transition, not the whole store at the time).
+    public func storeEvents(after auditID: Int64, storeID: String?, limit: Int) throws -> [StoreEvent] {
+        let rows = try database.auditEvents(after: auditID, storeID: storeID, limit: limit)
+        var stores: [String: Store] = [:]
+        for id in Set(rows.map(\.storeID)) {
+            stores[id] = try database.store(id: id)
+        }
+        return rows.compactMap { row in
+            stores[row.storeID].map {
+                StoreEvent(store: $0, fromStatus: row.fromStatus, toStatus: row.toStatus, action: row.action, auditID: row.id, time: row.time)
+            }
+        }
     }
 
     // MARK: AdminService

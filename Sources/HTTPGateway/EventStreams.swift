@@ -41,22 +41,40 @@ final class EventStreams: Sendable {
 
     var count: Int { state.withLock { $0.open.count } }
 
+    /// Chunks (events and keep-alives) one stream holds for a client that does not
+    /// read; past them the client has fallen behind.
+    static let chunkLimit = 64
+
     /// The body of a `text/event-stream` response: a `: connected` comment, the
-    /// current state when a store was named, then one `event: store` per committed
-    /// transition and a `: keep-alive` comment whenever `keepAlive` passes. Ends
-    /// when the client goes away (the next write fails), at shutdown, or when the
-    /// change stream ends.
-    func body(current: StoreEvent?, changes: AsyncStream<StoreEvent>, keepAlive: Duration) -> ResponseBody {
+    /// events a reconnecting client missed (`replay`), the current state when a
+    /// store was named, then one `event: store` per committed transition and a
+    /// `: keep-alive` comment whenever `keepAlive` passes. A client that stops
+    /// reading gets at most ``chunkLimit`` chunks queued; past that, or when the
+    /// bus had to stop feeding it, the stream ends with `event: behind` naming
+    /// the last event id it was sent, and the browser's EventSource reconnects with
+    /// that `Last-Event-ID` to catch up. Ends also when the client goes away (the
+    /// next write fails) and at shutdown.
+    func body(replay: [StoreEvent], current: StoreEvent?, changes: StoreEventSubscription, keepAlive: Duration) -> ResponseBody {
         ResponseBody { writer in
-            let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+            let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.chunkLimit))
             guard let id = self.register(continuation) else {
                 try await writer.finish(nil)
                 return
             }
             defer { self.remove(id) }
+            let replayedUpTo = replay.last?.auditID ?? 0
+            let behind = BehindMark()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await event in changes { continuation.yield(Self.frame(event)) }
+                    var last = replayedUpTo
+                    for await event in changes.events where event.auditID > replayedUpTo {
+                        if case .dropped = continuation.yield(Self.frame(event)) {
+                            behind.set(last)
+                            break
+                        }
+                        last = event.auditID
+                    }
+                    if changes.fellBehind { behind.set(last) }
                     continuation.finish()
                 }
                 group.addTask {
@@ -66,8 +84,10 @@ final class EventStreams: Sendable {
                 }
                 do {
                     try await writer.write(ByteBuffer(string: ": connected\n\n"))
+                    for event in replay { try await writer.write(Self.frame(event)) }
                     if let current { try await writer.write(Self.frame(current)) }
                     for await chunk in chunks { try await writer.write(chunk) }
+                    if let last = behind.lastEventID { try await writer.write(Self.behindFrame(last)) }
                 } catch {
                     // The client went away; nothing to tell it.
                 }
@@ -75,6 +95,14 @@ final class EventStreams: Sendable {
             }
             try? await writer.finish(nil)
         }
+    }
+
+    /// The end of a stream whose client fell behind: the last event id it was sent
+    /// (the browser reconnects with it as `Last-Event-ID`), and a second before it does.
+    static func behindFrame(_ lastEventID: Int64) -> ByteBuffer {
+        ByteBuffer(
+            string: "retry: 1000\nevent: behind\ndata: {\"lastEventId\":\"\(lastEventID)\",\"message\":\"this stream fell behind and ended; reconnect with Last-Event-ID \(lastEventID) to receive what followed\"}\n\n"
+        )
     }
 
     /// One event: `id:` is the audit row, so a client can tell events apart.
@@ -86,5 +114,20 @@ final class EventStreams: Sendable {
         buffer.writeBytes(json)
         buffer.writeString("\n\n")
         return buffer
+    }
+}
+
+/// Where a stream's client fell behind: the last event id it was sent, once known.
+private final class BehindMark: Sendable {
+    private let value = Atomic<Int64>(-1)
+
+    /// Keeps the first id set: the point where the client stopped getting events.
+    func set(_ lastEventID: Int64) {
+        _ = value.compareExchange(expected: -1, desired: lastEventID, ordering: .relaxed)
+    }
+
+    var lastEventID: Int64? {
+        let last = value.load(ordering: .relaxed)
+        return last < 0 ? nil : last
     }
 }

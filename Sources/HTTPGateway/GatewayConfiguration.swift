@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var tokens: BearerTokens?
     /// How often an idle event stream gets a `: keep-alive` comment.
     public var keepAliveInterval: Duration = .seconds(15)
+    /// Event streams (`/api/events`) open at once; more get 503 UNAVAILABLE.
+    public var maxEventStreams = 256
 
     public init() {}
 

@@ -71,12 +71,30 @@ extension GatewayResponder {
     }
 
     func events(_ request: Request, caller: String) throws -> Response {
-        let (current, changes) = try controlPlane.watchStores(watchRequest(request), caller: caller)
+        if streams.count >= configuration.maxEventStreams {
+            throw PlatformError(.unavailable, "too many event streams are open (limit \(configuration.maxEventStreams)); try again later")
+        }
+        let watch = watchRequest(request)
+        let (current, changes) = try controlPlane.watchStores(watch, caller: caller)
+        // A reconnecting EventSource names the last event it got: replay what
+        // followed from the audit log (read after subscribing, so nothing falls in
+        // between; the stream skips live events already replayed).
+        var replay: [StoreEvent] = []
+        if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID >= 0 {
+            replay = try controlPlane.storeEvents(
+                after: lastID, storeID: watch.storeID.isEmpty ? nil : watch.storeID, limit: Self.replayLimit
+            )
+        }
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
-            body: streams.body(current: current, changes: changes, keepAlive: configuration.keepAliveInterval)
+            body: streams.body(replay: replay, current: replay.isEmpty ? current : nil, changes: changes, keepAlive: configuration.keepAliveInterval)
         )
     }
+
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    /// The most events one reconnection replays; a client further behind is told
+    /// it is behind again after them and reconnects for the rest.
+    static let replayLimit = 5000
 
     /// HEAD /api/events: the checks and headers of the stream, without
     /// subscribing to anything.

@@ -64,13 +64,21 @@ public struct HTTPGateway: Service {
             logger: logger
         )
         // Provisioning durations come from the ready events, as they happen.
-        let events = controlPlane.provisioner.events.subscribe()
+        let bus = controlPlane.provisioner.events
+        let first = bus.subscribe()
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                for await event in events where event.toStatus == .ready && event.fromStatus == .provisioning {
-                    if let milliseconds = event.store.provisioningDurationMilliseconds {
-                        metrics.recordProvisioning(milliseconds: milliseconds)
+                var subscription = first
+                while true {
+                    for await event in subscription.events where event.toStatus == .ready && event.fromStatus == .provisioning {
+                        if let milliseconds = event.store.provisioningDurationMilliseconds {
+                            metrics.recordProvisioning(milliseconds: milliseconds)
+                        }
                     }
+                    // Ended by the bus because this loop fell a whole buffer behind
+                    // (it never should): go on from now; otherwise shutdown.
+                    guard subscription.fellBehind, !Task.isCancelled else { return }
+                    subscription = bus.subscribe()
                 }
             }
             try await withGracefulShutdownHandler {

@@ -20,6 +20,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case unimplemented = "UNIMPLEMENTED"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL_ERROR"
+    case watchFellBehind = "WATCH_FELL_BEHIND"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
     public var grpcCode: Storeplatform_V1_Code {
@@ -49,5 +50,6 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .unimplemented: (.unimplemented, 501),
         .unavailable: (.unavailable, 503),
         .internalError: (.internal, 500),
+        .watchFellBehind: (.aborted, 409),
     ]
 }

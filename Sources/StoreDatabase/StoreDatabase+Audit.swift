@@ -35,6 +35,18 @@ extension StoreDatabase {
         return (events, PageToken.token(forAuditID: last.id))
     }
 
+    /// Audit rows written after the row `afterID`, oldest first, at most `limit`:
+    /// what a watcher that last saw `afterID` missed.
+    public func auditEvents(after afterID: Int64, storeID: String?, limit: Int) throws -> [AuditEvent] {
+        var request = AuditRecord.filter(AuditRecord.Columns.id > afterID)
+        if let storeID {
+            request = request.filter(AuditRecord.Columns.storeId == storeID)
+        }
+        return try read { db in
+            try request.order(AuditRecord.Columns.id.asc).limit(max(0, limit)).fetchAll(db).map { try $0.event() }
+        }
+    }
+
     /// The last `limit` audit rows that moved a store to ``StoreStatus/failed``, newest
     /// first, with the reason in their message. `limit` 0 or less gives none.
     public func recentFailures(limit: Int) throws -> [AuditEvent] {

@@ -18,7 +18,10 @@ struct GatewayHarness {
     let provisioner: Provisioner
     let controlPlane: ControlPlane
 
-    init(limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100) throws {
+    init(
+        limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100,
+        eventBuffer: Int = 1000
+    ) throws {
         directory = "/tmp/sphttp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         database = try StoreDatabase.open(path: directory + "/store.sqlite")
@@ -27,7 +30,7 @@ struct GatewayHarness {
         configuration.pollInterval = .milliseconds(20)
         let logger = Logger(label: "test")
         provisioner = Provisioner(
-            database: database, driver: cluster, events: StoreEventBus(), configuration: configuration, logger: logger
+            database: database, driver: cluster, events: StoreEventBus(bufferLimit: eventBuffer), configuration: configuration, logger: logger
         )
         let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: logger)
         let frozen = ContinuousClock.now

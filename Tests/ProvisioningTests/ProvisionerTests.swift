@@ -9,7 +9,7 @@ import StoreDatabase
 struct ProvisionerTests {
     @Test func createdStoreBecomesReadyThroughEveryStep() async throws {
         let harness = try Harness()
-        let events = harness.provisioner.events.subscribe()
+        let events = harness.provisioner.events.subscribe().events
         let created = try harness.create("shop")
         #expect(created.status == .queued)
         let ready = try await harness.waitFor(created.id, [.ready])
@@ -127,7 +127,7 @@ struct ProvisionerTests {
 
     @Test func atMostTheConfiguredNumberProvisionAtOnce() async throws {
         let harness = try Harness(cluster: { $0.readyDelay = .milliseconds(300) }, provisioner: { $0.maxConcurrentProvisions = 2 })
-        let events = harness.provisioner.events.subscribe()
+        let events = harness.provisioner.events.subscribe().events
         let stores = try (0..<6).map { try harness.create("shop-\($0)") }
         var provisioning = Set<String>()
         var peak = 0

@@ -18,11 +18,11 @@ struct StoreEventBusTests {
         try bus.publish(event("st_b", .queued, auditID: 2))
         try bus.publish(event("st_b", .provisioning, auditID: 3))
 
-        var allIterator = all.makeAsyncIterator()
+        var allIterator = all.events.makeAsyncIterator()
         var seen: [Int64] = []
         for _ in 0..<3 { seen.append(try #require(await allIterator.next()).auditID) }
         #expect(seen == [1, 2, 3])
-        var oneIterator = one.makeAsyncIterator()
+        var oneIterator = one.events.makeAsyncIterator()
         #expect(await oneIterator.next()?.auditID == 2)
         #expect(await oneIterator.next()?.auditID == 3)
     }
@@ -30,7 +30,7 @@ struct StoreEventBusTests {
     @Test func aWatcherThatStopsLeavesNoSubscription() async throws {
         let bus = StoreEventBus()
         let watcher = Task {
-            for await _ in bus.subscribe() {}
+            for await _ in bus.subscribe().events {}
         }
         while bus.subscriberCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         watcher.cancel()
@@ -38,12 +38,25 @@ struct StoreEventBusTests {
         #expect(bus.subscriberCount == 0)
     }
 
-    @Test func aSlowWatcherKeepsOnlyTheNewestEvents() async throws {
+    /// A watcher a whole buffer behind keeps the contiguous run it has, then its
+    /// stream ends and says it fell behind; nothing is dropped silently, and a
+    /// watcher that keeps up is not affected.
+    @Test func aSlowWatcherIsToldItFellBehindAfterAContiguousRun() async throws {
         let bus = StoreEventBus(bufferLimit: 2)
-        let stream = bus.subscribe()
-        for auditID in 1...5 { try bus.publish(event("st_a", .queued, auditID: Int64(auditID))) }
-        var iterator = stream.makeAsyncIterator()
-        #expect(await iterator.next()?.auditID == 4)
-        #expect(await iterator.next()?.auditID == 5)
+        let slow = bus.subscribe()
+        let reader = bus.subscribe()
+        var readerIterator = reader.events.makeAsyncIterator()
+        var read: [Int64] = []
+        for auditID in 1...5 {
+            try bus.publish(event("st_a", .queued, auditID: Int64(auditID)))
+            read.append(try #require(await readerIterator.next()).auditID)
+        }
+        var received: [Int64] = []
+        for await event in slow.events { received.append(event.auditID) }
+        #expect(received == [1, 2])
+        #expect(slow.fellBehind)
+        #expect(read == [1, 2, 3, 4, 5])
+        #expect(!reader.fellBehind)
+        #expect(bus.subscriberCount == 1)
     }
 }

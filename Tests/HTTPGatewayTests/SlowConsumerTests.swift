@@ -1,0 +1,146 @@
+import ControlPlane
+import Foundation
+import Logging
+import NIOCore
+import StoreCore
+import StorePlatformProto
+import StoreRPC
+import SwiftProtobuf
+import Testing
+
+/// Watchers that stop reading: the server keeps a bounded amount for each, then
+/// tells it it fell behind (with the last event it was sent) instead of losing
+/// events silently; an event stream reconnecting with that id catches up from the
+/// audit log.
+@Suite struct SlowConsumerTests {
+    /// `count` made-up transitions of one store, audit ids from `first` on, straight
+    /// onto the bus (the audit log does not have them).
+    static func flood(_ harness: GatewayHarness, count: Int, from first: Int64) throws {
+        let store = Store.queued(name: try StoreName.validate("flood"), engine: WooCommerceEngine(), now: Date())
+        for offset in 0..<Int64(count) {
+            harness.provisioner.events.publish(StoreEvent(
+                store: store, fromStatus: .queued, toStatus: .provisioning, action: "provision", auditID: first + offset, time: Date()
+            ))
+        }
+    }
+
+    @Test func aStalledEventStreamIsToldItFellBehindAndCatchesUpWithLastEventID() async throws {
+        let harness = try GatewayHarness(eventBuffer: 64)
+        try await harness.withGateway { port in
+            try await withTimeout(seconds: 60) {
+                // Real transitions in the audit log: three stores, created and ready.
+                var ids: [String] = []
+                for name in ["one", "two", "three"] {
+                    let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
+                    ids.append(try Storeplatform_V1_Store(jsonString: created.body).id)
+                }
+                for id in ids { _ = try await harness.waitFor(port: port, id: id, status: "ready") }
+                let audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                #expect(audit.count == 9)
+
+                // A stream that stops reading while far more events happen than
+                // the bus and the socket hold.
+                let channel = try await RawHTTPClient.connect(port: port)
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
+                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+                    try await reader.read { $0.contains(": connected\n\n") }
+                    try Self.flood(harness, count: 40_000, from: 1_000)
+                    try await reader.read { text in
+                        guard let marker = text.range(of: "event: behind\n") else { return false }
+                        return text[marker.upperBound...].contains("}\n\n")
+                    }
+                    let received = try storeEvents(in: reader.text).map(\.auditID)
+                    // A contiguous run from the first event on, then the marker naming its end.
+                    #expect(!received.isEmpty)
+                    #expect(received == Array(1_000..<(1_000 + Int64(received.count))))
+                    #expect(received.count < 40_000)
+                    #expect(reader.text.contains(#"event: behind\#ndata: {"lastEventId":"\#(received.last ?? -1)""#), "\(reader.text.suffix(300))")
+                }
+
+                // Reconnecting with the last id it got replays the audit log after it.
+                let resumed = try await RawHTTPClient.connect(port: port)
+                try await resumed.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText(
+                        "GET", "/api/events", headers: ["Last-Event-ID": String(audit[2].id)]
+                    )))
+                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+                    try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 6 }
+                    let replayed = try storeEvents(in: reader.text)
+                    #expect(replayed.map(\.auditID) == audit[3...].map(\.id))
+                    #expect(replayed.map(\.action) == audit[3...].map(\.action))
+                }
+            }
+        }
+    }
+
+    @Test func eventStreamsAreCapped() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway({ $0.maxEventStreams = 1 }) { port in
+            try await withTimeout(seconds: 30) {
+                let channel = try await RawHTTPClient.connect(port: port)
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
+                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+                    try await reader.read { $0.contains(": connected\n\n") }
+                    let refused = try await RawHTTPClient.send(port: port, "GET", "/api/events")
+                    #expect(refused.status == 503)
+                    #expect(refused.body == errorBody("UNAVAILABLE", "too many event streams are open (limit 1); try again later"))
+                }
+            }
+        }
+    }
+
+    /// WatchStores over a real socket whose client stops reading: the stream ends
+    /// with WATCH_FELL_BEHIND naming the last audit id the client was sent.
+    @Test func aStalledWatchStoresEndsWithWatchFellBehind() async throws {
+        let harness = try GatewayHarness(eventBuffer: 64)
+        let socketPath = harness.directory + "/rpc.sock"
+        let server = try await RPCServer.bind(
+            configuration: RPCServerConfiguration(unixSocket: .init(path: socketPath)),
+            router: harness.controlPlane.makeRouter(), logger: Logger(label: "test-rpc")
+        )
+        let running = Task { try await server.run() }
+        defer {
+            server.shutdown()
+            running.cancel()
+        }
+        var envelope = Storeplatform_V1_Envelope()
+        envelope.streamID = 1
+        envelope.type = .request
+        envelope.method = StorePlatformMethod.StoreService.watchStores
+        envelope.payload = try Storeplatform_V1_WatchStoresRequest().serializedBytes()
+        let request: [UInt8] = try envelope.serializedBytes()
+        try await withTimeout(seconds: 60) {
+            // The socket blocks: all of it on a thread of its own, never on the
+            // concurrency pool the server's tasks need.
+            let (received, end) = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result { () throws -> ([Int64], Storeplatform_V1_Envelope?) in
+                        let socket = try BlockingFrameSocket(connectingTo: .unix(path: socketPath), receiveTimeout: .seconds(30))
+                        try socket.sendFrame(request)
+                        while harness.provisioner.events.subscriberCount < 1 { Thread.sleep(forTimeInterval: 0.01) }
+                        try Self.flood(harness, count: 40_000, from: 1_000)
+                        var received: [Int64] = []
+                        while let frame = try socket.receiveFrame() {
+                            let answer = try Storeplatform_V1_Envelope(serializedBytes: frame)
+                            guard answer.type == .streamMessage else { return (received, answer) }
+                            received.append(try Storeplatform_V1_StoreEvent(serializedBytes: answer.payload).auditID)
+                        }
+                        return (received, nil)
+                    })
+                }
+            }
+            #expect(received == Array(1_000..<(1_000 + Int64(received.count))))
+            #expect(received.count < 40_000)
+            let status = try #require(end?.status)
+            #expect(end?.type == .streamEnd)
+            #expect(status.errorCode == "WATCH_FELL_BEHIND")
+            #expect(status.code == .aborted)
+            #expect(
+                status.message
+                    == "this watch fell 64 events behind and was ended after audit id \(received.last ?? -1); read what followed with ListAudit and watch again"
+            )
+        }
+    }
+}
