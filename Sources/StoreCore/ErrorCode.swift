@@ -20,6 +20,10 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case unimplemented = "UNIMPLEMENTED"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL_ERROR"
+    /// An HTTP request body in a media type the route does not take (it takes JSON).
+    case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+    /// An HTTP request whose header section is over the gateway's limits.
+    case headersTooLarge = "HEADERS_TOO_LARGE"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
     public var grpcCode: Storeplatform_V1_Code {
@@ -49,5 +53,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .unimplemented: (.unimplemented, 501),
         .unavailable: (.unavailable, 503),
         .internalError: (.internal, 500),
+        .unsupportedMediaType: (.invalidArgument, 415),
+        .headersTooLarge: (.resourceExhausted, 431),
     ]
 }
