@@ -287,7 +287,11 @@ struct DaemonCommand: AsyncParsableCommand {
                 driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
             }
         } catch {
-            throw DaemonError("cannot open the state in \(dataDir): \(error)")
+            // The message names the file and the system's reason; nothing more is logged.
+            let reason = (error as? PlatformError)?.message ?? "\(error)"
+            throw DaemonError(
+                "cannot open the state in \(dataDir): \(reason); make the directory writable by this user, or choose another with --data-dir"
+            )
         }
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
