@@ -10,10 +10,18 @@ public struct GatewayConfiguration: Sendable {
     /// header is ignored, so a client cannot choose its own rate-limit bucket.
     public var trustedProxies: Set<String> = []
     /// Origins allowed to call the API from a browser. Empty turns CORS off: no
-    /// preflight answers, no `Access-Control-*` headers.
+    /// preflight answers, no `Access-Control-*` headers. These are also the only
+    /// origins besides the gateway's own whose changes (POST, DELETE) are accepted;
+    /// see ``CrossSiteCheck``.
     public var corsOrigins: Set<String> = []
     /// Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE.
     public var maxBodyBytes = 65_536
+    /// Most header fields a request may have (trailers included); more get 431
+    /// HEADERS_TOO_LARGE.
+    public var maxHeaderCount = 100
+    /// Most bytes of header names and values a request may have, all fields
+    /// together; more get 431 HEADERS_TOO_LARGE.
+    public var maxHeaderBytes = 16_384
     /// Directory of the dashboard's static files, served at `/`; nil or missing
     /// means `/` answers a short note instead.
     public var dashboardDirectory: String? = "clients/dashboard"

@@ -50,6 +50,21 @@ struct GatewayError: Error {
         )
     }
 
+    static func headersTooLarge(maxCount: Int, maxBytes: Int) -> GatewayError {
+        GatewayError(
+            PlatformError(
+                .headersTooLarge,
+                "the request's headers are over the limit of \(maxCount) fields or \(maxBytes) bytes of names and values; "
+                    + "send fewer or shorter headers"
+            )
+        )
+    }
+
+    static func missingHost(count: Int) -> GatewayError {
+        let what = count == 0 ? "has no Host header" : "has \(count) Host headers"
+        return invalidArgument("the request \(what); HTTP/1.1 requires exactly one: send Host: <host>:<port> of the gateway")
+    }
+
     static func invalidJSON(_ message: String) -> GatewayError {
         GatewayError(PlatformError(.invalidJSON, message))
     }
@@ -67,15 +82,20 @@ struct GatewayError: Error {
 
     /// The response: JSON body, the status, and the error's own headers.
     var response: Response {
+        var fields = headers
+        fields[.contentType] = MediaTypes.json
+        return Response(status: status, headers: fields, body: .init(byteBuffer: body))
+    }
+
+    /// `{"error":{"code":"…","message":"…"}}`.
+    var body: ByteBuffer {
         var body = ByteBuffer()
         body.writeString(#"{"error":{"code":"#)
         body.writeJSONString(code)
         body.writeString(#","message":"#)
         body.writeJSONString(message)
         body.writeString("}}")
-        var fields = headers
-        fields[.contentType] = MediaTypes.json
-        return Response(status: status, headers: fields, body: .init(byteBuffer: body))
+        return body
     }
 }
 

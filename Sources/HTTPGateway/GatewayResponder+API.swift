@@ -137,15 +137,25 @@ extension GatewayResponder {
     }
 
     /// Decodes proto3 JSON strictly: unknown fields are errors, so a typo in a
-    /// field name is reported rather than silently ignored.
+    /// field name is reported rather than silently ignored, and so is a key given
+    /// twice (SwiftProtobuf would keep the last one).
     func decode<M: SwiftProtobuf.Message>(_ body: ByteBuffer, what example: String) throws -> M {
         guard body.readableBytes > 0 else {
             throw GatewayError.invalidJSON("the request body is empty; send a JSON object such as \(example)")
         }
         var options = JSONDecodingOptions()
         options.ignoreUnknownFields = false
+        let bytes = Array(body.readableBytesView)
         do {
-            return try M(jsonUTF8Bytes: Array(body.readableBytesView), options: options)
+            let message = try M(jsonUTF8Bytes: bytes, options: options)
+            if let key = DuplicateJSONKeys.first(in: bytes) {
+                throw GatewayError.invalidJSON(
+                    "the request body is not valid JSON for this call (the key \"\(key)\" appears twice in one object); send each key once, as in \(example)"
+                )
+            }
+            return message
+        } catch let error as GatewayError {
+            throw error
         } catch let error as JSONDecodingError {
             throw GatewayError.invalidJSON("the request body is not valid JSON for this call (\(Self.describe(error))); send a JSON object such as \(example)")
         } catch {

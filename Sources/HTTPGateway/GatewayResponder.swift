@@ -13,11 +13,13 @@ extension HTTPField.Name {
     static let xForwardedFor = Self("X-Forwarded-For")!
     static let idempotencyKey = Self("Idempotency-Key")!
     static let accessControlRequestMethod = Self("Access-Control-Request-Method")!
+    static let xForwardedHost = Self("X-Forwarded-Host")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }
 
-/// Answers every request of the gateway: routing, the token check, caller
-/// identity, errors in the one body shape, `X-Request-Id`, CORS and request
-/// metrics. The handlers themselves (GatewayResponder+API.swift) only translate
+/// Answers every request of the gateway: routing, the checks on changes
+/// (cross-site, JSON bodies, the token), caller identity, errors in the one body
+/// shape, `X-Request-Id`, CORS and request metrics. The handlers themselves (GatewayResponder+API.swift) only translate
 /// between HTTP and the ``ControlPlane`` methods the RPC server calls too.
 struct GatewayResponder: HTTPResponder {
     typealias Context = GatewayContext
@@ -89,7 +91,14 @@ struct GatewayResponder: HTTPResponder {
             }
             throw GatewayError.methodNotAllowed(request.method, path: request.uri.path, allowed: allowed)
         }
-        if request.method == .post || request.method == .delete { try authenticate(request) }
+        if Self.mutatingMethods.contains(request.method) {
+            try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
+                origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite],
+                ownOrigin: ownOrigin(request, context: context)
+            )
+            try requireJSONBody(request)
+            try authenticate(request)
+        }
         let caller = callerIdentity(request, context: context)
         switch (route, request.method) {
         case (.health, _): return healthResponse()
@@ -105,6 +114,42 @@ struct GatewayResponder: HTTPResponder {
         case (.prometheus, _): return try prometheus()
         case (.staticFile(let path), _): return try staticFiles.response(for: path)
         case (.unknownAPI, _): throw GatewayError.notFound(path: request.uri.path)
+        }
+    }
+
+    /// Methods that change something: each goes through the cross-site check, the
+    /// JSON rule for bodies and the token check.
+    static let mutatingMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
+
+    /// The origin the request was sent to: its scheme and `Host`, or what a
+    /// trusted proxy says they were (`X-Forwarded-Proto`, `X-Forwarded-Host`).
+    func ownOrigin(_ request: Request, context: GatewayContext) -> WebOrigin? {
+        var scheme = request.head.scheme ?? "http"
+        var authority = request.head.authority
+        if let peer = context.peerAddress, configuration.trustedProxies.contains(peer) {
+            func first(_ value: String?) -> String? {
+                value?.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            if let forwarded = first(request.headers[.xForwardedProto]) { scheme = forwarded }
+            if let forwarded = first(request.headers[.xForwardedHost]) { authority = forwarded }
+        }
+        return authority.flatMap { WebOrigin(scheme: scheme, authority: $0) }
+    }
+
+    /// A change with a body must say it is JSON. An HTML form can only send
+    /// form encodings and text/plain without a CORS preflight, so this is half of
+    /// the defence against cross-site forms; a body-less retry or delete passes.
+    private func requireJSONBody(_ request: Request) throws {
+        let hasBody = request.headers[.transferEncoding] != nil || request.headers[.contentLength].map { Int($0) != 0 } == true
+        guard hasBody else { return }
+        let contentType = request.headers[.contentType]
+        guard let contentType, MediaTypes.isJSON(contentType) else {
+            let sent = contentType.map { "Content-Type: \($0)" } ?? "no Content-Type"
+            throw PlatformError(
+                .unsupportedMediaType,
+                "\(request.method.rawValue) \(request.uri.path) takes a JSON body, and the request had \(sent); "
+                    + "send the body as JSON with Content-Type: application/json"
+            )
         }
     }
 

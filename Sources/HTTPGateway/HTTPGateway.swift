@@ -54,8 +54,9 @@ public struct HTTPGateway: Service {
         let onListening = onListening
         let app = Application(
             responder: responder,
-            // Health is answered in each connection's pipeline (InlineHealthHandler).
-            server: GatewayHTTP1Channel.builder { InlineHealthHandler(responder: responder) },
+            // Heads are checked and health answered in each connection's pipeline
+            // (RequestHeadValidator, InlineHealthHandler).
+            server: GatewayHTTP1Channel.builder(gateway: responder),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let address = channel.localAddress

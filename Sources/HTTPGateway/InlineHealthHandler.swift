@@ -122,13 +122,15 @@ extension InlineHealthHandler {
     }
 }
 
-/// Hummingbird's HTTP/1 child channel with ``InlineHealthHandler`` placed
-/// between NIO's HTTP/1 codec and Hummingbird's conversion to HTTP types.
+/// Hummingbird's HTTP/1 child channel with the gateway's own handlers placed
+/// between NIO's HTTP/1 codec and Hummingbird's conversion to HTTP types:
+/// ``RequestHeadValidator`` first, then ``InlineHealthHandler``. NIO's decoder
+/// gets the configured header limits.
 struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
     let http1: HTTP1Channel
-    let makeHandler: @Sendable () -> InlineHealthHandler
+    let gateway: GatewayResponder
 
     var responder: HTTPChannelHandler.Responder { http1.responder }
 
@@ -136,7 +138,8 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
-            try pipeline.addHandler(makeHandler(), position: .before(conversion))
+            try pipeline.addHandler(RequestHeadValidator(responder: gateway), position: .before(conversion))
+            try pipeline.addHandler(InlineHealthHandler(responder: gateway), position: .before(conversion))
             return value
         }
     }
@@ -145,9 +148,16 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         await http1.handle(value: value, logger: logger)
     }
 
-    static func builder(makeHandler: @escaping @Sendable () -> InlineHealthHandler) -> HTTPServerBuilder {
+    static func builder(gateway: GatewayResponder) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            GatewayHTTP1Channel(http1: HTTP1Channel(responder: responder), makeHandler: makeHandler)
+            let limits = gateway.configuration
+            let configuration = HTTP1Channel.Configuration(
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
+                    maxHeaderFieldCount: limits.maxHeaderCount
+                )
+            )
+            return GatewayHTTP1Channel(http1: HTTP1Channel(responder: responder, configuration: configuration), gateway: gateway)
         }
     }
 }

@@ -1,4 +1,4 @@
-/// Content types the gateway sends.
+/// Content types the gateway sends, and the one it takes.
 enum MediaTypes {
     static let json = "application/json"
     static let eventStream = "text/event-stream"
@@ -26,5 +26,12 @@ enum MediaTypes {
         case "yaml", "yml": "application/yaml"
         default: "application/octet-stream"
         }
+    }
+
+    /// Whether a `Content-Type` value names JSON: `application/json`, in any case,
+    /// with or without parameters such as `; charset=utf-8`.
+    static func isJSON(_ contentType: String) -> Bool {
+        let essence = contentType.prefix { $0 != ";" }.filter { $0 != " " && $0 != "\t" }
+        return essence.lowercased() == json
     }
 }

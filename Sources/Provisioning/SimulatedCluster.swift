@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StoreDatabase
 
 /// The embedded default cluster: a simulator (like KWOK), not Kubernetes. Its
 /// state — namespaces, secrets' key names, releases — lives in its own SQLite
@@ -19,7 +20,11 @@ public final class SimulatedCluster: ClusterDriver {
         var sqlite = Configuration()
         // Tests and operators may read the state while the daemon writes it.
         sqlite.busyMode = .timeout(10)
-        database = try DatabaseQueue(path: path, configuration: sqlite)
+        do {
+            database = try DatabaseQueue(path: path, configuration: sqlite)
+        } catch {
+            throw SQLiteOpenFailure(path: path, underlying: error)
+        }
         try Self.migrator.migrate(database)
     }
 

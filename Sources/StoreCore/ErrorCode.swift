@@ -20,6 +20,12 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case unimplemented = "UNIMPLEMENTED"
     case unavailable = "UNAVAILABLE"
     case internalError = "INTERNAL_ERROR"
+    /// An HTTP request body in a media type the route does not take (it takes JSON).
+    case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+    /// An HTTP request whose header section is over the gateway's limits.
+    case headersTooLarge = "HEADERS_TOO_LARGE"
+    /// A WatchStores stream whose client fell a whole buffer behind; it ended after
+    /// the events it was sent.
     case watchFellBehind = "WATCH_FELL_BEHIND"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
@@ -50,6 +56,8 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .unimplemented: (.unimplemented, 501),
         .unavailable: (.unavailable, 503),
         .internalError: (.internal, 500),
+        .unsupportedMediaType: (.invalidArgument, 415),
+        .headersTooLarge: (.resourceExhausted, 431),
         .watchFellBehind: (.aborted, 409),
     ]
 }

@@ -38,10 +38,19 @@ public final class StoreDatabase: Sendable {
     /// mode, and runs the migrations it has not run yet (each runs once per file).
     ///
     /// The parent directory must exist. Throws ``ErrorCode/internalError`` when the file
-    /// cannot be opened or migrated.
+    /// cannot be opened or migrated; its message names the file and says why (the
+    /// system's reason, such as "Permission denied", with SQLite's).
     public static func open(path: String) throws -> StoreDatabase {
-        let pool = try performing { try DatabasePool(path: path, configuration: configuration) }
-        return try StoreDatabase(pool: pool, temporaryDirectory: nil)
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            return try StoreDatabase(pool: pool, temporaryDirectory: nil)
+        } catch {
+            // Opening a pool can succeed where the first write (the migrations) fails,
+            // in a read-only directory for one: look for the system's reason either way.
+            let underlying = (error as? PlatformError)?.cause ?? error
+            let failure = SQLiteOpenFailure(path: path, underlying: underlying)
+            throw PlatformError(.internalError, "cannot open the store database \(path): \(failure.reason)", cause: underlying)
+        }
     }
 
     /// A fresh, migrated database in a new temporary directory, for tests: still a
@@ -101,17 +110,15 @@ public final class StoreDatabase: Sendable {
         } catch let error as PlatformError {
             throw error
         } catch let error as DatabaseError {
+            // SQLite's own words ("disk I/O error", "database or disk is full"); the
+            // statement and its arguments stay out of the message.
             throw PlatformError(
                 .internalError,
-                "the store database failed (\(error.resultCode)); the daemon log has the details",
+                "the store database failed: SQLite error \(error.resultCode.rawValue): \(error.message ?? "no message")",
                 cause: error
             )
         } catch {
-            throw PlatformError(
-                .internalError,
-                "the store database failed; the daemon log has the details",
-                cause: error
-            )
+            throw PlatformError(.internalError, "the store database failed: \(error)", cause: error)
         }
     }
 }

@@ -50,6 +50,12 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Largest HTTP request body accepted, bytes (STOREPLATFORM_HTTP_MAX_BODY_BYTES).")
     var httpMaxBodyBytes: Int = env("STOREPLATFORM_HTTP_MAX_BODY_BYTES").flatMap(Int.init) ?? 65_536
 
+    @Option(help: "Most header fields an HTTP request may have; more get 431 (STOREPLATFORM_HTTP_MAX_HEADER_COUNT).")
+    var httpMaxHeaderCount: Int = env("STOREPLATFORM_HTTP_MAX_HEADER_COUNT").flatMap(Int.init) ?? 100
+
+    @Option(help: "Most bytes of header names and values an HTTP request may have; more get 431 (STOREPLATFORM_HTTP_MAX_HEADER_BYTES).")
+    var httpMaxHeaderBytes: Int = env("STOREPLATFORM_HTTP_MAX_HEADER_BYTES").flatMap(Int.init) ?? 16_384
+
     @Option(help: "Directory of the dashboard's static files, served at / (STOREPLATFORM_DASHBOARD_DIR).")
     var dashboardDir: String = env("STOREPLATFORM_DASHBOARD_DIR") ?? "clients/dashboard"
 
@@ -181,6 +187,9 @@ struct DaemonCommand: AsyncParsableCommand {
             do { _ = try GatewayConfiguration.parseAddress(http) } catch { throw ValidationError("--http: \(error); use host:port or off") }
         }
         guard httpMaxBodyBytes >= 1 else { throw ValidationError("--http-max-body-bytes must be at least 1") }
+        // Room for what every browser sends (Host, Accept, User-Agent, cookies, …).
+        guard httpMaxHeaderCount >= 16 else { throw ValidationError("--http-max-header-count must be at least 16") }
+        guard httpMaxHeaderBytes >= 1024 else { throw ValidationError("--http-max-header-bytes must be at least 1024") }
         guard (16...(256 * 1024 * 1024)).contains(maxFrameBytes) else {
             throw ValidationError("--max-frame-bytes must be between 16 and 268435456")
         }
@@ -300,7 +309,11 @@ struct DaemonCommand: AsyncParsableCommand {
                 driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
             }
         } catch {
-            throw DaemonError("cannot open the state in \(dataDir): \(error)")
+            // The message names the file and the system's reason; nothing more is logged.
+            let reason = (error as? PlatformError)?.message ?? "\(error)"
+            throw DaemonError(
+                "cannot open the state in \(dataDir): \(reason); make the directory writable by this user, or choose another with --data-dir"
+            )
         }
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
@@ -354,6 +367,8 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.trustedProxies = Set(httpTrustedProxies.filter { !$0.isEmpty })
             gatewayConfiguration.corsOrigins = Set(corsOrigins.filter { !$0.isEmpty })
             gatewayConfiguration.maxBodyBytes = httpMaxBodyBytes
+            gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
+            gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir
             gatewayConfiguration.tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
             let gateway = HTTPGateway(

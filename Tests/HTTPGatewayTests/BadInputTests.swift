@@ -49,7 +49,8 @@ import Testing
             let chunk = String(big.utf8.count, radix: 16)
             let chunked = try await RawHTTPClient.send(
                 port: port,
-                raw: "POST /api/stores HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n\(chunk)\r\n\(big)\r\n0\r\n\r\n"
+                raw: "POST /api/stores HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n\(chunk)\r\n\(big)\r\n0\r\n\r\n"
             )
             #expect(chunked.status == 413)
             #expect(try errorFields(chunked.body).code == "PAYLOAD_TOO_LARGE")

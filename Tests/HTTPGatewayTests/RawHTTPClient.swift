@@ -26,11 +26,20 @@ enum RawHTTPClient {
             }
     }
 
+    /// A request as a JSON client sends it: a non-empty body goes with
+    /// `Content-Type: application/json` unless `headers` names another (or
+    /// `Content-Type: ""` leaves the header out).
     static func requestText(
         _ method: String, _ target: String, headers: [String: String] = [:], body: String? = nil
     ) -> String {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
+        var headers = headers
+        if let body, !body.isEmpty, !headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
+            headers["Content-Type"] = "application/json"
+        }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) where !(name.lowercased() == "content-type" && value.isEmpty) {
+            text += "\(name): \(value)\r\n"
+        }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "\r\n" + (body ?? "")
         return text

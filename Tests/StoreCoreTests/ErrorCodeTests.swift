@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Error code table")
 struct ErrorCodeTests {
-    /// DESIGN.md's table, row by row.
+    /// DESIGN.md's table, row by row, and the rows added after it (README.md, "HTTP API and dashboard").
     @Test(arguments: [
         ("MISSING_STORE_NAME", "invalidArgument", 400),
         ("INVALID_STORE_NAME", "invalidArgument", 400),
@@ -19,6 +19,8 @@ struct ErrorCodeTests {
         ("UNAUTHENTICATED", "unauthenticated", 401),
         ("PERMISSION_DENIED", "permissionDenied", 403),
         ("INTERNAL_ERROR", "internal", 500),
+        ("UNSUPPORTED_MEDIA_TYPE", "invalidArgument", 415),
+        ("HEADERS_TOO_LARGE", "resourceExhausted", 431),
     ])
     func codeMapsToItsGRPCCodeAndHTTPStatus(code: String, grpc: String, http: Int) throws {
         let errorCode = try #require(ErrorCode(rawValue: code))
