@@ -14,6 +14,13 @@ public struct GatewayConfiguration: Sendable {
     /// origins besides the gateway's own whose changes (POST, DELETE) are accepted;
     /// see ``CrossSiteCheck``.
     public var corsOrigins: Set<String> = []
+    /// Connections open at once; more are answered 503 UNAVAILABLE and closed.
+    public var maxConnections = 256
+    /// A connection that sends nothing for this long while no response of it is
+    /// being written is closed: idle keep-alive connections, and clients stuck
+    /// half-way through a request head or body; nil: never. An event stream being
+    /// written stays however quiet its client is.
+    public var idleTimeout: Duration? = .seconds(60)
     /// Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE.
     public var maxBodyBytes = 65_536
     /// Most header fields a request may have (trailers included); more get 431

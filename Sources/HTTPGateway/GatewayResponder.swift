@@ -30,6 +30,8 @@ struct GatewayResponder: HTTPResponder {
     let streams: EventStreams
     let health: HealthEncoder
     let staticFiles: StaticFiles
+    /// The open connections, against the configured cap.
+    let connections: ConnectionLimit
     let requestIDs = RequestIDs()
     /// Pages of GET /api/stores as JSON, until the next write to the database.
     let storesPages = GenerationCache<Storeplatform_V1_ListStoresRequest, ByteBuffer>()

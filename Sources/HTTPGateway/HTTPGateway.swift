@@ -43,6 +43,7 @@ public struct HTTPGateway: Service {
             streams: streams,
             health: try HealthEncoder(controlPlane: controlPlane),
             staticFiles: StaticFiles(directory: configuration.dashboardDirectory),
+            connections: ConnectionLimit(limit: configuration.maxConnections),
             logger: logger
         )
         if configuration.dashboardDirectory != nil && responder.staticFiles.root == nil {

@@ -136,6 +136,7 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            try gateway.connections.admit(channel)
             let pipeline = channel.pipeline.syncOperations
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
             try pipeline.addHandler(RequestHeadValidator(responder: gateway), position: .before(conversion))
@@ -151,7 +152,9 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     static func builder(gateway: GatewayResponder) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             let limits = gateway.configuration
+            let idle = limits.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
             let configuration = HTTP1Channel.Configuration(
+                idleTimeout: idle,
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes,
                     maxHeaderFieldCount: limits.maxHeaderCount

@@ -52,7 +52,7 @@ public struct RPCServerConfiguration: Sendable {
     public var reservedAdminConnections: Int = 16
     /// Connections open at once on the TCP listener; more get an ERROR frame with
     /// RESOURCE_EXHAUSTED and are closed.
-    public var maxTCPConnections: Int = 512
+    public var maxTCPConnections: Int = 384
     /// A connection that sends nothing for this long while no call of it runs is
     /// closed (idle clients, and clients stuck half-way through a frame); nil: never.
     /// A connection with a call running (a WatchStores stream) stays however quiet.

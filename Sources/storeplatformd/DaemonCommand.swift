@@ -47,6 +47,12 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("cors-origin"), help: "Origin allowed to call the gateway from a browser; repeat for several; CORS is off when none (STOREPLATFORM_CORS_ORIGINS, comma-separated).")
     var corsOrigins: [String] = (env("STOREPLATFORM_CORS_ORIGINS") ?? "").split(separator: ",").map(String.init)
 
+    @Option(help: "Open connections on the HTTP gateway; more get 503 (STOREPLATFORM_HTTP_MAX_CONNECTIONS).")
+    var httpMaxConnections: Int = env("STOREPLATFORM_HTTP_MAX_CONNECTIONS").flatMap(Int.init) ?? 256
+
+    @Option(help: "Seconds an HTTP connection may send nothing while no response of it is being written before it is closed; 0 never (STOREPLATFORM_HTTP_IDLE_TIMEOUT).")
+    var httpIdleTimeout: Double = env("STOREPLATFORM_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 60
+
     @Option(help: "Largest HTTP request body accepted, bytes (STOREPLATFORM_HTTP_MAX_BODY_BYTES).")
     var httpMaxBodyBytes: Int = env("STOREPLATFORM_HTTP_MAX_BODY_BYTES").flatMap(Int.init) ?? 65_536
 
@@ -72,7 +78,7 @@ struct DaemonCommand: AsyncParsableCommand {
     var reservedAdminConnections: Int = env("STOREPLATFORM_RESERVED_ADMIN_CONNECTIONS").flatMap(Int.init) ?? 16
 
     @Option(help: "Open connections on the TCP listener (STOREPLATFORM_MAX_TCP_CONNECTIONS).")
-    var maxTCPConnections: Int = env("STOREPLATFORM_MAX_TCP_CONNECTIONS").flatMap(Int.init) ?? 512
+    var maxTCPConnections: Int = env("STOREPLATFORM_MAX_TCP_CONNECTIONS").flatMap(Int.init) ?? 384
 
     @Option(help: "Seconds an RPC connection may send nothing while none of its calls runs before it is closed; 0 never (STOREPLATFORM_IDLE_TIMEOUT).")
     var idleTimeout: Double = env("STOREPLATFORM_IDLE_TIMEOUT").flatMap(Double.init) ?? 300
@@ -200,7 +206,8 @@ struct DaemonCommand: AsyncParsableCommand {
         guard (0..<maxUnixConnections).contains(reservedAdminConnections) else {
             throw ValidationError("--reserved-admin-connections must be at least 0 and less than --max-unix-connections (\(maxUnixConnections))")
         }
-        guard idleTimeout >= 0 else { throw ValidationError("--idle-timeout must not be negative") }
+        guard idleTimeout >= 0, httpIdleTimeout >= 0 else { throw ValidationError("--idle-timeout and --http-idle-timeout must not be negative") }
+        guard httpMaxConnections >= 1 else { throw ValidationError("--http-max-connections must be at least 1") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
@@ -367,6 +374,8 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.trustedProxies = Set(httpTrustedProxies.filter { !$0.isEmpty })
             gatewayConfiguration.corsOrigins = Set(corsOrigins.filter { !$0.isEmpty })
             gatewayConfiguration.maxBodyBytes = httpMaxBodyBytes
+            gatewayConfiguration.maxConnections = httpMaxConnections
+            gatewayConfiguration.idleTimeout = httpIdleTimeout == 0 ? nil : .milliseconds(Int64(httpIdleTimeout * 1000))
             gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir
@@ -427,7 +436,7 @@ struct DaemonError: Error, CustomStringConvertible {
 
 extension DaemonCommand {
     /// Open files the daemon needs besides its connections: the databases, the
-    /// event loops, helm and kubectl's pipes, the HTTP gateway's connections.
+    /// event loops, helm and kubectl's pipes, the dashboard's files.
     static let openFileHeadroom = 256
 
     /// Raises the soft open-file limit to the hard one and checks that the
@@ -443,14 +452,15 @@ extension DaemonCommand {
             raised.rlim_cur = limit.rlim_max
             if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
-        let needed = maxUnixConnections + maxTCPConnections + Self.openFileHeadroom
+        let httpConnections = http == "off" ? 0 : httpMaxConnections
+        let needed = maxUnixConnections + maxTCPConnections + httpConnections + Self.openFileHeadroom
         logger.info(
             "open-file limit",
             metadata: ["soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)", "needed": "\(needed)"]
         )
         guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
             throw DaemonError(
-                "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(maxTCPConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
+                "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(maxTCPConnections) + --http-max-connections \(httpConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
             )
         }
     }

@@ -158,7 +158,7 @@ struct DaemonTests {
         }
         #expect(tight.process.terminationStatus == 1)
         #expect(
-            tight.log.contains("the connection caps need 896 open files (--max-unix-connections 128 + --max-tcp-connections 512 + 256 for everything else), but the open-file limit is 300 (hard limit 300)"),
+            tight.log.contains("the connection caps need 1024 open files (--max-unix-connections 128 + --max-tcp-connections 384 + --http-max-connections 256 + 256 for everything else), but the open-file limit is 300 (hard limit 300)"),
             "\(tight.log)"
         )
     }

@@ -130,7 +130,7 @@ private func request(_ method: String, _ target: String, _ headers: [String] = [
         let responder = GatewayResponder(
             controlPlane: harness.controlPlane, configuration: GatewayConfiguration(), metrics: GatewayMetrics(),
             streams: EventStreams(), health: try HealthEncoder(controlPlane: harness.controlPlane),
-            staticFiles: StaticFiles(directory: nil), logger: Logger(label: "test")
+            staticFiles: StaticFiles(directory: nil), connections: ConnectionLimit(limit: 10), logger: Logger(label: "test")
         )
         let channel = EmbeddedChannel(handler: InlineHealthHandler(responder: responder))
         return (channel, harness)

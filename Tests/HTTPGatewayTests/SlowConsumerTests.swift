@@ -144,3 +144,4 @@ import Testing
         }
     }
 }
+

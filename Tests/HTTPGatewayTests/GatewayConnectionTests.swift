@@ -1,0 +1,69 @@
+import Foundation
+import NIOCore
+import Testing
+
+/// The gateway's own connection cap and idle timeout: idle or half-sent
+/// connections give their place back, and a connection over the cap gets a 503 in
+/// the error shape instead of the daemon running out of descriptors.
+@Suite struct GatewayConnectionTests {
+    @Test func connectionsOverTheCapAre503AndIdleOnesAreClosed() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway({
+            $0.maxConnections = 2
+            $0.idleTimeout = .milliseconds(600)
+        }) { port in
+            try await withTimeout(seconds: 30) {
+                // Two idle connections, one of them half-way through a request head.
+                let idle = try await RawHTTPClient.connect(port: port)
+                let halfSent = try await RawHTTPClient.connect(port: port)
+                try await halfSent.executeThenClose { halfInbound, halfOutbound in
+                    try await halfOutbound.write(ByteBuffer(string: "GET /api/health HTTP/1.1\r\nHo"))
+                    try await idle.executeThenClose { idleInbound, _ in
+                        // The third is answered before it sends anything, and closed.
+                        let third = try await RawHTTPClient.connect(port: port)
+                        let text = try await third.executeThenClose { inbound, _ in
+                            var text = ""
+                            for try await chunk in inbound { text += String(buffer: chunk) }
+                            return text
+                        }
+                        let refused = try RawHTTPClient.parse(text)
+                        #expect(refused.status == 503)
+                        #expect(refused.body == errorBody("UNAVAILABLE", "too many connections (limit 2); close idle connections and retry"))
+                        // Both are closed by the idle timeout…
+                        var idleIterator = idleInbound.makeAsyncIterator()
+                        #expect(try await idleIterator.next() == nil)
+                        var halfIterator = halfInbound.makeAsyncIterator()
+                        #expect(try await halfIterator.next() == nil)
+                    }
+                }
+                // …and their places are free again.
+                var answered = false
+                for _ in 0..<50 where !answered {
+                    answered = (try await RawHTTPClient.send(port: port, "GET", "/api/health")).status == 200
+                    if !answered { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                #expect(answered)
+            }
+        }
+    }
+
+    @Test func anEventStreamOutlivesTheIdleTimeout() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway({
+            $0.idleTimeout = .milliseconds(300)
+            $0.keepAliveInterval = .seconds(30)
+        }) { port in
+            try await withTimeout(seconds: 30) {
+                let channel = try await RawHTTPClient.connect(port: port)
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
+                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+                    try await reader.read { $0.contains(": connected\n\n") }
+                    try await Task.sleep(for: .milliseconds(1200))
+                    _ = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"late"}"#)
+                    try await reader.read { ((try? storeEvents(in: $0)) ?? []).contains { $0.store.name == "late" } }
+                }
+            }
+        }
+    }
+}
