@@ -6,11 +6,18 @@ final class ChildProcess {
     private let output = Pipe()
     private var unread = Data()
 
-    init(executable: String, arguments: [String]) throws {
+    /// - Parameter readsStandardError: ``readLine(until:)`` reads standard error (where
+    ///   the daemon logs) instead of standard output.
+    init(executable: String, arguments: [String], readsStandardError: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if readsStandardError {
+            process.standardError = output
+            process.standardOutput = FileHandle.nullDevice
+        } else {
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
     }
 
