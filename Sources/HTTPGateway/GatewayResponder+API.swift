@@ -71,6 +71,8 @@ extension GatewayResponder {
     }
 
     func events(_ request: Request, caller: String) throws -> Response {
+        // Checked before subscribing: streams opened in the same instant may pass it
+        // together, so the cap can be overshot by that many, never by more.
         if streams.count >= configuration.maxEventStreams {
             throw PlatformError(.unavailable, "too many event streams are open (limit \(configuration.maxEventStreams)); try again later")
         }

@@ -54,11 +54,7 @@ import Testing
             $0.keepAliveInterval = .seconds(30)
         }) { port in
             try await withTimeout(seconds: 30) {
-                let channel = try await RawHTTPClient.connect(port: port)
-                try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
-                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
-                    try await reader.read { $0.contains(": connected\n\n") }
+                try await withEventStream(port: port) { reader in
                     try await Task.sleep(for: .milliseconds(1200))
                     _ = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"late"}"#)
                     try await reader.read { ((try? storeEvents(in: $0)) ?? []).contains { $0.store.name == "late" } }

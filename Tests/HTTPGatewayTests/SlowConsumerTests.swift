@@ -40,11 +40,7 @@ import Testing
 
                 // A stream that stops reading while far more events happen than
                 // the bus and the socket hold.
-                let channel = try await RawHTTPClient.connect(port: port)
-                try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
-                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
-                    try await reader.read { $0.contains(": connected\n\n") }
+                try await withEventStream(port: port) { reader in
                     try Self.flood(harness, count: 40_000, from: 1_000)
                     try await reader.read { text in
                         guard let marker = text.range(of: "event: behind\n") else { return false }
@@ -59,12 +55,7 @@ import Testing
                 }
 
                 // Reconnecting with the last id it got replays the audit log after it.
-                let resumed = try await RawHTTPClient.connect(port: port)
-                try await resumed.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText(
-                        "GET", "/api/events", headers: ["Last-Event-ID": String(audit[2].id)]
-                    )))
-                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+                try await withEventStream(port: port, headers: ["Last-Event-ID": String(audit[2].id)]) { reader in
                     try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 6 }
                     let replayed = try storeEvents(in: reader.text)
                     #expect(replayed.map(\.auditID) == audit[3...].map(\.id))
@@ -78,11 +69,7 @@ import Testing
         let harness = try GatewayHarness()
         try await harness.withGateway({ $0.maxEventStreams = 1 }) { port in
             try await withTimeout(seconds: 30) {
-                let channel = try await RawHTTPClient.connect(port: port)
-                try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
-                    var reader = StreamReader(iterator: inbound.makeAsyncIterator())
-                    try await reader.read { $0.contains(": connected\n\n") }
+                try await withEventStream(port: port) { _ in
                     let refused = try await RawHTTPClient.send(port: port, "GET", "/api/events")
                     #expect(refused.status == 503)
                     #expect(refused.body == errorBody("UNAVAILABLE", "too many event streams are open (limit 1); try again later"))

@@ -17,6 +17,20 @@ struct StreamReader {
     }
 }
 
+/// Opens `GET /api/events` (with `headers`), waits for its `: connected` comment,
+/// and hands the stream's reader to `body`; the connection closes after it.
+func withEventStream<T: Sendable>(
+    port: Int, headers: [String: String] = [:], _ body: (inout StreamReader) async throws -> T
+) async throws -> T {
+    let channel = try await RawHTTPClient.connect(port: port)
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events", headers: headers)))
+        var reader = StreamReader(iterator: inbound.makeAsyncIterator())
+        try await reader.read { $0.contains(": connected\n\n") }
+        return try await body(&reader)
+    }
+}
+
 /// The `data:` lines of `event: store` frames, decoded.
 func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
     try text.components(separatedBy: "\n\n").filter { $0.contains("event: store") }.map { frame in
