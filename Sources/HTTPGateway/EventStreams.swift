@@ -54,7 +54,12 @@ final class EventStreams: Sendable {
     /// the last event id it was sent, and the browser's EventSource reconnects with
     /// that `Last-Event-ID` to catch up. Ends also when the client goes away (the
     /// next write fails) and at shutdown.
-    func body(replay: [StoreEvent], current: StoreEvent?, changes: StoreEventSubscription, keepAlive: Duration) -> ResponseBody {
+    /// A `replayIsPartial` stream (the client missed more than one replay holds)
+    /// ends with `event: behind` right after the replay, so the client comes back
+    /// for the rest instead of skipping it.
+    func body(
+        replay: [StoreEvent], replayIsPartial: Bool = false, current: StoreEvent?, changes: StoreEventSubscription, keepAlive: Duration
+    ) -> ResponseBody {
         ResponseBody { writer in
             let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.chunkLimit))
             guard let id = self.register(continuation) else {
@@ -85,9 +90,13 @@ final class EventStreams: Sendable {
                 do {
                     try await writer.write(ByteBuffer(string: ": connected\n\n"))
                     for event in replay { try await writer.write(Self.frame(event)) }
-                    if let current { try await writer.write(Self.frame(current)) }
-                    for await chunk in chunks { try await writer.write(chunk) }
-                    if let last = behind.lastEventID { try await writer.write(Self.behindFrame(last)) }
+                    if replayIsPartial, let last = replay.last {
+                        try await writer.write(Self.behindFrame(last.auditID))
+                    } else {
+                        if let current { try await writer.write(Self.frame(current)) }
+                        for await chunk in chunks { try await writer.write(chunk) }
+                        if let last = behind.lastEventID { try await writer.write(Self.behindFrame(last)) }
+                    }
                 } catch {
                     // The client went away; nothing to tell it.
                 }

@@ -82,14 +82,18 @@ extension GatewayResponder {
         // followed from the audit log (read after subscribing, so nothing falls in
         // between; the stream skips live events already replayed).
         var replay: [StoreEvent] = []
-        if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID >= 0 {
+        // Id 0 is the "current" frame of a one-store watch, not a transition: nothing to replay.
+        if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID > 0 {
             replay = try controlPlane.storeEvents(
                 after: lastID, storeID: watch.storeID.isEmpty ? nil : watch.storeID, limit: Self.replayLimit
             )
         }
         return Response(
             status: .ok, headers: Self.eventStreamHeaders,
-            body: streams.body(replay: replay, current: replay.isEmpty ? current : nil, changes: changes, keepAlive: configuration.keepAliveInterval)
+            body: streams.body(
+                replay: replay, replayIsPartial: replay.count == Self.replayLimit, current: replay.isEmpty ? current : nil,
+                changes: changes, keepAlive: configuration.keepAliveInterval
+            )
         )
     }
 

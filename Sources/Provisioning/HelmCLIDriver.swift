@@ -295,8 +295,10 @@ public struct HelmCLIDriver: ClusterDriver {
             operation: operation, parsesJSON: true
         )
         guard result.succeeded else { throw failure(operation, result) }
+        // Pods being deleted, and pods that ended (evicted, or a Job's), are not the
+        // workloads' current pods.
         let pods = try decode(KubernetesJSON.List<KubernetesJSON.Pod>.self, result, operation: operation).items
-            .filter { $0.metadata.deletionTimestamp == nil }
+            .filter { $0.metadata.deletionTimestamp == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
 
         var failing: [(reason: String, detail: String)] = []
         for pod in pods {
@@ -344,9 +346,18 @@ public struct HelmCLIDriver: ClusterDriver {
         if Self.isNotFound(result) { return [] }
         guard result.succeeded else { throw failure(operation, result) }
         // A hook Job's pods are not in the way: helm deletes the old Job before it
-        // makes the new one (before-hook-creation).
+        // makes the new one (before-hook-creation). A claim is in the way only while
+        // it is going: terminating, or still owned by the StatefulSet the uninstall
+        // removed (the garbage collector has yet to delete it). A claim kept on
+        // purpose (no owner: retained data) is what the new install should find.
         return try decode(KubernetesJSON.List<KubernetesJSON.Pod>.self, result, operation: operation).items
-            .filter { item in !(item.metadata.ownerReferences ?? []).contains { $0.kind == "Job" } }
+            .filter { item in
+                let owners = (item.metadata.ownerReferences ?? []).compactMap(\.kind)
+                if item.kind == "PersistentVolumeClaim" {
+                    return item.metadata.deletionTimestamp != nil || owners.contains("StatefulSet")
+                }
+                return !owners.contains("Job")
+            }
             .map { item in
             "\(item.kind?.lowercased() ?? "object")/\(item.metadata.name)" + (item.metadata.deletionTimestamp != nil ? " (terminating)" : "")
         }

@@ -15,6 +15,9 @@ public final class StoreEventBus: Sendable {
     }
 
     private let subscribers = Mutex<(next: UInt64, all: [UInt64: Subscriber])>((0, [:]))
+    /// One publish at a time, so a subscriber's "fell behind" is decided before any
+    /// later event can reach it: what it received stays a contiguous run.
+    private let publishing = Mutex(())
     public let bufferLimit: Int
 
     public init(bufferLimit: Int = 1000) {
@@ -41,13 +44,15 @@ public final class StoreEventBus: Sendable {
     /// Delivers `event` to every matching subscriber. Never blocks. A subscriber
     /// whose buffer is full is marked as fallen behind and its stream finished.
     public func publish(_ event: StoreEvent) {
-        let targets = subscribers.withLock { state in
-            state.all.values.filter { $0.storeID == nil || $0.storeID == event.store.id }
-        }
-        for target in targets {
-            if case .dropped = target.continuation.yield(event) {
-                target.overflow.fellBehind.store(true, ordering: .releasing)
-                target.continuation.finish()
+        publishing.withLock { _ in
+            let targets = subscribers.withLock { state in
+                state.all.values.filter { $0.storeID == nil || $0.storeID == event.store.id }
+            }
+            for target in targets where !target.overflow.fellBehind.load(ordering: .acquiring) {
+                if case .dropped = target.continuation.yield(event) {
+                    target.overflow.fellBehind.store(true, ordering: .releasing)
+                    target.continuation.finish()
+                }
             }
         }
     }

@@ -198,14 +198,10 @@ public final class RPCServer: Service, Sendable {
             return nil
         }
         if let refusal {
-            if connection.refusal == nil { admission.release(connection.peer.transport) }
             await connection.fail(with: refusal)
             return
         }
-        defer {
-            state.withLock { _ = $0.connections.removeValue(forKey: key) }
-            admission.release(connection.peer.transport)
-        }
+        defer { state.withLock { _ = $0.connections.removeValue(forKey: key) } }
 
         do {
             try await accepted.channel.executeThenClose { inbound in
@@ -235,8 +231,13 @@ public final class RPCServer: Service, Sendable {
         peer: @escaping @Sendable (any Channel) -> EventLoopFuture<RPCPeer>
     ) -> EventLoopFuture<Accepted> {
         peer(channel).flatMapThrowing { peer in
+            let refusal = admission.admit(peer)
+            if refusal == nil {
+                // Given back however the connection ends, even if it never reaches `serve`.
+                channel.closeFuture.whenComplete { _ in admission.release(peer.transport) }
+            }
             let connection = ServerConnection(
-                refusal: admission.admit(peer),
+                refusal: refusal,
                 channel: channel,
                 peer: peer,
                 router: router,

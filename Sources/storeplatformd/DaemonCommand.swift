@@ -453,14 +453,15 @@ extension DaemonCommand {
             if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         let httpConnections = http == "off" ? 0 : httpMaxConnections
-        let needed = maxUnixConnections + maxTCPConnections + httpConnections + Self.openFileHeadroom
+        let tcpConnections = tcp == "off" ? 0 : maxTCPConnections
+        let needed = maxUnixConnections + tcpConnections + httpConnections + Self.openFileHeadroom
         logger.info(
             "open-file limit",
             metadata: ["soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)", "needed": "\(needed)"]
         )
         guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
             throw DaemonError(
-                "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(maxTCPConnections) + --http-max-connections \(httpConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
+                "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(tcpConnections) + --http-max-connections \(httpConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
             )
         }
     }

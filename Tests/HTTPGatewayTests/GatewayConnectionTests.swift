@@ -10,7 +10,9 @@ import Testing
         let harness = try GatewayHarness()
         try await harness.withGateway({
             $0.maxConnections = 2
-            $0.idleTimeout = .milliseconds(600)
+            // Long enough that a loaded machine refuses the third before the first
+            // two time out.
+            $0.idleTimeout = .seconds(2)
         }) { port in
             try await withTimeout(seconds: 30) {
                 // Two idle connections, one of them half-way through a request head.
@@ -50,12 +52,13 @@ import Testing
     @Test func anEventStreamOutlivesTheIdleTimeout() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway({
-            $0.idleTimeout = .milliseconds(300)
+            // Long enough for a loaded machine to send the request first.
+            $0.idleTimeout = .seconds(2)
             $0.keepAliveInterval = .seconds(30)
         }) { port in
             try await withTimeout(seconds: 30) {
                 try await withEventStream(port: port) { reader in
-                    try await Task.sleep(for: .milliseconds(1200))
+                    try await Task.sleep(for: .seconds(4))
                     _ = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"late"}"#)
                     try await reader.read { ((try? storeEvents(in: $0)) ?? []).contains { $0.store.name == "late" } }
                 }

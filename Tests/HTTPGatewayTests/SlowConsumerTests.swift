@@ -65,6 +65,24 @@ import Testing
         }
     }
 
+    /// Id 0 is a one-store watch's "current" frame, not a transition: reconnecting
+    /// with it replays nothing.
+    @Test func lastEventIDZeroReplaysNothing() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            try await withTimeout(seconds: 30) {
+                let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"quiet"}"#)
+                let id = try Storeplatform_V1_Store(jsonString: created.body).id
+                _ = try await harness.waitFor(port: port, id: id, status: "ready")
+                let events = try await withEventStream(port: port, headers: ["Last-Event-ID": "0"]) { reader in
+                    try await Task.sleep(for: .milliseconds(300))
+                    return try storeEvents(in: reader.text)
+                }
+                #expect(events.isEmpty)
+            }
+        }
+    }
+
     @Test func eventStreamsAreCapped() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway({ $0.maxEventStreams = 1 }) { port in

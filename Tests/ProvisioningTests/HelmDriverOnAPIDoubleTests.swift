@@ -80,6 +80,47 @@ struct HelmDriverOnAPIDoubleTests {
         #expect(attempts.map(\.status) == [404, 404, 201])
     }
 
+    /// An evicted pod stays listed (phase Failed) until garbage collection; its
+    /// replacement being Ready is what counts.
+    @Test(arguments: HelmMajor.allCases)
+    func anEvictedPodDoesNotHoldReadinessBack(_ major: HelmMajor) async throws {
+        let harness = try await APIDoubleHarness.start(major)
+        defer { Task { try await harness.stop() } }
+        let store = try harness.create("evicted")
+        #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
+        try harness.api.seed("pods", namespace: store.namespace, [
+            "metadata": [
+                "name": .string("\(store.release)-wordpress-old-x2kq9"),
+                "labels": ["app.kubernetes.io/instance": .string(store.release), "app.kubernetes.io/component": "wordpress"],
+            ],
+            "status": ["phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."],
+        ])
+        #expect(try await harness.driver.readiness(namespace: store.namespace, release: store.release) == .ready)
+    }
+
+    /// A MySQL claim kept on purpose (retainOnDelete: no owner, never deleted) is
+    /// not in a reinstall's way: the retry reuses it instead of waiting for it.
+    @Test(arguments: HelmMajor.allCases)
+    func aRetainedClaimDoesNotBlockARetry(_ major: HelmMajor) async throws {
+        let file = "/tmp/spretain-\(UUID().uuidString.prefix(8)).yaml"
+        try "mysql:\n  persistence:\n    retainOnDelete: true\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var behavior = Behavior()
+        behavior.podRules = [.init(namespacePrefix: "store-kept-", component: "wordpress", outcome: .crashLoopBackOff)]
+        let harness = try await APIDoubleHarness.start(major, behavior: behavior, driver: { $0.valuesFiles = [file] }) {
+            $0.cleanupTimeout = .seconds(5)
+        }
+        defer { Task { try await harness.stop() } }
+        let store = try harness.create("kept")
+        #expect(try await harness.waitFor(store.id, [.failed, .ready]).status == .failed)
+        harness.api.setBehavior { $0.podRules = [] }
+        _ = try await harness.provisioner.retry(storeID: store.id, actor: "uid:0", requestID: nil)
+        let ready = try await harness.waitFor(store.id, [.ready, .failed])
+        #expect(ready.status == .ready, "\(ready.errorMessage)")
+        let claim = try #require(try harness.api.object("persistentvolumeclaims", namespace: store.namespace, name: "data-\(store.release)-mysql-0"))
+        #expect(claim[path: "metadata.ownerReferences"] == nil)
+    }
+
     /// Each pod fault fails the store with the pod's reason and its events; a retry
     /// after the fault is gone takes it to ready.
     @Test(arguments: HelmMajor.allCases)
