@@ -40,20 +40,16 @@ extension ControlPlane {
         }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            let (current, changes) = try watchStores(request, caller: context.identity)
-            if let current { try await writer.send(current.proto) }
-            var last = current?.auditID ?? 0
-            for await event in changes.events {
+            let watch = try watchStores(request, caller: context.identity)
+            if let current = watch.current { try await writer.send(current.proto) }
+            for event in watch.replay { try await writer.send(event.proto) }
+            var last = watch.replayedUpTo
+            if watch.replayIsPartial { throw StoreWatch.fellBehind(after: last) }
+            for await event in watch.changes.events where watch.isNew(event) {
                 try await writer.send(event.proto)
                 last = event.auditID
             }
-            if changes.fellBehind {
-                throw PlatformError(
-                    .watchFellBehind,
-                    "this watch fell \(provisioner.events.bufferLimit) events behind and was ended after audit id \(last); "
-                        + "read what followed with ListAudit and watch again"
-                )
-            }
+            if watch.changes.fellBehind { throw StoreWatch.fellBehind(after: last) }
         }
         router.unary(M.AdminService.reconcile, access: .admin) { [self] (_: Storeplatform_V1_ReconcileRequest, _) in
             try await reconcile()

@@ -201,24 +201,39 @@ public final class ControlPlane: Sendable {
         return request.storeID.isEmpty ? nil : try existingStore(request.storeID)
     }
 
+    /// The most transitions one resumed watch replays.
+    public static let replayLimit = 5000
+
     /// Committed transitions from now on, optionally of one store, until the
     /// consumer stops. When a store is named (it must exist), the stream starts
     /// with its current state (action "current"), read after subscribing, so a
-    /// watcher never misses a change between looking and listening.
-    public func watchStores(
-        _ request: Storeplatform_V1_WatchStoresRequest, caller: String
-    ) throws -> (current: StoreEvent?, changes: StoreEventSubscription) {
-        guard let before = try checkWatch(request, caller: caller) else {
-            return (nil, provisioner.events.subscribe())
+    /// watcher never misses a change between looking and listening. With
+    /// `after_audit_id`, it starts instead with the transitions committed after
+    /// that id (read after subscribing too; live events already replayed are to be
+    /// skipped by id, see ``StoreWatch/isNew(_:)``).
+    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> StoreWatch {
+        guard request.afterAuditID >= 0 else {
+            throw PlatformError(.invalidArgument, "after_audit_id must not be negative; 0 watches from now on")
         }
-        let changes = provisioner.events.subscribe(storeID: request.storeID)
-        // Read again after subscribing; nothing may throw from here on, or the
-        // subscription would outlive the call.
+        let before = try checkWatch(request, caller: caller)
+        let changes = provisioner.events.subscribe(storeID: before == nil ? nil : request.storeID)
+        // Nothing may throw from here on, or the subscription would outlive the call:
+        // a failed read is reported as a partial replay, so the watcher comes back.
+        if request.afterAuditID > 0 {
+            let replay = try? storeEvents(
+                after: request.afterAuditID, storeID: before == nil ? nil : request.storeID, limit: Self.replayLimit
+            )
+            return StoreWatch(
+                current: nil, replay: replay ?? [], replayIsPartial: replay.map { $0.count == Self.replayLimit } ?? true,
+                resumedAfter: request.afterAuditID, changes: changes
+            )
+        }
+        guard let before else { return StoreWatch(current: nil, replay: [], replayIsPartial: false, resumedAfter: 0, changes: changes) }
         let store = (try? database.store(id: request.storeID)) ?? before
         let current = StoreEvent(
             store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
         )
-        return (current, changes)
+        return StoreWatch(current: current, replay: [], replayIsPartial: false, resumedAfter: 0, changes: changes)
     }
 
     /// The transitions committed after audit row `auditID`, oldest first, at most

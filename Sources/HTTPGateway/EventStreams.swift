@@ -54,12 +54,10 @@ final class EventStreams: Sendable {
     /// the last event id it was sent, and the browser's EventSource reconnects with
     /// that `Last-Event-ID` to catch up. Ends also when the client goes away (the
     /// next write fails) and at shutdown.
-    /// A `replayIsPartial` stream (the client missed more than one replay holds)
-    /// ends with `event: behind` right after the replay, so the client comes back
-    /// for the rest instead of skipping it.
-    func body(
-        replay: [StoreEvent], replayIsPartial: Bool = false, current: StoreEvent?, changes: StoreEventSubscription, keepAlive: Duration
-    ) -> ResponseBody {
+    /// A partial replay (the client missed more than one replay holds) ends with
+    /// `event: behind` right after it, so the client comes back for the rest
+    /// instead of skipping it.
+    func body(_ watch: StoreWatch, keepAlive: Duration) -> ResponseBody {
         ResponseBody { writer in
             let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.chunkLimit))
             guard let id = self.register(continuation) else {
@@ -67,12 +65,12 @@ final class EventStreams: Sendable {
                 return
             }
             defer { self.remove(id) }
-            let replayedUpTo = replay.last?.auditID ?? 0
             let behind = BehindMark()
+            let changes = watch.changes
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    var last = replayedUpTo
-                    for await event in changes.events where event.auditID > replayedUpTo {
+                    var last = watch.replayedUpTo
+                    for await event in changes.events where watch.isNew(event) {
                         if case .dropped = continuation.yield(Self.frame(event)) {
                             behind.set(last)
                             break
@@ -89,11 +87,11 @@ final class EventStreams: Sendable {
                 }
                 do {
                     try await writer.write(ByteBuffer(string: ": connected\n\n"))
-                    for event in replay { try await writer.write(Self.frame(event)) }
-                    if replayIsPartial, let last = replay.last {
-                        try await writer.write(Self.behindFrame(last.auditID))
+                    for event in watch.replay { try await writer.write(Self.frame(event)) }
+                    if watch.replayIsPartial {
+                        try await writer.write(Self.behindFrame(watch.replayedUpTo))
                     } else {
-                        if let current { try await writer.write(Self.frame(current)) }
+                        if let current = watch.current { try await writer.write(Self.frame(current)) }
                         for await chunk in chunks { try await writer.write(chunk) }
                         if let last = behind.lastEventID { try await writer.write(Self.behindFrame(last)) }
                     }

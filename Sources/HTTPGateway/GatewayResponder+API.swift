@@ -76,31 +76,18 @@ extension GatewayResponder {
         if streams.count >= configuration.maxEventStreams {
             throw PlatformError(.unavailable, "too many event streams are open (limit \(configuration.maxEventStreams)); try again later")
         }
-        let watch = watchRequest(request)
-        let (current, changes) = try controlPlane.watchStores(watch, caller: caller)
-        // A reconnecting EventSource names the last event it got: replay what
-        // followed from the audit log (read after subscribing, so nothing falls in
-        // between; the stream skips live events already replayed).
-        var replay: [StoreEvent] = []
-        // Id 0 is the "current" frame of a one-store watch, not a transition: nothing to replay.
+        var message = watchRequest(request)
+        // A reconnecting EventSource names the last event it got: the watch replays
+        // what followed. Id 0 is a one-store watch's "current" frame, not a
+        // transition: nothing to replay then.
         if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID > 0 {
-            replay = try controlPlane.storeEvents(
-                after: lastID, storeID: watch.storeID.isEmpty ? nil : watch.storeID, limit: Self.replayLimit
-            )
+            message.afterAuditID = lastID
         }
-        return Response(
-            status: .ok, headers: Self.eventStreamHeaders,
-            body: streams.body(
-                replay: replay, replayIsPartial: replay.count == Self.replayLimit, current: replay.isEmpty ? current : nil,
-                changes: changes, keepAlive: configuration.keepAliveInterval
-            )
-        )
+        let watch = try controlPlane.watchStores(message, caller: caller)
+        return Response(status: .ok, headers: Self.eventStreamHeaders, body: streams.body(watch, keepAlive: configuration.keepAliveInterval))
     }
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
-    /// The most events one reconnection replays; a client further behind is told
-    /// it is behind again after them and reconnects for the rest.
-    static let replayLimit = 5000
 
     /// HEAD /api/events: the checks and headers of the stream, without
     /// subscribing to anything.

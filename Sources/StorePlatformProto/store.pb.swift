@@ -336,6 +336,15 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
   /// falls between looking and listening. NOT_FOUND if there is no such store.
   public var storeID: String = String()
 
+  /// Resume after this audit id: the stream first replays the transitions committed
+  /// after it (from the audit log, each with the store as it is now), then goes on
+  /// live, so a watcher that lost its connection or was told it fell behind
+  /// (WATCH_FELL_BEHIND, whose message names the last audit id it was sent) misses
+  /// nothing. 0: from now on, as before. A replay is at most 5,000 transitions; a
+  /// watcher further behind gets WATCH_FELL_BEHIND again after them and resumes from
+  /// there. With store_id set, no "current" event is sent when resuming.
+  public var afterAuditID: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -837,7 +846,7 @@ nonisolated extension Storeplatform_V1_RetryStoreResponse: SwiftProtobuf.Message
 
 nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WatchStoresRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}after_audit_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -846,6 +855,7 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.storeID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.afterAuditID) }()
       default: break
       }
     }
@@ -855,11 +865,15 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
     if !self.storeID.isEmpty {
       try visitor.visitSingularStringField(value: self.storeID, fieldNumber: 1)
     }
+    if self.afterAuditID != 0 {
+      try visitor.visitSingularInt64Field(value: self.afterAuditID, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_WatchStoresRequest, rhs: Storeplatform_V1_WatchStoresRequest) -> Bool {
     if lhs.storeID != rhs.storeID {return false}
+    if lhs.afterAuditID != rhs.afterAuditID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -9,37 +9,54 @@ struct Watch: AsyncParsableCommand {
             One line per change: time (UTC), store, old → new status, the action that caused \
             it, and the URL or the error when there is one. Runs until Ctrl-C (exit 130) or \
             until the daemon ends the stream (exit 0, or 3 when the connection dropped). \
-            --timeout does not apply. With --json each StoreEvent is one object per line.
+            --timeout does not apply. With --json each StoreEvent is one object per line. \
+            --after ID first prints the changes committed after that audit id. When the \
+            daemon says the watch fell behind (WATCH_FELL_BEHIND), it resumes after the \
+            last change printed, so none is missed.
             """
     )
 
     @Option(help: ArgumentHelp("Only this store's changes.", valueName: "id"))
     var store: String?
 
+    @Option(help: ArgumentHelp("First the changes committed after this audit id (storectl audit shows ids).", valueName: "audit-id"))
+    var after: Int64 = 0
+
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
         if let store, store.isEmpty { throw ValidationError("--store must not be empty") }
+        if after < 0 { throw ValidationError("--after must not be negative") }
     }
 
     func run() async throws {
         try await runReportingErrors {
             try await connection.withClient { client in
-                var watch = Storeplatform_V1_WatchStoresRequest()
-                watch.storeID = store ?? ""
-                let request = watch
+                let storeID = store ?? ""
                 let json = connection.json
+                let start = after
                 try await cancellingOnInterrupt {
-                    let events = try client.serverStream(
-                        StorePlatformMethod.StoreService.watchStores,
-                        request,
-                        as: Storeplatform_V1_StoreEvent.self
-                    )
-                    for try await event in events {
-                        if json {
-                            try printJSONLine(event)
-                        } else {
-                            printLine(event.watchLine)
+                    var last = start
+                    while true {
+                        var request = Storeplatform_V1_WatchStoresRequest()
+                        request.storeID = storeID
+                        request.afterAuditID = last
+                        do {
+                            let events = try client.serverStream(
+                                StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self
+                            )
+                            for try await event in events {
+                                if json {
+                                    try printJSONLine(event)
+                                } else {
+                                    printLine(event.watchLine)
+                                }
+                                if event.auditID > 0 { last = event.auditID }
+                            }
+                            return
+                        } catch let error as RPCError where error.errorCode == "WATCH_FELL_BEHIND" {
+                            // The daemon kept what it could and said where it stopped: go on from there.
+                            printNote("the watch fell behind after audit id \(last); resuming from there")
                         }
                     }
                 }

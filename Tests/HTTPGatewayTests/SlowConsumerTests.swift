@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import StoreCore
+import StoreDatabase
 import StorePlatformProto
 import StoreRPC
 import SwiftProtobuf
@@ -144,9 +145,70 @@ import Testing
             #expect(status.code == .aborted)
             #expect(
                 status.message
-                    == "this watch fell 64 events behind and was ended after audit id \(received.last ?? -1); read what followed with ListAudit and watch again"
+                    == "this watch fell behind and was ended after audit id \(received.last ?? -1); watch again with after_audit_id \(received.last ?? -1) to receive what followed"
             )
         }
     }
-}
 
+    /// A WatchStores resumed with after_audit_id replays the transitions after it,
+    /// then goes on live with nothing repeated; one store's resumed watch sends no
+    /// "current" event.
+    @Test func aResumedWatchStoresReplaysFromTheAuditLog() async throws {
+        let harness = try GatewayHarness()
+        let socketPath = harness.directory + "/rpc.sock"
+        let server = try await RPCServer.bind(
+            configuration: RPCServerConfiguration(unixSocket: .init(path: socketPath)),
+            router: harness.controlPlane.makeRouter(), logger: Logger(label: "test-rpc")
+        )
+        let running = Task { try await server.run() }
+        defer {
+            server.shutdown()
+            running.cancel()
+        }
+        try await withTimeout(seconds: 60) {
+            let client = try await RPCClient.connect(to: .unix(path: socketPath))
+            var ids: [String] = []
+            for name in ["one", "two"] {
+                var create = Storeplatform_V1_CreateStoreRequest()
+                create.name = name
+                let created = try await client.unary(
+                    StorePlatformMethod.StoreService.createStore, create, as: Storeplatform_V1_CreateStoreResponse.self
+                )
+                ids.append(created.store.id)
+            }
+            var audit: [AuditEvent] = []
+            while audit.count < 6 {
+                audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            var request = Storeplatform_V1_WatchStoresRequest()
+            request.afterAuditID = audit[1].id
+            var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
+                .makeAsyncIterator()
+            var replayed: [Int64] = []
+            for _ in 2..<audit.count { replayed.append(try #require(try await iterator.next()).auditID) }
+            #expect(replayed == audit[2...].map(\.id))
+            // Live from here: the next transition, once.
+            _ = try await client.unary(
+                StorePlatformMethod.StoreService.deleteStore,
+                { var delete = Storeplatform_V1_DeleteStoreRequest(); delete.id = ids[0]; return delete }(),
+                as: Storeplatform_V1_DeleteStoreResponse.self
+            )
+            let live = try #require(try await iterator.next())
+            #expect(live.auditID > audit.last!.id)
+            #expect(live.action == "delete")
+
+            // One store, resumed: its replay only, no "current".
+            var one = Storeplatform_V1_WatchStoresRequest()
+            one.storeID = ids[1]
+            one.afterAuditID = audit[0].id
+            var oneIterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, one, as: Storeplatform_V1_StoreEvent.self)
+                .makeAsyncIterator()
+            let first = try #require(try await oneIterator.next())
+            #expect(first.action != "current")
+            #expect(first.store.id == ids[1])
+            #expect(first.auditID == audit.first { $0.storeID == ids[1] }?.id)
+            await client.close()
+        }
+    }
+}

@@ -381,12 +381,16 @@ class Client:
                          store_pb2.RetryStoreResponse, timeout).store
 
     def watch_stores(
-        self, store_id: str = "", timeout: Optional[float] = None
+        self, store_id: str = "", timeout: Optional[float] = None, after_audit_id: int = 0
     ) -> "ServerStream[store_pb2.StoreEvent]":
         """Stream StoreEvents: every store's transitions, or one store's (then the
-        first event has action "current" with its present state). Closing the
-        stream, or leaving a ``with``/``for`` over it, sends CANCEL."""
-        return self.stream(Methods.WATCH_STORES, store_pb2.WatchStoresRequest(store_id=store_id),
+        first event has action "current" with its present state). With
+        ``after_audit_id``, the stream first replays the transitions committed after
+        that audit id: resume from the last event you got after a dropped
+        connection or a WATCH_FELL_BEHIND error (its message names that id).
+        Closing the stream, or leaving a ``with``/``for`` over it, sends CANCEL."""
+        return self.stream(Methods.WATCH_STORES,
+                           store_pb2.WatchStoresRequest(store_id=store_id, after_audit_id=after_audit_id),
                            store_pb2.StoreEvent, timeout)
 
     def wait_for_store(

@@ -174,6 +174,24 @@ def test_unary_calls_interleaved_with_watch(client: Client, stores) -> None:
     delete_and_wait(client, store.id)
 
 
+def test_watch_resumes_after_an_audit_id(client: Client, stores) -> None:
+    """A watch resumed with after_audit_id replays the store's transitions after it."""
+    store = client.create_store(unique_name("resume"))
+    stores.add(store.id)
+    client.wait_for_store(store.id, ("READY",), timeout=SETTLE_TIMEOUT)
+    with client.watch_stores(store.id) as events:
+        current = events.read(timeout=SETTLE_TIMEOUT)
+        assert current is not None and current.action == "current"
+    created = min(event.id for event in client.list_audit(store_id=store.id).events)
+    with client.watch_stores(store.id, after_audit_id=created) as events:
+        replayed = [events.read(timeout=SETTLE_TIMEOUT) for _ in range(2)]
+    assert [event.action for event in replayed] == ["provision", "ready"]
+    assert replayed[0].audit_id > created
+    assert [event.to_status for event in replayed][-1] == READY
+    assert all(event.store.id == store.id for event in replayed)
+    delete_and_wait(client, store.id)
+
+
 def test_idempotent_create(client: Client, stores) -> None:
     name = unique_name("idem")
     key = f"py-test-{uuid.uuid4()}"

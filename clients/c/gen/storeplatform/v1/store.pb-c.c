@@ -1231,7 +1231,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__retry_store_response__descri
   (ProtobufCMessageInit) storeplatform__v1__retry_store_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__field_descriptors[2] =
 {
   {
     "store_id",
@@ -1245,14 +1245,27 @@ static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "after_audit_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__WatchStoresRequest, after_audit_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__watch_stores_request__field_indices_by_name[] = {
+  1,   /* field[1] = after_audit_id */
   0,   /* field[0] = store_id */
 };
 static const ProtobufCIntRange storeplatform__v1__watch_stores_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descriptor =
 {
@@ -1262,7 +1275,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descri
   "Storeplatform__V1__WatchStoresRequest",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__WatchStoresRequest),
-  1,
+  2,
   storeplatform__v1__watch_stores_request__field_descriptors,
   storeplatform__v1__watch_stores_request__field_indices_by_name,
   1,  storeplatform__v1__watch_stores_request__number_ranges,

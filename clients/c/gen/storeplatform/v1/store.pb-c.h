@@ -295,10 +295,20 @@ struct  Storeplatform__V1__WatchStoresRequest
    * falls between looking and listening. NOT_FOUND if there is no such store.
    */
   char *store_id;
+  /*
+   * Resume after this audit id: the stream first replays the transitions committed
+   * after it (from the audit log, each with the store as it is now), then goes on
+   * live, so a watcher that lost its connection or was told it fell behind
+   * (WATCH_FELL_BEHIND, whose message names the last audit id it was sent) misses
+   * nothing. 0: from now on, as before. A replay is at most 5,000 transitions; a
+   * watcher further behind gets WATCH_FELL_BEHIND again after them and resumes from
+   * there. With store_id set, no "current" event is sent when resuming.
+   */
+  int64_t after_audit_id;
 };
 #define STOREPLATFORM__V1__WATCH_STORES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__watch_stores_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0 }
 
 
 /*
