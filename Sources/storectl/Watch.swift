@@ -38,6 +38,7 @@ struct Watch: AsyncParsableCommand {
                 try await cancellingOnInterrupt {
                     var last = start
                     while true {
+                        let resumedFrom = last
                         var request = Storeplatform_V1_WatchStoresRequest()
                         request.storeID = storeID
                         request.afterAuditID = last
@@ -57,6 +58,8 @@ struct Watch: AsyncParsableCommand {
                         } catch let error as RPCError where error.errorCode == "WATCH_FELL_BEHIND" {
                             // The daemon kept what it could and said where it stopped: go on from there.
                             printNote("the watch fell behind after audit id \(last); resuming from there")
+                            // Nothing came this time (the daemon could not read its log): not at once again.
+                            if last == resumedFrom { try await Task.sleep(for: .seconds(1)) }
                         }
                     }
                 }
