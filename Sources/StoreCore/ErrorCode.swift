@@ -1,7 +1,7 @@
 import StorePlatformProto
 
 /// The platform's error codes: the one table that maps each to its gRPC code and
-/// HTTP status (DESIGN.md, "Errors"). Raw values are the strings on the wire.
+/// HTTP status (docs/ARCHITECTURE.md, "Errors"). Raw values are the strings on the wire.
 public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case missingStoreName = "MISSING_STORE_NAME"
     case invalidStoreName = "INVALID_STORE_NAME"

@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// One running operation per store (DESIGN.md's operation locks, `activeOperations` in the
-/// original design), held for the whole background task.
+/// One running operation per store (docs/ARCHITECTURE.md, "Rate limits, quotas,
+/// locks"), held for the whole background task.
 ///
 /// Acquiring never waits: a store that is busy is refused at once, so the caller can answer
 /// ``ErrorCode/operationInProgress``. Thread-safe: every method may be called from any

@@ -1,5 +1,5 @@
-/// The per-caller rate limits ``RateLimiter`` enforces (DESIGN.md, "Rate limits, quotas,
-/// locks").
+/// The per-caller rate limits ``RateLimiter`` enforces (docs/ARCHITECTURE.md, "Rate
+/// limits, quotas, locks").
 ///
 /// Each limit is both the refill rate (tokens per minute) and the burst a caller can spend
 /// at once. `0` means *refuse everything* of that class; `Int.max` means *never refuse*

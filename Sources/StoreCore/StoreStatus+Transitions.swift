@@ -5,18 +5,18 @@ extension StoreStatus {
     /// Self-moves are not listed: re-entering the status a store is already in is refused
     /// like any other illegal move. ``deleted`` is terminal.
     public static let transitions: [StoreStatus: Set<StoreStatus>] = [
-        // provisioning → deleting is not in DESIGN.md's table, but a user must be able to
+        // provisioning → deleting: a user must be able to
         // delete a store while it is being provisioned (a stuck install, a mistake); the
         // deletion cancels the provisioning task and cleans up whatever it created.
         //
-        // provisioning → queued is recovery, also beyond DESIGN.md's table: an attempt
+        // provisioning → queued is recovery: an attempt
         // interrupted by a daemon crash goes back to the queue (audited as "recovery")
         // and provisioning starts again from step 1, which is idempotent. Users cannot
         // ask for it; RetryStore accepts failed stores only.
         .queued: [.provisioning, .deleting],
         .provisioning: [.ready, .failed, .deleting, .queued],
         // ready → failed: the reconciler found the store's release or namespace gone
-        // (drift, DESIGN.md "Reconciliation").
+        // (drift, docs/ARCHITECTURE.md "Reconciliation").
         .ready: [.deleting, .failed],
         // failed → queued is the user's retry.
         .failed: [.queued, .deleting],

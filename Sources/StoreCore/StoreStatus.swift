@@ -1,4 +1,4 @@
-/// Where a store is in its lifecycle (DESIGN.md, "Store lifecycle").
+/// Where a store is in its lifecycle (docs/ARCHITECTURE.md, "Store lifecycle").
 ///
 /// Raw values are the lower-case case names; they are what the database stores and
 /// what JSON carries, so they never change. Which moves between statuses are legal is

@@ -4,7 +4,7 @@ import StoreCore
 import Synchronization
 
 /// The platform's store records and audit log in one SQLite file, through GRDB
-/// (DESIGN.md, "Persistence").
+/// (docs/ARCHITECTURE.md, "Persistence").
 ///
 /// A `DatabasePool` in WAL mode: reads run concurrently on snapshot-isolated reader
 /// connections while one writer connection serializes every write. A status change

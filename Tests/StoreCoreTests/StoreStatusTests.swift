@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Store status and its transition table")
 struct StoreStatusTests {
-    /// DESIGN.md's table written out independently of the code, plus provisioning → deleting
+    /// docs/ARCHITECTURE.md's table ("Store lifecycle") written out independently of the code, plus provisioning → deleting
     /// and provisioning → queued (recovery of an interrupted attempt), and the
     /// reconciler's ready → failed (drift).
     static let allowed: Set<String> = [
