@@ -12,7 +12,9 @@ public final class BlockingFrameSocket {
     public let descriptor: Int32
     private var buffer: [UInt8] = []
     private var start = 0
-    private var chunk = [UInt8](repeating: 0, count: 65_536)
+    /// Read buffer, made on the first read: a socket that is only held open (a
+    /// benchmark's thousands of idle connections) costs no memory for it.
+    private var chunk: [UInt8] = []
 
     /// Connects to `endpoint`. `receiveTimeout` bounds every read (nil: none).
     public init(connectingTo endpoint: RPCEndpoint, receiveTimeout: Duration? = .seconds(10)) throws {
@@ -177,6 +179,7 @@ public final class BlockingFrameSocket {
             start = 0
         }
         while true {
+            if chunk.isEmpty { chunk = [UInt8](repeating: 0, count: 65_536) }
             let received = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if received < 0 {
                 if errno == EINTR { continue }

@@ -74,23 +74,22 @@ struct ConnectionsBenchmark: AsyncParsableCommand {
             holder.waitUntilExit()
         }
         let held = String(decoding: holderOutput.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        var descriptors: [Int32] = []
+        var sockets: [BlockingFrameSocket] = []
         var failedConnects = 0
         for index in 0..<(connections - unixShare) {
-            if let descriptor = Self.connectTCP(port: index % 2 == 0 ? tcpPort : httpPort) {
-                descriptors.append(descriptor)
+            if let socket = Self.connect(.tcp(host: "127.0.0.1", port: index % 2 == 0 ? tcpPort : httpPort)) {
+                sockets.append(socket)
             } else {
                 failedConnects += 1
             }
         }
-        defer { for descriptor in descriptors { close(descriptor) } }
         try await Task.sleep(for: .seconds(2))
         let alive = kill(server.pid, 0) == 0
         let during = try Self.adminHealth(socket: socket, calls: calls)
         let floodRSS = server.residentKiB
         let refusedHTTP = try Self.httpStatus(port: httpPort)
         let refusedTCP = try Self.rpcRefusal(endpoint: .tcp(host: "127.0.0.1", port: tcpPort))
-        let stillOpen = descriptors.filter { Self.isOpen($0) }.count
+        let stillOpen = sockets.filter { Self.isOpen($0.descriptor) }.count
 
         print("# storeplatform-bench connections")
         print("")
@@ -137,12 +136,10 @@ struct ConnectionsBenchmark: AsyncParsableCommand {
 
     /// What a new HTTP connection gets: its status line.
     static func httpStatus(port: Int) throws -> String {
-        guard let descriptor = connectTCP(port: port) else { return "no connection" }
-        defer { close(descriptor) }
-        let request = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        _ = request.withCString { write(descriptor, $0, strlen($0)) }
+        guard let socket = connect(.tcp(host: "127.0.0.1", port: port)) else { return "no connection" }
+        try? socket.send(Array("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
         var buffer = [UInt8](repeating: 0, count: 512)
-        let count = read(descriptor, &buffer, buffer.count)
+        let count = read(socket.descriptor, &buffer, buffer.count)
         let text = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
         return "`" + (text.split(separator: "\r\n").first.map(String.init) ?? "closed without an answer") + "`"
     }
@@ -158,40 +155,9 @@ struct ConnectionsBenchmark: AsyncParsableCommand {
 
     // MARK: Sockets
 
-    static func connectUnix(_ path: String) -> Int32? {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8.prefix(raw.count - 1))
-            raw.copyBytes(from: bytes)
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if result != 0 {
-            close(descriptor)
-            return nil
-        }
-        return descriptor
-    }
-
-    static func connectTCP(port: Int) -> Int32? {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if result != 0 {
-            close(descriptor)
-            return nil
-        }
-        return descriptor
+    /// An idle connection, or nil when it could not be made.
+    static func connect(_ endpoint: RPCEndpoint) -> BlockingFrameSocket? {
+        try? BlockingFrameSocket(connectingTo: endpoint, receiveTimeout: nil)
     }
 
     /// Whether the peer has not closed the connection (a non-blocking peek).
@@ -231,13 +197,13 @@ struct HoldConnections: ParsableCommand {
     @Option var count: Int
 
     func run() throws {
-        var open: [Int32] = []
+        var open: [BlockingFrameSocket] = []
         for _ in 0..<count {
-            if let descriptor = ConnectionsBenchmark.connectUnix(socket) { open.append(descriptor) }
+            if let held = ConnectionsBenchmark.connect(.unix(path: socket)) { open.append(held) }
         }
         // Wait for the daemon's answers: a refused connection is closed by it.
         Thread.sleep(forTimeInterval: 1)
-        let admitted = open.filter { ConnectionsBenchmark.isOpen($0) }.count
+        let admitted = open.filter { ConnectionsBenchmark.isOpen($0.descriptor) }.count
         FileHandle.standardOutput.write(Data("\(open.count) opened, \(admitted) still open (admitted), \(open.count - admitted) refused\n".utf8))
         _ = FileHandle.standardInput.readDataToEndOfFile()
     }

@@ -127,7 +127,7 @@ final class DaemonProcess {
         }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            Issue.record("daemon ignored SIGTERM")
+            Issue.record("daemon ignored SIGTERM; its log ends:\n\(log.suffix(3000))")
         }
         let process = self.process
         await withCheckedContinuation { continuation in

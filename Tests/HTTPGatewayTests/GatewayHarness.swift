@@ -8,6 +8,7 @@ import StoreCore
 import StoreDatabase
 import StorePlatformProto
 import SwiftProtobuf
+import StoreRPC
 import Testing
 
 /// A real ControlPlane on a temporary database and an instant simulated
@@ -79,6 +80,22 @@ struct GatewayHarness {
             try await tasks.waitForAll()
         }
         await provisioner.shutdown()
+    }
+
+    /// The same ControlPlane served over RPC on a Unix socket in the harness's
+    /// directory while `body` runs (given the socket's path); shut down after it.
+    func withRPCServer<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+        let path = directory + "/rpc.sock"
+        let server = try await RPCServer.bind(
+            configuration: RPCServerConfiguration(unixSocket: .init(path: path)),
+            router: controlPlane.makeRouter(), logger: Logger(label: "test-rpc")
+        )
+        let running = Task { try await server.run() }
+        defer {
+            server.shutdown()
+            running.cancel()
+        }
+        return try await body(path)
     }
 
     /// Polls GET /api/stores/{id} until the store has `status` (a generous bound).

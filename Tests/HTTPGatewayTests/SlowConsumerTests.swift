@@ -101,52 +101,44 @@ import Testing
     /// with WATCH_FELL_BEHIND naming the last audit id the client was sent.
     @Test func aStalledWatchStoresEndsWithWatchFellBehind() async throws {
         let harness = try GatewayHarness(eventBuffer: 64)
-        let socketPath = harness.directory + "/rpc.sock"
-        let server = try await RPCServer.bind(
-            configuration: RPCServerConfiguration(unixSocket: .init(path: socketPath)),
-            router: harness.controlPlane.makeRouter(), logger: Logger(label: "test-rpc")
-        )
-        let running = Task { try await server.run() }
-        defer {
-            server.shutdown()
-            running.cancel()
-        }
-        var envelope = Storeplatform_V1_Envelope()
-        envelope.streamID = 1
-        envelope.type = .request
-        envelope.method = StorePlatformMethod.StoreService.watchStores
-        envelope.payload = try Storeplatform_V1_WatchStoresRequest().serializedBytes()
-        let request: [UInt8] = try envelope.serializedBytes()
-        try await withTimeout(seconds: 60) {
-            // The socket blocks: all of it on a thread of its own, never on the
-            // concurrency pool the server's tasks need.
-            let (received, end) = try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(with: Result { () throws -> ([Int64], Storeplatform_V1_Envelope?) in
-                        let socket = try BlockingFrameSocket(connectingTo: .unix(path: socketPath), receiveTimeout: .seconds(30))
-                        try socket.sendFrame(request)
-                        while harness.provisioner.events.subscriberCount < 1 { Thread.sleep(forTimeInterval: 0.01) }
-                        try Self.flood(harness, count: 40_000, from: 1_000)
-                        var received: [Int64] = []
-                        while let frame = try socket.receiveFrame() {
-                            let answer = try Storeplatform_V1_Envelope(serializedBytes: frame)
-                            guard answer.type == .streamMessage else { return (received, answer) }
-                            received.append(try Storeplatform_V1_StoreEvent(serializedBytes: answer.payload).auditID)
-                        }
-                        return (received, nil)
-                    })
+        try await harness.withRPCServer { socketPath in
+            var envelope = Storeplatform_V1_Envelope()
+            envelope.streamID = 1
+            envelope.type = .request
+            envelope.method = StorePlatformMethod.StoreService.watchStores
+            envelope.payload = try Storeplatform_V1_WatchStoresRequest().serializedBytes()
+            let request: [UInt8] = try envelope.serializedBytes()
+            try await withTimeout(seconds: 60) {
+                // The socket blocks: all of it on a thread of its own, never on the
+                // concurrency pool the server's tasks need.
+                let (received, end) = try await withCheckedThrowingContinuation { continuation in
+                    Thread.detachNewThread {
+                        continuation.resume(with: Result { () throws -> ([Int64], Storeplatform_V1_Envelope?) in
+                            let socket = try BlockingFrameSocket(connectingTo: .unix(path: socketPath), receiveTimeout: .seconds(30))
+                            try socket.sendFrame(request)
+                            while harness.provisioner.events.subscriberCount < 1 { Thread.sleep(forTimeInterval: 0.01) }
+                            try Self.flood(harness, count: 40_000, from: 1_000)
+                            var received: [Int64] = []
+                            while let frame = try socket.receiveFrame() {
+                                let answer = try Storeplatform_V1_Envelope(serializedBytes: frame)
+                                guard answer.type == .streamMessage else { return (received, answer) }
+                                received.append(try Storeplatform_V1_StoreEvent(serializedBytes: answer.payload).auditID)
+                            }
+                            return (received, nil)
+                        })
+                    }
                 }
+                #expect(received == Array(1_000..<(1_000 + Int64(received.count))))
+                #expect(received.count < 40_000)
+                let status = try #require(end?.status)
+                #expect(end?.type == .streamEnd)
+                #expect(status.errorCode == "WATCH_FELL_BEHIND")
+                #expect(status.code == .aborted)
+                #expect(
+                    status.message
+                        == "this watch fell behind and was ended after audit id \(received.last ?? -1); watch again with after_audit_id \(received.last ?? -1) to receive what followed"
+                )
             }
-            #expect(received == Array(1_000..<(1_000 + Int64(received.count))))
-            #expect(received.count < 40_000)
-            let status = try #require(end?.status)
-            #expect(end?.type == .streamEnd)
-            #expect(status.errorCode == "WATCH_FELL_BEHIND")
-            #expect(status.code == .aborted)
-            #expect(
-                status.message
-                    == "this watch fell behind and was ended after audit id \(received.last ?? -1); watch again with after_audit_id \(received.last ?? -1) to receive what followed"
-            )
         }
     }
 
@@ -155,60 +147,52 @@ import Testing
     /// "current" event.
     @Test func aResumedWatchStoresReplaysFromTheAuditLog() async throws {
         let harness = try GatewayHarness()
-        let socketPath = harness.directory + "/rpc.sock"
-        let server = try await RPCServer.bind(
-            configuration: RPCServerConfiguration(unixSocket: .init(path: socketPath)),
-            router: harness.controlPlane.makeRouter(), logger: Logger(label: "test-rpc")
-        )
-        let running = Task { try await server.run() }
-        defer {
-            server.shutdown()
-            running.cancel()
-        }
-        try await withTimeout(seconds: 60) {
-            let client = try await RPCClient.connect(to: .unix(path: socketPath))
-            var ids: [String] = []
-            for name in ["one", "two"] {
-                var create = Storeplatform_V1_CreateStoreRequest()
-                create.name = name
-                let created = try await client.unary(
-                    StorePlatformMethod.StoreService.createStore, create, as: Storeplatform_V1_CreateStoreResponse.self
+        try await harness.withRPCServer { socketPath in
+            try await withTimeout(seconds: 60) {
+                let client = try await RPCClient.connect(to: .unix(path: socketPath))
+                var ids: [String] = []
+                for name in ["one", "two"] {
+                    var create = Storeplatform_V1_CreateStoreRequest()
+                    create.name = name
+                    let created = try await client.unary(
+                        StorePlatformMethod.StoreService.createStore, create, as: Storeplatform_V1_CreateStoreResponse.self
+                    )
+                    ids.append(created.store.id)
+                }
+                var audit: [AuditEvent] = []
+                while audit.count < 6 {
+                    audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                var request = Storeplatform_V1_WatchStoresRequest()
+                request.afterAuditID = audit[1].id
+                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
+                    .makeAsyncIterator()
+                var replayed: [Int64] = []
+                for _ in 2..<audit.count { replayed.append(try #require(try await iterator.next()).auditID) }
+                #expect(replayed == audit[2...].map(\.id))
+                // Live from here: the next transition, once.
+                _ = try await client.unary(
+                    StorePlatformMethod.StoreService.deleteStore,
+                    { var delete = Storeplatform_V1_DeleteStoreRequest(); delete.id = ids[0]; return delete }(),
+                    as: Storeplatform_V1_DeleteStoreResponse.self
                 )
-                ids.append(created.store.id)
-            }
-            var audit: [AuditEvent] = []
-            while audit.count < 6 {
-                audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            var request = Storeplatform_V1_WatchStoresRequest()
-            request.afterAuditID = audit[1].id
-            var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
-                .makeAsyncIterator()
-            var replayed: [Int64] = []
-            for _ in 2..<audit.count { replayed.append(try #require(try await iterator.next()).auditID) }
-            #expect(replayed == audit[2...].map(\.id))
-            // Live from here: the next transition, once.
-            _ = try await client.unary(
-                StorePlatformMethod.StoreService.deleteStore,
-                { var delete = Storeplatform_V1_DeleteStoreRequest(); delete.id = ids[0]; return delete }(),
-                as: Storeplatform_V1_DeleteStoreResponse.self
-            )
-            let live = try #require(try await iterator.next())
-            #expect(live.auditID > audit.last!.id)
-            #expect(live.action == "delete")
+                let live = try #require(try await iterator.next())
+                #expect(live.auditID > audit.last!.id)
+                #expect(live.action == "delete")
 
-            // One store, resumed: its replay only, no "current".
-            var one = Storeplatform_V1_WatchStoresRequest()
-            one.storeID = ids[1]
-            one.afterAuditID = audit[0].id
-            var oneIterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, one, as: Storeplatform_V1_StoreEvent.self)
-                .makeAsyncIterator()
-            let first = try #require(try await oneIterator.next())
-            #expect(first.action != "current")
-            #expect(first.store.id == ids[1])
-            #expect(first.auditID == audit.first { $0.storeID == ids[1] }?.id)
-            await client.close()
+                // One store, resumed: its replay only, no "current".
+                var one = Storeplatform_V1_WatchStoresRequest()
+                one.storeID = ids[1]
+                one.afterAuditID = audit[0].id
+                var oneIterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, one, as: Storeplatform_V1_StoreEvent.self)
+                    .makeAsyncIterator()
+                let first = try #require(try await oneIterator.next())
+                #expect(first.action != "current")
+                #expect(first.store.id == ids[1])
+                #expect(first.auditID == audit.first { $0.storeID == ids[1] }?.id)
+                await client.close()
+            }
         }
     }
 }
