@@ -58,6 +58,7 @@ extension Store {
         store.deletedAtMs = milliseconds(deletedAt)
         store.provisioningDurationMs = provisioningDurationMilliseconds ?? 0
         store.release = release
+        store.owner = owner
         return store
     }
 }

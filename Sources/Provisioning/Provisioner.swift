@@ -58,7 +58,8 @@ public final class Provisioner: Sendable {
 
     /// Validates and records a new store (queued), then provisions it in the
     /// background. A repeated request with the same idempotency key from the same
-    /// caller returns the first store. Throws ``PlatformError`` (MISSING_STORE_NAME,
+    /// caller returns the first store. The caller, `actor`, is recorded as the
+    /// store's owner. Throws ``PlatformError`` (MISSING_STORE_NAME,
     /// INVALID_STORE_NAME, INVALID_ENGINE, ENGINE_UNAVAILABLE, STORE_NAME_TAKEN,
     /// QUOTA_EXCEEDED).
     public func create(
@@ -71,7 +72,7 @@ public final class Provisioner: Sendable {
     ) throws -> Store {
         let storeName = try StoreName.validate(name)
         let engine = try StoreEngines.resolve(engine)
-        let store = Store.queued(name: storeName, engine: engine, now: Date())
+        let store = Store.queued(name: storeName, engine: engine, owner: actor, now: Date())
         switch try database.createStore(
             store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
         ) {

@@ -35,6 +35,10 @@ public struct Store: Sendable, Equatable, Codable {
     /// When the current (or last) provisioning attempt started; its deadline
     /// counts from here.
     public var provisioningStartedAt: Date?
+    /// The identity of the caller that created the store (a ``Principal``'s text,
+    /// such as `uid:1001` or `token:ci`); empty when unknown (stores created before
+    /// owners were recorded).
+    public var owner: String
 
     /// A store with every field given.
     public init(
@@ -52,7 +56,8 @@ public struct Store: Sendable, Equatable, Codable {
         readyAt: Date? = nil,
         deletedAt: Date? = nil,
         provisioningDurationMilliseconds: Int64? = nil,
-        provisioningStartedAt: Date? = nil
+        provisioningStartedAt: Date? = nil,
+        owner: String = ""
     ) {
         self.id = id
         self.name = name
@@ -69,11 +74,14 @@ public struct Store: Sendable, Equatable, Codable {
         self.deletedAt = deletedAt
         self.provisioningDurationMilliseconds = provisioningDurationMilliseconds
         self.provisioningStartedAt = provisioningStartedAt
+        self.owner = owner
     }
 
     /// A newly accepted store: status ``StoreStatus/queued``, no attempts yet, with its
-    /// namespace and release derived from `name` and `id`.
-    public static func queued(name: StoreName, engine: any StoreEngine, id: String = Store.makeID(), now: Date) -> Store {
+    /// namespace and release derived from `name` and `id`, owned by `owner`.
+    public static func queued(
+        name: StoreName, engine: any StoreEngine, id: String = Store.makeID(), owner: String = "", now: Date
+    ) -> Store {
         Store(
             id: id,
             name: name.value,
@@ -82,7 +90,8 @@ public struct Store: Sendable, Equatable, Codable {
             namespace: namespace(forName: name, id: id),
             release: release(forName: name),
             createdAt: now,
-            updatedAt: now
+            updatedAt: now,
+            owner: owner
         )
     }
 }

@@ -6,6 +6,7 @@ extension StoreDatabase {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in try createStoresAndAudit(db) }
+        migrator.registerMigration("v2-store-owner") { db in try addStoreOwner(db) }
         return migrator
     }
 
@@ -64,5 +65,16 @@ extension StoreDatabase {
         }
         try db.create(index: "audit_on_storeId_id", on: "audit", columns: ["storeId", "id"])
         try db.create(index: "audit_on_toStatus_id", on: "audit", columns: ["toStatus", "id"])
+    }
+
+    /// v2: `store.owner`, the identity of the caller that created the store, which
+    /// access checks compare with the caller's. Rows from before get an empty owner
+    /// (unknown), not their `requestedBy`: that column was written before identities
+    /// were stable (a token was its line number in the token file, and a TCP caller
+    /// its address), so trusting it could hand a store to whoever now has that name.
+    private static func addStoreOwner(_ db: Database) throws {
+        try db.alter(table: StoreRecord.databaseTableName) { table in
+            table.add(column: "owner", .text).notNull().defaults(to: "")
+        }
     }
 }

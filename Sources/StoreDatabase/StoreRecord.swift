@@ -25,6 +25,9 @@ struct StoreRecord: Encodable, Equatable, Sendable, FetchableRecord, Persistable
     /// The caller identity that created the store; half of the idempotency key's scope.
     var requestedBy: String
     var idempotencyKey: String?
+    /// The creator's identity that ownership checks compare (``Store/owner``);
+    /// empty for rows from before migration v2.
+    var owner: String
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -48,7 +51,7 @@ extension StoreRecord {
             Column(CodingKeys.errorMessage), Column(CodingKeys.attempts), Column(CodingKeys.createdAt),
             Column(CodingKeys.updatedAt), Column(CodingKeys.readyAt), Column(CodingKeys.deletedAt),
             Column(CodingKeys.provisioningDurationMilliseconds), Column(CodingKeys.provisioningStartedAt),
-            Column(CodingKeys.requestedBy), Column(CodingKeys.idempotencyKey),
+            Column(CodingKeys.requestedBy), Column(CodingKeys.idempotencyKey), Column(CodingKeys.owner),
         ]
     }
 
@@ -70,6 +73,7 @@ extension StoreRecord {
         provisioningStartedAt = try row.decode(atIndex: 14)
         requestedBy = try row.decode(atIndex: 15)
         idempotencyKey = try row.decode(atIndex: 16)
+        owner = try row.decode(atIndex: 17)
     }
 
     /// The row for `store`, its dates rounded to the millisecond, its error message
@@ -92,6 +96,7 @@ extension StoreRecord {
         provisioningStartedAt = store.provisioningStartedAt?.millisecondsSince1970
         self.requestedBy = StoredText.actor(requestedBy)
         self.idempotencyKey = idempotencyKey
+        owner = store.owner
     }
 
     /// The domain value of this row. Throws ``ErrorCode/internalError`` for a status
@@ -112,7 +117,8 @@ extension StoreRecord {
             readyAt: readyAt.map(Date.init(millisecondsSince1970:)),
             deletedAt: deletedAt.map(Date.init(millisecondsSince1970:)),
             provisioningDurationMilliseconds: provisioningDurationMilliseconds,
-            provisioningStartedAt: provisioningStartedAt.map(Date.init(millisecondsSince1970:))
+            provisioningStartedAt: provisioningStartedAt.map(Date.init(millisecondsSince1970:)),
+            owner: owner
         )
     }
 

@@ -140,6 +140,12 @@ public nonisolated struct Storeplatform_V1_Store: Sendable {
   /// The Helm release name of the store.
   public var release: String = String()
 
+  /// Who created the store, as the daemon identified the caller: "uid:1001",
+  /// "token:ci", "cert:CN=billing,O=Example", "tcp:ADDR" or "http:ADDR". Empty for
+  /// stores created before owners were recorded: only admins and operators not
+  /// limited to their own stores may change those.
+  public var owner: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -415,7 +421,7 @@ nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -437,6 +443,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       case 12: try { try decoder.decodeSingularInt64Field(value: &self.deletedAtMs) }()
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.provisioningDurationMs) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.release) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.owner) }()
       default: break
       }
     }
@@ -485,6 +492,9 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if !self.release.isEmpty {
       try visitor.visitSingularStringField(value: self.release, fieldNumber: 14)
     }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -503,6 +513,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if lhs.deletedAtMs != rhs.deletedAtMs {return false}
     if lhs.provisioningDurationMs != rhs.provisioningDurationMs {return false}
     if lhs.release != rhs.release {return false}
+    if lhs.owner != rhs.owner {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

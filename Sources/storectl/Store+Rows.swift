@@ -3,11 +3,11 @@ import StorePlatformProto
 
 extension Storeplatform_V1_Store {
     /// The columns of ``listRow(now:)``.
-    static let listHeader = ["ID", "NAME", "ENGINE", "STATUS", "URL", "AGE"]
+    static let listHeader = ["ID", "NAME", "ENGINE", "STATUS", "OWNER", "URL", "AGE"]
 
     /// One row of `storectl list`.
     func listRow(now: Date) -> [String] {
-        [id, name, engine, status.name, url.isEmpty ? "-" : url, formatAge(sinceMilliseconds: createdAtMs, now: now)]
+        [id, name, engine, status.name, ownerText, url.isEmpty ? "-" : url, formatAge(sinceMilliseconds: createdAtMs, now: now)]
     }
 
     /// Every field, one "field  value" row each, for `get` and for the answer
@@ -18,6 +18,7 @@ extension Storeplatform_V1_Store {
             ["name", name],
             ["engine", engine],
             ["status", status.name],
+            ["owner", ownerText],
             ["url", url.isEmpty ? "-" : url],
             ["namespace", namespace.isEmpty ? "-" : namespace],
             ["release", release.isEmpty ? "-" : release],
@@ -41,6 +42,9 @@ extension Storeplatform_V1_Store {
         default: status.name
         }
     }
+
+    /// Who created the store; "-" for stores created before owners were recorded.
+    var ownerText: String { owner.isEmpty ? "-" : owner }
 
     /// "shop-1 (st_…)" for messages; the id alone when the name is empty.
     var label: String { name.isEmpty ? id : "\(name) (\(id))" }

@@ -401,6 +401,7 @@
     const meta = el('dl', { class: 'store-meta' });
     const row = (label, value) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', {}, value)));
     row('Engine', store.engine || 'woocommerce');
+    if (store.owner) row('Owner', store.owner);
     row('Created', timeElement(int64(store.createdAtMs)));
     if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
     if (store.attempts > 1) row('Attempts', String(store.attempts));

@@ -592,7 +592,7 @@ void   storeplatform__v1__store_event__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__store_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[14] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[15] =
 {
   {
     "id",
@@ -762,6 +762,18 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "owner",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Store, owner),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   7,   /* field[7] = attempts */
@@ -772,6 +784,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   0,   /* field[0] = id */
   1,   /* field[1] = name */
   5,   /* field[5] = namespace */
+  14,   /* field[14] = owner */
   12,   /* field[12] = provisioning_duration_ms */
   10,   /* field[10] = ready_at_ms */
   13,   /* field[13] = release */
@@ -782,7 +795,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
 static const ProtobufCIntRange storeplatform__v1__store__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
 {
@@ -792,7 +805,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
   "Storeplatform__V1__Store",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__Store),
-  14,
+  15,
   storeplatform__v1__store__field_descriptors,
   storeplatform__v1__store__field_indices_by_name,
   1,  storeplatform__v1__store__number_ranges,

@@ -131,10 +131,17 @@ struct  Storeplatform__V1__Store
    * The Helm release name of the store.
    */
   char *release;
+  /*
+   * Who created the store, as the daemon identified the caller: "uid:1001",
+   * "token:ci", "cert:CN=billing,O=Example", "tcp:ADDR" or "http:ADDR". Empty for
+   * stores created before owners were recorded: only admins and operators not
+   * limited to their own stores may change those.
+   */
+  char *owner;
 };
 #define STOREPLATFORM__V1__STORE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__CreateStoreRequest

@@ -82,7 +82,7 @@ class RetryStoreResponse(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
 
 class Store(_message.Message):
-    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "id", "name", "namespace", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
+    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "id", "name", "namespace", "owner", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DELETED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class Store(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     READY_AT_MS_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
@@ -105,13 +106,14 @@ class Store(_message.Message):
     id: str
     name: str
     namespace: str
+    owner: str
     provisioning_duration_ms: int
     ready_at_ms: int
     release: str
     status: StoreStatus
     updated_at_ms: int
     url: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class StoreEvent(_message.Message):
     __slots__ = ["action", "audit_id", "from_status", "store", "time_ms", "to_status"]
