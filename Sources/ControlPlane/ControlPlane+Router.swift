@@ -3,8 +3,9 @@ import StorePlatformProto
 import StoreRPC
 
 extension ControlPlane {
-    /// The method table for the RPC server: every method of proto/, with admin
-    /// methods marked so only allowed callers reach them. Every call's `request-id`
+    /// The method table for the RPC server: every method of proto/. Each handler
+    /// passes the caller's identity on as a ``Principal``; the ControlPlane methods
+    /// decide what it may do (admin methods included). Every call's `request-id`
     /// and `idempotency-key` must follow ``RequestMetadata``'s rules, whatever the
     /// method. Health is answered inline on the event loop; everything else runs as a task.
     public func makeRouter() -> RPCRouter {
@@ -18,29 +19,29 @@ extension ControlPlane {
             health()
         }
         router.unary(M.PlatformService.getMetrics) { [self] (_: Storeplatform_V1_GetMetricsRequest, context) in
-            try metrics(caller: context.identity)
+            try metrics(caller: Self.principal(context))
         }
         router.unary(M.PlatformService.listAudit) { [self] (request: Storeplatform_V1_ListAuditRequest, context) in
-            try listAudit(request, caller: context.identity)
+            try listAudit(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.createStore) { [self] (request: Storeplatform_V1_CreateStoreRequest, context) in
-            try createStore(request, caller: context.identity, requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"])
+            try createStore(request, caller: Self.principal(context), requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"])
         }
         router.unary(M.StoreService.getStore) { [self] (request: Storeplatform_V1_GetStoreRequest, context) in
-            try getStore(request, caller: context.identity)
+            try getStore(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.listStores) { [self] (request: Storeplatform_V1_ListStoresRequest, context) in
-            try listStores(request, caller: context.identity)
+            try listStores(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.deleteStore) { [self] (request: Storeplatform_V1_DeleteStoreRequest, context) in
-            try await deleteStore(request, caller: context.identity, requestID: context.requestID)
+            try await deleteStore(request, caller: Self.principal(context), requestID: context.requestID)
         }
         router.unary(M.StoreService.retryStore) { [self] (request: Storeplatform_V1_RetryStoreRequest, context) in
-            try await retryStore(request, caller: context.identity, requestID: context.requestID)
+            try await retryStore(request, caller: Self.principal(context), requestID: context.requestID)
         }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            let watch = try watchStores(request, caller: context.identity)
+            let watch = try watchStores(request, caller: Self.principal(context))
             if let current = watch.current { try await writer.send(current.proto) }
             for event in watch.replay { try await writer.send(event.proto) }
             var last = watch.replayedUpTo
@@ -51,22 +52,32 @@ extension ControlPlane {
             }
             if watch.changes.fellBehind { throw StoreWatch.fellBehind(after: last) }
         }
-        router.unary(M.AdminService.reconcile, access: .admin) { [self] (_: Storeplatform_V1_ReconcileRequest, _) in
-            try await reconcile()
+        router.unary(M.AdminService.reconcile) { [self] (_: Storeplatform_V1_ReconcileRequest, context) in
+            try await reconcile(caller: Self.principal(context))
         }
-        router.unary(M.AdminService.listOperations, access: .admin) { [self] (_: Storeplatform_V1_ListOperationsRequest, _) in
-            listOperations()
+        router.unary(M.AdminService.listOperations) { [self] (_: Storeplatform_V1_ListOperationsRequest, context) in
+            try listOperations(caller: Self.principal(context))
         }
-        router.unary(M.AdminService.getLimits, access: .admin) { [self] (_: Storeplatform_V1_GetLimitsRequest, _) in
+        router.unary(M.AdminService.getLimits) { [self] (_: Storeplatform_V1_GetLimitsRequest, context) in
             var response = Storeplatform_V1_GetLimitsResponse()
-            response.limits = limits()
+            response.limits = try limits(caller: Self.principal(context))
             return response
         }
-        router.unary(M.AdminService.updateLimits, access: .admin) { [self] (request: Storeplatform_V1_UpdateLimitsRequest, context) in
+        router.unary(M.AdminService.updateLimits) { [self] (request: Storeplatform_V1_UpdateLimitsRequest, context) in
             var response = Storeplatform_V1_UpdateLimitsResponse()
-            response.limits = try updateLimits(request, caller: context.identity)
+            response.limits = try updateLimits(request, caller: Self.principal(context))
             return response
         }
         return router
+    }
+
+    /// The principal the transport identified (``RPCContext/identity``, `kind:name`).
+    static func principal(_ context: RPCContext) throws -> Principal {
+        guard let principal = Principal(context.identity) else {
+            throw PlatformError(
+                .permissionDenied, "the caller's identity \"\(context.identity)\" is not one this daemon knows; call over the Unix socket, or with a token"
+            )
+        }
+        return principal
     }
 }

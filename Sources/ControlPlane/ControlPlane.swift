@@ -9,14 +9,22 @@ import Synchronization
 
 /// The service layer: one handler per RPC, shared by every transport. The RPC
 /// server reaches it through ``makeRouter()``; the HTTP gateway calls the same
-/// methods in-process. Each handler applies the guards (rate limit per caller
-/// identity, validation, quota, transition table, operation lock) through the
-/// provisioner and the database.
+/// methods in-process. The transports say who the caller is (a ``Principal``);
+/// each handler first asks ``access`` whether that caller may call it (and, for a
+/// retry or delete, change that store), then applies the guards (rate limit per
+/// caller, validation, quota, transition table, operation lock) through the
+/// provisioner and the database. A refusal is PERMISSION_DENIED saying what was
+/// missing, and is not charged to the caller's rate limit.
+///
+/// Every caller is at least a viewer, so the reads check nothing but the rate
+/// limit; changes need the operator role, the admin methods the admin role.
 public final class ControlPlane: Sendable {
     public let info: DaemonInfo
     public let provisioner: Provisioner
     public let reconciler: Reconciler
     public let rateLimiter: RateLimiter
+    /// Who may do what.
+    public let access: AccessPolicy
     private let startedAt: ContinuousClock.Instant
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
@@ -27,6 +35,7 @@ public final class ControlPlane: Sendable {
         provisioner: Provisioner,
         reconciler: Reconciler,
         rateLimiter: RateLimiter,
+        access: AccessPolicy = AccessPolicy(adminUIDs: [0, UInt32(getuid())]),
         maxLiveStores: Int,
         logger: Logger
     ) {
@@ -34,6 +43,7 @@ public final class ControlPlane: Sendable {
         self.provisioner = provisioner
         self.reconciler = reconciler
         self.rateLimiter = rateLimiter
+        self.access = access
         self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
         self.logger = logger
@@ -62,8 +72,8 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func metrics(caller: String) throws -> Storeplatform_V1_GetMetricsResponse {
-        try rateLimiter.check(identity: caller, isCreate: false)
+    public func metrics(caller: Principal) throws -> Storeplatform_V1_GetMetricsResponse {
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetMetricsResponse()
         let counts = try database.countsByStatus()
         response.storesByStatus = StoreStatus.allCases.map { status in
@@ -96,8 +106,8 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: String) throws -> Storeplatform_V1_ListAuditResponse {
-        try rateLimiter.check(identity: caller, isCreate: false)
+    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) throws -> Storeplatform_V1_ListAuditResponse {
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         guard request.limit <= 1000 else {
             throw PlatformError(.invalidArgument, "limit \(request.limit) is over the maximum of 1000")
         }
@@ -112,18 +122,19 @@ public final class ControlPlane: Sendable {
 
     // MARK: StoreService
 
-    /// Creates a store. `idempotencyKey` (nil or empty: none) must follow
+    /// Creates a store owned by `caller`, an operator. `idempotencyKey` (nil or empty: none) must follow
     /// ``RequestMetadata/idempotencyKey``; a bad one is INVALID_ARGUMENT before anything
     /// else, the rate limit included.
     public func createStore(
-        _ request: Storeplatform_V1_CreateStoreRequest, caller: String, requestID: String?, idempotencyKey: String?
+        _ request: Storeplatform_V1_CreateStoreRequest, caller: Principal, requestID: String?, idempotencyKey: String?
     ) throws -> Storeplatform_V1_CreateStoreResponse {
         try RequestMetadata.idempotencyKey.check(idempotencyKey)
-        try rateLimiter.check(identity: caller, isCreate: true)
+        try authorize(.operator, caller, "CreateStore")
+        try rateLimiter.check(identity: caller.description, isCreate: true)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try provisioner.create(
-                name: request.name, engine: request.engine, actor: caller, requestID: requestID,
+                name: request.name, engine: request.engine, actor: caller.description, requestID: requestID,
                 idempotencyKey: idempotencyKey.flatMap { $0.isEmpty ? nil : $0 },
                 maxLiveStores: maxLiveStores.load(ordering: .relaxed)
             ).proto
@@ -134,15 +145,15 @@ public final class ControlPlane: Sendable {
         }
     }
 
-    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: String) throws -> Storeplatform_V1_GetStoreResponse {
-        try rateLimiter.check(identity: caller, isCreate: false)
+    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: Principal) throws -> Storeplatform_V1_GetStoreResponse {
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
         response.store = try existingStore(request.id).proto
         return response
     }
 
-    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: String) throws -> Storeplatform_V1_ListStoresResponse {
-        try rateLimiter.check(identity: caller, isCreate: false)
+    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: Principal) throws -> Storeplatform_V1_ListStoresResponse {
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         return try page(request)
     }
 
@@ -150,11 +161,11 @@ public final class ControlPlane: Sendable {
     /// from `cache` when the same page was rendered since the last write. The rate
     /// limit applies to every call; only the read and the rendering are saved.
     public func listStores<Rendered: Sendable>(
-        _ request: Storeplatform_V1_ListStoresRequest, caller: String,
+        _ request: Storeplatform_V1_ListStoresRequest, caller: Principal,
         cache: GenerationCache<Storeplatform_V1_ListStoresRequest, Rendered>,
         render: (Storeplatform_V1_ListStoresResponse) throws -> Rendered
     ) throws -> Rendered {
-        try rateLimiter.check(identity: caller, isCreate: false)
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         let generation = database.writeGeneration
         if let cached = cache.value(for: request, generation: generation) { return cached }
         let rendered = try render(page(request))
@@ -174,30 +185,32 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, caller: String, requestID: String?) async throws
+    public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, caller: Principal, requestID: String?) async throws
         -> Storeplatform_V1_DeleteStoreResponse
     {
-        try rateLimiter.check(identity: caller, isCreate: false)
-        try requireID(request.id)
+        try authorize(.operator, caller, "DeleteStore")
+        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try authorizeChange(of: request.id, by: caller, "DeleteStore")
         var response = Storeplatform_V1_DeleteStoreResponse()
-        response.store = try await provisioner.delete(storeID: request.id, actor: caller, requestID: requestID).proto
+        response.store = try await provisioner.delete(storeID: request.id, actor: caller.description, requestID: requestID).proto
         return response
     }
 
-    public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, caller: String, requestID: String?) async throws
+    public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, caller: Principal, requestID: String?) async throws
         -> Storeplatform_V1_RetryStoreResponse
     {
-        try rateLimiter.check(identity: caller, isCreate: false)
-        try requireID(request.id)
+        try authorize(.operator, caller, "RetryStore")
+        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try authorizeChange(of: request.id, by: caller, "RetryStore")
         var response = Storeplatform_V1_RetryStoreResponse()
-        response.store = try await provisioner.retry(storeID: request.id, actor: caller, requestID: requestID).proto
+        response.store = try await provisioner.retry(storeID: request.id, actor: caller.description, requestID: requestID).proto
         return response
     }
 
     /// What ``watchStores(_:caller:)`` checks before subscribing (the rate limit,
     /// and that a named store exists), without subscribing; the named store.
-    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> Store? {
-        try rateLimiter.check(identity: caller, isCreate: false)
+    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) throws -> Store? {
+        try rateLimiter.check(identity: caller.description, isCreate: false)
         return request.storeID.isEmpty ? nil : try existingStore(request.storeID)
     }
 
@@ -211,7 +224,7 @@ public final class ControlPlane: Sendable {
     /// `after_audit_id`, it starts instead with the transitions committed after
     /// that id (read after subscribing too; live events already replayed are to be
     /// skipped by id, see ``StoreWatch/isNew(_:)``).
-    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: String) throws -> StoreWatch {
+    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) throws -> StoreWatch {
         guard request.afterAuditID >= 0 else {
             throw PlatformError(.invalidArgument, "after_audit_id must not be negative; 0 watches from now on")
         }
@@ -255,7 +268,8 @@ public final class ControlPlane: Sendable {
 
     // MARK: AdminService
 
-    public func reconcile() async throws -> Storeplatform_V1_ReconcileResponse {
+    public func reconcile(caller: Principal) async throws -> Storeplatform_V1_ReconcileResponse {
+        try authorize(.admin, caller, "Reconcile")
         let report = try await reconciler.reconcile()
         var response = Storeplatform_V1_ReconcileResponse()
         response.corrections = report.corrections.map { correction in
@@ -274,7 +288,8 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func listOperations() -> Storeplatform_V1_ListOperationsResponse {
+    public func listOperations(caller: Principal) throws -> Storeplatform_V1_ListOperationsResponse {
+        try authorize(.admin, caller, "ListOperations")
         var response = Storeplatform_V1_ListOperationsResponse()
         response.operations = provisioner.locks.active.map { active in
             var operation = Storeplatform_V1_Operation()
@@ -287,7 +302,13 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func limits() -> Storeplatform_V1_Limits {
+    /// The limits in force, for an admin (GetLimits).
+    public func limits(caller: Principal) throws -> Storeplatform_V1_Limits {
+        try authorize(.admin, caller, "GetLimits")
+        return limits()
+    }
+
+    func limits() -> Storeplatform_V1_Limits {
         var limits = Storeplatform_V1_Limits()
         limits.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
         let rates = rateLimiter.limits
@@ -298,7 +319,8 @@ public final class ControlPlane: Sendable {
     }
 
     /// Applies the fields that are set; each must be at least 1. Not persisted.
-    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: String) throws -> Storeplatform_V1_Limits {
+    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: Principal) throws -> Storeplatform_V1_Limits {
+        try authorize(.admin, caller, "UpdateLimits")
         let fields: [(String, Bool, UInt32)] = [
             ("max_live_stores", request.hasMaxLiveStores, request.maxLiveStores),
             ("requests_per_minute", request.hasRequestsPerMinute, request.requestsPerMinute),
@@ -321,6 +343,32 @@ public final class ControlPlane: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Refuses unless `caller` has at least `role`; refusals are logged (the audit
+    /// log records status changes only).
+    @discardableResult
+    private func authorize(_ role: Role, _ caller: Principal, _ method: String) throws -> AccessGrant {
+        do {
+            return try access.require(role, of: caller, for: method)
+        } catch let error as PlatformError {
+            logger.notice("refused", metadata: ["caller": "\(caller)", "method": "\(method)", "reason": "\(error.message)"])
+            throw error
+        }
+    }
+
+    /// Refuses unless `caller` may change store `id` (retry or delete it): an
+    /// operator limited to its own stores must be its owner. NOT_FOUND when there is
+    /// no such store.
+    private func authorizeChange(of id: String, by caller: Principal, _ method: String) throws {
+        guard access.grant(for: caller).ownStoresOnly else { return try requireID(id) }
+        let store = try existingStore(id)
+        do {
+            try access.requireChange(of: store, by: caller, for: method)
+        } catch let error as PlatformError {
+            logger.notice("refused", metadata: ["caller": "\(caller)", "method": "\(method)", "store": "\(id)", "reason": "\(error.message)"])
+            throw error
+        }
+    }
 
     private func requireID(_ id: String) throws {
         guard !id.isEmpty else { throw PlatformError(.invalidArgument, "id is required: the store's id, as CreateStore or ListStores return it") }

@@ -32,7 +32,9 @@ public struct GatewayConfiguration: Sendable {
     /// Directory of the dashboard's static files, served at `/`; nil or missing
     /// means `/` answers a short note instead.
     public var dashboardDirectory: String? = "clients/dashboard"
-    /// When set, POST and DELETE need `Authorization: Bearer <token>`; GETs stay open.
+    /// When set, POST and DELETE need `Authorization: Bearer <token>`; GETs stay
+    /// open. A request with a valid token is made as `token:NAME`, one without as
+    /// `http:ADDRESS`.
     public var tokens: BearerTokens?
     /// How often an idle event stream gets a `: keep-alive` comment.
     public var keepAliveInterval: Duration = .seconds(15)

@@ -13,7 +13,7 @@ extension GatewayResponder {
         Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: health.body()))
     }
 
-    func createStore(_ request: Request, caller: String, requestID: String) async throws -> Response {
+    func createStore(_ request: Request, caller: Principal, requestID: String) async throws -> Response {
         let body = try await readBody(request)
         let message: Storeplatform_V1_CreateStoreRequest = try decode(body, what: #"{"name": "...", "engine": "woocommerce"}"#)
         let response = try controlPlane.createStore(
@@ -22,7 +22,7 @@ extension GatewayResponder {
         return try json(response.store, status: .accepted)
     }
 
-    func listStores(_ request: Request, caller: String) throws -> Response {
+    func listStores(_ request: Request, caller: Principal) throws -> Response {
         let query = request.uri.queryParameters
         var message = Storeplatform_V1_ListStoresRequest()
         for value in query[values: "status"] {
@@ -43,25 +43,25 @@ extension GatewayResponder {
         return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: body))
     }
 
-    func getStore(_ id: String, caller: String) throws -> Response {
+    func getStore(_ id: String, caller: Principal) throws -> Response {
         var message = Storeplatform_V1_GetStoreRequest()
         message.id = id
         return try json(controlPlane.getStore(message, caller: caller).store)
     }
 
-    func deleteStore(_ id: String, caller: String, requestID: String) async throws -> Response {
+    func deleteStore(_ id: String, caller: Principal, requestID: String) async throws -> Response {
         var message = Storeplatform_V1_DeleteStoreRequest()
         message.id = id
         return try json(await controlPlane.deleteStore(message, caller: caller, requestID: requestID).store, status: .accepted)
     }
 
-    func retryStore(_ id: String, caller: String, requestID: String) async throws -> Response {
+    func retryStore(_ id: String, caller: Principal, requestID: String) async throws -> Response {
         var message = Storeplatform_V1_RetryStoreRequest()
         message.id = id
         return try json(await controlPlane.retryStore(message, caller: caller, requestID: requestID).store, status: .accepted)
     }
 
-    func listAudit(_ request: Request, caller: String) throws -> Response {
+    func listAudit(_ request: Request, caller: Principal) throws -> Response {
         let query = request.uri.queryParameters
         var message = Storeplatform_V1_ListAuditRequest()
         message.limit = try number(query["limit"], name: "limit")
@@ -70,7 +70,7 @@ extension GatewayResponder {
         return try json(controlPlane.listAudit(message, caller: caller))
     }
 
-    func events(_ request: Request, caller: String) throws -> Response {
+    func events(_ request: Request, caller: Principal) throws -> Response {
         // Checked before subscribing: streams opened in the same instant may pass it
         // together, so the cap can be overshot by that many, never by more.
         if streams.count >= configuration.maxEventStreams {
@@ -91,7 +91,7 @@ extension GatewayResponder {
 
     /// HEAD /api/events: the checks and headers of the stream, without
     /// subscribing to anything.
-    func eventStreamHead(_ request: Request, caller: String) throws -> Response {
+    func eventStreamHead(_ request: Request, caller: Principal) throws -> Response {
         _ = try controlPlane.checkWatch(watchRequest(request), caller: caller)
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: .init { _ in })
     }

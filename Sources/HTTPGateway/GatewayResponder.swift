@@ -99,9 +99,8 @@ struct GatewayResponder: HTTPResponder {
                 ownOrigin: ownOrigin(request, context: context)
             )
             try requireJSONBody(request)
-            try authenticate(request)
         }
-        let caller = callerIdentity(request, context: context)
+        let caller = try callerIdentity(request, context: context)
         switch (route, request.method) {
         case (.health, _): return healthResponse()
         case (.stores, .post): return try await createStore(request, caller: caller, requestID: requestID)
@@ -120,7 +119,7 @@ struct GatewayResponder: HTTPResponder {
     }
 
     /// Methods that change something: each goes through the cross-site check, the
-    /// JSON rule for bodies and the token check.
+    /// JSON rule for bodies and, with tokens configured, must carry one.
     static let mutatingMethods: Set<HTTPRequest.Method> = [.post, .put, .patch, .delete]
 
     /// The origin the request was sent to: its scheme and `Host`, or what a
@@ -155,27 +154,29 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// With tokens configured, a mutating request must carry one of them.
-    private func authenticate(_ request: Request) throws {
-        guard let tokens = configuration.tokens else { return }
-        guard tokens.match(authorization: request.headers[.authorization]) != nil else {
-            throw PlatformError(
-                .unauthenticated, "this gateway requires a token for changes: send Authorization: Bearer <token>"
-            )
+    /// Who the caller is: `token:NAME` when tokens are configured and it sent a valid
+    /// one; otherwise `http:<address>`, the peer's address or the first
+    /// `X-Forwarded-For` address when the peer is a trusted proxy. With tokens
+    /// configured, a change without a valid token is UNAUTHENTICATED.
+    func callerIdentity(_ request: Request, context: GatewayContext) throws -> Principal {
+        if let tokens = configuration.tokens {
+            if let name = tokens.match(authorization: request.headers[.authorization]) {
+                return Principal(.token, name)
+            }
+            if Self.mutatingMethods.contains(request.method) {
+                throw PlatformError(
+                    .unauthenticated, "this gateway requires a token for changes: send Authorization: Bearer <token>"
+                )
+            }
         }
-    }
-
-    /// "http:<address>": the peer's address, or the first `X-Forwarded-For`
-    /// address when the peer is a trusted proxy.
-    func callerIdentity(_ request: Request, context: GatewayContext) -> String {
         let peer = context.peerAddress ?? "unknown"
         if configuration.trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor],
             let first = forwarded.split(separator: ",").first
         {
             let client = first.trimmingCharacters(in: .whitespaces)
-            if !client.isEmpty { return "http:" + client }
+            if !client.isEmpty { return Principal(.http, client) }
         }
-        return "http:" + peer
+        return Principal(.http, peer.isEmpty ? "unknown" : peer)
     }
 
     private func preflight(allowed: [HTTPRequest.Method]) -> Response {

@@ -12,13 +12,20 @@ public struct RPCPeer: Sendable, Hashable, CustomStringConvertible {
     public var pid: Int32?
     /// TCP: the remote address, "127.0.0.1:53412".
     public var address: String?
+    /// TCP: the remote IP address without the port, "127.0.0.1" or "::1": what
+    /// names a caller without a token (`tcp:127.0.0.1`), so every connection of one
+    /// host is one caller.
+    public var host: String?
 
-    public init(transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil) {
+    public init(
+        transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil, host: String? = nil
+    ) {
         self.transport = transport
         self.uid = uid
         self.gid = gid
         self.pid = pid
         self.address = address
+        self.host = host
     }
 
     public var description: String {
@@ -39,8 +46,9 @@ public struct RPCContext: Sendable {
     /// The request's metadata (lower-case keys).
     public var metadata: [String: String]
     public var peer: RPCPeer
-    /// Who the caller is, for rate limits and the audit log: "uid:1000",
-    /// "token:2" (the line of the token file), or "tcp:127.0.0.1".
+    /// Who the caller is, `kind:name`, for access checks, rate limits and the audit
+    /// log: "uid:1000", "token:ci" (the token's name in the token file, or its
+    /// number when unnamed), or "tcp:127.0.0.1" (TCP without a token file).
     public var identity: String
     /// When the call must be over, if the caller set a deadline.
     public var deadline: ContinuousClock.Instant?

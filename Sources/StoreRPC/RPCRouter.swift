@@ -1,18 +1,11 @@
 import Foundation
 import SwiftProtobuf
 
-/// The method table: full method name → handler, with the access each needs.
-/// Handlers are typed; the router decodes requests and encodes responses, so a
+/// The method table: full method name → handler. Who may call what is not the
+/// transport's business: handlers get the caller's identity (``RPCContext/identity``)
+/// and decide. Handlers are typed; the router decodes requests and encodes responses, so a
 /// payload that does not parse is answered INVALID_ARGUMENT before any handler runs.
 public struct RPCRouter: Sendable {
-    /// Who may call a method.
-    public enum Access: Sendable {
-        /// Any caller that passed the transport's authentication.
-        case anyCaller
-        /// Only Unix-socket callers whose uid is in the server's admin list.
-        case admin
-    }
-
     enum Handler: Sendable {
         case inline(@Sendable (Data, RPCContext) throws -> Data)
         case unary(@Sendable (Data, RPCContext) async throws -> Data)
@@ -20,7 +13,6 @@ public struct RPCRouter: Sendable {
     }
 
     struct Route: Sendable {
-        var access: Access
         var handler: Handler
     }
 
@@ -41,10 +33,9 @@ public struct RPCRouter: Sendable {
     /// Registers a unary method. Registering the same name twice is a programming error.
     public mutating func unary<Request: Message, Response: Message>(
         _ method: String,
-        access: Access = .anyCaller,
         _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) {
-        add(method, Route(access: access, handler: .unary { payload, context in
+        add(method, Route(handler: .unary { payload, context in
             let request = try Self.decode(Request.self, payload)
             return try await handler(request, context).serializedBytes()
         }))
@@ -53,13 +44,12 @@ public struct RPCRouter: Sendable {
     /// Registers a unary method answered inline, on the connection's event loop,
     /// as soon as its frame is read: no task, no thread hop, flushed with the
     /// other answers of the same read. Only for handlers that never block and
-    /// finish in microseconds (Health); everything else uses ``unary(_:access:_:)``.
+    /// finish in microseconds (Health); everything else uses ``unary(_:_:)``.
     public mutating func inline<Request: Message, Response: Message>(
         _ method: String,
-        access: Access = .anyCaller,
         _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) {
-        add(method, Route(access: access, handler: .inline { payload, context in
+        add(method, Route(handler: .inline { payload, context in
             let request = try Self.decode(Request.self, payload)
             return try handler(request, context).serializedBytes()
         }))
@@ -69,10 +59,9 @@ public struct RPCRouter: Sendable {
     /// writer and returns (STREAM_END OK) or throws (STREAM_END with its status).
     public mutating func serverStream<Request: Message, Response: Message>(
         _ method: String,
-        access: Access = .anyCaller,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) {
-        add(method, Route(access: access, handler: .serverStream { payload, context, sink in
+        add(method, Route(handler: .serverStream { payload, context, sink in
             let request = try Self.decode(Request.self, payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
         }))

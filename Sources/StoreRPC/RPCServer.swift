@@ -92,7 +92,10 @@ public final class RPCServer: Service, Sendable {
                     .bind(host: tcp.host, port: tcp.port) { channel in
                         Self.initialize(channel, configuration: configuration, router: router, admission: admission, logger: logger) { channel in
                             channel.eventLoop.makeSucceededFuture(
-                                RPCPeer(transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?")
+                                RPCPeer(
+                                    transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?",
+                                    host: channel.remoteAddress?.ipAddress
+                                )
                             )
                         }
                     }
@@ -242,7 +245,6 @@ public final class RPCServer: Service, Sendable {
                 peer: peer,
                 router: router,
                 tokens: peer.transport == .tcp ? configuration.tcp?.tokens : nil,
-                adminUIDs: configuration.unixSocket?.adminUIDs ?? [],
                 maxInFlight: configuration.maxInFlightPerConnection,
                 logger: logger
             )

@@ -14,7 +14,10 @@ public struct RPCServerConfiguration: Sendable {
         public var mode: UInt32 = 0o660
         /// Mode of the parent directory when the server creates it, 0750 by default.
         public var directoryMode: UInt32 = 0o750
-        /// uids allowed to call admin methods: the daemon's own uid and root by default.
+        /// uids that may take the socket's reserved connection places
+        /// (``RPCServerConfiguration/reservedAdminConnections``): the daemon's own
+        /// uid and root by default. Which methods a uid may call is the handlers'
+        /// business (the daemon's access policy).
         public var adminUIDs: Set<UInt32> = [0, UInt32(getuid())]
 
         public init(path: String) {

@@ -4,7 +4,7 @@ import NIOCore
 import Synchronization
 
 /// One accepted connection's calls. Admission (stream ids, limits,
-/// authentication, access) happens on the event loop, in frame order, in
+/// authentication, the caller's identity) happens on the event loop, in frame order, in
 /// ``ServerConnectionHandler``; inline methods are answered right there, and every
 /// other call is handed to the connection's async loop, which runs it as a task.
 /// A call ends exactly once — by its handler, its deadline, a CANCEL or the
@@ -38,7 +38,6 @@ final class ServerConnection: Sendable {
     let refusal: RPCStatus?
     private let router: RPCRouter
     private let tokens: BearerTokens?
-    private let adminUIDs: Set<UInt32>
     private let maxInFlight: Int
     private let logger: Logger
     private let state = Mutex(State())
@@ -49,7 +48,6 @@ final class ServerConnection: Sendable {
         peer: RPCPeer,
         router: RPCRouter,
         tokens: BearerTokens?,
-        adminUIDs: Set<UInt32>,
         maxInFlight: Int,
         logger: Logger
     ) {
@@ -58,7 +56,6 @@ final class ServerConnection: Sendable {
         self.peer = peer
         self.router = router
         self.tokens = tokens
-        self.adminUIDs = adminUIDs
         self.maxInFlight = maxInFlight
         self.logger = logger
     }
@@ -144,21 +141,14 @@ final class ServerConnection: Sendable {
             identity = "uid:\(peer.uid.map(String.init) ?? "?")"
         case .tcp:
             if let tokens {
-                guard let number = tokens.match(authorization: envelope.metadata["authorization"]) else {
+                guard let name = tokens.match(authorization: envelope.metadata["authorization"]) else {
                     return refuse(.unauthenticated("this listener needs metadata \"authorization: Bearer <token>\" with a valid token"))
                 }
-                identity = "token:\(number)"
+                identity = "token:\(name)"
             } else {
-                identity = "tcp:\(peer.address ?? "?")"
+                identity = "tcp:\(peer.host ?? peer.address ?? "?")"
             }
         }
-        if route.access == .admin {
-            guard peer.transport == .unix, let uid = peer.uid, adminUIDs.contains(uid) else {
-                let who = peer.transport == .unix ? "uid \(peer.uid.map(String.init) ?? "?") is not an admin uid" : "callers over TCP are not admins"
-                return refuse(.permissionDenied("\(envelope.method) is an admin method: call it over the Unix socket as an allowed uid (\(who))"))
-            }
-        }
-
         let timeout = envelope.timeoutMs
         let context = RPCContext(
             method: envelope.method,

@@ -40,7 +40,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Call over TCP at host:port instead of the Unix socket.")
     var tcp: String?
 
-    @Option(help: "File whose first token line is sent as the bearer token (TCP).")
+    @Option(help: "Token file whose first token is sent as the bearer token (TCP); a NAME TOKEN line sends its TOKEN.")
     var tokenFile: String?
 
     @Option(help: "Seconds to wait for the answer of each call (--wait has --wait-timeout).")
@@ -64,17 +64,14 @@ struct ConnectionOptions: ParsableArguments {
     func connect() async throws -> RPCClient {
         var metadata: [String: String] = [:]
         if let tokenFile {
-            let token: String
+            // The daemon's own parser: a NAME TOKEN line sends its TOKEN.
+            let tokens: BearerTokens
             do {
-                token = try String(contentsOfFile: tokenFile, encoding: .utf8)
-                    .split(whereSeparator: \.isNewline)
-                    .map { $0.trimmingCharacters(in: .whitespaces) }
-                    .first { !$0.isEmpty && !$0.hasPrefix("#") } ?? ""
+                tokens = try BearerTokens(contentsOfFile: tokenFile)
             } catch {
-                throw CLIError.usage("cannot read token file \(tokenFile): \(error.localizedDescription)")
+                throw CLIError.usage("\(error)")
             }
-            guard !token.isEmpty else { throw CLIError.usage("token file \(tokenFile) holds no token") }
-            metadata["authorization"] = "Bearer \(token)"
+            metadata["authorization"] = "Bearer \(tokens.tokens[0].secret)"
         }
         let endpoint = try tcp.map { try RPCEndpoint.tcp($0) } ?? .unix(path: socket)
         return try await RPCClient.connect(to: endpoint, metadata: metadata)

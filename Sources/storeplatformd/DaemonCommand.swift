@@ -29,14 +29,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "File mode of the socket, octal (STOREPLATFORM_SOCKET_MODE).")
     var socketMode: String = env("STOREPLATFORM_SOCKET_MODE") ?? "0660"
 
-    @Option(name: .customLong("admin-uid"), help: "uid allowed to call admin methods; repeat for several. Default: this process's uid and root (STOREPLATFORM_ADMIN_UIDS, comma-separated).")
+    @Option(name: .customLong("admin-uid"), help: "uid that is an admin whatever the access file says; repeat for several. Default: this process's uid and root (STOREPLATFORM_ADMIN_UIDS, comma-separated).")
     var adminUIDs: [UInt32] = (env("STOREPLATFORM_ADMIN_UIDS") ?? "").split(separator: ",").compactMap { UInt32($0) }
 
     @Option(help: "TCP listener host:port for internal services, or \"off\" (STOREPLATFORM_TCP).")
     var tcp: String = DefaultPaths.tcp
 
-    @Option(help: "File of bearer tokens, one per line, required on TCP when set (STOREPLATFORM_TOKEN_FILE).")
+    @Option(help: "File of bearer tokens, one per line as NAME TOKEN (the caller is token:NAME) or TOKEN (token:N), required on TCP when set (STOREPLATFORM_TOKEN_FILE).")
     var tokenFile: String = env("STOREPLATFORM_TOKEN_FILE") ?? ""
+
+    @Option(help: "File of callers' roles, one \"PRINCIPAL ROLE [own-stores]\" per line (viewer, operator, admin); without one, other uids are operators of their own stores and TCP/HTTP callers operators of every store (STOREPLATFORM_ACCESS_FILE).")
+    var accessFile: String = env("STOREPLATFORM_ACCESS_FILE") ?? ""
 
     @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
     var http: String = env("STOREPLATFORM_HTTP") ?? "127.0.0.1:8080"
@@ -271,13 +274,17 @@ struct DaemonCommand: AsyncParsableCommand {
             throw DaemonError("cannot create data directory \(dataDir): \(error.localizedDescription)")
         }
 
+        // Read once, for the TCP listener and the gateway alike.
+        let tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
         var configuration = RPCServerConfiguration()
         var unix = RPCServerConfiguration.UnixSocket(path: socket)
         unix.mode = UInt32(socketMode, radix: 8)!
         if !adminUIDs.isEmpty { unix.adminUIDs = Set(adminUIDs) }
+        let access = try loadAccessPolicy(adminUIDs: unix.adminUIDs)
+        // The socket's reserved places are for every uid that is an admin.
+        unix.adminUIDs = access.adminUIDsByName
         configuration.unixSocket = unix
         if tcp != "off", case .tcp(let host, let port) = try RPCEndpoint.tcp(tcp) {
-            let tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
             configuration.tcp = .init(host: host, port: port, tokens: tokens)
         }
         configuration.maxFrameLength = maxFrameBytes
@@ -342,7 +349,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let controlPlane = ControlPlane(
             info: info, provisioner: provisioner, reconciler: reconciler,
             rateLimiter: RateLimiter(limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute)),
-            maxLiveStores: maxLiveStores, logger: logger
+            access: access, maxLiveStores: maxLiveStores, logger: logger
         )
         let server: RPCServer
         do {
@@ -379,7 +386,7 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir
-            gatewayConfiguration.tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
+            gatewayConfiguration.tokens = tokens
             let gateway = HTTPGateway(
                 controlPlane: controlPlane, configuration: gatewayConfiguration, logger: logger,
                 onListening: { [logger, hasTokens = gatewayConfiguration.tokens != nil] host, port in
@@ -427,6 +434,25 @@ extension DaemonCommand {
 
 func env(_ name: String) -> String? {
     ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+extension DaemonCommand {
+    /// The access policy: `--admin-uid`s are admins, then the access file's lines
+    /// (``AccessFile``), then the built-in defaults (``AccessPolicy``).
+    func loadAccessPolicy(adminUIDs: Set<UInt32>) throws -> AccessPolicy {
+        guard !accessFile.isEmpty else { return AccessPolicy(adminUIDs: adminUIDs) }
+        let text: String
+        do {
+            text = try String(contentsOfFile: accessFile, encoding: .utf8)
+        } catch {
+            throw DaemonError("cannot read access file \(accessFile): \(error.localizedDescription); fix the path given to --access-file")
+        }
+        do {
+            return AccessPolicy(adminUIDs: adminUIDs, rules: try AccessFile.parse(text, path: accessFile), file: accessFile)
+        } catch {
+            throw DaemonError("access file \(error)")
+        }
+    }
 }
 
 struct DaemonError: Error, CustomStringConvertible {

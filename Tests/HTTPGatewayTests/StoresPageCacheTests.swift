@@ -1,4 +1,5 @@
 import Foundation
+import StoreCore
 import StorePlatformProto
 import Synchronization
 import Testing
@@ -33,7 +34,7 @@ import Testing
         let list = { (pageSize: UInt32) in
             var request = Storeplatform_V1_ListStoresRequest()
             request.pageSize = pageSize
-            return try harness.controlPlane.listStores(request, caller: "test", cache: cache) { page in
+            return try harness.controlPlane.listStores(request, caller: Principal(.http, "test"), cache: cache) { page in
                 renders.add(1, ordering: .relaxed)
                 return page.stores.map { "\($0.name):\($0.status == .ready ? "ready" : "not ready")" }
             }
@@ -46,7 +47,7 @@ import Testing
 
         var create = Storeplatform_V1_CreateStoreRequest()
         create.name = "cached"
-        let store = try harness.controlPlane.createStore(create, caller: "test", requestID: nil, idempotencyKey: nil).store
+        let store = try harness.controlPlane.createStore(create, caller: Principal(.http, "test"), requestID: nil, idempotencyKey: nil).store
         let afterCreate = try list(10)
         // (The instant simulator may already have made it ready.)
         #expect(afterCreate.count == 1 && afterCreate[0].hasPrefix("cached:"))

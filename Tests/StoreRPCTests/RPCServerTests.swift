@@ -344,33 +344,6 @@ struct RPCServerTests {
         try await server.stop()
     }
 
-    @Test func adminMethodNeedsAnAllowedUID() async throws {
-        let allowed = try await TestServer.start()
-        let client = try await RPCClient.connect(to: allowed.unix)
-        _ = try await client.unary(TestMethod.admin, request(""), as: Reply.self)
-        await client.close()
-        let tcpClient = try await RPCClient.connect(to: allowed.tcp)
-        let overTCP = await #expect(throws: RPCError.self) {
-            _ = try await tcpClient.unary(TestMethod.admin, request(""), as: Reply.self)
-        }
-        #expect(overTCP?.code == .permissionDenied)
-        await tcpClient.close()
-        try await allowed.stop()
-
-        let refusing = try await TestServer.start { $0.unixSocket?.adminUIDs = [424_242] }
-        let other = try await RPCClient.connect(to: refusing.unix)
-        let error = await #expect(throws: RPCError.self) {
-            _ = try await other.unary(TestMethod.admin, request(""), as: Reply.self)
-        }
-        #expect(error?.code == .permissionDenied)
-        #expect(error?.errorCode == "PERMISSION_DENIED")
-        #expect(error?.message.contains("uid \(getuid()) is not an admin uid") == true)
-        // Non-admin methods still work for that caller.
-        #expect(try await other.unary(TestMethod.echo, request("ok"), as: Reply.self).id == "ok")
-        await other.close()
-        try await refusing.stop()
-    }
-
     @Test func tcpNeedsTheBearerTokenWhenConfigured() async throws {
         let server = try await TestServer.start { $0.tcp?.tokens = BearerTokens(["first-secret", "second-secret"]) }
         let anonymous = try await RPCClient.connect(to: server.tcp)
@@ -405,6 +378,34 @@ struct RPCServerTests {
         #expect(!BearerTokens.constantTimeEquals(Array("abcd".utf8), Array("abc".utf8)))
         #expect(!BearerTokens.constantTimeEquals([], Array("abc".utf8)))
         #expect(BearerTokens(["t"]).match(authorization: "t") == nil)
+    }
+
+    /// A token file's lines are NAME TOKEN (the caller is token:NAME) or TOKEN
+    /// (token:N, counting tokens); one parser serves the daemon's listeners and storectl.
+    @Test func tokenFileLinesNameTheirCallers() throws {
+        let tokens = try BearerTokens(parsing: "# comment\nci   s3cret-ci\n\n  plain-token\ndeploy\ts3cret-deploy\n", path: "/etc/t")
+        #expect(tokens.tokens.map(\.name) == ["ci", "2", "deploy"])
+        #expect(tokens.match(authorization: "Bearer s3cret-ci") == "ci")
+        #expect(tokens.match(authorization: "Bearer plain-token") == "2")
+        #expect(tokens.match(authorization: "Bearer s3cret-deploy") == "deploy")
+        #expect(tokens.match(authorization: "Bearer ci") == nil)
+    }
+
+    @Test func tokenFileMistakesNameTheLine() {
+        func problem(_ text: String) -> String {
+            do {
+                _ = try BearerTokens(parsing: text, path: "/etc/t")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(problem("ci one\nci two\n") == "/etc/t:2: the name token:ci is already used on line 1; give each token its own name")
+        #expect(problem("ci same\n# x\nops same\n") == "/etc/t:3: this token is already on line 1; give each caller its own token")
+        #expect(problem("same\nsame\n") == "/etc/t:2: this token is already on line 1; give each caller its own token")
+        #expect(problem("a b c\n") == "/etc/t:1: a line holds NAME TOKEN or just TOKEN, and this one has 3 words")
+        #expect(problem("7up secret\n").hasPrefix("/etc/t:1: \"7up\" is not a token name; a name starts with a letter"))
+        #expect(problem("# nothing\n") == "token file /etc/t holds no token")
     }
 
     // MARK: Socket file and shutdown

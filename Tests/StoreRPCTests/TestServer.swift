@@ -22,7 +22,6 @@ enum TestMethod {
     static let inlineEcho = "/test.v1.Test/InlineEcho"
     static let slow = "/test.v1.Test/Slow"
     static let peer = "/test.v1.Test/Peer"
-    static let admin = "/test.v1.Test/Admin"
     static let ticks = "/test.v1.Test/Ticks"
     static let fail = "/test.v1.Test/Fail"
 }
@@ -107,9 +106,6 @@ struct TestServer {
             reply.createdAtMs = Int64(context.peer.pid ?? -1)
             reply.updatedAtMs = Int64(context.peer.gid ?? 999_999)
             return reply
-        }
-        router.unary(TestMethod.admin, access: .admin) { (_: Request, _: RPCContext) in
-            Reply()
         }
         router.unary(TestMethod.fail) { (_: Request, _: RPCContext) -> Reply in
             struct Boom: Error {}
