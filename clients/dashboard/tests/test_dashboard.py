@@ -236,6 +236,9 @@ def test_create_goes_queued_provisioning_ready_without_reload(browser, daemon):
     assert info["urlHref"].rstrip("/") == store["url"].rstrip("/")
     assert info["urlText"] == store["url"]
     assert info["deleteEnabled"] and not info["retryEnabled"], info
+    # The card names the store's owner: the browser's address, as the gateway saw it.
+    assert store["owner"].startswith("http:"), store
+    assert store["owner"] in info["text"], info
     # The form was reset and shows no error.
     assert find(browser, "create-name").get_attribute("value") == ""
     assert not find(browser, "create-error").is_displayed()
