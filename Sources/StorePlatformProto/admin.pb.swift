@@ -8,8 +8,9 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// AdminService: operator-only methods. On the Unix socket the caller's uid must
-/// be allowed (the daemon's uid and root by default), else PERMISSION_DENIED.
+/// AdminService: methods for callers with the admin role (an --admin-uid, the
+/// daemon's uid and root by default, or a principal the access file makes admin,
+/// over any transport), else PERMISSION_DENIED naming the caller's role.
 
 import SwiftProtobuf
 

@@ -1,4 +1,6 @@
 import Foundation
+import StorePlatformProto
+import StoreRPC
 import Testing
 
 /// The repository root, from this file's place in it.
@@ -52,13 +54,13 @@ func runInRepository(_ arguments: [String], environment extra: [String: String])
     }
 }
 
-/// A daemon for a client suite: at most 3 live stores, a bearer token on TCP,
-/// and a simulated cluster that answers in well under a second.
+/// A daemon for a client suite: at most 3 live stores, a named bearer token on
+/// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second.
 func interopDaemon() async throws -> (DaemonProcess, [String: String]) {
     let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let token = "interop-\(UUID().uuidString)"
-    try "\(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+    try "interop \(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
         extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"], directory: directory
     )
@@ -78,6 +80,30 @@ struct ClientInteropTests {
         let result = try await runInRepository(["make", "-C", "clients/c", "test"], environment: environment)
         #expect(result.status == 0, "\(result.stdout)")
         #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
+        try await daemon.terminate()
+    }
+
+    /// The C example CLI reads a token file as the daemon does: of a NAME TOKEN
+    /// line it sends the TOKEN, and the store it creates is owned by token:NAME.
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config"]))))
+    func cCLISendsTheTokenOfANamedLine() async throws {
+        let (daemon, environment) = try await interopDaemon()
+        let build = try await runInRepository(["make", "-C", "clients/c", "build/storeplatform-c"], environment: [:])
+        #expect(build.status == 0, "\(build.stdout)")
+        let created = try await runInRepository(
+            [
+                "clients/c/build/storeplatform-c", "--tcp", environment["STOREPLATFORM_TEST_TCP"]!,
+                "--token-file", daemon.directory + "/tokens", "create", "named-token",
+            ],
+            environment: [:]
+        )
+        #expect(created.status == 0, "\(created.stdout)")
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var request = Storeplatform_V1_ListStoresRequest()
+        request.pageSize = 10
+        let stores = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        #expect(stores.map(\.owner) == ["token:interop"])
+        await client.close()
         try await daemon.terminate()
     }
 

@@ -37,7 +37,8 @@ static const char usage_text[] =
     "                      $XDG_RUNTIME_DIR/storeplatform/storeplatformd.sock, else\n"
     "                      /tmp/storeplatform-<uid>/storeplatformd.sock)\n"
     "  --tcp HOST:PORT     call over TCP instead\n"
-    "  --token-file F      file whose first token line is sent as the bearer token (TCP)\n"
+    "  --token-file F      token file whose first token is sent as the bearer token (TCP);\n"
+    "                      a NAME TOKEN line sends its TOKEN\n"
     "  --timeout SECONDS   deadline of each call (default 30)\n"
     "\n"
     "exit codes: 0 success; 1 the daemon refused or failed the call; 2 bad usage;\n"
@@ -69,9 +70,10 @@ static void default_socket(char *path, size_t size)
         snprintf(path, size, "/tmp/storeplatform-%lu/storeplatformd.sock", (unsigned long)getuid());
 }
 
-/* Reads the first token of a token file: the first line that is not blank and
- * does not start with '#', without surrounding spaces. Returns a malloc'd
- * string, or NULL with a message in err. */
+/* Reads the first token of a token file, as the daemon does: the first line that
+ * is not blank and does not start with '#', without surrounding spaces; of a
+ * "NAME TOKEN" line, the TOKEN. Returns a malloc'd string, or NULL with a message
+ * in err. */
 static char *read_token(const char *file, char *err, size_t errlen)
 {
     FILE *f = fopen(file, "r");
@@ -90,6 +92,12 @@ static char *read_token(const char *file, char *err, size_t errlen)
             *--end = '\0';
         if (*start == '\0' || *start == '#')
             continue;
+        char *last_space = strrchr(start, ' ');
+        char *last_tab = strrchr(start, '\t');
+        if (last_tab != NULL && (last_space == NULL || last_tab > last_space))
+            last_space = last_tab;
+        if (last_space != NULL)
+            start = last_space + 1;
         token = malloc(strlen(start) + 1);
         if (token != NULL)
             memcpy(token, start, strlen(start) + 1);

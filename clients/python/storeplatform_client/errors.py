@@ -173,7 +173,9 @@ class AlreadyExistsError(StorePlatformError):
 
 
 class PermissionDeniedError(StorePlatformError):
-    """PERMISSION_DENIED: e.g. an AdminService method from a non-admin uid or TCP."""
+    """PERMISSION_DENIED: the caller's role does not allow the call (an AdminService
+    method from a non-admin, a change from a viewer), or it may change only its own
+    stores; the message says what was missing."""
 
 
 class ResourceExhaustedError(StorePlatformError):
