@@ -14,7 +14,8 @@ import Synchronization
 /// retry or delete, change that store), then applies the guards (rate limit per
 /// caller, validation, quota, transition table, operation lock) through the
 /// provisioner and the database. A refusal is PERMISSION_DENIED saying what was
-/// missing, and is not charged to the caller's rate limit.
+/// missing. The role is checked before the rate limit, so a role refusal costs no
+/// budget; the owner after it (the store must be read), as one request, never a create.
 ///
 /// Every caller is at least a viewer, so the reads check nothing but the rate
 /// limit; changes need the operator role, the admin methods the admin role.
