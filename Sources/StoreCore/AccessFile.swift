@@ -21,7 +21,7 @@ public enum AccessFile {
     public static func parse(_ text: String, path: String) throws -> [AccessPolicy.Rule] {
         var rules: [AccessPolicy.Rule] = []
         var lineOfPattern: [PrincipalPattern: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             func fail(_ message: String) -> AccessFileError {
                 AccessFileError("\(path):\(number): \(message)")

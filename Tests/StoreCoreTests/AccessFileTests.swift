@@ -67,5 +67,10 @@ import Testing
                 == "\(Self.path):1: own-stores limits operators only; write \"token:ci operator own-stores\", or drop own-stores"
         )
         #expect(Self.problem("# nothing but comments\n\n") == "accepted")
+        // Lines may end in CRLF, and are counted the same.
+        #expect(
+            Self.problem("token:ci viewer\r\n\r\ntoken:ci admin\r\n")
+                == "\(Self.path):3: token:ci already has a role on line 1; keep one of the two lines"
+        )
     }
 }

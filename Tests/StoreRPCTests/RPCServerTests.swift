@@ -389,6 +389,9 @@ struct RPCServerTests {
         #expect(tokens.match(authorization: "Bearer plain-token") == "2")
         #expect(tokens.match(authorization: "Bearer s3cret-deploy") == "deploy")
         #expect(tokens.match(authorization: "Bearer ci") == nil)
+        // A file written on Windows reads the same.
+        let crlf = try BearerTokens(parsing: "ci s3cret-ci\r\nops s3cret-ops\r\n", path: "/etc/t")
+        #expect(crlf.tokens == [.init(name: "ci", secret: "s3cret-ci"), .init(name: "ops", secret: "s3cret-ops")])
     }
 
     @Test func tokenFileMistakesNameTheLine() {
