@@ -33,6 +33,8 @@ struct GatewayResponder: HTTPResponder {
     /// The open connections, against the configured cap.
     let connections: ConnectionLimit
     let requestIDs = RequestIDs()
+    /// Verified client certificates of open TLS connections.
+    let peerSubjects = TLSPeerSubjects()
     /// Pages of GET /api/stores as JSON, until the next write to the database.
     let storesPages = GenerationCache<Storeplatform_V1_ListStoresRequest, ByteBuffer>()
     let logger: Logger
@@ -93,13 +95,14 @@ struct GatewayResponder: HTTPResponder {
             }
             throw GatewayError.methodNotAllowed(request.method, path: request.uri.path, allowed: allowed)
         }
+        try checkTokenTransport(request, context: context)
         if Self.mutatingMethods.contains(request.method) {
             try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
                 origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite],
                 ownOrigin: ownOrigin(request, context: context)
             )
             try requireJSONBody(request)
-            try authenticate(request)
+            try authenticate(request, context: context)
         }
         let caller = callerIdentity(request, context: context)
         switch (route, request.method) {
@@ -126,7 +129,7 @@ struct GatewayResponder: HTTPResponder {
     /// The origin the request was sent to: its scheme and `Host`, or what a
     /// trusted proxy says they were (`X-Forwarded-Proto`, `X-Forwarded-Host`).
     func ownOrigin(_ request: Request, context: GatewayContext) -> WebOrigin? {
-        var scheme = request.head.scheme ?? "http"
+        var scheme = configuration.tls != nil ? "https" : request.head.scheme ?? "http"
         var authority = request.head.authority
         if let peer = context.peerAddress, configuration.trustedProxies.contains(peer) {
             func first(_ value: String?) -> String? {
@@ -155,9 +158,28 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// With tokens configured, a mutating request must carry one of them.
-    private func authenticate(_ request: Request) throws {
-        guard let tokens = configuration.tokens else { return }
+    /// A bearer token in clear text from another host is refused (``TokenTransport``),
+    /// unless the gateway speaks TLS, a trusted proxy says the client did
+    /// (`X-Forwarded-Proto: https`), or plain tokens are allowed.
+    private func checkTokenTransport(_ request: Request, context: GatewayContext) throws {
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+            configuration.tls == nil, !configuration.allowPlainTokens
+        else { return }
+        let peer = context.peerAddress ?? ""
+        if TokenTransport.isLoopback(peer) { return }
+        if configuration.trustedProxies.contains(peer),
+            request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        {
+            return
+        }
+        throw PlatformError(.unauthenticated, TokenTransport.refusal)
+    }
+
+    /// With tokens configured, a mutating request must carry one of them, or
+    /// come with a verified client certificate.
+    private func authenticate(_ request: Request, context: GatewayContext) throws {
+        guard let tokens = configuration.tokens?.current else { return }
+        if configuration.tls != nil, peerSubjects.subject(of: context.connection) != nil { return }
         guard tokens.match(authorization: request.headers[.authorization]) != nil else {
             throw PlatformError(
                 .unauthenticated, "this gateway requires a token for changes: send Authorization: Bearer <token>"
@@ -165,9 +187,16 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// "http:<address>": the peer's address, or the first `X-Forwarded-For`
-    /// address when the peer is a trusted proxy.
+    /// "cert:<subject>" for a verified client certificate, else "token:N" for a
+    /// valid bearer token, else "http:<address>": the peer's address, or the first
+    /// `X-Forwarded-For` address when the peer is a trusted proxy.
     func callerIdentity(_ request: Request, context: GatewayContext) -> String {
+        if configuration.tls != nil, let subject = peerSubjects.subject(of: context.connection) {
+            return "cert:" + subject
+        }
+        if let number = configuration.tokens?.current.match(authorization: request.headers[.authorization]) {
+            return "token:\(number)"
+        }
         let peer = context.peerAddress ?? "unknown"
         if configuration.trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor],
             let first = forwarded.split(separator: ",").first

@@ -3,6 +3,8 @@ import HTTPTypes
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOSSL
+import StoreRPC
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
@@ -138,6 +140,12 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
             try gateway.connections.admit(channel)
             let pipeline = channel.pipeline.syncOperations
+            if let tls = gateway.configuration.tls {
+                // The context current now: a reload changes what later connections get.
+                let subjects = gateway.peerSubjects
+                try pipeline.addHandler(TLSPeerSubjectHandler { [channel] subject in subjects.record(subject, for: channel) }, position: .first)
+                try pipeline.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
+            }
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
             try pipeline.addHandler(RequestHeadValidator(responder: gateway), position: .before(conversion))
             try pipeline.addHandler(InlineHealthHandler(responder: gateway), position: .before(conversion))

@@ -12,19 +12,29 @@ public struct RPCPeer: Sendable, Hashable, CustomStringConvertible {
     public var pid: Int32?
     /// TCP: the remote address, "127.0.0.1:53412".
     public var address: String?
+    /// TCP: whether the remote address is a loopback one.
+    public var isLoopback: Bool
+    /// TCP over TLS: the subject of the client's verified certificate, RFC 4514
+    /// style ("CN=billing,O=Example"); nil without one.
+    public var certificateSubject: String?
 
-    public init(transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil) {
+    public init(
+        transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil,
+        isLoopback: Bool = false, certificateSubject: String? = nil
+    ) {
         self.transport = transport
         self.uid = uid
         self.gid = gid
         self.pid = pid
         self.address = address
+        self.isLoopback = isLoopback
+        self.certificateSubject = certificateSubject
     }
 
     public var description: String {
         switch transport {
         case .unix: "unix(uid=\(uid.map(String.init) ?? "?"), gid=\(gid.map(String.init) ?? "?"), pid=\(pid.map(String.init) ?? "?"))"
-        case .tcp: "tcp(\(address ?? "?"))"
+        case .tcp: "tcp(\(address ?? "?")\(certificateSubject.map { ", cert \($0)" } ?? ""))"
         }
     }
 }
@@ -40,6 +50,7 @@ public struct RPCContext: Sendable {
     public var metadata: [String: String]
     public var peer: RPCPeer
     /// Who the caller is, for rate limits and the audit log: "uid:1000",
+    /// "cert:CN=billing,O=Example" (a verified client certificate's subject),
     /// "token:2" (the line of the token file), or "tcp:127.0.0.1".
     public var identity: String
     /// When the call must be over, if the caller set a deadline.

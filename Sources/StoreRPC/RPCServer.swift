@@ -6,6 +6,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -92,7 +93,10 @@ public final class RPCServer: Service, Sendable {
                     .bind(host: tcp.host, port: tcp.port) { channel in
                         Self.initialize(channel, configuration: configuration, router: router, admission: admission, logger: logger) { channel in
                             channel.eventLoop.makeSucceededFuture(
-                                RPCPeer(transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?")
+                                RPCPeer(
+                                    transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?",
+                                    isLoopback: channel.remoteAddress?.ipAddress.map(TokenTransport.isLoopback) ?? false
+                                )
                             )
                         }
                     }
@@ -236,12 +240,15 @@ public final class RPCServer: Service, Sendable {
                 // Given back however the connection ends, even if it never reaches `serve`.
                 channel.closeFuture.whenComplete { _ in admission.release(peer.transport) }
             }
+            let tls = peer.transport == .tcp ? configuration.tcp?.tls : nil
             let connection = ServerConnection(
                 refusal: refusal,
                 channel: channel,
                 peer: peer,
                 router: router,
-                tokens: peer.transport == .tcp ? configuration.tcp?.tokens : nil,
+                tokens: peer.transport == .tcp ? configuration.tcp?.tokens?.current : nil,
+                refusesTokens: peer.transport == .tcp && tls == nil && !peer.isLoopback
+                    && !(configuration.tcp?.allowPlainTokens ?? false),
                 adminUIDs: configuration.unixSocket?.adminUIDs ?? [],
                 maxInFlight: configuration.maxInFlightPerConnection,
                 logger: logger
@@ -251,6 +258,11 @@ public final class RPCServer: Service, Sendable {
             if let timeout = configuration.idleTimeout {
                 let (seconds, attoseconds) = timeout.components
                 try handlers.addHandler(IdleStateHandler(readTimeout: .seconds(seconds) + .nanoseconds(attoseconds / 1_000_000_000)))
+            }
+            if let tls {
+                // The context current now: a reload changes what later connections get.
+                try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
+                try handlers.addHandler(TLSPeerSubjectHandler { [connection] subject in connection.certificateSubject = subject })
             }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())

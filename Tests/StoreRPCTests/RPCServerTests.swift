@@ -372,7 +372,7 @@ struct RPCServerTests {
     }
 
     @Test func tcpNeedsTheBearerTokenWhenConfigured() async throws {
-        let server = try await TestServer.start { $0.tcp?.tokens = BearerTokens(["first-secret", "second-secret"]) }
+        let server = try await TestServer.start { $0.tcp?.tokens = ReloadableBearerTokens(BearerTokens(["first-secret", "second-secret"])) }
         let anonymous = try await RPCClient.connect(to: server.tcp)
         let missing = await #expect(throws: RPCError.self) {
             _ = try await anonymous.unary(TestMethod.echo, request(""), as: Reply.self)
