@@ -426,7 +426,10 @@ struct DaemonCommand: AsyncParsableCommand {
                 onListening: { [logger, hasTokens = tokens != nil, scheme = tls != nil ? "https" : "http"] host, port in
                     logger.info(
                         "http gateway listening",
-                        metadata: ["http": "\(scheme)://\(host):\(port)\(hasTokens ? " (bearer token required for changes)" : "")"]
+                        metadata: [
+                            "http": "\(host):\(port)\(hasTokens ? " (bearer token required for changes)" : "")",
+                            "url": "\(scheme)://\(host):\(port)/",
+                        ]
                     )
                 }
             )

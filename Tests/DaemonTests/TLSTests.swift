@@ -121,7 +121,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         let (daemon, tokenFile) = try await tlsDaemon(pki)
         let address = "127.0.0.1:\(daemon.tcpPort)"
         #expect(daemon.log.contains("tcp:\(address) (tls) (bearer token required)"), "\(daemon.log)")
-        _ = try await port(after: "http=https://127.0.0.1:", in: daemon)
+        _ = try await port(after: "url=https://127.0.0.1:", in: daemon)
         let trust = ["--tcp", address, "--tls-ca", pki.path("ca.pem")]
 
         // The CA and a token.
@@ -234,7 +234,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
     func pythonClientAndHTTPSOverTLS() async throws {
         let pki = try TestPKI()
         let (daemon, _) = try await tlsDaemon(pki)
-        let httpPort = try await port(after: "http=https://127.0.0.1:", in: daemon)
+        let httpPort = try await port(after: "url=https://127.0.0.1:", in: daemon)
         let result = try await runInRepository(
             ["python3", "-m", "pytest", "clients/python/tests/test_tls.py", "-q", "-p", "no:cacheprovider"],
             environment: [
@@ -280,7 +280,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
             )
             try await daemon.start()
             let tcpPort = try await port(after: "tcp:0.0.0.0:", in: daemon)
-            let httpPort = try await port(after: "http=http://0.0.0.0:", in: daemon)
+            let httpPort = try await port(after: "url=http://0.0.0.0:", in: daemon)
 
             let remote = try await runProduct("storectl", ["health", "--tcp", "\(address):\(tcpPort)", "--token-file", tokenFile])
             let loopback = try await runProduct("storectl", ["health", "--tcp", "127.0.0.1:\(tcpPort)", "--token-file", tokenFile])
