@@ -128,23 +128,43 @@ struct RPCBenchmark: ParsableCommand {
         print("")
         print("| transport | server | in flight | calls/s | p50 µs | p99 µs | server ctx switches/call | server CPU µs/call | vs floor |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-        let targets: [(String, Int, ChildProcess, Int, ChildProcess, NIOSSLContext?)] = [
+        // Interleaved (tcp, tls, tcp, tls …) so that a change in the machine's load
+        // during the run falls on both transports alike.
+        let targets: [(transport: String, rpcPort: Int, rpcServer: ChildProcess, echoPort: Int, echoServer: ChildProcess, context: NIOSSLContext?)] = [
             ("tcp (nio client)", plainPort, plainDaemon, plainEchoPort, plainEcho, nil),
             ("tls (nio client)", tlsPort, tlsDaemon, tlsEchoPort, tlsEcho, clientContext),
         ]
-        for (transport, rpcPort, rpcServer, echoPort, echoServer, context) in targets {
-            let floorClient = try NIOFrameLoad(port: echoPort, tls: context)
-            let rpcClient = try NIOFrameLoad(port: rpcPort, tls: context)
-            let floorLatency = try floorClient.latency(calls: latencyCalls, server: echoServer)
-            let rpcLatency = try rpcClient.latency(calls: latencyCalls, server: rpcServer)
-            Self.row(transport, "echo floor", 1, floorLatency, floor: nil)
-            Self.row(transport, "storeplatformd", 1, rpcLatency, floor: floorLatency)
-            let floor = try floorClient.throughput(inFlight: tlsInFlight, seconds: seconds, server: echoServer)
-            let rpc = try rpcClient.throughput(inFlight: tlsInFlight, seconds: seconds, server: rpcServer)
-            Self.row(transport, "echo floor", tlsInFlight, floor, floor: nil)
-            Self.row(transport, "storeplatformd", tlsInFlight, rpc, floor: floor)
-            floorClient.close()
-            rpcClient.close()
+        let clients = try targets.map { target in
+            (floor: try NIOFrameLoad(port: target.echoPort, tls: target.context), rpc: try NIOFrameLoad(port: target.rpcPort, tls: target.context))
+        }
+        var rows: [[(String, Int, Result, Result?)]] = Array(repeating: [], count: targets.count)
+        var floorLatency: [Result] = []
+        for (index, target) in targets.enumerated() {
+            floorLatency.append(try clients[index].floor.latency(calls: latencyCalls, server: target.echoServer))
+        }
+        for (index, target) in targets.enumerated() {
+            let rpc = try clients[index].rpc.latency(calls: latencyCalls, server: target.rpcServer)
+            rows[index] += [("echo floor", 1, floorLatency[index], nil), ("storeplatformd", 1, rpc, floorLatency[index])]
+        }
+        var floorRate: [Result] = []
+        for (index, target) in targets.enumerated() {
+            floorRate.append(try clients[index].floor.throughput(inFlight: tlsInFlight, seconds: seconds, server: target.echoServer))
+        }
+        for (index, target) in targets.enumerated() {
+            let rpc = try clients[index].rpc.throughput(inFlight: tlsInFlight, seconds: seconds, server: target.rpcServer)
+            rows[index] += [("echo floor", tlsInFlight, floorRate[index], nil), ("storeplatformd", tlsInFlight, rpc, floorRate[index])]
+        }
+        for (index, target) in targets.enumerated() {
+            for (server, level, result, floor) in rows[index] {
+                Self.row(target.transport, server, level, result, floor: floor)
+            }
+            clients[index].floor.close()
+            clients[index].rpc.close()
+        }
+        var load = [Double](repeating: 0, count: 3)
+        if getloadavg(&load, 3) == 3 {
+            print("")
+            print(String(format: "Load average when the TLS rows ended: %.2f (1 min), %.2f (5 min).", load[0], load[1]))
         }
     }
 

@@ -230,6 +230,24 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         try await daemon.terminate()
     }
 
+    @Test func badTLSFilesStopTheStartWithTheReason() async throws {
+        let pki = try TestPKI()
+        let directory = pki.path("d")
+        let base = ["--socket", directory + "/run/d.sock", "--tcp", "127.0.0.1:0", "--http", "off", "--data-dir", directory + "/data"]
+        let missing = try await runProduct("storeplatformd", base + ["--tls-cert", pki.path("nothing.pem"), "--tls-key", pki.path("server.key")])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot start: cannot read the TLS certificate chain \(pki.path("nothing.pem"))"), "\(missing.stderr)")
+        let mismatched = try await runProduct("storeplatformd", base + ["--tls-cert", pki.path("server.pem"), "--tls-key", pki.path("client.key")])
+        #expect(mismatched.status == 1)
+        #expect(
+            mismatched.stderr.contains("the TLS key \(pki.path("client.key")) does not fit the certificate \(pki.path("server.pem"))"),
+            "\(mismatched.stderr)"
+        )
+        let halfway = try await runProduct("storeplatformd", base + ["--tls-cert", pki.path("server.pem")])
+        #expect(halfway.status == 64)
+        #expect(halfway.stderr.contains("--tls-cert and --tls-key go together"), "\(halfway.stderr)")
+    }
+
     @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])))
     func pythonClientAndHTTPSOverTLS() async throws {
         let pki = try TestPKI()
