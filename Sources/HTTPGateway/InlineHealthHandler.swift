@@ -143,7 +143,16 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             if let tls = gateway.configuration.tls {
                 // The context current now: a reload changes what later connections get.
                 let subjects = gateway.peerSubjects
-                try pipeline.addHandler(TLSPeerSubjectHandler { [channel] subject in subjects.record(subject, for: channel) }, position: .first)
+                let peer = channel.remoteAddress?.description ?? "?"
+                try pipeline.addHandler(
+                    TLSPeerSubjectHandler(
+                        record: { [channel] subject in subjects.record(subject, for: channel) },
+                        refused: { error in
+                            logger.info("TLS handshake refused", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                    ),
+                    position: .first
+                )
                 try pipeline.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
             }
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)

@@ -249,6 +249,7 @@ public final class RPCServer: Service, Sendable {
                 tokens: peer.transport == .tcp ? configuration.tcp?.tokens?.current : nil,
                 refusesTokens: peer.transport == .tcp && tls == nil && !peer.isLoopback
                     && !(configuration.tcp?.allowPlainTokens ?? false),
+                acceptsClientCertificates: (tls?.files.clientCertificates ?? .none) != .none,
                 adminUIDs: configuration.unixSocket?.adminUIDs ?? [],
                 maxInFlight: configuration.maxInFlightPerConnection,
                 logger: logger
@@ -262,7 +263,14 @@ public final class RPCServer: Service, Sendable {
             if let tls {
                 // The context current now: a reload changes what later connections get.
                 try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
-                try handlers.addHandler(TLSPeerSubjectHandler { [connection] subject in connection.certificateSubject = subject })
+                try handlers.addHandler(
+                    TLSPeerSubjectHandler(
+                        record: { [connection] subject in connection.certificateSubject = subject },
+                        refused: { [logger] error in
+                            logger.info("TLS handshake refused", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                    )
+                )
             }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())

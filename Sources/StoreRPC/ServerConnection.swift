@@ -43,6 +43,8 @@ final class ServerConnection: Sendable {
     /// True on a plain TCP connection from another host (and clear-text tokens not
     /// allowed): a call carrying a token is refused, so the caller stops sending it.
     private let refusesTokens: Bool
+    /// True on a TLS connection whose listener asks for client certificates.
+    private let acceptsClientCertificates: Bool
     private let adminUIDs: Set<UInt32>
     private let maxInFlight: Int
     private let logger: Logger
@@ -55,6 +57,7 @@ final class ServerConnection: Sendable {
         router: RPCRouter,
         tokens: BearerTokens?,
         refusesTokens: Bool = false,
+        acceptsClientCertificates: Bool = false,
         adminUIDs: Set<UInt32>,
         maxInFlight: Int,
         logger: Logger
@@ -65,6 +68,7 @@ final class ServerConnection: Sendable {
         self.router = router
         self.tokens = tokens
         self.refusesTokens = refusesTokens
+        self.acceptsClientCertificates = acceptsClientCertificates
         self.adminUIDs = adminUIDs
         self.maxInFlight = maxInFlight
         self.logger = logger
@@ -173,7 +177,10 @@ final class ServerConnection: Sendable {
                 identity = "cert:\(subject)"
             } else if let tokens {
                 guard let number = tokens.match(authorization: envelope.metadata["authorization"]) else {
-                    return refuse(.unauthenticated("this listener needs metadata \"authorization: Bearer <token>\" with a valid token"))
+                    return refuse(.unauthenticated(
+                        "this listener needs metadata \"authorization: Bearer <token>\" with a valid token"
+                            + (acceptsClientCertificates ? ", or a client certificate the daemon's client CA signed" : "")
+                    ))
                 }
                 identity = "token:\(number)"
             } else {

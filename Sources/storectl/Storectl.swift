@@ -16,8 +16,8 @@ struct Storectl: AsyncParsableCommand {
             Exit codes: 0 success; 1 the daemon refused or failed the call (the error code \
             and message are printed), or a --wait ended in failed (the reason is printed) or \
             timed out; 2 bad usage found after parsing (an unreadable token file); 3 the \
-            daemon could not be reached (not running, wrong --socket/--tcp, or the \
-            connection dropped); 64 invalid arguments; 130 interrupted by Ctrl-C during \
+            daemon could not be reached (not running, wrong --socket/--tcp, the \
+            connection dropped, or the TLS handshake failed: the message says why); 64 invalid arguments; 130 interrupted by Ctrl-C during \
             watch or --wait.
             """,
         subcommands: [

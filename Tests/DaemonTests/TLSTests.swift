@@ -131,6 +131,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         let bare = try await runProduct("storectl", ["health"] + trust)
         #expect(bare.status == 1)
         #expect(bare.stderr.contains("error: UNAUTHENTICATED:"), "\(bare.stderr)")
+        #expect(bare.stderr.contains(", or a client certificate the daemon's client CA signed"), "\(bare.stderr)")
 
         // A client certificate is enough by itself, and names the caller in the audit log.
         let create = try await runProduct(
@@ -172,6 +173,9 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         #expect(plain.stderr.contains("the daemon answered in TLS"), "\(plain.stderr)")
         let after = try await runProduct("storectl", trust + ["--token-file", tokenFile])
         #expect(after.status == 0, "\(after.stderr)")
+        // The daemon says whom it refused, and why.
+        try await waitForLog(daemon, "TLS handshake refused", count: 3)
+        #expect(daemon.log.contains("CERTIFICATE_VERIFY_FAILED"), "\(daemon.log)")
         try await daemon.terminate()
     }
 
