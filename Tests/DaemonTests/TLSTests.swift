@@ -37,6 +37,17 @@ final class TestPKI {
         try issueServerCertificate(commonName: "localhost", serial: 4097, into: "server")
     }
 
+    /// `expired-server.pem` and `.key`: a server certificate for 127.0.0.1 that expired in 2020.
+    func issueExpiredServerCertificate() throws {
+        try run(
+            """
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out expired-server.key
+            openssl req -new -key expired-server.key -out expired-server.csr -subj "/CN=localhost"
+            openssl ca -batch -config ca.cnf -in expired-server.csr -out expired-server.pem -startdate 20200101000000Z -enddate 20200201000000Z -notext -extfile server.ext
+            """
+        )
+    }
+
     /// `<name>.pem` and `<name>.key`: a server certificate from the CA.
     func issueServerCertificate(commonName: String, serial: Int, into name: String) throws {
         try run(
@@ -231,6 +242,20 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         _ = try await kept.unary(health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
 
         for client in [open, renewed, stale, kept] { await client.close() }
+        try await daemon.terminate()
+    }
+
+    @Test func anExpiredDaemonCertificateIsNamedAsSuch() async throws {
+        let pki = try TestPKI()
+        try pki.issueExpiredServerCertificate()
+        let daemon = try DaemonProcess(extraArguments: ["--tls-cert", pki.path("expired-server.pem"), "--tls-key", pki.path("expired-server.key")])
+        try await daemon.start()
+        let result = try await runProduct("storectl", ["health", "--tcp", "127.0.0.1:\(daemon.tcpPort)", "--tls-ca", pki.path("ca.pem")])
+        #expect(result.status == 3)
+        #expect(
+            result.stderr.contains("the daemon's certificate (CN=localhost) expired at 2020-02-01T00:00:00Z; the daemon needs a new one"),
+            "\(result.stderr)"
+        )
         try await daemon.terminate()
     }
 
