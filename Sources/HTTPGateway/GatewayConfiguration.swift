@@ -32,10 +32,18 @@ public struct GatewayConfiguration: Sendable {
     /// Directory of the dashboard's static files, served at `/`; nil or missing
     /// means `/` answers a short note instead.
     public var dashboardDirectory: String? = "clients/dashboard"
-    /// When set, POST and DELETE need `Authorization: Bearer <token>`; GETs stay
-    /// open. A request with a valid token is made as `token:NAME`, one without as
-    /// `http:ADDRESS`.
-    public var tokens: BearerTokens?
+    /// When set, POST and DELETE need `Authorization: Bearer <token>` (or a verified
+    /// client certificate); GETs stay open. A request with a valid token is made as
+    /// `token:NAME`, one without as `http:ADDRESS`. Read at each request, so a
+    /// reload applies to the next one.
+    public var tokens: ReloadableBearerTokens?
+    /// When set, the gateway speaks HTTPS only; each connection takes the context
+    /// current when it is accepted.
+    public var tls: ServerTLS?
+    /// Accept bearer tokens over plain HTTP from peers that are not loopback
+    /// (``TokenTransport``); off by default. A trusted proxy that says
+    /// `X-Forwarded-Proto: https` counts as TLS.
+    public var allowPlainTokens = false
     /// How often an idle event stream gets a `: keep-alive` comment.
     public var keepAliveInterval: Duration = .seconds(15)
     /// Event streams (`/api/events`) open at once; more get 503 UNAVAILABLE.

@@ -33,6 +33,8 @@ struct GatewayResponder: HTTPResponder {
     /// The open connections, against the configured cap.
     let connections: ConnectionLimit
     let requestIDs = RequestIDs()
+    /// Verified client certificates of open TLS connections.
+    let peerSubjects = TLSPeerSubjects()
     /// Pages of GET /api/stores as JSON, until the next write to the database.
     let storesPages = GenerationCache<Storeplatform_V1_ListStoresRequest, ByteBuffer>()
     let logger: Logger
@@ -93,6 +95,7 @@ struct GatewayResponder: HTTPResponder {
             }
             throw GatewayError.methodNotAllowed(request.method, path: request.uri.path, allowed: allowed)
         }
+        try checkTokenTransport(request, context: context)
         if Self.mutatingMethods.contains(request.method) {
             try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
                 origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite],
@@ -125,7 +128,7 @@ struct GatewayResponder: HTTPResponder {
     /// The origin the request was sent to: its scheme and `Host`, or what a
     /// trusted proxy says they were (`X-Forwarded-Proto`, `X-Forwarded-Host`).
     func ownOrigin(_ request: Request, context: GatewayContext) -> WebOrigin? {
-        var scheme = request.head.scheme ?? "http"
+        var scheme = configuration.tls != nil ? "https" : request.head.scheme ?? "http"
         var authority = request.head.authority
         if let peer = context.peerAddress, configuration.trustedProxies.contains(peer) {
             func first(_ value: String?) -> String? {
@@ -154,12 +157,33 @@ struct GatewayResponder: HTTPResponder {
         }
     }
 
-    /// Who the caller is: `token:NAME` when tokens are configured and it sent a valid
-    /// one; otherwise `http:<address>`, the peer's address or the first
-    /// `X-Forwarded-For` address when the peer is a trusted proxy. With tokens
-    /// configured, a change without a valid token is UNAUTHENTICATED.
+    /// A bearer token in clear text from another host is refused (``TokenTransport``),
+    /// unless the gateway speaks TLS, a trusted proxy says the client did
+    /// (`X-Forwarded-Proto: https`), or plain tokens are allowed.
+    private func checkTokenTransport(_ request: Request, context: GatewayContext) throws {
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
+            configuration.tls == nil, !configuration.allowPlainTokens
+        else { return }
+        let peer = context.peerAddress ?? ""
+        if TokenTransport.isLoopback(peer) { return }
+        if configuration.trustedProxies.contains(peer),
+            request.headers[.xForwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        {
+            return
+        }
+        throw PlatformError(.unauthenticated, TokenTransport.refusal)
+    }
+
+    /// Who the caller is: `cert:<subject>` for a verified client certificate;
+    /// `token:NAME` when tokens are configured and it sent a valid one; otherwise
+    /// `http:<address>`, the peer's address or the first `X-Forwarded-For` address
+    /// when the peer is a trusted proxy. With tokens configured, a change with
+    /// neither a certificate nor a valid token is UNAUTHENTICATED.
     func callerIdentity(_ request: Request, context: GatewayContext) throws -> Principal {
-        if let tokens = configuration.tokens {
+        if configuration.tls != nil, let subject = peerSubjects.subject(of: context.connection) {
+            return Principal(.cert, subject)
+        }
+        if let tokens = configuration.tokens?.current {
             if let name = tokens.match(authorization: request.headers[.authorization]) {
                 return Principal(.token, name)
             }

@@ -3,6 +3,8 @@ import HTTPTypes
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOSSL
+import StoreRPC
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
@@ -138,6 +140,21 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
         http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
             try gateway.connections.admit(channel)
             let pipeline = channel.pipeline.syncOperations
+            if let tls = gateway.configuration.tls {
+                // The context current now: a reload changes what later connections get.
+                let subjects = gateway.peerSubjects
+                let peer = channel.remoteAddress?.description ?? "?"
+                try pipeline.addHandler(
+                    TLSPeerSubjectHandler(
+                        record: { [channel] subject in subjects.record(subject, for: channel) },
+                        refused: { error in
+                            logger.info("TLS handshake refused", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                    ),
+                    position: .first
+                )
+                try pipeline.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
+            }
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
             try pipeline.addHandler(RequestHeadValidator(responder: gateway), position: .before(conversion))
             try pipeline.addHandler(InlineHealthHandler(responder: gateway), position: .before(conversion))

@@ -93,10 +93,15 @@ final class ClientHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let status: RPCStatus =
-            if let error = error as? RPCProtocolError {
+            if case .frameTooLarge(let length, _) = error as? RPCProtocolError, TLSFailure.looksLikeTLSRecord(length) {
+                RPCStatus(
+                    code: .unavailable, errorCode: "UNAVAILABLE",
+                    message: "the daemon answered in TLS: this port speaks TLS; connect with TLS (storectl --tls and --tls-ca)"
+                )
+            } else if let error = error as? RPCProtocolError {
                 error.status
             } else {
-                RPCStatus(code: .unavailable, errorCode: "UNAVAILABLE", message: "connection failed: \(error)")
+                RPCStatus(code: .unavailable, errorCode: "UNAVAILABLE", message: TLSFailure.explain(error).map { "TLS failed: \($0)" } ?? "connection failed: \(error)")
             }
         closeAll(RPCError(status))
         context.close(promise: nil)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SwiftProtobuf
 import Synchronization
 
@@ -16,32 +17,47 @@ public final class RPCClient: Sendable {
     }
 
     public let endpoint: RPCEndpoint
+    /// Over TLS: the daemon's certificate as "SUBJECT serial HEX valid until DATE".
+    public let serverCertificate: String?
     private let channel: any Channel
     private let handler: NIOLoopBound<ClientHandler>
     private let defaultMetadata: [String: String]
     private let nextKey = Atomic<UInt64>(0)
 
-    private init(endpoint: RPCEndpoint, channel: any Channel, handler: NIOLoopBound<ClientHandler>, metadata: [String: String]) {
+    private init(
+        endpoint: RPCEndpoint, channel: any Channel, handler: NIOLoopBound<ClientHandler>, metadata: [String: String],
+        serverCertificate: String? = nil
+    ) {
         self.endpoint = endpoint
+        self.serverCertificate = serverCertificate
         self.channel = channel
         self.handler = handler
         self.defaultMetadata = metadata
     }
 
     /// Connects to a daemon. `metadata` goes on every call (for example
-    /// `["authorization": "Bearer <token>"]`). Throws ``RPCError`` with
-    /// UNAVAILABLE when nothing listens there.
+    /// `["authorization": "Bearer <token>"]`); `tls` makes a TCP connection speak
+    /// TLS, and the connect waits for its handshake. Throws ``RPCError`` with
+    /// UNAVAILABLE when nothing listens there or the handshake fails (the message
+    /// says why: certificate not trusted or expired, client certificate wanted).
     public static func connect(
         to endpoint: RPCEndpoint,
         metadata: [String: String] = [:],
+        tls: RPCClientTLS? = nil,
         maxFrameLength: Int = FrameDecoder.defaultMaxFrameLength,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RPCClient {
         let bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(10))
+        let tlsContext = try tls?.makeContext()
+        let handshake = group.any().makePromise(of: NIOSSLCertificate?.self)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<(any Channel, NIOLoopBound<ClientHandler>)> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 let handler = ClientHandler()
                 let handlers = channel.pipeline.syncOperations
+                if let tls, let tlsContext, case .tcp(let host, _) = endpoint {
+                    try handlers.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: tls.hostname(for: host)))
+                    try handlers.addHandler(TLSHandshakeWaiter(done: handshake))
+                }
                 try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrameLength)))
                 try handlers.addHandler(EnvelopeDecoder())
                 try handlers.addHandler(EnvelopeEncoder())
@@ -58,9 +74,55 @@ public final class RPCClient: Sendable {
                     try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
                         .connect(host: host, port: port, channelInitializer: initializer)
                 }
-            return RPCClient(endpoint: endpoint, channel: channel, handler: handler, metadata: metadata)
+            var serverCertificate: String?
+            if tls != nil {
+                do {
+                    serverCertificate = try await handshake.futureResult.get()?.summary
+                } catch {
+                    try? await channel.close()
+                    throw error
+                }
+            } else {
+                handshake.succeed(nil)
+            }
+            return RPCClient(endpoint: endpoint, channel: channel, handler: handler, metadata: metadata, serverCertificate: serverCertificate)
+        } catch let error as RPCError {
+            throw error
         } catch {
+            handshake.fail(error)
+            if let tls, "\(error)".contains("CERTIFICATE_VERIFY_FAILED"),
+                let certificate = await serverCertificate(at: endpoint, tls: tls, group: group)
+            {
+                throw RPCError.unavailable("TLS handshake with \(endpoint) failed: \(TLSFailure.explainUntrusted(certificate, caFile: tls.caFile))")
+            }
+            if let explained = TLSFailure.explain(error) {
+                throw RPCError.unavailable("TLS handshake with \(endpoint) failed: \(explained)")
+            }
             throw RPCError.unavailable("cannot connect to \(endpoint): \(error)")
+        }
+    }
+
+    /// The certificate a daemon presents, read without verifying it, to tell why
+    /// verification failed.
+    private static func serverCertificate(at endpoint: RPCEndpoint, tls: RPCClientTLS, group: any EventLoopGroup) async -> NIOSSLCertificate? {
+        guard case .tcp(let host, let port) = endpoint, let context = try? tls.makeContext(verify: false) else { return nil }
+        let handshake = group.any().makePromise(of: NIOSSLCertificate?.self)
+        do {
+            let channel = try await ClientBootstrap(group: group).connectTimeout(.seconds(10))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let handlers = channel.pipeline.syncOperations
+                        try handlers.addHandler(NIOSSLClientHandler(context: context, serverHostname: tls.hostname(for: host)))
+                        try handlers.addHandler(TLSHandshakeWaiter(done: handshake))
+                    }
+                }
+                .connect(host: host, port: port).get()
+            let certificate = try? await handshake.futureResult.get()
+            try? await channel.close()
+            return certificate
+        } catch {
+            handshake.fail(error)
+            return nil
         }
     }
 

@@ -16,9 +16,15 @@ public struct RPCPeer: Sendable, Hashable, CustomStringConvertible {
     /// names a caller without a token (`tcp:127.0.0.1`), so every connection of one
     /// host is one caller.
     public var host: String?
+    /// TCP: whether the remote address is a loopback one.
+    public var isLoopback: Bool
+    /// TCP over TLS: the subject of the client's verified certificate, RFC 4514
+    /// style ("CN=billing,O=Example"); nil without one.
+    public var certificateSubject: String?
 
     public init(
-        transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil, host: String? = nil
+        transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, address: String? = nil,
+        host: String? = nil, isLoopback: Bool = false, certificateSubject: String? = nil
     ) {
         self.transport = transport
         self.uid = uid
@@ -26,12 +32,14 @@ public struct RPCPeer: Sendable, Hashable, CustomStringConvertible {
         self.pid = pid
         self.address = address
         self.host = host
+        self.isLoopback = isLoopback
+        self.certificateSubject = certificateSubject
     }
 
     public var description: String {
         switch transport {
         case .unix: "unix(uid=\(uid.map(String.init) ?? "?"), gid=\(gid.map(String.init) ?? "?"), pid=\(pid.map(String.init) ?? "?"))"
-        case .tcp: "tcp(\(address ?? "?"))"
+        case .tcp: "tcp(\(address ?? "?")\(certificateSubject.map { ", cert \($0)" } ?? ""))"
         }
     }
 }
@@ -47,8 +55,9 @@ public struct RPCContext: Sendable {
     public var metadata: [String: String]
     public var peer: RPCPeer
     /// Who the caller is, `kind:name`, for access checks, rate limits and the audit
-    /// log: "uid:1000", "token:ci" (the token's name in the token file, or its
-    /// number when unnamed), or "tcp:127.0.0.1" (TCP without a token file).
+    /// log: "uid:1000", "cert:CN=billing,O=Example" (a verified client certificate's
+    /// subject), "token:ci" (the token's name in the token file, or its number when
+    /// unnamed), or "tcp:127.0.0.1" (TCP without a token file).
     public var identity: String
     /// When the call must be over, if the caller set a deadline.
     public var deadline: ContinuousClock.Instant?

@@ -6,6 +6,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -94,7 +95,8 @@ public final class RPCServer: Service, Sendable {
                             channel.eventLoop.makeSucceededFuture(
                                 RPCPeer(
                                     transport: .tcp, address: channel.remoteAddress.map(Self.describe) ?? "?",
-                                    host: channel.remoteAddress?.ipAddress
+                                    host: channel.remoteAddress?.ipAddress,
+                                    isLoopback: channel.remoteAddress?.ipAddress.map(TokenTransport.isLoopback) ?? false
                                 )
                             )
                         }
@@ -239,12 +241,16 @@ public final class RPCServer: Service, Sendable {
                 // Given back however the connection ends, even if it never reaches `serve`.
                 channel.closeFuture.whenComplete { _ in admission.release(peer.transport) }
             }
+            let tls = peer.transport == .tcp ? configuration.tcp?.tls : nil
             let connection = ServerConnection(
                 refusal: refusal,
                 channel: channel,
                 peer: peer,
                 router: router,
-                tokens: peer.transport == .tcp ? configuration.tcp?.tokens : nil,
+                tokens: peer.transport == .tcp ? configuration.tcp?.tokens?.current : nil,
+                refusesTokens: peer.transport == .tcp && tls == nil && !peer.isLoopback
+                    && !(configuration.tcp?.allowPlainTokens ?? false),
+                acceptsClientCertificates: (tls?.files.clientCertificates ?? .none) != .none,
                 maxInFlight: configuration.maxInFlightPerConnection,
                 logger: logger
             )
@@ -253,6 +259,18 @@ public final class RPCServer: Service, Sendable {
             if let timeout = configuration.idleTimeout {
                 let (seconds, attoseconds) = timeout.components
                 try handlers.addHandler(IdleStateHandler(readTimeout: .seconds(seconds) + .nanoseconds(attoseconds / 1_000_000_000)))
+            }
+            if let tls {
+                // The context current now: a reload changes what later connections get.
+                try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
+                try handlers.addHandler(
+                    TLSPeerSubjectHandler(
+                        record: { [connection] subject in connection.certificateSubject = subject },
+                        refused: { [logger] error in
+                            logger.info("TLS handshake refused", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                    )
+                )
             }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())

@@ -30,13 +30,21 @@ public struct RPCServerConfiguration: Sendable {
         public var host: String = "127.0.0.1"
         /// 0 picks a free port; ``RPCServer/tcpPort`` tells which.
         public var port: Int
-        /// When set, every call must carry `authorization: Bearer <token>`.
-        public var tokens: BearerTokens?
+        /// When set, every call must carry `authorization: Bearer <token>` (or come
+        /// with a verified client certificate). Read when a connection is accepted.
+        public var tokens: ReloadableBearerTokens?
+        /// When set, the listener speaks TLS only; the context is read when a
+        /// connection is accepted.
+        public var tls: ServerTLS?
+        /// Accept bearer tokens in clear text from peers that are not loopback
+        /// (``TokenTransport``); off by default.
+        public var allowPlainTokens = false
 
-        public init(host: String = "127.0.0.1", port: Int, tokens: BearerTokens? = nil) {
+        public init(host: String = "127.0.0.1", port: Int, tokens: ReloadableBearerTokens? = nil, tls: ServerTLS? = nil) {
             self.host = host
             self.port = port
             self.tokens = tokens
+            self.tls = tls
         }
     }
 

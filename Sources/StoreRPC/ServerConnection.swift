@@ -21,6 +21,7 @@ final class ServerConnection: Sendable {
         var calls: [UInt32: Call] = [:]
         var lastStreamID: UInt32 = 0
         var draining = false
+        var certificateSubject: String?
     }
 
     /// A call admitted on the event loop, waiting for the async loop to run it.
@@ -32,12 +33,18 @@ final class ServerConnection: Sendable {
     }
 
     let channel: any Channel
-    let peer: RPCPeer
+    /// The peer as accepted; ``peer`` adds the certificate subject.
+    private let acceptedPeer: RPCPeer
     /// Why the connection may not stay (its listener is full): set when it was
     /// accepted; its frames are then ignored and it is closed with this status.
     let refusal: RPCStatus?
     private let router: RPCRouter
     private let tokens: BearerTokens?
+    /// True on a plain TCP connection from another host (and clear-text tokens not
+    /// allowed): a call carrying a token is refused, so the caller stops sending it.
+    private let refusesTokens: Bool
+    /// True on a TLS connection whose listener asks for client certificates.
+    private let acceptsClientCertificates: Bool
     private let maxInFlight: Int
     private let logger: Logger
     private let state = Mutex(State())
@@ -48,16 +55,34 @@ final class ServerConnection: Sendable {
         peer: RPCPeer,
         router: RPCRouter,
         tokens: BearerTokens?,
+        refusesTokens: Bool = false,
+        acceptsClientCertificates: Bool = false,
         maxInFlight: Int,
         logger: Logger
     ) {
         self.refusal = refusal
         self.channel = channel
-        self.peer = peer
+        self.acceptedPeer = peer
         self.router = router
         self.tokens = tokens
+        self.refusesTokens = refusesTokens
+        self.acceptsClientCertificates = acceptsClientCertificates
         self.maxInFlight = maxInFlight
         self.logger = logger
+    }
+
+    /// The subject of the client's verified TLS certificate, set once the
+    /// handshake is done (before any request is read).
+    var certificateSubject: String? {
+        get { state.withLock { $0.certificateSubject } }
+        set { state.withLock { $0.certificateSubject = newValue } }
+    }
+
+    /// Who is on the other end, the certificate subject included.
+    var peer: RPCPeer {
+        var peer = acceptedPeer
+        peer.certificateSubject = certificateSubject
+        return peer
     }
 
     /// True while any call of this connection has not ended.
@@ -135,14 +160,24 @@ final class ServerConnection: Sendable {
         guard let route else {
             return refuse(.unimplemented("unknown method \"\(envelope.method)\""))
         }
+        let peer = peer
         let identity: String
         switch peer.transport {
         case .unix:
             identity = "uid:\(peer.uid.map(String.init) ?? "?")"
         case .tcp:
-            if let tokens {
+            if refusesTokens, envelope.metadata["authorization"] != nil {
+                return refuse(.unauthenticated(TokenTransport.refusal))
+            }
+            // A verified client certificate authenticates the caller by itself.
+            if let subject = peer.certificateSubject {
+                identity = "cert:\(subject)"
+            } else if let tokens {
                 guard let name = tokens.match(authorization: envelope.metadata["authorization"]) else {
-                    return refuse(.unauthenticated("this listener needs metadata \"authorization: Bearer <token>\" with a valid token"))
+                    return refuse(.unauthenticated(
+                        "this listener needs metadata \"authorization: Bearer <token>\" with a valid token"
+                            + (acceptsClientCertificates ? ", or a client certificate the daemon's client CA signed" : "")
+                    ))
                 }
                 identity = "token:\(name)"
             } else {

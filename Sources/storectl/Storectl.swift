@@ -16,8 +16,8 @@ struct Storectl: AsyncParsableCommand {
             Exit codes: 0 success; 1 the daemon refused or failed the call (the error code \
             and message are printed), or a --wait ended in failed (the reason is printed) or \
             timed out; 2 bad usage found after parsing (an unreadable token file); 3 the \
-            daemon could not be reached (not running, wrong --socket/--tcp, or the \
-            connection dropped); 64 invalid arguments; 130 interrupted by Ctrl-C during \
+            daemon could not be reached (not running, wrong --socket/--tcp, the \
+            connection dropped, or the TLS handshake failed: the message says why); 64 invalid arguments; 130 interrupted by Ctrl-C during \
             watch or --wait.
             """,
         subcommands: [
@@ -43,6 +43,21 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Token file whose first token is sent as the bearer token (TCP); a NAME TOKEN line sends its TOKEN.")
     var tokenFile: String?
 
+    @Flag(help: "Speak TLS on --tcp (STOREPLATFORM_TLS=1); implied by the other --tls options.")
+    var tls = ProcessInfo.processInfo.environment["STOREPLATFORM_TLS"] == "1"
+
+    @Option(help: "PEM CA certificates to trust for the daemon's certificate; the system's when unset (STOREPLATFORM_TLS_CA).")
+    var tlsCA: String? = ConnectionOptions.env("STOREPLATFORM_TLS_CA")
+
+    @Option(help: "PEM client certificate, for a daemon that asks for one (STOREPLATFORM_TLS_CLIENT_CERT).")
+    var tlsCert: String? = ConnectionOptions.env("STOREPLATFORM_TLS_CLIENT_CERT")
+
+    @Option(help: "PEM private key of --tls-cert (STOREPLATFORM_TLS_CLIENT_KEY).")
+    var tlsKey: String? = ConnectionOptions.env("STOREPLATFORM_TLS_CLIENT_KEY")
+
+    @Option(help: "Name the daemon's certificate must hold, when it is not the --tcp host (STOREPLATFORM_TLS_SERVER_NAME).")
+    var tlsServerName: String? = ConnectionOptions.env("STOREPLATFORM_TLS_SERVER_NAME")
+
     @Option(help: "Seconds to wait for the answer of each call (--wait has --wait-timeout).")
     var timeout: Double = 30
 
@@ -57,6 +72,22 @@ struct ConnectionOptions: ParsableArguments {
             throw ValidationError("--token-file applies to --tcp; the Unix socket identifies callers by uid")
         }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if tlsOptions != nil && tcp == nil {
+            throw ValidationError("--tls and the --tls-* options apply to --tcp; the Unix socket needs no TLS")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together: give both or neither")
+        }
+    }
+
+    private static func env(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// TLS on --tcp: asked for with --tls or by any --tls-* option.
+    var tlsOptions: RPCClientTLS? {
+        guard tls || tlsCA != nil || tlsCert != nil || tlsKey != nil || tlsServerName != nil else { return nil }
+        return RPCClientTLS(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey, serverName: tlsServerName)
     }
 
     var callTimeout: Duration { .milliseconds(Int64(timeout * 1000)) }
@@ -74,7 +105,7 @@ struct ConnectionOptions: ParsableArguments {
             metadata["authorization"] = "Bearer \(tokens.tokens[0].secret)"
         }
         let endpoint = try tcp.map { try RPCEndpoint.tcp($0) } ?? .unix(path: socket)
-        return try await RPCClient.connect(to: endpoint, metadata: metadata)
+        return try await RPCClient.connect(to: endpoint, metadata: metadata, tls: tcp == nil ? nil : tlsOptions)
     }
 
     /// Connects, runs `body` and closes the connection, also when `body` throws.

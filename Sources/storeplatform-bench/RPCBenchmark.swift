@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 import StorePlatformProto
 import StoreRPC
 
 /// Unary Health over the daemon's Unix socket and TCP, next to an echo of the same
 /// bytes over the same kind of socket (the floor). One blocking client thread
-/// drives both, so the difference between the rows is the server's.
+/// drives both, so the difference between the rows is the server's. Then plain
+/// TCP next to TLS, each with its own echo floor, driven by one NIO client
+/// (NIOFrameLoad) for both, since TLS needs one.
 struct RPCBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc",
@@ -23,6 +26,9 @@ struct RPCBenchmark: ParsableCommand {
 
     @Option(help: "In-flight levels for the throughput rows.")
     var inFlight: [Int] = [1, 16, 64]
+
+    @Option(help: "In-flight level of the TLS rows' throughput (0 skips the TLS rows).")
+    var tlsInFlight: Int = 64
 
     func run() throws {
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -71,11 +77,95 @@ struct RPCBenchmark: ParsableCommand {
                 Self.row(transport, "storeplatformd", level, rpc, floor: floor)
             }
         }
+        if tlsInFlight > 0 {
+            try measureTLS(daemonPath: daemonPath, tool: tool.path, scratch: scratch, plainPort: port, plainDaemon: daemonProcess)
+        }
         print("")
         print("storeplatformd RSS: \(idleRSS / 1024).\(idleRSS % 1024 * 10 / 1024) MiB idle after start, \(daemonProcess.peakResidentKiB / 1024) MiB peak after the runs.")
         daemonProcess.stop()
         echoUnix.stop()
         echoTCP.stop()
+    }
+
+    /// Plain TCP and TLS rows from one NIO client: a second daemon serves TLS with
+    /// a self-signed certificate made by the openssl CLI; the floors are a NIO echo
+    /// server, plain and TLS.
+    func measureTLS(daemonPath: String, tool: String, scratch: String, plainPort: Int, plainDaemon: ChildProcess) throws {
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", scratch + "/tls.key", "-out", scratch + "/tls.pem",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw ValidationError("openssl could not make the benchmark's certificate") }
+        var clientConfiguration = TLSConfiguration.makeClientConfiguration()
+        clientConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(scratch + "/tls.pem"))
+        let clientContext = try NIOSSLContext(configuration: clientConfiguration)
+
+        let tlsPort = BlockingFrameSocket.freeLoopbackPort()
+        let tlsDaemon = try ChildProcess(executable: daemonPath, arguments: [
+            "--socket", scratch + "/t.sock", "--tcp", "127.0.0.1:\(tlsPort)", "--data-dir", scratch + "/tdata", "--log-level", "warning",
+            "--http", "off", "--tls-cert", scratch + "/tls.pem", "--tls-key", scratch + "/tls.key",
+        ])
+        defer { tlsDaemon.stop() }
+        try Self.waitForSocket(.unix(path: scratch + "/t.sock"))
+        let plainEcho = try ChildProcess(executable: tool, arguments: ["nio-echo-server"])
+        let plainEchoPort = plainEcho.readLine { Int($0) != nil }.flatMap { Int($0) } ?? 0
+        _ = plainEcho.readLine { $0 == "ready" }
+        defer { plainEcho.stop() }
+        let tlsEcho = try ChildProcess(executable: tool, arguments: ["nio-echo-server", "--tls-cert", scratch + "/tls.pem", "--tls-key", scratch + "/tls.key"])
+        let tlsEchoPort = tlsEcho.readLine { Int($0) != nil }.flatMap { Int($0) } ?? 0
+        _ = tlsEcho.readLine { $0 == "ready" }
+        defer { tlsEcho.stop() }
+        Thread.sleep(forTimeInterval: 1)
+
+        print("")
+        print("Plain TCP next to TLS (TLS 1.3, P-256 certificate), one NIO client on one event loop for every row; floor = a NIO echo server, plain or TLS.")
+        print("")
+        print("| transport | server | in flight | calls/s | p50 µs | p99 µs | server ctx switches/call | server CPU µs/call | vs floor |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        // Interleaved (tcp, tls, tcp, tls …) so that a change in the machine's load
+        // during the run falls on both transports alike.
+        let targets: [(transport: String, rpcPort: Int, rpcServer: ChildProcess, echoPort: Int, echoServer: ChildProcess, context: NIOSSLContext?)] = [
+            ("tcp (nio client)", plainPort, plainDaemon, plainEchoPort, plainEcho, nil),
+            ("tls (nio client)", tlsPort, tlsDaemon, tlsEchoPort, tlsEcho, clientContext),
+        ]
+        let clients = try targets.map { target in
+            (floor: try NIOFrameLoad(port: target.echoPort, tls: target.context), rpc: try NIOFrameLoad(port: target.rpcPort, tls: target.context))
+        }
+        var rows: [[(String, Int, Result, Result?)]] = Array(repeating: [], count: targets.count)
+        var floorLatency: [Result] = []
+        for (index, target) in targets.enumerated() {
+            floorLatency.append(try clients[index].floor.latency(calls: latencyCalls, server: target.echoServer))
+        }
+        for (index, target) in targets.enumerated() {
+            let rpc = try clients[index].rpc.latency(calls: latencyCalls, server: target.rpcServer)
+            rows[index] += [("echo floor", 1, floorLatency[index], nil), ("storeplatformd", 1, rpc, floorLatency[index])]
+        }
+        var floorRate: [Result] = []
+        for (index, target) in targets.enumerated() {
+            floorRate.append(try clients[index].floor.throughput(inFlight: tlsInFlight, seconds: seconds, server: target.echoServer))
+        }
+        for (index, target) in targets.enumerated() {
+            let rpc = try clients[index].rpc.throughput(inFlight: tlsInFlight, seconds: seconds, server: target.rpcServer)
+            rows[index] += [("echo floor", tlsInFlight, floorRate[index], nil), ("storeplatformd", tlsInFlight, rpc, floorRate[index])]
+        }
+        for (index, target) in targets.enumerated() {
+            for (server, level, result, floor) in rows[index] {
+                Self.row(target.transport, server, level, result, floor: floor)
+            }
+            clients[index].floor.close()
+            clients[index].rpc.close()
+        }
+        var load = [Double](repeating: 0, count: 3)
+        if getloadavg(&load, 3) == 3 {
+            print("")
+            print(String(format: "Load average when the TLS rows ended: %.2f (1 min), %.2f (5 min).", load[0], load[1]))
+        }
     }
 
     struct Result {

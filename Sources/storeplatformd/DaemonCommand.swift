@@ -41,6 +41,21 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "File of callers' roles, one \"PRINCIPAL ROLE [own-stores]\" per line (viewer, operator, admin); without one, other uids are operators of their own stores and TCP/HTTP callers operators of every store (STOREPLATFORM_ACCESS_FILE).")
     var accessFile: String = env("STOREPLATFORM_ACCESS_FILE") ?? ""
 
+    @Option(help: "PEM certificate chain (server certificate first): the TCP RPC listener and the HTTP gateway speak TLS only; re-read on SIGHUP (STOREPLATFORM_TLS_CERT).")
+    var tlsCert: String = env("STOREPLATFORM_TLS_CERT") ?? ""
+
+    @Option(help: "PEM private key of --tls-cert; re-read on SIGHUP (STOREPLATFORM_TLS_KEY).")
+    var tlsKey: String = env("STOREPLATFORM_TLS_KEY") ?? ""
+
+    @Option(help: "PEM CA certificates that sign client certificates; turns client certificates on; re-read on SIGHUP (STOREPLATFORM_TLS_CLIENT_CA).")
+    var tlsClientCA: String = env("STOREPLATFORM_TLS_CLIENT_CA") ?? ""
+
+    @Option(help: "With --tls-client-ca: optional (a client may present a certificate) or required (STOREPLATFORM_TLS_CLIENT_CERTS).")
+    var tlsClientCerts: String = env("STOREPLATFORM_TLS_CLIENT_CERTS") ?? "required"
+
+    @Flag(help: "Accept bearer tokens over plain TCP/HTTP from peers that are not loopback (STOREPLATFORM_ALLOW_PLAIN_TOKENS=1).")
+    var allowPlainTokens = env("STOREPLATFORM_ALLOW_PLAIN_TOKENS") == "1"
+
     @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
     var http: String = env("STOREPLATFORM_HTTP") ?? "127.0.0.1:8080"
 
@@ -192,6 +207,15 @@ struct DaemonCommand: AsyncParsableCommand {
         if tcp != "off" {
             do { _ = try RPCEndpoint.tcp(tcp) } catch { throw ValidationError("--tcp: \(error); use host:port or off") }
         }
+        guard tlsCert.isEmpty == tlsKey.isEmpty else {
+            throw ValidationError("--tls-cert and --tls-key go together: set both or neither")
+        }
+        if !tlsClientCA.isEmpty && tlsCert.isEmpty {
+            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are part of TLS")
+        }
+        guard tlsClientCerts == "optional" || tlsClientCerts == "required" else {
+            throw ValidationError("--tls-client-certs \(tlsClientCerts) is not optional or required")
+        }
         if http != "off" {
             do { _ = try GatewayConfiguration.parseAddress(http) } catch { throw ValidationError("--http: \(error); use host:port or off") }
         }
@@ -274,8 +298,6 @@ struct DaemonCommand: AsyncParsableCommand {
             throw DaemonError("cannot create data directory \(dataDir): \(error.localizedDescription)")
         }
 
-        // Read once, for the TCP listener and the gateway alike.
-        let tokens = tokenFile.isEmpty ? nil : try BearerTokens(contentsOfFile: tokenFile)
         var configuration = RPCServerConfiguration()
         var unix = RPCServerConfiguration.UnixSocket(path: socket)
         unix.mode = UInt32(socketMode, radix: 8)!
@@ -284,8 +306,19 @@ struct DaemonCommand: AsyncParsableCommand {
         // The socket's reserved places are for every uid that is an admin.
         unix.adminUIDs = access.adminUIDsByName
         configuration.unixSocket = unix
+        // One set of tokens and one of TLS material serve both TCP listeners; SIGHUP
+        // reloads them (ReloadOnHangup).
+        let tokens: ReloadableBearerTokens?
+        let tls: ServerTLS?
+        do {
+            tokens = tokenFile.isEmpty ? nil : try ReloadableBearerTokens(contentsOfFile: tokenFile)
+            tls = tlsCert.isEmpty ? nil : try ServerTLS(files: tlsFiles)
+        } catch {
+            throw DaemonError("cannot start: \(error)")
+        }
         if tcp != "off", case .tcp(let host, let port) = try RPCEndpoint.tcp(tcp) {
-            configuration.tcp = .init(host: host, port: port, tokens: tokens)
+            configuration.tcp = .init(host: host, port: port, tokens: tokens, tls: tls)
+            configuration.tcp?.allowPlainTokens = allowPlainTokens
         }
         configuration.maxFrameLength = maxFrameBytes
         configuration.maxInFlightPerConnection = maxInFlight
@@ -360,7 +393,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
         var listening = ["unix:\(socket)"]
         if let port = server.tcpPort, let host = configuration.tcp?.host {
-            listening.append("tcp:\(host):\(port)" + (configuration.tcp?.tokens != nil ? " (bearer token required)" : ""))
+            listening.append(
+                "tcp:\(host):\(port)" + (tls != nil ? " (tls)" : "") + (configuration.tcp?.tokens != nil ? " (bearer token required)" : "")
+            )
         }
         logger.info(
             "storeplatformd \(info.version) serving",
@@ -368,11 +403,14 @@ struct DaemonCommand: AsyncParsableCommand {
                 "listening": "\(listening.joined(separator: ", "))",
                 "cluster": "\(cluster)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
                 "data-dir": "\(dataDir)",
+                "tls": "\(tls?.summary ?? "off")",
                 "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
             ]
         )
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: reconciler)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, logger: logger)),
+        ]
         if http != "off" {
             let (host, port) = try GatewayConfiguration.parseAddress(http)
             var gatewayConfiguration = GatewayConfiguration()
@@ -387,12 +425,17 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir
             gatewayConfiguration.tokens = tokens
+            gatewayConfiguration.tls = tls
+            gatewayConfiguration.allowPlainTokens = allowPlainTokens
             let gateway = HTTPGateway(
                 controlPlane: controlPlane, configuration: gatewayConfiguration, logger: logger,
-                onListening: { [logger, hasTokens = gatewayConfiguration.tokens != nil] host, port in
+                onListening: { [logger, hasTokens = tokens != nil, scheme = tls != nil ? "https" : "http"] host, port in
                     logger.info(
                         "http gateway listening",
-                        metadata: ["http": "\(host):\(port)\(hasTokens ? " (bearer token required for changes)" : "")"]
+                        metadata: [
+                            "http": "\(host):\(port)\(hasTokens ? " (bearer token required for changes)" : "")",
+                            "url": "\(scheme)://\(host):\(port)/",
+                        ]
                     )
                 }
             )
@@ -417,6 +460,13 @@ struct DaemonCommand: AsyncParsableCommand {
 }
 
 extension DaemonCommand {
+    var tlsFiles: ServerTLSFiles {
+        ServerTLSFiles(
+            certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsClientCA.isEmpty ? nil : tlsClientCA,
+            clientCertificates: ServerTLSFiles.ClientCertificates(rawValue: tlsClientCerts) ?? .required
+        )
+    }
+
     func simulatedClusterConfiguration() throws -> SimulatedClusterConfiguration {
         var configuration = SimulatedClusterConfiguration()
         configuration.installDelay = .milliseconds(Int64(simInstallDelay * 1000))

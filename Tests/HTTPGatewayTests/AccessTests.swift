@@ -19,7 +19,7 @@ import Testing
 
     @Test func aViewerTokenMayReadButNotChange() async throws {
         let harness = try GatewayHarness(access: try Self.policy("token:ci viewer\ntoken:ops operator\n"))
-        try await harness.withGateway({ $0.tokens = Self.tokens }) { port in
+        try await harness.withGateway({ $0.tokens = ReloadableBearerTokens(Self.tokens) }) { port in
             let created = try await RawHTTPClient.send(
                 port: port, "POST", "/api/stores", headers: Self.bearer("ops-secret"), body: #"{"name":"shop"}"#
             )
@@ -79,7 +79,7 @@ import Testing
             [Store.queued(name: try StoreName.validate("legacy"), engine: WooCommerceEngine(), id: "st_legacy00000a", now: Date())],
             actor: "import"
         )
-        try await harness.withGateway({ $0.tokens = Self.tokens }) { port in
+        try await harness.withGateway({ $0.tokens = ReloadableBearerTokens(Self.tokens) }) { port in
             func create(_ name: String, as secret: String) async throws -> String {
                 let response = try await RawHTTPClient.send(
                     port: port, "POST", "/api/stores", headers: Self.bearer(secret), body: #"{"name":"\#(name)"}"#

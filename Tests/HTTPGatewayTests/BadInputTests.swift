@@ -1,5 +1,6 @@
 import Foundation
 import StorePlatformProto
+import StoreRPC
 import Testing
 
 @Suite struct BadInputTests {
@@ -78,7 +79,7 @@ import Testing
 
     @Test func tokenRequiredOnChangesButNotOnReads() async throws {
         let harness = try GatewayHarness()
-        try await harness.withGateway({ $0.tokens = .init(["s3cret"]) }) { port in
+        try await harness.withGateway({ $0.tokens = .init(BearerTokens(["s3cret"])) }) { port in
             let expected = #"{"error":{"code":"UNAUTHENTICATED","message":"this gateway requires a token for changes: send Authorization: Bearer <token>"}}"#
             let missing = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"locked"}"#)
             #expect(missing.status == 401)

@@ -17,9 +17,9 @@ struct RawResponse {
 /// exact bytes the gateway sends (and can send paths no URL type would allow,
 /// such as `/../Package.swift`).
 enum RawHTTPClient {
-    static func connect(port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    static func connect(host: String = "127.0.0.1", port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
+            .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -47,13 +47,13 @@ enum RawHTTPClient {
 
     /// Sends one request with `Connection: close` and reads the whole answer.
     static func send(
-        port: Int, _ method: String, _ target: String, headers: [String: String] = [:], body: String? = nil
+        host: String = "127.0.0.1", port: Int, _ method: String, _ target: String, headers: [String: String] = [:], body: String? = nil
     ) async throws -> RawResponse {
-        try await send(port: port, raw: requestText(method, target, headers: headers, body: body))
+        try await send(host: host, port: port, raw: requestText(method, target, headers: headers, body: body))
     }
 
-    static func send(port: Int, raw: String) async throws -> RawResponse {
-        let channel = try await connect(port: port)
+    static func send(host: String = "127.0.0.1", port: Int, raw: String) async throws -> RawResponse {
+        let channel = try await connect(host: host, port: port)
         let bytes = try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: raw))
             var received: [UInt8] = []

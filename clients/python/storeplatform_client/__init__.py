@@ -20,6 +20,7 @@ from .client import (
     Methods,
     ServerStream,
     default_socket_path,
+    tls_context,
 )
 from .errors import *  # noqa: F401,F403  (every error class and StatusCode)
 from .errors import __all__ as _errors_all
@@ -35,6 +36,7 @@ __all__ = [
     "ServerStream",
     "Methods",
     "default_socket_path",
+    "tls_context",
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_TCP_HOST",
     "DEFAULT_TCP_PORT",

@@ -18,6 +18,7 @@ import os
 import collections
 import queue
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -139,6 +140,40 @@ def _store_status(value: Union[int, str]) -> int:
 _Item = Union[envelope_pb2.Envelope, StorePlatformError, None]  # None: closed locally
 
 
+def tls_context(ca: Optional[str] = None, cert: Optional[str] = None, key: Optional[str] = None) -> ssl.SSLContext:
+    """A client context for :meth:`Client.tcp`: TLS 1.2 or later, the daemon's
+    certificate checked against ``ca`` (the system's CAs when None), and a client
+    certificate when ``cert`` and ``key`` are given."""
+    context = ssl.create_default_context(cafile=ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert or key:
+        if not (cert and key):
+            raise ValueError("cert and key go together: give both or neither")
+        context.load_cert_chain(cert, key)
+    return context
+
+
+def _explain_tls(exc: BaseException) -> str:
+    """What a failed handshake means, with what to do."""
+    text = str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or text
+        if "expired" in reason:
+            return f"the daemon's certificate has expired ({reason}); the daemon needs a new one"
+        if "Hostname mismatch" in reason or "IP address mismatch" in reason:
+            return f"the daemon's certificate is not valid for this host ({reason}); pass server_hostname"
+        return f"the daemon's certificate is not trusted ({reason}); pass its CA as ca="
+    if "CERTIFICATE_REQUIRED" in text or "HANDSHAKE_FAILURE" in text:
+        return f"the daemon wants a client certificate ({text}); pass cert= and key="
+    if "CERTIFICATE_EXPIRED" in text:
+        return f"the daemon refused the client certificate: it has expired ({text})"
+    if "UNKNOWN_CA" in text or "BAD_CERTIFICATE" in text:
+        return f"the daemon refused the client certificate: not signed by a CA it trusts ({text})"
+    if "WRONG_VERSION_NUMBER" in text:
+        return f"the daemon did not answer in TLS ({text}); connect without TLS or check the port"
+    return text
+
+
 class Client:
     """A connection to ``storeplatformd``.
 
@@ -217,8 +252,23 @@ class Client:
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ca: Optional[str] = None,
+        cert: Optional[str] = None,
+        key: Optional[str] = None,
+        server_hostname: Optional[str] = None,
     ) -> "Client":
-        """Connect over TCP; ``token`` is sent as ``authorization: Bearer <token>`` on every call."""
+        """Connect over TCP; ``token`` is sent as ``authorization: Bearer <token>`` on every call.
+
+        TLS: pass an ``ssl_context``, or any of ``ca`` (PEM CA file to trust; the
+        system's otherwise), ``cert`` and ``key`` (PEM client certificate and key,
+        for a daemon that asks for one). ``server_hostname`` is the name the
+        daemon's certificate must hold (``host`` by default; an IP address is
+        matched against the certificate's IP entries). A refused handshake raises
+        ``UnavailableError`` saying why.
+        """
+        if ssl_context is None and (ca or cert or key or server_hostname):
+            ssl_context = tls_context(ca=ca, cert=cert, key=key)
         try:
             sock = socket.create_connection((host, int(port)), timeout=connect_timeout)
         except OSError as exc:
@@ -227,6 +277,12 @@ class Client:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if ssl_context is not None:
+            try:
+                sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname or host)
+            except (ssl.SSLError, OSError) as exc:
+                sock.close()
+                raise unavailable(f"TLS handshake with {host}:{port} failed: {_explain_tls(exc)}") from exc
         return cls(sock, token=token, timeout=timeout, max_frame_bytes=max_frame_bytes,
                    peer=f"tcp:{host}:{port}")
 
@@ -522,7 +578,14 @@ class Client:
             try:
                 self._sock.sendall(_HEADER.pack(len(data)) + data)
             except OSError as exc:
-                err = unavailable(f"sending to {self.peer} failed: {exc}", method, request_id)
+                if isinstance(exc, ssl.SSLError):
+                    # TLS 1.3 refuses a client certificate after the handshake: the
+                    # reader gets the daemon's alert, which says why; wait for it.
+                    self._reader.join(timeout=2)
+                    if self._failure is not None:
+                        raise self._failure._clone() from exc
+                err = unavailable(f"sending to {self.peer} failed: {_explain_tls(exc) if isinstance(exc, ssl.SSLError) else exc}",
+                                  method, request_id)
                 self._fail(err)
                 raise err._clone() from exc
         return stream_id, inbox, request_id
@@ -645,7 +708,8 @@ class Client:
             if self._closed:
                 self._fail(unavailable("the client was closed", error_code="CLIENT_CLOSED"))
             else:
-                self._fail(unavailable(f"reading from {self.peer} failed: {exc}"))
+                reason = f"TLS failed: {_explain_tls(exc)}" if isinstance(exc, ssl.SSLError) else str(exc)
+                self._fail(unavailable(f"reading from {self.peer} failed: {reason}"))
         except BaseException as exc:  # never leave callers waiting forever
             self._fail(unavailable(f"the client's reader failed: {exc!r}"))
             raise

@@ -86,6 +86,20 @@ daemon.allowUnauthenticatedTCP (a throwaway cluster only).
 {{- end -}}
 
 {{/*
+Bearer tokens travel only over TLS or loopback: the daemon refuses a token sent in
+clear from another pod. A reachable RPC listener or an Ingress with tokens needs
+tls.enabled, or daemon.allowPlainTokens (tokens in clear on the pod network).
+*/}}
+{{- define "platform.checkTokenTransport" -}}
+{{- if and .Values.tokenFile.enabled (or (include "platform.rpcExposed" .) .Values.ingress.enabled) (not .Values.tls.enabled) (not .Values.daemon.allowPlainTokens) -}}
+{{- fail "tokenFile.enabled with a reachable daemon.tcp or the Ingress: the daemon refuses bearer tokens sent in clear from other pods. Enable tls (a kubernetes.io/tls Secret), or set daemon.allowPlainTokens=true to accept tokens in clear on the pod network." -}}
+{{- end -}}
+{{- if and .Values.tls.enabled (not (has (toString .Values.tls.clientCertificates) (list "" "optional"))) -}}
+{{- fail (printf "tls.clientCertificates=%s: use \"\" or optional (the kubelet's probes present no client certificate, so required would fail them)" (toString .Values.tls.clientCertificates)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The same for the HTTP gateway behind the Ingress: with the Ingress on and no token
 file, anyone who reaches the host could create and delete stores (POST and DELETE
 need a bearer token only when --token-file is set).
