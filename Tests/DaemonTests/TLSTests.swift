@@ -201,6 +201,35 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         try await daemon.terminate()
     }
 
+    /// A verified certificate's subject is a principal of the access file: a viewer
+    /// certificate may read but not create, an admin one may call admin methods over
+    /// TCP, and the store it creates is owned by `cert:<subject>`.
+    @Test func theAccessFileGivesCertificateSubjectsTheirRoles() async throws {
+        let pki = try TestPKI()
+        let certificate = ["--tls-ca", pki.path("ca.pem"), "--tls-cert", pki.path("client.pem"), "--tls-key", pki.path("client.key")]
+        for role in ["viewer", "admin"] {
+            let accessFile = pki.path("access-\(role).conf")
+            try "cert:CN=billing,O=Example \(role)\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
+            let (daemon, _) = try await tlsDaemon(pki, extra: ["--access-file", accessFile])
+            let tcp = ["--tcp", "127.0.0.1:\(daemon.tcpPort)"] + certificate
+            let list = try await runProduct("storectl", ["list"] + tcp)
+            #expect(list.status == 0, "\(list.stderr)")
+            let create = try await runProduct("storectl", ["create", "cert-\(role)", "--json"] + tcp)
+            let reconcile = try await runProduct("storectl", ["reconcile"] + tcp)
+            if role == "viewer" {
+                #expect(create.status == 1)
+                #expect(create.stderr.contains("PERMISSION_DENIED: cert:CN=billing,O=Example is a viewer; CreateStore needs the operator role"), "\(create.stderr)")
+                #expect(reconcile.stderr.contains("PERMISSION_DENIED: cert:CN=billing,O=Example is a viewer; Reconcile needs the admin role"), "\(reconcile.stderr)")
+            } else {
+                #expect(create.status == 0, "\(create.stderr)")
+                let store = try Storeplatform_V1_CreateStoreResponse(jsonString: create.stdout).store
+                #expect(store.owner == "cert:CN=billing,O=Example")
+                #expect(reconcile.status == 0, "\(reconcile.stderr)")
+            }
+            try await daemon.terminate()
+        }
+    }
+
     @Test func sighupReloadsCertificateAndTokensWithoutDroppingConnections() async throws {
         let pki = try TestPKI()
         let (daemon, tokenFile) = try await tlsDaemon(pki)
