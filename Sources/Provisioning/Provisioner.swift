@@ -24,6 +24,12 @@ public final class Provisioner: Sendable {
     private let configuration: ProvisionerConfiguration
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
+    /// Held from a transition's write to its publication, so watchers receive
+    /// transitions in audit-id order. A watcher resumes "after the last id it
+    /// received"; were a lower id published after a higher one, a watcher ended in
+    /// between would skip it for good. (Writes are one at a time in the database
+    /// anyway, and publishing never blocks, so this costs no concurrency.)
+    private let commitOrder = Mutex(())
 
     public init(
         database: StoreDatabase,
@@ -73,13 +79,17 @@ public final class Provisioner: Sendable {
         let storeName = try StoreName.validate(name)
         let engine = try StoreEngines.resolve(engine)
         let store = Store.queued(name: storeName, engine: engine, owner: actor, now: Date())
-        switch try database.createStore(
-            store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
-        ) {
+        let outcome = try commitOrder.withLock { _ in
+            let outcome = try database.createStore(
+                store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
+            )
+            if case .created(let created, let event) = outcome { publish(created, event) }
+            return outcome
+        }
+        switch outcome {
         case .existing(let existing):
             return existing
-        case .created(let created, let event):
-            publish(created, event)
+        case .created(let created, _):
             let lease = try locks.acquire(storeID: created.id, storeName: created.name, kind: .provision)
             launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
             return created
@@ -441,12 +451,14 @@ public final class Provisioner: Sendable {
         requestID: String? = nil,
         update: (inout Store) -> Void = { _ in }
     ) throws -> Transition {
-        let transition = try database.transition(
-            storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, update: update
-        )
-        publish(transition.store, transition.event)
-        return transition
+        try commitOrder.withLock { _ in
+            let transition = try database.transition(
+                storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
+                message: message, requestID: requestID, update: update
+            )
+            publish(transition.store, transition.event)
+            return transition
+        }
     }
 
     private func publish(_ store: Store, _ event: AuditEvent) {

@@ -38,6 +38,15 @@ final class ChildProcess {
         }
     }
 
+    /// Reads and drops the rest of the output on a thread of its own, so a child
+    /// that goes on logging never blocks on a full pipe.
+    func discardOutput() {
+        let handle = output.fileHandleForReading
+        Thread.detachNewThread {
+            while !handle.availableData.isEmpty {}
+        }
+    }
+
     /// Resident set size now, in KiB (VmRSS).
     var residentKiB: Int { statusField("VmRSS:") }
     /// Peak resident set size, in KiB (VmHWM).
