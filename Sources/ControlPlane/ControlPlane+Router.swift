@@ -43,10 +43,10 @@ extension ControlPlane {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
             let watch = try watchStores(request, caller: Self.principal(context))
             if let current = watch.current { try await writer.send(current.proto) }
-            for event in watch.replay { try await writer.send(event.proto) }
-            var last = watch.replayedUpTo
-            if watch.replayIsPartial { throw StoreWatch.fellBehind(after: last) }
-            for await event in watch.changes.events where watch.isNew(event) {
+            let replayed = try await watch.replay { try await writer.send($0.proto) }
+            var last = replayed.lastAuditID
+            if replayed.isPartial { throw StoreWatch.fellBehind(after: last) }
+            for await event in watch.changes.events where event.auditID > last {
                 try await writer.send(event.proto)
                 last = event.auditID
             }

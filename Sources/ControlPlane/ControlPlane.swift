@@ -228,31 +228,28 @@ public final class ControlPlane: Sendable {
     /// with its current state (action "current"), read after subscribing, so a
     /// watcher never misses a change between looking and listening. With
     /// `after_audit_id`, it starts instead with the transitions committed after
-    /// that id (read after subscribing too; live events already replayed are to be
-    /// skipped by id, see ``StoreWatch/isNew(_:)``).
+    /// that id (read page by page after subscribing, see ``StoreWatch/replay(_:)``;
+    /// live events already replayed are to be skipped by id).
     public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) throws -> StoreWatch {
         guard request.afterAuditID >= 0 else {
             throw PlatformError(.invalidArgument, "after_audit_id must not be negative; 0 watches from now on")
         }
         let before = try checkWatch(request, caller: caller)
         let changes = provisioner.events.subscribe(storeID: before == nil ? nil : request.storeID)
-        // Nothing may throw from here on, or the subscription would outlive the call:
-        // a failed read is reported as a partial replay, so the watcher comes back.
-        if request.afterAuditID > 0 {
-            let replay = try? storeEvents(
-                after: request.afterAuditID, storeID: before == nil ? nil : request.storeID, limit: replayLimit
-            )
-            return StoreWatch(
-                current: nil, replay: replay ?? [], replayIsPartial: replay.map { $0.count == replayLimit } ?? true,
-                resumedAfter: request.afterAuditID, changes: changes
-            )
+        // Nothing may throw from here on, or the subscription would outlive the call.
+        let storeID = before == nil ? nil : request.storeID
+        func watch(current: StoreEvent?) -> StoreWatch {
+            StoreWatch(
+                current: current, resumedAfter: request.afterAuditID, changes: changes, replayLimit: replayLimit
+            ) { [self] after, limit in
+                try storeEvents(after: after, storeID: storeID, limit: limit)
+            }
         }
-        guard let before else { return StoreWatch(current: nil, replay: [], replayIsPartial: false, resumedAfter: 0, changes: changes) }
+        guard request.afterAuditID == 0, let before else { return watch(current: nil) }
         let store = (try? database.store(id: request.storeID)) ?? before
-        let current = StoreEvent(
+        return watch(current: StoreEvent(
             store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
-        )
-        return StoreWatch(current: current, replay: [], replayIsPartial: false, resumedAfter: 0, changes: changes)
+        ))
     }
 
     /// The transitions committed after audit row `auditID`, oldest first, at most

@@ -9,14 +9,14 @@ import Synchronization
 final class EventStreams: Sendable {
     private struct State {
         var next = 0
-        var open: [Int: AsyncStream<ByteBuffer>.Continuation] = [:]
+        var open: [Int: AsyncStream<Chunk>.Continuation] = [:]
         var isShutDown = false
     }
 
     private let state = Mutex(State())
 
     /// Registers a stream's continuation; nil once shutdown has begun.
-    func register(_ continuation: AsyncStream<ByteBuffer>.Continuation) -> Int? {
+    func register(_ continuation: AsyncStream<Chunk>.Continuation) -> Int? {
         state.withLock { state in
             guard !state.isShutDown else { return nil }
             state.next += 1
@@ -41,59 +41,78 @@ final class EventStreams: Sendable {
 
     var count: Int { state.withLock { $0.open.count } }
 
+    /// What a stream queues for its client: a live event, or a keep-alive comment.
+    enum Chunk: Sendable {
+        case event(StoreEvent)
+        case keepAlive
+    }
+
     /// Chunks (events and keep-alives) one stream holds for a client that does not
     /// read; past them the client has fallen behind.
     static let chunkLimit = 64
 
     /// The body of a `text/event-stream` response: a `: connected` comment, the
-    /// events a reconnecting client missed (`replay`), the current state when a
-    /// store was named, then one `event: store` per committed transition and a
-    /// `: keep-alive` comment whenever `keepAlive` passes. A client that stops
-    /// reading gets at most ``chunkLimit`` chunks queued; past that, or when the
-    /// bus had to stop feeding it, the stream ends with `event: behind` naming
-    /// the last event id it was sent, and the browser's EventSource reconnects with
-    /// that `Last-Event-ID` to catch up. Ends also when the client goes away (the
-    /// next write fails) and at shutdown.
+    /// events a reconnecting client missed (the watch's replay, read page by page),
+    /// the current state when a store was named, then one `event: store` per
+    /// committed transition and a `: keep-alive` comment whenever `keepAlive`
+    /// passes. A client that stops reading gets at most ``chunkLimit`` chunks
+    /// queued; past that, or when the bus had to stop feeding it, the stream ends
+    /// with `event: behind` naming the last event id it was sent, and the client
+    /// reconnects with that `Last-Event-ID` to catch up. Ends also when the client
+    /// goes away (the next write fails) and at shutdown.
     /// A partial replay (the client missed more than one replay holds) ends with
     /// `event: behind` right after it, so the client comes back for the rest
     /// instead of skipping it.
     func body(_ watch: StoreWatch, keepAlive: Duration) -> ResponseBody {
         ResponseBody { writer in
-            let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.chunkLimit))
+            let (chunks, continuation) = AsyncStream<Chunk>.makeStream(bufferingPolicy: .bufferingOldest(Self.chunkLimit))
             guard let id = self.register(continuation) else {
                 try await writer.finish(nil)
                 return
             }
             defer { self.remove(id) }
-            let behind = BehindMark()
+            let dropped = DroppedMark()
             let changes = watch.changes
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    var last = watch.replayedUpTo
-                    for await event in changes.events where watch.isNew(event) {
-                        if case .dropped = continuation.yield(Self.frame(event)) {
-                            behind.set(last)
+                    for await event in changes.events {
+                        if case .dropped = continuation.yield(.event(event)) {
+                            dropped.set()
                             break
                         }
-                        last = event.auditID
                     }
-                    if changes.fellBehind { behind.set(last) }
                     continuation.finish()
                 }
                 group.addTask {
                     while (try? await Task.sleep(for: keepAlive)) != nil {
-                        continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                        continuation.yield(.keepAlive)
                     }
                 }
+                // The last event id the client was sent: live events the replay
+                // already sent are skipped by it, and a stream that fell behind names it.
+                var last = watch.resumedAfter
                 do {
                     try await writer.write(ByteBuffer(string: ": connected\n\n"))
-                    for event in watch.replay { try await writer.write(Self.frame(event)) }
-                    if watch.replayIsPartial {
-                        try await writer.write(Self.behindFrame(watch.replayedUpTo))
+                    let replayed = try await watch.replay { try await writer.write(Self.frame($0)) }
+                    last = replayed.lastAuditID
+                    if replayed.isPartial {
+                        try await writer.write(Self.behindFrame(last))
                     } else {
                         if let current = watch.current { try await writer.write(Self.frame(current)) }
-                        for await chunk in chunks { try await writer.write(chunk) }
-                        if let last = behind.lastEventID { try await writer.write(Self.behindFrame(last)) }
+                        for await chunk in chunks {
+                            switch chunk {
+                            case .keepAlive:
+                                try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            case .event(let event) where event.auditID > last:
+                                try await writer.write(Self.frame(event))
+                                last = event.auditID
+                            case .event:
+                                continue
+                            }
+                        }
+                        if dropped.isSet || changes.fellBehind {
+                            try await writer.write(Self.behindFrame(last))
+                        }
                     }
                 } catch {
                     // The client went away; nothing to tell it.
@@ -124,17 +143,12 @@ final class EventStreams: Sendable {
     }
 }
 
-/// Where a stream's client fell behind: the last event id it was sent, once known.
-private final class BehindMark: Sendable {
-    private let value = Atomic<Int64>(-1)
+/// Set when a stream's queue was full and an event had to be dropped: its client
+/// fell behind.
+private final class DroppedMark: Sendable {
+    private let value = Atomic<Bool>(false)
 
-    /// Keeps the first id set: the point where the client stopped getting events.
-    func set(_ lastEventID: Int64) {
-        _ = value.compareExchange(expected: -1, desired: lastEventID, ordering: .relaxed)
-    }
+    func set() { value.store(true, ordering: .relaxed) }
 
-    var lastEventID: Int64? {
-        let last = value.load(ordering: .relaxed)
-        return last < 0 ? nil : last
-    }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

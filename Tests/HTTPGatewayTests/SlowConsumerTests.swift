@@ -195,4 +195,61 @@ import Testing
             }
         }
     }
+    /// `count` created stores straight in the database (one `create` audit row each):
+    /// their audit ids, oldest first.
+    static func createRows(_ harness: GatewayHarness, count: Int) throws -> [Int64] {
+        for index in 0..<count {
+            let store = Store.queued(name: try StoreName.validate("row-\(index)"), engine: WooCommerceEngine(), now: Date())
+            _ = try harness.database.createStore(store, maxLiveStores: count, requestedBy: "test", idempotencyKey: nil, requestID: nil)
+        }
+        return try harness.database.auditEvents(after: 0, storeID: nil, limit: count + 1).map(\.id)
+    }
+
+    /// A replay longer than one page (``StoreWatch`` reads 200 transitions at a time)
+    /// sends every transition once, in order, across the pages; one longer than the
+    /// replay limit stops at it and says where to resume, on RPC and on the event stream.
+    @Test func replaysCrossPagesAndStopAtTheirLimit() async throws {
+        let harness = try GatewayHarness(maxLiveStores: 1000, replayLimit: 450)
+        let ids = try Self.createRows(harness, count: 520)
+        try await harness.withRPCServer { socketPath in
+            try await withTimeout(seconds: 60) {
+                let client = try await RPCClient.connect(to: .unix(path: socketPath))
+                // From the 100th on: 420 follow, under the limit, over two pages.
+                var request = Storeplatform_V1_WatchStoresRequest()
+                request.afterAuditID = ids[99]
+                var received: [Int64] = []
+                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
+                    .makeAsyncIterator()
+                while received.count < 420 { received.append(try #require(try await iterator.next()).auditID) }
+                #expect(received == Array(ids[100...]))
+
+                // From the start: 519 follow, over the limit.
+                request.afterAuditID = ids[0]
+                received = []
+                let error = await #expect(throws: RPCError.self) {
+                    for try await event in try client.serverStream(
+                        StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self
+                    ) {
+                        received.append(event.auditID)
+                    }
+                }
+                #expect(received == Array(ids[1...450]))
+                #expect(error?.errorCode == "WATCH_FELL_BEHIND")
+                #expect(error?.message.contains("after audit id \(ids[450]);") == true, "\(error?.message ?? "")")
+                await client.close()
+            }
+        }
+        try await harness.withGateway { port in
+            try await withTimeout(seconds: 60) {
+                try await withEventStream(port: port, headers: ["Last-Event-ID": String(ids[0])]) { reader in
+                    try await reader.read { text in
+                        guard let marker = text.range(of: "event: behind\n") else { return false }
+                        return text[marker.upperBound...].contains("}\n\n")
+                    }
+                    #expect(try storeEvents(in: reader.text).map(\.auditID) == Array(ids[1...450]))
+                    #expect(reader.text.contains(#"event: behind\#ndata: {"lastEventId":"\#(ids[450])""#))
+                }
+            }
+        }
+    }
 }
