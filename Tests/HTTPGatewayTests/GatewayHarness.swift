@@ -21,7 +21,8 @@ struct GatewayHarness {
 
     init(
         limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100,
-        eventBuffer: Int = 1000, access: AccessPolicy = AccessPolicy(adminUIDs: [])
+        eventBuffer: Int = 1000, access: AccessPolicy = AccessPolicy(adminUIDs: []),
+        replayLimit: Int = ControlPlane.defaultReplayLimit
     ) throws {
         directory = "/tmp/sphttp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -43,7 +44,7 @@ struct GatewayHarness {
             // A frozen clock: buckets never refill during a test, so a refusal's
             // Retry-After is exact however slowly the machine runs.
             provisioner: provisioner, reconciler: reconciler, rateLimiter: RateLimiter(limits: limits, now: { frozen }),
-            access: access, maxLiveStores: maxLiveStores, logger: logger
+            access: access, maxLiveStores: maxLiveStores, replayLimit: replayLimit, logger: logger
         )
     }
 
