@@ -71,7 +71,17 @@ class Daemon:
             "--creates-per-minute", "100000",
             *extra_args,
         ]
+        self.args = args
         self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._wait_healthy(30)
+
+    def restart(self):
+        """Stops the daemon (SIGTERM: its event streams end) and starts it again on the same
+        port and data, so a page's connection drops and the page comes back to the same URL."""
+        self.stop()
+        args = [f"127.0.0.1:{self.port}" if a == "127.0.0.1:0" else a for a in self.args]
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._wait_healthy(30)
 

@@ -592,3 +592,69 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
     assert resumed == sorted(resumed) and set(resumed) <= set(expected), urls
     assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
     assert_not_reloaded(browser)
+
+
+def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon):
+    """The daemon restarts while the page cannot reach /api/events (blocked in the browser),
+    and transitions are committed meanwhile: when the page gets through again it resumes
+    with after=<last id> and applies what it missed, without reading the lists again."""
+    daemon = behind_daemon
+    before = max(api_audit_ids(daemon), default=0)  # other tests' transitions, not this one's
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
+    open_dashboard(browser, daemon, "#activity")
+    wait_until(browser, lambda d: d.execute_script(
+        "return document.getElementById('audit-state').dataset.state !== 'loading'"),
+        "the activity log never finished loading")
+
+    def connections():
+        return browser.execute_script("return window.__eventSources")
+
+    def stores_reads():
+        return [url for method, url in browser.execute_script("return window.__fetches")
+                if method == "GET" and url.startswith("/api/stores?")]
+
+    def new_rows(d):
+        return [i for i, _, _ in audit_rows(d) if i > before]
+
+    # One store the page sees live, so it has an id to resume from.
+    seen = unique_name("seen")
+    daemon.api("POST", "/api/stores", {"name": seen, "engine": "woocommerce"})
+    wait_status(browser, seen, "ready")
+    last_seen = max(api_audit_ids(daemon))
+    wait_until(browser, lambda d: max((i for i, _, _ in audit_rows(d)), default=0) == last_seen,
+               "the page never showed the last transition")
+    opened_before = len(connections())
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/events*"]})
+    daemon.restart()
+    wait_until(browser, lambda d: find(d, "connection-status").get_attribute("data-state") == "reconnecting",
+               "the page never noticed the dropped connection")
+    missed = [unique_name("missed") for _ in range(4)]
+    created = [daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}) for n in missed]
+    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY"
+                                      for s in created), "the missed stores never became ready", timeout=SLOW_WAIT)
+    daemon.api("DELETE", f"/api/stores/{created[0]['id']}")
+    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "STORE_STATUS_DELETED",
+               "the deleted store never reached deleted", timeout=SLOW_WAIT)
+    assert all(card(browser, n) is None for n in missed), "the page saw a transition while blocked"
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+    expected_status = {n: ("deleted" if i == 0 else "ready") for i, n in enumerate(missed)}
+    wait_until(browser, lambda d: {n: card_status(d, n) for n in missed} == expected_status,
+               lambda: f"the missed transitions never showed: { {n: card_status(browser, n) for n in missed} }",
+               timeout=SLOW_WAIT)
+    expected = sorted((i for i in api_audit_ids(daemon) if i > before), reverse=True)
+    wait_until(browser, lambda d: new_rows(d) == expected,
+               lambda: f"the Activity Log never held every new audit id once: {new_rows(browser)} != {expected}",
+               timeout=SLOW_WAIT)
+    all_ids = [i for i, _, _ in audit_rows(browser)]
+    assert len(set(all_ids)) == len(all_ids), f"an audit id is listed twice: {all_ids}"
+    wait_until(browser, lambda d: find(d, "connection-status").get_attribute("data-state") == "live",
+               "the page never went live again")
+
+    resumed = [c["url"] for c in connections()[opened_before:]]
+    assert resumed and all(u.startswith("/api/events?after=") for u in resumed), resumed
+    assert f"/api/events?after={last_seen}" in resumed, (last_seen, resumed)
+    assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert_not_reloaded(browser)
