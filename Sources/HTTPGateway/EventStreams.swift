@@ -58,7 +58,8 @@ final class EventStreams: Sendable {
     /// passes. A client that stops reading gets at most ``chunkLimit`` chunks
     /// queued; past that, or when the bus had to stop feeding it, the stream ends
     /// with `event: behind` naming the last event id it was sent, and the client
-    /// reconnects with that `Last-Event-ID` to catch up. Ends also when the client
+    /// reconnects with that `Last-Event-ID` (or `?after=`, see
+    /// `GatewayResponder.watchRequest`) to catch up. Ends also when the client
     /// goes away (the next write fails) and at shutdown.
     /// A partial replay (the client missed more than one replay holds) ends with
     /// `event: behind` right after it, so the client comes back for the rest
@@ -124,10 +125,10 @@ final class EventStreams: Sendable {
     }
 
     /// The end of a stream whose client fell behind: the last event id it was sent
-    /// (the browser reconnects with it as `Last-Event-ID`), and a second before it does.
+    /// (the client reconnects with it as `Last-Event-ID` or `?after=`), and a second before it does.
     static func behindFrame(_ lastEventID: Int64) -> ByteBuffer {
         ByteBuffer(
-            string: "retry: 1000\nevent: behind\ndata: {\"lastEventId\":\"\(lastEventID)\",\"message\":\"this stream fell behind and ended; reconnect with Last-Event-ID \(lastEventID) to receive what followed\"}\n\n"
+            string: "retry: 1000\nevent: behind\ndata: {\"lastEventId\":\"\(lastEventID)\",\"message\":\"this stream fell behind and ended; reconnect with Last-Event-ID \(lastEventID) (or to /api/events?after=\(lastEventID)) to receive what followed\"}\n\n"
         )
     }
 

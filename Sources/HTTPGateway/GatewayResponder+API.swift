@@ -76,13 +76,7 @@ extension GatewayResponder {
         if streams.count >= configuration.maxEventStreams {
             throw PlatformError(.unavailable, "too many event streams are open (limit \(configuration.maxEventStreams)); try again later")
         }
-        var message = watchRequest(request)
-        // A reconnecting EventSource names the last event it got: the watch replays
-        // what followed. Id 0 is a one-store watch's "current" frame, not a
-        // transition: nothing to replay then.
-        if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID > 0 {
-            message.afterAuditID = lastID
-        }
+        let message = try watchRequest(request)
         let watch = try controlPlane.watchStores(message, caller: caller)
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: streams.body(watch, keepAlive: configuration.keepAliveInterval))
     }
@@ -96,9 +90,28 @@ extension GatewayResponder {
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: .init { _ in })
     }
 
-    private func watchRequest(_ request: Request) -> Storeplatform_V1_WatchStoresRequest {
+    /// The watch an event stream asks for: `store_id`, and where to resume. A
+    /// reconnecting EventSource names the last event it got in `Last-Event-ID`; a
+    /// page that manages its own reconnection (it cannot set that header) names it
+    /// in the `after` query parameter. The header wins when both are given: an
+    /// EventSource opened with `?after=N` sends the newer id in the header when it
+    /// reconnects by itself to the same URL. Id 0 is a one-store watch's "current"
+    /// frame, not a transition: nothing to replay then.
+    private func watchRequest(_ request: Request) throws -> Storeplatform_V1_WatchStoresRequest {
+        let query = request.uri.queryParameters
         var message = Storeplatform_V1_WatchStoresRequest()
-        message.storeID = request.uri.queryParameters["store_id"].map(String.init) ?? ""
+        message.storeID = query["store_id"].map(String.init) ?? ""
+        if let after = query["after"] {
+            guard let id = Int64(after), id >= 0 else {
+                throw GatewayError.invalidArgument(
+                    "after \"\(after)\" is not an event id; give the id of the last event received (a whole number, 0 or more), or leave after out to watch from now on"
+                )
+            }
+            message.afterAuditID = id
+        }
+        if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID > 0 {
+            message.afterAuditID = lastID
+        }
         return message
     }
 

@@ -66,6 +66,90 @@ import Testing
         }
     }
 
+    /// A page cannot set `Last-Event-ID` on an EventSource: `?after=ID` resumes the
+    /// same way, a partial replay ends with `event: behind` naming where to go on
+    /// from, and the header wins when both are given.
+    @Test func afterQueryParameterResumesLikeLastEventID() async throws {
+        let harness = try GatewayHarness(replayLimit: 4)
+        try await harness.withGateway { port in
+            try await withTimeout(seconds: 60) {
+                for name in ["uno", "dos", "tres"] {
+                    let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
+                    _ = try await harness.waitFor(port: port, id: try Storeplatform_V1_Store(jsonString: created.body).id, status: "ready")
+                }
+                let audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                #expect(audit.count == 9)
+
+                // What followed audit[4], at most 4 of them: audit[5...8], then the
+                // end of the replay as the place to resume from.
+                try await withEventStream(port: port, target: "/api/events?after=\(audit[4].id)") { reader in
+                    try await reader.read { text in
+                        guard let marker = text.range(of: "event: behind\n") else { return false }
+                        return text[marker.upperBound...].contains("}\n\n")
+                    }
+                    let replayed = try storeEvents(in: reader.text)
+                    #expect(replayed.map(\.auditID) == audit[5...8].map(\.id))
+                    #expect(replayed.map(\.action) == audit[5...8].map(\.action))
+                    #expect(reader.text.contains("id: \(audit[8].id)\nevent: store\n"))
+                    #expect(reader.text.contains(#"event: behind\#ndata: {"lastEventId":"\#(audit[8].id)""#), "\(reader.text.suffix(300))")
+                }
+
+                // The rest of the log fits: replayed, then the stream stays live.
+                try await withEventStream(port: port, target: "/api/events?after=\(audit[6].id)") { reader in
+                    try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 2 }
+                    #expect(try storeEvents(in: reader.text).map(\.auditID) == audit[7...8].map(\.id))
+                    let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"cuatro"}"#)
+                    let id = try Storeplatform_V1_Store(jsonString: created.body).id
+                    try await reader.read { text in ((try? storeEvents(in: text)) ?? []).contains { $0.store.id == id } }
+                    #expect(!reader.text.contains("event: behind"))
+                }
+
+                // Both given: Last-Event-ID (the newer id an EventSource sends when it
+                // reconnects by itself to the same URL) decides.
+                try await withEventStream(
+                    port: port, target: "/api/events?after=\(audit[0].id)", headers: ["Last-Event-ID": String(audit[6].id)]
+                ) { reader in
+                    try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 2 }
+                    #expect(try storeEvents(in: reader.text).prefix(2).map(\.auditID) == audit[7...8].map(\.id))
+                }
+
+                // after=0 replays nothing.
+                let quiet = try await withEventStream(port: port, target: "/api/events?after=0") { reader in
+                    try await Task.sleep(for: .milliseconds(300))
+                    return try storeEvents(in: reader.text)
+                }
+                #expect(quiet.isEmpty)
+            }
+        }
+    }
+
+    /// `after` must be an event id: anything else is refused before a stream opens,
+    /// on GET and HEAD alike, saying what to send instead.
+    @Test func afterMustBeANonNegativeWholeNumber() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            try await withTimeout(seconds: 30) {
+                let watchers = harness.provisioner.events.subscriberCount
+                for value in ["-1", "abc", "", "1.5", "99999999999999999999", "0x10"] {
+                    for method in ["GET", "HEAD"] {
+                        let refused = try await RawHTTPClient.send(port: port, method, "/api/events?after=\(value)")
+                        #expect(refused.status == 400, "\(method) after=\(value): \(refused.status) \(refused.body)")
+                        guard method == "GET" else { continue }
+                        let error = try #require(
+                            try JSONSerialization.jsonObject(with: Data(refused.body.utf8)) as? [String: [String: String]]
+                        )["error"]
+                        #expect(error?["code"] == "INVALID_ARGUMENT")
+                        #expect(
+                            error?["message"]
+                                == "after \"\(value)\" is not an event id; give the id of the last event received (a whole number, 0 or more), or leave after out to watch from now on"
+                        )
+                    }
+                }
+                #expect(harness.provisioner.events.subscriberCount == watchers)
+            }
+        }
+    }
+
     /// Id 0 is a one-store watch's "current" frame, not a transition: reconnecting
     /// with it replays nothing.
     @Test func lastEventIDZeroReplaysNothing() async throws {

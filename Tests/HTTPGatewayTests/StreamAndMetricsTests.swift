@@ -17,14 +17,14 @@ struct StreamReader {
     }
 }
 
-/// Opens `GET /api/events` (with `headers`), waits for its `: connected` comment,
-/// and hands the stream's reader to `body`; the connection closes after it.
+/// Opens `GET /api/events` (or `target`, with `headers`), waits for its `: connected`
+/// comment, and hands the stream's reader to `body`; the connection closes after it.
 func withEventStream<T: Sendable>(
-    port: Int, headers: [String: String] = [:], _ body: (inout StreamReader) async throws -> T
+    port: Int, target: String = "/api/events", headers: [String: String] = [:], _ body: (inout StreamReader) async throws -> T
 ) async throws -> T {
     let channel = try await RawHTTPClient.connect(port: port)
     return try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events", headers: headers)))
+        try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", target, headers: headers)))
         var reader = StreamReader(iterator: inbound.makeAsyncIterator())
         try await reader.read { $0.contains(": connected\n\n") }
         return try await body(&reader)

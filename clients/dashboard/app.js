@@ -852,16 +852,42 @@
   }
 
   // ------------------------------------------------------------------ live events
+  //
+  // Every `event: store` carries its audit id. The page remembers the highest one it
+  // applied; when the stream ends (`event: behind`: it fell behind, or a replay was
+  // partial) or the connection drops, it reconnects to /api/events?after=<that id> and
+  // the gateway replays the transitions that followed, in order, from the audit log (an
+  // EventSource cannot set Last-Event-ID itself). Only without an id yet, or when the
+  // gateway refuses the resume, does the page read everything again.
 
   const connection = $('connection');
   let source = null;
   let everConnected = false;
   let backoff = BACKOFF_MIN_MS;
   let reconnectTimer = null;
+  /** The highest audit id applied from the stream; 0 until the first event. */
+  let lastEventId = 0;
+  /** Audit ids applied lately (insertion order), so a replay never applies one twice. */
+  const applied = new Set();
+  const APPLIED_KEEP = 5000;
 
   function setConnection(state, text) {
     connection.dataset.state = state;
     connection.textContent = text;
+  }
+
+  /** Records an applied audit id; false when it was applied before. */
+  function firstTime(id) {
+    if (applied.has(id) || (id <= lastEventId - APPLIED_KEEP)) return false;
+    applied.add(id);
+    if (id > lastEventId) lastEventId = id;
+    if (applied.size > APPLIED_KEEP) {
+      for (const old of applied) {
+        applied.delete(old);
+        if (applied.size <= APPLIED_KEEP / 2) break;
+      }
+    }
+    return true;
   }
 
   function onStoreEvent(message) {
@@ -871,8 +897,10 @@
     } catch {
       return;
     }
+    const auditId = int64(event.auditId);
+    if (event.action !== 'current' && auditId > 0 && !firstTime(auditId)) return;
     if (event.store) upsertStore(event.store, event.action === 'create');
-    if (event.action !== 'current' && int64(event.auditId) > 0 && auditLoaded) {
+    if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
       placeAuditRow(
         {
@@ -892,19 +920,47 @@
     scheduleMetrics();
   }
 
+  function reconnectAfter(delay) {
+    if (!reconnectTimer) reconnectTimer = setTimeout(connect, delay);
+  }
+
+  /** The next delay of exponential backoff with jitter. */
+  function nextBackoff() {
+    const delay = Math.min(BACKOFF_MAX_MS, backoff) * (0.75 + Math.random() * 0.5);
+    backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+    return delay;
+  }
+
+  /** Whether the gateway refuses to resume at `url` (a 4xx other than 429): then forget the id. */
+  async function checkResumeRefused(url, after) {
+    try {
+      const response = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+      const refused = response.status >= 400 && response.status < 500 && response.status !== 429;
+      if (refused && lastEventId === after) lastEventId = 0;
+    } catch {
+      /* unreachable: keep the id and retry with backoff */
+    }
+  }
+
   function connect() {
     reconnectTimer = null;
     if (source) source.close();
     setConnection(everConnected ? 'reconnecting' : 'connecting', everConnected ? 'reconnecting…' : 'connecting…');
-    source = new EventSource('/api/events');
-    source.addEventListener('store', onStoreEvent);
-    source.addEventListener('open', () => {
+    const after = lastEventId;
+    const url = after > 0 ? '/api/events?after=' + after : '/api/events';
+    const opened = new EventSource(url);
+    source = opened;
+    let isOpen = false;
+    opened.addEventListener('store', onStoreEvent);
+    opened.addEventListener('open', () => {
+      isOpen = true;
       backoff = BACKOFF_MIN_MS;
       const wasConnected = everConnected;
       everConnected = true;
       setConnection('live', 'live');
+      if (after > 0 && storesState.dataset.state !== 'error') return; // the replay brings what was missed
       if (wasConnected || storesState.dataset.state === 'error') {
-        // Events committed while disconnected are not replayed: read everything again.
+        // Nothing to resume from: read everything again.
         loadStores(false);
         if (activeTab === 'activity') loadAudit(false);
         else auditStale = true;
@@ -912,15 +968,23 @@
         else metricsStale = true;
       }
     });
-    source.addEventListener('error', () => {
+    opened.addEventListener('behind', () => {
+      // The stream ends here; everything up to lastEventId was applied. Resume at once
+      // when this connection made progress, with backoff when it did not.
+      opened.close();
+      if (source === opened) source = null;
+      setConnection('reconnecting', 'reconnecting…');
+      reconnectAfter(lastEventId > after ? 0 : nextBackoff());
+    });
+    opened.addEventListener('error', () => {
       // Manage reconnection ourselves, with exponential backoff and jitter (EventSource
       // gives up for good on a non-200 answer, and retries at a fixed pace otherwise).
-      source.close();
-      source = null;
-      const delay = Math.min(BACKOFF_MAX_MS, backoff) * (0.75 + Math.random() * 0.5);
-      backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+      opened.close();
+      if (source === opened) source = null;
+      if (!isOpen && after > 0) checkResumeRefused(url, after);
+      const delay = nextBackoff();
       setConnection(everConnected ? 'reconnecting' : 'offline', everConnected ? 'reconnecting…' : 'offline — retrying…');
-      if (!reconnectTimer) reconnectTimer = setTimeout(connect, delay);
+      reconnectAfter(delay);
     });
   }
 
@@ -941,5 +1005,5 @@
   connect();
 
   // For debugging from the console.
-  window.storePlatform = { validateName, statusName, stores, reload: () => loadStores(false) };
+  window.storePlatform = { validateName, statusName, stores, reload: () => loadStores(false), resumesAfter: () => lastEventId };
 })();

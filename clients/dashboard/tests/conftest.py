@@ -4,6 +4,9 @@
   serving the dashboard from this repository, started once per session.
 * ``crash_daemon``: a second one with ``--sim-fault crashloop`` (the fault hits the
   first attempt of each store only, so a retry succeeds); started only when a test asks.
+* ``behind_daemon``: a third one with ``--event-buffer 1 --watch-replay-limit 3``, so the
+  dashboard's event stream falls behind and resumes in several steps; started only when
+  a test asks.
 * ``browser``: a fresh headless Chromium (chromium-driver) per test, 1280x900.
 
 When a test fails, every tab of the page is screenshotted into ``artifacts/`` with the
@@ -68,7 +71,17 @@ class Daemon:
             "--creates-per-minute", "100000",
             *extra_args,
         ]
+        self.args = args
         self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._wait_healthy(30)
+
+    def restart(self):
+        """Stops the daemon (SIGTERM: its event streams end) and starts it again on the same
+        port and data, so a page's connection drops and the page comes back to the same URL."""
+        self.stop()
+        args = [f"127.0.0.1:{self.port}" if a == "127.0.0.1:0" else a for a in self.args]
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._wait_healthy(30)
 
@@ -160,6 +173,16 @@ def daemon():
 @pytest.fixture(scope="session")
 def crash_daemon():
     d = _start("crashloop", ["--sim-fault", "crashloop"])
+    yield d
+    _finish(d)
+
+
+@pytest.fixture(scope="session")
+def behind_daemon():
+    """A daemon whose watchers fall behind easily: an event-bus buffer of one event per
+    watcher, and at most three transitions replayed per resume (the rest is another
+    `event: behind` away). Started only when a test asks."""
+    d = _start("behind", ["--event-buffer", "1", "--watch-replay-limit", "3", "--max-live-stores", "1000"])
     yield d
     _finish(d)
 

@@ -476,3 +476,185 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     wait_until(browser, lambda d: any(name in f.text and "CrashLoopBackOff" in f.text
                                       for f in d.find_elements(By.CSS_SELECTOR, tid("metric-failure"))),
                "the failure is not listed under Recent failures", SLOW_WAIT)
+
+
+# Runs before the page's own scripts: records every EventSource the page opens (its URL,
+# and the `event: behind` frames it received) and every fetch (method, URL), without
+# changing what they do.
+RECORD_CONNECTIONS = """
+(() => {
+  const NativeEventSource = window.EventSource;
+  window.__eventSources = [];
+  window.EventSource = class extends NativeEventSource {
+    constructor(url, init) {
+      super(url, init);
+      const record = { url: String(url), behind: 0 };
+      window.__eventSources.push(record);
+      this.addEventListener('behind', () => { record.behind += 1; });
+    }
+  };
+  const nativeFetch = window.fetch;
+  window.__fetches = [];
+  window.fetch = function (input, init) {
+    window.__fetches.push([(init && init.method) || 'GET', String(input)]);
+    return nativeFetch.apply(this, arguments);
+  };
+})();
+"""
+
+
+def api_audit_ids(daemon):
+    ids, token = [], ""
+    while True:
+        page = daemon.api("GET", "/api/audit?limit=1000" + (f"&page_token={token}" if token else ""))
+        ids += [int(e["id"]) for e in page.get("events", [])]
+        token = page.get("nextPageToken", "")
+        if not token:
+            return ids
+
+
+def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser, behind_daemon):
+    from concurrent.futures import ThreadPoolExecutor
+
+    daemon = behind_daemon
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
+    open_dashboard(browser, daemon, "#activity")
+    wait_until(browser, lambda d: d.execute_script(
+        "return document.getElementById('audit-state').dataset.state !== 'loading'"),
+        "the activity log never finished loading")
+
+    def connections():
+        return browser.execute_script("return window.__eventSources")
+
+    def stores_reads():
+        return [url for method, url in browser.execute_script("return window.__fetches")
+                if method == "GET" and url.startswith("/api/stores?")]
+
+    assert [c["url"] for c in connections()] == ["/api/events"]
+    assert len(stores_reads()) == 1
+
+    # Bursts of transitions from many clients at once (creates, then deletes of half of
+    # them, each store going queued → provisioning → ready, deleting → deleted) until the
+    # page's stream has fallen behind at least once.
+    names = []
+    pool = ThreadPoolExecutor(max_workers=12)
+    try:
+        for round_ in range(8):
+            batch = [unique_name(f"burst{round_}") for _ in range(12)]
+            names += batch
+            created = list(pool.map(lambda n: daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}), batch))
+            wait_until(browser, lambda d: all(
+                (daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY") for s in created),
+                f"round {round_}: the stores never became ready", timeout=SLOW_WAIT)
+            list(pool.map(lambda s: daemon.api("DELETE", f"/api/stores/{s['id']}"), created[::2]))
+            if any(c["behind"] for c in connections()):
+                break
+    finally:
+        pool.shutdown(wait=True)
+    assert any(c["behind"] for c in connections()), \
+        f"the stream never fell behind, so nothing was resumed: {connections()}"
+
+    # Let every store settle, then the page must show exactly the daemon's state.
+    def settled(_):
+        statuses = {s["name"]: s["status"].replace("STORE_STATUS_", "").lower()
+                    for s in daemon.api("GET", "/api/stores?page_size=500").get("stores", [])}
+        return statuses if all(statuses.get(n) in ("ready", "deleted") for n in names) else False
+    final = wait_until(browser, settled, "the burst's stores never settled", timeout=SLOW_WAIT)
+
+    def page_matches(d):
+        shown = {n: card_status(d, n) for n in names}
+        return shown == {n: final[n] for n in names}
+    wait_until(browser, page_matches,
+               lambda: "the page's cards never matched the daemon: " + str(
+                   {n: (card_status(browser, n), final[n]) for n in names if card_status(browser, n) != final[n]}),
+               timeout=SLOW_WAIT)
+
+    expected = sorted(api_audit_ids(daemon), reverse=True)
+
+    def activity_matches(d):
+        ids = [i for i, _, _ in audit_rows(d)]
+        return ids if ids == expected else False
+    ids = wait_until(browser, activity_matches,
+                     lambda: f"the Activity Log never held every audit id once: "
+                             f"missing={sorted(set(expected) - {i for i, _, _ in audit_rows(browser)})} "
+                             f"extra={sorted({i for i, _, _ in audit_rows(browser)} - set(expected))} "
+                             f"rows={len(audit_rows(browser))} expected={len(expected)}",
+                     timeout=SLOW_WAIT)
+    assert len(set(ids)) == len(ids), "an audit id is listed twice"
+
+    # It resumed after the last id it had instead of reading everything again: every
+    # reconnect named `after=`, each id a point the page had reached, and the store list
+    # was read once, at start.
+    urls = [c["url"] for c in connections()]
+    assert len(urls) >= 2, urls
+    resumed = [int(u.split("after=", 1)[1]) for u in urls[1:] if "after=" in u]
+    assert len(resumed) == len(urls) - 1, f"a reconnect did not resume with after=: {urls}"
+    assert resumed == sorted(resumed) and set(resumed) <= set(expected), urls
+    assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert_not_reloaded(browser)
+
+
+def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon):
+    """The daemon restarts while the page cannot reach /api/events (blocked in the browser),
+    and transitions are committed meanwhile: when the page gets through again it resumes
+    with after=<last id> and applies what it missed, without reading the lists again."""
+    daemon = behind_daemon
+    before = max(api_audit_ids(daemon), default=0)  # other tests' transitions, not this one's
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
+    open_dashboard(browser, daemon, "#activity")
+    wait_until(browser, lambda d: d.execute_script(
+        "return document.getElementById('audit-state').dataset.state !== 'loading'"),
+        "the activity log never finished loading")
+
+    def connections():
+        return browser.execute_script("return window.__eventSources")
+
+    def stores_reads():
+        return [url for method, url in browser.execute_script("return window.__fetches")
+                if method == "GET" and url.startswith("/api/stores?")]
+
+    def new_rows(d):
+        return [i for i, _, _ in audit_rows(d) if i > before]
+
+    # One store the page sees live, so it has an id to resume from.
+    seen = unique_name("seen")
+    daemon.api("POST", "/api/stores", {"name": seen, "engine": "woocommerce"})
+    wait_status(browser, seen, "ready")
+    last_seen = max(api_audit_ids(daemon))
+    wait_until(browser, lambda d: max((i for i, _, _ in audit_rows(d)), default=0) == last_seen,
+               "the page never showed the last transition")
+    opened_before = len(connections())
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/events*"]})
+    daemon.restart()
+    wait_until(browser, lambda d: find(d, "connection-status").get_attribute("data-state") == "reconnecting",
+               "the page never noticed the dropped connection")
+    missed = [unique_name("missed") for _ in range(4)]
+    created = [daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}) for n in missed]
+    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY"
+                                      for s in created), "the missed stores never became ready", timeout=SLOW_WAIT)
+    daemon.api("DELETE", f"/api/stores/{created[0]['id']}")
+    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "STORE_STATUS_DELETED",
+               "the deleted store never reached deleted", timeout=SLOW_WAIT)
+    assert all(card(browser, n) is None for n in missed), "the page saw a transition while blocked"
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+    expected_status = {n: ("deleted" if i == 0 else "ready") for i, n in enumerate(missed)}
+    wait_until(browser, lambda d: {n: card_status(d, n) for n in missed} == expected_status,
+               lambda: f"the missed transitions never showed: { {n: card_status(browser, n) for n in missed} }",
+               timeout=SLOW_WAIT)
+    expected = sorted((i for i in api_audit_ids(daemon) if i > before), reverse=True)
+    wait_until(browser, lambda d: new_rows(d) == expected,
+               lambda: f"the Activity Log never held every new audit id once: {new_rows(browser)} != {expected}",
+               timeout=SLOW_WAIT)
+    all_ids = [i for i, _, _ in audit_rows(browser)]
+    assert len(set(all_ids)) == len(all_ids), f"an audit id is listed twice: {all_ids}"
+    wait_until(browser, lambda d: find(d, "connection-status").get_attribute("data-state") == "live",
+               "the page never went live again")
+
+    resumed = [c["url"] for c in connections()[opened_before:]]
+    assert resumed and all(u.startswith("/api/events?after=") for u in resumed), resumed
+    assert f"/api/events?after={last_seen}" in resumed, (last_seen, resumed)
+    assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert_not_reloaded(browser)
