@@ -30,6 +30,9 @@ public final class ControlPlane: Sendable {
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
     private let logger: Logger
+    /// The most transitions one resumed watch replays; a watcher further behind is
+    /// told it fell behind after them and resumes from there.
+    public let replayLimit: Int
 
     public init(
         info: DaemonInfo,
@@ -38,8 +41,10 @@ public final class ControlPlane: Sendable {
         rateLimiter: RateLimiter,
         access: AccessPolicy = AccessPolicy(adminUIDs: [0, UInt32(getuid())]),
         maxLiveStores: Int,
+        replayLimit: Int = ControlPlane.defaultReplayLimit,
         logger: Logger
     ) {
+        self.replayLimit = max(1, replayLimit)
         self.info = info
         self.provisioner = provisioner
         self.reconciler = reconciler
@@ -215,8 +220,8 @@ public final class ControlPlane: Sendable {
         return request.storeID.isEmpty ? nil : try existingStore(request.storeID)
     }
 
-    /// The most transitions one resumed watch replays.
-    public static let replayLimit = 5000
+    /// The most transitions one resumed watch replays unless configured otherwise.
+    public static let defaultReplayLimit = 5000
 
     /// Committed transitions from now on, optionally of one store, until the
     /// consumer stops. When a store is named (it must exist), the stream starts
@@ -235,10 +240,10 @@ public final class ControlPlane: Sendable {
         // a failed read is reported as a partial replay, so the watcher comes back.
         if request.afterAuditID > 0 {
             let replay = try? storeEvents(
-                after: request.afterAuditID, storeID: before == nil ? nil : request.storeID, limit: Self.replayLimit
+                after: request.afterAuditID, storeID: before == nil ? nil : request.storeID, limit: replayLimit
             )
             return StoreWatch(
-                current: nil, replay: replay ?? [], replayIsPartial: replay.map { $0.count == Self.replayLimit } ?? true,
+                current: nil, replay: replay ?? [], replayIsPartial: replay.map { $0.count == replayLimit } ?? true,
                 resumedAfter: request.afterAuditID, changes: changes
             )
         }

@@ -68,6 +68,15 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Open connections on the HTTP gateway; more get 503 (STOREPLATFORM_HTTP_MAX_CONNECTIONS).")
     var httpMaxConnections: Int = env("STOREPLATFORM_HTTP_MAX_CONNECTIONS").flatMap(Int.init) ?? 256
 
+    @Option(help: "Open event streams (GET /api/events) at once; more get 503. Each holds at most 64 chunks for a client that does not read (STOREPLATFORM_HTTP_MAX_EVENT_STREAMS).")
+    var httpMaxEventStreams: Int = env("STOREPLATFORM_HTTP_MAX_EVENT_STREAMS").flatMap(Int.init) ?? 256
+
+    @Option(help: "Transitions held for one watcher (WatchStores, event stream) that does not keep up; past them it is told it fell behind and resumes from the audit log (STOREPLATFORM_EVENT_BUFFER).")
+    var eventBuffer: Int = env("STOREPLATFORM_EVENT_BUFFER").flatMap(Int.init) ?? 1000
+
+    @Option(help: "Transitions one resumed watch (after_audit_id, Last-Event-ID) replays at most; a watcher further behind is told it fell behind after them and resumes from there (STOREPLATFORM_WATCH_REPLAY_LIMIT).")
+    var watchReplayLimit: Int = env("STOREPLATFORM_WATCH_REPLAY_LIMIT").flatMap(Int.init) ?? ControlPlane.defaultReplayLimit
+
     @Option(help: "Seconds an HTTP connection may send nothing while no response of it is being written before it is closed; 0 never (STOREPLATFORM_HTTP_IDLE_TIMEOUT).")
     var httpIdleTimeout: Double = env("STOREPLATFORM_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 60
 
@@ -235,6 +244,9 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         guard idleTimeout >= 0, httpIdleTimeout >= 0 else { throw ValidationError("--idle-timeout and --http-idle-timeout must not be negative") }
         guard httpMaxConnections >= 1 else { throw ValidationError("--http-max-connections must be at least 1") }
+        guard httpMaxEventStreams >= 1 else { throw ValidationError("--http-max-event-streams must be at least 1") }
+        guard eventBuffer >= 1 else { throw ValidationError("--event-buffer must be at least 1") }
+        guard watchReplayLimit >= 1 else { throw ValidationError("--watch-replay-limit must be at least 1") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
@@ -373,7 +385,7 @@ struct DaemonCommand: AsyncParsableCommand {
         // minute later. A release pending longer than that was abandoned.
         provisioning.pendingReleaseTimeout = .milliseconds(Int64((installTimeout + 60) * 1000))
         let provisioner = Provisioner(
-            database: database, driver: driver, events: StoreEventBus(), configuration: provisioning, logger: logger
+            database: database, driver: driver, events: StoreEventBus(bufferLimit: eventBuffer), configuration: provisioning, logger: logger
         )
         var reconciling = Reconciler.Configuration()
         reconciling.interval = .milliseconds(Int64(reconcileInterval * 1000))
@@ -382,7 +394,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let controlPlane = ControlPlane(
             info: info, provisioner: provisioner, reconciler: reconciler,
             rateLimiter: RateLimiter(limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute)),
-            access: access, maxLiveStores: maxLiveStores, logger: logger
+            access: access, maxLiveStores: maxLiveStores, replayLimit: watchReplayLimit, logger: logger
         )
         let server: RPCServer
         do {
@@ -420,6 +432,7 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.corsOrigins = Set(corsOrigins.filter { !$0.isEmpty })
             gatewayConfiguration.maxBodyBytes = httpMaxBodyBytes
             gatewayConfiguration.maxConnections = httpMaxConnections
+            gatewayConfiguration.maxEventStreams = httpMaxEventStreams
             gatewayConfiguration.idleTimeout = httpIdleTimeout == 0 ? nil : .milliseconds(Int64(httpIdleTimeout * 1000))
             gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes

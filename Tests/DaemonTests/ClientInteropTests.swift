@@ -56,13 +56,14 @@ func runInRepository(_ arguments: [String], environment extra: [String: String])
 
 /// A daemon for a client suite: at most 3 live stores, a named bearer token on
 /// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second.
-func interopDaemon() async throws -> (DaemonProcess, [String: String]) {
+func interopDaemon(_ extraArguments: [String] = []) async throws -> (DaemonProcess, [String: String]) {
     let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let token = "interop-\(UUID().uuidString)"
     try "interop \(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
-        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"], directory: directory
+        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"] + extraArguments,
+        directory: directory
     )
     try await daemon.start()
     return (daemon, [
@@ -76,7 +77,8 @@ func interopDaemon() async throws -> (DaemonProcess, [String: String]) {
 struct ClientInteropTests {
     @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config"]))))
     func cClientPassesItsSuiteUnderSanitizers() async throws {
-        let (daemon, environment) = try await interopDaemon()
+        // A replay of 2 transitions at most: the watch tests resume through WATCH_FELL_BEHIND.
+        let (daemon, environment) = try await interopDaemon(["--watch-replay-limit", "2"])
         let result = try await runInRepository(["make", "-C", "clients/c", "test"], environment: environment)
         #expect(result.status == 0, "\(result.stdout)")
         #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
@@ -104,6 +106,35 @@ struct ClientInteropTests {
         let stores = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
         #expect(stores.map(\.owner) == ["token:interop"])
         await client.close()
+        try await daemon.terminate()
+    }
+
+    /// The C CLI's `watch`: with a replay limit of 2 the daemon ends the resumed
+    /// watch with WATCH_FELL_BEHIND after every 2 transitions; the CLI resumes from
+    /// the last one printed each time, prints every later transition once and stops
+    /// after --count of them.
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config"]))))
+    func cCLIWatchResumesAfterFallingBehindAndPrintsEveryTransitionOnce() async throws {
+        let (daemon, _) = try await interopDaemon(["--watch-replay-limit", "2"])
+        let build = try await runInRepository(["make", "-C", "clients/c", "build/storeplatform-c"], environment: [:])
+        #expect(build.status == 0, "\(build.stdout)")
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let store = try await client.create("c-cli-watch")
+        try await client.waitFor(store.id, [.ready])
+        _ = try await client.delete(store.id)
+        try await client.waitFor(store.id, [.deleted])
+        let ids = try await client.everyAuditID()
+        await client.close()
+
+        let result = try await runInRepository(
+            ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath, "watch", "--after", "\(ids[0])", "--count", "\(ids.count - 1)"],
+            environment: [:]
+        )
+        #expect(result.status == 0, "\(result.stdout)")
+        let lines = result.stdout.split(separator: "\n").filter { $0.first?.isNumber == true }
+        #expect(lines.compactMap { Int64($0.prefix { $0.isNumber }) } == Array(ids.dropFirst()), "\(result.stdout)")
+        #expect(lines.last?.contains("c-cli-watch (\(store.id))  deleting -> deleted") == true, "\(result.stdout)")
+        #expect(result.stdout.contains("the watch fell behind after audit id \(ids[2]); resuming from there"), "\(result.stdout)")
         try await daemon.terminate()
     }
 

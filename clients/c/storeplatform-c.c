@@ -3,6 +3,7 @@
  *
  *   storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] [--timeout SECONDS] COMMAND
  *   COMMAND: health | create NAME | list | get ID | delete ID | retry ID
+ *            | watch [--store ID] [--after AUDIT_ID] [--count N]
  *
  * Exit codes: 0 success; 1 the daemon refused or failed the call ("error: CODE:
  * message" on stderr); 2 bad usage; 3 the daemon could not be reached (or the
@@ -30,6 +31,13 @@ static const char usage_text[] =
     "  get ID        one store\n"
     "  delete ID     start deleting a store\n"
     "  retry ID      queue a failed store again\n"
+    "  watch [--store ID] [--after AUDIT_ID] [--count N]\n"
+    "                print store status changes as they are committed, one line each:\n"
+    "                audit id, time (UTC), store, old -> new status, action. --store: one\n"
+    "                store's only; --after: first the changes after that audit id; --count:\n"
+    "                stop after N changes. When the daemon says the watch fell behind, it\n"
+    "                resumes after the last change printed, so none is missed. Without\n"
+    "                --count it runs until the daemon ends the stream or Ctrl-C\n"
     "\n"
     "options:\n"
     "  --socket PATH       the daemon's Unix socket (default: $STOREPLATFORM_SOCKET, else\n"
@@ -51,7 +59,7 @@ static int usage_error(const char *format, const char *argument)
     fprintf(stderr, "error: ");
     fprintf(stderr, format, argument);
     fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] "
-                    "[--timeout SECONDS] health|create NAME|list|get ID|delete ID|retry ID (--help for more)\n");
+                    "[--timeout SECONDS] health|create NAME|list|get ID|delete ID|retry ID|watch (--help for more)\n");
     return EXIT_USAGE;
 }
 
@@ -214,6 +222,50 @@ static int run_list(sp_client *client, sp_status *status)
     return EXIT_REFUSED;
 }
 
+/* What watch prints and when it stops. */
+typedef struct watch_printer {
+    long long remaining; /* -1: no --count */
+} watch_printer;
+
+static int print_event(const Storeplatform__V1__StoreEvent *event, void *context)
+{
+    watch_printer *printer = context;
+    char when[32];
+    format_time(event->time_ms, when, sizeof when);
+    const Storeplatform__V1__Store *store = event->store;
+    printf("%" PRId64 "  %s  %s (%s)  %s -> %s  %s\n", event->audit_id, when, store != NULL ? store->name : "-",
+           store != NULL ? store->id : "-", sp_store_status_name(event->from_status),
+           sp_store_status_name(event->to_status), or_dash(event->action));
+    fflush(stdout);
+    return printer->remaining > 0 && --printer->remaining == 0;
+}
+
+static int note_resume(int64_t after_audit_id, void *context)
+{
+    (void)context;
+    fprintf(stderr, "the watch fell behind after audit id %" PRId64 "; resuming from there\n", after_audit_id);
+    return 0;
+}
+
+static int run_watch(sp_client *client, const char *store_id, int64_t after, long long count, sp_status *status)
+{
+    watch_printer printer = { count > 0 ? count : -1 };
+    sp_watch watch = { 0 };
+    watch.store_id = store_id;
+    watch.after_audit_id = after;
+    watch.on_event = print_event;
+    watch.on_resume = note_resume;
+    watch.context = &printer;
+    int rc = sp_watch_stores(client, &watch, status);
+    if (rc != SP_OK) {
+        int code = report(rc, status);
+        if (watch.last_audit_id > 0)
+            fprintf(stderr, "watch again with --after %" PRId64 " to miss nothing\n", watch.last_audit_id);
+        return code;
+    }
+    return 0;
+}
+
 static int run_command(sp_client *client, const char *command, const char *argument, sp_status *status)
 {
     int rc;
@@ -302,9 +354,38 @@ int main(int argc, char **argv)
     if (i >= argc)
         return usage_error("%s", "no command");
     const char *command = argv[i++];
+    const char *watch_store = NULL;
+    long long watch_after = 0, watch_count = 0;
+    if (strcmp(command, "watch") == 0) {
+        for (; i < argc; i++) {
+            const char *option = argv[i];
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", option);
+            const char *value = argv[++i];
+            char *end = NULL;
+            if (strcmp(option, "--store") == 0) {
+                if (value[0] == '\0')
+                    return usage_error("%s", "--store must not be empty");
+                watch_store = value;
+            } else if (strcmp(option, "--after") == 0) {
+                errno = 0;
+                watch_after = strtoll(value, &end, 10);
+                if (errno != 0 || *end != '\0' || value[0] == '\0' || watch_after < 0)
+                    return usage_error("--after wants an audit id (0 or more), not '%s'", value);
+            } else if (strcmp(option, "--count") == 0) {
+                errno = 0;
+                watch_count = strtoll(value, &end, 10);
+                if (errno != 0 || *end != '\0' || value[0] == '\0' || watch_count < 1)
+                    return usage_error("--count wants a number of changes (1 or more), not '%s'", value);
+            } else {
+                return usage_error("unknown watch option %s", option);
+            }
+        }
+    }
     int wants_argument = strcmp(command, "create") == 0 || strcmp(command, "get") == 0 ||
                          strcmp(command, "delete") == 0 || strcmp(command, "retry") == 0;
-    if (!wants_argument && strcmp(command, "health") != 0 && strcmp(command, "list") != 0)
+    if (!wants_argument && strcmp(command, "health") != 0 && strcmp(command, "list") != 0 &&
+        strcmp(command, "watch") != 0)
         return usage_error("unknown command '%s'", command);
     const char *argument = NULL;
     if (wants_argument) {
@@ -358,7 +439,8 @@ int main(int argc, char **argv)
     sp_set_timeout(client, (uint32_t)(timeout_seconds * 1000));
 
     sp_status status = SP_STATUS_INIT;
-    int exit_code = run_command(client, command, argument, &status);
+    int exit_code = strcmp(command, "watch") == 0 ? run_watch(client, watch_store, watch_after, watch_count, &status)
+                                                  : run_command(client, command, argument, &status);
     sp_status_clear(&status);
     sp_close(client);
     return exit_code;

@@ -650,12 +650,14 @@ static const char *metadata_value(const Storeplatform__V1__Envelope *env, const 
     return NULL;
 }
 
-int sp_call(sp_client *client, const char *method, const ProtobufCMessage *request,
-            const ProtobufCMessageDescriptor *response_type, uint32_t timeout_ms,
-            ProtobufCMessage **response_out, sp_status *status_out)
+/* Sends REQUEST(method, request) on the next odd stream id with metadata and
+ * timeout_ms; *stream_id_out receives the id, request_id (24 bytes) the id sent.
+ * Checks the client first. On failure status_out says why. */
+static int send_request(sp_client *client, const char *method, const ProtobufCMessage *request,
+                        uint32_t timeout_ms, int64_t deadline, uint32_t *stream_id_out, char *request_id,
+                        sp_status *status_out)
 {
-    if (response_out != NULL)
-        *response_out = NULL;
+    request_id[0] = '\0';
     if (client == NULL || method == NULL || method[0] == '\0') {
         local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT,
                       "CLIENT_INVALID_ARGUMENT", NULL, client == NULL ? "no client" : "no method");
@@ -673,8 +675,7 @@ int sp_call(sp_client *client, const char *method, const ProtobufCMessage *reque
     }
 
     uint32_t stream_id = (uint32_t)client->next_stream_id;
-    char request_id[24];
-    snprintf(request_id, sizeof request_id, "c-%016" PRIx64,
+    snprintf(request_id, 24, "c-%016" PRIx64,
              splitmix64(client->request_seed + client->request_counter++));
 
     /* The request payload. */
@@ -743,7 +744,6 @@ int sp_call(sp_client *client, const char *method, const ProtobufCMessage *reque
     }
 
     client->next_stream_id += 2;
-    int64_t deadline = timeout_ms == 0 ? -1 : deadline_after((uint64_t)timeout_ms + SP_LOCAL_GRACE_MS);
     rc = write_all(client, frame, frame_len, deadline);
     free(frame);
     char reason[sizeof client->last_error];
@@ -768,6 +768,24 @@ int sp_call(sp_client *client, const char *method, const ProtobufCMessage *reque
                       request_id, "sending %s: %s", method, reason);
         return rc;
     }
+
+    *stream_id_out = stream_id;
+    return SP_OK;
+}
+
+int sp_call(sp_client *client, const char *method, const ProtobufCMessage *request,
+            const ProtobufCMessageDescriptor *response_type, uint32_t timeout_ms,
+            ProtobufCMessage **response_out, sp_status *status_out)
+{
+    if (response_out != NULL)
+        *response_out = NULL;
+    uint32_t stream_id = 0;
+    char request_id[24];
+    int64_t deadline = timeout_ms == 0 ? -1 : deadline_after((uint64_t)timeout_ms + SP_LOCAL_GRACE_MS);
+    int rc = send_request(client, method, request, timeout_ms, deadline, &stream_id, request_id, status_out);
+    if (rc != SP_OK)
+        return rc;
+    char reason[sizeof client->last_error];
 
     int not_unary = 0;
     for (;;) {
@@ -941,4 +959,157 @@ int sp_retry_store(sp_client *client, const char *id, Storeplatform__V1__RetrySt
         request.id = (char *)id;
     SP_CALL_TYPED(Storeplatform__V1__RetryStoreResponse, client, SP_METHOD_RETRY_STORE, request,
                   storeplatform__v1__retry_store_response__descriptor, out, status);
+}
+
+/* ---- WatchStores (a server stream) ------------------------------------------------- */
+
+/* The failure of a read while a watch waits for frames, as a local status. */
+static int watch_read_failure(sp_client *client, int rc, int too_large, const char *request_id,
+                              sp_status *status_out)
+{
+    char reason[sizeof client->last_error];
+    memcpy(reason, client->last_error, sizeof reason);
+    int code = STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE;
+    const char *error_code = rc == SP_ERR_CLOSED ? "CLIENT_CONNECTION_CLOSED" : "CLIENT_IO_ERROR";
+    if (rc == SP_ERR_TIMEOUT) {
+        code = STOREPLATFORM__V1__CODE__CODE_DEADLINE_EXCEEDED;
+        error_code = "CLIENT_TIMEOUT";
+    } else if (too_large) {
+        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
+        error_code = "CLIENT_FRAME_TOO_LARGE";
+    } else if (rc == SP_ERR_NOMEM) {
+        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
+        error_code = "CLIENT_OUT_OF_MEMORY";
+    }
+    local_failure(client, status_out, code, error_code, request_id, "watching stores: %s", reason);
+    return rc;
+}
+
+/* One WatchStores call, from after_audit_id, until the daemon ends it or the
+ * callback asks to stop (*stopped = 1). Updates watch->last_audit_id as events
+ * arrive. Returns SP_OK when the stream ended with OK or was stopped,
+ * SP_ERR_STATUS with the daemon's status (WATCH_FELL_BEHIND among them), or a
+ * local failure. */
+static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id, int *stopped,
+                      sp_status *status_out)
+{
+    Storeplatform__V1__WatchStoresRequest request = STOREPLATFORM__V1__WATCH_STORES_REQUEST__INIT;
+    request.store_id = (char *)(watch->store_id != NULL ? watch->store_id : "");
+    request.after_audit_id = after_audit_id;
+    uint32_t stream_id = 0;
+    char request_id[24];
+    /* No deadline: a watch runs until it is stopped. */
+    int rc = send_request(client, SP_METHOD_WATCH_STORES, &request.base, 0, -1, &stream_id, request_id, status_out);
+    if (rc != SP_OK)
+        return rc;
+    for (;;) {
+        uint8_t *body = NULL;
+        size_t body_len = 0;
+        int too_large = 0;
+        rc = read_frame(client, &body, &body_len, -1, &too_large);
+        if (rc != SP_OK)
+            return watch_read_failure(client, rc, too_large, request_id, status_out);
+        Storeplatform__V1__Envelope *frame = storeplatform__v1__envelope__unpack(NULL, body_len, body);
+        free(body);
+        if (frame == NULL) {
+            mark_closed(client);
+            local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INTERNAL, "CLIENT_MALFORMED_ENVELOPE",
+                          request_id, "watching stores: the daemon sent a frame that is not an Envelope");
+            return SP_ERR_PROTOCOL;
+        }
+        if (is_connection_error(frame)) {
+            connection_error(client, frame, status_out, request_id);
+            return SP_ERR_CLOSED;
+        }
+        if (frame->stream_id != stream_id) {
+            storeplatform__v1__envelope__free_unpacked(frame, NULL);
+            continue;
+        }
+        if (frame->type == STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_STREAM_MESSAGE) {
+            if (*stopped) {
+                /* Cancelled: what still comes before the end is not delivered. */
+                storeplatform__v1__envelope__free_unpacked(frame, NULL);
+                continue;
+            }
+            Storeplatform__V1__StoreEvent *event =
+                storeplatform__v1__store_event__unpack(NULL, frame->payload.len, frame->payload.data);
+            storeplatform__v1__envelope__free_unpacked(frame, NULL);
+            if (event == NULL) {
+                mark_closed(client);
+                local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INTERNAL, "CLIENT_BAD_RESPONSE",
+                              request_id, "watching stores: a stream message does not parse as StoreEvent");
+                return SP_ERR_PROTOCOL;
+            }
+            int stop = watch->on_event != NULL ? watch->on_event(event, watch->context) : 0;
+            if (event->audit_id > 0)
+                watch->last_audit_id = event->audit_id;
+            storeplatform__v1__store_event__free_unpacked(event, NULL);
+            if (stop) {
+                *stopped = 1;
+                send_cancel(client, stream_id, deadline_after(SP_LOCAL_GRACE_MS));
+                if (client->fd < 0) {
+                    local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE,
+                                  "CLIENT_CONNECTION_CLOSED", request_id, "cancelling the watch: %s",
+                                  client->last_error);
+                    return SP_ERR_CLOSED;
+                }
+            }
+            continue;
+        }
+        if (frame->type != STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_STREAM_END &&
+            frame->type != STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_RESPONSE &&
+            frame->type != STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_ERROR) {
+            storeplatform__v1__envelope__free_unpacked(frame, NULL);
+            continue;
+        }
+        /* The end of the stream. */
+        const Storeplatform__V1__Status *s = frame->status;
+        int code = s != NULL ? (int)s->code : STOREPLATFORM__V1__CODE__CODE_OK;
+        const char *echoed = metadata_value(frame, "request-id");
+        const char *id = echoed != NULL && echoed[0] != '\0' ? echoed : request_id;
+        if (*stopped || code == STOREPLATFORM__V1__CODE__CODE_OK) {
+            set_status(status_out, STOREPLATFORM__V1__CODE__CODE_OK, "", "", 0, id, 0);
+            client->last_error[0] = '\0';
+            storeplatform__v1__envelope__free_unpacked(frame, NULL);
+            return SP_OK;
+        }
+        set_status(status_out, code, s->error_code, s->message, s->retry_after_ms, id, 0);
+        set_last_error(client, "%s: %s", s->error_code, s->message);
+        storeplatform__v1__envelope__free_unpacked(frame, NULL);
+        return SP_ERR_STATUS;
+    }
+}
+
+int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out)
+{
+    if (watch == NULL || watch->after_audit_id < 0) {
+        local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT, "CLIENT_INVALID_ARGUMENT",
+                      NULL, watch == NULL ? "no watch" : "after_audit_id must not be negative");
+        return SP_ERR_INVALID;
+    }
+    /* The outcome is needed to tell WATCH_FELL_BEHIND even when the caller wants none. */
+    sp_status own = SP_STATUS_INIT;
+    sp_status *status = status_out != NULL ? status_out : &own;
+    watch->last_audit_id = watch->after_audit_id;
+    watch->resumes = 0;
+    int stopped = 0;
+    int rc;
+    for (;;) {
+        int64_t from = watch->last_audit_id;
+        rc = watch_once(client, watch, from, &stopped, status);
+        if (rc != SP_ERR_STATUS || status->error_code == NULL || strcmp(status->error_code, "WATCH_FELL_BEHIND") != 0)
+            break;
+        /* The daemon ended the stream after the last event it sent (the last one
+         * delivered here) and kept the rest in its audit log: go on from there. */
+        watch->resumes++;
+        if (watch->on_resume != NULL && watch->on_resume(watch->last_audit_id, watch->context) != 0)
+            break;
+        if (watch->last_audit_id == from) {
+            /* Nothing came this time (the daemon could not read its log): not at once again. */
+            struct timespec pause = { 1, 0 };
+            nanosleep(&pause, NULL);
+        }
+    }
+    sp_status_clear(&own);
+    return rc;
 }

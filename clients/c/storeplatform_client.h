@@ -49,6 +49,7 @@ extern "C" {
 #define SP_METHOD_LIST_STORES   "/storeplatform.v1.StoreService/ListStores"
 #define SP_METHOD_DELETE_STORE  "/storeplatform.v1.StoreService/DeleteStore"
 #define SP_METHOD_RETRY_STORE   "/storeplatform.v1.StoreService/RetryStore"
+#define SP_METHOD_WATCH_STORES  "/storeplatform.v1.StoreService/WatchStores"
 #define SP_METHOD_RECONCILE     "/storeplatform.v1.AdminService/Reconcile"
 #define SP_METHOD_LIST_OPERATIONS "/storeplatform.v1.AdminService/ListOperations"
 #define SP_METHOD_GET_LIMITS    "/storeplatform.v1.AdminService/GetLimits"
@@ -166,6 +167,48 @@ int sp_delete_store(sp_client *client, const char *id,
                     Storeplatform__V1__DeleteStoreResponse **out, sp_status *status);
 int sp_retry_store(sp_client *client, const char *id,
                    Storeplatform__V1__RetryStoreResponse **out, sp_status *status);
+
+/*
+ * WatchStores: committed store transitions as they happen (a server stream).
+ *
+ * sp_watch_stores sends WatchStores with watch->store_id (NULL or "": every
+ * store) and watch->after_audit_id (0: from now on; N: first the transitions
+ * committed after audit row N, from the daemon's audit log), then calls
+ * on_event once per StoreEvent, in commit order, until the daemon ends the
+ * stream, on_event returns non-zero (the call is cancelled), or the connection
+ * fails. The event is freed when on_event returns.
+ *
+ * A watcher that does not keep up is ended by the daemon with WATCH_FELL_BEHIND
+ * after the last event it sent. sp_watch_stores then resumes by itself with
+ * after_audit_id = the last audit id it delivered, so every transition reaches
+ * on_event exactly once; on_resume (may be NULL) is told each time, with that id,
+ * and stops the watch by returning non-zero (sp_watch_stores then returns
+ * SP_ERR_STATUS with WATCH_FELL_BEHIND in status_out).
+ *
+ * The call has no deadline and blocks until it ends; it takes the connection for
+ * itself meanwhile (one call at a time). Returns SP_OK when the daemon ended the
+ * stream with OK (it does at shutdown) or on_event stopped it, SP_ERR_STATUS with
+ * the daemon's status (NOT_FOUND for an unknown store_id, RATE_LIMITED, ...), or
+ * a local failure (SP_ERR_CLOSED when the connection dropped). On return
+ * watch->last_audit_id is the last audit id delivered (after_audit_id if none)
+ * and watch->resumes how many times the watch resumed: watch again from
+ * last_audit_id after a dropped connection to miss nothing.
+ */
+typedef int (*sp_watch_event_fn)(const Storeplatform__V1__StoreEvent *event, void *context);
+typedef int (*sp_watch_resume_fn)(int64_t after_audit_id, void *context);
+
+typedef struct sp_watch {
+    const char *store_id;
+    int64_t after_audit_id;
+    sp_watch_event_fn on_event;
+    sp_watch_resume_fn on_resume;
+    void *context;
+    /* Out. */
+    int64_t last_audit_id;
+    unsigned resumes;
+} sp_watch;
+
+int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out);
 
 /*
  * Raw access, for protocol tests. sp_send_raw writes len bytes as they are

@@ -653,6 +653,184 @@ static void run_frame_suite(const target *t)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+/* ---- WatchStores ------------------------------------------------------------------- */
+
+#define MAX_WATCHED 64
+
+/* What a watch in the tests received. */
+typedef struct watched {
+    int count;
+    int64_t ids[MAX_WATCHED];
+    int from[MAX_WATCHED];
+    int to[MAX_WATCHED];
+    char first_action[32];
+    int stop_at_status; /* stop the watch once an event reaches this status; -1 never */
+    int resumes_seen;
+} watched;
+
+static int collect_event(const Storeplatform__V1__StoreEvent *event, void *context)
+{
+    watched *w = context;
+    if (w->count < MAX_WATCHED) {
+        w->ids[w->count] = event->audit_id;
+        w->from[w->count] = (int)event->from_status;
+        w->to[w->count] = (int)event->to_status;
+        if (w->count == 0)
+            snprintf(w->first_action, sizeof w->first_action, "%s", text(event->action));
+        w->count++;
+    }
+    return (int)event->to_status == w->stop_at_status || w->count >= MAX_WATCHED;
+}
+
+static int refuse_resume(int64_t after_audit_id, void *context)
+{
+    (void)after_audit_id;
+    (void)context;
+    return 1;
+}
+
+static int count_resume(int64_t after_audit_id, void *context)
+{
+    (void)after_audit_id;
+    ((watched *)context)->resumes_seen++;
+    return 0;
+}
+
+/* The audit ids of one store, oldest first, into ids (at most max); their number, or -1. */
+static int audit_ids(sp_client *client, const char *store_id, int64_t *ids, int max, sp_status *status)
+{
+    Storeplatform__V1__ListAuditRequest request = STOREPLATFORM__V1__LIST_AUDIT_REQUEST__INIT;
+    request.limit = 1000;
+    request.store_id = (char *)store_id;
+    ProtobufCMessage *response = NULL;
+    if (sp_call(client, SP_METHOD_LIST_AUDIT, &request.base, &storeplatform__v1__list_audit_response__descriptor,
+                10000, &response, status) != SP_OK)
+        return -1;
+    Storeplatform__V1__ListAuditResponse *audit = (Storeplatform__V1__ListAuditResponse *)response;
+    int n = 0;
+    /* Newest first in the answer. */
+    for (size_t i = audit->n_events; i > 0 && n < max; i--)
+        ids[n++] = audit->events[i - 1]->id;
+    storeplatform__v1__list_audit_response__free_unpacked(audit, NULL);
+    return n;
+}
+
+/* The daemon for this suite runs with --watch-replay-limit 2: a watch resumed
+ * after a store's first audit row has more to replay than one replay holds, so
+ * the daemon ends it with WATCH_FELL_BEHIND after 2 events, and sp_watch_stores
+ * must resume from the last one it delivered until it has them all. */
+static void run_watch_suite(const target *t)
+{
+    char label[160];
+    sp_status status = SP_STATUS_INIT;
+    sp_client *client = open_client(t, 1);
+    if (client == NULL)
+        return;
+    char name[64];
+    snprintf(name, sizeof name, "c-watch-%s-%ld", t->label, (long)getpid());
+    Storeplatform__V1__CreateStoreResponse *created = NULL;
+    int rc = sp_create_store(client, name, NULL, &created, &status);
+    snprintf(label, sizeof label, "%s: watch: create %s", t->label, name);
+    check(rc == SP_OK, label, rc == SP_OK ? NULL : "%s", describe(rc, &status));
+    if (rc != SP_OK) {
+        sp_status_clear(&status);
+        sp_close(client);
+        return;
+    }
+    char id[128];
+    snprintf(id, sizeof id, "%s", created->store->id);
+    storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+    track(id);
+    int last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY, READY_TIMEOUT_MS, &status);
+    snprintf(label, sizeof label, "%s: watch: the store gets ready", t->label);
+    check(last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY, label, "status %s", sp_store_status_name(last));
+    int deleted = delete_and_wait(client, id);
+    snprintf(label, sizeof label, "%s: watch: the store is deleted", t->label);
+    check(deleted, label, NULL);
+
+    /* Every transition of the store, from the audit log. */
+    int64_t expected[MAX_WATCHED];
+    int n_expected = audit_ids(client, id, expected, MAX_WATCHED, &status);
+    snprintf(label, sizeof label, "%s: watch: the audit log has create, ready, delete, deleted", t->label);
+    check(n_expected >= 4, label, "%d rows", n_expected);
+    if (n_expected < 4) {
+        sp_status_clear(&status);
+        sp_close(client);
+        return;
+    }
+
+    /* Resume after the first row: the rest, through several WATCH_FELL_BEHIND. */
+    watched w = { 0 };
+    w.stop_at_status = STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED;
+    sp_watch watch = { 0 };
+    watch.store_id = id;
+    watch.after_audit_id = expected[0];
+    watch.on_event = collect_event;
+    watch.on_resume = count_resume;
+    watch.context = &w;
+    rc = sp_watch_stores(client, &watch, &status);
+    snprintf(label, sizeof label, "%s: watch: after_audit_id replays to the end, stopped by the callback", t->label);
+    check(rc == SP_OK, label, rc == SP_OK ? NULL : "%s", describe(rc, &status));
+    snprintf(label, sizeof label, "%s: watch: every later transition exactly once, in order", t->label);
+    int same = w.count == n_expected - 1;
+    for (int i = 0; same && i < w.count; i++)
+        same = w.ids[i] == expected[i + 1];
+    check(same, label, "got %d events for %d rows; first id %lld, expected %lld", w.count, n_expected - 1,
+          w.count > 0 ? (long long)w.ids[0] : -1LL, (long long)expected[1]);
+    int chained = 1;
+    for (int i = 1; i < w.count; i++)
+        chained = chained && w.from[i] == w.to[i - 1];
+    snprintf(label, sizeof label, "%s: watch: each event starts where the one before ended", t->label);
+    check(chained, label, NULL);
+    snprintf(label, sizeof label, "%s: watch: resumed after WATCH_FELL_BEHIND (replay limit 2)", t->label);
+    check(watch.resumes >= 1 && (int)watch.resumes == w.resumes_seen, label, "resumes %u, callbacks %d",
+          watch.resumes, w.resumes_seen);
+    snprintf(label, sizeof label, "%s: watch: last_audit_id is the last delivered", t->label);
+    check(watch.last_audit_id == expected[n_expected - 1], label, "%lld", (long long)watch.last_audit_id);
+
+    /* The connection is in step after the cancelled stream. */
+    Storeplatform__V1__HealthResponse *health = NULL;
+    rc = sp_health(client, &health, &status);
+    snprintf(label, sizeof label, "%s: watch: the connection still answers after a stopped watch", t->label);
+    check(rc == SP_OK, label, rc == SP_OK ? NULL : "%s", describe(rc, &status));
+    if (health != NULL)
+        storeplatform__v1__health_response__free_unpacked(health, NULL);
+
+    /* on_resume that says stop: the call ends with the daemon's WATCH_FELL_BEHIND
+     * after the 2 events one replay holds, and says where to go on from. */
+    watched refused = { 0 };
+    refused.stop_at_status = -1;
+    sp_watch no_resume = { 0 };
+    no_resume.store_id = id;
+    no_resume.after_audit_id = expected[0];
+    no_resume.on_event = collect_event;
+    no_resume.on_resume = refuse_resume;
+    no_resume.context = &refused;
+    rc = sp_watch_stores(client, &no_resume, &status);
+    snprintf(label, sizeof label, "%s: watch: WATCH_FELL_BEHIND (ABORTED) when on_resume declines", t->label);
+    check(is_error(rc, &status, "WATCH_FELL_BEHIND") && status.code == STOREPLATFORM__V1__CODE__CODE_ABORTED &&
+              refused.count == 2 && no_resume.last_audit_id == expected[2],
+          label, "%s; %d events, last %lld", describe(rc, &status), refused.count, (long long)no_resume.last_audit_id);
+    char where[64];
+    snprintf(where, sizeof where, "after audit id %lld", (long long)expected[2]);
+    snprintf(label, sizeof label, "%s: watch: the message names where to resume", t->label);
+    check(status.message != NULL && strstr(status.message, where) != NULL, label, "%s", text(status.message));
+
+    /* An unknown store: NOT_FOUND, nothing delivered. */
+    watched none = { 0 };
+    none.stop_at_status = -1;
+    sp_watch unknown = { 0 };
+    unknown.store_id = "st_missing";
+    unknown.on_event = collect_event;
+    unknown.context = &none;
+    rc = sp_watch_stores(client, &unknown, &status);
+    snprintf(label, sizeof label, "%s: watch: an unknown store is NOT_FOUND", t->label);
+    check(is_error(rc, &status, "NOT_FOUND") && none.count == 0, label, "%s", describe(rc, &status));
+
+    sp_status_clear(&status);
+    sp_close(client);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -688,6 +866,9 @@ int main(void)
     cleanup_tracked(&tcp_target);
     run_frame_suite(&unix_target);
     run_frame_suite(&tcp_target);
+    run_watch_suite(&unix_target);
+    run_watch_suite(&tcp_target);
+    cleanup_tracked(&unix_target);
 
     for (int i = 0; i < MAX_TRACKED; i++)
         free(tracked[i]);
