@@ -130,8 +130,8 @@ typedef struct sp_tls_options {
     const char *cert_file;
     const char *key_file;
     const char *server_name;
-    /* How long the TCP connect and the handshake may take, milliseconds;
-     * 0 = SP_DEFAULT_TIMEOUT_MS. */
+    /* How long the TLS handshake may take, milliseconds; 0 = SP_DEFAULT_TIMEOUT_MS.
+     * (The TCP connect itself has no timeout, as in sp_connect_tcp.) */
     uint32_t handshake_timeout_ms;
 } sp_tls_options;
 
