@@ -32,6 +32,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#ifndef SSL_R_UNEXPECTED_EOF_WHILE_READING
+#define SSL_R_UNEXPECTED_EOF_WHILE_READING (-1) /* OpenSSL before 3.0: reported as SSL_ERROR_SYSCALL */
+#endif
+
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on the socket instead */
 #endif
@@ -510,13 +514,14 @@ static int tls_retry_or_fail(sp_client *client, int ret, int64_t deadline, const
         set_last_error(client, "the daemon closed the connection");
         return SP_ERR_CLOSED;
     case SSL_ERROR_SYSCALL:
+        if (saved_errno == EINTR && ERR_peek_error() == 0)
+            return SP_OK;
         client->tls_broken = 1;
         if (ERR_peek_error() == 0 && saved_errno == 0) {
+            /* OpenSSL before 3.0: an end of stream without close_notify. */
             set_last_error(client, "the daemon closed the connection");
             return SP_ERR_CLOSED;
         }
-        if (saved_errno == EINTR)
-            return SP_OK;
         set_last_error(client, "%s: %s", strncmp(doing, "writing", 7) == 0 ? "write" : "read", strerror(saved_errno));
         return is_disconnect(saved_errno) ? SP_ERR_CLOSED : SP_ERR_IO;
     default: {

@@ -930,6 +930,32 @@ static void run_tls_suite(const target *t, const char *dir)
         sp_close(client);
     }
 
+    /* A request of 3 MiB: many TLS records, written as the socket takes them. */
+    client = open_client(t, 1);
+    if (client != NULL) {
+        size_t size = 3u * 1024 * 1024;
+        char *name = malloc(size + 1);
+        if (name == NULL)
+            abort();
+        memset(name, 'a', size);
+        name[size] = '\0';
+        sp_status status = SP_STATUS_INIT;
+        Storeplatform__V1__CreateStoreResponse *created = NULL;
+        rc = sp_create_store(client, name, NULL, &created, &status);
+        free(name);
+        check(is_error(rc, &status, "INVALID_STORE_NAME") && created == NULL,
+              "tls: a 3 MiB request is read whole and answered", "%s", describe(rc, &status));
+        if (created != NULL)
+            storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+        Storeplatform__V1__HealthResponse *health = NULL;
+        rc = sp_health(client, &health, &status);
+        check(rc == SP_OK, "tls: the connection answers after it", "%s", describe(rc, &status));
+        if (health != NULL)
+            storeplatform__v1__health_response__free_unpacked(health, NULL);
+        sp_status_clear(&status);
+        sp_close(client);
+    }
+
     /* Neither token nor certificate. */
     rc = tls_health(t, ca, NULL, NULL, NULL, message, sizeof message);
     check(rc == SP_ERR_STATUS && strstr(message, "UNAUTHENTICATED") != NULL,
