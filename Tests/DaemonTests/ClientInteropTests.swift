@@ -54,6 +54,16 @@ func runInRepository(_ arguments: [String], environment extra: [String: String])
     }
 }
 
+/// Builds targets of the C client's Makefile, one build at a time (under flock):
+/// tests running in parallel share clients/c/build, and two makes writing the same
+/// objects would break each other's links.
+func buildCClient(_ targets: [String]) async throws -> CommandResult {
+    try await runInRepository(
+        ["bash", "-c", "mkdir -p clients/c/build && exec flock clients/c/build/.lock make -C clients/c \"$@\"", "build-c"] + targets,
+        environment: [:]
+    )
+}
+
 /// A daemon for a client suite: at most 3 live stores, a named bearer token on
 /// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second.
 func interopDaemon(_ extraArguments: [String] = []) async throws -> (DaemonProcess, [String: String]) {
@@ -75,10 +85,12 @@ func interopDaemon(_ extraArguments: [String] = []) async throws -> (DaemonProce
 
 @Suite("Clients in other languages against a real daemon")
 struct ClientInteropTests {
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config"]))))
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))))
     func cClientPassesItsSuiteUnderSanitizers() async throws {
         // A replay of 2 transitions at most: the watch tests resume through WATCH_FELL_BEHIND.
         let (daemon, environment) = try await interopDaemon(["--watch-replay-limit", "2"])
+        let build = try await buildCClient(["build/sanitize/test_client"])
+        #expect(build.status == 0, "\(build.stdout)")
         let result = try await runInRepository(["make", "-C", "clients/c", "test"], environment: environment)
         #expect(result.status == 0, "\(result.stdout)")
         #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
@@ -87,10 +99,10 @@ struct ClientInteropTests {
 
     /// The C example CLI reads a token file as the daemon does: of a NAME TOKEN
     /// line it sends the TOKEN, and the store it creates is owned by token:NAME.
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config"]))))
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config", "flock"]))))
     func cCLISendsTheTokenOfANamedLine() async throws {
         let (daemon, environment) = try await interopDaemon()
-        let build = try await runInRepository(["make", "-C", "clients/c", "build/storeplatform-c"], environment: [:])
+        let build = try await buildCClient(["build/storeplatform-c"])
         #expect(build.status == 0, "\(build.stdout)")
         let created = try await runInRepository(
             [
@@ -113,10 +125,10 @@ struct ClientInteropTests {
     /// watch with WATCH_FELL_BEHIND after every 2 transitions; the CLI resumes from
     /// the last one printed each time, prints every later transition once and stops
     /// after --count of them.
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config"]))))
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))))
     func cCLIWatchResumesAfterFallingBehindAndPrintsEveryTransitionOnce() async throws {
         let (daemon, _) = try await interopDaemon(["--watch-replay-limit", "2"])
-        let build = try await runInRepository(["make", "-C", "clients/c", "build/storeplatform-c"], environment: [:])
+        let build = try await buildCClient(["build/storeplatform-c"])
         #expect(build.status == 0, "\(build.stdout)")
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         let store = try await client.create("c-cli-watch")

@@ -327,6 +327,85 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         try await daemon.terminate()
     }
 
+    /// The C client's suite (clients/c/tests/test_client.c) with its TCP target over
+    /// TLS: every TCP check (calls, raw frames, watches with resumes) through TLS,
+    /// then the TLS checks: a client certificate names the caller
+    /// cert:CN=billing,O=Example, an untrusted daemon certificate and refused client
+    /// certificates (expired, of another CA) are explained, a plain client on the TLS
+    /// port is told so. Under ASan with leak checks, like the plain suite.
+    @Test(.enabled(if: interopRequired || onPath(["make", "cc", "pkg-config", "flock"])))
+    func cClientPassesItsSuiteOverTLS() async throws {
+        let pki = try TestPKI()
+        let (daemon, environment) = try await interopDaemon([
+            "--watch-replay-limit", "2",
+            "--tls-cert", pki.path("server.pem"), "--tls-key", pki.path("server.key"),
+            "--tls-client-ca", pki.path("ca.pem"), "--tls-client-certs", "optional",
+        ])
+        let build = try await buildCClient(["build/sanitize/test_client"])
+        #expect(build.status == 0, "\(build.stdout)")
+        let result = try await runInRepository(
+            ["make", "-C", "clients/c", "test"], environment: environment.merging(["STOREPLATFORM_TEST_TLS_DIR": pki.directory]) { _, new in new }
+        )
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains(" passed, 0 failed"), "\(result.stdout)")
+        for check in [
+            "ok   tls: health answers SERVING", "ok   tls: the audit log names the caller cert:CN=billing,O=Example",
+            "ok   tls: an untrusted daemon certificate is refused", "ok   tls: an expired client certificate is refused",
+            "ok   tls: watch: resumed after WATCH_FELL_BEHIND (replay limit 2)", "ok   tls: a plain client on the TLS port is told so",
+        ] {
+            #expect(result.stdout.contains(check), "\(check) missing: \(result.stdout)")
+        }
+        try await daemon.terminate()
+    }
+
+    /// storeplatform-c over TLS: options and STOREPLATFORM_TLS_* variables; a daemon
+    /// that requires client certificates, and a port without TLS, are explained.
+    @Test(.enabled(if: interopRequired || onPath(["make", "cc", "pkg-config", "flock"])))
+    func cCLIOverTLSExplainsWhatIsMissing() async throws {
+        let build = try await buildCClient(["build/storeplatform-c"])
+        #expect(build.status == 0, "\(build.stdout)")
+        let cli = "clients/c/build/storeplatform-c"
+        let pki = try TestPKI()
+        let (daemon, tokenFile) = try await tlsDaemon(pki, extra: ["--tls-client-certs", "required"])
+        let address = "127.0.0.1:\(daemon.tcpPort)"
+
+        let withoutCertificate = try await runInRepository(
+            [cli, "--tcp", address, "--tls-ca", pki.path("ca.pem"), "--token-file", tokenFile, "health"], environment: [:]
+        )
+        #expect(withoutCertificate.status == 3)
+        #expect(
+            withoutCertificate.stdout.contains("the daemon wants a client certificate: give one with --tls-cert and --tls-key"),
+            "\(withoutCertificate.stdout)"
+        )
+        // The same files from the environment, as storectl reads them.
+        let fromEnvironment = try await runInRepository(
+            [cli, "--tcp", "localhost:\(daemon.tcpPort)", "create", "c-cli-tls"],
+            environment: [
+                "STOREPLATFORM_TLS_CA": pki.path("ca.pem"), "STOREPLATFORM_TLS_CLIENT_CERT": pki.path("client.pem"),
+                "STOREPLATFORM_TLS_CLIENT_KEY": pki.path("client.key"), "STOREPLATFORM_TLS_SERVER_NAME": "localhost",
+            ]
+        )
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stdout)")
+        let audit = try await runProduct("storectl", ["audit", "--json", "--socket", daemon.socketPath])
+        let actors = try Storeplatform_V1_ListAuditResponse(jsonString: audit.stdout).events.map(\.actor)
+        #expect(actors.contains("cert:CN=billing,O=Example"), "\(actors)")
+        let halfway = try await runInRepository(
+            [cli, "--tcp", address, "--tls-ca", pki.path("ca.pem"), "--tls-cert", pki.path("client.pem"), "health"], environment: [:]
+        )
+        #expect(halfway.status == 2)
+        #expect(halfway.stdout.contains("--tls-cert and --tls-key go together"), "\(halfway.stdout)")
+        try await daemon.terminate()
+
+        // TLS asked of a port that speaks none.
+        let (plain, _) = try await interopDaemon()
+        let noTLS = try await runInRepository(
+            [cli, "--tcp", "127.0.0.1:\(plain.tcpPort)", "--tls-ca", pki.path("ca.pem"), "health"], environment: [:]
+        )
+        #expect(noTLS.status == 3)
+        #expect(noTLS.stdout.contains("this port does not speak TLS"), "\(noTLS.stdout)")
+        try await plain.terminate()
+    }
+
     /// This machine's first non-loopback IPv4 address, if it has one.
     static let outsideAddress: String? = {
         var addresses: UnsafeMutablePointer<ifaddrs>?

@@ -1,7 +1,8 @@
 /*
  * storeplatform-c: an example command-line client built on storeplatform_client.
  *
- *   storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] [--timeout SECONDS] COMMAND
+ *   storeplatform-c [--socket PATH | --tcp HOST:PORT [TLS options]] [--token-file F] [--timeout SECONDS] COMMAND
+ *   TLS options: --tls, --tls-ca FILE, --tls-cert FILE --tls-key FILE, --tls-server-name NAME
  *   COMMAND: health | create NAME | list | get ID | delete ID | retry ID
  *            | watch [--store ID] [--after AUDIT_ID] [--count N]
  *
@@ -22,7 +23,8 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "usage: storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] [--timeout SECONDS] COMMAND\n"
+    "usage: storeplatform-c [--socket PATH | --tcp HOST:PORT [TLS options]] [--token-file F] [--timeout SECONDS]\n"
+    "                       COMMAND\n"
     "\n"
     "commands:\n"
     "  health        the daemon's status, version, uptime and cluster driver\n"
@@ -49,6 +51,18 @@ static const char usage_text[] =
     "                      a NAME TOKEN line sends its TOKEN\n"
     "  --timeout SECONDS   deadline of each call (default 30)\n"
     "\n"
+    "TLS on --tcp (asked for by --tls or by any --tls-* option; the environment variable\n"
+    "in parentheses is the default):\n"
+    "  --tls                   speak TLS, trusting the system's CAs (STOREPLATFORM_TLS=1)\n"
+    "  --tls-ca FILE           PEM CA certificates to verify the daemon's certificate\n"
+    "                          with, instead of the system's (STOREPLATFORM_TLS_CA)\n"
+    "  --tls-cert FILE         PEM client certificate, for a daemon that asks for one; a\n"
+    "                          verified one names the caller cert:<subject> and needs no\n"
+    "                          token (STOREPLATFORM_TLS_CLIENT_CERT)\n"
+    "  --tls-key FILE          its unencrypted PEM key (STOREPLATFORM_TLS_CLIENT_KEY)\n"
+    "  --tls-server-name NAME  the name the daemon's certificate must hold, when it is not\n"
+    "                          the --tcp host (STOREPLATFORM_TLS_SERVER_NAME)\n"
+    "\n"
     "exit codes: 0 success; 1 the daemon refused or failed the call; 2 bad usage;\n"
     "3 the daemon could not be reached\n";
 
@@ -58,7 +72,7 @@ static int usage_error(const char *format, const char *argument)
 {
     fprintf(stderr, "error: ");
     fprintf(stderr, format, argument);
-    fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT] [--token-file F] "
+    fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT [--tls-ca F ...]] [--token-file F] "
                     "[--timeout SECONDS] health|create NAME|list|get ID|delete ID|retry ID|watch (--help for more)\n");
     return EXIT_USAGE;
 }
@@ -114,6 +128,13 @@ static char *read_token(const char *file, char *err, size_t errlen)
     if (token == NULL)
         snprintf(err, errlen, "token file %s holds no token", file);
     return token;
+}
+
+/* An environment variable's value, or NULL when unset or empty. */
+static const char *env_value(const char *name)
+{
+    const char *value = getenv(name);
+    return value != NULL && value[0] != '\0' ? value : NULL;
 }
 
 /* Splits HOST:PORT ([v6]:PORT too). Returns 0 on success. */
@@ -322,6 +343,14 @@ int main(int argc, char **argv)
     const char *tcp = NULL;
     const char *token_file = NULL;
     double timeout_seconds = 30;
+    /* TLS: the environment first, as storectl; options override it. */
+    const char *tls_env = getenv("STOREPLATFORM_TLS");
+    int tls = tls_env != NULL && strcmp(tls_env, "1") == 0;
+    sp_tls_options tls_options = SP_TLS_OPTIONS_INIT;
+    tls_options.ca_file = env_value("STOREPLATFORM_TLS_CA");
+    tls_options.cert_file = env_value("STOREPLATFORM_TLS_CLIENT_CERT");
+    tls_options.key_file = env_value("STOREPLATFORM_TLS_CLIENT_KEY");
+    tls_options.server_name = env_value("STOREPLATFORM_TLS_SERVER_NAME");
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *option = argv[i];
@@ -333,6 +362,10 @@ int main(int argc, char **argv)
             i++;
             break;
         }
+        if (strcmp(option, "--tls") == 0) {
+            tls = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage_error("%s needs a value", option);
         const char *value = argv[++i];
@@ -342,6 +375,14 @@ int main(int argc, char **argv)
             tcp = value;
         } else if (strcmp(option, "--token-file") == 0) {
             token_file = value;
+        } else if (strcmp(option, "--tls-ca") == 0) {
+            tls_options.ca_file = value;
+        } else if (strcmp(option, "--tls-cert") == 0) {
+            tls_options.cert_file = value;
+        } else if (strcmp(option, "--tls-key") == 0) {
+            tls_options.key_file = value;
+        } else if (strcmp(option, "--tls-server-name") == 0) {
+            tls_options.server_name = value;
         } else if (strcmp(option, "--timeout") == 0) {
             char *end = NULL;
             timeout_seconds = strtod(value, &end);
@@ -399,6 +440,13 @@ int main(int argc, char **argv)
         return usage_error("%s", "--socket and --tcp exclude each other");
     if (token_file != NULL && tcp == NULL)
         return usage_error("%s", "--token-file applies to --tcp; the Unix socket identifies callers by uid");
+    if (tls_options.ca_file != NULL || tls_options.cert_file != NULL || tls_options.key_file != NULL ||
+        tls_options.server_name != NULL)
+        tls = 1;
+    if (tls && tcp == NULL)
+        return usage_error("%s", "--tls and the --tls-* options apply to --tcp; the Unix socket needs no TLS");
+    if ((tls_options.cert_file == NULL) != (tls_options.key_file == NULL))
+        return usage_error("%s", "--tls-cert and --tls-key go together: give both or neither");
 
     char err[512];
     char *token = NULL;
@@ -415,7 +463,12 @@ int main(int argc, char **argv)
             free(token);
             return usage_error("--tcp wants HOST:PORT, not '%s'", tcp);
         }
-        client = sp_connect_tcp(host, port, err, sizeof err);
+        if (tls) {
+            tls_options.handshake_timeout_ms = (uint32_t)(timeout_seconds * 1000);
+            client = sp_connect_tls(host, port, &tls_options, err, sizeof err);
+        } else {
+            client = sp_connect_tcp(host, port, err, sizeof err);
+        }
     } else {
         char path[4096];
         if (socket_path != NULL)

@@ -24,6 +24,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <limits.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#ifndef SSL_R_UNEXPECTED_EOF_WHILE_READING
+#define SSL_R_UNEXPECTED_EOF_WHILE_READING (-1) /* OpenSSL before 3.0: reported as SSL_ERROR_SYSCALL */
+#endif
+
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE is set on the socket instead */
 #endif
@@ -33,8 +45,27 @@
 
 #define SP_MAX_STREAM_ID UINT32_MAX
 
+/* What the verification of the daemon's certificate found first, for the
+ * handshake's error message. */
+typedef struct sp_peer_failure {
+    long error; /* X509_V_OK when nothing failed */
+    char subject[256];
+    char issuer[256];
+    char not_before[32];
+    char not_after[32];
+} sp_peer_failure;
+
 struct sp_client {
     int fd;                  /* -1 once closed */
+    /* TLS, when connected with sp_connect_tls; every read and write of fd goes
+     * through the transport functions below, plain or TLS. */
+    SSL_CTX *tls_ctx;
+    SSL *tls;
+    BIO_METHOD *tls_bio_method;
+    int tls_broken;          /* a fatal TLS error: no close_notify at close */
+    int tls_error;           /* last_error holds a TLS failure's explanation */
+    const char *tls_ca_file; /* during the handshake only */
+    sp_peer_failure peer_failure;
     uint64_t next_stream_id; /* odd; past UINT32_MAX means exhausted */
     char *token;             /* NULL when none */
     size_t max_frame;
@@ -121,6 +152,24 @@ static void local_failure(sp_client *client, sp_status *status, int code, const 
 
 static void mark_closed(sp_client *client)
 {
+    if (client->tls != NULL) {
+        if (!client->tls_broken && client->fd >= 0) {
+            /* Best effort, without waiting: tell the daemon this end is done. */
+            ERR_clear_error();
+            (void)SSL_shutdown(client->tls);
+        }
+        SSL_free(client->tls); /* frees its BIO too */
+        client->tls = NULL;
+    }
+    if (client->tls_ctx != NULL) {
+        SSL_CTX_free(client->tls_ctx);
+        client->tls_ctx = NULL;
+    }
+    if (client->tls_bio_method != NULL) {
+        BIO_meth_free(client->tls_bio_method);
+        client->tls_bio_method = NULL;
+    }
+    ERR_clear_error();
     if (client->fd >= 0) {
         close(client->fd);
         client->fd = -1;
@@ -208,11 +257,317 @@ static int is_disconnect(int error)
     return error == EPIPE || error == ECONNRESET || error == ENOTCONN || error == ECONNABORTED;
 }
 
+/* ---- TLS: the socket BIO, and what failures mean --------------------------------- */
+
+/* OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE when the
+ * daemon has gone; this one sends with MSG_NOSIGNAL like the plain transport, so
+ * that a library never needs the program to ignore SIGPIPE. */
+static int bio_fd(BIO *bio)
+{
+    return (int)(intptr_t)BIO_get_data(bio);
+}
+
+static int bio_write(BIO *bio, const char *data, int len)
+{
+    BIO_clear_retry_flags(bio);
+    ssize_t sent = send(bio_fd(bio), data, (size_t)len, MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            BIO_set_retry_write(bio);
+        return -1;
+    }
+    return (int)sent;
+}
+
+static int bio_read(BIO *bio, char *data, int len)
+{
+    BIO_clear_retry_flags(bio);
+    ssize_t n = recv(bio_fd(bio), data, (size_t)len, 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            BIO_set_retry_read(bio);
+        return -1;
+    }
+    return (int)n; /* 0: end of stream */
+}
+
+static long bio_ctrl(BIO *bio, int command, long number, void *pointer)
+{
+    (void)bio;
+    (void)number;
+    (void)pointer;
+    return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *bio)
+{
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+static int bio_destroy(BIO *bio)
+{
+    (void)bio;
+    return 1; /* the fd is the client's; mark_closed closes it */
+}
+
+/* "CN=billing,O=Example" (RFC 4514, as the daemon names callers cert:<subject>). */
+static void name_rfc4514(const X509_NAME *name, char *out, size_t size)
+{
+    out[0] = '\0';
+    BIO *memory = BIO_new(BIO_s_mem());
+    if (memory == NULL)
+        return;
+    if (X509_NAME_print_ex(memory, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        int n = BIO_read(memory, out, (int)size - 1);
+        out[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(memory);
+}
+
+/* The values of a name, most specific first: "StorePlatform Test CA". */
+static void name_values(const X509_NAME *name, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = X509_NAME_entry_count(name) - 1; i >= 0; i--) {
+        const ASN1_STRING *data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+        unsigned char *utf8 = NULL;
+        int length = ASN1_STRING_to_UTF8(&utf8, data);
+        if (length < 0)
+            continue;
+        int n = snprintf(out + used, size - used, "%s%.*s", used > 0 ? "," : "", length, (const char *)utf8);
+        OPENSSL_free(utf8);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void format_time(const ASN1_TIME *time, char *out, size_t size)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (time == NULL || ASN1_TIME_to_tm(time, &tm) != 1 || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "?");
+}
+
+/* Records the first failure verifying the daemon's chain; the handshake still fails on it. */
+static int verify_callback(int preverify_ok, X509_STORE_CTX *store)
+{
+    if (preverify_ok)
+        return 1;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    sp_client *client = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+    if (client != NULL && client->peer_failure.error == X509_V_OK) {
+        sp_peer_failure *failure = &client->peer_failure;
+        failure->error = X509_STORE_CTX_get_error(store);
+        int error = (int)failure->error;
+        /* Expiry concerns the certificate at hand; everything else is said of the daemon's own. */
+        X509 *certificate = error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID
+                                ? X509_STORE_CTX_get_current_cert(store)
+                                : X509_STORE_CTX_get0_cert(store);
+        if (certificate == NULL)
+            certificate = X509_STORE_CTX_get_current_cert(store);
+        if (certificate != NULL) {
+            name_rfc4514(X509_get_subject_name(certificate), failure->subject, sizeof failure->subject);
+            name_values(X509_get_issuer_name(certificate), failure->issuer, sizeof failure->issuer);
+            format_time(X509_get0_notBefore(certificate), failure->not_before, sizeof failure->not_before);
+            format_time(X509_get0_notAfter(certificate), failure->not_after, sizeof failure->not_after);
+        }
+    }
+    return 0;
+}
+
+/* snprintf into a message buffer, where truncation is fine. */
+static void text_into(char *out, size_t size, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(out, size, format, arguments);
+    va_end(arguments);
+}
+
+/* Why the daemon's certificate was refused, with what to do. */
+static void explain_peer_failure(const sp_client *client, char *out, size_t size)
+{
+    const sp_peer_failure *failure = &client->peer_failure;
+    int error = (int)failure->error;
+    if (error == X509_V_ERR_CERT_HAS_EXPIRED) {
+        text_into(out, size, "the daemon's certificate (%s) expired at %s; the daemon needs a new one", failure->subject,
+                 failure->not_after);
+    } else if (error == X509_V_ERR_CERT_NOT_YET_VALID) {
+        text_into(out, size, "the daemon's certificate (%s) is not valid before %s; check the clocks", failure->subject,
+                 failure->not_before);
+    } else if (error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        text_into(out, size,
+                 "the daemon's certificate (%s) is not valid for this host name; connect by a name the certificate "
+                 "holds, or give it with --tls-server-name",
+                 failure->subject);
+    } else if (error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+               error == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || error == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+               error == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || error == X509_V_ERR_CERT_SIGNATURE_FAILURE) {
+        char trust[300];
+        if (client->tls_ca_file != NULL)
+            text_into(trust, sizeof trust, "the CA file %s", client->tls_ca_file);
+        else
+            text_into(trust, sizeof trust, "the system's CAs");
+        text_into(out, size, "the daemon's certificate (%s, issued by %s) is not signed by %s; give its CA with --tls-ca",
+                 failure->subject, failure->issuer, trust);
+    } else {
+        text_into(out, size, "the daemon's certificate (%s) is not trusted: %s; give its CA with --tls-ca",
+                 failure->subject, X509_verify_cert_error_string(failure->error));
+    }
+}
+
+/* What a fatal TLS error (SSL_ERROR_SSL) means, from the error queue and the
+ * verification result, with what to do. */
+static void explain_tls_error(const sp_client *client, int handshaking, char *out, size_t size)
+{
+    unsigned long error = ERR_peek_last_error();
+    int reason = ERR_GET_LIB(error) == ERR_LIB_SSL ? ERR_GET_REASON(error) : 0;
+    if (client->peer_failure.error != X509_V_OK) {
+        explain_peer_failure(client, out, size);
+        return;
+    }
+    switch (reason) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        text_into(out, size, "the daemon wants a client certificate: give one with --tls-cert and --tls-key");
+        return;
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+        text_into(out, size,
+                 "the daemon refused the client certificate: it has expired; get a new one from the daemon's client CA");
+        return;
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+        text_into(out, size,
+                 "the daemon refused the client certificate: it is not signed by a CA the daemon trusts; use a "
+                 "certificate from the daemon's client CA");
+        return;
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+        text_into(out, size, "the daemon refused the client certificate: it is revoked; get a new one from the daemon's client CA");
+        return;
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+    case SSL_R_UNEXPECTED_RECORD:
+    case SSL_R_HTTP_REQUEST:
+        if (handshaking) {
+            text_into(out, size, "the daemon did not answer in TLS: this port does not speak TLS; connect without "
+                                "the --tls options, or check the port");
+            return;
+        }
+        break;
+    case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+        text_into(out, size, handshaking ? "the daemon closed the connection during the TLS handshake: this port may "
+                                          "not speak TLS; connect without the --tls options, or check the port"
+                                        : "the daemon closed the connection");
+        return;
+    default:
+        break;
+    }
+    char text[256];
+    ERR_error_string_n(error, text, sizeof text);
+    text_into(out, size, "TLS failed: %s", error != 0 ? text : "no reason given");
+}
+
+/* Waits until fd is ready for events or the deadline passes; -1 waits as long
+ * as it takes. SP_OK, SP_ERR_TIMEOUT or SP_ERR_IO. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t remaining = deadline < 0 ? -1 : deadline - now_ms();
+        if (deadline >= 0 && remaining <= 0)
+            return SP_ERR_TIMEOUT;
+        struct pollfd pfd = { .fd = fd, .events = events, .revents = 0 };
+        int ready = poll(&pfd, 1, remaining < 0 ? -1 : remaining > INT32_MAX ? INT32_MAX : (int)remaining);
+        if (ready > 0)
+            return SP_OK;
+        if (ready == 0)
+            continue;
+        if (errno != EINTR)
+            return SP_ERR_IO;
+    }
+}
+
+/* After an SSL_read/SSL_write/SSL_connect that returned ret: waits for the
+ * socket when OpenSSL wants to read or write (SP_OK: try again), else records
+ * the failure in last_error and returns SP_ERR_CLOSED, SP_ERR_IO or
+ * SP_ERR_TIMEOUT. doing is "writing to", "waiting for" or "the TLS handshake with". */
+static int tls_retry_or_fail(sp_client *client, int ret, int64_t deadline, const char *doing, int handshaking)
+{
+    int error = SSL_get_error(client->tls, ret);
+    int saved_errno = errno;
+    short events = 0;
+    switch (error) {
+    case SSL_ERROR_WANT_READ:
+        events = POLLIN;
+        break;
+    case SSL_ERROR_WANT_WRITE:
+        events = POLLOUT;
+        break;
+    case SSL_ERROR_ZERO_RETURN:
+        set_last_error(client, "the daemon closed the connection");
+        return SP_ERR_CLOSED;
+    case SSL_ERROR_SYSCALL:
+        if (saved_errno == EINTR && ERR_peek_error() == 0)
+            return SP_OK;
+        client->tls_broken = 1;
+        if (ERR_peek_error() == 0 && saved_errno == 0) {
+            /* OpenSSL before 3.0: an end of stream without close_notify. */
+            set_last_error(client, "the daemon closed the connection");
+            return SP_ERR_CLOSED;
+        }
+        set_last_error(client, "%s: %s", strncmp(doing, "writing", 7) == 0 ? "write" : "read", strerror(saved_errno));
+        return is_disconnect(saved_errno) ? SP_ERR_CLOSED : SP_ERR_IO;
+    default: {
+        client->tls_broken = 1;
+        char reason[sizeof client->last_error];
+        explain_tls_error(client, handshaking, reason, sizeof reason);
+        unsigned long last = ERR_peek_last_error();
+        int eof = ERR_GET_LIB(last) == ERR_LIB_SSL && ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+        set_last_error(client, "%s", reason);
+        client->tls_error = !eof || handshaking;
+        ERR_clear_error();
+        return eof && !handshaking ? SP_ERR_CLOSED : SP_ERR_IO;
+    }
+    }
+    int rc = wait_fd(client->fd, events, deadline);
+    if (rc == SP_ERR_TIMEOUT)
+        set_last_error(client, "timed out %s the daemon", doing);
+    else if (rc != SP_OK)
+        set_last_error(client, "poll: %s", strerror(errno));
+    return rc;
+}
+
+/* ---- the transport: every read and write of the connection, plain or TLS --------- */
+
 /* Writes all len bytes (partial writes and EINTR handled). On failure returns
  * SP_ERR_CLOSED, SP_ERR_IO or SP_ERR_TIMEOUT with last_error set; the caller
  * closes the connection. */
 static int write_all(sp_client *client, const uint8_t *bytes, size_t len, int64_t deadline)
 {
+    if (client->tls != NULL) {
+        while (len > 0) {
+            int chunk = len > INT_MAX ? INT_MAX : (int)len;
+            ERR_clear_error();
+            errno = 0;
+            int sent = SSL_write(client->tls, bytes, chunk);
+            if (sent > 0) {
+                bytes += sent;
+                len -= (size_t)sent;
+                continue;
+            }
+            int rc = tls_retry_or_fail(client, sent, deadline, "writing to", 0);
+            if (rc != SP_OK)
+                return rc;
+        }
+        return SP_OK;
+    }
     int flags = MSG_NOSIGNAL | (deadline >= 0 ? MSG_DONTWAIT : 0);
     while (len > 0) {
         int rc = wait_ready(client->fd, POLLOUT, deadline);
@@ -241,8 +596,25 @@ static int write_all(sp_client *client, const uint8_t *bytes, size_t len, int64_
  * End of stream is SP_ERR_CLOSED. Does not close the connection itself. */
 static int read_exact(sp_client *client, uint8_t *bytes, size_t len, int64_t deadline, size_t *got)
 {
-    int flags = deadline >= 0 ? MSG_DONTWAIT : 0;
     *got = 0;
+    if (client->tls != NULL) {
+        /* Records already decrypted are read before the socket is polled. */
+        while (*got < len) {
+            size_t want = len - *got;
+            ERR_clear_error();
+            errno = 0;
+            int n = SSL_read(client->tls, bytes + *got, want > INT_MAX ? INT_MAX : (int)want);
+            if (n > 0) {
+                *got += (size_t)n;
+                continue;
+            }
+            int rc = tls_retry_or_fail(client, n, deadline, "waiting for", 0);
+            if (rc != SP_OK)
+                return rc;
+        }
+        return SP_OK;
+    }
+    int flags = deadline >= 0 ? MSG_DONTWAIT : 0;
     while (*got < len) {
         int rc = wait_ready(client->fd, POLLIN, deadline);
         if (rc != SP_OK) {
@@ -288,6 +660,15 @@ static int read_frame(sp_client *client, uint8_t **body, size_t *len, int64_t de
     }
     uint32_t length = (uint32_t)header[0] << 24 | (uint32_t)header[1] << 16 | (uint32_t)header[2] << 8 |
                       (uint32_t)header[3];
+    if ((uint64_t)length > (uint64_t)client->max_frame && client->tls == NULL &&
+        (header[0] == 0x15 || header[0] == 0x16) && header[1] == 0x03) {
+        /* A TLS record (an alert or a handshake), not a frame: a plain client on a TLS port. */
+        set_last_error(client, "the daemon answered in TLS: this port speaks TLS; connect with TLS (--tls-ca, "
+                               "or --tls for the system's CAs)");
+        client->tls_error = 1;
+        mark_closed(client);
+        return SP_ERR_IO;
+    }
     if ((uint64_t)length > (uint64_t)client->max_frame) {
         set_last_error(client,
                  "the daemon sent a frame of %" PRIu32 " bytes, over this client's limit of %zu bytes",
@@ -423,15 +804,16 @@ sp_client *sp_connect_unix(const char *path, char *err, size_t errlen)
     return client;
 }
 
-sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen)
+/* A connected TCP socket to host:port, or -1 with a message in err. */
+static int tcp_connect_fd(const char *host, int port, char *err, size_t errlen)
 {
     if (host == NULL || host[0] == '\0') {
         write_err(err, errlen, "no host");
-        return NULL;
+        return -1;
     }
     if (port <= 0 || port > 65535) {
         write_err(err, errlen, "port %d is not between 1 and 65535", port);
-        return NULL;
+        return -1;
     }
     char service[8];
     snprintf(service, sizeof service, "%d", port);
@@ -443,7 +825,7 @@ sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen)
     int gai = getaddrinfo(host, service, &hints, &addresses);
     if (gai != 0) {
         write_err(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
-        return NULL;
+        return -1;
     }
     int fd = -1;
     int last_error = 0;
@@ -463,16 +845,200 @@ sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen)
     freeaddrinfo(addresses);
     if (fd < 0) {
         write_err(err, errlen, "cannot connect to %s:%d: %s", host, port, strerror(last_error));
-        return NULL;
+        return -1;
     }
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); /* small request/answer frames */
+    return fd;
+}
+
+sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen)
+{
+    int fd = tcp_connect_fd(host, port, err, errlen);
+    if (fd < 0)
+        return NULL;
     sp_client *client = new_client(fd);
     if (client == NULL) {
         write_err(err, errlen, "out of memory");
         close(fd);
     }
     return client;
+}
+
+/* The last OpenSSL error as text ("no reason given" when there is none). */
+static const char *openssl_reason(char *buffer, size_t size)
+{
+    unsigned long error = ERR_peek_last_error();
+    if (error == 0)
+        snprintf(buffer, size, "no reason given");
+    else
+        ERR_error_string_n(error, buffer, size);
+    return buffer;
+}
+
+/* Whether a file can be opened for reading; if not, err says why. */
+static int readable(const char *what, const char *path, char *err, size_t errlen)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        write_err(err, errlen, "cannot read the %s %s: %s", what, path, strerror(errno));
+        return 0;
+    }
+    fclose(file);
+    return 1;
+}
+
+/* The client context: TLS 1.2+, the daemon verified against ca_file (or the
+ * system's CAs), and the client certificate when given. NULL with err set. */
+static SSL_CTX *tls_context(const sp_tls_options *tls, char *err, size_t errlen)
+{
+    char reason[256];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        write_err(err, errlen, "cannot set up TLS: %s", openssl_reason(reason, sizeof reason));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
+    if (tls->ca_file != NULL) {
+        if (!readable("CA file", tls->ca_file, err, errlen))
+            goto fail;
+        if (SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL) != 1) {
+            write_err(err, errlen, "cannot read the CA file %s: not a PEM certificate file (%s)", tls->ca_file,
+                      openssl_reason(reason, sizeof reason));
+            goto fail;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        write_err(err, errlen, "cannot load the system's CAs: %s; give a CA file with --tls-ca",
+                  openssl_reason(reason, sizeof reason));
+        goto fail;
+    }
+    if (tls->cert_file != NULL) {
+        if (!readable("client certificate", tls->cert_file, err, errlen) ||
+            !readable("client key", tls->key_file, err, errlen))
+            goto fail;
+        if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
+            write_err(err, errlen, "cannot read the client certificate %s: not a PEM certificate file (%s)",
+                      tls->cert_file, openssl_reason(reason, sizeof reason));
+            goto fail;
+        }
+        if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) != 1) {
+            write_err(err, errlen, "cannot read the client key %s: not an unencrypted PEM key, or not the key of %s (%s)",
+                      tls->key_file, tls->cert_file, openssl_reason(reason, sizeof reason));
+            goto fail;
+        }
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            write_err(err, errlen, "the client key %s does not fit the certificate %s", tls->key_file, tls->cert_file);
+            goto fail;
+        }
+    }
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static int is_ip_address(const char *name)
+{
+    unsigned char address[16];
+    return inet_pton(AF_INET, name, address) == 1 || inet_pton(AF_INET6, name, address) == 1;
+}
+
+sp_client *sp_connect_tls(const char *host, int port, const sp_tls_options *tls, char *err, size_t errlen)
+{
+    sp_tls_options defaults = SP_TLS_OPTIONS_INIT;
+    if (tls == NULL)
+        tls = &defaults;
+    if ((tls->cert_file == NULL) != (tls->key_file == NULL)) {
+        write_err(err, errlen, "a client certificate and its key go together (--tls-cert and --tls-key): give both or neither");
+        return NULL;
+    }
+    const char *name = tls->server_name != NULL && tls->server_name[0] != '\0' ? tls->server_name : host;
+    ERR_clear_error();
+    SSL_CTX *ctx = tls_context(tls, err, errlen);
+    if (ctx == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+    int fd = tcp_connect_fd(host, port, err, errlen);
+    if (fd < 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    sp_client *client = new_client(fd);
+    if (client == NULL) {
+        write_err(err, errlen, "out of memory");
+        SSL_CTX_free(ctx);
+        close(fd);
+        return NULL;
+    }
+    client->tls_ctx = ctx;
+    client->tls_ca_file = tls->ca_file;
+    client->peer_failure.error = X509_V_OK;
+    char reason[256];
+    BIO *bio = NULL;
+    client->tls = SSL_new(ctx);
+    client->tls_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                          "storeplatform socket");
+    if (client->tls == NULL || client->tls_bio_method == NULL ||
+        BIO_meth_set_write(client->tls_bio_method, bio_write) != 1 ||
+        BIO_meth_set_read(client->tls_bio_method, bio_read) != 1 ||
+        BIO_meth_set_ctrl(client->tls_bio_method, bio_ctrl) != 1 ||
+        BIO_meth_set_create(client->tls_bio_method, bio_create) != 1 ||
+        BIO_meth_set_destroy(client->tls_bio_method, bio_destroy) != 1 ||
+        (bio = BIO_new(client->tls_bio_method)) == NULL) {
+        write_err(err, errlen, "cannot set up TLS: %s", openssl_reason(reason, sizeof reason));
+        goto fail;
+    }
+    BIO_set_data(bio, (void *)(intptr_t)fd);
+    SSL_set_bio(client->tls, bio, bio); /* the SSL owns the BIO now */
+    SSL_set_app_data(client->tls, client);
+    if (is_ip_address(name)) {
+        /* An address: matched against the certificate's IP entries; never sent as SNI. */
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(client->tls), name) != 1) {
+            write_err(err, errlen, "cannot check the daemon's certificate for %s", name);
+            goto fail;
+        }
+    } else if (SSL_set_tlsext_host_name(client->tls, name) != 1 || SSL_set1_host(client->tls, name) != 1) {
+        write_err(err, errlen, "cannot check the daemon's certificate for the name %s", name);
+        goto fail;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        write_err(err, errlen, "fcntl: %s", strerror(errno));
+        goto fail;
+    }
+    int64_t deadline = deadline_after(tls->handshake_timeout_ms != 0 ? tls->handshake_timeout_ms : SP_DEFAULT_TIMEOUT_MS);
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int ret = SSL_connect(client->tls);
+        if (ret == 1)
+            break;
+        int rc = tls_retry_or_fail(client, ret, deadline, "in the TLS handshake with", 1);
+        if (rc == SP_OK)
+            continue;
+        if (rc == SP_ERR_CLOSED)
+            write_err(err, errlen, "the daemon at %s:%d closed the connection during the TLS handshake: this port may not "
+                                   "speak TLS; connect without the --tls options, or check the port", host, port);
+        else
+            write_err(err, errlen, "TLS handshake with %s:%d: %s", host, port, client->last_error);
+        goto fail;
+    }
+    client->tls_ca_file = NULL; /* the caller's string: not kept past the call */
+    client->last_error[0] = '\0';
+    client->tls_error = 0;
+    return client;
+fail:
+    client->tls_broken = 1;
+    sp_close(client);
+    return NULL;
+}
+
+int sp_is_tls(const sp_client *client)
+{
+    return client != NULL && client->tls != NULL;
 }
 
 int sp_set_token(sp_client *client, const char *token)
@@ -558,6 +1124,14 @@ int sp_shutdown_write(sp_client *client)
         return SP_ERR_INVALID;
     if (client->fd < 0)
         return SP_ERR_CLOSED;
+    if (client->tls != NULL) {
+        /* close_notify first, so that the daemon sees the end of the TLS stream. */
+        ERR_clear_error();
+        if (SSL_shutdown(client->tls) < 0 && SSL_get_error(client->tls, -1) != SSL_ERROR_WANT_WRITE) {
+            client->tls_broken = 1;
+            ERR_clear_error();
+        }
+    }
     if (shutdown(client->fd, SHUT_WR) < 0) {
         set_last_error(client, "shutdown: %s", strerror(errno));
         return SP_ERR_IO;
@@ -751,10 +1325,16 @@ static int send_request(sp_client *client, const char *method, const ProtobufCMe
     if (rc == SP_ERR_CLOSED) {
         /* The daemon may have said why before closing (too many connections,
          * shutting down): an ERROR frame can still be waiting to be read. */
+        client->tls_error = 0;
         Storeplatform__V1__Envelope *error = read_connection_error(client);
         if (error != NULL) {
             connection_error(client, error, status_out, request_id);
             return SP_ERR_CLOSED;
+        }
+        /* Or a TLS alert: why the daemon refused this connection (its client certificate). */
+        if (client->tls_error) {
+            memcpy(reason, client->last_error, sizeof reason);
+            rc = SP_ERR_IO;
         }
     }
     if (rc != SP_OK) {

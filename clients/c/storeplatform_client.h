@@ -116,6 +116,40 @@ typedef struct sp_client sp_client;
 sp_client *sp_connect_unix(const char *path, char *err, size_t errlen);
 sp_client *sp_connect_tcp(const char *host, int port, char *err, size_t errlen);
 
+/*
+ * TLS on TCP (the daemon's --tls-cert/--tls-key; README.md, "TLS"). The
+ * daemon's certificate is verified against ca_file (the system's CAs when NULL)
+ * and must hold server_name, or the host connected to when server_name is NULL
+ * (an IP address is matched against the certificate's IP entries; a name is also
+ * sent as SNI). cert_file and key_file (PEM, unencrypted key) go together: a
+ * client certificate for a daemon that asks for one; a verified one makes the
+ * caller cert:<subject>, and then no token is needed. TLS 1.2 or later.
+ */
+typedef struct sp_tls_options {
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+    const char *server_name;
+    /* How long the TLS handshake may take, milliseconds; 0 = SP_DEFAULT_TIMEOUT_MS.
+     * (The TCP connect itself has no timeout, as in sp_connect_tcp.) */
+    uint32_t handshake_timeout_ms;
+} sp_tls_options;
+
+#define SP_TLS_OPTIONS_INIT { NULL, NULL, NULL, NULL, 0 }
+
+/* Connect to host:port and complete a TLS handshake. On failure return NULL and
+ * write into err what went wrong and what to do: the daemon's certificate is not
+ * trusted, has expired or does not hold the name; the daemon wants a client
+ * certificate; the port does not speak TLS; a file cannot be read; ... A daemon
+ * refuses a client certificate (expired, of another CA) only after the
+ * handshake, in TLS 1.3: then the first call fails (SP_ERR_IO, CLIENT_IO_ERROR)
+ * with the reason in its status message. Every read and write of the connection
+ * then goes through TLS, with the same deadlines as in clear. */
+sp_client *sp_connect_tls(const char *host, int port, const sp_tls_options *tls, char *err, size_t errlen);
+
+/* 1 when the connection speaks TLS, else 0. */
+int sp_is_tls(const sp_client *client);
+
 /* The bearer token sent as "authorization: Bearer <token>" on every call
  * (TCP listeners with a token file require it). NULL or "" removes it.
  * Returns SP_OK, SP_ERR_INVALID or SP_ERR_NOMEM. */
@@ -221,7 +255,8 @@ int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out);
 int sp_send_raw(sp_client *client, const void *bytes, size_t len);
 int sp_read_frame(sp_client *client, uint8_t **body, size_t *len);
 
-/* Closes the write side of the connection (shutdown(SHUT_WR)); reads still work. */
+/* Closes the write side of the connection (shutdown(SHUT_WR); over TLS a
+ * close_notify alert first); reads still work. */
 int sp_shutdown_write(sp_client *client);
 
 /* "OK", "NOT_FOUND", ... for a gRPC code; "UNKNOWN_CODE" for others. */

@@ -5,6 +5,14 @@
  *   STOREPLATFORM_TEST_SOCKET  its Unix socket
  *   STOREPLATFORM_TEST_TCP     its TCP listener, host:port
  *   STOREPLATFORM_TEST_TOKEN   the bearer token that listener requires
+ *   STOREPLATFORM_TEST_TLS_DIR (optional) the TCP listener speaks TLS with
+ *                              optional client certificates: this directory
+ *                              holds ca.pem (its CA, also the client CA),
+ *                              client.pem/.key ("CN=billing,O=Example"),
+ *                              expired.pem/.key, other-ca.pem, other.pem/.key
+ *                              (Tests/DaemonTests/TLSTests.swift makes them).
+ *                              Then every TCP check runs over TLS, and the TLS
+ *                              checks run too.
  * It should run with --max-live-stores 3, high --requests-per-minute and
  * --creates-per-minute, and a fast simulated cluster. The suite keeps at most 3
  * stores live at a time and deletes what it creates.
@@ -84,14 +92,16 @@ typedef struct target {
     char host[256];
     int port;
     const char *token;
+    const sp_tls_options *tls; /* NULL: plain TCP */
 } target;
 
 /* A new connection; with_token chooses whether TCP calls carry the token. */
 static sp_client *open_client(const target *t, int with_token)
 {
     char err[512] = "";
-    sp_client *client = t->tcp ? sp_connect_tcp(t->host, t->port, err, sizeof err)
-                               : sp_connect_unix(t->path, err, sizeof err);
+    sp_client *client = !t->tcp           ? sp_connect_unix(t->path, err, sizeof err)
+                        : t->tls != NULL ? sp_connect_tls(t->host, t->port, t->tls, err, sizeof err)
+                                         : sp_connect_tcp(t->host, t->port, err, sizeof err);
     if (client == NULL) {
         char label[128];
         snprintf(label, sizeof label, "%s: connect", t->label);
@@ -831,6 +841,193 @@ static void run_watch_suite(const target *t)
     sp_close(client);
 }
 
+/* ---- TLS ---------------------------------------------------------------------------- */
+
+/* dir/name into path. */
+static const char *pki(char *path, size_t size, const char *dir, const char *name)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    return path;
+}
+
+/* A TLS connection with these files, and the outcome of one Health call on it:
+ * *message receives the connect error or the call's status message. */
+static int tls_health(const target *t, const char *ca, const char *cert, const char *key, const char *token,
+                      char *message, size_t size)
+{
+    sp_tls_options options = SP_TLS_OPTIONS_INIT;
+    options.ca_file = ca;
+    options.cert_file = cert;
+    options.key_file = key;
+    options.handshake_timeout_ms = 10000;
+    message[0] = '\0';
+    sp_client *client = sp_connect_tls(t->host, t->port, &options, message, size);
+    if (client == NULL)
+        return SP_ERR_CLOSED;
+    if (token != NULL)
+        sp_set_token(client, token);
+    sp_set_timeout(client, 10000);
+    sp_status status = SP_STATUS_INIT;
+    Storeplatform__V1__HealthResponse *health = NULL;
+    int rc = sp_health(client, &health, &status);
+    snprintf(message, size, "%s: %s", text(status.error_code), text(status.message));
+    if (health != NULL)
+        storeplatform__v1__health_response__free_unpacked(health, NULL);
+    sp_status_clear(&status);
+    sp_close(client);
+    return rc;
+}
+
+static void run_tls_suite(const target *t, const char *dir)
+{
+    char message[1024];
+    char ca[1024], cert[1024], key[1024];
+    pki(ca, sizeof ca, dir, "ca.pem");
+
+    /* The daemon's certificate verified against the CA, for the address 127.0.0.1; a token. */
+    int rc = tls_health(t, ca, NULL, NULL, t->token, message, sizeof message);
+    check(rc == SP_OK, "tls: health with the CA and a token", "%s %s", sp_strerror(rc), message);
+
+    /* A client certificate instead of a token: the caller is cert:<subject>. */
+    sp_tls_options options = SP_TLS_OPTIONS_INIT;
+    options.ca_file = ca;
+    options.cert_file = pki(cert, sizeof cert, dir, "client.pem");
+    options.key_file = pki(key, sizeof key, dir, "client.key");
+    char err[512] = "";
+    sp_client *client = sp_connect_tls(t->host, t->port, &options, err, sizeof err);
+    check(client != NULL && sp_is_tls(client), "tls: connect with a client certificate", "%s", err);
+    if (client != NULL) {
+        sp_set_timeout(client, 10000);
+        sp_status status = SP_STATUS_INIT;
+        Storeplatform__V1__CreateStoreResponse *created = NULL;
+        char name[64];
+        snprintf(name, sizeof name, "ctls-%ld", (long)getpid());
+        rc = sp_create_store(client, name, NULL, &created, &status);
+        check(rc == SP_OK, "tls: create with a client certificate and no token", "%s", describe(rc, &status));
+        if (rc == SP_OK) {
+            track(created->store->id);
+            Storeplatform__V1__ListAuditRequest request = STOREPLATFORM__V1__LIST_AUDIT_REQUEST__INIT;
+            request.store_id = created->store->id;
+            ProtobufCMessage *response = NULL;
+            rc = sp_call(client, SP_METHOD_LIST_AUDIT, &request.base, &storeplatform__v1__list_audit_response__descriptor,
+                         10000, &response, &status);
+            int found = 0;
+            char actors[512] = "";
+            if (rc == SP_OK) {
+                Storeplatform__V1__ListAuditResponse *audit = (Storeplatform__V1__ListAuditResponse *)response;
+                for (size_t i = 0; i < audit->n_events; i++) {
+                    found |= strcmp(audit->events[i]->actor, "cert:CN=billing,O=Example") == 0;
+                    size_t used = strlen(actors);
+                    snprintf(actors + used, sizeof actors - used, "%s ", audit->events[i]->actor);
+                }
+                storeplatform__v1__list_audit_response__free_unpacked(audit, NULL);
+            }
+            check(found, "tls: the audit log names the caller cert:CN=billing,O=Example", "%s; actors: %s",
+                  describe(rc, &status), actors);
+            storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+        }
+        sp_status_clear(&status);
+        sp_close(client);
+    }
+
+    /* A request of 1 MiB: many TLS records, written as the socket takes them (with
+     * a generous deadline: a loaded machine decrypts it slowly). */
+    client = open_client(t, 1);
+    if (client != NULL) {
+        sp_set_timeout(client, 60000);
+        size_t size = 1024u * 1024;
+        char *name = malloc(size + 1);
+        if (name == NULL)
+            abort();
+        memset(name, 'a', size);
+        name[size] = '\0';
+        sp_status status = SP_STATUS_INIT;
+        Storeplatform__V1__CreateStoreResponse *created = NULL;
+        rc = sp_create_store(client, name, NULL, &created, &status);
+        free(name);
+        check(is_error(rc, &status, "INVALID_STORE_NAME") && created == NULL,
+              "tls: a 1 MiB request is read whole and answered", "%s", describe(rc, &status));
+        if (created != NULL)
+            storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+        Storeplatform__V1__HealthResponse *health = NULL;
+        rc = sp_health(client, &health, &status);
+        check(rc == SP_OK, "tls: the connection answers after it", "%s", describe(rc, &status));
+        if (health != NULL)
+            storeplatform__v1__health_response__free_unpacked(health, NULL);
+        sp_status_clear(&status);
+        sp_close(client);
+    }
+
+    /* Neither token nor certificate. */
+    rc = tls_health(t, ca, NULL, NULL, NULL, message, sizeof message);
+    check(rc == SP_ERR_STATUS && strstr(message, "UNAUTHENTICATED") != NULL,
+          "tls: neither token nor certificate -> UNAUTHENTICATED", "%s %s", sp_strerror(rc), message);
+
+    /* The daemon's certificate, checked against another CA. */
+    pki(cert, sizeof cert, dir, "other-ca.pem");
+    rc = tls_health(t, cert, NULL, NULL, t->token, message, sizeof message);
+    char expected[1200];
+    snprintf(expected, sizeof expected,
+             "the daemon's certificate (CN=localhost, issued by StorePlatform Test CA) is not signed by the CA file %s; "
+             "give its CA with --tls-ca",
+             cert);
+    check(rc == SP_ERR_CLOSED && strstr(message, expected) != NULL, "tls: an untrusted daemon certificate is refused",
+          "%s %s", sp_strerror(rc), message);
+
+    /* The daemon's certificate holds 127.0.0.1 and localhost, not another name. */
+    options = (sp_tls_options)SP_TLS_OPTIONS_INIT;
+    options.ca_file = ca;
+    options.server_name = "elsewhere.example";
+    client = sp_connect_tls(t->host, t->port, &options, err, sizeof err);
+    check(client == NULL && strstr(err, "is not valid for this host name") != NULL,
+          "tls: a server name the certificate does not hold is refused", "%s", err);
+    sp_close(client);
+    options.server_name = "localhost";
+    err[0] = '\0';
+    client = sp_connect_tls(t->host, t->port, &options, err, sizeof err);
+    check(client != NULL, "tls: --tls-server-name localhost is accepted", "%s", err);
+    sp_close(client);
+
+    /* Client certificates the daemon refuses: it says so after the handshake (TLS 1.3). */
+    rc = tls_health(t, ca, pki(cert, sizeof cert, dir, "expired.pem"), pki(key, sizeof key, dir, "expired.key"), NULL,
+                    message, sizeof message);
+    check(rc != SP_OK && strstr(message, "the daemon refused the client certificate: it has expired") != NULL,
+          "tls: an expired client certificate is refused", "%s %s", sp_strerror(rc), message);
+    rc = tls_health(t, ca, pki(cert, sizeof cert, dir, "other.pem"), pki(key, sizeof key, dir, "other.key"), NULL,
+                    message, sizeof message);
+    check(rc != SP_OK &&
+              strstr(message, "the daemon refused the client certificate: it is not signed by a CA the daemon trusts") !=
+                  NULL,
+          "tls: a client certificate of another CA is refused", "%s %s", sp_strerror(rc), message);
+
+    /* Files that do not do. */
+    rc = tls_health(t, pki(cert, sizeof cert, dir, "missing.pem"), NULL, NULL, t->token, message, sizeof message);
+    check(rc == SP_ERR_CLOSED && strstr(message, "cannot read the CA file") != NULL && strstr(message, "missing.pem") != NULL,
+          "tls: a missing CA file is named", "%s", message);
+    rc = tls_health(t, ca, pki(cert, sizeof cert, dir, "client.pem"), pki(key, sizeof key, dir, "other.key"), NULL,
+                    message, sizeof message);
+    check(rc == SP_ERR_CLOSED && strstr(message, "other.key") != NULL, "tls: a key that is not the certificate's is named",
+          "%s", message);
+
+    /* A plain client on the TLS port. */
+    client = sp_connect_tcp(t->host, t->port, err, sizeof err);
+    if (client != NULL) {
+        sp_set_token(client, t->token);
+        sp_set_timeout(client, 10000);
+        sp_status status = SP_STATUS_INIT;
+        Storeplatform__V1__HealthResponse *health = NULL;
+        rc = sp_health(client, &health, &status);
+        check(rc != SP_OK && strstr(text(status.message), "the daemon answered in TLS") != NULL,
+              "tls: a plain client on the TLS port is told so", "%s", describe(rc, &status));
+        if (health != NULL)
+            storeplatform__v1__health_response__free_unpacked(health, NULL);
+        sp_status_clear(&status);
+        sp_close(client);
+    } else {
+        check(0, "tls: a plain client on the TLS port is told so", "connect: %s", err);
+    }
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -859,6 +1056,14 @@ int main(void)
     memcpy(tcp_target.host, tcp, host_length);
     tcp_target.host[host_length] = '\0';
     tcp_target.port = atoi(colon + 1);
+    const char *tls_dir = getenv("STOREPLATFORM_TEST_TLS_DIR");
+    char tls_ca[1024];
+    sp_tls_options tls = SP_TLS_OPTIONS_INIT;
+    if (tls_dir != NULL && tls_dir[0] != '\0') {
+        tls.ca_file = pki(tls_ca, sizeof tls_ca, tls_dir, "ca.pem");
+        tcp_target.tls = &tls;
+        tcp_target.label = "tls";
+    }
 
     run_rpc_suite(&unix_target);
     cleanup_tracked(&unix_target);
@@ -868,6 +1073,8 @@ int main(void)
     run_frame_suite(&tcp_target);
     run_watch_suite(&unix_target);
     run_watch_suite(&tcp_target);
+    if (tcp_target.tls != NULL)
+        run_tls_suite(&tcp_target, tls_dir);
     cleanup_tracked(&unix_target);
 
     for (int i = 0; i < MAX_TRACKED; i++)
