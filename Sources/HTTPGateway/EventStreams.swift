@@ -51,6 +51,13 @@ final class EventStreams: Sendable {
     /// read; past them the client has fallen behind.
     static let chunkLimit = 64
 
+    /// The kernel send buffer of a connection that becomes an event stream. A
+    /// stream is long-lived and sends little at a time; left to itself the kernel
+    /// grows a stalled client's buffer to megabytes, which would hold thousands of
+    /// events for it outside every bound here. With this, a client that stops
+    /// reading fills it, then the stream's queue, and is told it fell behind.
+    static let sendBufferBytes = 64 * 1024
+
     /// The body of a `text/event-stream` response: a `: connected` comment, the
     /// events a reconnecting client missed (the watch's replay, read page by page),
     /// the current state when a store was named, then one `event: store` per

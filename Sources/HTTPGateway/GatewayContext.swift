@@ -10,10 +10,13 @@ public struct GatewayContext: RequestContext {
     public let peerAddress: String?
     /// The connection the request came on.
     let connection: ObjectIdentifier
+    /// Its channel, for socket options (``EventStreams/sendBufferBytes``).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerAddress = source.channel.remoteAddress?.ipAddress
         connection = ObjectIdentifier(source.channel)
+        channel = source.channel
     }
 }

@@ -1,6 +1,7 @@
 import ControlPlane
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import StorePlatformProto
 import StoreCore
 import SwiftProtobuf
@@ -70,7 +71,7 @@ extension GatewayResponder {
         return try json(controlPlane.listAudit(message, caller: caller))
     }
 
-    func events(_ request: Request, caller: Principal) throws -> Response {
+    func events(_ request: Request, context: GatewayContext, caller: Principal) throws -> Response {
         // Checked before subscribing: streams opened in the same instant may pass it
         // together, so the cap can be overshot by that many, never by more.
         if streams.count >= configuration.maxEventStreams {
@@ -78,6 +79,7 @@ extension GatewayResponder {
         }
         let message = try watchRequest(request)
         let watch = try controlPlane.watchStores(message, caller: caller)
+        _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: EventStreams.sendBufferBytes)
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: streams.body(watch, keepAlive: configuration.keepAliveInterval))
     }
 

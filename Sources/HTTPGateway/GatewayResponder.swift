@@ -114,7 +114,7 @@ struct GatewayResponder: HTTPResponder {
         case (.audit, _): return try listAudit(request, caller: caller)
         case (.metrics, _): return try json(controlPlane.metrics(caller: caller))
         case (.events, .head): return try eventStreamHead(request, caller: caller)
-        case (.events, _): return try events(request, caller: caller)
+        case (.events, _): return try events(request, context: context, caller: caller)
         case (.prometheus, _): return try prometheus()
         case (.staticFile(let path), _): return try staticFiles.response(for: path)
         case (.unknownAPI, _): throw GatewayError.notFound(path: request.uri.path)

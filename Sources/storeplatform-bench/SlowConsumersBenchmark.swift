@@ -124,16 +124,17 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
         let afterKiB = server.residentKiB
         await client.close()
 
-        // The bound: what each stalled stream may hold, from the buffer limits.
+        // The bound: what every stream may hold at once, from the buffer limits. Any
+        // watcher may be behind (a reader the daemon cannot feed fast enough fills its
+        // buffers like a stalled one), and any may be resuming, holding one replay page.
         let largestFrame = watchers.map(\.largestMessage).max() ?? 0
-        let stalledSSE = watchers.filter { $0.stalled && $0.kind == .sse }.count
-        let stalledRPC = watchers.filter { $0.stalled && $0.kind == .rpc }.count
+        let sseCount = watchers.filter { $0.kind == .sse }.count
+        let rpcCount = watchers.filter { $0.kind == .rpc }.count
         let perSSEKiB = (Self.outboundWatermark + Self.sseChunkLimit * largestFrame) / 1024
         let perRPCKiB = (Self.outboundWatermark + Self.eventBuffer * Self.bufferedEventAllowance) / 1024
         let perConnectionKiB = 64
-        // Every watcher may be resuming at once, each holding one page of its replay.
         let perReplayKiB = Self.replayPage * Self.bufferedEventAllowance / 1024
-        let boundKiB = baselineKiB + stalledSSE * perSSEKiB + stalledRPC * perRPCKiB
+        let boundKiB = baselineKiB + sseCount * perSSEKiB + rpcCount * perRPCKiB
             + watchers.count * (perConnectionKiB + perReplayKiB)
 
         let readers = watchers.filter { !$0.stalled }
@@ -156,7 +157,7 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
         print("| peak until the readers caught up (stalled watchers holding their buffers; resumed readers' replays) | \(Self.mib(stalledPeakKiB)) |")
         print("| peak over the whole run (VmHWM), including \(stalled.count) watchers catching up at once | \(Self.mib(max(peakKiB, readersPeakKiB))) |")
         print("| after every watcher closed | \(Self.mib(afterKiB)) |")
-        print("| bound: baseline + \(stalledSSE) × \(perSSEKiB) KiB (stalled SSE) + \(stalledRPC) × \(perRPCKiB) KiB (stalled RPC) + \(watchers.count) × (\(perConnectionKiB) KiB connection + \(perReplayKiB) KiB replay page) | \(Self.mib(boundKiB)) |")
+        print("| bound: baseline + \(sseCount) × \(perSSEKiB) KiB (SSE queue and outbound bytes) + \(rpcCount) × \(perRPCKiB) KiB (RPC bus buffer and outbound bytes) + \(watchers.count) × (\(perConnectionKiB) KiB connection + \(perReplayKiB) KiB replay page) | \(Self.mib(boundKiB)) |")
         print("")
         print("CPU during the run: daemon \(Self.seconds(daemonCPU)), this client (every watcher's reads and parsing) \(Self.seconds(clientCPU)).")
         print("Largest event frame sent: \(largestFrame) bytes.")
