@@ -346,9 +346,9 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
   /// after it (from the audit log, each with the store as it is now), then goes on
   /// live, so a watcher that lost its connection or was told it fell behind
   /// (WATCH_FELL_BEHIND, whose message names the last audit id it was sent) misses
-  /// nothing. 0: from now on, as before. A replay is at most 5,000 transitions; a
-  /// watcher further behind gets WATCH_FELL_BEHIND again after them and resumes from
-  /// there. With store_id set, no "current" event is sent when resuming.
+  /// nothing. 0: from now on, as before. A replay is at most --watch-replay-limit
+  /// transitions (5,000 by default); a watcher further behind gets WATCH_FELL_BEHIND
+  /// again after them and resumes from there. With store_id set, no "current" event is sent when resuming.
   public var afterAuditID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

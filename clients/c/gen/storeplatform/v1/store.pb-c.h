@@ -307,9 +307,9 @@ struct  Storeplatform__V1__WatchStoresRequest
    * after it (from the audit log, each with the store as it is now), then goes on
    * live, so a watcher that lost its connection or was told it fell behind
    * (WATCH_FELL_BEHIND, whose message names the last audit id it was sent) misses
-   * nothing. 0: from now on, as before. A replay is at most 5,000 transitions; a
-   * watcher further behind gets WATCH_FELL_BEHIND again after them and resumes from
-   * there. With store_id set, no "current" event is sent when resuming.
+   * nothing. 0: from now on, as before. A replay is at most --watch-replay-limit
+   * transitions (5,000 by default); a watcher further behind gets WATCH_FELL_BEHIND
+   * again after them and resumes from there. With store_id set, no "current" event is sent when resuming.
    */
   int64_t after_audit_id;
 };
