@@ -121,26 +121,33 @@ final class DaemonProcess {
     @discardableResult
     func terminate() async throws -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        return try await waitForExit(of: process, within: .seconds(30)) {
+            "daemon ignored SIGTERM; its log ends:\n\(log.suffix(3000))"
         }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("daemon ignored SIGTERM; its log ends:\n\(log.suffix(3000))")
-        }
-        let process = self.process
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        return process.terminationStatus
     }
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Waits for `process` to exit, SIGKILLing it (and recording `issue`) when it has
+/// not after `within`; its status.
+func waitForExit(of process: Process, within: Duration, issue: () -> String) async throws -> Int32 {
+    let deadline = ContinuousClock.now + within
+    while process.isRunning && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        Issue.record(Comment(rawValue: issue()))
+    }
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            process.waitUntilExit()
+            continuation.resume()
+        }
+    }
+    return process.terminationStatus
 }

@@ -52,22 +52,9 @@ final class BackgroundProduct: Sendable {
 
     /// Waits for the process to exit (SIGKILL after `within`); its status.
     func exitStatus(within: Duration = .seconds(30)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + within
-        while process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitForExit(of: process, within: within) {
+            "\(process.executableURL?.lastPathComponent ?? "process") did not exit"
         }
-        if process.isRunning {
-            signal(SIGKILL)
-            Issue.record("\(process.executableURL?.lastPathComponent ?? "process") did not exit")
-        }
-        let process = self.process
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        return process.terminationStatus
     }
 
     deinit {
