@@ -150,6 +150,29 @@ static void local_failure(sp_client *client, sp_status *status, int code, const 
     set_status(status, code, error_code, message, 0, request_id, 1);
 }
 
+/* The failure of a read while a call or a watch waits for frames, as a local
+ * status: what the transport said, under the code that fits it. */
+static int read_failure(sp_client *client, int rc, int too_large, const char *request_id,
+                        sp_status *status_out, const char *doing)
+{
+    char reason[sizeof client->last_error];
+    memcpy(reason, client->last_error, sizeof reason);
+    int code = STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE;
+    const char *error_code = rc == SP_ERR_CLOSED ? "CLIENT_CONNECTION_CLOSED" : "CLIENT_IO_ERROR";
+    if (rc == SP_ERR_TIMEOUT) {
+        code = STOREPLATFORM__V1__CODE__CODE_DEADLINE_EXCEEDED;
+        error_code = "CLIENT_TIMEOUT";
+    } else if (too_large) {
+        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
+        error_code = "CLIENT_FRAME_TOO_LARGE";
+    } else if (rc == SP_ERR_NOMEM) {
+        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
+        error_code = "CLIENT_OUT_OF_MEMORY";
+    }
+    local_failure(client, status_out, code, error_code, request_id, "%s: %s", doing, reason);
+    return rc;
+}
+
 static void mark_closed(sp_client *client)
 {
     if (client->tls != NULL) {
@@ -1365,7 +1388,7 @@ int sp_call(sp_client *client, const char *method, const ProtobufCMessage *reque
     int rc = send_request(client, method, request, timeout_ms, deadline, &stream_id, request_id, status_out);
     if (rc != SP_OK)
         return rc;
-    char reason[sizeof client->last_error];
+    char doing[256];
 
     int not_unary = 0;
     for (;;) {
@@ -1374,23 +1397,8 @@ int sp_call(sp_client *client, const char *method, const ProtobufCMessage *reque
         int too_large = 0;
         rc = read_frame(client, &body, &body_len, deadline, &too_large);
         if (rc != SP_OK) {
-            memcpy(reason, client->last_error, sizeof reason);
-            int code = STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE;
-            const char *error_code = "CLIENT_IO_ERROR";
-            if (rc == SP_ERR_CLOSED) {
-                error_code = "CLIENT_CONNECTION_CLOSED";
-            } else if (rc == SP_ERR_TIMEOUT) {
-                code = STOREPLATFORM__V1__CODE__CODE_DEADLINE_EXCEEDED;
-                error_code = "CLIENT_TIMEOUT";
-            } else if (too_large) {
-                code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
-                error_code = "CLIENT_FRAME_TOO_LARGE";
-            } else if (rc == SP_ERR_NOMEM) {
-                code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
-                error_code = "CLIENT_OUT_OF_MEMORY";
-            }
-            local_failure(client, status_out, code, error_code, request_id, "awaiting %s: %s", method, reason);
-            return rc;
+            snprintf(doing, sizeof doing, "awaiting %s", method);
+            return read_failure(client, rc, too_large, request_id, status_out, doing);
         }
         Storeplatform__V1__Envelope *answer = storeplatform__v1__envelope__unpack(NULL, body_len, body);
         free(body);
@@ -1543,28 +1551,6 @@ int sp_retry_store(sp_client *client, const char *id, Storeplatform__V1__RetrySt
 
 /* ---- WatchStores (a server stream) ------------------------------------------------- */
 
-/* The failure of a read while a watch waits for frames, as a local status. */
-static int watch_read_failure(sp_client *client, int rc, int too_large, const char *request_id,
-                              sp_status *status_out)
-{
-    char reason[sizeof client->last_error];
-    memcpy(reason, client->last_error, sizeof reason);
-    int code = STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE;
-    const char *error_code = rc == SP_ERR_CLOSED ? "CLIENT_CONNECTION_CLOSED" : "CLIENT_IO_ERROR";
-    if (rc == SP_ERR_TIMEOUT) {
-        code = STOREPLATFORM__V1__CODE__CODE_DEADLINE_EXCEEDED;
-        error_code = "CLIENT_TIMEOUT";
-    } else if (too_large) {
-        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
-        error_code = "CLIENT_FRAME_TOO_LARGE";
-    } else if (rc == SP_ERR_NOMEM) {
-        code = STOREPLATFORM__V1__CODE__CODE_RESOURCE_EXHAUSTED;
-        error_code = "CLIENT_OUT_OF_MEMORY";
-    }
-    local_failure(client, status_out, code, error_code, request_id, "watching stores: %s", reason);
-    return rc;
-}
-
 /* One WatchStores call, from after_audit_id, until the daemon ends it or the
  * callback asks to stop (*stopped = 1). Updates watch->last_audit_id as events
  * arrive. Returns SP_OK when the stream ended with OK or was stopped,
@@ -1588,7 +1574,7 @@ static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id
         int too_large = 0;
         rc = read_frame(client, &body, &body_len, -1, &too_large);
         if (rc != SP_OK)
-            return watch_read_failure(client, rc, too_large, request_id, status_out);
+            return read_failure(client, rc, too_large, request_id, status_out, "watching stores");
         Storeplatform__V1__Envelope *frame = storeplatform__v1__envelope__unpack(NULL, body_len, body);
         free(body);
         if (frame == NULL) {
