@@ -258,10 +258,7 @@ public final class ControlPlane: Sendable {
     /// the transition, not the whole store at the time).
     public func storeEvents(after auditID: Int64, storeID: String?, limit: Int) throws -> [StoreEvent] {
         let rows = try database.auditEvents(after: auditID, storeID: storeID, limit: limit)
-        var stores: [String: Store] = [:]
-        for id in Set(rows.map(\.storeID)) {
-            stores[id] = try database.store(id: id)
-        }
+        let stores = try database.stores(ids: Set(rows.map(\.storeID)))
         return rows.compactMap { row in
             stores[row.storeID].map {
                 StoreEvent(store: $0, fromStatus: row.fromStatus, toStatus: row.toStatus, action: row.action, auditID: row.id, time: row.time)

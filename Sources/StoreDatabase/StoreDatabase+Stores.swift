@@ -7,6 +7,19 @@ extension StoreDatabase {
         try read { db in try StoreRecord.fetchOne(db, key: id)?.store() }
     }
 
+    /// The stores with these ids, by id, in one read; ids with no store are left out.
+    public func stores(ids: Set<String>) throws -> [String: Store] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var stores: [String: Store] = [:]
+            for record in try StoreRecord.fetchAll(db, keys: Array(ids)) {
+                let store = try record.store()
+                stores[store.id] = store
+            }
+            return stores
+        }
+    }
+
     /// One page of stores, newest first (`createdAt` descending, then `id` descending).
     ///
     /// - Parameters:

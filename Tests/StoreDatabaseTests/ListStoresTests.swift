@@ -35,6 +35,14 @@ struct ListStoresTests {
         #expect(selected == columns)
     }
 
+    @Test func storesByIDsReadsTheOnesThatExist() throws {
+        let (database, stores) = try databaseWithSevenStores()
+        let found = try database.stores(ids: [stores[0].id, stores[3].id, "st_nonexistent0"])
+        #expect(found.keys.sorted() == [stores[0].id, stores[3].id].sorted())
+        #expect(found[stores[3].id]?.name == stores[3].name)
+        #expect(try database.stores(ids: []).isEmpty)
+    }
+
     @Test func newestFirstWithIdBreakingTies() throws {
         let (database, expected) = try databaseWithSevenStores()
 
