@@ -24,8 +24,9 @@ public final class ControlPlane: Sendable {
     public let provisioner: Provisioner
     public let reconciler: Reconciler
     public let rateLimiter: RateLimiter
-    /// Who may do what.
-    public let access: AccessPolicy
+    /// Who may do what; replaced as a whole by ``replaceAccess(_:)`` (SIGHUP).
+    public var access: AccessPolicy { accessPolicy.withLock { $0 } }
+    private let accessPolicy: Mutex<AccessPolicy>
     private let startedAt: ContinuousClock.Instant
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
@@ -33,6 +34,12 @@ public final class ControlPlane: Sendable {
     /// The most transitions one resumed watch replays; a watcher further behind is
     /// told it fell behind after them and resumes from there.
     public let replayLimit: Int
+
+    /// Makes `policy` decide every call from now on (calls already admitted keep
+    /// the decision they got).
+    public func replaceAccess(_ policy: AccessPolicy) {
+        accessPolicy.withLock { $0 = policy }
+    }
 
     public init(
         info: DaemonInfo,
@@ -49,7 +56,7 @@ public final class ControlPlane: Sendable {
         self.provisioner = provisioner
         self.reconciler = reconciler
         self.rateLimiter = rateLimiter
-        self.access = access
+        self.accessPolicy = Mutex(access)
         self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
         self.logger = logger

@@ -38,7 +38,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "File of bearer tokens, one per line as NAME TOKEN (the caller is token:NAME) or TOKEN (token:N), required on TCP when set (STOREPLATFORM_TOKEN_FILE).")
     var tokenFile: String = env("STOREPLATFORM_TOKEN_FILE") ?? ""
 
-    @Option(help: "File of callers' roles, one \"PRINCIPAL ROLE [own-stores]\" per line (viewer, operator, admin); without one, other uids are operators of their own stores and TCP/HTTP callers operators of every store (STOREPLATFORM_ACCESS_FILE).")
+    @Option(help: "File of callers' roles, one \"PRINCIPAL ROLE [own-stores]\" per line (viewer, operator, admin); without one, other uids are operators of their own stores and TCP/HTTP callers operators of every store; re-read on SIGHUP (STOREPLATFORM_ACCESS_FILE).")
     var accessFile: String = env("STOREPLATFORM_ACCESS_FILE") ?? ""
 
     @Option(help: "PEM certificate chain (server certificate first): the TCP RPC listener and the HTTP gateway speak TLS only; re-read on SIGHUP (STOREPLATFORM_TLS_CERT).")
@@ -421,7 +421,7 @@ struct DaemonCommand: AsyncParsableCommand {
         )
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, logger: logger)),
+            .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
             let (host, port) = try GatewayConfiguration.parseAddress(http)
@@ -504,14 +504,19 @@ extension DaemonCommand {
     /// (``AccessFile``), then the built-in defaults (``AccessPolicy``).
     func loadAccessPolicy(adminUIDs: Set<UInt32>) throws -> AccessPolicy {
         guard !accessFile.isEmpty else { return AccessPolicy(adminUIDs: adminUIDs) }
+        return try Self.loadAccessPolicy(file: accessFile, adminUIDs: adminUIDs)
+    }
+
+    /// Reads and parses an access file; the error says what to fix.
+    static func loadAccessPolicy(file: String, adminUIDs: Set<UInt32>) throws -> AccessPolicy {
         let text: String
         do {
-            text = try String(contentsOfFile: accessFile, encoding: .utf8)
+            text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw DaemonError("cannot read access file \(accessFile): \(error.localizedDescription); fix the path given to --access-file")
+            throw DaemonError("cannot read access file \(file): \(error.localizedDescription); fix the path given to --access-file")
         }
         do {
-            return AccessPolicy(adminUIDs: adminUIDs, rules: try AccessFile.parse(text, path: accessFile), file: accessFile)
+            return AccessPolicy(adminUIDs: adminUIDs, rules: try AccessFile.parse(text, path: file), file: file)
         } catch {
             throw DaemonError("access file \(error)")
         }

@@ -183,4 +183,36 @@ import Testing
             "\(tokens.stderr)"
         )
     }
+
+    /// SIGHUP re-reads the access file: a viewer made an operator may create from
+    /// then on; a broken file keeps the roles in force and says why.
+    @Test func sighupReloadsTheAccessFile() async throws {
+        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "ci ci-secret\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+        let accessFile = directory + "/access.conf"
+        try "token:ci viewer\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(
+            extraArguments: quickCluster + ["--token-file", directory + "/tokens", "--access-file", accessFile], directory: directory
+        )
+        try await daemon.start()
+        let client = try await RPCClient.connect(
+            to: .tcp(host: "127.0.0.1", port: daemon.tcpPort), metadata: ["authorization": "Bearer ci-secret"]
+        )
+        #expect(await refusal { _ = try await client.create("before") }.hasPrefix("PERMISSION_DENIED: token:ci is a viewer"))
+
+        try "token:ci operator\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        try await waitForLog(daemon, "SIGHUP: access file reloaded")
+        // The same connection: roles are decided per call.
+        #expect(try await client.create("after").owner == "token:ci")
+
+        try "token:ci overlord\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        try await waitForLog(daemon, "SIGHUP: access file reload failed, keeping the previous roles")
+        #expect(daemon.log.contains("overlord"), "\(daemon.log)")
+        #expect(try await client.create("still").owner == "token:ci")
+        await client.close()
+        try await daemon.terminate()
+    }
 }
