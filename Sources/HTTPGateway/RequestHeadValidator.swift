@@ -208,11 +208,15 @@ final class RequestHeadValidator: ChannelDuplexHandler, RemovableChannelHandler 
         }
         context.write(data, promise: promise)
         switch unwrapOutboundIn(data) {
-        case .head: responding = true
-        case .body: return
-        case .end: responding = false
+        case .head(let head):
+            // An interim answer (100 Continue) is not the response yet.
+            if head.status.code >= 200 { responding = true }
+            return
+        case .body:
+            return
+        case .end:
+            responding = false
         }
-        guard case .end = unwrapOutboundIn(data) else { return }
         // Never below zero: the bare 400 Hummingbird writes for a request that could
         // not be parsed was never counted.
         unanswered = max(0, unanswered - 1)
