@@ -21,6 +21,15 @@ public struct GatewayConfiguration: Sendable {
     /// half-way through a request head or body; nil: never. An event stream being
     /// written stays however quiet its client is.
     public var idleTimeout: Duration? = .seconds(60)
+    /// Once the first byte of a request head arrives, the whole head must arrive
+    /// within this long; otherwise the client is answered 408 REQUEST_TIMEOUT and
+    /// the connection is closed. nil: no limit. A keep-alive connection idle
+    /// between requests is governed by ``idleTimeout`` alone.
+    public var headerTimeout: Duration? = .seconds(10)
+    /// Once a request head is in, its body must be complete within this long;
+    /// otherwise 408 REQUEST_TIMEOUT (when nothing of a response was sent yet) and
+    /// the connection is closed. nil: no limit.
+    public var bodyTimeout: Duration? = .seconds(30)
     /// Largest request body accepted; larger ones get 413 PAYLOAD_TOO_LARGE.
     public var maxBodyBytes = 65_536
     /// Most header fields a request may have (trailers included); more get 431

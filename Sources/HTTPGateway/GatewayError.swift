@@ -60,6 +60,17 @@ struct GatewayError: Error {
         )
     }
 
+    /// A request head (`part` "head") or body ("body") that did not arrive whole in time.
+    static func requestTimeout(part: String, timeout: Duration, flag: String) -> GatewayError {
+        GatewayError(
+            PlatformError(
+                .requestTimeout,
+                "the request \(part) did not arrive whole within \(timeout) (the gateway's \(flag)); "
+                    + "the connection is closed: send each request whole, without pauses, on a new connection"
+            )
+        )
+    }
+
     static func missingHost(count: Int) -> GatewayError {
         let what = count == 0 ? "has no Host header" : "has \(count) Host headers"
         return invalidArgument("the request \(what); HTTP/1.1 requires exactly one: send Host: <host>:<port> of the gateway")

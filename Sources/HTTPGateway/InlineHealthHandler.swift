@@ -126,7 +126,8 @@ extension InlineHealthHandler {
 
 /// Hummingbird's HTTP/1 child channel with the gateway's own handlers placed
 /// between NIO's HTTP/1 codec and Hummingbird's conversion to HTTP types:
-/// ``RequestHeadValidator`` first, then ``InlineHealthHandler``. NIO's decoder
+/// ``RequestHeadValidator`` first, then ``InlineHealthHandler``; and
+/// ``RequestStartWatcher`` right before the decoder, for the read timeouts. NIO's decoder
 /// gets the configured header limits.
 struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
@@ -156,7 +157,12 @@ struct GatewayHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                 try pipeline.addHandler(NIOSSLServerHandler(context: tls.context), position: .first)
             }
             let conversion = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
-            try pipeline.addHandler(RequestHeadValidator(responder: gateway), position: .before(conversion))
+            let validator = RequestHeadValidator(responder: gateway)
+            try pipeline.addHandler(validator, position: .before(conversion))
+            if gateway.configuration.headerTimeout != nil || gateway.configuration.bodyTimeout != nil {
+                let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                try pipeline.addHandler(RequestStartWatcher(validator: validator), position: .before(decoder))
+            }
             try pipeline.addHandler(InlineHealthHandler(responder: gateway), position: .before(conversion))
             return value
         }

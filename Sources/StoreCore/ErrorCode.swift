@@ -27,6 +27,9 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     /// A WatchStores stream whose client fell a whole buffer behind; it ended after
     /// the events it was sent.
     case watchFellBehind = "WATCH_FELL_BEHIND"
+    /// An HTTP request head or body that did not arrive whole within the
+    /// gateway's header or body timeout.
+    case requestTimeout = "REQUEST_TIMEOUT"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
     public var grpcCode: Storeplatform_V1_Code {
@@ -59,5 +62,6 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .unsupportedMediaType: (.invalidArgument, 415),
         .headersTooLarge: (.resourceExhausted, 431),
         .watchFellBehind: (.aborted, 409),
+        .requestTimeout: (.deadlineExceeded, 408),
     ]
 }

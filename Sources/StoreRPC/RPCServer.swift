@@ -272,6 +272,17 @@ public final class RPCServer: Service, Sendable {
                     )
                 )
             }
+            if let timeout = configuration.frameTimeout {
+                let (seconds, attoseconds) = timeout.components
+                try handlers.addHandler(
+                    FrameReadTimeout(timeout: .seconds(seconds) + .nanoseconds(attoseconds / 1_000_000_000)) { [logger] in
+                        logger.info(
+                            "closing a connection whose frame did not arrive whole within the frame timeout",
+                            metadata: ["peer": "\(peer)", "timeout": "\(timeout)"]
+                        )
+                    }
+                )
+            }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(EnvelopeDecoder())
             try handlers.addHandler(EnvelopeEncoder())

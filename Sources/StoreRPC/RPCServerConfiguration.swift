@@ -68,6 +68,10 @@ public struct RPCServerConfiguration: Sendable {
     /// closed (idle clients, and clients stuck half-way through a frame); nil: never.
     /// A connection with a call running (a WatchStores stream) stays however quiet.
     public var idleTimeout: Duration? = .seconds(300)
+    /// Once the first byte of a frame arrives, the whole frame must arrive within
+    /// this long, or the connection is closed (a client trickling a frame cannot
+    /// hold its place); nil: no limit. 10 seconds by default.
+    public var frameTimeout: Duration? = .seconds(10)
     /// How long a graceful shutdown lets running calls finish before cancelling them.
     public var shutdownGracePeriod: Duration = .seconds(10)
 

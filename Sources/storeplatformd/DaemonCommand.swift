@@ -80,6 +80,12 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Seconds an HTTP connection may send nothing while no response of it is being written before it is closed; 0 never (STOREPLATFORM_HTTP_IDLE_TIMEOUT).")
     var httpIdleTimeout: Double = env("STOREPLATFORM_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 60
 
+    @Option(help: "Seconds an HTTP request head may take to arrive whole once its first byte is in; slower ones get 408 and the connection is closed; 0 no limit (STOREPLATFORM_HTTP_HEADER_TIMEOUT).")
+    var httpHeaderTimeout: Double = env("STOREPLATFORM_HTTP_HEADER_TIMEOUT").flatMap(Double.init) ?? 10
+
+    @Option(help: "Seconds an HTTP request body may take to arrive whole once the head is in; slower ones get 408 and the connection is closed; 0 no limit (STOREPLATFORM_HTTP_BODY_TIMEOUT).")
+    var httpBodyTimeout: Double = env("STOREPLATFORM_HTTP_BODY_TIMEOUT").flatMap(Double.init) ?? 30
+
     @Option(help: "Largest HTTP request body accepted, bytes (STOREPLATFORM_HTTP_MAX_BODY_BYTES).")
     var httpMaxBodyBytes: Int = env("STOREPLATFORM_HTTP_MAX_BODY_BYTES").flatMap(Int.init) ?? 65_536
 
@@ -109,6 +115,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds an RPC connection may send nothing while none of its calls runs before it is closed; 0 never (STOREPLATFORM_IDLE_TIMEOUT).")
     var idleTimeout: Double = env("STOREPLATFORM_IDLE_TIMEOUT").flatMap(Double.init) ?? 300
+
+    @Option(help: "Seconds an RPC frame may take to arrive whole once its first byte is in; slower ones get the connection closed; 0 no limit (STOREPLATFORM_FRAME_TIMEOUT).")
+    var frameTimeout: Double = env("STOREPLATFORM_FRAME_TIMEOUT").flatMap(Double.init) ?? 10
 
     @Option(help: "Seconds running calls get to finish at shutdown (STOREPLATFORM_GRACE_PERIOD).")
     var gracePeriod: Double = env("STOREPLATFORM_GRACE_PERIOD").flatMap(Double.init) ?? 10
@@ -243,6 +252,11 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--reserved-admin-connections must be at least 0 and less than --max-unix-connections (\(maxUnixConnections))")
         }
         guard idleTimeout >= 0, httpIdleTimeout >= 0 else { throw ValidationError("--idle-timeout and --http-idle-timeout must not be negative") }
+        for (flag, seconds) in [("--frame-timeout", frameTimeout), ("--http-header-timeout", httpHeaderTimeout), ("--http-body-timeout", httpBodyTimeout)] {
+            guard seconds.isFinite, seconds >= 0 else {
+                throw ValidationError("\(flag) must be a number of seconds, 0 or more (0: no limit); got \(seconds)")
+            }
+        }
         guard httpMaxConnections >= 1 else { throw ValidationError("--http-max-connections must be at least 1") }
         guard httpMaxEventStreams >= 1 else { throw ValidationError("--http-max-event-streams must be at least 1") }
         guard eventBuffer >= 1 else { throw ValidationError("--event-buffer must be at least 1") }
@@ -338,6 +352,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.reservedAdminConnections = reservedAdminConnections
         configuration.maxTCPConnections = maxTCPConnections
         configuration.idleTimeout = idleTimeout == 0 ? nil : .milliseconds(Int64(idleTimeout * 1000))
+        configuration.frameTimeout = frameTimeout == 0 ? nil : .milliseconds(Int64(frameTimeout * 1000))
         try raiseOpenFileLimit(logger: logger)
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
@@ -434,6 +449,8 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.maxConnections = httpMaxConnections
             gatewayConfiguration.maxEventStreams = httpMaxEventStreams
             gatewayConfiguration.idleTimeout = httpIdleTimeout == 0 ? nil : .milliseconds(Int64(httpIdleTimeout * 1000))
+            gatewayConfiguration.headerTimeout = httpHeaderTimeout == 0 ? nil : .milliseconds(Int64(httpHeaderTimeout * 1000))
+            gatewayConfiguration.bodyTimeout = httpBodyTimeout == 0 ? nil : .milliseconds(Int64(httpBodyTimeout * 1000))
             gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir

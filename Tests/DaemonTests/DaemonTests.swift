@@ -163,6 +163,16 @@ struct DaemonTests {
         )
     }
 
+    /// The read timeouts take seconds, 0 or more (0: no limit); anything else stops
+    /// the daemon at start, naming the flag.
+    @Test func theReadTimeoutsMustBeSecondsZeroOrMore() async throws {
+        for (flag, value) in [("--frame-timeout", "-1"), ("--http-header-timeout", "-0.5"), ("--http-body-timeout", "inf")] {
+            let result = try await runProduct("storeplatformd", ["\(flag)=\(value)"])
+            #expect(result.status == 64, "\(flag)=\(value): \(result.stderr)")
+            #expect(result.stderr.contains("\(flag) must be a number of seconds, 0 or more (0: no limit)"), "\(result.stderr)")
+        }
+    }
+
     /// helm's install timeout is part of the provisioning deadline, which also covers
     /// readiness: an install allowed the whole deadline would leave readiness nothing.
     @Test func theHelmInstallTimeoutMustLeaveTimeForReadiness() async throws {

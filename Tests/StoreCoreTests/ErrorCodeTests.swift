@@ -23,6 +23,7 @@ struct ErrorCodeTests {
         ("UNSUPPORTED_MEDIA_TYPE", "invalidArgument", 415),
         ("HEADERS_TOO_LARGE", "resourceExhausted", 431),
         ("WATCH_FELL_BEHIND", "aborted", 409),
+        ("REQUEST_TIMEOUT", "deadlineExceeded", 408),
     ])
     func codeMapsToItsGRPCCodeAndHTTPStatus(code: String, grpc: String, http: Int) throws {
         let errorCode = try #require(ErrorCode(rawValue: code))
