@@ -19,19 +19,19 @@ extension ControlPlane {
             health()
         }
         router.unary(M.PlatformService.getMetrics) { [self] (_: Storeplatform_V1_GetMetricsRequest, context) in
-            try metrics(caller: Self.principal(context))
+            try await metrics(caller: Self.principal(context))
         }
         router.unary(M.PlatformService.listAudit) { [self] (request: Storeplatform_V1_ListAuditRequest, context) in
-            try listAudit(request, caller: Self.principal(context))
+            try await listAudit(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.createStore) { [self] (request: Storeplatform_V1_CreateStoreRequest, context) in
-            try createStore(request, caller: Self.principal(context), requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"])
+            try await createStore(request, caller: Self.principal(context), requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"])
         }
         router.unary(M.StoreService.getStore) { [self] (request: Storeplatform_V1_GetStoreRequest, context) in
-            try getStore(request, caller: Self.principal(context))
+            try await getStore(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.listStores) { [self] (request: Storeplatform_V1_ListStoresRequest, context) in
-            try listStores(request, caller: Self.principal(context))
+            try await listStores(request, caller: Self.principal(context))
         }
         router.unary(M.StoreService.deleteStore) { [self] (request: Storeplatform_V1_DeleteStoreRequest, context) in
             try await deleteStore(request, caller: Self.principal(context), requestID: context.requestID)
@@ -41,7 +41,7 @@ extension ControlPlane {
         }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            let watch = try watchStores(request, caller: Self.principal(context))
+            let watch = try await watchStores(request, caller: Self.principal(context))
             if let current = watch.current { try await writer.send(current.proto) }
             let replayed = try await watch.replay { try await writer.send($0.proto) }
             var last = replayed.lastAuditID

@@ -62,7 +62,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
     }
 
-    private var database: StoreDatabase { provisioner.database }
+    private var database: any StoreDatabase { provisioner.database }
 
     // MARK: PlatformService
 
@@ -85,24 +85,24 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func metrics(caller: Principal) throws -> Storeplatform_V1_GetMetricsResponse {
+    public func metrics(caller: Principal) async throws -> Storeplatform_V1_GetMetricsResponse {
         try rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetMetricsResponse()
-        let counts = try database.countsByStatus()
+        let counts = try await database.countsByStatus()
         response.storesByStatus = StoreStatus.allCases.map { status in
             var count = Storeplatform_V1_StatusCount()
             count.status = status.proto
             count.count = UInt64(counts[status] ?? 0)
             return count
         }
-        let stats = try database.provisioningDurationStats()
+        let stats = try await database.provisioningDurationStats()
         response.provisioning.count = UInt64(stats.count)
         response.provisioning.avgMs = stats.averageMilliseconds
         response.provisioning.minMs = stats.minimumMilliseconds
         response.provisioning.maxMs = stats.maximumMilliseconds
         response.provisioning.p50Ms = stats.p50Milliseconds
         response.provisioning.p95Ms = stats.p95Milliseconds
-        response.recentFailures = try database.recentFailures(limit: 10).map { event in
+        response.recentFailures = try await database.recentFailures(limit: 10).map { event in
             var failure = Storeplatform_V1_FailureRecord()
             failure.storeID = event.storeID
             failure.storeName = event.storeName
@@ -119,12 +119,12 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) throws -> Storeplatform_V1_ListAuditResponse {
+    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) async throws -> Storeplatform_V1_ListAuditResponse {
         try rateLimiter.check(identity: caller.description, isCreate: false)
         guard request.limit <= 1000 else {
             throw PlatformError(.invalidArgument, "limit \(request.limit) is over the maximum of 1000")
         }
-        let page = try database.listAudit(
+        let page = try await database.listAudit(
             limit: Int(request.limit), pageToken: request.pageToken, storeID: request.storeID.isEmpty ? nil : request.storeID
         )
         var response = Storeplatform_V1_ListAuditResponse()
@@ -140,13 +140,13 @@ public final class ControlPlane: Sendable {
     /// else, the rate limit included.
     public func createStore(
         _ request: Storeplatform_V1_CreateStoreRequest, caller: Principal, requestID: String?, idempotencyKey: String?
-    ) throws -> Storeplatform_V1_CreateStoreResponse {
+    ) async throws -> Storeplatform_V1_CreateStoreResponse {
         try RequestMetadata.idempotencyKey.check(idempotencyKey)
         try authorize(.operator, caller, "CreateStore")
         try rateLimiter.check(identity: caller.description, isCreate: true)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
-            response.store = try provisioner.create(
+            response.store = try await provisioner.create(
                 name: request.name, engine: request.engine, actor: caller.description, requestID: requestID,
                 idempotencyKey: idempotencyKey.flatMap { $0.isEmpty ? nil : $0 },
                 maxLiveStores: maxLiveStores.load(ordering: .relaxed)
@@ -158,16 +158,16 @@ public final class ControlPlane: Sendable {
         }
     }
 
-    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: Principal) throws -> Storeplatform_V1_GetStoreResponse {
+    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: Principal) async throws -> Storeplatform_V1_GetStoreResponse {
         try rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
-        response.store = try existingStore(request.id).proto
+        response.store = try await existingStore(request.id).proto
         return response
     }
 
-    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: Principal) throws -> Storeplatform_V1_ListStoresResponse {
+    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: Principal) async throws -> Storeplatform_V1_ListStoresResponse {
         try rateLimiter.check(identity: caller.description, isCreate: false)
-        return try page(request)
+        return try await page(request)
     }
 
     /// ``listStores(_:caller:)`` rendered by `render` (the gateway's JSON), served
@@ -177,21 +177,21 @@ public final class ControlPlane: Sendable {
         _ request: Storeplatform_V1_ListStoresRequest, caller: Principal,
         cache: GenerationCache<Storeplatform_V1_ListStoresRequest, Rendered>,
         render: (Storeplatform_V1_ListStoresResponse) throws -> Rendered
-    ) throws -> Rendered {
+    ) async throws -> Rendered {
         try rateLimiter.check(identity: caller.description, isCreate: false)
         let generation = database.writeGeneration
         if let cached = cache.value(for: request, generation: generation) { return cached }
-        let rendered = try render(page(request))
+        let rendered = try await render(page(request))
         cache.store(rendered, for: request, generation: generation)
         return rendered
     }
 
-    private func page(_ request: Storeplatform_V1_ListStoresRequest) throws -> Storeplatform_V1_ListStoresResponse {
+    private func page(_ request: Storeplatform_V1_ListStoresRequest) async throws -> Storeplatform_V1_ListStoresResponse {
         let statuses = try Set(request.statuses.map(StoreStatus.init(proto:)))
         guard request.pageSize <= 500 else {
             throw PlatformError(.invalidArgument, "page_size \(request.pageSize) is over the maximum of 500")
         }
-        let page = try database.listStores(statuses: statuses, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        let page = try await database.listStores(statuses: statuses, pageSize: Int(request.pageSize), pageToken: request.pageToken)
         var response = Storeplatform_V1_ListStoresResponse()
         response.stores = page.stores.map(\.proto)
         response.nextPageToken = page.nextPageToken
@@ -203,7 +203,7 @@ public final class ControlPlane: Sendable {
     {
         try authorize(.operator, caller, "DeleteStore")
         try rateLimiter.check(identity: caller.description, isCreate: false)
-        try authorizeChange(of: request.id, by: caller, "DeleteStore")
+        try await authorizeChange(of: request.id, by: caller, "DeleteStore")
         var response = Storeplatform_V1_DeleteStoreResponse()
         response.store = try await provisioner.delete(storeID: request.id, actor: caller.description, requestID: requestID).proto
         return response
@@ -214,7 +214,7 @@ public final class ControlPlane: Sendable {
     {
         try authorize(.operator, caller, "RetryStore")
         try rateLimiter.check(identity: caller.description, isCreate: false)
-        try authorizeChange(of: request.id, by: caller, "RetryStore")
+        try await authorizeChange(of: request.id, by: caller, "RetryStore")
         var response = Storeplatform_V1_RetryStoreResponse()
         response.store = try await provisioner.retry(storeID: request.id, actor: caller.description, requestID: requestID).proto
         return response
@@ -222,9 +222,9 @@ public final class ControlPlane: Sendable {
 
     /// What ``watchStores(_:caller:)`` checks before subscribing (the rate limit,
     /// and that a named store exists), without subscribing; the named store.
-    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) throws -> Store? {
+    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) async throws -> Store? {
         try rateLimiter.check(identity: caller.description, isCreate: false)
-        return request.storeID.isEmpty ? nil : try existingStore(request.storeID)
+        return request.storeID.isEmpty ? nil : try await existingStore(request.storeID)
     }
 
     /// The most transitions one resumed watch replays unless configured otherwise.
@@ -237,11 +237,11 @@ public final class ControlPlane: Sendable {
     /// `after_audit_id`, it starts instead with the transitions committed after
     /// that id (read page by page after subscribing, see ``StoreWatch/replay(_:)``;
     /// live events already replayed are to be skipped by id).
-    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) throws -> StoreWatch {
+    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) async throws -> StoreWatch {
         guard request.afterAuditID >= 0 else {
             throw PlatformError(.invalidArgument, "after_audit_id must not be negative; 0 watches from now on")
         }
-        let before = try checkWatch(request, caller: caller)
+        let before = try await checkWatch(request, caller: caller)
         let changes = provisioner.events.subscribe(storeID: before == nil ? nil : request.storeID)
         // Nothing may throw from here on, or the subscription would outlive the call.
         let storeID = before == nil ? nil : request.storeID
@@ -249,11 +249,11 @@ public final class ControlPlane: Sendable {
             StoreWatch(
                 current: current, resumedAfter: request.afterAuditID, changes: changes, replayLimit: replayLimit
             ) { [self] after, limit in
-                try storeEvents(after: after, storeID: storeID, limit: limit)
+                try await storeEvents(after: after, storeID: storeID, limit: limit)
             }
         }
         guard request.afterAuditID == 0, let before else { return watch(current: nil) }
-        let store = (try? database.store(id: request.storeID)) ?? before
+        let store = (try? await database.store(id: request.storeID)) ?? before
         return watch(current: StoreEvent(
             store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
         ))
@@ -263,9 +263,9 @@ public final class ControlPlane: Sendable {
     /// `limit`, optionally of one store: what a watcher that fell behind, or lost its
     /// connection, missed. Each carries the store as it is now (the audit log keeps
     /// the transition, not the whole store at the time).
-    public func storeEvents(after auditID: Int64, storeID: String?, limit: Int) throws -> [StoreEvent] {
-        let rows = try database.auditEvents(after: auditID, storeID: storeID, limit: limit)
-        let stores = try database.stores(ids: Set(rows.map(\.storeID)))
+    public func storeEvents(after auditID: Int64, storeID: String?, limit: Int) async throws -> [StoreEvent] {
+        let rows = try await database.auditEvents(after: auditID, storeID: storeID, limit: limit)
+        let stores = try await database.stores(ids: Set(rows.map(\.storeID)))
         return rows.compactMap { row in
             stores[row.storeID].map {
                 StoreEvent(store: $0, fromStatus: row.fromStatus, toStatus: row.toStatus, action: row.action, auditID: row.id, time: row.time)
@@ -366,9 +366,9 @@ public final class ControlPlane: Sendable {
     /// Refuses unless `caller` may change store `id` (retry or delete it): an
     /// operator limited to its own stores must be its owner. NOT_FOUND when there is
     /// no such store.
-    private func authorizeChange(of id: String, by caller: Principal, _ method: String) throws {
+    private func authorizeChange(of id: String, by caller: Principal, _ method: String) async throws {
         guard access.grant(for: caller).ownStoresOnly else { return try requireID(id) }
-        let store = try existingStore(id)
+        let store = try await existingStore(id)
         do {
             try access.requireChange(of: store, by: caller, for: method)
         } catch let error as PlatformError {
@@ -381,9 +381,9 @@ public final class ControlPlane: Sendable {
         guard !id.isEmpty else { throw PlatformError(.invalidArgument, "id is required: the store's id, as CreateStore or ListStores return it") }
     }
 
-    private func existingStore(_ id: String) throws -> Store {
+    private func existingStore(_ id: String) async throws -> Store {
         try requireID(id)
-        guard let store = try database.store(id: id) else {
+        guard let store = try await database.store(id: id) else {
             throw PlatformError(.notFound, "no store with id \"\(id)\"")
         }
         return store

@@ -13,14 +13,14 @@ public struct StoreWatch: Sendable {
     /// Most transitions one replay sends (`--watch-replay-limit`).
     let replayLimit: Int
     /// Reads at most `limit` transitions after an audit id, oldest first.
-    let readTransitions: @Sendable (_ after: Int64, _ limit: Int) throws -> [StoreEvent]
+    let readTransitions: @Sendable (_ after: Int64, _ limit: Int) async throws -> [StoreEvent]
 
     /// Transitions a replay holds in memory at once, however far behind its watcher is.
     static let replayPageSize = 200
 
     init(
         current: StoreEvent?, resumedAfter: Int64, changes: StoreEventSubscription, replayLimit: Int,
-        readTransitions: @escaping @Sendable (_ after: Int64, _ limit: Int) throws -> [StoreEvent]
+        readTransitions: @escaping @Sendable (_ after: Int64, _ limit: Int) async throws -> [StoreEvent]
     ) {
         self.current = current
         self.resumedAfter = resumedAfter
@@ -49,7 +49,7 @@ public struct StoreWatch: Sendable {
         while remaining > 0 {
             let limit = min(Self.replayPageSize, remaining)
             // A failed read ends the replay as partial, so the watcher comes back.
-            guard let page = try? readTransitions(last, limit) else { return ReplayOutcome(lastAuditID: last, isPartial: true) }
+            guard let page = try? await readTransitions(last, limit) else { return ReplayOutcome(lastAuditID: last, isPartial: true) }
             for event in page {
                 try await send(event)
                 last = event.auditID

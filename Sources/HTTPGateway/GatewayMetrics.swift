@@ -82,8 +82,8 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition, after bringing the scraped values up to date.
-    func scrape(_ controlPlane: ControlPlane) throws -> [UInt8] {
-        let counts = try controlPlane.provisioner.database.countsByStatus()
+    func scrape(_ controlPlane: ControlPlane) async throws -> [UInt8] {
+        let counts = try await controlPlane.provisioner.database.countsByStatus()
         for status in StoreStatus.allCases {
             CoreMetrics.Gauge(label: "storeplatform_stores", dimensions: [("status", status.rawValue)], factory: factory)
                 .record(counts[status] ?? 0)

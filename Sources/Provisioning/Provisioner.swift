@@ -8,7 +8,7 @@ import Synchronization
 /// background operations, one per store at a time (``OperationLocks``), at most
 /// ``ProvisionerConfiguration/maxConcurrentProvisions`` provisioning at once.
 /// Every status change is one database transaction with its audit row, and is
-/// published to the event bus only after it committed. Each step checks before
+/// published to the event bus (by the database) only after it committed. Each step checks before
 /// it acts, so an operation interrupted anywhere can run again from step 1.
 public final class Provisioner: Sendable {
     private struct Running {
@@ -16,7 +16,7 @@ public final class Provisioner: Sendable {
         var kind: OperationKind
     }
 
-    public let database: StoreDatabase
+    public let database: any StoreDatabase
     public let driver: any ClusterDriver
     public let events: StoreEventBus
     public let locks: OperationLocks
@@ -24,15 +24,9 @@ public final class Provisioner: Sendable {
     private let configuration: ProvisionerConfiguration
     private let logger: Logger
     private let running = Mutex<[String: Running]>([:])
-    /// Held from a transition's write to its publication, so watchers receive
-    /// transitions in audit-id order. A watcher resumes "after the last id it
-    /// received"; were a lower id published after a higher one, a watcher ended in
-    /// between would skip it for good. (Writes are one at a time in the database
-    /// anyway, and publishing never blocks, so this costs no concurrency.)
-    private let commitOrder = Mutex(())
 
     public init(
-        database: StoreDatabase,
+        database: any StoreDatabase,
         driver: any ClusterDriver,
         events: StoreEventBus,
         locks: OperationLocks = OperationLocks(),
@@ -46,6 +40,13 @@ public final class Provisioner: Sendable {
         self.slots = ProvisioningSlots(limit: configuration.maxConcurrentProvisions)
         self.configuration = configuration
         self.logger = logger
+        // Committed changes reach watchers from the database, in audit-id order.
+        database.observeCommits { [events] transition in
+            events.publish(StoreEvent(
+                store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.event.toStatus,
+                action: transition.event.action, auditID: transition.event.id, time: transition.event.time
+            ))
+        }
     }
 
     public var deadline: Duration { configuration.deadline }
@@ -75,17 +76,13 @@ public final class Provisioner: Sendable {
         requestID: String?,
         idempotencyKey: String?,
         maxLiveStores: Int
-    ) throws -> Store {
+    ) async throws -> Store {
         let storeName = try StoreName.validate(name)
         let engine = try StoreEngines.resolve(engine)
         let store = Store.queued(name: storeName, engine: engine, owner: actor, now: Date())
-        let outcome = try commitOrder.withLock { _ in
-            let outcome = try database.createStore(
-                store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
-            )
-            if case .created(let created, let event) = outcome { publish(created, event) }
-            return outcome
-        }
+        let outcome = try await database.createStore(
+            store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
+        )
         switch outcome {
         case .existing(let existing):
             return existing
@@ -99,7 +96,7 @@ public final class Provisioner: Sendable {
     /// Starts deleting a store. A provisioning operation still running on it is
     /// cancelled first (delete wins); a running delete answers OPERATION_IN_PROGRESS.
     public func delete(storeID: String, actor: String, requestID: String?) async throws -> Store {
-        let store = try existingStore(storeID)
+        let store = try await existingStore(storeID)
         if let current = running.withLock({ $0[storeID] }), current.kind != .delete,
             store.status == .queued || store.status == .provisioning
         {
@@ -110,7 +107,7 @@ public final class Provisioner: Sendable {
         let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .delete)
         let deleting: Transition
         do {
-            deleting = try commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
+            deleting = try await commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
         } catch {
             locks.release(lease)
             throw error
@@ -123,7 +120,7 @@ public final class Provisioner: Sendable {
 
     /// Queues a failed store again and provisions it from step 1.
     public func retry(storeID: String, actor: String, requestID: String?) async throws -> Store {
-        let store = try existingStore(storeID)
+        let store = try await existingStore(storeID)
         await awaitFinishingOperation(store)
         guard store.status == .failed else {
             throw PlatformError(
@@ -134,7 +131,7 @@ public final class Provisioner: Sendable {
         let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .retry)
         let queued: Transition
         do {
-            queued = try commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
+            queued = try await commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
                 $0.errorMessage = ""
             }
         } catch {
@@ -181,9 +178,9 @@ public final class Provisioner: Sendable {
 
     /// Records a status change the reconciler decided (drift, a passed deadline,
     /// an interrupted attempt going back to the queue) and publishes it.
-    public func correct(_ store: Store, to status: StoreStatus, reason: String) throws -> Store {
+    public func correct(_ store: Store, to status: StoreStatus, reason: String) async throws -> Store {
         let action = status == .queued ? "recovery" : "reconcile"
-        return try commit(store.id, to: status, expectedFrom: [store.status], action: action, actor: "system", message: reason) {
+        return try await commit(store.id, to: status, expectedFrom: [store.status], action: action, actor: "system", message: reason) {
             if status == .failed { $0.errorMessage = reason }
         }.store
     }
@@ -229,7 +226,7 @@ public final class Provisioner: Sendable {
     private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool) async {
         let started: Transition
         do {
-            started = try commit(storeID, to: .provisioning, expectedFrom: [.queued], action: action, actor: "system", message: message) {
+            started = try await commit(storeID, to: .provisioning, expectedFrom: [.queued], action: action, actor: "system", message: message) {
                 $0.attempts += 1
                 $0.provisioningStartedAt = Date()
                 $0.errorMessage = ""
@@ -243,7 +240,7 @@ public final class Provisioner: Sendable {
             try await provisionSteps(store, reinstall: reinstall)
             let now = Date()
             let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-            _ = try commit(storeID, to: .ready, expectedFrom: [.provisioning], action: "ready", actor: "system", message: "ready at \(url)") {
+            _ = try await commit(storeID, to: .ready, expectedFrom: [.provisioning], action: "ready", actor: "system", message: "ready at \(url)") {
                 $0.url = url
                 if $0.readyAt == nil { $0.readyAt = now }
                 if let started = $0.provisioningStartedAt {
@@ -256,7 +253,7 @@ public final class Provisioner: Sendable {
             if Task.isCancelled { return }
             let reason = Self.reason(error)
             do {
-                _ = try commit(storeID, to: .failed, expectedFrom: [.provisioning], action: "fail", actor: "system", message: reason) {
+                _ = try await commit(storeID, to: .failed, expectedFrom: [.provisioning], action: "fail", actor: "system", message: reason) {
                     $0.errorMessage = reason
                 }
             } catch {
@@ -410,7 +407,7 @@ public final class Provisioner: Sendable {
             try await driver.deleteNamespace(store.namespace)
             try await waitUntilNamespaceGone(store.namespace)
             let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
-            _ = try commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
+            _ = try await commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
                 $0.deletedAt = Date()
             }
         } catch is CancellationError {
@@ -422,7 +419,7 @@ public final class Provisioner: Sendable {
             let reason = "delete failed: " + [uninstallProblem, Self.reason(error)].compactMap { $0 }.joined(separator: "; ")
                 + "; delete the store again to retry"
             do {
-                _ = try commit(store.id, to: .failed, expectedFrom: [.deleting], action: "fail", actor: "system", message: reason) {
+                _ = try await commit(store.id, to: .failed, expectedFrom: [.deleting], action: "fail", actor: "system", message: reason) {
                     $0.errorMessage = reason
                 }
             } catch {
@@ -433,14 +430,14 @@ public final class Provisioner: Sendable {
 
     // MARK: Helpers
 
-    private func existingStore(_ storeID: String) throws -> Store {
-        guard let store = try database.store(id: storeID) else {
+    private func existingStore(_ storeID: String) async throws -> Store {
+        guard let store = try await database.store(id: storeID) else {
             throw PlatformError(.notFound, "no store with id \"\(storeID)\"")
         }
         return store
     }
 
-    /// One transaction (status + audit row), then the event.
+    /// One transaction (status + audit row); the database announces it to watchers.
     private func commit(
         _ storeID: String,
         to status: StoreStatus,
@@ -449,23 +446,12 @@ public final class Provisioner: Sendable {
         actor: String,
         message: String = "",
         requestID: String? = nil,
-        update: (inout Store) -> Void = { _ in }
-    ) throws -> Transition {
-        try commitOrder.withLock { _ in
-            let transition = try database.transition(
-                storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-                message: message, requestID: requestID, update: update
-            )
-            publish(transition.store, transition.event)
-            return transition
-        }
-    }
-
-    private func publish(_ store: Store, _ event: AuditEvent) {
-        events.publish(StoreEvent(
-            store: store, fromStatus: event.fromStatus, toStatus: event.toStatus,
-            action: event.action, auditID: event.id, time: event.time
-        ))
+        update: @escaping @Sendable (inout Store) -> Void = { _ in }
+    ) async throws -> Transition {
+        try await database.transition(
+            storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
+            message: message, requestID: requestID, update: update
+        )
     }
 
     private static func reason(_ error: any Error) -> String {

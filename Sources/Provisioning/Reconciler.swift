@@ -108,7 +108,7 @@ public final class Reconciler: Service, Sendable {
         let terminating = Set(inventory.namespaces.filter(\.terminating).map(\.name))
         let releases = Set(inventory.releases.map { "\($0.namespace)/\($0.name)" })
 
-        let stores = try database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
+        let stores = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
         report.storesExamined = stores.count
         let deadline = Double(SimulatedCluster.milliseconds(provisioner.deadline)) / 1000
         let now = Date()
@@ -128,11 +128,11 @@ public final class Reconciler: Service, Sendable {
                     let elapsed = now.timeIntervalSince(store.provisioningStartedAt ?? store.updatedAt)
                     if elapsed >= deadline {
                         let reason = String(format: "provisioning deadline passed: started %.0f s ago, limit %.0f s, and no attempt was running", elapsed, deadline)
-                        _ = try provisioner.correct(store, to: .failed, reason: reason)
+                        _ = try await provisioner.correct(store, to: .failed, reason: reason)
                         record(store, .failed, reason)
                     } else {
                         let reason = "interrupted provisioning attempt \(store.attempts) goes back to the queue"
-                        let queued = try provisioner.correct(store, to: .queued, reason: reason)
+                        let queued = try await provisioner.correct(store, to: .queued, reason: reason)
                         provisioner.resumeProvisioning(queued, reason: "resumed after a restart: attempt \(store.attempts) was interrupted")
                         record(store, .queued, reason)
                     }
@@ -146,7 +146,7 @@ public final class Reconciler: Service, Sendable {
                     if !releases.contains("\(store.namespace)/\(store.release)") { missing.append("release \(store.release)") }
                     if !missing.isEmpty {
                         let reason = "drift: \(missing.joined(separator: " and ")) vanished from the cluster; retry to reinstall or delete the store"
-                        _ = try provisioner.correct(store, to: .failed, reason: reason)
+                        _ = try await provisioner.correct(store, to: .failed, reason: reason)
                         record(store, .failed, reason)
                     }
                 case .deleting:
@@ -162,7 +162,7 @@ public final class Reconciler: Service, Sendable {
         }
 
         let owners = Set(stores.filter { $0.status != .deleted }.map(\.namespace))
-        let failedNamespaces = try Set(database.stores(inStatuses: [.failed]).map(\.namespace))
+        let failedNamespaces = try await Set(database.stores(inStatuses: [.failed]).map(\.namespace))
         for namespace in inventory.namespaces where !owners.contains(namespace.name) && !failedNamespaces.contains(namespace.name) {
             // A terminating orphan stays reported until it is really gone: one stuck on a
             // finalizer needs a person.

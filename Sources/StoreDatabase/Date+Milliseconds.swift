@@ -3,13 +3,13 @@ import Foundation
 extension Date {
     /// Milliseconds since 1970-01-01 UTC, rounded to the nearest: how the database
     /// stores every date.
-    var millisecondsSince1970: Int64 {
+    package var millisecondsSince1970: Int64 {
         Int64((timeIntervalSince1970 * 1000).rounded())
     }
 
     /// The date `milliseconds` after 1970-01-01 UTC. Converting the result back with
     /// ``millisecondsSince1970`` gives `milliseconds` again.
-    init(millisecondsSince1970 milliseconds: Int64) {
+    package init(millisecondsSince1970 milliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 }

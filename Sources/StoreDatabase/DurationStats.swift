@@ -32,7 +32,7 @@ public struct DurationStats: Sendable, Equatable {
     )
 
     /// The summary of `durations`, in any order; ``zero`` when empty.
-    init(durations: [Int64]) {
+    package init(durations: [Int64]) {
         guard !durations.isEmpty else {
             self = .zero
             return

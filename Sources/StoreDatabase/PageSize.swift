@@ -1,11 +1,11 @@
 import StoreCore
 
-enum PageSize {
+package enum PageSize {
     /// The page size to use for a `requested` size: 0 means `defaultSize`, more than
     /// `maximum` means `maximum`.
     ///
     /// - Throws: ``ErrorCode/invalidArgument`` for a negative size.
-    static func resolve(_ requested: Int, defaultSize: Int, maximum: Int, name: String) throws -> Int {
+    package static func resolve(_ requested: Int, defaultSize: Int, maximum: Int, name: String) throws -> Int {
         guard requested >= 0 else {
             throw PlatformError(.invalidArgument, "\(name) must not be negative (got \(requested))")
         }

@@ -4,20 +4,25 @@ import StoreCore
 /// Opaque paging tokens: the key of the last row of a page, as URL-safe base64
 /// (RFC 4648 §5, no padding) of a versioned text form. A token carries no secret and
 /// no filter; a token that does not decode to a key of the right kind is refused.
-enum PageToken {
+package enum PageToken {
     /// The key of a row of ``StoreDatabase/listStores(statuses:pageSize:pageToken:)``'s
     /// order (createdAt desc, id desc).
-    struct StoreKey: Equatable {
-        var createdAt: Int64
-        var id: String
+    package struct StoreKey: Equatable {
+        package var createdAt: Int64
+        package var id: String
+
+        package init(createdAt: Int64, id: String) {
+            self.createdAt = createdAt
+            self.id = id
+        }
     }
 
-    static func token(for key: StoreKey) -> String {
+    package static func token(for key: StoreKey) -> String {
         encode("s1:\(key.createdAt):\(key.id)")
     }
 
     /// The store key in `token`; `nil` for the empty token (the first page).
-    static func storeKey(_ token: String) throws -> StoreKey? {
+    package static func storeKey(_ token: String) throws -> StoreKey? {
         guard !token.isEmpty else { return nil }
         let parts = try decode(token).split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "s1", let createdAt = Int64(parts[1]), !parts[2].isEmpty else {
@@ -26,12 +31,12 @@ enum PageToken {
         return StoreKey(createdAt: createdAt, id: String(parts[2]))
     }
 
-    static func token(forAuditID id: Int64) -> String {
+    package static func token(forAuditID id: Int64) -> String {
         encode("a1:\(id)")
     }
 
     /// The audit row id in `token`; `nil` for the empty token (the first page).
-    static func auditID(_ token: String) throws -> Int64? {
+    package static func auditID(_ token: String) throws -> Int64? {
         guard !token.isEmpty else { return nil }
         let parts = try decode(token).split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == "a1", let id = Int64(parts[1]), id > 0 else {

@@ -2,11 +2,11 @@ import StoreCore
 
 /// The errors ``StoreDatabase`` raises for domain reasons, worded in one place.
 extension PlatformError {
-    static func storeNotFound(_ storeID: String) -> PlatformError {
+    package static func storeNotFound(_ storeID: String) -> PlatformError {
         PlatformError(.notFound, "no store with id \(quoted(storeID))")
     }
 
-    static func storeNameTaken(_ name: String, holderID: String, holderStatus: StoreStatus) -> PlatformError {
+    package static func storeNameTaken(_ name: String, holderID: String, holderStatus: StoreStatus) -> PlatformError {
         PlatformError(
             .storeNameTaken,
             "store name \(quoted(name)) is taken by store \(holderID), which is \(holderStatus.rawValue); "
@@ -15,21 +15,21 @@ extension PlatformError {
     }
 
     /// For the unique index's refusal, when the holder is not known.
-    static func storeNameTaken(_ name: String) -> PlatformError {
+    package static func storeNameTaken(_ name: String) -> PlatformError {
         PlatformError(
             .storeNameTaken,
             "store name \(quoted(name)) is taken by a live store; choose another name, or delete that store first"
         )
     }
 
-    static func quotaExceeded(limit: Int, live: Int) -> PlatformError {
+    package static func quotaExceeded(limit: Int, live: Int) -> PlatformError {
         PlatformError(
             .quotaExceeded,
             "the platform's limit of \(limit) live stores is reached (\(live) live); delete a store before creating another"
         )
     }
 
-    static func unexpectedStatus(
+    package static func unexpectedStatus(
         storeName: String, action: String, status: StoreStatus, expected: Set<StoreStatus>
     ) -> PlatformError {
         let names = StoreStatus.allCases.filter(expected.contains).map(\.rawValue)

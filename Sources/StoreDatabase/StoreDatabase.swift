@@ -1,124 +1,210 @@
 import Foundation
-import GRDB
 import StoreCore
-import Synchronization
 
-/// The platform's store records and audit log in one SQLite file, through GRDB
-/// (docs/ARCHITECTURE.md, "Persistence").
+/// The platform's store records and audit log: the one storage seam that
+/// ControlPlane, Provisioner and Reconciler use (docs/ARCHITECTURE.md,
+/// "Persistence"). Two backends keep the same contract, and one test suite
+/// (Tests/StoreDatabaseTests) runs against both:
+/// - ``SQLiteStoreDatabase``: one SQLite file through GRDB, the embedded default;
+/// - `PostgresStoreDatabase` (Sources/PostgresStoreDatabase): PostgreSQL through
+///   postgres-nio, for several replicas.
 ///
-/// A `DatabasePool` in WAL mode: reads run concurrently on snapshot-isolated reader
-/// connections while one writer connection serializes every write. A status change
-/// and its audit row are written in one transaction, so a crash never leaves one
-/// without the other. Every method is synchronous, safe to call from any thread or
-/// task, and throws only ``PlatformError``: domain failures with their own codes,
-/// anything unexpected from SQLite as ``ErrorCode/internalError`` with the database
-/// error as its `cause`.
+/// Every method is async and never blocks the calling thread: the daemon's event
+/// loops run Swift's tasks, and a database wait must not stall the connections
+/// that share a loop. Every method throws only ``PlatformError``: domain failures
+/// with their own codes; a database that cannot be reached as
+/// ``ErrorCode/unavailable``, naming the database; anything else unexpected as
+/// ``ErrorCode/internalError`` with the database's error as its `cause`.
 ///
-/// Dates are kept to the millisecond: values this type returns are the values it
-/// stored, so a store read back equals the store a write returned.
-public final class StoreDatabase: Sendable {
-    let pool: DatabasePool
-    private let writes = Atomic<UInt64>(0)
-    /// The directory ``temporary()`` created, removed with the database; `nil` otherwise.
-    private let temporaryDirectory: URL?
+/// A status change and its audit row are written in one transaction, so a crash
+/// never leaves one without the other. Dates are kept to the millisecond: values a
+/// backend returns are the values it stored, so a store read back equals the store
+/// a write returned.
+public protocol StoreDatabase: Sendable {
+    /// Which backend this is, for Health and logs: `sqlite` or `postgresql`.
+    var backend: String { get }
 
-    private init(pool: DatabasePool, temporaryDirectory: URL?) throws {
-        self.pool = pool
-        self.temporaryDirectory = temporaryDirectory
-        try Self.performing { try Self.migrator.migrate(pool) }
-    }
+    /// Where the data lives, for logs and messages, without any password: a file
+    /// path, or a PostgreSQL URL's host, port and database.
+    var location: String { get }
 
-    deinit {
-        guard let temporaryDirectory else { return }
-        try? pool.close()
-        try? FileManager.default.removeItem(at: temporaryDirectory)
-    }
+    /// How many write transactions this process has run on the database. Read it
+    /// *before* a read: while it still has that value, no write of this process has
+    /// completed since, so whatever was derived from the read is still current (see
+    /// `GenerationCache`).
+    var writeGeneration: UInt64 { get }
 
-    /// Opens the SQLite file at `path`, creating it if needed, as a `DatabasePool` in WAL
-    /// mode, and runs the migrations it has not run yet (each runs once per file).
+    /// Sets the one observer of committed status changes: it is called with every
+    /// audit row this process writes (a create's, a transition's, an import's) and
+    /// the store as saved with it, only after its transaction committed, one call at
+    /// a time, in audit-id order. It must return quickly and must not call the
+    /// database (the Provisioner publishes to the event bus from here). A watcher
+    /// resumes "after the last id it received"; were a lower id announced after a
+    /// higher one, a watcher that ended in between would skip it for good.
+    func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void)
+
+    /// Answers when the database can be reached and used now (one trivial query);
+    /// throws ``ErrorCode/unavailable`` naming the database otherwise. For readiness.
+    func checkAvailable() async throws
+
+    /// Releases the connections. Calls after it fail.
+    func close() async
+
+    // MARK: Writes
+
+    /// Inserts a new queued store and its `create` audit row (actor `requestedBy`, from
+    /// no status to queued, at the store's `createdAt`) in one transaction.
     ///
-    /// The parent directory must exist. Throws ``ErrorCode/internalError`` when the file
-    /// cannot be opened or migrated; its message names the file and says why (the
-    /// system's reason, such as "Permission denied", with SQLite's).
-    public static func open(path: String) throws -> StoreDatabase {
-        do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            return try StoreDatabase(pool: pool, temporaryDirectory: nil)
-        } catch {
-            // Opening a pool can succeed where the first write (the migrations) fails,
-            // in a read-only directory for one: look for the system's reason either way.
-            let underlying = (error as? PlatformError)?.cause ?? error
-            let failure = SQLiteOpenFailure(path: path, underlying: underlying)
-            throw PlatformError(.internalError, "cannot open the store database \(path): \(failure.reason)", cause: underlying)
-        }
+    /// Inside that same transaction, in this order:
+    /// - if `idempotencyKey` is non-empty and this `requestedBy` already created a store
+    ///   with it (in any status), returns ``CreateOutcome/existing(_:)`` with that store
+    ///   and writes nothing; an empty key counts as no key;
+    /// - if a live store (any status but deleted) has the same name, throws
+    ///   ``ErrorCode/storeNameTaken`` naming that store and its status;
+    /// - if `maxLiveStores` or more stores are live, throws ``ErrorCode/quotaExceeded``.
+    ///
+    /// The checks hold under any number of concurrent callers: N callers with room
+    /// for M stores give exactly M creations. A unique index on live names backs the
+    /// name check up (also reported as `storeNameTaken`).
+    ///
+    /// - Returns: the store as saved (dates to the millisecond) and its audit row.
+    /// - Throws: the errors above; ``ErrorCode/internalError`` when `store` is not
+    ///   ``StoreStatus/queued`` or its id exists already.
+    func createStore(
+        _ store: Store,
+        maxLiveStores: Int,
+        requestedBy: String,
+        idempotencyKey: String?,
+        requestID: String?
+    ) async throws -> CreateOutcome
+
+    /// Inserts stores exactly as given (any status), each with one "import" audit row
+    /// from no status to its status, all in one transaction. For seeding a database
+    /// (benchmarks, moving from another platform); the usual path for new stores is
+    /// ``createStore(_:maxLiveStores:requestedBy:idempotencyKey:requestID:)``.
+    /// Throws ``ErrorCode/storeNameTaken`` when two live stores share a name.
+    func importStores(_ stores: [Store], actor: String) async throws
+
+    /// Moves a store to another status and writes its audit row, in one transaction,
+    /// as ``StatusChange`` describes.
+    ///
+    /// Loads the store (locking its row); when `expectedFrom` is non-nil, its current
+    /// status must be in it (so a background step that raced with another change
+    /// fails instead of overwriting it); checks the move against
+    /// ``StoreStatus/transitions``; applies `update` to the loaded store; sets
+    /// `status` to `to` and `updatedAt` to `now`; saves it and inserts one audit row
+    /// (`actor`, `action`, from the old status to `to`, `message`, `requestID`, at
+    /// `now`). Either all of it is written or nothing.
+    ///
+    /// - Returns: the store as saved (dates to the millisecond) and the audit row.
+    /// - Throws: ``ErrorCode/notFound`` (`no store with id "…"`) when there is no such
+    ///   store; ``ErrorCode/invalidStateTransition`` when the status is not in
+    ///   `expectedFrom` or the move is illegal; ``ErrorCode/storeNameTaken`` when
+    ///   `update` renames the store to a live store's name; ``ErrorCode/internalError``
+    ///   when `update` changes the id.
+    func transition(_ change: StatusChange) async throws -> Transition
+
+    /// Changes fields of a store without changing its status (an error message, a URL,
+    /// a start time) in one transaction, and writes no audit row. Fields change
+    /// exactly as `update` sets them: `updatedAt` moves only if `update` moves it.
+    ///
+    /// - Returns: the store as saved (dates to the millisecond).
+    /// - Throws: ``ErrorCode/notFound`` when there is no such store;
+    ///   ``ErrorCode/storeNameTaken`` when `update` renames the store to a live
+    ///   store's name; ``ErrorCode/internalError`` when `update` changes the id or the
+    ///   status (status changes are transitions, which write their audit row).
+    func update(storeID: String, _ update: @escaping @Sendable (inout Store) -> Void) async throws -> Store
+
+    // MARK: Stores
+
+    /// The store with this id, in any status (deleted ones too); `nil` if none.
+    func store(id: String) async throws -> Store?
+
+    /// The stores with these ids, by id, in one read; ids with no store are left out.
+    func stores(ids: Set<String>) async throws -> [String: Store]
+
+    /// One page of stores, newest first (`createdAt` descending, then `id` descending).
+    ///
+    /// - Parameters:
+    ///   - statuses: only stores in these statuses; empty means every status.
+    ///   - pageSize: 1...500; 0 means 50, more than 500 means 500.
+    ///   - pageToken: "" for the first page, else a `nextPageToken` this method
+    ///     returned. Paging is by key (the last row's `createdAt` and `id`), so each
+    ///     store appears exactly once across pages even while stores are added.
+    /// - Returns: the page and the token of the next one, "" on the last page.
+    /// - Throws: ``ErrorCode/invalidArgument`` for a negative page size or a token this
+    ///   server did not issue (`page token is not one this server issued`).
+    func listStores(
+        statuses: Set<StoreStatus>,
+        pageSize: Int,
+        pageToken: String
+    ) async throws -> (stores: [Store], nextPageToken: String)
+
+    /// Every store in one of `statuses`, oldest first (`createdAt`, then `id`): what
+    /// the reconciler compares with the cluster. An empty set gives no stores.
+    func stores(inStatuses statuses: Set<StoreStatus>) async throws -> [Store]
+
+    /// How many stores are live (any status but deleted): what the quota counts.
+    func liveStoreCount() async throws -> Int
+
+    // MARK: Audit
+
+    /// One page of the audit log, newest first (descending row id).
+    ///
+    /// - Parameters:
+    ///   - limit: 1...1000; 0 means 50, more than 1000 means 1000.
+    ///   - pageToken: "" for the first page, else a `nextPageToken` this method
+    ///     returned: the page continues before that row.
+    ///   - storeID: only that store's rows; `nil` means every store.
+    /// - Returns: the rows and the token of the next page, "" on the last page.
+    /// - Throws: ``ErrorCode/invalidArgument`` for a negative limit or a token this
+    ///   server did not issue.
+    func listAudit(limit: Int, pageToken: String, storeID: String?) async throws -> (events: [AuditEvent], nextPageToken: String)
+
+    /// Audit rows written after the row `afterID`, oldest first, at most `limit`:
+    /// what a watcher that last saw `afterID` missed.
+    func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent]
+
+    /// The last `limit` audit rows that moved a store to ``StoreStatus/failed``, newest
+    /// first, with the reason in their message. `limit` 0 or less gives none.
+    func recentFailures(limit: Int) async throws -> [AuditEvent]
+
+    /// How many audit rows there are, for one store or (`nil`) for all.
+    func auditCount(storeID: String?) async throws -> Int
+
+    // MARK: Metrics
+
+    /// How many stores are in each status, deleted included; every status is a key,
+    /// with 0 when no store is in it. Read from one snapshot.
+    func countsByStatus() async throws -> [StoreStatus: Int]
+
+    /// Count, average, minimum, maximum, p50 and p95 (nearest rank) of the stores'
+    /// `provisioningDurationMilliseconds`, over the stores that have one; every field
+    /// zero when none has.
+    func provisioningDurationStats() async throws -> DurationStats
+}
+
+extension StoreDatabase {
+    /// ``transition(_:)`` with a ``StatusChange`` of these fields.
+    public func transition(
+        storeID: String,
+        to: StoreStatus,
+        expectedFrom: Set<StoreStatus>? = nil,
+        action: String,
+        actor: String,
+        message: String = "",
+        requestID: String? = nil,
+        now: Date = Date(),
+        update: @escaping @Sendable (inout Store) -> Void = { _ in }
+    ) async throws -> Transition {
+        try await transition(StatusChange(
+            storeID: storeID, to: to, expectedFrom: expectedFrom, action: action, actor: actor,
+            message: message, requestID: requestID, now: now, update: update
+        ))
     }
 
-    /// A fresh, migrated database in a new temporary directory, for tests: still a
-    /// `DatabasePool` in WAL mode on a real file. The directory is removed when the
-    /// database is deinitialized.
-    public static func temporary() throws -> StoreDatabase {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("storeplatform-db-\(UUID().uuidString)", isDirectory: true)
-        try performing { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
-        let path = directory.appendingPathComponent("store.sqlite").path
-        do {
-            let pool = try performing { try DatabasePool(path: path, configuration: configuration) }
-            return try StoreDatabase(pool: pool, temporaryDirectory: directory)
-        } catch {
-            try? FileManager.default.removeItem(at: directory)
-            throw error
-        }
-    }
-
-    private static var configuration: Configuration {
-        var configuration = Configuration()
-        configuration.label = "StoreDatabase"
-        // Another process (a second daemon by mistake, an operator's sqlite3) may hold
-        // the write lock for a moment: wait for it rather than fail at once.
-        configuration.busyMode = .timeout(5)
-        return configuration
-    }
-
-    // MARK: Access
-
-    /// Runs `body` in one write transaction; errors come out as ``PlatformError``.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        // Counted once the transaction is over, committed or not (a rollback only
-        // costs a cache a miss).
-        defer { writes.add(1, ordering: .releasing) }
-        return try Self.performing { try pool.write(body) }
-    }
-
-    /// How many write transactions this database has run. Read it *before* a read:
-    /// while it still has that value, no write has completed since, so whatever was
-    /// derived from the read is still current (see `GenerationCache`). Writes by
-    /// other processes are not counted; the daemon is the file's only writer.
-    public var writeGeneration: UInt64 {
-        writes.load(ordering: .acquiring)
-    }
-
-    /// Runs `body` on a snapshot of the database; errors come out as ``PlatformError``.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.performing { try pool.read(body) }
-    }
-
-    /// Runs `body`, passing ``PlatformError`` through and turning anything else into
-    /// ``ErrorCode/internalError`` with the original error as its cause.
-    static func performing<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as PlatformError {
-            throw error
-        } catch let error as DatabaseError {
-            // SQLite's own words ("disk I/O error", "database or disk is full"); the
-            // statement and its arguments stay out of the message.
-            throw PlatformError(
-                .internalError,
-                "the store database failed: SQLite error \(error.resultCode.rawValue): \(error.message ?? "no message")",
-                cause: error
-            )
-        } catch {
-            throw PlatformError(.internalError, "the store database failed: \(error)", cause: error)
-        }
+    /// How many audit rows there are in all.
+    public func auditCount() async throws -> Int {
+        try await auditCount(storeID: nil)
     }
 }

@@ -5,7 +5,7 @@ extension StoreStatus {
     ///
     /// - Throws: ``ErrorCode/internalError`` when the text is no status this build
     ///   knows, naming where it was found.
-    init(databaseText text: String, in place: String) throws {
+    package init(databaseText text: String, in place: String) throws {
         guard let status = StoreStatus(rawValue: text) else {
             throw PlatformError(.internalError, "the store database holds an unknown status \(text.debugDescription) in \(place)")
         }

@@ -6,7 +6,7 @@ import StoreRPC
 
 /// The gateway under wrk next to a plain Node.js http server answering the same
 /// health JSON, both pinned to one core and wrk to the other.
-struct HTTPBenchmark: ParsableCommand {
+struct HTTPBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "http",
         abstract: "wrk against GET /api/health and GET /api/stores (100 stores), next to Node.js on the same pinning."
@@ -24,7 +24,7 @@ struct HTTPBenchmark: ParsableCommand {
     @Option(help: "Core for the servers; wrk gets the other one.")
     var serverCore: Int = 0
 
-    func run() throws {
+    func run() async throws {
         for tool in ["wrk", "node", "taskset"] where !Self.onPath(tool) {
             throw ValidationError("\(tool) is not installed (apt-get install wrk nodejs util-linux)")
         }
@@ -35,9 +35,9 @@ struct HTTPBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         // 100 ready stores for GET /api/stores.
-        let database = try StoreDatabase.open(path: scratch + "/data/storeplatform.sqlite")
+        let database = try SQLiteStoreDatabase.open(path: scratch + "/data/storeplatform.sqlite")
         let now = Date()
-        try database.importStores(
+        try await database.importStores(
             (0..<100).map { index in
                 var store = Store.queued(name: try! StoreName.validate("web-\(index)"), engine: WooCommerceEngine(), now: now)
                 store.status = .ready

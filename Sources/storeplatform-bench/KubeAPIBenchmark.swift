@@ -87,7 +87,7 @@ struct KubeAPIBenchmark: AsyncParsableCommand {
             helmPath: tools + "/helm-\(major)", kubectlPath: tools + "/kubectl-\(major == "v3" ? "v1.32" : "v1.33")", kubeconfig: kubeconfig,
             chartDirectory: charts
         ))
-        let database = try StoreDatabase.open(path: scratch + "/after-\(major).sqlite")
+        let database = try SQLiteStoreDatabase.open(path: scratch + "/after-\(major).sqlite")
         let provisioner = Provisioner(
             database: database, driver: driver, events: StoreEventBus(), configuration: ProvisionerConfiguration(), logger: Logger(label: "bench")
         )
@@ -96,9 +96,9 @@ struct KubeAPIBenchmark: AsyncParsableCommand {
         for (index, name) in ["warmup", "measured"].enumerated() {
             api.clearRequests()
             let started = ContinuousClock.now
-            let store = try provisioner.create(name: name, engine: "", actor: "bench", requestID: nil, idempotencyKey: nil, maxLiveStores: 10)
+            let store = try await provisioner.create(name: name, engine: "", actor: "bench", requestID: nil, idempotencyKey: nil, maxLiveStores: 10)
             while true {
-                let current = try database.store(id: store.id)
+                let current = try await database.store(id: store.id)
                 if current?.status == .ready { break }
                 if current?.status == .failed { throw BenchError("\(name) failed: \(current?.errorMessage ?? "")") }
                 try await Task.sleep(for: .milliseconds(50))

@@ -46,7 +46,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
 
     /// `stores` ready stores in the database and the simulated cluster.
     func seed(_ dataDir: String) async throws {
-        let database = try StoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+        let database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
         let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
         let now = Date()
         var seeded: [Store] = []
@@ -60,14 +60,14 @@ struct LifecycleBenchmark: AsyncParsableCommand {
             seeded.append(store)
         }
         let started = ContinuousClock.now
-        try database.importStores(seeded, actor: "bench")
+        try await database.importStores(seeded, actor: "bench")
         try cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
         print("Seeded \(stores) ready stores in \(Self.format(ContinuousClock.now - started)).")
         print("")
     }
 
     func reconcilePass(_ dataDir: String) async throws {
-        let database = try StoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+        let database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
         let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
         let driver = CountingClusterDriver(cluster)
         let provisioner = Provisioner(

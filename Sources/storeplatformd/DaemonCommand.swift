@@ -363,10 +363,10 @@ struct DaemonCommand: AsyncParsableCommand {
             clusterSimulated: cluster == "simulated",
             database: "sqlite"
         )
-        let database: StoreDatabase
+        let database: any StoreDatabase
         let driver: any ClusterDriver
         do {
-            database = try StoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+            database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
             if cluster == "helm" {
                 var helmConfiguration = HelmCLIDriver.Configuration()
                 helmConfiguration.helmPath = helm

@@ -75,7 +75,7 @@ import Testing
     /// nor one without a recorded owner; an operator of every store deletes any.
     @Test func anOwnStoresOperatorChangesOnlyItsStores() async throws {
         let harness = try GatewayHarness(access: try Self.policy("token:ci operator own-stores\n"))
-        try harness.database.importStores(
+        try await harness.database.importStores(
             [Store.queued(name: try StoreName.validate("legacy"), engine: WooCommerceEngine(), id: "st_legacy00000a", now: Date())],
             actor: "import"
         )

@@ -26,7 +26,7 @@ struct GatewayHarness {
     ) throws {
         directory = "/tmp/sphttp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        database = try StoreDatabase.open(path: directory + "/store.sqlite")
+        database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: .instant)
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)

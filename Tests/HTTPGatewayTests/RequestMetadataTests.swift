@@ -34,8 +34,8 @@ import Testing
                 "HEADERS_TOO_LARGE",
                 "the request's headers are over the limit of 100 fields or 16384 bytes of names and values; send fewer or shorter headers"
             ))
-            #expect(try harness.database.auditCount() == 0)
-            #expect(try harness.database.listStores(statuses: [], pageSize: 10, pageToken: "").stores.isEmpty)
+            #expect(try await harness.database.auditCount() == 0)
+            #expect(try await harness.database.listStores(statuses: [], pageSize: 10, pageToken: "").stores.isEmpty)
 
             let key = String(repeating: "K!~/+=", count: 21) + "xy"
             #expect(key.utf8.count == 128)
@@ -72,11 +72,11 @@ import Testing
             #expect(made.utf8.count <= 128)
             let two = try Storeplatform_V1_Store(jsonString: replaced.body)
 
-            func createRow(_ id: String) throws -> String? {
-                try harness.database.listAudit(limit: 10, pageToken: "", storeID: id).events.first { $0.action == "create" }?.requestID
+            func createRow(_ id: String) async throws -> String? {
+                try await harness.database.listAudit(limit: 10, pageToken: "", storeID: id).events.first { $0.action == "create" }?.requestID
             }
-            #expect(try createRow(one.id) == accepted)
-            #expect(try createRow(two.id) == made)
+            #expect(try await createRow(one.id) == accepted)
+            #expect(try await createRow(two.id) == made)
         }
     }
 }

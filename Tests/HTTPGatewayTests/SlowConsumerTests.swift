@@ -36,7 +36,7 @@ import Testing
                     ids.append(try Storeplatform_V1_Store(jsonString: created.body).id)
                 }
                 for id in ids { _ = try await harness.waitFor(port: port, id: id, status: "ready") }
-                let audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                let audit = try await harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
                 #expect(audit.count == 9)
 
                 // A stream that stops reading while far more events happen than
@@ -77,7 +77,7 @@ import Testing
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
                     _ = try await harness.waitFor(port: port, id: try Storeplatform_V1_Store(jsonString: created.body).id, status: "ready")
                 }
-                let audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                let audit = try await harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
                 #expect(audit.count == 9)
 
                 // What followed audit[4], at most 4 of them: audit[5...8], then the
@@ -245,7 +245,7 @@ import Testing
                 }
                 var audit: [AuditEvent] = []
                 while audit.count < 6 {
-                    audit = try harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
+                    audit = try await harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 var request = Storeplatform_V1_WatchStoresRequest()
@@ -281,12 +281,12 @@ import Testing
     }
     /// `count` created stores straight in the database (one `create` audit row each):
     /// their audit ids, oldest first.
-    static func createRows(_ harness: GatewayHarness, count: Int) throws -> [Int64] {
+    static func createRows(_ harness: GatewayHarness, count: Int) async throws -> [Int64] {
         for index in 0..<count {
             let store = Store.queued(name: try StoreName.validate("row-\(index)"), engine: WooCommerceEngine(), now: Date())
-            _ = try harness.database.createStore(store, maxLiveStores: count, requestedBy: "test", idempotencyKey: nil, requestID: nil)
+            _ = try await harness.database.createStore(store, maxLiveStores: count, requestedBy: "test", idempotencyKey: nil, requestID: nil)
         }
-        return try harness.database.auditEvents(after: 0, storeID: nil, limit: count + 1).map(\.id)
+        return try await harness.database.auditEvents(after: 0, storeID: nil, limit: count + 1).map(\.id)
     }
 
     /// A replay longer than one page (``StoreWatch`` reads 200 transitions at a time)
@@ -294,7 +294,7 @@ import Testing
     /// replay limit stops at it and says where to resume, on RPC and on the event stream.
     @Test func replaysCrossPagesAndStopAtTheirLimit() async throws {
         let harness = try GatewayHarness(maxLiveStores: 1000, replayLimit: 450)
-        let ids = try Self.createRows(harness, count: 520)
+        let ids = try await Self.createRows(harness, count: 520)
         try await harness.withRPCServer { socketPath in
             try await withTimeout(seconds: 60) {
                 let client = try await RPCClient.connect(to: .unix(path: socketPath))

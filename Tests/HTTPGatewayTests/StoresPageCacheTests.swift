@@ -31,34 +31,34 @@ import Testing
         let harness = try GatewayHarness()
         let cache = GenerationCache<Storeplatform_V1_ListStoresRequest, [String]>()
         let renders = Atomic<Int>(0)
-        let list = { (pageSize: UInt32) in
+        let list = { (pageSize: UInt32) async throws -> [String] in
             var request = Storeplatform_V1_ListStoresRequest()
             request.pageSize = pageSize
-            return try harness.controlPlane.listStores(request, caller: Principal(.http, "test"), cache: cache) { page in
+            return try await harness.controlPlane.listStores(request, caller: Principal(.http, "test"), cache: cache) { page in
                 renders.add(1, ordering: .relaxed)
                 return page.stores.map { "\($0.name):\($0.status == .ready ? "ready" : "not ready")" }
             }
         }
-        #expect(try list(10) == [])
-        #expect(try list(10) == [])
+        #expect(try await list(10) == [])
+        #expect(try await list(10) == [])
         #expect(renders.load(ordering: .relaxed) == 1)
-        #expect(try list(20) == [])
+        #expect(try await list(20) == [])
         #expect(renders.load(ordering: .relaxed) == 2)
 
         var create = Storeplatform_V1_CreateStoreRequest()
         create.name = "cached"
-        let store = try harness.controlPlane.createStore(create, caller: Principal(.http, "test"), requestID: nil, idempotencyKey: nil).store
-        let afterCreate = try list(10)
+        let store = try await harness.controlPlane.createStore(create, caller: Principal(.http, "test"), requestID: nil, idempotencyKey: nil).store
+        let afterCreate = try await list(10)
         // (The instant simulator may already have made it ready.)
         #expect(afterCreate.count == 1 && afterCreate[0].hasPrefix("cached:"))
         #expect(renders.load(ordering: .relaxed) == 3)
 
         // The provisioner's transitions are writes too.
         let deadline = ContinuousClock.now + .seconds(20)
-        while try list(10) != ["cached:ready"] && ContinuousClock.now < deadline {
+        while try await list(10) != ["cached:ready"] && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(try list(10) == ["cached:ready"], "store \(store.id) never showed up ready")
+        #expect(try await list(10) == ["cached:ready"], "store \(store.id) never showed up ready")
         await harness.provisioner.shutdown()
     }
 }

@@ -77,7 +77,7 @@ struct APIDoubleHarness {
         provisioning.cleanupTimeout = .seconds(20)
         provisioning.pendingReleaseTimeout = configuration.installTimeout + .seconds(5)
         configureProvisioner(&provisioning)
-        let database = try StoreDatabase.open(path: directory + "/store.sqlite")
+        let database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         return APIDoubleHarness(directory: directory, api: api, driver: driver, database: database, provisioning: provisioning)
     }
 
@@ -106,8 +106,8 @@ struct APIDoubleHarness {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func create(_ name: String) throws -> Store {
-        try provisioner.create(name: name, engine: "", actor: "uid:0", requestID: nil, idempotencyKey: nil, maxLiveStores: 100)
+    func create(_ name: String) async throws -> Store {
+        try await provisioner.create(name: name, engine: "", actor: "uid:0", requestID: nil, idempotencyKey: nil, maxLiveStores: 100)
     }
 
     /// Waits (generously) until the store is in one of `statuses` with its operation over.

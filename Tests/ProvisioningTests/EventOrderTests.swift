@@ -20,7 +20,7 @@ struct EventOrderTests {
                 group.addTask {
                     var ids: [String] = []
                     for index in stride(from: lane, to: stores, by: 8) {
-                        ids.append(try harness.create("order-\(index)", maxLiveStores: 1000).id)
+                        ids.append(try await harness.create("order-\(index)", maxLiveStores: 1000).id)
                     }
                     return ids.joined(separator: ",")
                 }
@@ -36,7 +36,7 @@ struct EventOrderTests {
         }
         for id in ids { try await harness.waitFor(id, [.deleted], within: .seconds(120)) }
 
-        let rows = try harness.database.listAudit(limit: 1000, pageToken: "", storeID: nil).events.count
+        let rows = try await harness.database.listAudit(limit: 1000, pageToken: "", storeID: nil).events.count
         var received: [Int64] = []
         for await event in subscription.events {
             received.append(event.auditID)

@@ -14,7 +14,7 @@ import StoreDatabase
         let directory = "/tmp/spfail-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let database = try StoreDatabase.open(path: directory + "/store.sqlite")
+        let database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)
         let provisioner = Provisioner(
@@ -25,7 +25,7 @@ import StoreDatabase
         let stderr = (0..<5000).map { String(format: "%010d", $0) + line + "\n" }.joined()
         try fakes.set("fail-helm-install", stderr)
 
-        let created = try provisioner.create(
+        let created = try await provisioner.create(
             name: "shop", engine: "", actor: "uid:0", requestID: nil, idempotencyKey: nil, maxLiveStores: 10
         )
         let failed = try await waitForStore(created.id, [.failed], database: database, provisioner: provisioner, within: .seconds(60))
@@ -40,10 +40,10 @@ import StoreDatabase
         #expect(failed.errorMessage == expected)
         #expect(failed.errorMessage.utf8.count == 2048 + 2048 + "… [61500 bytes cut] …".utf8.count)
 
-        let fail = try #require(try database.listAudit(limit: 10, pageToken: "", storeID: created.id).events.first)
+        let fail = try await #require(try await database.listAudit(limit: 10, pageToken: "", storeID: created.id).events.first)
         #expect(fail.action == "fail")
         #expect(fail.message == expected)
-        #expect(try database.recentFailures(limit: 1).first?.message == expected)
+        #expect(try await database.recentFailures(limit: 1).first?.message == expected)
         await provisioner.shutdown()
     }
 }

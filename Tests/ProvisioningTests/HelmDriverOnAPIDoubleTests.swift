@@ -16,7 +16,7 @@ struct HelmDriverOnAPIDoubleTests {
     func createToReadyThenDelete(_ major: HelmMajor) async throws {
         let harness = try await APIDoubleHarness.start(major)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         let ready = try await harness.waitFor(store.id, [.ready])
         #expect(ready.status == .ready, "\(ready.errorMessage)")
         #expect(ready.url == "http://shop.stores.localhost")
@@ -73,7 +73,7 @@ struct HelmDriverOnAPIDoubleTests {
         behavior.admissionCacheMisses = 2
         let harness = try await APIDoubleHarness.start(major, behavior: behavior)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("lagging")
+        let store = try await harness.create("lagging")
         let ready = try await harness.waitFor(store.id, [.ready, .failed])
         #expect(ready.status == .ready, "\(ready.errorMessage)")
         let attempts = harness.api.requests.filter { $0.verb == "create" && $0.resource == "rolebindings.rbac.authorization.k8s.io" }
@@ -86,7 +86,7 @@ struct HelmDriverOnAPIDoubleTests {
     func anEvictedPodDoesNotHoldReadinessBack(_ major: HelmMajor) async throws {
         let harness = try await APIDoubleHarness.start(major)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("evicted")
+        let store = try await harness.create("evicted")
         #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
         try harness.api.seed("pods", namespace: store.namespace, [
             "metadata": [
@@ -111,7 +111,7 @@ struct HelmDriverOnAPIDoubleTests {
             $0.cleanupTimeout = .seconds(5)
         }
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("kept")
+        let store = try await harness.create("kept")
         #expect(try await harness.waitFor(store.id, [.failed, .ready]).status == .failed)
         harness.api.setBehavior { $0.podRules = [] }
         _ = try await harness.provisioner.retry(storeID: store.id, actor: "uid:0", requestID: nil)
@@ -137,7 +137,7 @@ struct HelmDriverOnAPIDoubleTests {
         }
         var stores: [(Store, String)] = []
         for (name, _, reason) in faults {
-            stores.append((try harness.create(name), reason))
+            stores.append((try await harness.create(name), reason))
         }
         for (store, reason) in stores {
             let failed = try await harness.waitFor(store.id, [.failed, .ready])
@@ -164,7 +164,7 @@ struct HelmDriverOnAPIDoubleTests {
         behavior.podRules = [.init(namespacePrefix: "store-", component: "wordpress", outcome: .errImagePull(recoversAfter: .milliseconds(800)))]
         let harness = try await APIDoubleHarness.start(major, behavior: behavior)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("hiccup")
+        let store = try await harness.create("hiccup")
         let ready = try await harness.waitFor(store.id, [.ready, .failed])
         #expect(ready.status == .ready, "\(ready.errorMessage)")
     }
@@ -176,7 +176,7 @@ struct HelmDriverOnAPIDoubleTests {
         behavior.jobRules = [.init(namespacePrefix: "store-", outcome: .fail)]
         let harness = try await APIDoubleHarness.start(major, behavior: behavior)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("setup")
+        let store = try await harness.create("setup")
         let failed = try await harness.waitFor(store.id, [.failed, .ready])
         #expect(failed.status == .failed)
         #expect(failed.errorMessage.contains("helm install \(store.release) failed"), "\(failed.errorMessage)")
@@ -197,7 +197,7 @@ struct HelmDriverOnAPIDoubleTests {
         behavior.persistentVolumeClaimDeletion = .milliseconds(1500)
         let harness = try await APIDoubleHarness.start(major, behavior: behavior)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("slow")
+        let store = try await harness.create("slow")
         #expect(try await harness.waitFor(store.id, [.failed, .ready]).status == .failed)
         let claims = try harness.api.objects("persistentvolumeclaims", namespace: store.namespace).compactMap { $0[path: "metadata.name"]?.string }
         #expect(Set(claims) == ["data-\(store.release)-mysql-0", "\(store.release)-wp-content"], "\(claims)")
@@ -232,7 +232,7 @@ struct HelmDriverOnAPIDoubleTests {
         store.status = .provisioning
         store.provisioningStartedAt = Date()
         store.attempts = 1
-        try harness.database.importStores([store], actor: "system")
+        try await harness.database.importStores([store], actor: "system")
         let secret = StoreSecrets.secretName(release: store.release)
         try await harness.driver.ensureNamespace(store.namespace, storeID: store.id)
         try await harness.driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
@@ -278,7 +278,7 @@ struct HelmDriverOnAPIDoubleTests {
             store.status = .provisioning
             store.provisioningStartedAt = Date()
             store.attempts = 1
-            try harness.database.importStores([store], actor: "system")
+            try await harness.database.importStores([store], actor: "system")
             try await harness.driver.ensureNamespace(store.namespace, storeID: store.id)
             if step >= 2 {
                 try await harness.driver.ensureSecret(namespace: store.namespace, name: StoreSecrets.secretName(release: store.release), makeValues: StoreSecrets.generate)
@@ -294,7 +294,7 @@ struct HelmDriverOnAPIDoubleTests {
         let report = try await harness.reconciler.reconcile()
         #expect(report.corrections.count == 3)
         for step in 1...3 {
-            let store = try #require(try harness.database.stores(inStatuses: [.queued, .provisioning, .ready, .failed]).first { $0.name == "step\(step)" })
+            let store = try await #require(try harness.database.stores(inStatuses: [.queued, .provisioning, .ready, .failed]).first { $0.name == "step\(step)" })
             let ready = try await harness.waitFor(store.id, [.ready, .failed])
             #expect(ready.status == .ready, "step \(step): \(ready.errorMessage)")
             #expect(harness.creates("namespaces").filter { $0.name == nil }.count >= 1)
@@ -319,7 +319,7 @@ struct HelmDriverOnAPIDoubleTests {
             $0.storeDomain = "shops.example.com"
         }
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("secure")
+        let store = try await harness.create("secure")
         let ready = try await harness.waitFor(store.id, [.ready, .failed])
         #expect(ready.status == .ready, "\(ready.errorMessage)")
         #expect(ready.url == "https://secure.shops.example.com")
@@ -339,7 +339,7 @@ struct HelmDriverOnAPIDoubleTests {
     func aNamespaceStuckTerminatingIsNeitherDeletedNorHidden(_ major: HelmMajor) async throws {
         let harness = try await APIDoubleHarness.start(major, provisioner: { $0.cleanupTimeout = .seconds(2) })
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("stuck")
+        let store = try await harness.create("stuck")
         #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
         harness.api.setBehavior { $0.namespaceDeletion = nil }
         _ = try await harness.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
@@ -366,7 +366,7 @@ struct HelmDriverOnAPIDoubleTests {
     func theReconcileListingIsTwoCallsAndIgnoresOldRevisions(_ major: HelmMajor) async throws {
         let harness = try await APIDoubleHarness.start(major)
         defer { Task { try await harness.stop() } }
-        let store = try harness.create("listed")
+        let store = try await harness.create("listed")
         #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
         try harness.api.seed("namespaces", ["metadata": ["name": "unmanaged"]])
 

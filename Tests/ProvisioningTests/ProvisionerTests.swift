@@ -10,14 +10,14 @@ struct ProvisionerTests {
     @Test func createdStoreBecomesReadyThroughEveryStep() async throws {
         let harness = try Harness()
         let events = harness.provisioner.events.subscribe().events
-        let created = try harness.create("shop")
+        let created = try await harness.create("shop")
         #expect(created.status == .queued)
         let ready = try await harness.waitFor(created.id, [.ready])
         #expect(ready.url == "http://shop.stores.localhost")
         #expect(ready.attempts == 1)
         #expect(ready.readyAt != nil)
         #expect(ready.provisioningDurationMilliseconds != nil)
-        #expect(try harness.trail(created.id) == ["->queued:create", "queued>provisioning:provision", "provisioning>ready:ready"])
+        #expect(try await harness.trail(created.id) == ["->queued:create", "queued>provisioning:provision", "provisioning>ready:ready"])
         #expect(try harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
         let inventory = try await harness.cluster.listManaged()
         #expect(inventory.namespaces.map(\.name) == [ready.namespace])
@@ -43,7 +43,7 @@ struct ProvisionerTests {
             // Long enough for a healthy retry on a loaded machine; never-ready still fails at it.
             provisioner: { $0.deadline = .seconds(3) }
         )
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         let failed = try await harness.waitFor(store.id, [.failed])
         #expect(failed.errorMessage.contains(reason), "\(failed.errorMessage)")
         if fault == .crashLoop {
@@ -59,14 +59,14 @@ struct ProvisionerTests {
         #expect(ready.attempts == 2)
         // A retry replaces whatever the failed attempt left: exactly one more install.
         #expect(try harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 2)
-        #expect(try harness.trail(store.id).suffix(4) == [
+        #expect(try await harness.trail(store.id).suffix(4) == [
             "provisioning>failed:fail", "failed>queued:retry", "queued>provisioning:provision", "provisioning>ready:ready",
         ])
     }
 
     @Test func retryOnAStoreThatIsNotFailedIsRefused() async throws {
         let harness = try Harness()
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         try await harness.waitFor(store.id, [.ready])
         let error = await #expect(throws: PlatformError.self) {
             _ = try await harness.provisioner.retry(storeID: store.id, actor: "uid:0", requestID: nil)
@@ -77,7 +77,7 @@ struct ProvisionerTests {
 
     @Test func deleteRemovesReleaseAndNamespace() async throws {
         let harness = try Harness()
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         try await harness.waitFor(store.id, [.ready])
         let deleting = try await harness.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         #expect(deleting.status == .deleting)
@@ -85,24 +85,24 @@ struct ProvisionerTests {
         #expect(deleted.deletedAt != nil)
         #expect(try await harness.cluster.listManaged() == ClusterInventory(namespaces: [], releases: []))
         // The name is free again; the new store gets its own namespace.
-        let again = try harness.create("shop")
+        let again = try await harness.create("shop")
         #expect(again.namespace != store.namespace)
         try await harness.waitFor(again.id, [.ready])
     }
 
     @Test func deleteDuringProvisioningCancelsItAndCleansUp() async throws {
         let harness = try Harness(cluster: { $0.readyDelay = .seconds(30) })
-        let store = try harness.create("slow")
+        let store = try await harness.create("slow")
         try await harness.waitFor(store.id, [.provisioning])
         _ = try await harness.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         try await harness.waitFor(store.id, [.deleted])
-        #expect(try harness.trail(store.id) == ["->queued:create", "queued>provisioning:provision", "provisioning>deleting:delete", "deleting>deleted:deleted"])
+        #expect(try await harness.trail(store.id) == ["->queued:create", "queued>provisioning:provision", "provisioning>deleting:delete", "deleting>deleted:deleted"])
         #expect(try await harness.cluster.listManaged().namespaces.isEmpty)
     }
 
     @Test func deleteFailureEndsFailedAndASecondDeleteSucceeds() async throws {
         let harness = try Harness(cluster: { $0.faults = [.deleteFailure: 1] })
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         try await harness.waitFor(store.id, [.ready])
         _ = try await harness.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         let failed = try await harness.waitFor(store.id, [.failed])
@@ -114,7 +114,7 @@ struct ProvisionerTests {
 
     @Test func aSecondOperationOnTheSameStoreIsRefusedWhileOneRuns() async throws {
         let harness = try Harness(cluster: { $0.uninstallDelay = .seconds(2) })
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         try await harness.waitFor(store.id, [.ready])
         _ = try await harness.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         let error = await #expect(throws: PlatformError.self) {
@@ -128,7 +128,8 @@ struct ProvisionerTests {
     @Test func atMostTheConfiguredNumberProvisionAtOnce() async throws {
         let harness = try Harness(cluster: { $0.readyDelay = .milliseconds(300) }, provisioner: { $0.maxConcurrentProvisions = 2 })
         let events = harness.provisioner.events.subscribe().events
-        let stores = try (0..<6).map { try harness.create("shop-\($0)") }
+        var stores: [Store] = []
+        for index in 0..<6 { stores.append(try await harness.create("shop-\(index)")) }
         var provisioning = Set<String>()
         var peak = 0
         var ready = 0
@@ -148,7 +149,7 @@ struct ProvisionerTests {
 
     @Test func secretsNeverReachTheDatabaseOrTheStore() async throws {
         let harness = try Harness()
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         let ready = try await harness.waitFor(store.id, [.ready])
         // The platform's database holds no credential; the simulated cluster keeps
         // only the Secret's key names, like `kubectl get secret` without values.

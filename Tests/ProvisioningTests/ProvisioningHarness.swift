@@ -26,7 +26,7 @@ struct Harness {
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         var simulated = SimulatedClusterConfiguration.instant
         configure(&simulated)
-        self.database = try database ?? StoreDatabase.open(path: self.directory + "/store.sqlite")
+        self.database = try database ?? SQLiteStoreDatabase.open(path: self.directory + "/store.sqlite")
         cluster = try SimulatedCluster(path: self.directory + "/cluster.sqlite", configuration: simulated)
         driver = CountingClusterDriver(cluster)
         var configuration = ProvisionerConfiguration()
@@ -38,8 +38,8 @@ struct Harness {
         reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
     }
 
-    func create(_ name: String, maxLiveStores: Int = 100, key: String? = nil) throws -> Store {
-        try provisioner.create(name: name, engine: "", actor: "uid:0", requestID: nil, idempotencyKey: key, maxLiveStores: maxLiveStores)
+    func create(_ name: String, maxLiveStores: Int = 100, key: String? = nil) async throws -> Store {
+        try await provisioner.create(name: name, engine: "", actor: "uid:0", requestID: nil, idempotencyKey: key, maxLiveStores: maxLiveStores)
     }
 
     /// Waits (generously) until the store is in one of `statuses`, and returns it.
@@ -49,8 +49,8 @@ struct Harness {
     }
 
     /// The store's audit trail as "from>to:action" strings, oldest first.
-    func trail(_ id: String) throws -> [String] {
-        try database.listAudit(limit: 1000, pageToken: "", storeID: id).events.reversed().map {
+    func trail(_ id: String) async throws -> [String] {
+        try await database.listAudit(limit: 1000, pageToken: "", storeID: id).events.reversed().map {
             "\($0.fromStatus?.rawValue ?? "-")>\($0.toStatus.rawValue):\($0.action)"
         }
     }
@@ -63,14 +63,14 @@ func waitForStore(
 ) async throws -> Store {
     let deadline = ContinuousClock.now + within
     while ContinuousClock.now < deadline {
-        if let store = try database.store(id: id), statuses.contains(store.status),
+        if let store = try await database.store(id: id), statuses.contains(store.status),
             [.queued, .provisioning, .deleting].contains(store.status) || !provisioner.isRunning(storeID: id)
         {
             return store
         }
         try await Task.sleep(for: .milliseconds(10))
     }
-    let store = try database.store(id: id)
+    let store = try await database.store(id: id)
     Issue.record("store \(id) did not reach \(statuses); it is \(store?.status.rawValue ?? "missing"): \(store?.errorMessage ?? "")")
     return try #require(store)
 }

@@ -36,13 +36,13 @@ struct RBACTests {
 
         // 1. Create: namespace, RoleBinding (the escalation check: bind), Secret,
         //    helm install (the setup Job hook), readiness.
-        let shop = try harness.create("shop")
+        let shop = try await harness.create("shop")
         #expect(try await harness.waitFor(shop.id, [.ready, .failed]).status == .ready)
 
         // 2. A pod fault fails the store (readiness reads the events); a retry
         //    uninstalls, waits for the old pods and claims to go, installs again.
         harness.api.setBehavior { $0.podRules = [.init(namespacePrefix: "store-crash-", component: "wordpress", outcome: .crashLoopBackOff)] }
-        let crash = try harness.create("crash")
+        let crash = try await harness.create("crash")
         let failed = try await harness.waitFor(crash.id, [.failed, .ready])
         #expect(failed.status == .failed)
         #expect(failed.errorMessage.contains("pods failing: CrashLoopBackOff"), "\(failed.errorMessage)")
@@ -69,7 +69,7 @@ struct RBACTests {
         //    but without the Pod Security labels, resumed by a pass: the driver adds
         //    the labels (kubectl label: namespaces patch) and binds the store role.
         let legacy = Store.queued(name: try StoreName.validate("legacy"), engine: try StoreEngines.resolve(""), now: Date())
-        try harness.database.importStores([legacy], actor: "system")
+        try await harness.database.importStores([legacy], actor: "system")
         try harness.api.seed("namespaces", [
             "metadata": [
                 "name": .string(legacy.namespace),

@@ -10,11 +10,11 @@ struct ReconcilerTests {
     @Test func interruptedProvisioningGoesBackToTheQueueAndCompletesWithOneInstall() async throws {
         // A first daemon starts provisioning, then stops mid-way (its tasks cancelled).
         let first = try Harness(cluster: { $0.readyDelay = .milliseconds(800) })
-        let store = try first.create("shop")
+        let store = try await first.create("shop")
         try await first.waitFor(store.id, [.provisioning])
         try await Task.sleep(for: .milliseconds(100))
         await first.provisioner.shutdown()
-        #expect(try first.database.store(id: store.id)?.status == .provisioning)
+        #expect(try await first.database.store(id: store.id)?.status == .provisioning)
 
         // A second daemon on the same state: one reconcile pass resumes it.
         let second = try Harness(cluster: { $0.readyDelay = .milliseconds(800) }, directory: first.directory, database: first.database)
@@ -23,7 +23,7 @@ struct ReconcilerTests {
         #expect(second.driver.listings == 1)
         let ready = try await second.waitFor(store.id, [.ready])
         #expect(try second.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
-        #expect(try second.trail(store.id) == [
+        #expect(try await second.trail(store.id) == [
             "->queued:create", "queued>provisioning:provision", "provisioning>queued:recovery", "queued>provisioning:recovery",
             "provisioning>ready:ready",
         ])
@@ -31,28 +31,28 @@ struct ReconcilerTests {
 
     @Test func provisioningPastItsDeadlineFails() async throws {
         let first = try Harness(cluster: { $0.readyDelay = .seconds(30) })
-        let store = try first.create("shop")
+        let store = try await first.create("shop")
         try await first.waitFor(store.id, [.provisioning])
         await first.provisioner.shutdown()
         let second = try Harness(provisioner: { $0.deadline = .milliseconds(1) }, directory: first.directory, database: first.database)
         let report = try await second.reconciler.reconcile()
         #expect(report.corrections.map(\.to) == [.failed])
-        let failed = try #require(try second.database.store(id: store.id))
+        let failed = try await #require(try second.database.store(id: store.id))
         #expect(failed.status == .failed)
         #expect(failed.errorMessage.hasPrefix("provisioning deadline passed: started"))
     }
 
     @Test func readyStoreWhoseReleaseVanishedFailsWithDrift() async throws {
         let harness = try Harness()
-        let store = try harness.create("shop")
+        let store = try await harness.create("shop")
         let ready = try await harness.waitFor(store.id, [.ready])
         try harness.cluster.simulateReleaseVanished(namespace: ready.namespace, release: ready.release)
         let report = try await harness.reconciler.reconcile()
         #expect(report.corrections.count == 1)
         #expect(report.corrections.first?.reason == "drift: release shop vanished from the cluster; retry to reinstall or delete the store")
-        let failed = try #require(try harness.database.store(id: store.id))
+        let failed = try await #require(try harness.database.store(id: store.id))
         #expect(failed.status == .failed)
-        #expect(try harness.trail(store.id).last == "ready>failed:reconcile")
+        #expect(try await harness.trail(store.id).last == "ready>failed:reconcile")
         // A second pass finds nothing more to do.
         #expect(try await harness.reconciler.reconcile().corrections.isEmpty)
     }
@@ -73,24 +73,24 @@ struct ReconcilerTests {
 
     @Test func interruptedDeletionIsFinished() async throws {
         let first = try Harness(cluster: { $0.uninstallDelay = .seconds(30) })
-        let store = try first.create("shop")
+        let store = try await first.create("shop")
         try await first.waitFor(store.id, [.ready])
         _ = try await first.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         try await Task.sleep(for: .milliseconds(100))
         await first.provisioner.shutdown()
-        #expect(try first.database.store(id: store.id)?.status == .deleting)
+        #expect(try await first.database.store(id: store.id)?.status == .deleting)
 
         let second = try Harness(directory: first.directory, database: first.database)
         let report = try await second.reconciler.reconcile()
         #expect(report.corrections.map(\.reason) == ["resumed interrupted deletion"])
         try await second.waitFor(store.id, [.deleted])
-        #expect(try second.trail(store.id).last == "deleting>deleted:recovery")
+        #expect(try await second.trail(store.id).last == "deleting>deleted:recovery")
     }
 
     @Test func onePassListsTheClusterOnceWhateverTheNumberOfStores() async throws {
         let harness = try Harness()
-        for index in 0..<25 { _ = try harness.create("shop-\(index)") }
-        for store in try harness.database.stores(inStatuses: [.queued, .provisioning, .ready]) {
+        for index in 0..<25 { _ = try await harness.create("shop-\(index)") }
+        for store in try await harness.database.stores(inStatuses: [.queued, .provisioning, .ready]) {
             try await harness.waitFor(store.id, [.ready])
         }
         let before = harness.driver.listings

@@ -5,8 +5,8 @@ import Testing
 
 @Suite("Creating stores: round trip, audit, idempotency, names, quota")
 struct CreateStoreTests {
-    @Test func createdStoreReadsBackWithEveryField() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func createdStoreReadsBackWithEveryField() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let store = Store(
             id: "st_abcdefghijkl",
             name: "shop",
@@ -25,7 +25,7 @@ struct CreateStoreTests {
             provisioningStartedAt: instant(4)
         )
 
-        let outcome = try database.createStore(
+        let outcome = try await database.createStore(
             store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key-1", requestID: "req-1"
         )
 
@@ -34,7 +34,7 @@ struct CreateStoreTests {
             return
         }
         #expect(created == store)
-        let loaded = try #require(try database.store(id: "st_abcdefghijkl"))
+        let loaded = try await #require(try await database.store(id: "st_abcdefghijkl"))
         #expect(loaded == store)
         #expect(loaded.id == "st_abcdefghijkl")
         #expect(loaded.name == "shop")
@@ -53,11 +53,11 @@ struct CreateStoreTests {
         #expect(loaded.provisioningStartedAt == Date(timeIntervalSince1970: 1_700_000_004.123))
     }
 
-    @Test func nilOptionalsReadBackAsNil() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func nilOptionalsReadBackAsNil() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let store = queuedStore("plain")
-        _ = try database.createStore(store, maxLiveStores: 10, requestedBy: "uid:0", idempotencyKey: nil, requestID: nil)
-        let loaded = try #require(try database.store(id: store.id))
+        _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:0", idempotencyKey: nil, requestID: nil)
+        let loaded = try await #require(try await database.store(id: store.id))
         #expect(loaded == store)
         #expect(loaded.readyAt == nil)
         #expect(loaded.deletedAt == nil)
@@ -65,10 +65,10 @@ struct CreateStoreTests {
         #expect(loaded.provisioningStartedAt == nil)
     }
 
-    @Test func datesAreKeptToTheMillisecond() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func datesAreKeptToTheMillisecond() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let precise = Date(timeIntervalSince1970: 1_700_000_000.123_456)
-        let outcome = try database.createStore(
+        let outcome = try await database.createStore(
             queuedStore("precise", createdAt: precise), maxLiveStores: 10, requestedBy: "uid:0",
             idempotencyKey: nil, requestID: nil
         )
@@ -78,18 +78,18 @@ struct CreateStoreTests {
         }
         #expect(created.createdAt == Date(timeIntervalSince1970: 1_700_000_000.123))
         #expect(event.time == Date(timeIntervalSince1970: 1_700_000_000.123))
-        #expect(try database.store(id: created.id) == created)
+        #expect(try await database.store(id: created.id) == created)
     }
 
-    @Test func unknownStoreIsNil() throws {
-        let database = try StoreDatabase.temporary()
-        #expect(try database.store(id: "st_missing") == nil)
+    @Test func unknownStoreIsNil() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        #expect(try await database.store(id: "st_missing") == nil)
     }
 
-    @Test func createWritesExactlyOneAuditRowFromNothingToQueued() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func createWritesExactlyOneAuditRowFromNothingToQueued() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let store = queuedStore("shop")
-        let outcome = try database.createStore(
+        let outcome = try await database.createStore(
             store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: nil, requestID: "req-7"
         )
 
@@ -98,55 +98,55 @@ struct CreateStoreTests {
             fromStatus: nil, toStatus: .queued, message: "", requestID: "req-7"
         )
         #expect(outcome == .created(store, expected))
-        #expect(try database.auditCount() == 1)
-        #expect(try database.auditCount(storeID: store.id) == 1)
-        #expect(try database.listAudit(limit: 0, pageToken: "", storeID: nil).events == [expected])
+        #expect(try await database.auditCount() == 1)
+        #expect(try await database.auditCount(storeID: store.id) == 1)
+        #expect(try await database.listAudit(limit: 0, pageToken: "", storeID: nil).events == [expected])
     }
 
-    @Test func sameIdempotencyKeyReturnsTheFirstStoreAndWritesNothing() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func sameIdempotencyKeyReturnsTheFirstStoreAndWritesNothing() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let first = queuedStore("shop")
-        _ = try database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "k1", requestID: "a")
+        _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "k1", requestID: "a")
 
         // A retried request: a new id and even another name, same caller and key.
-        let again = try database.createStore(
+        let again = try await database.createStore(
             queuedStore("other"), maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "k1", requestID: "b"
         )
 
         #expect(again == .existing(first))
-        #expect(try database.auditCount() == 1)
-        #expect(try database.liveStoreCount() == 1)
+        #expect(try await database.auditCount() == 1)
+        #expect(try await database.liveStoreCount() == 1)
     }
 
-    @Test func idempotencyKeyIsScopedToTheCaller() throws {
-        let database = try StoreDatabase.temporary()
-        _ = try database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: nil)
+    @Test func idempotencyKeyIsScopedToTheCaller() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        _ = try await database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: nil)
         let second = queuedStore("two")
-        let outcome = try database.createStore(second, maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: "k", requestID: nil)
+        let outcome = try await database.createStore(second, maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: "k", requestID: nil)
         guard case .created(let created, _) = outcome else {
             Issue.record("expected a created store, got \(outcome)")
             return
         }
         #expect(created == second)
-        #expect(try database.liveStoreCount() == 2)
+        #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func emptyIdempotencyKeyIsNoKey() throws {
-        let database = try StoreDatabase.temporary()
-        _ = try database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
-        let outcome = try database.createStore(queuedStore("two"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
+    @Test func emptyIdempotencyKeyIsNoKey() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        _ = try await database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
+        let outcome = try await database.createStore(queuedStore("two"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
         guard case .created(let created, _) = outcome else {
             Issue.record("expected a created store, got \(outcome)")
             return
         }
         #expect(created.name == "two")
-        #expect(try database.liveStoreCount() == 2)
+        #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func concurrentRequestsWithOneKeyCreateOneStore() throws {
-        let database = try StoreDatabase.temporary()
-        let outcomes = onThreads(8) { index in
-            Result { try database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: "\(index)") }
+    @Test func concurrentRequestsWithOneKeyCreateOneStore() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        let outcomes = await concurrently(8) { index in
+            try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: "\(index)")
         }
         let created = outcomes.compactMap { outcome -> Store? in
             if case .success(.created(let store, _)) = outcome { return store }
@@ -159,97 +159,95 @@ struct CreateStoreTests {
         #expect(created.count == 1)
         #expect(existing.count == 7)
         #expect(existing.allSatisfy { $0 == created.first })
-        #expect(try database.auditCount() == 1)
+        #expect(try await database.auditCount() == 1)
     }
 
-    @Test func nameHeldByALiveStoreIsTaken() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func nameHeldByALiveStoreIsTaken() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let first = queuedStore("shop")
-        _ = try database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try database.transition(storeID: first.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
+        _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.transition(storeID: first.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
 
-        let error = #expect(throws: PlatformError.self) {
-            try database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: nil, requestID: nil)
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: nil, requestID: nil)
         }
 
         #expect(error?.code == .storeNameTaken)
         #expect(error?.code.rawValue == "STORE_NAME_TAKEN")
         #expect(error?.message == "store name \"shop\" is taken by store \(first.id), which is provisioning; choose another name, or delete that store first")
-        #expect(try database.liveStoreCount() == 1)
-        #expect(try database.auditCount() == 2)
+        #expect(try await database.liveStoreCount() == 1)
+        #expect(try await database.auditCount() == 2)
     }
 
-    @Test func nameIsReusableOnceTheStoreIsDeleted() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func nameIsReusableOnceTheStoreIsDeleted() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let first = queuedStore("shop")
-        _ = try database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
-        #expect(throws: PlatformError.self) {
-            try database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
+        await #expect(throws: PlatformError.self) {
+            try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
-        _ = try database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
+        _ = try await database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
 
         let second = queuedStore("shop", createdAt: instant(3))
-        let outcome = try database.createStore(second, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        let outcome = try await database.createStore(second, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
 
         guard case .created(let created, _) = outcome else {
             Issue.record("expected a created store, got \(outcome)")
             return
         }
         #expect(created == second)
-        #expect(try database.store(id: first.id)?.status == .deleted)
-        #expect(try database.liveStoreCount() == 1)
+        #expect(try await database.store(id: first.id)?.status == .deleted)
+        #expect(try await database.liveStoreCount() == 1)
     }
 
-    @Test func uniqueIndexBacksUpTheNameCheck() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func uniqueIndexBacksUpTheNameCheck() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let first = queuedStore("shop")
         let second = queuedStore("cart")
-        _ = try database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try database.createStore(second, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(second, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
 
         // update() does not check names itself: only the partial unique index refuses this.
-        let error = #expect(throws: PlatformError.self) {
-            try database.update(storeID: second.id) { $0.name = "shop" }
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.update(storeID: second.id) { $0.name = "shop" }
         }
 
         #expect(error?.code == .storeNameTaken)
         #expect(error?.message == "store name \"shop\" is taken by a live store; choose another name, or delete that store first")
-        #expect(try database.store(id: second.id)?.name == "cart")
+        #expect(try await database.store(id: second.id)?.name == "cart")
     }
 
-    @Test func quotaCountsLiveStores() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func quotaCountsLiveStores() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         let first = queuedStore("one")
-        _ = try database.createStore(first, maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try database.createStore(queuedStore("two"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(first, maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(queuedStore("two"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
 
-        let error = #expect(throws: PlatformError.self) {
-            try database.createStore(queuedStore("three"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.createStore(queuedStore("three"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
         #expect(error?.code == .quotaExceeded)
         #expect(error?.message == "the platform's limit of 2 live stores is reached (2 live); delete a store before creating another")
 
-        _ = try database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
-        _ = try database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
-        let outcome = try database.createStore(queuedStore("three"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
+        _ = try await database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
+        let outcome = try await database.createStore(queuedStore("three"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         guard case .created = outcome else {
             Issue.record("expected a created store, got \(outcome)")
             return
         }
-        #expect(try database.liveStoreCount() == 2)
+        #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func quotaHoldsUnderTwentyConcurrentCreates() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func quotaHoldsUnderTwentyConcurrentCreates() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
 
-        let outcomes = onThreads(20) { index in
-            Result {
-                try database.createStore(
-                    queuedStore("shop-\(index)"), maxLiveStores: 10, requestedBy: "uid:\(index)",
-                    idempotencyKey: nil, requestID: nil
-                )
-            }
+        let outcomes = await concurrently(20) { index in
+            try await database.createStore(
+                queuedStore("shop-\(index)"), maxLiveStores: 10, requestedBy: "uid:\(index)",
+                idempotencyKey: nil, requestID: nil
+            )
         }
 
         var created = 0
@@ -263,19 +261,19 @@ struct CreateStoreTests {
         }
         #expect(created == 10)
         #expect(quotaExceeded == 10)
-        #expect(try database.liveStoreCount() == 10)
-        #expect(try database.auditCount() == 10)
+        #expect(try await database.liveStoreCount() == 10)
+        #expect(try await database.auditCount() == 10)
     }
 
-    @Test func aStoreThatIsNotQueuedIsRefused() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func aStoreThatIsNotQueuedIsRefused() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         var store = queuedStore("shop")
         store.status = .ready
-        let error = #expect(throws: PlatformError.self) {
-            try database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
         #expect(error?.code == .internalError)
-        #expect(try database.store(id: store.id) == nil)
-        #expect(try database.auditCount() == 0)
+        #expect(try await database.store(id: store.id) == nil)
+        #expect(try await database.auditCount() == 0)
     }
 }

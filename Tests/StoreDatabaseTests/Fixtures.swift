@@ -1,6 +1,5 @@
 import Foundation
 import StoreCore
-import Synchronization
 
 /// A fixed instant with whole milliseconds, so stored dates compare exactly.
 let baseTime = Date(timeIntervalSince1970: 1_700_000_000.123)
@@ -25,27 +24,19 @@ func queuedStore(_ name: String, id: String? = nil, createdAt: Date = baseTime) 
     )
 }
 
-/// Runs `body(index)` on `count` threads that start together, and returns the results
-/// in index order.
-func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-    let results = Mutex<[Int: T]>([:])
-    let ready = DispatchGroup()
-    let start = DispatchSemaphore(value: 0)
-    let done = DispatchGroup()
-    for index in 0..<count {
-        ready.enter()
-        done.enter()
-        let thread = Thread {
-            ready.leave()
-            start.wait()
-            let result = body(index)
-            results.withLock { $0[index] = result }
-            done.leave()
+/// Runs `body(index)` for `count` indexes as concurrent child tasks, and returns
+/// their outcomes in index order.
+func concurrently<T: Sendable>(
+    _ count: Int, _ body: @escaping @Sendable (Int) async throws -> T
+) async -> [Result<T, any Error>] {
+    await withTaskGroup(of: (Int, Result<T, any Error>).self) { group in
+        for index in 0..<count {
+            group.addTask {
+                do { return (index, .success(try await body(index))) } catch { return (index, .failure(error)) }
+            }
         }
-        thread.start()
+        var results: [Int: Result<T, any Error>] = [:]
+        for await (index, result) in group { results[index] = result }
+        return (0..<count).map { results[$0]! }
     }
-    ready.wait()
-    for _ in 0..<count { start.signal() }
-    done.wait()
-    return results.withLock { results in (0..<count).map { results[$0]! } }
 }

@@ -8,8 +8,8 @@ import Testing
 struct ListStoresTests {
     /// Seven stores; three pairs share a createdAt, so paging must break ties by id.
     /// Returned in the expected list order: createdAt descending, then id descending.
-    private func databaseWithSevenStores() throws -> (StoreDatabase, [Store]) {
-        let database = try StoreDatabase.temporary()
+    private func databaseWithSevenStores() async throws -> (StoreDatabase, [Store]) {
+        let database = try SQLiteStoreDatabase.temporary()
         let stores = [
             queuedStore("s1", id: "st_aaaaaaaaaaaa", createdAt: instant(1)),
             queuedStore("s2", id: "st_bbbbbbbbbbbb", createdAt: instant(2)),
@@ -21,32 +21,32 @@ struct ListStoresTests {
         ]
         // Inserted out of order, so the order comes from the query, not the row ids.
         for store in [stores[3], stores[0], stores[6], stores[2], stores[5], stores[1], stores[4]] {
-            _ = try database.createStore(store, maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            _ = try await database.createStore(store, maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
         return (database, stores.reversed())
     }
 
     /// Records are read by column position: the selection must be every column of
     /// the table, in the table's order, or a migration has left it behind.
-    @Test func recordsSelectEveryColumnOfTheTableInOrder() throws {
-        let database = try StoreDatabase.temporary()
-        let columns = try database.read { db in try db.columns(in: StoreRecord.databaseTableName).map(\.name) }
+    @Test func recordsSelectEveryColumnOfTheTableInOrder() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        let columns = try await database.read { db in try db.columns(in: StoreRecord.databaseTableName).map(\.name) }
         let selected = StoreRecord.databaseSelection.compactMap { ($0 as? Column)?.name }
         #expect(selected == columns)
     }
 
-    @Test func storesByIDsReadsTheOnesThatExist() throws {
-        let (database, stores) = try databaseWithSevenStores()
-        let found = try database.stores(ids: [stores[0].id, stores[3].id, "st_nonexistent0"])
+    @Test func storesByIDsReadsTheOnesThatExist() async throws {
+        let (database, stores) = try await databaseWithSevenStores()
+        let found = try await database.stores(ids: [stores[0].id, stores[3].id, "st_nonexistent0"])
         #expect(found.keys.sorted() == [stores[0].id, stores[3].id].sorted())
         #expect(found[stores[3].id]?.name == stores[3].name)
-        #expect(try database.stores(ids: []).isEmpty)
+        #expect(try await database.stores(ids: []).isEmpty)
     }
 
-    @Test func newestFirstWithIdBreakingTies() throws {
-        let (database, expected) = try databaseWithSevenStores()
+    @Test func newestFirstWithIdBreakingTies() async throws {
+        let (database, expected) = try await databaseWithSevenStores()
 
-        let (stores, next) = try database.listStores(statuses: [], pageSize: 0, pageToken: "")
+        let (stores, next) = try await database.listStores(statuses: [], pageSize: 0, pageToken: "")
 
         #expect(stores.map(\.id) == expected.map(\.id))
         #expect(stores.map(\.name) == ["s7", "s6", "s5", "s4", "s3", "s2", "s1"])
@@ -54,12 +54,12 @@ struct ListStoresTests {
         #expect(next == "")
     }
 
-    @Test func threePagesReturnEveryStoreExactlyOnce() throws {
-        let (database, expected) = try databaseWithSevenStores()
+    @Test func threePagesReturnEveryStoreExactlyOnce() async throws {
+        let (database, expected) = try await databaseWithSevenStores()
 
-        let first = try database.listStores(statuses: [], pageSize: 3, pageToken: "")
-        let second = try database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
-        let third = try database.listStores(statuses: [], pageSize: 3, pageToken: second.nextPageToken)
+        let first = try await database.listStores(statuses: [], pageSize: 3, pageToken: "")
+        let second = try await database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
+        let third = try await database.listStores(statuses: [], pageSize: 3, pageToken: second.nextPageToken)
 
         #expect(first.stores.map(\.name) == ["s7", "s6", "s5"])
         #expect(second.stores.map(\.name) == ["s4", "s3", "s2"])
@@ -72,35 +72,35 @@ struct ListStoresTests {
         #expect(Set(all.map(\.id)).count == 7)
     }
 
-    @Test func anExactlyFullLastPageHasNoNextToken() throws {
-        let (database, _) = try databaseWithSevenStores()
-        let page = try database.listStores(statuses: [], pageSize: 7, pageToken: "")
+    @Test func anExactlyFullLastPageHasNoNextToken() async throws {
+        let (database, _) = try await databaseWithSevenStores()
+        let page = try await database.listStores(statuses: [], pageSize: 7, pageToken: "")
         #expect(page.stores.count == 7)
         #expect(page.nextPageToken == "")
     }
 
-    @Test func storesAddedBetweenPagesDoNotShiftThem() throws {
-        let (database, _) = try databaseWithSevenStores()
-        let first = try database.listStores(statuses: [], pageSize: 3, pageToken: "")
-        _ = try database.createStore(
+    @Test func storesAddedBetweenPagesDoNotShiftThem() async throws {
+        let (database, _) = try await databaseWithSevenStores()
+        let first = try await database.listStores(statuses: [], pageSize: 3, pageToken: "")
+        _ = try await database.createStore(
             queuedStore("newest", createdAt: instant(10)), maxLiveStores: 100, requestedBy: "uid:1",
             idempotencyKey: nil, requestID: nil
         )
-        let second = try database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
+        let second = try await database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
         #expect(second.stores.map(\.name) == ["s4", "s3", "s2"])
     }
 
-    @Test func statusFilter() throws {
-        let (database, _) = try databaseWithSevenStores()
+    @Test func statusFilter() async throws {
+        let (database, _) = try await databaseWithSevenStores()
         for id in ["st_bbbbbbbbbbbb", "st_eeeeeeeeeeee"] {
-            _ = try database.transition(storeID: id, to: .deleting, action: "delete", actor: "uid:1", now: instant(20))
+            _ = try await database.transition(storeID: id, to: .deleting, action: "delete", actor: "uid:1", now: instant(20))
         }
-        _ = try database.transition(storeID: "st_gggggggggggg", to: .provisioning, action: "provision", actor: "p", now: instant(20))
+        _ = try await database.transition(storeID: "st_gggggggggggg", to: .provisioning, action: "provision", actor: "p", now: instant(20))
 
-        let deleting = try database.listStores(statuses: [.deleting], pageSize: 0, pageToken: "")
-        let two = try database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: "")
-        let rest = try database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: two.nextPageToken)
-        let none = try database.listStores(statuses: [.ready], pageSize: 0, pageToken: "")
+        let deleting = try await database.listStores(statuses: [.deleting], pageSize: 0, pageToken: "")
+        let two = try await database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: "")
+        let rest = try await database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: two.nextPageToken)
+        let none = try await database.listStores(statuses: [.ready], pageSize: 0, pageToken: "")
 
         #expect(deleting.stores.map(\.name) == ["s5", "s2"])
         #expect(deleting.stores.allSatisfy { $0.status == .deleting })
@@ -119,20 +119,20 @@ struct ListStoresTests {
         Data("x1:123:st_x".utf8).base64EncodedString(),
         PageToken.token(forAuditID: 5),
     ])
-    func malformedPageTokenIsInvalidArgument(_ token: String) throws {
-        let (database, _) = try databaseWithSevenStores()
-        let error = #expect(throws: PlatformError.self) {
-            try database.listStores(statuses: [], pageSize: 3, pageToken: token)
+    func malformedPageTokenIsInvalidArgument(_ token: String) async throws {
+        let (database, _) = try await databaseWithSevenStores()
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.listStores(statuses: [], pageSize: 3, pageToken: token)
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.code.rawValue == "INVALID_ARGUMENT")
         #expect(error?.message == "page token is not one this server issued")
     }
 
-    @Test func negativePageSizeIsInvalidArgument() throws {
-        let (database, _) = try databaseWithSevenStores()
-        let error = #expect(throws: PlatformError.self) {
-            try database.listStores(statuses: [], pageSize: -1, pageToken: "")
+    @Test func negativePageSizeIsInvalidArgument() async throws {
+        let (database, _) = try await databaseWithSevenStores()
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.listStores(statuses: [], pageSize: -1, pageToken: "")
         }
         #expect(error?.code == .invalidArgument)
     }

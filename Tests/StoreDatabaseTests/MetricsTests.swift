@@ -5,50 +5,50 @@ import Testing
 
 @Suite("Counts by status and provisioning duration stats")
 struct MetricsTests {
-    @Test func emptyDatabaseCountsZeroInEveryStatus() throws {
-        let database = try StoreDatabase.temporary()
-        let counts = try database.countsByStatus()
+    @Test func emptyDatabaseCountsZeroInEveryStatus() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        let counts = try await database.countsByStatus()
         #expect(counts == [.queued: 0, .provisioning: 0, .ready: 0, .failed: 0, .deleting: 0, .deleted: 0])
     }
 
-    @Test func countsEveryStatusIncludingZeros() throws {
-        let database = try StoreDatabase.temporary()
-        func create(_ name: String) throws -> String {
+    @Test func countsEveryStatusIncludingZeros() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        func create(_ name: String) async throws -> String {
             let store = queuedStore(name)
-            _ = try database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
             return store.id
         }
-        func move(_ id: String, _ statuses: StoreStatus...) throws {
+        func move(_ id: String, _ statuses: StoreStatus...) async throws {
             for status in statuses {
-                _ = try database.transition(storeID: id, to: status, action: "test", actor: "test", now: instant(1))
+                _ = try await database.transition(storeID: id, to: status, action: "test", actor: "test", now: instant(1))
             }
         }
-        _ = try create("q1")
-        _ = try create("q2")
-        try move(try create("p1"), .provisioning)
-        try move(try create("r1"), .provisioning, .ready)
-        try move(try create("r2"), .provisioning, .ready)
-        try move(try create("r3"), .provisioning, .ready)
-        try move(try create("d1"), .deleting, .deleted)
+        _ = try await create("q1")
+        _ = try await create("q2")
+        try await move(try create("p1"), .provisioning)
+        try await move(try create("r1"), .provisioning, .ready)
+        try await move(try create("r2"), .provisioning, .ready)
+        try await move(try create("r3"), .provisioning, .ready)
+        try await move(try create("d1"), .deleting, .deleted)
 
-        let counts = try database.countsByStatus()
+        let counts = try await database.countsByStatus()
 
         #expect(counts == [.queued: 2, .provisioning: 1, .ready: 3, .failed: 0, .deleting: 0, .deleted: 1])
-        #expect(try database.liveStoreCount() == 6)
+        #expect(try await database.liveStoreCount() == 6)
     }
 
-    @Test func durationStatsOnKnownValues() throws {
-        let database = try StoreDatabase.temporary()
+    @Test func durationStatsOnKnownValues() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
         // Inserted shuffled: the stats must not depend on row order.
         for duration in [700, 100, 1000, 300, 500, 200, 900, 400, 800, 600] as [Int64] {
             let store = queuedStore("s\(duration)")
-            _ = try database.createStore(store, maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-            _ = try database.update(storeID: store.id) { $0.provisioningDurationMilliseconds = duration }
+            _ = try await database.createStore(store, maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            _ = try await database.update(storeID: store.id) { $0.provisioningDurationMilliseconds = duration }
         }
         // A store without a duration is not counted.
-        _ = try database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        _ = try await database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
 
-        let stats = try database.provisioningDurationStats()
+        let stats = try await database.provisioningDurationStats()
 
         #expect(stats == DurationStats(
             count: 10, averageMilliseconds: 550, minimumMilliseconds: 100, maximumMilliseconds: 1000,
@@ -68,10 +68,10 @@ struct MetricsTests {
         #expect(twenty.averageMilliseconds == 10.5)
     }
 
-    @Test func durationStatsAreZeroWithoutDurations() throws {
-        let database = try StoreDatabase.temporary()
-        _ = try database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        #expect(try database.provisioningDurationStats() == DurationStats(
+    @Test func durationStatsAreZeroWithoutDurations() async throws {
+        let database = try SQLiteStoreDatabase.temporary()
+        _ = try await database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+        #expect(try await database.provisioningDurationStats() == DurationStats(
             count: 0, averageMilliseconds: 0, minimumMilliseconds: 0, maximumMilliseconds: 0,
             p50Milliseconds: 0, p95Milliseconds: 0
         ))

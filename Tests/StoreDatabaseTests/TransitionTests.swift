@@ -6,24 +6,24 @@ import Testing
 @Suite("Transitions and updates: one transaction with their audit row")
 struct TransitionTests {
     /// A database holding one queued store named "shop", created by uid:1000.
-    private func databaseWithShop() throws -> (StoreDatabase, Store) {
-        let database = try StoreDatabase.temporary()
+    private func databaseWithShop() async throws -> (StoreDatabase, Store) {
+        let database = try SQLiteStoreDatabase.temporary()
         let store = queuedStore("shop")
-        _ = try database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key", requestID: "req-1")
+        _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key", requestID: "req-1")
         return (database, store)
     }
 
-    @Test func queuedToProvisioningToReady() throws {
-        let (database, store) = try databaseWithShop()
+    @Test func queuedToProvisioningToReady() async throws {
+        let (database, store) = try await databaseWithShop()
 
-        let provisioning = try database.transition(
+        let provisioning = try await database.transition(
             storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: "provision",
             actor: "provisioner", message: "provisioning attempt 1", requestID: "req-1", now: instant(1)
         ) {
             $0.attempts += 1
             $0.provisioningStartedAt = instant(1)
         }
-        let ready = try database.transition(
+        let ready = try await database.transition(
             storeID: store.id, to: .ready, expectedFrom: [.provisioning], action: "ready",
             actor: "provisioner", now: instant(5.5)
         ) {
@@ -50,9 +50,9 @@ struct TransitionTests {
         expectedStore.provisioningDurationMilliseconds = 4_500
         expectedStore.updatedAt = instant(5.5)
         #expect(ready.store == expectedStore)
-        #expect(try database.store(id: store.id) == expectedStore)
+        #expect(try await database.store(id: store.id) == expectedStore)
 
-        let events = try database.listAudit(limit: 10, pageToken: "", storeID: store.id).events
+        let events = try await database.listAudit(limit: 10, pageToken: "", storeID: store.id).events
         #expect(events.map(\.id) == [3, 2, 1])
         #expect(events.map(\.action) == ["ready", "provision", "create"])
         #expect(events.map(\.fromStatus) == [.provisioning, .queued, nil])
@@ -62,11 +62,11 @@ struct TransitionTests {
         #expect(ready.event.requestID == nil)
     }
 
-    @Test func illegalTransitionThrowsAndWritesNothing() throws {
-        let (database, store) = try databaseWithShop()
+    @Test func illegalTransitionThrowsAndWritesNothing() async throws {
+        let (database, store) = try await databaseWithShop()
 
-        let error = #expect(throws: PlatformError.self) {
-            try database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(1)) {
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(1)) {
                 $0.url = "http://never.saved"
             }
         }
@@ -74,32 +74,32 @@ struct TransitionTests {
         #expect(error?.code == .invalidStateTransition)
         #expect(error?.code.rawValue == "INVALID_STATE_TRANSITION")
         #expect(error?.message == "cannot mark ready store \"shop\": it is queued; marking ready applies to provisioning stores")
-        #expect(try database.auditCount() == 1)
-        #expect(try database.store(id: store.id) == store)
+        #expect(try await database.auditCount() == 1)
+        #expect(try await database.store(id: store.id) == store)
     }
 
-    @Test func deletedIsTerminal() throws {
-        let (database, store) = try databaseWithShop()
-        _ = try database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(1))
-        _ = try database.transition(storeID: store.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2)) {
+    @Test func deletedIsTerminal() async throws {
+        let (database, store) = try await databaseWithShop()
+        _ = try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(1))
+        _ = try await database.transition(storeID: store.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2)) {
             $0.deletedAt = instant(2)
         }
 
-        let error = #expect(throws: PlatformError.self) {
-            try database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(3))
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(3))
         }
 
         #expect(error?.code == .invalidStateTransition)
-        #expect(try database.auditCount() == 3)
-        #expect(try database.store(id: store.id)?.deletedAt == instant(2))
+        #expect(try await database.auditCount() == 3)
+        #expect(try await database.store(id: store.id)?.deletedAt == instant(2))
     }
 
-    @Test func expectedFromMismatchThrowsAndWritesNothing() throws {
-        let (database, store) = try databaseWithShop()
+    @Test func expectedFromMismatchThrowsAndWritesNothing() async throws {
+        let (database, store) = try await databaseWithShop()
 
         // queued → deleting is legal, but the caller expected the store to be provisioning.
-        let error = #expect(throws: PlatformError.self) {
-            try database.transition(
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.transition(
                 storeID: store.id, to: .deleting, expectedFrom: [.provisioning, .ready], action: "delete",
                 actor: "reconciler", now: instant(1)
             )
@@ -107,38 +107,38 @@ struct TransitionTests {
 
         #expect(error?.code == .invalidStateTransition)
         #expect(error?.message == "cannot delete store \"shop\": it is queued, expected provisioning or ready; it changed meanwhile")
-        #expect(try database.auditCount() == 1)
-        #expect(try database.store(id: store.id) == store)
+        #expect(try await database.auditCount() == 1)
+        #expect(try await database.store(id: store.id) == store)
 
-        let matching = try database.transition(
+        let matching = try await database.transition(
             storeID: store.id, to: .deleting, expectedFrom: [.queued], action: "delete", actor: "reconciler", now: instant(2)
         )
         #expect(matching.store.status == .deleting)
         #expect(matching.event.fromStatus == .queued)
     }
 
-    @Test func unknownStoreIsNotFound() throws {
-        let (database, _) = try databaseWithShop()
+    @Test func unknownStoreIsNotFound() async throws {
+        let (database, _) = try await databaseWithShop()
 
-        let transitionError = #expect(throws: PlatformError.self) {
-            try database.transition(storeID: "st_missing", to: .deleting, action: "delete", actor: "uid:1")
+        let transitionError = await #expect(throws: PlatformError.self) {
+            try await database.transition(storeID: "st_missing", to: .deleting, action: "delete", actor: "uid:1")
         }
-        let updateError = #expect(throws: PlatformError.self) {
-            try database.update(storeID: "st_missing") { $0.url = "x" }
+        let updateError = await #expect(throws: PlatformError.self) {
+            try await database.update(storeID: "st_missing") { $0.url = "x" }
         }
 
         #expect(transitionError?.code == .notFound)
         #expect(transitionError?.message == "no store with id \"st_missing\"")
         #expect(updateError?.code == .notFound)
         #expect(updateError?.message == "no store with id \"st_missing\"")
-        #expect(try database.auditCount() == 1)
+        #expect(try await database.auditCount() == 1)
     }
 
-    @Test func transitionKeepsTheIdempotencyKey() throws {
-        let (database, store) = try databaseWithShop()
-        _ = try database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
+    @Test func transitionKeepsTheIdempotencyKey() async throws {
+        let (database, store) = try await databaseWithShop()
+        _ = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
 
-        let again = try database.createStore(
+        let again = try await database.createStore(
             queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key", requestID: "req-2"
         )
 
@@ -150,10 +150,10 @@ struct TransitionTests {
         #expect(existing.status == .provisioning)
     }
 
-    @Test func updateChangesFieldsWithoutAnAuditRow() throws {
-        let (database, store) = try databaseWithShop()
+    @Test func updateChangesFieldsWithoutAnAuditRow() async throws {
+        let (database, store) = try await databaseWithShop()
 
-        let updated = try database.update(storeID: store.id) {
+        let updated = try await database.update(storeID: store.id) {
             $0.errorMessage = "helm: timed out"
             $0.updatedAt = instant(9)
         }
@@ -162,21 +162,21 @@ struct TransitionTests {
         expected.errorMessage = "helm: timed out"
         expected.updatedAt = instant(9)
         #expect(updated == expected)
-        #expect(try database.store(id: store.id) == expected)
-        #expect(try database.auditCount() == 1)
+        #expect(try await database.store(id: store.id) == expected)
+        #expect(try await database.auditCount() == 1)
     }
 
-    @Test func updateCannotChangeTheStatus() throws {
-        let (database, store) = try databaseWithShop()
+    @Test func updateCannotChangeTheStatus() async throws {
+        let (database, store) = try await databaseWithShop()
 
-        let error = #expect(throws: PlatformError.self) {
-            try database.update(storeID: store.id) {
+        let error = await #expect(throws: PlatformError.self) {
+            try await database.update(storeID: store.id) {
                 $0.status = .ready
                 $0.url = "http://never.saved"
             }
         }
 
         #expect(error?.code == .internalError)
-        #expect(try database.store(id: store.id) == store)
+        #expect(try await database.store(id: store.id) == store)
     }
 }

@@ -1,6 +1,6 @@
 import GRDB
 
-extension StoreDatabase {
+extension SQLiteStoreDatabase {
     /// The schema's history. Migrations are append-only: once shipped, a migration is
     /// never edited or removed; a change is a new migration registered after the last.
     static var migrator: DatabaseMigrator {
@@ -11,8 +11,8 @@ extension StoreDatabase {
     }
 
     /// The migrations already applied to this database, in order.
-    func appliedMigrations() throws -> [String] {
-        try read { try Self.migrator.appliedMigrations($0) }
+    func appliedMigrations() async throws -> [String] {
+        try await read { try Self.migrator.appliedMigrations($0) }
     }
 
     /// v1: the `store` and `audit` tables. Dates are INTEGER milliseconds since 1970

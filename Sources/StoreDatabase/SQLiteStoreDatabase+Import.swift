@@ -1,14 +1,10 @@
 import GRDB
 import StoreCore
 
-extension StoreDatabase {
-    /// Inserts stores exactly as given (any status), each with one "import" audit
-    /// row from no status to its status, all in one transaction. For seeding a
-    /// database (benchmarks, migrations from another platform); the usual path
-    /// for new stores is ``createStore(_:maxLiveStores:requestedBy:idempotencyKey:requestID:)``.
-    /// Throws ``ErrorCode/storeNameTaken`` when two live stores share a name.
-    public func importStores(_ stores: [Store], actor: String) throws {
-        try write { db in
+extension SQLiteStoreDatabase {
+    public func importStores(_ stores: [Store], actor: String) async throws {
+        try await write { db in
+            var imported: [Transition] = []
             for store in stores {
                 let record = StoreRecord(store, requestedBy: actor, idempotencyKey: nil)
                 do {
@@ -19,8 +15,9 @@ extension StoreDatabase {
                 var audit = AuditRecord(
                     store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: "import", message: "", requestID: nil
                 )
-                try audit.insert(db)
+                imported.append(Transition(store: try record.store(), event: try audit.insertEvent(db)))
             }
+            self.announceOnCommit(imported, db)
         }
     }
 }
