@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "StoreCore", "StoreRPC", "StorePlatformProto", "StoreDatabase", "Provisioning",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

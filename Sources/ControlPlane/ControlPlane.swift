@@ -24,6 +24,8 @@ public final class ControlPlane: Sendable {
     public let provisioner: Provisioner
     public let reconciler: Reconciler
     public let rateLimiter: RateLimiter
+    /// Whether the database answers, for Health; a service the daemon runs.
+    public let databaseAvailability: DatabaseAvailability
     /// Who may do what; replaced as a whole by ``replaceAccess(_:)`` (SIGHUP).
     public var access: AccessPolicy { accessPolicy.withLock { $0 } }
     private let accessPolicy: Mutex<AccessPolicy>
@@ -56,6 +58,7 @@ public final class ControlPlane: Sendable {
         self.provisioner = provisioner
         self.reconciler = reconciler
         self.rateLimiter = rateLimiter
+        self.databaseAvailability = DatabaseAvailability(database: provisioner.database, logger: logger)
         self.accessPolicy = Mutex(access)
         self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
@@ -72,10 +75,13 @@ public final class ControlPlane: Sendable {
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
-    /// Liveness and identity. Touches no database, so it stays cheap.
+    /// Readiness and identity: NOT_SERVING while the database does not answer
+    /// (``DatabaseAvailability``'s last check). Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
-        response.status = "SERVING"
+        let problem = databaseAvailability.problem
+        response.status = problem.isEmpty ? "SERVING" : "NOT_SERVING"
+        response.databaseProblem = problem
         response.version = info.version
         response.uptimeSeconds = uptimeSeconds
         response.clusterDriver = info.clusterDriver

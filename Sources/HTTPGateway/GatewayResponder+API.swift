@@ -10,8 +10,14 @@ import SwiftProtobuf
 /// ControlPlane method the RPC server calls, and answers its response message as
 /// proto3 JSON.
 extension GatewayResponder {
-    func healthResponse() -> Response {
-        Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: health.body()))
+    /// 200 and the pre-encoded answer while the database answers; 503 with the
+    /// answer saying why (status NOT_SERVING, `databaseProblem`) while it does not,
+    /// so a readiness probe takes the daemon out of rotation until it is back.
+    func healthResponse() throws -> Response {
+        guard controlPlane.databaseAvailability.isAvailable else {
+            return try json(controlPlane.health(), status: .serviceUnavailable)
+        }
+        return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: health.body()))
     }
 
     func createStore(_ request: Request, caller: Principal, requestID: String) async throws -> Response {

@@ -105,7 +105,7 @@ struct GatewayResponder: HTTPResponder {
         }
         let caller = try callerIdentity(request, context: context)
         switch (route, request.method) {
-        case (.health, _): return healthResponse()
+        case (.health, _): return try healthResponse()
         case (.stores, .post): return try await createStore(request, caller: caller, requestID: requestID)
         case (.stores, _): return try await listStores(request, caller: caller)
         case (.store(let id), .delete): return try await deleteStore(id, caller: caller, requestID: requestID)

@@ -60,7 +60,11 @@ final class InlineHealthHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // While the socket cannot take more, health goes the responder's way too,
             // where Hummingbird stops reading until the client catches up: answers
             // to a client that pipelines and never reads must not pile up here.
-            if passedOn == 0 && context.channel.isWritable && Self.answersInline(head) {
+            // A database that does not answer makes health a 503 with the reason,
+            // which the responder builds.
+            if passedOn == 0 && context.channel.isWritable && Self.answersInline(head)
+                && responder.controlPlane.databaseAvailability.isAvailable
+            {
                 answering = (head, .now)
             } else {
                 passedOn += 1

@@ -38,8 +38,11 @@ public nonisolated struct Storeplatform_V1_HealthResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "SERVING" while the daemon accepts work. (During a graceful shutdown new
-  /// calls are refused with UNAVAILABLE instead.)
+  /// "SERVING" while the daemon accepts work; "NOT_SERVING" while its database
+  /// cannot be reached (database_problem says why; calls that need the database
+  /// fail with UNAVAILABLE meanwhile, and the daemon recovers by itself when the
+  /// database is back). During a graceful shutdown new calls are refused with
+  /// UNAVAILABLE instead.
   public var status: String = String()
 
   /// The daemon's version, for example "0.1.0".
@@ -57,8 +60,11 @@ public nonisolated struct Storeplatform_V1_HealthResponse: Sendable {
   /// When the daemon started, Unix milliseconds.
   public var startedAtMs: Int64 = 0
 
-  /// The database backend, for example "sqlite".
+  /// The database backend: "sqlite" or "postgresql".
   public var database: String = String()
+
+  /// Empty while the database answers; otherwise why the last check of it failed.
+  public var databaseProblem: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -277,7 +283,7 @@ nonisolated extension Storeplatform_V1_HealthRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}version\0\u{3}uptime_seconds\0\u{3}cluster_driver\0\u{3}cluster_simulated\0\u{3}started_at_ms\0\u{1}database\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}version\0\u{3}uptime_seconds\0\u{3}cluster_driver\0\u{3}cluster_simulated\0\u{3}started_at_ms\0\u{1}database\0\u{3}database_problem\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -292,6 +298,7 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
       case 5: try { try decoder.decodeSingularBoolField(value: &self.clusterSimulated) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.startedAtMs) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.database) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.databaseProblem) }()
       default: break
       }
     }
@@ -319,6 +326,9 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
     if !self.database.isEmpty {
       try visitor.visitSingularStringField(value: self.database, fieldNumber: 7)
     }
+    if !self.databaseProblem.isEmpty {
+      try visitor.visitSingularStringField(value: self.databaseProblem, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -330,6 +340,7 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
     if lhs.clusterSimulated != rhs.clusterSimulated {return false}
     if lhs.startedAtMs != rhs.startedAtMs {return false}
     if lhs.database != rhs.database {return false}
+    if lhs.databaseProblem != rhs.databaseProblem {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

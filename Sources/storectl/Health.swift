@@ -5,7 +5,7 @@ import StoreRPC
 import SwiftProtobuf
 
 struct Health: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show whether the daemon is serving, its version, uptime and cluster driver.")
+    static let configuration = CommandConfiguration(abstract: "Show whether the daemon is serving (NOT_SERVING while its database does not answer), its version, uptime, cluster driver and database.")
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
@@ -20,7 +20,7 @@ struct Health: AsyncParsableCommand {
                     ["version", health.version],
                     ["uptime", formatDuration(seconds: health.uptimeSeconds)],
                     ["cluster", cluster],
-                    ["database", health.database],
+                    ["database", health.databaseProblem.isEmpty ? health.database : "\(health.database): \(health.databaseProblem)"],
                     ["endpoint", client.endpoint.description],
                 ])
             }

@@ -436,7 +436,7 @@ struct DaemonCommand: AsyncParsableCommand {
         )
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
+            .init(service: controlPlane.databaseAvailability), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
             let (host, port) = try GatewayConfiguration.parseAddress(http)

@@ -475,7 +475,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__health_request__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_descriptors[8] =
 {
   {
     "status",
@@ -561,11 +561,24 @@ static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "database_problem",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__HealthResponse, database_problem),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__health_response__field_indices_by_name[] = {
   3,   /* field[3] = cluster_driver */
   4,   /* field[4] = cluster_simulated */
   6,   /* field[6] = database */
+  7,   /* field[7] = database_problem */
   5,   /* field[5] = started_at_ms */
   0,   /* field[0] = status */
   2,   /* field[2] = uptime_seconds */
@@ -574,7 +587,7 @@ static const unsigned storeplatform__v1__health_response__field_indices_by_name[
 static const ProtobufCIntRange storeplatform__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor =
 {
@@ -584,7 +597,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor 
   "Storeplatform__V1__HealthResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__HealthResponse),
-  7,
+  8,
   storeplatform__v1__health_response__field_descriptors,
   storeplatform__v1__health_response__field_indices_by_name,
   1,  storeplatform__v1__health_response__number_ranges,

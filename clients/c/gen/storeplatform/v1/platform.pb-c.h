@@ -46,8 +46,11 @@ struct  Storeplatform__V1__HealthResponse
 {
   ProtobufCMessage base;
   /*
-   * "SERVING" while the daemon accepts work. (During a graceful shutdown new
-   * calls are refused with UNAVAILABLE instead.)
+   * "SERVING" while the daemon accepts work; "NOT_SERVING" while its database
+   * cannot be reached (database_problem says why; calls that need the database
+   * fail with UNAVAILABLE meanwhile, and the daemon recovers by itself when the
+   * database is back). During a graceful shutdown new calls are refused with
+   * UNAVAILABLE instead.
    */
   char *status;
   /*
@@ -71,13 +74,17 @@ struct  Storeplatform__V1__HealthResponse
    */
   int64_t started_at_ms;
   /*
-   * The database backend, for example "sqlite".
+   * The database backend: "sqlite" or "postgresql".
    */
   char *database;
+  /*
+   * Empty while the database answers; otherwise why the last check of it failed.
+   */
+  char *database_problem;
 };
 #define STOREPLATFORM__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__GetMetricsRequest

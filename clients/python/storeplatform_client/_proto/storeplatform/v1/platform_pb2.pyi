@@ -87,10 +87,11 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["cluster_driver", "cluster_simulated", "database", "started_at_ms", "status", "uptime_seconds", "version"]
+    __slots__ = ["cluster_driver", "cluster_simulated", "database", "database_problem", "started_at_ms", "status", "uptime_seconds", "version"]
     CLUSTER_DRIVER_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_SIMULATED_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_PROBLEM_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -98,11 +99,12 @@ class HealthResponse(_message.Message):
     cluster_driver: str
     cluster_simulated: bool
     database: str
+    database_problem: str
     started_at_ms: int
     status: str
     uptime_seconds: float
     version: str
-    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., cluster_driver: _Optional[str] = ..., cluster_simulated: bool = ..., started_at_ms: _Optional[int] = ..., database: _Optional[str] = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., cluster_driver: _Optional[str] = ..., cluster_simulated: bool = ..., started_at_ms: _Optional[int] = ..., database: _Optional[str] = ..., database_problem: _Optional[str] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ["limit", "page_token", "store_id"]
