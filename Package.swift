@@ -83,6 +83,7 @@ let package = Package(
         // directory), or the reason the tests that need one are skipped.
         .target(
             name: "PostgresTestSupport",
+            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
             path: "Tests/PostgresTestSupport"
         ),
         // The only code that talks to a cluster: Provisioner, ClusterDriver and its

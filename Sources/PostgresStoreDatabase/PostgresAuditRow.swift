@@ -46,7 +46,15 @@ struct PostgresAuditRow: Sendable, Equatable {
     }
 
     /// Inserts this row and returns it as an event, with the id the table gave it.
+    ///
+    /// First takes the transaction-scoped advisory lock
+    /// ``PostgresStoreDatabase/auditLockKey``, held until the commit: audit rows get
+    /// their ids in the order their transactions commit, in every process, so a
+    /// reader that has seen id N never sees a lower id appear later. It must be the
+    /// last lock a transaction takes (only this insert and the commit follow), so
+    /// that its holder never waits for another transaction.
     mutating func insertEvent(on connection: PostgresConnection, logger: Logger) async throws -> AuditEvent {
+        try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresStoreDatabase.auditLockKey))", logger: logger)
         let rows = try await connection.run("""
             INSERT INTO audit (time, actor, action, store_id, store_name, from_status, to_status, message, request_id)
             VALUES (\(time), \(actor), \(action), \(storeID), \(storeName), \(fromStatus), \(toStatus), \(message), \(requestID))

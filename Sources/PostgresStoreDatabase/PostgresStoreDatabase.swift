@@ -21,8 +21,10 @@ import Synchronization
 /// - A create holds the transaction-scoped advisory lock ``createLockKey`` from its
 ///   checks to its commit, so creates serialize among themselves (in every process)
 ///   and the quota holds, while status changes only lock their store's row.
-/// - This process's audit-writing transactions run one at a time, from `BEGIN` until
-///   the commit observer has seen them, so it sees them in audit-id order.
+/// - An audit row is inserted under the advisory lock ``auditLockKey``, held to the
+///   commit, so audit ids follow commit order in every process; and this process's
+///   audit-writing transactions run one at a time, from `BEGIN` until the commit
+///   observer has seen them, so the observer sees them in audit-id order.
 public final class PostgresStoreDatabase: StoreDatabase {
     public var backend: String { "postgresql" }
     /// The URL without its password (``PostgresDatabaseURL/location``).
@@ -37,6 +39,10 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// The transaction-scoped advisory lock every create and import holds (the bytes
     /// of "SP-CREAT" as a BIGINT): creates serialize, transitions do not.
     public static let createLockKey: Int64 = 0x5350_2D43_5245_4154
+    /// The transaction-scoped advisory lock taken just before an audit row is
+    /// inserted and held until the commit (the bytes of "SP-AUDIT"): audit ids
+    /// follow commit order across every process.
+    public static let auditLockKey: Int64 = 0x5350_2D41_5544_4954
     /// The advisory lock the migrations run under (the bytes of "SP-MIGRA").
     public static let migrationLockKey: Int64 = 0x5350_2D4D_4947_5241
 
@@ -213,7 +219,9 @@ public final class PostgresStoreDatabase: StoreDatabase {
                     )
                 }
             } catch where PostgresFailure.isConnectionLoss(error) {
-                self.pool.withLock { $0.outage = $0.outage ?? "the connection was lost" }
+                // The connection broke: if the server is gone, say so as every call
+                // will until it is back; if not, this call's own failure.
+                try await self.probe()
                 throw error
             }
         }

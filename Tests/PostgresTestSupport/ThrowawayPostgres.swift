@@ -1,5 +1,11 @@
 import Foundation
+import Subprocess
 import Synchronization
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// A PostgreSQL server of its own for tests: `initdb` into a new temporary directory,
 /// `pg_ctl start` listening on a Unix socket in that directory only (or also on
@@ -228,41 +234,29 @@ public final class ThrowawayPostgres: Sendable {
     }
 
     /// Runs `executable` (as the server's user with `asServerUser`, when root) and
-    /// returns its standard output; throws ``Failure`` with its output when it fails.
-    /// The process is waited for without blocking a thread.
+    /// returns its output; throws ``Failure`` with its output when it fails. The
+    /// process is waited for without blocking a thread, and inherits no descriptor
+    /// but its standard ones (the server `pg_ctl start` leaves running holds none of
+    /// ours).
     @discardableResult
     private func run(_ executable: String, _ arguments: [String], asServerUser: Bool) async throws -> String {
-        let process = Process()
+        var command = [executable] + arguments
         if asServerUser && getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+            command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command
         }
-        // Into files, not pipes: `pg_ctl start` leaves the server running, and a pipe
-        // it inherited would never reach its end.
-        let outputPath = "/tmp/sppg-out-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: Failure("cannot run \(executable): \(error)"))
-            }
+        let result: ExecutionResult<Void, StringOutput<UTF8>, CombinedErrorOutput>
+        do {
+            result = try await Subprocess.run(
+                .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
+                output: .string(limit: 1 << 20), error: .combinedWithOutput
+            )
+        } catch {
+            throw Failure("cannot run \(executable): \(error)")
         }
-        try? output.close()
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard status == 0 else {
+        let text = result.standardOutput
+        guard case .exited(0) = result.terminationStatus else {
             let name = URL(fileURLWithPath: executable).lastPathComponent
-            throw Failure("\(name) \(arguments.joined(separator: " ")) exited with \(status): \(text)")
+            throw Failure("\(name) \(arguments.joined(separator: " ")) ended with \(result.terminationStatus): \(text)")
         }
         return text
     }
