@@ -35,6 +35,8 @@ public final class PostgresStoreDatabase: StoreDatabase {
     private let writes = Atomic<UInt64>(0)
     private let commitObserver = Mutex<(@Sendable (Transition) -> Void)?>(nil)
     private let auditWrites = AsyncSerialLock()
+    /// When a call last got a connection (`DispatchTime` nanoseconds).
+    private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
 
     /// The transaction-scoped advisory lock every create and import holds (the bytes
     /// of "SP-CREAT" as a BIGINT): creates serialize, transitions do not.
@@ -51,6 +53,8 @@ public final class PostgresStoreDatabase: StoreDatabase {
         var runTask: Task<Void, Never>?
         /// Why the server could not be reached at the last try; `nil` while it can.
         var outage: String?
+        /// The direct connection attempt running now, which callers share.
+        var probe: Task<PlatformError?, Never>?
         var closed = false
     }
 
@@ -188,28 +192,28 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// Runs `body` with a connection of the pool; every error comes out as a
     /// ``PlatformError`` (or `CancellationError`).
     ///
-    /// Waits at most `connect_timeout` for the connection. When none comes, or the
-    /// pool fails, one direct connection attempt tells why: if the server cannot be
-    /// reached, that is remembered, and later calls make only that one attempt
-    /// (failing at once, without queueing in the pool) until the server answers
-    /// again; then they start a fresh pool, which has no back-off left from the
-    /// outage.
+    /// Waits at most `connect_timeout` for the connection. While it waits, and no
+    /// call got a connection in the last second, one direct connection attempt
+    /// (shared by every waiting call) checks that the server is there: when it
+    /// cannot be reached, the call fails at once, and the outage is remembered, so
+    /// later calls make only that one attempt (failing at once, without queueing in
+    /// the pool) until the server answers again; then they start a fresh pool, which
+    /// has no back-off left from the outage.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await perform {
-            var client = try self.currentClient()
             if self.pool.withLock({ $0.outage }) != nil {
                 try await self.probe()
-                client = try self.restartPool(replacing: client)
             }
+            let client = try self.currentClient()
             do {
-                return try await Self.lease(client, timeout: self.url.connectTimeout, body)
+                return try await self.lease(client, body)
             } catch let failure as LeaseFailure {
                 try await self.probe()
                 guard case .failed = failure else { throw self.busyError }
                 // The server answers but the pool gave up on it (its circuit breaker
                 // after an outage): a fresh pool, and one more try.
                 do {
-                    return try await Self.lease(try self.restartPool(replacing: client), timeout: self.url.connectTimeout, body)
+                    return try await self.lease(try self.restartPool(replacing: client), body)
                 } catch let failure as LeaseFailure {
                     guard case .failed(let error) = failure else { throw self.busyError }
                     throw PlatformError(
@@ -243,12 +247,19 @@ public final class PostgresStoreDatabase: StoreDatabase {
         case failed(any Error)
     }
 
-    /// Runs `body` with a connection leased from `client`, waiting at most `timeout`
-    /// for the lease (not for `body`).
-    private static func lease<T: Sendable>(
-        _ client: PostgresClient, timeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    /// Where a lease stands: 0 waiting, 1 leased (`body` runs), 2 given up.
+    private final class LeasePhase: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    /// Runs `body` with a connection leased from `client`, waiting at most
+    /// `connect_timeout` for the lease (not for `body`), and checking every 250 ms
+    /// meanwhile that the server is there (``probeIfIdle()``).
+    private func lease<T: Sendable>(
+        _ client: PostgresClient, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let phase = LeasePhase()
+        let timeout = url.connectTimeout
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 var leased = false
@@ -258,6 +269,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
                             throw LeaseFailure.timedOut
                         }
                         leased = true
+                        self.lastLease.store(DispatchTime.now().uptimeNanoseconds, ordering: .releasing)
                         return try await body(connection)
                     }
                 } catch {
@@ -272,6 +284,20 @@ public final class PostgresStoreDatabase: StoreDatabase {
                 }
                 return nil
             }
+            group.addTask {
+                while phase.value.load(ordering: .acquiring) == 0 {
+                    try await Task.sleep(for: .milliseconds(250))
+                    guard phase.value.load(ordering: .acquiring) == 0 else { break }
+                    do {
+                        try await self.probeIfIdle()
+                    } catch {
+                        if phase.value.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged {
+                            throw error
+                        }
+                    }
+                }
+                return nil
+            }
             while let result = try await group.next() {
                 if let result {
                     group.cancelAll()
@@ -282,25 +308,50 @@ public final class PostgresStoreDatabase: StoreDatabase {
         }
     }
 
-    /// Where a lease stands: 0 waiting, 1 leased (`body` runs), 2 timed out first.
-    private final class LeasePhase: Sendable {
-        let value = Atomic<Int>(0)
+    /// ``probe()``, unless a call got a connection in the last second (the server
+    /// was there then: the wait is for a busy pool, and probing would only add load).
+    private func probeIfIdle() async throws {
+        let last = lastLease.load(ordering: .acquiring)
+        guard DispatchTime.now().uptimeNanoseconds &- last > 1_000_000_000 else { return }
+        try await probe()
     }
 
-    /// One direct connection attempt, to learn whether the server can be reached:
-    /// returns when it can (and clears the outage); throws the reason it cannot as a
-    /// ``PlatformError`` otherwise (and remembers the outage).
+    /// One direct connection attempt, to learn whether the server can be reached,
+    /// shared by the calls that ask while it runs: returns when it can (and clears
+    /// the outage); throws the reason it cannot as a ``PlatformError`` otherwise
+    /// (and remembers the outage when it is one).
     private func probe() async throws {
-        do {
-            let connection = try await Self.openConnection(url: url, logger: logger)
-            try? await connection.close()
-            pool.withLock { $0.outage = nil }
-        } catch {
-            if let error = error as? PlatformError, error.code == .unavailable {
-                pool.withLock { $0.outage = error.message }
+        let task = pool.withLock { state -> Task<PlatformError?, Never> in
+            if let running = state.probe { return running }
+            let (url, logger) = (self.url, self.logger)
+            let task = Task<PlatformError?, Never> {
+                do {
+                    let connection = try await Self.openConnection(url: url, logger: logger)
+                    try? await connection.close()
+                    return nil
+                } catch {
+                    return (error as? PlatformError) ?? PlatformError(.internalError, "\(error)", cause: error)
+                }
             }
-            throw error
+            state.probe = task
+            return task
         }
+        let failure = await task.value
+        let configuration = try Self.clientConfiguration(url)
+        let replaced = pool.withLock { state -> Task<Void, Never>? in
+            if state.probe == task { state.probe = nil }
+            if let failure {
+                if failure.code == .unavailable { state.outage = failure.message }
+                return nil
+            }
+            guard state.outage != nil, !state.closed else { return nil }
+            // Back after an outage: the old pool may wait out a long back-off before
+            // it tries again, so a new one takes over, in the same step.
+            state.outage = nil
+            return Self.replaceClient(in: &state, configuration: configuration, logger: logger)
+        }
+        replaced?.cancel()
+        if let failure { throw failure }
     }
 
     private func currentClient() throws -> PostgresClient {
@@ -326,14 +377,22 @@ public final class PostgresStoreDatabase: StoreDatabase {
         let (client, oldTask) = try pool.withLock { state -> (PostgresClient, Task<Void, Never>?) in
             guard !state.closed else { throw closedError }
             if let current = state.client, current !== old { return (current, nil) }
-            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-            let oldTask = state.runTask
-            state.client = client
-            state.runTask = Task { await client.run() }
-            return (client, oldTask)
+            let oldTask = Self.replaceClient(in: &state, configuration: configuration, logger: logger)
+            return (state.client!, oldTask)
         }
         oldTask?.cancel()
         return client
+    }
+
+    /// Puts a new client, running, in `state`; returns the old one's task, to cancel.
+    private static func replaceClient(
+        in state: inout PoolState, configuration: PostgresClient.Configuration, logger: Logger
+    ) -> Task<Void, Never>? {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let oldTask = state.runTask
+        state.client = client
+        state.runTask = Task { await client.run() }
+        return oldTask
     }
 
     /// Runs `body`, turning every error into a ``PlatformError`` (passing

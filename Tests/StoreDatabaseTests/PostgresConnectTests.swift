@@ -151,22 +151,23 @@ struct PostgresConnectTests {
     }
 
     @Test func aCreateWaitsForTheCreateLockOnlyUpToTheStatementTimeoutAndTransitionsDoNotWait() async throws {
-        let text = try await Backend.newPostgresURL(parameters: ["statement_timeout": "300"])
+        let text = try await Backend.newPostgresURL()
         let database = try await PostgresStoreDatabase.connect(url: text, logger: quietLogger)
+        let impatientURL = try PostgresDatabaseURL(text + "&statement_timeout=300")
+        let impatient = try await PostgresStoreDatabase.connect(url: impatientURL, logger: quietLogger)
         let store = queuedStore("shop")
         _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
 
         // Another replica in the middle of a create: it holds the create lock.
-        let url = try PostgresDatabaseURL(text)
-        let other = try await PostgresStoreDatabase.openConnection(url: url, logger: quietLogger)
+        let other = try await PostgresStoreDatabase.openConnection(url: try PostgresDatabaseURL(text), logger: quietLogger)
         try await other.query("BEGIN", logger: quietLogger)
         try await other.query("SELECT pg_advisory_xact_lock(\(PostgresStoreDatabase.createLockKey))", logger: quietLogger)
 
         let error = await #expect(throws: PlatformError.self) {
-            try await database.createStore(queuedStore("second"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
+            try await impatient.createStore(queuedStore("second"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
         #expect(error?.code == .unavailable)
-        #expect(error?.message == "the store database \(url.location) did not finish a statement within the statement "
+        #expect(error?.message == "the store database \(impatientURL.location) did not finish a statement within the statement "
             + "timeout of 300 ms (it may be overloaded or locked); try again")
         let moved = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
         #expect(moved.event.id == 2)
@@ -178,6 +179,7 @@ struct PostgresConnectTests {
             Issue.record("expected a created store, got \(outcome)")
             return
         }
+        #expect(try await database.liveStoreCount() == 2)
     }
 
     @Test func callsAfterCloseAreUnavailable() async throws {
@@ -212,7 +214,6 @@ struct PostgresConnectTests {
             #expect(check?.code == .unavailable)
 
             try await server.startServer()
-
             try await database.checkAvailable()
             #expect(try await database.store(id: store.id) == store)
             let moved = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
