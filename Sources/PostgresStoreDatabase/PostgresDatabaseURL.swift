@@ -315,3 +315,12 @@ public struct PostgresDatabaseURL: Sendable, Equatable {
         return ProcessInfo.processInfo.environment["USER"] ?? "postgres"
     }
 }
+
+extension PostgresDatabaseURL: CustomStringConvertible, CustomDebugStringConvertible {
+    /// ``location``, with the user: never the password, wherever the URL is printed.
+    public var description: String {
+        location.replacingOccurrences(of: "postgresql://", with: "postgresql://\(Self.encoded(user))@")
+    }
+
+    public var debugDescription: String { description }
+}

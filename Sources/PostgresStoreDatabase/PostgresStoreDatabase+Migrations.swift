@@ -87,8 +87,9 @@ extension PostgresStoreDatabase {
 
     /// Runs the migrations `connection`'s database has not run yet, up to and
     /// including `last` (all of them when `nil`), in one transaction under the
-    /// advisory lock ``migrationLockKey``: of replicas starting together, one
-    /// migrates while the others wait, then find nothing left to do.
+    /// advisory lock ``migrationLockKey``, without a statement timeout: of replicas
+    /// starting together, one migrates while the others wait, then find nothing left
+    /// to do.
     ///
     /// - Throws: ``ErrorCode/internalError`` when the database has a migration this
     ///   build does not know (a newer daemon migrated it), naming both versions.
@@ -103,6 +104,9 @@ extension PostgresStoreDatabase {
             steps = Array(steps[...index])
         }
         try await inTransaction(connection, logger: logger) { connection in
+            // A migration may rewrite a large table, and a replica waits here while
+            // another migrates: neither is cut short by the statement timeout.
+            try await connection.run("SET LOCAL statement_timeout = 0", logger: logger)
             try await connection.run("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
             try await connection.run("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (

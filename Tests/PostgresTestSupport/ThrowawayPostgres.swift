@@ -76,9 +76,11 @@ public final class ThrowawayPostgres: Sendable {
                     + "(apt-get install postgresql)"
             )
         }
+        await reapOrphans(binaries: binaries)
         // Short: a socket path must fit in 107 bytes.
         let directory = "/tmp/sppg-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
         let server = ThrowawayPostgres(
             directory: directory, port: tcp ? try freePort() : 5432, tcp: tcp,
             password: "pw-\(UUID().uuidString)", binaries: binaries
@@ -259,6 +261,26 @@ public final class ThrowawayPostgres: Sendable {
             throw Failure("\(name) \(arguments.joined(separator: " ")) ended with \(result.terminationStatus): \(text)")
         }
         return text
+    }
+
+    /// Stops and removes the servers that test processes no longer running left
+    /// behind (killed before they could clean up): the directories whose
+    /// `owner.pid` names a process that is gone. Servers of running processes are
+    /// left alone.
+    private static func reapOrphans(binaries: String) async {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/tmp") else { return }
+        for name in names where name.hasPrefix("sppg-") {
+            let directory = "/tmp/" + name
+            guard let text = try? String(contentsOfFile: directory + "/owner.pid", encoding: .utf8),
+                let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(owner, 0) != 0, errno == ESRCH
+            else { continue }
+            if FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
+                let orphan = ThrowawayPostgres(directory: directory, port: 0, tcp: false, password: "", binaries: binaries)
+                _ = try? await orphan.pgctl(["stop", "-w", "-t", "30", "-m", "immediate"])
+            }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     /// Debian's newest `/usr/lib/postgresql/VERSION/bin`, else the directory of

@@ -80,6 +80,14 @@ struct PostgresConnectTests {
             #expect(missing?.message == "PostgreSQL at 127.0.0.1:\(server.port) asks user \"postgres\" for a password "
                 + "and none was given; give the password (a password file, or the URL)")
 
+            // The throwaway server has no TLS: what sslmode=require asks for is refused.
+            let tls = await #expect(throws: PlatformError.self) {
+                try await PostgresStoreDatabase.connect(url: url + "?sslmode=require", password: server.password, logger: quietLogger)
+            }
+            #expect(tls?.code == .internalError)
+            #expect(tls?.message == "the PostgreSQL server at 127.0.0.1:\(server.port) does not offer TLS, which "
+                + "sslmode=require asks for; enable ssl on the server, or use sslmode=prefer or disable")
+
             let database = try await PostgresStoreDatabase.connect(url: url, password: server.password, logger: quietLogger)
             try await database.checkAvailable()
             #expect(!database.location.contains(server.password))

@@ -112,6 +112,8 @@ struct PostgresURLTests {
         let url = try PostgresDatabaseURL("postgresql://u:s3cret@h/db")
         #expect(!url.location.contains("s3cret"))
         #expect(!url.serverDescription.contains("s3cret"))
+        #expect("\(url)" == "postgresql://u@h:5432/db")
+        #expect(String(reflecting: url) == "postgresql://u@h:5432/db")
     }
 
     @Test func aPasswordGivenTwiceIsRefused() throws {
