@@ -67,6 +67,45 @@ struct PostgresAuditRow: Sendable, Equatable {
         return try event()
     }
 
+    /// Inserts `rows` in one statement (under the same lock as
+    /// ``insertEvent(on:logger:)``) and returns them as events, in the same order.
+    static func insertEvents(_ rows: [PostgresAuditRow], on connection: PostgresConnection, logger: Logger) async throws -> [AuditEvent] {
+        guard !rows.isEmpty else { return [] }
+        try await connection.run("SELECT pg_advisory_xact_lock(\(PostgresStoreDatabase.auditLockKey))", logger: logger)
+        var binds = PostgresBindings(capacity: rows.count * 9)
+        var values: [String] = []
+        values.reserveCapacity(rows.count)
+        for row in rows {
+            let first = binds.count + 1
+            binds.append(row.time)
+            binds.append(row.actor)
+            binds.append(row.action)
+            binds.append(row.storeID)
+            binds.append(row.storeName)
+            binds.append(row.fromStatus)
+            binds.append(row.toStatus)
+            binds.append(row.message)
+            binds.append(row.requestID)
+            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        let inserted = try await connection.run(PostgresQuery(
+            unsafeSQL: "INSERT INTO audit (time, actor, action, store_id, store_name, from_status, to_status, message, request_id) "
+                + "VALUES " + values.joined(separator: ", ") + " RETURNING id",
+            binds: binds
+        ), logger: logger)
+        // Identity values are drawn as the rows are inserted, in VALUES order: sorted
+        // ids pair with the rows in order whatever order RETURNING lists them in.
+        let ids = try inserted.map { try $0.decode(Int64.self) }.sorted()
+        guard ids.count == rows.count else {
+            throw PlatformError(.internalError, "the store database returned \(ids.count) ids for \(rows.count) new audit rows")
+        }
+        return try zip(rows, ids).map { row, id in
+            var row = row
+            row.id = id
+            return try row.event()
+        }
+    }
+
     /// The domain value of this row. Throws ``ErrorCode/internalError`` for a row not
     /// yet inserted or with a status this build does not know.
     func event() throws -> AuditEvent {

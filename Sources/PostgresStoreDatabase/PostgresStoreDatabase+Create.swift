@@ -60,16 +60,38 @@ extension PostgresStoreDatabase {
         try await auditWrite { connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(Self.createLockKey))", logger: logger)
             var imported: [Transition] = []
-            for store in stores {
-                let row = PostgresStoreRow(store, requestedBy: actor, idempotencyKey: nil)
-                try await Self.insert(row, connection, logger: logger)
-                var audit = PostgresAuditRow(
-                    store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: "import", message: "", requestID: nil
-                )
-                imported.append(Transition(store: try row.store(), event: try await audit.insertEvent(on: connection, logger: logger)))
+            imported.reserveCapacity(stores.count)
+            // A few statements of many rows each, not one round trip per row: seeding
+            // a database with thousands of stores takes moments.
+            var start = stores.startIndex
+            while start < stores.endIndex {
+                let chunk = stores[start..<min(start + 500, stores.endIndex)]
+                start = chunk.endIndex
+                let rows = chunk.map { PostgresStoreRow($0, requestedBy: actor, idempotencyKey: nil) }
+                do {
+                    try await connection.run(PostgresStoreRow.insertQuery(rows), logger: logger)
+                } catch let error as PSQLError where Self.isLiveNameViolation(error) {
+                    throw PlatformError.storeNameTaken(Self.conflictingName(error) ?? "")
+                }
+                let audits = chunk.map { store in
+                    PostgresAuditRow(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: "import", message: "", requestID: nil)
+                }
+                let events = try await PostgresAuditRow.insertEvents(audits, on: connection, logger: logger)
+                for (row, event) in zip(rows, events) {
+                    imported.append(Transition(store: try row.store(), event: event))
+                }
             }
             return ((), imported)
         }
+    }
+
+    /// The name in a unique violation's detail (`Key (name)=(shop) already exists.`).
+    private static func conflictingName(_ error: PSQLError) -> String? {
+        guard let detail = error.serverInfo?[.detail],
+            let open = detail.range(of: "=("), let close = detail.range(of: ") already exists", options: .backwards),
+            open.upperBound <= close.lowerBound
+        else { return nil }
+        return String(detail[open.upperBound..<close.lowerBound])
     }
 
     /// Inserts `row`; the unique index on live names refusing it is

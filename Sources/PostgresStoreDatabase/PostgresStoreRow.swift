@@ -98,6 +98,38 @@ struct PostgresStoreRow: Sendable, Equatable {
             """, logger: logger)
     }
 
+    /// One `INSERT` of every row in `rows`.
+    static func insertQuery(_ rows: [PostgresStoreRow]) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: rows.count * 18)
+        var values: [String] = []
+        values.reserveCapacity(rows.count)
+        for row in rows {
+            let first = binds.count + 1
+            binds.append(row.id)
+            binds.append(row.name)
+            binds.append(row.engine)
+            binds.append(row.status)
+            binds.append(row.url)
+            binds.append(row.namespace)
+            binds.append(row.release)
+            binds.append(row.errorMessage)
+            binds.append(row.attempts)
+            binds.append(row.createdAt)
+            binds.append(row.updatedAt)
+            binds.append(row.readyAt)
+            binds.append(row.deletedAt)
+            binds.append(row.provisioningDurationMilliseconds)
+            binds.append(row.provisioningStartedAt)
+            binds.append(row.requestedBy)
+            binds.append(row.idempotencyKey)
+            binds.append(row.owner)
+            values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
+        }
+        return PostgresQuery(
+            unsafeSQL: "INSERT INTO store (\(columns)) VALUES " + values.joined(separator: ", "), binds: binds
+        )
+    }
+
     /// Writes every column but the id over the row with this id.
     func update(on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.run("""
