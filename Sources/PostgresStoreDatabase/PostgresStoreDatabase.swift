@@ -415,31 +415,29 @@ public final class PostgresStoreDatabase: StoreDatabase {
     package static func openConnection(url: PostgresDatabaseURL, logger: Logger) async throws -> PostgresConnection {
         do {
             let configuration = try connectionConfiguration(url)
-            return try await withTimeout(url.connectTimeout) {
-                try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            return try await withThrowingTaskGroup(of: PostgresConnection?.self) { group in
+                group.addTask { try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger) }
+                group.addTask {
+                    try await Task.sleep(for: url.connectTimeout)
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                if let connection = first { return connection }
+                // Timed out. The attempt may still finish with a connection as it is
+                // cancelled: close that one, never leave it open.
+                while true {
+                    do {
+                        guard let late = try await group.next() else { break }
+                        try? await late?.close()
+                    } catch {}
+                }
+                throw PostgresFailure.unreachable(
+                    url, "\(url.serverDescription) did not finish the login within \(url.connectTimeout.components.seconds) s"
+                )
             }
-        } catch is TimedOut {
-            throw PostgresFailure.unreachable(
-                url, "\(url.serverDescription) did not finish the login within \(url.connectTimeout.components.seconds) s"
-            )
         } catch {
             throw PostgresFailure.platformError(error, url: url)
-        }
-    }
-
-    private struct TimedOut: Error {}
-
-    /// `body`, or ``TimedOut`` when it takes longer than `timeout` (it is cancelled).
-    private static func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw TimedOut() }
-            return value
         }
     }
 
