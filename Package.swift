@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Generated from proto/ by scripts/generate-protos. Never edited by hand.
@@ -64,6 +65,26 @@ let package = Package(
         .target(
             name: "StoreDatabase",
             dependencies: ["StoreCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The StoreDatabase on PostgreSQL through postgres-nio, for several replicas:
+        // migrations under an advisory lock, a bounded connection pool.
+        .target(
+            name: "PostgresStoreDatabase",
+            dependencies: [
+                "StoreCore", "StoreDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // For tests only: a throwaway PostgreSQL server (initdb + pg_ctl in a temporary
+        // directory), or the reason the tests that need one are skipped.
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
+            path: "Tests/PostgresTestSupport"
         ),
         // The only code that talks to a cluster: Provisioner, ClusterDriver and its
         // drivers, Reconciler.
@@ -145,7 +166,12 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreDatabaseTests",
-            dependencies: ["StoreDatabase", "StoreCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "StoreDatabase", "StoreCore", "PostgresStoreDatabase", "PostgresTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "ProvisioningTests",

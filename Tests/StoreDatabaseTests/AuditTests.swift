@@ -7,8 +7,8 @@ import Testing
 struct AuditTests {
     /// Two stores: "a" (create, provision, fail) and "b" (create, delete): five rows,
     /// ids 1 to 5 in the order a-create, b-create, a-provision, b-delete, a-fail.
-    private func databaseWithHistory() async throws -> (StoreDatabase, a: Store, b: Store) {
-        let database = try SQLiteStoreDatabase.temporary()
+    private func databaseWithHistory(_ backend: Backend) async throws -> (StoreDatabase, a: Store, b: Store) {
+        let database = try await backend.makeDatabase()
         let a = queuedStore("a")
         let b = queuedStore("b", createdAt: instant(1))
         _ = try await database.createStore(a, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
@@ -22,8 +22,8 @@ struct AuditTests {
         return (database, a, b)
     }
 
-    @Test func pagesNewestFirst() async throws {
-        let (database, _, _) = try await databaseWithHistory()
+    @Test(arguments: Backend.all) func pagesNewestFirst(_ backend: Backend) async throws {
+        let (database, _, _) = try await databaseWithHistory(backend)
 
         let first = try await database.listAudit(limit: 2, pageToken: "", storeID: nil)
         let second = try await database.listAudit(limit: 2, pageToken: first.nextPageToken, storeID: nil)
@@ -36,8 +36,8 @@ struct AuditTests {
         #expect(try await database.auditCount() == 5)
     }
 
-    @Test func storeFilter() async throws {
-        let (database, a, b) = try await databaseWithHistory()
+    @Test(arguments: Backend.all) func storeFilter(_ backend: Backend) async throws {
+        let (database, a, b) = try await databaseWithHistory(backend)
 
         let aEvents = try await database.listAudit(limit: 0, pageToken: "", storeID: a.id)
         let bFirst = try await database.listAudit(limit: 1, pageToken: "", storeID: b.id)
@@ -54,8 +54,8 @@ struct AuditTests {
         #expect(try await database.listAudit(limit: 0, pageToken: "", storeID: "st_missing").events.isEmpty)
     }
 
-    @Test func badTokenIsInvalidArgument() async throws {
-        let (database, _, _) = try await databaseWithHistory()
+    @Test(arguments: Backend.all) func badTokenIsInvalidArgument(_ backend: Backend) async throws {
+        let (database, _, _) = try await databaseWithHistory(backend)
         for token in ["%%%", Data("a1:-3".utf8).base64EncodedString(), PageToken.token(for: .init(createdAt: 1, id: "st_x"))] {
             let error = await #expect(throws: PlatformError.self) {
                 try await database.listAudit(limit: 2, pageToken: token, storeID: nil)
@@ -65,8 +65,8 @@ struct AuditTests {
         }
     }
 
-    @Test func recentFailuresNewestFirstWithinTheLimit() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func recentFailuresNewestFirstWithinTheLimit(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         var stores: [Store] = []
         for (index, name) in ["x", "y", "z"].enumerated() {
             let store = queuedStore(name)

@@ -5,8 +5,8 @@ import Testing
 
 @Suite("Creating stores: round trip, audit, idempotency, names, quota")
 struct CreateStoreTests {
-    @Test func createdStoreReadsBackWithEveryField() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func createdStoreReadsBackWithEveryField(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let store = Store(
             id: "st_abcdefghijkl",
             name: "shop",
@@ -53,8 +53,8 @@ struct CreateStoreTests {
         #expect(loaded.provisioningStartedAt == Date(timeIntervalSince1970: 1_700_000_004.123))
     }
 
-    @Test func nilOptionalsReadBackAsNil() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func nilOptionalsReadBackAsNil(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let store = queuedStore("plain")
         _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:0", idempotencyKey: nil, requestID: nil)
         let loaded = try await #require(try await database.store(id: store.id))
@@ -65,8 +65,8 @@ struct CreateStoreTests {
         #expect(loaded.provisioningStartedAt == nil)
     }
 
-    @Test func datesAreKeptToTheMillisecond() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func datesAreKeptToTheMillisecond(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let precise = Date(timeIntervalSince1970: 1_700_000_000.123_456)
         let outcome = try await database.createStore(
             queuedStore("precise", createdAt: precise), maxLiveStores: 10, requestedBy: "uid:0",
@@ -81,13 +81,13 @@ struct CreateStoreTests {
         #expect(try await database.store(id: created.id) == created)
     }
 
-    @Test func unknownStoreIsNil() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func unknownStoreIsNil(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         #expect(try await database.store(id: "st_missing") == nil)
     }
 
-    @Test func createWritesExactlyOneAuditRowFromNothingToQueued() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func createWritesExactlyOneAuditRowFromNothingToQueued(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let store = queuedStore("shop")
         let outcome = try await database.createStore(
             store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: nil, requestID: "req-7"
@@ -103,8 +103,8 @@ struct CreateStoreTests {
         #expect(try await database.listAudit(limit: 0, pageToken: "", storeID: nil).events == [expected])
     }
 
-    @Test func sameIdempotencyKeyReturnsTheFirstStoreAndWritesNothing() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func sameIdempotencyKeyReturnsTheFirstStoreAndWritesNothing(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "k1", requestID: "a")
 
@@ -118,8 +118,8 @@ struct CreateStoreTests {
         #expect(try await database.liveStoreCount() == 1)
     }
 
-    @Test func idempotencyKeyIsScopedToTheCaller() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func idempotencyKeyIsScopedToTheCaller(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         _ = try await database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: nil)
         let second = queuedStore("two")
         let outcome = try await database.createStore(second, maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: "k", requestID: nil)
@@ -131,8 +131,8 @@ struct CreateStoreTests {
         #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func emptyIdempotencyKeyIsNoKey() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func emptyIdempotencyKeyIsNoKey(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         _ = try await database.createStore(queuedStore("one"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
         let outcome = try await database.createStore(queuedStore("two"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "", requestID: nil)
         guard case .created(let created, _) = outcome else {
@@ -143,8 +143,8 @@ struct CreateStoreTests {
         #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func concurrentRequestsWithOneKeyCreateOneStore() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func concurrentRequestsWithOneKeyCreateOneStore(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let outcomes = await concurrently(8) { index in
             try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: "k", requestID: "\(index)")
         }
@@ -162,8 +162,8 @@ struct CreateStoreTests {
         #expect(try await database.auditCount() == 1)
     }
 
-    @Test func nameHeldByALiveStoreIsTaken() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func nameHeldByALiveStoreIsTaken(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         _ = try await database.transition(storeID: first.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
@@ -179,8 +179,8 @@ struct CreateStoreTests {
         #expect(try await database.auditCount() == 2)
     }
 
-    @Test func nameIsReusableOnceTheStoreIsDeleted() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func nameIsReusableOnceTheStoreIsDeleted(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         _ = try await database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
@@ -201,8 +201,8 @@ struct CreateStoreTests {
         #expect(try await database.liveStoreCount() == 1)
     }
 
-    @Test func uniqueIndexBacksUpTheNameCheck() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func uniqueIndexBacksUpTheNameCheck(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         let second = queuedStore("cart")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
@@ -218,8 +218,8 @@ struct CreateStoreTests {
         #expect(try await database.store(id: second.id)?.name == "cart")
     }
 
-    @Test func quotaCountsLiveStores() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func quotaCountsLiveStores(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let first = queuedStore("one")
         _ = try await database.createStore(first, maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         _ = try await database.createStore(queuedStore("two"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
@@ -240,8 +240,8 @@ struct CreateStoreTests {
         #expect(try await database.liveStoreCount() == 2)
     }
 
-    @Test func quotaHoldsUnderTwentyConcurrentCreates() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func quotaHoldsUnderTwentyConcurrentCreates(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
 
         let outcomes = await concurrently(20) { index in
             try await database.createStore(
@@ -265,8 +265,8 @@ struct CreateStoreTests {
         #expect(try await database.auditCount() == 10)
     }
 
-    @Test func aStoreThatIsNotQueuedIsRefused() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func aStoreThatIsNotQueuedIsRefused(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         var store = queuedStore("shop")
         store.status = .ready
         let error = await #expect(throws: PlatformError.self) {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import StoreCore
 import Testing
 @testable import StoreDatabase
@@ -8,8 +7,8 @@ import Testing
 struct ListStoresTests {
     /// Seven stores; three pairs share a createdAt, so paging must break ties by id.
     /// Returned in the expected list order: createdAt descending, then id descending.
-    private func databaseWithSevenStores() async throws -> (StoreDatabase, [Store]) {
-        let database = try SQLiteStoreDatabase.temporary()
+    private func databaseWithSevenStores(_ backend: Backend) async throws -> (StoreDatabase, [Store]) {
+        let database = try await backend.makeDatabase()
         let stores = [
             queuedStore("s1", id: "st_aaaaaaaaaaaa", createdAt: instant(1)),
             queuedStore("s2", id: "st_bbbbbbbbbbbb", createdAt: instant(2)),
@@ -26,25 +25,16 @@ struct ListStoresTests {
         return (database, stores.reversed())
     }
 
-    /// Records are read by column position: the selection must be every column of
-    /// the table, in the table's order, or a migration has left it behind.
-    @Test func recordsSelectEveryColumnOfTheTableInOrder() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
-        let columns = try await database.read { db in try db.columns(in: StoreRecord.databaseTableName).map(\.name) }
-        let selected = StoreRecord.databaseSelection.compactMap { ($0 as? Column)?.name }
-        #expect(selected == columns)
-    }
-
-    @Test func storesByIDsReadsTheOnesThatExist() async throws {
-        let (database, stores) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func storesByIDsReadsTheOnesThatExist(_ backend: Backend) async throws {
+        let (database, stores) = try await databaseWithSevenStores(backend)
         let found = try await database.stores(ids: [stores[0].id, stores[3].id, "st_nonexistent0"])
         #expect(found.keys.sorted() == [stores[0].id, stores[3].id].sorted())
         #expect(found[stores[3].id]?.name == stores[3].name)
         #expect(try await database.stores(ids: []).isEmpty)
     }
 
-    @Test func newestFirstWithIdBreakingTies() async throws {
-        let (database, expected) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func newestFirstWithIdBreakingTies(_ backend: Backend) async throws {
+        let (database, expected) = try await databaseWithSevenStores(backend)
 
         let (stores, next) = try await database.listStores(statuses: [], pageSize: 0, pageToken: "")
 
@@ -54,8 +44,8 @@ struct ListStoresTests {
         #expect(next == "")
     }
 
-    @Test func threePagesReturnEveryStoreExactlyOnce() async throws {
-        let (database, expected) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func threePagesReturnEveryStoreExactlyOnce(_ backend: Backend) async throws {
+        let (database, expected) = try await databaseWithSevenStores(backend)
 
         let first = try await database.listStores(statuses: [], pageSize: 3, pageToken: "")
         let second = try await database.listStores(statuses: [], pageSize: 3, pageToken: first.nextPageToken)
@@ -72,15 +62,15 @@ struct ListStoresTests {
         #expect(Set(all.map(\.id)).count == 7)
     }
 
-    @Test func anExactlyFullLastPageHasNoNextToken() async throws {
-        let (database, _) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func anExactlyFullLastPageHasNoNextToken(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
         let page = try await database.listStores(statuses: [], pageSize: 7, pageToken: "")
         #expect(page.stores.count == 7)
         #expect(page.nextPageToken == "")
     }
 
-    @Test func storesAddedBetweenPagesDoNotShiftThem() async throws {
-        let (database, _) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func storesAddedBetweenPagesDoNotShiftThem(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
         let first = try await database.listStores(statuses: [], pageSize: 3, pageToken: "")
         _ = try await database.createStore(
             queuedStore("newest", createdAt: instant(10)), maxLiveStores: 100, requestedBy: "uid:1",
@@ -90,8 +80,8 @@ struct ListStoresTests {
         #expect(second.stores.map(\.name) == ["s4", "s3", "s2"])
     }
 
-    @Test func statusFilter() async throws {
-        let (database, _) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func statusFilter(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
         for id in ["st_bbbbbbbbbbbb", "st_eeeeeeeeeeee"] {
             _ = try await database.transition(storeID: id, to: .deleting, action: "delete", actor: "uid:1", now: instant(20))
         }
@@ -111,7 +101,7 @@ struct ListStoresTests {
         #expect(none.nextPageToken == "")
     }
 
-    @Test(arguments: [
+    @Test(arguments: Backend.all, [
         "not a token!",
         "AAAA",
         Data("s1:notanumber:st_x".utf8).base64EncodedString(),
@@ -119,8 +109,8 @@ struct ListStoresTests {
         Data("x1:123:st_x".utf8).base64EncodedString(),
         PageToken.token(forAuditID: 5),
     ])
-    func malformedPageTokenIsInvalidArgument(_ token: String) async throws {
-        let (database, _) = try await databaseWithSevenStores()
+    func malformedPageTokenIsInvalidArgument(_ backend: Backend, _ token: String) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
         let error = await #expect(throws: PlatformError.self) {
             try await database.listStores(statuses: [], pageSize: 3, pageToken: token)
         }
@@ -129,8 +119,8 @@ struct ListStoresTests {
         #expect(error?.message == "page token is not one this server issued")
     }
 
-    @Test func negativePageSizeIsInvalidArgument() async throws {
-        let (database, _) = try await databaseWithSevenStores()
+    @Test(arguments: Backend.all) func negativePageSizeIsInvalidArgument(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
         let error = await #expect(throws: PlatformError.self) {
             try await database.listStores(statuses: [], pageSize: -1, pageToken: "")
         }

@@ -5,14 +5,14 @@ import Testing
 
 @Suite("Counts by status and provisioning duration stats")
 struct MetricsTests {
-    @Test func emptyDatabaseCountsZeroInEveryStatus() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func emptyDatabaseCountsZeroInEveryStatus(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         let counts = try await database.countsByStatus()
         #expect(counts == [.queued: 0, .provisioning: 0, .ready: 0, .failed: 0, .deleting: 0, .deleted: 0])
     }
 
-    @Test func countsEveryStatusIncludingZeros() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func countsEveryStatusIncludingZeros(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         func create(_ name: String) async throws -> String {
             let store = queuedStore(name)
             _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
@@ -37,8 +37,8 @@ struct MetricsTests {
         #expect(try await database.liveStoreCount() == 6)
     }
 
-    @Test func durationStatsOnKnownValues() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func durationStatsOnKnownValues(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         // Inserted shuffled: the stats must not depend on row order.
         for duration in [700, 100, 1000, 300, 500, 200, 900, 400, 800, 600] as [Int64] {
             let store = queuedStore("s\(duration)")
@@ -68,8 +68,8 @@ struct MetricsTests {
         #expect(twenty.averageMilliseconds == 10.5)
     }
 
-    @Test func durationStatsAreZeroWithoutDurations() async throws {
-        let database = try SQLiteStoreDatabase.temporary()
+    @Test(arguments: Backend.all) func durationStatsAreZeroWithoutDurations(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
         _ = try await database.createStore(queuedStore("none"), maxLiveStores: 20, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         #expect(try await database.provisioningDurationStats() == DurationStats(
             count: 0, averageMilliseconds: 0, minimumMilliseconds: 0, maximumMilliseconds: 0,

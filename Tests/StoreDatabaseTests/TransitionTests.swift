@@ -6,15 +6,15 @@ import Testing
 @Suite("Transitions and updates: one transaction with their audit row")
 struct TransitionTests {
     /// A database holding one queued store named "shop", created by uid:1000.
-    private func databaseWithShop() async throws -> (StoreDatabase, Store) {
-        let database = try SQLiteStoreDatabase.temporary()
+    private func databaseWithShop(_ backend: Backend) async throws -> (StoreDatabase, Store) {
+        let database = try await backend.makeDatabase()
         let store = queuedStore("shop")
         _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key", requestID: "req-1")
         return (database, store)
     }
 
-    @Test func queuedToProvisioningToReady() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func queuedToProvisioningToReady(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
 
         let provisioning = try await database.transition(
             storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: "provision",
@@ -62,8 +62,8 @@ struct TransitionTests {
         #expect(ready.event.requestID == nil)
     }
 
-    @Test func illegalTransitionThrowsAndWritesNothing() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func illegalTransitionThrowsAndWritesNothing(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
 
         let error = await #expect(throws: PlatformError.self) {
             try await database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(1)) {
@@ -78,8 +78,8 @@ struct TransitionTests {
         #expect(try await database.store(id: store.id) == store)
     }
 
-    @Test func deletedIsTerminal() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func deletedIsTerminal(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
         _ = try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(1))
         _ = try await database.transition(storeID: store.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2)) {
             $0.deletedAt = instant(2)
@@ -94,8 +94,8 @@ struct TransitionTests {
         #expect(try await database.store(id: store.id)?.deletedAt == instant(2))
     }
 
-    @Test func expectedFromMismatchThrowsAndWritesNothing() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func expectedFromMismatchThrowsAndWritesNothing(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
 
         // queued → deleting is legal, but the caller expected the store to be provisioning.
         let error = await #expect(throws: PlatformError.self) {
@@ -117,8 +117,8 @@ struct TransitionTests {
         #expect(matching.event.fromStatus == .queued)
     }
 
-    @Test func unknownStoreIsNotFound() async throws {
-        let (database, _) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func unknownStoreIsNotFound(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithShop(backend)
 
         let transitionError = await #expect(throws: PlatformError.self) {
             try await database.transition(storeID: "st_missing", to: .deleting, action: "delete", actor: "uid:1")
@@ -134,8 +134,8 @@ struct TransitionTests {
         #expect(try await database.auditCount() == 1)
     }
 
-    @Test func transitionKeepsTheIdempotencyKey() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func transitionKeepsTheIdempotencyKey(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
         _ = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
 
         let again = try await database.createStore(
@@ -150,8 +150,8 @@ struct TransitionTests {
         #expect(existing.status == .provisioning)
     }
 
-    @Test func updateChangesFieldsWithoutAnAuditRow() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func updateChangesFieldsWithoutAnAuditRow(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
 
         let updated = try await database.update(storeID: store.id) {
             $0.errorMessage = "helm: timed out"
@@ -166,8 +166,8 @@ struct TransitionTests {
         #expect(try await database.auditCount() == 1)
     }
 
-    @Test func updateCannotChangeTheStatus() async throws {
-        let (database, store) = try await databaseWithShop()
+    @Test(arguments: Backend.all) func updateCannotChangeTheStatus(_ backend: Backend) async throws {
+        let (database, store) = try await databaseWithShop(backend)
 
         let error = await #expect(throws: PlatformError.self) {
             try await database.update(storeID: store.id) {

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// A first-come, first-served lock for async code: a waiter suspends instead of
+/// blocking its thread, and a cancelled waiter leaves the queue with
+/// `CancellationError`. No thread is ever held across an `await` (the `Mutex`
+/// guards only the queue, never the critical section).
+final class AsyncSerialLock: Sendable {
+    private struct State {
+        var locked = false
+        var nextWaiter: UInt64 = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Runs `body` holding the lock; waits for the callers before it first.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled while it waits (it
+    ///   never got the lock); whatever `body` throws.
+    func withLock<T>(_ body: () async throws -> T) async throws -> T {
+        try await lock()
+        defer { unlock() }
+        return try await body()
+    }
+
+    private func lock() async throws {
+        let id: UInt64? = state.withLock { state in
+            if !state.locked {
+                state.locked = true
+                return nil
+            }
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.waiters.append((id, continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func unlock() {
+        // The lock passes straight to the first waiter, so a newcomer cannot overtake it.
+        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard !state.waiters.isEmpty else {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        next?.resume()
+    }
+}

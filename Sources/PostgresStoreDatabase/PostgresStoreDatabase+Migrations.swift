@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import PostgresNIO
+import StoreCore
+import StoreDatabase
+
+/// One step of the schema's history: its id, and the statements it runs in order.
+package struct PostgresMigration: Sendable {
+    package var id: String
+    package var statements: [String]
+}
+
+extension PostgresStoreDatabase {
+    /// The schema's history, the same steps (and ids) as SQLite's (see
+    /// SQLiteStoreDatabase+Migrations.swift). Migrations are append-only: once
+    /// shipped, a migration is never edited or removed; a change is a new migration
+    /// added after the last. The schema's version is the number of migrations applied.
+    package static let migrations: [PostgresMigration] = [
+        // v1: the `store` and `audit` tables. Dates are BIGINT milliseconds since 1970
+        // (UTC), so ordering and keyset paging compare exact values. Ids, names and
+        // idempotency keys compare byte by byte (COLLATE "C"), as in SQLite, whatever
+        // the database's locale.
+        PostgresMigration(id: "v1", statements: [
+            """
+            CREATE TABLE store (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                name TEXT COLLATE "C" NOT NULL,
+                engine TEXT NOT NULL,
+                status TEXT NOT NULL,
+                url TEXT NOT NULL,
+                namespace TEXT NOT NULL,
+                release TEXT NOT NULL,
+                error_message TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                ready_at BIGINT,
+                deleted_at BIGINT,
+                provisioning_duration_ms BIGINT,
+                provisioning_started_at BIGINT,
+                requested_by TEXT COLLATE "C" NOT NULL,
+                idempotency_key TEXT COLLATE "C"
+            )
+            """,
+            "CREATE INDEX store_on_status ON store (status)",
+            "CREATE INDEX store_on_created_at_id ON store (created_at, id)",
+            // The backstop for name uniqueness among live stores; createStore checks
+            // first so it can say which store holds the name. It also answers the
+            // quota's count of live stores.
+            "CREATE UNIQUE INDEX store_live_name ON store (name) WHERE status <> 'deleted'",
+            """
+            CREATE UNIQUE INDEX store_idempotency ON store (requested_by, idempotency_key)
+            WHERE idempotency_key IS NOT NULL
+            """,
+            // No foreign key to `store`: the audit log is history and must outlive any
+            // future purge of store rows.
+            """
+            CREATE TABLE audit (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                time BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                store_id TEXT COLLATE "C" NOT NULL,
+                store_name TEXT NOT NULL,
+                from_status TEXT,
+                to_status TEXT NOT NULL,
+                message TEXT NOT NULL,
+                request_id TEXT
+            )
+            """,
+            "CREATE INDEX audit_on_store_id_id ON audit (store_id, id)",
+            "CREATE INDEX audit_on_to_status_id ON audit (to_status, id)",
+        ]),
+        // v2: `store.owner`, the identity of the caller that created the store. Rows
+        // from before get an empty owner (unknown), as in SQLite's v2.
+        PostgresMigration(id: "v2-store-owner", statements: [
+            "ALTER TABLE store ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+        ]),
+    ]
+
+    /// The migrations already applied to this database, in order.
+    package func appliedMigrations() async throws -> [String] {
+        try await withConnection { connection in
+            try await Self.appliedMigrations(connection, logger: self.logger)
+        }
+    }
+
+    /// Runs the migrations `connection`'s database has not run yet, up to and
+    /// including `last` (all of them when `nil`), in one transaction under the
+    /// advisory lock ``migrationLockKey``, without a statement timeout: of replicas
+    /// starting together, one migrates while the others wait, then find nothing left
+    /// to do.
+    ///
+    /// - Throws: ``ErrorCode/internalError`` when the database has a migration this
+    ///   build does not know (a newer daemon migrated it), naming both versions.
+    package static func migrate(
+        _ connection: PostgresConnection, url: PostgresDatabaseURL, upTo last: String?, logger: Logger
+    ) async throws {
+        var steps = migrations
+        if let last {
+            guard let index = steps.firstIndex(where: { $0.id == last }) else {
+                throw PlatformError(.internalError, "there is no migration \(last.debugDescription)")
+            }
+            steps = Array(steps[...index])
+        }
+        try await inTransaction(connection, logger: logger) { connection in
+            // A migration may rewrite a large table, and a replica waits here while
+            // another migrates: neither is cut short by the statement timeout.
+            try await connection.run("SET LOCAL statement_timeout = 0", logger: logger)
+            try await connection.run("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
+            try await connection.run("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    applied_at BIGINT NOT NULL
+                )
+                """, logger: logger)
+            let applied = try await appliedMigrations(connection, logger: logger)
+            let known = migrations.map(\.id)
+            if applied.contains(where: { !known.contains($0) }) {
+                throw PlatformError(
+                    .internalError,
+                    "the store database \(url.location) has schema version \(applied.count) (migration "
+                        + "\(applied.last!.debugDescription)), newer than this storeplatformd's version \(known.count) "
+                        + "(\(known.last!.debugDescription)); upgrade storeplatformd to the release that migrated it"
+                )
+            }
+            guard applied == Array(known.prefix(applied.count)) else {
+                throw PlatformError(
+                    .internalError,
+                    "the store database \(url.location) ran its migrations in another order (\(applied.joined(separator: ", "))) "
+                        + "than this storeplatformd knows (\(known.joined(separator: ", "))); restore it from a backup"
+                )
+            }
+            for (offset, step) in steps.enumerated() where offset >= applied.count {
+                for statement in step.statements {
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.run("""
+                    INSERT INTO schema_migrations (version, id, applied_at)
+                    VALUES (\(offset + 1), \(step.id), \(Date().millisecondsSince1970))
+                    """, logger: logger)
+                logger.info("store database migrated", metadata: ["database": "\(url.location)", "migration": "\(step.id)"])
+            }
+        }
+    }
+
+    private static func appliedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        try await connection.run("SELECT id FROM schema_migrations ORDER BY version", logger: logger)
+            .map { try $0.decode(String.self) }
+    }
+}
