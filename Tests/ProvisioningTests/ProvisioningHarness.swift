@@ -15,6 +15,8 @@ struct Harness {
     let driver: CountingClusterDriver
     let provisioner: Provisioner
     let reconciler: Reconciler
+    /// The provisioner's service, running until ``stop()`` or the end of the test.
+    let running: RunningProvisioner
 
     init(
         cluster configure: (inout SimulatedClusterConfiguration) -> Void = { _ in },
@@ -36,6 +38,13 @@ struct Harness {
             database: self.database, driver: driver, events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
         )
         reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
+        running = RunningProvisioner(provisioner)
+    }
+
+    /// Stops the provisioner as a daemon that stops mid-operation does: its operations
+    /// are cancelled, their stores keep their status.
+    func stop() async {
+        await running.stop()
     }
 
     func create(_ name: String, maxLiveStores: Int = 100, key: String? = nil) async throws -> Store {
