@@ -94,8 +94,9 @@ public final class Provisioner: Service, Sendable {
                 for await operation in intake.stream {
                     group.addTask { await self.perform(operation) }
                 }
-                // The intake ended: graceful shutdown began, or this task was cancelled.
-                if await !untilIdle(within: configuration.shutdownGracePeriod) {
+                // The intake ended: graceful shutdown began, or this task was cancelled
+                // (then so are the operations, and the group only waits for them).
+                if !Task.isCancelled, await !untilIdle(within: configuration.shutdownGracePeriod) {
                     logger.warning(
                         "store operations still running at the end of the shutdown grace period are cancelled; the next start resumes them",
                         metadata: ["operations": "\(state.withLock { $0.locks.count })"]
