@@ -179,6 +179,23 @@ struct ProvisionerServiceTests {
         #expect(try await harness.database.store(id: third.id)?.status == .queued)
         await harness.stop()
     }
+
+    @Test func deletingAStoreThatWaitsForASlotTakesItOutOfTheQueueWithoutKeepingASlot() async throws {
+        let harness = try Harness(cluster: { $0.readyDelay = .seconds(60) }, provisioner: { $0.maxConcurrentProvisions = 1 })
+        let first = try await harness.create("first")
+        try await harness.waitFor(first.id, [.provisioning])
+        let waiting = try await harness.create("second")
+        _ = try await harness.provisioner.delete(storeID: waiting.id, actor: "uid:0", requestID: nil)
+        try await harness.waitFor(waiting.id, [.deleted])
+        #expect(try await harness.trail(waiting.id) == ["->queued:create", "queued>deleting:delete", "deleting>deleted:deleted"])
+
+        // Its place in the queue held no slot: once the first lets go of the one slot, a new store gets it.
+        _ = try await harness.provisioner.delete(storeID: first.id, actor: "uid:0", requestID: nil)
+        try await harness.waitFor(first.id, [.deleted])
+        let third = try await harness.create("third")
+        try await harness.waitFor(third.id, [.provisioning])
+        await harness.stop()
+    }
 }
 
 @Suite("Reconcile passes, one at a time")
