@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import StoreCore
 import StoreDatabase
 import Synchronization
@@ -10,34 +11,39 @@ import Synchronization
 /// Every status change is one database transaction with its audit row, and is
 /// published to the event bus (by the database) only after it committed. Each step checks before
 /// it acts, so an operation interrupted anywhere can run again from step 1.
-public final class Provisioner: Sendable {
-    private struct Running {
-        var task: Task<Void, Never>
-        var kind: OperationKind
+///
+/// A `Service`: the request methods take the store's lock and hand the operation to
+/// ``run()``, which runs every operation as a child task of its own task group, so
+/// the ServiceGroup's shutdown reaches them all. All operation state (the locks, the
+/// slots, each operation's stop request and waiters) is one ``OperationTable`` behind
+/// one lock.
+public final class Provisioner: Service, Sendable {
+    /// An accepted operation on its way to the service's task group.
+    private struct Scheduled: Sendable {
+        var lease: OperationLease
+        var body: @Sendable (OperationLease) async -> Void
     }
 
     public let database: any StoreDatabase
     public let driver: any ClusterDriver
     public let events: StoreEventBus
-    public let locks: OperationLocks
-    private let slots: ProvisioningSlots
     private let configuration: ProvisionerConfiguration
     private let logger: Logger
-    private let running = Mutex<[String: Running]>([:])
+    private let state: Mutex<OperationTable>
+    private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
 
     public init(
         database: any StoreDatabase,
         driver: any ClusterDriver,
         events: StoreEventBus,
-        locks: OperationLocks = OperationLocks(),
         configuration: ProvisionerConfiguration,
         logger: Logger
     ) {
         self.database = database
         self.driver = driver
         self.events = events
-        self.locks = locks
-        self.slots = ProvisioningSlots(limit: configuration.maxConcurrentProvisions)
+        self.state = Mutex(OperationTable(maxConcurrentProvisions: configuration.maxConcurrentProvisions))
+        self.intake = AsyncStream<Scheduled>.makeStream()
         self.configuration = configuration
         self.logger = logger
         // Committed changes reach watchers from the database, in audit-id order.
@@ -50,15 +56,139 @@ public final class Provisioner: Sendable {
     }
 
     public var deadline: Duration { configuration.deadline }
-    public var maxConcurrentProvisions: Int { slots.limit }
+    public var maxConcurrentProvisions: Int { state.withLock { $0.slots.limit } }
 
+    /// Raises or lowers the provisioning bound now; waiting operations that fit
+    /// under a higher bound start at once, oldest first.
     public func setMaxConcurrentProvisions(_ limit: Int) {
-        slots.setLimit(limit)
+        let granted = state.withLock { $0.setSlotLimit(limit) }
+        for waiter in granted { waiter.resume() }
     }
 
-    /// True while an operation of this process runs on the store.
+    /// The per-store locks as they are now (a copy): which operations run, since when.
+    public var locks: OperationLocks { state.withLock { $0.locks } }
+
+    /// True while an operation of this process holds the store.
     public func isRunning(storeID: String) -> Bool {
-        running.withLock { $0[storeID] != nil }
+        state.withLock { $0.isRunning(storeID: storeID) }
+    }
+
+    /// False once graceful shutdown began: requests answer UNAVAILABLE.
+    var acceptsOperations: Bool { state.withLock { $0.phase == .accepting } }
+
+    // MARK: The service
+
+    /// Runs every accepted operation in one task group until shutdown.
+    ///
+    /// On graceful shutdown the provisioner takes no new operation (requests answer
+    /// UNAVAILABLE), every operation stops at its next step boundary (a cluster
+    /// command under way finishes; a wait between steps ends at once) and `run()`
+    /// returns once the group is empty. Operations still in a step after
+    /// ``ProvisionerConfiguration/shutdownGracePeriod`` are cancelled, as they are
+    /// when the task running `run()` is cancelled. Either way each store keeps its
+    /// status (`queued`, `provisioning`, `deleting`) and the next start's reconcile
+    /// pass resumes it from step 1.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await operation in intake.stream {
+                    group.addTask { await self.perform(operation) }
+                }
+                // The intake ended: graceful shutdown began, or this task was cancelled
+                // (then so are the operations, and the group only waits for them).
+                if !Task.isCancelled, await !untilIdle(within: configuration.shutdownGracePeriod) {
+                    logger.warning(
+                        "store operations still running at the end of the shutdown grace period are cancelled; the next start resumes them",
+                        metadata: ["operations": "\(state.withLock { $0.locks.count })"]
+                    )
+                    group.cancelAll()
+                }
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+        intake.continuation.finish()
+        let waiters = state.withLock { $0.stop() }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func beginShutdown() {
+        let cancellers = state.withLock { $0.beginShutdown() }
+        intake.continuation.finish()
+        for canceller in cancellers { canceller.resume() }
+    }
+
+    /// Waits until no operation is left, or `limit` passed; true when none is left.
+    private func untilIdle(within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { race in
+            race.addTask {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let waiting = self.state.withLock { Task.isCancelled ? false : $0.waitUntilIdle(continuation) }
+                        if !waiting { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.state.withLock { $0.stopWaitingUntilIdle() }?.resume()
+                }
+                return !Task.isCancelled
+            }
+            race.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let idle = await race.next() ?? false
+            race.cancelAll()
+            return idle
+        }
+    }
+
+    /// One operation, as a child task of the group: its body beside a watcher that
+    /// cancels it when a delete takes the store over (or shutdown finds it between
+    /// steps). The store's lock is let go when both are done.
+    private func perform(_ operation: Scheduled) async {
+        let lease = operation.lease
+        if state.withLock({ $0.start(lease) }) {
+            await withTaskGroup(of: Void.self) { watched in
+                watched.addTask { await operation.body(lease) }
+                watched.addTask { await self.waitForCancel(lease) }
+                await watched.next()
+                watched.cancelAll()
+            }
+        }
+        let waiters = state.withLock { $0.end(lease) }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when the operation must be cancelled, or when this task is (the
+    /// operation ended).
+    private func waitForCancel(_ lease: OperationLease) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let watching = state.withLock { Task.isCancelled ? false : $0.watch(lease, continuation) }
+                if !watching { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.unwatch(lease) }?.resume()
+        }
+    }
+
+    /// Hands an accepted operation to ``run()``. After shutdown began the intake is
+    /// closed: the operation ends unstarted and its store keeps its status for the
+    /// next start.
+    private func launch(_ lease: OperationLease, _ body: @escaping @Sendable (OperationLease) async -> Void) {
+        if case .terminated = intake.continuation.yield(Scheduled(lease: lease, body: body)) {
+            let waiters = state.withLock { $0.end(lease) }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    private func register(_ store: Store, kind: OperationKind) throws -> OperationLease {
+        try state.withLock { try $0.register(storeID: store.id, storeName: store.name, kind: kind) }
+    }
+
+    private func release(_ lease: OperationLease) {
+        let waiters = state.withLock { $0.end(lease) }
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: Requests
@@ -68,7 +198,7 @@ public final class Provisioner: Sendable {
     /// caller returns the first store. The caller, `actor`, is recorded as the
     /// store's owner. Throws ``PlatformError`` (MISSING_STORE_NAME,
     /// INVALID_STORE_NAME, INVALID_ENGINE, ENGINE_UNAVAILABLE, STORE_NAME_TAKEN,
-    /// QUOTA_EXCEEDED).
+    /// QUOTA_EXCEEDED; UNAVAILABLE once shutdown began).
     public func create(
         name: String,
         engine: String,
@@ -79,6 +209,7 @@ public final class Provisioner: Sendable {
     ) async throws -> Store {
         let storeName = try StoreName.validate(name)
         let engine = try StoreEngines.resolve(engine)
+        try state.withLock { try $0.checkAccepting() }
         let store = Store.queued(name: storeName, engine: engine, owner: actor, now: Date())
         let outcome = try await database.createStore(
             store, maxLiveStores: maxLiveStores, requestedBy: actor, idempotencyKey: idempotencyKey, requestID: requestID
@@ -87,8 +218,11 @@ public final class Provisioner: Sendable {
         case .existing(let existing):
             return existing
         case .created(let created, _):
-            let lease = try locks.acquire(storeID: created.id, storeName: created.name, kind: .provision)
-            launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
+            // Shutdown may have begun while the store was written: it stays queued,
+            // and the next start's reconcile pass provisions it.
+            if let lease = try? register(created, kind: .provision) {
+                launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
+            }
             return created
         }
     }
@@ -96,30 +230,33 @@ public final class Provisioner: Sendable {
     /// Starts deleting a store. A provisioning operation still running on it is
     /// cancelled first (delete wins); a running delete answers OPERATION_IN_PROGRESS.
     public func delete(storeID: String, actor: String, requestID: String?) async throws -> Store {
+        try state.withLock { try $0.checkAccepting() }
         let store = try await existingStore(storeID)
-        if let current = running.withLock({ $0[storeID] }), current.kind != .delete,
-            store.status == .queued || store.status == .provisioning
-        {
-            current.task.cancel()
-            await current.task.value
+        if store.status == .queued || store.status == .provisioning {
+            await withCheckedContinuation { continuation in
+                let (canceller, resumeNow) = state.withLock { $0.cancel(storeID: storeID, except: .delete, thenResume: continuation) }
+                canceller?.resume()
+                if resumeNow { continuation.resume() }
+            }
         }
         await awaitFinishingOperation(store)
-        let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .delete)
+        let lease = try register(store, kind: .delete)
         let deleting: Transition
         do {
             deleting = try await commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
         } catch {
-            locks.release(lease)
+            release(lease)
             throw error
         }
-        launch(deleting.store, kind: .delete, lease: lease) {
-            await self.runDeletion(deleting.store, action: "deleted")
+        launch(lease) { lease in
+            await self.runDeletion(deleting.store, action: "deleted", lease: lease)
         }
         return deleting.store
     }
 
     /// Queues a failed store again and provisions it from step 1.
     public func retry(storeID: String, actor: String, requestID: String?) async throws -> Store {
+        try state.withLock { try $0.checkAccepting() }
         let store = try await existingStore(storeID)
         await awaitFinishingOperation(store)
         guard store.status == .failed else {
@@ -128,14 +265,14 @@ public final class Provisioner: Sendable {
                 "cannot retry store \"\(store.name)\": it is \(store.status.rawValue); retry applies to failed stores"
             )
         }
-        let lease = try locks.acquire(storeID: store.id, storeName: store.name, kind: .retry)
+        let lease = try register(store, kind: .retry)
         let queued: Transition
         do {
             queued = try await commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
                 $0.errorMessage = ""
             }
         } catch {
-            locks.release(lease)
+            release(lease)
             throw error
         }
         launchProvisioning(
@@ -145,23 +282,25 @@ public final class Provisioner: Sendable {
     }
 
     /// An operation whose store already reached its end status is only cleaning
-    /// up (releasing its lock); a new request waits for it instead of answering
+    /// up (letting go of its lock); a new request waits for it instead of answering
     /// OPERATION_IN_PROGRESS.
     private func awaitFinishingOperation(_ store: Store) async {
-        guard let current = running.withLock({ $0[store.id] }) else { return }
+        guard let current = state.withLock({ $0.lease(storeID: store.id) }) else { return }
         let finished: Set<StoreStatus> = current.kind == .delete ? [.deleted, .failed] : [.ready, .failed]
-        if finished.contains(store.status) {
-            await current.task.value
+        guard finished.contains(store.status) else { return }
+        await withCheckedContinuation { continuation in
+            if !state.withLock({ $0.waitForEnd(current, continuation) }) { continuation.resume() }
         }
     }
 
     // MARK: Recovery (the reconciler)
 
     /// Provisions a queued store that has no operation in this process (after a
-    /// restart). Returns false when an operation already holds the store.
+    /// restart). Returns false when an operation already holds the store, or
+    /// shutdown began.
     @discardableResult
     public func resumeProvisioning(_ store: Store, reason: String) -> Bool {
-        guard let lease = try? locks.acquire(storeID: store.id, storeName: store.name, kind: .provision) else { return false }
+        guard let lease = try? register(store, kind: .provision) else { return false }
         launchProvisioning(store, lease: lease, action: "recovery", message: reason)
         return true
     }
@@ -169,9 +308,9 @@ public final class Provisioner: Sendable {
     /// Finishes deleting a `deleting` store that has no operation in this process.
     @discardableResult
     public func resumeDeletion(_ store: Store) -> Bool {
-        guard let lease = try? locks.acquire(storeID: store.id, storeName: store.name, kind: .delete) else { return false }
-        launch(store, kind: .delete, lease: lease) {
-            await self.runDeletion(store, action: "recovery")
+        guard let lease = try? register(store, kind: .delete) else { return false }
+        launch(lease) { lease in
+            await self.runDeletion(store, action: "recovery", lease: lease)
         }
         return true
     }
@@ -185,12 +324,53 @@ public final class Provisioner: Sendable {
         }.store
     }
 
-    /// Cancels every running operation and waits for each to stop. Stores keep
-    /// their status; the next start's reconcile pass resumes them.
-    public func shutdown() async {
-        let tasks = running.withLock { $0.values.map(\.task) }
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
+    // MARK: Step boundaries
+
+    /// Throws `CancellationError` when the operation must stop before its next step.
+    private func checkpoint(_ lease: OperationLease) throws {
+        if Task.isCancelled || state.withLock({ $0.shouldStop(lease) }) { throw CancellationError() }
+    }
+
+    /// Sleeps between steps. A shutdown that comes meanwhile cancels the sleep: no
+    /// step is under way.
+    private func pause(for duration: Duration, _ lease: OperationLease) async throws {
+        guard state.withLock({ $0.enterWait(lease) }) else { throw CancellationError() }
+        var interrupted: (any Error)?
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            interrupted = error
+        }
+        guard state.withLock({ $0.leaveWait(lease) }) else { throw CancellationError() }
+        if let interrupted { throw interrupted }
+    }
+
+    /// Waits for a provisioning slot, first come first served. Throws
+    /// `CancellationError` when the operation is cancelled first (a delete took over,
+    /// or shutdown).
+    private func acquireSlot(_ lease: OperationLease) async throws {
+        let ready = try state.withLock { table -> Bool in
+            guard table.enterWait(lease) else { throw CancellationError() }
+            return table.takeSlotIfFree()
+        }
+        defer { _ = state.withLock { $0.leaveWait(lease) } }
+        if ready { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: ProvisioningSlots.Waiter) in
+                let granted = state.withLock { table -> [ProvisioningSlots.Waiter]? in
+                    Task.isCancelled ? nil : table.waitForSlot(lease, continuation)
+                }
+                guard let granted else { return continuation.resume(throwing: CancellationError()) }
+                for waiter in granted { waiter.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.removeSlotWaiter(lease) }?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func releaseSlot() {
+        let granted = state.withLock { $0.releaseSlot() }
+        for waiter in granted { waiter.resume() }
     }
 
     // MARK: Operations
@@ -198,46 +378,35 @@ public final class Provisioner: Sendable {
     /// `reinstall`: a user's retry replaces a release left by a failed attempt
     /// (crash-looping pods do not heal by waiting); recovery after a restart keeps it.
     private func launchProvisioning(_ store: Store, lease: OperationLease, action: String, message: String, reinstall: Bool = false) {
-        launch(store, kind: lease.kind, lease: lease) {
+        launch(lease) { lease in
             do {
-                try await self.slots.acquire()
+                try await self.acquireSlot(lease)
             } catch {
                 return  // cancelled while queued: a delete took over, or shutdown
             }
-            defer { self.slots.release() }
-            await self.runProvisioning(store.id, action: action, message: message, reinstall: reinstall)
+            defer { self.releaseSlot() }
+            await self.runProvisioning(store.id, action: action, message: message, reinstall: reinstall, lease: lease)
         }
     }
 
-    /// Runs `body` as the store's one background operation, holding its lock until it ends.
-    private func launch(_ store: Store, kind: OperationKind, lease: OperationLease, _ body: @escaping @Sendable () async -> Void) {
-        running.withLock { running in
-            let task = Task {
-                await body()
-                self.running.withLock { running in
-                    _ = running.removeValue(forKey: store.id)
-                }
-                self.locks.release(lease)
-            }
-            running[store.id] = Running(task: task, kind: kind)
-        }
-    }
-
-    private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool) async {
+    private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool, lease: OperationLease) async {
         let started: Transition
         do {
+            try checkpoint(lease)
             started = try await commit(storeID, to: .provisioning, expectedFrom: [.queued], action: action, actor: "system", message: message) {
                 $0.attempts += 1
                 $0.provisioningStartedAt = Date()
                 $0.errorMessage = ""
             }
+        } catch is CancellationError {
+            return
         } catch {
             logger.warning("provisioning not started", metadata: ["store": "\(storeID)", "error": "\(error)"])
             return
         }
         let store = started.store
         do {
-            try await provisionSteps(store, reinstall: reinstall)
+            try await provisionSteps(store, reinstall: reinstall, lease: lease)
             let now = Date()
             let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
             _ = try await commit(storeID, to: .ready, expectedFrom: [.provisioning], action: "ready", actor: "system", message: "ready at \(url)") {
@@ -263,8 +432,8 @@ public final class Provisioner: Sendable {
     }
 
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
-    private func provisionSteps(_ store: Store, reinstall: Bool) async throws {
-        try Task.checkCancellation()
+    private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws {
+        try checkpoint(lease)
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
         let secret = StoreSecrets.secretName(release: store.release)
         // The values exist only inside this call, and the driver redacts the one command
@@ -272,8 +441,9 @@ public final class Provisioner: Sendable {
         // hold them (the chart reads the Secret by name; readiness and events are the API
         // server's structured fields), and an attempt after the Secret exists does not know
         // them at all, so keeping them longer would only widen where they live.
+        try checkpoint(lease)
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
-        try Task.checkCancellation()
+        try checkpoint(lease)
         var values = [
             "store.name": store.name,
             "store.id": store.id,
@@ -291,18 +461,19 @@ public final class Provisioner: Sendable {
             values: values
         )
         while true {
+            try checkpoint(lease)
             let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
             switch status?.state {
             case nil:
                 try await driver.installRelease(request)
             case .failed:
-                try await reinstallRelease(store, request)
+                try await reinstallRelease(store, request, lease: lease)
             case .deployed where reinstall:
-                try await reinstallRelease(store, request)
+                try await reinstallRelease(store, request, lease: lease)
             case .deployed:
                 break
             case .pending where reinstall:
-                try await reinstallRelease(store, request)
+                try await reinstallRelease(store, request, lease: lease)
             case .pending:
                 // A helm command still running, or one that died before it recorded
                 // how it ended; only the first is worth waiting for.
@@ -316,17 +487,18 @@ public final class Provisioner: Sendable {
                         )
                     )
                 }
-                try await Task.sleep(for: configuration.pollInterval)
+                try await pause(for: configuration.pollInterval, lease)
                 continue
             }
             break
         }
-        try await waitUntilReady(store)
+        try await waitUntilReady(store, lease: lease)
     }
 
     /// Uninstalls the release, waits until its pods and volume claims are gone (a new
     /// install must not meet a dying claim of the old one), then installs it again.
-    private func reinstallRelease(_ store: Store, _ request: InstallRequest) async throws {
+    private func reinstallRelease(_ store: Store, _ request: InstallRequest, lease: OperationLease) async throws {
+        try checkpoint(lease)
         try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
         let started = ContinuousClock.now
         while true {
@@ -339,16 +511,17 @@ public final class Provisioner: Sendable {
                         + leftovers.joined(separator: ", ") + "; retry once they are gone"
                 )
             }
-            try await Task.sleep(for: configuration.pollInterval)
+            try await pause(for: configuration.pollInterval, lease)
         }
+        try checkpoint(lease)
         try await driver.installRelease(request)
     }
 
-    private func waitUntilReady(_ store: Store) async throws {
+    private func waitUntilReady(_ store: Store, lease: OperationLease) async throws {
         let startedAt = store.provisioningStartedAt ?? Date()
         let deadlineSeconds = Self.seconds(configuration.deadline)
         while true {
-            try Task.checkCancellation()
+            try checkpoint(lease)
             switch try await driver.readiness(namespace: store.namespace, release: store.release) {
             case .ready:
                 return
@@ -366,14 +539,14 @@ public final class Provisioner: Sendable {
                 }
                 let remaining = deadlineSeconds - elapsed
                 let wait = min(Self.seconds(configuration.pollInterval), remaining)
-                try await Task.sleep(for: .milliseconds(Int64(max(1, wait * 1000))))
+                try await pause(for: .milliseconds(Int64(max(1, wait * 1000))), lease)
             }
         }
     }
 
     /// Polls until the namespace is gone; one stuck Terminating fails the delete with
     /// what it still waits for.
-    private func waitUntilNamespaceGone(_ namespace: String) async throws {
+    private func waitUntilNamespaceGone(_ namespace: String, lease: OperationLease) async throws {
         let started = ContinuousClock.now
         while let phase = try await driver.namespacePhase(namespace) {
             let waited = ContinuousClock.now - started
@@ -383,7 +556,7 @@ public final class Provisioner: Sendable {
                     String(format: "namespace %@ is still there %.0f s after its deletion was requested (%@)", namespace, Self.seconds(waited), detail)
                 )
             }
-            try await Task.sleep(for: configuration.pollInterval)
+            try await pause(for: configuration.pollInterval, lease)
         }
     }
 
@@ -394,18 +567,21 @@ public final class Provisioner: Sendable {
 
     /// Uninstall, then delete the namespace: either alone still cleans up what
     /// the other missed. The store is deleted once its namespace is gone.
-    private func runDeletion(_ store: Store, action: String) async {
+    private func runDeletion(_ store: Store, action: String, lease: OperationLease) async {
         var uninstallProblem: String?
         do {
+            try checkpoint(lease)
             try await driver.uninstallRelease(namespace: store.namespace, release: store.release)
+        } catch is CancellationError {
+            return
         } catch {
             if Task.isCancelled { return }
             uninstallProblem = Self.reason(error)
         }
         do {
-            try Task.checkCancellation()
+            try checkpoint(lease)
             try await driver.deleteNamespace(store.namespace)
-            try await waitUntilNamespaceGone(store.namespace)
+            try await waitUntilNamespaceGone(store.namespace, lease: lease)
             let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
             _ = try await commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
                 $0.deletedAt = Date()

@@ -15,6 +15,10 @@ public struct ProvisionerConfiguration: Sendable {
     /// How long a reinstall waits for the old release's pods and volume claims to be
     /// gone, and a delete for the namespace to be gone, before it fails.
     public var cleanupTimeout: Duration = .seconds(300)
+    /// How long a graceful shutdown lets operations reach their next step boundary (a
+    /// helm or kubectl command under way finishes) before it cancels them (the command
+    /// is killed). Either way the store keeps its status and the next start resumes it.
+    public var shutdownGracePeriod: Duration = .seconds(20)
     /// Stores are served at `<scheme>://<name>.<storeDomain>`.
     public var storeDomain = "stores.localhost"
     /// The cert-manager ClusterIssuer that gives each store's Ingress a certificate;

@@ -1,77 +1,58 @@
-import Synchronization
-
 /// Bounds how many provisioning operations run at once; the rest wait (their
 /// stores stay `queued`). First come, first served; the limit can change at
-/// runtime; a waiter whose task is cancelled leaves the queue.
-final class ProvisioningSlots: Sendable {
-    private struct State {
-        var limit: Int
-        var inUse = 0
-        var nextID: UInt64 = 0
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    }
+/// runtime; a waiter that gives up leaves the queue.
+///
+/// Pure state, kept in ``OperationTable`` under the provisioner's one lock: the
+/// methods return the waiters to resume, and the caller resumes them after it let
+/// go of the lock.
+struct ProvisioningSlots {
+    typealias Waiter = CheckedContinuation<Void, any Error>
 
-    private let state: Mutex<State>
+    private(set) var limit: Int
+    private(set) var inUse = 0
+    /// Oldest first, by the waiting operation's store id (one operation per store).
+    private var waiters: [(id: String, continuation: Waiter)] = []
 
     init(limit: Int) {
-        state = Mutex(State(limit: max(1, limit)))
+        self.limit = max(1, limit)
     }
 
-    var limit: Int { state.withLock { $0.limit } }
-
-    /// Waits for a free slot. Throws `CancellationError` if the task is cancelled first.
-    func acquire() async throws {
-        let id = state.withLock { state -> UInt64? in
-            if state.inUse < state.limit && state.waiters.isEmpty {
-                state.inUse += 1
-                return nil
-            }
-            state.nextID += 1
-            return state.nextID
-        }
-        guard let id else { return }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let resumeNow: Bool = state.withLock { state in
-                    if Task.isCancelled { return true }
-                    state.waiters.append((id, continuation))
-                    return false
-                }
-                if resumeNow { continuation.resume(throwing: CancellationError()) }
-                // A slot may have been freed before we queued.
-                self.grant()
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index).continuation
-            }
-            waiter?.resume(throwing: CancellationError())
-        }
+    /// Takes a slot at once if one is free and nobody waits for it.
+    mutating func takeIfFree() -> Bool {
+        guard inUse < limit, waiters.isEmpty else { return false }
+        inUse += 1
+        return true
     }
 
-    func release() {
-        state.withLock { $0.inUse -= 1 }
-        grant()
+    /// Queues a waiter; returns the waiters that got a slot (it may be one of them).
+    mutating func wait(id: String, _ continuation: Waiter) -> [Waiter] {
+        waiters.append((id, continuation))
+        return grant()
     }
 
-    func setLimit(_ limit: Int) {
-        state.withLock { $0.limit = max(1, limit) }
-        grant()
+    /// Takes a waiter out of the queue (it gave up); nil when it is no longer there.
+    mutating func removeWaiter(id: String) -> Waiter? {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters.remove(at: index).continuation
+    }
+
+    mutating func release() -> [Waiter] {
+        inUse -= 1
+        return grant()
+    }
+
+    mutating func setLimit(_ limit: Int) -> [Waiter] {
+        self.limit = max(1, limit)
+        return grant()
     }
 
     /// Hands free slots to waiters, oldest first.
-    private func grant() {
-        let granted = state.withLock { state in
-            var granted: [CheckedContinuation<Void, any Error>] = []
-            while state.inUse < state.limit, !state.waiters.isEmpty {
-                state.inUse += 1
-                granted.append(state.waiters.removeFirst().continuation)
-            }
-            return granted
+    private mutating func grant() -> [Waiter] {
+        var granted: [Waiter] = []
+        while inUse < limit, !waiters.isEmpty {
+            inUse += 1
+            granted.append(waiters.removeFirst().continuation)
         }
-        for continuation in granted {
-            continuation.resume()
-        }
+        return granted
     }
 }

@@ -21,6 +21,8 @@ public struct ReconcileReport: Sendable, Equatable {
     public var orphanNamespaces: [String] = []
     /// Orphans this pass deleted (when orphan deletion is on).
     public var deletedOrphans: [String] = []
+    /// Which pass this was since the reconciler started, counting from 1.
+    public var pass = 0
     public var storesExamined = 0
     public var durationMilliseconds: Double = 0
     /// Cluster listings this pass made (always 1: one batched call).
@@ -47,8 +49,8 @@ public final class Reconciler: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let counters = Mutex<(passes: Int, corrections: Int)>((0, 0))
-    /// One pass at a time: a pass on demand waits for a periodic one to finish.
-    private let passLock = Mutex<Bool>(false)
+    /// One pass at a time (``reconcile()``).
+    private let flight = Mutex(Flight())
 
     public init(provisioner: Provisioner, configuration: Configuration, logger: Logger) {
         self.provisioner = provisioner
@@ -88,19 +90,68 @@ public final class Reconciler: Service, Sendable {
         }
     }
 
-    /// One pass now.
-    public func reconcile() async throws -> ReconcileReport {
-        while passLock.withLock({ running in
-            if running { return true }
-            running = true
-            return false
-        }) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        defer { passLock.withLock { $0 = false } }
+    /// Passes begun since start (the number of the latest).
+    public var passesStarted: Int {
+        flight.withLock { $0.passesStarted }
+    }
 
+    /// A pass whose report reflects the state after this call began.
+    ///
+    /// Single flight, without polling: at most one pass runs at a time. A caller that
+    /// arrives while a pass runs cannot take that pass's report, since the pass may have
+    /// read the database and the cluster before the caller's request; it waits for that
+    /// pass to end. Then the first of the callers that waited runs the next pass and the
+    /// others join it rather than running one each: it starts after all of their requests,
+    /// so its report serves every one of them, and a burst of requests costs one pass.
+    public func reconcile() async throws -> ReconcileReport {
+        while true {
+            switch try await takeTurn() {
+            case .run:
+                let result: Result<ReconcileReport, any Error>
+                do {
+                    result = .success(try await pass())
+                } catch {
+                    result = .failure(error)
+                }
+                let (next, joiners) = flight.withLock { $0.passEnded() }
+                for joiner in joiners { joiner.continuation.resume(returning: .report(result)) }
+                next?.continuation.resume(returning: .run)
+                return try result.get()
+            case .report(let result):
+                // The caller that ran the pass was cancelled, not this one: take another turn.
+                if case .failure(let error) = result, error is CancellationError, !Task.isCancelled { continue }
+                return try result.get()
+            }
+        }
+    }
+
+    /// Runs a pass at once when none runs; otherwise waits for the running pass to end,
+    /// then runs the next one or joins it.
+    private func takeTurn() async throws -> Flight.Turn {
+        let id: UInt64? = flight.withLock { $0.start() }
+        guard let id else { return .run }
+        let turn = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = flight.withLock { flight -> Flight.Turn? in
+                    Task.isCancelled ? .report(.failure(CancellationError())) : flight.queue(id, continuation)
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            flight.withLock { $0.leave(id) }?.resume(returning: .report(.failure(CancellationError())))
+        }
+        if case .report(.failure(let error)) = turn, error is CancellationError, Task.isCancelled { throw error }
+        return turn
+    }
+
+    /// One pass, never two at once (the caller holds the turn).
+    private func pass() async throws -> ReconcileReport {
         let started = ContinuousClock.now
         var report = ReconcileReport()
+        report.pass = flight.withLock { flight in
+            flight.passesStarted += 1
+            return flight.passesStarted
+        }
         let database = provisioner.database
         let inventory = try await provisioner.driver.listManaged()
         report.clusterListings = 1
@@ -184,5 +235,71 @@ public final class Reconciler: Service, Sendable {
             counters.corrections += report.corrections.count
         }
         return report
+    }
+}
+
+extension Reconciler {
+    /// Who runs the reconcile pass and who waits: pure state behind the reconciler's
+    /// lock. The continuations it returns are resumed after the lock is let go.
+    struct Flight {
+        enum Turn: Sendable {
+            /// Run the next pass.
+            case run
+            /// The report of a pass that started after the request.
+            case report(Result<ReconcileReport, any Error>)
+        }
+
+        typealias Waiter = (id: UInt64, continuation: CheckedContinuation<Turn, Never>)
+
+        var passesStarted = 0
+        private var running = false
+        /// Waiting for the running pass: it started after their requests.
+        private var joiners: [Waiter] = []
+        /// Arrived while the running pass ran: they wait for the next one.
+        private var queued: [Waiter] = []
+        private var nextID: UInt64 = 0
+
+        /// Takes the turn when no pass runs (nil); otherwise an id to queue with.
+        mutating func start() -> UInt64? {
+            if !running {
+                running = true
+                return nil
+            }
+            nextID += 1
+            return nextID
+        }
+
+        /// Queues a caller that arrived while a pass ran; `.run` when that pass ended
+        /// meanwhile (the caller runs the next one at once).
+        mutating func queue(_ id: UInt64, _ continuation: CheckedContinuation<Turn, Never>) -> Turn? {
+            guard running else {
+                running = true
+                return .run
+            }
+            queued.append((id, continuation))
+            return nil
+        }
+
+        /// A waiting caller gave up (its task was cancelled).
+        mutating func leave(_ id: UInt64) -> CheckedContinuation<Turn, Never>? {
+            if let index = queued.firstIndex(where: { $0.id == id }) { return queued.remove(at: index).continuation }
+            if let index = joiners.firstIndex(where: { $0.id == id }) { return joiners.remove(at: index).continuation }
+            return nil
+        }
+
+        /// The running pass ended: its joiners get its report; of the callers that
+        /// arrived during it, the first runs the next pass and the rest join that one.
+        mutating func passEnded() -> (next: Waiter?, joiners: [Waiter]) {
+            let finished = joiners
+            guard !queued.isEmpty else {
+                running = false
+                joiners = []
+                return (nil, finished)
+            }
+            let next = queued.removeFirst()
+            joiners = queued
+            queued = []
+            return (next, finished)
+        }
     }
 }

@@ -91,24 +91,26 @@ struct KubeAPIBenchmark: AsyncParsableCommand {
         let provisioner = Provisioner(
             database: database, driver: driver, events: StoreEventBus(), configuration: ProvisionerConfiguration(), logger: Logger(label: "bench")
         )
-        var record: JSON?
-        // The first store warms helm's and kubectl's discovery caches; the second is measured.
-        for (index, name) in ["warmup", "measured"].enumerated() {
-            api.clearRequests()
-            let started = ContinuousClock.now
-            let store = try await provisioner.create(name: name, engine: "", actor: "bench", requestID: nil, idempotencyKey: nil, maxLiveStores: 10)
-            while true {
-                let current = try await database.store(id: store.id)
-                if current?.status == .ready { break }
-                if current?.status == .failed { throw BenchError("\(name) failed: \(current?.errorMessage ?? "")") }
-                try await Task.sleep(for: .milliseconds(50))
+        let record: JSON? = try await provisioner.withRunning {
+            var record: JSON?
+            // The first store warms helm's and kubectl's discovery caches; the second is measured.
+            for (index, name) in ["warmup", "measured"].enumerated() {
+                api.clearRequests()
+                let started = ContinuousClock.now
+                let store = try await provisioner.create(name: name, engine: "", actor: "bench", requestID: nil, idempotencyKey: nil, maxLiveStores: 10)
+                while true {
+                    let current = try await database.store(id: store.id)
+                    if current?.status == .ready { break }
+                    if current?.status == .failed { throw BenchError("\(name) failed: \(current?.errorMessage ?? "")") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                if index == 1 {
+                    print(Self.row("after", "helm \(major)", api.requests, namespace: store.namespace, seconds: ContinuousClock.now - started))
+                    record = try api.objects("configmaps", namespace: store.namespace, labelSelector: "owner=helm").first
+                }
             }
-            if index == 1 {
-                print(Self.row("after", "helm \(major)", api.requests, namespace: store.namespace, seconds: ContinuousClock.now - started))
-                record = try api.objects("configmaps", namespace: store.namespace, labelSelector: "owner=helm").first
-            }
+            return record
         }
-        await provisioner.shutdown()
         return try Self.require(record)
     }
 

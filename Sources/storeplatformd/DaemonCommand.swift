@@ -435,8 +435,11 @@ struct DaemonCommand: AsyncParsableCommand {
             ]
         )
 
+        // The provisioner comes first, so it stops last: calls still finishing in the RPC
+        // server and the gateway may hand it work (or get a clear UNAVAILABLE), and the
+        // reconciler resumes stores through it.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: controlPlane.databaseAvailability), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
+            .init(service: controlPlane.databaseAvailability), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
             let (host, port) = try GatewayConfiguration.parseAddress(http)
@@ -475,16 +478,15 @@ struct DaemonCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: the RPC server stops taking calls, then the HTTP
-                // gateway (ending its event streams), then the reconciler stops.
+                // gateway (ending its event streams), then the reconciler stops, then the
+                // provisioner: its operations stop at a step boundary, their stores keep
+                // their status and the next start's reconcile pass resumes them.
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
-        // Operations still running are cancelled; their stores keep their status
-        // and the next start's reconcile pass resumes them.
-        await provisioner.shutdown()
         logger.info("storeplatformd stopped")
     }
 }

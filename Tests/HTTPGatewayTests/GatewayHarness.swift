@@ -18,6 +18,8 @@ struct GatewayHarness {
     let database: StoreDatabase
     let provisioner: Provisioner
     let controlPlane: ControlPlane
+    /// The provisioner's service, running for the harness's lifetime.
+    let running: RunningProvisioner
 
     init(
         limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100,
@@ -35,6 +37,7 @@ struct GatewayHarness {
             database: database, driver: cluster, events: StoreEventBus(bufferLimit: eventBuffer), configuration: configuration, logger: logger
         )
         let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: logger)
+        running = RunningProvisioner(provisioner)
         let frozen = ContinuousClock.now
         controlPlane = ControlPlane(
             info: DaemonInfo(
@@ -74,13 +77,11 @@ struct GatewayHarness {
             } catch {
                 await group.triggerGracefulShutdown()
                 try? await tasks.waitForAll()
-                await provisioner.shutdown()
                 throw error
             }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        await provisioner.shutdown()
     }
 
     /// The same ControlPlane served over RPC on a Unix socket in the harness's

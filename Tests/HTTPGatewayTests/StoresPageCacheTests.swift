@@ -59,6 +59,6 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(try await list(10) == ["cached:ready"], "store \(store.id) never showed up ready")
-        await harness.provisioner.shutdown()
+        await harness.running.stop()
     }
 }

@@ -44,6 +44,7 @@ struct APIDoubleHarness {
     let provisioner: Provisioner
     let reconciler: Reconciler
     let provisioning: ProvisionerConfiguration
+    let running: RunningProvisioner
 
     /// With `asServiceAccount`, the double enforces RBAC and the driver's kubeconfig
     /// carries ``serviceAccount``'s token instead of the admin's: the test must seed
@@ -91,6 +92,7 @@ struct APIDoubleHarness {
             database: database, driver: driver, events: StoreEventBus(), configuration: provisioning, logger: Logger(label: "test")
         )
         reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
+        running = RunningProvisioner(provisioner)
     }
 
     /// A second provisioner on the same database and cluster: the daemon after a restart.
@@ -101,7 +103,7 @@ struct APIDoubleHarness {
     }
 
     func stop() async throws {
-        await provisioner.shutdown()
+        await running.stop()
         try await api.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -20,6 +20,7 @@ import StoreDatabase
         let provisioner = Provisioner(
             database: database, driver: fakes.driver(), events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
         )
+        let running = RunningProvisioner(provisioner)
         // 200,000 bytes of helm output, no whitespace but the newlines between lines of 40.
         let line = String(repeating: "e", count: 29)
         let stderr = (0..<5000).map { String(format: "%010d", $0) + line + "\n" }.joined()
@@ -44,6 +45,6 @@ import StoreDatabase
         #expect(fail.action == "fail")
         #expect(fail.message == expected)
         #expect(try await database.recentFailures(limit: 1).first?.message == expected)
-        await provisioner.shutdown()
+        await running.stop()
     }
 }

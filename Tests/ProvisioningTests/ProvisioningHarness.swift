@@ -15,12 +15,17 @@ struct Harness {
     let driver: CountingClusterDriver
     let provisioner: Provisioner
     let reconciler: Reconciler
+    /// The provisioner's service, running until ``stop()`` or the end of the test;
+    /// nil when the test runs it itself.
+    let running: RunningProvisioner?
 
     init(
         cluster configure: (inout SimulatedClusterConfiguration) -> Void = { _ in },
         provisioner configureProvisioner: (inout ProvisionerConfiguration) -> Void = { _ in },
         directory: String? = nil,
-        database: StoreDatabase? = nil
+        database: StoreDatabase? = nil,
+        wrap: (any ClusterDriver) -> any ClusterDriver = { $0 },
+        runs: Bool = true
     ) throws {
         self.directory = directory ?? "/tmp/spprov-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
@@ -33,9 +38,16 @@ struct Harness {
         configuration.pollInterval = .milliseconds(20)
         configureProvisioner(&configuration)
         provisioner = Provisioner(
-            database: self.database, driver: driver, events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
+            database: self.database, driver: wrap(driver), events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
         )
         reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
+        running = runs ? RunningProvisioner(provisioner) : nil
+    }
+
+    /// Stops the provisioner as a daemon that stops mid-operation does: its operations
+    /// are cancelled, their stores keep their status.
+    func stop() async {
+        await running?.stop()
     }
 
     func create(_ name: String, maxLiveStores: Int = 100, key: String? = nil) async throws -> Store {

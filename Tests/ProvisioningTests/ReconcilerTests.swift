@@ -13,7 +13,7 @@ struct ReconcilerTests {
         let store = try await first.create("shop")
         try await first.waitFor(store.id, [.provisioning])
         try await Task.sleep(for: .milliseconds(100))
-        await first.provisioner.shutdown()
+        await first.stop()
         #expect(try await first.database.store(id: store.id)?.status == .provisioning)
 
         // A second daemon on the same state: one reconcile pass resumes it.
@@ -33,7 +33,7 @@ struct ReconcilerTests {
         let first = try Harness(cluster: { $0.readyDelay = .seconds(30) })
         let store = try await first.create("shop")
         try await first.waitFor(store.id, [.provisioning])
-        await first.provisioner.shutdown()
+        await first.stop()
         let second = try Harness(provisioner: { $0.deadline = .milliseconds(1) }, directory: first.directory, database: first.database)
         let report = try await second.reconciler.reconcile()
         #expect(report.corrections.map(\.to) == [.failed])
@@ -77,7 +77,7 @@ struct ReconcilerTests {
         try await first.waitFor(store.id, [.ready])
         _ = try await first.provisioner.delete(storeID: store.id, actor: "uid:0", requestID: nil)
         try await Task.sleep(for: .milliseconds(100))
-        await first.provisioner.shutdown()
+        await first.stop()
         #expect(try await first.database.store(id: store.id)?.status == .deleting)
 
         let second = try Harness(directory: first.directory, database: first.database)
