@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import StorePlatformProto
+import StoreRPC
+import Synchronization
+import Testing
+
+/// No synchronous database or file call runs on an event loop: while another
+/// connection holds SQLite's write lock, a CreateStore waits for it, and the
+/// daemon, pinned to one CPU so that it runs a single event loop, still answers
+/// Health and GetStore on the same RPC connection and on the gateway.
+@Suite struct EventLoopLivenessTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")))
+    func readsAreAnsweredWhileAWriteWaitsForTheDatabaseLock() async throws {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let allowed = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        let cpu = try #require(allowed.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces)
+            .split(whereSeparator: { $0 == "," || $0 == "-" }).first)
+        let daemon = try DaemonProcess(extraArguments: quickCluster, launcher: ["/usr/bin/taskset", "-c", String(cpu)])
+        try await daemon.start()
+        let httpPort = try await port(after: "url=http://127.0.0.1:", in: daemon)
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let existing = try await client.create("liveness-read")
+
+        // Another connection to the daemon's database file takes the write lock
+        // and holds it until told to let go.
+        let lock = try WriteLockHolder(path: daemon.directory + "/data/storeplatform.sqlite")
+        try await lock.acquire()
+        let created = Flag()
+        let create = Task {
+            defer { created.set() }
+            return try await client.create("liveness-write")
+        }
+
+        // Reads keep being answered while the create waits for the lock. Each is
+        // bounded generously (1 s): this checks that they are answered at all.
+        var readsWhileCreateWaited = 0
+        let until = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < until {
+            let health = try await client.unary(
+                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(),
+                as: Storeplatform_V1_HealthResponse.self, timeout: .seconds(1)
+            )
+            #expect(health.status == "SERVING")
+            var get = Storeplatform_V1_GetStoreRequest()
+            get.id = existing.id
+            let store = try await client.unary(
+                StorePlatformMethod.StoreService.getStore, get, as: Storeplatform_V1_GetStoreResponse.self, timeout: .seconds(1)
+            ).store
+            #expect(store.id == existing.id)
+            #expect(try await httpStatus(port: httpPort, path: "/api/health") == 200)
+            #expect(try await httpStatus(port: httpPort, path: "/api/stores/\(existing.id)") == 200)
+            if !created.isSet { readsWhileCreateWaited += 1 }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // The create really waited for the lock all along, then went through.
+        #expect(!created.isSet)
+        #expect(readsWhileCreateWaited >= 5)
+        lock.release()
+        let store = try await create.value
+        #expect(store.name == "liveness-write")
+        await client.close()
+        #expect(try await daemon.terminate() == 0)
+    }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+}
+
+/// A second SQLite connection to a database file that holds its write lock
+/// (`BEGIN IMMEDIATE`) on a thread of its own until ``release()``.
+private final class WriteLockHolder: Sendable {
+    private let queue: DatabaseQueue
+    private let released = DispatchSemaphore(value: 0)
+
+    init(path: String) throws {
+        queue = try DatabaseQueue(path: path)
+    }
+
+    /// Returns once the lock is held.
+    func acquire() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread { [self] in
+                do {
+                    try queue.writeWithoutTransaction { db in
+                        try db.execute(sql: "BEGIN IMMEDIATE")
+                        continuation.resume()
+                        released.wait()
+                        try db.execute(sql: "COMMIT")
+                    }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    func release() {
+        released.signal()
+    }
+}
+
+/// The status code of a plain HTTP/1.1 GET, read on a thread of its own.
+private func httpStatus(port: Int, path: String) async throws -> Int {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try blockingHTTPStatus(port: port, path: path) })
+        }
+    }
+}
+
+private struct HTTPFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+private func blockingHTTPStatus(port: Int, path: String) throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HTTPFailure(description: "socket failed") }
+    defer { close(fd) }
+    // Generous: a gateway whose event loop is blocked answers nothing.
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw HTTPFailure(description: "cannot connect to the gateway on port \(port)") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard write(fd, request, request.count) == request.count else { throw HTTPFailure(description: "write failed") }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while !received.contains(0x0A) {
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { throw HTTPFailure(description: "GET \(path): no answer within 1 s") }
+        received += buffer[..<count]
+    }
+    let line = String(decoding: received.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
+    let fields = line.split(separator: " ")
+    guard fields.count >= 2, let status = Int(fields[1]) else { throw HTTPFailure(description: "not an HTTP status line: \(line)") }
+    return status
+}
