@@ -51,6 +51,8 @@ final class ServerConnection: Sendable {
     /// True while a flush of answers written by tasks is scheduled; read and
     /// written on the event loop only (atomic so the class stays `Sendable`).
     private let flushScheduled = Atomic<Bool>(false)
+    /// Where the calls' tasks run: this connection's event loop.
+    private let executor: EventLoopTaskExecutor
 
     init(
         refusal: RPCStatus? = nil,
@@ -65,6 +67,7 @@ final class ServerConnection: Sendable {
     ) {
         self.refusal = refusal
         self.channel = channel
+        self.executor = EventLoopTaskExecutor(loop: channel.eventLoop)
         self.acceptedPeer = peer
         self.router = router
         self.tokens = tokens
@@ -241,7 +244,7 @@ final class ServerConnection: Sendable {
                 state.calls[streamID] = nil
                 return
             }
-            state.calls[streamID]?.task = Task {
+            state.calls[streamID]?.task = Task(executorPreference: executor) {
                 await self.run(call)
             }
         }
