@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import Synchronization
 
@@ -17,12 +18,39 @@ import Synchronization
 /// them back to back on one wake-up, and spill to the next only when it falls
 /// behind (or a long read holds it).
 final class SQLiteReaders: Sendable {
+    /// One connection, opened when it is first needed (most databases only ever
+    /// need the first), on a thread of Dispatch's own, never the caller's.
     private final class Reader: Sendable {
-        let queue: DatabaseQueue
         let queued = Atomic<Int>(0)
+        private let path: String
+        private let configuration: Configuration
+        private let opened = Mutex<DatabaseQueue?>(nil)
 
-        init(queue: DatabaseQueue) {
-            self.queue = queue
+        init(path: String, configuration: Configuration) {
+            self.path = path
+            self.configuration = configuration
+        }
+
+        func queue() async throws -> DatabaseQueue {
+            if let queue = opened.withLock({ $0 }) { return queue }
+            let (path, configuration) = (path, configuration)
+            let new = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try DatabaseQueue(path: path, configuration: configuration) })
+                }
+            }
+            // Two first reads may race to open it: the first one opened is kept.
+            let (kept, spare) = opened.withLock { queue -> (DatabaseQueue, DatabaseQueue?) in
+                if let queue { return (queue, new) }
+                queue = new
+                return (new, nil)
+            }
+            try? spare?.close()
+            return kept
+        }
+
+        func close() {
+            try? opened.withLock { $0 }?.close()
         }
     }
 
@@ -31,13 +59,13 @@ final class SQLiteReaders: Sendable {
 
     private let readers: [Reader]
 
-    /// Opens `count` read-only connections to the database at `path`, which must
+    /// Up to `count` read-only connections to the database at `path`, which must
     /// exist and be in WAL mode.
-    init(path: String, count: Int, configuration base: Configuration) throws {
+    init(path: String, count: Int, configuration base: Configuration) {
         var configuration = base
         configuration.readonly = true
         configuration.label = (base.label ?? "StoreDatabase") + ".reader"
-        readers = try (0..<max(1, count)).map { _ in Reader(queue: try DatabaseQueue(path: path, configuration: configuration)) }
+        readers = (0..<max(1, count)).map { _ in Reader(path: path, configuration: configuration) }
     }
 
     /// Runs `body` on one connection's queue, suspending the caller meanwhile.
@@ -57,12 +85,12 @@ final class SQLiteReaders: Sendable {
         }
         chosen.queued.add(1, ordering: .relaxed)
         defer { chosen.queued.subtract(1, ordering: .relaxed) }
-        return try await chosen.queue.unsafeRead(body)
+        return try await chosen.queue().unsafeRead(body)
     }
 
     func close() {
         for reader in readers {
-            try? reader.queue.close()
+            reader.close()
         }
     }
 }

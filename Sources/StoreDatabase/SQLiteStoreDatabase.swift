@@ -27,10 +27,8 @@ public final class SQLiteStoreDatabase: StoreDatabase {
         self.location = pool.path
         self.temporaryDirectory = temporaryDirectory
         try Self.performing { try Self.migrator.migrate(pool) }
-        // Opened once the file is migrated (and so in WAL mode).
-        readers = try Self.performing {
-            try SQLiteReaders(path: pool.path, count: Self.statementReaderCount, configuration: Self.configuration)
-        }
+        // Used once the file is migrated (and so in WAL mode).
+        readers = SQLiteReaders(path: pool.path, count: Self.statementReaderCount, configuration: Self.configuration)
     }
 
     /// How many connections ``readStatement(_:)`` spreads reads over: enough for
@@ -92,7 +90,7 @@ public final class SQLiteStoreDatabase: StoreDatabase {
     // MARK: Access
 
     public func checkAvailable() async throws {
-        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        _ = try await readStatement { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT 1")) }
     }
 
     public func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void) {
