@@ -36,21 +36,27 @@ import Testing
         // bounded generously (1.5 s, half the time the lock is held): this checks
         // that they are answered at all, not how fast.
         var readsWhileCreateWaited = 0
+        func answered() {
+            if !created.isSet && lock.isHeld { readsWhileCreateWaited += 1 }
+        }
         while lock.isHeld {
             let health = try await client.unary(
                 StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(),
                 as: Storeplatform_V1_HealthResponse.self, timeout: .milliseconds(1500)
             )
             #expect(health.status == "SERVING")
+            answered()
             var get = Storeplatform_V1_GetStoreRequest()
             get.id = existing.id
             let store = try await client.unary(
                 StorePlatformMethod.StoreService.getStore, get, as: Storeplatform_V1_GetStoreResponse.self, timeout: .milliseconds(1500)
             ).store
             #expect(store.id == existing.id)
+            answered()
             #expect(try await httpStatus(port: httpPort, path: "/api/health") == 200)
+            answered()
             #expect(try await httpStatus(port: httpPort, path: "/api/stores/\(existing.id)") == 200)
-            if !created.isSet && lock.isHeld { readsWhileCreateWaited += 1 }
+            answered()
             try await Task.sleep(for: .milliseconds(50))
         }
         // Reads were answered while the create waited; then it went through.
