@@ -118,6 +118,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -207,7 +208,10 @@ let package = Package(
         // End-to-end: runs the built storeplatformd and storectl as processes.
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl"]
+            dependencies: [
+                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -42,7 +42,7 @@ public struct HTTPGateway: Service {
             metrics: metrics,
             streams: streams,
             health: try HealthEncoder(controlPlane: controlPlane),
-            staticFiles: StaticFiles(directory: configuration.dashboardDirectory),
+            staticFiles: try await StaticFiles.load(directory: configuration.dashboardDirectory),
             connections: ConnectionLimit(limit: configuration.maxConnections),
             logger: logger
         )

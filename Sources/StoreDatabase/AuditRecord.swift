@@ -30,6 +30,28 @@ struct AuditRecord: Codable, Equatable, Sendable, FetchableRecord, MutablePersis
 }
 
 extension AuditRecord {
+    /// `SELECT` of every column, in the order ``init(row:)`` reads them, for
+    /// statements with fixed text (prepared once, then cached).
+    static let selectSQL = """
+        SELECT "id", "time", "actor", "action", "storeId", "storeName", "fromStatus", "toStatus", "message", "requestId" \
+        FROM "audit"
+        """
+
+    /// A row of ``selectSQL``, read by position (Decodable's lookup by name costs
+    /// more than the rest of the read).
+    init(row: Row) throws {
+        id = try row.decode(atIndex: 0)
+        time = try row.decode(atIndex: 1)
+        actor = try row.decode(atIndex: 2)
+        action = try row.decode(atIndex: 3)
+        storeId = try row.decode(atIndex: 4)
+        storeName = try row.decode(atIndex: 5)
+        fromStatus = try row.decode(atIndex: 6)
+        toStatus = try row.decode(atIndex: 7)
+        message = try row.decode(atIndex: 8)
+        requestId = try row.decode(atIndex: 9)
+    }
+
     /// A new row (no id yet) for a change of `store` from `fromStatus` to its status;
     /// `actor` and `message` bounded (``StoredText``).
     init(

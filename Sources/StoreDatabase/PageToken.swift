@@ -51,11 +51,27 @@ package enum PageToken {
         PlatformError(.invalidArgument, "page token is not one this server issued")
     }
 
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// URL-safe base64 without padding, byte by byte (Foundation's encoder and three
+    /// string replacements were most of the cost of a ListStores page).
     private static func encode(_ text: String) -> String {
-        Data(text.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let remaining = bytes.count - index
+            let group = UInt32(bytes[index]) << 16
+                | (remaining > 1 ? UInt32(bytes[index + 1]) << 8 : 0)
+                | (remaining > 2 ? UInt32(bytes[index + 2]) : 0)
+            out.append(alphabet[Int(group >> 18 & 63)])
+            out.append(alphabet[Int(group >> 12 & 63)])
+            if remaining > 1 { out.append(alphabet[Int(group >> 6 & 63)]) }
+            if remaining > 2 { out.append(alphabet[Int(group & 63)]) }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func decode(_ token: String) throws -> String {

@@ -1,6 +1,8 @@
 import GRDB
 import StoreCore
 
+/// The audit reads: each one statement with fixed text, cached per reader
+/// connection (see SQLiteStoreDatabase+Stores.swift).
 extension SQLiteStoreDatabase {
     public func listAudit(
         limit: Int,
@@ -9,15 +11,22 @@ extension SQLiteStoreDatabase {
     ) async throws -> (events: [AuditEvent], nextPageToken: String) {
         let size = try PageSize.resolve(limit, defaultSize: 50, maximum: 1000, name: "limit")
         let before = try PageToken.auditID(pageToken)
-        var request = AuditRecord.all()
+        var conditions: [String] = []
+        var arguments = StatementArguments()
         if let storeID {
-            request = request.filter(AuditRecord.Columns.storeId == storeID)
+            conditions.append("storeId = ?")
+            arguments += [storeID]
         }
         if let before {
-            request = request.filter(AuditRecord.Columns.id < before)
+            conditions.append("id < ?")
+            arguments += [before]
         }
-        let records = try await read { [request] db in
-            try request.order(AuditRecord.Columns.id.desc).limit(size + 1).fetchAll(db)
+        arguments += [size + 1]
+        let sql = AuditRecord.selectSQL
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY id DESC LIMIT ?"
+        let records = try await readStatement { [arguments] db in
+            try AuditRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
         let page = records.prefix(size)
         let events = try page.map { try $0.event() }
@@ -26,31 +35,27 @@ extension SQLiteStoreDatabase {
     }
 
     public func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent] {
-        var request = AuditRecord.filter(AuditRecord.Columns.id > afterID)
-        if let storeID {
-            request = request.filter(AuditRecord.Columns.storeId == storeID)
-        }
-        return try await read { [request] db in
-            try request.order(AuditRecord.Columns.id.asc).limit(max(0, limit)).fetchAll(db).map { try $0.event() }
+        let sql = AuditRecord.selectSQL + " WHERE id > ?" + (storeID == nil ? "" : " AND storeId = ?") + " ORDER BY id ASC LIMIT ?"
+        var arguments: StatementArguments = [afterID]
+        if let storeID { arguments += [storeID] }
+        arguments += [max(0, limit)]
+        return try await readStatement { [arguments] db in
+            try AuditRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try $0.event() }
         }
     }
 
     public func recentFailures(limit: Int) async throws -> [AuditEvent] {
         guard limit > 0 else { return [] }
-        return try await read { db in
-            try AuditRecord
-                .filter(AuditRecord.Columns.toStatus == StoreStatus.failed.rawValue)
-                .order(AuditRecord.Columns.id.desc)
-                .limit(limit)
-                .fetchAll(db)
-                .map { try $0.event() }
+        return try await readStatement { db in
+            let statement = try db.cachedStatement(sql: AuditRecord.selectSQL + " WHERE toStatus = ? ORDER BY id DESC LIMIT ?")
+            return try AuditRecord.fetchAll(statement, arguments: [StoreStatus.failed.rawValue, limit]).map { try $0.event() }
         }
     }
 
     public func auditCount(storeID: String?) async throws -> Int {
-        try await read { db in
-            guard let storeID else { return try AuditRecord.fetchCount(db) }
-            return try AuditRecord.filter(AuditRecord.Columns.storeId == storeID).fetchCount(db)
+        try await readStatement { db in
+            guard let storeID else { return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit")) ?? 0 }
+            return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM audit WHERE storeId = ?"), arguments: [storeID]) ?? 0
         }
     }
 }

@@ -3,10 +3,8 @@ import StoreCore
 
 extension SQLiteStoreDatabase {
     public func countsByStatus() async throws -> [StoreStatus: Int] {
-        let rows = try await read { db in
-            try Row.fetchAll(db, StoreRecord
-                .select(StoreRecord.Columns.status, count(SQL("*")).forKey("count"))
-                .group(StoreRecord.Columns.status))
+        let rows = try await readStatement { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT status, COUNT(*) FROM store GROUP BY status"))
                 .map { row -> (String, Int) in (row[0], row[1]) }
         }
         var counts = Dictionary(uniqueKeysWithValues: StoreStatus.allCases.map { ($0, 0) })
@@ -17,10 +15,10 @@ extension SQLiteStoreDatabase {
     }
 
     public func provisioningDurationStats() async throws -> DurationStats {
-        let durations = try await read { db in
-            try Int64.fetchAll(db, StoreRecord
-                .select(StoreRecord.Columns.provisioningDurationMilliseconds)
-                .filter(StoreRecord.Columns.provisioningDurationMilliseconds != nil))
+        let durations = try await readStatement { db in
+            try Int64.fetchAll(db.cachedStatement(
+                sql: "SELECT provisioningDurationMilliseconds FROM store WHERE provisioningDurationMilliseconds IS NOT NULL"
+            ))
         }
         return DurationStats(durations: durations)
     }

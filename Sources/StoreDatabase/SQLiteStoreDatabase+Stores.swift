@@ -1,16 +1,28 @@
+import Foundation
 import GRDB
 import StoreCore
 
+/// The store reads. Each is one SQL statement with fixed text, prepared once per
+/// reader connection and then taken from GRDB's statement cache
+/// (`cachedStatement(sql:)`); statuses and ids are bound as arguments, never
+/// spliced into the text. Being one statement, each read sees one snapshot
+/// without an explicit transaction (``readStatement(_:)``).
 extension SQLiteStoreDatabase {
     public func store(id: String) async throws -> Store? {
-        try await read { db in try StoreRecord.fetchOne(db, key: id)?.store() }
+        try await readStatement { db in
+            let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE id = ?")
+            return try StoreRecord.fetchOne(statement, arguments: [id])?.store()
+        }
     }
 
     public func stores(ids: Set<String>) async throws -> [String: Store] {
         guard !ids.isEmpty else { return [:] }
-        return try await read { db in
+        // Any number of ids in one fixed statement: a JSON array, unpacked by SQLite.
+        let list = String(decoding: try JSONEncoder().encode(Array(ids)), as: UTF8.self)
+        return try await readStatement { db in
+            let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE id IN (SELECT value FROM json_each(?))")
             var stores: [String: Store] = [:]
-            for record in try StoreRecord.fetchAll(db, keys: Array(ids)) {
+            for record in try StoreRecord.fetchAll(statement, arguments: [list]) {
                 let store = try record.store()
                 stores[store.id] = store
             }
@@ -25,18 +37,24 @@ extension SQLiteStoreDatabase {
     ) async throws -> (stores: [Store], nextPageToken: String) {
         let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page size")
         let after = try PageToken.storeKey(pageToken)
-        let createdAt = StoreRecord.Columns.createdAt
-        let id = StoreRecord.Columns.id
-        var request = StoreRecord.all()
+        // One SQL text per (number of statuses, paging or not): a handful in all.
+        var conditions: [String] = []
+        var arguments = StatementArguments()
         if !statuses.isEmpty {
-            request = request.filter(statuses.map(\.rawValue).sorted().contains(StoreRecord.Columns.status))
+            conditions.append(Self.statusCondition(count: statuses.count))
+            arguments += StatementArguments(statuses.map(\.rawValue).sorted())
         }
         if let after {
-            request = request.filter(createdAt < after.createdAt || (createdAt == after.createdAt && id < after.id))
+            conditions.append("(createdAt < ? OR (createdAt = ? AND id < ?))")
+            arguments += [after.createdAt, after.createdAt, after.id]
         }
         // One row more than the page tells whether another page follows.
-        let records = try await read { [request] db in
-            try request.order(createdAt.desc, id.desc).limit(size + 1).fetchAll(db)
+        arguments += [size + 1]
+        let sql = StoreRecord.selectSQL
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY createdAt DESC, id DESC LIMIT ?"
+        let records = try await readStatement { [arguments] db in
+            try StoreRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
         let page = records.prefix(size)
         let stores = try page.map { try $0.store() }
@@ -46,18 +64,21 @@ extension SQLiteStoreDatabase {
 
     public func stores(inStatuses statuses: Set<StoreStatus>) async throws -> [Store] {
         guard !statuses.isEmpty else { return [] }
-        return try await read { db in
-            try StoreRecord
-                .filter(statuses.map(\.rawValue).sorted().contains(StoreRecord.Columns.status))
-                .order(StoreRecord.Columns.createdAt, StoreRecord.Columns.id)
-                .fetchAll(db)
-                .map { try $0.store() }
+        let sql = StoreRecord.selectSQL + " WHERE " + Self.statusCondition(count: statuses.count) + " ORDER BY createdAt, id"
+        let arguments = StatementArguments(statuses.map(\.rawValue).sorted())
+        return try await readStatement { db in
+            try StoreRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try $0.store() }
         }
     }
 
     public func liveStoreCount() async throws -> Int {
-        try await read { db in
-            try StoreRecord.filter(StoreRecord.Columns.status != StoreStatus.deleted.rawValue).fetchCount(db)
+        try await readStatement { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM store WHERE status != ?"), arguments: [StoreStatus.deleted.rawValue]) ?? 0
         }
+    }
+
+    /// `status IN (?, ?, …)` with `count` placeholders.
+    static func statusCondition(count: Int) -> String {
+        "status IN (" + Array(repeating: "?", count: count).joined(separator: ", ") + ")"
     }
 }

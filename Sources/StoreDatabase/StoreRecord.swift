@@ -55,6 +55,15 @@ extension StoreRecord {
         ]
     }
 
+    /// `SELECT` of ``databaseSelection``'s columns from the table, for statements
+    /// with fixed text (prepared once, then cached): the reads append their
+    /// `WHERE`, `ORDER BY` and `LIMIT`.
+    static let selectSQL = """
+        SELECT "id", "name", "engine", "status", "url", "namespace", "release", "errorMessage", "attempts", \
+        "createdAt", "updatedAt", "readyAt", "deletedAt", "provisioningDurationMilliseconds", "provisioningStartedAt", \
+        "requestedBy", "idempotencyKey", "owner" FROM "store"
+        """
+
     init(row: Row) throws {
         id = try row.decode(atIndex: 0)
         name = try row.decode(atIndex: 1)

@@ -48,6 +48,11 @@ final class ServerConnection: Sendable {
     private let maxInFlight: Int
     private let logger: Logger
     private let state = Mutex(State())
+    /// True while a flush of answers written by tasks is scheduled; read and
+    /// written on the event loop only (atomic so the class stays `Sendable`).
+    private let flushScheduled = Atomic<Bool>(false)
+    /// Where the calls' tasks run: this connection's event loop.
+    private let executor: EventLoopTaskExecutor
 
     init(
         refusal: RPCStatus? = nil,
@@ -62,6 +67,7 @@ final class ServerConnection: Sendable {
     ) {
         self.refusal = refusal
         self.channel = channel
+        self.executor = EventLoopTaskExecutor(loop: channel.eventLoop)
         self.acceptedPeer = peer
         self.router = router
         self.tokens = tokens
@@ -238,7 +244,7 @@ final class ServerConnection: Sendable {
                 state.calls[streamID] = nil
                 return
             }
-            state.calls[streamID]?.task = Task {
+            state.calls[streamID]?.task = Task(executorPreference: executor) {
                 await self.run(call)
             }
         }
@@ -384,9 +390,31 @@ final class ServerConnection: Sendable {
 
     // MARK: Writing
 
+    /// Writes `envelope` on the connection's event loop; the flush follows once the
+    /// loop has run the tasks already ready (``writeOnLoop(_:)``).
     @discardableResult
     private func write(_ envelope: Envelope) -> EventLoopFuture<Void> {
-        channel.writeAndFlush(envelope)
+        let loop = channel.eventLoop
+        if loop.inEventLoop {
+            return writeOnLoop(envelope)
+        }
+        return loop.flatSubmit { self.writeOnLoop(envelope) }
+    }
+
+    /// On the event loop: writes `envelope` and, unless one is already due, has a
+    /// flush run after the tasks the loop holds now, so the answers of calls that
+    /// finish together leave in one system call instead of one each. A write made
+    /// after that flush started schedules the next one: none is left unflushed.
+    private func writeOnLoop(_ envelope: Envelope) -> EventLoopFuture<Void> {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.write(envelope, promise: promise)
+        if !flushScheduled.exchange(true, ordering: .relaxed) {
+            channel.eventLoop.execute {
+                self.flushScheduled.store(false, ordering: .relaxed)
+                self.channel.flush()
+            }
+        }
+        return promise.futureResult
     }
 
     static func envelope(

@@ -95,7 +95,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Most bytes of header names and values an HTTP request may have; more get 431 (STOREPLATFORM_HTTP_MAX_HEADER_BYTES).")
     var httpMaxHeaderBytes: Int = env("STOREPLATFORM_HTTP_MAX_HEADER_BYTES").flatMap(Int.init) ?? 16_384
 
-    @Option(help: "Directory of the dashboard's static files, served at / (STOREPLATFORM_DASHBOARD_DIR).")
+    @Option(help: "Directory of the dashboard's static files, read into memory at start and served at / (STOREPLATFORM_DASHBOARD_DIR).")
     var dashboardDir: String = env("STOREPLATFORM_DASHBOARD_DIR") ?? "clients/dashboard"
 
     @Option(help: "Largest frame accepted, bytes (STOREPLATFORM_MAX_FRAME_BYTES).")
