@@ -15,11 +15,13 @@ struct MigrationTests {
     func anEmptyDatabaseGetsEveryMigrationOnceAndReopensAsIs(_ backend: Backend) async throws {
         let store = queuedStore("shop")
         let reopened: any StoreDatabase
+        var cleanup: URL?
+        defer { if let cleanup { try? FileManager.default.removeItem(at: cleanup) } }
         switch backend {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("migrations-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
+            cleanup = directory
             let path = directory.appendingPathComponent("platform.sqlite").path
             do {
                 let first = try SQLiteStoreDatabase.open(path: path)
