@@ -131,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "storeplatformd",
             dependencies: [
-                "ControlPlane", "HTTPGateway", "StoreRPC", "StoreCore", "StoreDatabase", "Provisioning",
+                "ControlPlane", "HTTPGateway", "StoreRPC", "StoreCore", "StoreDatabase", "PostgresStoreDatabase", "Provisioning",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -209,7 +209,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl",
+                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl", "PostgresTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

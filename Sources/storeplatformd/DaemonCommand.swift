@@ -4,6 +4,7 @@ import Foundation
 import HTTPGateway
 import Provisioning
 import StoreDatabase
+import PostgresStoreDatabase
 import Logging
 import NIOCore
 import NIOPosix
@@ -122,8 +123,19 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Seconds running calls get to finish at shutdown (STOREPLATFORM_GRACE_PERIOD).")
     var gracePeriod: Double = env("STOREPLATFORM_GRACE_PERIOD").flatMap(Double.init) ?? 10
 
-    @Option(help: "Directory for the database and the simulated cluster's state (STOREPLATFORM_DATA_DIR).")
+    @Option(help: "Directory for the SQLite database and the simulated cluster's state (STOREPLATFORM_DATA_DIR).")
     var dataDir: String = env("STOREPLATFORM_DATA_DIR") ?? DaemonCommand.defaultDataDir
+
+    @Option(
+        help: """
+            The store database: sqlite:PATH, or postgres://USER@HOST:PORT/DATABASE[?sslmode=require] for several \
+            replicas on one database. Default: sqlite:DATA-DIR/storeplatform.sqlite (STOREPLATFORM_DATABASE_URL).
+            """
+    )
+    var database: String = env("STOREPLATFORM_DATABASE_URL") ?? ""
+
+    @Option(help: "A file holding the PostgreSQL password, kept out of the URL and the process list (STOREPLATFORM_DATABASE_PASSWORD_FILE).")
+    var databasePasswordFile: String = env("STOREPLATFORM_DATABASE_PASSWORD_FILE") ?? ""
 
     @Option(help: "Cluster driver: simulated (embedded, no Kubernetes) or helm (runs helm and kubectl against a real cluster) (STOREPLATFORM_CLUSTER).")
     var cluster: String = env("STOREPLATFORM_CLUSTER") ?? "simulated"
@@ -306,6 +318,9 @@ struct DaemonCommand: AsyncParsableCommand {
         for file in storeValues where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--store-values \(file): no readable file there")
         }
+        if case .sqlite = try DatabaseOption(database, dataDir: dataDir), !databasePasswordFile.isEmpty {
+            throw ValidationError("--database-password-file is for a PostgreSQL --database; an SQLite file has no password")
+        }
     }
 
     func run() async throws {
@@ -356,17 +371,16 @@ struct DaemonCommand: AsyncParsableCommand {
         try raiseOpenFileLimit(logger: logger)
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
+        let database = try await openDatabase(logger: logger)
         let info = DaemonInfo(
             version: PlatformVersion.current,
             startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
             clusterDriver: cluster,
             clusterSimulated: cluster == "simulated",
-            database: "sqlite"
+            database: database.backend
         )
-        let database: any StoreDatabase
         let driver: any ClusterDriver
         do {
-            database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
             if cluster == "helm" {
                 var helmConfiguration = HelmCLIDriver.Configuration()
                 helmConfiguration.helmPath = helm
@@ -430,6 +444,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 "listening": "\(listening.joined(separator: ", "))",
                 "cluster": "\(cluster)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
                 "data-dir": "\(dataDir)",
+                "database": "\(database.backend) \(database.location)",
                 "tls": "\(tls?.summary ?? "off")",
                 "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
             ]
@@ -492,6 +507,30 @@ struct DaemonCommand: AsyncParsableCommand {
 }
 
 extension DaemonCommand {
+    /// Opens the database `--database` names and brings its schema up to date, or
+    /// fails with one line saying what is wrong and what to do.
+    func openDatabase(logger: Logger) async throws -> any StoreDatabase {
+        let option = try DatabaseOption(database, dataDir: dataDir)
+        let password = try DatabaseOption.password(fromFile: databasePasswordFile)
+        switch option {
+        case .sqlite(let path):
+            do {
+                return try SQLiteStoreDatabase.open(path: path)
+            } catch {
+                // The message names the file and the system's reason; nothing more is logged.
+                let reason = (error as? PlatformError)?.message ?? "\(error)"
+                throw DaemonError("\(reason); make its directory writable by this user, or choose another with --data-dir or --database")
+            }
+        case .postgres(let url):
+            do {
+                return try await PostgresStoreDatabase.connect(url: url, password: password, logger: logger)
+            } catch {
+                let reason = (error as? PlatformError)?.message ?? "\(error)"
+                throw DaemonError("cannot open the store database: \(reason)")
+            }
+        }
+    }
+
     var tlsFiles: ServerTLSFiles {
         ServerTLSFiles(
             certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsClientCA.isEmpty ? nil : tlsClientCA,

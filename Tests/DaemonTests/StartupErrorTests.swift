@@ -18,7 +18,7 @@ import Testing
         #expect(result.status == 1)
         #expect(
             result.stderr.contains(
-                "cannot open the state in \(directory)/data: cannot open the store database \(database): Is a directory (SQLite: unable to open database file); make the directory writable by this user, or choose another with --data-dir"
+                "cannot open the store database \(database): Is a directory (SQLite: unable to open database file); make its directory writable by this user, or choose another with --data-dir or --database"
             ),
             "\(result.stderr)"
         )
@@ -43,5 +43,23 @@ import Testing
             "\(result.stderr)"
         )
         #expect(!result.stderr.contains("log has the details"))
+    }
+
+    /// `--database` that names neither backend, an SQLite URL without a file, and a
+    /// password file for SQLite: one line each, exit 64 (usage), nothing started.
+    @Test(arguments: [
+        (["--database", "mysql://root@db/shop"], "--database \"mysql://root@db/shop\" is neither sqlite:PATH nor postgres://USER@HOST:PORT/DATABASE"),
+        (["--database", "redis://user:hunter2@db/0"], "--database \"redis://user:***@db/0\" is neither sqlite:PATH nor postgres://"),
+        (["--database", "sqlite:"], "--database sqlite: names no file; give sqlite:PATH"),
+        (["--database-password-file", "/etc/hostname"], "--database-password-file is for a PostgreSQL --database; an SQLite file has no password"),
+    ])
+    func badDatabaseOptionsAreNamed(options: [String], message: String) async throws {
+        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(!result.stderr.contains("hunter2"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/data"))
     }
 }
