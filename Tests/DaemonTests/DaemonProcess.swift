@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import StoreRPC
 import Testing
 
@@ -48,6 +49,32 @@ private func runProductBlocking(_ name: String, _ arguments: [String], user: UIn
         stdout: String(decoding: stdout, as: UTF8.self),
         stderr: String(decoding: stderr, as: UTF8.self)
     )
+}
+
+/// The store database a test daemon runs on.
+enum DaemonDatabase: Sendable, CustomTestStringConvertible {
+    /// The embedded default: `platform.sqlite` under the daemon's `--data-dir`.
+    case sqlite
+    /// A fresh database on the shared throwaway PostgreSQL server
+    /// (Tests/PostgresTestSupport/ThrowawayPostgres.swift).
+    case postgresql
+
+    /// Both, for suites that run on each; PostgreSQL only where it is installed or
+    /// required (`STOREPLATFORM_REQUIRE_POSTGRES=1`, as CI sets).
+    static var all: [DaemonDatabase] { ThrowawayPostgres.enabled ? [.sqlite, .postgresql] : [.sqlite] }
+
+    var testDescription: String { self == .sqlite ? "sqlite" : "postgresql" }
+
+    /// The `--database` arguments for a new daemon: none for SQLite, a new empty
+    /// database's URL for PostgreSQL.
+    func arguments() async throws -> [String] {
+        switch self {
+        case .sqlite: return []
+        case .postgresql:
+            let server = try await ThrowawayPostgres.shared()
+            return ["--database", try await server.createDatabase(prefix: "d", parameters: ["connect_timeout": "20"])]
+        }
+    }
 }
 
 /// A storeplatformd process on a temp socket, a free TCP port and a temp data dir.
