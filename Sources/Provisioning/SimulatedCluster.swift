@@ -130,16 +130,17 @@ public final class SimulatedCluster: ClusterDriver {
     }
 
     public func readiness(namespace: String, release: String) async throws -> Readiness {
-        let row = try await database.read { db in
+        // The closure returns Sendable values (not a Row), so this is GRDB's async read,
+        // on the database's queue: with a Row it would be the synchronous overload.
+        let row = try await database.read { db -> (installedAt: Int64, readyAt: Int64, fault: String?)? in
             try Row.fetchOne(db, sql: "SELECT installedAtMs, readyAtMs, fault FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
+                .map { ($0["installedAtMs"], $0["readyAtMs"], $0["fault"]) }
         }
-        guard let row else {
+        guard let (installedAt, readyAt, faultName) = row else {
             return .progressing(notReady: ["release \(release) is not installed"])
         }
         let now = Self.nowMilliseconds()
-        let installedAt: Int64 = row["installedAtMs"]
-        let readyAt: Int64 = row["readyAtMs"]
-        let fault = (row["fault"] as String?).flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
+        let fault = faultName.flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
         let notReady = ["deployment/\(release)-wordpress (0/1 ready)", "statefulset/\(release)-mysql (0/1 ready)"]
         // Faults show once the pods would have started: halfway to ready.
         let faultVisible = now >= installedAt + (readyAt - installedAt) / 2

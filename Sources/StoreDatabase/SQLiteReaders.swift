@@ -45,7 +45,8 @@ final class SQLiteReaders: Sendable {
                 queue = new
                 return (new, nil)
             }
-            try? spare?.close()
+            // Closing a connection touches the files too: off the caller's thread.
+            if let spare { DispatchQueue.global().async { try? spare.close() } }
             return kept
         }
 

@@ -68,6 +68,115 @@ import Testing
     }
 }
 
+/// No event-loop thread makes a file-system call once the daemon serves: the daemon
+/// runs under `strace -f`, takes creates, reads, deletes, audit and metrics calls, the
+/// dashboard's files and the REST API, and every system call of a thread named
+/// `NIO-SGLTN-…` (NIO's event loops, which also run the daemon's Swift tasks) after
+/// "serving" is checked: none opens, stats or syncs a file, and
+/// none reads or writes a descriptor that is a regular file — except its log lines on
+/// standard error (a pipe when deployed; here a file).
+@Suite struct EventLoopSystemCallTests {
+    static let strace = "/usr/bin/strace"
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: strace)))
+    func eventLoopThreadsMakeNoFileCallsWhileServing() async throws {
+        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        let trace = directory + "-strace.txt"
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let daemon = try DaemonProcess(
+            extraArguments: quickCluster, directory: directory,
+            launcher: [Self.strace, "-f", "-qq", "-ttt", "-y", "-e", "trace=%file,%desc", "-o", trace]
+        )
+        try await daemon.start()
+        let serving = Date().timeIntervalSince1970
+        let daemonPID = try #require(Self.child(of: daemon.process.processIdentifier), "strace started no daemon")
+        let httpPort = try await port(after: "url=http://127.0.0.1:", in: daemon)
+
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var ids: [String] = []
+        for index in 0..<3 { ids.append(try await client.create("syscalls-\(index)").id) }
+        for id in ids { try await client.waitFor(id, [.ready]) }
+        for id in ids {
+            _ = try await client.store(id)
+            _ = try await client.audit(storeID: id)
+        }
+        _ = try await client.delete(ids[0])
+        try await client.waitFor(ids[0], [.deleted])
+        for path in ["/", "/app.js", "/style.css", "/api/health", "/api/stores", "/api/stores/\(ids[1])", "/metrics"] {
+            #expect(try await httpStatus(port: httpPort, path: path) == 200, "GET \(path)")
+        }
+        await client.close()
+
+        let threads = Self.threads(of: daemonPID)
+        let eventLoops = threads.filter { Self.isEventLoop($0.value) }
+        #expect(!eventLoops.isEmpty, "no event-loop thread among the daemon's: \(Set(threads.values).sorted())")
+        // SIGTERM to the daemon itself; strace exits with it. Shutting down (the socket
+        // file removed, the database closed) is not serving: the check ends here.
+        let stopping = Date().timeIntervalSince1970
+        kill(daemonPID, SIGTERM)
+        #expect(try await daemon.terminate() == 0)
+
+        let calls = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        let offending = calls.filter { line in
+            let fields = line.split(separator: " ", maxSplits: 2)
+            guard fields.count == 3, let tid = Int32(fields[0]), eventLoops[tid] != nil,
+                let time = Double(fields[1]), time >= serving, time < stopping
+            else { return false }
+            return Self.touchesAFile(fields[2], log: daemon.logPath)
+        }
+        #expect(offending.isEmpty, "file calls on event-loop threads:\n\(offending.prefix(30).joined(separator: "\n"))")
+        // The trace saw the work at all: the event loops read and wrote sockets.
+        let socketCalls = calls.filter { line in
+            guard let tid = Int32(line.prefix { $0 != " " }), eventLoops[tid] != nil else { return false }
+            return line.contains("<socket:[") || line.contains("<UNIX") || line.contains("<TCP")
+        }.count
+        #expect(socketCalls > 0, "the trace shows no socket call on an event-loop thread")
+    }
+
+    /// NIO names its event-loop threads `NIO-ELT-<group>-#<n>`, the singleton group's
+    /// (installed as Swift's global executor) `NIO-SGLTN-<group>-#<n>`; its blocking
+    /// thread pool's are `SGLTN-TP-#<n>`.
+    static func isEventLoop(_ name: String) -> Bool {
+        name.hasPrefix("NIO-ELT-") || name.hasPrefix("NIO-SGLTN-")
+    }
+
+    /// A call that names a path, syncs, or reads or writes a descriptor `strace -y`
+    /// shows as a file path (sockets, pipes, eventfds and epoll show as `socket:[…]`,
+    /// `pipe:[…]`, `anon_inode:[…]`).
+    static func touchesAFile(_ call: Substring, log: String) -> Bool {
+        guard let name = call.split(separator: "(", maxSplits: 1).first else { return false }
+        let pathCalls: Set<Substring> = [
+            "open", "openat", "openat2", "stat", "lstat", "newfstatat", "statx", "access", "faccessat", "faccessat2",
+            "readlink", "readlinkat", "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat",
+            "truncate", "chmod", "fchmodat", "chown", "fchownat", "utimensat",
+        ]
+        if pathCalls.contains(name) { return true }
+        if ["fsync", "fdatasync", "sync_file_range", "ftruncate", "flock"].contains(name) { return true }
+        // read(7</tmp/…/storeplatform.sqlite>, …), pread64(…), write(…), fcntl(…) …
+        guard let open = call.firstIndex(of: "<"), let close = call[open...].firstIndex(of: ">") else { return false }
+        let target = call[call.index(after: open)..<close]
+        return target.hasPrefix("/") && target != log
+    }
+
+    /// The first child of `pid` (strace's tracee).
+    static func child(of pid: Int32) -> Int32? {
+        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
+        return text?.split(separator: " ").first.flatMap { Int32($0) }
+    }
+
+    /// Thread id → name, from /proc.
+    static func threads(of pid: Int32) -> [Int32: String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var names: [Int32: String] = [:]
+        for task in tasks {
+            guard let tid = Int32(task), let name = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)
+            else { continue }
+            names[tid] = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return names
+    }
+}
+
 /// A flag one task sets and another reads.
 private final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
