@@ -78,19 +78,21 @@ import Testing
 @Suite struct EventLoopSystemCallTests {
     static let strace = "/usr/bin/strace"
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: strace)))
-    func eventLoopThreadsMakeNoFileCallsWhileServing() async throws {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: strace)), arguments: DaemonDatabase.all)
+    func eventLoopThreadsMakeNoFileCallsWhileServing(_ database: DaemonDatabase) async throws {
         let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
         let trace = directory + "-strace.txt"
         defer { try? FileManager.default.removeItem(atPath: trace) }
         let daemon = try DaemonProcess(
-            extraArguments: quickCluster, directory: directory,
+            extraArguments: quickCluster + (try await database.arguments()), directory: directory,
             launcher: [Self.strace, "-f", "-qq", "-ttt", "-y", "-e", "trace=%file,%desc", "-o", trace]
         )
         try await daemon.start()
-        let serving = Date().timeIntervalSince1970
         let daemonPID = try #require(Self.child(of: daemon.process.processIdentifier), "strace started no daemon")
+        // Serving: the RPC listeners and then the gateway have logged their addresses
+        // (start-up reads files on purpose, such as the dashboard's and the cgroup's).
         let httpPort = try await port(after: "url=http://127.0.0.1:", in: daemon)
+        let serving = Date().timeIntervalSince1970
 
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         var ids: [String] = []
