@@ -126,6 +126,16 @@ import Testing
         )
     }
 
+    /// A host name that does not resolve (`.invalid` never does) is a mistake in the
+    /// URL, not a server that is down.
+    @Test func aHostNameThatDoesNotResolveIsNamed() async throws {
+        try await Self.expectOneLineFailure(
+            ["--database", "postgres://storeplatform@no-such-host.invalid/shop?connect_timeout=5"],
+            "the store database postgresql://no-such-host.invalid:5432/shop cannot be reached: the host name "
+                + "\"no-such-host.invalid\" does not resolve; check the host name in the database URL and the DNS"
+        )
+    }
+
     /// A wrong password in `--database-password-file`, on a server that asks for one
     /// over TCP: the user is named, the password never is.
     @Test(.enabled(if: ThrowawayPostgres.enabled))
