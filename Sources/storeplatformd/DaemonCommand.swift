@@ -318,27 +318,7 @@ struct DaemonCommand: AsyncParsableCommand {
         for file in storeValues where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--store-values \(file): no readable file there")
         }
-        switch try DatabaseOption(database, dataDir: dataDir) {
-        case .sqlite:
-            guard databasePasswordFile.isEmpty else {
-                throw ValidationError("--database-password-file is for a PostgreSQL --database; an SQLite file has no password")
-            }
-        case .postgres(let text):
-            // A URL that cannot be right stops the daemon here, as a usage error,
-            // before anything is created or connected.
-            let url: PostgresDatabaseURL
-            do {
-                url = try PostgresDatabaseURL(text)
-            } catch {
-                let reason = (error as? PlatformError)?.message ?? "\(error)"
-                throw ValidationError("--database \(DatabaseOption.redacted(text).debugDescription): \(reason)")
-            }
-            guard url.password == nil || databasePasswordFile.isEmpty else {
-                throw ValidationError(
-                    "--database carries a password and --database-password-file gives one too; keep one (the file keeps it out of the process list)"
-                )
-            }
-        }
+        try validateDatabase()
     }
 
     func run() async throws {
@@ -528,6 +508,39 @@ struct DaemonCommand: AsyncParsableCommand {
 }
 
 extension DaemonCommand {
+    /// Checks `--database` and `--database-password-file` before anything starts. A
+    /// mistake in them is a usage error (exit 64) printed as one line, without the
+    /// usage text after it: the line says what is wrong and what to give instead.
+    func validateDatabase() throws {
+        do {
+            switch try DatabaseOption(database, dataDir: dataDir) {
+            case .sqlite:
+                guard databasePasswordFile.isEmpty else {
+                    throw ValidationError("--database-password-file is for a PostgreSQL --database; an SQLite file has no password")
+                }
+            case .postgres(let text):
+                // A URL that cannot be right stops the daemon here, as a usage error,
+                // before anything is created or connected.
+                let url: PostgresDatabaseURL
+                do {
+                    url = try PostgresDatabaseURL(text)
+                } catch {
+                    let reason = (error as? PlatformError)?.message ?? "\(error)"
+                    throw ValidationError("--database \(DatabaseOption.redacted(text).debugDescription): \(reason)")
+                }
+                guard url.password == nil || databasePasswordFile.isEmpty else {
+                    throw ValidationError(
+                        "--database carries a password and --database-password-file gives one too; keep one (the file keeps it out of the process list)"
+                    )
+                }
+                _ = try DatabaseOption.password(fromFile: databasePasswordFile)
+            }
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
+
     /// Opens the database `--database` names and brings its schema up to date, or
     /// fails with one line saying what is wrong and what to do.
     func openDatabase(logger: Logger) async throws -> any StoreDatabase {

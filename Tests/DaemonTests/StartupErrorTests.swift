@@ -84,13 +84,15 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
         #expect(result.status == 64)
+        #expect(Self.lines(result).count == 1, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(!result.stderr.contains("hunter2"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/data"))
     }
 
-    /// A `postgres://` URL that cannot be right, or a password given twice: one line
-    /// naming the flag and what is wrong (never the password), exit 64, nothing started.
+    /// A `postgres://` URL that cannot be right, a password given twice, a password
+    /// file that cannot be read: one line naming the flag and what is wrong (never the
+    /// password, and no usage text after it), exit 64, nothing started.
     @Test(arguments: [
         (["--database", "postgres://db.example:99999/shop"], "--database \"postgres://db.example:99999/shop\": the database URL's port must be a number from 1 to 65535, not \"99999\""),
         (["--database", "postgresql://user:hunter2@db.example:5432"], "--database \"postgresql://user:***@db.example:5432\": the database URL names no database: add it as the path (postgresql://HOST:PORT/DATABASE)"),
@@ -104,12 +106,17 @@ import Testing
             ["--database", "postgres://app:hunter2@db.example/shop", "--database-password-file", "/etc/hostname"],
             "--database carries a password and --database-password-file gives one too; keep one (the file keeps it out of the process list)"
         ),
+        (
+            ["--database", "postgres://app@db.example/shop", "--database-password-file", "/nonexistent/password"],
+            "cannot read --database-password-file /nonexistent/password: "
+        ),
     ])
     func malformedPostgresURLsAreNamed(options: [String], message: String) async throws {
         let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
         #expect(result.status == 64)
+        #expect(Self.lines(result).count == 1, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(!result.stderr.contains("hunter2"))
         #expect(!FileManager.default.fileExists(atPath: directory + "/data"))
@@ -123,6 +130,18 @@ import Testing
         try await Self.expectOneLineFailure(
             ["--database", "postgres://storeplatform@127.0.0.1:\(port)/shop?connect_timeout=2"],
             "the store database postgresql://127.0.0.1:\(port)/shop cannot be reached: 127.0.0.1:\(port): Connection refused; is PostgreSQL running"
+        )
+    }
+
+    /// An empty password file is named before anything starts.
+    @Test func anEmptyPasswordFileIsNamed() async throws {
+        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        FileManager.default.createFile(atPath: directory + "/password", contents: Data("\n".utf8))
+        try await Self.expectOneLineFailure(
+            ["--database", "postgres://app@db.example/shop", "--database-password-file", directory + "/password"],
+            "--database-password-file \(directory)/password is empty; put the PostgreSQL password in it", status: 64
         )
     }
 
@@ -212,8 +231,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(!FileManager.default.fileExists(atPath: daemon.directory + "/data/storeplatform.sqlite"))
 
-        // A second daemon on the same file finds the store.
-        let second = try DaemonProcess(extraArguments: ["--database", "sqlite:" + path])
+        // A second daemon on the same file (and the same simulated cluster) finds the store.
+        let second = try DaemonProcess(extraArguments: ["--database", "sqlite:" + path], directory: daemon.directory)
         try await second.start()
         let again = try await RPCClient.connect(to: .unix(path: second.socketPath))
         #expect(try await again.store(store.id).status == .ready)
