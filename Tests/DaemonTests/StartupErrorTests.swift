@@ -155,8 +155,8 @@ import Testing
         )
     }
 
-    /// A wrong password in `--database-password-file`, on a server that asks for one
-    /// over TCP: the user is named, the password never is.
+    /// A wrong password in `--database-password-file`, or none, on a server that asks
+    /// for one over TCP: the user is named, the password never is.
     @Test(.enabled(if: ThrowawayPostgres.enabled))
     func aWrongPasswordIsNamed() async throws {
         try await ThrowawayPostgres.withServer(tcp: true) { server in
@@ -171,6 +171,13 @@ import Testing
                     + "check the user name and the password"
             )
             #expect(!result.stderr.contains(server.password))
+
+            // No password at all.
+            try await Self.expectOneLineFailure(
+                ["--database", url],
+                "PostgreSQL at 127.0.0.1:\(server.port) asks user \"postgres\" for a password and none was given; "
+                    + "give the password (a password file, or the URL)"
+            )
 
             // The right password starts it.
             try "\(server.password)\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
