@@ -26,17 +26,32 @@ enum PostgresFailure {
             )
         default:
             if let reason = connectionReason(error, url: url) {
-                return unreachable(url, reason, cause: error)
+                return unreachable(url, reason, hint: unreachableHint(error), cause: error)
             }
             return PlatformError(.internalError, "the store database \(url.location) failed: \(String(describing: error))", cause: error)
         }
     }
 
-    /// The server cannot be reached: ``ErrorCode/unavailable`` naming it.
-    static func unreachable(_ url: PostgresDatabaseURL, _ reason: String, cause: (any Error)? = nil) -> PlatformError {
-        PlatformError(
-            .unavailable, "the store database \(url.location) cannot be reached: \(reason); is PostgreSQL running?", cause: cause
-        )
+    /// The server cannot be reached: ``ErrorCode/unavailable`` naming it, with what
+    /// to check.
+    static func unreachable(
+        _ url: PostgresDatabaseURL, _ reason: String, hint: String = "is PostgreSQL running?", cause: (any Error)? = nil
+    ) -> PlatformError {
+        PlatformError(.unavailable, "the store database \(url.location) cannot be reached: \(reason); \(hint)", cause: cause)
+    }
+
+    /// What to check when `error` kept the connection from being made: a host name
+    /// that does not resolve is a mistake in the URL (or DNS), not a server that is down.
+    private static func unreachableHint(_ error: any Error) -> String {
+        if let error = error as? PSQLError, let underlying = error.underlying {
+            return unreachableHint(underlying)
+        }
+        if let error = error as? NIOConnectionError, error.connectionErrors.isEmpty,
+            error.dnsAError != nil || error.dnsAAAAError != nil
+        {
+            return "check the host name in the database URL and the DNS"
+        }
+        return "is PostgreSQL running?"
     }
 
     /// Whether `error` says the connection to the server is gone or could not be
@@ -61,7 +76,7 @@ enum PostgresFailure {
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
             let reason = error.underlying.flatMap { connectionReason($0, url: url) }
                 ?? (error.code == .connectionError ? "the connection failed" : "the server closed the connection")
-            return unreachable(url, reason, cause: error)
+            return unreachable(url, reason, hint: unreachableHint(error), cause: error)
         case .sslUnsupported:
             return PlatformError(
                 .internalError,

@@ -318,9 +318,7 @@ struct DaemonCommand: AsyncParsableCommand {
         for file in storeValues where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--store-values \(file): no readable file there")
         }
-        if case .sqlite = try DatabaseOption(database, dataDir: dataDir), !databasePasswordFile.isEmpty {
-            throw ValidationError("--database-password-file is for a PostgreSQL --database; an SQLite file has no password")
-        }
+        try validateDatabase()
     }
 
     func run() async throws {
@@ -368,10 +366,13 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.maxTCPConnections = maxTCPConnections
         configuration.idleTimeout = idleTimeout == 0 ? nil : .milliseconds(Int64(idleTimeout * 1000))
         configuration.frameTimeout = frameTimeout == 0 ? nil : .milliseconds(Int64(frameTimeout * 1000))
-        try raiseOpenFileLimit(logger: logger)
+        let openFiles = try raiseOpenFileLimit()
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
+        // Nothing is logged before the database is open: a daemon that cannot open it
+        // stops with one line on stderr, that says why.
         let database = try await openDatabase(logger: logger)
+        logger.info("open-file limit", metadata: openFiles)
         let info = DaemonInfo(
             version: PlatformVersion.current,
             startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
@@ -507,6 +508,39 @@ struct DaemonCommand: AsyncParsableCommand {
 }
 
 extension DaemonCommand {
+    /// Checks `--database` and `--database-password-file` before anything starts. A
+    /// mistake in them is a usage error (exit 64) printed as one line, without the
+    /// usage text after it: the line says what is wrong and what to give instead.
+    func validateDatabase() throws {
+        do {
+            switch try DatabaseOption(database, dataDir: dataDir) {
+            case .sqlite:
+                guard databasePasswordFile.isEmpty else {
+                    throw ValidationError("--database-password-file is for a PostgreSQL --database; an SQLite file has no password")
+                }
+            case .postgres(let text):
+                // A URL that cannot be right stops the daemon here, as a usage error,
+                // before anything is created or connected.
+                let url: PostgresDatabaseURL
+                do {
+                    url = try PostgresDatabaseURL(text)
+                } catch {
+                    let reason = (error as? PlatformError)?.message ?? "\(error)"
+                    throw ValidationError("--database \(DatabaseOption.redacted(text).debugDescription): \(reason)")
+                }
+                guard url.password == nil || databasePasswordFile.isEmpty else {
+                    throw ValidationError(
+                        "--database carries a password and --database-password-file gives one too; keep one (the file keeps it out of the process list)"
+                    )
+                }
+                _ = try DatabaseOption.password(fromFile: databasePasswordFile)
+            }
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            throw ExitCode.validationFailure
+        }
+    }
+
     /// Opens the database `--database` names and brings its schema up to date, or
     /// fails with one line saying what is wrong and what to do.
     func openDatabase(logger: Logger) async throws -> any StoreDatabase {
@@ -525,8 +559,10 @@ extension DaemonCommand {
             do {
                 return try await PostgresStoreDatabase.connect(url: url, password: password, logger: logger)
             } catch {
+                // The backend's messages name the database or its server and say what
+                // to do; one that starts with "the store database" needs no prefix.
                 let reason = (error as? PlatformError)?.message ?? "\(error)"
-                throw DaemonError("cannot open the store database: \(reason)")
+                throw DaemonError(reason.hasPrefix("the store database ") ? reason : "cannot open the store database: \(reason)")
             }
         }
     }
@@ -594,10 +630,10 @@ extension DaemonCommand {
     /// Raises the soft open-file limit to the hard one and checks that the
     /// connection caps fit under it: running out of descriptors must never be what
     /// stops the daemon (it cannot even read /proc then), so a cap that does not fit
-    /// is a start-up error that says what to change.
-    func raiseOpenFileLimit(logger: Logger) throws {
+    /// is a start-up error that says what to change. Returns the limits, for the log.
+    func raiseOpenFileLimit() throws -> Logger.Metadata {
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return [:] }
         let before = limit.rlim_cur
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
@@ -607,14 +643,11 @@ extension DaemonCommand {
         let httpConnections = http == "off" ? 0 : httpMaxConnections
         let tcpConnections = tcp == "off" ? 0 : maxTCPConnections
         let needed = maxUnixConnections + tcpConnections + httpConnections + Self.openFileHeadroom
-        logger.info(
-            "open-file limit",
-            metadata: ["soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)", "needed": "\(needed)"]
-        )
         guard UInt64(needed) <= UInt64(limit.rlim_cur) else {
             throw DaemonError(
                 "the connection caps need \(needed) open files (--max-unix-connections \(maxUnixConnections) + --max-tcp-connections \(tcpConnections) + --http-max-connections \(httpConnections) + \(Self.openFileHeadroom) for everything else), but the open-file limit is \(limit.rlim_cur) (hard limit \(limit.rlim_max)); lower the caps or raise the limit (ulimit -n, LimitNOFILE=)"
             )
         }
+        return ["soft": "\(limit.rlim_cur)", "was": "\(before)", "hard": "\(limit.rlim_max)", "needed": "\(needed)"]
     }
 }

@@ -65,14 +65,16 @@ func buildCClient(_ targets: [String]) async throws -> CommandResult {
 }
 
 /// A daemon for a client suite: at most 3 live stores, a named bearer token on
-/// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second.
-func interopDaemon(_ extraArguments: [String] = []) async throws -> (DaemonProcess, [String: String]) {
+/// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second,
+/// on `database`.
+func interopDaemon(_ extraArguments: [String] = [], database: DaemonDatabase = .sqlite) async throws -> (DaemonProcess, [String: String]) {
     let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let token = "interop-\(UUID().uuidString)"
     try "interop \(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
-        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"] + extraArguments,
+        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"] + extraArguments
+            + (try await database.arguments()),
         directory: directory
     )
     try await daemon.start()
@@ -83,12 +85,13 @@ func interopDaemon(_ extraArguments: [String] = []) async throws -> (DaemonProce
     ])
 }
 
+/// Each client runs against a daemon on SQLite and one on PostgreSQL (``DaemonDatabase/all``).
 @Suite("Clients in other languages against a real daemon")
 struct ClientInteropTests {
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))))
-    func cClientPassesItsSuiteUnderSanitizers() async throws {
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))), arguments: DaemonDatabase.all)
+    func cClientPassesItsSuiteUnderSanitizers(database: DaemonDatabase) async throws {
         // A replay of 2 transitions at most: the watch tests resume through WATCH_FELL_BEHIND.
-        let (daemon, environment) = try await interopDaemon(["--watch-replay-limit", "2"])
+        let (daemon, environment) = try await interopDaemon(["--watch-replay-limit", "2"], database: database)
         let build = try await buildCClient(["build/sanitize/test_client"])
         #expect(build.status == 0, "\(build.stdout)")
         let result = try await runInRepository(["make", "-C", "clients/c", "test"], environment: environment)
@@ -99,9 +102,9 @@ struct ClientInteropTests {
 
     /// The C example CLI reads a token file as the daemon does: of a NAME TOKEN
     /// line it sends the TOKEN, and the store it creates is owned by token:NAME.
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config", "flock"]))))
-    func cCLISendsTheTokenOfANamedLine() async throws {
-        let (daemon, environment) = try await interopDaemon()
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config", "flock"]))), arguments: DaemonDatabase.all)
+    func cCLISendsTheTokenOfANamedLine(database: DaemonDatabase) async throws {
+        let (daemon, environment) = try await interopDaemon(database: database)
         let build = try await buildCClient(["build/storeplatform-c"])
         #expect(build.status == 0, "\(build.stdout)")
         let created = try await runInRepository(
@@ -125,9 +128,9 @@ struct ClientInteropTests {
     /// watch with WATCH_FELL_BEHIND after every 2 transitions; the CLI resumes from
     /// the last one printed each time, prints every later transition once and stops
     /// after --count of them.
-    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))))
-    func cCLIWatchResumesAfterFallingBehindAndPrintsEveryTransitionOnce() async throws {
-        let (daemon, _) = try await interopDaemon(["--watch-replay-limit", "2"])
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "protoc-c", "pkg-config", "flock"]))), arguments: DaemonDatabase.all)
+    func cCLIWatchResumesAfterFallingBehindAndPrintsEveryTransitionOnce(database: DaemonDatabase) async throws {
+        let (daemon, _) = try await interopDaemon(["--watch-replay-limit", "2"], database: database)
         let build = try await buildCClient(["build/storeplatform-c"])
         #expect(build.status == 0, "\(build.stdout)")
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
@@ -150,9 +153,9 @@ struct ClientInteropTests {
         try await daemon.terminate()
     }
 
-    @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])))
-    func pythonClientPassesItsSuite() async throws {
-        let (daemon, environment) = try await interopDaemon()
+    @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])), arguments: DaemonDatabase.all)
+    func pythonClientPassesItsSuite(database: DaemonDatabase) async throws {
+        let (daemon, environment) = try await interopDaemon(database: database)
         let result = try await runInRepository(
             ["python3", "-m", "pytest", "clients/python/tests", "-q", "-p", "no:cacheprovider"],
             environment: environment.merging(["PYTHONPATH": repositoryRoot + "/clients/python"]) { _, new in new }

@@ -6,8 +6,9 @@ import Testing
 /// End-to-end: the built storeplatformd and storectl as real processes.
 @Suite("storeplatformd and storectl as processes")
 struct DaemonTests {
-    @Test func storectlHealthOverTheUnixSocket() async throws {
-        let daemon = try DaemonProcess()
+    @Test(arguments: DaemonDatabase.all)
+    func storectlHealthOverTheUnixSocket(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(extraArguments: try await database.arguments())
         try await daemon.start()
         let table = try await runProduct("storectl", ["health", "--socket", daemon.socketPath])
         #expect(table.status == 0, "\(table.stderr)")
@@ -22,6 +23,8 @@ struct DaemonTests {
         #expect(health.clusterDriver == "simulated")
         #expect(health.clusterSimulated)
         #expect(health.uptimeSeconds > 0)
+        #expect(health.database == database.testDescription)
+        #expect(health.databaseProblem.isEmpty)
         #expect(daemon.log.contains("SimulatedCluster: embedded simulator, no real Kubernetes"))
         #expect(try await daemon.terminate() == 0)
     }
@@ -85,8 +88,9 @@ struct DaemonTests {
         try await pinned.terminate()
     }
 
-    @Test func sigtermStopsCleanlyAndRemovesTheSocket() async throws {
-        let daemon = try DaemonProcess()
+    @Test(arguments: DaemonDatabase.all)
+    func sigtermStopsCleanlyAndRemovesTheSocket(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(extraArguments: try await database.arguments())
         try await daemon.start()
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         let health = try await client.unary(

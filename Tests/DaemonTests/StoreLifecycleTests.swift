@@ -74,10 +74,12 @@ func errorCode(_ body: () async throws -> Void) async -> String {
     }
 }
 
+/// Each test runs on SQLite and on PostgreSQL (``DaemonDatabase/all``).
 @Suite("Store lifecycle through the daemon process")
 struct StoreLifecycleTests {
-    @Test func storectlCreatesWaitsListsAndDeletes() async throws {
-        let daemon = try DaemonProcess(extraArguments: quickCluster)
+    @Test(arguments: DaemonDatabase.all)
+    func storectlCreatesWaitsListsAndDeletes(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster + (try await database.arguments()))
         try await daemon.start()
         let socket = ["--socket", daemon.socketPath]
         let created = try await runProduct("storectl", ["create", "my-shop", "--wait"] + socket)
@@ -132,7 +134,8 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
-    @Test func everyErrorCodeComesFromARealRequest() async throws {
+    @Test(arguments: DaemonDatabase.all)
+    func everyErrorCodeComesFromARealRequest(database: DaemonDatabase) async throws {
         let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "secret-token\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
@@ -141,7 +144,7 @@ struct StoreLifecycleTests {
             // busy while the second delete arrives, however loaded the machine.
             extraArguments: quickCluster + [
                 "--max-live-stores", "3", "--admin-uid", "4242", "--token-file", directory + "/tokens", "--sim-uninstall-delay", "3",
-            ],
+            ] + (try await database.arguments()),
             directory: directory
         )
         try await daemon.start()
@@ -179,8 +182,11 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
-    @Test func rateLimitsRefuseWithRetryAfter() async throws {
-        let daemon = try DaemonProcess(extraArguments: ["--creates-per-minute", "2", "--requests-per-minute", "100"])
+    @Test(arguments: DaemonDatabase.all)
+    func rateLimitsRefuseWithRetryAfter(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(
+            extraArguments: ["--creates-per-minute", "2", "--requests-per-minute", "100"] + (try await database.arguments())
+        )
         try await daemon.start()
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         _ = try await client.create("one")
@@ -197,8 +203,9 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
-    @Test func twentyConcurrentCreatesAtQuotaTenMakeExactlyTenStores() async throws {
-        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--max-live-stores", "10"])
+    @Test(arguments: DaemonDatabase.all)
+    func twentyConcurrentCreatesAtQuotaTenMakeExactlyTenStores(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--max-live-stores", "10"] + (try await database.arguments()))
         try await daemon.start()
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         let outcomes = await withTaskGroup(of: String.self) { group in
@@ -216,11 +223,14 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
-    @Test func killMinus9MidWayThenRestartEveryStoreReadyInstalledOnceNoAuditGaps() async throws {
+    /// The restarted daemon runs on the same data: the same `--data-dir` (the
+    /// simulated cluster's state) and the same `--database`.
+    @Test(arguments: DaemonDatabase.all)
+    func killMinus9MidWayThenRestartEveryStoreReadyInstalledOnceNoAuditGaps(database: DaemonDatabase) async throws {
         let arguments = [
             "--sim-install-delay", "0.5", "--sim-ready-delay", "1", "--readiness-poll-ms", "50", "--max-live-stores", "50",
             "--requests-per-minute", "100000", "--creates-per-minute", "100000", "--reconcile-interval", "3600",
-        ]
+        ] + (try await database.arguments())
         let first = try DaemonProcess(extraArguments: arguments)
         try await first.start()
         let client = try await RPCClient.connect(to: .unix(path: first.socketPath))
