@@ -53,7 +53,7 @@ private func runProductBlocking(_ name: String, _ arguments: [String], user: UIn
 
 /// The store database a test daemon runs on.
 enum DaemonDatabase: Sendable, CustomTestStringConvertible {
-    /// The embedded default: `platform.sqlite` under the daemon's `--data-dir`.
+    /// The embedded default: `storeplatform.sqlite` under the daemon's `--data-dir`.
     case sqlite
     /// A fresh database on the shared throwaway PostgreSQL server
     /// (Tests/PostgresTestSupport/ThrowawayPostgres.swift).
