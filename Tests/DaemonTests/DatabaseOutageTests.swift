@@ -114,7 +114,8 @@ struct DatabaseOutageTests {
                     clients.cancel()
                     _ = await clients.result
                     await probe.close()
-                    _ = try await daemon.terminate()
+                    // The hung write keeps graceful shutdown waiting: the daemon is killed
+                    // when `daemon` goes.
                     return
                 }
                 Issue.record(Comment(rawValue: report))
