@@ -390,43 +390,38 @@ public final class Provisioner: Service, Sendable {
     }
 
     private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool, lease: OperationLease) async {
-        let started: Transition
         do {
             try checkpoint(lease)
-            started = try await commit(storeID, to: .provisioning, expectedFrom: [.queued], action: action, actor: "system", message: message) {
-                $0.attempts += 1
-                $0.provisioningStartedAt = Date()
-                $0.errorMessage = ""
-            }
-        } catch is CancellationError {
-            return
         } catch {
-            logger.warning("provisioning not started", metadata: ["store": "\(storeID)", "error": "\(error)"])
             return
         }
-        let store = started.store
+        let started = await record(storeID, from: .queued, to: .provisioning, action: action, message: message) {
+            $0.attempts += 1
+            $0.provisioningStartedAt = Date()
+            $0.errorMessage = ""
+        }
+        guard let store = started?.store else { return }
+        // Only the cluster steps can fail the store; the database's own failures are
+        // handled by ``record``, which never turns them into a store failure.
         do {
             try await provisionSteps(store, reinstall: reinstall, lease: lease)
-            let now = Date()
-            let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-            _ = try await commit(storeID, to: .ready, expectedFrom: [.provisioning], action: "ready", actor: "system", message: "ready at \(url)") {
-                $0.url = url
-                if $0.readyAt == nil { $0.readyAt = now }
-                if let started = $0.provisioningStartedAt {
-                    $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
-                }
-            }
         } catch is CancellationError {
             return
         } catch {
             if Task.isCancelled { return }
             let reason = Self.reason(error)
-            do {
-                _ = try await commit(storeID, to: .failed, expectedFrom: [.provisioning], action: "fail", actor: "system", message: reason) {
-                    $0.errorMessage = reason
-                }
-            } catch {
-                logger.error("cannot record failure", metadata: ["store": "\(storeID)", "error": "\(error)"])
+            await record(storeID, from: .provisioning, to: .failed, action: "fail", message: reason) {
+                $0.errorMessage = reason
+            }
+            return
+        }
+        let now = Date()
+        let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
+        await record(storeID, from: .provisioning, to: .ready, action: "ready", message: "ready at \(url)") {
+            $0.url = url
+            if $0.readyAt == nil { $0.readyAt = now }
+            if let started = $0.provisioningStartedAt {
+                $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
             }
         }
     }
@@ -582,25 +577,51 @@ public final class Provisioner: Service, Sendable {
             try checkpoint(lease)
             try await driver.deleteNamespace(store.namespace)
             try await waitUntilNamespaceGone(store.namespace, lease: lease)
-            let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
-            _ = try await commit(store.id, to: .deleted, expectedFrom: [.deleting], action: action, actor: "system", message: message) {
-                $0.deletedAt = Date()
-            }
         } catch is CancellationError {
             return
-        } catch let error as PlatformError {
-            logger.error("cannot record deletion", metadata: ["store": "\(store.id)", "error": "\(error)"])
         } catch {
             if Task.isCancelled { return }
             let reason = "delete failed: " + [uninstallProblem, Self.reason(error)].compactMap { $0 }.joined(separator: "; ")
                 + "; delete the store again to retry"
-            do {
-                _ = try await commit(store.id, to: .failed, expectedFrom: [.deleting], action: "fail", actor: "system", message: reason) {
-                    $0.errorMessage = reason
-                }
-            } catch {
-                logger.error("cannot record failure", metadata: ["store": "\(store.id)", "error": "\(error)"])
+            await record(store.id, from: .deleting, to: .failed, action: "fail", message: reason) {
+                $0.errorMessage = reason
             }
+            return
+        }
+        let message = uninstallProblem.map { "release uninstall failed (\($0)); deleting the namespace removed everything" } ?? ""
+        await record(store.id, from: .deleting, to: .deleted, action: action, message: message) {
+            $0.deletedAt = Date()
+        }
+    }
+
+    /// Commits a status change an operation reached, as "system". The store
+    /// database not taking it (unavailable, or the store changed meanwhile) is never
+    /// the store's failure: the change is logged once, as a warning, and `nil`
+    /// returned; the operation then ends, the store keeps its status (`queued`,
+    /// `provisioning` or `deleting`) and the reconciler's next pass resumes it from
+    /// step 1, as after a restart.
+    @discardableResult
+    private func record(
+        _ storeID: String,
+        from: StoreStatus,
+        to status: StoreStatus,
+        action: String,
+        message: String,
+        update: @escaping @Sendable (inout Store) -> Void
+    ) async -> Transition? {
+        do {
+            return try await commit(storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message, update: update)
+        } catch {
+            if error is CancellationError || Task.isCancelled { return nil }
+            logger.warning(
+                "the store database did not record a store's change; the store stays as it was, and the next reconcile pass resumes it",
+                metadata: [
+                    "store": "\(storeID)", "from": "\(from.rawValue)", "to": "\(status.rawValue)",
+                    "code": "\((error as? PlatformError)?.code.rawValue ?? "?")",
+                    "error": "\((error as? PlatformError)?.message ?? "\(error)")",
+                ]
+            )
+            return nil
         }
     }
 

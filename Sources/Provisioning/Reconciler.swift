@@ -68,9 +68,19 @@ public final class Reconciler: Service, Sendable {
         // A graceful shutdown cancels the loop, even mid-sleep or mid-pass (a pass
         // is safe to cut short: every correction is its own transaction).
         try? await cancelWhenGracefulShutdown { [self] in
+            // A pass that fails (the store database or the cluster cannot be reached)
+            // is tried again at the next interval, never sooner. The same failure
+            // again is logged at debug level only, so an outage is one warning.
+            var lastFailure: String?
+            var failedPasses = 0
             while !Task.isCancelled {
                 do {
                     let report = try await reconcile()
+                    if lastFailure != nil {
+                        logger.notice("reconcile passes work again", metadata: ["failedPasses": "\(failedPasses)"])
+                        lastFailure = nil
+                        failedPasses = 0
+                    }
                     if !report.corrections.isEmpty || !report.orphanNamespaces.isEmpty {
                         logger.info(
                             "reconcile pass",
@@ -81,7 +91,18 @@ public final class Reconciler: Service, Sendable {
                         )
                     }
                 } catch {
-                    logger.error("reconcile pass failed", metadata: ["error": "\(error)"])
+                    if Task.isCancelled { break }
+                    let failure = (error as? PlatformError)?.message ?? "\(error)"
+                    failedPasses += 1
+                    if failure == lastFailure {
+                        logger.debug("reconcile pass failed again", metadata: ["error": "\(failure)", "failedPasses": "\(failedPasses)"])
+                    } else {
+                        logger.warning(
+                            "reconcile pass failed; trying again every interval until it works",
+                            metadata: ["error": "\(failure)", "interval": "\(configuration.interval)"]
+                        )
+                    }
+                    lastFailure = failure
                 }
                 let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
                 let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
@@ -172,7 +193,7 @@ public final class Reconciler: Service, Sendable {
             do {
                 switch store.status {
                 case .queued:
-                    if provisioner.resumeProvisioning(store, reason: "resumed after a restart: no provisioning was running") {
+                    if provisioner.resumeProvisioning(store, reason: Self.resumed("no provisioning was running")) {
                         record(store, .provisioning, "resumed queued store")
                     }
                 case .provisioning:
@@ -184,7 +205,7 @@ public final class Reconciler: Service, Sendable {
                     } else {
                         let reason = "interrupted provisioning attempt \(store.attempts) goes back to the queue"
                         let queued = try await provisioner.correct(store, to: .queued, reason: reason)
-                        provisioner.resumeProvisioning(queued, reason: "resumed after a restart: attempt \(store.attempts) was interrupted")
+                        provisioner.resumeProvisioning(queued, reason: Self.resumed("attempt \(store.attempts) was interrupted"))
                         record(store, .queued, reason)
                     }
                 case .ready:
@@ -235,6 +256,15 @@ public final class Reconciler: Service, Sendable {
             counters.corrections += report.corrections.count
         }
         return report
+    }
+}
+
+extension Reconciler {
+    /// The audit message of a provisioning the reconciler resumes: work that no
+    /// operation of this process carries on (the daemon restarted, or the store
+    /// database was unavailable when the operation tried to record its progress).
+    static func resumed(_ what: String) -> String {
+        "resumed: \(what) (a daemon restart or a store database outage ended it)"
     }
 }
 

@@ -1,0 +1,181 @@
+import Foundation
+import Synchronization
+
+import StoreCore
+import StoreDatabase
+
+/// A ``StoreDatabase`` that can be made unreachable: it passes every call to `base`
+/// (a SQLiteStoreDatabase) until an outage begins, then fails every call with
+/// UNAVAILABLE naming the database, as `PostgresStoreDatabase` does while its server
+/// is down, until ``restore()``. An outage begins with ``goDownNow()``, or at the
+/// first transition that a trigger set with ``goDown(at:lastingCalls:)`` matches
+/// (that transition is refused, nothing of it written).
+final class OutageDatabase: StoreDatabase {
+    private struct State {
+        var down = false
+        /// Calls refused so far, in all outages.
+        var refused = 0
+        /// Refused calls left before the database answers again by itself; nil: until
+        /// ``restore()``.
+        var callsLeft: Int?
+        var trigger: (match: @Sendable (StatusChange) -> Bool, lasting: Int?)?
+    }
+
+    let base: any StoreDatabase
+    private let state = Mutex(State())
+
+    init(_ base: any StoreDatabase) {
+        self.base = base
+    }
+
+    /// The refusal every call gets during an outage, worded as the PostgreSQL backend
+    /// words it.
+    var unavailable: PlatformError {
+        PlatformError(.unavailable, "the store database \(location) cannot be reached: an outage made by the test; try again once it is back")
+    }
+
+    /// The next transition `match` accepts begins an outage of `lasting` refused calls
+    /// (that transition included), or one until ``restore()`` when nil.
+    func goDown(at match: @escaping @Sendable (StatusChange) -> Bool, lastingCalls lasting: Int? = nil) {
+        state.withLock { $0.trigger = (match, lasting) }
+    }
+
+    /// An outage from now until ``restore()``.
+    func goDownNow() {
+        state.withLock {
+            $0.down = true
+            $0.callsLeft = nil
+        }
+    }
+
+    /// The database answers again.
+    func restore() {
+        state.withLock {
+            $0.down = false
+            $0.callsLeft = nil
+            $0.trigger = nil
+        }
+    }
+
+    var isDown: Bool { state.withLock { $0.down } }
+    var refusedCalls: Int { state.withLock { $0.refused } }
+
+    /// Throws ``unavailable`` while the database is down (starting an outage first
+    /// when `change` matches the trigger).
+    private func gate(_ change: StatusChange? = nil) throws {
+        let refuse = state.withLock { state -> Bool in
+            if let change, let trigger = state.trigger, trigger.match(change) {
+                state.trigger = nil
+                state.down = true
+                state.callsLeft = trigger.lasting
+            }
+            guard state.down else { return false }
+            state.refused += 1
+            if let left = state.callsLeft {
+                state.callsLeft = left - 1
+                if left - 1 <= 0 {
+                    state.down = false
+                    state.callsLeft = nil
+                }
+            }
+            return true
+        }
+        if refuse { throw unavailable }
+    }
+
+    var backend: String { base.backend }
+    var location: String { base.location }
+    var writeGeneration: UInt64 { base.writeGeneration }
+
+    func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void) {
+        base.observeCommits(observer)
+    }
+
+    func checkAvailable() async throws {
+        try gate()
+        try await base.checkAvailable()
+    }
+
+    func close() async {
+        await base.close()
+    }
+
+    func createStore(_ store: Store, maxLiveStores: Int, requestedBy: String, idempotencyKey: String?, requestID: String?) async throws
+        -> CreateOutcome
+    {
+        try gate()
+        return try await base.createStore(
+            store, maxLiveStores: maxLiveStores, requestedBy: requestedBy, idempotencyKey: idempotencyKey, requestID: requestID
+        )
+    }
+
+    func importStores(_ stores: [Store], actor: String) async throws {
+        try gate()
+        try await base.importStores(stores, actor: actor)
+    }
+
+    func transition(_ change: StatusChange) async throws -> Transition {
+        try gate(change)
+        return try await base.transition(change)
+    }
+
+    func update(storeID: String, _ update: @escaping @Sendable (inout Store) -> Void) async throws -> Store {
+        try gate()
+        return try await base.update(storeID: storeID, update)
+    }
+
+    func store(id: String) async throws -> Store? {
+        try gate()
+        return try await base.store(id: id)
+    }
+
+    func stores(ids: Set<String>) async throws -> [String: Store] {
+        try gate()
+        return try await base.stores(ids: ids)
+    }
+
+    func listStores(statuses: Set<StoreStatus>, pageSize: Int, pageToken: String) async throws -> (stores: [Store], nextPageToken: String) {
+        try gate()
+        return try await base.listStores(statuses: statuses, pageSize: pageSize, pageToken: pageToken)
+    }
+
+    func stores(inStatuses statuses: Set<StoreStatus>) async throws -> [Store] {
+        try gate()
+        return try await base.stores(inStatuses: statuses)
+    }
+
+    func liveStoreCount() async throws -> Int {
+        try gate()
+        return try await base.liveStoreCount()
+    }
+
+    func listAudit(limit: Int, pageToken: String, storeID: String?) async throws -> (events: [AuditEvent], nextPageToken: String) {
+        try gate()
+        return try await base.listAudit(limit: limit, pageToken: pageToken, storeID: storeID)
+    }
+
+    func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent] {
+        try gate()
+        return try await base.auditEvents(after: afterID, storeID: storeID, limit: limit)
+    }
+
+    func recentFailures(limit: Int) async throws -> [AuditEvent] {
+        try gate()
+        return try await base.recentFailures(limit: limit)
+    }
+
+    func auditCount(storeID: String?) async throws -> Int {
+        try gate()
+        return try await base.auditCount(storeID: storeID)
+    }
+
+    func countsByStatus() async throws -> [StoreStatus: Int] {
+        try gate()
+        return try await base.countsByStatus()
+    }
+
+    func provisioningDurationStats() async throws -> DurationStats {
+        try gate()
+        return try await base.provisioningDurationStats()
+    }
+}
