@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A server process the benchmark starts and measures through /proc.
 final class ChildProcess {
@@ -19,6 +20,16 @@ final class ChildProcess {
             process.standardError = FileHandle.nullDevice
         }
         try process.run()
+        let pid = process.processIdentifier
+        _ = Self.running.withLock { $0.insert(pid) }
+    }
+
+    /// The children started and not stopped yet, for ``terminateAll()``.
+    private static let running = Mutex<Set<Int32>>([])
+
+    /// Sends SIGTERM to every child still running (the benchmark is interrupted).
+    static func terminateAll() {
+        for pid in running.withLock({ $0 }) { kill(pid, SIGTERM) }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -88,6 +99,7 @@ final class ChildProcess {
             kill(pid, SIGTERM)
             process.waitUntilExit()
         }
+        _ = Self.running.withLock { $0.remove(process.processIdentifier) }
     }
 
     deinit { stop() }
