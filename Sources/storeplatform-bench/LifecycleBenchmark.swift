@@ -41,6 +41,9 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         var settings = ""
         var seeding = Duration.zero
         var reconcile: (median: Double, max: Double, listings: Int, corrections: Int, examined: Int) = (0, 0, 0, 0, 0)
+        /// The pass's two reads alone, median of 5 each: the store rows, the cluster listing.
+        var storeRead = 0.0
+        var clusterListing = 0.0
         var startup: Duration?
         var startupRSS = 0
         var created = Duration.zero
@@ -88,6 +91,9 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         line("seeding \(stores) ready stores") { Self.format($0.seeding) }
         line("reconcile pass over \(stores) stores: median / max of 5") {
             String(format: "%.1f / %.1f ms", $0.reconcile.median, $0.reconcile.max)
+        }
+        line("of which, timed alone (median of 5): reading the store rows / the cluster listing") {
+            String(format: "%.1f / %.1f ms", $0.storeRead, $0.clusterListing)
         }
         line("cluster listings per pass; stores examined; corrections") {
             "\($0.reconcile.listings); \($0.reconcile.examined); \($0.reconcile.corrections)"
@@ -155,9 +161,22 @@ struct LifecycleBenchmark: AsyncParsableCommand {
             }
             return (durations, corrections, examined)
         }
-        await database.close()
         let durations = unsorted.sorted()
         figures.reconcile = (durations[2], durations[4], (driver.listings - listingsBefore) / 5, corrections, examined)
+        // The phases of a pass, timed alone: where its time goes on each backend.
+        func median(_ body: () async throws -> Void) async rethrows -> Double {
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let started = ContinuousClock.now
+                try await body()
+                let (seconds, attoseconds) = (ContinuousClock.now - started).components
+                times.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+            }
+            return times.sorted()[2]
+        }
+        figures.storeRead = try await median { _ = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting]) }
+        figures.clusterListing = try await median { _ = try await cluster.listManaged() }
+        await database.close()
     }
 
     func startup(_ daemonPath: String, _ option: String?, _ scratch: String, _ figures: inout Figures) async throws {
