@@ -150,6 +150,13 @@ final class BenchDatabaseServer: Sendable {
 /// them running). The daemons the benchmark started get SIGTERM from it too.
 enum BenchCleanup {
     private static let installed = Mutex(false)
+    /// Scratch directories removed when the benchmark is interrupted.
+    private static let scratch = Mutex<Set<String>>([])
+
+    /// Removes `directory` if the benchmark is interrupted (its `defer` does otherwise).
+    static func removeOnInterrupt(_ directory: String) {
+        _ = scratch.withLock { $0.insert(directory) }
+    }
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     static func installSignalHandlers() {
@@ -164,6 +171,7 @@ enum BenchCleanup {
             source.setEventHandler {
                 FileHandle.standardError.write(Data("storeplatform-bench: interrupted; stopping the PostgreSQL server it started\n".utf8))
                 ChildProcess.terminateAll()
+                for directory in scratch.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: directory) }
                 exit(130)
             }
             source.resume()

@@ -58,6 +58,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
         let scratch = "/tmp/spbench-lifecycle-\(getpid())"
+        BenchCleanup.removeOnInterrupt(scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         var results: [Figures] = []

@@ -52,6 +52,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
             throw ValidationError("no load client at \(loadClient): run `make -C clients/c load` (scripts/bench reads does)")
         }
         let scratch = "/tmp/spbench-reads-\(getpid())"
+        BenchCleanup.removeOnInterrupt(scratch)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
