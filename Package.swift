@@ -154,6 +154,7 @@ let package = Package(
             name: "storeplatform-bench",
             dependencies: [
                 "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
+                "PostgresStoreDatabase", "PostgresTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A server process the benchmark starts and measures through /proc.
 final class ChildProcess {
@@ -19,6 +20,32 @@ final class ChildProcess {
             process.standardError = FileHandle.nullDevice
         }
         try process.run()
+        let pid = process.processIdentifier
+        _ = Self.running.withLock { $0.insert(pid) }
+    }
+
+    /// The children started and not stopped yet, for ``terminateAll()``.
+    private static let running = Mutex<Set<Int32>>([])
+
+    /// Sends SIGTERM to every child still running (the benchmark is interrupted), and
+    /// SIGKILL to those still there 3 s later (a daemon whose database was just
+    /// stopped may not finish its graceful shutdown).
+    static func terminateAll() {
+        let pids = running.withLock { $0 }
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(3)
+        var left = pids
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            left = left.filter { pid in
+                // Gone, or a zombie waiting to be reaped: over.
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")")
+                else { return false }
+                return !stat[stat.index(after: close)...].hasPrefix(" Z")
+            }
+        }
+        for pid in left { kill(pid, SIGKILL) }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -88,6 +115,7 @@ final class ChildProcess {
             kill(pid, SIGTERM)
             process.waitUntilExit()
         }
+        _ = Self.running.withLock { $0.remove(process.processIdentifier) }
     }
 
     deinit { stop() }

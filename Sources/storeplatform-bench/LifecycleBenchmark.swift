@@ -29,24 +29,95 @@ struct LifecycleBenchmark: AsyncParsableCommand {
     @Option(help: "Creates in flight at once.")
     var inFlight: Int = 64
 
+    @Option(help: """
+        The store database: sqlite, postgresql (a throwaway server with PostgreSQL's durability defaults), \
+        postgresql-nosync (fsync off, as in tests), both (sqlite,postgresql), or a comma-separated list, run in turn.
+        """)
+    var database: String = "sqlite"
+
+    /// One backend's figures.
+    struct Figures {
+        var backend: BenchBackend
+        var settings = ""
+        var seeding = Duration.zero
+        var reconcile: (median: Double, max: Double, listings: Int, corrections: Int, examined: Int) = (0, 0, 0, 0, 0)
+        /// The pass's two reads alone, median of 5 each: the store rows, the cluster listing.
+        var storeRead = 0.0
+        var clusterListing = 0.0
+        var startup: Duration?
+        var startupRSS = 0
+        var created = Duration.zero
+        var allReady = Duration.zero
+        var ready = 0
+        var failed = 0
+        var peakRSS = 0
+    }
+
     func run() async throws {
+        let backends = try BenchBackend.parse(database)
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
         let scratch = "/tmp/spbench-lifecycle-\(getpid())"
-        try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
+        BenchCleanup.removeOnInterrupt(scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        print("# storeplatform-bench lifecycle")
-        print("")
-        try await seed(scratch + "/data")
-        try await reconcilePass(scratch + "/data")
-        try await startup(daemonPath, scratch)
-        try await createMany(daemonPath, scratch + "/fresh")
+        var results: [Figures] = []
+        for backend in backends {
+            let directory = scratch + "/" + backend.rawValue
+            try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory + "/fresh/data", withIntermediateDirectories: true)
+            results.append(try await BenchDatabaseServer.with(backend) { server in
+                var figures = Figures(backend: backend)
+                figures.settings = try await server.effectiveSettings()
+                let option = try await seed(server, directory + "/data", &figures)
+                try await reconcilePass(server, option, directory + "/data", &figures)
+                try await startup(daemonPath, option, directory, &figures)
+                try await createMany(server, daemonPath, directory + "/fresh", &figures)
+                return figures
+            })
+        }
+        report(results)
     }
 
-    /// `stores` ready stores in the database and the simulated cluster.
-    func seed(_ dataDir: String) async throws {
-        let database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+    func report(_ results: [Figures]) {
+        print("# storeplatform-bench lifecycle")
+        print("")
+        for figures in results { print("- \(figures.backend.rawValue): \(figures.settings)") }
+        print("")
+        print("| figure | " + results.map(\.backend.rawValue).joined(separator: " | ") + " |")
+        print("|---|" + String(repeating: "---:|", count: results.count))
+        func line(_ name: String, _ value: (Figures) -> String) {
+            print("| \(name) | " + results.map(value).joined(separator: " | ") + " |")
+        }
+        line("seeding \(stores) ready stores") { Self.format($0.seeding) }
+        line("reconcile pass over \(stores) stores: median / max of 5") {
+            String(format: "%.1f / %.1f ms", $0.reconcile.median, $0.reconcile.max)
+        }
+        line("of which, timed alone (median of 5): reading the store rows / the cluster listing") {
+            String(format: "%.1f / %.1f ms", $0.storeRead, $0.clusterListing)
+        }
+        line("cluster listings per pass; stores examined; corrections") {
+            "\($0.reconcile.listings); \($0.reconcile.examined); \($0.reconcile.corrections)"
+        }
+        line("exec → first Health answer with \(stores) stores; RSS right after") {
+            "\($0.startup.map(Self.format) ?? "did not start"); \($0.startupRSS / 1024) MiB"
+        }
+        line("\(creates) creates (\(inFlight) in flight): all answered / all ready or failed") {
+            "\(Self.format($0.created)) / \(Self.format($0.allReady))"
+        }
+        line("ready; failed") { "\($0.ready); \($0.failed)" }
+        line("daemon peak RSS during the creates") { "\($0.peakRSS / 1024) MiB" }
+        print("")
+        var load = [Double](repeating: 0, count: 3)
+        if getloadavg(&load, 3) == 3 {
+            print(String(format: "Load average at the end: %.2f (1 min), %.2f (5 min), %.2f (15 min).", load[0], load[1], load[2]))
+        }
+    }
+
+    /// `stores` ready stores in a fresh database and the simulated cluster; the
+    /// daemon's `--database` for it (`nil`: SQLite in `dataDir`).
+    func seed(_ server: BenchDatabaseServer, _ dataDir: String, _ figures: inout Figures) async throws -> String? {
+        let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "lifecycle")
         let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
         let now = Date()
         var seeded: [Store] = []
@@ -62,12 +133,13 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         let started = ContinuousClock.now
         try await database.importStores(seeded, actor: "bench")
         try cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
-        print("Seeded \(stores) ready stores in \(Self.format(ContinuousClock.now - started)).")
-        print("")
+        figures.seeding = ContinuousClock.now - started
+        await database.close()
+        return option
     }
 
-    func reconcilePass(_ dataDir: String) async throws {
-        let database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+    func reconcilePass(_ server: BenchDatabaseServer, _ option: String?, _ dataDir: String, _ figures: inout Figures) async throws {
+        let database = try await server.open(option: option, dataDir: dataDir)
         let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
         let driver = CountingClusterDriver(cluster)
         let provisioner = Provisioner(
@@ -77,32 +149,43 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "bench"))
         // Listings after the warm-up pass's one.
         let listingsBefore = driver.listings + 1
-        let (unsorted, corrections) = try await provisioner.withRunning {
+        let (unsorted, corrections, examined) = try await provisioner.withRunning {
             _ = try await reconciler.reconcile()  // warm-up
             var durations: [Double] = []
             var corrections = 0
+            var examined = 0
             for _ in 0..<5 {
                 let report = try await reconciler.reconcile()
                 durations.append(report.durationMilliseconds)
                 corrections += report.corrections.count
+                examined = report.storesExamined
             }
-            return (durations, corrections)
+            return (durations, corrections, examined)
         }
         let durations = unsorted.sorted()
-        print("## Reconcile pass over \(stores) stores")
-        print("")
-        print("| passes | median ms | max ms | cluster listings per pass | corrections |")
-        print("|---:|---:|---:|---:|---:|")
-        print(String(format: "| 5 | %.1f | %.1f | %d | %d |", durations[2], durations[4], (driver.listings - listingsBefore) / 5, corrections))
-        print("")
+        figures.reconcile = (durations[2], durations[4], (driver.listings - listingsBefore) / 5, corrections, examined)
+        // The phases of a pass, timed alone: where its time goes on each backend.
+        func median(_ body: () async throws -> Void) async rethrows -> Double {
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let started = ContinuousClock.now
+                try await body()
+                let (seconds, attoseconds) = (ContinuousClock.now - started).components
+                times.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+            }
+            return times.sorted()[2]
+        }
+        figures.storeRead = try await median { _ = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting]) }
+        figures.clusterListing = try await median { _ = try await cluster.listManaged() }
+        await database.close()
     }
 
-    func startup(_ daemonPath: String, _ scratch: String) async throws {
+    func startup(_ daemonPath: String, _ option: String?, _ scratch: String, _ figures: inout Figures) async throws {
         let socket = scratch + "/startup.sock"
         let started = ContinuousClock.now
-        let process = try ChildProcess(executable: daemonPath, arguments: [
-            "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
-        ])
+        var arguments = ["--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off"]
+        if let option { arguments += ["--database", option] }
+        let process = try ChildProcess(executable: daemonPath, arguments: arguments)
         var serving: Duration?
         while ContinuousClock.now - started < .seconds(30) {
             if let client = try? BlockingFrameSocket(connectingTo: .unix(path: socket)) {
@@ -114,24 +197,23 @@ struct LifecycleBenchmark: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(1))
         }
-        let rss = process.residentKiB
+        figures.startupRSS = process.residentKiB
+        figures.startup = serving
         process.stop()
-        print("## Start-up with \(stores) stores in the database")
-        print("")
-        print("| from exec to the first Health answer | RSS right after |")
-        print("|---:|---:|")
-        print("| \(serving.map(Self.format) ?? "did not start") | \(rss / 1024) MiB |")
-        print("")
     }
 
-    func createMany(_ daemonPath: String, _ scratch: String) async throws {
+    func createMany(_ server: BenchDatabaseServer, _ daemonPath: String, _ scratch: String, _ figures: inout Figures) async throws {
         let socket = scratch + "/d.sock"
-        let process = try ChildProcess(executable: daemonPath, arguments: [
+        let (option, database) = try await server.freshDatabase(dataDir: scratch + "/data", prefix: "creates")
+        await database.close()
+        var arguments = [
             "--socket", socket, "--tcp", "off", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
             "--sim-install-delay", "0", "--sim-ready-delay", "0", "--readiness-poll-ms", "1",
             "--max-live-stores", "1000000", "--requests-per-minute", "100000000", "--creates-per-minute", "100000000",
             "--max-concurrent-provisions", "64",
-        ])
+        ]
+        if let option { arguments += ["--database", option] }
+        let process = try ChildProcess(executable: daemonPath, arguments: arguments)
         try RPCBenchmark.waitForSocket(.unix(path: socket))
         let client = try await RPCClient.connect(to: .unix(path: socket))
         let watch = try client.serverStream(
@@ -167,17 +249,15 @@ struct LifecycleBenchmark: AsyncParsableCommand {
                 if next < total { submit() }
             }
         }
-        let created = ContinuousClock.now - started
+        figures.created = ContinuousClock.now - started
         let (ready, failed, finished) = try await counter.value
         peak.stop()
         await client.close()
         process.stop()
-        print("## \(total) creates until every store is ready (zero simulated delays, limits lifted)")
-        print("")
-        print("| creates answered | all ready or failed | ready | failed | daemon peak RSS |")
-        print("|---:|---:|---:|---:|---:|")
-        print("| \(Self.format(created)) | \(Self.format(finished - started)) | \(ready) | \(failed) | \(peak.peakKiB / 1024) MiB |")
-        print("")
+        figures.allReady = finished - started
+        figures.ready = ready
+        figures.failed = failed
+        figures.peakRSS = peak.peakKiB
     }
 
     static func format(_ duration: Duration) -> String {

@@ -35,69 +35,148 @@ struct ReadsBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of measurement per rate row.")
     var seconds: Double = 3
 
+    @Option(help: "CreateStore calls timed one at a time (each creates a store, provisioned behind it).")
+    var createCalls: Int = 2000
+
+    @Option(help: """
+        The store database: sqlite, postgresql (a throwaway server with PostgreSQL's durability defaults), \
+        postgresql-nosync (fsync off, as in tests), both (sqlite,postgresql), or a comma-separated list, run in turn.
+        """)
+    var database: String = "sqlite"
+
     func run() async throws {
+        let backends = try BenchBackend.parse(database)
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
         guard FileManager.default.isExecutableFile(atPath: loadClient) else {
             throw ValidationError("no load client at \(loadClient): run `make -C clients/c load` (scripts/bench reads does)")
         }
         let scratch = "/tmp/spbench-reads-\(getpid())"
-        try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
+        BenchCleanup.removeOnInterrupt(scratch)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let storeID = try await seed(scratch + "/data")
 
-        let daemonProcess = try ChildProcess(executable: daemonPath, arguments: [
-            "--socket", scratch + "/d.sock", "--tcp", "off", "--http", "off", "--data-dir", scratch + "/data",
-            "--log-level", "warning", "--reconcile-interval", "3600",
-            "--requests-per-minute", "1000000000", "--creates-per-minute", "1000000000",
-        ])
-        defer { daemonProcess.stop() }
-        try RPCBenchmark.waitForSocket(.unix(path: scratch + "/d.sock"))
         let echo = try ChildProcess(executable: tool.path, arguments: ["echo-server", "--socket", scratch + "/echo.sock"])
         _ = echo.readLine { $0 == "ready" }
         defer { echo.stop() }
-        try await Task.sleep(for: .seconds(1))
+        let echoBase = ["--socket", scratch + "/echo.sock", "--pid", String(echo.pid), "--call", "health", "--echo"]
+        let floor = Row(
+            call: "echo floor (Health bytes)", backend: nil,
+            latency: try load(echoBase + ["--calls", String(latencyCalls)]),
+            rate: try load(echoBase + ["--in-flight", String(inFlight), "--seconds", String(seconds)])
+        )
+
+        var rows: [Row] = []
+        var notes: [String] = []
+        for backend in backends {
+            let (backendRows, note) = try await BenchDatabaseServer.with(backend) { server in
+                try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)")
+            }
+            rows += backendRows
+            notes.append(note)
+        }
 
         print("# storeplatform-bench reads")
         print("")
-        print("Daemon: \(daemonPath). \(stores) ready stores; GetStore of one of them; ListStores of \(pageSize) a page.")
-        print("One connection on the Unix socket from the C load client; latency over \(latencyCalls) sequential calls,")
-        print("rate with \(inFlight) calls in flight over \(seconds) s. CPU per call from /proc/PID/stat (10 ms ticks).")
+        print("Daemon: \(daemonPath). \(stores) ready stores; GetStore of one of them; ListStores of \(pageSize) a page;")
+        print("CreateStore of a new name each call (zero simulated delays, limits lifted: each store is provisioned to ready")
+        print("behind its answer, up to 64 at once). One connection on the Unix socket from the C load client; latency over")
+        print("\(latencyCalls) sequential calls (CreateStore: \(createCalls)), rate with \(inFlight) calls in flight over \(seconds) s.")
+        print("CPU per call from /proc/PID/stat (10 ms ticks); \"database CPU\" is the PostgreSQL server's processes")
+        print("(SQLite runs inside the daemon, so its share is in the daemon's column).")
         print("")
-        print("| call | in flight | calls/s | p50 µs | p99 µs | daemon CPU µs/call | client CPU µs/call | p50 vs Health |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        let socket = scratch + "/d.sock"
-        let rows: [(name: String, socket: String, pid: Int32, arguments: [String])] = [
-            ("echo floor (Health bytes)", scratch + "/echo.sock", echo.pid, ["--call", "health", "--echo"]),
-            ("Health", socket, daemonProcess.pid, ["--call", "health"]),
-            ("GetStore", socket, daemonProcess.pid, ["--call", "get-store", "--store-id", storeID]),
-            ("ListStores (\(pageSize))", socket, daemonProcess.pid, ["--call", "list-stores", "--page-size", String(pageSize)]),
-        ]
-        var healthP50: Double?
-        var rates: [(String, LoadResult)] = []
-        for row in rows {
-            let base = ["--socket", row.socket, "--pid", String(row.pid)] + row.arguments
-            let latency = try load(base + ["--calls", String(latencyCalls)])
-            if row.name == "Health" { healthP50 = latency.p50 }
-            let versus = row.socket == socket ? healthP50.flatMap { health in latency.p50.map { String(format: "%.2f×", $0 / health) } } ?? "–" : "–"
-            Self.row(row.name, 1, latency, versus: versus)
-            rates.append((row.name, try load(base + ["--in-flight", String(inFlight), "--seconds", String(seconds)])))
-        }
-        for (name, rate) in rates {
-            Self.row(name, inFlight, rate, versus: "–")
+        for note in notes { print("- \(note)") }
+        print("")
+        print("| call | in flight | database | calls/s | p50 µs | p99 µs | daemon CPU µs/call | database CPU µs/call | client CPU µs/call | p50 vs Health |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        Self.row(floor, 1, floor.latency, versus: nil)
+        Self.row(floor, inFlight, floor.rate, versus: nil)
+        var order: [String] = []
+        for row in rows where !order.contains(row.call) { order.append(row.call) }
+        for inFlightRow in [1, inFlight] {
+            for call in order {
+                for row in rows where row.call == call {
+                    let health = rows.first { $0.call == "Health" && $0.backend == row.backend }?.latency.p50
+                    Self.row(row, inFlightRow, inFlightRow == 1 ? row.latency : row.rate, versus: inFlightRow == 1 ? health : nil)
+                }
+            }
         }
         print("")
-        print("storeplatformd peak RSS: \(daemonProcess.peakResidentKiB / 1024) MiB.")
         var load = [Double](repeating: 0, count: 3)
         if getloadavg(&load, 3) == 3 {
-            print(String(format: "Load average at the end: %.2f (1 min), %.2f (5 min).", load[0], load[1]))
+            print(String(format: "Load average at the end: %.2f (1 min), %.2f (5 min), %.2f (15 min).", load[0], load[1], load[2]))
         }
     }
 
-    /// `stores` ready stores in the database and the simulated cluster (so the
-    /// daemon's first reconcile pass finds nothing to correct); the id of the middle one.
-    func seed(_ dataDir: String) async throws -> String {
-        let database = try SQLiteStoreDatabase.open(path: dataDir + "/storeplatform.sqlite")
+    struct Row {
+        var call: String
+        var backend: BenchBackend?
+        var latency: LoadResult
+        var rate: LoadResult
+    }
+
+    /// Every row on one backend: a fresh database seeded with `stores` stores, a daemon on it.
+    func measure(_ server: BenchDatabaseServer, daemonPath: String, scratch: String) async throws -> ([Row], String) {
+        try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
+        let (option, storeID) = try await seed(server, dataDir: scratch + "/data")
+        var arguments = [
+            "--socket", scratch + "/d.sock", "--tcp", "off", "--http", "off", "--data-dir", scratch + "/data",
+            "--log-level", "warning", "--reconcile-interval", "3600",
+            "--requests-per-minute", "1000000000", "--creates-per-minute", "1000000000", "--max-live-stores", "1000000000",
+            "--sim-install-delay", "0", "--sim-ready-delay", "0", "--readiness-poll-ms", "1", "--max-concurrent-provisions", "64",
+        ]
+        if let option { arguments += ["--database", option] }
+        let daemonProcess = try ChildProcess(executable: daemonPath, arguments: arguments)
+        defer { daemonProcess.stop() }
+        try RPCBenchmark.waitForSocket(.unix(path: scratch + "/d.sock"))
+        try await Task.sleep(for: .seconds(1))
+
+        var base = ["--socket", scratch + "/d.sock", "--pid", String(daemonProcess.pid)]
+        if let pid = server.serverPID { base += ["--tree-pid", String(pid)] }
+        let calls: [(name: String, arguments: [String])] = [
+            ("Health", ["--call", "health"]),
+            ("GetStore", ["--call", "get-store", "--store-id", storeID]),
+            ("ListStores (\(pageSize))", ["--call", "list-stores", "--page-size", String(pageSize)]),
+        ]
+        var latencies: [LoadResult] = []
+        for call in calls {
+            latencies.append(try load(base + call.arguments + ["--calls", String(latencyCalls)]))
+        }
+        var rows: [Row] = []
+        for (index, call) in calls.enumerated() {
+            let rate = try load(base + call.arguments + ["--in-flight", String(inFlight), "--seconds", String(seconds)])
+            rows.append(Row(call: call.name, backend: server.backend, latency: latencies[index], rate: rate))
+        }
+        // Last, as they leave stores behind: each create's provisioning runs on after its answer.
+        let createLatency = try load(base + ["--call", "create-store", "--name-prefix", "one", "--calls", String(createCalls)])
+        try await Self.waitUntilIdle(daemonProcess)
+        let createRate = try load(
+            base + ["--call", "create-store", "--name-prefix", "many", "--in-flight", String(inFlight), "--seconds", String(seconds)]
+        )
+        rows.append(Row(call: "CreateStore", backend: server.backend, latency: createLatency, rate: createRate))
+        try await Self.waitUntilIdle(daemonProcess)
+        let note = "\(server.backend.rawValue): \(try await server.effectiveSettings()); daemon peak RSS \(daemonProcess.peakResidentKiB / 1024) MiB"
+        return (rows, note)
+    }
+
+    /// Waits until the daemon has used less than 2 % of a core for half a second (the
+    /// provisioning behind the creates is over), at most a minute.
+    static func waitUntilIdle(_ process: ChildProcess) async throws {
+        let started = ContinuousClock.now
+        var before = process.cpuMicroseconds
+        while ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(500))
+            let now = process.cpuMicroseconds
+            if now - before < 10_000 { return }
+            before = now
+        }
+    }
+
+    /// `stores` ready stores in a fresh database and the simulated cluster (so the
+    /// daemon's first reconcile pass finds nothing to correct); the daemon's
+    /// `--database` (`nil`: SQLite in `dataDir`) and the id of the middle store.
+    func seed(_ server: BenchDatabaseServer, dataDir: String) async throws -> (String?, String) {
+        let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "reads")
         let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
         let now = Date()
         var seeded: [Store] = []
@@ -113,7 +192,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         try await database.importStores(seeded, actor: "bench")
         try cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
         await database.close()
-        return seeded[stores / 2].id
+        return (option, seeded[stores / 2].id)
     }
 
     struct LoadResult {
@@ -123,6 +202,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         var p99: Double?
         var serverCPU: Int
         var clientCPU: Int
+        var treeCPU: Int
     }
 
     /// Runs the C load client once and reads its one line of key=value pairs.
@@ -148,17 +228,21 @@ struct ReadsBenchmark: AsyncParsableCommand {
         }
         return LoadResult(
             calls: Int(calls), seconds: seconds, p50: values["p50_us"], p99: values["p99_us"],
-            serverCPU: Int(values["server_cpu_us"] ?? 0), clientCPU: Int(values["client_cpu_us"] ?? 0)
+            serverCPU: Int(values["server_cpu_us"] ?? 0), clientCPU: Int(values["client_cpu_us"] ?? 0),
+            treeCPU: Int(values["tree_cpu_us"] ?? 0)
         )
     }
 
-    static func row(_ name: String, _ inFlight: Int, _ result: LoadResult, versus: String) {
+    static func row(_ row: Row, _ inFlight: Int, _ result: LoadResult, versus healthP50: Double?) {
         let p50 = result.p50.map { String(format: "%.1f", $0) } ?? "–"
         let p99 = result.p99.map { String(format: "%.1f", $0) } ?? "–"
+        let versus = healthP50.flatMap { health in result.p50.map { String(format: "%.2f×", $0 / health) } } ?? "–"
+        let calls = Double(result.calls)
+        let databaseCPU = row.backend.map { $0 == .sqlite ? "in daemon" : String(format: "%.1f", Double(result.treeCPU) / calls) } ?? "–"
         print(String(
-            format: "| %@ | %d | %.0f | %@ | %@ | %.1f | %.1f | %@ |",
-            name, inFlight, Double(result.calls) / result.seconds, p50, p99,
-            Double(result.serverCPU) / Double(result.calls), Double(result.clientCPU) / Double(result.calls), versus
+            format: "| %@ | %d | %@ | %.0f | %@ | %@ | %.1f | %@ | %.1f | %@ |",
+            row.call, inFlight, row.backend?.rawValue ?? "–", calls / result.seconds, p50, p99,
+            Double(result.serverCPU) / calls, databaseCPU, Double(result.clientCPU) / calls, versus
         ))
     }
 }

@@ -6,19 +6,24 @@
  * calls in flight on one connection) and uses the generated protobuf-c messages
  * for the request payloads and to parse every answer.
  *
- *   storeplatform-load --socket PATH --call health|get-store|list-stores
+ *   storeplatform-load --socket PATH --call health|get-store|list-stores|create-store
  *                      [--store-id ID] [--page-size N]
+ *                      [--name-prefix P]                create-store: names P-1, P-2, … (one per call)
  *                      [--calls N]                      latency: N calls one at a time
  *                      [--in-flight K --seconds S]      rate: K calls outstanding for S seconds
  *                      [--pid PID]                      the server whose CPU time to report
+ *                      [--tree-pid PID]                 also a process tree's (a PostgreSQL server:
+ *                                                       PID, its children, its waited-for children)
  *                      [--echo]                         the server echoes the request back (the floor)
  *
  * Prints one line of key=value pairs: calls, seconds, p50_us, p99_us (latency
  * only), server_cpu_us (utime + stime of PID from /proc/PID/stat over the
- * measured calls), client_cpu_us (this process, getrusage).
+ * measured calls), client_cpu_us (this process, getrusage), and with --tree-pid
+ * tree_cpu_us.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +80,52 @@ static long long process_cpu_us(long pid) {
     return (long long)((utime + stime) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
+/* Fields 4 (ppid) and 14-17 (utime, stime, cutime, cstime) of /proc/PID/stat. */
+static int read_stat(const char *pid, long *ppid, unsigned long long times[4]) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    char text[4096];
+    size_t length = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[length] = 0;
+    char *close = strrchr(text, ')');
+    if (!close) return 0;
+    char *cursor = close + 2;
+    for (int field = 3; field <= 17 && *cursor; field++) {
+        char *end;
+        unsigned long long value = strtoull(cursor, &end, 10);
+        if (field == 4) *ppid = (long)value;
+        if (field >= 14) times[field - 14] = value;
+        cursor = strchr(cursor, ' ');
+        if (!cursor) break;
+        cursor++;
+    }
+    return 1;
+}
+
+/* CPU of a process tree one level deep, in microseconds: the root's own time and
+ * its waited-for children's, plus each running child's own time (a PostgreSQL
+ * server: the postmaster and its backends). 0 when pid is 0. */
+static long long tree_cpu_us(long pid) {
+    if (pid <= 0) return 0;
+    unsigned long long ticks = 0, times[4] = {0};
+    long ppid = 0;
+    char root[32];
+    snprintf(root, sizeof root, "%ld", pid);
+    if (read_stat(root, &ppid, times)) ticks += times[0] + times[1] + times[2] + times[3];
+    DIR *proc = opendir("/proc");
+    if (!proc) return 0;
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        if (read_stat(entry->d_name, &ppid, times) && ppid == pid) ticks += times[0] + times[1];
+    }
+    closedir(proc);
+    return (long long)(ticks * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
 static long long self_cpu_us(void) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
@@ -82,14 +133,35 @@ static long long self_cpu_us(void) {
         + (long long)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
 }
 
-/* The envelope of every request except its stream id (field 1), packed once:
- * a frame is length, the stream id field, then these bytes (protobuf fields
- * may come in any order). */
+/* The envelope of every request except its stream id (field 1), packed once
+ * (for create-store, again for each call with the call's own name): a frame is
+ * length, the stream id field, then these bytes (protobuf fields may come in any
+ * order). */
 static uint8_t *envelope_rest;
 static size_t envelope_rest_length;
 static int echo_mode;
 
+/* create-store: every call creates a store of its own, named PREFIX-N. */
+static const char *name_prefix;
+static unsigned long name_counter;
+
+static void pack_create_request(void) {
+    char name[64];
+    uint8_t payload[128];
+    snprintf(name, sizeof name, "%s-%lu", name_prefix, ++name_counter);
+    Storeplatform__V1__CreateStoreRequest request = STOREPLATFORM__V1__CREATE_STORE_REQUEST__INIT;
+    request.name = name;
+    size_t payload_length = storeplatform__v1__create_store_request__pack(&request, payload);
+    Storeplatform__V1__Envelope envelope = STOREPLATFORM__V1__ENVELOPE__INIT;
+    envelope.type = STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_REQUEST;
+    envelope.method = "/storeplatform.v1.StoreService/CreateStore";
+    envelope.payload.data = payload;
+    envelope.payload.len = payload_length;
+    envelope_rest_length = storeplatform__v1__envelope__pack(&envelope, envelope_rest);
+}
+
 static size_t put_frame(uint8_t *out, uint32_t stream_id) {
+    if (name_prefix) pack_create_request();
     uint8_t id[6];
     size_t id_length = 0;
     id[id_length++] = 0x08; /* field 1, varint */
@@ -178,7 +250,7 @@ static int compare_doubles(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *socket_path = NULL, *call = "health", *store_id = "";
-    long calls = 0, in_flight = 0, pid = 0;
+    long calls = 0, in_flight = 0, pid = 0, tree_pid = 0;
     double seconds = 3;
     unsigned page_size = 10;
     for (int i = 1; i < argc; i++) {
@@ -190,11 +262,13 @@ int main(int argc, char **argv) {
         if (strcmp(arg, "--socket") == 0) socket_path = value;
         else if (strcmp(arg, "--call") == 0) call = value;
         else if (strcmp(arg, "--store-id") == 0) store_id = value;
+        else if (strcmp(arg, "--name-prefix") == 0) name_prefix = value;
         else if (strcmp(arg, "--page-size") == 0) page_size = (unsigned)strtoul(value, NULL, 10);
         else if (strcmp(arg, "--calls") == 0) calls = strtol(value, NULL, 10);
         else if (strcmp(arg, "--in-flight") == 0) in_flight = strtol(value, NULL, 10);
         else if (strcmp(arg, "--seconds") == 0) seconds = strtod(value, NULL);
         else if (strcmp(arg, "--pid") == 0) pid = strtol(value, NULL, 10);
+        else if (strcmp(arg, "--tree-pid") == 0) tree_pid = strtol(value, NULL, 10);
         else die("unknown option; see the comment at the top of storeplatform-load.c");
     }
     if (!socket_path) die("--socket is required");
@@ -217,8 +291,16 @@ int main(int argc, char **argv) {
         Storeplatform__V1__ListStoresRequest request = STOREPLATFORM__V1__LIST_STORES_REQUEST__INIT;
         request.page_size = page_size;
         payload_length = storeplatform__v1__list_stores_request__pack(&request, payload);
+    } else if (strcmp(call, "create-store") == 0) {
+        if (!name_prefix) die("--call create-store needs --name-prefix (store names must be unique: PREFIX-1, PREFIX-2, ...)");
+        /* Room for the longest name: the prefix, '-' and 20 digits. */
+        if (strlen(name_prefix) > 19) die("--name-prefix is longer than 19 characters (a store name has at most 40)");
+        method = "/storeplatform.v1.StoreService/CreateStore";
+        Storeplatform__V1__CreateStoreRequest request = STOREPLATFORM__V1__CREATE_STORE_REQUEST__INIT;
+        request.name = "x-18446744073709551615";
+        payload_length = storeplatform__v1__create_store_request__pack(&request, payload);
     } else {
-        die("--call is health, get-store or list-stores");
+        die("--call is health, get-store, list-stores or create-store");
     }
     Storeplatform__V1__Envelope envelope = STOREPLATFORM__V1__ENVELOPE__INIT;
     envelope.type = STOREPLATFORM__V1__FRAME_TYPE__FRAME_TYPE_REQUEST;
@@ -226,6 +308,7 @@ int main(int argc, char **argv) {
     envelope.payload.data = payload;
     envelope.payload.len = payload_length;
     envelope_rest_length = storeplatform__v1__envelope__get_packed_size(&envelope);
+    if (name_prefix) envelope_rest_length += strlen(name_prefix); /* the longest name's envelope */
     envelope_rest = malloc(envelope_rest_length);
     if (!envelope_rest) die("out of memory");
     storeplatform__v1__envelope__pack(&envelope, envelope_rest);
@@ -250,7 +333,7 @@ int main(int argc, char **argv) {
             next_id += 2;
             while (read_answers(fd, &last_id) == 0) {}
         }
-        long long server_before = process_cpu_us(pid), client_before = self_cpu_us();
+        long long server_before = process_cpu_us(pid), client_before = self_cpu_us(), tree_before = tree_cpu_us(tree_pid);
         double start = now_seconds();
         for (long i = 0; i < calls; i++) {
             double before = now_seconds();
@@ -262,9 +345,10 @@ int main(int argc, char **argv) {
         }
         double elapsed = now_seconds() - start;
         long long server_cpu = process_cpu_us(pid) - server_before, client_cpu = self_cpu_us() - client_before;
+        long long tree_cpu = tree_cpu_us(tree_pid) - tree_before;
         qsort(samples, (size_t)calls, sizeof(double), compare_doubles);
-        printf("calls=%ld seconds=%.3f p50_us=%.1f p99_us=%.1f server_cpu_us=%lld client_cpu_us=%lld\n",
-            calls, elapsed, samples[calls / 2], samples[calls * 99 / 100], server_cpu, client_cpu);
+        printf("calls=%ld seconds=%.3f p50_us=%.1f p99_us=%.1f server_cpu_us=%lld client_cpu_us=%lld tree_cpu_us=%lld\n",
+            calls, elapsed, samples[calls / 2], samples[calls * 99 / 100], server_cpu, client_cpu, tree_cpu);
         return 0;
     }
 
@@ -279,7 +363,7 @@ int main(int argc, char **argv) {
     }
     write_all(fd, batch, batch_length);
     double warm_end = now_seconds() + (seconds / 4 < 0.5 ? seconds / 4 : 0.5);
-    long long answered = 0, server_before = 0, client_before = 0;
+    long long answered = 0, server_before = 0, client_before = 0, tree_before = 0;
     double start = 0;
     int measuring = 0;
     for (;;) {
@@ -289,6 +373,7 @@ int main(int argc, char **argv) {
             answered = 0;
             server_before = process_cpu_us(pid);
             client_before = self_cpu_us();
+            tree_before = tree_cpu_us(tree_pid);
             start = now;
         }
         if (measuring && now >= start + seconds) break;
@@ -303,6 +388,7 @@ int main(int argc, char **argv) {
     }
     double elapsed = now_seconds() - start;
     long long server_cpu = process_cpu_us(pid) - server_before, client_cpu = self_cpu_us() - client_before;
-    printf("calls=%lld seconds=%.3f server_cpu_us=%lld client_cpu_us=%lld\n", answered, elapsed, server_cpu, client_cpu);
+    long long tree_cpu = tree_cpu_us(tree_pid) - tree_before;
+    printf("calls=%lld seconds=%.3f server_cpu_us=%lld client_cpu_us=%lld tree_cpu_us=%lld\n", answered, elapsed, server_cpu, client_cpu, tree_cpu);
     return 0;
 }
