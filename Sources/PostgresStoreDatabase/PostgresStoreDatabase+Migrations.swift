@@ -103,7 +103,7 @@ extension PostgresStoreDatabase {
             }
             steps = Array(steps[...index])
         }
-        try await inTransaction(connection, logger: logger) { connection in
+        try await inTransaction(connection, logger: logger) { [steps] connection in
             // A migration may rewrite a large table, and a replica waits here while
             // another migrates: neither is cut short by the statement timeout.
             try await connection.run("SET LOCAL statement_timeout = 0", logger: logger)

@@ -161,16 +161,34 @@ public final class PostgresStoreDatabase: StoreDatabase {
         // Counted once the transaction is over, committed or not (a rollback only
         // costs a cache a miss).
         defer { writes.add(1, ordering: .releasing) }
+        let (url, logger) = (url, logger)
         return try await withConnection { connection in
-            try await Self.inTransaction(connection, logger: self.logger, body)
+            // Bounded on this side too: the server's statement_timeout cannot end a
+            // transaction whose server has gone away without closing the connection,
+            // and a write that never ends would hold the audit lock, so every later
+            // write, with it.
+            // statement_timeout plus 2 s: one statement may wait that long for a lock;
+            // a whole transaction that takes longer is cut (its connection closed, so
+            // nothing of it commits later) and the caller gets UNAVAILABLE to retry.
+            // statement_timeout=0 (no limit on the server) leaves it unbounded here too.
+            guard url.statementTimeoutMilliseconds > 0 else {
+                return try await Self.inTransaction(connection, logger: logger, body)
+            }
+            let limit = Duration.milliseconds(url.statementTimeoutMilliseconds) + .seconds(2)
+            return try await withDeadline(limit, expired: {
+                connection.closeLater()
+                return PostgresFailure.unreachable(url, "a write transaction got no answer within \(limit.components.seconds) s")
+            }) {
+                try await Self.inTransaction(connection, logger: logger, body)
+            }
         }
     }
 
     /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` when `body` throws (and the error it threw
-    /// comes out). A connection that cannot roll back is closed, so it never goes
-    /// back to the pool inside a transaction.
-    static func inTransaction<T>(
-        _ connection: PostgresConnection, logger: Logger, _ body: (PostgresConnection) async throws -> T
+    /// comes out). A connection that cannot roll back (within a few seconds) is
+    /// closed, so it never goes back to the pool inside a transaction.
+    static func inTransaction<T: Sendable>(
+        _ connection: PostgresConnection, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await connection.run("BEGIN", logger: logger)
         do {
@@ -179,9 +197,11 @@ public final class PostgresStoreDatabase: StoreDatabase {
             return value
         } catch {
             do {
-                try await connection.run("ROLLBACK", logger: logger)
+                _ = try await withDeadline(.seconds(2), expired: { CancellationError() }) {
+                    try await connection.run("ROLLBACK", logger: logger)
+                }
             } catch {
-                try? await connection.close()
+                connection.closeLater()
             }
             throw error
         }
@@ -336,7 +356,14 @@ public final class PostgresStoreDatabase: StoreDatabase {
             state.probe = task
             return task
         }
-        let failure = await task.value
+        // A probe is one connection attempt, bounded by connect_timeout; waiting for
+        // it is bounded too, in case the attempt outlives its own bound.
+        let failure: PlatformError?
+        do {
+            failure = try await withDeadline(url.connectTimeout + .seconds(1), expired: { CancellationError() }) { await task.value }
+        } catch is CancellationError where !Task.isCancelled {
+            failure = PostgresFailure.unreachable(url, "a connection attempt did not end within \(url.connectTimeout.components.seconds + 1) s")
+        }
         let configuration = try Self.clientConfiguration(url)
         let replaced = pool.withLock { state -> Task<Void, Never>? in
             if state.probe == task { state.probe = nil }
@@ -514,5 +541,13 @@ public final class PostgresStoreDatabase: StoreDatabase {
         configuration.options.maximumConnections = url.poolMaximum
         configuration.options.additionalStartupParameters = startupParameters(url)
         return configuration
+    }
+}
+
+extension PostgresConnection {
+    /// Closes the connection in a task of its own, not waited for: a connection
+    /// whose server stopped answering may take long to close.
+    func closeLater() {
+        Task { try? await self.close() }
     }
 }

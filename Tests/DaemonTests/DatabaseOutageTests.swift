@@ -97,27 +97,6 @@ struct DatabaseOutageTests {
                 }
             } catch {
                 let report = "calls: \(load.summary)\ndaemon log, info left out:\n" + outageLogSummary(daemon.log)
-                // Known: on a heavily loaded machine a write transaction under way when
-                // PostgreSQL stops can hang in the PostgreSQL backend and keep this
-                // process's audit-write lock, so creates and status changes never finish
-                // again while reads work. Recognized by exactly that, and not hidden
-                // otherwise.
-                let calls = load.calls.filter { $0.started == .back }
-                let writesHang = calls.contains { $0.kind == .create && $0.code == "DEADLINE_EXCEEDED" }
-                    && !calls.contains { $0.kind == .create && $0.code == "OK" }
-                    && calls.contains { $0.kind == .read && $0.code == "OK" }
-                if writesHang {
-                    withKnownIssue("a write under way when PostgreSQL stopped hung and holds the audit-write lock", isIntermittent: true) {
-                        Issue.record(Comment(rawValue: report))
-                    }
-                    load.stop()
-                    clients.cancel()
-                    _ = await clients.result
-                    await probe.close()
-                    // The hung write keeps graceful shutdown waiting: the daemon is killed
-                    // when `daemon` goes.
-                    return
-                }
                 Issue.record(Comment(rawValue: report))
                 throw error
             }

@@ -1,0 +1,51 @@
+@testable import PostgresStoreDatabase
+import Synchronization
+import Testing
+
+/// `withDeadline` (Sources/PostgresStoreDatabase/Deadline.swift): the caller gets the
+/// operation's result, or the expiry error without waiting for an operation that never
+/// ends, or CancellationError when it is cancelled itself.
+@Suite struct DeadlineTests {
+    struct Expired: Error {}
+
+    final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    @Test func anOperationThatEndsInTimeGivesItsResult() async throws {
+        let value = try await withDeadline(.seconds(30), expired: { Expired() }) { 42 }
+        #expect(value == 42)
+        await #expect(throws: Expired.self) {
+            try await withDeadline(.seconds(30), expired: { Expired() }) { () async throws -> Int in throw Expired() }
+        }
+    }
+
+    @Test func anOperationThatNeverEndsIsLeftBehind() async throws {
+        let released = Flag()
+        await #expect(throws: Expired.self) {
+            try await withDeadline(.milliseconds(50), expired: { Expired() }) { () async throws -> Int in
+                // Ignores cancellation for a while, as a call on a dead connection may.
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    Task {
+                        while !released.value.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
+                        continuation.resume()
+                    }
+                }
+                return 0
+            }
+        }
+        // The caller came back while the operation still ran.
+        released.value.store(true, ordering: .releasing)
+    }
+
+    @Test func aCancelledCallerGetsCancellationError() async throws {
+        let task = Task {
+            try await withDeadline(.seconds(30), expired: { Expired() }) { () async throws -> Int in
+                try await Task.sleep(for: .seconds(30))
+                return 0
+            }
+        }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+}
