@@ -376,45 +376,9 @@ private func outageHTTPPort(_ daemon: DaemonProcess) async throws -> Int {
     }
 }
 
-/// A plain HTTP/1.1 GET on a thread of its own: the status and the JSON body.
+/// A plain HTTP/1.1 GET: the status and the JSON body.
 private func outageHTTPGet(port: Int, path: String) async throws -> (Int, [String: Any]) {
-    let (status, body) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Data), any Error>) in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try blockingGet(port: port, path: path) })
-        }
-    }
+    let (status, body) = try await blockingHTTPGet(port: port, path: path, timeout: 10)
     let json = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
     return (status, json)
-}
-
-private func blockingGet(port: Int, path: String) throws -> (Int, Data) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw OutageTestFailure(description: "socket failed") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw OutageTestFailure(description: "cannot connect to the gateway on port \(port)") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard write(fd, request, request.count) == request.count else { throw OutageTestFailure(description: "write failed") }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = read(fd, &buffer, buffer.count)
-        if count == 0 { break }
-        guard count > 0 else { throw OutageTestFailure(description: "GET \(path): no complete answer") }
-        received += buffer[..<count]
-    }
-    let text = String(decoding: received, as: UTF8.self)
-    let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
-    let fields = statusLine.split(separator: " ")
-    guard fields.count >= 2, let status = Int(fields[1]) else { throw OutageTestFailure(description: "not an HTTP answer: \(text)") }
-    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-    return (status, Data(body.utf8))
 }

@@ -232,45 +232,8 @@ private final class WriteLockHolder: Sendable {
     }
 }
 
-/// The status code of a plain HTTP/1.1 GET, read on a thread of its own.
+/// The status code of a plain HTTP/1.1 GET. Generous (1.5 s): a gateway whose event
+/// loop is blocked answers nothing.
 private func httpStatus(port: Int, path: String) async throws -> Int {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try blockingHTTPStatus(port: port, path: path) })
-        }
-    }
-}
-
-private struct HTTPFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
-private func blockingHTTPStatus(port: Int, path: String) throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw HTTPFailure(description: "socket failed") }
-    defer { close(fd) }
-    // Generous: a gateway whose event loop is blocked answers nothing.
-    var timeout = timeval(tv_sec: 1, tv_usec: 500_000)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw HTTPFailure(description: "cannot connect to the gateway on port \(port)") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard write(fd, request, request.count) == request.count else { throw HTTPFailure(description: "write failed") }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while !received.contains(0x0A) {
-        let count = read(fd, &buffer, buffer.count)
-        guard count > 0 else { throw HTTPFailure(description: "GET \(path): no answer within 1.5 s") }
-        received += buffer[..<count]
-    }
-    let line = String(decoding: received.prefix { $0 != 0x0D && $0 != 0x0A }, as: UTF8.self)
-    let fields = line.split(separator: " ")
-    guard fields.count >= 2, let status = Int(fields[1]) else { throw HTTPFailure(description: "not an HTTP status line: \(line)") }
-    return status
+    try await blockingHTTPGet(port: port, path: path, timeout: 1.5).status
 }
