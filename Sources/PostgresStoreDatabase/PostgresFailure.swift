@@ -73,6 +73,15 @@ enum PostgresFailure {
         switch error.code {
         case .server:
             return serverError(error, url: url)
+        case .connectionError where error.underlying.map(isTLSFailure) == true:
+            // The TLS handshake failed: most often the server's certificate is not
+            // trusted (sslrootcert) or names another host.
+            return PlatformError(
+                .unavailable,
+                "TLS with the PostgreSQL server at \(url.serverDescription) failed: \(describe(error.underlying ?? error)); "
+                    + "check the server's certificate, its host name and sslrootcert",
+                cause: error
+            )
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
             let reason = error.underlying.flatMap { connectionReason($0, url: url) }
                 ?? (error.code == .connectionError ? "the connection failed" : "the server closed the connection")
@@ -160,6 +169,15 @@ enum PostgresFailure {
 
     /// Why a connection could not be made, for a message; `nil` when `error` is not
     /// about making or keeping a connection.
+    /// Whether `error` comes from TLS (the handshake, the certificate).
+    private static func isTLSFailure(_ error: any Error) -> Bool {
+        switch error {
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError: return true
+        case let error as PSQLError: return error.underlying.map(isTLSFailure) ?? false
+        default: return false
+        }
+    }
+
     private static func connectionReason(_ error: any Error, url: PostgresDatabaseURL) -> String? {
         switch error {
         case let error as IOError:

@@ -161,26 +161,8 @@ public final class PostgresStoreDatabase: StoreDatabase {
         // Counted once the transaction is over, committed or not (a rollback only
         // costs a cache a miss).
         defer { writes.add(1, ordering: .releasing) }
-        let (url, logger) = (url, logger)
         return try await withConnection { connection in
-            // Bounded on this side too: the server's statement_timeout cannot end a
-            // transaction whose server has gone away without closing the connection,
-            // and a write that never ends would hold the audit lock, so every later
-            // write, with it.
-            // statement_timeout plus 2 s: one statement may wait that long for a lock;
-            // a whole transaction that takes longer is cut (its connection closed, so
-            // nothing of it commits later) and the caller gets UNAVAILABLE to retry.
-            // statement_timeout=0 (no limit on the server) leaves it unbounded here too.
-            guard url.statementTimeoutMilliseconds > 0 else {
-                return try await Self.inTransaction(connection, logger: logger, body)
-            }
-            let limit = Duration.milliseconds(url.statementTimeoutMilliseconds) + .seconds(2)
-            return try await withDeadline(limit, expired: {
-                connection.closeLater()
-                return PostgresFailure.unreachable(url, "a write transaction got no answer within \(limit.components.seconds) s")
-            }) {
-                try await Self.inTransaction(connection, logger: logger, body)
-            }
+            try await Self.inTransaction(connection, logger: self.logger, body)
         }
     }
 
@@ -220,6 +202,15 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// the pool) until the server answers again; then they start a fresh pool, which
     /// has no back-off left from the outage.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        // Each statement's answer is awaited for the server's statement_timeout plus
+        // 5 s at most (none when it is 0, no limit on the server either).
+        let limit = url.statementTimeoutMilliseconds > 0 ? (Duration.milliseconds(url.statementTimeoutMilliseconds) + .seconds(5), url) : nil
+        return try await StatementDeadline.$limit.withValue(limit) {
+            try await self.withConnectionUnbounded(body)
+        }
+    }
+
+    private func withConnectionUnbounded<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await perform {
             if self.pool.withLock({ $0.outage }) != nil {
                 try await self.probe()

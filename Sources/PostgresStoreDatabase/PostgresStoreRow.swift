@@ -154,11 +154,32 @@ enum PostgresText {
     }
 }
 
+/// How long the client waits for one statement's answer (``PostgresConnection/run(_:logger:)``),
+/// set around a call by ``PostgresStoreDatabase``; nil: no bound (migrations, which
+/// turn the server's statement timeout off).
+enum StatementDeadline {
+    @TaskLocal static var limit: (duration: Duration, url: PostgresDatabaseURL)?
+}
+
 extension PostgresConnection {
     /// Runs `query` and reads every row it returns, so that its error, if any, is
     /// thrown here and the connection is ready for the next statement.
+    ///
+    /// Within ``StatementDeadline/limit``: the server's statement_timeout ends a slow
+    /// statement, but not one whose server went away without closing the connection;
+    /// such a wait would hold the caller, and any lock it holds (the audit-write
+    /// lock: every later write), for good. Past the limit the connection is closed
+    /// (not awaited) and the call fails with UNAVAILABLE.
     @discardableResult
     func run(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await self.query(query, logger: logger).collect()
+        guard let (limit, url) = StatementDeadline.limit else {
+            return try await self.query(query, logger: logger).collect()
+        }
+        return try await withDeadline(limit, expired: {
+            self.closeLater()
+            return PostgresFailure.unreachable(url, "a statement got no answer within \(limit.components.seconds) s")
+        }) {
+            try await self.query(query, logger: logger).collect()
+        }
     }
 }

@@ -40,6 +40,11 @@ public final class ThrowawayPostgres: Sendable {
     public let port: Int
     /// Whether the server also listens on 127.0.0.1:``port``.
     public let tcp: Bool
+    /// Whether it offers TLS (`ssl = on`), with a certificate for `localhost` and
+    /// 127.0.0.1 signed by a CA of its own: ``certificateAuthorityFile``.
+    public let tls: Bool
+    /// The PEM file of the CA that signed the server's certificate (with `tls: true`).
+    public var certificateAuthorityFile: String { directory + "/tls/ca.crt" }
     /// The superuser.
     public let user = "postgres"
     /// The superuser's password, which TCP connections must give.
@@ -56,10 +61,11 @@ public final class ThrowawayPostgres: Sendable {
         ProcessInfo.processInfo.environment["STOREPLATFORM_REQUIRE_POSTGRES"] == "1"
     }
 
-    private init(directory: String, port: Int, tcp: Bool, password: String, binaries: String) {
+    private init(directory: String, port: Int, tcp: Bool, tls: Bool = false, password: String, binaries: String) {
         self.directory = directory
         self.port = port
         self.tcp = tcp
+        self.tls = tls
         self.password = password
         self.binaries = binaries
     }
@@ -67,9 +73,10 @@ public final class ThrowawayPostgres: Sendable {
     /// Creates and starts a server in a new temporary directory.
     ///
     /// - Parameter tcp: also listen on 127.0.0.1 at a free port (password login).
+    /// - Parameter tls: offer TLS on it (``certificateAuthorityFile``); needs openssl.
     /// - Throws: ``Failure`` when PostgreSQL is not installed, or a step fails
     ///   (with that step's output); the directory is removed then.
-    public static func start(tcp: Bool = false) async throws -> ThrowawayPostgres {
+    public static func start(tcp: Bool = false, tls: Bool = false) async throws -> ThrowawayPostgres {
         guard let binaries = binaryDirectory() else {
             throw Failure(
                 "PostgreSQL is not installed: no initdb and pg_ctl in /usr/lib/postgresql/*/bin or on PATH "
@@ -77,29 +84,36 @@ public final class ThrowawayPostgres: Sendable {
             )
         }
         await reapOrphans(binaries: binaries)
-        // Short: a socket path must fit in 107 bytes.
-        let directory = "/tmp/sppg-\(UUID().uuidString.prefix(8).lowercased())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
-        try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
-        let server = ThrowawayPostgres(
-            directory: directory, port: tcp ? try freePort() : 5432, tcp: tcp,
-            password: "pw-\(UUID().uuidString)", binaries: binaries
-        )
-        _ = Self.cleanup.withLock { $0.insert(directory) }
-        do {
-            try await server.initialize()
-            try await server.startServer()
-        } catch {
-            await server.stop()
-            throw error
+        var attempt = 1
+        while true {
+            // Short: a socket path must fit in 107 bytes.
+            let directory = "/tmp/sppg-\(UUID().uuidString.prefix(8).lowercased())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
+            let server = ThrowawayPostgres(
+                directory: directory, port: tcp || tls ? try freePort() : 5432, tcp: tcp || tls, tls: tls,
+                password: "pw-\(UUID().uuidString)", binaries: binaries
+            )
+            _ = Self.cleanup.withLock { $0.insert(directory) }
+            do {
+                try await server.initialize()
+                try await server.startServer()
+                return server
+            } catch {
+                // A free port can be taken by another test's server between our
+                // check and the server's bind: then another port.
+                let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+                await server.stop()
+                guard server.tcp, attempt < 3, log.contains("already in use") else { throw error }
+                attempt += 1
+            }
         }
-        return server
     }
 
     /// Runs `body` with a new server, stopped and removed afterwards whatever `body`
     /// did.
-    public static func withServer<T>(tcp: Bool = false, _ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
-        let server = try await start(tcp: tcp)
+    public static func withServer<T>(tcp: Bool = false, tls: Bool = false, _ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
+        let server = try await start(tcp: tcp, tls: tls)
         do {
             let result = try await body(server)
             await server.stop()
@@ -228,7 +242,35 @@ public final class ThrowawayPostgres: Sendable {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/data/postgresql.conf"))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(settings.utf8))
+        if tls { try handle.write(contentsOf: Data(try await makeCertificates().utf8)) }
         try handle.close()
+    }
+
+    /// A CA and a server certificate it signs (for `localhost` and 127.0.0.1) in
+    /// `tls/`, readable by the server only; the settings that turn TLS on.
+    private func makeCertificates() async throws -> String {
+        let tlsDirectory = directory + "/tls"
+        try FileManager.default.createDirectory(atPath: tlsDirectory, withIntermediateDirectories: false)
+        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: tlsDirectory + "/san.ext", atomically: true, encoding: .utf8)
+        let openssl = "/usr/bin/openssl"
+        try await run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ThrowawayPostgres CA",
+            "-keyout", tlsDirectory + "/ca.key", "-out", tlsDirectory + "/ca.crt"], asServerUser: false)
+        try await run(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", tlsDirectory + "/server.key", "-out", tlsDirectory + "/server.csr"], asServerUser: false)
+        try await run(openssl, ["x509", "-req", "-days", "2", "-in", tlsDirectory + "/server.csr", "-CA", tlsDirectory + "/ca.crt",
+            "-CAkey", tlsDirectory + "/ca.key", "-CAcreateserial", "-extfile", tlsDirectory + "/san.ext",
+            "-out", tlsDirectory + "/server.crt"], asServerUser: false)
+        // The server refuses a key that others may read.
+        try await run("/bin/chmod", ["600", tlsDirectory + "/server.key"], asServerUser: false)
+        if getuid() == 0 {
+            try await run("/bin/chown", ["-R", "postgres:postgres", tlsDirectory], asServerUser: false)
+        }
+        return """
+            ssl = on
+            ssl_cert_file = '\(tlsDirectory)/server.crt'
+            ssl_key_file = '\(tlsDirectory)/server.key'
+
+            """
     }
 
     private func pgctl(_ arguments: [String]) async throws {

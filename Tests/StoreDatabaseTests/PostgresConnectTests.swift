@@ -248,3 +248,51 @@ struct PostgresConnectTests {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+/// TLS to PostgreSQL as the URL asks (`sslmode`): against a server with a
+/// certificate from a CA of its own.
+@Suite("PostgreSQL over TLS", .enabled(if: ThrowawayPostgres.enabled && FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+struct PostgresTLSTests {
+    @Test func verifyFullChecksTheServerAgainstTheGivenCAAndRefusesAnother() async throws {
+        try await ThrowawayPostgres.withServer(tls: true) { server in
+            let url = try await server.createDatabase(tcp: true, parameters: [
+                "sslmode": "verify-full", "sslrootcert": server.certificateAuthorityFile, "connect_timeout": "20",
+            ])
+            let database = try await PostgresStoreDatabase.connect(url: url, password: server.password, logger: quietLogger)
+            try await database.checkAvailable()
+            // The pool's connections are encrypted (the server's own view).
+            let encrypted = try await server.sql("SELECT count(*) FROM pg_stat_ssl WHERE ssl")
+            #expect((Int(encrypted.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1)
+            await database.close()
+
+            // Another CA: the server's certificate is not trusted, and the error says so.
+            let other = server.directory + "/other-ca.crt"
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA",
+                                 "-keyout", server.directory + "/other-ca.key", "-out", other]
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            let untrusted = url.replacingOccurrences(of: server.certificateAuthorityFile, with: other)
+            let error = await #expect(throws: PlatformError.self) {
+                try await PostgresStoreDatabase.connect(url: untrusted, password: server.password, logger: quietLogger)
+            }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message.hasPrefix("TLS with the PostgreSQL server at 127.0.0.1:\(server.port) failed: ") == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("sslrootcert") == true)
+        }
+    }
+
+    @Test func requireEncryptsWithoutCheckingTheCertificate() async throws {
+        try await ThrowawayPostgres.withServer(tls: true) { server in
+            let url = try await server.createDatabase(tcp: true, parameters: ["sslmode": "require", "connect_timeout": "20"])
+            let database = try await PostgresStoreDatabase.connect(url: url, password: server.password, logger: quietLogger)
+            try await database.checkAvailable()
+            let encrypted = try await server.sql("SELECT count(*) FROM pg_stat_ssl WHERE ssl")
+            #expect((Int(encrypted.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1)
+            await database.close()
+        }
+    }
+}
