@@ -37,33 +37,48 @@ private final class DeadlineRace<T: Sendable>: Sendable {
         _ caller: CheckedContinuation<T, any Error>, limit: Duration, expired: @escaping @Sendable () -> any Error,
         _ operation: @escaping @Sendable () async throws -> T
     ) {
+        // The caller first: an operation may end before the tasks are stored below.
+        let cancelledAlready = state.withLock { state -> Bool in
+            state.caller = caller
+            return state.cancelled
+        }
+        if cancelledAlready {
+            finish { .failure(CancellationError()) }
+            return
+        }
         let work = Task {
+            let result: Result<T, any Error>
             do {
-                self.finish(.success(try await operation()))
+                result = .success(try await operation())
             } catch {
-                self.finish(.failure(error))
+                result = .failure(error)
             }
+            self.finish { result }
         }
         let timer = Task {
             try? await Task.sleep(for: limit)
             guard !Task.isCancelled else { return }
-            self.finish(.failure(expired()))
+            // expired() runs only when the timer wins (it may close a connection).
+            self.finish { .failure(expired()) }
         }
-        let cancelledAlready = state.withLock { state -> Bool in
-            state.caller = caller
+        let finishedAlready = state.withLock { state -> Bool in
             state.work = work
             state.timer = timer
-            return state.cancelled
+            return state.caller == nil
         }
-        if cancelledAlready { cancel() }
+        if finishedAlready {
+            work.cancel()
+            timer.cancel()
+        }
     }
 
     func cancel() {
         state.withLock { $0.cancelled = true }
-        finish(.failure(CancellationError()))
+        finish { .failure(CancellationError()) }
     }
 
-    private func finish(_ result: Result<T, any Error>) {
+    /// Resumes the caller with `result()` unless it was resumed already.
+    private func finish(_ result: () -> Result<T, any Error>) {
         let (caller, work, timer) = state.withLock { state in
             defer { state.caller = nil }
             return (state.caller, state.work, state.timer)
@@ -71,6 +86,6 @@ private final class DeadlineRace<T: Sendable>: Sendable {
         guard let caller else { return }
         work?.cancel()
         timer?.cancel()
-        caller.resume(with: result)
+        caller.resume(with: result())
     }
 }

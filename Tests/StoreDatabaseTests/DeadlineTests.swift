@@ -20,6 +20,15 @@ import Testing
         }
     }
 
+    /// An operation that ends at once, before the race has stored its tasks, still
+    /// gives its value (never the expiry that would follow if its end were lost).
+    @Test func anInstantOperationIsNeverLost() async throws {
+        for _ in 0..<500 {
+            let value = try await withDeadline(.milliseconds(500), expired: { Expired() }) { 7 }
+            #expect(value == 7)
+        }
+    }
+
     @Test func anOperationThatNeverEndsIsLeftBehind() async throws {
         let released = Flag()
         await #expect(throws: Expired.self) {
