@@ -10,10 +10,8 @@ extension PostgresStoreDatabase {
         idempotencyKey: String?,
         requestID: String?
     ) async throws -> CreateOutcome {
-        guard store.status == .queued else {
-            throw PlatformError(.internalError, "a new store must be queued; store \(store.id) is \(store.status.rawValue)")
-        }
-        let key = idempotencyKey.flatMap { $0.isEmpty ? nil : $0 }
+        try store.requireNew()
+        let key = storedIdempotencyKey(idempotencyKey)
         let row = PostgresStoreRow(store, requestedBy: requestedBy, idempotencyKey: key)
         let logger = self.logger
         return try await auditWrite { connection in

@@ -9,10 +9,8 @@ extension SQLiteStoreDatabase {
         idempotencyKey: String?,
         requestID: String?
     ) async throws -> CreateOutcome {
-        guard store.status == .queued else {
-            throw PlatformError(.internalError, "a new store must be queued; store \(store.id) is \(store.status.rawValue)")
-        }
-        let key = idempotencyKey.flatMap { $0.isEmpty ? nil : $0 }
+        try store.requireNew()
+        let key = storedIdempotencyKey(idempotencyKey)
         // As the row stores it, so a retry from a very long actor still finds its store.
         let requestedBy = StoredText.actor(requestedBy)
         let deleted = StoreStatus.deleted.rawValue

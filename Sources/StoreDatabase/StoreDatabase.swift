@@ -208,3 +208,17 @@ extension StoreDatabase {
         try await auditCount(storeID: nil)
     }
 }
+
+extension Store {
+    /// The check both backends' `createStore` make first: a new store is `queued`.
+    package func requireNew() throws {
+        guard status == .queued else {
+            throw PlatformError(.internalError, "a new store must be queued; store \(id) is \(status.rawValue)")
+        }
+    }
+}
+
+/// An idempotency key as stored: an empty one is no key.
+package func storedIdempotencyKey(_ key: String?) -> String? {
+    key.flatMap { $0.isEmpty ? nil : $0 }
+}

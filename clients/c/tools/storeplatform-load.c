@@ -52,34 +52,6 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* utime + stime of pid in microseconds; 0 when pid is 0 or unreadable. */
-static long long process_cpu_us(long pid) {
-    if (pid <= 0) return 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *file = fopen(path, "r");
-    if (!file) return 0;
-    char text[4096];
-    size_t length = fread(text, 1, sizeof text - 1, file);
-    fclose(file);
-    text[length] = 0;
-    char *close = strrchr(text, ')');
-    if (!close) return 0;
-    /* After ") ": state is field 3; utime is field 14, stime 15 (proc(5)). */
-    char *cursor = close + 2;
-    unsigned long long utime = 0, stime = 0;
-    for (int field = 3; field <= 15 && *cursor; field++) {
-        char *end;
-        unsigned long long value = strtoull(cursor, &end, 10);
-        if (field == 14) utime = value;
-        if (field == 15) stime = value;
-        cursor = strchr(cursor, ' ');
-        if (!cursor) break;
-        cursor++;
-    }
-    return (long long)((utime + stime) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 /* Fields 4 (ppid) and 14-17 (utime, stime, cutime, cstime) of /proc/PID/stat. */
 static int read_stat(const char *pid, long *ppid, unsigned long long times[4]) {
     char path[64];
@@ -103,6 +75,17 @@ static int read_stat(const char *pid, long *ppid, unsigned long long times[4]) {
         cursor++;
     }
     return 1;
+}
+
+/* utime + stime of pid in microseconds; 0 when pid is 0 or unreadable. */
+static long long process_cpu_us(long pid) {
+    if (pid <= 0) return 0;
+    unsigned long long times[4] = {0};
+    long ppid = 0;
+    char name[32];
+    snprintf(name, sizeof name, "%ld", pid);
+    if (!read_stat(name, &ppid, times)) return 0;
+    return (long long)((times[0] + times[1]) * 1000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 /* CPU of a process tree one level deep, in microseconds: the root's own time and
