@@ -154,7 +154,7 @@ public final class ControlPlane: Sendable {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
                 name: request.name, engine: request.engine, actor: caller.description, requestID: requestID,
-                idempotencyKey: idempotencyKey.flatMap { $0.isEmpty ? nil : $0 },
+                idempotencyKey: storedIdempotencyKey(idempotencyKey),
                 maxLiveStores: maxLiveStores.load(ordering: .relaxed)
             ).proto
             return response
