@@ -83,8 +83,14 @@ let package = Package(
         // directory), or the reason the tests that need one are skipped.
         .target(
             name: "PostgresTestSupport",
-            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")],
+            dependencies: ["ProcessTestSupport", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Tests/PostgresTestSupport"
+        ),
+        // For tests only: programs started with posix_spawn (ChildProcess), their
+        // output collected and their exit awaited.
+        .target(
+            name: "ProcessTestSupport",
+            path: "Tests/ProcessTestSupport"
         ),
         // The only code that talks to a cluster: Provisioner, ClusterDriver and its
         // drivers, Reconciler.
@@ -169,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "StoreDatabaseTests",
             dependencies: [
-                "StoreDatabase", "StoreCore", "PostgresStoreDatabase", "PostgresTestSupport",
+                "StoreDatabase", "StoreCore", "PostgresStoreDatabase", "PostgresTestSupport", "ProcessTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,7 +184,8 @@ let package = Package(
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [
-                "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", .product(name: "Logging", package: "swift-log"),
+                "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", "ProcessTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -210,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl", "PostgresTestSupport",
+                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl", "PostgresTestSupport", "ProcessTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

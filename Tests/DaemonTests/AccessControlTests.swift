@@ -202,13 +202,13 @@ import Testing
         #expect(await refusal { _ = try await client.create("before") }.hasPrefix("PERMISSION_DENIED: token:ci is a viewer"))
 
         try "token:ci operator\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
-        kill(daemon.process.processIdentifier, SIGHUP)
+        daemon.signal(SIGHUP)
         try await waitForLog(daemon, "SIGHUP: access file reloaded")
         // The same connection: roles are decided per call.
         #expect(try await client.create("after").owner == "token:ci")
 
         try "token:ci overlord\n".write(toFile: accessFile, atomically: true, encoding: .utf8)
-        kill(daemon.process.processIdentifier, SIGHUP)
+        daemon.signal(SIGHUP)
         try await waitForLog(daemon, "SIGHUP: access file reload failed, keeping the previous roles")
         #expect(daemon.log.contains("overlord"), "\(daemon.log)")
         #expect(try await client.create("still").owner == "token:ci")

@@ -2,14 +2,7 @@ import Foundation
 import Testing
 
 func pythonHasHelmSDK() -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import helm_sdkpy, yaml"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    pythonImports(["helm_sdkpy", "yaml"])
 }
 
 /// Whether scripts/check-manifests has its tools: helm v3 and v4 (from
@@ -22,9 +15,7 @@ func manifestCheckToolsInstalled() -> Bool {
         FileManager.default.isExecutableFile(atPath: environment[variable] ?? "\(repositoryRoot)/.tools/bin/\(name)")
     }
     guard helms else { return false }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
+    return succeeds("/usr/bin/env", [
         "python3", "-c",
         """
         import os, shutil, sys
@@ -32,12 +23,7 @@ func manifestCheckToolsInstalled() -> Bool {
         beside = os.path.join(os.path.dirname(sys.executable), "checkov")
         sys.exit(0 if os.access(beside, os.X_OK) or shutil.which("checkov") else 1)
         """,
-    ]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    ])
 }
 
 /// Whether scripts/check-admission-policy has its tools: helm v4 (from

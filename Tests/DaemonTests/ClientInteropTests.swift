@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import StorePlatformProto
 import StoreRPC
 import Testing
@@ -22,36 +23,19 @@ let interopRequired = ProcessInfo.processInfo.environment["STOREPLATFORM_REQUIRE
 
 /// Whether python3 can import every one of these modules.
 func pythonImports(_ modules: [String]) -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    succeeds("/usr/bin/env", ["python3", "-c", "import " + modules.joined(separator: ", ")])
+}
+
+/// Whether a program runs to a zero exit (its output discarded). For the
+/// conditions of `.enabled(if:)`, which cannot await.
+func succeeds(_ executable: String, _ arguments: [String]) -> Bool {
+    guard let child = try? ChildProcess(executable, arguments) else { return false }
+    return child.waitBlocking() == .exited(0)
 }
 
 /// Runs a command in the repository with extra environment variables; returns its status and output.
 func runInRepository(_ arguments: [String], environment extra: [String: String]) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = arguments
-                process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-                process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                try process.run()
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return CommandResult(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
-            })
-        }
-    }
+    try await runCommand("/usr/bin/env", arguments, environment: extra, directory: repositoryRoot, mergingErrors: true)
 }
 
 /// Builds targets of the C client's Makefile, one build at a time (under flock):

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresTestSupport
+import ProcessTestSupport
 import StoreRPC
 import Testing
 
@@ -9,46 +10,15 @@ let productsDirectory: URL = {
     return executable.deletingLastPathComponent()
 }()
 
-/// The outcome of running a command to completion.
-struct CommandResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs a built product (storectl, storeplatformd) and waits for it. The
-/// blocking wait runs on a thread of its own, never on the concurrency pool that
-/// in-process servers of other tests need.
+/// Runs a built product (storectl, storeplatformd) and waits for it; as `user`
+/// (through setpriv) when given.
 func runProduct(_ name: String, _ arguments: [String], user: UInt32? = nil) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runProductBlocking(name, arguments, user: user) })
-        }
-    }
-}
-
-private func runProductBlocking(_ name: String, _ arguments: [String], user: UInt32?) throws -> CommandResult {
-    let process = Process()
+    let product = productsDirectory.appendingPathComponent(name).path
     if let user {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        process.arguments = ["--reuid", "\(user)", "--regid", "\(user)", "--clear-groups", productsDirectory.appendingPathComponent(name).path] + arguments
-    } else {
-        process.executableURL = productsDirectory.appendingPathComponent(name)
-        process.arguments = arguments
+        return try await runCommand(
+            "/usr/bin/setpriv", ["--reuid", "\(user)", "--regid", "\(user)", "--clear-groups", product] + arguments)
     }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus,
-        stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self)
-    )
+    return try await runCommand(product, arguments)
 }
 
 /// The store database a test daemon runs on.
@@ -83,8 +53,13 @@ final class DaemonProcess {
     let socketPath: String
     /// The TCP port the daemon bound (it picks a free one itself); known after ``start()``.
     private(set) var tcpPort = 0
-    let process = Process()
+    /// The running daemon (or its launcher); set by ``start()`` or ``launch()``.
+    private(set) var process: ChildProcess?
     let logPath: String
+    /// The launcher (if any) and the daemon's path.
+    private let command: [String]
+    /// The daemon's arguments.
+    let arguments: [String]
 
     /// - Parameter launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
     init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = []) throws {
@@ -92,38 +67,38 @@ final class DaemonProcess {
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
         logPath = self.directory + "/daemon.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let daemon = productsDirectory.appendingPathComponent("storeplatformd")
-        if let command = launcher.first {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = launcher.dropFirst() + [daemon.path] + arguments + extraArguments
-        } else {
-            process.executableURL = daemon
-            process.arguments = arguments + extraArguments
-        }
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = FileHandle.nullDevice
-    }
-
-    var arguments: [String] {
-        // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
-        [
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let daemon = productsDirectory.appendingPathComponent("storeplatformd").path
+        command = launcher + [daemon]
+        let arguments = [
+            // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
             "--socket", socketPath, "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--data-dir", directory + "/data", "--grace-period", "5",
+            "--data-dir", self.directory + "/data", "--grace-period", "5",
         ]
+        self.arguments = arguments + extraArguments
     }
 
     var log: String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 
+    /// The daemon's process id (or its launcher's); 0 before it starts.
+    var pid: pid_t { process?.pid ?? 0 }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    /// Starts the process without waiting for it to serve; its standard error goes to ``log``.
+    func launch() throws {
+        process = try ChildProcess(command[0], Array(command.dropFirst()) + arguments, stdout: .discard, stderr: .file(logPath))
+    }
+
     /// Starts the daemon and waits until its socket answers Health.
     func start() async throws {
-        try process.run()
+        try launch()
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if !process.isRunning {
-                Issue.record("daemon exited with \(process.terminationStatus): \(log)")
+            if let ended = process?.termination {
+                Issue.record("daemon ended (\(ended)): \(log)")
                 return
             }
             // The socket answers as soon as it is bound; the line with the TCP port
@@ -144,37 +119,28 @@ final class DaemonProcess {
         return Int(log[range.upperBound...].prefix { $0.isNumber })
     }
 
-    /// Sends SIGTERM and waits for the process to exit; returns its status.
+    /// Sends `number` to the daemon while it runs.
+    func signal(_ number: Int32) { process?.signal(number) }
+
+    /// Sends SIGTERM and waits for the process to exit; its exit status.
     @discardableResult
     func terminate() async throws -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        return try await waitForExit(of: process, within: .seconds(30)) {
+        signal(SIGTERM)
+        return try await waitForExit(within: .seconds(30)) {
             "daemon ignored SIGTERM; its log ends:\n\(log.suffix(3000))"
         }
     }
 
+    /// Waits for the process to exit, SIGKILLing it (and recording `issue`) when it
+    /// has not after `within`; its exit status.
+    @discardableResult
+    func waitForExit(within: Duration, issue: () -> String) async throws -> Int32 {
+        guard let process else { return -1 }
+        return try await process.waitForExit(within: within) { Issue.record(Comment(rawValue: issue())) }.status
+    }
+
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process?.signal(SIGKILL)
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// Waits for `process` to exit, SIGKILLing it (and recording `issue`) when it has
-/// not after `within`; its status.
-func waitForExit(of process: Process, within: Duration, issue: () -> String) async throws -> Int32 {
-    let deadline = ContinuousClock.now + within
-    while process.isRunning && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        Issue.record(Comment(rawValue: issue()))
-    }
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            process.waitUntilExit()
-            continuation.resume()
-        }
-    }
-    return process.terminationStatus
 }

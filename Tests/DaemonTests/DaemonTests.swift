@@ -145,22 +145,16 @@ struct DaemonTests {
     func theOpenFileLimitIsRaisedAndTheCapsMustFitUnderIt() async throws {
         let daemon = try DaemonProcess(launcher: ["/usr/bin/prlimit", "--nofile=1024:4096", "--"])
         try await daemon.start()
-        let limits = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/limits", encoding: .utf8)
+        let limits = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
         let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map(String.init) ?? ""
         #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4096", "4096"], "\(line)")
         #expect(daemon.log.contains("open-file limit"), "\(daemon.log)")
         try await daemon.terminate()
 
         let tight = try DaemonProcess(launcher: ["/usr/bin/prlimit", "--nofile=300:300", "--"])
-        try tight.process.run()
-        await withCheckedContinuation { continuation in
-            let process = tight.process
-            Thread.detachNewThread {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
-        #expect(tight.process.terminationStatus == 1)
+        try tight.launch()
+        let status = try await tight.waitForExit(within: .seconds(60)) { "the daemon started with caps that do not fit" }
+        #expect(status == 1)
         #expect(
             tight.log.contains("the connection caps need 1024 open files (--max-unix-connections 128 + --max-tcp-connections 384 + --http-max-connections 256 + 256 for everything else), but the open-file limit is 300 (hard limit 300)"),
             "\(tight.log)"

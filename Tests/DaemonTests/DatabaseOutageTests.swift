@@ -79,7 +79,7 @@ struct DatabaseOutageTests {
                 ContinuousClock.now - stopped >= Self.outage
                     && load.completed(.create, phase: .down) >= 1 && load.completed(.read, phase: .down) >= 1
             }
-            #expect(daemon.process.isRunning, "the daemon exited during the outage: \(daemon.log.suffix(2000))")
+            #expect(daemon.isRunning, "the daemon exited during the outage: \(daemon.log.suffix(2000))")
 
             // PostgreSQL comes back.
             load.enter(.returning)
@@ -102,7 +102,7 @@ struct DatabaseOutageTests {
             }
             load.stop()
             var acknowledged = try await clients.value
-            #expect(daemon.process.isRunning, "the daemon exited: \(daemon.log.suffix(2000))")
+            #expect(daemon.isRunning, "the daemon exited: \(daemon.log.suffix(2000))")
 
             // Every call answered before its deadline; while the database was away,
             // with UNAVAILABLE naming it; once it was back (and readiness said so), with success.

@@ -94,7 +94,7 @@ import Testing
             launcher: [Self.strace, "-f", "-qq", "-ttt", "-y", "-e", "trace=\(Self.traced)", "-o", trace]
         )
         try await daemon.start()
-        let daemonPID = try #require(Self.child(of: daemon.process.processIdentifier), "strace started no daemon")
+        let daemonPID = try #require(Self.child(of: daemon.pid), "strace started no daemon")
         // Serving: the RPC listeners and then the gateway have logged their addresses
         // (start-up reads files on purpose, such as the dashboard's and the cgroup's).
         let httpPort = try await port(after: "url=http://127.0.0.1:", in: daemon)
@@ -123,7 +123,7 @@ import Testing
         let stopping = Date().timeIntervalSince1970
         kill(daemonPID, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(60)
-        while kill(daemonPID, 0) == 0 && daemon.process.isRunning && ContinuousClock.now < deadline {
+        while kill(daemonPID, 0) == 0 && daemon.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(try await daemon.terminate() == 0)

@@ -17,6 +17,7 @@ struct ShutdownMidOperationTests {
     /// SIGTERM while a store is provisioning and another is deleting, with
     /// `storectl delete --wait` and `storectl watch` connected: the daemon exits
     /// (status 0, within the bound ``DaemonProcess/terminate()`` allows: no hang),
+    /// the clients exit by themselves,
     /// and after a restart on the same data the reconcile pass finishes both
     /// operations: one store ends ready, the other deleted, and each audit trail
     /// is complete, every row starting where the one before it ended.
@@ -42,7 +43,13 @@ struct ShutdownMidOperationTests {
         // The clients were cut off, not left hanging: both exit by themselves.
         let deleterStatus = try await deleter.exitStatus()
         let watcherStatus = try await watcher.exitStatus()
-        #expect(deleterStatus != 0, "storectl delete --wait cannot have seen the delete finish: \(deleter.stdout)")
+        // On a loaded machine the uninstall may still end within the grace period;
+        // either way storectl reports what it saw.
+        if deleterStatus == 0 {
+            #expect(deleter.stdout.contains("deleted"), "storectl delete --wait: \(deleter.stdout)")
+        } else {
+            #expect(!deleter.stderr.isEmpty, "storectl delete --wait exited \(deleterStatus) saying nothing")
+        }
         #expect(watcherStatus == 0 || watcherStatus == 3, "storectl watch: \(watcher.stderr)")
 
         let second = try DaemonProcess(extraArguments: Self.arguments, directory: first.directory)

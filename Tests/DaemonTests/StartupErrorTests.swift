@@ -1,5 +1,6 @@
 import Foundation
 import PostgresTestSupport
+import ProcessTestSupport
 import StoreRPC
 import Testing
 
@@ -138,7 +139,7 @@ import Testing
         let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        FileManager.default.createFile(atPath: directory + "/password", contents: Data("\n".utf8))
+        _ = FileManager.default.createFile(atPath: directory + "/password", contents: Data("\n".utf8))
         try await Self.expectOneLineFailure(
             ["--database", "postgres://app@db.example/shop", "--database-password-file", directory + "/password"],
             "--database-password-file \(directory)/password is empty; put the PostgreSQL password in it", status: 64

@@ -241,8 +241,8 @@ struct StoreLifecycleTests {
         await client.close()
         // Some stores are ready, some mid-install, most still queued.
         try await Task.sleep(for: .seconds(2))
-        kill(first.process.processIdentifier, SIGKILL)
-        first.process.waitUntilExit()
+        first.signal(SIGKILL)
+        try await first.waitForExit(within: .seconds(30)) { "the daemon outlived SIGKILL" }
 
         let second = try DaemonProcess(extraArguments: arguments, directory: first.directory)
         try await second.start()

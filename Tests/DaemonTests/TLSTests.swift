@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import StorePlatformProto
 import StoreRPC
 import Testing
@@ -63,18 +64,9 @@ final class TestPKI {
     func path(_ name: String) -> String { directory + "/" + name }
 
     private func run(_ script: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-ec", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestPKIError(description: "openssl failed: \(text)")
+        let child = try ChildProcess("/bin/bash", ["-ec", script], directory: directory, stdout: .capture, stderr: .standardOutput)
+        guard child.waitBlocking() == .exited(0) else {
+            throw TestPKIError(description: "openssl failed: \(child.standardOutput)")
         }
     }
 
@@ -242,7 +234,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         // New certificate and key, new token; then SIGHUP.
         try pki.issueServerCertificate(commonName: "renewed.localhost", serial: 8194, into: "server")
         try "second-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        kill(daemon.process.processIdentifier, SIGHUP)
+        daemon.signal(SIGHUP)
         try await waitForLog(daemon, "SIGHUP: token file reloaded")
         #expect(daemon.log.contains("SIGHUP: TLS material reloaded"))
         #expect(daemon.log.contains("now=CN=renewed.localhost serial 2002 "), "\(daemon.log)")
@@ -263,7 +255,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         try FileManager.default.removeItem(atPath: pki.path("server.key"))
         try FileManager.default.copyItem(atPath: pki.path("client.key"), toPath: pki.path("server.key"))
         try "# nothing\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        kill(daemon.process.processIdentifier, SIGHUP)
+        daemon.signal(SIGHUP)
         try await waitForLog(daemon, "SIGHUP: token file reload failed")
         #expect(daemon.log.contains("SIGHUP: TLS reload failed, keeping the previous certificate and key: the TLS key"), "\(daemon.log)")
         let kept = try await RPCClient.connect(to: endpoint, metadata: ["authorization": "Bearer second-token"], tls: tls)

@@ -1,43 +1,24 @@
 import Foundation
+import ProcessTestSupport
 import StorePlatformProto
 import StoreRPC
-import Synchronization
 import Testing
 
 /// A built product running in the background whose standard output and error are
-/// collected as they come (read on threads of their own), so a test can look at
-/// what it printed so far, stop it (SIGSTOP) and let it go on.
+/// collected as they come, so a test can look at what it printed so far, stop it
+/// (SIGSTOP) and let it go on.
 final class BackgroundProduct: Sendable {
-    let process: Process
-    private let output = Mutex((stdout: Data(), stderr: Data()))
+    let process: ChildProcess
 
     init(_ name: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent(name)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        self.process = process
-        try process.run()
-        for (pipe, isStdout) in [(out, true), (err, false)] {
-            let handle = pipe.fileHandleForReading
-            // Holds the object until the pipe's end, shortly after the process exits.
-            Thread.detachNewThread { [self] in
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { return }
-                    self.output.withLock { if isStdout { $0.stdout.append(data) } else { $0.stderr.append(data) } }
-                }
-            }
-        }
+        process = try ChildProcess(
+            productsDirectory.appendingPathComponent(name).path, arguments, stdout: .capture, stderr: .capture)
     }
 
-    var stdout: String { output.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
-    var stderr: String { output.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
+    var stdout: String { process.standardOutput }
+    var stderr: String { process.standardError }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.signal(number) }
 
     /// Polls until `condition` holds of what was printed (a generous bound, never a speed check).
     @discardableResult
@@ -50,15 +31,11 @@ final class BackgroundProduct: Sendable {
         return condition(self)
     }
 
-    /// Waits for the process to exit (SIGKILL after `within`); its status.
+    /// Waits for the process to exit (SIGKILL after `within`); its exit status.
     func exitStatus(within: Duration = .seconds(30)) async throws -> Int32 {
-        try await waitForExit(of: process, within: within) {
-            "\(process.executableURL?.lastPathComponent ?? "process") did not exit"
-        }
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try await process.waitForExit(within: within) {
+            Issue.record("\(process.executable) did not exit")
+        }.status
     }
 }
 

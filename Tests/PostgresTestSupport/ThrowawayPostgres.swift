@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Subprocess
 import Synchronization
 #if canImport(System)
@@ -377,18 +378,9 @@ public final class ThrowawayPostgres: Sendable {
 
     private static func stopAtExit(_ directory: String) {
         if let binaries = binaryDirectory(), FileManager.default.fileExists(atPath: directory + "/data/postmaster.pid") {
-            let process = Process()
-            let arguments = ["-D", directory + "/data", "stop", "-w", "-t", "30", "-m", "immediate"]
-            if getuid() == 0 {
-                process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-                process.arguments = ["-u", "postgres", "--", binaries + "/pg_ctl"] + arguments
-            } else {
-                process.executableURL = URL(fileURLWithPath: binaries + "/pg_ctl")
-                process.arguments = arguments
-            }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            if (try? process.run()) != nil { process.waitUntilExit() }
+            var command = [binaries + "/pg_ctl", "-D", directory + "/data", "stop", "-w", "-t", "30", "-m", "immediate"]
+            if getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+            _ = try? ChildProcess(command[0], Array(command.dropFirst())).waitBlocking()
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

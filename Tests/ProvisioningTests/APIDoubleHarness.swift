@@ -1,6 +1,7 @@
 import Foundation
 import KubernetesAPIDouble
 import Logging
+import ProcessTestSupport
 import Testing
 
 @testable import Provisioning
@@ -145,16 +146,5 @@ struct APIDoubleHarness {
 
 /// Runs a program to its end; returns its exit status.
 func runProcess(_ path: String, _ arguments: [String]) async throws -> Int32 {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: path)
-                process.arguments = arguments
-                try process.run()
-                process.waitUntilExit()
-                return process.terminationStatus
-            })
-        }
-    }
+    try await ChildProcess(path, arguments, stdout: .inherit, stderr: .inherit).waitForExit().status
 }

@@ -34,7 +34,7 @@ struct CreateStoreTests {
             return
         }
         #expect(created == store)
-        let loaded = try await #require(try await database.store(id: "st_abcdefghijkl"))
+        let loaded = try #require(try await database.store(id: "st_abcdefghijkl"))
         #expect(loaded == store)
         #expect(loaded.id == "st_abcdefghijkl")
         #expect(loaded.name == "shop")
@@ -57,7 +57,7 @@ struct CreateStoreTests {
         let database = try await backend.makeDatabase()
         let store = queuedStore("plain")
         _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:0", idempotencyKey: nil, requestID: nil)
-        let loaded = try await #require(try await database.store(id: store.id))
+        let loaded = try #require(try await database.store(id: store.id))
         #expect(loaded == store)
         #expect(loaded.readyAt == nil)
         #expect(loaded.deletedAt == nil)

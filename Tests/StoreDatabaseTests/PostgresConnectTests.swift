@@ -3,9 +3,10 @@ import Logging
 import PostgresNIO
 @testable import PostgresStoreDatabase
 import PostgresTestSupport
+import ProcessTestSupport
 import StoreCore
-import Testing
 @testable import StoreDatabase
+import Testing
 
 @Suite("PostgreSQL: connecting, migrating, replicas, outages", .enabled(if: ThrowawayPostgres.enabled))
 struct PostgresConnectTests {
@@ -267,14 +268,11 @@ struct PostgresTLSTests {
 
             // Another CA: the server's certificate is not trusted, and the error says so.
             let other = server.directory + "/other-ca.crt"
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA",
-                                 "-keyout", server.directory + "/other-ca.key", "-out", other]
-            openssl.standardOutput = FileHandle.nullDevice
-            openssl.standardError = FileHandle.nullDevice
-            try openssl.run()
-            openssl.waitUntilExit()
+            let openssl = try await runCommand("/usr/bin/openssl", [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA",
+                "-keyout", server.directory + "/other-ca.key", "-out", other,
+            ])
+            try #require(openssl.status == 0, "\(openssl.stderr)")
             let untrusted = url.replacingOccurrences(of: server.certificateAuthorityFile, with: other)
             let error = await #expect(throws: PlatformError.self) {
                 try await PostgresStoreDatabase.connect(url: untrusted, password: server.password, logger: quietLogger)

@@ -31,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define READY_TIMEOUT_MS 30000
+/* Generous: the suite runs under sanitizers beside the rest of the tests. A bound, not a speed check. */
+#define READY_TIMEOUT_MS 120000
 #define POLL_INTERVAL_MS 50
 #define MAX_TRACKED 32
 
@@ -157,8 +158,9 @@ static int wait_for_status(sp_client *client, const char *id, int wanted, long t
     }
 }
 
-/* Deletes a store and waits until it is deleted; quietly, for cleanup. Returns 1 when deleted. */
-static int delete_and_wait(sp_client *client, const char *id)
+/* Deletes a store and waits until it is deleted. Returns 1 when deleted; otherwise
+ * says why in `why` (when not NULL). */
+static int delete_and_wait(sp_client *client, const char *id, char *why, size_t why_size)
 {
     sp_status status = SP_STATUS_INIT;
     long long deadline = now_ms() + READY_TIMEOUT_MS;
@@ -174,6 +176,8 @@ static int delete_and_wait(sp_client *client, const char *id)
             continue;
         }
         if (rc != SP_OK && !(rc == SP_ERR_STATUS && strcmp(status.error_code, "INVALID_STATE_TRANSITION") == 0)) {
+            if (why != NULL)
+                snprintf(why, why_size, "delete of %s: %s", id, describe(rc, &status));
             sp_status_clear(&status);
             return 0;
         }
@@ -181,6 +185,13 @@ static int delete_and_wait(sp_client *client, const char *id)
     }
     int last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED,
                                deadline - now_ms(), &status);
+    if (last != STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED && why != NULL) {
+        if (last < 0)
+            snprintf(why, why_size, "get of %s failed: %s %s: %s", id, sp_code_name(status.code),
+                     text(status.error_code), text(status.message));
+        else
+            snprintf(why, why_size, "%s still %s after %d s", id, sp_store_status_name(last), READY_TIMEOUT_MS / 1000);
+    }
     sp_status_clear(&status);
     if (last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED)
         untrack(id);
@@ -197,7 +208,7 @@ static void cleanup_tracked(const target *t)
             return;
         char id[128];
         snprintf(id, sizeof id, "%s", tracked[i]);
-        if (!delete_and_wait(client, id))
+        if (!delete_and_wait(client, id, NULL, 0))
             printf("note: could not delete store %s while cleaning up\n", id);
     }
     sp_close(client);
@@ -395,9 +406,11 @@ static void run_rpc_suite(const target *t)
     check(quota_hit && unexpected[0] == '\0', LABEL("%s: creates past the live-store limit -> QUOTA_EXCEEDED", t->label),
           "%d created first%s%s", quota_created, unexpected[0] != '\0' ? "; " : "", unexpected);
     int all_deleted = 1;
+    char why[1024] = "";
     for (int i = 0; i < quota_created; i++)
-        all_deleted &= delete_and_wait(client, quota_ids[i]);
-    check(all_deleted, LABEL("%s: the quota stores are deleted again", t->label), "%d stores", quota_created);
+        all_deleted &= delete_and_wait(client, quota_ids[i], why[0] == '\0' ? why : NULL, sizeof why);
+    check(all_deleted, LABEL("%s: the quota stores are deleted again", t->label), "%d stores%s%s", quota_created,
+          why[0] != '\0' ? "; " : "", why);
 
     /* The client's own frame limit: refused from the header, connection closed. */
     sp_set_max_frame(client, 8);
@@ -754,9 +767,10 @@ static void run_watch_suite(const target *t)
     int last = wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY, READY_TIMEOUT_MS, &status);
     snprintf(label, sizeof label, "%s: watch: the store gets ready", t->label);
     check(last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY, label, "status %s", sp_store_status_name(last));
-    int deleted = delete_and_wait(client, id);
+    char why[1024] = "";
+    int deleted = delete_and_wait(client, id, why, sizeof why);
     snprintf(label, sizeof label, "%s: watch: the store is deleted", t->label);
-    check(deleted, label, NULL);
+    check(deleted, label, "%s", why);
 
     /* Every transition of the store, from the audit log. */
     int64_t expected[MAX_WATCHED];
