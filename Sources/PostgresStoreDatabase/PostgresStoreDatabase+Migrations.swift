@@ -76,6 +76,20 @@ extension PostgresStoreDatabase {
         PostgresMigration(id: "v2-store-owner", statements: [
             "ALTER TABLE store ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
         ]),
+        // v3: the `lease` table (Sources/StoreDatabase/Lease.swift): one row per
+        // claimed store operation or leadership, times in milliseconds since 1970 by
+        // the server's clock.
+        PostgresMigration(id: "v3-leases", statements: [
+            """
+            CREATE TABLE lease (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                owner TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                acquired_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

@@ -31,8 +31,11 @@ final class SQLiteReaders: Sendable {
             self.configuration = configuration
         }
 
-        func queue() async throws -> DatabaseQueue {
-            if let queue = opened.withLock({ $0 }) { return queue }
+        /// The connection, once opened.
+        var queue: DatabaseQueue? { opened.withLock { $0 } }
+
+        /// Opens the connection (unless a read racing this one did first).
+        func open() async throws -> DatabaseQueue {
             let (path, configuration) = (path, configuration)
             let new = try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async {
@@ -86,7 +89,9 @@ final class SQLiteReaders: Sendable {
         }
         chosen.queued.add(1, ordering: .relaxed)
         defer { chosen.queued.subtract(1, ordering: .relaxed) }
-        return try await chosen.queue().unsafeRead(body)
+        // The common case, an open connection, costs no suspension before the read's own.
+        if let queue = chosen.queue { return try await queue.unsafeRead(body) }
+        return try await chosen.open().unsafeRead(body)
     }
 
     func close() {

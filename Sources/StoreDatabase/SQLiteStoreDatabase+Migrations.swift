@@ -7,6 +7,7 @@ extension SQLiteStoreDatabase {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in try createStoresAndAudit(db) }
         migrator.registerMigration("v2-store-owner") { db in try addStoreOwner(db) }
+        migrator.registerMigration("v3-leases") { db in try createLeases(db) }
         return migrator
     }
 
@@ -76,5 +77,19 @@ extension SQLiteStoreDatabase {
         try db.alter(table: StoreRecord.databaseTableName) { table in
             table.add(column: "owner", .text).notNull().defaults(to: "")
         }
+    }
+
+    /// v3: the `lease` table (Lease.swift): one row per claimed store operation or
+    /// leadership, times in milliseconds since 1970.
+    private static func createLeases(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE lease (
+                name TEXT PRIMARY KEY NOT NULL,
+                owner TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                acquiredAt INTEGER NOT NULL,
+                expiresAt INTEGER NOT NULL
+            )
+            """)
     }
 }

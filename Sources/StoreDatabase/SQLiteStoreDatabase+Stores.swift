@@ -17,8 +17,7 @@ extension SQLiteStoreDatabase {
 
     public func stores(ids: Set<String>) async throws -> [String: Store] {
         guard !ids.isEmpty else { return [:] }
-        // Any number of ids in one fixed statement: a JSON array, unpacked by SQLite.
-        let list = String(decoding: try JSONEncoder().encode(Array(ids)), as: UTF8.self)
+        let list = try Self.jsonArray(ids)
         return try await readStatement { db in
             let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE id IN (SELECT value FROM json_each(?))")
             var stores: [String: Store] = [:]
@@ -75,6 +74,12 @@ extension SQLiteStoreDatabase {
         try await readStatement { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM store WHERE status != ?"), arguments: [StoreStatus.deleted.rawValue]) ?? 0
         }
+    }
+
+    /// `values` as one JSON array: any number of values in one fixed statement, as
+    /// `IN (SELECT value FROM json_each(?))`.
+    static func jsonArray(_ values: some Sequence<String>) throws -> String {
+        String(decoding: try JSONEncoder().encode(Array(values)), as: UTF8.self)
     }
 
     /// `status IN (?, ?, …)` with `count` placeholders.

@@ -182,6 +182,29 @@ public protocol StoreDatabase: Sendable {
     /// `provisioningDurationMilliseconds`, over the stores that have one; every field
     /// zero when none has.
     func provisioningDurationStats() async throws -> DurationStats
+
+    // MARK: Leases (Lease.swift)
+
+    /// Takes lease `name` for `owner` until `ttl` from now (the database's clock)
+    /// when nobody holds it, its holder's time ran out, or `owner` holds it already
+    /// (then it is extended, keeping its `acquiredAt` and taking `kind`). Atomic
+    /// across replicas: of any number of callers, one gets ``LeaseOutcome/acquired(_:)``.
+    /// - Returns: the caller's lease, or ``LeaseOutcome/held(_:)`` with the other
+    ///   holder's when it has not expired.
+    func acquireLease(_ name: String, owner: String, kind: String, ttl: Duration) async throws -> LeaseOutcome
+
+    /// Extends, to `ttl` from now, those of `names` that `owner` still holds (even
+    /// when their time just ran out, as long as nobody took them over).
+    /// - Returns: the names `owner` no longer holds: another replica took them over,
+    ///   or they were released.
+    func renewLeases(_ names: [String], owner: String, ttl: Duration) async throws -> Set<String>
+
+    /// Gives lease `name` up when `owner` holds it; returns whether it did.
+    @discardableResult
+    func releaseLease(_ name: String, owner: String) async throws -> Bool
+
+    /// Every lease that has not expired, by name.
+    func activeLeases() async throws -> [Lease]
 }
 
 extension StoreDatabase {

@@ -71,7 +71,7 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
         )
         defer { server.stop() }
         guard let serving = server.readLine(until: { $0.contains(" serving") }),
-            let tcpPort = ConnectionsBenchmark.port(after: "tcp:127.0.0.1:", in: serving),
+            ConnectionsBenchmark.port(after: "tcp:127.0.0.1:", in: serving) != nil,
             let httpLine = server.readLine(until: { $0.contains("http gateway listening") }),
             let httpPort = ConnectionsBenchmark.port(after: "http=127.0.0.1:", in: httpLine)
         else { throw ValidationError("the daemon did not start") }

@@ -178,4 +178,24 @@ final class OutageDatabase: StoreDatabase {
         try gate()
         return try await base.provisioningDurationStats()
     }
+
+    func acquireLease(_ name: String, owner: String, kind: String, ttl: Duration) async throws -> LeaseOutcome {
+        try gate()
+        return try await base.acquireLease(name, owner: owner, kind: kind, ttl: ttl)
+    }
+
+    func renewLeases(_ names: [String], owner: String, ttl: Duration) async throws -> Set<String> {
+        try gate()
+        return try await base.renewLeases(names, owner: owner, ttl: ttl)
+    }
+
+    func releaseLease(_ name: String, owner: String) async throws -> Bool {
+        try gate()
+        return try await base.releaseLease(name, owner: owner)
+    }
+
+    func activeLeases() async throws -> [Lease] {
+        try gate()
+        return try await base.activeLeases()
+    }
 }

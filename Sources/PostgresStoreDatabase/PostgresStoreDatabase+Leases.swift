@@ -1,0 +1,84 @@
+import Foundation
+import PostgresNIO
+import StoreDatabase
+
+extension PostgresStoreDatabase {
+    /// The columns of a lease row, in ``lease(_:)``'s order.
+    private static let leaseColumns = "name, owner, kind, acquired_at, expires_at"
+    /// Now, in milliseconds since 1970, by the server's clock: replicas' clocks need not agree.
+    private static let serverNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+    // Lease writes are single statements outside ``writeTransaction(_:)``: they change
+    // no store or audit row, so they do not count in ``writeGeneration``.
+
+    public func acquireLease(_ name: String, owner: String, kind: String, ttl: Duration) async throws -> LeaseOutcome {
+        let logger = self.logger
+        let ttl = ttl.wholeMilliseconds
+        return try await withConnection { connection in
+            // A holder that lets go between the refused insert and the read of its row
+            // leaves nothing to read: then try again.
+            while true {
+                let taken = try await connection.run("""
+                    INSERT INTO lease (\(unescaped: Self.leaseColumns))
+                    SELECT \(name), \(owner), \(kind), now.ms, now.ms + \(ttl)
+                    FROM (SELECT \(unescaped: Self.serverNow) AS ms) AS now
+                    ON CONFLICT (name) DO UPDATE SET
+                        owner = EXCLUDED.owner,
+                        kind = EXCLUDED.kind,
+                        acquired_at = CASE WHEN lease.owner = EXCLUDED.owner THEN lease.acquired_at ELSE EXCLUDED.acquired_at END,
+                        expires_at = EXCLUDED.expires_at
+                    WHERE lease.owner = EXCLUDED.owner OR lease.expires_at <= EXCLUDED.acquired_at
+                    RETURNING \(unescaped: Self.leaseColumns)
+                    """, logger: logger)
+                if let row = taken.first { return .acquired(try Self.lease(row)) }
+                let holder = try await connection.run(
+                    "SELECT \(unescaped: Self.leaseColumns) FROM lease WHERE name = \(name)", logger: logger)
+                if let row = holder.first { return .held(try Self.lease(row)) }
+            }
+        }
+    }
+
+    public func renewLeases(_ names: [String], owner: String, ttl: Duration) async throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        let logger = self.logger
+        let ttl = ttl.wholeMilliseconds
+        let renewed = try await withConnection { connection in
+            try await connection.run("""
+                UPDATE lease SET expires_at = \(unescaped: Self.serverNow) + \(ttl)
+                WHERE owner = \(owner) AND name = ANY(\(names))
+                RETURNING name
+                """, logger: logger)
+                .map { try $0.decode(String.self) }
+        }
+        return Set(names).subtracting(renewed)
+    }
+
+    public func releaseLease(_ name: String, owner: String) async throws -> Bool {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.run(
+                "DELETE FROM lease WHERE name = \(name) AND owner = \(owner) RETURNING name", logger: logger
+            ).isEmpty == false
+        }
+    }
+
+    public func activeLeases() async throws -> [Lease] {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.run("""
+                SELECT \(unescaped: Self.leaseColumns) FROM lease
+                WHERE expires_at > \(unescaped: Self.serverNow)
+                ORDER BY name
+                """, logger: logger)
+                .map(Self.lease)
+        }
+    }
+
+    private static func lease(_ row: PostgresRow) throws -> Lease {
+        let (name, owner, kind, acquiredAt, expiresAt) = try row.decode((String, String, String, Int64, Int64).self)
+        return Lease(
+            name: name, owner: owner, kind: kind,
+            acquiredAt: Date(millisecondsSince1970: acquiredAt), expiresAt: Date(millisecondsSince1970: expiresAt)
+        )
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+
+extension SQLiteStoreDatabase {
+    /// The columns of a ``Lease`` row, in ``lease(_:)``'s order.
+    private static let leaseColumns = "name, owner, kind, acquiredAt, expiresAt"
+
+    // Lease writes go to the pool directly, not through ``write(_:)``: they change no
+    // store or audit row, so they do not count in ``writeGeneration``.
+
+    public func acquireLease(_ name: String, owner: String, kind: String, ttl: Duration) async throws -> LeaseOutcome {
+        let now = Date().millisecondsSince1970
+        let expires = now + ttl.wholeMilliseconds
+        return try await Self.performing {
+            try await pool.write { db in
+                let taken = try Row.fetchOne(
+                    db.cachedStatement(sql: """
+                        INSERT INTO lease (\(Self.leaseColumns)) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET
+                            owner = excluded.owner,
+                            kind = excluded.kind,
+                            acquiredAt = CASE WHEN lease.owner = excluded.owner THEN lease.acquiredAt ELSE excluded.acquiredAt END,
+                            expiresAt = excluded.expiresAt
+                        WHERE lease.owner = excluded.owner OR lease.expiresAt <= excluded.acquiredAt
+                        RETURNING \(Self.leaseColumns)
+                        """),
+                    arguments: [name, owner, kind, now, expires]
+                )
+                if let taken { return .acquired(Self.lease(taken)) }
+                // One writer at a time: the row that refused is still there.
+                let holder = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT \(Self.leaseColumns) FROM lease WHERE name = ?"), arguments: [name])
+                return .held(Self.lease(holder!))
+            }
+        }
+    }
+
+    public func renewLeases(_ names: [String], owner: String, ttl: Duration) async throws -> Set<String> {
+        guard !names.isEmpty else { return [] }
+        let expires = Date().millisecondsSince1970 + ttl.wholeMilliseconds
+        let list = try Self.jsonArray(names)
+        let renewed = try await Self.performing {
+            try await pool.write { db in
+                try String.fetchAll(
+                    db.cachedStatement(sql: """
+                        UPDATE lease SET expiresAt = ?
+                        WHERE owner = ? AND name IN (SELECT value FROM json_each(?))
+                        RETURNING name
+                        """),
+                    arguments: [expires, owner, list]
+                )
+            }
+        }
+        return Set(names).subtracting(renewed)
+    }
+
+    public func releaseLease(_ name: String, owner: String) async throws -> Bool {
+        try await Self.performing {
+            try await pool.write { db in
+                try db.cachedStatement(sql: "DELETE FROM lease WHERE name = ? AND owner = ?").execute(arguments: [name, owner])
+                return db.changesCount > 0
+            }
+        }
+    }
+
+    public func activeLeases() async throws -> [Lease] {
+        let now = Date().millisecondsSince1970
+        return try await readStatement { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(Self.leaseColumns) FROM lease WHERE expiresAt > ? ORDER BY name"),
+                arguments: [now]
+            ).map(Self.lease)
+        }
+    }
+
+    private static func lease(_ row: Row) -> Lease {
+        Lease(
+            name: row[0], owner: row[1], kind: row[2],
+            acquiredAt: Date(millisecondsSince1970: row[3]), expiresAt: Date(millisecondsSince1970: row[4])
+        )
+    }
+}
