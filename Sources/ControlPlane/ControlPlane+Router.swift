@@ -56,7 +56,7 @@ extension ControlPlane {
             try await reconcile(caller: Self.principal(context))
         }
         router.unary(M.AdminService.listOperations) { [self] (_: Storeplatform_V1_ListOperationsRequest, context) in
-            try listOperations(caller: Self.principal(context))
+            try await listOperations(caller: Self.principal(context))
         }
         router.unary(M.AdminService.getLimits) { [self] (_: Storeplatform_V1_GetLimitsRequest, context) in
             var response = Storeplatform_V1_GetLimitsResponse()

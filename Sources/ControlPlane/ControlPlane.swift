@@ -301,15 +301,20 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func listOperations(caller: Principal) throws -> Storeplatform_V1_ListOperationsResponse {
+    /// Every replica's running store operations, from their leases in the database.
+    public func listOperations(caller: Principal) async throws -> Storeplatform_V1_ListOperationsResponse {
         try authorize(.admin, caller, "ListOperations")
+        let leases = try await database.activeLeases().filter { $0.storeID != nil }
+        let stores = try await database.stores(ids: Set(leases.compactMap(\.storeID)))
         var response = Storeplatform_V1_ListOperationsResponse()
-        response.operations = provisioner.locks.active.map { active in
+        response.operations = leases.sorted { ($0.acquiredAt, $0.name) < ($1.acquiredAt, $1.name) }.map { lease in
             var operation = Storeplatform_V1_Operation()
-            operation.storeID = active.storeID
-            operation.storeName = active.storeName
-            operation.kind = active.kind.rawValue
-            operation.startedAtMs = milliseconds(active.startedAt)
+            operation.storeID = lease.storeID ?? ""
+            operation.storeName = stores[operation.storeID]?.name ?? ""
+            operation.kind = lease.kind
+            operation.startedAtMs = milliseconds(lease.acquiredAt)
+            operation.replica = lease.owner
+            operation.leaseExpiresAtMs = milliseconds(lease.expiresAt)
             return operation
         }
         return response

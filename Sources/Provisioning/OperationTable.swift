@@ -133,14 +133,14 @@ struct OperationTable {
     }
 
     /// Asks the operation on `storeID` (unless it is of kind `except`) to stop now,
-    /// and queues `waiter` for its end. Returns the watcher to resume (which cancels
+    /// and queues `waiter` (if any) for its end. Returns the watcher to resume (which cancels
     /// it) and whether `waiter` must be resumed at once (no such operation).
     mutating func cancel(
-        storeID: String, except: OperationKind, thenResume waiter: CheckedContinuation<Void, Never>
+        storeID: String, except: OperationKind? = nil, thenResume waiter: CheckedContinuation<Void, Never>? = nil
     ) -> (canceller: CheckedContinuation<Void, Never>?, resumeNow: Bool) {
         guard var entry = entries[storeID], entry.lease.kind != except else { return (nil, true) }
         entry.stop = .cancel
-        entry.endWaiters.append(waiter)
+        if let waiter { entry.endWaiters.append(waiter) }
         let canceller = Self.fire(&entry)
         entries[storeID] = entry
         return (canceller, false)

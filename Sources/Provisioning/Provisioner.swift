@@ -56,6 +56,8 @@ public final class Provisioner: Service, Sendable {
     }
 
     public var deadline: Duration { configuration.deadline }
+    /// This daemon's name among replicas: the owner of its leases.
+    public var replicaID: String { configuration.replicaID }
     public var maxConcurrentProvisions: Int { state.withLock { $0.slots.limit } }
 
     /// Raises or lowers the provisioning bound now; waiting operations that fit
@@ -89,6 +91,18 @@ public final class Provisioner: Service, Sendable {
     /// status (`queued`, `provisioning`, `deleting`) and the next start's reconcile
     /// pass resumes it from step 1.
     public func run() async throws {
+        // The leases are renewed for as long as operations run.
+        await withTaskGroup(of: Void.self) { renewal in
+            renewal.addTask { await self.keepLeases() }
+            await runOperations()
+            renewal.cancelAll()
+        }
+        intake.continuation.finish()
+        let waiters = state.withLock { $0.stop() }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func runOperations() async {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 for await operation in intake.stream {
@@ -107,9 +121,6 @@ public final class Provisioner: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
-        intake.continuation.finish()
-        let waiters = state.withLock { $0.stop() }
-        for waiter in waiters { waiter.resume() }
     }
 
     private func beginShutdown() {
@@ -155,8 +166,7 @@ public final class Provisioner: Service, Sendable {
                 watched.cancelAll()
             }
         }
-        let waiters = state.withLock { $0.end(lease) }
-        for waiter in waiters { waiter.resume() }
+        await release(lease)
     }
 
     /// Returns when the operation must be cancelled, or when this task is (the
@@ -175,20 +185,92 @@ public final class Provisioner: Service, Sendable {
     /// Hands an accepted operation to ``run()``. After shutdown began the intake is
     /// closed: the operation ends unstarted and its store keeps its status for the
     /// next start.
-    private func launch(_ lease: OperationLease, _ body: @escaping @Sendable (OperationLease) async -> Void) {
+    private func launch(_ lease: OperationLease, _ body: @escaping @Sendable (OperationLease) async -> Void) async {
         if case .terminated = intake.continuation.yield(Scheduled(lease: lease, body: body)) {
-            let waiters = state.withLock { $0.end(lease) }
-            for waiter in waiters { waiter.resume() }
+            await release(lease)
         }
     }
 
-    private func register(_ store: Store, kind: OperationKind) throws -> OperationLease {
-        try state.withLock { try $0.register(storeID: store.id, storeName: store.name, kind: kind) }
+    /// Takes store `store`'s lock in this process, then its lease in the database
+    /// for this replica (Sources/StoreDatabase/Lease.swift). Throws
+    /// OPERATION_IN_PROGRESS while another operation holds the store, here or on
+    /// another replica; UNAVAILABLE once shutdown began, or when the database does
+    /// not answer.
+    private func register(_ store: Store, kind: OperationKind) async throws -> OperationLease {
+        let lease = try state.withLock { try $0.register(storeID: store.id, storeName: store.name, kind: kind) }
+        do {
+            let outcome = try await database.acquireLease(
+                Lease.storeName(store.id), owner: configuration.replicaID, kind: kind.rawValue, ttl: configuration.leaseTTL
+            )
+            if case .held(let holder) = outcome {
+                throw OperationLocks.inProgress(kind, holder: holder.kind, since: holder.acquiredAt, storeName: store.name, replica: holder.owner)
+            }
+            return lease
+        } catch {
+            let waiters = state.withLock { $0.end(lease) }
+            for waiter in waiters { waiter.resume() }
+            throw error
+        }
     }
 
-    private func release(_ lease: OperationLease) {
+    /// The operation ended: its lease in the database, then its lock here, are let
+    /// go. A lease the database does not take back lapses after its TTL.
+    private func release(_ lease: OperationLease) async {
+        let (database, name, owner) = (database, Lease.storeName(lease.storeID), configuration.replicaID)
+        do {
+            // In a task of its own: an operation that was cancelled gives its lease back too.
+            try await Task { try await database.releaseLease(name, owner: owner) }.value
+        } catch {
+            logger.warning(
+                "cannot give a store's lease back; it lapses by itself",
+                metadata: ["store": "\(lease.storeID)", "ttl": "\(configuration.leaseTTL)", "error": "\(error)"]
+            )
+        }
         let waiters = state.withLock { $0.end(lease) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: Leases
+
+    /// Renews the leases of this replica's operations every third of their TTL while
+    /// ``run()`` runs. An operation whose lease another replica took over is
+    /// cancelled (that replica runs the store now). When renewals have failed for
+    /// two thirds of the TTL, every operation is cancelled: past the TTL another
+    /// replica may take the stores over, and two must never work on one store.
+    /// The stores keep their status and are resumed by whoever holds them next.
+    private func keepLeases() async {
+        let interval = configuration.leaseTTL / 3
+        var lastRenewal = ContinuousClock.now
+        while (try? await Task.sleep(for: interval)) != nil {
+            let names = state.withLock { $0.locks.active.map { Lease.storeName($0.storeID) } }
+            guard !names.isEmpty else {
+                lastRenewal = ContinuousClock.now
+                continue
+            }
+            do {
+                let lost = try await database.renewLeases(names, owner: configuration.replicaID, ttl: configuration.leaseTTL)
+                lastRenewal = ContinuousClock.now
+                for name in lost.sorted() {
+                    let storeID = String(name.dropFirst("store:".count))
+                    logger.warning(
+                        "another replica took this store's lease over; the operation here stops",
+                        metadata: ["store": "\(storeID)"]
+                    )
+                    cancelOperation(storeID: storeID)
+                }
+            } catch {
+                guard ContinuousClock.now - lastRenewal >= interval * 2 else { continue }
+                logger.warning(
+                    "store leases could not be renewed; every operation here stops before another replica may take its store over",
+                    metadata: ["operations": "\(names.count)", "error": "\(error)"]
+                )
+                for name in names { cancelOperation(storeID: String(name.dropFirst("store:".count))) }
+            }
+        }
+    }
+
+    private func cancelOperation(storeID: String) {
+        state.withLock { $0.cancel(storeID: storeID) }.canceller?.resume()
     }
 
     // MARK: Requests
@@ -220,8 +302,8 @@ public final class Provisioner: Service, Sendable {
         case .created(let created, _):
             // Shutdown may have begun while the store was written: it stays queued,
             // and the next start's reconcile pass provisions it.
-            if let lease = try? register(created, kind: .provision) {
-                launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
+            if let lease = try? await register(created, kind: .provision) {
+                await launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
             }
             return created
         }
@@ -240,15 +322,15 @@ public final class Provisioner: Service, Sendable {
             }
         }
         await awaitFinishingOperation(store)
-        let lease = try register(store, kind: .delete)
+        let lease = try await register(store, kind: .delete)
         let deleting: Transition
         do {
             deleting = try await commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
         } catch {
-            release(lease)
+            await release(lease)
             throw error
         }
-        launch(lease) { lease in
+        await launch(lease) { lease in
             await self.runDeletion(deleting.store, action: "deleted", lease: lease)
         }
         return deleting.store
@@ -265,17 +347,17 @@ public final class Provisioner: Service, Sendable {
                 "cannot retry store \"\(store.name)\": it is \(store.status.rawValue); retry applies to failed stores"
             )
         }
-        let lease = try register(store, kind: .retry)
+        let lease = try await register(store, kind: .retry)
         let queued: Transition
         do {
             queued = try await commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
                 $0.errorMessage = ""
             }
         } catch {
-            release(lease)
+            await release(lease)
             throw error
         }
-        launchProvisioning(
+        await launchProvisioning(
             queued.store, lease: lease, action: "provision", message: "provisioning attempt \(store.attempts + 1)", reinstall: true
         )
         return queued.store
@@ -295,21 +377,38 @@ public final class Provisioner: Service, Sendable {
 
     // MARK: Recovery (the reconciler)
 
-    /// Provisions a queued store that has no operation in this process (after a
-    /// restart). Returns false when an operation already holds the store, or
-    /// shutdown began.
+    /// Provisions a queued store that no operation holds (after a restart, or a
+    /// replica's loss). Returns false when an operation already holds the store
+    /// (here or on another replica), shutdown began, or the database does not answer.
     @discardableResult
-    public func resumeProvisioning(_ store: Store, reason: String) -> Bool {
-        guard let lease = try? register(store, kind: .provision) else { return false }
-        launchProvisioning(store, lease: lease, action: "recovery", message: reason)
+    public func resumeProvisioning(_ store: Store, reason: String) async -> Bool {
+        guard let lease = try? await register(store, kind: .provision) else { return false }
+        await launchProvisioning(store, lease: lease, action: "recovery", message: reason)
         return true
     }
 
-    /// Finishes deleting a `deleting` store that has no operation in this process.
+    /// Sends a `provisioning` store whose attempt was interrupted (no operation
+    /// holds it) back to the queue with `reason`, and provisions it again; the
+    /// store's lease is taken first, so no other replica is working on it. Returns
+    /// the queued store, or `nil` when an operation holds the store.
+    public func requeueInterrupted(_ store: Store, reason: String, resumeReason: String) async throws -> Store? {
+        guard let lease = try? await register(store, kind: .provision) else { return nil }
+        let queued: Store
+        do {
+            queued = try await correct(store, to: .queued, reason: reason)
+        } catch {
+            await release(lease)
+            throw error
+        }
+        await launchProvisioning(queued, lease: lease, action: "recovery", message: resumeReason)
+        return queued
+    }
+
+    /// Finishes deleting a `deleting` store that no operation holds.
     @discardableResult
-    public func resumeDeletion(_ store: Store) -> Bool {
-        guard let lease = try? register(store, kind: .delete) else { return false }
-        launch(lease) { lease in
+    public func resumeDeletion(_ store: Store) async -> Bool {
+        guard let lease = try? await register(store, kind: .delete) else { return false }
+        await launch(lease) { lease in
             await self.runDeletion(store, action: "recovery", lease: lease)
         }
         return true
@@ -377,8 +476,8 @@ public final class Provisioner: Service, Sendable {
 
     /// `reinstall`: a user's retry replaces a release left by a failed attempt
     /// (crash-looping pods do not heal by waiting); recovery after a restart keeps it.
-    private func launchProvisioning(_ store: Store, lease: OperationLease, action: String, message: String, reinstall: Bool = false) {
-        launch(lease) { lease in
+    private func launchProvisioning(_ store: Store, lease: OperationLease, action: String, message: String, reinstall: Bool = false) async {
+        await launch(lease) { lease in
             do {
                 try await self.acquireSlot(lease)
             } catch {

@@ -19,6 +19,14 @@ public struct ProvisionerConfiguration: Sendable {
     /// helm or kubectl command under way finishes) before it cancels them (the command
     /// is killed). Either way the store keeps its status and the next start resumes it.
     public var shutdownGracePeriod: Duration = .seconds(20)
+    /// This daemon's name among the replicas that share one database: the owner of
+    /// the leases it takes (Sources/StoreDatabase/Lease.swift). Unique per replica;
+    /// the same across a restart lets the new process take its predecessor's leases
+    /// at once rather than after they expire.
+    public var replicaID = "storeplatformd"
+    /// How long a store's lease lasts unless renewed; it is renewed every third of
+    /// it while the operation runs. A replica that dies holds its stores this long.
+    public var leaseTTL: Duration = .seconds(30)
     /// Stores are served at `<scheme>://<name>.<storeDomain>`.
     public var storeDomain = "stores.localhost"
     /// The cert-manager ClusterIssuer that gives each store's Ingress a certificate;

@@ -182,6 +182,8 @@ public final class Reconciler: Service, Sendable {
 
         let stores = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
         report.storesExamined = stores.count
+        // Stores another replica is working on are that replica's (their leases say so).
+        let elsewhere = Set(try await database.activeLeases().filter { $0.owner != provisioner.replicaID }.compactMap(\.storeID))
         let deadline = Double(SimulatedCluster.milliseconds(provisioner.deadline)) / 1000
         let now = Date()
 
@@ -189,11 +191,11 @@ public final class Reconciler: Service, Sendable {
             report.corrections.append(.init(storeID: store.id, storeName: store.name, from: store.status, to: to, reason: reason))
         }
 
-        for store in stores where !provisioner.isRunning(storeID: store.id) {
+        for store in stores where !provisioner.isRunning(storeID: store.id) && !elsewhere.contains(store.id) {
             do {
                 switch store.status {
                 case .queued:
-                    if provisioner.resumeProvisioning(store, reason: Self.resumed("no provisioning was running")) {
+                    if await provisioner.resumeProvisioning(store, reason: Self.resumed("no provisioning was running")) {
                         record(store, .provisioning, "resumed queued store")
                     }
                 case .provisioning:
@@ -204,9 +206,10 @@ public final class Reconciler: Service, Sendable {
                         record(store, .failed, reason)
                     } else {
                         let reason = "interrupted provisioning attempt \(store.attempts) goes back to the queue"
-                        let queued = try await provisioner.correct(store, to: .queued, reason: reason)
-                        provisioner.resumeProvisioning(queued, reason: Self.resumed("attempt \(store.attempts) was interrupted"))
-                        record(store, .queued, reason)
+                        let resumed = Self.resumed("attempt \(store.attempts) was interrupted")
+                        if try await provisioner.requeueInterrupted(store, reason: reason, resumeReason: resumed) != nil {
+                            record(store, .queued, reason)
+                        }
                     }
                 case .ready:
                     var missing: [String] = []
@@ -222,7 +225,7 @@ public final class Reconciler: Service, Sendable {
                         record(store, .failed, reason)
                     }
                 case .deleting:
-                    if provisioner.resumeDeletion(store) {
+                    if await provisioner.resumeDeletion(store) {
                         record(store, .deleted, "resumed interrupted deletion")
                     }
                 case .failed, .deleted:

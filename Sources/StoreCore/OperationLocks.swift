@@ -13,6 +13,19 @@ public struct OperationLocks: Sendable {
 
     public init() {}
 
+    /// OPERATION_IN_PROGRESS for a `kind` operation on a store that a `holder`
+    /// operation (begun at `since`, on `replica` when another replica runs it) holds.
+    public static func inProgress(
+        _ kind: OperationKind, holder: String, since: Date, storeName: String, replica: String? = nil
+    ) -> PlatformError {
+        let place = replica.map { " on replica \($0.quotedForMessage)" } ?? ""
+        return PlatformError(
+            .operationInProgress,
+            "cannot start a \(kind.rawValue) operation: a \(holder) operation started at \(since.formatted(.iso8601))\(place) "
+                + "is still running on store \(storeName.quotedForMessage); wait for it to finish"
+        )
+    }
+
     /// Takes the lock of store `storeID` for an operation of `kind`.
     ///
     /// Of any number of calls for one store, exactly one succeeds until its lease is released.
@@ -25,12 +38,7 @@ public struct OperationLocks: Sendable {
     ///   already holds the store; the message says which, since when, and to wait.
     public mutating func acquire(storeID: String, storeName: String, kind: OperationKind, now: Date = Date()) throws -> OperationLease {
         if let holder = holders[storeID] {
-            throw PlatformError(
-                .operationInProgress,
-                "cannot start a \(kind.rawValue) operation: a \(holder.kind.rawValue) operation started at "
-                    + "\(holder.startedAt.formatted(.iso8601)) is still running on store "
-                    + "\(holder.storeName.quotedForMessage); wait for it to finish"
-            )
+            throw Self.inProgress(kind, holder: holder.kind.rawValue, since: holder.startedAt, storeName: holder.storeName)
         }
         let lease = OperationLease(storeID: storeID, storeName: storeName, kind: kind, startedAt: now, generation: nextGeneration)
         nextGeneration += 1

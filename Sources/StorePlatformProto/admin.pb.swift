@@ -91,7 +91,7 @@ public nonisolated struct Storeplatform_V1_ListOperationsRequest: Sendable {
   public init() {}
 }
 
-/// A store operation running now; it holds the store's operation lock.
+/// A store operation running now, on any replica; it holds the store's lease.
 public nonisolated struct Storeplatform_V1_Operation: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -106,6 +106,12 @@ public nonisolated struct Storeplatform_V1_Operation: Sendable {
 
   /// When it started, Unix milliseconds.
   public var startedAtMs: Int64 = 0
+
+  /// The replica that runs it (its --replica-id).
+  public var replica: String = String()
+
+  /// When its lease lapses unless the replica renews it, Unix milliseconds.
+  public var leaseExpiresAtMs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -396,7 +402,7 @@ nonisolated extension Storeplatform_V1_ListOperationsRequest: SwiftProtobuf.Mess
 
 nonisolated extension Storeplatform_V1_Operation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Operation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}kind\0\u{3}started_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}kind\0\u{3}started_at_ms\0\u{1}replica\0\u{3}lease_expires_at_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -408,6 +414,8 @@ nonisolated extension Storeplatform_V1_Operation: SwiftProtobuf.Message, SwiftPr
       case 2: try { try decoder.decodeSingularStringField(value: &self.storeName) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.startedAtMs) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.replica) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.leaseExpiresAtMs) }()
       default: break
       }
     }
@@ -426,6 +434,12 @@ nonisolated extension Storeplatform_V1_Operation: SwiftProtobuf.Message, SwiftPr
     if self.startedAtMs != 0 {
       try visitor.visitSingularInt64Field(value: self.startedAtMs, fieldNumber: 4)
     }
+    if !self.replica.isEmpty {
+      try visitor.visitSingularStringField(value: self.replica, fieldNumber: 5)
+    }
+    if self.leaseExpiresAtMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.leaseExpiresAtMs, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -434,6 +448,8 @@ nonisolated extension Storeplatform_V1_Operation: SwiftProtobuf.Message, SwiftPr
     if lhs.storeName != rhs.storeName {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.startedAtMs != rhs.startedAtMs {return false}
+    if lhs.replica != rhs.replica {return false}
+    if lhs.leaseExpiresAtMs != rhs.leaseExpiresAtMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -182,6 +182,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Creates per minute per caller (STOREPLATFORM_CREATES_PER_MINUTE).")
     var createsPerMinute: Int = env("STOREPLATFORM_CREATES_PER_MINUTE").flatMap(Int.init) ?? 5
 
+    @Option(
+        help: """
+            This daemon's name among replicas sharing one database, the owner of its store leases; unique per replica, \
+            the same across restarts; default: the host name, a pod's name in Kubernetes (STOREPLATFORM_REPLICA_ID).
+            """
+    )
+    var replicaID: String = env("STOREPLATFORM_REPLICA_ID") ?? DaemonCommand.hostName
+
+    @Option(help: "Seconds a store's lease lasts unless renewed; a replica that dies holds its stores this long (STOREPLATFORM_LEASE_TTL).")
+    var leaseTTL: Double = env("STOREPLATFORM_LEASE_TTL").flatMap(Double.init) ?? 30
+
     @Option(help: "Provisioning operations at once; the rest stay queued (STOREPLATFORM_MAX_CONCURRENT_PROVISIONS).")
     var maxConcurrentProvisions: Int = env("STOREPLATFORM_MAX_CONCURRENT_PROVISIONS").flatMap(Int.init) ?? 4
 
@@ -223,6 +234,14 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @Option(help: "text, or json for one JSON object per line (STOREPLATFORM_LOG_FORMAT).")
     var logFormat: String = env("STOREPLATFORM_LOG_FORMAT") ?? "text"
+
+    /// This machine's host name (a pod's name in Kubernetes), from the kernel: no
+    /// name lookup.
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "storeplatformd" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     static var defaultDataDir: String {
         if getuid() == 0 { return "/var/lib/storeplatform" }
@@ -274,6 +293,10 @@ struct DaemonCommand: AsyncParsableCommand {
         guard eventBuffer >= 1 else { throw ValidationError("--event-buffer must be at least 1") }
         guard watchReplayLimit >= 1 else { throw ValidationError("--watch-replay-limit must be at least 1") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
+        guard !replicaID.isEmpty, replicaID.utf8.count <= 253, !replicaID.contains(where: \.isWhitespace) else {
+            throw ValidationError("--replica-id must be 1 to 253 characters without spaces; got \(replicaID.debugDescription)")
+        }
+        guard leaseTTL >= 1, leaseTTL.isFinite else { throw ValidationError("--lease-ttl must be at least 1 second; got \(leaseTTL)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
         }
@@ -406,6 +429,8 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
+        provisioning.replicaID = replicaID
+        provisioning.leaseTTL = .milliseconds(Int64(leaseTTL * 1000))
         provisioning.deadline = .milliseconds(Int64(provisionDeadline * 1000))
         provisioning.pollInterval = .milliseconds(readinessPollMs)
         provisioning.storeDomain = storeDomain
@@ -446,6 +471,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 "cluster": "\(cluster)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
                 "data-dir": "\(dataDir)",
                 "database": "\(database.backend) \(database.location)",
+                "replica": "\(replicaID)",
                 "tls": "\(tls?.summary ?? "off")",
                 "event-loops": "\(NIOSingletons.groupLoopCountSuggestion)",
             ]

@@ -718,7 +718,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_operations_request__des
   (ProtobufCMessageInit) storeplatform__v1__list_operations_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__operation__field_descriptors[4] =
+static const ProtobufCFieldDescriptor storeplatform__v1__operation__field_descriptors[6] =
 {
   {
     "store_id",
@@ -768,9 +768,35 @@ static const ProtobufCFieldDescriptor storeplatform__v1__operation__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Operation, replica),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lease_expires_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Operation, lease_expires_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__operation__field_indices_by_name[] = {
   2,   /* field[2] = kind */
+  5,   /* field[5] = lease_expires_at_ms */
+  4,   /* field[4] = replica */
   3,   /* field[3] = started_at_ms */
   0,   /* field[0] = store_id */
   1,   /* field[1] = store_name */
@@ -778,7 +804,7 @@ static const unsigned storeplatform__v1__operation__field_indices_by_name[] = {
 static const ProtobufCIntRange storeplatform__v1__operation__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__operation__descriptor =
 {
@@ -788,7 +814,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__operation__descriptor =
   "Storeplatform__V1__Operation",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__Operation),
-  4,
+  6,
   storeplatform__v1__operation__field_descriptors,
   storeplatform__v1__operation__field_indices_by_name,
   1,  storeplatform__v1__operation__number_ranges,

@@ -105,7 +105,7 @@ struct  Storeplatform__V1__ListOperationsRequest
 
 
 /*
- * A store operation running now; it holds the store's operation lock.
+ * A store operation running now, on any replica; it holds the store's lease.
  */
 struct  Storeplatform__V1__Operation
 {
@@ -120,10 +120,18 @@ struct  Storeplatform__V1__Operation
    * When it started, Unix milliseconds.
    */
   int64_t started_at_ms;
+  /*
+   * The replica that runs it (its --replica-id).
+   */
+  char *replica;
+  /*
+   * When its lease lapses unless the replica renews it, Unix milliseconds.
+   */
+  int64_t lease_expires_at_ms;
 };
 #define STOREPLATFORM__V1__OPERATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__operation__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Storeplatform__V1__ListOperationsResponse

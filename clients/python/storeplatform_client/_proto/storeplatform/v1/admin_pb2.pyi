@@ -53,16 +53,20 @@ class ListOperationsResponse(_message.Message):
     def __init__(self, operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ...) -> None: ...
 
 class Operation(_message.Message):
-    __slots__ = ["kind", "started_at_ms", "store_id", "store_name"]
+    __slots__ = ["kind", "lease_expires_at_ms", "replica", "started_at_ms", "store_id", "store_name"]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_NAME_FIELD_NUMBER: _ClassVar[int]
     kind: str
+    lease_expires_at_ms: int
+    replica: str
     started_at_ms: int
     store_id: str
     store_name: str
-    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., kind: _Optional[str] = ..., started_at_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., kind: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., replica: _Optional[str] = ..., lease_expires_at_ms: _Optional[int] = ...) -> None: ...
 
 class ReconcileRequest(_message.Message):
     __slots__ = []
