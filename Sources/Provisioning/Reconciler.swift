@@ -42,13 +42,20 @@ public final class Reconciler: Service, Sendable {
         /// ± this fraction of the interval, so replicas and restarts spread out.
         public var jitter: Double = 0.1
         public var deleteOrphans = false
+        /// How long the leader's lease lasts unless it renews it (at every interval);
+        /// nil: three intervals. A leader that dies leads no more after it.
+        public var leaderTTL: Duration?
         public init() {}
+
+        var effectiveLeaderTTL: Duration { leaderTTL ?? interval * 3 }
     }
 
     private let provisioner: Provisioner
     private let configuration: Configuration
     private let logger: Logger
     private let counters = Mutex<(passes: Int, corrections: Int)>((0, 0))
+    private let leading = Atomic<Bool>(false)
+    private let rounds = Atomic<Int>(0)
     /// One pass at a time (``reconcile()``).
     private let flight = Mutex(Flight())
 
@@ -63,52 +70,109 @@ public final class Reconciler: Service, Sendable {
         counters.withLock { $0 }
     }
 
-    /// Runs a pass at startup, then one every interval until shutdown.
+    /// Whether this replica leads: only the leader runs the periodic passes.
+    public var isLeader: Bool { leading.load(ordering: .relaxed) }
+
+    /// Intervals the periodic loop has finished: a pass run, a pass that failed, or
+    /// (on a follower) a claim of the lead that another replica held.
+    public var periodicRounds: Int { rounds.load(ordering: .relaxed) }
+
+    /// Runs a pass at startup, then one every interval until shutdown, while this
+    /// replica leads the reconciler.
+    ///
+    /// Several replicas share one database; each interval every replica claims or
+    /// renews the leader's lease (``Lease/reconcilerName``), and only the one that
+    /// holds it runs the pass, so there is one periodic pass per interval across them
+    /// all. A leader that stops resigns (gives the lease back) and the next replica to
+    /// claim it leads from its next interval; one that dies leads no more once its
+    /// lease lapses (``Configuration/leaderTTL``).
     public func run() async throws {
         // A graceful shutdown cancels the loop, even mid-sleep or mid-pass (a pass
         // is safe to cut short: every correction is its own transaction).
         try? await cancelWhenGracefulShutdown { [self] in
-            // A pass that fails (the store database or the cluster cannot be reached)
-            // is tried again at the next interval, never sooner. The same failure
-            // again is logged at debug level only, so an outage is one warning.
-            var lastFailure: String?
-            var failedPasses = 0
-            while !Task.isCancelled {
-                do {
-                    let report = try await reconcile()
-                    if lastFailure != nil {
-                        logger.notice("reconcile passes work again", metadata: ["failedPasses": "\(failedPasses)"])
-                        lastFailure = nil
-                        failedPasses = 0
-                    }
-                    if !report.corrections.isEmpty || !report.orphanNamespaces.isEmpty {
-                        logger.info(
-                            "reconcile pass",
-                            metadata: [
-                                "corrections": "\(report.corrections.count)", "orphans": "\(report.orphanNamespaces.count)",
-                                "examined": "\(report.storesExamined)",
-                            ]
-                        )
-                    }
-                } catch {
-                    if Task.isCancelled { break }
-                    let failure = (error as? PlatformError)?.message ?? "\(error)"
-                    failedPasses += 1
-                    if failure == lastFailure {
-                        logger.debug("reconcile pass failed again", metadata: ["error": "\(failure)", "failedPasses": "\(failedPasses)"])
-                    } else {
-                        logger.warning(
-                            "reconcile pass failed; trying again every interval until it works",
-                            metadata: ["error": "\(failure)", "interval": "\(configuration.interval)"]
-                        )
-                    }
-                    lastFailure = failure
+            try await leadAndReconcile()
+        }
+        await resign()
+    }
+
+    private func leadAndReconcile() async throws {
+        // A pass that fails (the store database or the cluster cannot be reached)
+        // is tried again at the next interval, never sooner. The same failure
+        // again is logged at debug level only, so an outage is one warning.
+        var lastFailure: String?
+        var failedPasses = 0
+        while !Task.isCancelled {
+            do {
+                guard try await claimLeadership() else {
+                    rounds.add(1, ordering: .relaxed)
+                    try await sleepOneInterval()
+                    continue
                 }
-                let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
-                let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
-                try await Task.sleep(for: .milliseconds(Int64(max(1, wait))))
+                let report = try await reconcile()
+                if lastFailure != nil {
+                    logger.notice("reconcile passes work again", metadata: ["failedPasses": "\(failedPasses)"])
+                    lastFailure = nil
+                    failedPasses = 0
+                }
+                if !report.corrections.isEmpty || !report.orphanNamespaces.isEmpty {
+                    logger.info(
+                        "reconcile pass",
+                        metadata: [
+                            "corrections": "\(report.corrections.count)", "orphans": "\(report.orphanNamespaces.count)",
+                            "examined": "\(report.storesExamined)",
+                        ]
+                    )
+                }
+            } catch {
+                if Task.isCancelled { break }
+                let failure = (error as? PlatformError)?.message ?? "\(error)"
+                failedPasses += 1
+                if failure == lastFailure {
+                    logger.debug("reconcile pass failed again", metadata: ["error": "\(failure)", "failedPasses": "\(failedPasses)"])
+                } else {
+                    logger.warning(
+                        "reconcile pass failed; trying again every interval until it works",
+                        metadata: ["error": "\(failure)", "interval": "\(configuration.interval)"]
+                    )
+                }
+                lastFailure = failure
+            }
+            rounds.add(1, ordering: .relaxed)
+            try await sleepOneInterval()
+        }
+    }
+
+    private func sleepOneInterval() async throws {
+        let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
+        let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
+        try await Task.sleep(for: .milliseconds(Int64(max(1, wait))))
+    }
+
+    /// Claims the leader's lease, or renews it when this replica holds it; whether
+    /// this replica leads now. Gaining and losing the lead are logged.
+    private func claimLeadership() async throws -> Bool {
+        let outcome = try await provisioner.database.acquireLease(
+            Lease.reconcilerName, owner: provisioner.replicaID, kind: "leader", ttl: configuration.effectiveLeaderTTL
+        )
+        let leads: Bool
+        if case .acquired = outcome { leads = true } else { leads = false }
+        if leading.exchange(leads, ordering: .relaxed) != leads {
+            if leads {
+                logger.notice("this replica leads the reconciler", metadata: ["replica": "\(provisioner.replicaID)"])
+            } else if case .held(let holder) = outcome {
+                logger.notice("another replica leads the reconciler", metadata: ["leader": "\(holder.owner)"])
             }
         }
+        return leads
+    }
+
+    /// Gives the leader's lease back, so another replica leads from its next
+    /// interval rather than after the lease lapses.
+    private func resign() async {
+        guard leading.exchange(false, ordering: .relaxed) else { return }
+        let (database, owner) = (provisioner.database, provisioner.replicaID)
+        // In a task of its own: run() ends cancelled.
+        _ = try? await Task { try await database.releaseLease(Lease.reconcilerName, owner: owner) }.value
     }
 
     /// Passes begun since start (the number of the latest).

@@ -115,12 +115,12 @@ struct ProvisionerOutageTests {
         let running = Task { try await reconciler.run() }
         defer { running.cancel() }
 
-        // Passes keep failing while the database is away, each after its interval:
-        // the loop neither stops nor spins.
+        // Passes keep failing while the database is away (the claim of the lead
+        // first), each after its interval: the loop neither stops nor spins.
         let watched = ContinuousClock.now
-        let passesBefore = reconciler.passesStarted
-        try await waitUntil("three passes fail") { reconciler.passesStarted >= passesBefore + 3 }
-        let passes = reconciler.passesStarted - passesBefore
+        let passesBefore = reconciler.periodicRounds
+        try await waitUntil("three passes fail") { reconciler.periodicRounds >= passesBefore + 3 }
+        let passes = reconciler.periodicRounds - passesBefore
         let elapsed = ContinuousClock.now - watched
         // Every pass waits at least 90 % of the interval (the jitter) after the one
         // before it, so no more passes can have started than that allows.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import Provisioning
@@ -99,5 +100,64 @@ struct ReplicaLeaseTests {
         #expect(!a.provisioner.isRunning(storeID: store.id))
         #expect(try await a.database.store(id: store.id)?.status == .provisioning)
         #expect(try await a.database.activeLeases().map(\.owner) == ["replica-b"])
+    }
+
+    /// Two replicas' reconcilers at an interval of 100 ms: one leads and runs every
+    /// periodic pass, the other runs none; when the leader stops it resigns, and the
+    /// other leads from its next interval.
+    @Test func oneReplicaLeadsTheReconcilerAndAnotherTakesOverWhenItStops() async throws {
+        let a = try Harness(provisioner: { $0.replicaID = "replica-a" })
+        let b = try Harness(provisioner: { $0.replicaID = "replica-b" }, directory: a.directory, database: a.database)
+        var configuration = Reconciler.Configuration()
+        configuration.interval = .milliseconds(100)
+        configuration.leaderTTL = .seconds(600)  // the leader resigns; its lease never lapses here
+        let first = Reconciler(provisioner: a.provisioner, configuration: configuration, logger: Logger(label: "test"))
+        let second = Reconciler(provisioner: b.provisioner, configuration: configuration, logger: Logger(label: "test"))
+
+        let firstRun = Task { try await first.run() }
+        try await waitUntil { first.isLeader }
+        let secondRun = Task { try await second.run() }
+        try await waitUntil { second.periodicRounds >= 3 && first.totals.passes >= 3 }
+        #expect(second.totals.passes == 0)
+        #expect(!second.isLeader)
+        #expect(try await a.database.activeLeases().filter { $0.name == Lease.reconcilerName }.map(\.owner) == ["replica-a"])
+
+        firstRun.cancel()
+        try await firstRun.value
+        #expect(!first.isLeader)
+        try await waitUntil { second.isLeader && second.totals.passes >= 2 }
+        let passesAfter = first.totals.passes
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(first.totals.passes == passesAfter)
+        secondRun.cancel()
+        try await secondRun.value
+        #expect(try await a.database.activeLeases().isEmpty)
+    }
+
+    /// A leader that dies (stops renewing without resigning) leads no more once its
+    /// lease lapses: then another replica leads.
+    @Test func aDeadLeadersLeaseLapsesAndAnotherLeads() async throws {
+        let b = try Harness(provisioner: { $0.replicaID = "replica-b" })
+        _ = try await b.database.acquireLease(Lease.reconcilerName, owner: "replica-dead", kind: "leader", ttl: .seconds(600))
+        var configuration = Reconciler.Configuration()
+        configuration.interval = .milliseconds(50)
+        let reconciler = Reconciler(provisioner: b.provisioner, configuration: configuration, logger: Logger(label: "test"))
+        let running = Task { try await reconciler.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!reconciler.isLeader)
+        #expect(reconciler.totals.passes == 0)
+
+        _ = try await b.database.acquireLease(Lease.reconcilerName, owner: "replica-dead", kind: "leader", ttl: .milliseconds(1))
+        try await waitUntil { reconciler.isLeader && reconciler.totals.passes >= 1 }
+        running.cancel()
+        try await running.value
+    }
+
+    private func waitUntil(within: Duration = .seconds(20), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + within
+        while !condition() && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(condition(), "not within \(within)")
     }
 }
