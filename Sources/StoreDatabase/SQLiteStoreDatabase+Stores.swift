@@ -11,7 +11,7 @@ extension SQLiteStoreDatabase {
     public func store(id: String) async throws -> Store? {
         try await readStatement { db in
             let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE id = ?")
-            return try StoreRecord.fetchOne(statement, arguments: [id])?.store()
+            return try StoreRecord.readOne(statement, arguments: [id])?.store()
         }
     }
 
@@ -21,7 +21,7 @@ extension SQLiteStoreDatabase {
         return try await readStatement { db in
             let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE id IN (SELECT value FROM json_each(?))")
             var stores: [String: Store] = [:]
-            for record in try StoreRecord.fetchAll(statement, arguments: [list]) {
+            for record in try StoreRecord.readAll(statement, arguments: [list]) {
                 let store = try record.store()
                 stores[store.id] = store
             }
@@ -53,7 +53,7 @@ extension SQLiteStoreDatabase {
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY createdAt DESC, id DESC LIMIT ?"
         let records = try await readStatement { [arguments] db in
-            try StoreRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+            try StoreRecord.readAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
         let page = records.prefix(size)
         let stores = try page.map { try $0.store() }
@@ -66,7 +66,7 @@ extension SQLiteStoreDatabase {
         let sql = StoreRecord.selectSQL + " WHERE " + Self.statusCondition(count: statuses.count) + " ORDER BY createdAt, id"
         let arguments = StatementArguments(statuses.map(\.rawValue).sorted())
         return try await readStatement { db in
-            try StoreRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try $0.store() }
+            try StoreRecord.readAll(db.cachedStatement(sql: sql), arguments: arguments).map { try $0.store() }
         }
     }
 

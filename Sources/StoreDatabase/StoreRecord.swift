@@ -137,3 +137,64 @@ extension StoreRecord {
             && (error.message ?? "").contains("\(databaseTableName).name")
     }
 }
+
+extension StoreRecord {
+    /// The one row `statement` (a ``selectSQL`` read) finds with `arguments`, if any.
+    static func readOne(_ statement: Statement, arguments: StatementArguments) throws -> StoreRecord? {
+        let cursor = try StoreRecordCursor(statement, arguments: arguments)
+        let record = try cursor.next()
+        // Stepping on to the end ends the statement's read transaction now.
+        if record != nil { _ = try cursor.next() }
+        return record
+    }
+
+    /// Every row `statement` (a ``selectSQL`` read) finds with `arguments`.
+    static func readAll(_ statement: Statement, arguments: StatementArguments) throws -> [StoreRecord] {
+        try Array(StoreRecordCursor(statement, arguments: arguments))
+    }
+}
+
+/// Reads ``StoreRecord/selectSQL`` rows straight from the SQLite statement, column by
+/// column in that order. GRDB's record fetch first builds a `Row` with an index of
+/// the statement's lower-cased column names, on every fetch: for a read of one store
+/// that cost more than SQLite's own work.
+final class StoreRecordCursor: DatabaseCursor {
+    typealias Element = StoreRecord
+    let _statement: Statement
+    var _isDone = false
+
+    init(_ statement: Statement, arguments: StatementArguments) throws {
+        _statement = statement
+        try statement.setArguments(arguments)  // resets the statement too
+    }
+
+    deinit {
+        // A statement left before its end holds its read transaction (and the WAL
+        // snapshot) open until it is reset; setting its arguments again resets it.
+        if !_isDone { try? _statement.setArguments(_statement.arguments) }
+    }
+
+    func _element(sqliteStatement row: SQLiteStatement) throws -> StoreRecord {
+        func text(_ index: CInt) throws -> String {
+            guard let value = String.fromStatement(row, atUncheckedIndex: index) else { throw Self.null(index) }
+            return value
+        }
+        func integer(_ index: CInt) throws -> Int64 {
+            guard let value = Int64.fromStatement(row, atUncheckedIndex: index) else { throw Self.null(index) }
+            return value
+        }
+        return StoreRecord(
+            id: try text(0), name: try text(1), engine: try text(2), status: try text(3), url: try text(4),
+            namespace: try text(5), release: try text(6), errorMessage: try text(7), attempts: Int(try integer(8)),
+            createdAt: try integer(9), updatedAt: try integer(10),
+            readyAt: Int64.fromStatement(row, atUncheckedIndex: 11), deletedAt: Int64.fromStatement(row, atUncheckedIndex: 12),
+            provisioningDurationMilliseconds: Int64.fromStatement(row, atUncheckedIndex: 13),
+            provisioningStartedAt: Int64.fromStatement(row, atUncheckedIndex: 14),
+            requestedBy: try text(15), idempotencyKey: String.fromStatement(row, atUncheckedIndex: 16), owner: try text(17)
+        )
+    }
+
+    private static func null(_ index: CInt) -> PlatformError {
+        PlatformError(.internalError, "the store database holds a store row with no value in column \(index + 1) of its read")
+    }
+}
