@@ -61,8 +61,11 @@ final class DaemonProcess {
     /// The daemon's arguments.
     let arguments: [String]
 
-    /// - Parameter launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
-    init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = []) throws {
+    /// - Parameters:
+    ///   - launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
+    ///   - dataDirectory: its `--data-dir`; by default `data` in `directory`. Replicas
+    ///     share one, and so one simulated cluster.
+    init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = [], dataDirectory: String? = nil) throws {
         self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
@@ -73,7 +76,7 @@ final class DaemonProcess {
         let arguments = [
             // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
             "--socket", socketPath, "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--data-dir", self.directory + "/data", "--grace-period", "5",
+            "--data-dir", dataDirectory ?? self.directory + "/data", "--grace-period", "5",
         ]
         self.arguments = arguments + extraArguments
     }

@@ -212,7 +212,10 @@ struct PostgresConnectTests {
             for _ in 0..<3 {
                 let read = await #expect(throws: PlatformError.self) { try await database.store(id: store.id) }
                 #expect(read?.code == .unavailable)
-                #expect(read?.message == expected)
+                // On a loaded machine a pooled connection may outlive the server's
+                // stop long enough for its statement's deadline to name the outage.
+                let statementDeadline = "the store database \(database.location) cannot be reached: a statement got no answer within"
+                #expect(read?.message == expected || read?.message.hasPrefix(statementDeadline) == true, "\(read?.message ?? "")")
             }
             let write = await #expect(throws: PlatformError.self) {
                 try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))

@@ -1,0 +1,122 @@
+import Foundation
+import PostgresTestSupport
+import Provisioning
+import StorePlatformProto
+import StoreRPC
+import Testing
+
+/// Three storeplatformd processes on one PostgreSQL database, sharing one simulated
+/// cluster (one `--data-dir`: the simulator's SQLite file, which several processes
+/// on one machine can share), as replicas of one platform.
+@Suite("Replicas on one PostgreSQL database", .enabled(if: ThrowawayPostgres.enabled))
+struct ReplicaTests {
+    /// Starts three replicas, `r1`…`r3`, on a new database; `extra` goes to each.
+    static func replicas(_ extra: [String]) async throws -> (daemons: [DaemonProcess], dataDirectory: String) {
+        let server = try await ThrowawayPostgres.shared()
+        let url = try await server.createDatabase(prefix: "r", parameters: ["connect_timeout": "20"])
+        let dataDirectory = "/tmp/spr-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        var daemons: [DaemonProcess] = []
+        for index in 1...3 {
+            let daemon = try DaemonProcess(
+                extraArguments: ["--database", url, "--replica-id", "r\(index)"] + extra, dataDirectory: dataDirectory
+            )
+            try await daemon.start()
+            daemons.append(daemon)
+        }
+        return (daemons, dataDirectory)
+    }
+
+    static let unlimited = [
+        "--requests-per-minute", "100000", "--creates-per-minute", "100000", "--readiness-poll-ms", "50",
+    ]
+
+    /// The same name through two replicas at once: one store, the other
+    /// STORE_NAME_TAKEN; the same idempotency key through two: one store; sixty
+    /// creates spread over the three with a quota of 40: exactly 40.
+    @Test func namesKeysAndTheQuotaHoldAcrossReplicas() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(
+            Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "40"]
+        )
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+
+        let (first, second) = (clients[0], clients[1])
+        async let one = errorCode { _ = try await first.create("contested") }
+        async let other = errorCode { _ = try await second.create("contested") }
+        #expect([await one, await other].sorted() == ["OK", "STORE_NAME_TAKEN"])
+
+        async let keyed = first.create("keyed-a", key: "same-key")
+        async let keyedAgain = second.create("keyed-b", key: "same-key")
+        let (a, b) = try await (keyed, keyedAgain)
+        #expect(a.id == b.id)
+
+        // Two live stores so far; 60 more creates may add 38.
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for index in 0..<60 {
+                let client = clients[index % 3]
+                group.addTask { await errorCode { _ = try await client.create("quota-\(index)") } }
+            }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(outcomes == ["OK": 38, "QUOTA_EXCEEDED": 22])
+        var request = Storeplatform_V1_ListStoresRequest()
+        request.pageSize = 100
+        let stores = try await clients[2].unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        #expect(stores.count == 40)
+        for client in clients { await client.close() }
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
+
+    /// kill -9 of one replica while 30 stores are provisioned through all three: the
+    /// other two take its stores over once their leases lapse, every store ends
+    /// ready with its release installed once, and every audit trail is gapless.
+    @Test func killMinus9OfOneReplicaTheOthersFinishEveryStoreInstalledOnce() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(
+            Self.unlimited + [
+                "--sim-install-delay", "0.5", "--sim-ready-delay", "1", "--max-live-stores", "50",
+                "--lease-ttl", "2", "--reconcile-interval", "1",
+            ]
+        )
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        var ids: [String] = []
+        var killedReplicas: [String] = []
+        for store in 0..<10 {
+            for (index, client) in clients.enumerated() {
+                let id = try await client.create("crash-\(index)-\(store)").id
+                ids.append(id)
+                if index == 0 { killedReplicas.append(id) }
+            }
+        }
+        // Killed once its first store is ready: the rest of its ten are mid-install
+        // or queued (four provision at once, each for 1.5 s).
+        try await clients[1].waitFor(killedReplicas[0], [.ready])
+        for client in clients { await client.close() }
+        daemons[0].signal(SIGKILL)
+        try await daemons[0].waitForExit(within: .seconds(30)) { "the daemon outlived SIGKILL" }
+
+        let client = try await RPCClient.connect(to: .unix(path: daemons[1].socketPath))
+        let cluster = try SimulatedCluster(path: dataDirectory + "/simulated-cluster.sqlite", configuration: .instant)
+        var resumed = 0
+        for id in ids {
+            let store = try await client.waitFor(id, [.ready, .failed], within: .seconds(120))
+            #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
+            #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
+            let trail = try await client.audit(storeID: id)
+            #expect(trail.first?.action == "create")
+            #expect(trail.last?.toStatus == .ready)
+            for (previous, next) in zip(trail, trail.dropFirst()) {
+                #expect(previous.toStatus == next.fromStatus, "gap in \(store.name): \(previous.toStatus) then \(next.fromStatus)")
+            }
+            if trail.contains(where: { $0.action == "recovery" }) { resumed += 1 }
+        }
+        // The killed replica's unfinished stores were taken over (and only they).
+        #expect(resumed > 0)
+        #expect(resumed <= 10)
+        await client.close()
+        for daemon in daemons.dropFirst() { #expect(try await daemon.terminate() == 0) }
+    }
+}
