@@ -111,6 +111,25 @@ need a bearer token only when --token-file is set).
 {{- end -}}
 
 {{/*
+The store database: SQLite serves one replica (a file on one ReadWriteOnce volume);
+several need database.type=postgresql, whose connection comes from a Secret.
+*/}}
+{{- define "platform.checkDatabase" -}}
+{{- $type := toString .Values.database.type -}}
+{{- if not (has $type (list "sqlite" "postgresql")) -}}
+{{- fail (printf "database.type=%s: use sqlite (one replica) or postgresql" $type) -}}
+{{- end -}}
+{{- if eq $type "sqlite" -}}
+{{- $replicas := ternary (int .Values.autoscaling.maxReplicas) (int .Values.replicaCount) (and .Values.autoscaling.enabled true) -}}
+{{- if gt $replicas 1 -}}
+{{- fail (printf "database.type=sqlite serves one replica, and this release would run up to %d (replicaCount, autoscaling.maxReplicas): set database.type=postgresql with database.secretName (see values-prod.yaml), or run one replica" $replicas) -}}
+{{- end -}}
+{{- else if not .Values.database.secretName -}}
+{{- fail "database.type=postgresql needs database.secretName: a Secret with the connection URL (key database.urlKey, without the password) and the password (key database.passwordKey)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The port of a HOST:PORT listener value. The probes, the Service and the Ingress
 need the HTTP gateway, so daemon.http cannot be "off" here.
 */}}
