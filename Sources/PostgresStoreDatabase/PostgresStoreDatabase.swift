@@ -33,7 +33,9 @@ public final class PostgresStoreDatabase: StoreDatabase {
     let logger: Logger
     private let pool: Mutex<PoolState>
     private let writes = Atomic<UInt64>(0)
-    private let commitObserver = Mutex<(@Sendable (Transition) -> Void)?>(nil)
+    /// Announces every replica's commits to the commit observer (CommitRelay.swift),
+    /// with the task that reads other replicas' commits.
+    private let relay = Mutex<(relay: CommitRelay, task: Task<Void, Never>)?>(nil)
     private let auditWrites = AsyncSerialLock()
     /// When a call last got a connection (`DispatchTime` nanoseconds).
     private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
@@ -67,6 +69,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
 
     deinit {
         pool.withLock { $0.runTask?.cancel() }
+        relay.withLock { $0?.task.cancel() }
     }
 
     /// Connects to the database `url` names (``PostgresDatabaseURL``), runs the
@@ -113,8 +116,25 @@ public final class PostgresStoreDatabase: StoreDatabase {
         }
     }
 
+    /// `observer` sees every committed transition of every replica on this database,
+    /// in audit-id order, once each (CommitRelay.swift): this process's before its
+    /// write returns, other replicas' within a poll interval.
     public func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void) {
-        commitObserver.withLock { $0 = observer }
+        let relay = CommitRelay(observer: observer, logger: logger)
+        // Held weakly: a database nobody holds any more stops its relay too.
+        let database: @Sendable () -> PostgresStoreDatabase? = { [weak self] in self }
+        let task = Task { await relay.run(database) }
+        let previous = self.relay.withLock { state -> Task<Void, Never>? in
+            defer { state = (relay, task) }
+            return state?.task
+        }
+        previous?.cancel()
+    }
+
+    /// Returns once the commit observer sees every replica's commits (a moment after
+    /// ``observeCommits(_:)``: the relay first reads where to begin).
+    package func observingCommits() async {
+        await relay.withLock { $0?.relay }?.started()
     }
 
     /// Stops the pool and closes its connections. Calls after it fail with
@@ -128,6 +148,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
         }
         task?.cancel()
         await task?.value
+        relay.withLock { $0?.task.cancel() }
     }
 
     /// How many write transactions this process has run (committed or not). Writes
@@ -147,10 +168,12 @@ public final class PostgresStoreDatabase: StoreDatabase {
     ) async throws -> T {
         try await perform {
             try await self.auditWrites.withLock {
+                // Writes begin once the relay knows where it starts (a moment at start),
+                // so each of their commits comes after it.
+                let relay = self.relay.withLock { $0?.relay }
+                await relay?.started()
                 let (value, transitions) = try await self.writeTransaction(body)
-                if !transitions.isEmpty, let observer = self.commitObserver.withLock({ $0 }) {
-                    for transition in transitions { observer(transition) }
-                }
+                if !transitions.isEmpty { await relay?.committed(transitions, on: self) }
                 return value
             }
         }

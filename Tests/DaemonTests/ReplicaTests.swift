@@ -119,4 +119,45 @@ struct ReplicaTests {
         await client.close()
         for daemon in daemons.dropFirst() { #expect(try await daemon.terminate() == 0) }
     }
+
+    /// `storectl watch` on one replica prints every transition of the stores created
+    /// through the other two, in audit-id order, each once.
+    @Test func aWatchOnOneReplicaSeesEveryReplicasTransitionsInOrder() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(
+            Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "100"]
+        )
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let watched = try await RPCClient.connect(to: .unix(path: daemons[0].socketPath))
+        // A store made before the watch starts: the watch begins after its last row
+        // (--after), so what it must print is exactly the rows after that one.
+        let warmUp = try await watched.create("warm-up")
+        try await watched.waitFor(warmUp.id, [.ready])
+        let start = try await watched.everyAuditID().last ?? 0
+        let watcher = try BackgroundProduct("storectl", ["watch", "--json", "--socket", daemons[0].socketPath, "--after", "\(start)"])
+        // The watch is subscribed once it printed a transition of its own replica.
+        let marker = try await watched.create("marker")
+        #expect(try await watcher.wait { printedAuditIDs($0.stdout).count >= 1 }, "storectl watch printed nothing: \(watcher.stderr)")
+
+        let others = [try await RPCClient.connect(to: .unix(path: daemons[1].socketPath)),
+                      try await RPCClient.connect(to: .unix(path: daemons[2].socketPath))]
+        var ids = [marker.id]
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<20 {
+                let client = others[index % 2]
+                group.addTask { try await client.create("elsewhere-\(index)").id }
+            }
+            for try await id in group { ids.append(id) }
+        }
+        for id in ids { try await watched.waitFor(id, [.ready]) }
+        let expected = try await watched.everyAuditID().filter { $0 > start }
+        #expect(expected.count == 21 * 3)
+
+        try await watcher.wait(within: .seconds(60)) { Set(printedAuditIDs($0.stdout)).isSuperset(of: expected) }
+        watcher.signal(SIGINT)
+        _ = try await watcher.exitStatus()
+        let printed = printedAuditIDs(watcher.stdout)
+        #expect(printed == expected, "missing: \(Set(expected).subtracting(printed).sorted().prefix(20)); printed \(printed.count)")
+        for client in others + [watched] { await client.close() }
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import PostgresStoreDatabase
+import PostgresTestSupport
 import StoreCore
 import Synchronization
 import Testing
@@ -147,5 +149,55 @@ struct CommitObserverTests {
         #expect(moved == 1)
         #expect(try await database.store(id: store.id)?.attempts == 1)
         #expect(try await database.auditCount(storeID: store.id) == 2)
+    }
+}
+
+/// Two connections to one PostgreSQL database, as two replicas have: each one's
+/// observer sees the other's commits too, in audit-id order, once each, without a
+/// gap (CommitRelay.swift).
+@Suite("Commit observer across replicas")
+struct ReplicaCommitObserverTests {
+    @Test(.enabled(if: ThrowawayPostgres.enabled))
+    func eachReplicaObservesEveryReplicasCommitsInOrder() async throws {
+        let url = try await Backend.newPostgresURL()
+        let first = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
+        let second = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
+        let seenByFirst = ObservedCommits()
+        let seenBySecond = ObservedCommits()
+        first.observeCommits { seenByFirst.record($0) }
+        second.observeCommits { seenBySecond.record($0) }
+        await first.observingCommits()
+        await second.observingCommits()
+
+        // Creates and moves through both at once.
+        let creates = await concurrently(10) { index in
+            try await (index % 2 == 0 ? first : second).createStore(
+                queuedStore("shop-\(index)"), maxLiveStores: 100, requestedBy: "uid:\(index)", idempotencyKey: nil, requestID: nil
+            )
+        }
+        let created = try creates.map { outcome -> Store in
+            guard case .created(let store, _) = try outcome.get() else { throw CancellationError() }
+            return store
+        }
+        _ = await concurrently(created.count) { index in
+            try await (index % 2 == 0 ? second : first).transition(
+                storeID: created[index].id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
+        }
+
+        let committed = try await first.listAudit(limit: 1000, pageToken: "", storeID: nil).events.reversed().map(\.id)
+        #expect(committed.count == 20)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline,
+            seenByFirst.transitions.count < committed.count || seenBySecond.transitions.count < committed.count
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(seenByFirst.transitions.map(\.event.id) == committed)
+        #expect(seenBySecond.transitions.map(\.event.id) == committed)
+        for transition in seenByFirst.transitions + seenBySecond.transitions {
+            #expect(transition.store.id == transition.event.storeID)
+        }
+        await first.close()
+        await second.close()
     }
 }
