@@ -65,7 +65,7 @@ extension ControlPlane {
         }
         router.unary(M.AdminService.updateLimits) { [self] (request: Storeplatform_V1_UpdateLimitsRequest, context) in
             var response = Storeplatform_V1_UpdateLimitsResponse()
-            response.limits = try updateLimits(request, caller: Self.principal(context))
+            response.limits = try await updateLimits(request, caller: Self.principal(context))
             return response
         }
         return router

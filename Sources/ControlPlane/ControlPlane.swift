@@ -67,6 +67,11 @@ public final class ControlPlane: Sendable {
 
     private var database: any StoreDatabase { provisioner.database }
 
+    /// The service that keeps this replica's limits at what UpdateLimits stored.
+    public func makeLimitsFollower() -> LimitsFollower {
+        LimitsFollower(controlPlane: self, database: database, logger: logger)
+    }
+
     // MARK: PlatformService
 
     /// Seconds since this control plane was made (the daemon's uptime).
@@ -336,28 +341,52 @@ public final class ControlPlane: Sendable {
         return limits
     }
 
-    /// Applies the fields that are set; each must be at least 1. Not persisted.
-    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: Principal) throws -> Storeplatform_V1_Limits {
+    /// Applies the fields that are set; each must be at least 1. They are stored in
+    /// the database first: they outlive a restart (over the flags) and reach every
+    /// replica within ``LimitsFollower/interval``.
+    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: Principal) async throws -> Storeplatform_V1_Limits {
         try authorize(.admin, caller, "UpdateLimits")
         let fields: [(String, Bool, UInt32)] = [
-            ("max_live_stores", request.hasMaxLiveStores, request.maxLiveStores),
-            ("requests_per_minute", request.hasRequestsPerMinute, request.requestsPerMinute),
-            ("creates_per_minute", request.hasCreatesPerMinute, request.createsPerMinute),
-            ("max_concurrent_provisions", request.hasMaxConcurrentProvisions, request.maxConcurrentProvisions),
+            (LimitName.maxLiveStores, request.hasMaxLiveStores, request.maxLiveStores),
+            (LimitName.requestsPerMinute, request.hasRequestsPerMinute, request.requestsPerMinute),
+            (LimitName.createsPerMinute, request.hasCreatesPerMinute, request.createsPerMinute),
+            (LimitName.maxConcurrentProvisions, request.hasMaxConcurrentProvisions, request.maxConcurrentProvisions),
         ]
         for (name, isSet, value) in fields where isSet && value == 0 {
             throw PlatformError(.invalidArgument, "\(name) must be at least 1")
         }
-        if request.hasMaxLiveStores { maxLiveStores.store(Int(request.maxLiveStores), ordering: .relaxed) }
-        if request.hasRequestsPerMinute || request.hasCreatesPerMinute {
-            var rates = rateLimiter.limits
-            if request.hasRequestsPerMinute { rates.requestsPerMinute = Int(request.requestsPerMinute) }
-            if request.hasCreatesPerMinute { rates.createsPerMinute = Int(request.createsPerMinute) }
-            rateLimiter.update(limits: rates)
-        }
-        if request.hasMaxConcurrentProvisions { provisioner.setMaxConcurrentProvisions(Int(request.maxConcurrentProvisions)) }
-        logger.notice("limits updated", metadata: ["by": "\(caller)", "limits": "\(limits())"])
+        var changed: [String: Int] = [:]
+        for (name, isSet, value) in fields where isSet { changed[name] = Int(value) }
+        try await database.storeLimits(changed)
+        apply(changed)
+        logger.notice("limits updated", metadata: ["by": "\(caller)", "limits": "\(limitsDescription)"])
         return limits()
+    }
+
+    /// Puts `stored` limits (by ``LimitName``) in force here; returns whether any changed.
+    @discardableResult
+    func apply(_ stored: [String: Int]) -> Bool {
+        var changed = false
+        if let value = stored[LimitName.maxLiveStores], maxLiveStores.exchange(value, ordering: .relaxed) != value { changed = true }
+        var rates = rateLimiter.limits
+        if let value = stored[LimitName.requestsPerMinute] { rates.requestsPerMinute = value }
+        if let value = stored[LimitName.createsPerMinute] { rates.createsPerMinute = value }
+        if rates != rateLimiter.limits {
+            rateLimiter.update(limits: rates)
+            changed = true
+        }
+        if let value = stored[LimitName.maxConcurrentProvisions], provisioner.maxConcurrentProvisions != value {
+            provisioner.setMaxConcurrentProvisions(value)
+            changed = true
+        }
+        return changed
+    }
+
+    /// The limits in force, on one line for the log.
+    var limitsDescription: String {
+        let limits = limits()
+        return "\(LimitName.maxLiveStores)=\(limits.maxLiveStores) \(LimitName.requestsPerMinute)=\(limits.requestsPerMinute) "
+            + "\(LimitName.createsPerMinute)=\(limits.createsPerMinute) \(LimitName.maxConcurrentProvisions)=\(limits.maxConcurrentProvisions)"
     }
 
     // MARK: Helpers

@@ -83,8 +83,14 @@ enum PostgresFailure {
                 cause: error
             )
         case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
-            let reason = error.underlying.flatMap { connectionReason($0, url: url) }
-                ?? (error.code == .connectionError ? "the connection failed" : "the server closed the connection")
+            let fallback = switch error.code {
+            case .connectionError: "the connection failed"
+            // This daemon closed it: an earlier statement on it got no answer in time.
+            case .clientClosedConnection: "the connection was closed after a statement on it got no answer"
+            case .poolClosed: "the connection pool was closed"
+            default: "the server closed the connection"
+            }
+            let reason = error.underlying.flatMap { connectionReason($0, url: url) } ?? fallback
             return unreachable(url, reason, hint: unreachableHint(error), cause: error)
         case .sslUnsupported:
             return PlatformError(

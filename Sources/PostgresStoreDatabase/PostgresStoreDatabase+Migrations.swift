@@ -90,6 +90,16 @@ extension PostgresStoreDatabase {
             )
             """,
         ]),
+        // v4: the runtime limits UpdateLimits stored, by name.
+        PostgresMigration(id: "v4-limits", statements: [
+            """
+            CREATE TABLE limit_setting (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                value BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

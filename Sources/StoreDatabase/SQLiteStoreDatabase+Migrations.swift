@@ -8,6 +8,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v1") { db in try createStoresAndAudit(db) }
         migrator.registerMigration("v2-store-owner") { db in try addStoreOwner(db) }
         migrator.registerMigration("v3-leases") { db in try createLeases(db) }
+        migrator.registerMigration("v4-limits") { db in try createLimits(db) }
         return migrator
     }
 
@@ -77,6 +78,17 @@ extension SQLiteStoreDatabase {
         try db.alter(table: StoreRecord.databaseTableName) { table in
             table.add(column: "owner", .text).notNull().defaults(to: "")
         }
+    }
+
+    /// v4: the `limit_setting` table: the runtime limits UpdateLimits stored, by name.
+    private static func createLimits(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE limit_setting (
+                name TEXT PRIMARY KEY NOT NULL,
+                value INTEGER NOT NULL,
+                updatedAt INTEGER NOT NULL
+            )
+            """)
     }
 
     /// v3: the `lease` table (Lease.swift): one row per claimed store operation or

@@ -205,6 +205,16 @@ public protocol StoreDatabase: Sendable {
 
     /// Every lease that has not expired, by name.
     func activeLeases() async throws -> [Lease]
+
+    // MARK: Runtime limits
+
+    /// The limits UpdateLimits stored (`max_live_stores`, `requests_per_minute`,
+    /// `creates_per_minute`, `max_concurrent_provisions`): they outlive restarts and
+    /// reach every replica. Empty until the first UpdateLimits.
+    func storedLimits() async throws -> [String: Int]
+
+    /// Stores these limits (each name once; the others keep their value).
+    func storeLimits(_ limits: [String: Int]) async throws
 }
 
 extension StoreDatabase {

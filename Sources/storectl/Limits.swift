@@ -7,8 +7,9 @@ struct Limits: AsyncParsableCommand {
         abstract: "Show the platform's runtime limits, or change some of them.",
         discussion: """
             Without options, prints the limits in force. With any of the options, changes \
-            only those limits and prints the limits now in force. Changes last until the \
-            daemon restarts.
+            only those limits and prints the limits now in force. Changes are stored in \
+            the daemon's database: they outlive restarts (over the daemon's flags) and \
+            reach every replica on that database within seconds.
 
             Admin only: on the Unix socket the daemon answers its own uid and root (see \
             storeplatformd --admin-uid), and refuses AdminService over TCP.

@@ -481,7 +481,7 @@ struct DaemonCommand: AsyncParsableCommand {
         // server and the gateway may hand it work (or get a clear UNAVAILABLE), and the
         // reconciler resumes stores through it.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: controlPlane.databaseAvailability), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
+            .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
             let (host, port) = try GatewayConfiguration.parseAddress(http)

@@ -160,4 +160,34 @@ struct ReplicaTests {
         for client in others + [watched] { await client.close() }
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
     }
+
+    /// UpdateLimits through one replica reaches the others (LimitsFollower), and a
+    /// replica started afterwards starts with it, over its flag.
+    @Test func updateLimitsThroughOneReplicaReachesEveryReplica() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--max-live-stores", "10"])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let first = try await RPCClient.connect(to: .unix(path: daemons[0].socketPath))
+        var update = Storeplatform_V1_UpdateLimitsRequest()
+        update.maxLiveStores = 3
+        update.createsPerMinute = 7
+        let updated = try await first.unary(M.AdminService.updateLimits, update, as: Storeplatform_V1_UpdateLimitsResponse.self).limits
+        #expect(updated.maxLiveStores == 3)
+        for daemon in daemons.dropFirst() {
+            let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+            let deadline = ContinuousClock.now + .seconds(30)
+            var limits = Storeplatform_V1_Limits()
+            repeat {
+                limits = try await client.unary(
+                    M.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest(), as: Storeplatform_V1_GetLimitsResponse.self
+                ).limits
+                if limits.maxLiveStores == 3 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            } while ContinuousClock.now < deadline
+            #expect(limits.maxLiveStores == 3)
+            #expect(limits.createsPerMinute == 7)
+            await client.close()
+        }
+        await first.close()
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
 }

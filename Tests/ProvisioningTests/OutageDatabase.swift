@@ -198,4 +198,14 @@ final class OutageDatabase: StoreDatabase {
         try gate()
         return try await base.activeLeases()
     }
+
+    func storedLimits() async throws -> [String: Int] {
+        try gate()
+        return try await base.storedLimits()
+    }
+
+    func storeLimits(_ limits: [String: Int]) async throws {
+        try gate()
+        try await base.storeLimits(limits)
+    }
 }

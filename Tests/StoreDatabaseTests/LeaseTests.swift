@@ -124,3 +124,17 @@ struct LeaseTests {
         await second.close()
     }
 }
+
+/// The runtime limits UpdateLimits stores, which every replica reads.
+@Suite("Stored limits")
+struct StoredLimitsTests {
+    @Test(arguments: Backend.all)
+    func limitsAreStoredByNameAndReadBack(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        #expect(try await database.storedLimits() == [:])
+        try await database.storeLimits(["max_live_stores": 7, "creates_per_minute": 2])
+        try await database.storeLimits(["max_live_stores": 9])
+        try await database.storeLimits([:])
+        #expect(try await database.storedLimits() == ["max_live_stores": 9, "creates_per_minute": 2])
+    }
+}

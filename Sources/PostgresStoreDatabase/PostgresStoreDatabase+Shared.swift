@@ -82,3 +82,32 @@ extension PostgresStoreDatabase {
         )
     }
 }
+
+extension PostgresStoreDatabase {
+    public func storedLimits() async throws -> [String: Int] {
+        let logger = self.logger
+        return try await withConnection { connection in
+            var limits: [String: Int] = [:]
+            for row in try await connection.run("SELECT name, value FROM limit_setting", logger: logger) {
+                let (name, value) = try row.decode((String, Int64).self)
+                limits[name] = Int(value)
+            }
+            return limits
+        }
+    }
+
+    public func storeLimits(_ limits: [String: Int]) async throws {
+        guard !limits.isEmpty else { return }
+        let logger = self.logger
+        let names = limits.keys.sorted()
+        let values = names.map { Int64(limits[$0]!) }
+        try await withConnection { connection in
+            try await connection.run("""
+                INSERT INTO limit_setting (name, value, updated_at)
+                SELECT name, value, (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                FROM unnest(\(names)::text[], \(values)::bigint[]) AS given(name, value)
+                ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
+                """, logger: logger)
+        }
+    }
+}

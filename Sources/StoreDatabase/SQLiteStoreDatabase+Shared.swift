@@ -80,3 +80,29 @@ extension SQLiteStoreDatabase {
         )
     }
 }
+
+extension SQLiteStoreDatabase {
+    public func storedLimits() async throws -> [String: Int] {
+        try await readStatement { db in
+            var limits: [String: Int] = [:]
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, value FROM limit_setting")) {
+                limits[row[0]] = row[1]
+            }
+            return limits
+        }
+    }
+
+    public func storeLimits(_ limits: [String: Int]) async throws {
+        let now = Date().millisecondsSince1970
+        try await Self.performing {
+            try await pool.write { db in
+                for (name, value) in limits {
+                    try db.cachedStatement(sql: """
+                        INSERT INTO limit_setting (name, value, updatedAt) VALUES (?, ?, ?)
+                        ON CONFLICT (name) DO UPDATE SET value = excluded.value, updatedAt = excluded.updatedAt
+                        """).execute(arguments: [name, value, now])
+                }
+            }
+        }
+    }
+}
