@@ -102,15 +102,7 @@ struct ReplicaTests {
         let cluster = try SimulatedCluster(path: dataDirectory + "/simulated-cluster.sqlite", configuration: .instant)
         var resumed = 0
         for id in ids {
-            let store = try await client.waitFor(id, [.ready, .failed], within: .seconds(120))
-            #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
-            #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
-            let trail = try await client.audit(storeID: id)
-            #expect(trail.first?.action == "create")
-            #expect(trail.last?.toStatus == .ready)
-            for (previous, next) in zip(trail, trail.dropFirst()) {
-                #expect(previous.toStatus == next.fromStatus, "gap in \(store.name): \(previous.toStatus) then \(next.fromStatus)")
-            }
+            let trail = try await client.expectReadyInstalledOnce(id, cluster: cluster)
             if trail.contains(where: { $0.action == "recovery" }) { resumed += 1 }
         }
         // The killed replica's unfinished stores were taken over (and only they).
@@ -189,5 +181,49 @@ struct ReplicaTests {
         }
         await first.close()
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
+
+    /// Reconcile passes every second on three replicas: one replica runs them all,
+    /// one per interval; kill -9 of it, and another leads once its lease lapses
+    /// (three intervals) and runs the passes from then on.
+    @Test func oneReplicaRunsThePeriodicPassesAndAnotherTakesOverWhenItIsKilled() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "1"])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        func passes() async throws -> [UInt64] {
+            var counts: [UInt64] = []
+            for client in clients {
+                counts.append(try await client.unary(
+                    M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+                ).reconcilePasses)
+            }
+            return counts
+        }
+        let before = try await passes()
+        let watched = ContinuousClock.now
+        try await Task.sleep(for: .seconds(5))
+        let after = try await passes()
+        let (wholeSeconds, attoseconds) = (ContinuousClock.now - watched).components
+        let elapsed = Double(wholeSeconds) + Double(attoseconds) / 1e18
+        let ran = zip(after, before).map { $0 - $1 }
+        // One replica ran every pass: about one per interval (± the 10 % jitter, and
+        // a pass being counted at its end), none on the others.
+        #expect(ran.filter { $0 > 0 }.count == 1, "passes per replica in \(elapsed) s: \(ran)")
+        #expect(ran.reduce(0, +) >= 3 && Double(ran.reduce(0, +)) <= elapsed / 0.9 + 1, "passes per replica in \(elapsed) s: \(ran)")
+
+        let leader = try #require(ran.firstIndex { $0 > 0 })
+        daemons[leader].signal(SIGKILL)
+        try await daemons[leader].waitForExit(within: .seconds(30)) { "the daemon outlived SIGKILL" }
+        await clients[leader].close()
+        clients.remove(at: leader)
+        let survivors = try await passes()
+        // The lease lapses after three intervals; the next claim after that leads.
+        try await Task.sleep(for: .seconds(6))
+        let later = try await passes()
+        let ranAfter = zip(later, survivors).map { $0 - $1 }
+        #expect(ranAfter.filter { $0 > 0 }.count == 1, "passes per surviving replica: \(ranAfter)")
+        for client in clients { await client.close() }
+        for (index, daemon) in daemons.enumerated() where index != leader { #expect(try await daemon.terminate() == 0) }
     }
 }

@@ -62,6 +62,25 @@ extension RPCClient {
     }
 }
 
+extension RPCClient {
+    /// Waits (generously) for the store to end ready, and checks that its release
+    /// was installed exactly once in `cluster` and that its audit trail runs from
+    /// its create to ready without a gap. Returns the trail.
+    @discardableResult
+    func expectReadyInstalledOnce(_ id: String, cluster: SimulatedCluster) async throws -> [Storeplatform_V1_AuditEvent] {
+        let store = try await waitFor(id, [.ready, .failed], within: .seconds(120))
+        #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
+        #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
+        let trail = try await audit(storeID: id)
+        #expect(trail.first?.action == "create")
+        #expect(trail.last?.toStatus == .ready)
+        for (previous, next) in zip(trail, trail.dropFirst()) {
+            #expect(previous.toStatus == next.fromStatus, "gap in \(store.name): \(previous.toStatus) then \(next.fromStatus)")
+        }
+        return trail
+    }
+}
+
 /// The error code a call failed with, or "OK".
 func errorCode(_ body: () async throws -> Void) async -> String {
     do {
@@ -249,15 +268,7 @@ struct StoreLifecycleTests {
         let after = try await RPCClient.connect(to: .unix(path: second.socketPath))
         let cluster = try SimulatedCluster(path: first.directory + "/data/simulated-cluster.sqlite", configuration: .instant)
         for id in ids {
-            let store = try await after.waitFor(id, [.ready, .failed], within: .seconds(120))
-            #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
-            #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
-            let trail = try await after.audit(storeID: id)
-            #expect(trail.first?.action == "create")
-            #expect(trail.last?.toStatus == .ready)
-            for (previous, next) in zip(trail, trail.dropFirst()) {
-                #expect(previous.toStatus == next.fromStatus, "gap in \(store.name): \(previous.toStatus) then \(next.fromStatus)")
-            }
+            try await after.expectReadyInstalledOnce(id, cluster: cluster)
         }
         await after.close()
         try await second.terminate()
