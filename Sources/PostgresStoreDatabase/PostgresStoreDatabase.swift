@@ -190,8 +190,10 @@ public final class PostgresStoreDatabase: StoreDatabase {
     }
 
     /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` when `body` throws (and the error it threw
-    /// comes out). A connection that cannot roll back (within a few seconds) is
-    /// closed, so it never goes back to the pool inside a transaction.
+    /// comes out). A connection that cannot roll back (within the statement deadline,
+    /// as every statement) is closed, so it never goes back to the pool inside a
+    /// transaction. A shorter bound closed healthy connections of a loaded server,
+    /// which the pool then handed out closed.
     static func inTransaction<T: Sendable>(
         _ connection: PostgresConnection, logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
@@ -202,9 +204,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
             return value
         } catch {
             do {
-                _ = try await withDeadline(.seconds(2), expired: { CancellationError() }) {
-                    try await connection.run("ROLLBACK", logger: logger)
-                }
+                try await connection.run("ROLLBACK", logger: logger)
             } catch {
                 connection.closeLater()
             }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresTestSupport
+import ProcessTestSupport
 import Provisioning
 import StorePlatformProto
 import StoreRPC
@@ -226,4 +227,63 @@ struct ReplicaTests {
         for client in clients { await client.close() }
         for (index, daemon) in daemons.enumerated() where index != leader { #expect(try await daemon.terminate() == 0) }
     }
+
+    /// An event-stream client (`GET /api/events`) reads part of the transitions from
+    /// one replica, then reconnects to another with Last-Event-ID: together the two
+    /// streams hold every transition, in order, each once.
+    @Test func anEventStreamClientSwitchingReplicasWithLastEventIDMissesNothing() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(
+            Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "100"]
+        )
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let ports = try daemons.prefix(2).map { daemon in
+            let log = daemon.log
+            let range = try #require(log.range(of: "url=http://127.0.0.1:"), "no HTTP address in the log: \(log)")
+            return try #require(Int(log[range.upperBound...].prefix { $0.isNumber }))
+        }
+        let creator = try await RPCClient.connect(to: .unix(path: daemons[2].socketPath))
+        let warmUp = try await creator.create("warm-up")
+        try await creator.waitFor(warmUp.id, [.ready])
+        let start = try await creator.everyAuditID().last ?? 0
+
+        // The first client is connected (to replica 1) before the stores are created
+        // through replica 3, and leaves after 12 events.
+        let first = try ChildProcess("/usr/bin/env", ["python3", "-c", Self.eventReader, "\(ports[0])", "\(start)", "12", "60"], stdout: .capture, stderr: .capture)
+        try await Task.sleep(for: .milliseconds(500))
+        var ids: [String] = []
+        for index in 0..<10 { ids.append(try await creator.create("streamed-\(index)").id) }
+        for id in ids { try await creator.waitFor(id, [.ready]) }
+        let expected = try await creator.everyAuditID().filter { $0 > start }
+        #expect(expected.count == 30)
+        _ = try await first.waitForExit(within: .seconds(60))
+        let firstIDs = first.standardOutput.split(separator: "\n").compactMap { Int64($0) }
+        #expect(firstIDs.count == 12, "\(first.standardError)")
+
+        // The second resumes from replica 2 after the last event it had.
+        let rest = expected.count - firstIDs.count
+        let second = try await runCommand(
+            "/usr/bin/env", ["python3", "-c", Self.eventReader, "\(ports[1])", "\(firstIDs.last ?? start)", "\(rest)", "60"]
+        )
+        let secondIDs = second.stdout.split(separator: "\n").compactMap { Int64($0) }
+        #expect(firstIDs + secondIDs == expected, "\(second.stderr)")
+        await creator.close()
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
+
+    /// Reads `GET /api/events` on 127.0.0.1:PORT with Last-Event-ID LAST and prints
+    /// the ids of the first COUNT events, one per line (python3 -c SCRIPT PORT LAST COUNT TIMEOUT).
+    static let eventReader = """
+        import sys, urllib.request
+        port, last, count, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        request = urllib.request.Request("http://127.0.0.1:%s/api/events" % port, headers={"Last-Event-ID": last})
+        seen = 0
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            for raw in response:
+                line = raw.decode().rstrip("\\n")
+                if line.startswith("id: "):
+                    print(line[4:], flush=True)
+                    seen += 1
+                    if seen >= count:
+                        break
+        """
 }

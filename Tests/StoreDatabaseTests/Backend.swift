@@ -30,9 +30,12 @@ enum Backend: String, Sendable, CustomTestStringConvertible {
     /// The URL of a new empty database on the shared throwaway server.
     static func newPostgresURL(parameters: [String: String] = [:]) async throws -> String {
         let server = try await ThrowawayPostgres.shared()
-        // A generous connect_timeout: the full suite loads this machine enough that a
-        // login can take seconds; tests of the timeout itself pass their own.
-        return try await server.createDatabase(parameters: ["pool_max": "5", "connect_timeout": "20"].merging(parameters) { $1 })
+        // A generous connect_timeout and statement_timeout: the full suite loads this
+        // machine enough that a login, or a statement, can take seconds; tests of the
+        // timeouts themselves pass their own.
+        return try await server.createDatabase(
+            parameters: ["pool_max": "5", "connect_timeout": "20", "statement_timeout": "30000"].merging(parameters) { $1 }
+        )
     }
 }
 

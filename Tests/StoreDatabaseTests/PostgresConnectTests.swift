@@ -129,9 +129,9 @@ struct PostgresConnectTests {
     }
 
     @Test func theQuotaHoldsAcrossReplicas() async throws {
-        // Creates wait for one another's advisory lock within the statement timeout:
-        // a generous one, so a loaded machine tests the quota and not the timeout.
-        let url = try await Backend.newPostgresURL(parameters: ["statement_timeout": "60000"])
+        // Creates wait for one another's advisory lock within the statement timeout
+        // (Backend's is generous): a loaded machine tests the quota, not the timeout.
+        let url = try await Backend.newPostgresURL()
         let first = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
         let second = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
 
@@ -164,7 +164,7 @@ struct PostgresConnectTests {
     @Test func aCreateWaitsForTheCreateLockOnlyUpToTheStatementTimeoutAndTransitionsDoNotWait() async throws {
         let text = try await Backend.newPostgresURL()
         let database = try await PostgresStoreDatabase.connect(url: text, logger: quietLogger)
-        let impatientURL = try PostgresDatabaseURL(text + "&statement_timeout=300")
+        let impatientURL = try PostgresDatabaseURL(text.replacingOccurrences(of: "statement_timeout=30000", with: "statement_timeout=300"))
         let impatient = try await PostgresStoreDatabase.connect(url: impatientURL, logger: quietLogger)
         let store = queuedStore("shop")
         _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
