@@ -220,43 +220,15 @@ struct LifecycleBenchmark: AsyncParsableCommand {
             StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(), as: Storeplatform_V1_StoreEvent.self
         )
         try await Task.sleep(for: .milliseconds(200))  // let the watch subscribe
-        let total = creates
-        let started = ContinuousClock.now
         let peak = PeakSampler(process)
-        let counter = Task {
-            var ready = 0
-            var failed = 0
-            for try await event in watch {
-                if event.toStatus == .ready { ready += 1 }
-                if event.toStatus == .failed { failed += 1 }
-                if ready + failed == total { break }
-            }
-            return (ready, failed, ContinuousClock.now)
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            func submit() {
-                let index = next
-                next += 1
-                group.addTask {
-                    var request = Storeplatform_V1_CreateStoreRequest()
-                    request.name = "load-\(index)"
-                    _ = try await client.unary(StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self)
-                }
-            }
-            for _ in 0..<min(inFlight, total) { submit() }
-            while try await group.next() != nil {
-                if next < total { submit() }
-            }
-        }
-        figures.created = ContinuousClock.now - started
-        let (ready, failed, finished) = try await counter.value
+        let outcome = try await CreateLoad.run(total: creates, inFlight: inFlight, clients: [client], watch: watch)
         peak.stop()
         await client.close()
         process.stop()
-        figures.allReady = finished - started
-        figures.ready = ready
-        figures.failed = failed
+        figures.created = outcome.answered
+        figures.allReady = outcome.ended
+        figures.ready = outcome.ready
+        figures.failed = outcome.failed
         figures.peakRSS = peak.peakKiB
     }
 

@@ -88,41 +88,12 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         )
         try await Task.sleep(for: .milliseconds(300))  // let the watch subscribe
         let cpuBefore = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6
-        let total = creates
-        let started = ContinuousClock.now
-        let counter = Task {
-            var ready = 0
-            var failed = 0
-            for try await event in watch {
-                if event.toStatus == .ready { ready += 1 }
-                if event.toStatus == .failed { failed += 1 }
-                if ready + failed == total { break }
-            }
-            return (ready, failed, ContinuousClock.now)
-        }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            func submit() {
-                let index = next
-                next += 1
-                let client = clients[index % clients.count]
-                group.addTask {
-                    var request = Storeplatform_V1_CreateStoreRequest()
-                    request.name = "load-\(index)"
-                    _ = try await client.unary(StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self)
-                }
-            }
-            for _ in 0..<min(inFlight, total) { submit() }
-            while try await group.next() != nil {
-                if next < total { submit() }
-            }
-        }
+        let outcome = try await CreateLoad.run(total: creates, inFlight: inFlight, clients: clients, watch: watch)
         var figures = Figures(replicas: count)
-        figures.answered = ContinuousClock.now - started
-        let (ready, failed, finished) = try await counter.value
-        figures.allReady = finished - started
-        figures.ready = ready
-        figures.failed = failed
+        figures.answered = outcome.answered
+        figures.allReady = outcome.ended
+        figures.ready = outcome.ready
+        figures.failed = outcome.failed
         figures.daemonCPU = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6 - cpuBefore
         return figures
     }
