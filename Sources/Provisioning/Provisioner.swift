@@ -31,6 +31,9 @@ public final class Provisioner: Service, Sendable {
     private let logger: Logger
     private let state: Mutex<OperationTable>
     private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
+    /// The stores whose lease this replica holds in the database now: taken after an
+    /// operation's local lock, let go before it. Only these are renewed.
+    private let heldLeases = Mutex<Set<String>>([])
 
     public init(
         database: any StoreDatabase,
@@ -205,6 +208,7 @@ public final class Provisioner: Service, Sendable {
             if case .held(let holder) = outcome {
                 throw OperationLocks.inProgress(kind, holder: holder.kind, since: holder.acquiredAt, storeName: store.name, replica: holder.owner)
             }
+            _ = heldLeases.withLock { $0.insert(store.id) }
             return lease
         } catch {
             let waiters = state.withLock { $0.end(lease) }
@@ -217,6 +221,7 @@ public final class Provisioner: Service, Sendable {
     /// go. A lease the database does not take back lapses after its TTL.
     private func release(_ lease: OperationLease) async {
         let (database, name, owner) = (database, Lease.storeName(lease.storeID), configuration.replicaID)
+        _ = heldLeases.withLock { $0.remove(lease.storeID) }
         do {
             // In a task of its own: an operation that was cancelled gives its lease back too.
             try await Task { try await database.releaseLease(name, owner: owner) }.value
@@ -242,7 +247,7 @@ public final class Provisioner: Service, Sendable {
         let interval = configuration.leaseTTL / 3
         var lastRenewal = ContinuousClock.now
         while (try? await Task.sleep(for: interval)) != nil {
-            let names = state.withLock { $0.locks.active.map { Lease.storeName($0.storeID) } }
+            let names = heldLeases.withLock { $0.map(Lease.storeName) }
             guard !names.isEmpty else {
                 lastRenewal = ContinuousClock.now
                 continue
@@ -252,6 +257,7 @@ public final class Provisioner: Service, Sendable {
                 lastRenewal = ContinuousClock.now
                 for name in lost.sorted() {
                     let storeID = String(name.dropFirst("store:".count))
+                    _ = heldLeases.withLock { $0.remove(storeID) }
                     logger.warning(
                         "another replica took this store's lease over; the operation here stops",
                         metadata: ["store": "\(storeID)"]
