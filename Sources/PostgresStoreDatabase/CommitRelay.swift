@@ -83,7 +83,7 @@ final class CommitRelay: Sendable {
         defer { markStarted() }  // also when it ends first: nobody waits for good
         while last.withLock({ $0 }) == nil {
             guard let current = database() else { return }
-            if let newest = try? await current.newestAuditID() {
+            if let newest = try? await current.listAudit(limit: 1, pageToken: "", storeID: nil).events.first?.id ?? 0 {
                 last.withLock { $0 = $0 ?? newest }
                 break
             }

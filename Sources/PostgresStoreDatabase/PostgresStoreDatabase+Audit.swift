@@ -39,14 +39,6 @@ extension PostgresStoreDatabase {
         }
     }
 
-    /// The newest audit row's id; 0 when there is none.
-    func newestAuditID() async throws -> Int64 {
-        let logger = self.logger
-        return try await withConnection { connection in
-            try await connection.run("SELECT coalesce(max(id), 0)::bigint FROM audit", logger: logger).first?.decode(Int64.self) ?? 0
-        }
-    }
-
     public func recentFailures(limit: Int) async throws -> [AuditEvent] {
         guard limit > 0 else { return [] }
         let logger = self.logger

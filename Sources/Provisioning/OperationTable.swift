@@ -43,6 +43,9 @@ struct OperationTable {
         /// Set when the cancel came before the watcher was there to take it.
         var cancelFired = false
         var endWaiters: [CheckedContinuation<Void, Never>] = []
+        /// While true the replica holds the store's lease in the database (taken
+        /// after this lock, let go before it); only these leases are renewed.
+        var holdsLease = false
     }
 
     static let shuttingDown = PlatformError(
@@ -81,6 +84,28 @@ struct OperationTable {
 
     func lease(storeID: String) -> OperationLease? {
         entries[storeID]?.lease
+    }
+
+    // MARK: Database leases
+
+    /// The operation `lease` now holds (true) or no longer holds its store's lease in
+    /// the database.
+    mutating func setHoldsLease(_ lease: OperationLease, _ holds: Bool) {
+        guard var entry = entries[lease.storeID], entry.lease == lease else { return }
+        entry.holdsLease = holds
+        entries[lease.storeID] = entry
+    }
+
+    /// The stores whose lease in the database an operation here holds.
+    var storesHoldingLeases: [String] {
+        entries.values.filter(\.holdsLease).map(\.lease.storeID)
+    }
+
+    /// Another replica took store `storeID`'s lease over: no longer renewed, and the
+    /// operation is asked to stop. Returns the watcher to resume.
+    mutating func leaseLost(storeID: String) -> CheckedContinuation<Void, Never>? {
+        entries[storeID]?.holdsLease = false
+        return cancel(storeID: storeID).canceller
     }
 
     // MARK: Running

@@ -31,9 +31,6 @@ public final class Provisioner: Service, Sendable {
     private let logger: Logger
     private let state: Mutex<OperationTable>
     private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
-    /// The stores whose lease this replica holds in the database now: taken after an
-    /// operation's local lock, let go before it. Only these are renewed.
-    private let heldLeases = Mutex<Set<String>>([])
 
     public init(
         database: any StoreDatabase,
@@ -208,7 +205,7 @@ public final class Provisioner: Service, Sendable {
             if case .held(let holder) = outcome {
                 throw OperationLocks.inProgress(kind, holder: holder.kind, since: holder.acquiredAt, storeName: store.name, replica: holder.owner)
             }
-            _ = heldLeases.withLock { $0.insert(store.id) }
+            state.withLock { $0.setHoldsLease(lease, true) }
             return lease
         } catch {
             let waiters = state.withLock { $0.end(lease) }
@@ -221,7 +218,7 @@ public final class Provisioner: Service, Sendable {
     /// go. A lease the database does not take back lapses after its TTL.
     private func release(_ lease: OperationLease) async {
         let (database, name, owner) = (database, Lease.storeName(lease.storeID), configuration.replicaID)
-        _ = heldLeases.withLock { $0.remove(lease.storeID) }
+        state.withLock { $0.setHoldsLease(lease, false) }
         do {
             // In a task of its own: an operation that was cancelled gives its lease back too.
             try await Task { try await database.releaseLease(name, owner: owner) }.value
@@ -247,37 +244,34 @@ public final class Provisioner: Service, Sendable {
         let interval = configuration.leaseTTL / 3
         var lastRenewal = ContinuousClock.now
         while (try? await Task.sleep(for: interval)) != nil {
-            let names = heldLeases.withLock { $0.map(Lease.storeName) }
-            guard !names.isEmpty else {
+            let storeIDs = state.withLock { $0.storesHoldingLeases }
+            guard !storeIDs.isEmpty else {
                 lastRenewal = ContinuousClock.now
                 continue
             }
             do {
-                let lost = try await database.renewLeases(names, owner: configuration.replicaID, ttl: configuration.leaseTTL)
+                let lost = try await database.renewLeases(storeIDs.map(Lease.storeName), owner: configuration.replicaID, ttl: configuration.leaseTTL)
                 lastRenewal = ContinuousClock.now
-                for name in lost.sorted() {
-                    let storeID = String(name.dropFirst("store:".count))
-                    _ = heldLeases.withLock { $0.remove(storeID) }
+                for storeID in lost.compactMap(Lease.storeID(inName:)).sorted() {
                     logger.warning(
                         "another replica took this store's lease over; the operation here stops",
                         metadata: ["store": "\(storeID)"]
                     )
-                    cancelOperation(storeID: storeID)
+                    state.withLock { $0.leaseLost(storeID: storeID) }?.resume()
                 }
             } catch {
                 guard ContinuousClock.now - lastRenewal >= interval * 2 else { continue }
                 logger.warning(
                     "store leases could not be renewed; every operation here stops before another replica may take its store over",
-                    metadata: ["operations": "\(names.count)", "error": "\(error)"]
+                    metadata: ["operations": "\(storeIDs.count)", "error": "\(error)"]
                 )
-                for name in names { cancelOperation(storeID: String(name.dropFirst("store:".count))) }
+                for storeID in storeIDs {
+                    state.withLock { $0.cancel(storeID: storeID) }.canceller?.resume()
+                }
             }
         }
     }
 
-    private func cancelOperation(storeID: String) {
-        state.withLock { $0.cancel(storeID: storeID) }.canceller?.resume()
-    }
 
     // MARK: Requests
 

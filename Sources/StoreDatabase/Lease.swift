@@ -36,7 +36,10 @@ public struct Lease: Sendable, Equatable {
     public static let reconcilerName = "reconciler"
 
     /// The store id of a ``storeName(_:)`` lease; `nil` for any other.
-    public var storeID: String? {
+    public var storeID: String? { Self.storeID(inName: name) }
+
+    /// The store id in a ``storeName(_:)``; `nil` for any other name.
+    public static func storeID(inName name: String) -> String? {
         name.hasPrefix("store:") ? String(name.dropFirst("store:".count)) : nil
     }
 }
