@@ -81,7 +81,6 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         }
         var clients: [RPCClient] = []
         for socket in sockets { clients.append(try await RPCClient.connect(to: .unix(path: socket))) }
-        defer { Task { [clients] in for client in clients { await client.close() } } }
         // One watch on the first replica sees every replica's transitions.
         let watch = try clients[0].serverStream(
             StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(), as: Storeplatform_V1_StoreEvent.self
@@ -89,6 +88,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         try await Task.sleep(for: .milliseconds(300))  // let the watch subscribe
         let cpuBefore = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6
         let outcome = try await CreateLoad.run(total: creates, inFlight: inFlight, clients: clients, watch: watch)
+        for client in clients { await client.close() }
         var figures = Figures(replicas: count)
         figures.answered = outcome.answered
         figures.allReady = outcome.ended

@@ -81,14 +81,7 @@ import Testing
         (["--database-password-file", "/etc/hostname"], "--database-password-file is for a PostgreSQL --database; an SQLite file has no password"),
     ])
     func badDatabaseOptionsAreNamed(options: [String], message: String) async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
-        #expect(result.status == 64)
-        #expect(Self.lines(result).count == 1, "\(result.stderr)")
-        #expect(result.stderr.contains(message), "\(result.stderr)")
-        #expect(!result.stderr.contains("hunter2"))
-        #expect(!FileManager.default.fileExists(atPath: directory + "/data"))
+        try await Self.expectUsageError(options, message)
     }
 
     /// A `postgres://` URL that cannot be right, a password given twice, a password
@@ -113,6 +106,12 @@ import Testing
         ),
     ])
     func malformedPostgresURLsAreNamed(options: [String], message: String) async throws {
+        try await Self.expectUsageError(options, message)
+    }
+
+    /// The daemon with `options` stops before anything starts: exit 64, one line
+    /// saying `message`, never the password "hunter2", no data directory made.
+    static func expectUsageError(_ options: [String], _ message: String) async throws {
         let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
