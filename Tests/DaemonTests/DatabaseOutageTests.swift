@@ -113,7 +113,11 @@ struct DatabaseOutageTests {
                 default: call.code != "OK" && call.code != "UNAVAILABLE"
                 }
             }
-            #expect(unexpected.isEmpty, "\(unexpected.count) of \(load.calls.count) calls: \(unexpected.prefix(5))")
+            if !unexpected.isEmpty {
+                let kept = NSTemporaryDirectory() + "outage-daemon-\(getpid()).log"
+                try? daemon.log.write(toFile: kept, atomically: true, encoding: .utf8)
+                Issue.record("\(unexpected.count) of \(load.calls.count) calls: \(unexpected.prefix(5))\nthe daemon's whole log is in \(kept); info left out:\n\(outageLogSummary(daemon.log))")
+            }
 
             // Creates that failed are retried with their idempotency key: each makes its
             // store once. A create retried after it was acknowledged returns that store.
@@ -207,7 +211,13 @@ final class OutageLoad: Sendable {
         var ended: OutagePhase
         var code: String
         var message: String
-        var description: String { "\(kind) \(started)→\(ended): \(code) \(message)" }
+        /// When it began (for reading it beside the daemon's log) and how long it took.
+        var began: Date
+        var seconds: Double
+        var description: String {
+            "\(kind) \(started)→\(ended) at \(began.formatted(.iso8601.time(includingFractionalSeconds: true))) for "
+                + "\(seconds.formatted(.number.precision(.fractionLength(3)))) s: \(code) \(message)"
+        }
     }
 
     private struct State {
@@ -255,6 +265,7 @@ final class OutageLoad: Sendable {
     /// Runs a call and records how it ended; its value, or nil when it failed.
     func call<T>(_ kind: Kind, _ body: () async throws -> T) async -> T? {
         let started = state.withLock { $0.phase }
+        let began = Date()
         var value: T?
         var code = "OK"
         var message = ""
@@ -267,7 +278,10 @@ final class OutageLoad: Sendable {
             code = "\(error)"
         }
         state.withLock { state in
-            state.calls.append(Call(kind: kind, started: started, ended: state.phase, code: code, message: message))
+            state.calls.append(Call(
+                kind: kind, started: started, ended: state.phase, code: code, message: message,
+                began: began, seconds: Date().timeIntervalSince(began)
+            ))
         }
         return value
     }

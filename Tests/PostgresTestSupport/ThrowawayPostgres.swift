@@ -8,8 +8,8 @@ import System
 import SystemPackage
 #endif
 
-/// A PostgreSQL server of its own for tests: `initdb` into a new temporary directory,
-/// `pg_ctl start` listening on a Unix socket in that directory only (or also on
+/// A PostgreSQL server of its own for tests: a copy of a cluster `initdb` made once
+/// per test process (``template``) in a new temporary directory, `pg_ctl start` listening on a Unix socket in that directory only (or also on
 /// 127.0.0.1 at a free port, with `tcp: true`), with durability switched off for
 /// speed. ``stop()`` stops it and removes the directory.
 ///
@@ -91,13 +91,21 @@ public final class ThrowawayPostgres: Sendable {
             let directory = "/tmp/sppg-\(UUID().uuidString.prefix(8).lowercased())"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
             try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
+            _ = Self.cleanup.withLock { $0.insert(directory) }
+            let template: Template
+            do {
+                template = try await Self.template(binaries: binaries)
+            } catch {
+                _ = Self.cleanup.withLock { $0.remove(directory) }
+                try? FileManager.default.removeItem(atPath: directory)
+                throw error
+            }
             let server = ThrowawayPostgres(
                 directory: directory, port: tcp || tls ? try freePort() : 5432, tcp: tcp || tls, tls: tls,
-                password: "pw-\(UUID().uuidString)", binaries: binaries
+                password: template.password, binaries: binaries
             )
-            _ = Self.cleanup.withLock { $0.insert(directory) }
             do {
-                try await server.initialize()
+                try await server.initialize(from: template)
                 try await server.startServer()
                 return server
             } catch {
@@ -210,22 +218,59 @@ public final class ThrowawayPostgres: Sendable {
 
     // MARK: Setting up
 
-    private func initialize() async throws {
+    /// The cluster every server of this process starts as: `initdb` runs once (its
+    /// bootstrap costs seconds of CPU, which many servers made at once would spend
+    /// together), and each server copies its data directory.
+    struct Template: Sendable {
+        /// The data directory to copy; never started.
+        var data: String
+        /// The superuser's password in it.
+        var password: String
+    }
+
+    private static let templateTask = Mutex<Task<Template, any Error>?>(nil)
+
+    private static func template(binaries: String) async throws -> Template {
+        let task = templateTask.withLock { task in
+            if let task { return task }
+            let made = Task { try await makeTemplate(binaries: binaries) }
+            task = made
+            return made
+        }
+        return try await task.value
+    }
+
+    /// `initdb` into a new temporary directory (removed at exit).
+    private static func makeTemplate(binaries: String) async throws -> Template {
+        let directory = "/tmp/sppg-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
+        _ = cleanup.withLock { $0.insert(directory) }
+        let maker = ThrowawayPostgres(directory: directory, port: 0, tcp: false, password: "pw-\(UUID().uuidString)", binaries: binaries)
         if getuid() == 0 {
             // The server refuses to run as root: it runs as postgres, which owns the directory.
-            try await run("/bin/chown", ["postgres:postgres", directory], asServerUser: false)
+            try await maker.run("/bin/chown", ["postgres:postgres", directory], asServerUser: false)
         }
         let passwordFile = directory + "/password"
-        try password.write(toFile: passwordFile, atomically: false, encoding: .utf8)
+        try maker.password.write(toFile: passwordFile, atomically: false, encoding: .utf8)
         if getuid() == 0 {
-            try await run("/bin/chown", ["postgres:postgres", passwordFile], asServerUser: false)
+            try await maker.run("/bin/chown", ["postgres:postgres", passwordFile], asServerUser: false)
         }
-        try await run(
+        try await maker.run(
             binaries + "/initdb",
-            ["-D", directory + "/data", "-U", user, "--pwfile", passwordFile, "--auth-local", "trust",
+            ["-D", directory + "/data", "-U", maker.user, "--pwfile", passwordFile, "--auth-local", "trust",
              "--auth-host", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync"],
             asServerUser: true
         )
+        return Template(data: directory + "/data", password: maker.password)
+    }
+
+    /// This server's data directory: a copy of `template`'s, with its own settings.
+    private func initialize(from template: Template) async throws {
+        if getuid() == 0 {
+            try await run("/bin/chown", ["postgres:postgres", directory], asServerUser: false)
+        }
+        try await run("/bin/cp", ["-a", template.data, directory + "/data"], asServerUser: true)
         let settings = """
 
             # ThrowawayPostgres: for tests only.
