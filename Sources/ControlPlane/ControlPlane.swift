@@ -97,7 +97,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func metrics(caller: Principal) async throws -> Storeplatform_V1_GetMetricsResponse {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetMetricsResponse()
         let counts = try await database.countsByStatus()
         response.storesByStatus = StoreStatus.allCases.map { status in
@@ -131,7 +131,7 @@ public final class ControlPlane: Sendable {
     }
 
     public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) async throws -> Storeplatform_V1_ListAuditResponse {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         guard request.limit <= 1000 else {
             throw PlatformError(.invalidArgument, "limit \(request.limit) is over the maximum of 1000")
         }
@@ -154,7 +154,7 @@ public final class ControlPlane: Sendable {
     ) async throws -> Storeplatform_V1_CreateStoreResponse {
         try RequestMetadata.idempotencyKey.check(idempotencyKey)
         try authorize(.operator, caller, "CreateStore")
-        try rateLimiter.check(identity: caller.description, isCreate: true)
+        try await rateLimiter.check(identity: caller.description, isCreate: true)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
@@ -170,14 +170,14 @@ public final class ControlPlane: Sendable {
     }
 
     public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: Principal) async throws -> Storeplatform_V1_GetStoreResponse {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
         response.store = try await existingStore(request.id).proto
         return response
     }
 
     public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: Principal) async throws -> Storeplatform_V1_ListStoresResponse {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         return try await page(request)
     }
 
@@ -189,7 +189,7 @@ public final class ControlPlane: Sendable {
         cache: GenerationCache<Storeplatform_V1_ListStoresRequest, Rendered>,
         render: (Storeplatform_V1_ListStoresResponse) throws -> Rendered
     ) async throws -> Rendered {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         let generation = database.writeGeneration
         if let cached = cache.value(for: request, generation: generation) { return cached }
         let rendered = try await render(page(request))
@@ -213,7 +213,7 @@ public final class ControlPlane: Sendable {
         -> Storeplatform_V1_DeleteStoreResponse
     {
         try authorize(.operator, caller, "DeleteStore")
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         try await authorizeChange(of: request.id, by: caller, "DeleteStore")
         var response = Storeplatform_V1_DeleteStoreResponse()
         response.store = try await provisioner.delete(storeID: request.id, actor: caller.description, requestID: requestID).proto
@@ -224,7 +224,7 @@ public final class ControlPlane: Sendable {
         -> Storeplatform_V1_RetryStoreResponse
     {
         try authorize(.operator, caller, "RetryStore")
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         try await authorizeChange(of: request.id, by: caller, "RetryStore")
         var response = Storeplatform_V1_RetryStoreResponse()
         response.store = try await provisioner.retry(storeID: request.id, actor: caller.description, requestID: requestID).proto
@@ -234,7 +234,7 @@ public final class ControlPlane: Sendable {
     /// What ``watchStores(_:caller:)`` checks before subscribing (the rate limit,
     /// and that a named store exists), without subscribing; the named store.
     public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) async throws -> Store? {
-        try rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
         return request.storeID.isEmpty ? nil : try await existingStore(request.storeID)
     }
 

@@ -15,7 +15,8 @@ public enum LimitName {
 /// Keeps this replica's limits at what UpdateLimits stored in the database: at
 /// start (a stored limit outlives a restart, over the flag) and every ``interval``,
 /// so a change made through any replica reaches them all. A read that fails is
-/// tried again at the next interval (the limits in force stay).
+/// tried again at the next interval (the limits in force stay). Once a minute it
+/// also forgets the shared rate buckets that are full again (SharedRateBuckets.swift).
 public final class LimitsFollower: Service, Sendable {
     public static let interval: Duration = .seconds(2)
 
@@ -32,7 +33,12 @@ public final class LimitsFollower: Service, Sendable {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var first = true
+            var lastPrune = ContinuousClock.now
             while !Task.isCancelled {
+                if ContinuousClock.now - lastPrune >= .seconds(SharedRateTake.fullAfterSeconds) {
+                    lastPrune = .now
+                    try? await self.database.forgetFullRateBuckets()
+                }
                 if let stored = try? await self.database.storedLimits(), self.controlPlane.apply(stored) {
                     self.logger.notice(
                         first ? "limits stored by UpdateLimits are in force" : "limits changed through another replica",

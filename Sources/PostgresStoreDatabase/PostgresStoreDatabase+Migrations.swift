@@ -100,6 +100,52 @@ extension PostgresStoreDatabase {
             )
             """,
         ]),
+        // v5: the rate buckets every replica shares (SharedRateBuckets.swift): one row
+        // per caller seen in the last minute, tokens left and when they were counted
+        // (seconds since 1970, the server's clock). `take_rate_tokens` refills and
+        // takes in one round trip, the row locked; its steps are those of
+        // SharedRateTake.taking (RateLimiter.swift). Unlimited is a NULL rate.
+        PostgresMigration(id: "v5-rate-buckets", statements: [
+            """
+            CREATE TABLE rate_bucket (
+                identity TEXT COLLATE "C" PRIMARY KEY,
+                request_tokens DOUBLE PRECISION NOT NULL,
+                create_tokens DOUBLE PRECISION NOT NULL,
+                refilled_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE FUNCTION take_rate_tokens(
+                caller TEXT, requests_per_minute DOUBLE PRECISION, creates_per_minute DOUBLE PRECISION, for_create BOOLEAN,
+                OUT admitted BOOLEAN, OUT requests_left DOUBLE PRECISION, OUT creates_left DOUBLE PRECISION
+            ) LANGUAGE plpgsql AS $$
+            DECLARE
+                counted_at DOUBLE PRECISION;
+                elapsed DOUBLE PRECISION;
+            BEGIN
+                INSERT INTO rate_bucket (identity, request_tokens, create_tokens, refilled_at)
+                VALUES (caller, 'Infinity', 'Infinity', extract(epoch FROM clock_timestamp()))
+                ON CONFLICT (identity) DO NOTHING;
+                SELECT bucket.request_tokens, bucket.create_tokens, bucket.refilled_at
+                INTO requests_left, creates_left, counted_at
+                FROM rate_bucket AS bucket WHERE bucket.identity = caller FOR UPDATE;
+                elapsed := greatest(0, extract(epoch FROM clock_timestamp()) - counted_at);
+                requests_left := CASE WHEN requests_per_minute IS NULL THEN 'Infinity'
+                    ELSE least(requests_per_minute, requests_left + elapsed * requests_per_minute / 60) END;
+                creates_left := CASE WHEN creates_per_minute IS NULL THEN 'Infinity'
+                    ELSE least(creates_per_minute, creates_left + elapsed * creates_per_minute / 60) END;
+                admitted := requests_left >= 1 - 1e-9 AND (NOT for_create OR creates_left >= 1 - 1e-9);
+                IF admitted THEN
+                    requests_left := greatest(0, requests_left - 1);
+                    IF for_create THEN creates_left := greatest(0, creates_left - 1); END IF;
+                END IF;
+                UPDATE rate_bucket AS bucket
+                SET request_tokens = requests_left, create_tokens = creates_left, refilled_at = counted_at + elapsed
+                WHERE bucket.identity = caller;
+            END
+            $$
+            """,
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

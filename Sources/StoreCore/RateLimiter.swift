@@ -12,22 +12,37 @@ import Synchronization
 /// like an untracked one), then the least recently seen identities are evicted, down to 90%
 /// of the bound so the sweep runs rarely. An evicted caller starts again with full buckets.
 ///
+/// Several replicas: with `shared` buckets (PostgreSQL's, SharedRateBuckets.swift), a
+/// call this limiter's own buckets admit takes its tokens from the shared ones too, and
+/// is refused when they are empty, so the limits hold across every replica together.
+/// The own buckets answer first: they never hold fewer tokens than the shared ones
+/// (they start full alike, refill alike, and this replica's calls are a part of all
+/// calls; after each shared answer they take its count when it is lower), so a refusal
+/// here is a refusal there too, and a caller over its limit costs the database
+/// nothing. The database is asked at most once per admitted call, that is at most at
+/// the configured rate per caller. When it cannot answer, this replica's own decision
+/// stands.
+///
 /// Thread-safe: every method may be called from any thread or task; state is behind a
-/// `Mutex`, and calls never block on anything but that lock.
+/// `Mutex`, and calls never block on anything but that lock (and the shared buckets).
 public final class RateLimiter: Sendable {
     private let state: Mutex<State>
+    private let shared: (any SharedRateBuckets)?
     private let now: @Sendable () -> ContinuousClock.Instant
 
     /// - Parameters:
     ///   - limits: the limits to enforce; change them later with ``update(limits:)``.
+    ///   - shared: the buckets every replica shares; `nil` for one process alone.
     ///   - now: the clock; tests inject one they advance by hand. It is called outside the
     ///     lock and may go backwards (treated as no time passing).
     ///   - maxIdentities: how many identities to track at most; at least 1.
     public init(
         limits: RateLimits,
+        shared: (any SharedRateBuckets)? = nil,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         maxIdentities: Int = 10_000
     ) {
+        self.shared = shared
         self.now = now
         self.state = Mutex(State(limits: limits, maxIdentities: max(1, maxIdentities)))
     }
@@ -57,17 +72,33 @@ public final class RateLimiter: Sendable {
     }
 
     /// Admits one request from `identity`, taking a token from its general bucket and, if
-    /// `isCreate`, from its creates bucket too.
+    /// `isCreate`, from its creates bucket too (and then from the shared buckets).
     ///
     /// - Throws: ``PlatformError`` with ``ErrorCode/rateLimited`` when a bucket is empty.
     ///   Its message says which limit was hit and when to retry; its
     ///   `retryAfterMilliseconds` is how long until the request would be admitted
     ///   (rounded up; 60,000 when a limit is 0, since only a new configuration helps then).
     ///   The message never contains the identity, which may be a credential.
-    public func check(identity: String, isCreate: Bool) throws {
+    public func check(identity: String, isCreate: Bool) async throws {
         let instant = now()
-        if let refusal = state.withLock({ $0.check(identity: identity, isCreate: isCreate, at: instant) }) {
+        switch state.withLock({ $0.check(identity: identity, isCreate: isCreate, at: instant) }) {
+        case .unlimited:
+            return
+        case .refused(let refusal):
             throw refusal
+        case .admitted(let limits):
+            guard let shared else { return }
+            let take: SharedRateTake
+            do {
+                take = try await shared.takeRateTokens(identity: identity, limits: limits, isCreate: isCreate)
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                return  // the shared buckets cannot be read: this replica's decision stands
+            }
+            let instant = now()
+            if let refusal = state.withLock({ $0.adopt(take, identity: identity, isCreate: isCreate, at: instant) }) {
+                throw refusal
+            }
         }
     }
 }
@@ -115,6 +146,15 @@ extension RateLimiter {
         }
     }
 
+    /// What this process's own buckets decided.
+    fileprivate enum Decision {
+        /// No limit applies: nobody is tracked.
+        case unlimited
+        /// Admitted, under these limits.
+        case admitted(RateLimits)
+        case refused(PlatformError)
+    }
+
     /// Tolerance for floating-point refill arithmetic, so a token that is due is not refused
     /// for a rounding error.
     fileprivate static let epsilon = 1e-9
@@ -134,36 +174,57 @@ extension RateLimiter {
         var requestRate: Rate { Rate(limits.requestsPerMinute) }
         var createRate: Rate { Rate(limits.createsPerMinute) }
 
-        mutating func check(identity: String, isCreate: Bool, at instant: ContinuousClock.Instant) -> PlatformError? {
+        mutating func check(identity: String, isCreate: Bool, at instant: ContinuousClock.Instant) -> Decision {
             let requestRate = requestRate
             let createRate = createRate
             if requestRate.perMinute == nil && (!isCreate || createRate.perMinute == nil) {
-                return nil
+                return .unlimited
             }
             sequence += 1
             var bucket = buckets[identity].map { refilled($0, at: instant) }
                 ?? Bucket(requestTokens: requestRate.capacity, createTokens: createRate.capacity, refilledAt: instant, lastSeen: 0)
             bucket.lastSeen = sequence
 
-            let requestWait = requestRate.millisecondsUntilToken(bucket.requestTokens)
-            let createWait = isCreate ? createRate.millisecondsUntilToken(bucket.createTokens) : 0
-            let refusal: PlatformError?
-            if requestWait == 0 && createWait == 0 {
-                if requestRate.perMinute != nil { bucket.requestTokens = max(0, bucket.requestTokens - 1) }
-                if isCreate && createRate.perMinute != nil { bucket.createTokens = max(0, bucket.createTokens - 1) }
-                refusal = nil
-            } else {
-                refusals += 1
-                refusal = createWait >= requestWait
-                    ? Self.refusal(limit: limits.createsPerMinute, what: "store creations", unit: "creates", wait: createWait)
-                    : Self.refusal(limit: limits.requestsPerMinute, what: "requests", unit: "requests", wait: requestWait)
-            }
+            let take = SharedRateTake.taking(
+                from: (bucket.requestTokens, bucket.createTokens), after: 0, limits: limits, isCreate: isCreate
+            )
+            bucket.requestTokens = take.requestTokens
+            bucket.createTokens = take.createTokens
+            let decision: Decision = take.admitted ? .admitted(limits) : .refused(refusal(take, isCreate: isCreate))
 
             let isNew = buckets.updateValue(bucket, forKey: identity) == nil
             if isNew && buckets.count > maxIdentities {
                 evict(at: instant, keeping: identity)
             }
-            return refusal
+            return decision
+        }
+
+        /// Takes in what the shared buckets answered for a call these buckets
+        /// admitted: `identity`'s own buckets keep at most the shared counts (so they
+        /// never hold more than all replicas together left), and the call is refused
+        /// when the shared ones were empty.
+        mutating func adopt(_ take: SharedRateTake, identity: String, isCreate: Bool, at instant: ContinuousClock.Instant) -> PlatformError? {
+            if let bucket = buckets[identity] {
+                var bucket = refilled(bucket, at: instant)
+                bucket.requestTokens = min(bucket.requestTokens, take.requestTokens)
+                bucket.createTokens = min(bucket.createTokens, take.createTokens)
+                buckets[identity] = bucket
+            }
+            return take.admitted ? nil : refusal(take, isCreate: isCreate)
+        }
+
+        /// Counts a refusal of a call that found `take`'s tokens, and says which limit
+        /// was hit: the one with the longer wait.
+        mutating func refusal(_ take: SharedRateTake, isCreate: Bool) -> PlatformError {
+            refusals += 1
+            let requestWait = requestRate.millisecondsUntilToken(take.requestTokens)
+            let createWait = isCreate ? createRate.millisecondsUntilToken(take.createTokens) : 0
+            if createWait >= requestWait && createWait > 0 {
+                return Self.refusal(limit: limits.createsPerMinute, what: "store creations", unit: "creates", wait: createWait)
+            }
+            // Both 0: the shared buckets refused a moment before this clock's refill
+            // would have admitted; the wait is that moment.
+            return Self.refusal(limit: limits.requestsPerMinute, what: "requests", unit: "requests", wait: max(1, requestWait))
         }
 
         mutating func update(limits newLimits: RateLimits, at instant: ContinuousClock.Instant) {
@@ -226,5 +287,31 @@ extension RateLimiter {
             }
             return PlatformError(.rateLimited, message, retryAfterMilliseconds: wait)
         }
+    }
+}
+
+extension SharedRateTake {
+    /// A bucket nobody took from for this long is full, whatever its rate: a
+    /// minute's allowance refills in a minute.
+    public static let fullAfterSeconds: Double = 60
+
+    /// The arithmetic of every bucket, this process's and the shared ones kept in
+    /// SQLite (PostgreSQL runs the same steps in its `take_rate_tokens` function):
+    /// `tokens` (requests, creates) refilled for `seconds` at `limits`' rates, then
+    /// one token taken from the requests bucket and, when `isCreate`, one from the
+    /// creates bucket, when both have one. An unlimited bucket holds `infinity`.
+    public static func taking(from tokens: (Double, Double), after seconds: Double, limits: RateLimits, isCreate: Bool) -> SharedRateTake {
+        let requestRate = RateLimiter.Rate(limits.requestsPerMinute)
+        let createRate = RateLimiter.Rate(limits.createsPerMinute)
+        let elapsed = max(0, seconds)
+        var requestTokens = requestRate.perMinute == nil ? .infinity : requestRate.refill(tokens.0, seconds: elapsed)
+        var createTokens = createRate.perMinute == nil ? .infinity : createRate.refill(tokens.1, seconds: elapsed)
+        let admitted = requestRate.millisecondsUntilToken(requestTokens) == 0
+            && (!isCreate || createRate.millisecondsUntilToken(createTokens) == 0)
+        if admitted {
+            requestTokens = max(0, requestTokens - 1)
+            if isCreate { createTokens = max(0, createTokens - 1) }
+        }
+        return SharedRateTake(admitted: admitted, requestTokens: requestTokens, createTokens: createTokens)
     }
 }

@@ -9,6 +9,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v2-store-owner") { db in try addStoreOwner(db) }
         migrator.registerMigration("v3-leases") { db in try createLeases(db) }
         migrator.registerMigration("v4-limits") { db in try createLimits(db) }
+        migrator.registerMigration("v5-rate-buckets") { db in try createRateBuckets(db) }
         return migrator
     }
 
@@ -87,6 +88,20 @@ extension SQLiteStoreDatabase {
                 name TEXT PRIMARY KEY NOT NULL,
                 value INTEGER NOT NULL,
                 updatedAt INTEGER NOT NULL
+            )
+            """)
+    }
+
+    /// v5: the `rate_bucket` table (RateLimiter.swift's buckets, shared): one row per
+    /// caller seen in the last minute, tokens left and when they were counted
+    /// (seconds since 1970). A row untouched for a minute is full, as good as none.
+    private static func createRateBuckets(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE rate_bucket (
+                identity TEXT PRIMARY KEY NOT NULL,
+                requestTokens REAL NOT NULL,
+                createTokens REAL NOT NULL,
+                refilledAt REAL NOT NULL
             )
             """)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StoreCore
 
 extension SQLiteStoreDatabase {
     /// The columns of a ``Lease`` row, in ``lease(_:)``'s order.
@@ -102,6 +103,39 @@ extension SQLiteStoreDatabase {
                         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updatedAt = excluded.updatedAt
                         """).execute(arguments: [name, value, now])
                 }
+            }
+        }
+    }
+}
+
+extension SQLiteStoreDatabase {
+    public func takeRateTokens(identity: String, limits: RateLimits, isCreate: Bool) async throws -> SharedRateTake {
+        try await Self.performing {
+            try await pool.write { db in
+                let now = Date().timeIntervalSince1970
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT requestTokens, createTokens, refilledAt FROM rate_bucket WHERE identity = ?"),
+                    arguments: [identity]
+                )
+                let take = SharedRateTake.taking(
+                    from: row.map { ($0[0], $0[1]) } ?? (.infinity, .infinity),
+                    after: row.map { now - ($0[2] as Double) } ?? 0, limits: limits, isCreate: isCreate
+                )
+                try db.cachedStatement(sql: """
+                    INSERT INTO rate_bucket (identity, requestTokens, createTokens, refilledAt) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (identity) DO UPDATE SET
+                        requestTokens = excluded.requestTokens, createTokens = excluded.createTokens, refilledAt = excluded.refilledAt
+                    """).execute(arguments: [identity, take.requestTokens, take.createTokens, now])
+                return take
+            }
+        }
+    }
+
+    public func forgetFullRateBuckets() async throws {
+        let before = Date().timeIntervalSince1970 - SharedRateTake.fullAfterSeconds
+        try await Self.performing {
+            try await pool.write { db in
+                try db.cachedStatement(sql: "DELETE FROM rate_bucket WHERE refilledAt < ?").execute(arguments: [before])
             }
         }
     }

@@ -20,7 +20,7 @@ import StoreCore
 /// never leaves one without the other. Dates are kept to the millisecond: values a
 /// backend returns are the values it stored, so a store read back equals the store
 /// a write returned.
-public protocol StoreDatabase: Sendable {
+public protocol StoreDatabase: SharedRateBuckets {
     /// Which backend this is, for Health and logs: `sqlite` or `postgresql`.
     var backend: String { get }
 
@@ -215,6 +215,12 @@ public protocol StoreDatabase: Sendable {
 
     /// Stores these limits (each name once; the others keep their value).
     func storeLimits(_ limits: [String: Int]) async throws
+
+    // MARK: Shared rate buckets (SharedRateBuckets.swift; takeRateTokens)
+
+    /// Forgets the buckets nobody used for ``SharedRateTake/fullAfterSeconds``: they
+    /// are full again, as good as none.
+    func forgetFullRateBuckets() async throws
 }
 
 extension StoreDatabase {

@@ -184,6 +184,14 @@ struct DaemonCommand: AsyncParsableCommand {
 
     @Option(
         help: """
+            Whether the rate limits count a caller's requests on every replica together, in the database: on, off, \
+            or auto (on with PostgreSQL, off with SQLite, where one replica runs) (STOREPLATFORM_SHARED_RATE_LIMITS).
+            """
+    )
+    var sharedRateLimits: String = env("STOREPLATFORM_SHARED_RATE_LIMITS") ?? "auto"
+
+    @Option(
+        help: """
             This daemon's name among replicas sharing one database, the owner of its store leases; unique per replica, \
             the same across restarts; default: the host name, a pod's name in Kubernetes (STOREPLATFORM_REPLICA_ID).
             """
@@ -295,6 +303,9 @@ struct DaemonCommand: AsyncParsableCommand {
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
         guard !replicaID.isEmpty, replicaID.utf8.count <= 253, !replicaID.contains(where: \.isWhitespace) else {
             throw ValidationError("--replica-id must be 1 to 253 characters without spaces; got \(replicaID.debugDescription)")
+        }
+        guard ["auto", "on", "off"].contains(sharedRateLimits) else {
+            throw ValidationError("--shared-rate-limits must be auto, on or off; got \(sharedRateLimits.debugDescription)")
         }
         guard leaseTTL >= 1, leaseTTL.isFinite else { throw ValidationError("--lease-ttl must be at least 1 second; got \(leaseTTL)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -448,7 +459,10 @@ struct DaemonCommand: AsyncParsableCommand {
         let reconciler = Reconciler(provisioner: provisioner, configuration: reconciling, logger: logger)
         let controlPlane = ControlPlane(
             info: info, provisioner: provisioner, reconciler: reconciler,
-            rateLimiter: RateLimiter(limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute)),
+            rateLimiter: RateLimiter(
+                limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute),
+                shared: sharesRateLimits(database) ? database : nil
+            ),
             access: access, maxLiveStores: maxLiveStores, replayLimit: watchReplayLimit, logger: logger
         )
         let server: RPCServer
@@ -565,6 +579,12 @@ extension DaemonCommand {
             FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
             throw ExitCode.validationFailure
         }
+    }
+
+    /// Whether `--shared-rate-limits` (auto: with PostgreSQL) makes the rate limiter
+    /// count every replica's calls in `database`.
+    func sharesRateLimits(_ database: any StoreDatabase) -> Bool {
+        sharedRateLimits == "on" || (sharedRateLimits == "auto" && database.backend == "postgresql")
     }
 
     /// Opens the database `--database` names and brings its schema up to date, or

@@ -70,6 +70,53 @@ struct ReplicaTests {
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
     }
 
+    /// The rate limits count one caller's calls on all three replicas together (the
+    /// shared buckets in PostgreSQL): 15 creates and then 90 reads from one caller,
+    /// spread over the three as fast as they go, are admitted no more than the
+    /// limits of 5 creates and 30 requests a minute allow, plus what refilled while
+    /// they ran and one token; and no fewer than the limits' burst.
+    @Test func threeReplicasTogetherAdmitNoMoreThanTheRateLimits() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas([
+            "--requests-per-minute", "30", "--creates-per-minute", "5", "--sim-install-delay", "0", "--sim-ready-delay", "0",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        let started = ContinuousClock.now
+        let creates = await withTaskGroup(of: String.self) { group in
+            for index in 0..<15 {
+                let client = clients[index % 3]
+                group.addTask { await errorCode { _ = try await client.create("rate-\(index)") } }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        let reads = await withTaskGroup(of: String.self) { group in
+            for index in 0..<90 {
+                let client = clients[index % 3]
+                group.addTask {
+                    await errorCode {
+                        var request = Storeplatform_V1_ListStoresRequest()
+                        request.pageSize = 1
+                        _ = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self)
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let admittedCreates = creates.filter { $0 == "OK" }.count
+        let admittedRequests = admittedCreates + reads.filter { $0 == "OK" }.count
+        #expect(Set(creates + reads).isSubset(of: ["OK", "RATE_LIMITED"]), "\(creates + reads)")
+        #expect(admittedCreates >= 5 && Double(admittedCreates) <= 5 + seconds * 5 / 60 + 1, "\(admittedCreates) creates in \(elapsed)")
+        #expect(
+            admittedRequests >= 30 && Double(admittedRequests) <= 30 + seconds * 30 / 60 + 1,
+            "\(admittedRequests) requests in \(elapsed)"
+        )
+        for client in clients { await client.close() }
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
+
     /// kill -9 of one replica while 30 stores are provisioned through all three: the
     /// other two take its stores over once their leases lapse, every store ends
     /// ready with its release installed once, and every audit trail is gapless.

@@ -211,15 +211,15 @@ import Testing
         try await first.start()
         #expect(try await first.terminate() == 0)
         try await server.sql(
-            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (5, 'v5-from-a-newer-release', 0)", database: name
+            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (6, 'v6-from-a-newer-release', 0)", database: name
         )
         try await Self.expectOneLineFailure(
             ["--database", url],
-            "has schema version 5 (migration \"v5-from-a-newer-release\"), newer than this storeplatformd's version 4 "
-                + "(\"v4-limits\"); upgrade storeplatformd to the release that migrated it"
+            "has schema version 6 (migration \"v6-from-a-newer-release\"), newer than this storeplatformd's version 5 "
+                + "(\"v5-rate-buckets\"); upgrade storeplatformd to the release that migrated it"
         )
         let applied = try await server.sql("SELECT id FROM schema_migrations ORDER BY version", database: name)
-        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-from-a-newer-release"])
+        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-from-a-newer-release"])
     }
 
     /// `--database sqlite:PATH` puts the store database at PATH, not under --data-dir.

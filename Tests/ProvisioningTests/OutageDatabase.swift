@@ -208,4 +208,14 @@ final class OutageDatabase: StoreDatabase {
         try gate()
         try await base.storeLimits(limits)
     }
+
+    func takeRateTokens(identity: String, limits: RateLimits, isCreate: Bool) async throws -> SharedRateTake {
+        try gate()
+        return try await base.takeRateTokens(identity: identity, limits: limits, isCreate: isCreate)
+    }
+
+    func forgetFullRateBuckets() async throws {
+        try gate()
+        try await base.forgetFullRateBuckets()
+    }
 }

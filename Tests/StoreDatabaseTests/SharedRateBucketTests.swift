@@ -1,0 +1,65 @@
+import Foundation
+import StoreCore
+import StoreDatabase
+import Testing
+
+/// The rate buckets every replica shares (Sources/StoreCore/SharedRateBuckets.swift),
+/// on both backends: a caller's tokens are taken once each however many callers race
+/// for them, both buckets or neither, refilled by the clock, and forgotten once full.
+@Suite("Shared rate buckets: exact under concurrency, refilled, forgotten")
+struct SharedRateBucketTests {
+    /// A rate slow enough (one token a minute) that no refill lands within a test.
+    static let slow = RateLimits(requestsPerMinute: 10, createsPerMinute: 3)
+
+    @Test(arguments: Backend.all)
+    func concurrentTakersGetExactlyTheBucket(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        let takes = try await withThrowingTaskGroup(of: SharedRateTake.self) { group in
+            for _ in 0..<40 {
+                group.addTask { try await database.takeRateTokens(identity: "uid:1000", limits: Self.slow, isCreate: false) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(takes.filter(\.admitted).count == 10)
+        #expect(takes.filter { !$0.admitted }.allSatisfy { $0.requestTokens < 1 })
+        // Another caller has buckets of its own.
+        #expect(try await database.takeRateTokens(identity: "token:ci", limits: Self.slow, isCreate: false).admitted)
+    }
+
+    @Test(arguments: Backend.all)
+    func aCreateTakesFromBothBucketsOrNeither(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        for _ in 0..<3 {
+            #expect(try await database.takeRateTokens(identity: "a", limits: Self.slow, isCreate: true).admitted)
+        }
+        let refused = try await database.takeRateTokens(identity: "a", limits: Self.slow, isCreate: true)
+        #expect(!refused.admitted)
+        #expect(refused.createTokens < 1)
+        // The refused create took no request token: 7 are left (and what refilled
+        // meanwhile, far less than one), and an unlimited creates bucket does not
+        // stand in the way.
+        #expect(refused.requestTokens >= 7 - 1e-6 && refused.requestTokens < 8)
+        let unlimitedCreates = RateLimits(requestsPerMinute: 10, createsPerMinute: .max)
+        let admitted = try await database.takeRateTokens(identity: "a", limits: unlimitedCreates, isCreate: true)
+        #expect(admitted.admitted && admitted.createTokens == .infinity)
+        #expect(admitted.requestTokens >= 6 - 1e-6 && admitted.requestTokens < 7)
+    }
+
+    @Test(arguments: Backend.all)
+    func tokensRefillWithTimeAndFullBucketsAreForgotten(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        // 1,200 a minute: one token every 50 ms.
+        let fast = RateLimits(requestsPerMinute: 1_200, createsPerMinute: 1_200)
+        var admitted = 0
+        while try await database.takeRateTokens(identity: "a", limits: fast, isCreate: false).admitted {
+            admitted += 1
+        }
+        #expect(admitted >= 1_200)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await database.takeRateTokens(identity: "a", limits: fast, isCreate: false).admitted)
+        // Touched just now: kept, still short of tokens.
+        try await database.forgetFullRateBuckets()
+        let after = try await database.takeRateTokens(identity: "a", limits: fast, isCreate: false)
+        #expect(after.requestTokens < 1_200 - 1)
+    }
+}
