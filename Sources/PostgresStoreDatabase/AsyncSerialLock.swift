@@ -35,12 +35,24 @@ final class AsyncSerialLock: Sendable {
         guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = state.withLock { state -> Bool in
-                    if Task.isCancelled { return true }
+                // The lock may have been let go since it was found taken (with nobody
+                // queued, unlock() marks it free and resumes no one): whether it is
+                // free and the queueing are decided in one critical section, so a
+                // waiter is never queued behind a lock nobody holds.
+                let outcome = state.withLock { state -> WaitOutcome in
+                    if !state.locked {
+                        state.locked = true
+                        return .acquired
+                    }
+                    if Task.isCancelled { return .cancelled }
                     state.waiters.append((id, continuation))
-                    return false
+                    return .queued
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch outcome {
+                case .acquired: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .queued: break
+                }
             }
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
@@ -49,6 +61,10 @@ final class AsyncSerialLock: Sendable {
             }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+
+    private enum WaitOutcome {
+        case acquired, cancelled, queued
     }
 
     private func unlock() {

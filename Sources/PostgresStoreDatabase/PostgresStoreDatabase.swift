@@ -167,17 +167,36 @@ public final class PostgresStoreDatabase: StoreDatabase {
         _ body: @escaping @Sendable (PostgresConnection) async throws -> (T, [Transition])
     ) async throws -> T {
         try await perform {
-            try await self.auditWrites.withLock {
+            let queued = ContinuousClock.now
+            return try await self.auditWrites.withLock {
+                self.noteSlow("waiting for this process's audit-write turn", since: queued)
                 // Writes begin once the relay knows where it starts (a moment at start),
                 // so each of their commits comes after it.
                 let relay = self.relay.withLock { $0?.relay }
                 await relay?.started()
+                let began = ContinuousClock.now
                 let (value, transitions) = try await self.writeTransaction(body)
-                if !transitions.isEmpty { await relay?.committed(transitions, on: self) }
+                self.noteSlow("an audit-writing transaction", since: began)
+                if !transitions.isEmpty {
+                    let committed = ContinuousClock.now
+                    await relay?.committed(transitions, on: self)
+                    self.noteSlow("announcing a commit to the commit observer", since: committed)
+                }
                 return value
             }
         }
     }
+
+    /// Logs a warning when a step of a call took over ``slowStep``: where calls wait
+    /// when the database is slow or away.
+    func noteSlow(_ step: String, since start: ContinuousClock.Instant) {
+        let took = ContinuousClock.now - start
+        guard took > Self.slowStep else { return }
+        logger.warning("a store database call was slow", metadata: ["step": "\(step)", "took": "\(took)"])
+    }
+
+    /// How long a step of a call may take before ``noteSlow(_:since:)`` logs it.
+    static let slowStep = Duration.seconds(5)
 
     /// Runs `body` in one write transaction on a connection of the pool.
     func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -236,9 +255,13 @@ public final class PostgresStoreDatabase: StoreDatabase {
     private func withConnectionUnbounded<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await perform {
             if self.pool.withLock({ $0.outage }) != nil {
+                let probing = ContinuousClock.now
+                defer { self.noteSlow("a connection attempt during an outage", since: probing) }
                 try await self.probe()
             }
             let client = try self.currentClient()
+            let leasing = ContinuousClock.now
+            defer { self.noteSlow("waiting for a connection and running the statements", since: leasing) }
             do {
                 return try await self.lease(client, body)
             } catch let failure as LeaseFailure {

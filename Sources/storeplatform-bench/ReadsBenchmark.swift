@@ -44,8 +44,21 @@ struct ReadsBenchmark: AsyncParsableCommand {
         """)
     var database: String = "sqlite"
 
+    @Option(help: """
+        How the daemon counts rate limits (lifted to 10^9 a minute, so every call is counted and admitted): local \
+        (each replica its own buckets), shared (every call also takes its tokens from the database's shared buckets: \
+        what several replicas need), or both, measured in turn on each database.
+        """)
+    var rateLimits: String = "local"
+
     func run() async throws {
         let backends = try BenchBackend.parse(database)
+        let modes: [String]
+        switch rateLimits {
+        case "local", "shared": modes = [rateLimits]
+        case "both": modes = ["local", "shared"]
+        default: throw ValidationError("--rate-limits must be local, shared or both; got \(rateLimits.debugDescription)")
+        }
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
         guard FileManager.default.isExecutableFile(atPath: loadClient) else {
@@ -69,18 +82,22 @@ struct ReadsBenchmark: AsyncParsableCommand {
         var rows: [Row] = []
         var notes: [String] = []
         for backend in backends {
-            let (backendRows, note) = try await BenchDatabaseServer.with(backend) { server in
-                try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)")
+            for mode in modes {
+                let (backendRows, note) = try await BenchDatabaseServer.with(backend) { server in
+                    try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)-\(mode)", rateLimits: mode)
+                }
+                rows += backendRows
+                notes.append(note)
             }
-            rows += backendRows
-            notes.append(note)
         }
 
         print("# storeplatform-bench reads")
         print("")
         print("Daemon: \(daemonPath). \(stores) ready stores; GetStore of one of them; ListStores of \(pageSize) a page;")
         print("CreateStore of a new name each call (zero simulated delays, limits lifted: each store is provisioned to ready")
-        print("behind its answer, up to 64 at once). One connection on the Unix socket from the C load client; latency over")
+        print("behind its answer, up to 64 at once). Rate limits: \(modes.joined(separator: ", then ")) (the database column says \"shared limits\"")
+        print("when every call also took its tokens from the database's shared buckets). One connection on the Unix socket from the C load")
+        print("client; latency over")
         print("\(latencyCalls) sequential calls (CreateStore: \(createCalls)), rate with \(inFlight) calls in flight over \(seconds) s.")
         print("CPU per call from /proc/PID/stat (10 ms ticks); \"database CPU\" is the PostgreSQL server's processes")
         print("(SQLite runs inside the daemon, so its share is in the daemon's column).")
@@ -96,7 +113,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         for inFlightRow in [1, inFlight] {
             for call in order {
                 for row in rows where row.call == call {
-                    let health = rows.first { $0.call == "Health" && $0.backend == row.backend }?.latency.p50
+                    let health = rows.first { $0.call == "Health" && $0.backend == row.backend && $0.rateLimits == row.rateLimits }?.latency.p50
                     Self.row(row, inFlightRow, inFlightRow == 1 ? row.latency : row.rate, versus: inFlightRow == 1 ? health : nil)
                 }
             }
@@ -111,12 +128,14 @@ struct ReadsBenchmark: AsyncParsableCommand {
     struct Row {
         var call: String
         var backend: BenchBackend?
+        /// local or shared (``rateLimits``).
+        var rateLimits = "local"
         var latency: LoadResult
         var rate: LoadResult
     }
 
     /// Every row on one backend: a fresh database seeded with `stores` stores, a daemon on it.
-    func measure(_ server: BenchDatabaseServer, daemonPath: String, scratch: String) async throws -> ([Row], String) {
+    func measure(_ server: BenchDatabaseServer, daemonPath: String, scratch: String, rateLimits: String) async throws -> ([Row], String) {
         try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
         let (option, storeID) = try await seed(server, dataDir: scratch + "/data")
         var arguments = [
@@ -124,6 +143,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
             "--log-level", "warning", "--reconcile-interval", "3600",
             "--requests-per-minute", "1000000000", "--creates-per-minute", "1000000000", "--max-live-stores", "1000000000",
             "--sim-install-delay", "0", "--sim-ready-delay", "0", "--readiness-poll-ms", "1", "--max-concurrent-provisions", "64",
+            "--shared-rate-limits", rateLimits == "shared" ? "on" : "off",
         ]
         if let option { arguments += ["--database", option] }
         let daemonProcess = try ChildProcess(executable: daemonPath, arguments: arguments)
@@ -145,7 +165,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         var rows: [Row] = []
         for (index, call) in calls.enumerated() {
             let rate = try load(base + call.arguments + ["--in-flight", String(inFlight), "--seconds", String(seconds)])
-            rows.append(Row(call: call.name, backend: server.backend, latency: latencies[index], rate: rate))
+            rows.append(Row(call: call.name, backend: server.backend, rateLimits: rateLimits, latency: latencies[index], rate: rate))
         }
         // Last, as they leave stores behind: each create's provisioning runs on after its answer.
         let createLatency = try load(base + ["--call", "create-store", "--name-prefix", "one", "--calls", String(createCalls)])
@@ -153,9 +173,9 @@ struct ReadsBenchmark: AsyncParsableCommand {
         let createRate = try load(
             base + ["--call", "create-store", "--name-prefix", "many", "--in-flight", String(inFlight), "--seconds", String(seconds)]
         )
-        rows.append(Row(call: "CreateStore", backend: server.backend, latency: createLatency, rate: createRate))
+        rows.append(Row(call: "CreateStore", backend: server.backend, rateLimits: rateLimits, latency: createLatency, rate: createRate))
         try await Self.waitUntilIdle(daemonProcess)
-        let note = "\(server.backend.rawValue): \(try await server.effectiveSettings()); daemon peak RSS \(daemonProcess.peakResidentKiB / 1024) MiB"
+        let note = "\(server.backend.rawValue), \(rateLimits) rate limits: \(try await server.effectiveSettings()); daemon peak RSS \(daemonProcess.peakResidentKiB / 1024) MiB"
         return (rows, note)
     }
 
@@ -241,7 +261,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         let databaseCPU = row.backend.map { $0 == .sqlite ? "in daemon" : String(format: "%.1f", Double(result.treeCPU) / calls) } ?? "–"
         print(String(
             format: "| %@ | %d | %@ | %.0f | %@ | %@ | %.1f | %@ | %.1f | %@ |",
-            row.call, inFlight, row.backend?.rawValue ?? "–", calls / result.seconds, p50, p99,
+            row.call, inFlight, row.backend.map { $0.rawValue + (row.rateLimits == "shared" ? ", shared limits" : "") } ?? "–", calls / result.seconds, p50, p99,
             Double(result.serverCPU) / calls, databaseCPU, Double(result.clientCPU) / calls, versus
         ))
     }

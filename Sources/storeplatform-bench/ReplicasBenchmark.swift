@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StorePlatformProto
 import StoreRPC
+import Synchronization
 
 /// Creates to ready through 1, 2 and 3 replicas on one PostgreSQL database: does
 /// adding replicas add provisioning throughput? Each replica provisions at most
@@ -32,6 +33,12 @@ struct ReplicasBenchmark: AsyncParsableCommand {
     @Option(help: "Creates in flight at once (spread over the replicas).")
     var inFlight: Int = 16
 
+    @Flag(help: "Also measure the reconciler's leader fail-over: three replicas, the leader killed (kill -9), then the next stopped (SIGTERM).")
+    var failover = false
+
+    @Option(help: "Reconcile interval for the fail-over run, seconds (the leader's lease lasts three).")
+    var failoverInterval: Double = 1
+
     struct Figures {
         var replicas: Int
         var answered = Duration.zero
@@ -39,6 +46,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         var ready = 0
         var failed = 0
         var daemonCPU = 0.0
+        var databaseCPU = 0.0
     }
 
     func run() async throws {
@@ -55,9 +63,12 @@ struct ReplicasBenchmark: AsyncParsableCommand {
             for count in counts {
                 results.append(try await measure(count, server: server, daemonPath: daemonPath, scratch: scratch + "/\(count)"))
             }
-            return (results, try await server.effectiveSettings())
+            let failovers = failover
+                ? try await measureFailover(server: server, daemonPath: daemonPath, scratch: scratch + "/failover") : []
+            return (results, failovers, try await server.effectiveSettings())
         }
-        report(results.0, settings: results.1)
+        report(results.0, settings: results.2)
+        if !results.1.isEmpty { reportFailover(results.1) }
     }
 
     func measure(_ count: Int, server: BenchDatabaseServer, daemonPath: String, scratch: String) async throws -> Figures {
@@ -87,6 +98,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         )
         try await Task.sleep(for: .milliseconds(300))  // let the watch subscribe
         let cpuBefore = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6
+        let databaseBefore = server.serverPID.map(Self.treeCPUSeconds) ?? 0
         let outcome = try await CreateLoad.run(total: creates, inFlight: inFlight, clients: clients, watch: watch)
         for client in clients { await client.close() }
         var figures = Figures(replicas: count)
@@ -95,7 +107,92 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         figures.ready = outcome.ready
         figures.failed = outcome.failed
         figures.daemonCPU = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6 - cpuBefore
+        figures.databaseCPU = (server.serverPID.map(Self.treeCPUSeconds) ?? 0) - databaseBefore
         return figures
+    }
+
+    /// CPU seconds of process `root` and its children, live and reaped (PostgreSQL's
+    /// postmaster and its backends), from /proc.
+    static func treeCPUSeconds(_ root: Int32) -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        func stat(_ pid: String) -> [Substring]? {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+            return text[text.index(after: close)...].split(separator: " ")
+        }
+        // After the command name (1-based in proc(5)): ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+        var total = 0.0
+        if let fields = stat("\(root)") { total += fields[11...14].compactMap { Double($0) }.reduce(0, +) }
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
+            if let fields = stat(pid), Int32(fields[1]) == root { total += fields[11...12].compactMap { Double($0) }.reduce(0, +) }
+        }
+        return total / ticks
+    }
+
+    /// One leader fail-over: how it ended the old leader, and how long until another led.
+    struct Failover {
+        var how: String
+        var took: Duration
+    }
+
+    /// Three replicas reconciling every `failoverInterval`: the leader is killed
+    /// (kill -9), and the time until another replica logs that it leads is taken;
+    /// then that leader is stopped (SIGTERM: it resigns) and the time taken again.
+    func measureFailover(server: BenchDatabaseServer, daemonPath: String, scratch: String) async throws -> [Failover] {
+        try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
+        let (option, database) = try await server.freshDatabase(dataDir: scratch + "/data", prefix: "failover")
+        await database.close()
+        let leads = Mutex<[(replica: Int, at: ContinuousClock.Instant)]>([])
+        var processes: [ChildProcess] = []
+        defer { for process in processes { process.stop() } }
+        for index in 0..<3 {
+            let process = try ChildProcess(executable: daemonPath, arguments: [
+                "--database", option ?? "", "--replica-id", "f\(index)", "--socket", scratch + "/f\(index).sock", "--tcp", "off",
+                "--http", "off", "--data-dir", scratch + "/data", "--log-level", "notice", "--reconcile-interval", "\(failoverInterval)",
+            ], readsStandardError: true)
+            processes.append(process)
+            nonisolated(unsafe) let reader = process  // read from this thread only
+            Thread.detachNewThread {
+                while reader.readLine(until: { $0.contains("this replica leads the reconciler") }) != nil {
+                    let now = ContinuousClock.now
+                    leads.withLock { $0.append((index, now)) }
+                }
+            }
+        }
+        func leaderAfter(_ instant: ContinuousClock.Instant, except gone: Set<Int>) async throws -> (replica: Int, at: ContinuousClock.Instant) {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                if let lead = leads.withLock({ $0.first { $0.at >= instant && !gone.contains($0.replica) } }) { return lead }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            throw ValidationError("no replica led within 60 s")
+        }
+        let first = try await leaderAfter(.now - .seconds(3600), except: [])
+        // Kill mid-way through an interval, not just after a renewal.
+        try await Task.sleep(for: .milliseconds(Int64(failoverInterval * 1500)))
+        let killed = ContinuousClock.now
+        kill(processes[first.replica].pid, SIGKILL)
+        let second = try await leaderAfter(killed, except: [first.replica])
+        try await Task.sleep(for: .milliseconds(Int64(failoverInterval * 1500)))
+        let stopped = ContinuousClock.now
+        kill(processes[second.replica].pid, SIGTERM)
+        let third = try await leaderAfter(stopped, except: [first.replica, second.replica])
+        return [
+            Failover(how: "kill -9 of the leader", took: second.at - killed),
+            Failover(how: "SIGTERM of the leader (it resigns)", took: third.at - stopped),
+        ]
+    }
+
+    func reportFailover(_ failovers: [Failover]) {
+        print("")
+        print("Leader fail-over: three replicas reconciling every \(failoverInterval) s (the leader's lease lasts "
+            + "\(3 * failoverInterval) s, renewed every interval; followers try to lead every interval). Time from the leader's end "
+            + "until another replica logs that it leads:")
+        print("")
+        print("| how the leader ended | another led after | bound (lease + one interval) |")
+        print("|---|---:|---:|")
+        for failover in failovers {
+            print("| \(failover.how) | \(LifecycleBenchmark.format(failover.took)) | " + String(format: "%.1f s", 4 * failoverInterval) + " |")
+        }
     }
 
     func report(_ results: [Figures], settings: String) {
@@ -104,18 +201,24 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         print("\(creates) creates (\(inFlight) in flight, spread over the replicas) until ready, on one PostgreSQL database (\(settings)).")
         print("Simulated cluster shared by the replicas (one --data-dir): install \(delay) s + readiness \(delay) s per store,")
         print("\(provisionsPerReplica) provisions at once per replica. One WatchStores stream on the first replica counts every replica's stores.")
-        print("The floor: one replica can provision at most \(provisionsPerReplica) / \(2 * delay) s = "
-            + String(format: "%.1f", Double(provisionsPerReplica) / (2 * delay)) + " stores/s.")
+        if delay > 0 {
+            print("The floor: one replica can provision at most \(provisionsPerReplica) / \(2 * delay) s = "
+                + String(format: "%.1f", Double(provisionsPerReplica) / (2 * delay)) + " stores/s.")
+        } else {
+            print("No simulated delays: the work is CPU, the daemons' and PostgreSQL's, on this machine's "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores.")
+        }
         print("")
-        print("| replicas | all answered | all ready | ready; failed | stores/s | vs 1 replica | daemons' CPU |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+        print("| replicas | all answered | all ready | ready; failed | stores/s | vs 1 replica | daemons' CPU | PostgreSQL's CPU | CPU ms per store |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         let base = results.first { $0.replicas == 1 }.map { Double($0.ready + $0.failed) / Self.seconds($0.allReady) }
         for figures in results {
             let rate = Double(figures.ready + figures.failed) / Self.seconds(figures.allReady)
             let speedup = base.map { String(format: "%.2f×", rate / $0) } ?? "–"
             print("| \(figures.replicas) | \(LifecycleBenchmark.format(figures.answered)) | \(LifecycleBenchmark.format(figures.allReady)) | "
                 + "\(figures.ready); \(figures.failed) | " + String(format: "%.1f", rate) + " | \(speedup) | "
-                + String(format: "%.1f s", figures.daemonCPU) + " |")
+                + String(format: "%.1f s | %.1f s | %.1f |", figures.daemonCPU, figures.databaseCPU,
+                    (figures.daemonCPU + figures.databaseCPU) * 1000 / Double(max(1, figures.ready + figures.failed))))
         }
         print("")
         var load = [Double](repeating: 0, count: 3)
