@@ -105,9 +105,12 @@ extension PostgresStoreDatabase {
         // (seconds since 1970, the server's clock). `take_rate_tokens` refills and
         // takes in one round trip, the row locked; its steps are those of
         // SharedRateTake.taking (RateLimiter.swift). Unlimited is a NULL rate.
+        // UNLOGGED: a take writes no WAL and its commit waits for no disk flush; a
+        // server crash empties the table, which gives every caller full buckets, as
+        // a minute's quiet would.
         PostgresMigration(id: "v5-rate-buckets", statements: [
             """
-            CREATE TABLE rate_bucket (
+            CREATE UNLOGGED TABLE rate_bucket (
                 identity TEXT COLLATE "C" PRIMARY KEY,
                 request_tokens DOUBLE PRECISION NOT NULL,
                 create_tokens DOUBLE PRECISION NOT NULL,

@@ -152,9 +152,13 @@ struct ReplicasBenchmark: AsyncParsableCommand {
             processes.append(process)
             nonisolated(unsafe) let reader = process  // read from this thread only
             Thread.detachNewThread {
-                while reader.readLine(until: { $0.contains("this replica leads the reconciler") }) != nil {
-                    let now = ContinuousClock.now
-                    leads.withLock { $0.append((index, now)) }
+                while let line = reader.readLine(until: { _ in true }) {
+                    if line.contains("this replica leads the reconciler") {
+                        let now = ContinuousClock.now
+                        leads.withLock { $0.append((index, now)) }
+                    } else if !line.contains(" notice ") {
+                        FileHandle.standardError.write(Data("replica f\(index): \(line)\n".utf8))
+                    }
                 }
             }
         }
