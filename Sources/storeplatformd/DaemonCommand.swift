@@ -356,6 +356,7 @@ struct DaemonCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        EarlySignals.install()
         let level = Logger.Level(rawValue: logLevel)!
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
@@ -495,6 +496,7 @@ struct DaemonCommand: AsyncParsableCommand {
         // server and the gateway may hand it work (or get a clear UNAVAILABLE), and the
         // reconciler resumes stores through it.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {

@@ -183,7 +183,8 @@ import Testing
             try "\(server.password)\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
             let daemon = try DaemonProcess(extraArguments: ["--database", url, "--database-password-file", directory + "/password"])
             try await daemon.start()
-            #expect(try await daemon.terminate() == 0)
+            let status = try await daemon.terminate()
+            #expect(status == 0, "\(daemon.log.suffix(3000))")
         }
     }
 
@@ -209,17 +210,18 @@ import Testing
         let name = String(try #require(url.components(separatedBy: "@/").last).prefix { $0 != "?" })
         let first = try DaemonProcess(extraArguments: ["--database", url])
         try await first.start()
-        #expect(try await first.terminate() == 0)
+        let status = try await first.terminate()
+        #expect(status == 0, "\(first.log.suffix(3000))")
         try await server.sql(
-            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (6, 'v6-from-a-newer-release', 0)", database: name
+            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (7, 'v7-from-a-newer-release', 0)", database: name
         )
         try await Self.expectOneLineFailure(
             ["--database", url],
-            "has schema version 6 (migration \"v6-from-a-newer-release\"), newer than this storeplatformd's version 5 "
-                + "(\"v5-rate-buckets\"); upgrade storeplatformd to the release that migrated it"
+            "has schema version 7 (migration \"v7-from-a-newer-release\"), newer than this storeplatformd's version 6 "
+                + "(\"v6-reconcile-requests\"); upgrade storeplatformd to the release that migrated it"
         )
         let applied = try await server.sql("SELECT id FROM schema_migrations ORDER BY version", database: name)
-        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-from-a-newer-release"])
+        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-from-a-newer-release"])
     }
 
     /// `--database sqlite:PATH` puts the store database at PATH, not under --data-dir.
