@@ -288,7 +288,7 @@ public final class ControlPlane: Sendable {
 
     public func reconcile(caller: Principal) async throws -> Storeplatform_V1_ReconcileResponse {
         try authorize(.admin, caller, "Reconcile")
-        let report = try await reconciler.reconcile()
+        let (report, replica) = try await reconciler.reconcileNow()
         var response = Storeplatform_V1_ReconcileResponse()
         response.corrections = report.corrections.map { correction in
             var proto = Storeplatform_V1_Correction()
@@ -303,6 +303,7 @@ public final class ControlPlane: Sendable {
         response.deletedOrphans = report.deletedOrphans
         response.durationMs = report.durationMilliseconds
         response.storesExamined = UInt64(report.storesExamined)
+        response.replica = replica
         return response
     }
 

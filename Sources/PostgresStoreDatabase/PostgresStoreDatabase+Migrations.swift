@@ -149,6 +149,21 @@ extension PostgresStoreDatabase {
             $$
             """,
         ]),
+        // v6: "reconcile now" asked of a replica that does not lead the reconciler,
+        // answered by the leader's pass (times in milliseconds since 1970 by the
+        // server's clock; the report as JSON).
+        PostgresMigration(id: "v6-reconcile-requests", statements: [
+            """
+            CREATE TABLE reconcile_request (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                requested_by TEXT NOT NULL,
+                requested_at BIGINT NOT NULL,
+                answered_by TEXT,
+                answered_at BIGINT,
+                report TEXT
+            )
+            """,
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import StoreCore
 import StoreDatabase
 
 extension PostgresStoreDatabase {
@@ -108,6 +109,57 @@ extension PostgresStoreDatabase {
                 FROM unnest(\(names)::text[], \(values)::bigint[]) AS given(name, value)
                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
                 """, logger: logger)
+        }
+    }
+}
+
+extension PostgresStoreDatabase {
+    public func requestReconcile(by replica: String) async throws -> Int64 {
+        let logger = self.logger
+        return try await withConnection { connection in
+            let rows = try await connection.run("""
+                INSERT INTO reconcile_request (requested_by, requested_at)
+                VALUES (\(replica), (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                RETURNING id
+                """, logger: logger)
+            guard let row = rows.first else { throw PlatformError(.internalError, "a reconcile request was not stored") }
+            return try row.decode(Int64.self)
+        }
+    }
+
+    public func pendingReconcileRequests() async throws -> [Int64] {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.run("SELECT id FROM reconcile_request WHERE answered_at IS NULL ORDER BY id", logger: logger)
+                .map { try $0.decode(Int64.self) }
+        }
+    }
+
+    public func answerReconcileRequests(_ ids: [Int64], report: String, by replica: String) async throws {
+        guard !ids.isEmpty else { return }
+        let logger = self.logger
+        let kept = ReconcileAnswer.keptMilliseconds
+        try await withConnection { connection in
+            try await connection.run("""
+                UPDATE reconcile_request
+                SET answered_by = \(replica), answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint, report = \(report)
+                WHERE answered_at IS NULL AND id = ANY(\(ids))
+                """, logger: logger)
+            try await connection.run("""
+                DELETE FROM reconcile_request WHERE answered_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - \(kept)
+                """, logger: logger)
+        }
+    }
+
+    public func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer? {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.run(
+                "SELECT report, answered_by FROM reconcile_request WHERE id = \(id) AND answered_at IS NOT NULL", logger: logger
+            ).first.map { row in
+                let (report, replica) = try row.decode((String, String).self)
+                return ReconcileAnswer(report: report, replica: replica)
+            }
         }
     }
 }

@@ -6,8 +6,8 @@ import StoreDatabase
 import Synchronization
 
 /// What one reconcile pass changed.
-public struct ReconcileReport: Sendable, Equatable {
-    public struct Correction: Sendable, Equatable {
+public struct ReconcileReport: Sendable, Equatable, Codable {
+    public struct Correction: Sendable, Equatable, Codable {
         public var storeID: String
         public var storeName: String
         public var from: StoreStatus
@@ -142,10 +142,87 @@ public final class Reconciler: Service, Sendable {
         }
     }
 
+    /// Sleeps one interval (with jitter); meanwhile, while this replica leads, it
+    /// answers other replicas' "reconcile now" every ``requestPoll``.
     private func sleepOneInterval() async throws {
         let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
         let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
-        try await Task.sleep(for: .milliseconds(Int64(max(1, wait))))
+        let end = ContinuousClock.now + .milliseconds(Int64(max(1, wait)))
+        while ContinuousClock.now < end {
+            try await Task.sleep(for: min(Self.requestPoll, end - .now))
+            if isLeader { await answerRequests() }
+        }
+    }
+
+    // MARK: Reconcile now, on the leader
+
+    /// How often the leader looks for other replicas' reconcile requests.
+    public static let requestPoll = Duration.milliseconds(250)
+
+    /// How long a replica that does not lead waits for the leader's answer: long
+    /// enough for a leader that died to be replaced (its lease's TTL and an
+    /// interval) and for the new one to run the pass.
+    var requestTimeout: Duration { configuration.effectiveLeaderTTL + configuration.interval + .seconds(60) }
+
+    /// What a leader answers a reconcile request with: the pass's report, or why
+    /// the pass failed.
+    struct RequestAnswer: Codable {
+        var report: ReconcileReport?
+        var errorCode: String?
+        var errorMessage: String?
+    }
+
+    /// "Reconcile now" from any replica: a pass on the replica that leads the
+    /// reconciler, so passes never overlap across replicas. The leader runs it
+    /// itself; another replica stores a request in the database, which the leader
+    /// answers within ``requestPoll`` with its next pass (one pass answers every
+    /// request waiting when it starts), and returns the leader's report.
+    ///
+    /// - Returns: the report and the replica that ran the pass.
+    /// - Throws: what the pass threw (on the leader too); ``ErrorCode/unavailable``
+    ///   when no leader answered within ``requestTimeout``.
+    public func reconcileNow() async throws -> (report: ReconcileReport, replica: String) {
+        if isLeader { return (try await reconcile(), provisioner.replicaID) }
+        let database = provisioner.database
+        let id = try await database.requestReconcile(by: provisioner.replicaID)
+        let timeout = requestTimeout
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let answer = try await database.reconcileAnswer(id) {
+                let body = try JSONDecoder().decode(RequestAnswer.self, from: Data(answer.report.utf8))
+                if let report = body.report { return (report, answer.replica) }
+                let code = body.errorCode.flatMap(ErrorCode.init(rawValue:)) ?? .internalError
+                throw PlatformError(code, "the reconcile pass on replica \(answer.replica) failed: \(body.errorMessage ?? "no reason given")")
+            }
+            try await Task.sleep(for: Self.requestPoll)
+        }
+        throw PlatformError(
+            .unavailable,
+            "no replica leading the reconciler answered within \(timeout.components.seconds) s; "
+                + "check that the replicas can reach the store database, then try again"
+        )
+    }
+
+    /// On the leader: one pass for the reconcile requests waiting now, answered with
+    /// its report (or its failure, so no request waits for a pass that cannot run).
+    private func answerRequests() async {
+        let database = provisioner.database
+        guard let ids = try? await database.pendingReconcileRequests(), !ids.isEmpty else { return }
+        var answer = RequestAnswer()
+        do {
+            answer.report = try await reconcile()
+        } catch {
+            if Task.isCancelled { return }
+            let failure = error as? PlatformError
+            answer.errorCode = (failure?.code ?? .internalError).rawValue
+            answer.errorMessage = failure?.message ?? "\(error)"
+        }
+        do {
+            let json = String(decoding: try JSONEncoder().encode(answer), as: UTF8.self)
+            try await database.answerReconcileRequests(ids, report: json, by: provisioner.replicaID)
+        } catch {
+            logger.warning("cannot answer other replicas' reconcile requests", metadata: ["requests": "\(ids.count)", "error": "\(error)"])
+        }
     }
 
     /// Claims the leader's lease, or renews it when this replica holds it; whether

@@ -10,6 +10,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v3-leases") { db in try createLeases(db) }
         migrator.registerMigration("v4-limits") { db in try createLimits(db) }
         migrator.registerMigration("v5-rate-buckets") { db in try createRateBuckets(db) }
+        migrator.registerMigration("v6-reconcile-requests") { db in try createReconcileRequests(db) }
         return migrator
     }
 
@@ -88,6 +89,22 @@ extension SQLiteStoreDatabase {
                 name TEXT PRIMARY KEY NOT NULL,
                 value INTEGER NOT NULL,
                 updatedAt INTEGER NOT NULL
+            )
+            """)
+    }
+
+    /// v6: the `reconcile_request` table: "reconcile now" asked of a replica that does
+    /// not lead the reconciler, answered by the leader's pass (times in milliseconds
+    /// since 1970; the report as JSON).
+    private static func createReconcileRequests(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE reconcile_request (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                requestedBy TEXT NOT NULL,
+                requestedAt INTEGER NOT NULL,
+                answeredBy TEXT,
+                answeredAt INTEGER,
+                report TEXT
             )
             """)
     }

@@ -140,3 +140,46 @@ extension SQLiteStoreDatabase {
         }
     }
 }
+
+extension SQLiteStoreDatabase {
+    public func requestReconcile(by replica: String) async throws -> Int64 {
+        let now = Date().millisecondsSince1970
+        return try await Self.performing {
+            try await pool.write { db in
+                try db.cachedStatement(sql: "INSERT INTO reconcile_request (requestedBy, requestedAt) VALUES (?, ?)")
+                    .execute(arguments: [replica, now])
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    public func pendingReconcileRequests() async throws -> [Int64] {
+        try await readStatement { db in
+            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM reconcile_request WHERE answeredAt IS NULL ORDER BY id"))
+        }
+    }
+
+    public func answerReconcileRequests(_ ids: [Int64], report: String, by replica: String) async throws {
+        let now = Date().millisecondsSince1970
+        let list = String(decoding: try JSONEncoder().encode(ids), as: UTF8.self)
+        try await Self.performing {
+            try await pool.write { db in
+                try db.cachedStatement(sql: """
+                    UPDATE reconcile_request SET answeredBy = ?, answeredAt = ?, report = ?
+                    WHERE answeredAt IS NULL AND id IN (SELECT value FROM json_each(?))
+                    """).execute(arguments: [replica, now, report, list])
+                try db.cachedStatement(sql: "DELETE FROM reconcile_request WHERE answeredAt < ?")
+                    .execute(arguments: [now - ReconcileAnswer.keptMilliseconds])
+            }
+        }
+    }
+
+    public func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer? {
+        try await readStatement { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT report, answeredBy FROM reconcile_request WHERE id = ? AND answeredAt IS NOT NULL"),
+                arguments: [id]
+            ).map { ReconcileAnswer(report: $0[0], replica: $0[1]) }
+        }
+    }
+}

@@ -216,6 +216,23 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// Stores these limits (each name once; the others keep their value).
     func storeLimits(_ limits: [String: Int]) async throws
 
+    // MARK: Reconcile requests
+
+    /// Asks the replica that leads the reconciler for a pass ("reconcile now" on a
+    /// replica that does not lead); returns the request's id.
+    func requestReconcile(by replica: String) async throws -> Int64
+
+    /// The requests no pass has answered yet, oldest first.
+    func pendingReconcileRequests() async throws -> [Int64]
+
+    /// Answers requests `ids` with one pass's report (JSON, ``ReconcileReport``'s)
+    /// run by `replica`, and forgets answers over an hour old.
+    func answerReconcileRequests(_ ids: [Int64], report: String, by replica: String) async throws
+
+    /// The answer to request `id`: the report and the replica that ran the pass;
+    /// nil while unanswered (or forgotten).
+    func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer?
+
     // MARK: Shared rate buckets (SharedRateBuckets.swift; takeRateTokens)
 
     /// Forgets the buckets nobody used for ``SharedRateTake/fullAfterSeconds``: they
@@ -260,4 +277,20 @@ extension Store {
 /// An idempotency key as stored: an empty one is no key.
 package func storedIdempotencyKey(_ key: String?) -> String? {
     key.flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// A pass's answer to a reconcile request (``StoreDatabase/reconcileAnswer(_:)``).
+public struct ReconcileAnswer: Sendable, Equatable {
+    /// The pass's report, as JSON.
+    public var report: String
+    /// The replica that ran the pass.
+    public var replica: String
+
+    public init(report: String, replica: String) {
+        self.report = report
+        self.replica = replica
+    }
+
+    /// How long an answer is kept (an hour): its requester has long had it.
+    public static let keptMilliseconds: Int64 = 3_600_000
 }

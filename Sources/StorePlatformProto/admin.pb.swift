@@ -76,6 +76,10 @@ public nonisolated struct Storeplatform_V1_ReconcileResponse: Sendable {
   /// Stores examined.
   public var storesExamined: UInt64 = 0
 
+  /// The replica that ran the pass: the one leading the reconciler, whichever
+  /// replica was asked.
+  public var replica: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -333,7 +337,7 @@ nonisolated extension Storeplatform_V1_Correction: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Storeplatform_V1_ReconcileResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReconcileResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}corrections\0\u{3}orphan_namespaces\0\u{3}deleted_orphans\0\u{3}duration_ms\0\u{3}stores_examined\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}corrections\0\u{3}orphan_namespaces\0\u{3}deleted_orphans\0\u{3}duration_ms\0\u{3}stores_examined\0\u{1}replica\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -346,6 +350,7 @@ nonisolated extension Storeplatform_V1_ReconcileResponse: SwiftProtobuf.Message,
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.deletedOrphans) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.durationMs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.storesExamined) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.replica) }()
       default: break
       }
     }
@@ -367,6 +372,9 @@ nonisolated extension Storeplatform_V1_ReconcileResponse: SwiftProtobuf.Message,
     if self.storesExamined != 0 {
       try visitor.visitSingularUInt64Field(value: self.storesExamined, fieldNumber: 5)
     }
+    if !self.replica.isEmpty {
+      try visitor.visitSingularStringField(value: self.replica, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -376,6 +384,7 @@ nonisolated extension Storeplatform_V1_ReconcileResponse: SwiftProtobuf.Message,
     if lhs.deletedOrphans != rhs.deletedOrphans {return false}
     if lhs.durationMs != rhs.durationMs {return false}
     if lhs.storesExamined != rhs.storesExamined {return false}
+    if lhs.replica != rhs.replica {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,7 +7,9 @@ struct Reconcile: AsyncParsableCommand {
         abstract: "Run a reconcile pass now and show what it corrected.",
         discussion: """
             Compares every store with the cluster, corrects the stores whose status no \
-            longer matches it, and lists managed namespaces that belong to no live store.
+            longer matches it, and lists managed namespaces that belong to no live store. \
+            With several replicas the pass runs on the one leading the reconciler, \
+            whichever replica is asked.
 
             Admin only: on the Unix socket the daemon answers its own uid and root (see \
             storeplatformd --admin-uid), and refuses AdminService over TCP.
@@ -21,8 +23,9 @@ struct Reconcile: AsyncParsableCommand {
             try await connection.show(StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self) { pass, _ in
                 let corrections = pass.corrections.count
                 print(
-                    "Examined \(pass.storesExamined) stores in \(formatDuration(milliseconds: pass.durationMs)): "
-                        + "\(corrections) correction\(corrections == 1 ? "" : "s")."
+                    "Examined \(pass.storesExamined) stores in \(formatDuration(milliseconds: pass.durationMs))"
+                        + (pass.replica.isEmpty ? "" : " on replica \(pass.replica) (the reconciler's leader)")
+                        + ": \(corrections) correction\(corrections == 1 ? "" : "s")."
                 )
                 if !pass.corrections.isEmpty {
                     print()

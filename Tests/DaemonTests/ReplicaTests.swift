@@ -70,6 +70,38 @@ struct ReplicaTests {
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
     }
 
+    /// "Reconcile now" through any replica runs on the one leading the reconciler:
+    /// its pass count goes up, the others' do not, and the answer names it.
+    @Test func reconcileNowThroughAnyReplicaRunsOnTheLeader() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "3600"])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        _ = try await clients[0].create("reconciled")
+        func passes() async throws -> [UInt64] {
+            var counts: [UInt64] = []
+            for client in clients {
+                counts.append(try await client.unary(
+                    M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+                ).reconcilePasses)
+            }
+            return counts
+        }
+        for (index, client) in clients.enumerated() {
+            let before = try await passes()
+            let answer = try await client.unary(
+                M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self
+            )
+            let after = try await passes()
+            let leader = try #require(Int(answer.replica.dropFirst())).advanced(by: -1)
+            #expect(answer.storesExamined == 1, "asked r\(index + 1)")
+            let grown = zip(before, after).map { $1 - $0 }
+            #expect(grown == (0..<3).map { $0 == leader ? 1 : 0 }, "asked r\(index + 1), answered by \(answer.replica): \(before) → \(after)")
+        }
+        for client in clients { await client.close() }
+        for daemon in daemons { #expect(try await daemon.terminate() == 0) }
+    }
+
     /// The rate limits count one caller's calls on all three replicas together (the
     /// shared buckets in PostgreSQL): 15 creates and then 90 reads from one caller,
     /// spread over the three as fast as they go, are admitted no more than the

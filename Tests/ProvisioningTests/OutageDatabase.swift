@@ -218,4 +218,24 @@ final class OutageDatabase: StoreDatabase {
         try gate()
         try await base.forgetFullRateBuckets()
     }
+
+    func requestReconcile(by replica: String) async throws -> Int64 {
+        try gate()
+        return try await base.requestReconcile(by: replica)
+    }
+
+    func pendingReconcileRequests() async throws -> [Int64] {
+        try gate()
+        return try await base.pendingReconcileRequests()
+    }
+
+    func answerReconcileRequests(_ ids: [Int64], report: String, by replica: String) async throws {
+        try gate()
+        try await base.answerReconcileRequests(ids, report: report, by: replica)
+    }
+
+    func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer? {
+        try gate()
+        return try await base.reconcileAnswer(id)
+    }
 }

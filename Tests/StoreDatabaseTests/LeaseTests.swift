@@ -138,3 +138,27 @@ struct StoredLimitsTests {
         #expect(try await database.storedLimits() == ["max_live_stores": 9, "creates_per_minute": 2])
     }
 }
+
+/// Reconcile requests: "reconcile now" asked of a replica that does not lead, answered
+/// by the leader's pass.
+@Suite("Reconcile requests: asked by one replica, answered by the leader")
+struct ReconcileRequestTests {
+    @Test(arguments: Backend.all)
+    func aRequestIsPendingUntilAnsweredAndAnsweredOnce(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        #expect(try await database.pendingReconcileRequests() == [])
+        let first = try await database.requestReconcile(by: "r2")
+        let second = try await database.requestReconcile(by: "r3")
+        #expect(second > first)
+        #expect(try await database.pendingReconcileRequests() == [first, second])
+        #expect(try await database.reconcileAnswer(first) == nil)
+
+        try await database.answerReconcileRequests([first, second], report: #"{"report":{}}"#, by: "r1")
+        #expect(try await database.pendingReconcileRequests() == [])
+        #expect(try await database.reconcileAnswer(first) == ReconcileAnswer(report: #"{"report":{}}"#, replica: "r1"))
+        // An answered request keeps its first answer.
+        try await database.answerReconcileRequests([second], report: "{}", by: "r3")
+        #expect(try await database.reconcileAnswer(second) == ReconcileAnswer(report: #"{"report":{}}"#, replica: "r1"))
+        #expect(try await database.reconcileAnswer(second + 1000) == nil)
+    }
+}

@@ -9,7 +9,7 @@ import Testing
 
 @Suite("Migrations: from an empty database and from the previous version")
 struct MigrationTests {
-    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets"]
+    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests"]
 
     @Test(arguments: Backend.all)
     func anEmptyDatabaseGetsEveryMigrationOnceAndReopensAsIs(_ backend: Backend) async throws {

@@ -610,7 +610,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__correction__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__correction__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__reconcile_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor storeplatform__v1__reconcile_response__field_descriptors[6] =
 {
   {
     "corrections",
@@ -672,18 +672,31 @@ static const ProtobufCFieldDescriptor storeplatform__v1__reconcile_response__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ReconcileResponse, replica),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__reconcile_response__field_indices_by_name[] = {
   0,   /* field[0] = corrections */
   2,   /* field[2] = deleted_orphans */
   3,   /* field[3] = duration_ms */
   1,   /* field[1] = orphan_namespaces */
+  5,   /* field[5] = replica */
   4,   /* field[4] = stores_examined */
 };
 static const ProtobufCIntRange storeplatform__v1__reconcile_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__reconcile_response__descriptor =
 {
@@ -693,7 +706,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__reconcile_response__descript
   "Storeplatform__V1__ReconcileResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__ReconcileResponse),
-  5,
+  6,
   storeplatform__v1__reconcile_response__field_descriptors,
   storeplatform__v1__reconcile_response__field_indices_by_name,
   1,  storeplatform__v1__reconcile_response__number_ranges,

@@ -89,10 +89,15 @@ struct  Storeplatform__V1__ReconcileResponse
    * Stores examined.
    */
   uint64_t stores_examined;
+  /*
+   * The replica that ran the pass: the one leading the reconciler, whichever
+   * replica was asked.
+   */
+  char *replica;
 };
 #define STOREPLATFORM__V1__RECONCILE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__reconcile_response__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0, 0 }
+    , 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__ListOperationsRequest

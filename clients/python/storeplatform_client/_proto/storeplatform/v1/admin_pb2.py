@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from storeplatform_client._proto.storeplatform.v1 import store_pb2 as storeplatform_dot_v1_dot_store__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/admin.proto\x12\x10storeplatform.v1\x1a\x1cstoreplatform/v1/store.proto\"\x12\n\x10ReconcileRequest\"\xa8\x01\n\nCorrection\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xa8\x01\n\x11ReconcileResponse\x12\x31\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x1c.storeplatform.v1.Correction\x12\x19\n\x11orphan_namespaces\x18\x02 \x03(\t\x12\x17\n\x0f\x64\x65leted_orphans\x18\x03 \x03(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x01\x12\x17\n\x0fstores_examined\x18\x05 \x01(\x04\"\x17\n\x15ListOperationsRequest\"\x84\x01\n\tOperation\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rstarted_at_ms\x18\x04 \x01(\x03\x12\x0f\n\x07replica\x18\x05 \x01(\t\x12\x1b\n\x13lease_expires_at_ms\x18\x06 \x01(\x03\"I\n\x16ListOperationsResponse\x12/\n\noperations\x18\x01 \x03(\x0b\x32\x1b.storeplatform.v1.Operation\"}\n\x06Limits\x12\x17\n\x0fmax_live_stores\x18\x01 \x01(\r\x12\x1b\n\x13requests_per_minute\x18\x02 \x01(\r\x12\x1a\n\x12\x63reates_per_minute\x18\x03 \x01(\r\x12!\n\x19max_concurrent_provisions\x18\x04 \x01(\r\"\x12\n\x10GetLimitsRequest\"=\n\x11GetLimitsResponse\x12(\n\x06limits\x18\x01 \x01(\x0b\x32\x18.storeplatform.v1.Limits\"\xff\x01\n\x13UpdateLimitsRequest\x12\x1c\n\x0fmax_live_stores\x18\x01 \x01(\rH\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1f\n\x12\x63reates_per_minute\x18\x03 \x01(\rH\x02\x88\x01\x01\x12&\n\x19max_concurrent_provisions\x18\x04 \x01(\rH\x03\x88\x01\x01\x42\x12\n\x10_max_live_storesB\x16\n\x14_requests_per_minuteB\x15\n\x13_creates_per_minuteB\x1c\n\x1a_max_concurrent_provisions\"@\n\x14UpdateLimitsResponse\x12(\n\x06limits\x18\x01 \x01(\x0b\x32\x18.storeplatform.v1.Limits2\xfe\x02\n\x0c\x41\x64minService\x12T\n\tReconcile\x12\".storeplatform.v1.ReconcileRequest\x1a#.storeplatform.v1.ReconcileResponse\x12\x63\n\x0eListOperations\x12\'.storeplatform.v1.ListOperationsRequest\x1a(.storeplatform.v1.ListOperationsResponse\x12T\n\tGetLimits\x12\".storeplatform.v1.GetLimitsRequest\x1a#.storeplatform.v1.GetLimitsResponse\x12]\n\x0cUpdateLimits\x12%.storeplatform.v1.UpdateLimitsRequest\x1a&.storeplatform.v1.UpdateLimitsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/admin.proto\x12\x10storeplatform.v1\x1a\x1cstoreplatform/v1/store.proto\"\x12\n\x10ReconcileRequest\"\xa8\x01\n\nCorrection\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xb9\x01\n\x11ReconcileResponse\x12\x31\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x1c.storeplatform.v1.Correction\x12\x19\n\x11orphan_namespaces\x18\x02 \x03(\t\x12\x17\n\x0f\x64\x65leted_orphans\x18\x03 \x03(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x01\x12\x17\n\x0fstores_examined\x18\x05 \x01(\x04\x12\x0f\n\x07replica\x18\x06 \x01(\t\"\x17\n\x15ListOperationsRequest\"\x84\x01\n\tOperation\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x15\n\rstarted_at_ms\x18\x04 \x01(\x03\x12\x0f\n\x07replica\x18\x05 \x01(\t\x12\x1b\n\x13lease_expires_at_ms\x18\x06 \x01(\x03\"I\n\x16ListOperationsResponse\x12/\n\noperations\x18\x01 \x03(\x0b\x32\x1b.storeplatform.v1.Operation\"}\n\x06Limits\x12\x17\n\x0fmax_live_stores\x18\x01 \x01(\r\x12\x1b\n\x13requests_per_minute\x18\x02 \x01(\r\x12\x1a\n\x12\x63reates_per_minute\x18\x03 \x01(\r\x12!\n\x19max_concurrent_provisions\x18\x04 \x01(\r\"\x12\n\x10GetLimitsRequest\"=\n\x11GetLimitsResponse\x12(\n\x06limits\x18\x01 \x01(\x0b\x32\x18.storeplatform.v1.Limits\"\xff\x01\n\x13UpdateLimitsRequest\x12\x1c\n\x0fmax_live_stores\x18\x01 \x01(\rH\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1f\n\x12\x63reates_per_minute\x18\x03 \x01(\rH\x02\x88\x01\x01\x12&\n\x19max_concurrent_provisions\x18\x04 \x01(\rH\x03\x88\x01\x01\x42\x12\n\x10_max_live_storesB\x16\n\x14_requests_per_minuteB\x15\n\x13_creates_per_minuteB\x1c\n\x1a_max_concurrent_provisions\"@\n\x14UpdateLimitsResponse\x12(\n\x06limits\x18\x01 \x01(\x0b\x32\x18.storeplatform.v1.Limits2\xfe\x02\n\x0c\x41\x64minService\x12T\n\tReconcile\x12\".storeplatform.v1.ReconcileRequest\x1a#.storeplatform.v1.ReconcileResponse\x12\x63\n\x0eListOperations\x12\'.storeplatform.v1.ListOperationsRequest\x1a(.storeplatform.v1.ListOperationsResponse\x12T\n\tGetLimits\x12\".storeplatform.v1.GetLimitsRequest\x1a#.storeplatform.v1.GetLimitsResponse\x12]\n\x0cUpdateLimits\x12%.storeplatform.v1.UpdateLimitsRequest\x1a&.storeplatform.v1.UpdateLimitsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storeplatform_client._proto.storeplatform.v1.admin_pb2', globals())
@@ -26,23 +26,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _CORRECTION._serialized_start=101
   _CORRECTION._serialized_end=269
   _RECONCILERESPONSE._serialized_start=272
-  _RECONCILERESPONSE._serialized_end=440
-  _LISTOPERATIONSREQUEST._serialized_start=442
-  _LISTOPERATIONSREQUEST._serialized_end=465
-  _OPERATION._serialized_start=468
-  _OPERATION._serialized_end=600
-  _LISTOPERATIONSRESPONSE._serialized_start=602
-  _LISTOPERATIONSRESPONSE._serialized_end=675
-  _LIMITS._serialized_start=677
-  _LIMITS._serialized_end=802
-  _GETLIMITSREQUEST._serialized_start=804
-  _GETLIMITSREQUEST._serialized_end=822
-  _GETLIMITSRESPONSE._serialized_start=824
-  _GETLIMITSRESPONSE._serialized_end=885
-  _UPDATELIMITSREQUEST._serialized_start=888
-  _UPDATELIMITSREQUEST._serialized_end=1143
-  _UPDATELIMITSRESPONSE._serialized_start=1145
-  _UPDATELIMITSRESPONSE._serialized_end=1209
-  _ADMINSERVICE._serialized_start=1212
-  _ADMINSERVICE._serialized_end=1594
+  _RECONCILERESPONSE._serialized_end=457
+  _LISTOPERATIONSREQUEST._serialized_start=459
+  _LISTOPERATIONSREQUEST._serialized_end=482
+  _OPERATION._serialized_start=485
+  _OPERATION._serialized_end=617
+  _LISTOPERATIONSRESPONSE._serialized_start=619
+  _LISTOPERATIONSRESPONSE._serialized_end=692
+  _LIMITS._serialized_start=694
+  _LIMITS._serialized_end=819
+  _GETLIMITSREQUEST._serialized_start=821
+  _GETLIMITSREQUEST._serialized_end=839
+  _GETLIMITSRESPONSE._serialized_start=841
+  _GETLIMITSRESPONSE._serialized_end=902
+  _UPDATELIMITSREQUEST._serialized_start=905
+  _UPDATELIMITSREQUEST._serialized_end=1160
+  _UPDATELIMITSRESPONSE._serialized_start=1162
+  _UPDATELIMITSRESPONSE._serialized_end=1226
+  _ADMINSERVICE._serialized_start=1229
+  _ADMINSERVICE._serialized_end=1611
 # @@protoc_insertion_point(module_scope)

@@ -73,18 +73,20 @@ class ReconcileRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReconcileResponse(_message.Message):
-    __slots__ = ["corrections", "deleted_orphans", "duration_ms", "orphan_namespaces", "stores_examined"]
+    __slots__ = ["corrections", "deleted_orphans", "duration_ms", "orphan_namespaces", "replica", "stores_examined"]
     CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
     DELETED_ORPHANS_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     ORPHAN_NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     STORES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
     corrections: _containers.RepeatedCompositeFieldContainer[Correction]
     deleted_orphans: _containers.RepeatedScalarFieldContainer[str]
     duration_ms: float
     orphan_namespaces: _containers.RepeatedScalarFieldContainer[str]
+    replica: str
     stores_examined: int
-    def __init__(self, corrections: _Optional[_Iterable[_Union[Correction, _Mapping]]] = ..., orphan_namespaces: _Optional[_Iterable[str]] = ..., deleted_orphans: _Optional[_Iterable[str]] = ..., duration_ms: _Optional[float] = ..., stores_examined: _Optional[int] = ...) -> None: ...
+    def __init__(self, corrections: _Optional[_Iterable[_Union[Correction, _Mapping]]] = ..., orphan_namespaces: _Optional[_Iterable[str]] = ..., deleted_orphans: _Optional[_Iterable[str]] = ..., duration_ms: _Optional[float] = ..., stores_examined: _Optional[int] = ..., replica: _Optional[str] = ...) -> None: ...
 
 class UpdateLimitsRequest(_message.Message):
     __slots__ = ["creates_per_minute", "max_concurrent_provisions", "max_live_stores", "requests_per_minute"]
