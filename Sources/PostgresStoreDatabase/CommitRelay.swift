@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StoreCore
 import StoreDatabase
 import Synchronization
 
@@ -16,13 +17,21 @@ import Synchronization
 ///   their ids follow the last one; otherwise the rows in between (another replica's,
 ///   or none when a rolled-back transaction used the ids) are read first and
 ///   announced before them.
-/// - Other replicas' commits are read every ``pollInterval`` (and at this process's
-///   next commit, whichever comes first). Their store is read as it is when the row
-///   is read (it may have moved on since); this process's carry the store as saved.
+/// - Other replicas' commits are read when their notification arrives: every
+///   audit row's insert sends `NOTIFY storeplatform_audit` with its id (delivered at
+///   commit), and the relay LISTENs on a connection of its own. A notification that
+///   is lost (the listening connection broke, the server restarted) costs nothing
+///   but time: the relay also reads every ``fallbackInterval``, always from the last
+///   id it announced, so it catches up by id. (And at this process's next commit,
+///   whichever comes first.) Their store is read as it is when the row is read (it
+///   may have moved on since); this process's carry the store as saved.
 ///
 /// Everything runs under one lock, so announcements never interleave.
 final class CommitRelay: Sendable {
-    static let pollInterval: Duration = .milliseconds(250)
+    /// How often other replicas' commits are read when no notification came.
+    static let fallbackInterval: Duration = .seconds(1)
+    /// The channel every audit row's insert notifies, with the row's id.
+    static let channel = "storeplatform_audit"
     /// Rows read at most per query; the rest on the next.
     static let batch = 500
 
@@ -33,9 +42,13 @@ final class CommitRelay: Sendable {
     private let starting = Mutex<[CheckedContinuation<Void, Never>]?>([])
     private let observer: @Sendable (Transition) -> Void
     private let logger: Logger
+    private let fallback: Duration
+    /// Set by a notification of a row after the last announced one.
+    private let wakeup = Wakeup()
 
-    init(observer: @escaping @Sendable (Transition) -> Void, logger: Logger) {
+    init(observer: @escaping @Sendable (Transition) -> Void, fallbackInterval: Duration = CommitRelay.fallbackInterval, logger: Logger) {
         self.observer = observer
+        self.fallback = fallbackInterval
         self.logger = logger
     }
 
@@ -75,7 +88,8 @@ final class CommitRelay: Sendable {
     }
 
     /// Reads and announces what other replicas committed since the last announced
-    /// id, every ``pollInterval`` until the task is cancelled.
+    /// id, at each notification and every ``fallbackInterval``, until the task is
+    /// cancelled.
     /// Announcements begin after the newest audit row when it starts; until that
     /// is read, this process's commits wait for it (a moment at start). `database`
     /// is held weakly: the relay ends with the database too.
@@ -87,11 +101,14 @@ final class CommitRelay: Sendable {
                 last.withLock { $0 = $0 ?? newest }
                 break
             }
-            if (try? await Task.sleep(for: Self.pollInterval)) == nil { return }
+            if (try? await Task.sleep(for: Self.fallbackInterval)) == nil { return }
         }
         markStarted()
-        while (try? await Task.sleep(for: Self.pollInterval)) != nil {
-            guard let database = database() else { return }
+        let listener = Task { await listen(database) }
+        defer { listener.cancel() }
+        while !Task.isCancelled {
+            await wakeup.wait(upTo: fallback)
+            guard !Task.isCancelled, let database = database() else { return }
             do {
                 try await lock.withLock {
                     guard let after = last.withLock({ $0 }) else { return }
@@ -102,6 +119,29 @@ final class CommitRelay: Sendable {
                 // The database is away: the next poll tries again from the same id.
                 if Task.isCancelled { return }
             }
+        }
+    }
+
+    /// Keeps a connection of its own LISTENing on ``channel`` and wakes the reader
+    /// for every notification of a row after the last announced one; a connection
+    /// that breaks is opened again a second later (the fallback reads cover the gap).
+    private func listen(_ database: @escaping @Sendable () -> PostgresStoreDatabase?) async {
+        while !Task.isCancelled {
+            guard let url = database()?.url else { return }
+            do {
+                let connection = try await PostgresStoreDatabase.openConnection(url: url, logger: logger)
+                defer { Task { try? await connection.close() } }
+                try await connection.listen(on: Self.channel) { notifications in
+                    for try await notification in notifications {
+                        let id = Int64(notification.payload) ?? .max
+                        if id > (last.withLock { $0 } ?? 0) { wakeup.signal() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("the commit relay's listening connection failed; reading every fallback interval meanwhile", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 

@@ -58,12 +58,14 @@ struct PostgresAuditRow: Sendable, Equatable {
         let rows = try await connection.run("""
             INSERT INTO audit (time, actor, action, store_id, store_name, from_status, to_status, message, request_id)
             VALUES (\(time), \(actor), \(action), \(storeID), \(storeName), \(fromStatus), \(toStatus), \(message), \(requestID))
-            RETURNING id
+            RETURNING id, pg_notify(\(CommitRelay.channel), id::text)::text
             """, logger: logger)
         guard let row = rows.first else {
             throw PlatformError(.internalError, "the store database returned no id for a new audit row")
         }
-        id = try row.decode(Int64.self)
+        // The notification reaches other replicas' commit relays at the commit.
+        let (newID, _) = try row.decode((Int64, String).self)
+        id = newID
         return try event()
     }
 
@@ -98,6 +100,11 @@ struct PostgresAuditRow: Sendable, Equatable {
         let ids = try inserted.map { try $0.decode(Int64.self) }.sorted()
         guard ids.count == rows.count else {
             throw PlatformError(.internalError, "the store database returned \(ids.count) ids for \(rows.count) new audit rows")
+        }
+        // One notification for the lot, with the newest id: other replicas' commit
+        // relays read every row after the last one they announced.
+        if let newest = ids.last {
+            try await connection.run("SELECT pg_notify(\(CommitRelay.channel), \(String(newest)))::text", logger: logger)
         }
         return try zip(rows, ids).map { row, id in
             var row = row

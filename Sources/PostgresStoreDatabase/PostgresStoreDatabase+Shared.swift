@@ -57,9 +57,40 @@ extension PostgresStoreDatabase {
     public func releaseLease(_ name: String, owner: String) async throws -> Bool {
         let logger = self.logger
         return try await withConnection { connection in
+            // Replicas waiting for this lease hear of it at the commit (leaseReleases()).
             try await connection.run(
-                "DELETE FROM lease WHERE name = \(name) AND owner = \(owner) RETURNING name", logger: logger
+                "DELETE FROM lease WHERE name = \(name) AND owner = \(owner) RETURNING pg_notify(\(Self.leaseChannel), name)::text",
+                logger: logger
             ).isEmpty == false
+        }
+    }
+
+    /// The channel a lease's release notifies, with its name.
+    static let leaseChannel = "storeplatform_lease"
+
+    /// Listens on a connection of its own for as long as the stream is iterated; a
+    /// connection that breaks is opened again a second later (a release missed
+    /// meanwhile only costs the waiter its own interval).
+    public func leaseReleases() -> AsyncStream<String> {
+        let (url, logger) = (url, logger)
+        return AsyncStream { continuation in
+            let task = Task {
+                while !Task.isCancelled {
+                    do {
+                        let connection = try await Self.openConnection(url: url, logger: logger)
+                        defer { Task { try? await connection.close() } }
+                        try await connection.listen(on: Self.leaseChannel) { notifications in
+                            for try await notification in notifications { continuation.yield(notification.payload) }
+                        }
+                    } catch {
+                        if Task.isCancelled { break }
+                        logger.debug("cannot listen for lease releases; retrying in 1 s", metadata: ["error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

@@ -118,9 +118,16 @@ public final class PostgresStoreDatabase: StoreDatabase {
 
     /// `observer` sees every committed transition of every replica on this database,
     /// in audit-id order, once each (CommitRelay.swift): this process's before its
-    /// write returns, other replicas' within a poll interval.
+    /// write returns, other replicas' when their notification arrives.
     public func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void) {
-        let relay = CommitRelay(observer: observer, logger: logger)
+        observeCommits(observer, fallbackInterval: CommitRelay.fallbackInterval)
+    }
+
+    /// ``observeCommits(_:)`` reading other replicas' commits every
+    /// `fallbackInterval` when no notification came (tests lengthen it to show
+    /// that notifications alone deliver them).
+    package func observeCommits(_ observer: @escaping @Sendable (Transition) -> Void, fallbackInterval: Duration) {
+        let relay = CommitRelay(observer: observer, fallbackInterval: fallbackInterval, logger: logger)
         // Held weakly: a database nobody holds any more stops its relay too.
         let database: @Sendable () -> PostgresStoreDatabase? = { [weak self] in self }
         let task = Task { await relay.run(database) }

@@ -96,6 +96,14 @@ public final class Reconciler: Service, Sendable {
     }
 
     private func leadAndReconcile() async throws {
+        // A follower tries to lead as soon as the leader resigns (it gives its lease
+        // back, and the database tells every replica), not only at its next interval.
+        let resigned = Wakeup()
+        let releases = provisioner.database.leaseReleases()
+        let listener = Task { [self] in
+            for await name in releases where name == Lease.reconcilerName && !isLeader { resigned.signal() }
+        }
+        defer { listener.cancel() }
         // A pass that fails (the store database or the cluster cannot be reached)
         // is tried again at the next interval, never sooner. The same failure
         // again is logged at debug level only, so an outage is one warning.
@@ -105,7 +113,7 @@ public final class Reconciler: Service, Sendable {
             do {
                 guard try await claimLeadership() else {
                     rounds.add(1, ordering: .relaxed)
-                    try await sleepOneInterval()
+                    try await sleepOneInterval(resigned: resigned)
                     continue
                 }
                 let report = try await reconcile()
@@ -138,16 +146,22 @@ public final class Reconciler: Service, Sendable {
                 lastFailure = failure
             }
             rounds.add(1, ordering: .relaxed)
-            try await sleepOneInterval()
+            try await sleepOneInterval(resigned: resigned)
         }
     }
 
-    /// Sleeps one interval (with jitter); meanwhile, while this replica leads, it
-    /// answers other replicas' "reconcile now" every ``requestPoll``.
-    private func sleepOneInterval() async throws {
+    /// Sleeps one interval (with jitter). Meanwhile the leader answers other
+    /// replicas' "reconcile now" every ``requestPoll``; a follower wakes early when
+    /// the leader resigns (`resigned`), to lead at once.
+    private func sleepOneInterval(resigned: Wakeup) async throws {
         let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
         let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
         let end = ContinuousClock.now + .milliseconds(Int64(max(1, wait)))
+        guard isLeader else {
+            await resigned.wait(upTo: end - .now)
+            try Task.checkCancellation()
+            return
+        }
         while ContinuousClock.now < end {
             try await Task.sleep(for: min(Self.requestPoll, end - .now))
             if isLeader { await answerRequests() }

@@ -183,3 +183,11 @@ extension SQLiteStoreDatabase {
         }
     }
 }
+
+extension SQLiteStoreDatabase {
+    /// One process per SQLite database: no other replica releases a lease, so
+    /// nothing comes (the stream ends when its consumer stops).
+    public func leaseReleases() -> AsyncStream<String> {
+        AsyncStream { _ in }
+    }
+}

@@ -206,6 +206,11 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// Every lease that has not expired, by name.
     func activeLeases() async throws -> [Lease]
 
+    /// The names of leases as any replica releases them (a leader that resigns:
+    /// ``Lease/reconcilerName``), for as long as the stream is iterated; best effort
+    /// (a release can be missed, so waiters also try on their own schedule).
+    func leaseReleases() -> AsyncStream<String>
+
     // MARK: Runtime limits
 
     /// The limits UpdateLimits stored (`max_live_stores`, `requests_per_minute`,

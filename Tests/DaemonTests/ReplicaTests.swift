@@ -28,6 +28,17 @@ struct ReplicaTests {
         return (daemons, dataDirectory)
     }
 
+    /// Each replica's reconcile passes so far (GetMetrics), in order.
+    static func reconcilePasses(_ clients: [RPCClient]) async throws -> [UInt64] {
+        var counts: [UInt64] = []
+        for client in clients {
+            counts.append(try await client.unary(
+                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+            ).reconcilePasses)
+        }
+        return counts
+    }
+
     static let unlimited = [
         "--requests-per-minute", "100000", "--creates-per-minute", "100000", "--readiness-poll-ms", "50",
     ]
@@ -70,6 +81,27 @@ struct ReplicaTests {
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
     }
 
+    /// A leader that stops gracefully resigns, and the database tells the others at
+    /// once: with passes a minute apart (a lease of three), another replica leads
+    /// within seconds, not at its next interval.
+    @Test func aLeaderThatStopsHandsOverAtOnce() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "60"])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let leads = "this replica leads the reconciler"
+        let leader = try #require(daemons.firstIndex { $0.log.contains(leads) }, "no replica leads")
+        // Let the followers make their first claim (refused) and go to sleep.
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await daemons[leader].terminate() == 0)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var next: Int?
+        while next == nil, ContinuousClock.now < deadline {
+            next = daemons.indices.first { $0 != leader && daemons[$0].log.contains(leads) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(next != nil, "no replica led within 20 s of the leader's resignation (passes are 60 s apart)")
+        for (index, daemon) in daemons.enumerated() where index != leader { #expect(try await daemon.terminate() == 0) }
+    }
+
     /// "Reconcile now" through any replica runs on the one leading the reconciler:
     /// its pass count goes up, the others' do not, and the answer names it.
     @Test func reconcileNowThroughAnyReplicaRunsOnTheLeader() async throws {
@@ -78,15 +110,7 @@ struct ReplicaTests {
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         _ = try await clients[0].create("reconciled")
-        func passes() async throws -> [UInt64] {
-            var counts: [UInt64] = []
-            for client in clients {
-                counts.append(try await client.unary(
-                    M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
-                ).reconcilePasses)
-            }
-            return counts
-        }
+        func passes() async throws -> [UInt64] { try await Self.reconcilePasses(clients) }
         for (index, client) in clients.enumerated() {
             let before = try await passes()
             let answer = try await client.unary(
@@ -271,15 +295,7 @@ struct ReplicaTests {
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
-        func passes() async throws -> [UInt64] {
-            var counts: [UInt64] = []
-            for client in clients {
-                counts.append(try await client.unary(
-                    M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
-                ).reconcilePasses)
-            }
-            return counts
-        }
+        func passes() async throws -> [UInt64] { try await Self.reconcilePasses(clients) }
         let before = try await passes()
         let watched = ContinuousClock.now
         try await Task.sleep(for: .seconds(5))

@@ -277,7 +277,7 @@ public final class ThrowawayPostgres: Sendable {
             listen_addresses = '\(tcp ? "127.0.0.1" : "")'
             port = \(port)
             unix_socket_directories = '\(directory)'
-            max_connections = 300
+            max_connections = 1000
             shared_buffers = 32MB
             fsync = off
             synchronous_commit = off

@@ -219,6 +219,10 @@ final class OutageDatabase: StoreDatabase {
         try await base.forgetFullRateBuckets()
     }
 
+    func leaseReleases() -> AsyncStream<String> {
+        base.leaseReleases()
+    }
+
     func requestReconcile(by replica: String) async throws -> Int64 {
         try gate()
         return try await base.requestReconcile(by: replica)

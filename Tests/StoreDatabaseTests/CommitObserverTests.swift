@@ -201,3 +201,37 @@ struct ReplicaCommitObserverTests {
         await second.close()
     }
 }
+
+/// Other replicas' commits reach the observer by notification (LISTEN/NOTIFY on
+/// `storeplatform_audit`), not only by the relay's fallback reads: with those an hour
+/// apart, every commit of the other replica is still seen, in order.
+@Suite("Commit observer: other replicas' commits by notification")
+struct CommitNotificationTests {
+    @Test(.enabled(if: ThrowawayPostgres.enabled))
+    func anotherReplicasCommitsArriveByNotification() async throws {
+        let url = try await Backend.newPostgresURL()
+        let watching = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
+        let writing = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
+        let seen = ObservedCommits()
+        watching.observeCommits({ seen.record($0) }, fallbackInterval: .seconds(3600))
+        await watching.observingCommits()
+        // Give the relay a moment to LISTEN (a commit before that would wait for the
+        // next notification, which the loop below sends).
+        try await Task.sleep(for: .milliseconds(300))
+
+        var committed: [Int64] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        for index in 0..<5 {
+            guard case .created(_, let event) = try await writing.createStore(
+                queuedStore("notified-\(index)"), maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil
+            ) else { throw CancellationError() }
+            committed.append(event.id)
+            while ContinuousClock.now < deadline, seen.transitions.last?.event.id != event.id {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        #expect(seen.transitions.map(\.event.id) == committed)
+        await watching.close()
+        await writing.close()
+    }
+}

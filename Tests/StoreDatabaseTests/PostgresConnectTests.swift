@@ -35,7 +35,11 @@ struct PostgresConnectTests {
     @Test func aMissingDatabaseIsOneLine() async throws {
         let server = try await ThrowawayPostgres.shared()
         let error = await #expect(throws: PlatformError.self) {
-            try await PostgresStoreDatabase.connect(url: server.url(database: "no_such_database"), logger: quietLogger)
+            // A generous connect_timeout: the answer is what is tested, and a loaded
+            // machine may take seconds to log in.
+            try await PostgresStoreDatabase.connect(
+                url: server.url(database: "no_such_database", parameters: ["connect_timeout": "30"]), logger: quietLogger
+            )
         }
         #expect(error?.code == .internalError)
         #expect(error?.message == "the database \"no_such_database\" does not exist on the PostgreSQL server at "
@@ -65,7 +69,9 @@ struct PostgresConnectTests {
 
     @Test func aWrongOrMissingPasswordIsOneLine() async throws {
         try await ThrowawayPostgres.withServer(tcp: true) { server in
-            let url = try await server.createDatabase(tcp: true)
+            // A generous connect_timeout: the answers are what is tested, and a loaded
+            // machine may take seconds to log in.
+            let url = try await server.createDatabase(tcp: true, parameters: ["connect_timeout": "30"])
 
             let wrong = await #expect(throws: PlatformError.self) {
                 try await PostgresStoreDatabase.connect(url: url, password: "not-the-password", logger: quietLogger)
@@ -83,7 +89,7 @@ struct PostgresConnectTests {
 
             // The throwaway server has no TLS: what sslmode=require asks for is refused.
             let tls = await #expect(throws: PlatformError.self) {
-                try await PostgresStoreDatabase.connect(url: url + "?sslmode=require", password: server.password, logger: quietLogger)
+                try await PostgresStoreDatabase.connect(url: url + "&sslmode=require", password: server.password, logger: quietLogger)
             }
             #expect(tls?.code == .internalError)
             #expect(tls?.message == "the PostgreSQL server at 127.0.0.1:\(server.port) does not offer TLS, which "
