@@ -189,7 +189,8 @@ struct ReplicasBenchmark: AsyncParsableCommand {
     func reportFailover(_ failovers: [Failover]) {
         print("")
         print("Leader fail-over: three replicas reconciling every \(failoverInterval) s (the leader's lease lasts "
-            + "\(3 * failoverInterval) s, renewed every interval; followers try to lead every interval). Time from the leader's end "
+            + "\(3 * failoverInterval) s, renewed every interval; followers try to lead every interval, and at once when the leader resigns). "
+            + "Time from the leader's end "
             + "until another replica logs that it leads:")
         print("")
         print("| how the leader ended | another led after | bound (lease + one interval) |")
