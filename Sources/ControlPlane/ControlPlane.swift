@@ -123,7 +123,8 @@ public final class ControlPlane: Sendable {
         }
         response.rateLimitedTotal = UInt64(rateLimiter.refusals)
         response.quotaRefusalsTotal = UInt64(quotaRefusals.load(ordering: .relaxed))
-        response.activeOperations = UInt64(provisioner.locks.count)
+        // Every replica's, as `storectl operations` lists them (the leader's lease is none).
+        response.activeOperations = UInt64(try await database.activeLeases().filter { $0.storeID != nil }.count)
         let totals = reconciler.totals
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)

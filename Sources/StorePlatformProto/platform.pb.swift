@@ -162,19 +162,20 @@ public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
   /// The last 10 failures, newest first.
   public var recentFailures: [Storeplatform_V1_FailureRecord] = []
 
-  /// Requests refused with RATE_LIMITED since start.
+  /// Requests refused with RATE_LIMITED since this replica started (by it).
   public var rateLimitedTotal: UInt64 = 0
 
-  /// Creates refused with QUOTA_EXCEEDED since start.
+  /// Creates refused with QUOTA_EXCEEDED since this replica started (by it).
   public var quotaRefusalsTotal: UInt64 = 0
 
-  /// Store operations running now.
+  /// Store operations running now, on every replica (their leases in the
+  /// database; storectl operations lists them).
   public var activeOperations: UInt64 = 0
 
-  /// Reconcile passes since start.
+  /// Reconcile passes this replica ran since it started (the leader runs them).
   public var reconcilePasses: UInt64 = 0
 
-  /// Corrections made by reconcile passes since start.
+  /// Corrections made by this replica's reconcile passes since it started.
   public var reconcileCorrections: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

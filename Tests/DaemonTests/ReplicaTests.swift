@@ -102,6 +102,28 @@ struct ReplicaTests {
         for (index, daemon) in daemons.enumerated() where index != leader { #expect(try await daemon.terminate() == 0) }
     }
 
+    /// GetMetrics' active operations count every replica's (their leases), as
+    /// `storectl operations` lists them: stores installing through r1 and r2 are
+    /// counted by r3.
+    @Test func activeOperationsCountEveryReplicas() async throws {
+        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--sim-install-delay", "600"])
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        // A create returns once its operation holds the store's lease.
+        _ = try await clients[0].create("counted-a")
+        _ = try await clients[0].create("counted-b")
+        _ = try await clients[1].create("counted-c")
+        for client in clients {
+            let metrics = try await client.unary(
+                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+            )
+            #expect(metrics.activeOperations == 3)
+        }
+        for client in clients { await client.close() }
+        // The installs would take ten minutes: the daemons are killed when the test ends.
+    }
+
     /// "Reconcile now" through any replica runs on the one leading the reconciler:
     /// its pass count goes up, the others' do not, and the answer names it.
     @Test func reconcileNowThroughAnyReplicaRunsOnTheLeader() async throws {

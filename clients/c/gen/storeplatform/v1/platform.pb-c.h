@@ -171,23 +171,24 @@ struct  Storeplatform__V1__GetMetricsResponse
   size_t n_recent_failures;
   Storeplatform__V1__FailureRecord **recent_failures;
   /*
-   * Requests refused with RATE_LIMITED since start.
+   * Requests refused with RATE_LIMITED since this replica started (by it).
    */
   uint64_t rate_limited_total;
   /*
-   * Creates refused with QUOTA_EXCEEDED since start.
+   * Creates refused with QUOTA_EXCEEDED since this replica started (by it).
    */
   uint64_t quota_refusals_total;
   /*
-   * Store operations running now.
+   * Store operations running now, on every replica (their leases in the
+   * database; storectl operations lists them).
    */
   uint64_t active_operations;
   /*
-   * Reconcile passes since start.
+   * Reconcile passes this replica ran since it started (the leader runs them).
    */
   uint64_t reconcile_passes;
   /*
-   * Corrections made by reconcile passes since start.
+   * Corrections made by this replica's reconcile passes since it started.
    */
   uint64_t reconcile_corrections;
 };
