@@ -13,6 +13,8 @@ struct EarlySignals: Service {
 
     /// Notes SIGTERM and SIGINT until the ServiceGroup traps them.
     static func install() {
+        // Initialized here, not first in a signal handler.
+        _ = caught.load(ordering: .relaxed)
         for signal in [SIGTERM, SIGINT] {
             Foundation.signal(signal) { number in EarlySignals.caught.store(number, ordering: .relaxed) }
         }
