@@ -222,7 +222,11 @@ struct HelmDriverOnAPIDoubleTests {
     func anInstallInterruptedBeforeTheSetupJobNeverCountsAsReady(_ major: HelmMajor) async throws {
         var behavior = Behavior()
         behavior.jobRules = [.init(namespacePrefix: "store-", outcome: .hang)]
-        let harness = try await APIDoubleHarness.start(major, behavior: behavior, driver: { $0.installTimeout = .seconds(3) }) {
+        // helm waits a minute for the hanging Job: it is killed before, however loaded
+        // the machine (a shorter wait could end in helm's own timeout, marking the
+        // release failed, before the kill). The daemon counts a release pending
+        // after 3 s as abandoned.
+        let harness = try await APIDoubleHarness.start(major, behavior: behavior, driver: { $0.installTimeout = .seconds(60) }) {
             $0.pendingReleaseTimeout = .seconds(3)
         }
         defer { Task { try await harness.stop() } }
