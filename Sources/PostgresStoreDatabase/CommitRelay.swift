@@ -123,25 +123,13 @@ final class CommitRelay: Sendable {
     }
 
     /// Keeps a connection of its own LISTENing on ``channel`` and wakes the reader
-    /// for every notification of a row after the last announced one; a connection
-    /// that breaks is opened again a second later (the fallback reads cover the gap).
+    /// for every notification of a row after the last announced one (the fallback
+    /// reads cover any it misses).
     private func listen(_ database: @escaping @Sendable () -> PostgresStoreDatabase?) async {
-        while !Task.isCancelled {
-            guard let url = database()?.url else { return }
-            do {
-                let connection = try await PostgresStoreDatabase.openConnection(url: url, logger: logger)
-                defer { Task { try? await connection.close() } }
-                try await connection.listen(on: Self.channel) { notifications in
-                    for try await notification in notifications {
-                        let id = Int64(notification.payload) ?? .max
-                        if id > (last.withLock { $0 } ?? 0) { wakeup.signal() }
-                    }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.debug("the commit relay's listening connection failed; reading every fallback interval meanwhile", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
+        guard let url = database()?.url else { return }
+        await PostgresStoreDatabase.listen(url: url, channel: Self.channel, logger: logger) { [self] payload in
+            let id = Int64(payload) ?? .max
+            if id > (last.withLock { $0 } ?? 0) { wakeup.signal() }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import StoreCore
 import StoreDatabase
@@ -68,29 +69,36 @@ extension PostgresStoreDatabase {
     /// The channel a lease's release notifies, with its name.
     static let leaseChannel = "storeplatform_lease"
 
-    /// Listens on a connection of its own for as long as the stream is iterated; a
-    /// connection that breaks is opened again a second later (a release missed
-    /// meanwhile only costs the waiter its own interval).
+    /// Listens on a connection of its own for as long as the stream is iterated
+    /// (``listen(url:channel:logger:_:)``).
     public func leaseReleases() -> AsyncStream<String> {
         let (url, logger) = (url, logger)
         return AsyncStream { continuation in
             let task = Task {
-                while !Task.isCancelled {
-                    do {
-                        let connection = try await Self.openConnection(url: url, logger: logger)
-                        defer { Task { try? await connection.close() } }
-                        try await connection.listen(on: Self.leaseChannel) { notifications in
-                            for try await notification in notifications { continuation.yield(notification.payload) }
-                        }
-                    } catch {
-                        if Task.isCancelled { break }
-                        logger.debug("cannot listen for lease releases; retrying in 1 s", metadata: ["error": "\(error)"])
-                    }
-                    try? await Task.sleep(for: .seconds(1))
-                }
+                await Self.listen(url: url, channel: Self.leaseChannel, logger: logger) { continuation.yield($0) }
                 continuation.finish()
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Keeps a connection of its own LISTENing on `channel` until the task is
+    /// cancelled, handing each notification's payload to `handle`; a connection that
+    /// fails or breaks is opened again a second later. Notifications sent meanwhile
+    /// are missed: every listener also looks on a schedule of its own.
+    static func listen(url: PostgresDatabaseURL, channel: String, logger: Logger, _ handle: @escaping @Sendable (String) -> Void) async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await openConnection(url: url, logger: logger)
+                defer { Task { try? await connection.close() } }
+                try await connection.listen(on: channel) { notifications in
+                    for try await notification in notifications { handle(notification.payload) }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("a listening connection failed; opening another in 1 s", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 
