@@ -56,6 +56,13 @@ enum PostgresFailure {
 
     /// Whether `error` says the connection to the server is gone or could not be
     /// made (as opposed to a statement the server refused).
+    /// Whether a failed connection attempt says the server is gone (no socket,
+    /// refused, reset, shutting down), not merely busy or refusing this login.
+    static func meansServerGone(_ failure: PlatformError) -> Bool {
+        guard let cause = failure.cause else { return false }
+        return isConnectionLoss(cause) || cause is IOError || cause is NIOConnectionError
+    }
+
     static func isConnectionLoss(_ error: any Error) -> Bool {
         guard let error = error as? PSQLError else { return false }
         switch error.code {

@@ -39,6 +39,9 @@ public final class PostgresStoreDatabase: StoreDatabase {
     private let auditWrites = AsyncSerialLock()
     /// When a call last got a connection (`DispatchTime` nanoseconds).
     private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    /// The statements waiting for an answer now: abandoned when the server is
+    /// found gone (``probe()``).
+    private let inFlight = AbandonableWaits()
 
     /// The transaction-scoped advisory lock every create and import holds (the bytes
     /// of "SP-CREAT" as a BIGINT): creates serialize, transitions do not.
@@ -253,7 +256,8 @@ public final class PostgresStoreDatabase: StoreDatabase {
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         // Each statement's answer is awaited for the server's statement_timeout plus
         // 5 s at most (none when it is 0, no limit on the server either).
-        let limit = url.statementTimeoutMilliseconds > 0 ? (Duration.milliseconds(url.statementTimeoutMilliseconds) + .seconds(5), url) : nil
+        let limit = url.statementTimeoutMilliseconds > 0
+            ? (Duration.milliseconds(url.statementTimeoutMilliseconds) + .seconds(5), url, inFlight) : nil
         return try await StatementDeadline.$limit.withValue(limit) {
             try await self.withConnectionUnbounded(body)
         }
@@ -409,10 +413,14 @@ public final class PostgresStoreDatabase: StoreDatabase {
             failure = PostgresFailure.unreachable(url, "a connection attempt did not end within \(url.connectTimeout.components.seconds + 1) s")
         }
         let configuration = try Self.clientConfiguration(url)
+        var began = false
         let replaced = pool.withLock { state -> Task<Void, Never>? in
             if state.probe == task { state.probe = nil }
             if let failure {
-                if failure.code == .unavailable { state.outage = failure.message }
+                if failure.code == .unavailable {
+                    began = state.outage == nil
+                    state.outage = failure.message
+                }
                 return nil
             }
             guard state.outage != nil, !state.closed else { return nil }
@@ -422,7 +430,18 @@ public final class PostgresStoreDatabase: StoreDatabase {
             return Self.replaceClient(in: &state, configuration: configuration, logger: logger)
         }
         replaced?.cancel()
-        if let failure { throw failure }
+        if let failure {
+            // The server is gone (not merely busy): the statements still waiting for
+            // its answer fail now, with this reason, instead of at their deadline;
+            // until then they would hold their callers and the audit-write lock.
+            if began, PostgresFailure.meansServerGone(failure) {
+                let abandoned = inFlight.abandonAll(with: failure)
+                if abandoned > 0 {
+                    logger.notice("the store database is gone: statements waiting for it fail now", metadata: ["statements": "\(abandoned)"])
+                }
+            }
+            throw failure
+        }
     }
 
     private func currentClient() throws -> PostgresClient {

@@ -155,10 +155,11 @@ enum PostgresText {
 }
 
 /// How long the client waits for one statement's answer (``PostgresConnection/run(_:logger:)``),
-/// set around a call by ``PostgresStoreDatabase``; nil: no bound (migrations, which
-/// turn the server's statement timeout off).
+/// set around a call by ``PostgresStoreDatabase``, with the waits its database
+/// abandons when it finds the server gone; nil: no bound (migrations, which turn
+/// the server's statement timeout off).
 enum StatementDeadline {
-    @TaskLocal static var limit: (duration: Duration, url: PostgresDatabaseURL)?
+    @TaskLocal static var limit: (duration: Duration, url: PostgresDatabaseURL, inFlight: AbandonableWaits)?
 }
 
 extension PostgresConnection {
@@ -169,17 +170,25 @@ extension PostgresConnection {
     /// statement, but not one whose server went away without closing the connection;
     /// such a wait would hold the caller, and any lock it holds (the audit-write
     /// lock: every later write), for good. Past the limit the connection is closed
-    /// (not awaited) and the call fails with UNAVAILABLE.
+    /// (not awaited) and the call fails with UNAVAILABLE; so it does, at once, when
+    /// the database finds the server gone meanwhile (``AbandonableWaits``).
     @discardableResult
     func run(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        guard let (limit, url) = StatementDeadline.limit else {
+        guard let (limit, url, inFlight) = StatementDeadline.limit else {
             return try await self.query(query, logger: logger).collect()
         }
-        return try await withDeadline(limit, expired: {
-            self.closeLater()
-            return PostgresFailure.unreachable(url, "a statement got no answer within \(limit.components.seconds) s")
-        }) {
-            try await self.query(query, logger: logger).collect()
+        do {
+            return try await withDeadline(limit, expired: {
+                self.closeLater()
+                return PostgresFailure.unreachable(url, "a statement got no answer within \(limit.components.seconds) s")
+            }, abandonable: inFlight) {
+                try await self.query(query, logger: logger).collect()
+            }
+        } catch let abandoned as Abandoned {
+            // The server is gone: the statement's answer will not come, and the
+            // connection must not go back to the pool with it pending.
+            closeLater()
+            throw abandoned.reason
         }
     }
 }

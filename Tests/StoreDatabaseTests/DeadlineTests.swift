@@ -57,4 +57,36 @@ import Testing
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
     }
+
+    /// Waits registered with ``AbandonableWaits`` end together, with the reason
+    /// given, long before their deadline; a wait that ended is not ended again.
+    @Test func abandonedWaitsEndAtOnceWithTheReason() async throws {
+        struct Gone: Error {}
+        let waits = AbandonableWaits()
+        #expect(try await withDeadline(.seconds(60), expired: { Expired() }, abandonable: waits) { 1 } == 1)
+        let started = ContinuousClock.now
+        let callers = (0..<3).map { _ in
+            Task {
+                try await withDeadline(.seconds(600), expired: { Expired() }, abandonable: waits) { () async throws -> Int in
+                    try await Task.sleep(for: .seconds(3600))
+                    return 0
+                }
+            }
+        }
+        var abandoned = 0
+        while abandoned < 3, ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(10))
+            abandoned += waits.abandonAll(with: Gone())
+        }
+        #expect(abandoned == 3)
+        for caller in callers {
+            let result = await caller.result
+            guard case .failure(let error as Abandoned) = result else {
+                Issue.record("expected Abandoned, got \(result)")
+                continue
+            }
+            #expect(error.reason is Gone)
+        }
+        #expect(waits.abandonAll(with: Gone()) == 0)
+    }
 }
