@@ -39,10 +39,8 @@ final class ChildProcess {
             Thread.sleep(forTimeInterval: 0.05)
             left = left.filter { pid in
                 // Gone, or a zombie waiting to be reaped: over.
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                    let close = stat.lastIndex(of: ")")
-                else { return false }
-                return !stat[stat.index(after: close)...].hasPrefix(" Z")
+                guard let fields = Self.stat(pid) else { return false }
+                return fields.first != "Z"
             }
         }
         for pid in left { kill(pid, SIGKILL) }
@@ -92,13 +90,19 @@ final class ChildProcess {
     }
     /// User plus system CPU time so far, in microseconds.
     var cpuMicroseconds: Int {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard let fields = Self.stat(pid) else { return 0 }
         // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
         let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
         return ticks * 1_000_000 / Int(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The fields of /proc/PID/stat after the command name (field 3, the state,
+    /// first); nil when the process is gone.
+    static func stat(_ pid: Int32) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else {
+            return nil
+        }
+        return text[text.index(after: close)...].split(separator: " ")
     }
 
     private func statusField(_ name: String) -> Int {

@@ -115,15 +115,12 @@ struct ReplicasBenchmark: AsyncParsableCommand {
     /// postmaster and its backends), from /proc.
     static func treeCPUSeconds(_ root: Int32) -> Double {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        func stat(_ pid: String) -> [Substring]? {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
-            return text[text.index(after: close)...].split(separator: " ")
-        }
         // After the command name (1-based in proc(5)): ppid 4, utime 14, stime 15, cutime 16, cstime 17.
         var total = 0.0
-        if let fields = stat("\(root)") { total += fields[11...14].compactMap { Double($0) }.reduce(0, +) }
-        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
-            if let fields = stat(pid), Int32(fields[1]) == root { total += fields[11...12].compactMap { Double($0) }.reduce(0, +) }
+        if let fields = ChildProcess.stat(root) { total += fields[11...14].compactMap { Double($0) }.reduce(0, +) }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(name), let fields = ChildProcess.stat(pid), Int32(fields[1]) == root else { continue }
+            total += fields[11...12].compactMap { Double($0) }.reduce(0, +)
         }
         return total / ticks
     }
