@@ -147,3 +147,17 @@ final class DaemonProcess {
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
+
+/// Polls `value` every 100 ms until it gives a value, failing after a generous bound.
+func pollUntil<T>(_ what: String, within: Duration = .seconds(30), _ value: () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + within
+    while ContinuousClock.now < deadline {
+        if let value = try await value() { return value }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw PollGaveUp(description: "gave up waiting until \(what)")
+}
+
+struct PollGaveUp: Error, CustomStringConvertible {
+    var description: String
+}
