@@ -62,6 +62,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The storage seams (the store database, the simulated cluster's state) and
+        // their SQLite implementations through GRDB.
         .target(
             name: "StoreDatabase",
             dependencies: ["StoreCore", .product(name: "GRDB", package: "GRDB.swift")]
@@ -98,7 +100,6 @@ let package = Package(
             name: "Provisioning",
             dependencies: [
                 "StoreCore", "StoreDatabase",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

@@ -1,156 +1,86 @@
 import Foundation
-import GRDB
 import StoreDatabase
 
 /// The embedded default cluster: a simulator (like KWOK), not Kubernetes. Its
-/// state — namespaces, secrets' key names, releases — lives in its own SQLite
-/// file under the data directory, so it survives a daemon restart. Readiness is
-/// derived from timestamps (no background process); faults come from
-/// ``SimulatedClusterConfiguration``. It counts installs per release so tests
-/// can prove nothing is installed twice.
+/// state — namespaces, secrets' key names, releases — lives beside the store
+/// database (``SimulatedClusterState``): in its own SQLite file under the data
+/// directory, or in its own schema of the PostgreSQL database that replicas
+/// share, so it survives a daemon restart and every replica sees one cluster.
+/// Readiness is derived from timestamps (no background process); faults come from
+/// ``SimulatedClusterConfiguration``. It counts installs per release so tests can
+/// prove nothing is installed twice.
 public final class SimulatedCluster: ClusterDriver {
     public let name = "simulated"
     public let isSimulated = true
     public let configuration: SimulatedClusterConfiguration
-    private let database: DatabaseQueue
+    /// Where the state lives.
+    public let state: any SimulatedClusterState
 
-    /// Opens (or creates) the simulator's state at `path`.
-    public init(path: String, configuration: SimulatedClusterConfiguration) throws {
+    public init(state: any SimulatedClusterState, configuration: SimulatedClusterConfiguration) {
+        self.state = state
         self.configuration = configuration
-        var sqlite = Configuration()
-        // Tests and operators may read the state while the daemon writes it.
-        sqlite.busyMode = .timeout(10)
-        do {
-            database = try DatabaseQueue(path: path, configuration: sqlite)
-        } catch {
-            throw SQLiteOpenFailure(path: path, underlying: error)
-        }
-        do {
-            try Self.migrator.migrate(database)
-        } catch {
-            // Replicas sharing one data directory, started together, race to create
-            // the tables: the migrator decides what to run before its transaction,
-            // so the loser finds them made. Once more, it finds the migration done.
-            try Self.migrator.migrate(database)
-        }
     }
 
-    private static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.create(table: "namespace") { table in
-                table.primaryKey("name", .text)
-                table.column("storeId", .text).notNull()
-                table.column("createdAtMs", .integer).notNull()
-            }
-            try db.create(table: "secret") { table in
-                table.column("namespace", .text).notNull()
-                table.column("name", .text).notNull()
-                // Key names only: the simulator keeps no secret values.
-                table.column("keys", .text).notNull()
-                table.primaryKey(["namespace", "name"])
-            }
-            try db.create(table: "release") { table in
-                table.column("namespace", .text).notNull()
-                table.column("name", .text).notNull()
-                table.column("chart", .text).notNull()
-                table.column("installedAtMs", .integer).notNull()
-                table.column("readyAtMs", .integer).notNull()
-                table.column("fault", .text)
-                table.primaryKey(["namespace", "name"])
-            }
-            try db.create(table: "attempt") { table in
-                table.column("namespace", .text).notNull()
-                table.column("release", .text).notNull()
-                table.column("kind", .text).notNull()
-                table.column("count", .integer).notNull()
-                table.primaryKey(["namespace", "release", "kind"])
-            }
-        }
-        return migrator
+    /// With its state in the SQLite file at `path` (created when missing).
+    public convenience init(path: String, configuration: SimulatedClusterConfiguration) throws {
+        self.init(state: try SQLiteSimulatedClusterState(path: path), configuration: configuration)
     }
 
     // MARK: ClusterDriver
 
     public func ensureNamespace(_ namespace: String, storeID: String) async throws {
-        try await database.write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO namespace (name, storeId, createdAtMs) VALUES (?, ?, ?)",
-                arguments: [namespace, storeID, Self.nowMilliseconds()]
-            )
-        }
+        try await state.addNamespace(namespace, storeID: storeID, at: Self.nowMilliseconds())
     }
 
     public func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
-        try await database.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM namespace WHERE name = ?", arguments: [namespace]) == true else {
-                throw ClusterError(operation: "create secret \(name)", output: "Error from server (NotFound): namespaces \"\(namespace)\" not found")
-            }
-            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM secret WHERE namespace = ? AND name = ?", arguments: [namespace, name]) == true
-            guard !exists else { return }
-            let keys = makeValues().keys.sorted().joined(separator: ",")
-            try db.execute(sql: "INSERT INTO secret (namespace, name, keys) VALUES (?, ?, ?)", arguments: [namespace, name, keys])
+        let keys = makeValues().keys.sorted()
+        if try await state.addSecret(namespace: namespace, name: name, keys: { keys }) == .namespaceMissing {
+            throw ClusterError(operation: "create secret \(name)", output: "Error from server (NotFound): namespaces \"\(namespace)\" not found")
         }
     }
 
     public func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
-        try await database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT installedAtMs FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
-                .map { ReleaseStatus(.deployed, since: Date(timeIntervalSince1970: Double($0) / 1000)) }
-        }
+        try await state.release(namespace: namespace, name: release)
+            .map { ReleaseStatus(.deployed, since: Date(timeIntervalSince1970: Double($0.installedAt) / 1000)) }
     }
 
     public func installRelease(_ request: InstallRequest) async throws {
-        let fault = try await database.write { db -> SimulatedClusterConfiguration.Fault? in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM namespace WHERE name = ?", arguments: [request.namespace]) == true else {
-                throw ClusterError(
-                    operation: "helm install \(request.release)",
-                    output: "Error: INSTALLATION FAILED: create: failed to create: namespaces \"\(request.namespace)\" not found"
-                )
-            }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM release WHERE namespace = ? AND name = ?", arguments: [request.namespace, request.release]) == true {
-                throw ClusterError(
-                    operation: "helm install \(request.release)",
-                    output: "Error: INSTALLATION FAILED: cannot re-use a name that is still in use"
-                )
-            }
-            let attempt = try Self.countAttempt(db, request.namespace, request.release, kind: "install")
-            let fault = self.installFault(namespace: request.namespace, release: request.release, attempt: attempt)
-            if fault == .installError {
-                return fault
-            }
-            let now = Self.nowMilliseconds()
-            let readyAt = now + Self.milliseconds(self.configuration.installDelay + self.configuration.readyDelay)
-            try db.execute(
-                sql: "INSERT INTO release (namespace, name, chart, installedAtMs, readyAtMs, fault) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [request.namespace, request.release, request.chart, now, readyAt, fault?.rawValue]
-            )
-            return fault
+        let now = Self.nowMilliseconds()
+        let release = SimulatedRelease(
+            namespace: request.namespace, name: request.release, chart: request.chart, installedAt: now,
+            readyAt: now + Self.milliseconds(configuration.installDelay + configuration.readyDelay), fault: nil
+        )
+        let outcome = try await state.install(release) { [self] attempt in
+            let fault = installFault(namespace: request.namespace, release: request.release, attempt: attempt)
+            return fault == .installError ? .fail : .install(fault: fault?.rawValue)
         }
-        if fault == .installError {
+        switch outcome {
+        case .namespaceMissing:
+            throw ClusterError(
+                operation: "helm install \(request.release)",
+                output: "Error: INSTALLATION FAILED: create: failed to create: namespaces \"\(request.namespace)\" not found"
+            )
+        case .releaseExists:
+            throw ClusterError(operation: "helm install \(request.release)", output: "Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
+        case .failed:
             throw ClusterError(
                 operation: "helm install \(request.release)",
                 output: "Error: INSTALLATION FAILED: timed out waiting for the condition (simulated fault install-error)"
             )
+        case .installed:
+            try await Self.sleep(configuration.installDelay)
         }
-        try await Self.sleep(configuration.installDelay)
     }
 
     public func readiness(namespace: String, release: String) async throws -> Readiness {
-        // The closure returns Sendable values (not a Row), so this is GRDB's async read,
-        // on the database's queue: with a Row it would be the synchronous overload.
-        let row = try await database.read { db -> (installedAt: Int64, readyAt: Int64, fault: String?)? in
-            try Row.fetchOne(db, sql: "SELECT installedAtMs, readyAtMs, fault FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
-                .map { ($0["installedAtMs"], $0["readyAtMs"], $0["fault"]) }
-        }
-        guard let (installedAt, readyAt, faultName) = row else {
+        guard let row = try await state.release(namespace: namespace, name: release) else {
             return .progressing(notReady: ["release \(release) is not installed"])
         }
         let now = Self.nowMilliseconds()
-        let fault = faultName.flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
+        let fault = row.fault.flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
         let notReady = ["deployment/\(release)-wordpress (0/1 ready)", "statefulset/\(release)-mysql (0/1 ready)"]
         // Faults show once the pods would have started: halfway to ready.
-        let faultVisible = now >= installedAt + (readyAt - installedAt) / 2
+        let faultVisible = now >= row.installedAt + (row.readyAt - row.installedAt) / 2
         switch fault {
         case .crashLoop where faultVisible:
             return .failing(
@@ -173,18 +103,15 @@ public final class SimulatedCluster: ClusterDriver {
         case .neverReady, .crashLoop, .imagePull:
             return .progressing(notReady: notReady)
         default:
-            return now >= readyAt ? .ready : .progressing(notReady: notReady)
+            return now >= row.readyAt ? .ready : .progressing(notReady: notReady)
         }
     }
 
     public func uninstallRelease(namespace: String, release: String) async throws {
-        let fails = try await database.write { db in
-            let attempt = try Self.countAttempt(db, namespace, release, kind: "uninstall")
-            if self.deleteFails(namespace: namespace, release: release, attempt: attempt) { return true }
-            try db.execute(sql: "DELETE FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
-            return false
+        let failed = try await state.uninstall(namespace: namespace, release: release) { [self] attempt in
+            deleteFails(namespace: namespace, attempt: attempt)
         }
-        if fails {
+        if failed {
             throw ClusterError(
                 operation: "helm uninstall \(release)",
                 output: "Error: uninstallation completed with 1 error(s): context deadline exceeded (simulated fault delete-failure)"
@@ -200,22 +127,14 @@ public final class SimulatedCluster: ClusterDriver {
 
     /// Namespaces are deleted at once here: there is never a Terminating one.
     public func namespacePhase(_ namespace: String) async throws -> NamespacePhase? {
-        try await database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM namespace WHERE name = ?", arguments: [namespace]) == true ? .active : nil
-        }
+        try await state.namespaceExists(namespace) ? .active : nil
     }
 
     public func deleteNamespace(_ namespace: String) async throws {
-        let fails = try await database.write { db in
-            let attempt = try Self.countAttempt(db, namespace, "", kind: "delete-namespace")
-            let release = try String.fetchOne(db, sql: "SELECT name FROM release WHERE namespace = ?", arguments: [namespace]) ?? ""
-            if self.deleteFails(namespace: namespace, release: release, attempt: attempt) { return true }
-            try db.execute(sql: "DELETE FROM release WHERE namespace = ?", arguments: [namespace])
-            try db.execute(sql: "DELETE FROM secret WHERE namespace = ?", arguments: [namespace])
-            try db.execute(sql: "DELETE FROM namespace WHERE name = ?", arguments: [namespace])
-            return false
+        let failed = try await state.deleteNamespace(namespace) { [self] attempt in
+            deleteFails(namespace: namespace, attempt: attempt)
         }
-        if fails {
+        if failed {
             throw ClusterError(
                 operation: "kubectl delete namespace \(namespace)",
                 output: "Error from server (InternalError): Internal error occurred: namespace \(namespace) is stuck terminating (simulated fault delete-failure)"
@@ -224,62 +143,34 @@ public final class SimulatedCluster: ClusterDriver {
     }
 
     public func listManaged() async throws -> ClusterInventory {
-        try await database.read { db in
-            let namespaces = try Row.fetchAll(db, sql: "SELECT name, storeId FROM namespace ORDER BY name").map {
-                ClusterInventory.Namespace(name: $0["name"], storeID: $0["storeId"])
-            }
-            let releases = try Row.fetchAll(db, sql: "SELECT namespace, name FROM release ORDER BY namespace, name").map {
-                ClusterInventory.Release(namespace: $0["namespace"], name: $0["name"], state: .deployed)
-            }
-            return ClusterInventory(namespaces: namespaces, releases: releases)
-        }
+        let (namespaces, releases) = try await state.inventory()
+        return ClusterInventory(
+            namespaces: namespaces.map { ClusterInventory.Namespace(name: $0.name, storeID: $0.storeID) },
+            releases: releases.map { ClusterInventory.Release(namespace: $0.namespace, name: $0.name, state: .deployed) }
+        )
     }
 
     // MARK: For tests and operators
 
     /// How many times `helm install` ran for a release (successful or not).
-    public func installCount(namespace: String, release: String) throws -> Int {
-        try database.read { db in
-            try Int.fetchOne(
-                db, sql: "SELECT count FROM attempt WHERE namespace = ? AND release = ? AND kind = 'install'",
-                arguments: [namespace, release]
-            ) ?? 0
-        }
+    public func installCount(namespace: String, release: String) async throws -> Int {
+        try await state.installCount(namespace: namespace, release: release)
     }
 
     /// Adds namespaces and releases that are ready at once, in one transaction,
     /// without faults: for seeding a large simulated cluster (benchmarks).
-    public func seedInstalled(_ stores: [(namespace: String, storeID: String, release: String)], chart: String = "helm/store") throws {
-        let now = Self.nowMilliseconds()
-        try database.write { db in
-            for store in stores {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO namespace (name, storeId, createdAtMs) VALUES (?, ?, ?)",
-                    arguments: [store.namespace, store.storeID, now]
-                )
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO release (namespace, name, chart, installedAtMs, readyAtMs, fault) VALUES (?, ?, ?, ?, ?, NULL)",
-                    arguments: [store.namespace, store.release, chart, now, now]
-                )
-            }
-        }
+    public func seedInstalled(_ stores: [(namespace: String, storeID: String, release: String)], chart: String = "helm/store") async throws {
+        try await state.seed(stores, chart: chart, at: Self.nowMilliseconds())
     }
 
     /// Removes a release behind the platform's back (drift, for tests).
-    public func simulateReleaseVanished(namespace: String, release: String) throws {
-        try database.write { db in
-            try db.execute(sql: "DELETE FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
-        }
+    public func simulateReleaseVanished(namespace: String, release: String) async throws {
+        try await state.removeRelease(namespace: namespace, name: release)
     }
 
     /// Creates a managed namespace no store owns (an orphan, for tests).
-    public func simulateOrphanNamespace(_ namespace: String, storeID: String) throws {
-        try database.write { db in
-            try db.execute(
-                sql: "INSERT OR IGNORE INTO namespace (name, storeId, createdAtMs) VALUES (?, ?, ?)",
-                arguments: [namespace, storeID, Self.nowMilliseconds()]
-            )
-        }
+    public func simulateOrphanNamespace(_ namespace: String, storeID: String) async throws {
+        try await state.addNamespace(namespace, storeID: storeID, at: Self.nowMilliseconds())
     }
 
     // MARK: Faults
@@ -295,7 +186,7 @@ public final class SimulatedCluster: ClusterDriver {
         return nil
     }
 
-    private func deleteFails(namespace: String, release: String, attempt: Int) -> Bool {
+    private func deleteFails(namespace: String, attempt: Int) -> Bool {
         guard attempt <= configuration.faultAttempts, let probability = configuration.faults[.deleteFailure] else { return false }
         return unitDraw(namespace, "", "delete") < probability
     }
@@ -311,20 +202,6 @@ public final class SimulatedCluster: ClusterDriver {
         hash = hash &* 0xff51_afd7_ed55_8ccd
         hash ^= hash >> 33
         return Double(hash >> 11) / Double(1 << 53)
-    }
-
-    private static func countAttempt(_ db: Database, _ namespace: String, _ release: String, kind: String) throws -> Int {
-        try db.execute(
-            sql: """
-                INSERT INTO attempt (namespace, release, kind, count) VALUES (?, ?, ?, 1)
-                ON CONFLICT(namespace, release, kind) DO UPDATE SET count = count + 1
-                """,
-            arguments: [namespace, release, kind]
-        )
-        return try Int.fetchOne(
-            db, sql: "SELECT count FROM attempt WHERE namespace = ? AND release = ? AND kind = ?",
-            arguments: [namespace, release, kind]
-        ) ?? 1
     }
 
     private static func nowMilliseconds() -> Int64 {

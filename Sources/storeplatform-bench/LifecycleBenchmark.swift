@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresStoreDatabase
 import Provisioning
 import StoreCore
 import StoreDatabase
@@ -118,7 +119,9 @@ struct LifecycleBenchmark: AsyncParsableCommand {
     /// daemon's `--database` for it (`nil`: SQLite in `dataDir`).
     func seed(_ server: BenchDatabaseServer, _ dataDir: String, _ figures: inout Figures) async throws -> String? {
         let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "lifecycle")
-        let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
+        let cluster = SimulatedCluster(
+            state: try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite"), configuration: .instant
+        )
         let now = Date()
         var seeded: [Store] = []
         for index in 0..<stores {
@@ -132,7 +135,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         }
         let started = ContinuousClock.now
         try await database.importStores(seeded, actor: "bench")
-        try cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
+        try await cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
         figures.seeding = ContinuousClock.now - started
         await database.close()
         return option
@@ -140,7 +143,9 @@ struct LifecycleBenchmark: AsyncParsableCommand {
 
     func reconcilePass(_ server: BenchDatabaseServer, _ option: String?, _ dataDir: String, _ figures: inout Figures) async throws {
         let database = try await server.open(option: option, dataDir: dataDir)
-        let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
+        let cluster = SimulatedCluster(
+            state: try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite"), configuration: .instant
+        )
         let driver = CountingClusterDriver(cluster)
         let provisioner = Provisioner(
             database: database, driver: driver, events: StoreEventBus(), configuration: ProvisionerConfiguration(),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresStoreDatabase
 import Provisioning
 import StoreCore
 import StoreDatabase
@@ -197,7 +198,9 @@ struct ReadsBenchmark: AsyncParsableCommand {
     /// `--database` (`nil`: SQLite in `dataDir`) and the id of the middle store.
     func seed(_ server: BenchDatabaseServer, dataDir: String) async throws -> (String?, String) {
         let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "reads")
-        let cluster = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: .instant)
+        let cluster = SimulatedCluster(
+            state: try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite"), configuration: .instant
+        )
         let now = Date()
         var seeded: [Store] = []
         for index in 0..<stores {
@@ -210,7 +213,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
             seeded.append(store)
         }
         try await database.importStores(seeded, actor: "bench")
-        try cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
+        try await cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
         await database.close()
         return (option, seeded[stores / 2].id)
     }

@@ -82,7 +82,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
             let socket = scratch + "/r\(index).sock"
             processes.append(try ChildProcess(executable: daemonPath, arguments: [
                 "--database", option ?? "", "--replica-id", "r\(index)", "--socket", socket, "--tcp", "off", "--http", "off",
-                "--data-dir", scratch + "/data", "--log-level", "warning",
+                "--data-dir", scratch + "/data-r\(index)", "--log-level", "warning",
                 "--sim-install-delay", "\(delay)", "--sim-ready-delay", "\(delay)", "--readiness-poll-ms", "50",
                 "--max-concurrent-provisions", "\(provisionsPerReplica)", "--reconcile-interval", "3600",
                 "--max-live-stores", "1000000", "--requests-per-minute", "100000000", "--creates-per-minute", "100000000",
@@ -144,7 +144,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         for index in 0..<3 {
             let process = try ChildProcess(executable: daemonPath, arguments: [
                 "--database", option ?? "", "--replica-id", "f\(index)", "--socket", scratch + "/f\(index).sock", "--tcp", "off",
-                "--http", "off", "--data-dir", scratch + "/data", "--log-level", "notice", "--reconcile-interval", "\(failoverInterval)",
+                "--http", "off", "--data-dir", scratch + "/data-f\(index)", "--log-level", "notice", "--reconcile-interval", "\(failoverInterval)",
             ], readsStandardError: true)
             processes.append(process)
             nonisolated(unsafe) let reader = process  // read from this thread only
@@ -201,7 +201,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         print("# storeplatform-bench replicas")
         print("")
         print("\(creates) creates (\(inFlight) in flight, spread over the replicas) until ready, on one PostgreSQL database (\(settings)).")
-        print("Simulated cluster shared by the replicas (one --data-dir): install \(delay) s + readiness \(delay) s per store,")
+        print("Simulated cluster shared by the replicas (in the database; each has a --data-dir of its own): install \(delay) s + readiness \(delay) s per store,")
         print("\(provisionsPerReplica) provisions at once per replica. One WatchStores stream on the first replica counts every replica's stores.")
         if delay > 0 {
             print("The floor: one replica can provision at most \(provisionsPerReplica) / \(2 * delay) s = "

@@ -404,10 +404,10 @@ struct DaemonCommand: AsyncParsableCommand {
         let openFiles = try raiseOpenFileLimit()
         configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
 
-        // Nothing is logged before the database is open: a daemon that cannot open it
-        // stops with one line on stderr, that says why.
+        // Nothing but the migrations is logged before the database and the cluster's
+        // state are open: a daemon that cannot open them stops with one line on
+        // stderr, that says why.
         let database = try await openDatabase(logger: logger)
-        logger.info("open-file limit", metadata: openFiles)
         let info = DaemonInfo(
             version: PlatformVersion.current,
             startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
@@ -430,8 +430,16 @@ struct DaemonCommand: AsyncParsableCommand {
                 helmConfiguration.installTimeout = .milliseconds(Int64(installTimeout * 1000))
                 driver = HelmCLIDriver(configuration: helmConfiguration)
             } else {
-                driver = try SimulatedCluster(path: dataDir + "/simulated-cluster.sqlite", configuration: simulatedClusterConfiguration())
+                let state: any SimulatedClusterState
+                do {
+                    state = try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite")
+                } catch let error as PlatformError where database is PostgresStoreDatabase {
+                    throw DaemonError("cannot make the simulated cluster's schema in the store database: \(error.message)")
+                }
+                driver = SimulatedCluster(state: state, configuration: try simulatedClusterConfiguration())
             }
+        } catch let error as DaemonError {
+            throw error
         } catch {
             // The message names the file and the system's reason; nothing more is logged.
             let reason = (error as? PlatformError)?.message ?? "\(error)"
@@ -439,6 +447,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 "cannot open the state in \(dataDir): \(reason); make the directory writable by this user, or choose another with --data-dir"
             )
         }
+        logger.info("open-file limit", metadata: openFiles)
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
         provisioning.replicaID = replicaID

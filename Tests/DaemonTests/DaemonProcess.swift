@@ -1,6 +1,9 @@
 import Foundation
+import Logging
+import PostgresStoreDatabase
 import PostgresTestSupport
 import ProcessTestSupport
+import Provisioning
 import StoreRPC
 import Testing
 
@@ -63,9 +66,7 @@ final class DaemonProcess {
 
     /// - Parameters:
     ///   - launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
-    ///   - dataDirectory: its `--data-dir`; by default `data` in `directory`. Replicas
-    ///     share one, and so one simulated cluster.
-    init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = [], dataDirectory: String? = nil) throws {
+    init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = []) throws {
         self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
@@ -76,9 +77,21 @@ final class DaemonProcess {
         let arguments = [
             // Port 0: the daemon binds a free port and logs it; parallel tests never race for one.
             "--socket", socketPath, "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0",
-            "--data-dir", dataDirectory ?? self.directory + "/data", "--grace-period", "5",
+            "--data-dir", self.directory + "/data", "--grace-period", "5",
         ]
         self.arguments = arguments + extraArguments
+    }
+
+    /// The simulated cluster this daemon drives, read where the daemon keeps it: in
+    /// its PostgreSQL database (`--database`), or in the SQLite file under its data
+    /// directory.
+    func simulatedCluster() async throws -> SimulatedCluster {
+        let sqlitePath = directory + "/data/simulated-cluster.sqlite"
+        guard let option = arguments.firstIndex(of: "--database").map({ arguments[$0 + 1] }) else {
+            return try SimulatedCluster(path: sqlitePath, configuration: .instant)
+        }
+        let database = try await PostgresStoreDatabase.connect(url: option, logger: Logger(label: "test"))
+        return SimulatedCluster(state: try await simulatedClusterState(beside: database, sqlitePath: sqlitePath), configuration: .instant)
     }
 
     var log: String {

@@ -1,31 +1,27 @@
 import Foundation
 import PostgresTestSupport
 import ProcessTestSupport
-import Provisioning
 import StorePlatformProto
 import StoreRPC
 import Testing
 
-/// Three storeplatformd processes on one PostgreSQL database, sharing one simulated
-/// cluster (one `--data-dir`: the simulator's SQLite file, which several processes
-/// on one machine can share), as replicas of one platform.
+/// Three storeplatformd processes on one PostgreSQL database, each with a data
+/// directory of its own, as replicas of one platform on separate machines: they
+/// share nothing but the database, where the simulated cluster keeps its state too
+/// (Sources/PostgresStoreDatabase/PostgresSimulatedClusterState.swift).
 @Suite("Replicas on one PostgreSQL database", .enabled(if: ThrowawayPostgres.enabled))
 struct ReplicaTests {
     /// Starts three replicas, `r1`…`r3`, on a new database; `extra` goes to each.
-    static func replicas(_ extra: [String]) async throws -> (daemons: [DaemonProcess], dataDirectory: String) {
+    static func replicas(_ extra: [String]) async throws -> [DaemonProcess] {
         let server = try await ThrowawayPostgres.shared()
         let url = try await server.createDatabase(prefix: "r", parameters: ["connect_timeout": "20"])
-        let dataDirectory = "/tmp/spr-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         var daemons: [DaemonProcess] = []
         for index in 1...3 {
-            let daemon = try DaemonProcess(
-                extraArguments: ["--database", url, "--replica-id", "r\(index)"] + extra, dataDirectory: dataDirectory
-            )
+            let daemon = try DaemonProcess(extraArguments: ["--database", url, "--replica-id", "r\(index)"] + extra)
             try await daemon.start()
             daemons.append(daemon)
         }
-        return (daemons, dataDirectory)
+        return daemons
     }
 
     /// Each replica's reconcile passes so far (GetMetrics), in order.
@@ -47,10 +43,9 @@ struct ReplicaTests {
     /// STORE_NAME_TAKEN; the same idempotency key through two: one store; sixty
     /// creates spread over the three with a quota of 40: exactly 40.
     @Test func namesKeysAndTheQuotaHoldAcrossReplicas() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(
+        let daemons = try await Self.replicas(
             Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "40"]
         )
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
 
@@ -85,8 +80,7 @@ struct ReplicaTests {
     /// once: with passes a minute apart (a lease of three), another replica leads
     /// within seconds, not at its next interval.
     @Test func aLeaderThatStopsHandsOverAtOnce() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "60"])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let daemons = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "60"])
         let leads = "this replica leads the reconciler"
         let leader = try #require(daemons.firstIndex { $0.log.contains(leads) }, "no replica leads")
         // Let the followers make their first claim (refused) and go to sleep.
@@ -106,8 +100,7 @@ struct ReplicaTests {
     /// `storectl operations` lists them: stores installing through r1 and r2 are
     /// counted by r3.
     @Test func activeOperationsCountEveryReplicas() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--sim-install-delay", "600"])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let daemons = try await Self.replicas(Self.unlimited + ["--sim-install-delay", "600"])
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         // A create returns once its operation holds the store's lease.
@@ -127,8 +120,7 @@ struct ReplicaTests {
     /// "Reconcile now" through any replica runs on the one leading the reconciler:
     /// its pass count goes up, the others' do not, and the answer names it.
     @Test func reconcileNowThroughAnyReplicaRunsOnTheLeader() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "3600"])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let daemons = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "3600"])
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         _ = try await clients[0].create("reconciled")
@@ -154,10 +146,9 @@ struct ReplicaTests {
     /// limits of 5 creates and 30 requests a minute allow, plus what refilled while
     /// they ran and one token; and no fewer than the limits' burst.
     @Test func threeReplicasTogetherAdmitNoMoreThanTheRateLimits() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas([
+        let daemons = try await Self.replicas([
             "--requests-per-minute", "30", "--creates-per-minute", "5", "--sim-install-delay", "0", "--sim-ready-delay", "0",
         ])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         let started = ContinuousClock.now
@@ -199,13 +190,12 @@ struct ReplicaTests {
     /// other two take its stores over once their leases lapse, every store ends
     /// ready with its release installed once, and every audit trail is gapless.
     @Test func killMinus9OfOneReplicaTheOthersFinishEveryStoreInstalledOnce() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(
+        let daemons = try await Self.replicas(
             Self.unlimited + [
                 "--sim-install-delay", "0.5", "--sim-ready-delay", "1", "--max-live-stores", "50",
                 "--lease-ttl", "2", "--reconcile-interval", "1",
             ]
         )
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         var ids: [String] = []
@@ -225,7 +215,8 @@ struct ReplicaTests {
         try await daemons[0].waitForExit(within: .seconds(30)) { "the daemon outlived SIGKILL" }
 
         let client = try await RPCClient.connect(to: .unix(path: daemons[1].socketPath))
-        let cluster = try SimulatedCluster(path: dataDirectory + "/simulated-cluster.sqlite", configuration: .instant)
+        // The cluster every replica drove, read from the database they share.
+        let cluster = try await daemons[1].simulatedCluster()
         var resumed = 0
         for id in ids {
             let trail = try await client.expectReadyInstalledOnce(id, cluster: cluster)
@@ -241,10 +232,9 @@ struct ReplicaTests {
     /// `storectl watch` on one replica prints every transition of the stores created
     /// through the other two, in audit-id order, each once.
     @Test func aWatchOnOneReplicaSeesEveryReplicasTransitionsInOrder() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(
+        let daemons = try await Self.replicas(
             Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "100"]
         )
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         let watched = try await RPCClient.connect(to: .unix(path: daemons[0].socketPath))
         // A store made before the watch starts: the watch begins after its last row
         // (--after), so what it must print is exactly the rows after that one.
@@ -282,8 +272,7 @@ struct ReplicaTests {
     /// UpdateLimits through one replica reaches the others (LimitsFollower), and a
     /// replica started afterwards starts with it, over its flag.
     @Test func updateLimitsThroughOneReplicaReachesEveryReplica() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--max-live-stores", "10"])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let daemons = try await Self.replicas(Self.unlimited + ["--max-live-stores", "10"])
         let first = try await RPCClient.connect(to: .unix(path: daemons[0].socketPath))
         var update = Storeplatform_V1_UpdateLimitsRequest()
         update.maxLiveStores = 3
@@ -313,8 +302,7 @@ struct ReplicaTests {
     /// one per interval; kill -9 of it, and another leads once its lease lapses
     /// (three intervals) and runs the passes from then on.
     @Test func oneReplicaRunsThePeriodicPassesAndAnotherTakesOverWhenItIsKilled() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "1"])
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let daemons = try await Self.replicas(Self.unlimited + ["--reconcile-interval", "1"])
         var clients: [RPCClient] = []
         for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
         func passes() async throws -> [UInt64] { try await Self.reconcilePasses(clients) }
@@ -349,10 +337,9 @@ struct ReplicaTests {
     /// one replica, then reconnects to another with Last-Event-ID: together the two
     /// streams hold every transition, in order, each once.
     @Test func anEventStreamClientSwitchingReplicasWithLastEventIDMissesNothing() async throws {
-        let (daemons, dataDirectory) = try await Self.replicas(
+        let daemons = try await Self.replicas(
             Self.unlimited + ["--sim-install-delay", "0", "--sim-ready-delay", "0", "--max-live-stores", "100"]
         )
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         let ports = try daemons.prefix(2).map { daemon in
             let log = daemon.log
             let range = try #require(log.range(of: "url=http://127.0.0.1:"), "no HTTP address in the log: \(log)")

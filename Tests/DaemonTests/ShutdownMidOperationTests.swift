@@ -73,7 +73,7 @@ struct ShutdownMidOperationTests {
             }
         }
         // The cluster holds the staying store's release and nothing of the deleted one.
-        let cluster = try SimulatedCluster(path: first.directory + "/data/simulated-cluster.sqlite", configuration: .instant)
+        let cluster = try await second.simulatedCluster()
         #expect(try await cluster.namespacePhase(ready.namespace) != nil)
         #expect(try await cluster.namespacePhase(deleted.namespace) == nil)
         await after.close()

@@ -224,6 +224,30 @@ import Testing
         #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-from-a-newer-release"])
     }
 
+    /// A user who may make the store database's tables but not a schema: the daemon
+    /// stops, saying that the simulated cluster's schema could not be made, and why.
+    @Test(.enabled(if: ThrowawayPostgres.enabled))
+    func aUserWhoCannotMakeTheSimulatedClustersSchemaIsTold() async throws {
+        let server = try await ThrowawayPostgres.shared()
+        let url = try await server.createDatabase(prefix: "noschema", parameters: ["connect_timeout": "20"])
+        let name = String(try #require(url.components(separatedBy: "@/").last).prefix { $0 != "?" })
+        let role = "tables_only_\(UUID().uuidString.prefix(8).lowercased())"
+        try await server.sql("CREATE ROLE \(role) LOGIN")
+        try await server.sql("GRANT CREATE ON SCHEMA public TO \(role)", database: name)
+        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try await runProduct(
+            "storeplatformd",
+            Self.arguments(directory) + ["--database", url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://\(role)@")]
+        )
+        // The store database's migrations ran (and were logged); then the one line.
+        #expect(result.status == 1, "\(result.stderr)")
+        let last = try #require(Self.lines(result).last)
+        #expect(last.contains("cannot make the simulated cluster's schema in the store database: "), "\(result.stderr)")
+        #expect(last.hasSuffix("permission denied for database \(name)"), "\(result.stderr)")
+        #expect(Self.lines(result).dropLast().allSatisfy { $0.contains("store database migrated") }, "\(result.stderr)")
+    }
+
     /// `--database sqlite:PATH` puts the store database at PATH, not under --data-dir.
     @Test func anSQLiteFileElsewhereIsUsed() async throws {
         let elsewhere = "/tmp/spd-sqlite-\(UUID().uuidString.prefix(8))"

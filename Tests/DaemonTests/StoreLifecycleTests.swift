@@ -70,7 +70,7 @@ extension RPCClient {
     func expectReadyInstalledOnce(_ id: String, cluster: SimulatedCluster) async throws -> [Storeplatform_V1_AuditEvent] {
         let store = try await waitFor(id, [.ready, .failed], within: .seconds(120))
         #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
-        #expect(try cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
+        #expect(try await cluster.installCount(namespace: store.namespace, release: store.release) == 1, "\(store.name)")
         let trail = try await audit(storeID: id)
         #expect(trail.first?.action == "create")
         #expect(trail.last?.toStatus == .ready)
@@ -266,7 +266,7 @@ struct StoreLifecycleTests {
         let second = try DaemonProcess(extraArguments: arguments, directory: first.directory)
         try await second.start()
         let after = try await RPCClient.connect(to: .unix(path: second.socketPath))
-        let cluster = try SimulatedCluster(path: first.directory + "/data/simulated-cluster.sqlite", configuration: .instant)
+        let cluster = try await second.simulatedCluster()
         for id in ids {
             try await after.expectReadyInstalledOnce(id, cluster: cluster)
         }

@@ -64,7 +64,7 @@ struct ProvisionerOutageTests {
         #expect(ready.errorMessage == "")
         #expect(ready.url == "http://shop.stores.localhost")
         // Resumed from step 1, which found the release installed: no second install.
-        #expect(try harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
+        #expect(try await harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
         #expect(try await harness.trail(store.id) == [
             "->queued:create", "queued>provisioning:provision", "provisioning>queued:recovery", "queued>provisioning:recovery",
             "provisioning>ready:ready",

@@ -111,7 +111,7 @@ struct ProvisionerServiceTests {
         let second = try Harness(directory: first.directory, database: first.database)
         #expect(try await second.reconciler.reconcile().corrections.map(\.to) == [.queued])
         let resumed = try await second.waitFor(shop.id, [.ready])
-        #expect(try second.cluster.installCount(namespace: resumed.namespace, release: resumed.release) == 1)
+        #expect(try await second.cluster.installCount(namespace: resumed.namespace, release: resumed.release) == 1)
         #expect(try await second.trail(shop.id) == [
             "->queued:create", "queued>provisioning:provision", "provisioning>queued:recovery", "queued>provisioning:recovery",
             "provisioning>ready:ready",

@@ -18,7 +18,7 @@ struct ProvisionerTests {
         #expect(ready.readyAt != nil)
         #expect(ready.provisioningDurationMilliseconds != nil)
         #expect(try await harness.trail(created.id) == ["->queued:create", "queued>provisioning:provision", "provisioning>ready:ready"])
-        #expect(try harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
+        #expect(try await harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
         let inventory = try await harness.cluster.listManaged()
         #expect(inventory.namespaces.map(\.name) == [ready.namespace])
         #expect(inventory.namespaces.first?.storeID == created.id)
@@ -58,7 +58,7 @@ struct ProvisionerTests {
         let ready = try await harness.waitFor(store.id, [.ready])
         #expect(ready.attempts == 2)
         // A retry replaces whatever the failed attempt left: exactly one more install.
-        #expect(try harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 2)
+        #expect(try await harness.cluster.installCount(namespace: ready.namespace, release: ready.release) == 2)
         #expect(try await harness.trail(store.id).suffix(4) == [
             "provisioning>failed:fail", "failed>queued:retry", "queued>provisioning:provision", "provisioning>ready:ready",
         ])

@@ -22,7 +22,7 @@ struct ReconcilerTests {
         #expect(report.corrections.map(\.to) == [.queued])
         #expect(second.driver.listings == 1)
         let ready = try await second.waitFor(store.id, [.ready])
-        #expect(try second.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
+        #expect(try await second.cluster.installCount(namespace: ready.namespace, release: ready.release) == 1)
         #expect(try await second.trail(store.id) == [
             "->queued:create", "queued>provisioning:provision", "provisioning>queued:recovery", "queued>provisioning:recovery",
             "provisioning>ready:ready",
@@ -46,7 +46,7 @@ struct ReconcilerTests {
         let harness = try Harness()
         let store = try await harness.create("shop")
         let ready = try await harness.waitFor(store.id, [.ready])
-        try harness.cluster.simulateReleaseVanished(namespace: ready.namespace, release: ready.release)
+        try await harness.cluster.simulateReleaseVanished(namespace: ready.namespace, release: ready.release)
         let report = try await harness.reconciler.reconcile()
         #expect(report.corrections.count == 1)
         #expect(report.corrections.first?.reason == "drift: release shop vanished from the cluster; retry to reinstall or delete the store")
@@ -59,7 +59,7 @@ struct ReconcilerTests {
 
     @Test func orphanNamespacesAreReportedAndDeletedOnlyWhenConfigured() async throws {
         let harness = try Harness()
-        try harness.cluster.simulateOrphanNamespace("store-ghost-abcdef", storeID: "st_gone")
+        try await harness.cluster.simulateOrphanNamespace("store-ghost-abcdef", storeID: "st_gone")
         let report = try await harness.reconciler.reconcile()
         #expect(report.orphanNamespaces == ["store-ghost-abcdef"])
         #expect(report.deletedOrphans.isEmpty)
