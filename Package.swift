@@ -26,21 +26,27 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
-        // Generated from proto/ by scripts/generate-protos. Never edited by hand.
+        // Generated from proto/ by scripts/generate-protos. Never edited by hand. The
+        // envelope (frames, statuses, codes), which is all the transport needs:
         .target(
-            name: "StorePlatformProto",
+            name: "StorePlatformEnvelope",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Domain: errors and their code table. No I/O.
+        // … and the services: their messages, and a typed descriptor of each method.
         .target(
-            name: "StoreCore",
-            dependencies: ["StorePlatformProto"]
+            name: "StorePlatformProto",
+            dependencies: ["StoreRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Domain: statuses, names, errors and their code table, limits, access. No I/O,
+        // and nothing else of the project.
+        .target(
+            name: "StoreCore"
         ),
         // Wire protocol: frame codec, RPC server and client, peer identity. Knows nothing of stores.
         .target(
             name: "StoreRPC",
             dependencies: [
-                "StorePlatformProto",
+                "StorePlatformEnvelope",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -109,7 +115,7 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: [
-                "StoreCore", "StoreRPC", "StorePlatformProto", "StoreDatabase", "Provisioning",
+                "StoreCore", "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "StoreDatabase", "Provisioning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -160,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "storeplatform-bench",
             dependencies: [
-                "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
+                "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformEnvelope", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
                 "PostgresStoreDatabase", "PostgresTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -193,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "StoreRPCTests",
             dependencies: [
-                "StoreRPC", "StorePlatformProto",
+                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -204,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "HTTPGatewayTests",
             dependencies: [
-                "HTTPGateway", "ControlPlane", "Provisioning", "StoreDatabase", "StoreCore", "StorePlatformProto", "StoreRPC",
+                "HTTPGateway", "ControlPlane", "Provisioning", "StoreDatabase", "StoreCore", "StorePlatformEnvelope", "StorePlatformProto", "StoreRPC",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -218,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "StoreRPC", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl", "PostgresTestSupport", "ProcessTestSupport",
+                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "Provisioning", "storeplatformd", "storectl", "PostgresTestSupport", "ProcessTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,5 +1,3 @@
-import StorePlatformProto
-
 /// The platform's error codes: the one table that maps each to its gRPC code and
 /// HTTP status (docs/ARCHITECTURE.md, "Errors"). Raw values are the strings on the wire.
 public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
@@ -32,7 +30,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case requestTimeout = "REQUEST_TIMEOUT"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
-    public var grpcCode: Storeplatform_V1_Code {
+    public var grpcCode: GRPCCode {
         Self.table[self]!.grpc
     }
 
@@ -41,7 +39,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         Self.table[self]!.http
     }
 
-    private static let table: [ErrorCode: (grpc: Storeplatform_V1_Code, http: Int)] = [
+    private static let table: [ErrorCode: (grpc: GRPCCode, http: Int)] = [
         .missingStoreName: (.invalidArgument, 400),
         .invalidStoreName: (.invalidArgument, 400),
         .invalidEngine: (.invalidArgument, 400),
@@ -64,4 +62,27 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .watchFellBehind: (.aborted, 409),
         .requestTimeout: (.deadlineExceeded, 408),
     ]
+}
+
+/// The gRPC canonical status codes (`google.rpc.Code`), by their numbers: the RPC
+/// envelope's `Code` (proto/storeplatform/v1/envelope.proto) has the same ones, and
+/// the RPC transport carries them.
+public enum GRPCCode: Int, Sendable, CaseIterable {
+    case ok = 0
+    case cancelled = 1
+    case unknown = 2
+    case invalidArgument = 3
+    case deadlineExceeded = 4
+    case notFound = 5
+    case alreadyExists = 6
+    case permissionDenied = 7
+    case resourceExhausted = 8
+    case failedPrecondition = 9
+    case aborted = 10
+    case outOfRange = 11
+    case unimplemented = 12
+    case `internal` = 13
+    case unavailable = 14
+    case dataLoss = 15
+    case unauthenticated = 16
 }

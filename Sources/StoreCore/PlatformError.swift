@@ -1,5 +1,3 @@
-import StorePlatformProto
-
 /// The one error type of the platform: a code from the table in ``ErrorCode``, a
 /// message for people (what happened and what to do), and an optional cause
 /// for logs. Messages never contain secrets.
@@ -20,15 +18,5 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "\(code.rawValue): \(message)"
-    }
-
-    /// The wire status for this error.
-    public var status: Storeplatform_V1_Status {
-        var status = Storeplatform_V1_Status()
-        status.code = code.grpcCode
-        status.errorCode = code.rawValue
-        status.message = message
-        status.retryAfterMs = retryAfterMilliseconds
-        return status
     }
 }

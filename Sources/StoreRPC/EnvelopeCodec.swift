@@ -1,5 +1,5 @@
 import NIOCore
-import StorePlatformProto
+import StorePlatformEnvelope
 import SwiftProtobuf
 
 public typealias Envelope = Storeplatform_V1_Envelope

@@ -133,15 +133,14 @@ public final class RPCClient: Sendable {
 
     // MARK: Unary
 
-    /// Calls a unary method with a typed request and response.
+    /// Calls a unary method: the request and the response have its types.
     public func unary<Request: Message, Response: Message>(
-        _ method: String,
+        _ method: RPCMethod<Request, Response>,
         _ request: Request,
-        as responseType: Response.Type = Response.self,
         metadata: [String: String] = [:],
         timeout: Duration? = nil
     ) async throws -> Response {
-        let response = try await call(method, payload: request.serializedBytes(), metadata: metadata, timeout: timeout)
+        let response = try await call(method.name, payload: request.serializedBytes(), metadata: metadata, timeout: timeout)
         do {
             return try Response(serializedBytes: response.payload)
         } catch {
@@ -182,14 +181,13 @@ public final class RPCClient: Sendable {
     /// and ends when the server ends the stream (throwing its status if not OK).
     /// Cancelling the consuming task, or dropping the sequence, sends CANCEL.
     public func serverStream<Request: Message, Response: Message>(
-        _ method: String,
+        _ method: RPCStreamMethod<Request, Response>,
         _ request: Request,
-        as responseType: Response.Type = Response.self,
         metadata: [String: String] = [:],
         timeout: Duration? = nil
     ) throws -> RPCResponseStream<Response> {
         let key = nextKey.add(1, ordering: .relaxed).newValue
-        let envelope = makeRequest(method, payload: try request.serializedBytes(), metadata: metadata, timeout: timeout)
+        let envelope = makeRequest(method.name, payload: try request.serializedBytes(), metadata: metadata, timeout: timeout)
         let (stream, continuation) = AsyncThrowingStream<Envelope, any Error>.makeStream()
         let timer = timeout.map { scheduleLocalDeadline(key: key, after: $0) }
         continuation.onTermination = { [self] reason in

@@ -32,10 +32,10 @@ public struct RPCRouter: Sendable {
 
     /// Registers a unary method. Registering the same name twice is a programming error.
     public mutating func unary<Request: Message, Response: Message>(
-        _ method: String,
+        _ method: RPCMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) async throws -> Response
     ) {
-        add(method, Route(handler: .unary { payload, context in
+        add(method.name, Route(handler: .unary { payload, context in
             let request = try Self.decode(Request.self, payload)
             return try await handler(request, context).serializedBytes()
         }))
@@ -46,10 +46,10 @@ public struct RPCRouter: Sendable {
     /// other answers of the same read. Only for handlers that never block and
     /// finish in microseconds (Health); everything else uses ``unary(_:_:)``.
     public mutating func inline<Request: Message, Response: Message>(
-        _ method: String,
+        _ method: RPCMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) {
-        add(method, Route(handler: .inline { payload, context in
+        add(method.name, Route(handler: .inline { payload, context in
             let request = try Self.decode(Request.self, payload)
             return try handler(request, context).serializedBytes()
         }))
@@ -58,10 +58,10 @@ public struct RPCRouter: Sendable {
     /// Registers a server-streaming method: the handler sends messages through the
     /// writer and returns (STREAM_END OK) or throws (STREAM_END with its status).
     public mutating func serverStream<Request: Message, Response: Message>(
-        _ method: String,
+        _ method: RPCStreamMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext, RPCStreamWriter<Response>) async throws -> Void
     ) {
-        add(method, Route(handler: .serverStream { payload, context, sink in
+        add(method.name, Route(handler: .serverStream { payload, context, sink in
             let request = try Self.decode(Request.self, payload)
             try await handler(request, context, RPCStreamWriter(sink: sink))
         }))

@@ -1,4 +1,4 @@
-import StorePlatformProto
+import StorePlatformEnvelope
 
 public typealias RPCStatusCode = Storeplatform_V1_Code
 

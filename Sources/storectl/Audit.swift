@@ -34,7 +34,7 @@ struct Audit: AsyncParsableCommand {
             request.limit = UInt32(limit ?? 0)
             request.storeID = store ?? ""
             request.pageToken = pageToken ?? ""
-            try await connection.show(StorePlatformMethod.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self) {
+            try await connection.show(StorePlatformMethod.PlatformService.listAudit, request) {
                 response, _ in
                 if response.events.isEmpty {
                     print("no audit events")

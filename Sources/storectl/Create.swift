@@ -48,7 +48,7 @@ struct Create: AsyncParsableCommand {
             request.name = name
             request.engine = engine
             try await connection.call(
-                StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self,
+                StorePlatformMethod.StoreService.createStore, request,
                 metadata: idempotencyKey.map { ["idempotency-key": $0] } ?? [:]
             ) { response, client in
                 try await waiting.report(response, store: response.store, goal: .ready, client: client, connection: connection)

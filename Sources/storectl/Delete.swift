@@ -28,7 +28,7 @@ struct Delete: AsyncParsableCommand {
         try await runReportingErrors {
             var request = Storeplatform_V1_DeleteStoreRequest()
             request.id = id
-            try await connection.call(StorePlatformMethod.StoreService.deleteStore, request, as: Storeplatform_V1_DeleteStoreResponse.self) {
+            try await connection.call(StorePlatformMethod.StoreService.deleteStore, request) {
                 response, client in
                 try await waiting.report(response, store: response.store, goal: .deleted, client: client, connection: connection)
             }

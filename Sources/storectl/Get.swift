@@ -18,7 +18,7 @@ struct Get: AsyncParsableCommand {
         try await runReportingErrors {
             var request = Storeplatform_V1_GetStoreRequest()
             request.id = id
-            try await connection.show(StorePlatformMethod.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self) {
+            try await connection.show(StorePlatformMethod.StoreService.getStore, request) {
                 response, _ in printTable(response.store.detailRows)
             }
         }

@@ -12,7 +12,7 @@ struct Health: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             try await connection.show(
-                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self
+                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest()
             ) { health, client in
                 let cluster = health.clusterSimulated ? "\(health.clusterDriver) (embedded simulator, no real Kubernetes)" : health.clusterDriver
                 printTable([

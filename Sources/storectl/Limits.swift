@@ -46,15 +46,14 @@ struct Limits: AsyncParsableCommand {
         try await runReportingErrors {
             if let update {
                 try await connection.show(
-                    StorePlatformMethod.AdminService.updateLimits, update, as: Storeplatform_V1_UpdateLimitsResponse.self
+                    StorePlatformMethod.AdminService.updateLimits, update
                 ) { response, _ in
                     printNote("updated; the change lasts until the daemon restarts")
                     printLimits(response.limits)
                 }
             } else {
                 try await connection.show(
-                    StorePlatformMethod.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest(),
-                    as: Storeplatform_V1_GetLimitsResponse.self
+                    StorePlatformMethod.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest()
                 ) { response, _ in printLimits(response.limits) }
             }
         }

@@ -62,7 +62,6 @@ struct List: AsyncParsableCommand {
                     let page = try await client.unary(
                         StorePlatformMethod.StoreService.listStores,
                         request,
-                        as: Storeplatform_V1_ListStoresResponse.self,
                         timeout: connection.callTimeout
                     )
                     if connection.json {

@@ -12,7 +12,7 @@ struct Metrics: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.show(StorePlatformMethod.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self) { metrics, _ in
+            try await connection.show(StorePlatformMethod.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()) { metrics, _ in
                 printSection("Stores by status", metrics.storesByStatus.map { [$0.status.name, String($0.count)] })
 
                 let provisioning = metrics.provisioning

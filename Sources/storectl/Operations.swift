@@ -21,7 +21,7 @@ struct Operations: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.show(StorePlatformMethod.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest(), as: Storeplatform_V1_ListOperationsResponse.self) { response, _ in
+            try await connection.show(StorePlatformMethod.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest()) { response, _ in
                 guard !response.operations.isEmpty else {
                     print("no store operations running")
                     return

@@ -20,7 +20,7 @@ struct Reconcile: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try await connection.show(StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self) { pass, _ in
+            try await connection.show(StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest()) { pass, _ in
                 let corrections = pass.corrections.count
                 print(
                     "Examined \(pass.storesExamined) stores in \(formatDuration(milliseconds: pass.durationMs))"

@@ -27,7 +27,7 @@ struct Retry: AsyncParsableCommand {
         try await runReportingErrors {
             var request = Storeplatform_V1_RetryStoreRequest()
             request.id = id
-            try await connection.call(StorePlatformMethod.StoreService.retryStore, request, as: Storeplatform_V1_RetryStoreResponse.self) {
+            try await connection.call(StorePlatformMethod.StoreService.retryStore, request) {
                 response, client in
                 try await waiting.report(response, store: response.store, goal: .ready, client: client, connection: connection)
             }

@@ -35,7 +35,6 @@ struct StoreFollower: Sendable {
         let events = try client.serverStream(
             StorePlatformMethod.StoreService.watchStores,
             watch,
-            as: Storeplatform_V1_StoreEvent.self,
             timeout: .milliseconds(Int64(waitTimeout * 1000))
         )
 

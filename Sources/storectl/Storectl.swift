@@ -125,22 +125,22 @@ struct ConnectionOptions: ParsableArguments {
     /// One unary call on a connection of its own, waiting at most --timeout;
     /// `body` gets the answer while the connection is still open (to follow the
     /// store with --wait).
-    func call<Response: Message, Result>(
-        _ method: String, _ request: some Message, as type: Response.Type, metadata: [String: String] = [:],
+    func call<Request: Message, Response: Message, Result>(
+        _ method: RPCMethod<Request, Response>, _ request: Request, metadata: [String: String] = [:],
         then body: (Response, RPCClient) async throws -> Result
     ) async throws -> Result {
         try await withClient { client in
-            try await body(client.unary(method, request, as: type, metadata: metadata, timeout: callTimeout), client)
+            try await body(client.unary(method, request, metadata: metadata, timeout: callTimeout), client)
         }
     }
 
     /// One unary call whose answer is printed: as proto3 JSON with --json,
     /// otherwise by `printHuman`.
-    func show<Response: Message>(
-        _ method: String, _ request: some Message, as type: Response.Type,
+    func show<Request: Message, Response: Message>(
+        _ method: RPCMethod<Request, Response>, _ request: Request,
         _ printHuman: (Response, RPCClient) throws -> Void
     ) async throws {
-        try await call(method, request, as: type) { response, client in
+        try await call(method, request) { response, client in
             if json { print(try response.jsonString()) } else { try printHuman(response, client) }
         }
     }

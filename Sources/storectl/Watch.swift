@@ -44,7 +44,7 @@ struct Watch: AsyncParsableCommand {
                         request.afterAuditID = last
                         do {
                             let events = try client.serverStream(
-                                StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self
+                                StorePlatformMethod.StoreService.watchStores, request
                             )
                             for try await event in events {
                                 if json {

@@ -37,7 +37,7 @@ enum CreateLoad {
                 group.addTask {
                     var request = Storeplatform_V1_CreateStoreRequest()
                     request.name = "load-\(index)"
-                    _ = try await client.unary(StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self)
+                    _ = try await client.unary(StorePlatformMethod.StoreService.createStore, request)
                 }
             }
             for _ in 0..<min(inFlight, total) { submit() }

@@ -222,7 +222,7 @@ struct LifecycleBenchmark: AsyncParsableCommand {
         try RPCBenchmark.waitForSocket(.unix(path: socket))
         let client = try await RPCClient.connect(to: .unix(path: socket))
         let watch = try client.serverStream(
-            StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(), as: Storeplatform_V1_StoreEvent.self
+            StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest()
         )
         try await Task.sleep(for: .milliseconds(200))  // let the watch subscribe
         let peak = PeakSampler(process)

@@ -270,7 +270,7 @@ struct RPCBenchmark: ParsableCommand {
         var envelope = Envelope()
         envelope.streamID = streamID
         envelope.type = .request
-        envelope.method = StorePlatformMethod.PlatformService.health
+        envelope.method = StorePlatformMethod.PlatformService.health.name
         return try envelope.serializedBytes()
     }
 

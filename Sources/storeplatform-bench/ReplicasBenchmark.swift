@@ -94,7 +94,7 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         for socket in sockets { clients.append(try await RPCClient.connect(to: .unix(path: socket))) }
         // One watch on the first replica sees every replica's transitions.
         let watch = try clients[0].serverStream(
-            StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(), as: Storeplatform_V1_StoreEvent.self
+            StorePlatformMethod.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest()
         )
         try await Task.sleep(for: .milliseconds(300))  // let the watch subscribe
         let cpuBefore = Double(processes.map(\.cpuMicroseconds).reduce(0, +)) / 1e6

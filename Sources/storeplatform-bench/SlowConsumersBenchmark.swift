@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StorePlatformEnvelope
 import StorePlatformProto
 import StoreRPC
 import Synchronization
@@ -192,14 +193,14 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
         let ids = try await concurrently(names, inFlight: inFlight) { name in
             var request = Storeplatform_V1_CreateStoreRequest()
             request.name = name
-            return try await client.unary(StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self).store.id
+            return try await client.unary(StorePlatformMethod.StoreService.createStore, request).store.id
         }
         try await waitUntil(client, ids, are: .ready)
         guard delete else { return }
         _ = try await concurrently(ids, inFlight: inFlight) { id in
             var request = Storeplatform_V1_DeleteStoreRequest()
             request.id = id
-            return try await client.unary(StorePlatformMethod.StoreService.deleteStore, request, as: Storeplatform_V1_DeleteStoreResponse.self).store.id
+            return try await client.unary(StorePlatformMethod.StoreService.deleteStore, request).store.id
         }
         try await waitUntil(client, ids, are: .deleted)
     }
@@ -233,7 +234,7 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
             for id in pending {
                 var request = Storeplatform_V1_GetStoreRequest()
                 request.id = id
-                let store = try await client.unary(StorePlatformMethod.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self).store
+                let store = try await client.unary(StorePlatformMethod.StoreService.getStore, request).store
                 if store.status == status { pending.remove(id) }
                 if store.status == .failed { throw ValidationError("store \(store.name) failed: \(store.errorMessage)") }
             }
@@ -247,7 +248,7 @@ struct SlowConsumersBenchmark: AsyncParsableCommand {
         var request = Storeplatform_V1_ListAuditRequest()
         request.limit = 1000
         while true {
-            let page = try await client.unary(StorePlatformMethod.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self)
+            let page = try await client.unary(StorePlatformMethod.PlatformService.listAudit, request)
             ids += page.events.map(\.id)
             if page.nextPageToken.isEmpty { return ids.sorted() }
             request.pageToken = page.nextPageToken
@@ -395,7 +396,7 @@ final class Watcher: @unchecked Sendable {
             var envelope = Storeplatform_V1_Envelope()
             envelope.streamID = 1
             envelope.type = .request
-            envelope.method = StorePlatformMethod.StoreService.watchStores
+            envelope.method = StorePlatformMethod.StoreService.watchStores.name
             envelope.payload = try watch.serializedData()
             let body: [UInt8] = try envelope.serializedBytes()
             let length = UInt32(body.count)

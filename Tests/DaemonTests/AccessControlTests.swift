@@ -41,7 +41,7 @@ import Testing
         #expect(await refusal { _ = try await local.retry(theirs.id) }.hasPrefix("PERMISSION_DENIED: uid:\(uid) may change only the stores it created"))
         #expect(
             await refusal {
-                _ = try await local.unary(M.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest(), as: Storeplatform_V1_ListOperationsResponse.self)
+                _ = try await local.unary(M.AdminService.listOperations, Storeplatform_V1_ListOperationsRequest())
             } == "PERMISSION_DENIED: uid:\(uid) is an operator; ListOperations needs the admin role (grant it in an access file, storeplatformd --access-file)"
         )
         // Reads are open to every caller.
@@ -121,7 +121,7 @@ import Testing
         #expect(try await viewer.store(shop.id).name == "shop")
         #expect(
             await refusal {
-                _ = try await ops.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self)
+                _ = try await ops.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest())
             } == "PERMISSION_DENIED: token:ops is an operator; Reconcile needs the admin role (grant it in \(directory)/access.conf)"
         )
 

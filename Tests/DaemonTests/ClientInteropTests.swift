@@ -102,7 +102,7 @@ struct ClientInteropTests {
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         var request = Storeplatform_V1_ListStoresRequest()
         request.pageSize = 10
-        let stores = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        let stores = try await client.unary(M.StoreService.listStores, request).stores
         #expect(stores.map(\.owner) == ["token:interop"])
         await client.close()
         try await daemon.terminate()

@@ -106,7 +106,7 @@ struct DaemonTests {
         // Readiness is live: one check of the database may miss its bound on a loaded machine.
         _ = try await pollUntil("Health answers SERVING") { () -> Bool? in
             let health = try await client.unary(
-                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self
+                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest()
             )
             return health.status == "SERVING" ? true : nil
         }
@@ -122,8 +122,7 @@ struct DaemonTests {
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         let reconcile = await #expect(throws: RPCError.self) {
             _ = try await client.unary(
-                StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(),
-                as: Storeplatform_V1_ReconcileResponse.self
+                StorePlatformMethod.AdminService.reconcile, Storeplatform_V1_ReconcileRequest()
             )
         }
         #expect(reconcile?.code == .permissionDenied)

@@ -297,7 +297,7 @@ final class OutageLoad: Sendable {
 extension RPCClient {
     func outageHealth() async throws -> Storeplatform_V1_HealthResponse {
         try await unary(
-            StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self,
+            StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(),
             timeout: DatabaseOutageTests.callTimeout
         )
     }
@@ -306,7 +306,7 @@ extension RPCClient {
         var request = Storeplatform_V1_CreateStoreRequest()
         request.name = name
         return try await unary(
-            StorePlatformMethod.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self,
+            StorePlatformMethod.StoreService.createStore, request,
             metadata: ["idempotency-key": key], timeout: DatabaseOutageTests.callTimeout
         ).store
     }
@@ -315,7 +315,7 @@ extension RPCClient {
         var request = Storeplatform_V1_GetStoreRequest()
         request.id = id
         return try await unary(
-            StorePlatformMethod.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self,
+            StorePlatformMethod.StoreService.getStore, request,
             timeout: DatabaseOutageTests.callTimeout
         ).store
     }
@@ -325,7 +325,7 @@ extension RPCClient {
         request.pageSize = 20
         request.pageToken = pageToken
         return try await unary(
-            StorePlatformMethod.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self,
+            StorePlatformMethod.StoreService.listStores, request,
             timeout: DatabaseOutageTests.callTimeout
         )
     }
@@ -347,7 +347,7 @@ extension RPCClient {
         request.storeID = storeID
         request.limit = 1000
         return try await unary(
-            StorePlatformMethod.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self,
+            StorePlatformMethod.PlatformService.listAudit, request,
             timeout: DatabaseOutageTests.callTimeout
         ).events.reversed()
     }

@@ -41,15 +41,14 @@ import Testing
         }
         while lock.isHeld {
             let health = try await client.unary(
-                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(),
-                as: Storeplatform_V1_HealthResponse.self, timeout: .milliseconds(1500)
+                StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest(), timeout: .milliseconds(1500)
             )
             #expect(health.status == "SERVING")
             answered()
             var get = Storeplatform_V1_GetStoreRequest()
             get.id = existing.id
             let store = try await client.unary(
-                StorePlatformMethod.StoreService.getStore, get, as: Storeplatform_V1_GetStoreResponse.self, timeout: .milliseconds(1500)
+                StorePlatformMethod.StoreService.getStore, get, timeout: .milliseconds(1500)
             ).store
             #expect(store.id == existing.id)
             answered()

@@ -34,7 +34,7 @@ struct MetadataLimitTests {
     func everyAuditRow(_ client: RPCClient) async throws -> [Storeplatform_V1_AuditEvent] {
         var request = Storeplatform_V1_ListAuditRequest()
         request.limit = 1000
-        return try await client.unary(M.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self).events
+        return try await client.unary(M.PlatformService.listAudit, request).events
     }
 
     @Test(arguments: ["unix", "tcp"])
@@ -47,7 +47,7 @@ struct MetadataLimitTests {
         let create = try createRequest("shop").serializedData()
 
         let longID = await refusal {
-            _ = try await client.call(M.StoreService.createStore, payload: create, metadata: ["request-id": Self.mebibyte])
+            _ = try await client.call(M.StoreService.createStore.name, payload: create, metadata: ["request-id": Self.mebibyte])
         }
         #expect(longID?.code == .invalidArgument)
         #expect(longID?.errorCode == "INVALID_ARGUMENT")
@@ -58,7 +58,7 @@ struct MetadataLimitTests {
 
         let longKey = await refusal {
             _ = try await client.call(
-                M.StoreService.createStore, payload: create, metadata: ["request-id": "rid-1", "idempotency-key": Self.mebibyte]
+                M.StoreService.createStore.name, payload: create, metadata: ["request-id": "rid-1", "idempotency-key": Self.mebibyte]
             )
         }
         #expect(longKey?.code == .invalidArgument)
@@ -68,7 +68,7 @@ struct MetadataLimitTests {
         // Every method, streams included (they end with that status).
         let badCharacter = await refusal {
             let stream = try client.serverStream(
-                M.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(), as: Storeplatform_V1_StoreEvent.self,
+                M.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest(),
                 metadata: ["request-id": "two words"]
             )
             for try await _ in stream {}
@@ -76,7 +76,7 @@ struct MetadataLimitTests {
         #expect(badCharacter?.message == "request-id contains byte 0x20 at byte 4; " + Self.requestIDRule)
 
         // The same connection still answers, and nothing was written.
-        let stores = try await client.unary(M.StoreService.listStores, Storeplatform_V1_ListStoresRequest(), as: Storeplatform_V1_ListStoresResponse.self)
+        let stores = try await client.unary(M.StoreService.listStores, Storeplatform_V1_ListStoresRequest())
         #expect(stores.stores.isEmpty)
         #expect(try await everyAuditRow(client).isEmpty)
         await client.close()
@@ -94,11 +94,11 @@ struct MetadataLimitTests {
 
         let payload = try createRequest("shop").serializedData()
         let first = try await client.call(
-            M.StoreService.createStore, payload: payload, metadata: ["request-id": requestID, "idempotency-key": key]
+            M.StoreService.createStore.name, payload: payload, metadata: ["request-id": requestID, "idempotency-key": key]
         )
         #expect(first.metadata["request-id"] == requestID)
         let store = try Storeplatform_V1_CreateStoreResponse(serializedBytes: first.payload).store
-        let again = try await client.call(M.StoreService.createStore, payload: payload, metadata: ["idempotency-key": key])
+        let again = try await client.call(M.StoreService.createStore.name, payload: payload, metadata: ["idempotency-key": key])
         #expect(try Storeplatform_V1_CreateStoreResponse(serializedBytes: again.payload).store.id == store.id)
 
         let created = try await everyAuditRow(client).filter { $0.action == "create" }

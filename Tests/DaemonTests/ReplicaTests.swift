@@ -29,7 +29,7 @@ struct ReplicaTests {
         var counts: [UInt64] = []
         for client in clients {
             counts.append(try await client.unary(
-                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()
             ).reconcilePasses)
         }
         return counts
@@ -70,7 +70,7 @@ struct ReplicaTests {
         #expect(outcomes == ["OK": 38, "QUOTA_EXCEEDED": 22])
         var request = Storeplatform_V1_ListStoresRequest()
         request.pageSize = 100
-        let stores = try await clients[2].unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        let stores = try await clients[2].unary(M.StoreService.listStores, request).stores
         #expect(stores.count == 40)
         for client in clients { await client.close() }
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
@@ -109,7 +109,7 @@ struct ReplicaTests {
         _ = try await clients[1].create("counted-c")
         for client in clients {
             let metrics = try await client.unary(
-                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()
             )
             #expect(metrics.activeOperations == 3)
         }
@@ -128,7 +128,7 @@ struct ReplicaTests {
         for (index, client) in clients.enumerated() {
             let before = try await passes()
             let answer = try await client.unary(
-                M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self
+                M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest()
             )
             let after = try await passes()
             let leader = try #require(Int(answer.replica.dropFirst())).advanced(by: -1)
@@ -166,7 +166,7 @@ struct ReplicaTests {
                     await errorCode {
                         var request = Storeplatform_V1_ListStoresRequest()
                         request.pageSize = 1
-                        _ = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self)
+                        _ = try await client.unary(M.StoreService.listStores, request)
                     }
                 }
             }
@@ -277,7 +277,7 @@ struct ReplicaTests {
         var update = Storeplatform_V1_UpdateLimitsRequest()
         update.maxLiveStores = 3
         update.createsPerMinute = 7
-        let updated = try await first.unary(M.AdminService.updateLimits, update, as: Storeplatform_V1_UpdateLimitsResponse.self).limits
+        let updated = try await first.unary(M.AdminService.updateLimits, update).limits
         #expect(updated.maxLiveStores == 3)
         for daemon in daemons.dropFirst() {
             let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
@@ -285,7 +285,7 @@ struct ReplicaTests {
             var limits = Storeplatform_V1_Limits()
             repeat {
                 limits = try await client.unary(
-                    M.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest(), as: Storeplatform_V1_GetLimitsResponse.self
+                    M.AdminService.getLimits, Storeplatform_V1_GetLimitsRequest()
                 ).limits
                 if limits.maxLiveStores == 3 { break }
                 try await Task.sleep(for: .milliseconds(100))

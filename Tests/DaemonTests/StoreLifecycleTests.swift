@@ -18,7 +18,7 @@ extension RPCClient {
         request.name = name
         request.engine = engine
         return try await unary(
-            M.StoreService.createStore, request, as: Storeplatform_V1_CreateStoreResponse.self,
+            M.StoreService.createStore, request,
             metadata: key.map { ["idempotency-key": $0] } ?? [:]
         ).store
     }
@@ -26,26 +26,26 @@ extension RPCClient {
     func store(_ id: String) async throws -> Storeplatform_V1_Store {
         var request = Storeplatform_V1_GetStoreRequest()
         request.id = id
-        return try await unary(M.StoreService.getStore, request, as: Storeplatform_V1_GetStoreResponse.self).store
+        return try await unary(M.StoreService.getStore, request).store
     }
 
     func delete(_ id: String) async throws -> Storeplatform_V1_Store {
         var request = Storeplatform_V1_DeleteStoreRequest()
         request.id = id
-        return try await unary(M.StoreService.deleteStore, request, as: Storeplatform_V1_DeleteStoreResponse.self).store
+        return try await unary(M.StoreService.deleteStore, request).store
     }
 
     func retry(_ id: String) async throws -> Storeplatform_V1_Store {
         var request = Storeplatform_V1_RetryStoreRequest()
         request.id = id
-        return try await unary(M.StoreService.retryStore, request, as: Storeplatform_V1_RetryStoreResponse.self).store
+        return try await unary(M.StoreService.retryStore, request).store
     }
 
     func audit(storeID: String) async throws -> [Storeplatform_V1_AuditEvent] {
         var request = Storeplatform_V1_ListAuditRequest()
         request.storeID = storeID
         request.limit = 1000
-        return try await unary(M.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self).events.reversed()
+        return try await unary(M.PlatformService.listAudit, request).events.reversed()
     }
 
     /// Polls until the store is in one of `statuses` (a generous bound, never a speed check).
@@ -122,7 +122,7 @@ struct StoreLifecycleTests {
         // A watch of one store starts with its current state.
         var watch = Storeplatform_V1_WatchStoresRequest()
         watch.storeID = id
-        for try await event in try client.serverStream(M.StoreService.watchStores, watch, as: Storeplatform_V1_StoreEvent.self) {
+        for try await event in try client.serverStream(M.StoreService.watchStores, watch) {
             #expect(event.action == "current")
             #expect(event.toStatus == .deleted)
             #expect(event.store.id == id)
@@ -185,13 +185,13 @@ struct StoreLifecycleTests {
         // The first delete's operation still holds the store's lock.
         #expect(await errorCode { _ = try await client.delete(shop.id) } == "OPERATION_IN_PROGRESS")
         #expect(await errorCode {
-            _ = try await client.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest(), as: Storeplatform_V1_ReconcileResponse.self)
+            _ = try await client.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest())
         } == "PERMISSION_DENIED")
         let anonymous = try await RPCClient.connect(to: .tcp(host: "127.0.0.1", port: daemon.tcpPort))
         #expect(await errorCode { _ = try await anonymous.store(shop.id) } == "UNAUTHENTICATED")
         await anonymous.close()
 
-        let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self)
+        let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
         #expect(metrics.quotaRefusalsTotal == 1)
         #expect(metrics.storesByStatus.count == 6)
         // The delete finishes before the daemon is stopped: this test is about the
@@ -236,7 +236,7 @@ struct StoreLifecycleTests {
         #expect(outcomes == ["OK": 10, "QUOTA_EXCEEDED": 10])
         var request = Storeplatform_V1_ListStoresRequest()
         request.pageSize = 100
-        let stores = try await client.unary(M.StoreService.listStores, request, as: Storeplatform_V1_ListStoresResponse.self).stores
+        let stores = try await client.unary(M.StoreService.listStores, request).stores
         #expect(stores.count == 10)
         await client.close()
         try await daemon.terminate()

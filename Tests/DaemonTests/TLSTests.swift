@@ -229,7 +229,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         let tls = RPCClientTLS(caFile: pki.path("ca.pem"))
         let open = try await RPCClient.connect(to: endpoint, metadata: ["authorization": "Bearer first-token"], tls: tls)
         #expect(open.serverCertificate?.hasPrefix("CN=localhost serial 1001 ") == true, "\(open.serverCertificate ?? "-")")
-        _ = try await open.unary(health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
+        _ = try await open.unary(health, Storeplatform_V1_HealthRequest())
 
         // New certificate and key, new token; then SIGHUP.
         try pki.issueServerCertificate(commonName: "renewed.localhost", serial: 8194, into: "server")
@@ -240,14 +240,14 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         #expect(daemon.log.contains("now=CN=renewed.localhost serial 2002 "), "\(daemon.log)")
 
         // The open connection goes on, with the token it was accepted with.
-        _ = try await open.unary(health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
+        _ = try await open.unary(health, Storeplatform_V1_HealthRequest())
         // A new one sees the new certificate, and needs the new token.
         let renewed = try await RPCClient.connect(to: endpoint, metadata: ["authorization": "Bearer second-token"], tls: tls)
         #expect(renewed.serverCertificate?.hasPrefix("CN=renewed.localhost serial 2002 ") == true, "\(renewed.serverCertificate ?? "-")")
-        _ = try await renewed.unary(health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
+        _ = try await renewed.unary(health, Storeplatform_V1_HealthRequest())
         let stale = try await RPCClient.connect(to: endpoint, metadata: ["authorization": "Bearer first-token"], tls: tls)
         await #expect(throws: RPCError.self) {
-            _ = try await stale.unary(self.health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
+            _ = try await stale.unary(self.health, Storeplatform_V1_HealthRequest())
         }
 
         // Failed reloads keep what was there: a key that is not the certificate's,
@@ -260,7 +260,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         #expect(daemon.log.contains("SIGHUP: TLS reload failed, keeping the previous certificate and key: the TLS key"), "\(daemon.log)")
         let kept = try await RPCClient.connect(to: endpoint, metadata: ["authorization": "Bearer second-token"], tls: tls)
         #expect(kept.serverCertificate?.hasPrefix("CN=renewed.localhost serial 2002 ") == true)
-        _ = try await kept.unary(health, Storeplatform_V1_HealthRequest(), as: Storeplatform_V1_HealthResponse.self)
+        _ = try await kept.unary(health, Storeplatform_V1_HealthRequest())
 
         for client in [open, renewed, stale, kept] { await client.close() }
         try await daemon.terminate()

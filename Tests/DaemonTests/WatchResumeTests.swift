@@ -46,7 +46,7 @@ extension RPCClient {
         var request = Storeplatform_V1_ListAuditRequest()
         request.limit = 1000
         while true {
-            let page = try await unary(M.PlatformService.listAudit, request, as: Storeplatform_V1_ListAuditResponse.self)
+            let page = try await unary(M.PlatformService.listAudit, request)
             ids += page.events.map(\.id)
             if page.nextPageToken.isEmpty { return ids.sorted() }
             request.pageToken = page.nextPageToken
@@ -125,7 +125,7 @@ struct WatchResumeTests {
         let deadline = ContinuousClock.now + .seconds(180)
         while ContinuousClock.now < deadline {
             let metrics = try await client.unary(
-                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest(), as: Storeplatform_V1_GetMetricsResponse.self
+                M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()
             )
             if metrics.storesByStatus.first(where: { $0.status == .ready })?.count == UInt64(stores) { break }
             try await Task.sleep(for: .milliseconds(100))

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import StoreCore
 import StoreDatabase
+import StorePlatformEnvelope
 import StorePlatformProto
 import StoreRPC
 import SwiftProtobuf
@@ -189,7 +190,7 @@ import Testing
             var envelope = Storeplatform_V1_Envelope()
             envelope.streamID = 1
             envelope.type = .request
-            envelope.method = StorePlatformMethod.StoreService.watchStores
+            envelope.method = StorePlatformMethod.StoreService.watchStores.name
             envelope.payload = try Storeplatform_V1_WatchStoresRequest().serializedBytes()
             let request: [UInt8] = try envelope.serializedBytes()
             try await withTimeout(seconds: 60) {
@@ -239,7 +240,7 @@ import Testing
                     var create = Storeplatform_V1_CreateStoreRequest()
                     create.name = name
                     let created = try await client.unary(
-                        StorePlatformMethod.StoreService.createStore, create, as: Storeplatform_V1_CreateStoreResponse.self
+                        StorePlatformMethod.StoreService.createStore, create
                     )
                     ids.append(created.store.id)
                 }
@@ -250,7 +251,7 @@ import Testing
                 }
                 var request = Storeplatform_V1_WatchStoresRequest()
                 request.afterAuditID = audit[1].id
-                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
+                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request)
                     .makeAsyncIterator()
                 var replayed: [Int64] = []
                 for _ in 2..<audit.count { replayed.append(try #require(try await iterator.next()).auditID) }
@@ -258,8 +259,7 @@ import Testing
                 // Live from here: the next transition, once.
                 _ = try await client.unary(
                     StorePlatformMethod.StoreService.deleteStore,
-                    { var delete = Storeplatform_V1_DeleteStoreRequest(); delete.id = ids[0]; return delete }(),
-                    as: Storeplatform_V1_DeleteStoreResponse.self
+                    { var delete = Storeplatform_V1_DeleteStoreRequest(); delete.id = ids[0]; return delete }()
                 )
                 let live = try #require(try await iterator.next())
                 #expect(live.auditID > audit.last!.id)
@@ -269,7 +269,7 @@ import Testing
                 var one = Storeplatform_V1_WatchStoresRequest()
                 one.storeID = ids[1]
                 one.afterAuditID = audit[0].id
-                var oneIterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, one, as: Storeplatform_V1_StoreEvent.self)
+                var oneIterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, one)
                     .makeAsyncIterator()
                 let first = try #require(try await oneIterator.next())
                 #expect(first.action != "current")
@@ -302,7 +302,7 @@ import Testing
                 var request = Storeplatform_V1_WatchStoresRequest()
                 request.afterAuditID = ids[99]
                 var received: [Int64] = []
-                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self)
+                var iterator = try client.serverStream(StorePlatformMethod.StoreService.watchStores, request)
                     .makeAsyncIterator()
                 while received.count < 420 { received.append(try #require(try await iterator.next()).auditID) }
                 #expect(received == Array(ids[100...]))
@@ -312,7 +312,7 @@ import Testing
                 received = []
                 let error = await #expect(throws: RPCError.self) {
                     for try await event in try client.serverStream(
-                        StorePlatformMethod.StoreService.watchStores, request, as: Storeplatform_V1_StoreEvent.self
+                        StorePlatformMethod.StoreService.watchStores, request
                     ) {
                         received.append(event.auditID)
                     }

@@ -60,12 +60,4 @@ struct ErrorCodeTests {
             #expect(code.httpStatus >= 400)
         }
     }
-
-    @Test func statusCarriesCodeMessageAndRetryAfter() {
-        let error = PlatformError(.rateLimited, "slow down", retryAfterMilliseconds: 1500)
-        #expect(error.status.code == .resourceExhausted)
-        #expect(error.status.errorCode == "RATE_LIMITED")
-        #expect(error.status.message == "slow down")
-        #expect(error.status.retryAfterMs == 1500)
-    }
 }

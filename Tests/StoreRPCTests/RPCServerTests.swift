@@ -8,7 +8,7 @@ import Testing
 
 @Suite("RPC server over real sockets")
 struct RPCServerTests {
-    @Test(arguments: [("unix", TestMethod.echo), ("tcp", TestMethod.echo), ("unix", TestMethod.inlineEcho), ("tcp", TestMethod.inlineEcho)])
+    @Test(arguments: [("unix", TestMethod.echo.name), ("tcp", TestMethod.echo.name), ("unix", TestMethod.inlineEcho.name), ("tcp", TestMethod.inlineEcho.name)])
     func unaryCallAnswersAndEchoesTheRequestID(transport: String, method: String) async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: transport == "unix" ? server.unix : server.tcp)
@@ -38,7 +38,7 @@ struct RPCServerTests {
                 let client = clients[call % clients.count]
                 group.addTask {
                     let method = call % 2 == 0 ? TestMethod.echo : TestMethod.inlineEcho
-                    let reply = try await client.unary(method, request("call-\(call)"), as: Reply.self)
+                    let reply = try await client.unary(method, request("call-\(call)"))
                     return reply.id == "call-\(call)" ? 0 : 1
                 }
             }
@@ -94,7 +94,7 @@ struct RPCServerTests {
         #expect(try await socket.isClosedByPeer())
         // The server keeps serving other connections.
         let client = try await RPCClient.connect(to: server.tcp)
-        #expect(try await client.unary(TestMethod.echo, request("still-up"), as: Reply.self).id == "still-up")
+        #expect(try await client.unary(TestMethod.echo, request("still-up")).id == "still-up")
         await client.close()
         try await server.stop()
     }
@@ -139,7 +139,7 @@ struct RPCServerTests {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)
         let error = await #expect(throws: RPCError.self) {
-            _ = try await client.call(TestMethod.fail, payload: Data(), metadata: ["request-id": "rid-7"])
+            _ = try await client.call(TestMethod.fail.name, payload: Data(), metadata: ["request-id": "rid-7"])
         }
         #expect(error?.code == .internal)
         #expect(error?.errorCode == "INTERNAL_ERROR")
@@ -166,8 +166,8 @@ struct RPCServerTests {
         let server = try await TestServer.start { $0.maxTCPConnections = 2 }
         let first = try await RPCClient.connect(to: server.tcp)
         let second = try await RPCClient.connect(to: server.tcp)
-        _ = try await first.unary(TestMethod.echo, request("1"), as: Reply.self)
-        _ = try await second.unary(TestMethod.echo, request("2"), as: Reply.self)
+        _ = try await first.unary(TestMethod.echo, request("1"))
+        _ = try await second.unary(TestMethod.echo, request("2"))
         let third = try RawConnection(server.tcp)
         // Even an inline method is not answered on a refused connection.
         try third.send(try requestEnvelope(stream: 1, method: TestMethod.inlineEcho))
@@ -179,7 +179,7 @@ struct RPCServerTests {
         #expect(try await third.isClosedByPeer())
         // TCP being full takes nothing from the admin socket.
         let admin = try await RPCClient.connect(to: server.unix)
-        #expect(try await admin.unary(TestMethod.echo, request("admin"), as: Reply.self).id == "admin")
+        #expect(try await admin.unary(TestMethod.echo, request("admin")).id == "admin")
         #expect(server.server.openConnections(.tcp) == 2)
         await admin.close()
         await first.close()
@@ -197,8 +197,8 @@ struct RPCServerTests {
         }
         let first = try await RPCClient.connect(to: server.unix)
         let second = try await RPCClient.connect(to: server.unix)
-        _ = try await first.unary(TestMethod.echo, request("1"), as: Reply.self)
-        _ = try await second.unary(TestMethod.echo, request("2"), as: Reply.self)
+        _ = try await first.unary(TestMethod.echo, request("1"))
+        _ = try await second.unary(TestMethod.echo, request("2"))
         let third = try RawConnection(server.unix)
         let error = try #require(try await third.receive())
         #expect(error.status.code == .resourceExhausted)
@@ -219,7 +219,7 @@ struct RPCServerTests {
         var clients: [RPCClient] = []
         for index in 0..<3 {
             let client = try await RPCClient.connect(to: adminServer.unix)
-            #expect(try await client.unary(TestMethod.echo, request("\(index)"), as: Reply.self).id == "\(index)")
+            #expect(try await client.unary(TestMethod.echo, request("\(index)")).id == "\(index)")
             clients.append(client)
         }
         for client in clients { await client.close() }
@@ -240,7 +240,7 @@ struct RPCServerTests {
         try await eventually("the idle connection's place given back") { server.server.openConnections(.tcp) == 0 }
 
         let watcher = try await RPCClient.connect(to: server.unix)
-        let stream = try watcher.serverStream(TestMethod.ticks, request("100000"), as: Reply.self)
+        let stream = try watcher.serverStream(TestMethod.ticks, request("100000"))
         var iterator = stream.makeAsyncIterator()
         #expect(try await iterator.next() != nil)
         // The client now sends nothing for well past the idle timeout.
@@ -259,14 +259,14 @@ struct RPCServerTests {
         // A deadline long enough for the handler to be running when it passes, even on a
         // machine loaded by parallel builds.
         let error = await #expect(throws: RPCError.self) {
-            _ = try await client.unary(TestMethod.slow, request("60000"), as: Reply.self, timeout: .seconds(5))
+            _ = try await client.unary(TestMethod.slow, request("60000"), timeout: .seconds(5))
         }
         #expect(error?.code == .deadlineExceeded)
         #expect(error?.errorCode == "DEADLINE_EXCEEDED")
         #expect(server.probe.started.load(ordering: .relaxed) == 1)
         try await eventually("handler cancelled") { server.probe.cancelled.load(ordering: .relaxed) == 1 }
         // The connection still serves calls.
-        #expect(try await client.unary(TestMethod.echo, request("after"), as: Reply.self).id == "after")
+        #expect(try await client.unary(TestMethod.echo, request("after")).id == "after")
         await client.close()
         try await server.stop()
     }
@@ -276,7 +276,7 @@ struct RPCServerTests {
         let client = try await RPCClient.connect(to: server.tcp)
         let consumer = Task {
             var seen = 0
-            for try await _ in try client.serverStream(TestMethod.ticks, request(""), as: Reply.self) {
+            for try await _ in try client.serverStream(TestMethod.ticks, request("")) {
                 seen += 1
             }
             return seen
@@ -294,7 +294,7 @@ struct RPCServerTests {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)
         var ticks: [UInt32] = []
-        for try await reply in try client.serverStream(TestMethod.ticks, request("5"), as: Reply.self) {
+        for try await reply in try client.serverStream(TestMethod.ticks, request("5")) {
             ticks.append(reply.attempts)
         }
         #expect(ticks == [0, 1, 2, 3, 4])
@@ -335,7 +335,7 @@ struct RPCServerTests {
     @Test func handlerSeesPeerCredentialsFromSOPeercred() async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)
-        let reply = try await client.unary(TestMethod.peer, request(""), as: Reply.self)
+        let reply = try await client.unary(TestMethod.peer, request(""))
         #expect(reply.namespace == "unix")
         #expect(reply.attempts == getuid())
         #expect(reply.updatedAtMs == Int64(getgid()))
@@ -349,25 +349,25 @@ struct RPCServerTests {
         let server = try await TestServer.start { $0.tcp?.tokens = ReloadableBearerTokens(BearerTokens(["first-secret", "second-secret"])) }
         let anonymous = try await RPCClient.connect(to: server.tcp)
         let missing = await #expect(throws: RPCError.self) {
-            _ = try await anonymous.unary(TestMethod.echo, request(""), as: Reply.self)
+            _ = try await anonymous.unary(TestMethod.echo, request(""))
         }
         #expect(missing?.code == .unauthenticated)
         #expect(missing?.errorCode == "UNAUTHENTICATED")
         let wrong = await #expect(throws: RPCError.self) {
-            _ = try await anonymous.unary(TestMethod.echo, request(""), as: Reply.self, metadata: ["authorization": "Bearer second-secreT"])
+            _ = try await anonymous.unary(TestMethod.echo, request(""), metadata: ["authorization": "Bearer second-secreT"])
         }
         #expect(wrong?.code == .unauthenticated)
         await anonymous.close()
 
         let authorized = try await RPCClient.connect(to: server.tcp, metadata: ["authorization": "Bearer second-secret"])
-        let reply = try await authorized.unary(TestMethod.peer, request(""), as: Reply.self)
+        let reply = try await authorized.unary(TestMethod.peer, request(""))
         #expect(reply.name == "token:2")
         #expect(reply.namespace == "tcp")
         await authorized.close()
 
         // The Unix socket identifies callers by uid and needs no token.
         let local = try await RPCClient.connect(to: server.unix)
-        #expect(try await local.unary(TestMethod.echo, request("u"), as: Reply.self).id == "u")
+        #expect(try await local.unary(TestMethod.echo, request("u")).id == "u")
         await local.close()
         try await server.stop()
     }
@@ -442,7 +442,7 @@ struct RPCServerTests {
 
         let server = try await TestServer.start(directory: directory)
         let client = try await RPCClient.connect(to: server.unix)
-        #expect(try await client.unary(TestMethod.echo, request("live"), as: Reply.self).id == "live")
+        #expect(try await client.unary(TestMethod.echo, request("live")).id == "live")
 
         await #expect {
             _ = try await TestServer.start(directory: directory)
@@ -450,7 +450,7 @@ struct RPCServerTests {
             "\(error)".contains("another daemon is already listening on \(path)")
         }
         // The refused second server did not disturb the first.
-        #expect(try await client.unary(TestMethod.echo, request("still"), as: Reply.self).id == "still")
+        #expect(try await client.unary(TestMethod.echo, request("still")).id == "still")
         await client.close()
         try await server.stop()
     }
@@ -470,7 +470,7 @@ struct RPCServerTests {
     @Test func gracefulShutdownFinishesInFlightCallAndRemovesTheSocket() async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)
-        let inFlight = Task { try await client.unary(TestMethod.slow, request("300"), as: Reply.self) }
+        let inFlight = Task { try await client.unary(TestMethod.slow, request("300")) }
         try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
         server.server.shutdown()
         let reply = try await inFlight.value
@@ -487,7 +487,7 @@ struct RPCServerTests {
     @Test func shutdownCancelsCallsThatOutliveTheGracePeriod() async throws {
         let server = try await TestServer.start { $0.shutdownGracePeriod = .milliseconds(100) }
         let client = try await RPCClient.connect(to: server.tcp)
-        let inFlight = Task { try await client.unary(TestMethod.slow, request("60000"), as: Reply.self) }
+        let inFlight = Task { try await client.unary(TestMethod.slow, request("60000")) }
         try await eventually("call started") { server.probe.started.load(ordering: .relaxed) == 1 }
         server.server.shutdown()
         try await server.runTask.value

@@ -18,12 +18,12 @@ final class Probe: Sendable {
 }
 
 enum TestMethod {
-    static let echo = "/test.v1.Test/Echo"
-    static let inlineEcho = "/test.v1.Test/InlineEcho"
-    static let slow = "/test.v1.Test/Slow"
-    static let peer = "/test.v1.Test/Peer"
-    static let ticks = "/test.v1.Test/Ticks"
-    static let fail = "/test.v1.Test/Fail"
+    static let echo = RPCMethod<Request, Reply>("/test.v1.Test/Echo")
+    static let inlineEcho = RPCMethod<Request, Reply>("/test.v1.Test/InlineEcho")
+    static let slow = RPCMethod<Request, Reply>("/test.v1.Test/Slow")
+    static let peer = RPCMethod<Request, Reply>("/test.v1.Test/Peer")
+    static let ticks = RPCStreamMethod<Request, Reply>("/test.v1.Test/Ticks")
+    static let fail = RPCMethod<Request, Reply>("/test.v1.Test/Fail")
 }
 
 /// A server on a fresh temp Unix socket and an ephemeral TCP port, with test methods:
@@ -191,11 +191,11 @@ final class RawConnection: @unchecked Sendable {
     }
 }
 
-func requestEnvelope(stream: UInt32, method: String, payload: [UInt8]? = nil, id: String = "x") throws -> Envelope {
+func requestEnvelope(stream: UInt32, method: some CustomStringConvertible, payload: [UInt8]? = nil, id: String = "x") throws -> Envelope {
     var envelope = Envelope()
     envelope.streamID = stream
     envelope.type = .request
-    envelope.method = method
+    envelope.method = "\(method)"
     envelope.payload = try payload.map { Data($0) } ?? request(id).serializedData()
     return envelope
 }
