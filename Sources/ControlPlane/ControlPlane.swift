@@ -89,7 +89,7 @@ public final class ControlPlane: Sendable {
         response.databaseProblem = problem
         response.version = info.version
         response.uptimeSeconds = uptimeSeconds
-        response.clusterDriver = info.clusterDriver
+        response.clusterDriver = info.clusterDriver.rawValue
         response.clusterSimulated = info.clusterSimulated
         response.startedAtMs = info.startedAtMilliseconds
         response.database = info.database
@@ -267,7 +267,7 @@ public final class ControlPlane: Sendable {
         guard request.afterAuditID == 0, let before else { return watch(current: nil) }
         let store = (try? await database.store(id: request.storeID)) ?? before
         return watch(current: StoreEvent(
-            store: store, fromStatus: store.status, toStatus: store.status, action: "current", auditID: 0, time: store.updatedAt
+            store: store, fromStatus: store.status, toStatus: store.status, action: .current, auditID: 0, time: store.updatedAt
         ))
     }
 
@@ -426,7 +426,7 @@ public final class ControlPlane: Sendable {
     private func existingStore(_ id: String) async throws -> Store {
         try requireID(id)
         guard let store = try await database.store(id: id) else {
-            throw PlatformError(.notFound, "no store with id \"\(id)\"")
+            throw PlatformError.storeNotFound(id)
         }
         return store
     }

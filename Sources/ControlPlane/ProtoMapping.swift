@@ -37,7 +37,7 @@ extension Optional where Wrapped == StoreStatus {
 }
 
 func milliseconds(_ date: Date?) -> Int64 {
-    date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } ?? 0
+    date?.millisecondsSince1970 ?? 0
 }
 
 extension Store {
@@ -69,7 +69,7 @@ extension AuditEvent {
         event.id = id
         event.timeMs = milliseconds(time)
         event.actor = actor
-        event.action = action
+        event.action = action.rawValue
         event.storeID = storeID
         event.storeName = storeName
         event.fromStatus = fromStatus.proto
@@ -87,7 +87,7 @@ extension StoreEvent {
         event.store = store.proto
         event.fromStatus = fromStatus.proto
         event.toStatus = toStatus.proto
-        event.action = action
+        event.action = action.rawValue
         event.auditID = auditID
         event.timeMs = milliseconds(time)
         return event

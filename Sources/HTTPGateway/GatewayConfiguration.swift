@@ -59,22 +59,6 @@ public struct GatewayConfiguration: Sendable {
     public var maxEventStreams = 256
 
     public init() {}
-
-    /// Splits "host:port" (or "[v6]:port") into its parts.
-    ///
-    /// - Throws: ``GatewayConfigurationError`` when either part is missing or the
-    ///   port is not 0...65535.
-    public static func parseAddress(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":") else {
-            throw GatewayConfigurationError("\"\(text)\" is not host:port")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
-            throw GatewayConfigurationError("\"\(text)\" is not host:port with a port from 0 to 65535")
-        }
-        return (host, port)
-    }
 }
 
 public struct GatewayConfigurationError: Error, CustomStringConvertible {

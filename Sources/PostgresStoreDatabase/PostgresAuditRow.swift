@@ -23,11 +23,11 @@ struct PostgresAuditRow: Sendable, Equatable {
 
     /// A new row (no id yet) for a change of `store` from `fromStatus` to its status;
     /// `actor` and `message` bounded (``StoredText``).
-    init(store: Store, fromStatus: StoreStatus?, time: Date, actor: String, action: String, message: String, requestID: String?) {
+    init(store: Store, fromStatus: StoreStatus?, time: Date, actor: String, action: AuditAction, message: String, requestID: String?) {
         id = nil
         self.time = time.millisecondsSince1970
         self.actor = PostgresText.storable(StoredText.actor(actor))
-        self.action = action
+        self.action = action.rawValue
         storeID = store.id
         storeName = store.name
         self.fromStatus = fromStatus?.rawValue
@@ -124,7 +124,7 @@ struct PostgresAuditRow: Sendable, Equatable {
             id: id,
             time: Date(millisecondsSince1970: time),
             actor: actor,
-            action: action,
+            action: AuditAction(stored: action),
             storeID: storeID,
             storeName: storeName,
             fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },

@@ -45,7 +45,7 @@ extension PostgresStoreDatabase {
             try await Self.insert(row, connection, logger: logger)
             let saved = try row.store()
             var audit = PostgresAuditRow(
-                store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy, action: "create", message: "",
+                store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy, action: .create, message: "",
                 requestID: requestID
             )
             let event = try await audit.insertEvent(on: connection, logger: logger)
@@ -72,7 +72,7 @@ extension PostgresStoreDatabase {
                     throw PlatformError.storeNameTaken(Self.conflictingName(error) ?? "")
                 }
                 let audits = chunk.map { store in
-                    PostgresAuditRow(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: "import", message: "", requestID: nil)
+                    PostgresAuditRow(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil)
                 }
                 let events = try await PostgresAuditRow.insertEvents(audits, on: connection, logger: logger)
                 for (row, event) in zip(rows, events) {

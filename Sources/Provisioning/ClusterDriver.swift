@@ -1,13 +1,22 @@
 import Foundation
 
+/// The cluster drivers there are: `--cluster`'s values.
+public enum ClusterDriverKind: String, Sendable, CaseIterable {
+    /// The embedded simulator, ``SimulatedCluster``: no real cluster.
+    case simulated
+    /// The real helm and kubectl, ``HelmCLIDriver``.
+    case helm
+
+    /// True for the embedded simulator (no real cluster).
+    public var isSimulated: Bool { self == .simulated }
+}
+
 /// The seam between the platform and Kubernetes. Every method checks before it
 /// acts, so calling it again after a crash or a retry never duplicates anything.
 /// The Provisioner and the Reconciler are its only callers.
 public protocol ClusterDriver: Sendable {
-    /// "simulated" or "helm".
-    var name: String { get }
-    /// True for the embedded simulator (no real cluster).
-    var isSimulated: Bool { get }
+    /// Which driver this is.
+    var kind: ClusterDriverKind { get }
 
     /// Creates the namespace, labelled as managed by the platform with the store
     /// id, unless it exists.

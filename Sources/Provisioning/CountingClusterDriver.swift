@@ -14,8 +14,7 @@ public final class CountingClusterDriver: ClusterDriver {
     /// `listManaged` calls so far.
     public var listings: Int { listingCount.load(ordering: .relaxed) }
 
-    public var name: String { base.name }
-    public var isSimulated: Bool { base.isSimulated }
+    public var kind: ClusterDriverKind { base.kind }
 
     public func ensureNamespace(_ namespace: String, storeID: String) async throws {
         try await base.ensureNamespace(namespace, storeID: storeID)

@@ -149,8 +149,7 @@ public struct HelmCLIDriver: ClusterDriver {
     /// Helm's storage for release records (see the type's documentation).
     public static let helmEnvironment = ["HELM_DRIVER": "configmap"]
 
-    public let name = "helm"
-    public let isSimulated = false
+    public let kind = ClusterDriverKind.helm
     public let configuration: Configuration
     private let runner: CommandRunner
     /// helm's major version once asked (3 or 4: their flags differ); 0 until then.

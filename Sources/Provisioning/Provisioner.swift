@@ -303,7 +303,7 @@ public final class Provisioner: Service, Sendable {
             // Shutdown may have begun while the store was written: it stays queued,
             // and the next start's reconcile pass provisions it.
             if let lease = try? await register(created, kind: .provision) {
-                await launchProvisioning(created, lease: lease, action: "provision", message: "provisioning attempt 1")
+                await launchProvisioning(created, lease: lease, action: .provision, message: "provisioning attempt 1")
             }
             return created
         }
@@ -325,13 +325,13 @@ public final class Provisioner: Service, Sendable {
         let lease = try await register(store, kind: .delete)
         let deleting: Transition
         do {
-            deleting = try await commit(storeID, to: .deleting, action: "delete", actor: actor, requestID: requestID)
+            deleting = try await commit(storeID, to: .deleting, action: .delete, actor: actor, requestID: requestID)
         } catch {
             await release(lease)
             throw error
         }
         await launch(lease) { lease in
-            await self.runDeletion(deleting.store, action: "deleted", lease: lease)
+            await self.runDeletion(deleting.store, action: .deleted, lease: lease)
         }
         return deleting.store
     }
@@ -350,7 +350,7 @@ public final class Provisioner: Service, Sendable {
         let lease = try await register(store, kind: .retry)
         let queued: Transition
         do {
-            queued = try await commit(storeID, to: .queued, expectedFrom: [.failed], action: "retry", actor: actor, requestID: requestID) {
+            queued = try await commit(storeID, to: .queued, expectedFrom: [.failed], action: .retry, actor: actor, requestID: requestID) {
                 $0.errorMessage = ""
             }
         } catch {
@@ -358,7 +358,7 @@ public final class Provisioner: Service, Sendable {
             throw error
         }
         await launchProvisioning(
-            queued.store, lease: lease, action: "provision", message: "provisioning attempt \(store.attempts + 1)", reinstall: true
+            queued.store, lease: lease, action: .provision, message: "provisioning attempt \(store.attempts + 1)", reinstall: true
         )
         return queued.store
     }
@@ -383,7 +383,7 @@ public final class Provisioner: Service, Sendable {
     @discardableResult
     public func resumeProvisioning(_ store: Store, reason: String) async -> Bool {
         guard let lease = try? await register(store, kind: .provision) else { return false }
-        await launchProvisioning(store, lease: lease, action: "recovery", message: reason)
+        await launchProvisioning(store, lease: lease, action: .recovery, message: reason)
         return true
     }
 
@@ -400,7 +400,7 @@ public final class Provisioner: Service, Sendable {
             await release(lease)
             throw error
         }
-        await launchProvisioning(queued, lease: lease, action: "recovery", message: resumeReason)
+        await launchProvisioning(queued, lease: lease, action: .recovery, message: resumeReason)
         return queued
     }
 
@@ -409,7 +409,7 @@ public final class Provisioner: Service, Sendable {
     public func resumeDeletion(_ store: Store) async -> Bool {
         guard let lease = try? await register(store, kind: .delete) else { return false }
         await launch(lease) { lease in
-            await self.runDeletion(store, action: "recovery", lease: lease)
+            await self.runDeletion(store, action: .recovery, lease: lease)
         }
         return true
     }
@@ -417,7 +417,7 @@ public final class Provisioner: Service, Sendable {
     /// Records a status change the reconciler decided (drift, a passed deadline,
     /// an interrupted attempt going back to the queue) and publishes it.
     public func correct(_ store: Store, to status: StoreStatus, reason: String) async throws -> Store {
-        let action = status == .queued ? "recovery" : "reconcile"
+        let action: AuditAction = status == .queued ? .recovery : .reconcile
         return try await commit(store.id, to: status, expectedFrom: [store.status], action: action, actor: "system", message: reason) {
             if status == .failed { $0.errorMessage = reason }
         }.store
@@ -476,7 +476,7 @@ public final class Provisioner: Service, Sendable {
 
     /// `reinstall`: a user's retry replaces a release left by a failed attempt
     /// (crash-looping pods do not heal by waiting); recovery after a restart keeps it.
-    private func launchProvisioning(_ store: Store, lease: OperationLease, action: String, message: String, reinstall: Bool = false) async {
+    private func launchProvisioning(_ store: Store, lease: OperationLease, action: AuditAction, message: String, reinstall: Bool = false) async {
         await launch(lease) { lease in
             do {
                 try await self.acquireSlot(lease)
@@ -488,7 +488,7 @@ public final class Provisioner: Service, Sendable {
         }
     }
 
-    private func runProvisioning(_ storeID: String, action: String, message: String, reinstall: Bool, lease: OperationLease) async {
+    private func runProvisioning(_ storeID: String, action: AuditAction, message: String, reinstall: Bool, lease: OperationLease) async {
         do {
             try checkpoint(lease)
         } catch {
@@ -509,14 +509,14 @@ public final class Provisioner: Service, Sendable {
         } catch {
             if Task.isCancelled { return }
             let reason = Self.reason(error)
-            await record(storeID, from: .provisioning, to: .failed, action: "fail", message: reason) {
+            await record(storeID, from: .provisioning, to: .failed, action: .fail, message: reason) {
                 $0.errorMessage = reason
             }
             return
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        await record(storeID, from: .provisioning, to: .ready, action: "ready", message: "ready at \(url)") {
+        await record(storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)") {
             $0.url = url
             if $0.readyAt == nil { $0.readyAt = now }
             if let started = $0.provisioningStartedAt {
@@ -661,7 +661,7 @@ public final class Provisioner: Service, Sendable {
 
     /// Uninstall, then delete the namespace: either alone still cleans up what
     /// the other missed. The store is deleted once its namespace is gone.
-    private func runDeletion(_ store: Store, action: String, lease: OperationLease) async {
+    private func runDeletion(_ store: Store, action: AuditAction, lease: OperationLease) async {
         var uninstallProblem: String?
         do {
             try checkpoint(lease)
@@ -682,7 +682,7 @@ public final class Provisioner: Service, Sendable {
             if Task.isCancelled { return }
             let reason = "delete failed: " + [uninstallProblem, Self.reason(error)].compactMap { $0 }.joined(separator: "; ")
                 + "; delete the store again to retry"
-            await record(store.id, from: .deleting, to: .failed, action: "fail", message: reason) {
+            await record(store.id, from: .deleting, to: .failed, action: .fail, message: reason) {
                 $0.errorMessage = reason
             }
             return
@@ -704,7 +704,7 @@ public final class Provisioner: Service, Sendable {
         _ storeID: String,
         from: StoreStatus,
         to status: StoreStatus,
-        action: String,
+        action: AuditAction,
         message: String,
         update: @escaping @Sendable (inout Store) -> Void
     ) async -> Transition? {
@@ -728,7 +728,7 @@ public final class Provisioner: Service, Sendable {
 
     private func existingStore(_ storeID: String) async throws -> Store {
         guard let store = try await database.store(id: storeID) else {
-            throw PlatformError(.notFound, "no store with id \"\(storeID)\"")
+            throw PlatformError.storeNotFound(storeID)
         }
         return store
     }
@@ -738,7 +738,7 @@ public final class Provisioner: Service, Sendable {
         _ storeID: String,
         to status: StoreStatus,
         expectedFrom: Set<StoreStatus>? = nil,
-        action: String,
+        action: AuditAction,
         actor: String,
         message: String = "",
         requestID: String? = nil,

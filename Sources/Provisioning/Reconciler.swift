@@ -155,7 +155,7 @@ public final class Reconciler: Service, Sendable {
     /// the leader resigns (`resigned`), to lead at once.
     private func sleepOneInterval(resigned: Wakeup) async throws {
         let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
-        let wait = Double(SimulatedCluster.milliseconds(configuration.interval)) * jitter
+        let wait = Double(configuration.interval.wholeMilliseconds) * jitter
         let end = ContinuousClock.now + .milliseconds(Int64(max(1, wait)))
         guard isLeader else {
             await resigned.wait(upTo: end - .now)
@@ -339,7 +339,7 @@ public final class Reconciler: Service, Sendable {
         report.storesExamined = stores.count
         // Stores another replica is working on are that replica's (their leases say so).
         let elsewhere = Set(try await database.activeLeases().filter { $0.owner != provisioner.replicaID }.compactMap(\.storeID))
-        let deadline = Double(SimulatedCluster.milliseconds(provisioner.deadline)) / 1000
+        let deadline = Double(provisioner.deadline.wholeMilliseconds) / 1000
         let now = Date()
 
         func record(_ store: Store, _ to: StoreStatus, _ reason: String) {

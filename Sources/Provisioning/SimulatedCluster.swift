@@ -1,4 +1,5 @@
 import Foundation
+import StoreCore
 import StoreDatabase
 
 /// The embedded default cluster: a simulator (like KWOK), not Kubernetes. Its
@@ -10,8 +11,7 @@ import StoreDatabase
 /// ``SimulatedClusterConfiguration``. It counts installs per release so tests can
 /// prove nothing is installed twice.
 public final class SimulatedCluster: ClusterDriver {
-    public let name = "simulated"
-    public let isSimulated = true
+    public let kind = ClusterDriverKind.simulated
     public let configuration: SimulatedClusterConfiguration
     /// Where the state lives.
     public let state: any SimulatedClusterState
@@ -29,7 +29,7 @@ public final class SimulatedCluster: ClusterDriver {
     // MARK: ClusterDriver
 
     public func ensureNamespace(_ namespace: String, storeID: String) async throws {
-        try await state.addNamespace(namespace, storeID: storeID, at: Self.nowMilliseconds())
+        try await state.addNamespace(namespace, storeID: storeID, at: Date().millisecondsSince1970)
     }
 
     public func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
@@ -45,10 +45,10 @@ public final class SimulatedCluster: ClusterDriver {
     }
 
     public func installRelease(_ request: InstallRequest) async throws {
-        let now = Self.nowMilliseconds()
+        let now = Date().millisecondsSince1970
         let release = SimulatedRelease(
             namespace: request.namespace, name: request.release, chart: request.chart, installedAt: now,
-            readyAt: now + Self.milliseconds(configuration.installDelay + configuration.readyDelay), fault: nil
+            readyAt: now + (configuration.installDelay + configuration.readyDelay).wholeMilliseconds, fault: nil
         )
         let outcome = try await state.install(release) { [self] attempt in
             let fault = installFault(namespace: request.namespace, release: request.release, attempt: attempt)
@@ -76,7 +76,7 @@ public final class SimulatedCluster: ClusterDriver {
         guard let row = try await state.release(namespace: namespace, name: release) else {
             return .progressing(notReady: ["release \(release) is not installed"])
         }
-        let now = Self.nowMilliseconds()
+        let now = Date().millisecondsSince1970
         let fault = row.fault.flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
         let notReady = ["deployment/\(release)-wordpress (0/1 ready)", "statefulset/\(release)-mysql (0/1 ready)"]
         // Faults show once the pods would have started: halfway to ready.
@@ -160,7 +160,7 @@ public final class SimulatedCluster: ClusterDriver {
     /// Adds namespaces and releases that are ready at once, in one transaction,
     /// without faults: for seeding a large simulated cluster (benchmarks).
     public func seedInstalled(_ stores: [(namespace: String, storeID: String, release: String)], chart: String = "helm/store") async throws {
-        try await state.seed(stores, chart: chart, at: Self.nowMilliseconds())
+        try await state.seed(stores, chart: chart, at: Date().millisecondsSince1970)
     }
 
     /// Removes a release behind the platform's back (drift, for tests).
@@ -170,7 +170,7 @@ public final class SimulatedCluster: ClusterDriver {
 
     /// Creates a managed namespace no store owns (an orphan, for tests).
     public func simulateOrphanNamespace(_ namespace: String, storeID: String) async throws {
-        try await state.addNamespace(namespace, storeID: storeID, at: Self.nowMilliseconds())
+        try await state.addNamespace(namespace, storeID: storeID, at: Date().millisecondsSince1970)
     }
 
     // MARK: Faults
@@ -202,15 +202,6 @@ public final class SimulatedCluster: ClusterDriver {
         hash = hash &* 0xff51_afd7_ed55_8ccd
         hash ^= hash >> 33
         return Double(hash >> 11) / Double(1 << 53)
-    }
-
-    private static func nowMilliseconds() -> Int64 {
-        Int64(Date().timeIntervalSince1970 * 1000)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
     private static func sleep(_ duration: Duration) async throws {

@@ -19,4 +19,9 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "\(code.rawValue): \(message)"
     }
+
+    /// ``ErrorCode/notFound`` for a store id no store has.
+    public static func storeNotFound(_ storeID: String) -> PlatformError {
+        PlatformError(.notFound, "no store with id \(storeID.quotedForMessage)")
+    }
 }

@@ -7,13 +7,12 @@ public struct StoreEvent: Sendable, Equatable {
     /// nil for a store's creation.
     public var fromStatus: StoreStatus?
     public var toStatus: StoreStatus
-    /// "create", "provision", "ready", "fail", "retry", "delete", "deleted", "recovery", "reconcile".
-    public var action: String
+    public var action: AuditAction
     /// The audit row of this transition.
     public var auditID: Int64
     public var time: Date
 
-    public init(store: Store, fromStatus: StoreStatus?, toStatus: StoreStatus, action: String, auditID: Int64, time: Date) {
+    public init(store: Store, fromStatus: StoreStatus?, toStatus: StoreStatus, action: AuditAction, auditID: Int64, time: Date) {
         self.store = store
         self.fromStatus = fromStatus
         self.toStatus = toStatus

@@ -67,8 +67,6 @@ extension StoreStatus {
 
     /// "failed", "ready or failed", "queued, ready or failed".
     private static func list(_ statuses: [StoreStatus]) -> String {
-        let names = statuses.map(\.rawValue)
-        guard names.count > 1 else { return names.first ?? "" }
-        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+        statuses.map(\.rawValue).listedAsAlternatives
     }
 }

@@ -11,8 +11,8 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var time: Date
     /// The caller identity, or the platform component (`provisioner`, `reconciler`).
     public var actor: String
-    /// What was done: `create`, `provision`, `delete`, `retry`, `recovery`, …
-    public var action: String
+    /// What was done.
+    public var action: AuditAction
     public var storeID: String
     /// The store's name at the time, so the row reads well after the store is gone.
     public var storeName: String
@@ -28,7 +28,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         id: Int64,
         time: Date,
         actor: String,
-        action: String,
+        action: AuditAction,
         storeID: String,
         storeName: String,
         fromStatus: StoreStatus?,

@@ -59,14 +59,14 @@ extension AuditRecord {
         fromStatus: StoreStatus?,
         time: Date,
         actor: String,
-        action: String,
+        action: AuditAction,
         message: String,
         requestID: String?
     ) {
         id = nil
         self.time = time.millisecondsSince1970
         self.actor = StoredText.actor(actor)
-        self.action = action
+        self.action = action.rawValue
         storeId = store.id
         storeName = store.name
         self.fromStatus = fromStatus?.rawValue
@@ -92,7 +92,7 @@ extension AuditRecord {
             id: id,
             time: Date(millisecondsSince1970: time),
             actor: actor,
-            action: action,
+            action: AuditAction(stored: action),
             storeID: storeId,
             storeName: storeName,
             fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },

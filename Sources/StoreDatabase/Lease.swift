@@ -51,11 +51,3 @@ public enum LeaseOutcome: Sendable, Equatable {
     /// Another replica holds it and it has not expired.
     case held(Lease)
 }
-
-extension Duration {
-    /// Whole milliseconds (rounded down): lease times are stored as milliseconds.
-    package var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -2,14 +2,10 @@ import StoreCore
 
 /// The errors ``StoreDatabase`` raises for domain reasons, worded in one place.
 extension PlatformError {
-    package static func storeNotFound(_ storeID: String) -> PlatformError {
-        PlatformError(.notFound, "no store with id \(quoted(storeID))")
-    }
-
     package static func storeNameTaken(_ name: String, holderID: String, holderStatus: StoreStatus) -> PlatformError {
         PlatformError(
             .storeNameTaken,
-            "store name \(quoted(name)) is taken by store \(holderID), which is \(holderStatus.rawValue); "
+            "store name \(name.quotedForMessage) is taken by store \(holderID), which is \(holderStatus.rawValue); "
                 + "choose another name, or delete that store first"
         )
     }
@@ -18,7 +14,7 @@ extension PlatformError {
     package static func storeNameTaken(_ name: String) -> PlatformError {
         PlatformError(
             .storeNameTaken,
-            "store name \(quoted(name)) is taken by a live store; choose another name, or delete that store first"
+            "store name \(name.quotedForMessage) is taken by a live store; choose another name, or delete that store first"
         )
     }
 
@@ -30,22 +26,13 @@ extension PlatformError {
     }
 
     package static func unexpectedStatus(
-        storeName: String, action: String, status: StoreStatus, expected: Set<StoreStatus>
+        storeName: String, action: AuditAction, status: StoreStatus, expected: Set<StoreStatus>
     ) -> PlatformError {
         let names = StoreStatus.allCases.filter(expected.contains).map(\.rawValue)
-        let list = names.count > 1
-            ? names.dropLast().joined(separator: ", ") + " or " + names.last!
-            : names.first ?? "nothing"
+        let list = names.isEmpty ? "nothing" : names.listedAsAlternatives
         return PlatformError(
             .invalidStateTransition,
-            "cannot \(action) store \(quoted(storeName)): it is \(status.rawValue), expected \(list); it changed meanwhile"
+            "cannot \(action.rawValue) store \(storeName.quotedForMessage): it is \(status.rawValue), expected \(list); it changed meanwhile"
         )
-    }
-
-    /// `text` quoted and escaped for a message, cut to 64 characters so that hostile
-    /// input cannot break a log line or make a message arbitrarily long.
-    private static func quoted(_ text: String) -> String {
-        guard text.count > 64 else { return text.debugDescription }
-        return String(text.prefix(64)).debugDescription + "…"
     }
 }

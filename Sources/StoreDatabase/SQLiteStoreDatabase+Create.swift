@@ -44,7 +44,7 @@ extension SQLiteStoreDatabase {
             let saved = try record.store()
             var audit = AuditRecord(
                 store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy,
-                action: "create", message: "", requestID: requestID
+                action: .create, message: "", requestID: requestID
             )
             let event = try audit.insertEvent(db)
             self.announceOnCommit([Transition(store: saved, event: event)], db)

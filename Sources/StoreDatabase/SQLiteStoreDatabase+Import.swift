@@ -13,7 +13,7 @@ extension SQLiteStoreDatabase {
                     throw PlatformError.storeNameTaken(store.name)
                 }
                 var audit = AuditRecord(
-                    store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: "import", message: "", requestID: nil
+                    store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil
                 )
                 imported.append(Transition(store: try record.store(), event: try audit.insertEvent(db)))
             }

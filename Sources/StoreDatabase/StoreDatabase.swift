@@ -251,7 +251,7 @@ extension StoreDatabase {
         storeID: String,
         to: StoreStatus,
         expectedFrom: Set<StoreStatus>? = nil,
-        action: String,
+        action: AuditAction,
         actor: String,
         message: String = "",
         requestID: String? = nil,

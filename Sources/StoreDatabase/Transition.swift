@@ -18,8 +18,8 @@ public struct StatusChange: Sendable {
     public var to: StoreStatus
     /// The statuses the store must be in now; `nil` accepts any the move is legal from.
     public var expectedFrom: Set<StoreStatus>?
-    /// What was done (`provision`, `delete`, …), for the audit row and messages.
-    public var action: String
+    /// What was done, for the audit row and messages.
+    public var action: AuditAction
     public var actor: String
     public var message: String
     public var requestID: String?
@@ -30,7 +30,7 @@ public struct StatusChange: Sendable {
     public var update: @Sendable (inout Store) -> Void
 
     public init(
-        storeID: String, to: StoreStatus, expectedFrom: Set<StoreStatus>?, action: String, actor: String,
+        storeID: String, to: StoreStatus, expectedFrom: Set<StoreStatus>?, action: AuditAction, actor: String,
         message: String, requestID: String?, now: Date, update: @escaping @Sendable (inout Store) -> Void
     ) {
         self.storeID = storeID

@@ -162,7 +162,7 @@ struct KubeAPIBenchmark: AsyncParsableCommand {
 
     func behavior() -> Behavior {
         var behavior = Behavior()
-        behavior.podStartDelay = .milliseconds(Int64(readyAfter * 1000))
+        behavior.podStartDelay = .seconds(readyAfter)
         return behavior
     }
 

@@ -169,11 +169,11 @@ struct ReplicasBenchmark: AsyncParsableCommand {
         }
         let first = try await leaderAfter(.now - .seconds(3600), except: [])
         // Kill mid-way through an interval, not just after a renewal.
-        try await Task.sleep(for: .milliseconds(Int64(failoverInterval * 1500)))
+        try await Task.sleep(for: .seconds(failoverInterval * 1.5))
         let killed = ContinuousClock.now
         kill(processes[first.replica].pid, SIGKILL)
         let second = try await leaderAfter(killed, except: [first.replica])
-        try await Task.sleep(for: .milliseconds(Int64(failoverInterval * 1500)))
+        try await Task.sleep(for: .seconds(failoverInterval * 1.5))
         let stopped = ContinuousClock.now
         kill(processes[second.replica].pid, SIGTERM)
         let third = try await leaderAfter(stopped, except: [first.replica, second.replica])

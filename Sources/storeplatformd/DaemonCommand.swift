@@ -274,7 +274,7 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--tls-client-certs \(tlsClientCerts) is not optional or required")
         }
         if http != "off" {
-            do { _ = try GatewayConfiguration.parseAddress(http) } catch { throw ValidationError("--http: \(error); use host:port or off") }
+            do { _ = try HostAndPort(parsing: http) } catch { throw ValidationError("--http: \(error); use host:port or off") }
         }
         guard httpMaxBodyBytes >= 1 else { throw ValidationError("--http-max-body-bytes must be at least 1") }
         // Room for what every browser sends (Host, Accept, User-Agent, cookies, …).
@@ -327,8 +327,10 @@ struct DaemonCommand: AsyncParsableCommand {
         for fault in simFaults {
             do { _ = try SimulatedClusterConfiguration.parseFault(fault) } catch { throw ValidationError("--sim-fault: \(error)") }
         }
-        guard ["simulated", "helm"].contains(cluster) else {
-            throw ValidationError("--cluster \(cluster) is not a cluster driver; use simulated or helm")
+        guard ClusterDriverKind(rawValue: cluster) != nil else {
+            throw ValidationError(
+                "--cluster \(cluster) is not a cluster driver; use \(ClusterDriverKind.allCases.map(\.rawValue).listedAsAlternatives)"
+            )
         }
         guard installTimeout > 0, cleanupTimeout > 0 else {
             throw ValidationError("--install-timeout and --cleanup-timeout must be positive")
@@ -399,25 +401,19 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.maxUnixConnections = maxUnixConnections
         configuration.reservedAdminConnections = reservedAdminConnections
         configuration.maxTCPConnections = maxTCPConnections
-        configuration.idleTimeout = idleTimeout == 0 ? nil : .milliseconds(Int64(idleTimeout * 1000))
-        configuration.frameTimeout = frameTimeout == 0 ? nil : .milliseconds(Int64(frameTimeout * 1000))
+        configuration.idleTimeout = idleTimeout == 0 ? nil : .seconds(idleTimeout)
+        configuration.frameTimeout = frameTimeout == 0 ? nil : .seconds(frameTimeout)
         let openFiles = try raiseOpenFileLimit()
-        configuration.shutdownGracePeriod = .milliseconds(Int64(gracePeriod * 1000))
+        configuration.shutdownGracePeriod = .seconds(gracePeriod)
 
         // Nothing but the migrations is logged before the database and the cluster's
         // state are open: a daemon that cannot open them stops with one line on
         // stderr, that says why.
         let database = try await openDatabase(logger: logger)
-        let info = DaemonInfo(
-            version: PlatformVersion.current,
-            startedAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-            clusterDriver: cluster,
-            clusterSimulated: cluster == "simulated",
-            database: database.backend
-        )
         let driver: any ClusterDriver
         do {
-            if cluster == "helm" {
+            switch ClusterDriverKind(rawValue: cluster) ?? .simulated {
+            case .helm:
                 var helmConfiguration = HelmCLIDriver.Configuration()
                 helmConfiguration.helmPath = helm
                 helmConfiguration.kubectlPath = kubectl
@@ -427,9 +423,9 @@ struct DaemonCommand: AsyncParsableCommand {
                 helmConfiguration.valuesFiles = storeValues
                 helmConfiguration.storeClusterRole = storeClusterRole.isEmpty ? nil : storeClusterRole
                 helmConfiguration.serviceAccount = platformServiceAccount.isEmpty ? nil : platformServiceAccount
-                helmConfiguration.installTimeout = .milliseconds(Int64(installTimeout * 1000))
+                helmConfiguration.installTimeout = .seconds(installTimeout)
                 driver = HelmCLIDriver(configuration: helmConfiguration)
-            } else {
+            case .simulated:
                 let state: any SimulatedClusterState
                 do {
                     state = try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite")
@@ -447,24 +443,30 @@ struct DaemonCommand: AsyncParsableCommand {
                 "cannot open the state in \(dataDir): \(reason); make the directory writable by this user, or choose another with --data-dir"
             )
         }
+        let info = DaemonInfo(
+            version: PlatformVersion.current,
+            startedAtMilliseconds: Date().millisecondsSince1970,
+            clusterDriver: driver.kind,
+            database: database.backend
+        )
         logger.info("open-file limit", metadata: openFiles)
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
         provisioning.replicaID = replicaID
-        provisioning.leaseTTL = .milliseconds(Int64(leaseTTL * 1000))
-        provisioning.deadline = .milliseconds(Int64(provisionDeadline * 1000))
+        provisioning.leaseTTL = .seconds(leaseTTL)
+        provisioning.deadline = .seconds(provisionDeadline)
         provisioning.pollInterval = .milliseconds(readinessPollMs)
         provisioning.storeDomain = storeDomain
         provisioning.tlsClusterIssuer = storeTLSIssuer.isEmpty ? nil : storeTLSIssuer
-        provisioning.cleanupTimeout = .milliseconds(Int64(cleanupTimeout * 1000))
+        provisioning.cleanupTimeout = .seconds(cleanupTimeout)
         // helm records how an install ended within its timeout; the driver kills it a
         // minute later. A release pending longer than that was abandoned.
-        provisioning.pendingReleaseTimeout = .milliseconds(Int64((installTimeout + 60) * 1000))
+        provisioning.pendingReleaseTimeout = .seconds(installTimeout + 60)
         let provisioner = Provisioner(
             database: database, driver: driver, events: StoreEventBus(bufferLimit: eventBuffer), configuration: provisioning, logger: logger
         )
         var reconciling = Reconciler.Configuration()
-        reconciling.interval = .milliseconds(Int64(reconcileInterval * 1000))
+        reconciling.interval = .seconds(reconcileInterval)
         reconciling.deleteOrphans = deleteOrphans
         let reconciler = Reconciler(provisioner: provisioner, configuration: reconciling, logger: logger)
         let controlPlane = ControlPlane(
@@ -492,7 +494,7 @@ struct DaemonCommand: AsyncParsableCommand {
             "storeplatformd \(info.version) serving",
             metadata: [
                 "listening": "\(listening.joined(separator: ", "))",
-                "cluster": "\(cluster)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
+                "cluster": "\(info.clusterDriver.rawValue)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
                 "data-dir": "\(dataDir)",
                 "database": "\(database.backend) \(database.location)",
                 "replica": "\(replicaID)",
@@ -509,18 +511,18 @@ struct DaemonCommand: AsyncParsableCommand {
             .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
-            let (host, port) = try GatewayConfiguration.parseAddress(http)
+            let address = try HostAndPort(parsing: http)
             var gatewayConfiguration = GatewayConfiguration()
-            gatewayConfiguration.host = host
-            gatewayConfiguration.port = port
+            gatewayConfiguration.host = address.host
+            gatewayConfiguration.port = address.port
             gatewayConfiguration.trustedProxies = Set(httpTrustedProxies.filter { !$0.isEmpty })
             gatewayConfiguration.corsOrigins = Set(corsOrigins.filter { !$0.isEmpty })
             gatewayConfiguration.maxBodyBytes = httpMaxBodyBytes
             gatewayConfiguration.maxConnections = httpMaxConnections
             gatewayConfiguration.maxEventStreams = httpMaxEventStreams
-            gatewayConfiguration.idleTimeout = httpIdleTimeout == 0 ? nil : .milliseconds(Int64(httpIdleTimeout * 1000))
-            gatewayConfiguration.headerTimeout = httpHeaderTimeout == 0 ? nil : .milliseconds(Int64(httpHeaderTimeout * 1000))
-            gatewayConfiguration.bodyTimeout = httpBodyTimeout == 0 ? nil : .milliseconds(Int64(httpBodyTimeout * 1000))
+            gatewayConfiguration.idleTimeout = httpIdleTimeout == 0 ? nil : .seconds(httpIdleTimeout)
+            gatewayConfiguration.headerTimeout = httpHeaderTimeout == 0 ? nil : .seconds(httpHeaderTimeout)
+            gatewayConfiguration.bodyTimeout = httpBodyTimeout == 0 ? nil : .seconds(httpBodyTimeout)
             gatewayConfiguration.maxHeaderCount = httpMaxHeaderCount
             gatewayConfiguration.maxHeaderBytes = httpMaxHeaderBytes
             gatewayConfiguration.dashboardDirectory = dashboardDir
@@ -633,9 +635,9 @@ extension DaemonCommand {
 
     func simulatedClusterConfiguration() throws -> SimulatedClusterConfiguration {
         var configuration = SimulatedClusterConfiguration()
-        configuration.installDelay = .milliseconds(Int64(simInstallDelay * 1000))
-        configuration.readyDelay = .milliseconds(Int64(simReadyDelay * 1000))
-        configuration.uninstallDelay = .milliseconds(Int64(simUninstallDelay * 1000))
+        configuration.installDelay = .seconds(simInstallDelay)
+        configuration.readyDelay = .seconds(simReadyDelay)
+        configuration.uninstallDelay = .seconds(simUninstallDelay)
         configuration.seed = simSeed
         configuration.faultAttempts = simFaultAttempts
         for text in simFaults {

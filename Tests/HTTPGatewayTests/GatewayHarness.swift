@@ -41,8 +41,8 @@ struct GatewayHarness {
         let frozen = ContinuousClock.now
         controlPlane = ControlPlane(
             info: DaemonInfo(
-                version: "test", startedAtMilliseconds: 1_700_000_000_000, clusterDriver: "simulated",
-                clusterSimulated: true, database: "sqlite"
+                version: "test", startedAtMilliseconds: 1_700_000_000_000, clusterDriver: .simulated,
+                database: "sqlite"
             ),
             // A frozen clock: buckets never refill during a test, so a refusal's
             // Retry-After is exact however slowly the machine runs.

@@ -73,7 +73,7 @@ import Testing
             let two = try Storeplatform_V1_Store(jsonString: replaced.body)
 
             func createRow(_ id: String) async throws -> String? {
-                try await harness.database.listAudit(limit: 10, pageToken: "", storeID: id).events.first { $0.action == "create" }?.requestID
+                try await harness.database.listAudit(limit: 10, pageToken: "", storeID: id).events.first { $0.action == .create }?.requestID
             }
             #expect(try await createRow(one.id) == accepted)
             #expect(try await createRow(two.id) == made)

@@ -21,7 +21,7 @@ import Testing
         let store = Store.queued(name: try StoreName.validate("flood"), engine: WooCommerceEngine(), now: Date())
         for offset in 0..<Int64(count) {
             harness.provisioner.events.publish(StoreEvent(
-                store: store, fromStatus: .queued, toStatus: .provisioning, action: "provision", auditID: first + offset, time: Date()
+                store: store, fromStatus: .queued, toStatus: .provisioning, action: .provision, auditID: first + offset, time: Date()
             ))
         }
     }
@@ -61,7 +61,7 @@ import Testing
                     try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 6 }
                     let replayed = try storeEvents(in: reader.text)
                     #expect(replayed.map(\.auditID) == audit[3...].map(\.id))
-                    #expect(replayed.map(\.action) == audit[3...].map(\.action))
+                    #expect(replayed.map(\.action) == audit[3...].map(\.action.rawValue))
                 }
             }
         }
@@ -90,7 +90,7 @@ import Testing
                     }
                     let replayed = try storeEvents(in: reader.text)
                     #expect(replayed.map(\.auditID) == audit[5...8].map(\.id))
-                    #expect(replayed.map(\.action) == audit[5...8].map(\.action))
+                    #expect(replayed.map(\.action) == audit[5...8].map(\.action.rawValue))
                     #expect(reader.text.contains("id: \(audit[8].id)\nevent: store\n"))
                     #expect(reader.text.contains(#"event: behind\#ndata: {"lastEventId":"\#(audit[8].id)""#), "\(reader.text.suffix(300))")
                 }

@@ -31,9 +31,10 @@ func withEventStream<T: Sendable>(
     }
 }
 
-/// The `data:` lines of `event: store` frames, decoded.
+/// The `data:` lines of the complete `event: store` frames (those the blank line
+/// that ends a frame has arrived for), decoded.
 func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
-    try text.components(separatedBy: "\n\n").filter { $0.contains("event: store") }.map { frame in
+    try text.components(separatedBy: "\n\n").dropLast().filter { $0.contains("event: store") }.map { frame in
         let data = try #require(frame.split(separator: "\n").first { $0.hasPrefix("data: ") })
         return try Storeplatform_V1_StoreEvent(jsonString: String(data.dropFirst("data: ".count)))
     }

@@ -42,7 +42,7 @@ import StoreDatabase
         #expect(failed.errorMessage.utf8.count == 2048 + 2048 + "… [61500 bytes cut] …".utf8.count)
 
         let fail = try #require(try await database.listAudit(limit: 10, pageToken: "", storeID: created.id).events.first)
-        #expect(fail.action == "fail")
+        #expect(fail.action == .fail)
         #expect(fail.message == expected)
         #expect(try await database.recentFailures(limit: 1).first?.message == expected)
         await running.stop()

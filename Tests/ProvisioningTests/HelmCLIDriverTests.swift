@@ -166,8 +166,8 @@ struct HelmCLIDriverTests {
         #expect(configuration.requiredComponents == ["wordpress", "mysql"])
         #expect(configuration.outputLimit == 65536)
         let driver = HelmCLIDriver(configuration: configuration)
-        #expect(driver.name == "helm")
-        #expect(driver.isSimulated == false)
+        #expect(driver.kind == .helm)
+        #expect(!driver.kind.isSimulated)
     }
 
     @Test func aHangingCommandIsKilledAtTheTimeout() async throws {

@@ -43,8 +43,7 @@ final class ObservedDriver: ClusterDriver {
         }
     }
 
-    var name: String { base.name }
-    var isSimulated: Bool { base.isSimulated }
+    var kind: ClusterDriverKind { base.kind }
 
     func ensureNamespace(_ namespace: String, storeID: String) async throws {
         try await observe("ensureNamespace") { try await base.ensureNamespace(namespace, storeID: storeID) }

@@ -134,7 +134,7 @@ struct ProvisionerOutageTests {
         #expect(ready.attempts == 1)
         #expect(try await harness.trail(store.id) == ["->queued:create", "queued>provisioning:recovery", "provisioning>ready:ready"])
         let resumed = try await sqlite.listAudit(limit: 10, pageToken: "", storeID: store.id).events
-            .first { $0.action == "recovery" }
+            .first { $0.action == .recovery }
         #expect(resumed?.message == "resumed: no provisioning was running (a daemon restart or a store database outage ended it)")
     }
 

@@ -7,7 +7,7 @@ struct StoreEventBusTests {
     func event(_ id: String, _ status: StoreStatus, auditID: Int64) throws -> StoreEvent {
         var store = Store.queued(name: try StoreName.validate("shop"), engine: WooCommerceEngine(), id: id, now: Date())
         store.status = status
-        return StoreEvent(store: store, fromStatus: nil, toStatus: status, action: "test", auditID: auditID, time: Date())
+        return StoreEvent(store: store, fromStatus: nil, toStatus: status, action: .provision, auditID: auditID, time: Date())
     }
 
     @Test func subscribersGetMatchingEventsInOrder() async throws {

@@ -13,10 +13,10 @@ struct AuditTests {
         let b = queuedStore("b", createdAt: instant(1))
         _ = try await database.createStore(a, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         _ = try await database.createStore(b, maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: nil, requestID: nil)
-        _ = try await database.transition(storeID: a.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(2))
-        _ = try await database.transition(storeID: b.id, to: .deleting, action: "delete", actor: "uid:2", now: instant(3))
+        _ = try await database.transition(storeID: a.id, to: .provisioning, action: .provision, actor: "provisioner", now: instant(2))
+        _ = try await database.transition(storeID: b.id, to: .deleting, action: .delete, actor: "uid:2", now: instant(3))
         _ = try await database.transition(
-            storeID: a.id, to: .failed, action: "provision", actor: "provisioner",
+            storeID: a.id, to: .failed, action: .provision, actor: "provisioner",
             message: "helm install failed: exit status 1", now: instant(4)
         )
         return (database, a, b)
@@ -72,14 +72,14 @@ struct AuditTests {
             let store = queuedStore(name)
             stores.append(store)
             _ = try await database.createStore(store, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-            _ = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(Double(index)))
+            _ = try await database.transition(storeID: store.id, to: .provisioning, action: .provision, actor: "provisioner", now: instant(Double(index)))
             _ = try await database.transition(
-                storeID: store.id, to: .failed, action: "provision", actor: "provisioner",
+                storeID: store.id, to: .failed, action: .provision, actor: "provisioner",
                 message: "\(name) failed", now: instant(Double(index) + 0.5)
             )
         }
         // Later rows that are not failures do not count.
-        _ = try await database.transition(storeID: stores[0].id, to: .queued, action: "retry", actor: "uid:1", now: instant(10))
+        _ = try await database.transition(storeID: stores[0].id, to: .queued, action: .retry, actor: "uid:1", now: instant(10))
 
         let failures = try await database.recentFailures(limit: 2)
 

@@ -40,9 +40,9 @@ struct CommitObserverTests {
         let moves = await concurrently(created.count * 3) { index in
             let store = created[index % created.count]
             switch index / created.count {
-            case 0: return try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
-            case 1: return try await database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(2))
-            default: return try await database.transition(storeID: store.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(3))
+            case 0: return try await database.transition(storeID: store.id, to: .deleting, action: .delete, actor: "uid:1", now: instant(1))
+            case 1: return try await database.transition(storeID: store.id, to: .ready, action: .ready, actor: "provisioner", now: instant(2))
+            default: return try await database.transition(storeID: store.id, to: .deleted, action: .deleted, actor: "provisioner", now: instant(3))
             }
         }
         let succeeded = moves.filter { if case .success = $0 { return true } else { return false } }.count
@@ -75,7 +75,7 @@ struct CommitObserverTests {
             try await database.createStore(queuedStore("other"), maxLiveStores: 1, requestedBy: "uid:2", idempotencyKey: nil, requestID: nil)
         }
         await #expect(throws: PlatformError.self) {
-            try await database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(1))
+            try await database.transition(storeID: store.id, to: .ready, action: .ready, actor: "provisioner", now: instant(1))
         }
         _ = try await database.update(storeID: store.id) { $0.errorMessage = "noted" }
 
@@ -103,7 +103,7 @@ struct CommitObserverTests {
 
         let transitions = observed.transitions
         #expect(transitions.map(\.store) == stores)
-        #expect(transitions.map(\.event.action) == ["import", "import", "import", "import"])
+        #expect(transitions.map(\.event.action) == [.import, .import, .import, .import])
         #expect(transitions.map(\.event.fromStatus) == [nil, nil, nil, nil])
         #expect(transitions.map(\.event.toStatus) == [.ready, .failed, .deleted, .queued])
         #expect(transitions.map(\.event.time) == stores.map(\.updatedAt))
@@ -133,7 +133,7 @@ struct CommitObserverTests {
 
         let outcomes = await concurrently(8) { index in
             try await database.transition(
-                storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: "provision", actor: "worker-\(index)",
+                storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: .provision, actor: "worker-\(index)",
                 now: instant(1)
             ) { $0.attempts += 1 }
         }
@@ -181,7 +181,7 @@ struct ReplicaCommitObserverTests {
         }
         _ = await concurrently(created.count) { index in
             try await (index % 2 == 0 ? second : first).transition(
-                storeID: created[index].id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
+                storeID: created[index].id, to: .provisioning, action: .provision, actor: "p", now: instant(1))
         }
 
         let committed = try await first.listAudit(limit: 1000, pageToken: "", storeID: nil).events.reversed().map(\.id)

@@ -94,7 +94,7 @@ struct CreateStoreTests {
         )
 
         let expected = AuditEvent(
-            id: 1, time: baseTime, actor: "uid:1000", action: "create", storeID: store.id, storeName: "shop",
+            id: 1, time: baseTime, actor: "uid:1000", action: .create, storeID: store.id, storeName: "shop",
             fromStatus: nil, toStatus: .queued, message: "", requestID: "req-7"
         )
         #expect(outcome == .created(store, expected))
@@ -166,7 +166,7 @@ struct CreateStoreTests {
         let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try await database.transition(storeID: first.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
+        _ = try await database.transition(storeID: first.id, to: .provisioning, action: .provision, actor: "provisioner", now: instant(1))
 
         let error = await #expect(throws: PlatformError.self) {
             try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:2", idempotencyKey: nil, requestID: nil)
@@ -183,11 +183,11 @@ struct CreateStoreTests {
         let database = try await backend.makeDatabase()
         let first = queuedStore("shop")
         _ = try await database.createStore(first, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
-        _ = try await database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
+        _ = try await database.transition(storeID: first.id, to: .deleting, action: .delete, actor: "uid:1", now: instant(1))
         await #expect(throws: PlatformError.self) {
             try await database.createStore(queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         }
-        _ = try await database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
+        _ = try await database.transition(storeID: first.id, to: .deleted, action: .deleted, actor: "provisioner", now: instant(2))
 
         let second = queuedStore("shop", createdAt: instant(3))
         let outcome = try await database.createStore(second, maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
@@ -230,8 +230,8 @@ struct CreateStoreTests {
         #expect(error?.code == .quotaExceeded)
         #expect(error?.message == "the platform's limit of 2 live stores is reached (2 live); delete a store before creating another")
 
-        _ = try await database.transition(storeID: first.id, to: .deleting, action: "delete", actor: "uid:1", now: instant(1))
-        _ = try await database.transition(storeID: first.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2))
+        _ = try await database.transition(storeID: first.id, to: .deleting, action: .delete, actor: "uid:1", now: instant(1))
+        _ = try await database.transition(storeID: first.id, to: .deleted, action: .deleted, actor: "provisioner", now: instant(2))
         let outcome = try await database.createStore(queuedStore("three"), maxLiveStores: 2, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil)
         guard case .created = outcome else {
             Issue.record("expected a created store, got \(outcome)")

@@ -83,9 +83,9 @@ struct ListStoresTests {
     @Test(arguments: Backend.all) func statusFilter(_ backend: Backend) async throws {
         let (database, _) = try await databaseWithSevenStores(backend)
         for id in ["st_bbbbbbbbbbbb", "st_eeeeeeeeeeee"] {
-            _ = try await database.transition(storeID: id, to: .deleting, action: "delete", actor: "uid:1", now: instant(20))
+            _ = try await database.transition(storeID: id, to: .deleting, action: .delete, actor: "uid:1", now: instant(20))
         }
-        _ = try await database.transition(storeID: "st_gggggggggggg", to: .provisioning, action: "provision", actor: "p", now: instant(20))
+        _ = try await database.transition(storeID: "st_gggggggggggg", to: .provisioning, action: .provision, actor: "p", now: instant(20))
 
         let deleting = try await database.listStores(statuses: [.deleting], pageSize: 0, pageToken: "")
         let two = try await database.listStores(statuses: [.deleting, .provisioning], pageSize: 2, pageToken: "")

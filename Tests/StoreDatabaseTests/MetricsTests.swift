@@ -20,7 +20,7 @@ struct MetricsTests {
         }
         func move(_ id: String, _ statuses: StoreStatus...) async throws {
             for status in statuses {
-                _ = try await database.transition(storeID: id, to: status, action: "test", actor: "test", now: instant(1))
+                _ = try await database.transition(storeID: id, to: status, action: .reconcile, actor: "test", now: instant(1))
             }
         }
         _ = try await create("q1")

@@ -186,7 +186,7 @@ struct PostgresConnectTests {
         #expect(error?.code == .unavailable)
         #expect(error?.message == "the store database \(impatientURL.location) did not finish a statement within the statement "
             + "timeout of 300 ms (it may be overloaded or locked); try again")
-        let moved = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
+        let moved = try await database.transition(storeID: store.id, to: .provisioning, action: .provision, actor: "p", now: instant(1))
         #expect(moved.event.id == 2)
 
         try await other.query("COMMIT", logger: quietLogger)
@@ -226,7 +226,7 @@ struct PostgresConnectTests {
                 #expect(read?.message == expected || read?.message.hasPrefix(statementDeadline) == true, "\(read?.message ?? "")")
             }
             let write = await #expect(throws: PlatformError.self) {
-                try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
+                try await database.transition(storeID: store.id, to: .provisioning, action: .provision, actor: "p", now: instant(1))
             }
             #expect(write?.code == .unavailable)
             #expect(write?.message == expected)
@@ -236,7 +236,7 @@ struct PostgresConnectTests {
             try await server.startServer()
             try await database.checkAvailable()
             #expect(try await database.store(id: store.id) == store)
-            let moved = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "p", now: instant(1))
+            let moved = try await database.transition(storeID: store.id, to: .provisioning, action: .provision, actor: "p", now: instant(1))
             #expect(moved.store.status == .provisioning)
             #expect(try await database.auditCount() == 2)
             await database.close()

@@ -17,14 +17,14 @@ struct TransitionTests {
         let (database, store) = try await databaseWithShop(backend)
 
         let provisioning = try await database.transition(
-            storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: "provision",
+            storeID: store.id, to: .provisioning, expectedFrom: [.queued], action: .provision,
             actor: "provisioner", message: "provisioning attempt 1", requestID: "req-1", now: instant(1)
         ) {
             $0.attempts += 1
             $0.provisioningStartedAt = instant(1)
         }
         let ready = try await database.transition(
-            storeID: store.id, to: .ready, expectedFrom: [.provisioning], action: "ready",
+            storeID: store.id, to: .ready, expectedFrom: [.provisioning], action: .ready,
             actor: "provisioner", now: instant(5.5)
         ) {
             $0.url = "http://shop.localhost"
@@ -39,7 +39,7 @@ struct TransitionTests {
         expectedStore.updatedAt = instant(1)
         #expect(provisioning.store == expectedStore)
         #expect(provisioning.event == AuditEvent(
-            id: 2, time: instant(1), actor: "provisioner", action: "provision", storeID: store.id,
+            id: 2, time: instant(1), actor: "provisioner", action: .provision, storeID: store.id,
             storeName: "shop", fromStatus: .queued, toStatus: .provisioning,
             message: "provisioning attempt 1", requestID: "req-1"
         ))
@@ -54,7 +54,7 @@ struct TransitionTests {
 
         let events = try await database.listAudit(limit: 10, pageToken: "", storeID: store.id).events
         #expect(events.map(\.id) == [3, 2, 1])
-        #expect(events.map(\.action) == ["ready", "provision", "create"])
+        #expect(events.map(\.action) == [.ready, .provision, .create])
         #expect(events.map(\.fromStatus) == [.provisioning, .queued, nil])
         #expect(events.map(\.toStatus) == [.ready, .provisioning, .queued])
         #expect(events.first == ready.event)
@@ -66,7 +66,7 @@ struct TransitionTests {
         let (database, store) = try await databaseWithShop(backend)
 
         let error = await #expect(throws: PlatformError.self) {
-            try await database.transition(storeID: store.id, to: .ready, action: "ready", actor: "provisioner", now: instant(1)) {
+            try await database.transition(storeID: store.id, to: .ready, action: .ready, actor: "provisioner", now: instant(1)) {
                 $0.url = "http://never.saved"
             }
         }
@@ -80,13 +80,13 @@ struct TransitionTests {
 
     @Test(arguments: Backend.all) func deletedIsTerminal(_ backend: Backend) async throws {
         let (database, store) = try await databaseWithShop(backend)
-        _ = try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(1))
-        _ = try await database.transition(storeID: store.id, to: .deleted, action: "deleted", actor: "provisioner", now: instant(2)) {
+        _ = try await database.transition(storeID: store.id, to: .deleting, action: .delete, actor: "uid:1000", now: instant(1))
+        _ = try await database.transition(storeID: store.id, to: .deleted, action: .deleted, actor: "provisioner", now: instant(2)) {
             $0.deletedAt = instant(2)
         }
 
         let error = await #expect(throws: PlatformError.self) {
-            try await database.transition(storeID: store.id, to: .deleting, action: "delete", actor: "uid:1000", now: instant(3))
+            try await database.transition(storeID: store.id, to: .deleting, action: .delete, actor: "uid:1000", now: instant(3))
         }
 
         #expect(error?.code == .invalidStateTransition)
@@ -100,7 +100,7 @@ struct TransitionTests {
         // queued → deleting is legal, but the caller expected the store to be provisioning.
         let error = await #expect(throws: PlatformError.self) {
             try await database.transition(
-                storeID: store.id, to: .deleting, expectedFrom: [.provisioning, .ready], action: "delete",
+                storeID: store.id, to: .deleting, expectedFrom: [.provisioning, .ready], action: .delete,
                 actor: "reconciler", now: instant(1)
             )
         }
@@ -111,7 +111,7 @@ struct TransitionTests {
         #expect(try await database.store(id: store.id) == store)
 
         let matching = try await database.transition(
-            storeID: store.id, to: .deleting, expectedFrom: [.queued], action: "delete", actor: "reconciler", now: instant(2)
+            storeID: store.id, to: .deleting, expectedFrom: [.queued], action: .delete, actor: "reconciler", now: instant(2)
         )
         #expect(matching.store.status == .deleting)
         #expect(matching.event.fromStatus == .queued)
@@ -121,7 +121,7 @@ struct TransitionTests {
         let (database, _) = try await databaseWithShop(backend)
 
         let transitionError = await #expect(throws: PlatformError.self) {
-            try await database.transition(storeID: "st_missing", to: .deleting, action: "delete", actor: "uid:1")
+            try await database.transition(storeID: "st_missing", to: .deleting, action: .delete, actor: "uid:1")
         }
         let updateError = await #expect(throws: PlatformError.self) {
             try await database.update(storeID: "st_missing") { $0.url = "x" }
@@ -136,7 +136,7 @@ struct TransitionTests {
 
     @Test(arguments: Backend.all) func transitionKeepsTheIdempotencyKey(_ backend: Backend) async throws {
         let (database, store) = try await databaseWithShop(backend)
-        _ = try await database.transition(storeID: store.id, to: .provisioning, action: "provision", actor: "provisioner", now: instant(1))
+        _ = try await database.transition(storeID: store.id, to: .provisioning, action: .provision, actor: "provisioner", now: instant(1))
 
         let again = try await database.createStore(
             queuedStore("shop"), maxLiveStores: 10, requestedBy: "uid:1000", idempotencyKey: "key", requestID: "req-2"
