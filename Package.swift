@@ -94,6 +94,24 @@ let package = Package(
             dependencies: ["ProcessTestSupport", .product(name: "Subprocess", package: "swift-subprocess")],
             path: "Tests/PostgresTestSupport"
         ),
+        // For tests only: a deterministic random number generator.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
+        // For tests only: a provisioner's service run for a test's lifetime.
+        .target(
+            name: "ProvisioningTestSupport",
+            dependencies: ["Provisioning"],
+            path: "Tests/ProvisioningTestSupport"
+        ),
+        // For tests and benchmarks only: a blocking socket that sends raw frames, for
+        // the echo floor and for bytes no well-behaved client would send.
+        .target(
+            name: "RPCTestSupport",
+            dependencies: ["StoreRPC"],
+            path: "Tests/RPCTestSupport"
+        ),
         // For tests only: programs started with posix_spawn (ChildProcess), their
         // output collected and their exit awaited.
         .target(
@@ -126,7 +144,7 @@ let package = Package(
         .target(
             name: "HTTPGateway",
             dependencies: [
-                "ControlPlane", "StoreCore", "StoreDatabase", "Provisioning", "StorePlatformProto", "StoreRPC",
+                "ControlPlane", "StoreCore", "StorePlatformProto", "StoreRPC",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -167,7 +185,7 @@ let package = Package(
             name: "storeplatform-bench",
             dependencies: [
                 "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformEnvelope", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
-                "PostgresStoreDatabase", "PostgresTestSupport",
+                "PostgresStoreDatabase", "PostgresTestSupport", "RPCTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -177,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreCoreTests",
-            dependencies: ["StoreCore"]
+            dependencies: ["StoreCore", "TestSupport"]
         ),
         .testTarget(
             name: "StoreDatabaseTests",
@@ -191,7 +209,7 @@ let package = Package(
         .testTarget(
             name: "ProvisioningTests",
             dependencies: [
-                "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", "ProcessTestSupport",
+                "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", "ProcessTestSupport", "ProvisioningTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -199,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "StoreRPCTests",
             dependencies: [
-                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto",
+                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "RPCTestSupport", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -211,6 +229,7 @@ let package = Package(
             name: "HTTPGatewayTests",
             dependencies: [
                 "HTTPGateway", "ControlPlane", "Provisioning", "StoreDatabase", "StoreCore", "StorePlatformEnvelope", "StorePlatformProto", "StoreRPC",
+                "RPCTestSupport", "ProvisioningTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,9 +21,10 @@ import Synchronization
 /// limit; changes need the operator role, the admin methods the admin role.
 public final class ControlPlane: Sendable {
     public let info: DaemonInfo
-    public let provisioner: Provisioner
-    public let reconciler: Reconciler
-    public let rateLimiter: RateLimiter
+    // Reached through the methods below only: every transport goes through them.
+    let provisioner: Provisioner
+    let reconciler: Reconciler
+    let rateLimiter: RateLimiter
     /// Whether the database answers, for Health; a service the daemon runs.
     public let databaseAvailability: DatabaseAvailability
     /// Who may do what; replaced as a whole by ``replaceAccess(_:)`` (SIGHUP).
@@ -96,8 +97,26 @@ public final class ControlPlane: Sendable {
         return response
     }
 
+    /// GetMetrics (and `/api/metrics`): the caller's rate limit, then the
+    /// snapshot's response.
     public func metrics(caller: Principal) async throws -> Storeplatform_V1_GetMetricsResponse {
         try await rateLimiter.check(identity: caller.description, isCreate: false)
+        return try await metricsSnapshot().response
+    }
+
+    /// Everything the platform's metrics report, read once: GetMetrics,
+    /// `/api/metrics` and the gateway's Prometheus `/metrics` all come from it.
+    public struct MetricsSnapshot: Sendable {
+        /// GetMetrics' answer: store counts and durations from the database (every
+        /// replica's), and this replica's counters (platform.proto says which).
+        public var response: Storeplatform_V1_GetMetricsResponse
+        /// This replica's provisioning durations, queued to ready, recorded by its
+        /// provisioner as each store became ready.
+        public var provisioningDurations: DurationBuckets.Snapshot
+    }
+
+    /// A ``MetricsSnapshot`` now. Not rate-limited: a scrape is not a caller's call.
+    public func metricsSnapshot() async throws -> MetricsSnapshot {
         var response = Storeplatform_V1_GetMetricsResponse()
         let counts = try await database.countsByStatus()
         response.storesByStatus = StoreStatus.allCases.map { status in
@@ -128,14 +147,11 @@ public final class ControlPlane: Sendable {
         let totals = reconciler.totals
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
-        return response
+        return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
     }
 
     public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) async throws -> Storeplatform_V1_ListAuditResponse {
         try await rateLimiter.check(identity: caller.description, isCreate: false)
-        guard request.limit <= 1000 else {
-            throw PlatformError(.invalidArgument, "limit \(request.limit) is over the maximum of 1000")
-        }
         let page = try await database.listAudit(
             limit: Int(request.limit), pageToken: request.pageToken, storeID: request.storeID.isEmpty ? nil : request.storeID
         )
@@ -160,7 +176,7 @@ public final class ControlPlane: Sendable {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
                 name: request.name, engine: request.engine, actor: caller.description, requestID: requestID,
-                idempotencyKey: storedIdempotencyKey(idempotencyKey),
+                idempotencyKey: idempotencyKey,
                 maxLiveStores: maxLiveStores.load(ordering: .relaxed)
             ).proto
             return response
@@ -200,9 +216,6 @@ public final class ControlPlane: Sendable {
 
     private func page(_ request: Storeplatform_V1_ListStoresRequest) async throws -> Storeplatform_V1_ListStoresResponse {
         let statuses = try Set(request.statuses.map(StoreStatus.init(proto:)))
-        guard request.pageSize <= 500 else {
-            throw PlatformError(.invalidArgument, "page_size \(request.pageSize) is over the maximum of 500")
-        }
         let page = try await database.listStores(statuses: statuses, pageSize: Int(request.pageSize), pageToken: request.pageToken)
         var response = Storeplatform_V1_ListStoresResponse()
         response.stores = page.stores.map(\.proto)

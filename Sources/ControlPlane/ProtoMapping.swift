@@ -27,7 +27,7 @@ extension StoreStatus {
         case .deleting: self = .deleting
         case .deleted: self = .deleted
         case .unspecified, .UNRECOGNIZED:
-            throw PlatformError(.invalidArgument, "status filter \(proto) is not a store status; use queued, provisioning, ready, failed, deleting or deleted")
+            throw StoreStatus.notAStatus("\(proto)")
         }
     }
 }

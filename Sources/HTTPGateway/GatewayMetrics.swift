@@ -9,14 +9,14 @@ import Synchronization
 /// registry of this gateway's own (not the global `MetricsSystem`, which can be
 /// bootstrapped once per process), rendered at `/metrics`.
 ///
-/// Request counts and latencies are recorded per request. Values the control
-/// plane already keeps (stores by status, rate-limit refusals, reconcile
-/// corrections) are read on each scrape, so they are always current and never
-/// counted twice.
+/// Request counts and latencies are recorded per request. Everything else comes
+/// from the control plane's ``ControlPlane/MetricsSnapshot``, the one GetMetrics
+/// answers from, read on each scrape (stores by status, rate-limit refusals,
+/// reconcile passes and corrections, and the provisioner's histogram of
+/// provisioning durations), so it is always current and never counted twice.
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
-    private let provisioningDurations: CoreMetrics.Timer
     private let rateLimited: CoreMetrics.Counter
     private let reconcileCorrections: CoreMetrics.Counter
     private let reconcilePasses: CoreMetrics.Counter
@@ -41,13 +41,8 @@ final class GatewayMetrics: Sendable {
                 .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                 .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
             ],
-            "storeplatform_provisioning_duration_seconds": [
-                .milliseconds(10), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10),
-                .seconds(30), .seconds(60), .seconds(120), .seconds(300), .seconds(600),
-            ],
         ]
         self.factory = factory
-        provisioningDurations = CoreMetrics.Timer(label: "storeplatform_provisioning_duration_seconds", factory: factory)
         rateLimited = CoreMetrics.Counter(label: "storeplatform_rate_limited_total", factory: factory)
         reconcileCorrections = CoreMetrics.Counter(label: "storeplatform_reconcile_corrections_total", factory: factory)
         reconcilePasses = CoreMetrics.Counter(label: "storeplatform_reconcile_passes_total", factory: factory)
@@ -76,20 +71,17 @@ final class GatewayMetrics: Sendable {
         }
     }
 
-    /// Records how long a store took from queued to ready.
-    func recordProvisioning(milliseconds: Int64) {
-        provisioningDurations.recordMilliseconds(milliseconds)
-    }
-
     /// The Prometheus text exposition, after bringing the scraped values up to date.
     func scrape(_ controlPlane: ControlPlane) async throws -> [UInt8] {
-        let counts = try await controlPlane.provisioner.database.countsByStatus()
-        for status in StoreStatus.allCases {
+        let snapshot = try await controlPlane.metricsSnapshot()
+        let metrics = snapshot.response
+        for count in metrics.storesByStatus {
+            guard let status = StoreStatus.allCases.first(where: { $0.proto == count.status }) else { continue }
             CoreMetrics.Gauge(label: "storeplatform_stores", dimensions: [("status", status.rawValue)], factory: factory)
-                .record(counts[status] ?? 0)
+                .record(Int(count.count))
         }
-        let refusals = controlPlane.rateLimiter.refusals
-        let totals = controlPlane.reconciler.totals
+        let refusals = Int(metrics.rateLimitedTotal)
+        let totals = (corrections: Int(metrics.reconcileCorrections), passes: Int(metrics.reconcilePasses))
         let (newRefusals, newCorrections, newPasses) = exported.withLock { exported in
             // Two scrapes may read the totals in one order and lock in the other:
             // never move backwards, so nothing is counted twice.
@@ -107,7 +99,25 @@ final class GatewayMetrics: Sendable {
         if newPasses > 0 { reconcilePasses.increment(by: newPasses) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
+        buffer += Self.exposition(snapshot.provisioningDurations, name: "storeplatform_provisioning_duration_seconds").utf8
         return buffer
+    }
+
+    /// A histogram in the Prometheus text format: its cumulative buckets, sum and count.
+    static func exposition(_ histogram: DurationBuckets.Snapshot, name: String) -> String {
+        var text = "# TYPE \(name) histogram\n"
+        for (bound, count) in zip(histogram.bounds, histogram.cumulativeCounts) {
+            text += "\(name)_bucket{le=\"\(seconds(bound))\"} \(count)\n"
+        }
+        text += "\(name)_bucket{le=\"+Inf\"} \(histogram.count)\n"
+        text += "\(name)_sum \(seconds(histogram.sum))\n"
+        text += "\(name)_count \(histogram.count)\n"
+        return text
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return "\(Double(seconds) + Double(attoseconds) / 1e18)"
     }
 }
 

@@ -34,12 +34,7 @@ extension GatewayResponder {
         var message = Storeplatform_V1_ListStoresRequest()
         for value in query[values: "status"] {
             for name in value.split(separator: ",") where !name.isEmpty {
-                guard let status = StoreStatus(rawValue: name.lowercased())?.proto else {
-                    throw GatewayError.invalidArgument(
-                        "status \"\(name)\" is not a store status; use queued, provisioning, ready, failed, deleting or deleted"
-                    )
-                }
-                message.statuses.append(status)
+                message.statuses.append(try StoreStatus(filterName: name).proto)
             }
         }
         message.pageSize = try number(query["page_size"], name: "page_size")

@@ -65,37 +65,17 @@ public struct HTTPGateway: Service {
             },
             logger: logger
         )
-        // Provisioning durations come from the ready events, as they happen.
-        let bus = controlPlane.provisioner.events
-        let first = bus.subscribe()
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                var subscription = first
-                while true {
-                    for await event in subscription.events where event.toStatus == .ready && event.fromStatus == .provisioning {
-                        if let milliseconds = event.store.provisioningDurationMilliseconds {
-                            metrics.recordProvisioning(milliseconds: milliseconds)
-                        }
-                    }
-                    // Ended by the bus because this loop fell a whole buffer behind
-                    // (it never should): go on from now; otherwise shutdown.
-                    guard subscription.fellBehind, !Task.isCancelled else { return }
-                    subscription = bus.subscribe()
-                }
+        try await withGracefulShutdownHandler {
+            do {
+                try await app.run()
+            } catch {
+                // Most often the bind: say which address, and how to choose another.
+                throw GatewayConfigurationError(
+                    "HTTP gateway on \(configuration.host):\(configuration.port) failed: \(error); choose another address with --http, or --http off"
+                )
             }
-            try await withGracefulShutdownHandler {
-                do {
-                    try await app.run()
-                } catch {
-                    // Most often the bind: say which address, and how to choose another.
-                    throw GatewayConfigurationError(
-                        "HTTP gateway on \(configuration.host):\(configuration.port) failed: \(error); choose another address with --http, or --http off"
-                    )
-                }
-            } onGracefulShutdown: {
-                streams.shutDown()
-            }
-            group.cancelAll()
+        } onGracefulShutdown: {
+            streams.shutDown()
         }
     }
 }

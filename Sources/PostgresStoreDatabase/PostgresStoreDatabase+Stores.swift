@@ -34,7 +34,7 @@ extension PostgresStoreDatabase {
         pageSize: Int,
         pageToken: String
     ) async throws -> (stores: [Store], nextPageToken: String) {
-        let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page size")
+        let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page_size")
         let after = try PageToken.storeKey(pageToken)
         let statusTexts = statuses.map(\.rawValue).sorted()
         let logger = self.logger

@@ -27,6 +27,8 @@ public final class Provisioner: Service, Sendable {
     public let database: any StoreDatabase
     public let driver: any ClusterDriver
     public let events: StoreEventBus
+    /// How long this replica's provisionings took, queued to ready.
+    public let provisioningDurations = DurationBuckets(bounds: DurationBuckets.provisioningBounds)
     private let configuration: ProvisionerConfiguration
     private let logger: Logger
     private let state: Mutex<OperationTable>
@@ -516,12 +518,15 @@ public final class Provisioner: Service, Sendable {
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        await record(storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)") {
+        let ready = await record(storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)") {
             $0.url = url
             if $0.readyAt == nil { $0.readyAt = now }
             if let started = $0.provisioningStartedAt {
                 $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
             }
+        }
+        if let milliseconds = ready?.store.provisioningDurationMilliseconds {
+            provisioningDurations.record(.milliseconds(milliseconds))
         }
     }
 

@@ -23,4 +23,18 @@ public enum StoreStatus: String, Sendable, CaseIterable, Codable {
     public var isLive: Bool {
         self != .deleted
     }
+
+    /// The status a filter names (`ready`, in any case).
+    ///
+    /// - Throws: ``notAStatus(_:)`` for any other name.
+    public init(filterName name: some StringProtocol) throws {
+        guard let status = StoreStatus(rawValue: name.lowercased()) else { throw Self.notAStatus(String(name).quotedForMessage) }
+        self = status
+    }
+
+    /// ``ErrorCode/invalidArgument`` for a status filter that names no status
+    /// (`what`, as the caller wrote it), listing those there are.
+    public static func notAStatus(_ what: String) -> PlatformError {
+        PlatformError(.invalidArgument, "status \(what) is not a store status; use \(allCases.map(\.rawValue).listedAsAlternatives)")
+    }
 }

@@ -1,15 +1,17 @@
 import StoreCore
 
 package enum PageSize {
-    /// The page size to use for a `requested` size: 0 means `defaultSize`, more than
-    /// `maximum` means `maximum`.
+    /// The page size to use for a `requested` size: 0 means `defaultSize`. The one
+    /// rule for every caller (the RPC and HTTP APIs pass the caller's size through).
     ///
-    /// - Throws: ``ErrorCode/invalidArgument`` for a negative size.
+    /// - Throws: ``ErrorCode/invalidArgument`` for a negative size or one over `maximum`.
     package static func resolve(_ requested: Int, defaultSize: Int, maximum: Int, name: String) throws -> Int {
         guard requested >= 0 else {
             throw PlatformError(.invalidArgument, "\(name) must not be negative (got \(requested))")
         }
-        if requested == 0 { return defaultSize }
-        return min(requested, maximum)
+        guard requested <= maximum else {
+            throw PlatformError(.invalidArgument, "\(name) \(requested) is over the maximum of \(maximum)")
+        }
+        return requested == 0 ? defaultSize : requested
     }
 }

@@ -34,7 +34,7 @@ extension SQLiteStoreDatabase {
         pageSize: Int,
         pageToken: String
     ) async throws -> (stores: [Store], nextPageToken: String) {
-        let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page size")
+        let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page_size")
         let after = try PageToken.storeKey(pageToken)
         // One SQL text per (number of statuses, paging or not): a handful in all.
         var conditions: [String] = []

@@ -127,13 +127,13 @@ public protocol StoreDatabase: SharedRateBuckets {
     ///
     /// - Parameters:
     ///   - statuses: only stores in these statuses; empty means every status.
-    ///   - pageSize: 1...500; 0 means 50, more than 500 means 500.
+    ///   - pageSize: 1...500; 0 means 50.
     ///   - pageToken: "" for the first page, else a `nextPageToken` this method
     ///     returned. Paging is by key (the last row's `createdAt` and `id`), so each
     ///     store appears exactly once across pages even while stores are added.
     /// - Returns: the page and the token of the next one, "" on the last page.
-    /// - Throws: ``ErrorCode/invalidArgument`` for a negative page size or a token this
-    ///   server did not issue (`page token is not one this server issued`).
+    /// - Throws: ``ErrorCode/invalidArgument`` for a page size out of 0...500 or a token
+    ///   this server did not issue (`page token is not one this server issued`).
     func listStores(
         statuses: Set<StoreStatus>,
         pageSize: Int,
@@ -152,13 +152,13 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// One page of the audit log, newest first (descending row id).
     ///
     /// - Parameters:
-    ///   - limit: 1...1000; 0 means 50, more than 1000 means 1000.
+    ///   - limit: 1...1000; 0 means 50.
     ///   - pageToken: "" for the first page, else a `nextPageToken` this method
     ///     returned: the page continues before that row.
     ///   - storeID: only that store's rows; `nil` means every store.
     /// - Returns: the rows and the token of the next page, "" on the last page.
-    /// - Throws: ``ErrorCode/invalidArgument`` for a negative limit or a token this
-    ///   server did not issue.
+    /// - Throws: ``ErrorCode/invalidArgument`` for a limit out of 0...1000 or a token
+    ///   this server did not issue.
     func listAudit(limit: Int, pageToken: String, storeID: String?) async throws -> (events: [AuditEvent], nextPageToken: String)
 
     /// Audit rows written after the row `afterID`, oldest first, at most `limit`:

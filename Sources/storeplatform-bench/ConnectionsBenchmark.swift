@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RPCTestSupport
 import StorePlatformEnvelope
 import StorePlatformProto
 import StoreRPC

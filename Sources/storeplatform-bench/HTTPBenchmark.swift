@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RPCTestSupport
 import StoreCore
 import StoreDatabase
 import StoreRPC

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresStoreDatabase
 import Provisioning
+import RPCTestSupport
 import StoreCore
 import StoreDatabase
 import StorePlatformProto

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import RPCTestSupport
 import StorePlatformProto
 import StoreRPC
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOSSL
+import RPCTestSupport
 import StorePlatformProto
 import StoreRPC
 

@@ -28,103 +28,103 @@ struct DaemonCommand: AsyncParsableCommand {
     var socket: String = DefaultPaths.socket
 
     @Option(help: "File mode of the socket, octal (STOREPLATFORM_SOCKET_MODE).")
-    var socketMode: String = env("STOREPLATFORM_SOCKET_MODE") ?? "0660"
+    var socketMode: String = "0660"
 
     @Option(name: .customLong("admin-uid"), help: "uid that is an admin whatever the access file says; repeat for several. Default: this process's uid and root (STOREPLATFORM_ADMIN_UIDS, comma-separated).")
-    var adminUIDs: [UInt32] = (env("STOREPLATFORM_ADMIN_UIDS") ?? "").split(separator: ",").compactMap { UInt32($0) }
+    var adminUIDs: [UInt32] = []
 
     @Option(help: "TCP listener host:port for internal services, or \"off\" (STOREPLATFORM_TCP).")
     var tcp: String = DefaultPaths.tcp
 
     @Option(help: "File of bearer tokens, one per line as NAME TOKEN (the caller is token:NAME) or TOKEN (token:N), required on TCP when set (STOREPLATFORM_TOKEN_FILE).")
-    var tokenFile: String = env("STOREPLATFORM_TOKEN_FILE") ?? ""
+    var tokenFile: String = ""
 
     @Option(help: "File of callers' roles, one \"PRINCIPAL ROLE [own-stores]\" per line (viewer, operator, admin); without one, other uids are operators of their own stores and TCP/HTTP callers operators of every store; re-read on SIGHUP (STOREPLATFORM_ACCESS_FILE).")
-    var accessFile: String = env("STOREPLATFORM_ACCESS_FILE") ?? ""
+    var accessFile: String = ""
 
     @Option(help: "PEM certificate chain (server certificate first): the TCP RPC listener and the HTTP gateway speak TLS only; re-read on SIGHUP (STOREPLATFORM_TLS_CERT).")
-    var tlsCert: String = env("STOREPLATFORM_TLS_CERT") ?? ""
+    var tlsCert: String = ""
 
     @Option(help: "PEM private key of --tls-cert; re-read on SIGHUP (STOREPLATFORM_TLS_KEY).")
-    var tlsKey: String = env("STOREPLATFORM_TLS_KEY") ?? ""
+    var tlsKey: String = ""
 
     @Option(help: "PEM CA certificates that sign client certificates; turns client certificates on; re-read on SIGHUP (STOREPLATFORM_TLS_CLIENT_CA).")
-    var tlsClientCA: String = env("STOREPLATFORM_TLS_CLIENT_CA") ?? ""
+    var tlsClientCA: String = ""
 
     @Option(help: "With --tls-client-ca: optional (a client may present a certificate) or required (STOREPLATFORM_TLS_CLIENT_CERTS).")
-    var tlsClientCerts: String = env("STOREPLATFORM_TLS_CLIENT_CERTS") ?? "required"
+    var tlsClientCerts: String = "required"
 
     @Flag(help: "Accept bearer tokens over plain TCP/HTTP from peers that are not loopback (STOREPLATFORM_ALLOW_PLAIN_TOKENS=1).")
-    var allowPlainTokens = env("STOREPLATFORM_ALLOW_PLAIN_TOKENS") == "1"
+    var allowPlainTokens = false
 
     @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
-    var http: String = env("STOREPLATFORM_HTTP") ?? "127.0.0.1:8080"
+    var http: String = "127.0.0.1:8080"
 
     @Option(name: .customLong("http-trusted-proxy"), help: "Peer address whose X-Forwarded-For the gateway believes; repeat for several (STOREPLATFORM_HTTP_TRUSTED_PROXIES, comma-separated).")
-    var httpTrustedProxies: [String] = (env("STOREPLATFORM_HTTP_TRUSTED_PROXIES") ?? "").split(separator: ",").map(String.init)
+    var httpTrustedProxies: [String] = []
 
     @Option(name: .customLong("cors-origin"), help: "Origin allowed to call the gateway from a browser; repeat for several; CORS is off when none (STOREPLATFORM_CORS_ORIGINS, comma-separated).")
-    var corsOrigins: [String] = (env("STOREPLATFORM_CORS_ORIGINS") ?? "").split(separator: ",").map(String.init)
+    var corsOrigins: [String] = []
 
     @Option(help: "Open connections on the HTTP gateway; more get 503 (STOREPLATFORM_HTTP_MAX_CONNECTIONS).")
-    var httpMaxConnections: Int = env("STOREPLATFORM_HTTP_MAX_CONNECTIONS").flatMap(Int.init) ?? 256
+    var httpMaxConnections: Int = 256
 
     @Option(help: "Open event streams (GET /api/events) at once; more get 503. Each holds at most 64 chunks for a client that does not read (STOREPLATFORM_HTTP_MAX_EVENT_STREAMS).")
-    var httpMaxEventStreams: Int = env("STOREPLATFORM_HTTP_MAX_EVENT_STREAMS").flatMap(Int.init) ?? 256
+    var httpMaxEventStreams: Int = 256
 
     @Option(help: "Transitions held for one watcher (WatchStores, event stream) that does not keep up; past them it is told it fell behind and resumes from the audit log (STOREPLATFORM_EVENT_BUFFER).")
-    var eventBuffer: Int = env("STOREPLATFORM_EVENT_BUFFER").flatMap(Int.init) ?? 1000
+    var eventBuffer: Int = 1000
 
     @Option(help: "Transitions one resumed watch (after_audit_id, Last-Event-ID) replays at most; a watcher further behind is told it fell behind after them and resumes from there (STOREPLATFORM_WATCH_REPLAY_LIMIT).")
-    var watchReplayLimit: Int = env("STOREPLATFORM_WATCH_REPLAY_LIMIT").flatMap(Int.init) ?? ControlPlane.defaultReplayLimit
+    var watchReplayLimit: Int = ControlPlane.defaultReplayLimit
 
     @Option(help: "Seconds an HTTP connection may send nothing while no response of it is being written before it is closed; 0 never (STOREPLATFORM_HTTP_IDLE_TIMEOUT).")
-    var httpIdleTimeout: Double = env("STOREPLATFORM_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 60
+    var httpIdleTimeout: Double = 60
 
     @Option(help: "Seconds an HTTP request head may take to arrive whole once its first byte is in; slower ones get 408 and the connection is closed; 0 no limit (STOREPLATFORM_HTTP_HEADER_TIMEOUT).")
-    var httpHeaderTimeout: Double = env("STOREPLATFORM_HTTP_HEADER_TIMEOUT").flatMap(Double.init) ?? 10
+    var httpHeaderTimeout: Double = 10
 
     @Option(help: "Seconds an HTTP request body may take to arrive whole once the head is in; slower ones get 408 and the connection is closed; 0 no limit (STOREPLATFORM_HTTP_BODY_TIMEOUT).")
-    var httpBodyTimeout: Double = env("STOREPLATFORM_HTTP_BODY_TIMEOUT").flatMap(Double.init) ?? 30
+    var httpBodyTimeout: Double = 30
 
     @Option(help: "Largest HTTP request body accepted, bytes (STOREPLATFORM_HTTP_MAX_BODY_BYTES).")
-    var httpMaxBodyBytes: Int = env("STOREPLATFORM_HTTP_MAX_BODY_BYTES").flatMap(Int.init) ?? 65_536
+    var httpMaxBodyBytes: Int = 65_536
 
     @Option(help: "Most header fields an HTTP request may have; more get 431 (STOREPLATFORM_HTTP_MAX_HEADER_COUNT).")
-    var httpMaxHeaderCount: Int = env("STOREPLATFORM_HTTP_MAX_HEADER_COUNT").flatMap(Int.init) ?? 100
+    var httpMaxHeaderCount: Int = 100
 
     @Option(help: "Most bytes of header names and values an HTTP request may have; more get 431 (STOREPLATFORM_HTTP_MAX_HEADER_BYTES).")
-    var httpMaxHeaderBytes: Int = env("STOREPLATFORM_HTTP_MAX_HEADER_BYTES").flatMap(Int.init) ?? 16_384
+    var httpMaxHeaderBytes: Int = 16_384
 
     @Option(help: "Directory of the dashboard's static files, read into memory at start and served at / (STOREPLATFORM_DASHBOARD_DIR).")
-    var dashboardDir: String = env("STOREPLATFORM_DASHBOARD_DIR") ?? "clients/dashboard"
+    var dashboardDir: String = "clients/dashboard"
 
     @Option(help: "Largest frame accepted, bytes (STOREPLATFORM_MAX_FRAME_BYTES).")
-    var maxFrameBytes: Int = env("STOREPLATFORM_MAX_FRAME_BYTES").flatMap(Int.init) ?? FrameDecoder.defaultMaxFrameLength
+    var maxFrameBytes: Int = FrameDecoder.defaultMaxFrameLength
 
     @Option(help: "Calls in flight per connection (STOREPLATFORM_MAX_IN_FLIGHT).")
-    var maxInFlight: Int = env("STOREPLATFORM_MAX_IN_FLIGHT").flatMap(Int.init) ?? 256
+    var maxInFlight: Int = 256
 
     @Option(help: "Open connections on the admin socket (STOREPLATFORM_MAX_UNIX_CONNECTIONS).")
-    var maxUnixConnections: Int = env("STOREPLATFORM_MAX_UNIX_CONNECTIONS").flatMap(Int.init) ?? 128
+    var maxUnixConnections: Int = 128
 
     @Option(help: "Of those, how many only admin uids may take (STOREPLATFORM_RESERVED_ADMIN_CONNECTIONS).")
-    var reservedAdminConnections: Int = env("STOREPLATFORM_RESERVED_ADMIN_CONNECTIONS").flatMap(Int.init) ?? 16
+    var reservedAdminConnections: Int = 16
 
     @Option(help: "Open connections on the TCP listener (STOREPLATFORM_MAX_TCP_CONNECTIONS).")
-    var maxTCPConnections: Int = env("STOREPLATFORM_MAX_TCP_CONNECTIONS").flatMap(Int.init) ?? 384
+    var maxTCPConnections: Int = 384
 
     @Option(help: "Seconds an RPC connection may send nothing while none of its calls runs before it is closed; 0 never (STOREPLATFORM_IDLE_TIMEOUT).")
-    var idleTimeout: Double = env("STOREPLATFORM_IDLE_TIMEOUT").flatMap(Double.init) ?? 300
+    var idleTimeout: Double = 300
 
     @Option(help: "Seconds an RPC frame may take to arrive whole once its first byte is in; slower ones get the connection closed; 0 no limit (STOREPLATFORM_FRAME_TIMEOUT).")
-    var frameTimeout: Double = env("STOREPLATFORM_FRAME_TIMEOUT").flatMap(Double.init) ?? 10
+    var frameTimeout: Double = 10
 
     @Option(help: "Seconds running calls get to finish at shutdown (STOREPLATFORM_GRACE_PERIOD).")
-    var gracePeriod: Double = env("STOREPLATFORM_GRACE_PERIOD").flatMap(Double.init) ?? 10
+    var gracePeriod: Double = 10
 
     @Option(help: "Directory for the SQLite database and the simulated cluster's state (STOREPLATFORM_DATA_DIR).")
-    var dataDir: String = env("STOREPLATFORM_DATA_DIR") ?? DaemonCommand.defaultDataDir
+    var dataDir: String = DaemonCommand.defaultDataDir
 
     @Option(
         help: """
@@ -132,55 +132,55 @@ struct DaemonCommand: AsyncParsableCommand {
             replicas on one database. Default: sqlite:DATA-DIR/storeplatform.sqlite (STOREPLATFORM_DATABASE_URL).
             """
     )
-    var database: String = env("STOREPLATFORM_DATABASE_URL") ?? ""
+    var database: String = ""
 
     @Option(help: "A file holding the PostgreSQL password, kept out of the URL and the process list (STOREPLATFORM_DATABASE_PASSWORD_FILE).")
-    var databasePasswordFile: String = env("STOREPLATFORM_DATABASE_PASSWORD_FILE") ?? ""
+    var databasePasswordFile: String = ""
 
     @Option(help: "Cluster driver: simulated (embedded, no Kubernetes) or helm (runs helm and kubectl against a real cluster) (STOREPLATFORM_CLUSTER).")
-    var cluster: String = env("STOREPLATFORM_CLUSTER") ?? "simulated"
+    var cluster: String = "simulated"
 
     @Option(help: "helm driver: the helm executable, a name on PATH or a path (STOREPLATFORM_HELM).")
-    var helm: String = env("STOREPLATFORM_HELM") ?? "helm"
+    var helm: String = "helm"
 
     @Option(help: "helm driver: the kubectl executable (STOREPLATFORM_KUBECTL).")
-    var kubectl: String = env("STOREPLATFORM_KUBECTL") ?? "kubectl"
+    var kubectl: String = "kubectl"
 
     @Option(help: "helm driver: kubeconfig file; in-cluster credentials when unset (STOREPLATFORM_KUBECONFIG).")
-    var kubeconfig: String = env("STOREPLATFORM_KUBECONFIG") ?? ""
+    var kubeconfig: String = ""
 
     @Option(help: "helm driver: kubeconfig context (STOREPLATFORM_KUBE_CONTEXT).")
-    var kubeContext: String = env("STOREPLATFORM_KUBE_CONTEXT") ?? ""
+    var kubeContext: String = ""
 
     @Option(help: "helm driver: directory holding the store chart as store/ (STOREPLATFORM_CHART_DIR).")
-    var chartDir: String = env("STOREPLATFORM_CHART_DIR") ?? "helm"
+    var chartDir: String = "helm"
 
     @Option(name: .customLong("store-values"), help: "helm driver: operator values file for every store (storage class, registry, ingress class, resources), passed to helm install with -f under the platform's own values; repeatable (STOREPLATFORM_STORE_VALUES, comma-separated).")
-    var storeValues: [String] = env("STOREPLATFORM_STORE_VALUES").map { $0.split(separator: ",").map(String.init) } ?? []
+    var storeValues: [String] = []
 
     @Option(help: "cert-manager ClusterIssuer that gives each store's Ingress a certificate; store URLs become https (STOREPLATFORM_STORE_TLS_ISSUER).")
-    var storeTLSIssuer: String = env("STOREPLATFORM_STORE_TLS_ISSUER") ?? ""
+    var storeTLSIssuer: String = ""
 
     @Option(help: "helm driver: ClusterRole bound in each store namespace to --platform-service-account (STOREPLATFORM_STORE_CLUSTER_ROLE).")
-    var storeClusterRole: String = env("STOREPLATFORM_STORE_CLUSTER_ROLE") ?? ""
+    var storeClusterRole: String = ""
 
     @Option(help: "helm driver: the daemon's service account as NAMESPACE/NAME, the subject of each store namespace's RoleBinding (STOREPLATFORM_PLATFORM_SERVICE_ACCOUNT).")
-    var platformServiceAccount: String = env("STOREPLATFORM_PLATFORM_SERVICE_ACCOUNT") ?? ""
+    var platformServiceAccount: String = ""
 
     @Option(help: "helm driver: seconds helm install may take (its --timeout, which covers the setup Job); must be shorter than --provision-deadline (STOREPLATFORM_INSTALL_TIMEOUT).")
-    var installTimeout: Double = env("STOREPLATFORM_INSTALL_TIMEOUT").flatMap(Double.init) ?? 300
+    var installTimeout: Double = 300
 
     @Option(help: "Seconds a reinstall waits for the old release's pods and claims, and a delete for the namespace, to be gone (STOREPLATFORM_CLEANUP_TIMEOUT).")
-    var cleanupTimeout: Double = env("STOREPLATFORM_CLEANUP_TIMEOUT").flatMap(Double.init) ?? 300
+    var cleanupTimeout: Double = 300
 
     @Option(help: "Maximum live (not deleted) stores (STOREPLATFORM_MAX_LIVE_STORES).")
-    var maxLiveStores: Int = env("STOREPLATFORM_MAX_LIVE_STORES").flatMap(Int.init) ?? 10
+    var maxLiveStores: Int = 10
 
     @Option(help: "Requests per minute per caller (STOREPLATFORM_REQUESTS_PER_MINUTE).")
-    var requestsPerMinute: Int = env("STOREPLATFORM_REQUESTS_PER_MINUTE").flatMap(Int.init) ?? 30
+    var requestsPerMinute: Int = 30
 
     @Option(help: "Creates per minute per caller (STOREPLATFORM_CREATES_PER_MINUTE).")
-    var createsPerMinute: Int = env("STOREPLATFORM_CREATES_PER_MINUTE").flatMap(Int.init) ?? 5
+    var createsPerMinute: Int = 5
 
     @Option(
         help: """
@@ -188,7 +188,7 @@ struct DaemonCommand: AsyncParsableCommand {
             or auto (on with PostgreSQL, off with SQLite, where one replica runs) (STOREPLATFORM_SHARED_RATE_LIMITS).
             """
     )
-    var sharedRateLimits: String = env("STOREPLATFORM_SHARED_RATE_LIMITS") ?? "auto"
+    var sharedRateLimits: String = "auto"
 
     @Option(
         help: """
@@ -196,52 +196,52 @@ struct DaemonCommand: AsyncParsableCommand {
             the same across restarts; default: the host name, a pod's name in Kubernetes (STOREPLATFORM_REPLICA_ID).
             """
     )
-    var replicaID: String = env("STOREPLATFORM_REPLICA_ID") ?? DaemonCommand.hostName
+    var replicaID: String = DaemonCommand.hostName
 
     @Option(help: "Seconds a store's lease lasts unless renewed; a replica that dies holds its stores this long (STOREPLATFORM_LEASE_TTL).")
-    var leaseTTL: Double = env("STOREPLATFORM_LEASE_TTL").flatMap(Double.init) ?? 30
+    var leaseTTL: Double = 30
 
     @Option(help: "Provisioning operations at once; the rest stay queued (STOREPLATFORM_MAX_CONCURRENT_PROVISIONS).")
-    var maxConcurrentProvisions: Int = env("STOREPLATFORM_MAX_CONCURRENT_PROVISIONS").flatMap(Int.init) ?? 4
+    var maxConcurrentProvisions: Int = 4
 
     @Option(help: "Seconds a provisioning attempt may take (STOREPLATFORM_PROVISION_DEADLINE).")
-    var provisionDeadline: Double = env("STOREPLATFORM_PROVISION_DEADLINE").flatMap(Double.init) ?? 600
+    var provisionDeadline: Double = 600
 
     @Option(help: "Milliseconds between readiness checks while provisioning, each one LIST of the store's pods (STOREPLATFORM_READINESS_POLL_MS).")
-    var readinessPollMs: Int = env("STOREPLATFORM_READINESS_POLL_MS").flatMap(Int.init) ?? 2000
+    var readinessPollMs: Int = 2000
 
     @Option(help: "Seconds between reconcile passes, jittered ±10% (STOREPLATFORM_RECONCILE_INTERVAL).")
-    var reconcileInterval: Double = env("STOREPLATFORM_RECONCILE_INTERVAL").flatMap(Double.init) ?? 30
+    var reconcileInterval: Double = 30
 
     @Flag(help: "Delete managed namespaces that belong to no live store (STOREPLATFORM_DELETE_ORPHANS=1).")
-    var deleteOrphans = env("STOREPLATFORM_DELETE_ORPHANS") == "1"
+    var deleteOrphans = false
 
     @Option(help: "Stores are served at http(s)://<name>.<domain> (STOREPLATFORM_STORE_DOMAIN).")
-    var storeDomain: String = env("STOREPLATFORM_STORE_DOMAIN") ?? "stores.localhost"
+    var storeDomain: String = "stores.localhost"
 
     @Option(help: "Simulated cluster: seconds a helm install takes (STOREPLATFORM_SIM_INSTALL_DELAY).")
-    var simInstallDelay: Double = env("STOREPLATFORM_SIM_INSTALL_DELAY").flatMap(Double.init) ?? 1
+    var simInstallDelay: Double = 1
 
     @Option(help: "Simulated cluster: seconds after install until pods are ready (STOREPLATFORM_SIM_READY_DELAY).")
-    var simReadyDelay: Double = env("STOREPLATFORM_SIM_READY_DELAY").flatMap(Double.init) ?? 4
+    var simReadyDelay: Double = 4
 
     @Option(help: "Simulated cluster: seconds a helm uninstall takes (STOREPLATFORM_SIM_UNINSTALL_DELAY).")
-    var simUninstallDelay: Double = env("STOREPLATFORM_SIM_UNINSTALL_DELAY").flatMap(Double.init) ?? 0.3
+    var simUninstallDelay: Double = 0.3
 
     @Option(name: .customLong("sim-fault"), help: "Simulated cluster fault, FAULT or FAULT=PROBABILITY; repeatable. Faults: install-error, crashloop, imagepull, never-ready, delete-failure (STOREPLATFORM_SIM_FAULTS, comma-separated).")
-    var simFaults: [String] = (env("STOREPLATFORM_SIM_FAULTS") ?? "").split(separator: ",").map(String.init)
+    var simFaults: [String] = []
 
     @Option(help: "Simulated cluster: seed that decides which releases get faults (STOREPLATFORM_SIM_SEED).")
-    var simSeed: UInt64 = env("STOREPLATFORM_SIM_SEED").flatMap(UInt64.init) ?? 0
+    var simSeed: UInt64 = 0
 
     @Option(help: "Simulated cluster: faults hit only the first N attempts of a release (STOREPLATFORM_SIM_FAULT_ATTEMPTS).")
-    var simFaultAttempts: Int = env("STOREPLATFORM_SIM_FAULT_ATTEMPTS").flatMap(Int.init) ?? 1
+    var simFaultAttempts: Int = 1
 
     @Option(help: "trace, debug, info, notice, warning, error or critical (STOREPLATFORM_LOG_LEVEL).")
-    var logLevel: String = env("STOREPLATFORM_LOG_LEVEL") ?? "info"
+    var logLevel: String = "info"
 
     @Option(help: "text, or json for one JSON object per line (STOREPLATFORM_LOG_FORMAT).")
-    var logFormat: String = env("STOREPLATFORM_LOG_FORMAT") ?? "text"
+    var logFormat: String = "text"
 
     /// This machine's host name (a pod's name in Kubernetes), from the kernel: no
     /// name lookup.
@@ -646,10 +646,6 @@ extension DaemonCommand {
         }
         return configuration
     }
-}
-
-func env(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
 }
 
 extension DaemonCommand {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
@@ -28,6 +29,38 @@ enum Entry {
         if ProcessInfo.processInfo.environment["TZ"] == nil {
             setenv("TZ", TimeZone.current.identifier, 1)
         }
-        await DaemonCommand.main()
+        let (arguments, fromEnvironment) = options()
+        let command: DaemonCommand
+        do {
+            command = try DaemonCommand.parseAsRoot(arguments) as! DaemonCommand
+        } catch {
+            // A value from the environment that does not parse or validate: say
+            // which variable set it.
+            let message = DaemonCommand.message(for: error)
+            let flags = message.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") })
+                .filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2)) }
+            if let variable = flags.lazy.compactMap({ EnvironmentOption.variable(behind: $0, in: fromEnvironment) }).first {
+                FileHandle.standardError.write(Data("Error: \(message) (set by \(variable))\n".utf8))
+                exit(DaemonCommand.exitCode(for: error).rawValue)
+            }
+            DaemonCommand.exit(withError: error)
+        }
+        do {
+            try await command.run()
+        } catch {
+            DaemonCommand.exit(withError: error)
+        }
+    }
+
+    /// The command line with the environment's options before it
+    /// (EnvironmentOption.swift), and those options alone.
+    private static func options() -> (arguments: [String], fromEnvironment: [String]) {
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        do {
+            let arguments = try EnvironmentOption.arguments(commandLine, environment: ProcessInfo.processInfo.environment)
+            return (arguments, Array(arguments.dropLast(commandLine.count)))
+        } catch {
+            DaemonCommand.exit(withError: ValidationError("\(error)"))
+        }
     }
 }

@@ -68,7 +68,7 @@ import Testing
             #expect(try await RawHTTPClient.send(port: port, "GET", "/api/stores").status == 200)
             #expect(try await RawHTTPClient.send(port: port, "GET", "/api/stores").status == 429)
         }
-        #expect(harness.controlPlane.rateLimiter.refusals == 1)
+        #expect(harness.rateLimiter.refusals == 1)
     }
 
     /// An operator limited to its own stores deletes those, not another caller's

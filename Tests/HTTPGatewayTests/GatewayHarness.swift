@@ -3,6 +3,7 @@ import Foundation
 import HTTPGateway
 import Logging
 import Provisioning
+import ProvisioningTestSupport
 import ServiceLifecycle
 import StoreCore
 import StoreDatabase
@@ -18,6 +19,7 @@ struct GatewayHarness {
     let database: StoreDatabase
     let provisioner: Provisioner
     let controlPlane: ControlPlane
+    let rateLimiter: RateLimiter
     /// The provisioner's service, running for the harness's lifetime.
     let running: RunningProvisioner
 
@@ -39,6 +41,7 @@ struct GatewayHarness {
         let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: logger)
         running = RunningProvisioner(provisioner)
         let frozen = ContinuousClock.now
+        rateLimiter = RateLimiter(limits: limits, now: { frozen })
         controlPlane = ControlPlane(
             info: DaemonInfo(
                 version: "test", startedAtMilliseconds: 1_700_000_000_000, clusterDriver: .simulated,
@@ -46,7 +49,7 @@ struct GatewayHarness {
             ),
             // A frozen clock: buckets never refill during a test, so a refusal's
             // Retry-After is exact however slowly the machine runs.
-            provisioner: provisioner, reconciler: reconciler, rateLimiter: RateLimiter(limits: limits, now: { frozen }),
+            provisioner: provisioner, reconciler: reconciler, rateLimiter: rateLimiter,
             access: access, maxLiveStores: maxLiveStores, replayLimit: replayLimit, logger: logger
         )
     }

@@ -2,6 +2,7 @@ import ControlPlane
 import Foundation
 import Logging
 import NIOCore
+import RPCTestSupport
 import StoreCore
 import StoreDatabase
 import StorePlatformEnvelope

@@ -2,6 +2,7 @@ import Foundation
 import KubernetesAPIDouble
 import Logging
 import ProcessTestSupport
+import ProvisioningTestSupport
 import Testing
 
 @testable import Provisioning

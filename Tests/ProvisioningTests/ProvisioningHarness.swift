@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProvisioningTestSupport
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import StoreCore
+import TestSupport
 import Testing
 
 @Suite("Store record, ids and derived names")
@@ -68,18 +69,5 @@ struct StoreTests {
         store.attempts = 1
         let decoded = try JSONDecoder().decode(Store.self, from: JSONEncoder().encode(store))
         #expect(decoded == store)
-    }
-}
-
-/// A deterministic generator for reproducibility tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

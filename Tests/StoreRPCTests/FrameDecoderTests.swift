@@ -1,5 +1,7 @@
 import NIOCore
 import NIOEmbedded
+import RPCTestSupport
+import TestSupport
 import Testing
 
 @testable import StoreRPC
@@ -86,32 +88,5 @@ struct FrameDecoderTests {
             }
         }
         _ = try? channel.finish()
-    }
-}
-
-/// A small deterministic generator, so every seed replays the same bytes.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-@Suite struct CPUAffinityTests {
-    @Test func countsTheAllowedList() {
-        let status = "Name:\tstoreplatformd\nCpus_allowed:\t0f\nCpus_allowed_list:\t0-3,8,10-11\nMems_allowed_list:\t0\n"
-        #expect(CPUAffinity.allowedCount(procStatus: status) == 7)
-        #expect(CPUAffinity.allowedCount(procStatus: "Cpus_allowed_list:\t0\n") == 1)
-        #expect(CPUAffinity.allowedCount(procStatus: "Cpus_allowed_list:\t3-1\n") == nil)
-        #expect(CPUAffinity.allowedCount(procStatus: "Cpus_allowed_list:\tx\n") == nil)
-        #expect(CPUAffinity.allowedCount(procStatus: "Cpus_allowed_list:\t\n") == nil)
-        #expect(CPUAffinity.allowedCount(procStatus: "Name:\tx\n") == nil)
-        // This process can run somewhere.
-        #expect((CPUAffinity.allowedCount() ?? 0) >= 1)
     }
 }

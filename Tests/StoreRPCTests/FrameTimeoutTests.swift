@@ -1,4 +1,5 @@
 import Foundation
+import RPCTestSupport
 import StoreRPC
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import RPCTestSupport
 import StorePlatformProto
 import Synchronization
 import Testing

@@ -1,3 +1,5 @@
+import StoreRPC
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -5,16 +5,16 @@ import Foundation
 /// and cgroup quotas but not from this mask, so a daemon pinned to one core
 /// would otherwise run one loop per machine core, all preempting each other on
 /// that core.
-public enum CPUAffinity {
+enum CPUAffinity {
     /// How many CPUs the affinity mask allows, or nil when it cannot be read.
-    public static func allowedCount() -> Int? {
+    static func allowedCount() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         return allowedCount(procStatus: status)
     }
 
     /// The count in a `/proc/<pid>/status` text's `Cpus_allowed_list:` line
     /// ("0-3,8,10-11" is 7); nil when the line is missing or malformed.
-    public static func allowedCount(procStatus: String) -> Int? {
+    static func allowedCount(procStatus: String) -> Int? {
         let key = "Cpus_allowed_list:"
         guard let line = procStatus.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return nil }
         var count = 0
