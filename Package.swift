@@ -185,7 +185,7 @@ let package = Package(
             name: "storeplatform-bench",
             dependencies: [
                 "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformEnvelope", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
-                "PostgresStoreDatabase", "PostgresTestSupport", "RPCTestSupport",
+                "PostgresStoreDatabase", "PostgresTestSupport", "ProcessTestSupport", "RPCTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -217,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "StoreRPCTests",
             dependencies: [
-                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "RPCTestSupport", "TestSupport",
+                "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "ProcessTestSupport", "RPCTestSupport", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -229,7 +229,7 @@ let package = Package(
             name: "HTTPGatewayTests",
             dependencies: [
                 "HTTPGateway", "ControlPlane", "Provisioning", "StoreDatabase", "StoreCore", "StorePlatformEnvelope", "StorePlatformProto", "StoreRPC",
-                "RPCTestSupport", "ProvisioningTestSupport",
+                "ProcessTestSupport", "ProvisioningTestSupport", "RPCTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

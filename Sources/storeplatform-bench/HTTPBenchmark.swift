@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProcessTestSupport
 import RPCTestSupport
 import StoreCore
 import StoreDatabase
@@ -48,8 +49,8 @@ struct HTTPBenchmark: AsyncParsableCommand {
             actor: "bench"
         )
 
-        let daemonPort = BlockingFrameSocket.freeLoopbackPort()
-        let nodePort = BlockingFrameSocket.freeLoopbackPort()
+        let daemonPort = try freeLoopbackPort()
+        let nodePort = try freeLoopbackPort()
         let core = String(serverCore)
         let gateway = try ChildProcess(executable: "/usr/bin/taskset", arguments: [
             "-c", core, daemonPath, "--socket", scratch + "/d.sock", "--tcp", "off", "--http", "127.0.0.1:\(daemonPort)",

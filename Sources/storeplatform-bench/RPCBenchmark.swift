@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOSSL
+import ProcessTestSupport
 import RPCTestSupport
 import StorePlatformProto
 import StoreRPC
@@ -39,7 +40,7 @@ struct RPCBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        let port = BlockingFrameSocket.freeLoopbackPort()
+        let port = try freeLoopbackPort()
         let daemonProcess = try ChildProcess(executable: daemonPath, arguments: [
             "--socket", scratch + "/d.sock", "--tcp", "127.0.0.1:\(port)", "--data-dir", scratch + "/data", "--log-level", "warning", "--http", "off",
         ])
@@ -107,7 +108,7 @@ struct RPCBenchmark: ParsableCommand {
         clientConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(scratch + "/tls.pem"))
         let clientContext = try NIOSSLContext(configuration: clientConfiguration)
 
-        let tlsPort = BlockingFrameSocket.freeLoopbackPort()
+        let tlsPort = try freeLoopbackPort()
         let tlsDaemon = try ChildProcess(executable: daemonPath, arguments: [
             "--socket", scratch + "/t.sock", "--tcp", "127.0.0.1:\(tlsPort)", "--data-dir", scratch + "/tdata", "--log-level", "warning",
             "--http", "off", "--tls-cert", scratch + "/tls.pem", "--tls-key", scratch + "/tls.key",

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import StorePlatformProto
 import StoreRPC
 import Testing
@@ -61,7 +62,7 @@ import Testing
     /// as another uid.
     @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/setpriv")))
     func anotherUserCannotDeleteRootsStore() async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd")
         try FileManager.default.createDirectory(atPath: directory + "/run", withIntermediateDirectories: true)
         chmod(directory, 0o755)
         chmod(directory + "/run", 0o755)
@@ -92,8 +93,7 @@ import Testing
     /// operator token changes, an admin token calls admin methods over TCP; storectl
     /// shows the owner in get and list.
     @Test func tokensGetTheirRolesFromTheAccessFile() async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd")
         try "# name token\nci ci-secret\nops ops-secret\ndeploy deploy-secret\n"
             .write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
         try "token:ci      viewer\ntoken:deploy  admin   # CI deploys\n"
@@ -146,8 +146,7 @@ import Testing
     /// Mistakes in the access file or the token file stop the daemon at start, naming
     /// the file, the line and what to write.
     @Test func accessAndTokenFileMistakesAreStartupErrors() async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let base = ["--socket", directory + "/run/d.sock", "--tcp", "127.0.0.1:0", "--http", "off", "--data-dir", directory + "/data"]
         let access = directory + "/access.conf"
@@ -187,8 +186,7 @@ import Testing
     /// SIGHUP re-reads the access file: a viewer made an operator may create from
     /// then on; a broken file keeps the roles in force and says why.
     @Test func sighupReloadsTheAccessFile() async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd")
         try "ci ci-secret\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
         let accessFile = directory + "/access.conf"
         try "token:ci viewer\n".write(toFile: accessFile, atomically: true, encoding: .utf8)

@@ -52,8 +52,7 @@ func buildCClient(_ targets: [String]) async throws -> CommandResult {
 /// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second,
 /// on `database`.
 func interopDaemon(_ extraArguments: [String] = [], database: DaemonDatabase = .sqlite) async throws -> (DaemonProcess, [String: String]) {
-    let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = try makeTemporaryDirectory("spd")
     let token = "interop-\(UUID().uuidString)"
     try "interop \(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(

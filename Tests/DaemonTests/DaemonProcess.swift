@@ -67,7 +67,7 @@ final class DaemonProcess {
     /// - Parameters:
     ///   - launcher: a command that runs the daemon, such as `["/usr/bin/taskset", "-c", "0"]`.
     init(extraArguments: [String] = [], directory: String? = nil, launcher: [String] = []) throws {
-        self.directory = directory ?? "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        self.directory = try directory ?? makeTemporaryDirectory("spd")
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         socketPath = self.directory + "/run/storeplatformd.sock"
         logPath = self.directory + "/daemon.log"

@@ -40,8 +40,7 @@ struct DaemonTests {
     }
 
     @Test func storectlHealthOverTCPNeedsTheToken() async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd")
         let tokenFile = directory + "/tokens"
         try "# internal services\nservice-token-1\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(extraArguments: ["--token-file", tokenFile], directory: directory)
@@ -60,7 +59,7 @@ struct DaemonTests {
     }
 
     @Test func storectlReportsAnUnreachableDaemonWithExitCode3() async throws {
-        let result = try await runProduct("storectl", ["health", "--socket", "/tmp/no-daemon-\(UUID().uuidString.prefix(8)).sock"])
+        let result = try await runProduct("storectl", ["health", "--socket", temporaryPath("no-daemon", suffix: ".sock")])
         #expect(result.status == 3)
         #expect(result.stderr.contains("error: UNAVAILABLE: cannot connect to unix:/tmp/no-daemon-"))
     }

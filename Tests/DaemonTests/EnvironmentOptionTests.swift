@@ -49,7 +49,7 @@ import Testing
     /// set it; before, it fell back to the default without a word.
     @Test func aBadValueNamesItsVariable() async throws {
         let product = productsDirectory.appendingPathComponent("storeplatformd").path
-        let result = try await runCommand(product, ["--socket", "/tmp/sp-env-\(UUID().uuidString.prefix(8)).sock"], environment: [
+        let result = try await runCommand(product, ["--socket", temporaryPath("sp-env", suffix: ".sock")], environment: [
             "STOREPLATFORM_MAX_LIVE_STORES": "ten",
         ])
         #expect(result.status == 64, "\(result.stderr)")

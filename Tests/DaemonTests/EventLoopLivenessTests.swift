@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ProcessTestSupport
 import StorePlatformProto
 import StoreRPC
 import Synchronization
@@ -85,7 +86,7 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: strace)), arguments: DaemonDatabase.all)
     func eventLoopThreadsMakeNoFileCallsWhileServing(_ database: DaemonDatabase) async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd")
         let trace = directory + "-strace.txt"
         defer { try? FileManager.default.removeItem(atPath: trace) }
         let daemon = try DaemonProcess(

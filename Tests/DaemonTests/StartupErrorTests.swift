@@ -23,7 +23,7 @@ import Testing
     private static func expectOneLineFailure(
         _ options: [String], _ message: String, status: Int32 = 1, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CommandResult {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct("storeplatformd", arguments(directory) + options)
         #expect(result.status == status, "\(result.stderr)", sourceLocation: sourceLocation)
@@ -35,7 +35,7 @@ import Testing
 
     /// A directory where the database file belongs fails for root too.
     @Test func aDirectoryWhereTheDatabaseBelongsIsNamed() async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = directory + "/data/storeplatform.sqlite"
         try FileManager.default.createDirectory(atPath: database, withIntermediateDirectories: true)
@@ -55,7 +55,7 @@ import Testing
     /// as root, who may write anywhere.
     @Test(.enabled(if: getuid() != 0 || FileManager.default.fileExists(atPath: "/usr/bin/setpriv")))
     func aReadOnlyDataDirectoryIsNamed() async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/run", withIntermediateDirectories: true)
@@ -112,7 +112,7 @@ import Testing
     /// The daemon with `options` stops before anything starts: exit 64, one line
     /// saying `message`, never the password "hunter2", no data directory made.
     static func expectUsageError(_ options: [String], _ message: String) async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct("storeplatformd", Self.arguments(directory) + options)
         #expect(result.status == 64)
@@ -126,7 +126,7 @@ import Testing
     /// it, and asks whether PostgreSQL runs.
     @Test(.enabled(if: ThrowawayPostgres.enabled))
     func aServerThatIsNotRunningIsNamed() async throws {
-        let port = try unusedTCPPort()
+        let port = try freeLoopbackPort()
         try await Self.expectOneLineFailure(
             ["--database", "postgres://storeplatform@127.0.0.1:\(port)/shop?connect_timeout=2"],
             "the store database postgresql://127.0.0.1:\(port)/shop cannot be reached: 127.0.0.1:\(port): Connection refused; is PostgreSQL running"
@@ -135,8 +135,7 @@ import Testing
 
     /// An empty password file is named before anything starts.
     @Test func anEmptyPasswordFileIsNamed() async throws {
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = FileManager.default.createFile(atPath: directory + "/password", contents: Data("\n".utf8))
         try await Self.expectOneLineFailure(
@@ -160,8 +159,7 @@ import Testing
     @Test(.enabled(if: ThrowawayPostgres.enabled))
     func aWrongPasswordIsNamed() async throws {
         try await ThrowawayPostgres.withServer(tcp: true) { server in
-            let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let directory = try makeTemporaryDirectory("spd-start")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try "not-\(server.password)\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
             let url = server.url(database: "postgres", tcp: true, parameters: ["connect_timeout": "20"])
@@ -234,7 +232,7 @@ import Testing
         let role = "tables_only_\(UUID().uuidString.prefix(8).lowercased())"
         try await server.sql("CREATE ROLE \(role) LOGIN")
         try await server.sql("GRANT CREATE ON SCHEMA public TO \(role)", database: name)
-        let directory = "/tmp/spd-start-\(UUID().uuidString.prefix(8))"
+        let directory = temporaryPath("spd-start")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runProduct(
             "storeplatformd",
@@ -250,8 +248,7 @@ import Testing
 
     /// `--database sqlite:PATH` puts the store database at PATH, not under --data-dir.
     @Test func anSQLiteFileElsewhereIsUsed() async throws {
-        let elsewhere = "/tmp/spd-sqlite-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let elsewhere = try makeTemporaryDirectory("spd-sqlite")
         defer { try? FileManager.default.removeItem(atPath: elsewhere) }
         let path = elsewhere + "/stores.sqlite"
         let daemon = try DaemonProcess(extraArguments: quickCluster + ["--database", "sqlite:" + path])
@@ -272,23 +269,4 @@ import Testing
         await again.close()
         #expect(try await second.terminate() == 0)
     }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on now: bound, read, closed.
-func unusedTCPPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-        }
-    }
-    guard bound else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EADDRINUSE) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

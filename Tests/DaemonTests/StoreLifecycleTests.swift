@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Provisioning
 import StorePlatformProto
 import StoreRPC
@@ -155,8 +156,7 @@ struct StoreLifecycleTests {
 
     @Test(arguments: DaemonDatabase.all)
     func everyErrorCodeComesFromARealRequest(database: DaemonDatabase) async throws {
-        let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spd")
         try "secret-token\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(
             // A slow uninstall keeps the first delete's operation (and the store's lock)

@@ -9,7 +9,7 @@ import Testing
 /// certificate "CN=billing,O=Example"; an expired client certificate (made with
 /// `openssl ca -startdate/-enddate`); and a client certificate of another CA.
 final class TestPKI {
-    let directory = "/tmp/sp-pki-\(UUID().uuidString.prefix(8))"
+    let directory = temporaryPath("sp-pki")
 
     init() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -417,8 +417,7 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
     func tokensInClearTextFromAnotherHostAreRefused() async throws {
         let address = try #require(Self.outsideAddress)
         for allow in [false, true] {
-            let directory = "/tmp/spd-\(UUID().uuidString.prefix(8))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let directory = try makeTemporaryDirectory("spd")
             let tokenFile = directory + "/tokens"
             try "plain-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
             let daemon = try DaemonProcess(

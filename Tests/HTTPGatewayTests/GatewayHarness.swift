@@ -2,14 +2,15 @@ import ControlPlane
 import Foundation
 import HTTPGateway
 import Logging
+import ProcessTestSupport
 import Provisioning
 import ProvisioningTestSupport
 import ServiceLifecycle
 import StoreCore
 import StoreDatabase
 import StorePlatformProto
-import SwiftProtobuf
 import StoreRPC
+import SwiftProtobuf
 import Testing
 
 /// A real ControlPlane on a temporary database and an instant simulated
@@ -28,8 +29,7 @@ struct GatewayHarness {
         eventBuffer: Int = 1000, access: AccessPolicy = AccessPolicy(adminUIDs: []),
         replayLimit: Int = ControlPlane.defaultReplayLimit
     ) throws {
-        directory = "/tmp/sphttp-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("sphttp")
         database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: .instant)
         var configuration = ProvisionerConfiguration()

@@ -101,7 +101,7 @@ public final class ThrowawayPostgres: Sendable {
                 throw error
             }
             let server = ThrowawayPostgres(
-                directory: directory, port: tcp || tls ? try freePort() : 5432, tcp: tcp || tls, tls: tls,
+                directory: directory, port: tcp || tls ? try freeLoopbackPort() : 5432, tcp: tcp || tls, tls: tls,
                 password: template.password, binaries: binaries
             )
             do {
@@ -384,26 +384,6 @@ public final class ThrowawayPostgres: Sendable {
         return candidates.first { directory in
             ["initdb", "pg_ctl", "psql"].allSatisfy { FileManager.default.isExecutableFile(atPath: "\(directory)/\($0)") }
         }
-    }
-
-    /// A TCP port on 127.0.0.1 that nothing listens on now.
-    private static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw Failure("cannot open a socket to find a free port") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw Failure("cannot bind 127.0.0.1:0 to find a free port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     // MARK: Cleanup at exit

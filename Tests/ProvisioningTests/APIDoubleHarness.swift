@@ -58,8 +58,7 @@ struct APIDoubleHarness {
         driver configureDriver: (inout HelmCLIDriver.Configuration) -> Void = { _ in },
         provisioner configureProvisioner: (inout ProvisionerConfiguration) -> Void = { _ in }
     ) async throws -> APIDoubleHarness {
-        let directory = "/tmp/spdouble-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spdouble")
         let api = try await KubernetesAPIDouble.start(behavior: behavior, enforcingRBAC: asServiceAccount)
         if asServiceAccount {
             let account = serviceAccount.split(separator: "/").map(String.init)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProcessTestSupport
 import ProvisioningTestSupport
 import Testing
 
@@ -12,8 +13,7 @@ import StoreDatabase
 @Suite struct FailureMessageTests {
     @Test func anOverLongDriverFailureIsStoredAsHeadMarkerAndTail() async throws {
         let fakes = try FakeTools()
-        let directory = "/tmp/spfail-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spfail")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         var configuration = ProvisionerConfiguration()

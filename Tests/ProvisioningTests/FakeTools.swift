@@ -1,4 +1,5 @@
 import Foundation
+import ProcessTestSupport
 import Testing
 
 @testable import Provisioning
@@ -29,7 +30,7 @@ final class FakeTools {
     var chartDirectory: String { directory + "/charts" }
 
     init() throws {
-        directory = "/tmp/sphelm-\(UUID().uuidString.prefix(8))"
+        directory = temporaryPath("sphelm")
         let fileManager = FileManager.default
         for sub in ["bin", "control", "stdin", "state/ns", "state/secrets", "state/releases", "charts/store"] {
             try fileManager.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesAPIDouble
+import ProcessTestSupport
 import Testing
 
 @testable import Provisioning
@@ -102,7 +103,7 @@ struct HelmDriverOnAPIDoubleTests {
     /// not in a reinstall's way: the retry reuses it instead of waiting for it.
     @Test(arguments: HelmMajor.allCases)
     func aRetainedClaimDoesNotBlockARetry(_ major: HelmMajor) async throws {
-        let file = "/tmp/spretain-\(UUID().uuidString.prefix(8)).yaml"
+        let file = temporaryPath("spretain", suffix: ".yaml")
         try "mysql:\n  persistence:\n    retainOnDelete: true\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         var behavior = Behavior()
@@ -311,7 +312,7 @@ struct HelmDriverOnAPIDoubleTests {
     /// cert-manager with https URLs.
     @Test(arguments: HelmMajor.allCases)
     func operatorValuesAndTLSReachTheRelease(_ major: HelmMajor) async throws {
-        let file = "/tmp/spvalues-\(UUID().uuidString.prefix(8)).yaml"
+        let file = temporaryPath("spvalues", suffix: ".yaml")
         try """
             ingress:
               className: traefik

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProcessTestSupport
 import Testing
 
 @testable import Provisioning
@@ -28,8 +29,7 @@ struct ProvisionerOutageTests {
     static func harness(cluster: (inout SimulatedClusterConfiguration) -> Void = { _ in }) throws
         -> (Harness, OutageDatabase, SQLiteStoreDatabase)
     {
-        let directory = "/tmp/spprov-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("spprov")
         let sqlite = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         let database = OutageDatabase(sqlite)
         return (try Harness(cluster: cluster, directory: directory, database: database), database, sqlite)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProcessTestSupport
 import ProvisioningTestSupport
 import Synchronization
 import Testing
@@ -28,7 +29,7 @@ struct Harness {
         wrap: (any ClusterDriver) -> any ClusterDriver = { $0 },
         runs: Bool = true
     ) throws {
-        self.directory = directory ?? "/tmp/spprov-\(UUID().uuidString.prefix(8))"
+        self.directory = try directory ?? makeTemporaryDirectory("spprov")
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         var simulated = SimulatedClusterConfiguration.instant
         configure(&simulated)

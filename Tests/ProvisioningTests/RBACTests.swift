@@ -1,5 +1,6 @@
 import Foundation
 import KubernetesAPIDouble
+import ProcessTestSupport
 import Testing
 
 @testable import Provisioning
@@ -19,7 +20,7 @@ struct RBACTests {
         // The store chart's HorizontalPodAutoscaler is off by default; an operator
         // turns it on for every store with a values file, so the store role grants
         // what installing it needs, and this run turns it on to use that grant.
-        let valuesFile = "/tmp/sprbac-values-\(UUID().uuidString.prefix(8)).yaml"
+        let valuesFile = temporaryPath("sprbac-values", suffix: ".yaml")
         try "autoscaling:\n  enabled: true\n".write(toFile: valuesFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: valuesFile) }
         let harness = try await APIDoubleHarness.start(major, asServiceAccount: true, driver: { $0.valuesFiles = [valuesFile] }) {
@@ -161,7 +162,7 @@ struct RBACTests {
         harness.api.clearRequests()
         let user = APIDoubleHarness.serviceAccountUser
         let runner = CommandRunner(timeout: .seconds(60), errorLimit: 64 * 1024)
-        func kubectl(_ arguments: [String], input: String? = nil) async throws -> CommandResult {
+        func kubectl(_ arguments: [String], input: String? = nil) async throws -> Provisioning.CommandResult {
             try await runner.run(Command(major.kubectl, arguments + ["--kubeconfig", harness.directory + "/kubeconfig"], input: input, outputLimit: 1 << 20))
         }
         func binding(_ name: String, to role: String) -> String {

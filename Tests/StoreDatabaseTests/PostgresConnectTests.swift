@@ -47,8 +47,7 @@ struct PostgresConnectTests {
     }
 
     @Test func aServerThatIsNotThereIsUnavailable() async throws {
-        let directory = "/tmp/sppg-none-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("sppg-none")
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
         let socket = await #expect(throws: PlatformError.self) {
@@ -58,7 +57,7 @@ struct PostgresConnectTests {
         #expect(socket?.message == "the store database postgresql:///storeplatform?host=\(directory) cannot be reached: "
             + "there is no server socket \(directory)/.s.PGSQL.5432; is PostgreSQL running?")
 
-        let port = try closedPort()
+        let port = try freeLoopbackPort()
         let tcp = await #expect(throws: PlatformError.self) {
             try await PostgresStoreDatabase.connect(url: "postgresql://postgres@127.0.0.1:\(port)/storeplatform", logger: quietLogger)
         }
@@ -241,23 +240,6 @@ struct PostgresConnectTests {
             #expect(try await database.auditCount() == 2)
             await database.close()
         }
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-    private func closedPort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

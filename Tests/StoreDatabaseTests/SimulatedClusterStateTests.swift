@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStoreDatabase
+import ProcessTestSupport
 import StoreDatabase
 import Synchronization
 import Testing
@@ -16,8 +17,7 @@ struct SimulatedClusterStateTests {
     static func states(_ backend: Backend) async throws -> (any SimulatedClusterState, any SimulatedClusterState) {
         switch backend {
         case .sqlite:
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-\(UUID().uuidString.prefix(8))").path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let directory = try makeTemporaryDirectory("spsim")
             let path = directory + "/simulated-cluster.sqlite"
             return (try SQLiteSimulatedClusterState(path: path), try SQLiteSimulatedClusterState(path: path))
         case .postgresql:

@@ -425,7 +425,7 @@ struct RPCServerTests {
     }
 
     @Test func staleSocketIsReplacedButALiveOneRefusesASecondServer() async throws {
-        let directory = TestServer.makeDirectory()
+        let directory = try TestServer.makeDirectory()
         let path = directory + "/run/test.sock"
         // A stale socket: bound, then abandoned without removing the file.
         try UnixSocketFile.makeDirectories(directory + "/run", mode: 0o750)
@@ -456,7 +456,7 @@ struct RPCServerTests {
     }
 
     @Test func pathThatIsNotASocketIsNeverReplaced() async throws {
-        let directory = TestServer.makeDirectory()
+        let directory = try TestServer.makeDirectory()
         try FileManager.default.createDirectory(atPath: directory + "/run", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: directory + "/run/test.sock", contents: Data("keep me".utf8))
         await #expect {

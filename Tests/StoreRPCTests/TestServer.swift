@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import ProcessTestSupport
 import RPCTestSupport
 import StorePlatformProto
 import Synchronization
@@ -41,16 +42,15 @@ struct TestServer {
     var unix: RPCEndpoint { .unix(path: socketPath) }
     var tcp: RPCEndpoint { .tcp(host: "127.0.0.1", port: server.tcpPort!) }
 
-    static func makeDirectory() -> String {
-        let path = "/tmp/sprpc-\(UUID().uuidString.prefix(8))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+    static func makeDirectory() throws -> String {
+        try makeTemporaryDirectory("sprpc")
     }
 
     static func start(
-        directory: String = makeDirectory(),
+        directory: String? = nil,
         configure: (inout RPCServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
+        let directory = try directory ?? makeDirectory()
         let probe = Probe()
         var configuration = RPCServerConfiguration(
             unixSocket: .init(path: directory + "/run/test.sock"),
