@@ -4,7 +4,8 @@ import StoreRPC
 
 extension ControlPlane {
     /// The method table for the RPC server: every method of proto/. Each handler
-    /// passes the caller's identity on as a ``Principal``; the ControlPlane methods
+    /// passes the call on as a ``CallContext`` (the caller as a ``Principal``, the
+    /// request id, the idempotency key, the deadline); the ControlPlane methods
     /// decide what it may do (admin methods included). Every call's `request-id`
     /// and `idempotency-key` must follow ``RequestMetadata``'s rules, whatever the
     /// method. Health is answered inline on the event loop; everything else runs as a task.
@@ -19,29 +20,29 @@ extension ControlPlane {
             health()
         }
         router.unary(M.PlatformService.getMetrics) { [self] (_: Storeplatform_V1_GetMetricsRequest, context) in
-            try await metrics(caller: Self.principal(context))
+            try await metrics(Self.call(context))
         }
         router.unary(M.PlatformService.listAudit) { [self] (request: Storeplatform_V1_ListAuditRequest, context) in
-            try await listAudit(request, caller: Self.principal(context))
+            try await listAudit(request, Self.call(context))
         }
         router.unary(M.StoreService.createStore) { [self] (request: Storeplatform_V1_CreateStoreRequest, context) in
-            try await createStore(request, caller: Self.principal(context), requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"])
+            try await createStore(request, Self.call(context))
         }
         router.unary(M.StoreService.getStore) { [self] (request: Storeplatform_V1_GetStoreRequest, context) in
-            try await getStore(request, caller: Self.principal(context))
+            try await getStore(request, Self.call(context))
         }
         router.unary(M.StoreService.listStores) { [self] (request: Storeplatform_V1_ListStoresRequest, context) in
-            try await listStores(request, caller: Self.principal(context))
+            try await listStores(request, Self.call(context))
         }
         router.unary(M.StoreService.deleteStore) { [self] (request: Storeplatform_V1_DeleteStoreRequest, context) in
-            try await deleteStore(request, caller: Self.principal(context), requestID: context.requestID)
+            try await deleteStore(request, Self.call(context))
         }
         router.unary(M.StoreService.retryStore) { [self] (request: Storeplatform_V1_RetryStoreRequest, context) in
-            try await retryStore(request, caller: Self.principal(context), requestID: context.requestID)
+            try await retryStore(request, Self.call(context))
         }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
-            let watch = try await watchStores(request, caller: Self.principal(context))
+            let watch = try await watchStores(request, Self.call(context))
             if let current = watch.current { try await writer.send(current.proto) }
             let replayed = try await watch.replay { try await writer.send($0.proto) }
             var last = replayed.lastAuditID
@@ -53,31 +54,35 @@ extension ControlPlane {
             if watch.changes.fellBehind { throw StoreWatch.fellBehind(after: last) }
         }
         router.unary(M.AdminService.reconcile) { [self] (_: Storeplatform_V1_ReconcileRequest, context) in
-            try await reconcile(caller: Self.principal(context))
+            try await reconcile(Self.call(context))
         }
         router.unary(M.AdminService.listOperations) { [self] (_: Storeplatform_V1_ListOperationsRequest, context) in
-            try await listOperations(caller: Self.principal(context))
+            try await listOperations(Self.call(context))
         }
         router.unary(M.AdminService.getLimits) { [self] (_: Storeplatform_V1_GetLimitsRequest, context) in
             var response = Storeplatform_V1_GetLimitsResponse()
-            response.limits = try limits(caller: Self.principal(context))
+            response.limits = try limits(Self.call(context))
             return response
         }
         router.unary(M.AdminService.updateLimits) { [self] (request: Storeplatform_V1_UpdateLimitsRequest, context) in
             var response = Storeplatform_V1_UpdateLimitsResponse()
-            response.limits = try await updateLimits(request, caller: Self.principal(context))
+            response.limits = try await updateLimits(request, Self.call(context))
             return response
         }
         return router
     }
 
-    /// The principal the transport identified (``RPCContext/identity``, `kind:name`).
-    static func principal(_ context: RPCContext) throws -> Principal {
+    /// The call as the RPC transport received it: the principal it identified
+    /// (``RPCContext/identity``, `kind:name`), the request id it checked or made, the
+    /// `idempotency-key` metadata and the call's deadline.
+    static func call(_ context: RPCContext) throws -> CallContext {
         guard let principal = Principal(context.identity) else {
             throw PlatformError(
                 .permissionDenied, "the caller's identity \"\(context.identity)\" is not one this daemon knows; call over the Unix socket, or with a token"
             )
         }
-        return principal
+        return CallContext(
+            caller: principal, requestID: context.requestID, idempotencyKey: context.metadata["idempotency-key"], deadline: context.deadline
+        )
     }
 }

@@ -9,7 +9,8 @@ import Synchronization
 
 /// The service layer: one handler per RPC, shared by every transport. The RPC
 /// server reaches it through ``makeRouter()``; the HTTP gateway calls the same
-/// methods in-process. The transports say who the caller is (a ``Principal``);
+/// methods in-process. Every transport hands each call over as a ``CallContext``:
+/// who the caller is (a ``Principal``), the request's id, its idempotency key;
 /// each handler first asks ``access`` whether that caller may call it (and, for a
 /// retry or delete, change that store), then applies the guards (rate limit per
 /// caller, validation, quota, transition table, operation lock) through the
@@ -99,8 +100,8 @@ public final class ControlPlane: Sendable {
 
     /// GetMetrics (and `/api/metrics`): the caller's rate limit, then the
     /// snapshot's response.
-    public func metrics(caller: Principal) async throws -> Storeplatform_V1_GetMetricsResponse {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+    public func metrics(_ call: CallContext) async throws -> Storeplatform_V1_GetMetricsResponse {
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         return try await metricsSnapshot().response
     }
 
@@ -150,8 +151,8 @@ public final class ControlPlane: Sendable {
         return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
     }
 
-    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, caller: Principal) async throws -> Storeplatform_V1_ListAuditResponse {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+    public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListAuditResponse {
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         let page = try await database.listAudit(
             limit: Int(request.limit), pageToken: request.pageToken, storeID: request.storeID.isEmpty ? nil : request.storeID
         )
@@ -163,20 +164,20 @@ public final class ControlPlane: Sendable {
 
     // MARK: StoreService
 
-    /// Creates a store owned by `caller`, an operator. `idempotencyKey` (nil or empty: none) must follow
+    /// Creates a store owned by the caller, an operator. Its idempotency key (nil or empty: none) must follow
     /// ``RequestMetadata/idempotencyKey``; a bad one is INVALID_ARGUMENT before anything
     /// else, the rate limit included.
     public func createStore(
-        _ request: Storeplatform_V1_CreateStoreRequest, caller: Principal, requestID: String?, idempotencyKey: String?
+        _ request: Storeplatform_V1_CreateStoreRequest, _ call: CallContext
     ) async throws -> Storeplatform_V1_CreateStoreResponse {
-        try RequestMetadata.idempotencyKey.check(idempotencyKey)
-        try authorize(.operator, caller, "CreateStore")
-        try await rateLimiter.check(identity: caller.description, isCreate: true)
+        try RequestMetadata.idempotencyKey.check(call.idempotencyKey)
+        try authorize(.operator, call.caller, "CreateStore")
+        try await rateLimiter.check(identity: call.caller.description, isCreate: true)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
-                name: request.name, engine: request.engine, actor: caller.description, requestID: requestID,
-                idempotencyKey: idempotencyKey,
+                name: request.name, engine: request.engine, actor: call.caller.description, requestID: call.requestID,
+                idempotencyKey: call.idempotencyKey,
                 maxLiveStores: maxLiveStores.load(ordering: .relaxed)
             ).proto
             return response
@@ -186,27 +187,27 @@ public final class ControlPlane: Sendable {
         }
     }
 
-    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, caller: Principal) async throws -> Storeplatform_V1_GetStoreResponse {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+    public func getStore(_ request: Storeplatform_V1_GetStoreRequest, _ call: CallContext) async throws -> Storeplatform_V1_GetStoreResponse {
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
         response.store = try await existingStore(request.id).proto
         return response
     }
 
-    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, caller: Principal) async throws -> Storeplatform_V1_ListStoresResponse {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+    public func listStores(_ request: Storeplatform_V1_ListStoresRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListStoresResponse {
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         return try await page(request)
     }
 
-    /// ``listStores(_:caller:)`` rendered by `render` (the gateway's JSON), served
+    /// ``listStores(_:_:)`` rendered by `render` (the gateway's JSON), served
     /// from `cache` when the same page was rendered since the last write. The rate
     /// limit applies to every call; only the read and the rendering are saved.
     public func listStores<Rendered: Sendable>(
-        _ request: Storeplatform_V1_ListStoresRequest, caller: Principal,
+        _ request: Storeplatform_V1_ListStoresRequest, _ call: CallContext,
         cache: GenerationCache<Storeplatform_V1_ListStoresRequest, Rendered>,
         render: (Storeplatform_V1_ListStoresResponse) throws -> Rendered
     ) async throws -> Rendered {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         let generation = database.writeGeneration
         if let cached = cache.value(for: request, generation: generation) { return cached }
         let rendered = try await render(page(request))
@@ -223,32 +224,32 @@ public final class ControlPlane: Sendable {
         return response
     }
 
-    public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, caller: Principal, requestID: String?) async throws
+    public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, _ call: CallContext) async throws
         -> Storeplatform_V1_DeleteStoreResponse
     {
-        try authorize(.operator, caller, "DeleteStore")
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
-        try await authorizeChange(of: request.id, by: caller, "DeleteStore")
+        try authorize(.operator, call.caller, "DeleteStore")
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
+        try await authorizeChange(of: request.id, by: call.caller, "DeleteStore")
         var response = Storeplatform_V1_DeleteStoreResponse()
-        response.store = try await provisioner.delete(storeID: request.id, actor: caller.description, requestID: requestID).proto
+        response.store = try await provisioner.delete(storeID: request.id, actor: call.caller.description, requestID: call.requestID).proto
         return response
     }
 
-    public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, caller: Principal, requestID: String?) async throws
+    public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, _ call: CallContext) async throws
         -> Storeplatform_V1_RetryStoreResponse
     {
-        try authorize(.operator, caller, "RetryStore")
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
-        try await authorizeChange(of: request.id, by: caller, "RetryStore")
+        try authorize(.operator, call.caller, "RetryStore")
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
+        try await authorizeChange(of: request.id, by: call.caller, "RetryStore")
         var response = Storeplatform_V1_RetryStoreResponse()
-        response.store = try await provisioner.retry(storeID: request.id, actor: caller.description, requestID: requestID).proto
+        response.store = try await provisioner.retry(storeID: request.id, actor: call.caller.description, requestID: call.requestID).proto
         return response
     }
 
-    /// What ``watchStores(_:caller:)`` checks before subscribing (the rate limit,
+    /// What ``watchStores(_:_:)`` checks before subscribing (the rate limit,
     /// and that a named store exists), without subscribing; the named store.
-    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) async throws -> Store? {
-        try await rateLimiter.check(identity: caller.description, isCreate: false)
+    public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, _ call: CallContext) async throws -> Store? {
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         return request.storeID.isEmpty ? nil : try await existingStore(request.storeID)
     }
 
@@ -262,11 +263,11 @@ public final class ControlPlane: Sendable {
     /// `after_audit_id`, it starts instead with the transitions committed after
     /// that id (read page by page after subscribing, see ``StoreWatch/replay(_:)``;
     /// live events already replayed are to be skipped by id).
-    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, caller: Principal) async throws -> StoreWatch {
+    public func watchStores(_ request: Storeplatform_V1_WatchStoresRequest, _ call: CallContext) async throws -> StoreWatch {
         guard request.afterAuditID >= 0 else {
             throw PlatformError(.invalidArgument, "after_audit_id must not be negative; 0 watches from now on")
         }
-        let before = try await checkWatch(request, caller: caller)
+        let before = try await checkWatch(request, call)
         let changes = provisioner.events.subscribe(storeID: before == nil ? nil : request.storeID)
         // Nothing may throw from here on, or the subscription would outlive the call.
         let storeID = before == nil ? nil : request.storeID
@@ -300,8 +301,8 @@ public final class ControlPlane: Sendable {
 
     // MARK: AdminService
 
-    public func reconcile(caller: Principal) async throws -> Storeplatform_V1_ReconcileResponse {
-        try authorize(.admin, caller, "Reconcile")
+    public func reconcile(_ call: CallContext) async throws -> Storeplatform_V1_ReconcileResponse {
+        try authorize(.admin, call.caller, "Reconcile")
         let (report, replica) = try await reconciler.reconcileNow()
         var response = Storeplatform_V1_ReconcileResponse()
         response.corrections = report.corrections.map { correction in
@@ -322,8 +323,8 @@ public final class ControlPlane: Sendable {
     }
 
     /// Every replica's running store operations, from their leases in the database.
-    public func listOperations(caller: Principal) async throws -> Storeplatform_V1_ListOperationsResponse {
-        try authorize(.admin, caller, "ListOperations")
+    public func listOperations(_ call: CallContext) async throws -> Storeplatform_V1_ListOperationsResponse {
+        try authorize(.admin, call.caller, "ListOperations")
         let leases = try await database.activeLeases().filter { $0.storeID != nil }
         let stores = try await database.stores(ids: Set(leases.compactMap(\.storeID)))
         var response = Storeplatform_V1_ListOperationsResponse()
@@ -341,8 +342,8 @@ public final class ControlPlane: Sendable {
     }
 
     /// The limits in force, for an admin (GetLimits).
-    public func limits(caller: Principal) throws -> Storeplatform_V1_Limits {
-        try authorize(.admin, caller, "GetLimits")
+    public func limits(_ call: CallContext) throws -> Storeplatform_V1_Limits {
+        try authorize(.admin, call.caller, "GetLimits")
         return limits()
     }
 
@@ -359,8 +360,8 @@ public final class ControlPlane: Sendable {
     /// Applies the fields that are set; each must be at least 1. They are stored in
     /// the database first: they outlive a restart (over the flags) and reach every
     /// replica within ``LimitsFollower/interval``.
-    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, caller: Principal) async throws -> Storeplatform_V1_Limits {
-        try authorize(.admin, caller, "UpdateLimits")
+    public func updateLimits(_ request: Storeplatform_V1_UpdateLimitsRequest, _ call: CallContext) async throws -> Storeplatform_V1_Limits {
+        try authorize(.admin, call.caller, "UpdateLimits")
         let fields: [(String, Bool, UInt32)] = [
             (LimitName.maxLiveStores, request.hasMaxLiveStores, request.maxLiveStores),
             (LimitName.requestsPerMinute, request.hasRequestsPerMinute, request.requestsPerMinute),
@@ -374,7 +375,7 @@ public final class ControlPlane: Sendable {
         for (name, isSet, value) in fields where isSet { changed[name] = Int(value) }
         try await database.storeLimits(changed)
         apply(changed)
-        logger.notice("limits updated", metadata: ["by": "\(caller)", "limits": "\(limitsDescription)"])
+        logger.notice("limits updated", metadata: ["by": "\(call.caller)", "limits": "\(limitsDescription)"])
         return limits()
     }
 

@@ -20,16 +20,13 @@ extension GatewayResponder {
         return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: health.body()))
     }
 
-    func createStore(_ request: Request, caller: Principal, requestID: String) async throws -> Response {
+    func createStore(_ request: Request, _ call: CallContext) async throws -> Response {
         let body = try await readBody(request)
         let message: Storeplatform_V1_CreateStoreRequest = try decode(body, what: #"{"name": "...", "engine": "woocommerce"}"#)
-        let response = try await controlPlane.createStore(
-            message, caller: caller, requestID: requestID, idempotencyKey: request.headers[.idempotencyKey]
-        )
-        return try json(response.store, status: .accepted)
+        return try json(await controlPlane.createStore(message, call).store, status: .accepted)
     }
 
-    func listStores(_ request: Request, caller: Principal) async throws -> Response {
+    func listStores(_ request: Request, _ call: CallContext) async throws -> Response {
         let query = request.uri.queryParameters
         var message = Storeplatform_V1_ListStoresRequest()
         for value in query[values: "status"] {
@@ -39,47 +36,47 @@ extension GatewayResponder {
         }
         message.pageSize = try number(query["page_size"], name: "page_size")
         message.pageToken = query["page_token"].map(String.init) ?? ""
-        let body = try await controlPlane.listStores(message, caller: caller, cache: storesPages) { page in
+        let body = try await controlPlane.listStores(message, call, cache: storesPages) { page in
             ByteBuffer(bytes: try page.jsonUTF8Bytes() as [UInt8])
         }
         return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: body))
     }
 
-    func getStore(_ id: String, caller: Principal) async throws -> Response {
+    func getStore(_ id: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_GetStoreRequest()
         message.id = id
-        return try json(await controlPlane.getStore(message, caller: caller).store)
+        return try json(await controlPlane.getStore(message, call).store)
     }
 
-    func deleteStore(_ id: String, caller: Principal, requestID: String) async throws -> Response {
+    func deleteStore(_ id: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_DeleteStoreRequest()
         message.id = id
-        return try json(await controlPlane.deleteStore(message, caller: caller, requestID: requestID).store, status: .accepted)
+        return try json(await controlPlane.deleteStore(message, call).store, status: .accepted)
     }
 
-    func retryStore(_ id: String, caller: Principal, requestID: String) async throws -> Response {
+    func retryStore(_ id: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_RetryStoreRequest()
         message.id = id
-        return try json(await controlPlane.retryStore(message, caller: caller, requestID: requestID).store, status: .accepted)
+        return try json(await controlPlane.retryStore(message, call).store, status: .accepted)
     }
 
-    func listAudit(_ request: Request, caller: Principal) async throws -> Response {
+    func listAudit(_ request: Request, _ call: CallContext) async throws -> Response {
         let query = request.uri.queryParameters
         var message = Storeplatform_V1_ListAuditRequest()
         message.limit = try number(query["limit"], name: "limit")
         message.pageToken = query["page_token"].map(String.init) ?? ""
         message.storeID = query["store_id"].map(String.init) ?? ""
-        return try json(await controlPlane.listAudit(message, caller: caller))
+        return try json(await controlPlane.listAudit(message, call))
     }
 
-    func events(_ request: Request, context: GatewayContext, caller: Principal) async throws -> Response {
+    func events(_ request: Request, context: GatewayContext, _ call: CallContext) async throws -> Response {
         // Checked before subscribing: streams opened in the same instant may pass it
         // together, so the cap can be overshot by that many, never by more.
         if streams.count >= configuration.maxEventStreams {
             throw PlatformError(.unavailable, "too many event streams are open (limit \(configuration.maxEventStreams)); try again later")
         }
         let message = try watchRequest(request)
-        let watch = try await controlPlane.watchStores(message, caller: caller)
+        let watch = try await controlPlane.watchStores(message, call)
         _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: EventStreams.sendBufferBytes)
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: streams.body(watch, keepAlive: configuration.keepAliveInterval))
     }
@@ -88,8 +85,8 @@ extension GatewayResponder {
 
     /// HEAD /api/events: the checks and headers of the stream, without
     /// subscribing to anything.
-    func eventStreamHead(_ request: Request, caller: Principal) async throws -> Response {
-        _ = try await controlPlane.checkWatch(watchRequest(request), caller: caller)
+    func eventStreamHead(_ request: Request, _ call: CallContext) async throws -> Response {
+        _ = try await controlPlane.checkWatch(watchRequest(request), call)
         return Response(status: .ok, headers: Self.eventStreamHeaders, body: .init { _ in })
     }
 

@@ -32,6 +32,9 @@ struct RPCBenchmark: ParsableCommand {
     @Option(help: "In-flight level of the TLS rows' throughput (0 skips the TLS rows).")
     var tlsInFlight: Int = 64
 
+    @Option(help: "The C load client (make -C clients/c load) that drives the floor and the daemon in the last Unix rows.")
+    var loadClient: String = "clients/c/build/storeplatform-load"
+
     func run() throws {
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let directory = tool.deletingLastPathComponent()
@@ -79,6 +82,9 @@ struct RPCBenchmark: ParsableCommand {
                 Self.row(transport, "storeplatformd", level, rpc, floor: floor)
             }
         }
+        try measureWithCClient(
+            daemonSocket: scratch + "/d.sock", daemon: daemonProcess, echoSocket: scratch + "/echo.sock", echo: echoUnix
+        )
         if tlsInFlight > 0 {
             try measureTLS(daemonPath: daemonPath, tool: tool.path, scratch: scratch, plainPort: port, plainDaemon: daemonProcess)
         }
@@ -87,6 +93,47 @@ struct RPCBenchmark: ParsableCommand {
         daemonProcess.stop()
         echoUnix.stop()
         echoTCP.stop()
+    }
+
+    /// The Unix rows again, with the C load client driving both the floor and the
+    /// daemon: it keeps many calls in flight at a lower cost per call than the blocking
+    /// Swift client, so the floor's rate is the server side's, not the client's. Each
+    /// row shows the client's own CPU per call and the rate one core of it could
+    /// drive at that cost (its ceiling): a floor whose rate nears that ceiling is
+    /// bounded by the client.
+    func measureWithCClient(daemonSocket: String, daemon: ChildProcess, echoSocket: String, echo: ChildProcess) throws {
+        let client = try CLoadClient(path: loadClient)
+        print("")
+        print("The Unix rows again, driven by the C load client (clients/c/tools/storeplatform-load.c: one connection, every answer parsed).")
+        print("")
+        print("| transport | server | in flight | calls/s | p50 µs | p99 µs | server CPU µs/call | client CPU µs/call | client's ceiling calls/s | vs floor |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for level in [1] + inFlight.filter({ $0 > 1 }) {
+            let mode = level == 1 ? ["--calls", String(latencyCalls)] : ["--in-flight", String(level), "--seconds", String(seconds)]
+            let floor = try client.run(["--socket", echoSocket, "--pid", String(echo.pid), "--call", "health", "--echo"] + mode)
+            let rpc = try client.run(["--socket", daemonSocket, "--pid", String(daemon.pid), "--call", "health"] + mode)
+            Self.row("echo floor", level, floor, floor: nil)
+            Self.row("storeplatformd", level, rpc, floor: floor)
+        }
+    }
+
+    static func row(_ server: String, _ inFlight: Int, _ result: CLoadClient.Result, floor: CLoadClient.Result?) {
+        let p50 = result.p50.map { String(format: "%.1f", $0) } ?? "–"
+        let p99 = result.p99.map { String(format: "%.1f", $0) } ?? "–"
+        var versus = "1.00×"
+        if let floor {
+            versus =
+                if inFlight == 1, let p50 = result.p50, let floorP50 = floor.p50 {
+                    String(format: "p50 %.2f× floor", p50 / floorP50)
+                } else {
+                    String(format: "%.0f%% of floor rate", result.callsPerSecond / floor.callsPerSecond * 100)
+                }
+        }
+        print(String(
+            format: "| unix (C client) | %@ | %d | %.0f | %@ | %@ | %.2f | %.2f | %.0f | %@ |",
+            server, inFlight, result.callsPerSecond, p50, p99, Double(result.serverCPU) / Double(result.calls),
+            result.clientCPUPerCall, result.clientCeiling, versus
+        ))
     }
 
     /// Plain TCP and TLS rows from one NIO client: a second daemon serves TLS with

@@ -62,9 +62,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
         }
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
-        guard FileManager.default.isExecutableFile(atPath: loadClient) else {
-            throw ValidationError("no load client at \(loadClient): run `make -C clients/c load` (scripts/bench reads does)")
-        }
+        _ = try CLoadClient(path: loadClient)
         let scratch = "/tmp/spbench-reads-\(getpid())"
         BenchCleanup.removeOnInterrupt(scratch)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -218,42 +216,11 @@ struct ReadsBenchmark: AsyncParsableCommand {
         return (option, seeded[stores / 2].id)
     }
 
-    struct LoadResult {
-        var calls: Int
-        var seconds: Double
-        var p50: Double?
-        var p99: Double?
-        var serverCPU: Int
-        var clientCPU: Int
-        var treeCPU: Int
-    }
+    typealias LoadResult = CLoadClient.Result
 
-    /// Runs the C load client once and reads its one line of key=value pairs.
+    /// Runs the C load client once.
     func load(_ arguments: [String]) throws -> LoadResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: loadClient)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("the load client failed (\(arguments.joined(separator: " "))); its error is above")
-        }
-        var values: [String: Double] = [:]
-        for pair in text.split(whereSeparator: \.isWhitespace) {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
-        }
-        guard let calls = values["calls"], let seconds = values["seconds"], calls > 0 else {
-            throw ValidationError("cannot read the load client's output: \(text)")
-        }
-        return LoadResult(
-            calls: Int(calls), seconds: seconds, p50: values["p50_us"], p99: values["p99_us"],
-            serverCPU: Int(values["server_cpu_us"] ?? 0), clientCPU: Int(values["client_cpu_us"] ?? 0),
-            treeCPU: Int(values["tree_cpu_us"] ?? 0)
-        )
+        try CLoadClient(path: loadClient).run(arguments)
     }
 
     static func row(_ row: Row, _ inFlight: Int, _ result: LoadResult, versus healthP50: Double?) {

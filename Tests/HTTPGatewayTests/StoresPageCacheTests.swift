@@ -34,7 +34,7 @@ import Testing
         let list = { (pageSize: UInt32) async throws -> [String] in
             var request = Storeplatform_V1_ListStoresRequest()
             request.pageSize = pageSize
-            return try await harness.controlPlane.listStores(request, caller: Principal(.http, "test"), cache: cache) { page in
+            return try await harness.controlPlane.listStores(request, CallContext(caller: Principal(.http, "test")), cache: cache) { page in
                 renders.add(1, ordering: .relaxed)
                 return page.stores.map { "\($0.name):\($0.status == .ready ? "ready" : "not ready")" }
             }
@@ -47,7 +47,7 @@ import Testing
 
         var create = Storeplatform_V1_CreateStoreRequest()
         create.name = "cached"
-        let store = try await harness.controlPlane.createStore(create, caller: Principal(.http, "test"), requestID: nil, idempotencyKey: nil).store
+        let store = try await harness.controlPlane.createStore(create, CallContext(caller: Principal(.http, "test"))).store
         let afterCreate = try await list(10)
         // (The instant simulator may already have made it ready.)
         #expect(afterCreate.count == 1 && afterCreate[0].hasPrefix("cached:"))
