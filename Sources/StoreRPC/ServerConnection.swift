@@ -4,7 +4,8 @@ import NIOCore
 import Synchronization
 
 /// One accepted connection's calls. Admission (stream ids, limits,
-/// authentication, the caller's identity) happens on the event loop, in frame order, in
+/// authentication and the caller's identity in ``CallAuthentication``, request ids in
+/// ``RequestID``) happens on the event loop, in frame order, in
 /// ``ServerConnectionHandler``; inline methods are answered right there, and every
 /// other call is handed to the connection's async loop, which runs it as a task.
 /// A call ends exactly once — by its handler, its deadline, a CANCEL or the
@@ -39,12 +40,7 @@ final class ServerConnection: Sendable {
     /// accepted; its frames are then ignored and it is closed with this status.
     let refusal: RPCStatus?
     private let router: RPCRouter
-    private let tokens: BearerTokens?
-    /// True on a plain TCP connection from another host (and clear-text tokens not
-    /// allowed): a call carrying a token is refused, so the caller stops sending it.
-    private let refusesTokens: Bool
-    /// True on a TLS connection whose listener asks for client certificates.
-    private let acceptsClientCertificates: Bool
+    private let authentication: CallAuthentication
     private let maxInFlight: Int
     private let logger: Logger
     private let state = Mutex(State())
@@ -70,9 +66,9 @@ final class ServerConnection: Sendable {
         self.executor = EventLoopTaskExecutor(loop: channel.eventLoop)
         self.acceptedPeer = peer
         self.router = router
-        self.tokens = tokens
-        self.refusesTokens = refusesTokens
-        self.acceptsClientCertificates = acceptsClientCertificates
+        self.authentication = CallAuthentication(
+            tokens: tokens, refusesTokens: refusesTokens, acceptsClientCertificates: acceptsClientCertificates
+        )
         self.maxInFlight = maxInFlight
         self.logger = logger
     }
@@ -168,27 +164,9 @@ final class ServerConnection: Sendable {
         }
         let peer = peer
         let identity: String
-        switch peer.transport {
-        case .unix:
-            identity = "uid:\(peer.uid.map(String.init) ?? "?")"
-        case .tcp:
-            if refusesTokens, envelope.metadata["authorization"] != nil {
-                return refuse(.unauthenticated(TokenTransport.refusal))
-            }
-            // A verified client certificate authenticates the caller by itself.
-            if let subject = peer.certificateSubject {
-                identity = "cert:\(subject)"
-            } else if let tokens {
-                guard let name = tokens.match(authorization: envelope.metadata["authorization"]) else {
-                    return refuse(.unauthenticated(
-                        "this listener needs metadata \"authorization: Bearer <token>\" with a valid token"
-                            + (acceptsClientCertificates ? ", or a client certificate the daemon's client CA signed" : "")
-                    ))
-                }
-                identity = "token:\(name)"
-            } else {
-                identity = "tcp:\(peer.host ?? peer.address ?? "?")"
-            }
+        switch authentication.identity(of: peer, authorization: envelope.metadata["authorization"]) {
+        case .success(let name): identity = name
+        case .failure(let refusal): return refuse(refusal)
         }
         let timeout = envelope.timeoutMs
         let context = RPCContext(
@@ -431,65 +409,5 @@ final class ServerConnection: Sendable {
         if let status { envelope.status = status.proto }
         envelope.metadata = metadata
         return envelope
-    }
-}
-
-/// The event-loop side of a server connection: admits each request in frame
-/// order, writes refusals and inline answers (flushed once per read), and passes
-/// admitted calls on to the connection's async loop.
-final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = Envelope
-    typealias InboundOut = ServerConnection.AdmittedCall
-    typealias OutboundOut = Envelope
-
-    let connection: ServerConnection
-    private var needsFlush = false
-
-    init(connection: ServerConnection) {
-        self.connection = connection
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch connection.admit(unwrapInboundIn(data)) {
-        case .answer(let envelope):
-            context.write(wrapOutboundOut(envelope), promise: nil)
-            needsFlush = true
-        case .run(let call):
-            context.fireChannelRead(wrapInboundOut(call))
-        case .nothing:
-            break
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-}
-
-/// Request ids the server makes when a caller sends none: "req-" and 16 hex
-/// digits, a random per-process prefix then a counter, so ids are unique
-/// without asking the kernel for randomness on every call.
-enum RequestID {
-    private static let digits = Array("0123456789abcdef".utf8)
-    private static let prefix = UInt64(UInt32.random(in: 0...UInt32.max)) << 32
-    private static let counter = Atomic<UInt32>(0)
-
-    static func make() -> String {
-        var value = prefix | UInt64(counter.add(1, ordering: .relaxed).newValue)
-        return String(unsafeUninitializedCapacity: 20) { buffer in
-            buffer[0] = UInt8(ascii: "r")
-            buffer[1] = UInt8(ascii: "e")
-            buffer[2] = UInt8(ascii: "q")
-            buffer[3] = UInt8(ascii: "-")
-            for index in stride(from: 19, through: 4, by: -1) {
-                buffer[index] = digits[Int(value & 0xF)]
-                value >>= 4
-            }
-            return 20
-        }
     }
 }
