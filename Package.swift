@@ -102,7 +102,7 @@ let package = Package(
         // For tests only: a provisioner's service run for a test's lifetime.
         .target(
             name: "ProvisioningTestSupport",
-            dependencies: ["Provisioning"],
+            dependencies: ["Provisioning", "StoreCore", "StoreDatabase", .product(name: "Logging", package: "swift-log")],
             path: "Tests/ProvisioningTestSupport"
         ),
         // For tests and benchmarks only: a blocking socket that sends raw frames, for

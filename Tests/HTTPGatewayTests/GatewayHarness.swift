@@ -35,11 +35,12 @@ struct GatewayHarness {
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)
         let logger = Logger(label: "test")
-        provisioner = Provisioner(
-            database: database, driver: cluster, events: StoreEventBus(bufferLimit: eventBuffer), configuration: configuration, logger: logger
+        let stack = ProvisionerUnderTest(
+            database: database, driver: cluster, configuration: configuration, events: StoreEventBus(bufferLimit: eventBuffer)
         )
-        let reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: logger)
-        running = RunningProvisioner(provisioner)
+        provisioner = stack.provisioner
+        let reconciler = stack.reconciler
+        running = stack.running!
         let frozen = ContinuousClock.now
         rateLimiter = RateLimiter(limits: limits, now: { frozen })
         controlPlane = ControlPlane(

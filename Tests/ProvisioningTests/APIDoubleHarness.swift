@@ -1,6 +1,5 @@
 import Foundation
 import KubernetesAPIDouble
-import Logging
 import ProcessTestSupport
 import ProvisioningTestSupport
 import Testing
@@ -89,11 +88,8 @@ struct APIDoubleHarness {
         self.driver = driver
         self.database = database
         self.provisioning = provisioning
-        provisioner = Provisioner(
-            database: database, driver: driver, events: StoreEventBus(), configuration: provisioning, logger: Logger(label: "test")
-        )
-        reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
-        running = RunningProvisioner(provisioner)
+        let stack = ProvisionerUnderTest(database: database, driver: driver, configuration: provisioning)
+        (provisioner, reconciler, running) = (stack.provisioner, stack.reconciler, stack.running!)
     }
 
     /// A second provisioner on the same database and cluster: the daemon after a restart.

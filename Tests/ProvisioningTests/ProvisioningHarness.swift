@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import ProcessTestSupport
 import ProvisioningTestSupport
 import Synchronization
@@ -39,11 +38,8 @@ struct Harness {
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)
         configureProvisioner(&configuration)
-        provisioner = Provisioner(
-            database: self.database, driver: wrap(driver), events: StoreEventBus(), configuration: configuration, logger: Logger(label: "test")
-        )
-        reconciler = Reconciler(provisioner: provisioner, configuration: .init(), logger: Logger(label: "test"))
-        running = runs ? RunningProvisioner(provisioner) : nil
+        let stack = ProvisionerUnderTest(database: self.database, driver: wrap(driver), configuration: configuration, runs: runs)
+        (provisioner, reconciler, running) = (stack.provisioner, stack.reconciler, stack.running)
     }
 
     /// Stops the provisioner as a daemon that stops mid-operation does: its operations
