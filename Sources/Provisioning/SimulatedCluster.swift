@@ -33,8 +33,12 @@ public final class SimulatedCluster: ClusterDriver {
     }
 
     public func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
-        let keys = makeValues().keys.sorted()
-        if try await state.addSecret(namespace: namespace, name: name, keys: { keys }) == .namespaceMissing {
+        // The values are made only for a secret that does not exist yet (and only
+        // their key names are kept).
+        let outcome = try await withoutActuallyEscaping(makeValues) { makeValues in
+            try await state.addSecret(namespace: namespace, name: name, keys: { makeValues().keys.sorted() })
+        }
+        if outcome == .namespaceMissing {
             throw ClusterError(operation: "create secret \(name)", output: "Error from server (NotFound): namespaces \"\(namespace)\" not found")
         }
     }

@@ -30,12 +30,12 @@ enum Entry {
             setenv("TZ", TimeZone.current.identifier, 1)
         }
         let (arguments, fromEnvironment) = options()
-        let command: DaemonCommand
+        var command: any ParsableCommand
         do {
-            command = try DaemonCommand.parseAsRoot(arguments) as! DaemonCommand
-        } catch {
+            command = try DaemonCommand.parseAsRoot(arguments)
+        } catch where DaemonCommand.exitCode(for: error) != .success {
             // A value from the environment that does not parse or validate: say
-            // which variable set it.
+            // which variable set it. (--help and --version end here too, as success.)
             let message = DaemonCommand.message(for: error)
             let flags = message.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") })
                 .filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2)) }
@@ -44,9 +44,16 @@ enum Entry {
                 exit(DaemonCommand.exitCode(for: error).rawValue)
             }
             DaemonCommand.exit(withError: error)
+        } catch {
+            DaemonCommand.exit(withError: error)
         }
         do {
-            try await command.run()
+            // The daemon itself, or what --help asked for.
+            if var daemon = command as? any AsyncParsableCommand {
+                try await daemon.run()
+            } else {
+                try command.run()
+            }
         } catch {
             DaemonCommand.exit(withError: error)
         }

@@ -57,6 +57,11 @@ import Testing
         #expect(result.stderr.contains("--max-live-stores"), "\(result.stderr)")
         #expect(result.stderr.hasSuffix("(set by STOREPLATFORM_MAX_LIVE_STORES)\n"), "\(result.stderr)")
 
+        // Help is help, whatever the environment sets.
+        let help = try await runCommand(product, ["--help"], environment: ["STOREPLATFORM_LOG_LEVEL": "debug"])
+        #expect(help.status == 0, "\(help.stderr)")
+        #expect(help.stdout.contains("USAGE: storeplatformd"), "\(help.stdout.prefix(300))")
+
         let orphans = try await runCommand(product, [], environment: ["STOREPLATFORM_DELETE_ORPHANS": "true"])
         #expect(orphans.status == 64, "\(orphans.stderr)")
         #expect(orphans.stderr.contains("STOREPLATFORM_DELETE_ORPHANS=true is neither 1 nor 0"), "\(orphans.stderr)")
