@@ -124,7 +124,7 @@ struct PostgresAuditRow: Sendable, Equatable {
             id: id,
             time: Date(millisecondsSince1970: time),
             actor: actor,
-            action: AuditAction(stored: action),
+            action: AuditAction(rawValue: action),
             storeID: storeID,
             storeName: storeName,
             fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },

@@ -1,38 +1,40 @@
 /// What a status change did: the `action` of its audit row and of the event
-/// watchers see. Raw values are the strings stored and sent on the wire.
-public enum AuditAction: String, Sendable, CaseIterable, Hashable, Codable {
+/// watchers see. The platform writes only the actions named here; the raw value is
+/// the string stored and sent on the wire.
+///
+/// A struct of named constants rather than an enum, so that a row an other version
+/// of the daemon wrote (replicas of two versions share one database during a
+/// rolling update) reads back as it was written, whatever its action.
+public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+
     /// A store was created (queued).
-    case create
+    public static let create = AuditAction(rawValue: "create")
     /// A store was written by an import (benchmarks and migrations of data).
-    case `import`
+    public static let `import` = AuditAction(rawValue: "import")
     /// A provisioning attempt began.
-    case provision
+    public static let provision = AuditAction(rawValue: "provision")
     /// The store became ready.
-    case ready
+    public static let ready = AuditAction(rawValue: "ready")
     /// An operation failed.
-    case fail
+    public static let fail = AuditAction(rawValue: "fail")
     /// A failed store was queued again.
-    case retry
+    public static let retry = AuditAction(rawValue: "retry")
     /// A deletion began.
-    case delete
+    public static let delete = AuditAction(rawValue: "delete")
     /// The deletion finished.
-    case deleted
+    public static let deleted = AuditAction(rawValue: "deleted")
     /// Work a crash or a restart interrupted was resumed.
-    case recovery
+    public static let recovery = AuditAction(rawValue: "recovery")
     /// The reconciler corrected a store (drift, a deadline passed).
-    case reconcile
+    public static let reconcile = AuditAction(rawValue: "reconcile")
     /// Not a change: the store as it is when a watch begins (WatchStores' first
     /// event, audit id 0).
-    case current
-
-    /// The action stored as `text`; an unknown one (which only a newer daemon could
-    /// have written, and a newer schema keeps this one from opening) reads as
-    /// ``reconcile``, a correction by the platform.
-    public init(stored text: String) {
-        self = AuditAction(rawValue: text) ?? .reconcile
-    }
-
-    public init(from decoder: any Decoder) throws {
-        self.init(stored: try decoder.singleValueContainer().decode(String.self))
-    }
+    public static let current = AuditAction(rawValue: "current")
 }

@@ -92,7 +92,7 @@ extension AuditRecord {
             id: id,
             time: Date(millisecondsSince1970: time),
             actor: actor,
-            action: AuditAction(stored: action),
+            action: AuditAction(rawValue: action),
             storeID: storeId,
             storeName: storeName,
             fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },
