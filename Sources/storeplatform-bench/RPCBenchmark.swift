@@ -118,17 +118,10 @@ struct RPCBenchmark: ParsableCommand {
     }
 
     static func row(_ server: String, _ inFlight: Int, _ result: CLoadClient.Result, floor: CLoadClient.Result?) {
-        let p50 = result.p50.map { String(format: "%.1f", $0) } ?? "–"
-        let p99 = result.p99.map { String(format: "%.1f", $0) } ?? "–"
-        var versus = "1.00×"
-        if let floor {
-            versus =
-                if inFlight == 1, let p50 = result.p50, let floorP50 = floor.p50 {
-                    String(format: "p50 %.2f× floor", p50 / floorP50)
-                } else {
-                    String(format: "%.0f%% of floor rate", result.callsPerSecond / floor.callsPerSecond * 100)
-                }
-        }
+        let (p50, p99) = latencies(result.p50, result.p99)
+        let versus = versus(
+            inFlight, p50: result.p50, rate: result.callsPerSecond, floorP50: floor?.p50, floorRate: floor?.callsPerSecond
+        )
         print(String(
             format: "| unix (C client) | %@ | %d | %.0f | %@ | %@ | %.2f | %.2f | %.0f | %@ |",
             server, inFlight, result.callsPerSecond, p50, p99, Double(result.serverCPU) / Double(result.calls),
@@ -227,18 +220,24 @@ struct RPCBenchmark: ParsableCommand {
         var rate: Double { Double(calls) / elapsed }
     }
 
-    static func row(_ transport: String, _ server: String, _ inFlight: Int, _ result: Result, floor: Result?) {
-        let p50 = result.p50.map { String(format: "%.1f", $0) } ?? "–"
-        let p99 = result.p99.map { String(format: "%.1f", $0) } ?? "–"
-        var versus = "1.00×"
-        if let floor {
-            versus =
-                if inFlight == 1, let p50 = result.p50, let floorP50 = floor.p50 {
-                    String(format: "p50 %.2f× floor", p50 / floorP50)
-                } else {
-                    String(format: "%.0f%% of floor rate", result.rate / floor.rate * 100)
-                }
+    /// A row's p50 and p99 in µs, or dashes for a throughput row.
+    static func latencies(_ p50: Double?, _ p99: Double?) -> (String, String) {
+        (p50.map { String(format: "%.1f", $0) } ?? "–", p99.map { String(format: "%.1f", $0) } ?? "–")
+    }
+
+    /// How a server's row compares with its floor's: p50 against p50 at one call in
+    /// flight, rate against rate otherwise; "1.00×" for the floor itself (no floor given).
+    static func versus(_ inFlight: Int, p50: Double?, rate: Double, floorP50: Double?, floorRate: Double?) -> String {
+        guard let floorRate else { return "1.00×" }
+        if inFlight == 1, let p50, let floorP50 {
+            return String(format: "p50 %.2f× floor", p50 / floorP50)
         }
+        return String(format: "%.0f%% of floor rate", rate / floorRate * 100)
+    }
+
+    static func row(_ transport: String, _ server: String, _ inFlight: Int, _ result: Result, floor: Result?) {
+        let (p50, p99) = latencies(result.p50, result.p99)
+        let versus = versus(inFlight, p50: result.p50, rate: result.rate, floorP50: floor?.p50, floorRate: floor?.rate)
         print(String(
             format: "| %@ | %@ | %d | %.0f | %@ | %@ | %.2f | %.1f | %@ |",
             transport, server, inFlight, result.rate, p50, p99,
