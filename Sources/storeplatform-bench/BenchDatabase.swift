@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import PostgresStoreDatabase
 import PostgresTestSupport
+import Provisioning
+import StoreCore
 import StoreDatabase
 import Synchronization
 
@@ -177,5 +179,31 @@ enum BenchCleanup {
             source.resume()
             sources.append(source)
         }
+    }
+}
+
+extension StoreDatabase {
+    /// Imports `count` ready stores named PREFIX-0, PREFIX-1, … and installs their
+    /// releases in the simulated cluster beside this database (its SQLite file at
+    /// `clusterPath`, or its PostgreSQL schema), ready at once: a cluster a daemon's
+    /// first reconcile pass finds nothing to correct in. Returns them in import order.
+    func seedReadyStores(_ count: Int, prefix: String, clusterPath: String) async throws -> [Store] {
+        let cluster = SimulatedCluster(
+            state: try await simulatedClusterState(beside: self, sqlitePath: clusterPath), configuration: .instant
+        )
+        let now = Date()
+        var seeded: [Store] = []
+        for index in 0..<count {
+            var store = Store.queued(name: try StoreName.validate("\(prefix)-\(index)"), engine: WooCommerceEngine(), now: now)
+            store.status = .ready
+            store.url = "http://\(prefix)-\(index).stores.localhost"
+            store.attempts = 1
+            store.readyAt = now
+            store.provisioningDurationMilliseconds = 1
+            seeded.append(store)
+        }
+        try await importStores(seeded, actor: "bench")
+        try await cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
+        return seeded
     }
 }

@@ -120,23 +120,8 @@ struct LifecycleBenchmark: AsyncParsableCommand {
     /// daemon's `--database` for it (`nil`: SQLite in `dataDir`).
     func seed(_ server: BenchDatabaseServer, _ dataDir: String, _ figures: inout Figures) async throws -> String? {
         let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "lifecycle")
-        let cluster = SimulatedCluster(
-            state: try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite"), configuration: .instant
-        )
-        let now = Date()
-        var seeded: [Store] = []
-        for index in 0..<stores {
-            var store = Store.queued(name: try StoreName.validate("bench-\(index)"), engine: WooCommerceEngine(), now: now)
-            store.status = .ready
-            store.url = "http://bench-\(index).stores.localhost"
-            store.attempts = 1
-            store.readyAt = now
-            store.provisioningDurationMilliseconds = 1
-            seeded.append(store)
-        }
         let started = ContinuousClock.now
-        try await database.importStores(seeded, actor: "bench")
-        try await cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
+        _ = try await database.seedReadyStores(stores, prefix: "bench", clusterPath: dataDir + "/simulated-cluster.sqlite")
         figures.seeding = ContinuousClock.now - started
         await database.close()
         return option

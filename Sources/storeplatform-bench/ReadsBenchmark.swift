@@ -196,22 +196,7 @@ struct ReadsBenchmark: AsyncParsableCommand {
     /// `--database` (`nil`: SQLite in `dataDir`) and the id of the middle store.
     func seed(_ server: BenchDatabaseServer, dataDir: String) async throws -> (String?, String) {
         let (option, database) = try await server.freshDatabase(dataDir: dataDir, prefix: "reads")
-        let cluster = SimulatedCluster(
-            state: try await simulatedClusterState(beside: database, sqlitePath: dataDir + "/simulated-cluster.sqlite"), configuration: .instant
-        )
-        let now = Date()
-        var seeded: [Store] = []
-        for index in 0..<stores {
-            var store = Store.queued(name: try StoreName.validate("read-\(index)"), engine: WooCommerceEngine(), now: now)
-            store.status = .ready
-            store.url = "http://read-\(index).stores.localhost"
-            store.attempts = 1
-            store.readyAt = now
-            store.provisioningDurationMilliseconds = 1
-            seeded.append(store)
-        }
-        try await database.importStores(seeded, actor: "bench")
-        try await cluster.seedInstalled(seeded.map { ($0.namespace, $0.id, $0.release) })
+        let seeded = try await database.seedReadyStores(stores, prefix: "read", clusterPath: dataDir + "/simulated-cluster.sqlite")
         await database.close()
         return (option, seeded[stores / 2].id)
     }
