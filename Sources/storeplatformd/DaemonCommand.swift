@@ -473,7 +473,7 @@ struct DaemonCommand: AsyncParsableCommand {
             info: info, provisioner: provisioner, reconciler: reconciler,
             rateLimiter: RateLimiter(
                 limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute),
-                shared: sharesRateLimits(database) ? database : nil
+                shared: sharesRateLimits(database) ? ReportedSharedRateBuckets(database, logger: logger) : nil
             ),
             access: access, maxLiveStores: maxLiveStores, replayLimit: watchReplayLimit, logger: logger
         )
