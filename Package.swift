@@ -218,6 +218,7 @@ let package = Package(
             name: "StoreRPCTests",
             dependencies: [
                 "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "ProcessTestSupport", "RPCTestSupport", "TestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,5 +1,6 @@
-import Foundation
+import NIOCore
 import SwiftProtobuf
+import Synchronization
 
 /// The method table: full method name → handler. Who may call what is not the
 /// transport's business: handlers get the caller's identity (``RPCContext/identity``)
@@ -7,9 +8,9 @@ import SwiftProtobuf
 /// payload that does not parse is answered INVALID_ARGUMENT before any handler runs.
 public struct RPCRouter: Sendable {
     enum Handler: Sendable {
-        case inline(@Sendable (Data, RPCContext) throws -> Data)
-        case unary(@Sendable (Data, RPCContext) async throws -> Data)
-        case serverStream(@Sendable (Data, RPCContext, RPCStreamSink) async throws -> Void)
+        case inline(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)
+        case unary(@Sendable (ByteBuffer, RPCContext) async throws -> ByteBuffer)
+        case serverStream(@Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> Void)
     }
 
     struct Route: Sendable {
@@ -37,7 +38,7 @@ public struct RPCRouter: Sendable {
     ) {
         add(method.name, Route(handler: .unary { payload, context in
             let request = try Self.decode(Request.self, payload)
-            return try await handler(request, context).serializedBytes()
+            return try await Self.encode(handler(request, context))
         }))
     }
 
@@ -45,13 +46,15 @@ public struct RPCRouter: Sendable {
     /// as soon as its frame is read: no task, no thread hop, flushed with the
     /// other answers of the same read. Only for handlers that never block and
     /// finish in microseconds (Health); everything else uses ``unary(_:_:)``.
+    /// An answer equal to the last one is not encoded again: its bytes are reused.
     public mutating func inline<Request: Message, Response: Message>(
         _ method: RPCMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) {
+        let lastAnswer = LastAnswer()
         add(method.name, Route(handler: .inline { payload, context in
             let request = try Self.decode(Request.self, payload)
-            return try handler(request, context).serializedBytes()
+            return try lastAnswer.encoded(handler(request, context))
         }))
     }
 
@@ -76,18 +79,45 @@ public struct RPCRouter: Sendable {
         routes[method]
     }
 
-    private static func decode<Request: Message>(_ type: Request.Type, _ payload: Data) throws -> Request {
+    private static func decode<Request: Message>(_ type: Request.Type, _ payload: ByteBuffer) throws -> Request {
+        if payload.readableBytes == 0 { return Request() }
         do {
-            return try Request(serializedBytes: payload)
+            return try Request(serializedBytes: ProtobufBytes(payload))
         } catch {
             throw RPCError.invalidArgument("payload is not a valid \(Request.protoMessageName): \(error)")
         }
+    }
+
+    /// A message serialized straight into a `ByteBuffer`.
+    static func encode(_ message: some Message) throws -> ByteBuffer {
+        let bytes: ProtobufBytes = try message.serializedBytes()
+        return bytes.buffer
+    }
+}
+
+/// An inline method's last answer and its encoding, shared by every connection.
+/// Not generic, so a call needs no generic metadata looked up at run time.
+private final class LastAnswer: Sendable {
+    private struct Answer {
+        var response: any Message
+        var bytes: ByteBuffer
+    }
+
+    private let last = Mutex<Answer?>(nil)
+
+    func encoded(_ response: some Message) throws -> ByteBuffer {
+        if let bytes = last.withLock({ last in last.flatMap { response.isEqualTo(message: $0.response) ? $0.bytes : nil } }) {
+            return bytes
+        }
+        let bytes = try RPCRouter.encode(response)
+        last.withLock { $0 = Answer(response: response, bytes: bytes) }
+        return bytes
     }
 }
 
 /// Sends serialized stream messages of one call; see ``RPCStreamWriter``.
 struct RPCStreamSink: Sendable {
-    let send: @Sendable (Data) async throws -> Void
+    let send: @Sendable (ByteBuffer) async throws -> Void
 }
 
 /// Sends the messages of one server stream, in order. `send` waits while the
@@ -97,6 +127,6 @@ public struct RPCStreamWriter<Message: SwiftProtobuf.Message>: Sendable {
     let sink: RPCStreamSink
 
     public func send(_ message: Message) async throws {
-        try await sink.send(message.serializedBytes())
+        try await sink.send(RPCRouter.encode(message))
     }
 }

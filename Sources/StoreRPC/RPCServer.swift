@@ -242,18 +242,20 @@ public final class RPCServer: Service, Sendable {
                 channel.closeFuture.whenComplete { _ in admission.release(peer.transport) }
             }
             let tls = peer.transport == .tcp ? configuration.tcp?.tls : nil
-            let connection = ServerConnection(
-                refusal: refusal,
-                channel: channel,
+            let handler = ServerConnectionHandler(
                 peer: peer,
                 router: router,
-                tokens: peer.transport == .tcp ? configuration.tcp?.tokens?.current : nil,
-                refusesTokens: peer.transport == .tcp && tls == nil && !peer.isLoopback
-                    && !(configuration.tcp?.allowPlainTokens ?? false),
-                acceptsClientCertificates: (tls?.files.clientCertificates ?? .none) != .none,
+                authentication: CallAuthentication(
+                    tokens: peer.transport == .tcp ? configuration.tcp?.tokens?.current : nil,
+                    refusesTokens: peer.transport == .tcp && tls == nil && !peer.isLoopback
+                        && !(configuration.tcp?.allowPlainTokens ?? false),
+                    acceptsClientCertificates: (tls?.files.clientCertificates ?? .none) != .none
+                ),
                 maxInFlight: configuration.maxInFlightPerConnection,
+                isRefused: refusal != nil,
                 logger: logger
             )
+            let connection = ServerConnection(refusal: refusal, channel: channel, peer: peer, handler: handler)
             let handlers = channel.pipeline.syncOperations
             // First, so every byte read counts as activity, inline answers included.
             if let timeout = configuration.idleTimeout {
@@ -265,7 +267,7 @@ public final class RPCServer: Service, Sendable {
                 try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
                 try handlers.addHandler(
                     TLSPeerSubjectHandler(
-                        record: { [connection] subject in connection.certificateSubject = subject },
+                        record: { [connection] subject in connection.recordCertificateSubject(subject) },
                         refused: { [logger] error in
                             logger.info("TLS handshake refused", metadata: ["peer": "\(peer)", "error": "\(error)"])
                         }
@@ -284,12 +286,7 @@ public final class RPCServer: Service, Sendable {
                 )
             }
             try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
-            try handlers.addHandler(EnvelopeDecoder())
-            try handlers.addHandler(EnvelopeEncoder())
-            try handlers.addHandler(ServerConnectionHandler(connection: connection))
-            if configuration.idleTimeout != nil {
-                try handlers.addHandler(IdleConnectionCloser(connection: connection))
-            }
+            try handlers.addHandler(handler)
             let asyncChannel = try NIOAsyncChannel<ServerConnection.AdmittedCall, Never>(wrappingChannelSynchronously: channel)
             return Accepted(channel: asyncChannel, connection: connection)
         }
