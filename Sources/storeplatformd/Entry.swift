@@ -19,10 +19,6 @@ enum Entry {
         // the thread that read its frame instead of hopping to another pool and
         // back. Must happen first, on the main thread, before any task starts.
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        // Foundation reads the system time zone (/etc/localtime, ICU's data) the first
-        // time a date is turned into text or calendar fields: here, at start, rather
-        // than in the first request that needs it, on an event loop.
-        _ = Calendar.current.dateComponents(in: TimeZone.current, from: Date())
         // With TZ unset, glibc checks /etc/localtime (a stat) on every localtime_r, which
         // the text log handler calls for each line's time; TZ naming that same zone
         // keeps the zone loaded once.
