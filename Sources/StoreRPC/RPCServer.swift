@@ -252,6 +252,7 @@ public final class RPCServer: Service, Sendable {
                     acceptsClientCertificates: (tls?.files.clientCertificates ?? .none) != .none
                 ),
                 maxInFlight: configuration.maxInFlightPerConnection,
+                maxFrameLength: configuration.maxFrameLength,
                 isRefused: refusal != nil,
                 logger: logger
             )
@@ -285,7 +286,6 @@ public final class RPCServer: Service, Sendable {
                     }
                 )
             }
-            try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: configuration.maxFrameLength)))
             try handlers.addHandler(handler)
             let asyncChannel = try NIOAsyncChannel<ServerConnection.AdmittedCall, Never>(wrappingChannelSynchronously: channel)
             return Accepted(channel: asyncChannel, connection: connection)

@@ -4,8 +4,8 @@ import NIOCore
 /// The event-loop side of a server connection. It owns the connection's
 /// ``ServerConnectionState`` and touches it only on its loop:
 ///
-/// - it parses each frame's envelope (``WireEnvelope``) and admits requests in
-///   frame order (the state's rules, the router's metadata check,
+/// - it splits the bytes read into frames (``FrameDecoder``), parses each frame's
+///   envelope (``WireEnvelope``) and admits requests in frame order (the state's rules, the router's metadata check,
 ///   ``CallAuthentication``, ``RequestID``);
 /// - it answers refusals and inline methods right there, flushed once per read;
 /// - it passes every other admitted call on to the connection's async loop,
@@ -28,6 +28,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let context: RPCContext
     }
 
+    private var frames: FrameDecoder
+    /// Bytes read and not yet split into frames: the start of a frame still coming.
+    private var received = ServerConnectionHandler.nothingReceived
+    private static let nothingReceived = ByteBufferAllocator().buffer(capacity: 0)
+    /// Frames already handled are dropped from ``received`` once they take this much.
+    private static let compactionThreshold = 64 * 1024
     private let router: RPCRouter
     private let authentication: CallAuthentication
     private let logger: Logger
@@ -59,9 +65,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         router: RPCRouter,
         authentication: CallAuthentication,
         maxInFlight: Int,
+        maxFrameLength: Int,
         isRefused: Bool,
         logger: Logger
     ) {
+        self.frames = FrameDecoder(maxFrameLength: maxFrameLength)
         self.peer = peer
         self.router = router
         self.authentication = authentication
@@ -86,11 +94,37 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Reading (frame order)
 
+    /// Bytes as read (after TLS): split into frames here, with ``FrameDecoder``'s
+    /// rules, each frame handled before the next is looked at.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed, !isRefused else { return }
+        var bytes = unwrapInboundIn(data)
+        if received.readableBytes == 0 {
+            received = bytes
+        } else {
+            received.writeBuffer(&bytes)
+        }
+        do {
+            while !failed, let frame = try frames.decode(buffer: &received) {
+                read(frame, context: context)
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+        }
+        if received.readableBytes == 0 || failed {
+            // Let go of the read's buffer, so the channel can read into it again.
+            received = Self.nothingReceived
+        } else if received.readerIndex >= Self.compactionThreshold {
+            received.discardReadBytes()
+        }
+    }
+
+    /// One frame's envelope.
+    private func read(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         let envelope: WireEnvelope
         do {
-            envelope = try WireEnvelope(parsing: unwrapInboundIn(data))
+            envelope = try WireEnvelope(parsing: frame)
         } catch {
             failed = true
             context.fireErrorCaught(RPCProtocolError.malformedEnvelope("\(error)"))

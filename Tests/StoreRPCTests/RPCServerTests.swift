@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RPCTestSupport
 import StorePlatformProto
 import Synchronization
 import Testing
@@ -64,6 +65,31 @@ struct RPCServerTests {
         // The slow call (1) answers last; the two fast ones in either order.
         #expect(order.last == 1)
         #expect(Set(order.prefix(2)) == [3, 5])
+        try await server.stop()
+    }
+
+    /// The server splits frames itself: several in one write, and one written a
+    /// byte at a time, are all answered, each once.
+    @Test func framesCoalescedInOneWriteOrSplitAcrossWritesAreAllAnswered() async throws {
+        let server = try await TestServer.start()
+        let socket = try RawConnection(server.unix)
+        var coalesced: [UInt8] = []
+        for stream: UInt32 in [1, 3, 5] {
+            coalesced += BlockingFrameSocket.frame(try requestEnvelope(stream: stream, method: TestMethod.inlineEcho, id: "c\(stream)").serializedBytes() as [UInt8])
+        }
+        try socket.send(bytes: coalesced)
+        let split = BlockingFrameSocket.frame(try requestEnvelope(stream: 7, method: TestMethod.echo, id: "split").serializedBytes() as [UInt8])
+        for byte in split {
+            try socket.send(bytes: [byte])
+        }
+        var answered: [UInt32: String] = [:]
+        for _ in 0..<4 {
+            let answer = try #require(try await socket.receive())
+            #expect(answer.status.code == .ok)
+            #expect(answered[answer.streamID] == nil)
+            answered[answer.streamID] = try Reply(serializedBytes: answer.payload).id
+        }
+        #expect(answered == [1: "c1", 3: "c3", 5: "c5", 7: "split"])
         try await server.stop()
     }
 
