@@ -5,9 +5,10 @@ import NIOCore
 /// ``ServerConnectionState`` and touches it only on its loop:
 ///
 /// - it splits the bytes read into frames (``FrameDecoder``), parses each frame's
-///   envelope (``WireEnvelope``) and admits requests in frame order (the state's rules, the router's metadata check,
-///   ``CallAuthentication``, ``RequestID``);
-/// - it answers refusals and inline methods right there, flushed once per read;
+///   envelope (``WireEnvelope``) and admits requests in frame order (the state's
+///   rules, the router's metadata check, ``CallAuthentication``, ``RequestID``);
+/// - it answers refusals and inline methods right there; a read's answers leave
+///   together, in one buffer, when the read completes (or every 2 KiB);
 /// - it passes every other admitted call on to the connection's async loop,
 ///   which runs it as a task (``ServerConnection``), and takes the task's answer
 ///   back on the loop to write it;
@@ -49,14 +50,15 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// A frame did not parse: the connection is being failed; the rest is ignored.
     private var failed = false
     /// The answers written during this read, one frame after another; written
-    /// and flushed at once when the read completes.
+    /// and flushed when the read completes, or when they reach
+    /// ``answersFlushedEarly``.
     private var readAnswers = ByteBuffer()
     /// A read's answers are written as soon as they reach this many bytes (a
     /// dozen Health answers) rather than all at the read's end, so the client
     /// works on the first answers while the daemon makes the rest: at 64 calls in
     /// flight that took Health from 0.26 to 0.35 M calls/s for one more write
-    /// per dozen calls (BENCHMARKS.md, "RPC").
-    static let answersFlushedEarly = 2048
+    /// per dozen calls (BENCHMARKS.md, "The transport as a state machine").
+    private static let answersFlushedEarly = 2048
     /// A flush of answers written by tasks is due on the loop.
     private var flushScheduled = false
 
