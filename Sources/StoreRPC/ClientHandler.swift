@@ -3,14 +3,15 @@ import NIOCore
 
 /// The client's side of a connection, on its event loop: assigns stream ids in
 /// the order requests are written (so they strictly increase on the wire),
-/// routes each answer to its waiting call, and fails every waiting call when
-/// the connection ends.
+/// parses each frame's envelope (``WireEnvelope``), routes each answer to its
+/// waiting call, and fails every waiting call when the connection ends.
 final class ClientHandler: ChannelInboundHandler {
-    typealias InboundIn = Envelope
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum Pending {
-        case unary(EventLoopPromise<Envelope>)
-        case stream(AsyncThrowingStream<Envelope, any Error>.Continuation)
+        case unary(EventLoopPromise<WireEnvelope>)
+        case stream(AsyncThrowingStream<WireEnvelope, any Error>.Continuation)
     }
 
     private var context: ChannelHandlerContext?
@@ -20,13 +21,15 @@ final class ClientHandler: ChannelInboundHandler {
     private var streams: [UInt64: UInt32] = [:]
     private var cancelledBeforeStart: Set<UInt64> = []
     private var closedWith: RPCError?
+    /// A frame did not parse: the connection is being closed; the rest is ignored.
+    private var failed = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
     /// Writes a request for the call `key` and registers where its answer goes.
-    func start(key: UInt64, request: Envelope, pending entry: Pending) {
+    func start(key: UInt64, request: WireEnvelope, pending entry: Pending) {
         if cancelledBeforeStart.remove(key) != nil {
             fail(entry, RPCError.cancelled("the call was cancelled before it was sent"))
             return
@@ -44,7 +47,7 @@ final class ClientHandler: ChannelInboundHandler {
         nextStreamID += 2
         pending[request.streamID] = entry
         streams[key] = request.streamID
-        context.writeAndFlush(NIOAny(request), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(request.frame(allocator: context.channel.allocator)), promise: nil)
     }
 
     /// Cancels the call `key`: sends CANCEL and fails the caller at once.
@@ -54,10 +57,10 @@ final class ClientHandler: ChannelInboundHandler {
             return
         }
         guard let entry = pending.removeValue(forKey: streamID) else { return }
-        var frame = Envelope()
-        frame.streamID = streamID
-        frame.type = .cancel
-        context?.writeAndFlush(NIOAny(frame), promise: nil)
+        if let context {
+            let frame = WireEnvelope.frame(streamID: streamID, type: .cancel, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        }
         fail(entry, error)
     }
 
@@ -67,9 +70,17 @@ final class ClientHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
+        guard !failed else { return }
+        let envelope: WireEnvelope
+        do {
+            envelope = try WireEnvelope(parsing: unwrapInboundIn(data))
+        } catch {
+            failed = true
+            errorCaught(context: context, error: RPCProtocolError.malformedEnvelope("\(error)"))
+            return
+        }
         if envelope.type == .error {
-            closeAll(RPCError(RPCStatus(envelope.status)))
+            closeAll(RPCError(envelope.statusOrOK))
             context.close(promise: nil)
             return
         }
@@ -82,7 +93,7 @@ final class ClientHandler: ChannelInboundHandler {
             continuation.yield(envelope)
         case (.stream(let continuation), _):
             pending[envelope.streamID] = nil
-            let status = RPCStatus(envelope.status)
+            let status = envelope.statusOrOK
             if status.code == .ok {
                 continuation.finish()
             } else {

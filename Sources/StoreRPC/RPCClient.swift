@@ -59,8 +59,6 @@ public final class RPCClient: Sendable {
                     try handlers.addHandler(TLSHandshakeWaiter(done: handshake))
                 }
                 try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrameLength)))
-                try handlers.addHandler(EnvelopeDecoder())
-                try handlers.addHandler(EnvelopeEncoder())
                 try handlers.addHandler(handler)
                 return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }
@@ -140,9 +138,9 @@ public final class RPCClient: Sendable {
         metadata: [String: String] = [:],
         timeout: Duration? = nil
     ) async throws -> Response {
-        let response = try await call(method.name, payload: request.serializedBytes(), metadata: metadata, timeout: timeout)
+        let response = try await exchange(method.name, payload: RPCRouter.encode(request), metadata: metadata, timeout: timeout)
         do {
-            return try Response(serializedBytes: response.payload)
+            return try Response(serializedBytes: ProtobufBytes(response.payload))
         } catch {
             throw RPCError(code: .internal, errorCode: "MALFORMED_RESPONSE", message: "response is not a valid \(Response.protoMessageName): \(error)")
         }
@@ -156,9 +154,20 @@ public final class RPCClient: Sendable {
         metadata: [String: String] = [:],
         timeout: Duration? = nil
     ) async throws -> Response {
+        let response = try await exchange(method, payload: ByteBuffer(bytes: payload), metadata: metadata, timeout: timeout)
+        return Response(payload: Data(response.payload.readableBytesView), metadata: response.metadata)
+    }
+
+    /// One unary call: its answer when the status is OK.
+    private func exchange(
+        _ method: String,
+        payload: ByteBuffer,
+        metadata: [String: String],
+        timeout: Duration?
+    ) async throws -> WireEnvelope {
         let key = nextKey.add(1, ordering: .relaxed).newValue
         let request = makeRequest(method, payload: payload, metadata: metadata, timeout: timeout)
-        let promise = channel.eventLoop.makePromise(of: Envelope.self)
+        let promise = channel.eventLoop.makePromise(of: WireEnvelope.self)
         let timer = timeout.map { scheduleLocalDeadline(key: key, after: $0) }
         defer { timer?.cancel() }
         let envelope = try await withTaskCancellationHandler {
@@ -168,11 +177,11 @@ public final class RPCClient: Sendable {
         } onCancel: {
             onLoop { $0.cancel(key: key, with: RPCError.cancelled("the call was cancelled")) }
         }
-        let status = RPCStatus(envelope.status)
+        let status = envelope.statusOrOK
         guard status.code == .ok else {
             throw RPCError(status, metadata: envelope.metadata)
         }
-        return Response(payload: envelope.payload, metadata: envelope.metadata)
+        return envelope
     }
 
     // MARK: Server streams
@@ -187,8 +196,8 @@ public final class RPCClient: Sendable {
         timeout: Duration? = nil
     ) throws -> RPCResponseStream<Response> {
         let key = nextKey.add(1, ordering: .relaxed).newValue
-        let envelope = makeRequest(method.name, payload: try request.serializedBytes(), metadata: metadata, timeout: timeout)
-        let (stream, continuation) = AsyncThrowingStream<Envelope, any Error>.makeStream()
+        let envelope = makeRequest(method.name, payload: try RPCRouter.encode(request), metadata: metadata, timeout: timeout)
+        let (stream, continuation) = AsyncThrowingStream<WireEnvelope, any Error>.makeStream()
         let timer = timeout.map { scheduleLocalDeadline(key: key, after: $0) }
         continuation.onTermination = { [self] reason in
             timer?.cancel()
@@ -204,8 +213,8 @@ public final class RPCClient: Sendable {
 
     // MARK: Helpers
 
-    private func makeRequest(_ method: String, payload: Data, metadata: [String: String], timeout: Duration?) -> Envelope {
-        var request = Envelope()
+    private func makeRequest(_ method: String, payload: ByteBuffer, metadata: [String: String], timeout: Duration?) -> WireEnvelope {
+        var request = WireEnvelope()
         request.type = .request
         request.method = method
         request.payload = payload
@@ -241,15 +250,15 @@ public final class RPCClient: Sendable {
 /// The messages of one server stream, decoded.
 public struct RPCResponseStream<Message: SwiftProtobuf.Message>: AsyncSequence, Sendable {
     public typealias Element = Message
-    let envelopes: AsyncThrowingStream<Envelope, any Error>
+    let envelopes: AsyncThrowingStream<WireEnvelope, any Error>
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<Envelope, any Error>.AsyncIterator
+        var base: AsyncThrowingStream<WireEnvelope, any Error>.AsyncIterator
 
         public mutating func next() async throws -> Message? {
             guard let envelope = try await base.next() else { return nil }
             do {
-                return try Message(serializedBytes: envelope.payload)
+                return try Message(serializedBytes: ProtobufBytes(envelope.payload))
             } catch {
                 throw RPCError(code: .internal, errorCode: "MALFORMED_RESPONSE", message: "stream message is not a valid \(Message.protoMessageName): \(error)")
             }

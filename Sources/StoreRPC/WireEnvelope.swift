@@ -2,9 +2,12 @@ import NIOCore
 import StorePlatformEnvelope
 import SwiftProtobuf
 
-/// One frame's envelope (proto/storeplatform/v1/envelope.proto) as the server
-/// reads and writes it: the payload stays a slice of the frame it came in, and
-/// metadata is only built when the frame has some.
+public typealias Envelope = Storeplatform_V1_Envelope
+public typealias StorePlatformFrameType = Storeplatform_V1_FrameType
+
+/// One frame's envelope (proto/storeplatform/v1/envelope.proto) as the server and
+/// the client read and write it: the payload stays a slice of the frame it came
+/// in, and metadata is only built when the frame has some.
 ///
 /// Envelopes are read and written here by hand because every call pays for it:
 /// swift-protobuf's general visitor spent about 1.5 µs per Health call on the
@@ -25,6 +28,9 @@ struct WireEnvelope: Sendable, Equatable {
     var timeoutMs: UInt64 = 0
 
     init() {}
+
+    /// The status; an envelope without one says OK, as its generated code reads.
+    var statusOrOK: RPCStatus { status ?? .ok }
 
     /// Parses one frame body.
     ///
@@ -144,8 +150,19 @@ struct WireEnvelope: Sendable, Equatable {
 // MARK: Writing
 
 extension WireEnvelope {
-    /// One complete frame the server sends, in a buffer of its own of the exact
-    /// size; see ``writeFrame(into:streamID:type:payload:status:requestID:)``.
+    /// This envelope as one complete frame, in a buffer of its own of the exact
+    /// size (what a client sends).
+    func frame(allocator: ByteBufferAllocator) -> ByteBuffer {
+        var frame = allocator.buffer(capacity: 0)
+        Self.writeFrame(
+            into: &frame, streamID: streamID, type: type, method: method, payload: payload, status: status,
+            metadata: metadata, timeoutMs: timeoutMs
+        )
+        return frame
+    }
+
+    /// One complete frame the server sends — no method, no timeout, and the
+    /// request id as its only metadata — in a buffer of its own of the exact size.
     static func frame(
         streamID: UInt32,
         type: StorePlatformFrameType,
@@ -159,10 +176,8 @@ extension WireEnvelope {
         return frame
     }
 
-    /// Appends one complete frame the server sends — the 4-byte length and the
-    /// envelope, whose only metadata is the request id — to `frame`, growing it
-    /// once at most. Fields at their default are left out and the rest written in
-    /// field order, as swift-protobuf writes them.
+    /// Appends one complete frame the server sends (see
+    /// ``frame(streamID:type:payload:status:requestID:allocator:)``) to `frame`.
     static func writeFrame(
         into frame: inout ByteBuffer,
         streamID: UInt32,
@@ -171,18 +186,44 @@ extension WireEnvelope {
         status: RPCStatus? = nil,
         requestID: String? = nil
     ) {
+        if let requestID {
+            writeFrame(
+                into: &frame, streamID: streamID, type: type, method: "", payload: payload, status: status,
+                metadata: CollectionOfOne((key: requestIDKey, value: requestID)), timeoutMs: 0
+            )
+        } else {
+            writeFrame(
+                into: &frame, streamID: streamID, type: type, method: "", payload: payload, status: status,
+                metadata: EmptyCollection(), timeoutMs: 0
+            )
+        }
+    }
+
+    /// Appends one complete frame — the 4-byte length and the envelope — to
+    /// `frame`, growing it once at most. Fields at their default are left out and
+    /// the rest written in field order, as swift-protobuf writes them.
+    static func writeFrame<Metadata: Collection<(key: String, value: String)>>(
+        into frame: inout ByteBuffer,
+        streamID: UInt32,
+        type: StorePlatformFrameType,
+        method: String,
+        payload: ByteBuffer?,
+        status: RPCStatus?,
+        metadata: Metadata,
+        timeoutMs: UInt64
+    ) {
         let payloadLength = payload?.readableBytes ?? 0
         let statusSize = status.map(Self.statusSize)
-        // A map entry has its key and value even when empty, as swift-protobuf writes it.
-        let entrySize = requestID.map {
-            ProtobufWriter.lengthDelimitedSize(Self.requestIDKey.utf8.count) + ProtobufWriter.lengthDelimitedSize($0.utf8.count)
-        }
         var size = 0
         if streamID != 0 { size += 1 + ProtobufWriter.varintSize(UInt64(streamID)) }
         if type.rawValue != 0 { size += 1 + ProtobufWriter.varintSize(enumValue: type.rawValue) }
+        size += ProtobufWriter.stringSize(method)
         if payloadLength > 0 { size += ProtobufWriter.lengthDelimitedSize(payloadLength) }
         if let statusSize { size += ProtobufWriter.lengthDelimitedSize(statusSize) }
-        if let entrySize { size += ProtobufWriter.lengthDelimitedSize(entrySize) }
+        for entry in metadata {
+            size += ProtobufWriter.lengthDelimitedSize(Self.entrySize(entry))
+        }
+        if timeoutMs != 0 { size += 1 + ProtobufWriter.varintSize(timeoutMs) }
 
         frame.writeWithUnsafeMutableBytes(minimumWritableBytes: FrameDecoder.headerLength + size) { bytes in
             var writer = ProtobufWriter(bytes)
@@ -195,6 +236,7 @@ extension WireEnvelope {
                 writer.tag(2, .varint)
                 writer.varint(enumValue: type.rawValue)
             }
+            writer.string(method, field: 3)
             if let payload, payloadLength > 0 {
                 writer.tag(4, .lengthDelimited)
                 writer.varint(UInt64(payloadLength))
@@ -214,17 +256,26 @@ extension WireEnvelope {
                     writer.varint(status.retryAfterMilliseconds)
                 }
             }
-            if let requestID, let entrySize {
+            for entry in metadata {
                 writer.tag(6, .lengthDelimited)
-                writer.varint(UInt64(entrySize))
-                writer.string(Self.requestIDKey, field: 1, evenIfEmpty: true)
-                writer.string(requestID, field: 2, evenIfEmpty: true)
+                writer.varint(UInt64(Self.entrySize(entry)))
+                writer.string(entry.key, field: 1, evenIfEmpty: true)
+                writer.string(entry.value, field: 2, evenIfEmpty: true)
+            }
+            if timeoutMs != 0 {
+                writer.tag(7, .varint)
+                writer.varint(timeoutMs)
             }
             return writer.written
         }
     }
 
     private static let requestIDKey = "request-id"
+
+    /// A map entry has its key and value even when empty, as swift-protobuf writes it.
+    private static func entrySize(_ entry: (key: String, value: String)) -> Int {
+        ProtobufWriter.lengthDelimitedSize(entry.key.utf8.count) + ProtobufWriter.lengthDelimitedSize(entry.value.utf8.count)
+    }
 
     private static func statusSize(_ status: RPCStatus) -> Int {
         var size = 0

@@ -7,7 +7,7 @@ import TestSupport
 
 @testable import StoreRPC
 
-/// The server's hand-written envelope reader and writer (WireEnvelope.swift),
+/// The transport's hand-written envelope reader and writer (WireEnvelope.swift),
 /// held to swift-protobuf's generated code on random envelopes and on random
 /// damage to them: what one accepts the other accepts, with the same fields.
 @Suite("Wire envelope")
@@ -67,6 +67,22 @@ struct WireEnvelopeTests {
         #expect(try Envelope(serializedBytes: body) == envelope)
         let written: [UInt8] = try envelope.serializedBytes()
         #expect(body == written, "WireEnvelope wrote \(body), swift-protobuf \(written)")
+    }
+
+    @Test(arguments: 0..<300)
+    func anyEnvelopeWrittenAsAFrameIsReadBackEquallyBySwiftProtobuf(seed: Int) throws {
+        var generator = SplitMix64(seed: UInt64(seed))
+        let envelope = Self.randomEnvelope(&generator)
+        var frame = WireEnvelope(envelope).frame(allocator: ByteBufferAllocator())
+        let header = frame.readInteger(endianness: .big, as: UInt32.self)
+        #expect(header.map(Int.init) == frame.readableBytes)
+        let body = Array(frame.readableBytesView)
+        #expect(try Envelope(serializedBytes: body) == envelope)
+        if envelope.metadata.count <= 1 {
+            // A map's order is the dictionary's, so bytes compare only with one entry at most.
+            let written: [UInt8] = try envelope.serializedBytes()
+            #expect(body == written)
+        }
     }
 
     // MARK: Random envelopes
