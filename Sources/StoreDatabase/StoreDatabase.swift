@@ -120,6 +120,10 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// The store with this id, in any status (deleted ones too); `nil` if none.
     func store(id: String) async throws -> Store?
 
+    /// The live (not deleted) store with this name; `nil` if none. Names are unique
+    /// among live stores, so there is at most one.
+    func liveStore(named name: String) async throws -> Store?
+
     /// The stores with these ids, by id, in one read; ids with no store are left out.
     func stores(ids: Set<String>) async throws -> [String: Store]
 

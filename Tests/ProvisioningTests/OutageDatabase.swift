@@ -129,6 +129,11 @@ final class OutageDatabase: StoreDatabase {
         return try await base.store(id: id)
     }
 
+    func liveStore(named name: String) async throws -> Store? {
+        try gate()
+        return try await base.liveStore(named: name)
+    }
+
     func stores(ids: Set<String>) async throws -> [String: Store] {
         try gate()
         return try await base.stores(ids: ids)
