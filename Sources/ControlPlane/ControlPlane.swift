@@ -16,7 +16,8 @@ import Synchronization
 /// caller, validation, quota, transition table, operation lock) through the
 /// provisioner and the database. A refusal is PERMISSION_DENIED saying what was
 /// missing. The role is checked before the rate limit, so a role refusal costs no
-/// budget; the owner after it (the store must be read), as one request, never a create.
+/// budget; so are a create's name and engine; the owner after it (the store must be
+/// read), as one request, never a create.
 ///
 /// Every caller is at least a viewer, so the reads check nothing but the rate
 /// limit; changes need the operator role, the admin methods the admin role.
@@ -172,7 +173,10 @@ public final class ControlPlane: Sendable {
     ) async throws -> Storeplatform_V1_CreateStoreResponse {
         try RequestMetadata.idempotencyKey.check(call.idempotencyKey)
         try authorize(.operator, call.caller, "CreateStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: true)
+        // Checked before the rate limit, so a mistyped name or engine costs no create.
+        _ = try StoreName.validate(request.name)
+        _ = try StoreEngines.resolve(request.engine)
+        try await checkCreateRate(call.caller)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
@@ -184,6 +188,20 @@ public final class ControlPlane: Sendable {
         } catch let error as PlatformError where error.code == .quotaExceeded {
             quotaRefusals.add(1, ordering: .relaxed)
             throw error
+        }
+    }
+
+    /// The caller's create budget. When it is spent and the quota is full as well,
+    /// the refusal is the quota's: waiting for the rate limit would only lead to it.
+    private func checkCreateRate(_ caller: Principal) async throws {
+        do {
+            try await rateLimiter.check(identity: caller.description, isCreate: true)
+        } catch let error as PlatformError where error.code == .rateLimited {
+            let limit = maxLiveStores.load(ordering: .relaxed)
+            let live = try await database.liveStoreCount()
+            guard live >= limit else { throw error }
+            quotaRefusals.add(1, ordering: .relaxed)
+            throw PlatformError.quotaExceeded(limit: limit, live: live)
         }
     }
 

@@ -222,6 +222,39 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
+    /// Mistyped creates are refused before the rate limit; a create over the rate
+    /// while the quota is full is told about the quota, which waiting cannot fix.
+    @Test(arguments: DaemonDatabase.all)
+    func invalidCreatesCostNoBudgetAndAFullQuotaIsReportedOverTheRate(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(
+            extraArguments: ["--creates-per-minute", "3", "--requests-per-minute", "100", "--max-live-stores", "1"]
+                + (try await database.arguments())
+        )
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        #expect(await errorCode { _ = try await client.create("Bad_Name") } == "INVALID_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("shop", engine: "magento") } == "INVALID_ENGINE")
+        #expect(await errorCode { _ = try await client.create("") } == "MISSING_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("shop") } == "OK")
+
+        // Two more creates spend the budget of three (the quota refuses them).
+        #expect(await errorCode { _ = try await client.create("second") } == "QUOTA_EXCEEDED")
+        #expect(await errorCode { _ = try await client.create("third") } == "QUOTA_EXCEEDED")
+        do {
+            _ = try await client.create("fourth")
+            Issue.record("a create over both the rate and the quota was accepted")
+        } catch let error as RPCError {
+            #expect(error.errorCode == "QUOTA_EXCEEDED")
+            #expect(error.message == "the platform's limit of 1 live stores is reached (1 live); delete a store before creating another")
+            #expect(error.status.retryAfterMilliseconds == 0)
+        }
+        let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
+        #expect(metrics.rateLimitedTotal == 1)
+        #expect(metrics.quotaRefusalsTotal == 3)
+        await client.close()
+        try await daemon.terminate()
+    }
+
     @Test(arguments: DaemonDatabase.all)
     func twentyConcurrentCreatesAtQuotaTenMakeExactlyTenStores(database: DaemonDatabase) async throws {
         let daemon = try DaemonProcess(extraArguments: quickCluster + ["--max-live-stores", "10"] + (try await database.arguments()))
