@@ -134,14 +134,7 @@ public final class ControlPlane: Sendable {
         response.provisioning.maxMs = stats.maximumMilliseconds
         response.provisioning.p50Ms = stats.p50Milliseconds
         response.provisioning.p95Ms = stats.p95Milliseconds
-        response.recentFailures = try await database.recentFailures(limit: 10).map { event in
-            var failure = Storeplatform_V1_FailureRecord()
-            failure.storeID = event.storeID
-            failure.storeName = event.storeName
-            failure.reason = event.message
-            failure.timeMs = milliseconds(event.time)
-            return failure
-        }
+        response.recentFailures = try await recentFailures()
         response.rateLimitedTotal = UInt64(rateLimiter.refusals)
         response.quotaRefusalsTotal = UInt64(quotaRefusals.load(ordering: .relaxed))
         // Every replica's, as `storectl operations` lists them (the leader's lease is none).
@@ -150,6 +143,33 @@ public final class ControlPlane: Sendable {
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
         return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
+    }
+
+    /// The last 10 failures, newest first, each with what followed it: the store's
+    /// next transition after it (a retry or a delete; none while it is still failed)
+    /// and its status now.
+    private func recentFailures() async throws -> [Storeplatform_V1_FailureRecord] {
+        let events = try await database.recentFailures(limit: 10)
+        let stores = try await database.stores(ids: Set(events.map(\.storeID)))
+        var records: [Storeplatform_V1_FailureRecord] = []
+        for event in events {
+            var failure = Storeplatform_V1_FailureRecord()
+            failure.storeID = event.storeID
+            failure.storeName = event.storeName
+            failure.reason = event.message
+            failure.summary = FailureHeadline.of(event.message)
+            failure.timeMs = milliseconds(event.time)
+            failure.storeStatus = stores[event.storeID]?.status.proto ?? .unspecified
+            // From failed, a store moves on only by a retry (to queued) or a delete.
+            let next = try await database.auditEvents(after: event.id, storeID: event.storeID, limit: 1).first
+            failure.resolution = switch next?.toStatus {
+            case nil: .open
+            case .deleting, .deleted: .deleted
+            default: .retried
+            }
+            records.append(failure)
+        }
+        return records
     }
 
     public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListAuditResponse {
@@ -208,8 +228,29 @@ public final class ControlPlane: Sendable {
     public func getStore(_ request: Storeplatform_V1_GetStoreRequest, _ call: CallContext) async throws -> Storeplatform_V1_GetStoreResponse {
         try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
-        response.store = try await existingStore(request.id).proto
+        response.store = try await requestedStore(request).proto
         return response
+    }
+
+    /// GetStore's store: by id (any status), or the live store with that name.
+    private func requestedStore(_ request: Storeplatform_V1_GetStoreRequest) async throws -> Store {
+        switch (request.id.isEmpty, request.name.isEmpty) {
+        case (false, true):
+            return try await existingStore(request.id)
+        case (true, false):
+            guard let store = try await database.liveStore(named: request.name) else {
+                throw PlatformError(
+                    .notFound, "no live store is named \(request.name.quotedForMessage); a deleted store is found by its id only"
+                )
+            }
+            return store
+        case (false, false):
+            throw PlatformError(.invalidArgument, "give the store's id or its name, not both")
+        case (true, true):
+            throw PlatformError(
+                .invalidArgument, "id or name is required: the store's id, as CreateStore or ListStores return it, or the name of a live store"
+            )
+        }
     }
 
     public func listStores(_ request: Storeplatform_V1_ListStoresRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListStoresResponse {

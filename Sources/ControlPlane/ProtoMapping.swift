@@ -51,6 +51,7 @@ extension Store {
         store.url = url
         store.namespace = namespace
         store.errorMessage = errorMessage
+        store.errorSummary = FailureHeadline.of(errorMessage)
         store.attempts = UInt32(clamping: attempts)
         store.createdAtMs = milliseconds(createdAt)
         store.updatedAtMs = milliseconds(updatedAt)

@@ -23,6 +23,57 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What followed a failure.
+public nonisolated enum Storeplatform_V1_FailureResolution: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Nothing yet: the store is still failed with this reason; retry or delete it.
+  case `open` // = 1
+
+  /// The store was retried (queued again); store_status says how that went:
+  /// ready (resolved), queued or provisioning (under way), failed (failed again,
+  /// a newer record has why).
+  case retried // = 2
+
+  /// The store was deleted, or is being deleted (store_status says which).
+  case deleted // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .open
+    case 2: self = .retried
+    case 3: self = .deleted
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .open: return 1
+    case .retried: return 2
+    case .deleted: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Storeplatform_V1_FailureResolution] = [
+    .unspecified,
+    .open,
+    .retried,
+    .deleted,
+  ]
+
+}
+
 public nonisolated struct Storeplatform_V1_HealthRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -135,6 +186,15 @@ public nonisolated struct Storeplatform_V1_FailureRecord: Sendable {
 
   /// When it failed, Unix milliseconds.
   public var timeMs: Int64 = 0
+
+  /// reason in one line, as Store.error_summary summarizes it.
+  public var summary: String = String()
+
+  /// What followed: nothing yet, a retry, or a delete.
+  public var resolution: Storeplatform_V1_FailureResolution = .unspecified
+
+  /// The store's status now.
+  public var storeStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -262,6 +322,10 @@ public nonisolated struct Storeplatform_V1_ListAuditResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "storeplatform.v1"
+
+nonisolated extension Storeplatform_V1_FailureResolution: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAILURE_RESOLUTION_UNSPECIFIED\0\u{1}FAILURE_RESOLUTION_OPEN\0\u{1}FAILURE_RESOLUTION_RETRIED\0\u{1}FAILURE_RESOLUTION_DELETED\0")
+}
 
 nonisolated extension Storeplatform_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthRequest"
@@ -458,7 +522,7 @@ nonisolated extension Storeplatform_V1_StatusCount: SwiftProtobuf.Message, Swift
 
 nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FailureRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}reason\0\u{3}time_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}reason\0\u{3}time_ms\0\u{1}summary\0\u{1}resolution\0\u{3}store_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -470,6 +534,9 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
       case 2: try { try decoder.decodeSingularStringField(value: &self.storeName) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.summary) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.resolution) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.storeStatus) }()
       default: break
       }
     }
@@ -488,6 +555,15 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
     if self.timeMs != 0 {
       try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 4)
     }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 5)
+    }
+    if self.resolution != .unspecified {
+      try visitor.visitSingularEnumField(value: self.resolution, fieldNumber: 6)
+    }
+    if self.storeStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.storeStatus, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -496,6 +572,9 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
     if lhs.storeName != rhs.storeName {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.summary != rhs.summary {return false}
+    if lhs.resolution != rhs.resolution {return false}
+    if lhs.storeStatus != rhs.storeStatus {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -146,6 +146,11 @@ public nonisolated struct Storeplatform_V1_Store: Sendable {
   /// limited to their own stores may change those.
   public var owner: String = String()
 
+  /// error_message in one line of at most 100 characters, for lists and cards:
+  /// "CrashLoopBackOff: wordpress, exit 1", "not ready after 600 s: …", "helm install
+  /// failed: …", else its first clause. Empty when error_message is.
+  public var errorSummary: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -196,8 +201,13 @@ public nonisolated struct Storeplatform_V1_GetStoreRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The store's id.
+  /// The store's id. Give either id or name, not both.
   public var id: String = String()
+
+  /// Instead of id: the name of a live (not deleted) store, which is unique among
+  /// live stores. NOT_FOUND when no live store has it (a deleted store is found
+  /// by its id only).
+  public var name: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -421,7 +431,7 @@ nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -444,6 +454,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.provisioningDurationMs) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.release) }()
       case 15: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 16: try { try decoder.decodeSingularStringField(value: &self.errorSummary) }()
       default: break
       }
     }
@@ -495,6 +506,9 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if !self.owner.isEmpty {
       try visitor.visitSingularStringField(value: self.owner, fieldNumber: 15)
     }
+    if !self.errorSummary.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorSummary, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -514,6 +528,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if lhs.provisioningDurationMs != rhs.provisioningDurationMs {return false}
     if lhs.release != rhs.release {return false}
     if lhs.owner != rhs.owner {return false}
+    if lhs.errorSummary != rhs.errorSummary {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -590,7 +605,7 @@ nonisolated extension Storeplatform_V1_CreateStoreResponse: SwiftProtobuf.Messag
 
 nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStoreRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -599,6 +614,7 @@ nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       default: break
       }
     }
@@ -608,11 +624,15 @@ nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, S
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_GetStoreRequest, rhs: Storeplatform_V1_GetStoreRequest) -> Bool {
     if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -35,13 +35,15 @@ struct Metrics: AsyncParsableCommand {
                 if metrics.recentFailures.isEmpty {
                     printSection("Recent failures", [["none"]])
                 } else {
-                    printSection("Recent failures (newest first)", [["TIME", "STORE", "REASON"]] + metrics.recentFailures.map { failure in
+                    printSection("Recent failures (newest first)", [["TIME", "STORE", "SINCE", "REASON"]] + metrics.recentFailures.map { failure in
                         [
                             formatTimestamp(milliseconds: failure.timeMs),
                             failure.storeName.isEmpty ? failure.storeID : "\(failure.storeName) (\(failure.storeID))",
-                            singleLine(failure.reason),
+                            failure.outcome,
+                            failure.summary.isEmpty ? singleLine(failure.reason) : failure.summary,
                         ]
                     })
+                    printNote("the whole reason of a failure: storectl get ID")
                 }
 
                 print()
@@ -60,5 +62,23 @@ struct Metrics: AsyncParsableCommand {
     private func printSection(_ title: String, _ rows: [[String]]) {
         print(title)
         printTable(rows.map { row in row.isEmpty ? row : ["  " + row[0]] + row.dropFirst() })
+    }
+}
+
+extension Storeplatform_V1_FailureRecord {
+    /// What followed the failure, in words: "open" while the store is still failed
+    /// with it; "resolved: retried, ready" and "resolved: deleted" once it is dealt
+    /// with; otherwise where the retry or the delete is.
+    var outcome: String {
+        switch (resolution, storeStatus) {
+        case (.open, _): "open"
+        case (.retried, .ready): "resolved: retried, ready"
+        case (.retried, .failed): "retried, failed again"
+        case (.retried, let status): "retried, \(status.name)"
+        case (.deleted, .deleted): "resolved: deleted"
+        case (.deleted, .failed): "delete failed"
+        case (.deleted, let status): "delete, \(status.name)"
+        default: "-"
+        }
     }
 }

@@ -45,7 +45,7 @@ struct StoreFollower: Sendable {
                 // the watch opened is not missed; repeats of what was shown are skipped.
                 guard isNews(event.store, after: last) else { continue }
                 last = event.store
-                try show(event, store: last)
+                try show(event, store: last, since: initial)
                 if try settled(last) { return }
             }
         } catch let error as RPCError where error.code == .deadlineExceeded {
@@ -67,11 +67,15 @@ struct StoreFollower: Sendable {
         store.status != last.status && store.updatedAtMs >= last.updatedAtMs
     }
 
-    private func show(_ message: some SwiftProtobuf.Message, store: Storeplatform_V1_Store) throws {
+    /// One line per change: when it happened (the daemon's time), the new status,
+    /// and how long after the operation started ("2026-05-01T12:00:03Z  ready at
+    /// http://… (+4.2s)").
+    private func show(_ message: some SwiftProtobuf.Message, store: Storeplatform_V1_Store, since initial: Storeplatform_V1_Store) throws {
         if json {
             try printJSONLine(message)
         } else {
-            printLine(store.statusLine)
+            let elapsed = Double(max(0, store.updatedAtMs - initial.updatedAtMs)) / 1000
+            printLine("\(formatTimestamp(milliseconds: store.updatedAtMs))  \(store.statusLine) (+\(formatDuration(seconds: elapsed)))")
         }
     }
 

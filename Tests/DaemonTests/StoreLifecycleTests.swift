@@ -154,6 +154,80 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
+    /// get, retry, delete and watch take a store's name as well as its id; a
+    /// deleted store is found by its id only.
+    @Test(arguments: DaemonDatabase.all)
+    func storectlNamesAStoreByNameOrByID(database: DaemonDatabase) async throws {
+        // The first install of every release fails; the retry succeeds.
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--sim-fault", "install-error"] + (try await database.arguments()))
+        try await daemon.start()
+        let socket = ["--socket", daemon.socketPath]
+
+        let created = try await runProduct("storectl", ["create", "my-shop", "--wait"] + socket)
+        #expect(created.status == 1, "\(created.stdout)\(created.stderr)")
+        let firstLine = try #require(created.stdout.split(separator: "\n").first.map(String.init))
+        let id = String(try #require(firstLine.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  my-shop \((st_[a-z0-9]+)\): queued$/)).1)
+        let later = created.stdout.split(separator: "\n").dropFirst().map(String.init)
+        #expect(later.count == 2, "\(later)")
+        #expect(later.first?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  provisioning \(\+\d+\.\ds\)/) != nil, "\(later)")
+        #expect(created.stderr.contains("`storectl retry \(id)`"), "\(created.stderr)")
+
+        let byName = try await runProduct("storectl", ["get", "my-shop", "--json"] + socket)
+        #expect(byName.status == 0, "\(byName.stderr)")
+        let store = try Storeplatform_V1_GetStoreResponse(jsonString: byName.stdout).store
+        #expect(store.id == id)
+        #expect(store.status == .failed)
+        let byID = try await runProduct("storectl", ["get", id, "--json"] + socket)
+        #expect(try Storeplatform_V1_GetStoreResponse(jsonString: byID.stdout).store == store)
+
+        // A watch of one store, named by its name, starts with the store's current state.
+        let watchOutput = temporaryPath("watch", suffix: ".jsonl")
+        let watch = try ChildProcess(
+            productsDirectory.appendingPathComponent("storectl").path, ["watch", "--store", "my-shop", "--json"] + socket,
+            stdout: .file(watchOutput), stderr: .discard
+        )
+        let current = try await pollUntil("the watch prints the store's current state") {
+            (try? String(contentsOfFile: watchOutput, encoding: .utf8)).flatMap { $0.split(separator: "\n").first }.map(String.init)
+        }
+        let event = try Storeplatform_V1_StoreEvent(jsonString: current)
+        #expect(event.action == "current")
+        #expect(event.store.id == id)
+        watch.signal(SIGINT)
+        #expect(try await watch.waitForExit(within: .seconds(30)).status == 130)
+
+        let retried = try await runProduct("storectl", ["retry", "my-shop", "--wait"] + socket)
+        #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+        #expect(retried.stdout.split(separator: "\n").first?.hasSuffix("Z  my-shop (\(id)): queued") == true, "\(retried.stdout)")
+        #expect(retried.stdout.contains("ready at http://my-shop.stores.localhost"))
+
+        let deleted = try await runProduct("storectl", ["delete", "my-shop", "--wait"] + socket)
+        #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
+        #expect(deleted.stdout.split(separator: "\n").first?.hasSuffix("Z  my-shop (\(id)): deleting") == true, "\(deleted.stdout)")
+
+        let goneByName = try await runProduct("storectl", ["get", "my-shop"] + socket)
+        #expect(goneByName.status == 1)
+        #expect(goneByName.stderr.hasPrefix(
+            "error: NOT_FOUND: no live store is named \"my-shop\"; a deleted store is found by its id only"
+        ), "\(goneByName.stderr)")
+        let goneByID = try await runProduct("storectl", ["get", id, "--json"] + socket)
+        #expect(try Storeplatform_V1_GetStoreResponse(jsonString: goneByID.stdout).store.status == .deleted)
+        let deleteAgain = try await runProduct("storectl", ["delete", "my-shop"] + socket)
+        #expect(deleteAgain.status == 1)
+        #expect(deleteAgain.stderr.contains("error: NOT_FOUND: no live store is named \"my-shop\""))
+
+        // Both or neither of id and name is a bad request, not a guess.
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var both = Storeplatform_V1_GetStoreRequest()
+        both.id = id
+        both.name = "my-shop"
+        #expect(await errorCode { _ = try await client.unary(M.StoreService.getStore, both) } == "INVALID_ARGUMENT")
+        #expect(await errorCode {
+            _ = try await client.unary(M.StoreService.getStore, Storeplatform_V1_GetStoreRequest())
+        } == "INVALID_ARGUMENT")
+        await client.close()
+        try await daemon.terminate()
+    }
+
     @Test(arguments: DaemonDatabase.all)
     func everyErrorCodeComesFromARealRequest(database: DaemonDatabase) async throws {
         let directory = try makeTemporaryDirectory("spd")

@@ -776,7 +776,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__status_count__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__status_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_descriptors[4] =
+static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_descriptors[7] =
 {
   {
     "store_id",
@@ -826,17 +826,56 @@ static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "summary",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resolution",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, resolution),
+    &storeplatform__v1__failure_resolution__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_status",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, store_status),
+    &storeplatform__v1__store_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__failure_record__field_indices_by_name[] = {
   2,   /* field[2] = reason */
+  5,   /* field[5] = resolution */
   0,   /* field[0] = store_id */
   1,   /* field[1] = store_name */
+  6,   /* field[6] = store_status */
+  4,   /* field[4] = summary */
   3,   /* field[3] = time_ms */
 };
 static const ProtobufCIntRange storeplatform__v1__failure_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
 {
@@ -846,7 +885,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
   "Storeplatform__V1__FailureRecord",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__FailureRecord),
-  4,
+  7,
   storeplatform__v1__failure_record__field_descriptors,
   storeplatform__v1__failure_record__field_indices_by_name,
   1,  storeplatform__v1__failure_record__number_ranges,
@@ -1251,6 +1290,38 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_audit_response__descrip
   1,  storeplatform__v1__list_audit_response__number_ranges,
   (ProtobufCMessageInit) storeplatform__v1__list_audit_response__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue storeplatform__v1__failure_resolution__enum_values_by_number[4] =
+{
+  { "FAILURE_RESOLUTION_UNSPECIFIED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED", 0 },
+  { "FAILURE_RESOLUTION_OPEN", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_OPEN", 1 },
+  { "FAILURE_RESOLUTION_RETRIED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_RETRIED", 2 },
+  { "FAILURE_RESOLUTION_DELETED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_DELETED", 3 },
+};
+static const ProtobufCIntRange storeplatform__v1__failure_resolution__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex storeplatform__v1__failure_resolution__enum_values_by_name[4] =
+{
+  { "FAILURE_RESOLUTION_DELETED", 3 },
+  { "FAILURE_RESOLUTION_OPEN", 1 },
+  { "FAILURE_RESOLUTION_RETRIED", 2 },
+  { "FAILURE_RESOLUTION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor storeplatform__v1__failure_resolution__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.FailureResolution",
+  "FailureResolution",
+  "Storeplatform__V1__FailureResolution",
+  "storeplatform.v1",
+  4,
+  storeplatform__v1__failure_resolution__enum_values_by_number,
+  4,
+  storeplatform__v1__failure_resolution__enum_values_by_name,
+  1,
+  storeplatform__v1__failure_resolution__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor storeplatform__v1__platform_service__method_descriptors[3] =
 {

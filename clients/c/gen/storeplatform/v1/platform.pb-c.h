@@ -30,6 +30,27 @@ typedef struct Storeplatform__V1__ListAuditResponse Storeplatform__V1__ListAudit
 
 /* --- enums --- */
 
+/*
+ * What followed a failure.
+ */
+typedef enum _Storeplatform__V1__FailureResolution {
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED = 0,
+  /*
+   * Nothing yet: the store is still failed with this reason; retry or delete it.
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_OPEN = 1,
+  /*
+   * The store was retried (queued again); store_status says how that went:
+   * ready (resolved), queued or provisioning (under way), failed (failed again,
+   * a newer record has why).
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_RETRIED = 2,
+  /*
+   * The store was deleted, or is being deleted (store_status says which).
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_DELETED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__FAILURE_RESOLUTION)
+} Storeplatform__V1__FailureResolution;
 
 /* --- messages --- */
 
@@ -147,10 +168,22 @@ struct  Storeplatform__V1__FailureRecord
    * When it failed, Unix milliseconds.
    */
   int64_t time_ms;
+  /*
+   * reason in one line, as Store.error_summary summarizes it.
+   */
+  char *summary;
+  /*
+   * What followed: nothing yet, a retry, or a delete.
+   */
+  Storeplatform__V1__FailureResolution resolution;
+  /*
+   * The store's status now.
+   */
+  Storeplatform__V1__StoreStatus store_status;
 };
 #define STOREPLATFORM__V1__FAILURE_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__failure_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED }
 
 
 struct  Storeplatform__V1__GetMetricsResponse
@@ -549,6 +582,7 @@ void storeplatform__v1__platform_service__list_audit(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    storeplatform__v1__failure_resolution__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_request__descriptor;

@@ -1,10 +1,15 @@
 from storeplatform_client._proto.storeplatform.v1 import store_pb2 as _store_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+FAILURE_RESOLUTION_DELETED: FailureResolution
+FAILURE_RESOLUTION_OPEN: FailureResolution
+FAILURE_RESOLUTION_RETRIED: FailureResolution
+FAILURE_RESOLUTION_UNSPECIFIED: FailureResolution
 
 class AuditEvent(_message.Message):
     __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "time_ms", "to_status"]
@@ -47,16 +52,22 @@ class DurationStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., avg_ms: _Optional[float] = ..., min_ms: _Optional[float] = ..., max_ms: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ...) -> None: ...
 
 class FailureRecord(_message.Message):
-    __slots__ = ["reason", "store_id", "store_name", "time_ms"]
+    __slots__ = ["reason", "resolution", "store_id", "store_name", "store_status", "summary", "time_ms"]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     reason: str
+    resolution: FailureResolution
     store_id: str
     store_name: str
+    store_status: _store_pb2.StoreStatus
+    summary: str
     time_ms: int
-    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., reason: _Optional[str] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., reason: _Optional[str] = ..., time_ms: _Optional[int] = ..., summary: _Optional[str] = ..., resolution: _Optional[_Union[FailureResolution, str]] = ..., store_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
     __slots__ = []
@@ -131,3 +142,6 @@ class StatusCount(_message.Message):
     count: int
     status: _store_pb2.StoreStatus
     def __init__(self, status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class FailureResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
