@@ -144,7 +144,7 @@ final class EventStreams: Sendable {
         var buffer = ByteBuffer(string: "id: \(event.auditID)\nevent: store\ndata: ")
         // A proto message of plain fields always encodes; the fallback keeps the
         // stream well-formed should that ever change.
-        let json: [UInt8] = (try? event.proto.jsonUTF8Bytes()) ?? Array("{}".utf8)
+        let json: [UInt8] = (try? APIJSON.encode(event.proto)) ?? Array("{}".utf8)
         buffer.writeBytes(json)
         buffer.writeString("\n\n")
         return buffer

@@ -41,10 +41,9 @@
     return node;
   }
 
-  /** "STORE_STATUS_READY" → "ready"; missing (proto3 default) → "unspecified". */
+  /** The gateway writes statuses as the filter takes them ("ready"); none is "unspecified". */
   function statusName(status) {
-    if (!status) return 'unspecified';
-    return String(status).replace(/^STORE_STATUS_/, '').toLowerCase();
+    return status ? String(status) : 'unspecified';
   }
 
   /** proto3 JSON int64 (a string) → number; missing → 0. */
@@ -62,6 +61,27 @@
     const value = Number(ms) || 0;
     const s = value / 1000;
     return (s >= 100 ? s.toFixed(0) : s >= 10 ? s.toFixed(1) : s.toFixed(2)) + ' s';
+  }
+
+  /** Details opened by the user, by key, so a re-render keeps them open. */
+  const openDetails = new Set();
+
+  /**
+   * A failure's one-line headline with its whole reason one click away (a
+   * <details>): `testid` on the whole, `-headline` and `-detail` on its parts.
+   */
+  function failureDetails(headline, reason, testid, key) {
+    const details = el(
+      'details',
+      { class: 'failure-details', 'data-testid': testid, open: openDetails.has(key) },
+      el('summary', { 'data-testid': testid + '-headline', text: headline || reason.split('\n')[0] }),
+      el('pre', { 'data-testid': testid + '-detail', tabindex: '0', text: reason }),
+    );
+    details.addEventListener('toggle', () => {
+      if (details.open) openDetails.add(key);
+      else openDetails.delete(key);
+    });
+    return details;
   }
 
   function throttle(fn, ms) {
@@ -421,7 +441,7 @@
           'div',
           { class: 'store-error' },
           el('p', { class: 'store-error-title', text: 'Failure reason' }),
-          el('pre', { 'data-testid': 'store-error', tabindex: '0', text: store.errorMessage }),
+          failureDetails(store.errorSummary, store.errorMessage, 'store-error', 'store:' + store.id + ':' + store.updatedAtMs),
         ),
       );
     }
@@ -611,8 +631,10 @@
 
   function statusChange(from, to) {
     const wrap = el('span', { class: 'change' });
-    if (from) wrap.append(el('span', { class: 'badge badge-' + statusName(from), text: statusName(from) }), ' → ');
-    if (to) wrap.append(el('span', { class: 'badge badge-' + statusName(to), text: statusName(to) }));
+    if (statusName(from) !== 'unspecified') {
+      wrap.append(el('span', { class: 'badge badge-' + statusName(from), text: statusName(from) }), ' → ');
+    }
+    if (statusName(to) !== 'unspecified') wrap.append(el('span', { class: 'badge badge-' + statusName(to), text: statusName(to) }));
     return wrap;
   }
 
@@ -767,6 +789,25 @@
     return svg;
   }
 
+  /** What followed a failure, in words, and whether that settled it (ready or deleted since). */
+  function failureOutcome(f) {
+    const now = statusName(f.storeStatus);
+    switch (f.resolution) {
+      case 'open':
+        return { resolved: false, text: 'open: retry or delete it' };
+      case 'retried':
+        if (now === 'ready') return { resolved: true, text: 'resolved: retried, ready' };
+        if (now === 'failed') return { resolved: false, text: 'retried, failed again' };
+        return { resolved: false, text: 'retried, ' + now };
+      case 'deleted':
+        if (now === 'deleted') return { resolved: true, text: 'resolved: deleted' };
+        if (now === 'failed') return { resolved: false, text: 'delete failed' };
+        return { resolved: false, text: 'deleting' };
+      default:
+        return { resolved: false, text: '' };
+    }
+  }
+
   function renderMetrics(m) {
     const counts = $('metric-counts');
     counts.replaceChildren();
@@ -810,12 +851,24 @@
     const list = m.recentFailures || [];
     if (list.length === 0) failures.append(el('li', { class: 'muted', text: 'No failures. 🎉' }));
     for (const f of list) {
+      const outcome = failureOutcome(f);
       failures.append(
         el(
           'li',
-          { class: 'failure', 'data-testid': 'metric-failure' },
-          el('div', { class: 'failure-head' }, el('strong', { text: f.storeName || f.storeId || '?' }), timeElement(int64(f.timeMs))),
-          el('pre', { tabindex: '0', text: f.reason || '(no reason recorded)' }),
+          {
+            class: 'failure' + (outcome.resolved ? ' resolved' : ''),
+            'data-testid': 'metric-failure',
+            'data-store-name': f.storeName || '',
+            'data-resolved': String(outcome.resolved),
+          },
+          el(
+            'div',
+            { class: 'failure-head' },
+            el('strong', { text: f.storeName || f.storeId || '?' }),
+            el('span', { class: 'failure-outcome' + (outcome.resolved ? ' ok' : ''), 'data-testid': 'metric-failure-outcome', text: outcome.text }),
+            timeElement(int64(f.timeMs)),
+          ),
+          failureDetails(f.summary, f.reason || '(no reason recorded)', 'metric-failure-reason', 'failure:' + f.storeId + ':' + f.timeMs),
         ),
       );
     }

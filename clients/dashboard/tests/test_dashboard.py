@@ -156,7 +156,8 @@ def card_info(browser, name):
             urlTag: link && link.tagName.toLowerCase(),
             urlHref: link && link.href,
             urlText: link && link.textContent,
-            error: q('store-error') && q('store-error').textContent,
+            error: q('store-error-detail') && q('store-error-detail').textContent,
+            headline: q('store-error-headline') && q('store-error-headline').textContent,
             deleteEnabled: !q('store-delete').disabled,
             retryEnabled: !q('store-retry').disabled,
             text: c.innerText,
@@ -182,7 +183,7 @@ def api_counts(daemon):
     m = daemon.api("GET", "/api/metrics")
     counts = {s: 0 for s in STATUSES}
     for entry in m.get("storesByStatus", []):
-        counts[entry["status"].replace("STORE_STATUS_", "").lower()] = int(entry.get("count", "0"))
+        counts[entry["status"]] = int(entry["count"])
     return counts, int(m.get("provisioning", {}).get("count", "0"))
 
 
@@ -231,7 +232,7 @@ def test_create_goes_queued_provisioning_ready_without_reload(browser, daemon):
     info = card_info(browser, name)
     assert info["badge"] == "ready"
     store = daemon.store_by_name(name)
-    assert store["status"] == "STORE_STATUS_READY"
+    assert store["status"] == "ready"
     assert info["urlTag"] == "a", info
     assert info["urlHref"].rstrip("/") == store["url"].rstrip("/")
     assert info["urlText"] == store["url"]
@@ -294,7 +295,7 @@ def test_delete_moves_the_card_to_deleted(browser, daemon):
     find(browser, "confirm-cancel").click()
     wait_until(browser, lambda d: not find(d, "confirm-dialog").is_displayed(), "the dialog stayed open")
     assert card_status(browser, name) == "ready"
-    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_READY"
+    assert daemon.store_by_name(name)["status"] == "ready"
 
     watch_statuses(browser, name)
     delete_in_ui(browser, name)
@@ -302,7 +303,7 @@ def test_delete_moves_the_card_to_deleted(browser, daemon):
     assert_not_reloaded(browser)
     seen = recorded_statuses(browser, name)
     assert seen[-1] == "deleted" and "ready" not in seen[1:], seen
-    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_DELETED"
+    assert daemon.store_by_name(name)["status"] == "deleted"
     info = card_info(browser, name)
     assert info["badge"] == "deleted" and info["urlTag"] is None, info
     assert not info["deleteEnabled"] and not info["retryEnabled"], info
@@ -453,9 +454,16 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     info = card_info(browser, name)
     assert info["badge"] == "failed", info
     store = crash_daemon.store_by_name(name)
-    assert store["status"] == "STORE_STATUS_FAILED"
+    assert store["status"] == "failed"
     reason = info["error"]
     assert reason and "CrashLoopBackOff" in reason and reason == store["errorMessage"], info
+    # A one-line headline shows; the whole reason is one click away.
+    assert info["headline"] == "CrashLoopBackOff: wordpress, exit 1" == store["errorSummary"], info
+    detail = lambda d: card(d, name).find_element(By.CSS_SELECTOR, tid("store-error-detail"))  # noqa: E731
+    assert not detail(browser).is_displayed()
+    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-error-headline")).click()
+    wait_until(browser, lambda d: detail(d).is_displayed() and detail(d).text == reason,
+               "the failure's headline did not open its whole reason")
     assert info["urlTag"] is None, info
     assert info["retryEnabled"] and info["deleteEnabled"], info
 
@@ -471,11 +479,17 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     assert not info["retryEnabled"] and info["deleteEnabled"], info
     assert "Attempts" in info["text"], info
 
-    # The failure is listed on the Metrics tab with its reason.
+    # The failure is listed on the Metrics tab with its headline, marked resolved:
+    # the store was retried and is ready.
     select_tab(browser, "metrics")
-    wait_until(browser, lambda d: any(name in f.text and "CrashLoopBackOff" in f.text
-                                      for f in d.find_elements(By.CSS_SELECTOR, tid("metric-failure"))),
+    failure = f'{tid("metric-failure")}[data-store-name="{name}"]'
+    wait_until(browser, lambda d: any("CrashLoopBackOff: wordpress, exit 1" in f.text
+                                      for f in d.find_elements(By.CSS_SELECTOR, failure)),
                "the failure is not listed under Recent failures", SLOW_WAIT)
+    wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, failure).get_attribute("data-resolved") == "true",
+               "the failure of a store retried to ready is not marked resolved", SLOW_WAIT)
+    outcome = browser.find_element(By.CSS_SELECTOR, failure + " " + tid("metric-failure-outcome")).text
+    assert outcome == "resolved: retried, ready", outcome
 
 
 # Runs before the page's own scripts: records every EventSource the page opens (its URL,
@@ -544,7 +558,7 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
             names += batch
             created = list(pool.map(lambda n: daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}), batch))
             wait_until(browser, lambda d: all(
-                (daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY") for s in created),
+                (daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "ready") for s in created),
                 f"round {round_}: the stores never became ready", timeout=SLOW_WAIT)
             list(pool.map(lambda s: daemon.api("DELETE", f"/api/stores/{s['id']}"), created[::2]))
             if any(c["behind"] for c in connections()):
@@ -556,7 +570,7 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
 
     # Let every store settle, then the page must show exactly the daemon's state.
     def settled(_):
-        statuses = {s["name"]: s["status"].replace("STORE_STATUS_", "").lower()
+        statuses = {s["name"]: s["status"]
                     for s in daemon.api("GET", "/api/stores?page_size=500").get("stores", [])}
         return statuses if all(statuses.get(n) in ("ready", "deleted") for n in names) else False
     final = wait_until(browser, settled, "the burst's stores never settled", timeout=SLOW_WAIT)
@@ -632,10 +646,10 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
                "the page never noticed the dropped connection")
     missed = [unique_name("missed") for _ in range(4)]
     created = [daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}) for n in missed]
-    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY"
+    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "ready"
                                       for s in created), "the missed stores never became ready", timeout=SLOW_WAIT)
     daemon.api("DELETE", f"/api/stores/{created[0]['id']}")
-    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "STORE_STATUS_DELETED",
+    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "deleted",
                "the deleted store never reached deleted", timeout=SLOW_WAIT)
     assert all(card(browser, n) is None for n in missed), "the page saw a transition while blocked"
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
