@@ -300,6 +300,29 @@
     return /\p{L}|\p{N}|\p{P}|\p{S}/u.test(ch) ? `“${ch}”` : `the character ${code}`;
   }
 
+  /**
+   * A valid name close to `raw`: lower case, every run of other characters one “-”,
+   * starting with a letter, at most NAME_MAX characters; null when nothing is left.
+   */
+  function suggestName(raw) {
+    const name = raw
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^[^a-z]+/, '')
+      .slice(0, NAME_MAX)
+      .replace(/-+$/, '');
+    return name && name !== raw && validateName(name) === null ? name : null;
+  }
+
+  /** “ (try “my-shop”)” when a valid name close to `raw` exists, else nothing. */
+  function suggestion(raw) {
+    const name = suggestName(raw);
+    return name ? ` (try “${name}”)` : '';
+  }
+
   /** Client-side mirror of the server's DNS-1123 rule; the message names the first rule broken. */
   function validateName(raw) {
     if (raw.trim() === '') return 'A store name is required, for example “my-shop”.';
@@ -309,16 +332,16 @@
       const ch = chars[i];
       if (/[a-z0-9-]/.test(ch)) continue;
       if (/[A-Z]/.test(ch)) {
-        return `Use lower case: “${ch}” at position ${i + 1} is an upper-case letter (try “${raw.toLowerCase()}”).`;
+        return `Use lower case: “${ch}” at position ${i + 1} is an upper-case letter${suggestion(raw)}.`;
       }
-      return `${describeChar(ch)} at position ${i + 1} is not allowed; use only lower-case letters a-z, digits 0-9 and “-”.`.replace(
+      return `${describeChar(ch)} at position ${i + 1} is not allowed; use only lower-case letters a-z, digits 0-9 and “-”${suggestion(raw)}.`.replace(
         /^./,
         (c) => c.toUpperCase(),
       );
     }
-    if (chars[0] === '-') return 'The name must start with a letter, not a hyphen.';
-    if (/[0-9]/.test(chars[0])) return 'The name must start with a letter, not a digit.';
-    if (chars[chars.length - 1] === '-') return 'The name must end with a letter or digit, not a hyphen.';
+    if (chars[0] === '-') return `The name must start with a letter, not a hyphen${suggestion(raw)}.`;
+    if (/[0-9]/.test(chars[0])) return `The name must start with a letter, not a digit${suggestion(raw)}.`;
+    if (chars[chars.length - 1] === '-') return `The name must end with a letter or digit, not a hyphen${suggestion(raw)}.`;
     return null;
   }
 

@@ -251,7 +251,7 @@ def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
 
     # Client-side rule, shown while typing and again on submit; nothing is sent.
     find(browser, "create-name").send_keys("Bad_Name")
-    expected = "Use lower case: “B” at position 1 is an upper-case letter (try “bad_name”)."
+    expected = "Use lower case: “B” at position 1 is an upper-case letter (try “bad-name”)."
     wait_until(browser, lambda d: error(d).is_displayed() and error(d).text == expected,
                lambda: f"no inline error {expected!r} (shown: {error(browser).text!r})")
     assert error(browser).get_attribute("data-code") == "CLIENT_VALIDATION"
@@ -265,8 +265,14 @@ def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
     field = find(browser, "create-name")
     field.clear()
     field.send_keys("9shop")
-    wait_until(browser, lambda d: error(d).text == "The name must start with a letter, not a digit.",
+    wait_until(browser, lambda d: error(d).text == "The name must start with a letter, not a digit (try “shop”).",
                lambda: f"wrong message for a leading digit: {error(browser).text!r}")
+    # The name suggested for Bad_Name is valid itself.
+    field.clear()
+    field.send_keys("bad-name")
+    wait_until(browser, lambda d: not error(d).is_displayed(),
+               lambda: f"the suggested name is refused: {error(browser).text!r}")
+    assert find(browser, "create-name").get_attribute("aria-invalid") == "false"
     field.clear()
     field.send_keys("good-name")
     wait_until(browser, lambda d: not error(d).is_displayed(), "the error stayed after fixing the name")
