@@ -48,13 +48,34 @@ public final class Provisioner: Service, Sendable {
         self.intake = AsyncStream<Scheduled>.makeStream()
         self.configuration = configuration
         self.logger = logger
-        // Committed changes reach watchers from the database, in audit-id order.
-        database.observeCommits { [events] transition in
+        // Committed changes reach watchers from the database, in audit-id order, and
+        // the log at info.
+        database.observeCommits { [events, logger] transition in
+            Self.log(transition, to: logger)
             events.publish(StoreEvent(
                 store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.event.toStatus,
                 action: transition.event.action, auditID: transition.event.id, time: transition.event.time
             ))
         }
+    }
+
+    /// One info line per committed status change: "store ready", with the store, the
+    /// move, what caused it and who; a failure with its one-line headline (the whole
+    /// reason is in the store and the audit log).
+    private static func log(_ transition: Transition, to logger: Logger) {
+        let event = transition.event
+        var metadata: Logger.Metadata = [
+            "store": "\(event.storeID)",
+            "name": "\(event.storeName)",
+            "from": "\(event.fromStatus?.rawValue ?? "none")",
+            "to": "\(event.toStatus.rawValue)",
+            "action": "\(event.action.rawValue)",
+            "actor": "\(event.actor)",
+        ]
+        if let requestID = event.requestID { metadata["request-id"] = "\(requestID)" }
+        if event.toStatus == .failed { metadata["reason"] = "\(FailureHeadline.of(event.message))" }
+        if event.toStatus == .ready, !transition.store.url.isEmpty { metadata["url"] = "\(transition.store.url)" }
+        logger.info("store \(event.toStatus.rawValue)", metadata: metadata)
     }
 
     public var deadline: Duration { configuration.deadline }

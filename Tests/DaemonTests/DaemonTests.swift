@@ -58,6 +58,45 @@ struct DaemonTests {
         try await daemon.terminate()
     }
 
+    /// The start-up line names the faults the simulator injects; every committed
+    /// status change is one info line; a limits change is one line too.
+    @Test func theLogNamesInjectedFaultsAndEveryTransitionOnOneLine() async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--sim-fault", "crashloop=0.5", "--sim-fault", "imagepull=0.25", "--sim-seed", "7"])
+        try await daemon.start()
+        let serving = try #require(daemon.log.split(separator: "\n").first { $0.contains(" serving") })
+        #expect(serving.contains(
+            "SimulatedCluster: embedded simulator, no real Kubernetes; injected faults: crashloop p=0.5, imagepull p=0.25 (seed 7, first attempt of each release)"
+        ), "\(serving)")
+
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let store = try await client.create("logged")
+        let ended = try await client.waitFor(store.id, [.ready, .failed])
+        let last = ended.status == .ready ? "store ready" : "store failed"
+        let lines = try await pollUntil("the log has the store's last transition") { () -> [Substring]? in
+            let lines = daemon.log.split(separator: "\n").filter { $0.contains("store=\(store.id)") }
+            return lines.contains { $0.contains(last) } ? lines : nil
+        }
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains(" info ") }, "\(lines)")
+        #expect(lines[0].contains("store queued") && lines[0].contains("action=create") && lines[0].contains("from=none"), "\(lines[0])")
+        #expect(lines[1].contains("store provisioning") && lines[1].contains("from=queued"), "\(lines[1])")
+        #expect(lines[2].contains(last) && lines[2].contains("from=provisioning"), "\(lines[2])")
+        if ended.status == .failed {
+            #expect(lines[2].contains("reason=\(ended.errorSummary)"), "\(lines[2])")
+        }
+        await client.close()
+
+        let limits = try await runProduct("storectl", ["limits", "--max-live-stores", "7", "--socket", daemon.socketPath])
+        #expect(limits.status == 0, "\(limits.stderr)")
+        let log = daemon.log
+        let updated = try #require(log.split(separator: "\n").first { $0.contains("limits updated") })
+        #expect(updated.contains("max_live_stores=7 requests_per_minute=100000"), "\(updated)")
+        // The next line, if any, is another entry (a timestamp), not the rest of a dump.
+        let after = log[log.range(of: String(updated))!.upperBound...].dropFirst()
+        #expect(after.isEmpty || after.first?.isNumber == true, "\(after.prefix(200))")
+        try await daemon.terminate()
+    }
+
     @Test func storectlReportsAnUnreachableDaemonWithExitCode3() async throws {
         let result = try await runProduct("storectl", ["health", "--socket", temporaryPath("no-daemon", suffix: ".sock")])
         #expect(result.status == 3)
