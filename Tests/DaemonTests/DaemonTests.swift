@@ -97,10 +97,51 @@ struct DaemonTests {
         try await daemon.terminate()
     }
 
-    @Test func storectlReportsAnUnreachableDaemonWithExitCode3() async throws {
-        let result = try await runProduct("storectl", ["health", "--socket", temporaryPath("no-daemon", suffix: ".sock")])
+    /// The hint every unreachable-socket message ends with.
+    static let socketHint = "Is storeplatformd running? It listens on the socket its --socket (or STOREPLATFORM_SOCKET) names; "
+        + "give storectl the same path with --socket PATH or STOREPLATFORM_SOCKET=PATH."
+
+    @Test func storectlReportsAMissingSocketWithExitCode3AndAHint() async throws {
+        let path = temporaryPath("no-daemon", suffix: ".sock")
+        let result = try await runProduct("storectl", ["health", "--socket", path])
         #expect(result.status == 3)
-        #expect(result.stderr.contains("error: UNAVAILABLE: cannot connect to unix:/tmp/no-daemon-"))
+        #expect(result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd: there is no socket at \(path). \(Self.socketHint)\n")
+    }
+
+    @Test func storectlReportsASocketNobodyListensOn() async throws {
+        // A socket file left behind: bound, never listening, so a connect is refused.
+        let directory = try makeTemporaryDirectory("stale")
+        let path = directory + "/storeplatformd.sock"
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+
+        let result = try await runProduct("storectl", ["list", "--socket", path])
+        #expect(result.status == 3)
+        #expect(
+            result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd: nothing is listening on the socket \(path) "
+                + "(a daemon that stopped may have left it behind). \(Self.socketHint)\n"
+        )
+    }
+
+    @Test func storectlReportsATCPAddressNobodyListensOn() async throws {
+        let port = try freeLoopbackPort()
+        let result = try await runProduct("storectl", ["health", "--tcp", "127.0.0.1:\(port)"])
+        #expect(result.status == 3)
+        #expect(
+            result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd at 127.0.0.1:\(port) (connection refused). "
+                + "Is storeplatformd running with --tcp 127.0.0.1:\(port)? Give storectl the daemon's address with --tcp HOST:PORT, "
+                + "or leave --tcp out to use its Unix socket.\n"
+        )
     }
 
     @Test func storectlRejectsBadUsageWithExitCode64() async throws {
