@@ -48,10 +48,10 @@ public final class Provisioner: Service, Sendable {
         self.intake = AsyncStream<Scheduled>.makeStream()
         self.configuration = configuration
         self.logger = logger
-        // Committed changes reach watchers from the database, in audit-id order, and
-        // the log at info.
-        database.observeCommits { [events, logger] transition in
-            Self.log(transition, to: logger)
+        // Committed changes reach watchers from the database, in audit-id order (and
+        // the log at info, when configured).
+        database.observeCommits { [events, logger, logsTransitions = configuration.logsTransitions] transition in
+            if logsTransitions { Self.log(transition, to: logger) }
             events.publish(StoreEvent(
                 store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.event.toStatus,
                 action: transition.event.action, auditID: transition.event.id, time: transition.event.time

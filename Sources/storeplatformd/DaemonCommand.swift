@@ -452,6 +452,7 @@ struct DaemonCommand: AsyncParsableCommand {
         logger.info("open-file limit", metadata: openFiles)
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
+        provisioning.logsTransitions = true
         provisioning.replicaID = replicaID
         provisioning.leaseTTL = .seconds(leaseTTL)
         provisioning.deadline = .seconds(provisionDeadline)
