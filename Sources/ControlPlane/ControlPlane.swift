@@ -142,6 +142,7 @@ public final class ControlPlane: Sendable {
         let totals = reconciler.totals
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
+        response.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
         return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
     }
 

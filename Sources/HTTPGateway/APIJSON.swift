@@ -178,7 +178,7 @@ struct APIShape: Sendable {
         Storeplatform_V1_GetMetricsResponse.protoMessageName: APIShape(fields: [
             "storesByStatus": .messages(statusCount), "provisioning": .message(durationStats), "recentFailures": .messages(failureRecord),
             "rateLimitedTotal": .int64, "quotaRefusalsTotal": .int64, "activeOperations": .int64,
-            "reconcilePasses": .int64, "reconcileCorrections": .int64,
+            "reconcilePasses": .int64, "reconcileCorrections": .int64, "maxLiveStores": .number,
         ]),
         Storeplatform_V1_HealthResponse.protoMessageName: APIShape(fields: [
             "status": .string, "version": .string, "uptimeSeconds": .number, "clusterDriver": .string,

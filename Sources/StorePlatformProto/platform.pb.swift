@@ -238,6 +238,10 @@ public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
   /// Corrections made by this replica's reconcile passes since it started.
   public var reconcileCorrections: UInt64 = 0
 
+  /// The quota in force: at most this many live (not deleted) stores; with
+  /// stores_by_status it gives "7 / 10 live stores".
+  public var maxLiveStores: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -582,7 +586,7 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
 
 nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetMetricsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -598,6 +602,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.activeOperations) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.reconcilePasses) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.reconcileCorrections) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxLiveStores) }()
       default: break
       }
     }
@@ -632,6 +637,9 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if self.reconcileCorrections != 0 {
       try visitor.visitSingularUInt64Field(value: self.reconcileCorrections, fieldNumber: 8)
     }
+    if self.maxLiveStores != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxLiveStores, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -644,6 +652,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if lhs.activeOperations != rhs.activeOperations {return false}
     if lhs.reconcilePasses != rhs.reconcilePasses {return false}
     if lhs.reconcileCorrections != rhs.reconcileCorrections {return false}
+    if lhs.maxLiveStores != rhs.maxLiveStores {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -13,7 +13,11 @@ struct Metrics: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             try await connection.show(StorePlatformMethod.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()) { metrics, _ in
-                printSection("Stores by status", metrics.storesByStatus.map { [$0.status.name, String($0.count)] })
+                let live = metrics.storesByStatus.filter { $0.status != .deleted }.reduce(0) { $0 + $1.count }
+                printSection(
+                    "Stores by status (\(live) / \(metrics.maxLiveStores) live)",
+                    metrics.storesByStatus.map { [$0.status.name, String($0.count)] }
+                )
 
                 let provisioning = metrics.provisioning
                 print()
@@ -67,15 +71,15 @@ struct Metrics: AsyncParsableCommand {
 
 extension Storeplatform_V1_FailureRecord {
     /// What followed the failure, in words: "open" while the store is still failed
-    /// with it; "resolved: retried, ready" and "resolved: deleted" once it is dealt
-    /// with; otherwise where the retry or the delete is.
+    /// with it; "resolved: retried, ready" or "resolved: deleted" once the store is
+    /// ready again or gone; otherwise where the retry or the delete is.
     var outcome: String {
         switch (resolution, storeStatus) {
         case (.open, _): "open"
+        case (_, .deleted): "resolved: deleted"
         case (.retried, .ready): "resolved: retried, ready"
         case (.retried, .failed): "retried, failed again"
         case (.retried, let status): "retried, \(status.name)"
-        case (.deleted, .deleted): "resolved: deleted"
         case (.deleted, .failed): "delete failed"
         case (.deleted, let status): "delete, \(status.name)"
         default: "-"

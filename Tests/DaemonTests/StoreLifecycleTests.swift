@@ -171,6 +171,19 @@ struct StoreLifecycleTests {
         #expect(later.count == 2, "\(later)")
         #expect(later.first?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  provisioning \(\+\d+\.\ds\)/) != nil, "\(later)")
         #expect(created.stderr.contains("`storectl retry \(id)`"), "\(created.stderr)")
+        let headline = "helm install failed: timed out waiting for the condition (simulated fault install-error)"
+        let list = try await runProduct("storectl", ["list"] + socket)
+        let row = try #require(list.stdout.split(separator: "\n").first { $0.hasPrefix(id) })
+        #expect(row.hasSuffix("  \(headline)"), "\(list.stdout)")
+        #expect(list.stdout.hasPrefix("ID "), "\(list.stdout)")
+        #expect(list.stdout.split(separator: "\n").first?.hasSuffix("REASON") == true, "\(list.stdout)")
+        // The recent failure's row: time, store, what followed, headline.
+        func failureRow(_ output: String) -> [String] {
+            let line = output.split(separator: "\n").first { $0.contains("my-shop (\(id))") } ?? ""
+            return line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let open = try await runProduct("storectl", ["metrics"] + socket)
+        #expect(failureRow(open.stdout).suffix(3) == ["my-shop (\(id))", "open", headline], "\(open.stdout)")
 
         let byName = try await runProduct("storectl", ["get", "my-shop", "--json"] + socket)
         #expect(byName.status == 0, "\(byName.stderr)")
@@ -203,6 +216,10 @@ struct StoreLifecycleTests {
         let deleted = try await runProduct("storectl", ["delete", "my-shop", "--wait"] + socket)
         #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
         #expect(deleted.stdout.split(separator: "\n").first?.hasSuffix("Z  my-shop (\(id)): deleting") == true, "\(deleted.stdout)")
+
+        let metrics = try await runProduct("storectl", ["metrics"] + socket)
+        #expect(metrics.stdout.contains("Stores by status (0 / 10 live)"), "\(metrics.stdout)")
+        #expect(failureRow(metrics.stdout).suffix(3) == ["my-shop (\(id))", "resolved: deleted", headline], "\(metrics.stdout)")
 
         let goneByName = try await runProduct("storectl", ["get", "my-shop"] + socket)
         #expect(goneByName.status == 1)
@@ -268,6 +285,7 @@ struct StoreLifecycleTests {
         let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
         #expect(metrics.quotaRefusalsTotal == 1)
         #expect(metrics.storesByStatus.count == 6)
+        #expect(metrics.maxLiveStores == 3)
         // The delete finishes before the daemon is stopped: this test is about the
         // error codes, not about stopping mid-operation.
         try await client.waitFor(shop.id, [.deleted])

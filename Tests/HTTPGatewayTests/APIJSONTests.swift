@@ -28,7 +28,7 @@ struct APIJSONTests {
         let json = String(decoding: try APIJSON.encode(metrics), as: UTF8.self)
         #expect(json == #"{"storesByStatus":[{"status":"ready","count":"0"}],"#
             + #""provisioning":{"count":"0","avgMs":0,"minMs":0,"maxMs":0,"p50Ms":0,"p95Ms":0},"recentFailures":[],"#
-            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0"}"#)
+            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0}"#)
         let list = String(decoding: try APIJSON.encode(Storeplatform_V1_ListStoresResponse()), as: UTF8.self)
         #expect(list == #"{"stores":[],"nextPageToken":""}"#)
     }

@@ -892,7 +892,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__failure_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[9] =
 {
   {
     "stores_by_status",
@@ -990,9 +990,22 @@ static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_live_stores",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__GetMetricsResponse, max_live_stores),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_name[] = {
   5,   /* field[5] = active_operations */
+  8,   /* field[8] = max_live_stores */
   1,   /* field[1] = provisioning */
   4,   /* field[4] = quota_refusals_total */
   3,   /* field[3] = rate_limited_total */
@@ -1004,7 +1017,7 @@ static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_
 static const ProtobufCIntRange storeplatform__v1__get_metrics_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor =
 {
@@ -1014,7 +1027,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descri
   "Storeplatform__V1__GetMetricsResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__GetMetricsResponse),
-  8,
+  9,
   storeplatform__v1__get_metrics_response__field_descriptors,
   storeplatform__v1__get_metrics_response__field_indices_by_name,
   1,  storeplatform__v1__get_metrics_response__number_ranges,

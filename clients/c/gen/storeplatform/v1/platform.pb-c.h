@@ -224,10 +224,15 @@ struct  Storeplatform__V1__GetMetricsResponse
    * Corrections made by this replica's reconcile passes since it started.
    */
   uint64_t reconcile_corrections;
+  /*
+   * The quota in force: at most this many live (not deleted) stores; with
+   * stores_by_status it gives "7 / 10 live stores".
+   */
+  uint32_t max_live_stores;
 };
 #define STOREPLATFORM__V1__GET_METRICS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__get_metrics_response__descriptor) \
-    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0 }
+    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Storeplatform__V1__ListAuditRequest

@@ -74,8 +74,9 @@ class GetMetricsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ["active_operations", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
+    __slots__ = ["active_operations", "max_live_stores", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
     ACTIVE_OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIVE_STORES_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REFUSALS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMITED_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +85,7 @@ class GetMetricsResponse(_message.Message):
     RECONCILE_PASSES_FIELD_NUMBER: _ClassVar[int]
     STORES_BY_STATUS_FIELD_NUMBER: _ClassVar[int]
     active_operations: int
+    max_live_stores: int
     provisioning: DurationStats
     quota_refusals_total: int
     rate_limited_total: int
@@ -91,7 +93,7 @@ class GetMetricsResponse(_message.Message):
     reconcile_corrections: int
     reconcile_passes: int
     stores_by_status: _containers.RepeatedCompositeFieldContainer[StatusCount]
-    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ...) -> None: ...
+    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = []
