@@ -9,6 +9,8 @@
   const STATUSES = ['queued', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
   const DELETABLE = new Set(['queued', 'provisioning', 'ready', 'failed']);
   const RETRYABLE = new Set(['failed']);
+  /** Statuses an operation is under way in: the card shows for how long. */
+  const IN_PROGRESS = new Set(['queued', 'provisioning', 'deleting']);
   const NAME_MAX = 40;
   const TOKEN_KEY = 'storeplatform.token';
   const STORES_PAGE = 100;
@@ -56,6 +58,42 @@
     const date = new Date(ms);
     return el('time', { datetime: date.toISOString(), title: date.toISOString() }, timeFormat.format(date));
   }
+
+  /** "just now", "2 min ago", "3 h ago", "4 d ago". */
+  function ago(ms) {
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    if (s < 10) return 'just now';
+    if (s < 60) return Math.floor(s) + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ago';
+    return Math.floor(s / 86400) + ' d ago';
+  }
+
+  /** "12 s", "4 min 5 s", "2 h 3 min": how long since `ms`. */
+  function elapsed(ms) {
+    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  /** A time shown relative to now ("2 min ago"), exact on hover; kept current by the ticker below. */
+  function relativeTime(ms) {
+    if (!ms) return el('span', { class: 'muted', text: '—' });
+    const date = new Date(ms);
+    return el('time', { datetime: date.toISOString(), title: timeFormat.format(date) + ' (' + date.toISOString() + ')', 'data-relative': String(ms) }, ago(ms));
+  }
+
+  /** How long something has lasted ("12 s"), kept current by the ticker below. */
+  function durationSince(ms, testid) {
+    return el('span', { 'data-since': String(ms), 'data-testid': testid }, elapsed(ms));
+  }
+
+  // Relative times and running durations change with the clock, not with the data.
+  setInterval(() => {
+    for (const node of document.querySelectorAll('[data-relative]')) node.textContent = ago(Number(node.dataset.relative));
+    for (const node of document.querySelectorAll('[data-since]')) node.textContent = elapsed(Number(node.dataset.since));
+  }, 1000);
 
   function seconds(ms) {
     const value = Number(ms) || 0;
@@ -252,6 +290,8 @@
   let activeTab = 'stores';
 
   function selectTab(tab, focus) {
+    $('panel-store').hidden = true;
+    pageStoreId = '';
     for (const other of tabs) {
       const selected = other === tab;
       other.setAttribute('aria-selected', String(selected));
@@ -416,9 +456,18 @@
   const storeList = $('store-list');
   const storesState = $('stores-state');
   const storesMore = $('stores-more');
-  const hideDeleted = $('hide-deleted');
+  const showDeleted = $('show-deleted');
+  const storeSearch = $('store-search');
+  const summaryStrip = $('summary-strip');
+  const summaryLive = $('summary-live');
+  /** The status the summary strip filters by; '' for none. */
+  let statusFilter = '';
+  /** The quota of live stores, from /api/metrics; 0 until known. */
+  let maxLiveStores = 0;
   /** id → Store JSON */
   const stores = new Map();
+  /** The store whose page is shown (#store/<id>); '' on the tabs. */
+  let pageStoreId = '';
   let storesToken = '';
   let storesLoaded = false;
 
@@ -437,7 +486,11 @@
       el(
         'div',
         { class: 'store-head' },
-        el('h3', { class: 'store-name', id: 'store-title-' + store.id, text: store.name }),
+        el(
+          'h3',
+          { class: 'store-name', id: 'store-title-' + store.id },
+          el('a', { href: '#store/' + encodeURIComponent(store.id), 'data-testid': 'store-link', text: store.name }),
+        ),
         el('span', { class: 'badge badge-' + status, 'data-testid': 'store-status', text: status }),
       ),
     );
@@ -445,7 +498,9 @@
     const row = (label, value) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', {}, value)));
     row('Engine', store.engine || 'woocommerce');
     if (store.owner) row('Owner', store.owner);
-    row('Created', timeElement(int64(store.createdAtMs)));
+    row('Created', relativeTime(int64(store.createdAtMs)));
+    if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-progress'));
+    if (status === 'deleted') row('Deleted', relativeTime(int64(store.deletedAtMs)));
     if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
     if (store.attempts > 1) row('Attempts', String(store.attempts));
     card.append(meta);
@@ -538,8 +593,48 @@
     return String(a.id) > String(b.id);
   }
 
+  /** Whether the store passes the filters: the status chosen in the summary strip (or,
+   * without one, not deleted unless "Show deleted" is ticked) and the search text. */
   function visible(store) {
-    return !(hideDeleted.checked && statusName(store.status) === 'deleted');
+    const status = statusName(store.status);
+    if (statusFilter ? status !== statusFilter : status === 'deleted' && !showDeleted.checked) return false;
+    const query = storeSearch.value.trim().toLowerCase();
+    return !query || store.name.includes(query) || store.id === query;
+  }
+
+  /** Counts by status (of the stores loaded) as buttons that filter, and live / quota. */
+  function renderSummary() {
+    const counts = new Map(STATUSES.map((status) => [status, 0]));
+    for (const store of stores.values()) {
+      const status = statusName(store.status);
+      if (counts.has(status)) counts.set(status, counts.get(status) + 1);
+    }
+    summaryStrip.replaceChildren(
+      ...STATUSES.map((status) =>
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'chip badge-' + status,
+            'data-testid': 'summary-' + status,
+            'data-count': String(counts.get(status)),
+            'aria-pressed': String(statusFilter === status),
+            title: statusFilter === status ? 'Show every status' : 'Show only ' + status + ' stores',
+            onclick: () => {
+              statusFilter = statusFilter === status ? '' : status;
+              renderSummary();
+              renderAllStores();
+            },
+          },
+          status + ' ',
+          el('strong', { text: String(counts.get(status)) }),
+        ),
+      ),
+    );
+    const live = Array.from(counts.entries()).filter(([status]) => status !== 'deleted').reduce((sum, [, n]) => sum + n, 0);
+    summaryLive.textContent = maxLiveStores ? `${live} / ${maxLiveStores} live stores` : `${live} live stores`;
+    summaryLive.dataset.live = String(live);
+    summaryLive.classList.toggle('at-quota', maxLiveStores > 0 && live >= maxLiveStores);
   }
 
   function renderStore(id) {
@@ -587,6 +682,8 @@
     if (previous && previous.status !== store.status) actionErrors.delete(store.id);
     stores.set(store.id, store);
     renderStore(store.id);
+    if (!previous || previous.status !== store.status) renderSummary();
+    if (pageStoreId === store.id) renderStorePage();
     if (isNew) {
       const card = storeList.querySelector(`[data-store-id="${CSS.escape(store.id)}"]`);
       if (card) card.classList.add('flash');
@@ -596,14 +693,21 @@
   function updateStoresEmpty() {
     if (!storesLoaded) return;
     if (storeList.children.length === 0) {
-      const anyHidden = stores.size > 0;
-      showState(storesState, 'empty', anyHidden ? 'No stores to show (deleted stores are hidden).' : 'No stores yet — create one above.');
+      const filtered = statusFilter || storeSearch.value.trim();
+      const message =
+        stores.size === 0
+          ? 'No stores yet — create one above.'
+          : filtered
+            ? 'No stores match the filter.'
+            : 'No stores to show (deleted stores are hidden: tick “Show deleted”).';
+      showState(storesState, 'empty', message);
     } else if (storesState.dataset.state === 'empty') {
       showState(storesState, null);
     }
   }
 
   function renderAllStores() {
+    renderSummary();
     storeList.replaceChildren();
     const sorted = Array.from(stores.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
     for (const store of sorted) if (visible(store)) storeList.append(storeCard(store));
@@ -641,7 +745,18 @@
   }
 
   storesMore.addEventListener('click', () => loadStores(true));
-  hideDeleted.addEventListener('change', renderAllStores);
+  showDeleted.addEventListener('change', renderAllStores);
+  storeSearch.addEventListener('input', renderAllStores);
+
+  /** The quota, for "7 / 10 live stores": read once, and again with every metrics load. */
+  async function loadQuota() {
+    try {
+      maxLiveStores = int64((await api('GET', '/api/metrics')).maxLiveStores);
+      renderSummary();
+    } catch {
+      /* the strip shows the live count alone */
+    }
+  }
 
   // ------------------------------------------------------------------ activity log
 
@@ -819,6 +934,7 @@
       case 'open':
         return { resolved: false, text: 'open: retry or delete it' };
       case 'retried':
+        if (now === 'deleted') return { resolved: true, text: 'resolved: deleted' };
         if (now === 'ready') return { resolved: true, text: 'resolved: retried, ready' };
         if (now === 'failed') return { resolved: false, text: 'retried, failed again' };
         return { resolved: false, text: 'retried, ' + now };
@@ -831,7 +947,52 @@
     }
   }
 
+  /** Stores by status as one stacked bar (inline SVG), with a legend. */
+  function renderStatusBar(m) {
+    const holder = $('metric-status-bar');
+    const counts = new Map();
+    for (const entry of m.storesByStatus || []) counts.set(statusName(entry.status), int64(entry.count));
+    const total = STATUSES.reduce((sum, status) => sum + (counts.get(status) || 0), 0);
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 100 8');
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'Stores by status: ' + STATUSES.map((s) => `${s} ${counts.get(s) || 0}`).join(', '));
+    svg.setAttribute('class', 'status-bar-svg');
+    let x = 0;
+    for (const status of STATUSES) {
+      const count = counts.get(status) || 0;
+      if (!count) continue;
+      const width = (count / total) * 100;
+      const rect = document.createElementNS(NS, 'rect');
+      rect.setAttribute('x', String(x));
+      rect.setAttribute('y', '0');
+      rect.setAttribute('width', String(width));
+      rect.setAttribute('height', '8');
+      rect.setAttribute('class', 'seg seg-' + status);
+      rect.dataset.status = status;
+      rect.dataset.count = String(count);
+      const title = document.createElementNS(NS, 'title');
+      title.textContent = `${status}: ${count}`;
+      rect.append(title);
+      svg.append(rect);
+      x += width;
+    }
+    holder.replaceChildren(
+      total ? svg : el('p', { class: 'muted', text: 'No stores yet.' }),
+      el(
+        'p',
+        { class: 'status-legend' },
+        ...STATUSES.filter((s) => counts.get(s)).map((s) => el('span', { class: 'legend-item' }, el('span', { class: 'swatch seg-' + s }), `${s} ${counts.get(s)}`)),
+      ),
+    );
+  }
+
   function renderMetrics(m) {
+    maxLiveStores = int64(m.maxLiveStores);
+    renderSummary();
+    renderStatusBar(m);
     const counts = $('metric-counts');
     counts.replaceChildren();
     const byStatus = new Map();
@@ -927,6 +1088,111 @@
     if (name === 'metrics' && (metricsStale || !metricsLoaded)) loadMetrics();
   }
 
+  // ------------------------------------------------------------------ store page
+  //
+  // #store/<id>: every field of one store, its failure in full, and its own history
+  // from the audit log; kept current by the live events like the cards.
+
+  const storePage = $('panel-store');
+  const storePageBody = $('store-page-body');
+  const storeHistory = $('store-history');
+  const storePageState = $('store-page-state');
+
+  function renderStorePage() {
+    const store = stores.get(pageStoreId);
+    if (!store) return;
+    const status = statusName(store.status);
+    const fields = el('dl', { class: 'store-fields' });
+    const field = (key, label, value) =>
+      fields.append(el('div', {}, el('dt', { text: label }), el('dd', { 'data-testid': 'store-field-' + key }, value)));
+    field('id', 'Id', store.id);
+    field('name', 'Name', store.name);
+    field('status', 'Status', el('span', { class: 'badge badge-' + status, text: status }));
+    field('engine', 'Engine', store.engine || 'woocommerce');
+    field('owner', 'Owner', store.owner || '—');
+    field('url', 'URL', store.url ? el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', text: store.url }) : '—');
+    field('namespace', 'Namespace', store.namespace || '—');
+    field('release', 'Helm release', store.release || '—');
+    field('attempts', 'Attempts', String(store.attempts || 0));
+    field('created', 'Created', timeElement(int64(store.createdAtMs)));
+    field('updated', 'Last change', timeElement(int64(store.updatedAtMs)));
+    if (IN_PROGRESS.has(status)) field('progress', status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-page-progress'));
+    field('ready-at', 'Ready at', timeElement(int64(store.readyAtMs)));
+    field('deleted-at', 'Deleted at', timeElement(int64(store.deletedAtMs)));
+    field('provisioned-in', 'Provisioned in', store.provisioningDurationMs && int64(store.provisioningDurationMs) ? seconds(int64(store.provisioningDurationMs)) : '—');
+    const parts = [
+      el('h2', { class: 'section-title store-page-title', id: 'store-page-title' }, store.name + ' ', el('span', { class: 'badge badge-' + status, text: status })),
+    ];
+    if (status === 'failed' && store.errorMessage) {
+      const key = 'page:' + store.id + ':' + store.updatedAtMs;
+      if (!openDetails.has('seen:' + key)) {
+        // The page opens the failure in full; the user may close it.
+        openDetails.add('seen:' + key);
+        openDetails.add(key);
+      }
+      parts.push(el('div', { class: 'store-error' }, failureDetails(store.errorSummary, store.errorMessage, 'store-page-error', key)));
+    }
+    parts.push(fields);
+    storePageBody.replaceChildren(...parts);
+  }
+
+  async function loadStoreHistory() {
+    const id = pageStoreId;
+    if (!id) return;
+    try {
+      const page = await api('GET', '/api/audit?' + new URLSearchParams({ store_id: id, limit: '200' }));
+      if (id !== pageStoreId) return;
+      storeHistory.replaceChildren(
+        ...(page.events || []).map((event) => {
+          const row = auditRow(event, false);
+          row.dataset.testid = 'store-history-row';
+          return row;
+        }),
+      );
+    } catch (error) {
+      if (id === pageStoreId) showState(storePageState, 'error', 'Could not load the history: ' + error.message, loadStoreHistory);
+    }
+  }
+  const refreshHistorySoon = throttle(loadStoreHistory, AUDIT_REFRESH_MS);
+
+  async function openStorePage(id) {
+    pageStoreId = id;
+    // A store's page belongs to the Stores tab: that tab is the one marked.
+    for (const tab of tabs) {
+      tab.setAttribute('aria-selected', String(tab.id === 'tab-stores'));
+      tab.tabIndex = tab.id === 'tab-stores' ? 0 : -1;
+      $(tab.getAttribute('aria-controls')).hidden = true;
+    }
+    activeTab = 'stores';
+    storePage.hidden = false;
+    storePageBody.replaceChildren();
+    storeHistory.replaceChildren();
+    showState(storePageState, null);
+    if (!stores.has(id)) {
+      try {
+        upsertStore(await api('GET', '/api/stores/' + encodeURIComponent(id)), false);
+      } catch (error) {
+        if (id === pageStoreId) showState(storePageState, 'error', 'Could not load the store: ' + error.message);
+        return;
+      }
+    }
+    renderStorePage();
+    loadStoreHistory();
+    $('store-page-back').focus();
+  }
+
+  /** Shows what the address names: a store's page (#store/<id>) or a tab (#stores, …). */
+  function route() {
+    const match = /^#store\/(.+)$/.exec(location.hash);
+    if (match) {
+      openStorePage(decodeURIComponent(match[1]));
+      return;
+    }
+    const tab = tabs.find((t) => '#' + t.id.replace(/^tab-/, '') === location.hash) || tabs[0];
+    selectTab(tab, false);
+  }
+  window.addEventListener('hashchange', route);
+
   // ------------------------------------------------------------------ live events
   //
   // Every `event: store` carries its audit id. The page remembers the highest one it
@@ -976,6 +1242,7 @@
     const auditId = int64(event.auditId);
     if (event.action !== 'current' && auditId > 0 && !firstTime(auditId)) return;
     if (event.store) upsertStore(event.store, event.action === 'create');
+    if (event.store && event.store.id === pageStoreId) refreshHistorySoon();
     if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
       placeAuditRow(
@@ -1075,9 +1342,9 @@
 
   // ------------------------------------------------------------------ start
 
-  const initial = tabs.find((t) => '#' + t.id.replace(/^tab-/, '') === location.hash) || tabs[0];
-  selectTab(initial, false);
+  route();
   loadStores(false);
+  loadQuota();
   connect();
 
   // For debugging from the console.

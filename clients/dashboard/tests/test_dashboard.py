@@ -6,6 +6,7 @@ WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
 """
 
 import uuid
+from pathlib import Path
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
@@ -165,6 +166,20 @@ def card_info(browser, name):
     """, card_selector(name))
 
 
+def wait_deleted(browser, daemon, name):
+    """Waits until the store is deleted and its card gone (deleted stores are hidden by default)."""
+    wait_until(browser, lambda d: daemon.store_by_name(name)["status"] == "deleted" and card(d, name) is None,
+               lambda: f"{name!r} was not deleted and hidden (card: {card_status(browser, name)!r})")
+
+
+def visible_cards(browser):
+    """(name, status) of the cards on screen, top to bottom."""
+    return browser.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid="store-card"]'))
+            .map(c => [c.dataset.storeName, c.dataset.status]);
+    """)
+
+
 def click_in_card(browser, name, testid):
     """Clicks a button of the card, retrying if the card is re-rendered under the click."""
     def attempt(d):
@@ -305,20 +320,25 @@ def test_delete_moves_the_card_to_deleted(browser, daemon):
 
     watch_statuses(browser, name)
     delete_in_ui(browser, name)
-    wait_status(browser, name, "deleted")
+    # Deleted stores are hidden unless "Show deleted" is ticked: the card goes away.
+    wait_deleted(browser, daemon, name)
     assert_not_reloaded(browser)
     seen = recorded_statuses(browser, name)
-    assert seen[-1] == "deleted" and "ready" not in seen[1:], seen
-    assert daemon.store_by_name(name)["status"] == "deleted"
+    assert "ready" not in seen[1:] and "deleted" not in seen, seen
+    assert not find(browser, "show-deleted").is_selected()
+
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card_status(d, name) == "deleted", "the deleted card did not come back")
     info = card_info(browser, name)
     assert info["badge"] == "deleted" and info["urlTag"] is None, info
     assert not info["deleteEnabled"] and not info["retryEnabled"], info
-
-    # Deleted stores stay listed unless "Hide deleted" is ticked.
-    find(browser, "hide-deleted").click()
-    wait_until(browser, lambda d: card(d, name) is None, "the deleted card was not hidden")
-    find(browser, "hide-deleted").click()
-    wait_until(browser, lambda d: card(d, name) is not None, "the deleted card did not come back")
+    # When it was deleted, relative, with the exact time on hover.
+    created_at, deleted_at = card(browser, name).find_elements(By.CSS_SELECTOR, "time[data-relative]")
+    assert "Deleted" in info["text"], info
+    assert deleted_at.text == "just now" or deleted_at.text.endswith(" ago"), deleted_at.text
+    assert deleted_at.get_attribute("title").endswith("Z)"), deleted_at.get_attribute("title")
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card(d, name) is None, "the deleted card was not hidden again")
 
 
 def test_activity_tab_shows_the_transitions_newest_first(browser, daemon):
@@ -326,7 +346,7 @@ def test_activity_tab_shows_the_transitions_newest_first(browser, daemon):
     name = unique_name("audit")
     create_and_wait_ready(browser, name)
     delete_in_ui(browser, name)
-    wait_status(browser, name, "deleted")
+    wait_deleted(browser, daemon, name)
 
     select_tab(browser, "activity")
     assert find(browser, "tab-activity").get_attribute("aria-selected") == "true"
@@ -394,12 +414,17 @@ def test_metrics_tab_matches_the_api(browser, daemon):
     shown = browser.execute_script("""
         const t = (id) => { const e = document.querySelector(`[data-testid="${id}"]`); return e && e.textContent; };
         return {
+            segments: Object.fromEntries(Array.from(document.querySelectorAll('[data-testid="metric-status-bar"] rect'))
+                .map((r) => [r.dataset.status, Number(r.dataset.count)])),
             bars: document.querySelectorAll('svg[data-testid="metric-chart"] rect').length,
             figures: ['avg', 'min', 'max', 'p50', 'p95'].map((f) => t('metric-duration-' + f)),
             active: t('metric-active-operations'),
         };
     """)
     assert shown["bars"] == 5, shown
+    # Stores by status as one stacked bar, drawn from the same counts (zero counts have no segment).
+    counts, _ = api_counts(daemon)
+    assert shown["segments"] == {s: n for s, n in counts.items() if n > 0}, (shown, counts)
     assert all(f and f.endswith(" s") for f in shown["figures"]), shown
     assert shown["active"] is not None and int(shown["active"]) >= 0, shown
     store = daemon.store_by_name(name)
@@ -539,6 +564,8 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
     daemon = behind_daemon
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
     open_dashboard(browser, daemon, "#activity")
+    # Cards of every status, deleted ones too: the test compares each with the daemon.
+    browser.execute_script("document.getElementById('show-deleted').click()")
     wait_until(browser, lambda d: d.execute_script(
         "return document.getElementById('audit-state').dataset.state !== 'loading'"),
         "the activity log never finished loading")
@@ -622,6 +649,8 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     before = max(api_audit_ids(daemon), default=0)  # other tests' transitions, not this one's
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
     open_dashboard(browser, daemon, "#activity")
+    # Cards of every status, deleted ones too: the test compares each with the daemon.
+    browser.execute_script("document.getElementById('show-deleted').click()")
     wait_until(browser, lambda d: d.execute_script(
         "return document.getElementById('audit-state').dataset.state !== 'loading'"),
         "the activity log never finished loading")
@@ -678,3 +707,146 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     assert f"/api/events?after={last_seen}" in resumed, (last_seen, resumed)
     assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
     assert_not_reloaded(browser)
+
+
+def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon):
+    open_dashboard(browser, daemon)
+    keep, gone = unique_name("flt-keep"), unique_name("flt-gone")
+    create_and_wait_ready(browser, keep)
+    create_and_wait_ready(browser, gone)
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(gone)['id']}")
+    wait_deleted(browser, daemon, gone)
+    assert not find(browser, "show-deleted").is_selected()
+    assert all(status != "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
+
+    # The summary strip counts the stores by status, and live ones against the quota.
+    def strip(d):
+        return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
+
+    stores = daemon.api("GET", "/api/stores?page_size=100")["stores"]
+    expected = {s: sum(1 for x in stores if x["status"] == s) for s in STATUSES}
+    wait_until(browser, lambda d: strip(d) == expected, lambda: f"strip {strip(browser)} != {expected}")
+    live = sum(n for s, n in expected.items() if s != "deleted")
+    quota = daemon.api("GET", "/api/metrics")["maxLiveStores"]
+    wait_until(browser, lambda d: find(d, "summary-live").text == f"{live} / {quota} live stores",
+               lambda: f"summary-live shows {find(browser, 'summary-live').text!r}, not {live} / {quota}")
+
+    # A status in the strip filters the list; a second click clears it.
+    find(browser, "summary-ready").click()
+    wait_until(browser, lambda d: find(d, "summary-ready").get_attribute("aria-pressed") == "true", "ready not pressed")
+    shown = visible_cards(browser)
+    assert shown and all(status == "ready" for _, status in shown) and keep in {n for n, _ in shown}, shown
+    find(browser, "summary-deleted").click()
+    wait_until(browser, lambda d: card_status(d, gone) == "deleted", "filtering by deleted did not show the deleted store")
+    assert all(status == "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
+    assert find(browser, "summary-ready").get_attribute("aria-pressed") == "false"
+    find(browser, "summary-deleted").click()
+    wait_until(browser, lambda d: card(d, gone) is None and card(d, keep) is not None, "clearing the filter did not")
+
+    # Search by name.
+    search = find(browser, "store-search")
+    search.send_keys(keep)
+    wait_until(browser, lambda d: [n for n, _ in visible_cards(d)] == [keep],
+               lambda: f"searching {keep!r} shows {visible_cards(browser)}")
+    search.clear()
+    search.send_keys("no-store-is-named-like-this")
+    wait_until(browser, lambda d: visible_cards(d) == [] and find(d, "state-empty").text == "No stores match the filter.",
+               "a search matching nothing did not say so")
+    search.clear()
+    search.send_keys(Keys.SPACE, Keys.BACKSPACE)
+    wait_until(browser, lambda d: card(d, keep) is not None, "clearing the search did not bring the stores back")
+
+    # "Show deleted" adds the deleted stores to the others.
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card_status(d, gone) == "deleted" and card(d, keep) is not None, "show deleted")
+    assert_not_reloaded(browser)
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(keep)['id']}")
+
+
+def test_store_page_has_every_field_and_its_own_history(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("page")
+    create_and_wait_ready(browser, name)
+    store = daemon.store_by_name(name)
+    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-link")).click()
+    wait_until(browser, lambda d: find(d, "store-page").is_displayed(), "the store page did not open")
+    assert browser.execute_script("return location.hash") == f"#store/{store['id']}"
+    assert not browser.find_element(By.ID, "panel-stores").is_displayed()
+
+    def field(d, key):
+        return find(d, f"store-field-{key}").text
+
+    wait_until(browser, lambda d: field(d, "status") == "ready", lambda: f"status {field(browser, 'status')!r}")
+    for key, value in (("id", store["id"]), ("name", name), ("url", store["url"]), ("namespace", store["namespace"]),
+                       ("release", store["release"]), ("owner", store["owner"]), ("attempts", "1")):
+        assert field(browser, key) == value, (key, field(browser, key), value)
+
+    def history(d):
+        return [r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("store-history-row"))]
+
+    api_history = [e["action"] for e in daemon.api("GET", f"/api/audit?store_id={store['id']}")["events"]]
+    wait_until(browser, lambda d: history(d) == api_history == ["ready", "provision", "create"],
+               lambda: f"history {history(browser)} != {api_history}")
+
+    # Live: a delete elsewhere shows on the page, and in its history.
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+    wait_until(browser, lambda d: field(d, "status") == "deleted" and history(d)[:2] == ["deleted", "delete"],
+               lambda: f"status {field(browser, 'status')!r}, history {history(browser)}", SLOW_WAIT)
+    assert field(browser, "deleted-at") != "—"
+    assert_not_reloaded(browser)
+
+    # The page has its own address; the back link returns to the list.
+    find(browser, "store-page-back").click()
+    wait_until(browser, lambda d: find(d, "tab-stores").get_attribute("aria-selected") == "true"
+               and not find(d, "store-page").is_displayed(), "the back link did not return to the stores")
+    browser.get(daemon.url + f"/#store/{store['id']}")
+    wait_until(browser, lambda d: find(d, "store-page").is_displayed() and field(d, "name") == name,
+               "opening the store's address did not show its page")
+
+
+def test_a_failed_stores_page_shows_its_failure_in_full(browser, crash_daemon):
+    open_dashboard(browser, crash_daemon)
+    name = unique_name("page-crash")
+    create_in_form(browser, name)
+    wait_status(browser, name, "failed", SLOW_WAIT)
+    store = crash_daemon.store_by_name(name)
+    browser.get(crash_daemon.url + f"/#store/{store['id']}")
+    wait_until(browser, lambda d: find(d, "store-page-error-detail").is_displayed(), "the page did not show the failure")
+    assert find(browser, "store-page-error-headline").text == store["errorSummary"] == "CrashLoopBackOff: wordpress, exit 1"
+    assert find(browser, "store-page-error-detail").text == store["errorMessage"]
+    crash_daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+# Where every run saves its screenshots of each tab (CI keeps artifacts/ as its artifacts).
+SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
+
+
+def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
+    """Saves artifacts/screenshots/<tab>-<width>x<height>.png (CI keeps artifacts/), and
+    checks that no tab scrolls sideways at either size."""
+    name = unique_name("shot")
+    daemon.api("POST", "/api/stores", {"name": name, "engine": "woocommerce"})
+    folder = SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        browser.set_window_size(width, height)
+        wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == width,
+                   f"could not make the window {width} px wide")
+        open_dashboard(browser, daemon)
+        wait_status(browser, name, "ready")
+        store_id = daemon.store_by_name(name)["id"]
+        for tab in ("stores", "activity", "metrics", "store"):
+            if tab == "store":
+                browser.execute_script("location.hash = arguments[0]", f"#store/{store_id}")
+                wait_until(browser, lambda d: find(d, "store-page").is_displayed() and find(d, "store-history-row"),
+                           "the store page did not open")
+            else:
+                select_tab(browser, tab)
+                if tab == "metrics":
+                    wait_until(browser, lambda d: find(d, "metric-count-ready").text != "", "no metrics shown")
+            widths = browser.execute_script("const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
+            assert widths[0] <= widths[1], f"horizontal scroll on {tab} at {width}x{height}: {widths}"
+            path = folder / f"{tab}-{width}x{height}.png"
+            assert browser.save_screenshot(str(path)), path
+            assert path.stat().st_size > 1000, path
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
