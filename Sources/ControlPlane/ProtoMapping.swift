@@ -91,6 +91,7 @@ extension StoreEvent {
         event.action = action.rawValue
         event.auditID = auditID
         event.timeMs = milliseconds(time)
+        event.step = step?.rawValue ?? ""
         return event
     }
 }

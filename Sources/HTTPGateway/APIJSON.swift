@@ -170,7 +170,7 @@ struct APIShape: Sendable {
         ]),
         Storeplatform_V1_StoreEvent.protoMessageName: APIShape(fields: [
             "store": .message(store), "fromStatus": status, "toStatus": status, "action": .string, "auditId": .int64,
-            "timeMs": .int64,
+            "timeMs": .int64, "step": .string,
         ]),
         Storeplatform_V1_ListAuditResponse.protoMessageName: APIShape(fields: [
             "events": .messages(auditEvent), "nextPageToken": .string,

@@ -554,6 +554,7 @@ public final class Provisioner: Service, Sendable {
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
     private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws {
         try checkpoint(lease)
+        announce(.namespace, of: store)
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
         let secret = StoreSecrets.secretName(release: store.release)
         // The values exist only inside this call, and the driver redacts the one command
@@ -562,6 +563,7 @@ public final class Provisioner: Service, Sendable {
         // server's structured fields), and an attempt after the Secret exists does not know
         // them at all, so keeping them longer would only widen where they live.
         try checkpoint(lease)
+        announce(.secret, of: store)
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
         try checkpoint(lease)
         var values = [
@@ -580,6 +582,7 @@ public final class Provisioner: Service, Sendable {
             chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
             values: values
         )
+        announce(.install, of: store)
         while true {
             try checkpoint(lease)
             let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
@@ -612,7 +615,16 @@ public final class Provisioner: Service, Sendable {
             }
             break
         }
+        announce(.readiness, of: store)
         try await waitUntilReady(store, lease: lease)
+    }
+
+    /// Tells watchers that `step` of provisioning `store` begins, when configured to.
+    private func announce(_ step: ProvisioningStep, of store: Store) {
+        guard configuration.publishesProgress else { return }
+        events.publish(StoreEvent(
+            store: store, fromStatus: .provisioning, toStatus: .provisioning, action: .progress, auditID: 0, time: Date(), step: step
+        ))
     }
 
     /// Uninstalls the release, waits until its pods and volume claims are gone (a new

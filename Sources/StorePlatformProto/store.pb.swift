@@ -396,7 +396,10 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
   /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
-  /// one store starts with (not a transition; audit_id is 0).
+  /// one store starts with (not a transition; audit_id is 0); or "progress" when a
+  /// provisioning step begins (not a transition: audit_id 0, from and to
+  /// provisioning, step set; sent live by the replica that runs the store, never
+  /// replayed).
   public var action: String {
     get {_storage._action}
     set {_uniqueStorage()._action = newValue}
@@ -412,6 +415,13 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
   public var timeMs: Int64 {
     get {_storage._timeMs}
     set {_uniqueStorage()._timeMs = newValue}
+  }
+
+  /// For action "progress", the step that began: "namespace", "secret", "install"
+  /// or "readiness", in that order; empty otherwise.
+  public var step: String {
+    get {_storage._step}
+    set {_uniqueStorage()._step = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -912,7 +922,7 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
 
 nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0\u{1}step\0")
 
   fileprivate class _StorageClass {
     var _store: Storeplatform_V1_Store? = nil
@@ -921,6 +931,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
     var _action: String = String()
     var _auditID: Int64 = 0
     var _timeMs: Int64 = 0
+    var _step: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -937,6 +948,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
       _action = source._action
       _auditID = source._auditID
       _timeMs = source._timeMs
+      _step = source._step
     }
   }
 
@@ -961,6 +973,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
         case 4: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
         case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._auditID) }()
         case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._timeMs) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._step) }()
         default: break
         }
       }
@@ -991,6 +1004,9 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
       if _storage._timeMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._timeMs, fieldNumber: 6)
       }
+      if !_storage._step.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._step, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1006,6 +1022,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
         if _storage._action != rhs_storage._action {return false}
         if _storage._auditID != rhs_storage._auditID {return false}
         if _storage._timeMs != rhs_storage._timeMs {return false}
+        if _storage._step != rhs_storage._step {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -77,6 +77,9 @@ struct Watch: AsyncParsableCommand {
 extension Storeplatform_V1_StoreEvent {
     /// "2025-05-01T12:00:03Z  shop-1 (st_…)  provisioning → ready  ready  http://…"
     fileprivate var watchLine: String {
+        if action == "progress" {
+            return [formatTimestamp(milliseconds: timeMs), store.label, "provisioning", stepText].joined(separator: "  ")
+        }
         var fields = [
             formatTimestamp(milliseconds: timeMs),
             store.label,

@@ -453,6 +453,7 @@ struct DaemonCommand: AsyncParsableCommand {
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
         provisioning.logsTransitions = true
+        provisioning.publishesProgress = true
         provisioning.replicaID = replicaID
         provisioning.leaseTTL = .seconds(leaseTTL)
         provisioning.deadline = .seconds(provisionDeadline)

@@ -154,6 +154,24 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
+    /// --wait prints each provisioning step as it begins, after the status lines
+    /// that come before it.
+    @Test func createWaitPrintsTheProvisioningSteps() async throws {
+        let daemon = try DaemonProcess(extraArguments: [
+            "--sim-install-delay", "1", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+        ])
+        try await daemon.start()
+        let created = try await runProduct("storectl", ["create", "stepped", "--wait", "--socket", daemon.socketPath])
+        #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+        let lines = created.stdout.split(separator: "\n").map(String.init)
+        let steps = lines.compactMap { $0.firstMatch(of: /Z  provisioning, step (\d) of 4: [a-z' ]+ \(\+\d+\.\ds\)$/).map { Int($0.1)! } }
+        // The steps the watch was open for, in order; the last begins a second after the install did.
+        #expect(steps == steps.sorted() && steps.last == 4 && Set(steps).count == steps.count, "\(created.stdout)")
+        #expect(lines.contains { $0.contains("provisioning, step 4 of 4: waiting for the pods to be ready (+") }, "\(created.stdout)")
+        #expect(lines.last?.contains("ready at http://stepped.stores.localhost (+") == true, "\(created.stdout)")
+        try await daemon.terminate()
+    }
+
     /// get, retry, delete and watch take a store's name as well as its id; a
     /// deleted store is found by its id only.
     @Test(arguments: DaemonDatabase.all)
@@ -167,7 +185,8 @@ struct StoreLifecycleTests {
         #expect(created.status == 1, "\(created.stdout)\(created.stderr)")
         let firstLine = try #require(created.stdout.split(separator: "\n").first.map(String.init))
         let id = String(try #require(firstLine.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  my-shop \((st_[a-z0-9]+)\): queued$/)).1)
-        let later = created.stdout.split(separator: "\n").dropFirst().map(String.init)
+        // The status lines after the first (the provisioning steps come between them).
+        let later = created.stdout.split(separator: "\n").dropFirst().map(String.init).filter { !$0.contains("provisioning, step ") }
         #expect(later.count == 2, "\(later)")
         #expect(later.first?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  provisioning \(\+\d+\.\ds\)/) != nil, "\(later)")
         #expect(created.stderr.contains("`storectl retry \(id)`"), "\(created.stderr)")

@@ -468,6 +468,28 @@
   const stores = new Map();
   /** The store whose page is shown (#store/<id>); '' on the tabs. */
   let pageStoreId = '';
+  /** id → the provisioning step under way ({step, timeMs}), from "progress" events. */
+  const progress = new Map();
+  const STEPS = {
+    namespace: 'creating the namespace',
+    secret: "writing the store's Secret",
+    install: 'installing the Helm release',
+    readiness: 'waiting for the pods to be ready',
+  };
+  const STEP_ORDER = Object.keys(STEPS);
+
+  /** "step 3 of 4: installing the Helm release", with the steps as a small progress bar. */
+  function stepElement(store, testid) {
+    const current = progress.get(store.id);
+    if (!current) return null;
+    const index = STEP_ORDER.indexOf(current.step);
+    return el(
+      'span',
+      { class: 'step', 'data-testid': testid, 'data-step': current.step },
+      el('span', { class: 'step-dots', 'aria-hidden': 'true' }, ...STEP_ORDER.map((s, i) => el('span', { class: 'step-dot' + (i <= index ? ' done' : '') }))),
+      ` step ${index + 1} of ${STEP_ORDER.length}: ${STEPS[current.step] || current.step}`,
+    );
+  }
   let storesToken = '';
   let storesLoaded = false;
 
@@ -500,6 +522,7 @@
     if (store.owner) row('Owner', store.owner);
     row('Created', relativeTime(int64(store.createdAtMs)));
     if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-progress'));
+    if (status === 'provisioning' && progress.has(store.id)) row('Step', stepElement(store, 'store-step'));
     if (status === 'deleted') row('Deleted', relativeTime(int64(store.deletedAtMs)));
     if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
     if (store.attempts > 1) row('Attempts', String(store.attempts));
@@ -680,6 +703,7 @@
     // Ignore stale snapshots (an older event arriving after a newer response).
     if (previous && int64(previous.updatedAtMs) > int64(store.updatedAtMs)) return;
     if (previous && previous.status !== store.status) actionErrors.delete(store.id);
+    if (statusName(store.status) !== 'provisioning') progress.delete(store.id);
     stores.set(store.id, store);
     renderStore(store.id);
     if (!previous || previous.status !== store.status) renderSummary();
@@ -1117,6 +1141,7 @@
     field('created', 'Created', timeElement(int64(store.createdAtMs)));
     field('updated', 'Last change', timeElement(int64(store.updatedAtMs)));
     if (IN_PROGRESS.has(status)) field('progress', status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-page-progress'));
+    if (status === 'provisioning' && progress.has(store.id)) field('step', 'Step', stepElement(store, 'store-page-step'));
     field('ready-at', 'Ready at', timeElement(int64(store.readyAtMs)));
     field('deleted-at', 'Deleted at', timeElement(int64(store.deletedAtMs)));
     field('provisioned-in', 'Provisioned in', store.provisioningDurationMs && int64(store.provisioningDurationMs) ? seconds(int64(store.provisioningDurationMs)) : '—');
@@ -1240,6 +1265,15 @@
       return;
     }
     const auditId = int64(event.auditId);
+    if (event.action === 'progress') {
+      // A provisioning step began: not a transition, nothing for the Activity Log.
+      if (!event.store || statusName(stores.get(event.store.id)?.status) === 'ready') return;
+      progress.set(event.store.id, { step: event.step, timeMs: int64(event.timeMs) });
+      upsertStore(event.store, false);
+      renderStore(event.store.id);
+      if (pageStoreId === event.store.id) renderStorePage();
+      return;
+    }
     if (event.action !== 'current' && auditId > 0 && !firstTime(auditId)) return;
     if (event.store) upsertStore(event.store, event.action === 'create');
     if (event.store && event.store.id === pageStoreId) refreshHistorySoon();

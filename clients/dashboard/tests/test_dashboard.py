@@ -850,3 +850,32 @@ def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
             assert browser.save_screenshot(str(path)), path
             assert path.stat().st_size > 1000, path
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
+
+
+def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon):
+    open_dashboard(browser, slow_daemon)
+    name = unique_name("steps")
+    # Every step a card of the store is rendered with, in order.
+    browser.execute_script("""
+        const name = arguments[0];
+        const seen = window.__steps = [];
+        new MutationObserver(() => {
+            const step = document.querySelector(`[data-store-name="${name}"] [data-testid="store-step"]`);
+            const value = step && step.dataset.step;
+            if (value && seen[seen.length - 1] !== value) seen.push(value);
+        }).observe(document.getElementById('store-list'), {childList: true, subtree: true});
+    """, name)
+    create_in_form(browser, name)
+    def shown_step(d):
+        steps = card(d, name).find_elements(By.CSS_SELECTOR, tid("store-step")) if card(d, name) else []
+        return steps[0].get_attribute("data-step") if steps else None
+
+    wait_until(browser, lambda d: shown_step(d) == "install", lambda: f"the card never showed the install step ({shown_step(browser)})")
+    step = card(browser, name).find_element(By.CSS_SELECTOR, tid("store-step")).text
+    assert step.endswith("step 3 of 4: installing the Helm release"), step
+    assert "Provisioning for" in card_info(browser, name)["text"]
+    wait_status(browser, name, "ready", SLOW_WAIT)
+    assert browser.execute_script("return window.__steps") == ["namespace", "secret", "install", "readiness"]
+    # A ready card shows no step.
+    assert card(browser, name).find_elements(By.CSS_SELECTOR, tid("store-step")) == []
+    slow_daemon.api("DELETE", f"/api/stores/{slow_daemon.store_by_name(name)['id']}")

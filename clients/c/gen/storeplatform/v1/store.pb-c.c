@@ -1321,7 +1321,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descri
   (ProtobufCMessageInit) storeplatform__v1__watch_stores_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_descriptors[6] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_descriptors[7] =
 {
   {
     "store",
@@ -1395,11 +1395,24 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "step",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreEvent, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store_event__field_indices_by_name[] = {
   3,   /* field[3] = action */
   4,   /* field[4] = audit_id */
   1,   /* field[1] = from_status */
+  6,   /* field[6] = step */
   0,   /* field[0] = store */
   5,   /* field[5] = time_ms */
   2,   /* field[2] = to_status */
@@ -1407,7 +1420,7 @@ static const unsigned storeplatform__v1__store_event__field_indices_by_name[] = 
 static const ProtobufCIntRange storeplatform__v1__store_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
 {
@@ -1417,7 +1430,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
   "Storeplatform__V1__StoreEvent",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__StoreEvent),
-  6,
+  7,
   storeplatform__v1__store_event__field_descriptors,
   storeplatform__v1__store_event__field_indices_by_name,
   1,  storeplatform__v1__store_event__number_ranges,

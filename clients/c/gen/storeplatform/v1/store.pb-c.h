@@ -351,7 +351,10 @@ struct  Storeplatform__V1__StoreEvent
   /*
    * What caused it: "create", "provision", "ready", "fail", "retry", "delete",
    * "deleted", "recovery", "reconcile"; or "current" for the state a watch of
-   * one store starts with (not a transition; audit_id is 0).
+   * one store starts with (not a transition; audit_id is 0); or "progress" when a
+   * provisioning step begins (not a transition: audit_id 0, from and to
+   * provisioning, step set; sent live by the replica that runs the store, never
+   * replayed).
    */
   char *action;
   /*
@@ -362,10 +365,15 @@ struct  Storeplatform__V1__StoreEvent
    * When it was committed, Unix milliseconds.
    */
   int64_t time_ms;
+  /*
+   * For action "progress", the step that began: "namespace", "secret", "install"
+   * or "readiness", in that order; empty otherwise.
+   */
+  char *step;
 };
 #define STOREPLATFORM__V1__STORE_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store_event__descriptor) \
-    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0 }
+    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /* Storeplatform__V1__Store methods */

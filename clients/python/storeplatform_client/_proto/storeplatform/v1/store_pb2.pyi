@@ -120,20 +120,22 @@ class Store(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ..., error_summary: _Optional[str] = ...) -> None: ...
 
 class StoreEvent(_message.Message):
-    __slots__ = ["action", "audit_id", "from_status", "store", "time_ms", "to_status"]
+    __slots__ = ["action", "audit_id", "from_status", "step", "store", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     TO_STATUS_FIELD_NUMBER: _ClassVar[int]
     action: str
     audit_id: int
     from_status: StoreStatus
+    step: str
     store: Store
     time_ms: int
     to_status: StoreStatus
-    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
 
 class WatchStoresRequest(_message.Message):
     __slots__ = ["after_audit_id", "store_id"]
