@@ -76,6 +76,7 @@ extension AuditEvent {
         event.fromStatus = fromStatus.proto
         event.toStatus = toStatus.proto
         event.message = message
+        event.summary = FailureHeadline.of(message)
         event.requestID = requestID ?? ""
         return event
     }

@@ -302,6 +302,10 @@ public nonisolated struct Storeplatform_V1_AuditEvent: Sendable {
   /// The request that caused it, when there was one.
   public var requestID: String = String()
 
+  /// message in one line of at most 100 characters (a failure's as
+  /// Store.error_summary summarizes it), for lists; message has the whole text.
+  public var summary: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -700,7 +704,7 @@ nonisolated extension Storeplatform_V1_ListAuditRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0\u{1}summary\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -718,6 +722,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
       case 8: try { try decoder.decodeSingularEnumField(value: &self.toStatus) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.summary) }()
       default: break
       }
     }
@@ -754,6 +759,9 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 10)
     }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -768,6 +776,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if lhs.toStatus != rhs.toStatus {return false}
     if lhs.message != rhs.message {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.summary != rhs.summary {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

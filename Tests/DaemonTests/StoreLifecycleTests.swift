@@ -203,6 +203,10 @@ struct StoreLifecycleTests {
             let line = output.split(separator: "\n").first { $0.contains("my-shop (\(id))") } ?? ""
             return line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        let audit = try await runProduct("storectl", ["audit", "--store", id] + socket)
+        // The fail row's MESSAGE is the headline (--json has the whole reason).
+        let failRow = try #require(audit.stdout.split(separator: "\n").first { $0.contains("  fail  ") }, "\(audit.stdout)")
+        #expect(failRow.hasSuffix("provisioning → failed  \(headline)"), "\(failRow)")
         let open = try await runProduct("storectl", ["metrics"] + socket)
         #expect(failureRow(open.stdout).suffix(3) == ["my-shop (\(id))", "open", headline], "\(open.stdout)")
 

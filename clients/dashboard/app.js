@@ -823,7 +823,15 @@
         el('span', { class: 'audit-actor', title: 'actor', text: event.actor || (provisional ? '…' : 'unknown') }),
       ),
     );
-    if (event.message) row.append(el('p', { class: 'audit-message', text: event.message }));
+    if (event.message) {
+      // A long message (a failure's driver output) shows its one-line summary, the whole text one click away.
+      const summary = event.summary || event.message.split('\n')[0];
+      row.append(
+        summary === event.message
+          ? el('p', { class: 'audit-message', text: event.message })
+          : el('div', { class: 'audit-message' }, failureDetails(summary, event.message, 'audit-message', 'audit:' + event.id)),
+      );
+    }
     return row;
   }
 
@@ -1289,6 +1297,7 @@
           fromStatus: event.fromStatus,
           toStatus: event.toStatus,
           message: statusName(event.toStatus) === 'failed' && event.store ? event.store.errorMessage : '',
+          summary: statusName(event.toStatus) === 'failed' && event.store ? event.store.errorSummary : '',
         },
         true,
       );

@@ -522,6 +522,19 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     outcome = browser.find_element(By.CSS_SELECTOR, failure + " " + tid("metric-failure-outcome")).text
     assert outcome == "resolved: retried, ready", outcome
 
+    # The Activity Log's fail row shows the headline too, opening the whole reason.
+    select_tab(browser, "activity")
+    row = f'{tid("audit-row")}[data-store-name="{name}"][data-action="fail"]'
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row + " " + tid("audit-message-headline")),
+               "the fail row has no headline", SLOW_WAIT)
+    headline = browser.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-headline"))
+    assert headline.text == "CrashLoopBackOff: wordpress, exit 1", headline.text
+    detail = browser.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-detail"))
+    assert not detail.is_displayed()
+    headline.click()
+    wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-detail")).text == reason,
+               "the fail row's headline did not open the whole reason")
+
 
 # Runs before the page's own scripts: records every EventSource the page opens (its URL,
 # and the `event: behind` frames it received) and every fetch (method, URL), without

@@ -1098,7 +1098,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_audit_request__descript
   (ProtobufCMessageInit) storeplatform__v1__list_audit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[10] =
+static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[11] =
 {
   {
     "id",
@@ -1220,6 +1220,18 @@ static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "summary",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__AuditEvent, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = {
   3,   /* field[3] = action */
@@ -1230,13 +1242,14 @@ static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = 
   9,   /* field[9] = request_id */
   4,   /* field[4] = store_id */
   5,   /* field[5] = store_name */
+  10,   /* field[10] = summary */
   1,   /* field[1] = time_ms */
   7,   /* field[7] = to_status */
 };
 static const ProtobufCIntRange storeplatform__v1__audit_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
 {
@@ -1246,7 +1259,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
   "Storeplatform__V1__AuditEvent",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__AuditEvent),
-  10,
+  11,
   storeplatform__v1__audit_event__field_descriptors,
   storeplatform__v1__audit_event__field_indices_by_name,
   1,  storeplatform__v1__audit_event__number_ranges,

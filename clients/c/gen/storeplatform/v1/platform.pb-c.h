@@ -296,10 +296,15 @@ struct  Storeplatform__V1__AuditEvent
    * The request that caused it, when there was one.
    */
   char *request_id;
+  /*
+   * message in one line of at most 100 characters (a failure's as
+   * Store.error_summary summarizes it), for lists; message has the whole text.
+   */
+  char *summary;
 };
 #define STOREPLATFORM__V1__AUDIT_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__audit_event__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__ListAuditResponse

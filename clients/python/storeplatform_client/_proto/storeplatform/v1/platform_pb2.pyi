@@ -12,7 +12,7 @@ FAILURE_RESOLUTION_RETRIED: FailureResolution
 FAILURE_RESOLUTION_UNSPECIFIED: FailureResolution
 
 class AuditEvent(_message.Message):
-    __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "time_ms", "to_status"]
+    __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "summary", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class AuditEvent(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     TO_STATUS_FIELD_NUMBER: _ClassVar[int]
     action: str
@@ -31,9 +32,10 @@ class AuditEvent(_message.Message):
     request_id: str
     store_id: str
     store_name: str
+    summary: str
     time_ms: int
     to_status: _store_pb2.StoreStatus
-    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class DurationStats(_message.Message):
     __slots__ = ["avg_ms", "count", "max_ms", "min_ms", "p50_ms", "p95_ms"]
