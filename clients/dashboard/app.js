@@ -661,6 +661,10 @@
   }
 
   function renderStore(id) {
+    if (view === 'table') {
+      renderAllStores();
+      return;
+    }
     const store = stores.get(id);
     const existing = storeList.querySelector(`[data-store-id="${CSS.escape(id)}"]`);
     if (!store || !visible(store)) {
@@ -716,7 +720,7 @@
 
   function updateStoresEmpty() {
     if (!storesLoaded) return;
-    if (storeList.children.length === 0) {
+    if ((view === 'table' ? storeTableBody : storeList).children.length === 0) {
       const filtered = statusFilter || storeSearch.value.trim();
       const message =
         stores.size === 0
@@ -733,9 +737,68 @@
   function renderAllStores() {
     renderSummary();
     storeList.replaceChildren();
+    storeTableBody.replaceChildren();
     const sorted = Array.from(stores.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
-    for (const store of sorted) if (visible(store)) storeList.append(storeCard(store));
+    for (const store of sorted) {
+      if (!visible(store)) continue;
+      if (view === 'table') storeTableBody.append(storeRow(store));
+      else storeList.append(storeCard(store));
+    }
     updateStoresEmpty();
+  }
+
+  // ------------------------------------------------------------------ table view
+  //
+  // The same stores, filters and actions as the cards, one row each: for many stores.
+
+  const storeTable = $('store-table');
+  const storeTableBody = $('store-table-body');
+  const viewButtons = { cards: $('view-cards'), table: $('view-table') };
+  /** 'cards' or 'table'. */
+  let view = 'cards';
+
+  function setView(next) {
+    view = next;
+    for (const [name, button] of Object.entries(viewButtons)) button.setAttribute('aria-pressed', String(name === view));
+    storeList.hidden = view !== 'cards';
+    storeTable.hidden = view !== 'table';
+    renderAllStores();
+  }
+  viewButtons.cards.addEventListener('click', () => setView('cards'));
+  viewButtons.table.addEventListener('click', () => setView('table'));
+
+  function storeRow(store) {
+    const status = statusName(store.status);
+    const busy = pending.has(store.id);
+    const detail =
+      status === 'ready' && store.url
+        ? el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', text: store.url })
+        : status === 'failed' && store.errorMessage
+          ? el('span', { class: 'row-failure', title: store.errorMessage, text: store.errorSummary || store.errorMessage.split('\n')[0] })
+          : status === 'provisioning' && progress.has(store.id)
+            ? stepElement(store, 'store-row-step')
+            : '';
+    return el(
+      'tr',
+      { 'data-testid': 'store-row', 'data-store-id': store.id, 'data-store-name': store.name, 'data-status': status },
+      el('td', {}, el('a', { href: '#store/' + encodeURIComponent(store.id), text: store.name })),
+      el('td', {}, el('span', { class: 'badge badge-' + status, text: status })),
+      el('td', {}, store.engine || 'woocommerce'),
+      el('td', {}, relativeTime(int64(store.createdAtMs))),
+      el('td', { class: 'row-detail' }, detail),
+      el(
+        'td',
+        { class: 'row-actions' },
+        el('button', {
+          type: 'button', class: 'btn btn-small', disabled: busy || !RETRYABLE.has(status), 'aria-label': 'Retry ' + store.name,
+          text: 'Retry', onclick: () => storeAction(store.id, 'retry'),
+        }),
+        el('button', {
+          type: 'button', class: 'btn btn-small btn-danger', disabled: busy || !DELETABLE.has(status), 'aria-label': 'Delete ' + store.name,
+          text: 'Delete', onclick: () => storeAction(store.id, 'delete'),
+        }),
+      ),
+    );
   }
 
   async function loadStores(more) {

@@ -892,3 +892,39 @@ def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon):
     # A ready card shows no step.
     assert card(browser, name).find_elements(By.CSS_SELECTOR, tid("store-step")) == []
     slow_daemon.api("DELETE", f"/api/stores/{slow_daemon.store_by_name(name)['id']}")
+
+
+def test_the_table_view_lists_the_same_stores_with_the_same_filters_and_actions(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("table")
+    create_and_wait_ready(browser, name)
+    cards = visible_cards(browser)
+
+    def rows(d):
+        return d.execute_script("""
+            return Array.from(document.querySelectorAll('[data-testid="store-row"]'))
+                .map(r => [r.dataset.storeName, r.dataset.status]);
+        """)
+
+    find(browser, "view-table").click()
+    wait_until(browser, lambda d: find(d, "store-table").is_displayed() and rows(d) == cards,
+               lambda: f"the table {rows(browser)} is not the cards {cards}")
+    assert visible_cards(browser) == []
+    assert find(browser, "view-table").get_attribute("aria-pressed") == "true"
+    row = browser.find_element(By.CSS_SELECTOR, f'{tid("store-row")}[data-store-name="{name}"]')
+    assert daemon.store_by_name(name)["url"] in row.text
+
+    # The search applies to the table too.
+    find(browser, "store-search").send_keys(name)
+    wait_until(browser, lambda d: rows(d) == [[name, "ready"]], lambda: f"search in the table: {rows(browser)}")
+
+    # A delete from a row asks first, then the row follows the store (hidden once deleted).
+    row = browser.find_element(By.CSS_SELECTOR, f'{tid("store-row")}[data-store-name="{name}"]')
+    row.find_element(By.CSS_SELECTOR, 'button[aria-label^="Delete"]').click()
+    wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
+    find(browser, "confirm-ok").click()
+    wait_until(browser, lambda d: daemon.store_by_name(name)["status"] == "deleted" and rows(d) == [],
+               lambda: f"the deleted store's row stayed: {rows(browser)}")
+    find(browser, "view-cards").click()
+    wait_until(browser, lambda d: not find(d, "store-table").is_displayed(), "the cards did not come back")
+    assert_not_reloaded(browser)
