@@ -143,6 +143,7 @@ public final class ControlPlane: Sendable {
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
         response.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
+        response.lastHour = try await lastHour(now: Date())
         return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
     }
 
@@ -171,6 +172,23 @@ public final class ControlPlane: Sendable {
             records.append(failure)
         }
         return records
+    }
+
+    /// Creates and failures in twelve five-minute spans ending at `now`, oldest
+    /// first, from the latest 10,000 audit rows (a bounded read on every metrics call).
+    private func lastHour(now: Date) async throws -> [Storeplatform_V1_ActivityBucket] {
+        let span: TimeInterval = 300
+        let start = now.addingTimeInterval(-12 * span)
+        var buckets = (0..<12).map { index in
+            var bucket = Storeplatform_V1_ActivityBucket()
+            bucket.startMs = milliseconds(start.addingTimeInterval(Double(index) * span))
+            return bucket
+        }
+        for (action, time) in try await database.actionTimes([.create, .fail], since: start, amongLast: 10_000) {
+            let index = min(11, max(0, Int(time.timeIntervalSince(start) / span)))
+            if action == .create { buckets[index].creates += 1 } else { buckets[index].failures += 1 }
+        }
+        return buckets
     }
 
     public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListAuditResponse {

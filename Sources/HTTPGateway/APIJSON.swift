@@ -150,6 +150,8 @@ struct APIShape: Sendable {
         "count": .int64, "avgMs": .number, "minMs": .number, "maxMs": .number, "p50Ms": .number, "p95Ms": .number,
     ])
 
+    static let activityBucket = APIShape(fields: ["startMs": .int64, "creates": .number, "failures": .number])
+
     static let statusCount = APIShape(fields: ["status": status, "count": .int64])
 
     static let failureRecord = APIShape(fields: [
@@ -164,6 +166,7 @@ struct APIShape: Sendable {
         Storeplatform_V1_AuditEvent.protoMessageName: auditEvent,
         Storeplatform_V1_DurationStats.protoMessageName: durationStats,
         Storeplatform_V1_StatusCount.protoMessageName: statusCount,
+        Storeplatform_V1_ActivityBucket.protoMessageName: activityBucket,
         Storeplatform_V1_FailureRecord.protoMessageName: failureRecord,
         Storeplatform_V1_ListStoresResponse.protoMessageName: APIShape(fields: [
             "stores": .messages(store), "nextPageToken": .string,
@@ -178,7 +181,7 @@ struct APIShape: Sendable {
         Storeplatform_V1_GetMetricsResponse.protoMessageName: APIShape(fields: [
             "storesByStatus": .messages(statusCount), "provisioning": .message(durationStats), "recentFailures": .messages(failureRecord),
             "rateLimitedTotal": .int64, "quotaRefusalsTotal": .int64, "activeOperations": .int64,
-            "reconcilePasses": .int64, "reconcileCorrections": .int64, "maxLiveStores": .number,
+            "reconcilePasses": .int64, "reconcileCorrections": .int64, "maxLiveStores": .number, "lastHour": .messages(activityBucket),
         ]),
         Storeplatform_V1_HealthResponse.protoMessageName: APIShape(fields: [
             "status": .string, "version": .string, "uptimeSeconds": .number, "clusterDriver": .string,

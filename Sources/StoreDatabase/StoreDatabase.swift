@@ -173,6 +173,11 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// first, with the reason in their message. `limit` 0 or less gives none.
     func recentFailures(limit: Int) async throws -> [AuditEvent]
 
+    /// The action and time of every audit row with one of `actions` written at or
+    /// after `since`, among the last `scanLimit` rows of the log (so the read stays
+    /// bounded however long the log is), oldest first. For the last hour's activity.
+    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws -> [(action: AuditAction, time: Date)]
+
     /// How many audit rows there are, for one store or (`nil`) for all.
     func auditCount(storeID: String?) async throws -> Int
 

@@ -201,6 +201,26 @@ public nonisolated struct Storeplatform_V1_FailureRecord: Sendable {
   public init() {}
 }
 
+/// Creates and failures in one span of time.
+public nonisolated struct Storeplatform_V1_ActivityBucket: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// When the span starts, Unix milliseconds; it lasts five minutes.
+  public var startMs: Int64 = 0
+
+  /// Stores created in it.
+  public var creates: UInt32 = 0
+
+  /// Provisioning or deletion failures in it.
+  public var failures: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -241,6 +261,10 @@ public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
   /// The quota in force: at most this many live (not deleted) stores; with
   /// stores_by_status it gives "7 / 10 live stores".
   public var maxLiveStores: UInt32 = 0
+
+  /// Creates and failures in the last hour, in twelve five-minute spans, oldest
+  /// first, the last ending now (counted among the latest 10,000 audit rows).
+  public var lastHour: [Storeplatform_V1_ActivityBucket] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -588,9 +612,49 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Storeplatform_V1_ActivityBucket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ActivityBucket"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_ms\0\u{1}creates\0\u{1}failures\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.startMs) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.creates) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.failures) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.startMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startMs, fieldNumber: 1)
+    }
+    if self.creates != 0 {
+      try visitor.visitSingularUInt32Field(value: self.creates, fieldNumber: 2)
+    }
+    if self.failures != 0 {
+      try visitor.visitSingularUInt32Field(value: self.failures, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ActivityBucket, rhs: Storeplatform_V1_ActivityBucket) -> Bool {
+    if lhs.startMs != rhs.startMs {return false}
+    if lhs.creates != rhs.creates {return false}
+    if lhs.failures != rhs.failures {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetMetricsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0\u{3}last_hour\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -607,6 +671,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.reconcilePasses) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.reconcileCorrections) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxLiveStores) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.lastHour) }()
       default: break
       }
     }
@@ -644,6 +709,9 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if self.maxLiveStores != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxLiveStores, fieldNumber: 9)
     }
+    if !self.lastHour.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lastHour, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -657,6 +725,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if lhs.reconcilePasses != rhs.reconcilePasses {return false}
     if lhs.reconcileCorrections != rhs.reconcileCorrections {return false}
     if lhs.maxLiveStores != rhs.maxLiveStores {return false}
+    if lhs.lastHour != rhs.lastHour {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

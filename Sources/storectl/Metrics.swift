@@ -51,6 +51,14 @@ struct Metrics: AsyncParsableCommand {
                 }
 
                 print()
+                let creates = metrics.lastHour.reduce(0) { $0 + $1.creates }
+                let failures = metrics.lastHour.reduce(0) { $0 + $1.failures }
+                printSection("Last hour (five-minute spans, oldest first)", [
+                    ["creates", "\(creates)", metrics.lastHour.map { String($0.creates) }.joined(separator: " ")],
+                    ["failures", "\(failures)", metrics.lastHour.map { String($0.failures) }.joined(separator: " ")],
+                ])
+
+                print()
                 printSection("Counters (since the daemon started)", [
                     ["rate_limited_total", String(metrics.rateLimitedTotal)],
                     ["quota_refusals_total", String(metrics.quotaRefusalsTotal)],

@@ -209,6 +209,9 @@ struct StoreLifecycleTests {
         #expect(failRow.hasSuffix("provisioning → failed  \(headline)"), "\(failRow)")
         let open = try await runProduct("storectl", ["metrics"] + socket)
         #expect(failureRow(open.stdout).suffix(3) == ["my-shop (\(id))", "open", headline], "\(open.stdout)")
+        // The last hour: one create and one failure, in the latest five-minute span.
+        #expect(open.stdout.contains(/\n +creates +1 +(0 ){11}1\n/), "\(open.stdout)")
+        #expect(open.stdout.contains(/\n +failures +1 +(0 ){11}1\n/), "\(open.stdout)")
 
         let byName = try await runProduct("storectl", ["get", "my-shop", "--json"] + socket)
         #expect(byName.status == 0, "\(byName.stderr)")

@@ -28,7 +28,7 @@ struct APIJSONTests {
         let json = String(decoding: try APIJSON.encode(metrics), as: UTF8.self)
         #expect(json == #"{"storesByStatus":[{"status":"ready","count":"0"}],"#
             + #""provisioning":{"count":"0","avgMs":0,"minMs":0,"maxMs":0,"p50Ms":0,"p95Ms":0},"recentFailures":[],"#
-            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0}"#)
+            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0,"lastHour":[]}"#)
         let list = String(decoding: try APIJSON.encode(Storeplatform_V1_ListStoresResponse()), as: UTF8.self)
         #expect(list == #"{"stores":[],"nextPageToken":""}"#)
     }
@@ -80,7 +80,7 @@ struct APIJSONTests {
                 protoFields["storeplatform.v1." + match.1] = fields
             }
         }
-        #expect(APIShape.byName.count == 10)
+        #expect(APIShape.byName.count == 11)
         for (name, shape) in APIShape.byName {
             #expect(shape.fields.map(\.key) == protoFields[name], "\(name)")
         }

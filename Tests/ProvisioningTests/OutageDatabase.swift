@@ -164,6 +164,13 @@ final class OutageDatabase: StoreDatabase {
         return try await base.auditEvents(after: afterID, storeID: storeID, limit: limit)
     }
 
+    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
+        -> [(action: AuditAction, time: Date)]
+    {
+        try gate()
+        return try await base.actionTimes(actions, since: since, amongLast: scanLimit)
+    }
+
     func recentFailures(limit: Int) async throws -> [AuditEvent] {
         try gate()
         return try await base.recentFailures(limit: limit)

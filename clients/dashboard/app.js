@@ -1042,6 +1042,50 @@
     }
   }
 
+  /** Creates and failures of the last hour, per five-minute span, as paired bars (inline SVG). */
+  function renderActivity(m) {
+    const holder = $('metric-activity');
+    const buckets = m.lastHour || [];
+    const creates = buckets.reduce((sum, b) => sum + (b.creates || 0), 0);
+    const failures = buckets.reduce((sum, b) => sum + (b.failures || 0), 0);
+    const max = Math.max(1, ...buckets.map((b) => Math.max(b.creates || 0, b.failures || 0)));
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${buckets.length * 10} 40`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('class', 'activity-svg');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `${creates} creates and ${failures} failures in the last hour`);
+    buckets.forEach((bucket, index) => {
+      for (const [kind, offset] of [['creates', 1], ['failures', 5]]) {
+        const count = bucket[kind] || 0;
+        const height = (count / max) * 38;
+        const rect = document.createElementNS(NS, 'rect');
+        rect.setAttribute('x', String(index * 10 + offset));
+        rect.setAttribute('y', String(40 - height));
+        rect.setAttribute('width', '4');
+        rect.setAttribute('height', String(height));
+        rect.setAttribute('class', 'activity-' + kind);
+        rect.dataset.kind = kind;
+        rect.dataset.count = String(count);
+        const title = document.createElementNS(NS, 'title');
+        title.textContent = `${kind} ${count} from ${new Date(int64(bucket.startMs)).toLocaleTimeString()}`;
+        rect.append(title);
+        svg.append(rect);
+      }
+    });
+    holder.replaceChildren(
+      svg,
+      el(
+        'p',
+        { class: 'status-legend' },
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-creates' }), `${creates} creates`),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-failures' }), `${failures} failures`),
+        el('span', { class: 'muted', text: '60 min ago → now' }),
+      ),
+    );
+  }
+
   /** Stores by status as one stacked bar (inline SVG), with a legend. */
   function renderStatusBar(m) {
     const holder = $('metric-status-bar');
@@ -1088,6 +1132,7 @@
     maxLiveStores = int64(m.maxLiveStores);
     renderSummary();
     renderStatusBar(m);
+    renderActivity(m);
     const counts = $('metric-counts');
     counts.replaceChildren();
     const byStatus = new Map();

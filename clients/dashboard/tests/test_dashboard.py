@@ -414,6 +414,9 @@ def test_metrics_tab_matches_the_api(browser, daemon):
     shown = browser.execute_script("""
         const t = (id) => { const e = document.querySelector(`[data-testid="${id}"]`); return e && e.textContent; };
         return {
+            activity: ['creates', 'failures'].map((kind) => Array.from(
+                document.querySelectorAll(`[data-testid="metric-activity"] rect[data-kind="${kind}"]`))
+                .map((r) => Number(r.dataset.count))),
             segments: Object.fromEntries(Array.from(document.querySelectorAll('[data-testid="metric-status-bar"] rect'))
                 .map((r) => [r.dataset.status, Number(r.dataset.count)])),
             bars: document.querySelectorAll('svg[data-testid="metric-chart"] rect').length,
@@ -425,6 +428,10 @@ def test_metrics_tab_matches_the_api(browser, daemon):
     # Stores by status as one stacked bar, drawn from the same counts (zero counts have no segment).
     counts, _ = api_counts(daemon)
     assert shown["segments"] == {s: n for s, n in counts.items() if n > 0}, (shown, counts)
+    # The last hour, twelve five-minute spans: the store made above is among the creates.
+    creates, failures = shown["activity"]
+    assert len(creates) == len(failures) == 12, shown
+    assert creates[-1] >= 1 and sum(creates) <= sum(b["creates"] for b in daemon.api("GET", "/api/metrics")["lastHour"]), shown
     assert all(f and f.endswith(" s") for f in shown["figures"]), shown
     assert shown["active"] is not None and int(shown["active"]) >= 0, shown
     store = daemon.store_by_name(name)

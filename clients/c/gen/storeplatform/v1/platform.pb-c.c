@@ -277,6 +277,51 @@ void   storeplatform__v1__failure_record__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__failure_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   storeplatform__v1__activity_bucket__init
+                     (Storeplatform__V1__ActivityBucket         *message)
+{
+  static const Storeplatform__V1__ActivityBucket init_value = STOREPLATFORM__V1__ACTIVITY_BUCKET__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__activity_bucket__get_packed_size
+                     (const Storeplatform__V1__ActivityBucket *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__activity_bucket__pack
+                     (const Storeplatform__V1__ActivityBucket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__activity_bucket__pack_to_buffer
+                     (const Storeplatform__V1__ActivityBucket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ActivityBucket *
+       storeplatform__v1__activity_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ActivityBucket *)
+     protobuf_c_message_unpack (&storeplatform__v1__activity_bucket__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__activity_bucket__free_unpacked
+                     (Storeplatform__V1__ActivityBucket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   storeplatform__v1__get_metrics_response__init
                      (Storeplatform__V1__GetMetricsResponse         *message)
 {
@@ -892,7 +937,71 @@ const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__failure_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[9] =
+static const ProtobufCFieldDescriptor storeplatform__v1__activity_bucket__field_descriptors[3] =
+{
+  {
+    "start_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, start_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "creates",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, creates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failures",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__activity_bucket__field_indices_by_name[] = {
+  1,   /* field[1] = creates */
+  2,   /* field[2] = failures */
+  0,   /* field[0] = start_ms */
+};
+static const ProtobufCIntRange storeplatform__v1__activity_bucket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__activity_bucket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ActivityBucket",
+  "ActivityBucket",
+  "Storeplatform__V1__ActivityBucket",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ActivityBucket),
+  3,
+  storeplatform__v1__activity_bucket__field_descriptors,
+  storeplatform__v1__activity_bucket__field_indices_by_name,
+  1,  storeplatform__v1__activity_bucket__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__activity_bucket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[10] =
 {
   {
     "stores_by_status",
@@ -1002,9 +1111,22 @@ static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "last_hour",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Storeplatform__V1__GetMetricsResponse, n_last_hour),
+    offsetof(Storeplatform__V1__GetMetricsResponse, last_hour),
+    &storeplatform__v1__activity_bucket__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_name[] = {
   5,   /* field[5] = active_operations */
+  9,   /* field[9] = last_hour */
   8,   /* field[8] = max_live_stores */
   1,   /* field[1] = provisioning */
   4,   /* field[4] = quota_refusals_total */
@@ -1017,7 +1139,7 @@ static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_
 static const ProtobufCIntRange storeplatform__v1__get_metrics_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor =
 {
@@ -1027,7 +1149,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descri
   "Storeplatform__V1__GetMetricsResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__GetMetricsResponse),
-  9,
+  10,
   storeplatform__v1__get_metrics_response__field_descriptors,
   storeplatform__v1__get_metrics_response__field_indices_by_name,
   1,  storeplatform__v1__get_metrics_response__number_ranges,

@@ -11,6 +11,16 @@ FAILURE_RESOLUTION_OPEN: FailureResolution
 FAILURE_RESOLUTION_RETRIED: FailureResolution
 FAILURE_RESOLUTION_UNSPECIFIED: FailureResolution
 
+class ActivityBucket(_message.Message):
+    __slots__ = ["creates", "failures", "start_ms"]
+    CREATES_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    creates: int
+    failures: int
+    start_ms: int
+    def __init__(self, start_ms: _Optional[int] = ..., creates: _Optional[int] = ..., failures: _Optional[int] = ...) -> None: ...
+
 class AuditEvent(_message.Message):
     __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "summary", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
@@ -76,8 +86,9 @@ class GetMetricsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ["active_operations", "max_live_stores", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
+    __slots__ = ["active_operations", "last_hour", "max_live_stores", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
     ACTIVE_OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HOUR_FIELD_NUMBER: _ClassVar[int]
     MAX_LIVE_STORES_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REFUSALS_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +98,7 @@ class GetMetricsResponse(_message.Message):
     RECONCILE_PASSES_FIELD_NUMBER: _ClassVar[int]
     STORES_BY_STATUS_FIELD_NUMBER: _ClassVar[int]
     active_operations: int
+    last_hour: _containers.RepeatedCompositeFieldContainer[ActivityBucket]
     max_live_stores: int
     provisioning: DurationStats
     quota_refusals_total: int
@@ -95,7 +107,7 @@ class GetMetricsResponse(_message.Message):
     reconcile_corrections: int
     reconcile_passes: int
     stores_by_status: _containers.RepeatedCompositeFieldContainer[StatusCount]
-    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ...) -> None: ...
+    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ..., last_hour: _Optional[_Iterable[_Union[ActivityBucket, _Mapping]]] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = []
