@@ -8,6 +8,8 @@ WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
 import uuid
 from pathlib import Path
 
+import pytest
+
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -729,7 +731,18 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     assert_not_reloaded(browser)
 
 
-def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon):
+SIZES = [pytest.param((1280, 900), id="1280x900"), pytest.param((390, 844), id="390x844")]
+
+
+def use_size(browser, size):
+    browser.set_window_size(*size)
+    wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == size[0],
+               f"could not make the window {size[0]} px wide")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon, size):
+    use_size(browser, size)
     open_dashboard(browser, daemon)
     keep, gone = unique_name("flt-keep"), unique_name("flt-gone")
     create_and_wait_ready(browser, keep)
@@ -783,7 +796,9 @@ def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(brow
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(keep)['id']}")
 
 
-def test_store_page_has_every_field_and_its_own_history(browser, daemon):
+@pytest.mark.parametrize("size", SIZES)
+def test_store_page_has_every_field_and_its_own_history(browser, daemon, size):
+    use_size(browser, size)
     open_dashboard(browser, daemon)
     name = unique_name("page")
     create_and_wait_ready(browser, name)
@@ -872,7 +887,9 @@ def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
 
 
-def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon):
+@pytest.mark.parametrize("size", SIZES)
+def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon, size):
+    use_size(browser, size)
     open_dashboard(browser, slow_daemon)
     name = unique_name("steps")
     # Every step a card of the store is rendered with, in order.
