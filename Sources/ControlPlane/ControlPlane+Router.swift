@@ -47,9 +47,9 @@ extension ControlPlane {
             let replayed = try await watch.replay { try await writer.send($0.proto) }
             var last = replayed.lastAuditID
             if replayed.isPartial { throw StoreWatch.fellBehind(after: last) }
-            for await event in watch.changes.events where event.auditID > last {
+            for await event in watch.changes.events where event.auditID > last || event.action == .progress {
                 try await writer.send(event.proto)
-                last = event.auditID
+                if event.action != .progress { last = event.auditID }
             }
             if watch.changes.fellBehind { throw StoreWatch.fellBehind(after: last) }
         }

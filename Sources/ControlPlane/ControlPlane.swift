@@ -16,7 +16,8 @@ import Synchronization
 /// caller, validation, quota, transition table, operation lock) through the
 /// provisioner and the database. A refusal is PERMISSION_DENIED saying what was
 /// missing. The role is checked before the rate limit, so a role refusal costs no
-/// budget; the owner after it (the store must be read), as one request, never a create.
+/// budget; so are a create's name and engine; the owner after it (the store must be
+/// read), as one request, never a create.
 ///
 /// Every caller is at least a viewer, so the reads check nothing but the rate
 /// limit; changes need the operator role, the admin methods the admin role.
@@ -133,14 +134,7 @@ public final class ControlPlane: Sendable {
         response.provisioning.maxMs = stats.maximumMilliseconds
         response.provisioning.p50Ms = stats.p50Milliseconds
         response.provisioning.p95Ms = stats.p95Milliseconds
-        response.recentFailures = try await database.recentFailures(limit: 10).map { event in
-            var failure = Storeplatform_V1_FailureRecord()
-            failure.storeID = event.storeID
-            failure.storeName = event.storeName
-            failure.reason = event.message
-            failure.timeMs = milliseconds(event.time)
-            return failure
-        }
+        response.recentFailures = try await recentFailures()
         response.rateLimitedTotal = UInt64(rateLimiter.refusals)
         response.quotaRefusalsTotal = UInt64(quotaRefusals.load(ordering: .relaxed))
         // Every replica's, as `storectl operations` lists them (the leader's lease is none).
@@ -148,7 +142,53 @@ public final class ControlPlane: Sendable {
         let totals = reconciler.totals
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
+        response.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
+        response.lastHour = try await lastHour(now: Date())
         return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
+    }
+
+    /// The last 10 failures, newest first, each with what followed it: the store's
+    /// next transition after it (a retry or a delete; none while it is still failed)
+    /// and its status now.
+    private func recentFailures() async throws -> [Storeplatform_V1_FailureRecord] {
+        let events = try await database.recentFailures(limit: 10)
+        let stores = try await database.stores(ids: Set(events.map(\.storeID)))
+        var records: [Storeplatform_V1_FailureRecord] = []
+        for event in events {
+            var failure = Storeplatform_V1_FailureRecord()
+            failure.storeID = event.storeID
+            failure.storeName = event.storeName
+            failure.reason = event.message
+            failure.summary = FailureHeadline.of(event.message)
+            failure.timeMs = milliseconds(event.time)
+            failure.storeStatus = stores[event.storeID]?.status.proto ?? .unspecified
+            // From failed, a store moves on only by a retry (to queued) or a delete.
+            let next = try await database.auditEvents(after: event.id, storeID: event.storeID, limit: 1).first
+            failure.resolution = switch next?.toStatus {
+            case nil: .open
+            case .deleting, .deleted: .deleted
+            default: .retried
+            }
+            records.append(failure)
+        }
+        return records
+    }
+
+    /// Creates and failures in twelve five-minute spans ending at `now`, oldest
+    /// first, from the latest 10,000 audit rows (a bounded read on every metrics call).
+    private func lastHour(now: Date) async throws -> [Storeplatform_V1_ActivityBucket] {
+        let span: TimeInterval = 300
+        let start = now.addingTimeInterval(-12 * span)
+        var buckets = (0..<12).map { index in
+            var bucket = Storeplatform_V1_ActivityBucket()
+            bucket.startMs = milliseconds(start.addingTimeInterval(Double(index) * span))
+            return bucket
+        }
+        for (action, time) in try await database.actionTimes([.create, .fail], since: start, amongLast: 10_000) {
+            let index = min(11, max(0, Int(time.timeIntervalSince(start) / span)))
+            if action == .create { buckets[index].creates += 1 } else { buckets[index].failures += 1 }
+        }
+        return buckets
     }
 
     public func listAudit(_ request: Storeplatform_V1_ListAuditRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListAuditResponse {
@@ -172,7 +212,10 @@ public final class ControlPlane: Sendable {
     ) async throws -> Storeplatform_V1_CreateStoreResponse {
         try RequestMetadata.idempotencyKey.check(call.idempotencyKey)
         try authorize(.operator, call.caller, "CreateStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: true)
+        // Checked before the rate limit, so a mistyped name or engine costs no create.
+        _ = try StoreName.validate(request.name)
+        _ = try StoreEngines.resolve(request.engine)
+        try await checkCreateRate(call.caller)
         do {
             var response = Storeplatform_V1_CreateStoreResponse()
             response.store = try await provisioner.create(
@@ -187,11 +230,46 @@ public final class ControlPlane: Sendable {
         }
     }
 
+    /// The caller's create budget. When it is spent and the quota is full as well,
+    /// the refusal is the quota's: waiting for the rate limit would only lead to it.
+    private func checkCreateRate(_ caller: Principal) async throws {
+        do {
+            try await rateLimiter.check(identity: caller.description, isCreate: true)
+        } catch let error as PlatformError where error.code == .rateLimited {
+            let limit = maxLiveStores.load(ordering: .relaxed)
+            let live = try await database.liveStoreCount()
+            guard live >= limit else { throw error }
+            quotaRefusals.add(1, ordering: .relaxed)
+            throw PlatformError.quotaExceeded(limit: limit, live: live)
+        }
+    }
+
     public func getStore(_ request: Storeplatform_V1_GetStoreRequest, _ call: CallContext) async throws -> Storeplatform_V1_GetStoreResponse {
         try await rateLimiter.check(identity: call.caller.description, isCreate: false)
         var response = Storeplatform_V1_GetStoreResponse()
-        response.store = try await existingStore(request.id).proto
+        response.store = try await requestedStore(request).proto
         return response
+    }
+
+    /// GetStore's store: by id (any status), or the live store with that name.
+    private func requestedStore(_ request: Storeplatform_V1_GetStoreRequest) async throws -> Store {
+        switch (request.id.isEmpty, request.name.isEmpty) {
+        case (false, true):
+            return try await existingStore(request.id)
+        case (true, false):
+            guard let store = try await database.liveStore(named: request.name) else {
+                throw PlatformError(
+                    .notFound, "no live store is named \(request.name.quotedForMessage); a deleted store is found by its id only"
+                )
+            }
+            return store
+        case (false, false):
+            throw PlatformError(.invalidArgument, "give the store's id or its name, not both")
+        case (true, true):
+            throw PlatformError(
+                .invalidArgument, "id or name is required: the store's id, as CreateStore or ListStores return it, or the name of a live store"
+            )
+        }
     }
 
     public func listStores(_ request: Storeplatform_V1_ListStoresRequest, _ call: CallContext) async throws -> Storeplatform_V1_ListStoresResponse {

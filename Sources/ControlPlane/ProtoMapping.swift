@@ -51,6 +51,7 @@ extension Store {
         store.url = url
         store.namespace = namespace
         store.errorMessage = errorMessage
+        store.errorSummary = FailureHeadline.of(errorMessage)
         store.attempts = UInt32(clamping: attempts)
         store.createdAtMs = milliseconds(createdAt)
         store.updatedAtMs = milliseconds(updatedAt)
@@ -75,6 +76,7 @@ extension AuditEvent {
         event.fromStatus = fromStatus.proto
         event.toStatus = toStatus.proto
         event.message = message
+        event.summary = FailureHeadline.of(message)
         event.requestID = requestID ?? ""
         return event
     }
@@ -90,6 +92,7 @@ extension StoreEvent {
         event.action = action.rawValue
         event.auditID = auditID
         event.timeMs = milliseconds(time)
+        event.step = step?.rawValue ?? ""
         return event
     }
 }

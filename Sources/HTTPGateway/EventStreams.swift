@@ -111,6 +111,8 @@ final class EventStreams: Sendable {
                             switch chunk {
                             case .keepAlive:
                                 try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            case .event(let event) where event.action == .progress:
+                                try await writer.write(Self.frame(event))
                             case .event(let event) where event.auditID > last:
                                 try await writer.write(Self.frame(event))
                                 last = event.auditID
@@ -139,12 +141,14 @@ final class EventStreams: Sendable {
         )
     }
 
-    /// One event: `id:` is the audit row, so a client can tell events apart.
+    /// One event: `id:` is the audit row, so a client can tell events apart. A
+    /// progress event has none (it is not in the audit log), so a client's last
+    /// event id stays its last transition's.
     static func frame(_ event: StoreEvent) -> ByteBuffer {
-        var buffer = ByteBuffer(string: "id: \(event.auditID)\nevent: store\ndata: ")
+        var buffer = ByteBuffer(string: event.action == .progress ? "event: store\ndata: " : "id: \(event.auditID)\nevent: store\ndata: ")
         // A proto message of plain fields always encodes; the fallback keeps the
         // stream well-formed should that ever change.
-        let json: [UInt8] = (try? event.proto.jsonUTF8Bytes()) ?? Array("{}".utf8)
+        let json: [UInt8] = (try? APIJSON.encode(event.proto)) ?? Array("{}".utf8)
         buffer.writeBytes(json)
         buffer.writeString("\n\n")
         return buffer

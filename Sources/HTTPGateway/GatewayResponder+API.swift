@@ -8,7 +8,7 @@ import SwiftProtobuf
 
 /// The /api handlers: each parses HTTP into the request message, calls the
 /// ControlPlane method the RPC server calls, and answers its response message as
-/// proto3 JSON.
+/// proto3 JSON with every field present and lower-case status names (``APIJSON``).
 extension GatewayResponder {
     /// 200 and the pre-encoded answer while the database answers; 503 with the
     /// answer saying why (status NOT_SERVING, `databaseProblem`) while it does not,
@@ -37,7 +37,7 @@ extension GatewayResponder {
         message.pageSize = try number(query["page_size"], name: "page_size")
         message.pageToken = query["page_token"].map(String.init) ?? ""
         let body = try await controlPlane.listStores(message, call, cache: storesPages) { page in
-            ByteBuffer(bytes: try page.jsonUTF8Bytes() as [UInt8])
+            ByteBuffer(bytes: try APIJSON.encode(page))
         }
         return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: body))
     }
@@ -127,7 +127,7 @@ extension GatewayResponder {
     static let eventStreamHeaders: HTTPFields = [.contentType: MediaTypes.eventStream, .cacheControl: "no-cache"]
 
     func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
-        let bytes: [UInt8] = try message.jsonUTF8Bytes()
+        let bytes = try APIJSON.encode(message)
         return Response(status: status, headers: Self.jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

@@ -4,8 +4,7 @@ import StorePlatformProto
 
 /// The health answer, pre-encoded: everything in `HealthResponse` but the uptime
 /// is fixed for the daemon's life, so its JSON is encoded once and each request
-/// only splices in the current uptime. Same bytes as `jsonUTF8Data()` would give,
-/// apart from the uptime always being present.
+/// only splices in the current uptime. Same bytes as ``APIJSON/encode(_:)`` gives.
 struct HealthEncoder: Sendable {
     private let prefix: ByteBuffer
     private let suffix: ByteBuffer
@@ -17,7 +16,7 @@ struct HealthEncoder: Sendable {
         // A value that cannot occur in the other fields marks where the uptime goes.
         let marker = "987654321.125"
         template.uptimeSeconds = Double(marker)!
-        let json: [UInt8] = try template.jsonUTF8Bytes()
+        let json = try APIJSON.encode(template)
         let text = String(decoding: json, as: UTF8.self)
         guard let range = text.range(of: marker) else {
             throw GatewayConfigurationError("cannot pre-encode the health response")

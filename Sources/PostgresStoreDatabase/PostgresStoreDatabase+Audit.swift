@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 import StoreCore
 import StoreDatabase
@@ -36,6 +37,27 @@ extension PostgresStoreDatabase {
                 LIMIT \(max(0, limit))
                 """, logger: logger)
                 .map { try PostgresAuditRow($0).event() }
+        }
+    }
+
+    public func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
+        -> [(action: AuditAction, time: Date)]
+    {
+        guard !actions.isEmpty, scanLimit > 0 else { return [] }
+        let names = actions.map(\.rawValue).sorted()
+        let after = since.millisecondsSince1970
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.run("""
+                SELECT action, time FROM audit
+                WHERE id > (SELECT COALESCE(MAX(id), 0) FROM audit) - \(Int64(scanLimit)) AND time >= \(after)
+                    AND action = ANY(\(names))
+                ORDER BY id
+                """, logger: logger)
+                .map { row in
+                    let (action, time) = try row.decode((String, Int64).self)
+                    return (AuditAction(rawValue: action), Date(millisecondsSince1970: time))
+                }
         }
     }
 

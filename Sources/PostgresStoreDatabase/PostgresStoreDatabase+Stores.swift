@@ -13,6 +13,16 @@ extension PostgresStoreDatabase {
         }
     }
 
+    public func liveStore(named name: String) async throws -> Store? {
+        let logger = self.logger
+        return try await withConnection { connection in
+            let rows = try await connection.run(
+                "SELECT \(unescaped: PostgresStoreRow.columns) FROM store WHERE name = \(name) AND status <> 'deleted'", logger: logger
+            )
+            return try rows.first.map { try PostgresStoreRow($0).store() }
+        }
+    }
+
     public func stores(ids: Set<String>) async throws -> [String: Store] {
         guard !ids.isEmpty else { return [:] }
         let logger = self.logger

@@ -48,13 +48,34 @@ public final class Provisioner: Service, Sendable {
         self.intake = AsyncStream<Scheduled>.makeStream()
         self.configuration = configuration
         self.logger = logger
-        // Committed changes reach watchers from the database, in audit-id order.
-        database.observeCommits { [events] transition in
+        // Committed changes reach watchers from the database, in audit-id order (and
+        // the log at info, when configured).
+        database.observeCommits { [events, logger, logsTransitions = configuration.logsTransitions] transition in
+            if logsTransitions { Self.log(transition, to: logger) }
             events.publish(StoreEvent(
                 store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.event.toStatus,
                 action: transition.event.action, auditID: transition.event.id, time: transition.event.time
             ))
         }
+    }
+
+    /// One info line per committed status change: "store ready", with the store, the
+    /// move, what caused it and who; a failure with its one-line headline (the whole
+    /// reason is in the store and the audit log).
+    private static func log(_ transition: Transition, to logger: Logger) {
+        let event = transition.event
+        var metadata: Logger.Metadata = [
+            "store": "\(event.storeID)",
+            "name": "\(event.storeName)",
+            "from": "\(event.fromStatus?.rawValue ?? "none")",
+            "to": "\(event.toStatus.rawValue)",
+            "action": "\(event.action.rawValue)",
+            "actor": "\(event.actor)",
+        ]
+        if let requestID = event.requestID { metadata["request-id"] = "\(requestID)" }
+        if event.toStatus == .failed { metadata["reason"] = "\(FailureHeadline.of(event.message))" }
+        if event.toStatus == .ready, !transition.store.url.isEmpty { metadata["url"] = "\(transition.store.url)" }
+        logger.info("store \(event.toStatus.rawValue)", metadata: metadata)
     }
 
     public var deadline: Duration { configuration.deadline }
@@ -533,6 +554,7 @@ public final class Provisioner: Service, Sendable {
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
     private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws {
         try checkpoint(lease)
+        announce(.namespace, of: store)
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
         let secret = StoreSecrets.secretName(release: store.release)
         // The values exist only inside this call, and the driver redacts the one command
@@ -541,6 +563,7 @@ public final class Provisioner: Service, Sendable {
         // server's structured fields), and an attempt after the Secret exists does not know
         // them at all, so keeping them longer would only widen where they live.
         try checkpoint(lease)
+        announce(.secret, of: store)
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
         try checkpoint(lease)
         var values = [
@@ -559,6 +582,7 @@ public final class Provisioner: Service, Sendable {
             chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
             values: values
         )
+        announce(.install, of: store)
         while true {
             try checkpoint(lease)
             let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
@@ -591,7 +615,16 @@ public final class Provisioner: Service, Sendable {
             }
             break
         }
+        announce(.readiness, of: store)
         try await waitUntilReady(store, lease: lease)
+    }
+
+    /// Tells watchers that `step` of provisioning `store` begins, when configured to.
+    private func announce(_ step: ProvisioningStep, of store: Store) {
+        guard configuration.publishesProgress else { return }
+        events.publish(StoreEvent(
+            store: store, fromStatus: .provisioning, toStatus: .provisioning, action: .progress, auditID: 0, time: Date(), step: step
+        ))
     }
 
     /// Uninstalls the release, waits until its pods and volume claims are gone (a new

@@ -2,6 +2,13 @@
 public struct ProvisionerConfiguration: Sendable {
     /// Provisioning operations at once; the rest stay `queued`.
     public var maxConcurrentProvisions = 4
+    /// Whether every committed status change is logged at info ("store ready", with
+    /// the store, the move, the action, the actor). The daemon turns it on; embedded
+    /// uses (tests, benchmarks) keep their output quiet by default.
+    public var logsTransitions = false
+    /// Whether watchers hear each provisioning step as it begins (events with action
+    /// "progress", audit id 0, from this replica only). The daemon turns it on.
+    public var publishesProgress = false
     /// How long a provisioning attempt may take before it fails: the install (helm's
     /// own timeout, shorter) and then readiness.
     public var deadline: Duration = .seconds(600)

@@ -37,4 +37,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     /// Not a change: the store as it is when a watch begins (WatchStores' first
     /// event, audit id 0).
     public static let current = AuditAction(rawValue: "current")
+    /// Not a change: a provisioning step began (an event with its step, audit id
+    /// 0; never in the audit log).
+    public static let progress = AuditAction(rawValue: "progress")
 }

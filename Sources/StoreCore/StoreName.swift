@@ -1,3 +1,5 @@
+import Foundation
+
 /// A validated store name: a DNS-1123 label of at most ``maxLength`` characters.
 ///
 /// A value of this type is only made by ``validate(_:)``, so holding one promises the name
@@ -39,16 +41,14 @@ public struct StoreName: Sendable, Hashable {
             case "a"..."z", "0"..."9", "-":
                 continue
             case "A"..."Z":
-                let lowered = raw.lowercased()
-                let hint = (try? validate(lowered)) != nil ? ", for example \(lowered.quotedForMessage)" : ""
                 throw invalid(
                     "store name \(raw.quotedForMessage) contains the upper-case letter \"\(scalar)\" at position \(offset + 1); "
-                        + "names are lower case\(hint)"
+                        + "names are lower case\(suggestionHint(raw))"
                 )
             default:
                 throw invalid(
                     "store name \(raw.quotedForMessage) contains \(describe(scalar)) at position \(offset + 1); "
-                        + "use only lower-case letters a-z, digits 0-9 and '-'"
+                        + "use only lower-case letters a-z, digits 0-9 and '-'\(suggestionHint(raw))"
                 )
             }
         }
@@ -56,15 +56,41 @@ public struct StoreName: Sendable, Hashable {
         let first = scalars.first!
         let last = scalars.last!
         if first == "-" {
-            throw invalid("store name \(raw.quotedForMessage) starts with a hyphen; it must start with a letter")
+            throw invalid("store name \(raw.quotedForMessage) starts with a hyphen; it must start with a letter\(suggestionHint(raw))")
         }
         if ("0"..."9").contains(first) {
-            throw invalid("store name \(raw.quotedForMessage) starts with a digit; it must start with a letter")
+            throw invalid("store name \(raw.quotedForMessage) starts with a digit; it must start with a letter\(suggestionHint(raw))")
         }
         if last == "-" {
-            throw invalid("store name \(raw.quotedForMessage) ends with a hyphen; it must end with a letter or digit")
+            throw invalid("store name \(raw.quotedForMessage) ends with a hyphen; it must end with a letter or digit\(suggestionHint(raw))")
         }
         return StoreName(unchecked: raw)
+    }
+
+    /// A valid name close to `raw`, the dashboard's rule: accents dropped, lower case,
+    /// every run of other characters one '-', starting with a letter, at most
+    /// ``maxLength`` characters, no '-' at the end ("Bad_Name" → "bad-name", "9shop" →
+    /// "shop"); nil when nothing valid is left or it would be `raw` itself.
+    public static func suggestion(for raw: String) -> StoreName? {
+        var name = ""
+        for scalar in raw.decomposedStringWithCompatibilityMapping.lowercased().unicodeScalars {
+            if scalar.properties.generalCategory == .nonspacingMark { continue }
+            if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "-" {
+                name.unicodeScalars.append(scalar)
+            } else if name.last != "-" {
+                name += "-"
+            }
+        }
+        while name.contains("--") { name = name.replacingOccurrences(of: "--", with: "-") }
+        name = String(name.drop { !("a"..."z").contains($0) }.prefix(maxLength))
+        while name.last == "-" { name.removeLast() }
+        guard name != raw, let valid = try? validate(name) else { return nil }
+        return valid
+    }
+
+    /// ", for example "bad-name"" when there is a suggestion, else nothing.
+    private static func suggestionHint(_ raw: String) -> String {
+        suggestion(for: raw).map { ", for example \($0.value.quotedForMessage)" } ?? ""
     }
 
     private static func invalid(_ message: String) -> PlatformError {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import StoreCore
 
@@ -41,6 +42,25 @@ extension SQLiteStoreDatabase {
         arguments += [max(0, limit)]
         return try await readStatement { [arguments] db in
             try AuditRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try $0.event() }
+        }
+    }
+
+    public func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
+        -> [(action: AuditAction, time: Date)]
+    {
+        guard !actions.isEmpty, scanLimit > 0 else { return [] }
+        let list = try Self.jsonArray(actions.map(\.rawValue))
+        let after = since.millisecondsSince1970
+        return try await readStatement { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT "action", "time" FROM "audit"
+                WHERE "id" > (SELECT COALESCE(MAX("id"), 0) FROM "audit") - ? AND "time" >= ?
+                    AND "action" IN (SELECT value FROM json_each(?))
+                ORDER BY "id"
+                """)
+            return try Row.fetchAll(statement, arguments: [scanLimit, after, list]).map { row in
+                (AuditAction(rawValue: row[0]), Date(millisecondsSince1970: row[1]))
+            }
         }
     }
 

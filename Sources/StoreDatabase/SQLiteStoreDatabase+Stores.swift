@@ -15,6 +15,13 @@ extension SQLiteStoreDatabase {
         }
     }
 
+    public func liveStore(named name: String) async throws -> Store? {
+        try await readStatement { db in
+            let statement = try db.cachedStatement(sql: StoreRecord.selectSQL + " WHERE name = ? AND status != ?")
+            return try StoreRecord.readOne(statement, arguments: [name, StoreStatus.deleted.rawValue])?.store()
+        }
+    }
+
     public func stores(ids: Set<String>) async throws -> [String: Store] {
         guard !ids.isEmpty else { return [:] }
         let list = try Self.jsonArray(ids)

@@ -120,6 +120,10 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// The store with this id, in any status (deleted ones too); `nil` if none.
     func store(id: String) async throws -> Store?
 
+    /// The live (not deleted) store with this name; `nil` if none. Names are unique
+    /// among live stores, so there is at most one.
+    func liveStore(named name: String) async throws -> Store?
+
     /// The stores with these ids, by id, in one read; ids with no store are left out.
     func stores(ids: Set<String>) async throws -> [String: Store]
 
@@ -168,6 +172,11 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// The last `limit` audit rows that moved a store to ``StoreStatus/failed``, newest
     /// first, with the reason in their message. `limit` 0 or less gives none.
     func recentFailures(limit: Int) async throws -> [AuditEvent]
+
+    /// The action and time of every audit row with one of `actions` written at or
+    /// after `since`, among the last `scanLimit` rows of the log (so the read stays
+    /// bounded however long the log is), oldest first. For the last hour's activity.
+    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws -> [(action: AuditAction, time: Date)]
 
     /// How many audit rows there are, for one store or (`nil`) for all.
     func auditCount(storeID: String?) async throws -> Int

@@ -23,6 +23,57 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What followed a failure.
+public nonisolated enum Storeplatform_V1_FailureResolution: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Nothing yet: the store is still failed with this reason; retry or delete it.
+  case `open` // = 1
+
+  /// The store was retried (queued again); store_status says how that went:
+  /// ready (resolved), queued or provisioning (under way), failed (failed again,
+  /// a newer record has why).
+  case retried // = 2
+
+  /// The store was deleted, or is being deleted (store_status says which).
+  case deleted // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .open
+    case 2: self = .retried
+    case 3: self = .deleted
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .open: return 1
+    case .retried: return 2
+    case .deleted: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Storeplatform_V1_FailureResolution] = [
+    .unspecified,
+    .open,
+    .retried,
+    .deleted,
+  ]
+
+}
+
 public nonisolated struct Storeplatform_V1_HealthRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -136,6 +187,35 @@ public nonisolated struct Storeplatform_V1_FailureRecord: Sendable {
   /// When it failed, Unix milliseconds.
   public var timeMs: Int64 = 0
 
+  /// reason in one line, as Store.error_summary summarizes it.
+  public var summary: String = String()
+
+  /// What followed: nothing yet, a retry, or a delete.
+  public var resolution: Storeplatform_V1_FailureResolution = .unspecified
+
+  /// The store's status now.
+  public var storeStatus: Storeplatform_V1_StoreStatus = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Creates and failures in one span of time.
+public nonisolated struct Storeplatform_V1_ActivityBucket: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// When the span starts, Unix milliseconds; it lasts five minutes.
+  public var startMs: Int64 = 0
+
+  /// Stores created in it.
+  public var creates: UInt32 = 0
+
+  /// Provisioning or deletion failures in it.
+  public var failures: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -177,6 +257,14 @@ public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
 
   /// Corrections made by this replica's reconcile passes since it started.
   public var reconcileCorrections: UInt64 = 0
+
+  /// The quota in force: at most this many live (not deleted) stores; with
+  /// stores_by_status it gives "7 / 10 live stores".
+  public var maxLiveStores: UInt32 = 0
+
+  /// Creates and failures in the last hour, in twelve five-minute spans, oldest
+  /// first, the last ending now (counted among the latest 10,000 audit rows).
+  public var lastHour: [Storeplatform_V1_ActivityBucket] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -238,6 +326,10 @@ public nonisolated struct Storeplatform_V1_AuditEvent: Sendable {
   /// The request that caused it, when there was one.
   public var requestID: String = String()
 
+  /// message in one line of at most 100 characters (a failure's as
+  /// Store.error_summary summarizes it), for lists; message has the whole text.
+  public var summary: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -262,6 +354,10 @@ public nonisolated struct Storeplatform_V1_ListAuditResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "storeplatform.v1"
+
+nonisolated extension Storeplatform_V1_FailureResolution: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAILURE_RESOLUTION_UNSPECIFIED\0\u{1}FAILURE_RESOLUTION_OPEN\0\u{1}FAILURE_RESOLUTION_RETRIED\0\u{1}FAILURE_RESOLUTION_DELETED\0")
+}
 
 nonisolated extension Storeplatform_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthRequest"
@@ -458,7 +554,7 @@ nonisolated extension Storeplatform_V1_StatusCount: SwiftProtobuf.Message, Swift
 
 nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FailureRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}reason\0\u{3}time_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}store_name\0\u{1}reason\0\u{3}time_ms\0\u{1}summary\0\u{1}resolution\0\u{3}store_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -470,6 +566,9 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
       case 2: try { try decoder.decodeSingularStringField(value: &self.storeName) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.summary) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.resolution) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.storeStatus) }()
       default: break
       }
     }
@@ -488,6 +587,15 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
     if self.timeMs != 0 {
       try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 4)
     }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 5)
+    }
+    if self.resolution != .unspecified {
+      try visitor.visitSingularEnumField(value: self.resolution, fieldNumber: 6)
+    }
+    if self.storeStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.storeStatus, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -496,6 +604,49 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
     if lhs.storeName != rhs.storeName {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.summary != rhs.summary {return false}
+    if lhs.resolution != rhs.resolution {return false}
+    if lhs.storeStatus != rhs.storeStatus {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ActivityBucket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ActivityBucket"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_ms\0\u{1}creates\0\u{1}failures\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.startMs) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.creates) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.failures) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.startMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startMs, fieldNumber: 1)
+    }
+    if self.creates != 0 {
+      try visitor.visitSingularUInt32Field(value: self.creates, fieldNumber: 2)
+    }
+    if self.failures != 0 {
+      try visitor.visitSingularUInt32Field(value: self.failures, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ActivityBucket, rhs: Storeplatform_V1_ActivityBucket) -> Bool {
+    if lhs.startMs != rhs.startMs {return false}
+    if lhs.creates != rhs.creates {return false}
+    if lhs.failures != rhs.failures {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -503,7 +654,7 @@ nonisolated extension Storeplatform_V1_FailureRecord: SwiftProtobuf.Message, Swi
 
 nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetMetricsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0\u{3}last_hour\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -519,6 +670,8 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.activeOperations) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.reconcilePasses) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.reconcileCorrections) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxLiveStores) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.lastHour) }()
       default: break
       }
     }
@@ -553,6 +706,12 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if self.reconcileCorrections != 0 {
       try visitor.visitSingularUInt64Field(value: self.reconcileCorrections, fieldNumber: 8)
     }
+    if self.maxLiveStores != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxLiveStores, fieldNumber: 9)
+    }
+    if !self.lastHour.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.lastHour, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -565,6 +724,8 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if lhs.activeOperations != rhs.activeOperations {return false}
     if lhs.reconcilePasses != rhs.reconcilePasses {return false}
     if lhs.reconcileCorrections != rhs.reconcileCorrections {return false}
+    if lhs.maxLiveStores != rhs.maxLiveStores {return false}
+    if lhs.lastHour != rhs.lastHour {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -612,7 +773,7 @@ nonisolated extension Storeplatform_V1_ListAuditRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0\u{1}summary\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -630,6 +791,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
       case 8: try { try decoder.decodeSingularEnumField(value: &self.toStatus) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.summary) }()
       default: break
       }
     }
@@ -666,6 +828,9 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 10)
     }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -680,6 +845,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if lhs.toStatus != rhs.toStatus {return false}
     if lhs.message != rhs.message {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.summary != rhs.summary {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -146,6 +146,11 @@ public nonisolated struct Storeplatform_V1_Store: Sendable {
   /// limited to their own stores may change those.
   public var owner: String = String()
 
+  /// error_message in one line of at most 100 characters, for lists and cards:
+  /// "CrashLoopBackOff: wordpress, exit 1", "not ready after 600 s: …", "helm install
+  /// failed: …", else its first clause. Empty when error_message is.
+  public var errorSummary: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -196,8 +201,13 @@ public nonisolated struct Storeplatform_V1_GetStoreRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The store's id.
+  /// The store's id. Give either id or name, not both.
   public var id: String = String()
+
+  /// Instead of id: the name of a live (not deleted) store, which is unique among
+  /// live stores. NOT_FOUND when no live store has it (a deleted store is found
+  /// by its id only).
+  public var name: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -386,7 +396,10 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
   /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
-  /// one store starts with (not a transition; audit_id is 0).
+  /// one store starts with (not a transition; audit_id is 0); or "progress" when a
+  /// provisioning step begins (not a transition: audit_id 0, from and to
+  /// provisioning, step set; sent live by the replica that runs the store, never
+  /// replayed).
   public var action: String {
     get {_storage._action}
     set {_uniqueStorage()._action = newValue}
@@ -402,6 +415,13 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
   public var timeMs: Int64 {
     get {_storage._timeMs}
     set {_uniqueStorage()._timeMs = newValue}
+  }
+
+  /// For action "progress", the step that began: "namespace", "secret", "install"
+  /// or "readiness", in that order; empty otherwise.
+  public var step: String {
+    get {_storage._step}
+    set {_uniqueStorage()._step = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -421,7 +441,7 @@ nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -444,6 +464,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.provisioningDurationMs) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.release) }()
       case 15: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 16: try { try decoder.decodeSingularStringField(value: &self.errorSummary) }()
       default: break
       }
     }
@@ -495,6 +516,9 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if !self.owner.isEmpty {
       try visitor.visitSingularStringField(value: self.owner, fieldNumber: 15)
     }
+    if !self.errorSummary.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorSummary, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -514,6 +538,7 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if lhs.provisioningDurationMs != rhs.provisioningDurationMs {return false}
     if lhs.release != rhs.release {return false}
     if lhs.owner != rhs.owner {return false}
+    if lhs.errorSummary != rhs.errorSummary {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -590,7 +615,7 @@ nonisolated extension Storeplatform_V1_CreateStoreResponse: SwiftProtobuf.Messag
 
 nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStoreRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -599,6 +624,7 @@ nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       default: break
       }
     }
@@ -608,11 +634,15 @@ nonisolated extension Storeplatform_V1_GetStoreRequest: SwiftProtobuf.Message, S
     if !self.id.isEmpty {
       try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
     }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_GetStoreRequest, rhs: Storeplatform_V1_GetStoreRequest) -> Bool {
     if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -892,7 +922,7 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
 
 nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0\u{1}step\0")
 
   fileprivate class _StorageClass {
     var _store: Storeplatform_V1_Store? = nil
@@ -901,6 +931,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
     var _action: String = String()
     var _auditID: Int64 = 0
     var _timeMs: Int64 = 0
+    var _step: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -917,6 +948,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
       _action = source._action
       _auditID = source._auditID
       _timeMs = source._timeMs
+      _step = source._step
     }
   }
 
@@ -941,6 +973,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
         case 4: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
         case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._auditID) }()
         case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._timeMs) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._step) }()
         default: break
         }
       }
@@ -971,6 +1004,9 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
       if _storage._timeMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._timeMs, fieldNumber: 6)
       }
+      if !_storage._step.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._step, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -986,6 +1022,7 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
         if _storage._action != rhs_storage._action {return false}
         if _storage._auditID != rhs_storage._auditID {return false}
         if _storage._timeMs != rhs_storage._timeMs {return false}
+        if _storage._step != rhs_storage._step {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -39,6 +39,7 @@ struct Audit: AsyncParsableCommand {
                 if response.events.isEmpty {
                     print("no audit events")
                 } else {
+                    // A message's one-line summary; --json has the whole text.
                     let header = ["TIME", "ACTOR", "ACTION", "STORE", "FROM→TO", "MESSAGE"]
                     printTable([header] + response.events.map { event in
                         [
@@ -47,7 +48,7 @@ struct Audit: AsyncParsableCommand {
                             event.action,
                             event.storeName.isEmpty ? event.storeID : event.storeName,
                             formatTransition(from: event.fromStatus, to: event.toStatus),
-                            singleLine(event.message),
+                            event.summary.isEmpty ? singleLine(event.message) : event.summary,
                         ]
                     })
                 }

@@ -9,6 +9,8 @@ enum CLIError: Error {
     /// The operation a --wait followed failed, or the wait ended without an
     /// outcome: exit 1, like a refused call.
     case failed(String)
+    /// The daemon could not be reached: exit 3, printed as UNAVAILABLE.
+    case unreachable(String)
 }
 
 /// Runs a subcommand's body, printing failures as "error: CODE: message" on
@@ -25,6 +27,9 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch CLIError.usage(let message) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         throw ExitCode(2)
+    } catch CLIError.unreachable(let message) {
+        FileHandle.standardError.write(Data("error: UNAVAILABLE: \(message)\n".utf8))
+        throw ExitCode(3)
     } catch CLIError.failed(let message) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         throw ExitCode(1)

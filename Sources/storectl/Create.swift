@@ -9,8 +9,11 @@ struct Create: AsyncParsableCommand {
         discussion: """
             The daemon answers at once with the store in status queued and provisions it in \
             the background. Without --wait the new store is printed. With --wait one line is \
-            printed per status change (queued, provisioning, "ready at <url>" or "failed: \
-            <reason>"); storectl exits 0 when the store is ready and 1 when it failed, is \
+            printed per status change, each with the time it happened: the first names the \
+            store and its id ("my-shop (st_…): queued"), the next ones say how long after it \
+            they came ("provisioning (+0.1s)", "ready at <url> (+4.2s)" or "failed: <reason> \
+            (+9.0s)"), and while provisioning each step as it begins ("provisioning, step 3 \
+            of 4: installing the Helm release (+1.0s)"); storectl exits 0 when the store is ready and 1 when it failed, is \
             deleted meanwhile, or is not ready within --wait-timeout. With --json the first \
             line is the CreateStoreResponse and every later line holds the store after a \
             change under "store".

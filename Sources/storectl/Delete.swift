@@ -13,23 +13,23 @@ struct Delete: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The store's id.", valueName: "id"))
-    var id: String
+    @Argument(help: ArgumentHelp(StoreReference.help, valueName: "store"))
+    var store: String
 
     @OptionGroup var waiting: WaitOptions
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !id.isEmpty else { throw ValidationError("ID must not be empty") }
+        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
     }
 
     func run() async throws {
         try await runReportingErrors {
-            var request = Storeplatform_V1_DeleteStoreRequest()
-            request.id = id
-            try await connection.call(StorePlatformMethod.StoreService.deleteStore, request) {
-                response, client in
+            try await connection.withClient { client in
+                var request = Storeplatform_V1_DeleteStoreRequest()
+                request.id = try await StoreReference(store).id(using: client, timeout: connection.callTimeout)
+                let response = try await client.unary(StorePlatformMethod.StoreService.deleteStore, request, timeout: connection.callTimeout)
                 try await waiting.report(response, store: response.store, goal: .deleted, client: client, connection: connection)
             }
         }

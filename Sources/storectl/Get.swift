@@ -5,20 +5,18 @@ import StoreRPC
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show every field of one store.")
 
-    @Argument(help: ArgumentHelp("The store's id.", valueName: "id"))
-    var id: String
+    @Argument(help: ArgumentHelp(StoreReference.help, valueName: "store"))
+    var store: String
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !id.isEmpty else { throw ValidationError("ID must not be empty") }
+        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
     }
 
     func run() async throws {
         try await runReportingErrors {
-            var request = Storeplatform_V1_GetStoreRequest()
-            request.id = id
-            try await connection.show(StorePlatformMethod.StoreService.getStore, request) {
+            try await connection.show(StorePlatformMethod.StoreService.getStore, StoreReference(store).getRequest) {
                 response, _ in printTable(response.store.detailRows)
             }
         }

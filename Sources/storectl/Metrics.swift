@@ -13,7 +13,11 @@ struct Metrics: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             try await connection.show(StorePlatformMethod.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest()) { metrics, _ in
-                printSection("Stores by status", metrics.storesByStatus.map { [$0.status.name, String($0.count)] })
+                let live = metrics.storesByStatus.filter { $0.status != .deleted }.reduce(0) { $0 + $1.count }
+                printSection(
+                    "Stores by status (\(live) / \(metrics.maxLiveStores) live)",
+                    metrics.storesByStatus.map { [$0.status.name, String($0.count)] }
+                )
 
                 let provisioning = metrics.provisioning
                 print()
@@ -35,14 +39,24 @@ struct Metrics: AsyncParsableCommand {
                 if metrics.recentFailures.isEmpty {
                     printSection("Recent failures", [["none"]])
                 } else {
-                    printSection("Recent failures (newest first)", [["TIME", "STORE", "REASON"]] + metrics.recentFailures.map { failure in
+                    printSection("Recent failures (newest first)", [["TIME", "STORE", "SINCE", "REASON"]] + metrics.recentFailures.map { failure in
                         [
                             formatTimestamp(milliseconds: failure.timeMs),
                             failure.storeName.isEmpty ? failure.storeID : "\(failure.storeName) (\(failure.storeID))",
-                            singleLine(failure.reason),
+                            failure.outcome,
+                            failure.summary.isEmpty ? singleLine(failure.reason) : failure.summary,
                         ]
                     })
+                    printNote("the whole reason of a failure: storectl get ID")
                 }
+
+                print()
+                let creates = metrics.lastHour.reduce(0) { $0 + $1.creates }
+                let failures = metrics.lastHour.reduce(0) { $0 + $1.failures }
+                printSection("Last hour (five-minute spans, oldest first)", [
+                    ["creates", "\(creates)", metrics.lastHour.map { String($0.creates) }.joined(separator: " ")],
+                    ["failures", "\(failures)", metrics.lastHour.map { String($0.failures) }.joined(separator: " ")],
+                ])
 
                 print()
                 printSection("Counters (since the daemon started)", [
@@ -60,5 +74,23 @@ struct Metrics: AsyncParsableCommand {
     private func printSection(_ title: String, _ rows: [[String]]) {
         print(title)
         printTable(rows.map { row in row.isEmpty ? row : ["  " + row[0]] + row.dropFirst() })
+    }
+}
+
+extension Storeplatform_V1_FailureRecord {
+    /// What followed the failure, in words: "open" while the store is still failed
+    /// with it; "resolved: retried, ready" or "resolved: deleted" once the store is
+    /// ready again or gone; otherwise where the retry or the delete is.
+    var outcome: String {
+        switch (resolution, storeStatus) {
+        case (.open, _): "open"
+        case (_, .deleted): "resolved: deleted"
+        case (.retried, .ready): "resolved: retried, ready"
+        case (.retried, .failed): "retried, failed again"
+        case (.retried, let status): "retried, \(status.name)"
+        case (.deleted, .failed): "delete failed"
+        case (.deleted, let status): "delete, \(status.name)"
+        default: "-"
+        }
     }
 }

@@ -3,11 +3,15 @@ import StorePlatformProto
 
 extension Storeplatform_V1_Store {
     /// The columns of ``listRow(now:)``.
-    static let listHeader = ["ID", "NAME", "ENGINE", "STATUS", "OWNER", "URL", "AGE"]
+    static let listHeader = ["ID", "NAME", "ENGINE", "STATUS", "OWNER", "URL", "AGE", "REASON"]
 
-    /// One row of `storectl list`.
+    /// One row of `storectl list`; REASON is the failure's one-line summary
+    /// (`storectl get` shows the whole reason).
     func listRow(now: Date) -> [String] {
-        [id, name, engine, status.name, ownerText, url.isEmpty ? "-" : url, formatAge(sinceMilliseconds: createdAtMs, now: now)]
+        [
+            id, name, engine, status.name, ownerText, url.isEmpty ? "-" : url, formatAge(sinceMilliseconds: createdAtMs, now: now),
+            errorSummary.isEmpty ? "-" : errorSummary,
+        ]
     }
 
     /// Every field, one "field  value" row each, for `get` and for the answer
@@ -29,7 +33,10 @@ extension Storeplatform_V1_Store {
             ["deleted at", formatTimestamp(milliseconds: deletedAtMs)],
             ["provisioned in", formatDuration(milliseconds: Double(provisioningDurationMs))],
         ]
-        if !errorMessage.isEmpty { rows.append(["error", errorMessage]) }
+        if !errorMessage.isEmpty {
+            rows.append(["failure", errorSummary])
+            rows.append(["error", errorMessage])
+        }
         return rows
     }
 

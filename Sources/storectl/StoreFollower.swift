@@ -40,12 +40,16 @@ struct StoreFollower: Sendable {
 
         do {
             for try await event in events where event.store.id == initial.id {
+                if event.action == "progress" {
+                    try showProgress(event, since: initial)
+                    continue
+                }
                 // The stream starts with the store's current state (action "current"),
                 // taken after the watch was registered, so a change committed before
                 // the watch opened is not missed; repeats of what was shown are skipped.
                 guard isNews(event.store, after: last) else { continue }
                 last = event.store
-                try show(event, store: last)
+                try show(event, store: last, since: initial)
                 if try settled(last) { return }
             }
         } catch let error as RPCError where error.code == .deadlineExceeded {
@@ -67,11 +71,26 @@ struct StoreFollower: Sendable {
         store.status != last.status && store.updatedAtMs >= last.updatedAtMs
     }
 
-    private func show(_ message: some SwiftProtobuf.Message, store: Storeplatform_V1_Store) throws {
+    /// One line per provisioning step as it begins: "2026-05-01T12:00:01Z
+    /// provisioning, step 3 of 4: installing the Helm release (+1.0s)".
+    private func showProgress(_ event: Storeplatform_V1_StoreEvent, since initial: Storeplatform_V1_Store) throws {
+        if json {
+            try printJSONLine(event)
+        } else {
+            let elapsed = Double(max(0, event.timeMs - initial.updatedAtMs)) / 1000
+            printLine("\(formatTimestamp(milliseconds: event.timeMs))  provisioning, \(event.stepText) (+\(formatDuration(seconds: elapsed)))")
+        }
+    }
+
+    /// One line per change: when it happened (the daemon's time), the new status,
+    /// and how long after the operation started ("2026-05-01T12:00:03Z  ready at
+    /// http://… (+4.2s)").
+    private func show(_ message: some SwiftProtobuf.Message, store: Storeplatform_V1_Store, since initial: Storeplatform_V1_Store) throws {
         if json {
             try printJSONLine(message)
         } else {
-            printLine(store.statusLine)
+            let elapsed = Double(max(0, store.updatedAtMs - initial.updatedAtMs)) / 1000
+            printLine("\(formatTimestamp(milliseconds: store.updatedAtMs))  \(store.statusLine) (+\(formatDuration(seconds: elapsed)))")
         }
     }
 
@@ -96,5 +115,16 @@ struct StoreFollower: Sendable {
         default:
             return false
         }
+    }
+}
+
+extension Storeplatform_V1_StoreEvent {
+    /// "step 3 of 4: installing the Helm release" for a progress event's step.
+    var stepText: String {
+        let steps = ["namespace": "creating the namespace", "secret": "writing the store's Secret",
+                     "install": "installing the Helm release", "readiness": "waiting for the pods to be ready"]
+        let order = ["namespace", "secret", "install", "readiness"]
+        guard let index = order.firstIndex(of: step) else { return "step \(step)" }
+        return "step \(index + 1) of \(order.count): \(steps[step] ?? step)"
     }
 }

@@ -105,7 +105,12 @@ struct ConnectionOptions: ParsableArguments {
             metadata["authorization"] = "Bearer \(tokens.tokens[0].secret)"
         }
         let endpoint = try tcp.map { try RPCEndpoint.tcp($0) } ?? .unix(path: socket)
-        return try await RPCClient.connect(to: endpoint, metadata: metadata, tls: tcp == nil ? nil : tlsOptions)
+        do {
+            return try await RPCClient.connect(to: endpoint, metadata: metadata, tls: tcp == nil ? nil : tlsOptions)
+        } catch let error as RPCError where error.code == .unavailable && error.message.hasPrefix("cannot connect to ") {
+            // A failed TLS handshake says so itself; this is no connection at all.
+            throw CLIError.unreachable(Unreachable(endpoint: endpoint, failure: error.message).message)
+        }
     }
 
     /// Connects, runs `body` and closes the connection, also when `body` throws.

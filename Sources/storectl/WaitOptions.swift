@@ -5,7 +5,7 @@ import SwiftProtobuf
 
 /// `--wait` and `--wait-timeout`, shared by create, delete and retry.
 struct WaitOptions: ParsableArguments {
-    @Flag(help: "Follow the store until it is ready (create, retry) or deleted (delete), printing one line per status change; exit 1 if it fails.")
+    @Flag(help: "Follow the store until it is ready (create, retry) or deleted (delete), printing one line per status change with its time; exit 1 if it fails.")
     var wait = false
 
     @Option(help: ArgumentHelp("Seconds --wait follows the store before giving up with exit 1; the operation itself carries on.", valueName: "seconds"))
@@ -37,7 +37,8 @@ struct WaitOptions: ParsableArguments {
         if connection.json {
             try printJSONLine(response)
         } else {
-            printLine(store.statusLine)
+            // The first line names the store by id too: the other commands take either.
+            printLine("\(formatTimestamp(milliseconds: store.updatedAtMs))  \(store.label): \(store.statusLine)")
         }
         let follower = StoreFollower(
             client: client,

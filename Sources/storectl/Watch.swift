@@ -16,7 +16,7 @@ struct Watch: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Only this store's changes.", valueName: "id"))
+    @Option(help: ArgumentHelp("Only this store's changes: its id (st_…) or the name of a live store.", valueName: "store"))
     var store: String?
 
     @Option(help: ArgumentHelp("First the changes committed after this audit id (storectl audit shows ids).", valueName: "audit-id"))
@@ -29,10 +29,16 @@ struct Watch: AsyncParsableCommand {
         if after < 0 { throw ValidationError("--after must not be negative") }
     }
 
+    /// The id of the store --store names (an id, or a live store's name); "" for every store.
+    private func watchedStoreID(_ client: RPCClient) async throws -> String {
+        guard let store else { return "" }
+        return try await StoreReference(store).id(using: client, timeout: connection.callTimeout)
+    }
+
     func run() async throws {
         try await runReportingErrors {
             try await connection.withClient { client in
-                let storeID = store ?? ""
+                let storeID = try await watchedStoreID(client)
                 let json = connection.json
                 let start = after
                 try await cancellingOnInterrupt {
@@ -71,6 +77,9 @@ struct Watch: AsyncParsableCommand {
 extension Storeplatform_V1_StoreEvent {
     /// "2025-05-01T12:00:03Z  shop-1 (st_…)  provisioning → ready  ready  http://…"
     fileprivate var watchLine: String {
+        if action == "progress" {
+            return [formatTimestamp(milliseconds: timeMs), store.label, "provisioning", stepText].joined(separator: "  ")
+        }
         var fields = [
             formatTimestamp(milliseconds: timeMs),
             store.label,

@@ -452,6 +452,8 @@ struct DaemonCommand: AsyncParsableCommand {
         logger.info("open-file limit", metadata: openFiles)
         var provisioning = ProvisionerConfiguration()
         provisioning.maxConcurrentProvisions = maxConcurrentProvisions
+        provisioning.logsTransitions = true
+        provisioning.publishesProgress = true
         provisioning.replicaID = replicaID
         provisioning.leaseTTL = .seconds(leaseTTL)
         provisioning.deadline = .seconds(provisionDeadline)
@@ -490,11 +492,15 @@ struct DaemonCommand: AsyncParsableCommand {
                 "tcp:\(host):\(port)" + (tls != nil ? " (tls)" : "") + (configuration.tcp?.tokens != nil ? " (bearer token required)" : "")
             )
         }
+        var cluster = info.clusterDriver.rawValue
+        if info.clusterSimulated {
+            cluster += " (SimulatedCluster: embedded simulator, no real Kubernetes; \(try simulatedFaultsDescription()))"
+        }
         logger.info(
             "storeplatformd \(info.version) serving",
             metadata: [
                 "listening": "\(listening.joined(separator: ", "))",
-                "cluster": "\(info.clusterDriver.rawValue)\(info.clusterSimulated ? " (SimulatedCluster: embedded simulator, no real Kubernetes)" : "")",
+                "cluster": "\(cluster)",
                 "data-dir": "\(dataDir)",
                 "database": "\(database.backend) \(database.location)",
                 "replica": "\(replicaID)",
@@ -631,6 +637,18 @@ extension DaemonCommand {
             certificateChain: tlsCert, privateKey: tlsKey, clientCA: tlsClientCA.isEmpty ? nil : tlsClientCA,
             clientCertificates: ServerTLSFiles.ClientCertificates(rawValue: tlsClientCerts) ?? .required
         )
+    }
+
+    /// The faults the simulated cluster injects, for the start-up line: "no injected
+    /// faults", or "injected faults: crashloop p=0.5, install-error p=1 (seed 7, first
+    /// 1 attempt of each release)".
+    func simulatedFaultsDescription() throws -> String {
+        let configuration = try simulatedClusterConfiguration()
+        guard !configuration.faults.isEmpty else { return "no injected faults" }
+        let faults = configuration.faults.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\($0.key.rawValue) p=\($0.value == $0.value.rounded() ? String(Int($0.value)) : String($0.value))" }
+        let attempts = configuration.faultAttempts == 1 ? "first attempt" : "first \(configuration.faultAttempts) attempts"
+        return "injected faults: \(faults.joined(separator: ", ")) (seed \(configuration.seed), \(attempts) of each release)"
     }
 
     func simulatedClusterConfiguration() throws -> SimulatedClusterConfiguration {

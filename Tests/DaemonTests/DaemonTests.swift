@@ -58,10 +58,90 @@ struct DaemonTests {
         try await daemon.terminate()
     }
 
-    @Test func storectlReportsAnUnreachableDaemonWithExitCode3() async throws {
-        let result = try await runProduct("storectl", ["health", "--socket", temporaryPath("no-daemon", suffix: ".sock")])
+    /// The start-up line names the faults the simulator injects; every committed
+    /// status change is one info line; a limits change is one line too.
+    @Test func theLogNamesInjectedFaultsAndEveryTransitionOnOneLine() async throws {
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--sim-fault", "crashloop=0.5", "--sim-fault", "imagepull=0.25", "--sim-seed", "7"])
+        try await daemon.start()
+        let serving = try #require(daemon.log.split(separator: "\n").first { $0.contains(" serving") })
+        #expect(serving.contains(
+            "SimulatedCluster: embedded simulator, no real Kubernetes; injected faults: crashloop p=0.5, imagepull p=0.25 (seed 7, first attempt of each release)"
+        ), "\(serving)")
+
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let store = try await client.create("logged")
+        let ended = try await client.waitFor(store.id, [.ready, .failed])
+        let last = ended.status == .ready ? "store ready" : "store failed"
+        let lines = try await pollUntil("the log has the store's last transition") { () -> [Substring]? in
+            let lines = daemon.log.split(separator: "\n").filter { $0.contains("store=\(store.id)") }
+            return lines.contains { $0.contains(last) } ? lines : nil
+        }
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains(" info ") }, "\(lines)")
+        #expect(lines[0].contains("store queued") && lines[0].contains("action=create") && lines[0].contains("from=none"), "\(lines[0])")
+        #expect(lines[1].contains("store provisioning") && lines[1].contains("from=queued"), "\(lines[1])")
+        #expect(lines[2].contains(last) && lines[2].contains("from=provisioning"), "\(lines[2])")
+        if ended.status == .failed {
+            #expect(lines[2].contains("reason=\(ended.errorSummary)"), "\(lines[2])")
+        }
+        await client.close()
+
+        let limits = try await runProduct("storectl", ["limits", "--max-live-stores", "7", "--socket", daemon.socketPath])
+        #expect(limits.status == 0, "\(limits.stderr)")
+        let log = daemon.log
+        let updated = try #require(log.split(separator: "\n").first { $0.contains("limits updated") })
+        #expect(updated.contains("max_live_stores=7 requests_per_minute=100000"), "\(updated)")
+        // The next line, if any, is another entry (a timestamp), not the rest of a dump.
+        let after = log[log.range(of: String(updated))!.upperBound...].dropFirst()
+        #expect(after.isEmpty || after.first?.isNumber == true, "\(after.prefix(200))")
+        try await daemon.terminate()
+    }
+
+    /// The hint every unreachable-socket message ends with.
+    static let socketHint = "Is storeplatformd running? It listens on the socket its --socket (or STOREPLATFORM_SOCKET) names; "
+        + "give storectl the same path with --socket PATH or STOREPLATFORM_SOCKET=PATH."
+
+    @Test func storectlReportsAMissingSocketWithExitCode3AndAHint() async throws {
+        let path = temporaryPath("no-daemon", suffix: ".sock")
+        let result = try await runProduct("storectl", ["health", "--socket", path])
         #expect(result.status == 3)
-        #expect(result.stderr.contains("error: UNAVAILABLE: cannot connect to unix:/tmp/no-daemon-"))
+        #expect(result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd: there is no socket at \(path). \(Self.socketHint)\n")
+    }
+
+    @Test func storectlReportsASocketNobodyListensOn() async throws {
+        // A socket file left behind: bound, never listening, so a connect is refused.
+        let directory = try makeTemporaryDirectory("stale")
+        let path = directory + "/storeplatformd.sock"
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+
+        let result = try await runProduct("storectl", ["list", "--socket", path])
+        #expect(result.status == 3)
+        #expect(
+            result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd: nothing is listening on the socket \(path) "
+                + "(a daemon that stopped may have left it behind). \(Self.socketHint)\n"
+        )
+    }
+
+    @Test func storectlReportsATCPAddressNobodyListensOn() async throws {
+        let port = try freeLoopbackPort()
+        let result = try await runProduct("storectl", ["health", "--tcp", "127.0.0.1:\(port)"])
+        #expect(result.status == 3)
+        #expect(
+            result.stderr == "error: UNAVAILABLE: cannot reach storeplatformd at 127.0.0.1:\(port) (connection refused). "
+                + "Is storeplatformd running with --tcp 127.0.0.1:\(port)? Give storectl the daemon's address with --tcp HOST:PORT, "
+                + "or leave --tcp out to use its Unix socket.\n"
+        )
     }
 
     @Test func storectlRejectsBadUsageWithExitCode64() async throws {

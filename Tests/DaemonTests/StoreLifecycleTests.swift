@@ -154,6 +154,125 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
+    /// --wait prints each provisioning step as it begins, after the status lines
+    /// that come before it.
+    @Test func createWaitPrintsTheProvisioningSteps() async throws {
+        let daemon = try DaemonProcess(extraArguments: [
+            "--sim-install-delay", "1", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+        ])
+        try await daemon.start()
+        let created = try await runProduct("storectl", ["create", "stepped", "--wait", "--socket", daemon.socketPath])
+        #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
+        let lines = created.stdout.split(separator: "\n").map(String.init)
+        let steps = lines.compactMap { $0.firstMatch(of: /Z  provisioning, step (\d) of 4: [a-z' ]+ \(\+\d+\.\ds\)$/).map { Int($0.1)! } }
+        // The steps the watch was open for, in order; the last begins a second after the install did.
+        #expect(steps == steps.sorted() && steps.last == 4 && Set(steps).count == steps.count, "\(created.stdout)")
+        #expect(lines.contains { $0.contains("provisioning, step 4 of 4: waiting for the pods to be ready (+") }, "\(created.stdout)")
+        #expect(lines.last?.contains("ready at http://stepped.stores.localhost (+") == true, "\(created.stdout)")
+        try await daemon.terminate()
+    }
+
+    /// get, retry, delete and watch take a store's name as well as its id; a
+    /// deleted store is found by its id only.
+    @Test(arguments: DaemonDatabase.all)
+    func storectlNamesAStoreByNameOrByID(database: DaemonDatabase) async throws {
+        // The first install of every release fails; the retry succeeds.
+        let daemon = try DaemonProcess(extraArguments: quickCluster + ["--sim-fault", "install-error"] + (try await database.arguments()))
+        try await daemon.start()
+        let socket = ["--socket", daemon.socketPath]
+
+        let created = try await runProduct("storectl", ["create", "my-shop", "--wait"] + socket)
+        #expect(created.status == 1, "\(created.stdout)\(created.stderr)")
+        let firstLine = try #require(created.stdout.split(separator: "\n").first.map(String.init))
+        let id = String(try #require(firstLine.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  my-shop \((st_[a-z0-9]+)\): queued$/)).1)
+        // The lines after the first: each status change it saw (provisioning may already be
+        // over when the watch begins) and step, each with its time and the time since
+        // the first; the last says why it failed.
+        let later = created.stdout.split(separator: "\n").dropFirst().map(String.init)
+        #expect(later.allSatisfy { $0.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  .* \(\+\d+\.\ds\)$/) != nil }, "\(later)")
+        #expect(later.last?.contains("Z  failed: helm install my-shop failed: Error: INSTALLATION FAILED: ") == true, "\(later)")
+        #expect(created.stderr.contains("`storectl retry \(id)`"), "\(created.stderr)")
+        let headline = "helm install failed: timed out waiting for the condition (simulated fault install-error)"
+        let list = try await runProduct("storectl", ["list"] + socket)
+        let row = try #require(list.stdout.split(separator: "\n").first { $0.hasPrefix(id) })
+        #expect(row.hasSuffix("  \(headline)"), "\(list.stdout)")
+        #expect(list.stdout.hasPrefix("ID "), "\(list.stdout)")
+        #expect(list.stdout.split(separator: "\n").first?.hasSuffix("REASON") == true, "\(list.stdout)")
+        // The recent failure's row: time, store, what followed, headline.
+        func failureRow(_ output: String) -> [String] {
+            let line = output.split(separator: "\n").first { $0.contains("my-shop (\(id))") } ?? ""
+            return line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let audit = try await runProduct("storectl", ["audit", "--store", id] + socket)
+        // The fail row's MESSAGE is the headline (--json has the whole reason).
+        let failRow = try #require(audit.stdout.split(separator: "\n").first { $0.contains("  fail  ") }, "\(audit.stdout)")
+        #expect(failRow.hasSuffix("provisioning → failed  \(headline)"), "\(failRow)")
+        let open = try await runProduct("storectl", ["metrics"] + socket)
+        #expect(failureRow(open.stdout).suffix(3) == ["my-shop (\(id))", "open", headline], "\(open.stdout)")
+        // The last hour: one create and one failure, in the latest five-minute span.
+        #expect(open.stdout.contains(/\n +creates +1 +(0 ){11}1\n/), "\(open.stdout)")
+        #expect(open.stdout.contains(/\n +failures +1 +(0 ){11}1\n/), "\(open.stdout)")
+
+        let byName = try await runProduct("storectl", ["get", "my-shop", "--json"] + socket)
+        #expect(byName.status == 0, "\(byName.stderr)")
+        let store = try Storeplatform_V1_GetStoreResponse(jsonString: byName.stdout).store
+        #expect(store.id == id)
+        #expect(store.status == .failed)
+        let byID = try await runProduct("storectl", ["get", id, "--json"] + socket)
+        #expect(try Storeplatform_V1_GetStoreResponse(jsonString: byID.stdout).store == store)
+
+        // A watch of one store, named by its name, starts with the store's current state.
+        let watchOutput = temporaryPath("watch", suffix: ".jsonl")
+        let watch = try ChildProcess(
+            productsDirectory.appendingPathComponent("storectl").path, ["watch", "--store", "my-shop", "--json"] + socket,
+            stdout: .file(watchOutput), stderr: .discard
+        )
+        let current = try await pollUntil("the watch prints the store's current state") {
+            (try? String(contentsOfFile: watchOutput, encoding: .utf8)).flatMap { $0.split(separator: "\n").first }.map(String.init)
+        }
+        let event = try Storeplatform_V1_StoreEvent(jsonString: current)
+        #expect(event.action == "current")
+        #expect(event.store.id == id)
+        watch.signal(SIGINT)
+        #expect(try await watch.waitForExit(within: .seconds(30)).status == 130)
+
+        let retried = try await runProduct("storectl", ["retry", "my-shop", "--wait"] + socket)
+        #expect(retried.status == 0, "\(retried.stdout)\(retried.stderr)")
+        #expect(retried.stdout.split(separator: "\n").first?.hasSuffix("Z  my-shop (\(id)): queued") == true, "\(retried.stdout)")
+        #expect(retried.stdout.contains("ready at http://my-shop.stores.localhost"))
+
+        let deleted = try await runProduct("storectl", ["delete", "my-shop", "--wait"] + socket)
+        #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
+        #expect(deleted.stdout.split(separator: "\n").first?.hasSuffix("Z  my-shop (\(id)): deleting") == true, "\(deleted.stdout)")
+
+        let metrics = try await runProduct("storectl", ["metrics"] + socket)
+        #expect(metrics.stdout.contains("Stores by status (0 / 10 live)"), "\(metrics.stdout)")
+        #expect(failureRow(metrics.stdout).suffix(3) == ["my-shop (\(id))", "resolved: deleted", headline], "\(metrics.stdout)")
+
+        let goneByName = try await runProduct("storectl", ["get", "my-shop"] + socket)
+        #expect(goneByName.status == 1)
+        #expect(goneByName.stderr.hasPrefix(
+            "error: NOT_FOUND: no live store is named \"my-shop\"; a deleted store is found by its id only"
+        ), "\(goneByName.stderr)")
+        let goneByID = try await runProduct("storectl", ["get", id, "--json"] + socket)
+        #expect(try Storeplatform_V1_GetStoreResponse(jsonString: goneByID.stdout).store.status == .deleted)
+        let deleteAgain = try await runProduct("storectl", ["delete", "my-shop"] + socket)
+        #expect(deleteAgain.status == 1)
+        #expect(deleteAgain.stderr.contains("error: NOT_FOUND: no live store is named \"my-shop\""))
+
+        // Both or neither of id and name is a bad request, not a guess.
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var both = Storeplatform_V1_GetStoreRequest()
+        both.id = id
+        both.name = "my-shop"
+        #expect(await errorCode { _ = try await client.unary(M.StoreService.getStore, both) } == "INVALID_ARGUMENT")
+        #expect(await errorCode {
+            _ = try await client.unary(M.StoreService.getStore, Storeplatform_V1_GetStoreRequest())
+        } == "INVALID_ARGUMENT")
+        await client.close()
+        try await daemon.terminate()
+    }
+
     @Test(arguments: DaemonDatabase.all)
     func everyErrorCodeComesFromARealRequest(database: DaemonDatabase) async throws {
         let directory = try makeTemporaryDirectory("spd")
@@ -194,6 +313,7 @@ struct StoreLifecycleTests {
         let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
         #expect(metrics.quotaRefusalsTotal == 1)
         #expect(metrics.storesByStatus.count == 6)
+        #expect(metrics.maxLiveStores == 3)
         // The delete finishes before the daemon is stopped: this test is about the
         // error codes, not about stopping mid-operation.
         try await client.waitFor(shop.id, [.deleted])
@@ -218,6 +338,39 @@ struct StoreLifecycleTests {
             #expect(error.code == .resourceExhausted)
             #expect(error.status.retryAfterMilliseconds > 0)
         }
+        await client.close()
+        try await daemon.terminate()
+    }
+
+    /// Mistyped creates are refused before the rate limit; a create over the rate
+    /// while the quota is full is told about the quota, which waiting cannot fix.
+    @Test(arguments: DaemonDatabase.all)
+    func invalidCreatesCostNoBudgetAndAFullQuotaIsReportedOverTheRate(database: DaemonDatabase) async throws {
+        let daemon = try DaemonProcess(
+            extraArguments: ["--creates-per-minute", "3", "--requests-per-minute", "100", "--max-live-stores", "1"]
+                + (try await database.arguments())
+        )
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        #expect(await errorCode { _ = try await client.create("Bad_Name") } == "INVALID_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("shop", engine: "magento") } == "INVALID_ENGINE")
+        #expect(await errorCode { _ = try await client.create("") } == "MISSING_STORE_NAME")
+        #expect(await errorCode { _ = try await client.create("shop") } == "OK")
+
+        // Two more creates spend the budget of three (the quota refuses them).
+        #expect(await errorCode { _ = try await client.create("second") } == "QUOTA_EXCEEDED")
+        #expect(await errorCode { _ = try await client.create("third") } == "QUOTA_EXCEEDED")
+        do {
+            _ = try await client.create("fourth")
+            Issue.record("a create over both the rate and the quota was accepted")
+        } catch let error as RPCError {
+            #expect(error.errorCode == "QUOTA_EXCEEDED")
+            #expect(error.message == "the platform's limit of 1 live stores is reached (1 live); delete a store before creating another")
+            #expect(error.status.retryAfterMilliseconds == 0)
+        }
+        let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
+        #expect(metrics.rateLimitedTotal == 1)
+        #expect(metrics.quotaRefusalsTotal == 3)
         await client.close()
         try await daemon.terminate()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPGateway
 import StorePlatformProto
 import Testing
 
@@ -41,7 +42,7 @@ import Testing
             )
             #expect(untyped.status == 415)
             #expect(try errorFields(untyped.body).message.contains("the request had no Content-Type"))
-            #expect(try await Self.storeList(port: port) == "{}")
+            #expect(try await Self.storeList(port: port) == #"{"stores":[],"nextPageToken":""}"#)
             // Parameters and case do not matter.
             let json = try await RawHTTPClient.send(
                 port: port, "POST", "/api/stores", headers: ["Content-Type": "Application/JSON; charset=utf-8"], body: #"{"name":"typed"}"#
@@ -71,7 +72,7 @@ import Testing
                 )
                 #expect(other.status == 403, "\(origin)")
             }
-            #expect(try await Self.storeList(port: port) == "{}")
+            #expect(try await Self.storeList(port: port) == #"{"stores":[],"nextPageToken":""}"#)
         }
     }
 
@@ -96,7 +97,7 @@ import Testing
             )
             #expect(sameSite.status == 403)
             #expect(try errorFields(sameSite.body).code == "PERMISSION_DENIED")
-            #expect(try await Self.storeList(port: port) == "{}")
+            #expect(try await Self.storeList(port: port) == #"{"stores":[],"nextPageToken":""}"#)
         }
     }
 
@@ -170,7 +171,7 @@ import Testing
         try await harness.withGateway { port in
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"kept"}"#)
             #expect(created.status == 202)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
 
             let delete = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(id)", headers: ["Origin": "http://evil.example"])
@@ -183,7 +184,7 @@ import Testing
             #expect(try errorFields(retry.body).code == "PERMISSION_DENIED")
             let retryFetch = try await RawHTTPClient.send(port: port, "POST", "/api/stores/\(id)/retry", headers: ["Sec-Fetch-Site": "cross-site"])
             #expect(retryFetch.status == 403)
-            let store = try Storeplatform_V1_Store(jsonString: try await RawHTTPClient.send(port: port, "GET", "/api/stores/\(id)").body)
+            let store = try Storeplatform_V1_Store(apiJSON: try await RawHTTPClient.send(port: port, "GET", "/api/stores/\(id)").body)
             #expect(store.status == .ready)
 
             // Without a body and from no other site, both go through to the control plane.

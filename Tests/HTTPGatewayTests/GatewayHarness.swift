@@ -112,7 +112,7 @@ struct GatewayHarness {
             let response = try await RawHTTPClient.send(port: port, "GET", "/api/stores/\(id)")
             last = response.body
             if response.status == 200 {
-                let store = try Storeplatform_V1_Store(jsonString: response.body)
+                let store = try Storeplatform_V1_Store(apiJSON: response.body)
                 if store.status == StoreStatus(rawValue: status)?.proto { return store }
             }
             try await Task.sleep(for: .milliseconds(20))

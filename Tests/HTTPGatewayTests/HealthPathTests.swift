@@ -66,7 +66,7 @@ private func request(_ method: String, _ target: String, _ headers: [String] = [
                 #expect(health.header("Date")?.hasSuffix(" GMT") == true)
                 #expect(health.header("X-Request-Id")?.isEmpty == false)
             }
-            #expect(responses[1].body == "{}")
+            #expect(responses[1].body == #"{"stores":[],"nextPageToken":""}"#)
             #expect(responses[3].body.contains("NOT_FOUND"))
             // The same header names whichever path answered (the last went through the responder).
             let names = { (response: RawResponse) in Set(response.headers.map { $0.name.lowercased() }) }

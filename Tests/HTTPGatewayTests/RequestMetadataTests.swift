@@ -1,4 +1,5 @@
 import Foundation
+import HTTPGateway
 import StorePlatformProto
 import Testing
 
@@ -47,7 +48,7 @@ import Testing
             )
             #expect(first.status == 202)
             #expect(second.status == 202)
-            #expect(try Storeplatform_V1_Store(jsonString: first.body).id == Storeplatform_V1_Store(jsonString: second.body).id)
+            #expect(try Storeplatform_V1_Store(apiJSON: first.body).id == Storeplatform_V1_Store(apiJSON: second.body).id)
         }
     }
 
@@ -60,7 +61,7 @@ import Testing
             )
             #expect(echoed.status == 202)
             #expect(echoed.header("X-Request-Id") == accepted)
-            let one = try Storeplatform_V1_Store(jsonString: echoed.body)
+            let one = try Storeplatform_V1_Store(apiJSON: echoed.body)
 
             let tooLong = String(repeating: "r", count: 129)
             let replaced = try await RawHTTPClient.send(
@@ -70,7 +71,7 @@ import Testing
             let made = try #require(replaced.header("X-Request-Id"))
             #expect(made != tooLong)
             #expect(made.utf8.count <= 128)
-            let two = try Storeplatform_V1_Store(jsonString: replaced.body)
+            let two = try Storeplatform_V1_Store(apiJSON: replaced.body)
 
             func createRow(_ id: String) async throws -> String? {
                 try await harness.database.listAudit(limit: 10, pageToken: "", storeID: id).events.first { $0.action == .create }?.requestID

@@ -1,5 +1,6 @@
 import ControlPlane
 import Foundation
+import HTTPGateway
 import Logging
 import NIOCore
 import RPCTestSupport
@@ -35,7 +36,7 @@ import Testing
                 var ids: [String] = []
                 for name in ["one", "two", "three"] {
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
-                    ids.append(try Storeplatform_V1_Store(jsonString: created.body).id)
+                    ids.append(try Storeplatform_V1_Store(apiJSON: created.body).id)
                 }
                 for id in ids { _ = try await harness.waitFor(port: port, id: id, status: "ready") }
                 let audit = try await harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
@@ -77,7 +78,7 @@ import Testing
             try await withTimeout(seconds: 60) {
                 for name in ["uno", "dos", "tres"] {
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
-                    _ = try await harness.waitFor(port: port, id: try Storeplatform_V1_Store(jsonString: created.body).id, status: "ready")
+                    _ = try await harness.waitFor(port: port, id: try Storeplatform_V1_Store(apiJSON: created.body).id, status: "ready")
                 }
                 let audit = try await harness.database.auditEvents(after: 0, storeID: nil, limit: 100)
                 #expect(audit.count == 9)
@@ -101,7 +102,7 @@ import Testing
                     try await reader.read { ((try? storeEvents(in: $0)) ?? []).count >= 2 }
                     #expect(try storeEvents(in: reader.text).map(\.auditID) == audit[7...8].map(\.id))
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"cuatro"}"#)
-                    let id = try Storeplatform_V1_Store(jsonString: created.body).id
+                    let id = try Storeplatform_V1_Store(apiJSON: created.body).id
                     try await reader.read { text in ((try? storeEvents(in: text)) ?? []).contains { $0.store.id == id } }
                     #expect(!reader.text.contains("event: behind"))
                 }
@@ -159,7 +160,7 @@ import Testing
         try await harness.withGateway { port in
             try await withTimeout(seconds: 30) {
                 let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"quiet"}"#)
-                let id = try Storeplatform_V1_Store(jsonString: created.body).id
+                let id = try Storeplatform_V1_Store(apiJSON: created.body).id
                 _ = try await harness.waitFor(port: port, id: id, status: "ready")
                 let events = try await withEventStream(port: port, headers: ["Last-Event-ID": "0"]) { reader in
                     try await Task.sleep(for: .milliseconds(300))

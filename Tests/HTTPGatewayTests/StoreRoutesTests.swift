@@ -1,4 +1,5 @@
 import Foundation
+import HTTPGateway
 import StorePlatformProto
 import SwiftProtobuf
 import Testing
@@ -23,11 +24,11 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
             #expect(response.status == 202)
             #expect(response.header("Content-Type") == "application/json")
             #expect(response.header("X-Request-Id")?.isEmpty == false)
-            let store = try Storeplatform_V1_Store(jsonString: response.body)
+            let store = try Storeplatform_V1_Store(apiJSON: response.body)
             #expect(store.name == "shop")
             #expect(store.engine == "woocommerce")
             #expect(store.status == .queued)
-            #expect(response.body.contains(#""status":"STORE_STATUS_QUEUED""#))
+            #expect(response.body.contains(#""status":"queued""#))
             let ready = try await harness.waitFor(port: port, id: store.id, status: "ready")
             #expect(ready.url.isEmpty == false)
         }
@@ -41,7 +42,35 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
             let second = try await RawHTTPClient.send(port: port, "POST", "/api/stores", headers: ["Idempotency-Key": "k-1"], body: body)
             #expect(first.status == 202)
             #expect(second.status == 202)
-            #expect(try Storeplatform_V1_Store(jsonString: first.body).id == Storeplatform_V1_Store(jsonString: second.body).id)
+            #expect(try Storeplatform_V1_Store(apiJSON: first.body).id == Storeplatform_V1_Store(apiJSON: second.body).id)
+        }
+    }
+
+    /// The status filter and the bodies spell statuses alike; an empty list and a
+    /// zero count are written, not left out.
+    @Test func bodiesSpellStatusesAsTheFilterAndWriteEmptyListsAndZeroCounts() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let none = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=failed")
+            #expect(none.status == 200)
+            #expect(none.body == #"{"stores":[],"nextPageToken":""}"#)
+            let fresh = try await RawHTTPClient.send(port: port, "GET", "/api/metrics")
+            #expect(fresh.body.contains(#""recentFailures":[]"#), "\(fresh.body)")
+            #expect(fresh.body.contains(#"{"status":"failed","count":"0"}"#), "\(fresh.body)")
+            #expect(fresh.body.contains(#""quotaRefusalsTotal":"0""#), "\(fresh.body)")
+
+            let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"spelled"}"#)
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
+            _ = try await harness.waitFor(port: port, id: id, status: "ready")
+            for filter in ["ready", "queued"] {
+                let page = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=\(filter)")
+                let object = try #require(JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any])
+                let stores = try #require(object["stores"] as? [[String: Any]])
+                #expect(stores.map { $0["status"] as? String } == (filter == "ready" ? ["ready"] : []), "\(page.body)")
+            }
+            let audit = try await RawHTTPClient.send(port: port, "GET", "/api/audit?store_id=\(id)")
+            #expect(audit.body.contains(#""fromStatus":"unspecified","toStatus":"queued""#), "\(audit.body)")
+            #expect(audit.body.contains(#""fromStatus":"provisioning","toStatus":"ready""#), "\(audit.body)")
         }
     }
 
@@ -52,7 +81,7 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
             for name in ["alpha", "beta", "gamma"] {
                 let response = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
                 #expect(response.status == 202)
-                ids.append(try Storeplatform_V1_Store(jsonString: response.body).id)
+                ids.append(try Storeplatform_V1_Store(apiJSON: response.body).id)
             }
             for id in ids { _ = try await harness.waitFor(port: port, id: id, status: "ready") }
             let delete = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(ids[0])")
@@ -61,21 +90,21 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
 
             let ready = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=ready")
             #expect(ready.status == 200)
-            let readyList = try Storeplatform_V1_ListStoresResponse(jsonString: ready.body)
+            let readyList = try Storeplatform_V1_ListStoresResponse(apiJSON: ready.body)
             #expect(Set(readyList.stores.map(\.id)) == Set(ids[1...]))
 
             let both = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=ready,deleted")
-            #expect(try Storeplatform_V1_ListStoresResponse(jsonString: both.body).stores.count == 3)
+            #expect(try Storeplatform_V1_ListStoresResponse(apiJSON: both.body).stores.count == 3)
             let repeated = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=deleted&status=queued")
-            #expect(try Storeplatform_V1_ListStoresResponse(jsonString: repeated.body).stores.map(\.id) == [ids[0]])
+            #expect(try Storeplatform_V1_ListStoresResponse(apiJSON: repeated.body).stores.map(\.id) == [ids[0]])
 
             let page1 = try await RawHTTPClient.send(port: port, "GET", "/api/stores?page_size=2")
-            let first = try Storeplatform_V1_ListStoresResponse(jsonString: page1.body)
+            let first = try Storeplatform_V1_ListStoresResponse(apiJSON: page1.body)
             #expect(first.stores.count == 2)
             #expect(!first.nextPageToken.isEmpty)
             let token = first.nextPageToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             let page2 = try await RawHTTPClient.send(port: port, "GET", "/api/stores?page_size=2&page_token=\(token)")
-            let second = try Storeplatform_V1_ListStoresResponse(jsonString: page2.body)
+            let second = try Storeplatform_V1_ListStoresResponse(apiJSON: page2.body)
             #expect(second.stores.count == 1)
             #expect(second.nextPageToken.isEmpty)
             #expect(Set((first.stores + second.stores).map(\.id)) == Set(ids))
@@ -103,11 +132,11 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"gone"}"#)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
             let response = try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(id)")
             #expect(response.status == 202)
-            let store = try Storeplatform_V1_Store(jsonString: response.body)
+            let store = try Storeplatform_V1_Store(apiJSON: response.body)
             #expect(store.id == id)
             #expect([.deleting, .deleted].contains(store.status))
             _ = try await harness.waitFor(port: port, id: id, status: "deleted")
@@ -121,7 +150,7 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"fine"}"#)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
             let response = try await RawHTTPClient.send(port: port, "POST", "/api/stores/\(id)/retry")
             #expect(response.status == 409)
@@ -133,22 +162,22 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"audited"}"#)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
             let audit = try await RawHTTPClient.send(port: port, "GET", "/api/audit?limit=2&store_id=\(id)")
             #expect(audit.status == 200)
-            let page = try Storeplatform_V1_ListAuditResponse(jsonString: audit.body)
+            let page = try Storeplatform_V1_ListAuditResponse(apiJSON: audit.body)
             #expect(page.events.count == 2)
             #expect(page.events.first?.toStatus == .ready)
             #expect(!page.nextPageToken.isEmpty)
             let metrics = try await RawHTTPClient.send(port: port, "GET", "/api/metrics")
             #expect(metrics.status == 200)
-            let counts = try Storeplatform_V1_GetMetricsResponse(jsonString: metrics.body).storesByStatus
+            let counts = try Storeplatform_V1_GetMetricsResponse(apiJSON: metrics.body).storesByStatus
             #expect(counts.first { $0.status == .ready }?.count == 1)
             let health = try await RawHTTPClient.send(port: port, "GET", "/api/health", headers: ["X-Request-Id": "abc-123"])
             #expect(health.status == 200)
             #expect(health.header("X-Request-Id") == "abc-123")
-            let decoded = try Storeplatform_V1_HealthResponse(jsonString: health.body)
+            let decoded = try Storeplatform_V1_HealthResponse(apiJSON: health.body)
             #expect(decoded.status == "SERVING")
             #expect(decoded.version == "test")
             #expect(decoded.clusterSimulated)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPGateway
 import Synchronization
 import NIOCore
 import StorePlatformProto
@@ -36,7 +37,7 @@ func withEventStream<T: Sendable>(
 func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
     try text.components(separatedBy: "\n\n").dropLast().filter { $0.contains("event: store") }.map { frame in
         let data = try #require(frame.split(separator: "\n").first { $0.hasPrefix("data: ") })
-        return try Storeplatform_V1_StoreEvent(jsonString: String(data.dropFirst("data: ".count)))
+        return try Storeplatform_V1_StoreEvent(apiJSON: String(data.dropFirst("data: ".count)))
     }
 }
 
@@ -55,7 +56,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
                     #expect(head.header("Content-Type") == "text/event-stream")
 
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"streamed"}"#)
-                    let id = try Storeplatform_V1_Store(jsonString: created.body).id
+                    let id = try Storeplatform_V1_Store(apiJSON: created.body).id
                     try await reader.read { text in
                         ((try? storeEvents(in: text)) ?? []).contains { $0.toStatus == .ready }
                     }
@@ -72,7 +73,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"watched"}"#)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
             try await withTimeout(seconds: 30) {
                 let channel = try await RawHTTPClient.connect(port: port)
@@ -125,7 +126,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
             for _ in 0..<2 { _ = try await RawHTTPClient.send(port: port, "GET", "/api/health") }
             _ = try await RawHTTPClient.send(port: port, "GET", "/api/stores/nope")
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"counted"}"#)
-            let id = try Storeplatform_V1_Store(jsonString: created.body).id
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
             let scrape = try await RawHTTPClient.send(port: port, "GET", "/metrics")
             #expect(scrape.status == 200)

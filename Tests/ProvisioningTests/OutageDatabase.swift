@@ -129,6 +129,11 @@ final class OutageDatabase: StoreDatabase {
         return try await base.store(id: id)
     }
 
+    func liveStore(named name: String) async throws -> Store? {
+        try gate()
+        return try await base.liveStore(named: name)
+    }
+
     func stores(ids: Set<String>) async throws -> [String: Store] {
         try gate()
         return try await base.stores(ids: ids)
@@ -157,6 +162,13 @@ final class OutageDatabase: StoreDatabase {
     func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent] {
         try gate()
         return try await base.auditEvents(after: afterID, storeID: storeID, limit: limit)
+    }
+
+    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
+        -> [(action: AuditAction, time: Date)]
+    {
+        try gate()
+        return try await base.actionTimes(actions, since: since, amongLast: scanLimit)
     }
 
     func recentFailures(limit: Int) async throws -> [AuditEvent] {

@@ -41,16 +41,32 @@ struct StoreNameTests {
         #expect(error?.message == "store name \"MyShop\" contains the upper-case letter \"M\" at position 1; names are lower case, for example \"myshop\"")
     }
 
-    @Test func upperCaseLetterWithoutAValidLowerCaseFormHasNoSuggestion() {
-        let error = #expect(throws: PlatformError.self) { try StoreName.validate("1Shop") }
-        #expect(error?.code == .invalidStoreName)
-        #expect(error?.message == "store name \"1Shop\" contains the upper-case letter \"S\" at position 2; names are lower case")
+    @Test func theSuggestionIsValidItselfWhateverRuleTheNameBreaks() {
+        let error = #expect(throws: PlatformError.self) { try StoreName.validate("Bad_Name") }
+        #expect(error?.message == "store name \"Bad_Name\" contains the upper-case letter \"B\" at position 1; names are lower case, for example \"bad-name\"")
+        let leadingDigit = #expect(throws: PlatformError.self) { try StoreName.validate("1Shop") }
+        #expect(leadingDigit?.message == "store name \"1Shop\" contains the upper-case letter \"S\" at position 2; names are lower case, for example \"shop\"")
+    }
+
+    @Test(arguments: [
+        ("Bad_Name", "bad-name"), ("my shop", "my-shop"), ("-shop", "shop"), ("9lives", "lives"), ("shop-", "shop"),
+        ("Ünïcode Shop", "unicode-shop"), ("a__b", "a-b"), ("x" + String(repeating: "y", count: 60), "x" + String(repeating: "y", count: 39)),
+    ])
+    func aSuggestionIsAValidNameCloseToTheInput(raw: String, suggested: String) throws {
+        let suggestion = try #require(StoreName.suggestion(for: raw))
+        #expect(suggestion.value == suggested)
+        #expect(try StoreName.validate(suggested) == suggestion)
+    }
+
+    @Test(arguments: ["___", "123", "", "good-name"])
+    func noSuggestionWhenNothingValidIsLeftOrTheNameIsValid(raw: String) {
+        #expect(StoreName.suggestion(for: raw) == nil)
     }
 
     @Test func badCharacterIsShown() {
         let error = #expect(throws: PlatformError.self) { try StoreName.validate("my_shop") }
         #expect(error?.code == .invalidStoreName)
-        #expect(error?.message == "store name \"my_shop\" contains \"_\" at position 3; use only lower-case letters a-z, digits 0-9 and '-'")
+        #expect(error?.message == "store name \"my_shop\" contains \"_\" at position 3; use only lower-case letters a-z, digits 0-9 and '-', for example \"my-shop\"")
     }
 
     @Test(arguments: [
@@ -78,13 +94,13 @@ struct StoreNameTests {
     @Test func startingWithADigitIsRefused() {
         let error = #expect(throws: PlatformError.self) { try StoreName.validate("1shop") }
         #expect(error?.code == .invalidStoreName)
-        #expect(error?.message == "store name \"1shop\" starts with a digit; it must start with a letter")
+        #expect(error?.message == "store name \"1shop\" starts with a digit; it must start with a letter, for example \"shop\"")
     }
 
     @Test func startingWithAHyphenIsRefused() {
         let error = #expect(throws: PlatformError.self) { try StoreName.validate("-shop") }
         #expect(error?.code == .invalidStoreName)
-        #expect(error?.message == "store name \"-shop\" starts with a hyphen; it must start with a letter")
+        #expect(error?.message == "store name \"-shop\" starts with a hyphen; it must start with a letter, for example \"shop\"")
     }
 
     @Test func anOptionLookingNameIsRefused() {
@@ -95,7 +111,7 @@ struct StoreNameTests {
     @Test func endingWithAHyphenIsRefused() {
         let error = #expect(throws: PlatformError.self) { try StoreName.validate("shop-") }
         #expect(error?.code == .invalidStoreName)
-        #expect(error?.message == "store name \"shop-\" ends with a hyphen; it must end with a letter or digit")
+        #expect(error?.message == "store name \"shop-\" ends with a hyphen; it must end with a letter or digit, for example \"shop\"")
     }
 
     @Test func leadingWhitespaceIsNotTrimmed() {

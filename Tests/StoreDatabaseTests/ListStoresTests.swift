@@ -33,6 +33,22 @@ struct ListStoresTests {
         #expect(try await database.stores(ids: []).isEmpty)
     }
 
+    @Test(arguments: Backend.all) func aLiveStoreIsFoundByItsNameAndADeletedOneIsNot(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        var gone = queuedStore("shop", id: "st_gone0000000", createdAt: instant(1))
+        gone.status = .deleted
+        gone.deletedAt = instant(2)
+        var onlyDeleted = queuedStore("closed", id: "st_closed00000", createdAt: instant(1))
+        onlyDeleted.status = .deleted
+        onlyDeleted.deletedAt = instant(2)
+        let live = queuedStore("shop", id: "st_live0000000", createdAt: instant(3))
+        try await database.importStores([gone, onlyDeleted, live], actor: "test")
+
+        #expect(try await database.liveStore(named: "shop")?.id == "st_live0000000")
+        #expect(try await database.liveStore(named: "closed") == nil)
+        #expect(try await database.liveStore(named: "nowhere") == nil)
+    }
+
     @Test(arguments: Backend.all) func newestFirstWithIdBreakingTies(_ backend: Backend) async throws {
         let (database, expected) = try await databaseWithSevenStores(backend)
 

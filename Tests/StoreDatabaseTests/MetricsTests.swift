@@ -37,6 +37,27 @@ struct MetricsTests {
         #expect(try await database.liveStoreCount() == 6)
     }
 
+    @Test(arguments: Backend.all) func actionTimesSinceATimeAmongTheLastRows(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        for (index, seconds) in [10.0, 100, 200, 300].enumerated() {
+            _ = try await database.createStore(
+                queuedStore("s\(index)", createdAt: instant(seconds)), maxLiveStores: 10, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil
+            )
+        }
+        let failed = try await database.liveStore(named: "s3")!.id
+        _ = try await database.transition(storeID: failed, to: .provisioning, action: .provision, actor: "test", now: instant(310))
+        _ = try await database.transition(storeID: failed, to: .failed, action: .fail, actor: "test", now: instant(320))
+
+        let times = try await database.actionTimes([.create, .fail], since: instant(100), amongLast: 100)
+        #expect(times.map(\.action) == [.create, .create, .create, .fail])
+        #expect(times.map(\.time) == [instant(100), instant(200), instant(300), instant(320)])
+        // Only the last three rows are read (s3's create, provision and fail): the creates
+        // before them are not among them.
+        #expect(try await database.actionTimes([.create, .fail], since: instant(0), amongLast: 3).map(\.time) == [instant(300), instant(320)])
+        #expect(try await database.actionTimes([.fail], since: instant(321), amongLast: 100).isEmpty)
+        #expect(try await database.actionTimes([], since: instant(0), amongLast: 100).isEmpty)
+    }
+
     @Test(arguments: Backend.all) func durationStatsOnKnownValues(_ backend: Backend) async throws {
         let database = try await backend.makeDatabase()
         // Inserted shuffled: the stats must not depend on row order.

@@ -9,6 +9,8 @@
   const STATUSES = ['queued', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
   const DELETABLE = new Set(['queued', 'provisioning', 'ready', 'failed']);
   const RETRYABLE = new Set(['failed']);
+  /** Statuses an operation is under way in: the card shows for how long. */
+  const IN_PROGRESS = new Set(['queued', 'provisioning', 'deleting']);
   const NAME_MAX = 40;
   const TOKEN_KEY = 'storeplatform.token';
   const STORES_PAGE = 100;
@@ -41,10 +43,9 @@
     return node;
   }
 
-  /** "STORE_STATUS_READY" → "ready"; missing (proto3 default) → "unspecified". */
+  /** The gateway writes statuses as the filter takes them ("ready"); none is "unspecified". */
   function statusName(status) {
-    if (!status) return 'unspecified';
-    return String(status).replace(/^STORE_STATUS_/, '').toLowerCase();
+    return status ? String(status) : 'unspecified';
   }
 
   /** proto3 JSON int64 (a string) → number; missing → 0. */
@@ -58,10 +59,67 @@
     return el('time', { datetime: date.toISOString(), title: date.toISOString() }, timeFormat.format(date));
   }
 
+  /** "just now", "2 min ago", "3 h ago", "4 d ago". */
+  function ago(ms) {
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    if (s < 10) return 'just now';
+    if (s < 60) return Math.floor(s) + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ago';
+    return Math.floor(s / 86400) + ' d ago';
+  }
+
+  /** "12 s", "4 min 5 s", "2 h 3 min": how long since `ms`. */
+  function elapsed(ms) {
+    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  }
+
+  /** A time shown relative to now ("2 min ago"), exact on hover; kept current by the ticker below. */
+  function relativeTime(ms) {
+    if (!ms) return el('span', { class: 'muted', text: '—' });
+    const date = new Date(ms);
+    return el('time', { datetime: date.toISOString(), title: timeFormat.format(date) + ' (' + date.toISOString() + ')', 'data-relative': String(ms) }, ago(ms));
+  }
+
+  /** How long something has lasted ("12 s"), kept current by the ticker below. */
+  function durationSince(ms, testid) {
+    return el('span', { 'data-since': String(ms), 'data-testid': testid }, elapsed(ms));
+  }
+
+  // Relative times and running durations change with the clock, not with the data.
+  setInterval(() => {
+    for (const node of document.querySelectorAll('[data-relative]')) node.textContent = ago(Number(node.dataset.relative));
+    for (const node of document.querySelectorAll('[data-since]')) node.textContent = elapsed(Number(node.dataset.since));
+  }, 1000);
+
   function seconds(ms) {
     const value = Number(ms) || 0;
     const s = value / 1000;
     return (s >= 100 ? s.toFixed(0) : s >= 10 ? s.toFixed(1) : s.toFixed(2)) + ' s';
+  }
+
+  /** Details opened by the user, by key, so a re-render keeps them open. */
+  const openDetails = new Set();
+
+  /**
+   * A failure's one-line headline with its whole reason one click away (a
+   * <details>): `testid` on the whole, `-headline` and `-detail` on its parts.
+   */
+  function failureDetails(headline, reason, testid, key) {
+    const details = el(
+      'details',
+      { class: 'failure-details', 'data-testid': testid, open: openDetails.has(key) },
+      el('summary', { 'data-testid': testid + '-headline', text: headline || reason.split('\n')[0] }),
+      el('pre', { 'data-testid': testid + '-detail', tabindex: '0', text: reason }),
+    );
+    details.addEventListener('toggle', () => {
+      if (details.open) openDetails.add(key);
+      else openDetails.delete(key);
+    });
+    return details;
   }
 
   function throttle(fn, ms) {
@@ -232,6 +290,8 @@
   let activeTab = 'stores';
 
   function selectTab(tab, focus) {
+    $('panel-store').hidden = true;
+    pageStoreId = '';
     for (const other of tabs) {
       const selected = other === tab;
       other.setAttribute('aria-selected', String(selected));
@@ -280,6 +340,29 @@
     return /\p{L}|\p{N}|\p{P}|\p{S}/u.test(ch) ? `“${ch}”` : `the character ${code}`;
   }
 
+  /**
+   * A valid name close to `raw`: lower case, every run of other characters one “-”,
+   * starting with a letter, at most NAME_MAX characters; null when nothing is left.
+   */
+  function suggestName(raw) {
+    const name = raw
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^[^a-z]+/, '')
+      .slice(0, NAME_MAX)
+      .replace(/-+$/, '');
+    return name && name !== raw && validateName(name) === null ? name : null;
+  }
+
+  /** “ (try “my-shop”)” when a valid name close to `raw` exists, else nothing. */
+  function suggestion(raw) {
+    const name = suggestName(raw);
+    return name ? ` (try “${name}”)` : '';
+  }
+
   /** Client-side mirror of the server's DNS-1123 rule; the message names the first rule broken. */
   function validateName(raw) {
     if (raw.trim() === '') return 'A store name is required, for example “my-shop”.';
@@ -289,16 +372,16 @@
       const ch = chars[i];
       if (/[a-z0-9-]/.test(ch)) continue;
       if (/[A-Z]/.test(ch)) {
-        return `Use lower case: “${ch}” at position ${i + 1} is an upper-case letter (try “${raw.toLowerCase()}”).`;
+        return `Use lower case: “${ch}” at position ${i + 1} is an upper-case letter${suggestion(raw)}.`;
       }
-      return `${describeChar(ch)} at position ${i + 1} is not allowed; use only lower-case letters a-z, digits 0-9 and “-”.`.replace(
+      return `${describeChar(ch)} at position ${i + 1} is not allowed; use only lower-case letters a-z, digits 0-9 and “-”${suggestion(raw)}.`.replace(
         /^./,
         (c) => c.toUpperCase(),
       );
     }
-    if (chars[0] === '-') return 'The name must start with a letter, not a hyphen.';
-    if (/[0-9]/.test(chars[0])) return 'The name must start with a letter, not a digit.';
-    if (chars[chars.length - 1] === '-') return 'The name must end with a letter or digit, not a hyphen.';
+    if (chars[0] === '-') return `The name must start with a letter, not a hyphen${suggestion(raw)}.`;
+    if (/[0-9]/.test(chars[0])) return `The name must start with a letter, not a digit${suggestion(raw)}.`;
+    if (chars[chars.length - 1] === '-') return `The name must end with a letter or digit, not a hyphen${suggestion(raw)}.`;
     return null;
   }
 
@@ -373,9 +456,40 @@
   const storeList = $('store-list');
   const storesState = $('stores-state');
   const storesMore = $('stores-more');
-  const hideDeleted = $('hide-deleted');
+  const showDeleted = $('show-deleted');
+  const storeSearch = $('store-search');
+  const summaryStrip = $('summary-strip');
+  const summaryLive = $('summary-live');
+  /** The status the summary strip filters by; '' for none. */
+  let statusFilter = '';
+  /** The quota of live stores, from /api/metrics; 0 until known. */
+  let maxLiveStores = 0;
   /** id → Store JSON */
   const stores = new Map();
+  /** The store whose page is shown (#store/<id>); '' on the tabs. */
+  let pageStoreId = '';
+  /** id → the provisioning step under way ({step, timeMs}), from "progress" events. */
+  const progress = new Map();
+  const STEPS = {
+    namespace: 'creating the namespace',
+    secret: "writing the store's Secret",
+    install: 'installing the Helm release',
+    readiness: 'waiting for the pods to be ready',
+  };
+  const STEP_ORDER = Object.keys(STEPS);
+
+  /** "step 3 of 4: installing the Helm release", with the steps as a small progress bar. */
+  function stepElement(store, testid) {
+    const current = progress.get(store.id);
+    if (!current) return null;
+    const index = STEP_ORDER.indexOf(current.step);
+    return el(
+      'span',
+      { class: 'step', 'data-testid': testid, 'data-step': current.step },
+      el('span', { class: 'step-dots', 'aria-hidden': 'true' }, ...STEP_ORDER.map((s, i) => el('span', { class: 'step-dot' + (i <= index ? ' done' : '') }))),
+      ` step ${index + 1} of ${STEP_ORDER.length}: ${STEPS[current.step] || current.step}`,
+    );
+  }
   let storesToken = '';
   let storesLoaded = false;
 
@@ -394,7 +508,11 @@
       el(
         'div',
         { class: 'store-head' },
-        el('h3', { class: 'store-name', id: 'store-title-' + store.id, text: store.name }),
+        el(
+          'h3',
+          { class: 'store-name', id: 'store-title-' + store.id },
+          el('a', { href: '#store/' + encodeURIComponent(store.id), 'data-testid': 'store-link', text: store.name }),
+        ),
         el('span', { class: 'badge badge-' + status, 'data-testid': 'store-status', text: status }),
       ),
     );
@@ -402,7 +520,10 @@
     const row = (label, value) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', {}, value)));
     row('Engine', store.engine || 'woocommerce');
     if (store.owner) row('Owner', store.owner);
-    row('Created', timeElement(int64(store.createdAtMs)));
+    row('Created', relativeTime(int64(store.createdAtMs)));
+    if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-progress'));
+    if (status === 'provisioning' && progress.has(store.id)) row('Step', stepElement(store, 'store-step'));
+    if (status === 'deleted') row('Deleted', relativeTime(int64(store.deletedAtMs)));
     if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
     if (store.attempts > 1) row('Attempts', String(store.attempts));
     card.append(meta);
@@ -421,7 +542,7 @@
           'div',
           { class: 'store-error' },
           el('p', { class: 'store-error-title', text: 'Failure reason' }),
-          el('pre', { 'data-testid': 'store-error', tabindex: '0', text: store.errorMessage }),
+          failureDetails(store.errorSummary, store.errorMessage, 'store-error', 'store:' + store.id + ':' + store.updatedAtMs),
         ),
       );
     }
@@ -495,11 +616,55 @@
     return String(a.id) > String(b.id);
   }
 
+  /** Whether the store passes the filters: the status chosen in the summary strip (or,
+   * without one, not deleted unless "Show deleted" is ticked) and the search text. */
   function visible(store) {
-    return !(hideDeleted.checked && statusName(store.status) === 'deleted');
+    const status = statusName(store.status);
+    if (statusFilter ? status !== statusFilter : status === 'deleted' && !showDeleted.checked) return false;
+    const query = storeSearch.value.trim().toLowerCase();
+    return !query || store.name.includes(query) || store.id === query;
+  }
+
+  /** Counts by status (of the stores loaded) as buttons that filter, and live / quota. */
+  function renderSummary() {
+    const counts = new Map(STATUSES.map((status) => [status, 0]));
+    for (const store of stores.values()) {
+      const status = statusName(store.status);
+      if (counts.has(status)) counts.set(status, counts.get(status) + 1);
+    }
+    summaryStrip.replaceChildren(
+      ...STATUSES.map((status) =>
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'chip badge-' + status,
+            'data-testid': 'summary-' + status,
+            'data-count': String(counts.get(status)),
+            'aria-pressed': String(statusFilter === status),
+            title: statusFilter === status ? 'Show every status' : 'Show only ' + status + ' stores',
+            onclick: () => {
+              statusFilter = statusFilter === status ? '' : status;
+              renderSummary();
+              renderAllStores();
+            },
+          },
+          status + ' ',
+          el('strong', { text: String(counts.get(status)) }),
+        ),
+      ),
+    );
+    const live = Array.from(counts.entries()).filter(([status]) => status !== 'deleted').reduce((sum, [, n]) => sum + n, 0);
+    summaryLive.textContent = maxLiveStores ? `${live} / ${maxLiveStores} live stores` : `${live} live stores`;
+    summaryLive.dataset.live = String(live);
+    summaryLive.classList.toggle('at-quota', maxLiveStores > 0 && live >= maxLiveStores);
   }
 
   function renderStore(id) {
+    if (view === 'table') {
+      renderAllStores();
+      return;
+    }
     const store = stores.get(id);
     const existing = storeList.querySelector(`[data-store-id="${CSS.escape(id)}"]`);
     if (!store || !visible(store)) {
@@ -542,8 +707,11 @@
     // Ignore stale snapshots (an older event arriving after a newer response).
     if (previous && int64(previous.updatedAtMs) > int64(store.updatedAtMs)) return;
     if (previous && previous.status !== store.status) actionErrors.delete(store.id);
+    if (statusName(store.status) !== 'provisioning') progress.delete(store.id);
     stores.set(store.id, store);
     renderStore(store.id);
+    if (!previous || previous.status !== store.status) renderSummary();
+    if (pageStoreId === store.id) renderStorePage();
     if (isNew) {
       const card = storeList.querySelector(`[data-store-id="${CSS.escape(store.id)}"]`);
       if (card) card.classList.add('flash');
@@ -552,19 +720,85 @@
 
   function updateStoresEmpty() {
     if (!storesLoaded) return;
-    if (storeList.children.length === 0) {
-      const anyHidden = stores.size > 0;
-      showState(storesState, 'empty', anyHidden ? 'No stores to show (deleted stores are hidden).' : 'No stores yet — create one above.');
+    if ((view === 'table' ? storeTableBody : storeList).children.length === 0) {
+      const filtered = statusFilter || storeSearch.value.trim();
+      const message =
+        stores.size === 0
+          ? 'No stores yet — create one above.'
+          : filtered
+            ? 'No stores match the filter.'
+            : 'No stores to show (deleted stores are hidden: tick “Show deleted”).';
+      showState(storesState, 'empty', message);
     } else if (storesState.dataset.state === 'empty') {
       showState(storesState, null);
     }
   }
 
   function renderAllStores() {
+    renderSummary();
     storeList.replaceChildren();
+    storeTableBody.replaceChildren();
     const sorted = Array.from(stores.values()).sort((a, b) => (isNewer(a, b) ? -1 : 1));
-    for (const store of sorted) if (visible(store)) storeList.append(storeCard(store));
+    for (const store of sorted) {
+      if (!visible(store)) continue;
+      if (view === 'table') storeTableBody.append(storeRow(store));
+      else storeList.append(storeCard(store));
+    }
     updateStoresEmpty();
+  }
+
+  // ------------------------------------------------------------------ table view
+  //
+  // The same stores, filters and actions as the cards, one row each: for many stores.
+
+  const storeTable = $('store-table');
+  const storeTableBody = $('store-table-body');
+  const viewButtons = { cards: $('view-cards'), table: $('view-table') };
+  /** 'cards' or 'table'. */
+  let view = 'cards';
+
+  function setView(next) {
+    view = next;
+    for (const [name, button] of Object.entries(viewButtons)) button.setAttribute('aria-pressed', String(name === view));
+    storeList.hidden = view !== 'cards';
+    storeTable.hidden = view !== 'table';
+    renderAllStores();
+  }
+  viewButtons.cards.addEventListener('click', () => setView('cards'));
+  viewButtons.table.addEventListener('click', () => setView('table'));
+
+  function storeRow(store) {
+    const status = statusName(store.status);
+    const busy = pending.has(store.id);
+    const detail =
+      status === 'ready' && store.url
+        ? el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', text: store.url })
+        : status === 'failed' && store.errorMessage
+          ? el('span', { class: 'row-failure', title: store.errorMessage, text: store.errorSummary || store.errorMessage.split('\n')[0] })
+          : status === 'provisioning' && progress.has(store.id)
+            ? stepElement(store, 'store-row-step')
+            : '';
+    return el(
+      'tr',
+      { 'data-testid': 'store-row', 'data-store-id': store.id, 'data-store-name': store.name, 'data-status': status },
+      el('td', {}, el('a', { href: '#store/' + encodeURIComponent(store.id), text: store.name })),
+      el('td', {}, el('span', { class: 'badge badge-' + status, text: status })),
+      el('td', {}, store.engine || 'woocommerce'),
+      el('td', {}, relativeTime(int64(store.createdAtMs))),
+      el('td', { class: 'row-detail' }, detail),
+      el(
+        'td',
+        { class: 'row-actions' },
+        el('button', {
+          type: 'button', class: 'btn btn-small', disabled: busy || !RETRYABLE.has(status), 'aria-label': 'Retry ' + store.name,
+          text: 'Retry', onclick: () => storeAction(store.id, 'retry'),
+        }),
+        el('button', {
+          type: 'button', class: 'btn btn-small btn-danger', disabled: busy || !DELETABLE.has(status), 'aria-label': 'Delete ' + store.name,
+          text: 'Delete', onclick: () => storeAction(store.id, 'delete'),
+        }),
+      ),
+    );
   }
 
   async function loadStores(more) {
@@ -598,7 +832,18 @@
   }
 
   storesMore.addEventListener('click', () => loadStores(true));
-  hideDeleted.addEventListener('change', renderAllStores);
+  showDeleted.addEventListener('change', renderAllStores);
+  storeSearch.addEventListener('input', renderAllStores);
+
+  /** The quota, for "7 / 10 live stores": read once, and again with every metrics load. */
+  async function loadQuota() {
+    try {
+      maxLiveStores = int64((await api('GET', '/api/metrics')).maxLiveStores);
+      renderSummary();
+    } catch {
+      /* the strip shows the live count alone */
+    }
+  }
 
   // ------------------------------------------------------------------ activity log
 
@@ -611,8 +856,10 @@
 
   function statusChange(from, to) {
     const wrap = el('span', { class: 'change' });
-    if (from) wrap.append(el('span', { class: 'badge badge-' + statusName(from), text: statusName(from) }), ' → ');
-    if (to) wrap.append(el('span', { class: 'badge badge-' + statusName(to), text: statusName(to) }));
+    if (statusName(from) !== 'unspecified') {
+      wrap.append(el('span', { class: 'badge badge-' + statusName(from), text: statusName(from) }), ' → ');
+    }
+    if (statusName(to) !== 'unspecified') wrap.append(el('span', { class: 'badge badge-' + statusName(to), text: statusName(to) }));
     return wrap;
   }
 
@@ -639,7 +886,15 @@
         el('span', { class: 'audit-actor', title: 'actor', text: event.actor || (provisional ? '…' : 'unknown') }),
       ),
     );
-    if (event.message) row.append(el('p', { class: 'audit-message', text: event.message }));
+    if (event.message) {
+      // A long message (a failure's driver output) shows its one-line summary, the whole text one click away.
+      const summary = event.summary || event.message.split('\n')[0];
+      row.append(
+        summary === event.message
+          ? el('p', { class: 'audit-message', text: event.message })
+          : el('div', { class: 'audit-message' }, failureDetails(summary, event.message, 'audit-message', 'audit:' + event.id)),
+      );
+    }
     return row;
   }
 
@@ -767,7 +1022,117 @@
     return svg;
   }
 
+  /** What followed a failure, in words, and whether that settled it (ready or deleted since). */
+  function failureOutcome(f) {
+    const now = statusName(f.storeStatus);
+    switch (f.resolution) {
+      case 'open':
+        return { resolved: false, text: 'open: retry or delete it' };
+      case 'retried':
+        if (now === 'deleted') return { resolved: true, text: 'resolved: deleted' };
+        if (now === 'ready') return { resolved: true, text: 'resolved: retried, ready' };
+        if (now === 'failed') return { resolved: false, text: 'retried, failed again' };
+        return { resolved: false, text: 'retried, ' + now };
+      case 'deleted':
+        if (now === 'deleted') return { resolved: true, text: 'resolved: deleted' };
+        if (now === 'failed') return { resolved: false, text: 'delete failed' };
+        return { resolved: false, text: 'deleting' };
+      default:
+        return { resolved: false, text: '' };
+    }
+  }
+
+  /** Creates and failures of the last hour, per five-minute span, as paired bars (inline SVG). */
+  function renderActivity(m) {
+    const holder = $('metric-activity');
+    const buckets = m.lastHour || [];
+    const creates = buckets.reduce((sum, b) => sum + (b.creates || 0), 0);
+    const failures = buckets.reduce((sum, b) => sum + (b.failures || 0), 0);
+    const max = Math.max(1, ...buckets.map((b) => Math.max(b.creates || 0, b.failures || 0)));
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${buckets.length * 10} 40`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('class', 'activity-svg');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `${creates} creates and ${failures} failures in the last hour`);
+    buckets.forEach((bucket, index) => {
+      for (const [kind, offset] of [['creates', 1], ['failures', 5]]) {
+        const count = bucket[kind] || 0;
+        const height = (count / max) * 38;
+        const rect = document.createElementNS(NS, 'rect');
+        rect.setAttribute('x', String(index * 10 + offset));
+        rect.setAttribute('y', String(40 - height));
+        rect.setAttribute('width', '4');
+        rect.setAttribute('height', String(height));
+        rect.setAttribute('class', 'activity-' + kind);
+        rect.dataset.kind = kind;
+        rect.dataset.count = String(count);
+        const title = document.createElementNS(NS, 'title');
+        title.textContent = `${kind} ${count} from ${new Date(int64(bucket.startMs)).toLocaleTimeString()}`;
+        rect.append(title);
+        svg.append(rect);
+      }
+    });
+    holder.replaceChildren(
+      svg,
+      el(
+        'p',
+        { class: 'status-legend' },
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-creates' }), `${creates} creates`),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-failures' }), `${failures} failures`),
+        el('span', { class: 'muted', text: '60 min ago → now' }),
+      ),
+    );
+  }
+
+  /** Stores by status as one stacked bar (inline SVG), with a legend. */
+  function renderStatusBar(m) {
+    const holder = $('metric-status-bar');
+    const counts = new Map();
+    for (const entry of m.storesByStatus || []) counts.set(statusName(entry.status), int64(entry.count));
+    const total = STATUSES.reduce((sum, status) => sum + (counts.get(status) || 0), 0);
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 100 8');
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'Stores by status: ' + STATUSES.map((s) => `${s} ${counts.get(s) || 0}`).join(', '));
+    svg.setAttribute('class', 'status-bar-svg');
+    let x = 0;
+    for (const status of STATUSES) {
+      const count = counts.get(status) || 0;
+      if (!count) continue;
+      const width = (count / total) * 100;
+      const rect = document.createElementNS(NS, 'rect');
+      rect.setAttribute('x', String(x));
+      rect.setAttribute('y', '0');
+      rect.setAttribute('width', String(width));
+      rect.setAttribute('height', '8');
+      rect.setAttribute('class', 'seg seg-' + status);
+      rect.dataset.status = status;
+      rect.dataset.count = String(count);
+      const title = document.createElementNS(NS, 'title');
+      title.textContent = `${status}: ${count}`;
+      rect.append(title);
+      svg.append(rect);
+      x += width;
+    }
+    holder.replaceChildren(
+      total ? svg : el('p', { class: 'muted', text: 'No stores yet.' }),
+      el(
+        'p',
+        { class: 'status-legend' },
+        ...STATUSES.filter((s) => counts.get(s)).map((s) => el('span', { class: 'legend-item' }, el('span', { class: 'swatch seg-' + s }), `${s} ${counts.get(s)}`)),
+      ),
+    );
+  }
+
   function renderMetrics(m) {
+    maxLiveStores = int64(m.maxLiveStores);
+    renderSummary();
+    renderStatusBar(m);
+    renderActivity(m);
     const counts = $('metric-counts');
     counts.replaceChildren();
     const byStatus = new Map();
@@ -810,12 +1175,24 @@
     const list = m.recentFailures || [];
     if (list.length === 0) failures.append(el('li', { class: 'muted', text: 'No failures. 🎉' }));
     for (const f of list) {
+      const outcome = failureOutcome(f);
       failures.append(
         el(
           'li',
-          { class: 'failure', 'data-testid': 'metric-failure' },
-          el('div', { class: 'failure-head' }, el('strong', { text: f.storeName || f.storeId || '?' }), timeElement(int64(f.timeMs))),
-          el('pre', { tabindex: '0', text: f.reason || '(no reason recorded)' }),
+          {
+            class: 'failure' + (outcome.resolved ? ' resolved' : ''),
+            'data-testid': 'metric-failure',
+            'data-store-name': f.storeName || '',
+            'data-resolved': String(outcome.resolved),
+          },
+          el(
+            'div',
+            { class: 'failure-head' },
+            el('strong', { text: f.storeName || f.storeId || '?' }),
+            el('span', { class: 'failure-outcome' + (outcome.resolved ? ' ok' : ''), 'data-testid': 'metric-failure-outcome', text: outcome.text }),
+            timeElement(int64(f.timeMs)),
+          ),
+          failureDetails(f.summary, f.reason || '(no reason recorded)', 'metric-failure-reason', 'failure:' + f.storeId + ':' + f.timeMs),
         ),
       );
     }
@@ -850,6 +1227,112 @@
     if (name === 'activity' && (auditStale || !auditLoaded)) loadAudit(false);
     if (name === 'metrics' && (metricsStale || !metricsLoaded)) loadMetrics();
   }
+
+  // ------------------------------------------------------------------ store page
+  //
+  // #store/<id>: every field of one store, its failure in full, and its own history
+  // from the audit log; kept current by the live events like the cards.
+
+  const storePage = $('panel-store');
+  const storePageBody = $('store-page-body');
+  const storeHistory = $('store-history');
+  const storePageState = $('store-page-state');
+
+  function renderStorePage() {
+    const store = stores.get(pageStoreId);
+    if (!store) return;
+    const status = statusName(store.status);
+    const fields = el('dl', { class: 'store-fields' });
+    const field = (key, label, value) =>
+      fields.append(el('div', {}, el('dt', { text: label }), el('dd', { 'data-testid': 'store-field-' + key }, value)));
+    field('id', 'Id', store.id);
+    field('name', 'Name', store.name);
+    field('status', 'Status', el('span', { class: 'badge badge-' + status, text: status }));
+    field('engine', 'Engine', store.engine || 'woocommerce');
+    field('owner', 'Owner', store.owner || '—');
+    field('url', 'URL', store.url ? el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', text: store.url }) : '—');
+    field('namespace', 'Namespace', store.namespace || '—');
+    field('release', 'Helm release', store.release || '—');
+    field('attempts', 'Attempts', String(store.attempts || 0));
+    field('created', 'Created', timeElement(int64(store.createdAtMs)));
+    field('updated', 'Last change', timeElement(int64(store.updatedAtMs)));
+    if (IN_PROGRESS.has(status)) field('progress', status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-page-progress'));
+    if (status === 'provisioning' && progress.has(store.id)) field('step', 'Step', stepElement(store, 'store-page-step'));
+    field('ready-at', 'Ready at', timeElement(int64(store.readyAtMs)));
+    field('deleted-at', 'Deleted at', timeElement(int64(store.deletedAtMs)));
+    field('provisioned-in', 'Provisioned in', store.provisioningDurationMs && int64(store.provisioningDurationMs) ? seconds(int64(store.provisioningDurationMs)) : '—');
+    const parts = [
+      el('h2', { class: 'section-title store-page-title', id: 'store-page-title' }, store.name + ' ', el('span', { class: 'badge badge-' + status, text: status })),
+    ];
+    if (status === 'failed' && store.errorMessage) {
+      const key = 'page:' + store.id + ':' + store.updatedAtMs;
+      if (!openDetails.has('seen:' + key)) {
+        // The page opens the failure in full; the user may close it.
+        openDetails.add('seen:' + key);
+        openDetails.add(key);
+      }
+      parts.push(el('div', { class: 'store-error' }, failureDetails(store.errorSummary, store.errorMessage, 'store-page-error', key)));
+    }
+    parts.push(fields);
+    storePageBody.replaceChildren(...parts);
+  }
+
+  async function loadStoreHistory() {
+    const id = pageStoreId;
+    if (!id) return;
+    try {
+      const page = await api('GET', '/api/audit?' + new URLSearchParams({ store_id: id, limit: '200' }));
+      if (id !== pageStoreId) return;
+      storeHistory.replaceChildren(
+        ...(page.events || []).map((event) => {
+          const row = auditRow(event, false);
+          row.dataset.testid = 'store-history-row';
+          return row;
+        }),
+      );
+    } catch (error) {
+      if (id === pageStoreId) showState(storePageState, 'error', 'Could not load the history: ' + error.message, loadStoreHistory);
+    }
+  }
+  const refreshHistorySoon = throttle(loadStoreHistory, AUDIT_REFRESH_MS);
+
+  async function openStorePage(id) {
+    pageStoreId = id;
+    // A store's page belongs to the Stores tab: that tab is the one marked.
+    for (const tab of tabs) {
+      tab.setAttribute('aria-selected', String(tab.id === 'tab-stores'));
+      tab.tabIndex = tab.id === 'tab-stores' ? 0 : -1;
+      $(tab.getAttribute('aria-controls')).hidden = true;
+    }
+    activeTab = 'stores';
+    storePage.hidden = false;
+    storePageBody.replaceChildren();
+    storeHistory.replaceChildren();
+    showState(storePageState, null);
+    if (!stores.has(id)) {
+      try {
+        upsertStore(await api('GET', '/api/stores/' + encodeURIComponent(id)), false);
+      } catch (error) {
+        if (id === pageStoreId) showState(storePageState, 'error', 'Could not load the store: ' + error.message);
+        return;
+      }
+    }
+    renderStorePage();
+    loadStoreHistory();
+    $('store-page-back').focus();
+  }
+
+  /** Shows what the address names: a store's page (#store/<id>) or a tab (#stores, …). */
+  function route() {
+    const match = /^#store\/(.+)$/.exec(location.hash);
+    if (match) {
+      openStorePage(decodeURIComponent(match[1]));
+      return;
+    }
+    const tab = tabs.find((t) => '#' + t.id.replace(/^tab-/, '') === location.hash) || tabs[0];
+    selectTab(tab, false);
+  }
+  window.addEventListener('hashchange', route);
 
   // ------------------------------------------------------------------ live events
   //
@@ -898,8 +1381,18 @@
       return;
     }
     const auditId = int64(event.auditId);
+    if (event.action === 'progress') {
+      // A provisioning step began: not a transition, nothing for the Activity Log.
+      if (!event.store || statusName(stores.get(event.store.id)?.status) === 'ready') return;
+      progress.set(event.store.id, { step: event.step, timeMs: int64(event.timeMs) });
+      upsertStore(event.store, false);
+      renderStore(event.store.id);
+      if (pageStoreId === event.store.id) renderStorePage();
+      return;
+    }
     if (event.action !== 'current' && auditId > 0 && !firstTime(auditId)) return;
     if (event.store) upsertStore(event.store, event.action === 'create');
+    if (event.store && event.store.id === pageStoreId) refreshHistorySoon();
     if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
       placeAuditRow(
@@ -912,6 +1405,7 @@
           fromStatus: event.fromStatus,
           toStatus: event.toStatus,
           message: statusName(event.toStatus) === 'failed' && event.store ? event.store.errorMessage : '',
+          summary: statusName(event.toStatus) === 'failed' && event.store ? event.store.errorSummary : '',
         },
         true,
       );
@@ -999,9 +1493,9 @@
 
   // ------------------------------------------------------------------ start
 
-  const initial = tabs.find((t) => '#' + t.id.replace(/^tab-/, '') === location.hash) || tabs[0];
-  selectTab(initial, false);
+  route();
   loadStores(false);
+  loadQuota();
   connect();
 
   // For debugging from the console.

@@ -4,6 +4,8 @@
   serving the dashboard from this repository, started once per session.
 * ``crash_daemon``: a second one with ``--sim-fault crashloop`` (the fault hits the
   first attempt of each store only, so a retry succeeds); started only when a test asks.
+* ``slow_daemon``: a daemon with a 2 s install and pods ready 2 s later, for the
+  provisioning steps; started only when a test asks.
 * ``behind_daemon``: a third one with ``--event-buffer 1 --watch-replay-limit 3``, so the
   dashboard's event stream falls behind and resumes in several steps; started only when
   a test asks.
@@ -173,6 +175,15 @@ def daemon():
 @pytest.fixture(scope="session")
 def crash_daemon():
     d = _start("crashloop", ["--sim-fault", "crashloop"])
+    yield d
+    _finish(d)
+
+
+@pytest.fixture(scope="session")
+def slow_daemon():
+    """A daemon whose simulated install takes 2 s and whose pods are ready 2 s later, so
+    the provisioning steps can be watched. Started only when a test asks."""
+    d = _start("slow", ["--sim-install-delay", "2", "--sim-ready-delay", "2"])
     yield d
     _finish(d)
 

@@ -6,6 +6,9 @@ WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
 """
 
 import uuid
+from pathlib import Path
+
+import pytest
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
@@ -156,12 +159,27 @@ def card_info(browser, name):
             urlTag: link && link.tagName.toLowerCase(),
             urlHref: link && link.href,
             urlText: link && link.textContent,
-            error: q('store-error') && q('store-error').textContent,
+            error: q('store-error-detail') && q('store-error-detail').textContent,
+            headline: q('store-error-headline') && q('store-error-headline').textContent,
             deleteEnabled: !q('store-delete').disabled,
             retryEnabled: !q('store-retry').disabled,
             text: c.innerText,
         };
     """, card_selector(name))
+
+
+def wait_deleted(browser, daemon, name):
+    """Waits until the store is deleted and its card gone (deleted stores are hidden by default)."""
+    wait_until(browser, lambda d: daemon.store_by_name(name)["status"] == "deleted" and card(d, name) is None,
+               lambda: f"{name!r} was not deleted and hidden (card: {card_status(browser, name)!r})")
+
+
+def visible_cards(browser):
+    """(name, status) of the cards on screen, top to bottom."""
+    return browser.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid="store-card"]'))
+            .map(c => [c.dataset.storeName, c.dataset.status]);
+    """)
 
 
 def click_in_card(browser, name, testid):
@@ -182,7 +200,7 @@ def api_counts(daemon):
     m = daemon.api("GET", "/api/metrics")
     counts = {s: 0 for s in STATUSES}
     for entry in m.get("storesByStatus", []):
-        counts[entry["status"].replace("STORE_STATUS_", "").lower()] = int(entry.get("count", "0"))
+        counts[entry["status"]] = int(entry["count"])
     return counts, int(m.get("provisioning", {}).get("count", "0"))
 
 
@@ -231,7 +249,7 @@ def test_create_goes_queued_provisioning_ready_without_reload(browser, daemon):
     info = card_info(browser, name)
     assert info["badge"] == "ready"
     store = daemon.store_by_name(name)
-    assert store["status"] == "STORE_STATUS_READY"
+    assert store["status"] == "ready"
     assert info["urlTag"] == "a", info
     assert info["urlHref"].rstrip("/") == store["url"].rstrip("/")
     assert info["urlText"] == store["url"]
@@ -250,7 +268,7 @@ def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
 
     # Client-side rule, shown while typing and again on submit; nothing is sent.
     find(browser, "create-name").send_keys("Bad_Name")
-    expected = "Use lower case: “B” at position 1 is an upper-case letter (try “bad_name”)."
+    expected = "Use lower case: “B” at position 1 is an upper-case letter (try “bad-name”)."
     wait_until(browser, lambda d: error(d).is_displayed() and error(d).text == expected,
                lambda: f"no inline error {expected!r} (shown: {error(browser).text!r})")
     assert error(browser).get_attribute("data-code") == "CLIENT_VALIDATION"
@@ -264,8 +282,14 @@ def test_bad_name_and_taken_name_show_their_messages(browser, daemon):
     field = find(browser, "create-name")
     field.clear()
     field.send_keys("9shop")
-    wait_until(browser, lambda d: error(d).text == "The name must start with a letter, not a digit.",
+    wait_until(browser, lambda d: error(d).text == "The name must start with a letter, not a digit (try “shop”).",
                lambda: f"wrong message for a leading digit: {error(browser).text!r}")
+    # The name suggested for Bad_Name is valid itself.
+    field.clear()
+    field.send_keys("bad-name")
+    wait_until(browser, lambda d: not error(d).is_displayed(),
+               lambda: f"the suggested name is refused: {error(browser).text!r}")
+    assert find(browser, "create-name").get_attribute("aria-invalid") == "false"
     field.clear()
     field.send_keys("good-name")
     wait_until(browser, lambda d: not error(d).is_displayed(), "the error stayed after fixing the name")
@@ -294,24 +318,29 @@ def test_delete_moves_the_card_to_deleted(browser, daemon):
     find(browser, "confirm-cancel").click()
     wait_until(browser, lambda d: not find(d, "confirm-dialog").is_displayed(), "the dialog stayed open")
     assert card_status(browser, name) == "ready"
-    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_READY"
+    assert daemon.store_by_name(name)["status"] == "ready"
 
     watch_statuses(browser, name)
     delete_in_ui(browser, name)
-    wait_status(browser, name, "deleted")
+    # Deleted stores are hidden unless "Show deleted" is ticked: the card goes away.
+    wait_deleted(browser, daemon, name)
     assert_not_reloaded(browser)
     seen = recorded_statuses(browser, name)
-    assert seen[-1] == "deleted" and "ready" not in seen[1:], seen
-    assert daemon.store_by_name(name)["status"] == "STORE_STATUS_DELETED"
+    assert "ready" not in seen[1:] and "deleted" not in seen, seen
+    assert not find(browser, "show-deleted").is_selected()
+
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card_status(d, name) == "deleted", "the deleted card did not come back")
     info = card_info(browser, name)
     assert info["badge"] == "deleted" and info["urlTag"] is None, info
     assert not info["deleteEnabled"] and not info["retryEnabled"], info
-
-    # Deleted stores stay listed unless "Hide deleted" is ticked.
-    find(browser, "hide-deleted").click()
-    wait_until(browser, lambda d: card(d, name) is None, "the deleted card was not hidden")
-    find(browser, "hide-deleted").click()
-    wait_until(browser, lambda d: card(d, name) is not None, "the deleted card did not come back")
+    # When it was deleted, relative, with the exact time on hover.
+    created_at, deleted_at = card(browser, name).find_elements(By.CSS_SELECTOR, "time[data-relative]")
+    assert "Deleted" in info["text"], info
+    assert deleted_at.text == "just now" or deleted_at.text.endswith(" ago"), deleted_at.text
+    assert deleted_at.get_attribute("title").endswith("Z)"), deleted_at.get_attribute("title")
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card(d, name) is None, "the deleted card was not hidden again")
 
 
 def test_activity_tab_shows_the_transitions_newest_first(browser, daemon):
@@ -319,7 +348,7 @@ def test_activity_tab_shows_the_transitions_newest_first(browser, daemon):
     name = unique_name("audit")
     create_and_wait_ready(browser, name)
     delete_in_ui(browser, name)
-    wait_status(browser, name, "deleted")
+    wait_deleted(browser, daemon, name)
 
     select_tab(browser, "activity")
     assert find(browser, "tab-activity").get_attribute("aria-selected") == "true"
@@ -387,12 +416,24 @@ def test_metrics_tab_matches_the_api(browser, daemon):
     shown = browser.execute_script("""
         const t = (id) => { const e = document.querySelector(`[data-testid="${id}"]`); return e && e.textContent; };
         return {
+            activity: ['creates', 'failures'].map((kind) => Array.from(
+                document.querySelectorAll(`[data-testid="metric-activity"] rect[data-kind="${kind}"]`))
+                .map((r) => Number(r.dataset.count))),
+            segments: Object.fromEntries(Array.from(document.querySelectorAll('[data-testid="metric-status-bar"] rect'))
+                .map((r) => [r.dataset.status, Number(r.dataset.count)])),
             bars: document.querySelectorAll('svg[data-testid="metric-chart"] rect').length,
             figures: ['avg', 'min', 'max', 'p50', 'p95'].map((f) => t('metric-duration-' + f)),
             active: t('metric-active-operations'),
         };
     """)
     assert shown["bars"] == 5, shown
+    # Stores by status as one stacked bar, drawn from the same counts (zero counts have no segment).
+    counts, _ = api_counts(daemon)
+    assert shown["segments"] == {s: n for s, n in counts.items() if n > 0}, (shown, counts)
+    # The last hour, twelve five-minute spans: the store made above is among the creates.
+    creates, failures = shown["activity"]
+    assert len(creates) == len(failures) == 12, shown
+    assert creates[-1] >= 1 and sum(creates) <= sum(b["creates"] for b in daemon.api("GET", "/api/metrics")["lastHour"]), shown
     assert all(f and f.endswith(" s") for f in shown["figures"]), shown
     assert shown["active"] is not None and int(shown["active"]) >= 0, shown
     store = daemon.store_by_name(name)
@@ -453,9 +494,16 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     info = card_info(browser, name)
     assert info["badge"] == "failed", info
     store = crash_daemon.store_by_name(name)
-    assert store["status"] == "STORE_STATUS_FAILED"
+    assert store["status"] == "failed"
     reason = info["error"]
     assert reason and "CrashLoopBackOff" in reason and reason == store["errorMessage"], info
+    # A one-line headline shows; the whole reason is one click away.
+    assert info["headline"] == "CrashLoopBackOff: wordpress, exit 1" == store["errorSummary"], info
+    detail = lambda d: card(d, name).find_element(By.CSS_SELECTOR, tid("store-error-detail"))  # noqa: E731
+    assert not detail(browser).is_displayed()
+    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-error-headline")).click()
+    wait_until(browser, lambda d: detail(d).is_displayed() and detail(d).text == reason,
+               "the failure's headline did not open its whole reason")
     assert info["urlTag"] is None, info
     assert info["retryEnabled"] and info["deleteEnabled"], info
 
@@ -471,11 +519,30 @@ def test_failed_store_shows_reason_and_retry_brings_it_to_ready(browser, crash_d
     assert not info["retryEnabled"] and info["deleteEnabled"], info
     assert "Attempts" in info["text"], info
 
-    # The failure is listed on the Metrics tab with its reason.
+    # The failure is listed on the Metrics tab with its headline, marked resolved:
+    # the store was retried and is ready.
     select_tab(browser, "metrics")
-    wait_until(browser, lambda d: any(name in f.text and "CrashLoopBackOff" in f.text
-                                      for f in d.find_elements(By.CSS_SELECTOR, tid("metric-failure"))),
+    failure = f'{tid("metric-failure")}[data-store-name="{name}"]'
+    wait_until(browser, lambda d: any("CrashLoopBackOff: wordpress, exit 1" in f.text
+                                      for f in d.find_elements(By.CSS_SELECTOR, failure)),
                "the failure is not listed under Recent failures", SLOW_WAIT)
+    wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, failure).get_attribute("data-resolved") == "true",
+               "the failure of a store retried to ready is not marked resolved", SLOW_WAIT)
+    outcome = browser.find_element(By.CSS_SELECTOR, failure + " " + tid("metric-failure-outcome")).text
+    assert outcome == "resolved: retried, ready", outcome
+
+    # The Activity Log's fail row shows the headline too, opening the whole reason.
+    select_tab(browser, "activity")
+    row = f'{tid("audit-row")}[data-store-name="{name}"][data-action="fail"]'
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row + " " + tid("audit-message-headline")),
+               "the fail row has no headline", SLOW_WAIT)
+    headline = browser.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-headline"))
+    assert headline.text == "CrashLoopBackOff: wordpress, exit 1", headline.text
+    detail = browser.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-detail"))
+    assert not detail.is_displayed()
+    headline.click()
+    wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, row + " " + tid("audit-message-detail")).text == reason,
+               "the fail row's headline did not open the whole reason")
 
 
 # Runs before the page's own scripts: records every EventSource the page opens (its URL,
@@ -519,6 +586,8 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
     daemon = behind_daemon
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
     open_dashboard(browser, daemon, "#activity")
+    # Cards of every status, deleted ones too: the test compares each with the daemon.
+    browser.execute_script("document.getElementById('show-deleted').click()")
     wait_until(browser, lambda d: d.execute_script(
         "return document.getElementById('audit-state').dataset.state !== 'loading'"),
         "the activity log never finished loading")
@@ -544,7 +613,7 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
             names += batch
             created = list(pool.map(lambda n: daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}), batch))
             wait_until(browser, lambda d: all(
-                (daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY") for s in created),
+                (daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "ready") for s in created),
                 f"round {round_}: the stores never became ready", timeout=SLOW_WAIT)
             list(pool.map(lambda s: daemon.api("DELETE", f"/api/stores/{s['id']}"), created[::2]))
             if any(c["behind"] for c in connections()):
@@ -556,7 +625,7 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
 
     # Let every store settle, then the page must show exactly the daemon's state.
     def settled(_):
-        statuses = {s["name"]: s["status"].replace("STORE_STATUS_", "").lower()
+        statuses = {s["name"]: s["status"]
                     for s in daemon.api("GET", "/api/stores?page_size=500").get("stores", [])}
         return statuses if all(statuses.get(n) in ("ready", "deleted") for n in names) else False
     final = wait_until(browser, settled, "the burst's stores never settled", timeout=SLOW_WAIT)
@@ -602,6 +671,8 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     before = max(api_audit_ids(daemon), default=0)  # other tests' transitions, not this one's
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CONNECTIONS})
     open_dashboard(browser, daemon, "#activity")
+    # Cards of every status, deleted ones too: the test compares each with the daemon.
+    browser.execute_script("document.getElementById('show-deleted').click()")
     wait_until(browser, lambda d: d.execute_script(
         "return document.getElementById('audit-state').dataset.state !== 'loading'"),
         "the activity log never finished loading")
@@ -632,10 +703,10 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
                "the page never noticed the dropped connection")
     missed = [unique_name("missed") for _ in range(4)]
     created = [daemon.api("POST", "/api/stores", {"name": n, "engine": "woocommerce"}) for n in missed]
-    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "STORE_STATUS_READY"
+    wait_until(browser, lambda d: all(daemon.api("GET", f"/api/stores/{s['id']}")["status"] == "ready"
                                       for s in created), "the missed stores never became ready", timeout=SLOW_WAIT)
     daemon.api("DELETE", f"/api/stores/{created[0]['id']}")
-    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "STORE_STATUS_DELETED",
+    wait_until(browser, lambda d: daemon.api("GET", f"/api/stores/{created[0]['id']}")["status"] == "deleted",
                "the deleted store never reached deleted", timeout=SLOW_WAIT)
     assert all(card(browser, n) is None for n in missed), "the page saw a transition while blocked"
     browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
@@ -657,4 +728,227 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     assert resumed and all(u.startswith("/api/events?after=") for u in resumed), resumed
     assert f"/api/events?after={last_seen}" in resumed, (last_seen, resumed)
     assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert_not_reloaded(browser)
+
+
+SIZES = [pytest.param((1280, 900), id="1280x900"), pytest.param((390, 844), id="390x844")]
+
+
+def use_size(browser, size):
+    browser.set_window_size(*size)
+    wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == size[0],
+               f"could not make the window {size[0]} px wide")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon, size):
+    use_size(browser, size)
+    open_dashboard(browser, daemon)
+    keep, gone = unique_name("flt-keep"), unique_name("flt-gone")
+    create_and_wait_ready(browser, keep)
+    create_and_wait_ready(browser, gone)
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(gone)['id']}")
+    wait_deleted(browser, daemon, gone)
+    assert not find(browser, "show-deleted").is_selected()
+    assert all(status != "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
+
+    # The summary strip counts the stores by status, and live ones against the quota.
+    def strip(d):
+        return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
+
+    stores = daemon.api("GET", "/api/stores?page_size=100")["stores"]
+    expected = {s: sum(1 for x in stores if x["status"] == s) for s in STATUSES}
+    wait_until(browser, lambda d: strip(d) == expected, lambda: f"strip {strip(browser)} != {expected}")
+    live = sum(n for s, n in expected.items() if s != "deleted")
+    quota = daemon.api("GET", "/api/metrics")["maxLiveStores"]
+    wait_until(browser, lambda d: find(d, "summary-live").text == f"{live} / {quota} live stores",
+               lambda: f"summary-live shows {find(browser, 'summary-live').text!r}, not {live} / {quota}")
+
+    # A status in the strip filters the list; a second click clears it.
+    find(browser, "summary-ready").click()
+    wait_until(browser, lambda d: find(d, "summary-ready").get_attribute("aria-pressed") == "true", "ready not pressed")
+    shown = visible_cards(browser)
+    assert shown and all(status == "ready" for _, status in shown) and keep in {n for n, _ in shown}, shown
+    find(browser, "summary-deleted").click()
+    wait_until(browser, lambda d: card_status(d, gone) == "deleted", "filtering by deleted did not show the deleted store")
+    assert all(status == "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
+    assert find(browser, "summary-ready").get_attribute("aria-pressed") == "false"
+    find(browser, "summary-deleted").click()
+    wait_until(browser, lambda d: card(d, gone) is None and card(d, keep) is not None, "clearing the filter did not")
+
+    # Search by name.
+    search = find(browser, "store-search")
+    search.send_keys(keep)
+    wait_until(browser, lambda d: [n for n, _ in visible_cards(d)] == [keep],
+               lambda: f"searching {keep!r} shows {visible_cards(browser)}")
+    search.clear()
+    search.send_keys("no-store-is-named-like-this")
+    wait_until(browser, lambda d: visible_cards(d) == [] and find(d, "state-empty").text == "No stores match the filter.",
+               "a search matching nothing did not say so")
+    search.clear()
+    search.send_keys(Keys.SPACE, Keys.BACKSPACE)
+    wait_until(browser, lambda d: card(d, keep) is not None, "clearing the search did not bring the stores back")
+
+    # "Show deleted" adds the deleted stores to the others.
+    find(browser, "show-deleted").click()
+    wait_until(browser, lambda d: card_status(d, gone) == "deleted" and card(d, keep) is not None, "show deleted")
+    assert_not_reloaded(browser)
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(keep)['id']}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_store_page_has_every_field_and_its_own_history(browser, daemon, size):
+    use_size(browser, size)
+    open_dashboard(browser, daemon)
+    name = unique_name("page")
+    create_and_wait_ready(browser, name)
+    store = daemon.store_by_name(name)
+    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-link")).click()
+    wait_until(browser, lambda d: find(d, "store-page").is_displayed(), "the store page did not open")
+    assert browser.execute_script("return location.hash") == f"#store/{store['id']}"
+    assert not browser.find_element(By.ID, "panel-stores").is_displayed()
+
+    def field(d, key):
+        return find(d, f"store-field-{key}").text
+
+    wait_until(browser, lambda d: field(d, "status") == "ready", lambda: f"status {field(browser, 'status')!r}")
+    for key, value in (("id", store["id"]), ("name", name), ("url", store["url"]), ("namespace", store["namespace"]),
+                       ("release", store["release"]), ("owner", store["owner"]), ("attempts", "1")):
+        assert field(browser, key) == value, (key, field(browser, key), value)
+
+    def history(d):
+        return [r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("store-history-row"))]
+
+    api_history = [e["action"] for e in daemon.api("GET", f"/api/audit?store_id={store['id']}")["events"]]
+    wait_until(browser, lambda d: history(d) == api_history == ["ready", "provision", "create"],
+               lambda: f"history {history(browser)} != {api_history}")
+
+    # Live: a delete elsewhere shows on the page, and in its history.
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+    wait_until(browser, lambda d: field(d, "status") == "deleted" and history(d)[:2] == ["deleted", "delete"],
+               lambda: f"status {field(browser, 'status')!r}, history {history(browser)}", SLOW_WAIT)
+    assert field(browser, "deleted-at") != "—"
+    assert_not_reloaded(browser)
+
+    # The page has its own address; the back link returns to the list.
+    find(browser, "store-page-back").click()
+    wait_until(browser, lambda d: find(d, "tab-stores").get_attribute("aria-selected") == "true"
+               and not find(d, "store-page").is_displayed(), "the back link did not return to the stores")
+    browser.get(daemon.url + f"/#store/{store['id']}")
+    wait_until(browser, lambda d: find(d, "store-page").is_displayed() and field(d, "name") == name,
+               "opening the store's address did not show its page")
+
+
+def test_a_failed_stores_page_shows_its_failure_in_full(browser, crash_daemon):
+    open_dashboard(browser, crash_daemon)
+    name = unique_name("page-crash")
+    create_in_form(browser, name)
+    wait_status(browser, name, "failed", SLOW_WAIT)
+    store = crash_daemon.store_by_name(name)
+    browser.get(crash_daemon.url + f"/#store/{store['id']}")
+    wait_until(browser, lambda d: find(d, "store-page-error-detail").is_displayed(), "the page did not show the failure")
+    assert find(browser, "store-page-error-headline").text == store["errorSummary"] == "CrashLoopBackOff: wordpress, exit 1"
+    assert find(browser, "store-page-error-detail").text == store["errorMessage"]
+    crash_daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+# Where every run saves its screenshots of each tab (CI keeps artifacts/ as its artifacts).
+SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
+
+
+def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
+    """Saves artifacts/screenshots/<tab>-<width>x<height>.png (CI keeps artifacts/), and
+    checks that no tab scrolls sideways at either size."""
+    name = unique_name("shot")
+    daemon.api("POST", "/api/stores", {"name": name, "engine": "woocommerce"})
+    folder = SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        browser.set_window_size(width, height)
+        wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == width,
+                   f"could not make the window {width} px wide")
+        open_dashboard(browser, daemon)
+        wait_status(browser, name, "ready")
+        store_id = daemon.store_by_name(name)["id"]
+        for tab in ("stores", "activity", "metrics", "store"):
+            if tab == "store":
+                browser.execute_script("location.hash = arguments[0]", f"#store/{store_id}")
+                wait_until(browser, lambda d: find(d, "store-page").is_displayed() and find(d, "store-history-row"),
+                           "the store page did not open")
+            else:
+                select_tab(browser, tab)
+                if tab == "metrics":
+                    wait_until(browser, lambda d: find(d, "metric-count-ready").text != "", "no metrics shown")
+            widths = browser.execute_script("const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
+            assert widths[0] <= widths[1], f"horizontal scroll on {tab} at {width}x{height}: {widths}"
+            path = folder / f"{tab}-{width}x{height}.png"
+            assert browser.save_screenshot(str(path)), path
+            assert path.stat().st_size > 1000, path
+    daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon, size):
+    use_size(browser, size)
+    open_dashboard(browser, slow_daemon)
+    name = unique_name("steps")
+    # Every step a card of the store is rendered with, in order.
+    browser.execute_script("""
+        const name = arguments[0];
+        const seen = window.__steps = [];
+        new MutationObserver(() => {
+            const step = document.querySelector(`[data-store-name="${name}"] [data-testid="store-step"]`);
+            const value = step && step.dataset.step;
+            if (value && seen[seen.length - 1] !== value) seen.push(value);
+        }).observe(document.getElementById('store-list'), {childList: true, subtree: true});
+    """, name)
+    create_in_form(browser, name)
+    def shown_step(d):
+        steps = card(d, name).find_elements(By.CSS_SELECTOR, tid("store-step")) if card(d, name) else []
+        return steps[0].get_attribute("data-step") if steps else None
+
+    wait_until(browser, lambda d: shown_step(d) == "install", lambda: f"the card never showed the install step ({shown_step(browser)})")
+    step = card(browser, name).find_element(By.CSS_SELECTOR, tid("store-step")).text
+    assert step.endswith("step 3 of 4: installing the Helm release"), step
+    assert "Provisioning for" in card_info(browser, name)["text"]
+    wait_status(browser, name, "ready", SLOW_WAIT)
+    assert browser.execute_script("return window.__steps") == ["namespace", "secret", "install", "readiness"]
+    # A ready card shows no step.
+    assert card(browser, name).find_elements(By.CSS_SELECTOR, tid("store-step")) == []
+    slow_daemon.api("DELETE", f"/api/stores/{slow_daemon.store_by_name(name)['id']}")
+
+
+def test_the_table_view_lists_the_same_stores_with_the_same_filters_and_actions(browser, daemon):
+    open_dashboard(browser, daemon)
+    name = unique_name("table")
+    create_and_wait_ready(browser, name)
+    cards = visible_cards(browser)
+
+    def rows(d):
+        return d.execute_script("""
+            return Array.from(document.querySelectorAll('[data-testid="store-row"]'))
+                .map(r => [r.dataset.storeName, r.dataset.status]);
+        """)
+
+    find(browser, "view-table").click()
+    wait_until(browser, lambda d: find(d, "store-table").is_displayed() and rows(d) == cards,
+               lambda: f"the table {rows(browser)} is not the cards {cards}")
+    assert visible_cards(browser) == []
+    assert find(browser, "view-table").get_attribute("aria-pressed") == "true"
+    row = browser.find_element(By.CSS_SELECTOR, f'{tid("store-row")}[data-store-name="{name}"]')
+    assert daemon.store_by_name(name)["url"] in row.text
+
+    # The search applies to the table too.
+    find(browser, "store-search").send_keys(name)
+    wait_until(browser, lambda d: rows(d) == [[name, "ready"]], lambda: f"search in the table: {rows(browser)}")
+
+    # A delete from a row asks first, then the row follows the store (hidden once deleted).
+    row = browser.find_element(By.CSS_SELECTOR, f'{tid("store-row")}[data-store-name="{name}"]')
+    row.find_element(By.CSS_SELECTOR, 'button[aria-label^="Delete"]').click()
+    wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
+    find(browser, "confirm-ok").click()
+    wait_until(browser, lambda d: daemon.store_by_name(name)["status"] == "deleted" and rows(d) == [],
+               lambda: f"the deleted store's row stayed: {rows(browser)}")
+    find(browser, "view-cards").click()
+    wait_until(browser, lambda d: not find(d, "store-table").is_displayed(), "the cards did not come back")
     assert_not_reloaded(browser)

@@ -390,9 +390,12 @@ class Client:
             store_pb2.CreateStoreResponse, timeout, metadata,
         ).store
 
-    def get_store(self, id: str, timeout: Optional[float] = None) -> store_pb2.Store:
-        """One store by id (NotFoundError when there is none)."""
-        return self.call(Methods.GET_STORE, store_pb2.GetStoreRequest(id=id),
+    def get_store(self, id: str = "", timeout: Optional[float] = None, *, name: str = "") -> store_pb2.Store:
+        """One store by id, or the live store with ``name`` (give one of the two);
+        NotFoundError when there is none. A deleted store is found by its id only."""
+        if bool(id) == bool(name):
+            raise ValueError("give the store's id or its name, not both and not neither")
+        return self.call(Methods.GET_STORE, store_pb2.GetStoreRequest(id=id, name=name),
                          store_pb2.GetStoreResponse, timeout).store
 
     def list_stores(

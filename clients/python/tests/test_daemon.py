@@ -106,6 +106,8 @@ def test_store_lifecycle(client: Client, stores) -> None:
 
     got = client.get_store(store.id)
     assert (got.id, got.name) == (store.id, name)
+    by_name = client.get_store(name=name)  # the same store; its status may have moved on
+    assert (by_name.id, by_name.name) == (store.id, name)
 
     assert store.id in {s.id for s in client.list_stores().stores}
     ids = []
@@ -228,6 +230,11 @@ def test_unknown_store_id(client: Client) -> None:
         with pytest.raises(NotFoundError) as info:
             events.read(timeout=SETTLE_TIMEOUT)
         assert info.value.error_code == "NOT_FOUND"
+    with pytest.raises(NotFoundError) as info:
+        client.get_store(name="no-such-store")
+    assert info.value.message == 'no live store is named "no-such-store"; a deleted store is found by its id only'
+    with pytest.raises(ValueError):
+        client.get_store(missing, name="no-such-store")
 
 
 def test_quota_exceeded(unix_client: Client, stores) -> None:

@@ -277,6 +277,51 @@ void   storeplatform__v1__failure_record__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__failure_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   storeplatform__v1__activity_bucket__init
+                     (Storeplatform__V1__ActivityBucket         *message)
+{
+  static const Storeplatform__V1__ActivityBucket init_value = STOREPLATFORM__V1__ACTIVITY_BUCKET__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__activity_bucket__get_packed_size
+                     (const Storeplatform__V1__ActivityBucket *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__activity_bucket__pack
+                     (const Storeplatform__V1__ActivityBucket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__activity_bucket__pack_to_buffer
+                     (const Storeplatform__V1__ActivityBucket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ActivityBucket *
+       storeplatform__v1__activity_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ActivityBucket *)
+     protobuf_c_message_unpack (&storeplatform__v1__activity_bucket__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__activity_bucket__free_unpacked
+                     (Storeplatform__V1__ActivityBucket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   storeplatform__v1__get_metrics_response__init
                      (Storeplatform__V1__GetMetricsResponse         *message)
 {
@@ -776,7 +821,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__status_count__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__status_count__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_descriptors[4] =
+static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_descriptors[7] =
 {
   {
     "store_id",
@@ -826,17 +871,56 @@ static const ProtobufCFieldDescriptor storeplatform__v1__failure_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "summary",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resolution",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, resolution),
+    &storeplatform__v1__failure_resolution__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store_status",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__FailureRecord, store_status),
+    &storeplatform__v1__store_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__failure_record__field_indices_by_name[] = {
   2,   /* field[2] = reason */
+  5,   /* field[5] = resolution */
   0,   /* field[0] = store_id */
   1,   /* field[1] = store_name */
+  6,   /* field[6] = store_status */
+  4,   /* field[4] = summary */
   3,   /* field[3] = time_ms */
 };
 static const ProtobufCIntRange storeplatform__v1__failure_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
 {
@@ -846,14 +930,78 @@ const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor =
   "Storeplatform__V1__FailureRecord",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__FailureRecord),
-  4,
+  7,
   storeplatform__v1__failure_record__field_descriptors,
   storeplatform__v1__failure_record__field_indices_by_name,
   1,  storeplatform__v1__failure_record__number_ranges,
   (ProtobufCMessageInit) storeplatform__v1__failure_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor storeplatform__v1__activity_bucket__field_descriptors[3] =
+{
+  {
+    "start_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, start_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "creates",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, creates),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failures",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ActivityBucket, failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__activity_bucket__field_indices_by_name[] = {
+  1,   /* field[1] = creates */
+  2,   /* field[2] = failures */
+  0,   /* field[0] = start_ms */
+};
+static const ProtobufCIntRange storeplatform__v1__activity_bucket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__activity_bucket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ActivityBucket",
+  "ActivityBucket",
+  "Storeplatform__V1__ActivityBucket",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ActivityBucket),
+  3,
+  storeplatform__v1__activity_bucket__field_descriptors,
+  storeplatform__v1__activity_bucket__field_indices_by_name,
+  1,  storeplatform__v1__activity_bucket__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__activity_bucket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[10] =
 {
   {
     "stores_by_status",
@@ -951,9 +1099,35 @@ static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_live_stores",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__GetMetricsResponse, max_live_stores),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_hour",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Storeplatform__V1__GetMetricsResponse, n_last_hour),
+    offsetof(Storeplatform__V1__GetMetricsResponse, last_hour),
+    &storeplatform__v1__activity_bucket__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_name[] = {
   5,   /* field[5] = active_operations */
+  9,   /* field[9] = last_hour */
+  8,   /* field[8] = max_live_stores */
   1,   /* field[1] = provisioning */
   4,   /* field[4] = quota_refusals_total */
   3,   /* field[3] = rate_limited_total */
@@ -965,7 +1139,7 @@ static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_
 static const ProtobufCIntRange storeplatform__v1__get_metrics_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor =
 {
@@ -975,7 +1149,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descri
   "Storeplatform__V1__GetMetricsResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__GetMetricsResponse),
-  8,
+  10,
   storeplatform__v1__get_metrics_response__field_descriptors,
   storeplatform__v1__get_metrics_response__field_indices_by_name,
   1,  storeplatform__v1__get_metrics_response__number_ranges,
@@ -1046,7 +1220,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_audit_request__descript
   (ProtobufCMessageInit) storeplatform__v1__list_audit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[10] =
+static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[11] =
 {
   {
     "id",
@@ -1168,6 +1342,18 @@ static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "summary",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__AuditEvent, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = {
   3,   /* field[3] = action */
@@ -1178,13 +1364,14 @@ static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = 
   9,   /* field[9] = request_id */
   4,   /* field[4] = store_id */
   5,   /* field[5] = store_name */
+  10,   /* field[10] = summary */
   1,   /* field[1] = time_ms */
   7,   /* field[7] = to_status */
 };
 static const ProtobufCIntRange storeplatform__v1__audit_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
 {
@@ -1194,7 +1381,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
   "Storeplatform__V1__AuditEvent",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__AuditEvent),
-  10,
+  11,
   storeplatform__v1__audit_event__field_descriptors,
   storeplatform__v1__audit_event__field_indices_by_name,
   1,  storeplatform__v1__audit_event__number_ranges,
@@ -1251,6 +1438,38 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_audit_response__descrip
   1,  storeplatform__v1__list_audit_response__number_ranges,
   (ProtobufCMessageInit) storeplatform__v1__list_audit_response__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue storeplatform__v1__failure_resolution__enum_values_by_number[4] =
+{
+  { "FAILURE_RESOLUTION_UNSPECIFIED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED", 0 },
+  { "FAILURE_RESOLUTION_OPEN", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_OPEN", 1 },
+  { "FAILURE_RESOLUTION_RETRIED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_RETRIED", 2 },
+  { "FAILURE_RESOLUTION_DELETED", "STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_DELETED", 3 },
+};
+static const ProtobufCIntRange storeplatform__v1__failure_resolution__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex storeplatform__v1__failure_resolution__enum_values_by_name[4] =
+{
+  { "FAILURE_RESOLUTION_DELETED", 3 },
+  { "FAILURE_RESOLUTION_OPEN", 1 },
+  { "FAILURE_RESOLUTION_RETRIED", 2 },
+  { "FAILURE_RESOLUTION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor storeplatform__v1__failure_resolution__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.FailureResolution",
+  "FailureResolution",
+  "Storeplatform__V1__FailureResolution",
+  "storeplatform.v1",
+  4,
+  storeplatform__v1__failure_resolution__enum_values_by_number,
+  4,
+  storeplatform__v1__failure_resolution__enum_values_by_name,
+  1,
+  storeplatform__v1__failure_resolution__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor storeplatform__v1__platform_service__method_descriptors[3] =
 {

@@ -22,6 +22,7 @@ typedef struct Storeplatform__V1__GetMetricsRequest Storeplatform__V1__GetMetric
 typedef struct Storeplatform__V1__DurationStats Storeplatform__V1__DurationStats;
 typedef struct Storeplatform__V1__StatusCount Storeplatform__V1__StatusCount;
 typedef struct Storeplatform__V1__FailureRecord Storeplatform__V1__FailureRecord;
+typedef struct Storeplatform__V1__ActivityBucket Storeplatform__V1__ActivityBucket;
 typedef struct Storeplatform__V1__GetMetricsResponse Storeplatform__V1__GetMetricsResponse;
 typedef struct Storeplatform__V1__ListAuditRequest Storeplatform__V1__ListAuditRequest;
 typedef struct Storeplatform__V1__AuditEvent Storeplatform__V1__AuditEvent;
@@ -30,6 +31,27 @@ typedef struct Storeplatform__V1__ListAuditResponse Storeplatform__V1__ListAudit
 
 /* --- enums --- */
 
+/*
+ * What followed a failure.
+ */
+typedef enum _Storeplatform__V1__FailureResolution {
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED = 0,
+  /*
+   * Nothing yet: the store is still failed with this reason; retry or delete it.
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_OPEN = 1,
+  /*
+   * The store was retried (queued again); store_status says how that went:
+   * ready (resolved), queued or provisioning (under way), failed (failed again,
+   * a newer record has why).
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_RETRIED = 2,
+  /*
+   * The store was deleted, or is being deleted (store_status says which).
+   */
+  STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_DELETED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__FAILURE_RESOLUTION)
+} Storeplatform__V1__FailureResolution;
 
 /* --- messages --- */
 
@@ -147,10 +169,46 @@ struct  Storeplatform__V1__FailureRecord
    * When it failed, Unix milliseconds.
    */
   int64_t time_ms;
+  /*
+   * reason in one line, as Store.error_summary summarizes it.
+   */
+  char *summary;
+  /*
+   * What followed: nothing yet, a retry, or a delete.
+   */
+  Storeplatform__V1__FailureResolution resolution;
+  /*
+   * The store's status now.
+   */
+  Storeplatform__V1__StoreStatus store_status;
 };
 #define STOREPLATFORM__V1__FAILURE_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__failure_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__FAILURE_RESOLUTION__FAILURE_RESOLUTION_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED }
+
+
+/*
+ * Creates and failures in one span of time.
+ */
+struct  Storeplatform__V1__ActivityBucket
+{
+  ProtobufCMessage base;
+  /*
+   * When the span starts, Unix milliseconds; it lasts five minutes.
+   */
+  int64_t start_ms;
+  /*
+   * Stores created in it.
+   */
+  uint32_t creates;
+  /*
+   * Provisioning or deletion failures in it.
+   */
+  uint32_t failures;
+};
+#define STOREPLATFORM__V1__ACTIVITY_BUCKET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__activity_bucket__descriptor) \
+    , 0, 0, 0 }
 
 
 struct  Storeplatform__V1__GetMetricsResponse
@@ -191,10 +249,21 @@ struct  Storeplatform__V1__GetMetricsResponse
    * Corrections made by this replica's reconcile passes since it started.
    */
   uint64_t reconcile_corrections;
+  /*
+   * The quota in force: at most this many live (not deleted) stores; with
+   * stores_by_status it gives "7 / 10 live stores".
+   */
+  uint32_t max_live_stores;
+  /*
+   * Creates and failures in the last hour, in twelve five-minute spans, oldest
+   * first, the last ending now (counted among the latest 10,000 audit rows).
+   */
+  size_t n_last_hour;
+  Storeplatform__V1__ActivityBucket **last_hour;
 };
 #define STOREPLATFORM__V1__GET_METRICS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__get_metrics_response__descriptor) \
-    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0 }
+    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Storeplatform__V1__ListAuditRequest
@@ -258,10 +327,15 @@ struct  Storeplatform__V1__AuditEvent
    * The request that caused it, when there was one.
    */
   char *request_id;
+  /*
+   * message in one line of at most 100 characters (a failure's as
+   * Store.error_summary summarizes it), for lists; message has the whole text.
+   */
+  char *summary;
 };
 #define STOREPLATFORM__V1__AUDIT_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__audit_event__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__ListAuditResponse
@@ -396,6 +470,25 @@ Storeplatform__V1__FailureRecord *
 void   storeplatform__v1__failure_record__free_unpacked
                      (Storeplatform__V1__FailureRecord *message,
                       ProtobufCAllocator *allocator);
+/* Storeplatform__V1__ActivityBucket methods */
+void   storeplatform__v1__activity_bucket__init
+                     (Storeplatform__V1__ActivityBucket         *message);
+size_t storeplatform__v1__activity_bucket__get_packed_size
+                     (const Storeplatform__V1__ActivityBucket   *message);
+size_t storeplatform__v1__activity_bucket__pack
+                     (const Storeplatform__V1__ActivityBucket   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__activity_bucket__pack_to_buffer
+                     (const Storeplatform__V1__ActivityBucket   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__ActivityBucket *
+       storeplatform__v1__activity_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__activity_bucket__free_unpacked
+                     (Storeplatform__V1__ActivityBucket *message,
+                      ProtobufCAllocator *allocator);
 /* Storeplatform__V1__GetMetricsResponse methods */
 void   storeplatform__v1__get_metrics_response__init
                      (Storeplatform__V1__GetMetricsResponse         *message);
@@ -492,6 +585,9 @@ typedef void (*Storeplatform__V1__StatusCount_Closure)
 typedef void (*Storeplatform__V1__FailureRecord_Closure)
                  (const Storeplatform__V1__FailureRecord *message,
                   void *closure_data);
+typedef void (*Storeplatform__V1__ActivityBucket_Closure)
+                 (const Storeplatform__V1__ActivityBucket *message,
+                  void *closure_data);
 typedef void (*Storeplatform__V1__GetMetricsResponse_Closure)
                  (const Storeplatform__V1__GetMetricsResponse *message,
                   void *closure_data);
@@ -549,12 +645,14 @@ void storeplatform__v1__platform_service__list_audit(ProtobufCService *service,
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    storeplatform__v1__failure_resolution__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__duration_stats__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__status_count__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__activity_bucket__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__list_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor;

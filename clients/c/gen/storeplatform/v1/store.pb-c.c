@@ -592,7 +592,7 @@ void   storeplatform__v1__store_event__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__store_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[15] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[16] =
 {
   {
     "id",
@@ -774,6 +774,18 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "error_summary",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Store, error_summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   7,   /* field[7] = attempts */
@@ -781,6 +793,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   11,   /* field[11] = deleted_at_ms */
   2,   /* field[2] = engine */
   6,   /* field[6] = error_message */
+  15,   /* field[15] = error_summary */
   0,   /* field[0] = id */
   1,   /* field[1] = name */
   5,   /* field[5] = namespace */
@@ -795,7 +808,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
 static const ProtobufCIntRange storeplatform__v1__store__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
 {
@@ -805,7 +818,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
   "Storeplatform__V1__Store",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__Store),
-  15,
+  16,
   storeplatform__v1__store__field_descriptors,
   storeplatform__v1__store__field_indices_by_name,
   1,  storeplatform__v1__store__number_ranges,
@@ -901,7 +914,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__create_store_response__descr
   (ProtobufCMessageInit) storeplatform__v1__create_store_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__get_store_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor storeplatform__v1__get_store_request__field_descriptors[2] =
 {
   {
     "id",
@@ -915,14 +928,27 @@ static const ProtobufCFieldDescriptor storeplatform__v1__get_store_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__GetStoreRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__get_store_request__field_indices_by_name[] = {
   0,   /* field[0] = id */
+  1,   /* field[1] = name */
 };
 static const ProtobufCIntRange storeplatform__v1__get_store_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__get_store_request__descriptor =
 {
@@ -932,7 +958,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_store_request__descripto
   "Storeplatform__V1__GetStoreRequest",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__GetStoreRequest),
-  1,
+  2,
   storeplatform__v1__get_store_request__field_descriptors,
   storeplatform__v1__get_store_request__field_indices_by_name,
   1,  storeplatform__v1__get_store_request__number_ranges,
@@ -1295,7 +1321,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descri
   (ProtobufCMessageInit) storeplatform__v1__watch_stores_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_descriptors[6] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_descriptors[7] =
 {
   {
     "store",
@@ -1369,11 +1395,24 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "step",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreEvent, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store_event__field_indices_by_name[] = {
   3,   /* field[3] = action */
   4,   /* field[4] = audit_id */
   1,   /* field[1] = from_status */
+  6,   /* field[6] = step */
   0,   /* field[0] = store */
   5,   /* field[5] = time_ms */
   2,   /* field[2] = to_status */
@@ -1381,7 +1420,7 @@ static const unsigned storeplatform__v1__store_event__field_indices_by_name[] = 
 static const ProtobufCIntRange storeplatform__v1__store_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
 {
@@ -1391,7 +1430,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
   "Storeplatform__V1__StoreEvent",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__StoreEvent),
-  6,
+  7,
   storeplatform__v1__store_event__field_descriptors,
   storeplatform__v1__store_event__field_indices_by_name,
   1,  storeplatform__v1__store_event__number_ranges,

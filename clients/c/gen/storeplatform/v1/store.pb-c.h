@@ -138,10 +138,16 @@ struct  Storeplatform__V1__Store
    * limited to their own stores may change those.
    */
   char *owner;
+  /*
+   * error_message in one line of at most 100 characters, for lists and cards:
+   * "CrashLoopBackOff: wordpress, exit 1", "not ready after 600 s: …", "helm install
+   * failed: …", else its first clause. Empty when error_message is.
+   */
+  char *error_summary;
 };
 #define STOREPLATFORM__V1__STORE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__CreateStoreRequest
@@ -180,13 +186,19 @@ struct  Storeplatform__V1__GetStoreRequest
 {
   ProtobufCMessage base;
   /*
-   * The store's id.
+   * The store's id. Give either id or name, not both.
    */
   char *id;
+  /*
+   * Instead of id: the name of a live (not deleted) store, which is unique among
+   * live stores. NOT_FOUND when no live store has it (a deleted store is found
+   * by its id only).
+   */
+  char *name;
 };
 #define STOREPLATFORM__V1__GET_STORE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__get_store_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__GetStoreResponse
@@ -339,7 +351,10 @@ struct  Storeplatform__V1__StoreEvent
   /*
    * What caused it: "create", "provision", "ready", "fail", "retry", "delete",
    * "deleted", "recovery", "reconcile"; or "current" for the state a watch of
-   * one store starts with (not a transition; audit_id is 0).
+   * one store starts with (not a transition; audit_id is 0); or "progress" when a
+   * provisioning step begins (not a transition: audit_id 0, from and to
+   * provisioning, step set; sent live by the replica that runs the store, never
+   * replayed).
    */
   char *action;
   /*
@@ -350,10 +365,15 @@ struct  Storeplatform__V1__StoreEvent
    * When it was committed, Unix milliseconds.
    */
   int64_t time_ms;
+  /*
+   * For action "progress", the step that began: "namespace", "secret", "install"
+   * or "readiness", in that order; empty otherwise.
+   */
+  char *step;
 };
 #define STOREPLATFORM__V1__STORE_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store_event__descriptor) \
-    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0 }
+    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /* Storeplatform__V1__Store methods */

@@ -1,13 +1,28 @@
 from storeplatform_client._proto.storeplatform.v1 import store_pb2 as _store_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+FAILURE_RESOLUTION_DELETED: FailureResolution
+FAILURE_RESOLUTION_OPEN: FailureResolution
+FAILURE_RESOLUTION_RETRIED: FailureResolution
+FAILURE_RESOLUTION_UNSPECIFIED: FailureResolution
+
+class ActivityBucket(_message.Message):
+    __slots__ = ["creates", "failures", "start_ms"]
+    CREATES_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    creates: int
+    failures: int
+    start_ms: int
+    def __init__(self, start_ms: _Optional[int] = ..., creates: _Optional[int] = ..., failures: _Optional[int] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "time_ms", "to_status"]
+    __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "summary", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +31,7 @@ class AuditEvent(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     TO_STATUS_FIELD_NUMBER: _ClassVar[int]
     action: str
@@ -26,9 +42,10 @@ class AuditEvent(_message.Message):
     request_id: str
     store_id: str
     store_name: str
+    summary: str
     time_ms: int
     to_status: _store_pb2.StoreStatus
-    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class DurationStats(_message.Message):
     __slots__ = ["avg_ms", "count", "max_ms", "min_ms", "p50_ms", "p95_ms"]
@@ -47,24 +64,32 @@ class DurationStats(_message.Message):
     def __init__(self, count: _Optional[int] = ..., avg_ms: _Optional[float] = ..., min_ms: _Optional[float] = ..., max_ms: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ...) -> None: ...
 
 class FailureRecord(_message.Message):
-    __slots__ = ["reason", "store_id", "store_name", "time_ms"]
+    __slots__ = ["reason", "resolution", "store_id", "store_name", "store_status", "summary", "time_ms"]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_NAME_FIELD_NUMBER: _ClassVar[int]
+    STORE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     reason: str
+    resolution: FailureResolution
     store_id: str
     store_name: str
+    store_status: _store_pb2.StoreStatus
+    summary: str
     time_ms: int
-    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., reason: _Optional[str] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., reason: _Optional[str] = ..., time_ms: _Optional[int] = ..., summary: _Optional[str] = ..., resolution: _Optional[_Union[FailureResolution, str]] = ..., store_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ["active_operations", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
+    __slots__ = ["active_operations", "last_hour", "max_live_stores", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
     ACTIVE_OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HOUR_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIVE_STORES_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REFUSALS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMITED_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +98,8 @@ class GetMetricsResponse(_message.Message):
     RECONCILE_PASSES_FIELD_NUMBER: _ClassVar[int]
     STORES_BY_STATUS_FIELD_NUMBER: _ClassVar[int]
     active_operations: int
+    last_hour: _containers.RepeatedCompositeFieldContainer[ActivityBucket]
+    max_live_stores: int
     provisioning: DurationStats
     quota_refusals_total: int
     rate_limited_total: int
@@ -80,7 +107,7 @@ class GetMetricsResponse(_message.Message):
     reconcile_corrections: int
     reconcile_passes: int
     stores_by_status: _containers.RepeatedCompositeFieldContainer[StatusCount]
-    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ...) -> None: ...
+    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ..., last_hour: _Optional[_Iterable[_Union[ActivityBucket, _Mapping]]] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = []
@@ -131,3 +158,6 @@ class StatusCount(_message.Message):
     count: int
     status: _store_pb2.StoreStatus
     def __init__(self, status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class FailureResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

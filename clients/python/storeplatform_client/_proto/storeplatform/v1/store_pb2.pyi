@@ -40,10 +40,12 @@ class DeleteStoreResponse(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
 
 class GetStoreRequest(_message.Message):
-    __slots__ = ["id"]
+    __slots__ = ["id", "name"]
     ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    name: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class GetStoreResponse(_message.Message):
     __slots__ = ["store"]
@@ -82,12 +84,13 @@ class RetryStoreResponse(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
 
 class Store(_message.Message):
-    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "id", "name", "namespace", "owner", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
+    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "error_summary", "id", "name", "namespace", "owner", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DELETED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +106,7 @@ class Store(_message.Message):
     deleted_at_ms: int
     engine: str
     error_message: str
+    error_summary: str
     id: str
     name: str
     namespace: str
@@ -113,23 +117,25 @@ class Store(_message.Message):
     status: StoreStatus
     updated_at_ms: int
     url: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ..., error_summary: _Optional[str] = ...) -> None: ...
 
 class StoreEvent(_message.Message):
-    __slots__ = ["action", "audit_id", "from_status", "store", "time_ms", "to_status"]
+    __slots__ = ["action", "audit_id", "from_status", "step", "store", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     TO_STATUS_FIELD_NUMBER: _ClassVar[int]
     action: str
     audit_id: int
     from_status: StoreStatus
+    step: str
     store: Store
     time_ms: int
     to_status: StoreStatus
-    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
 
 class WatchStoresRequest(_message.Message):
     __slots__ = ["after_audit_id", "store_id"]

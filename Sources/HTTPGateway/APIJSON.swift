@@ -1,0 +1,281 @@
+import Foundation
+import StorePlatformProto
+import SwiftProtobuf
+
+/// The JSON of the HTTP API's bodies: the proto3 JSON mapping of the same
+/// messages (SwiftProtobuf writes it), made easy to script in two ways:
+/// - every field is present: a zero count, an empty string or an empty list is
+///   written rather than left out, so a client can tell "none" from "not there";
+/// - enum values are the lower-case names the `status` filter takes: `"ready"`
+///   rather than `"STORE_STATUS_READY"`, `"open"` rather than `"FAILURE_RESOLUTION_OPEN"`.
+///
+/// Each message's fields are listed once in its ``APIShape``; a test compares the
+/// shapes with the .proto files, so a field added there is not forgotten here.
+enum APIJSON {
+    /// The body for `message`: SwiftProtobuf's JSON, fields in field-number order,
+    /// with the missing ones added and enum values renamed (its values' text is
+    /// kept byte for byte).
+    static func encode<M: SwiftProtobuf.Message>(_ message: M) throws -> [UInt8] {
+        let bytes: [UInt8] = try message.jsonUTF8Bytes()
+        guard let shape = APIShape.of(M.self) else { return bytes }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + 256)
+        try shape.write(object: bytes[...], to: &output)
+        return output
+    }
+}
+
+extension SwiftProtobuf.Message {
+    /// Reads a body the HTTP API wrote (``APIJSON``): its lower-case enum names are
+    /// taken back to the proto's names before the proto3 JSON mapping decodes it.
+    /// For Swift clients of the HTTP API, and its tests.
+    public init(apiJSON text: String) throws {
+        guard let shape = APIShape.of(Self.self) else {
+            try self.init(jsonString: text)
+            return
+        }
+        guard var object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw APIJSONError(description: "a \(Self.protoMessageName) body must be a JSON object")
+        }
+        shape.restoreEnumNames(&object)
+        let proto = try JSONSerialization.data(withJSONObject: object)
+        try self.init(jsonUTF8Data: proto)
+    }
+}
+
+struct APIJSONError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The fields of one message as the HTTP API writes them, by their proto3 JSON names.
+struct APIShape: Sendable {
+    /// A field's kind, which says its value when it holds the default.
+    enum Kind: Sendable {
+        /// string: "".
+        case string
+        /// int32, uint32, double: 0.
+        case number
+        /// int64, uint64 (strings in proto3 JSON): "0".
+        case int64
+        case bool
+        /// An enum whose values all start with `prefix`: written without it, in lower case.
+        case enumeration(prefix: String)
+        /// A message: written with its own defaults; an unset one as all defaults.
+        case message(APIShape)
+        /// A repeated message: [] when empty.
+        case messages(APIShape)
+    }
+
+    /// The fields in field-number order, the order SwiftProtobuf writes them in.
+    let fields: KeyValuePairs<String, Kind>
+
+    /// Writes `object` (a JSON object as SwiftProtobuf writes one: no whitespace) with
+    /// every field of this shape, in order: a present value as it is, a missing one
+    /// as its default; enum values renamed, nested messages written the same way.
+    func write(object: ArraySlice<UInt8>, to output: inout [UInt8]) throws {
+        let members = try JSONMembers.split(object: object)
+        output.append(UInt8(ascii: "{"))
+        for (index, (name, kind)) in fields.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output.append(contentsOf: "\"\(name)\":".utf8)
+            let value = members[name]
+            switch kind {
+            case .string: output.append(contentsOf: value ?? ArraySlice(#""""#.utf8))
+            case .number: output.append(contentsOf: value ?? ArraySlice("0".utf8))
+            case .int64: output.append(contentsOf: value ?? ArraySlice(#""0""#.utf8))
+            case .bool: output.append(contentsOf: value ?? ArraySlice("false".utf8))
+            case .enumeration(let prefix):
+                let text = value.map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? prefix + "UNSPECIFIED"
+                let short = text.hasPrefix(prefix) ? text.dropFirst(prefix.count).lowercased() : text
+                output.append(contentsOf: "\"\(short)\"".utf8)
+            case .message(let shape):
+                try shape.write(object: value ?? ArraySlice("{}".utf8), to: &output)
+            case .messages(let shape):
+                output.append(UInt8(ascii: "["))
+                for (position, element) in try JSONMembers.split(array: value ?? ArraySlice("[]".utf8)).enumerated() {
+                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    try shape.write(object: element, to: &output)
+                }
+                output.append(UInt8(ascii: "]"))
+            }
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    /// Undoes ``complete(_:)``'s renaming of enum values: "ready" becomes
+    /// "STORE_STATUS_READY" again.
+    func restoreEnumNames(_ object: inout [String: Any]) {
+        for (name, kind) in fields {
+            switch kind {
+            case .enumeration(let prefix):
+                if let value = object[name] as? String, !value.hasPrefix(prefix) { object[name] = prefix + value.uppercased() }
+            case .message(let shape):
+                if var nested = object[name] as? [String: Any] {
+                    shape.restoreEnumNames(&nested)
+                    object[name] = nested
+                }
+            case .messages(let shape):
+                if let elements = object[name] as? [[String: Any]] {
+                    object[name] = elements.map { element in
+                        var element = element
+                        shape.restoreEnumNames(&element)
+                        return element
+                    }
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The shape of a message the API writes; nil for others.
+    static func of(_ type: any SwiftProtobuf.Message.Type) -> APIShape? {
+        byName[type.protoMessageName]
+    }
+
+    static let status = Kind.enumeration(prefix: "STORE_STATUS_")
+
+    static let store = APIShape(fields: [
+        "id": .string, "name": .string, "engine": .string, "status": status, "url": .string, "namespace": .string,
+        "errorMessage": .string, "attempts": .number, "createdAtMs": .int64, "updatedAtMs": .int64, "readyAtMs": .int64,
+        "deletedAtMs": .int64, "provisioningDurationMs": .int64, "release": .string, "owner": .string, "errorSummary": .string,
+    ])
+
+    static let auditEvent = APIShape(fields: [
+        "id": .int64, "timeMs": .int64, "actor": .string, "action": .string, "storeId": .string, "storeName": .string,
+        "fromStatus": status, "toStatus": status, "message": .string, "requestId": .string, "summary": .string,
+    ])
+
+    static let durationStats = APIShape(fields: [
+        "count": .int64, "avgMs": .number, "minMs": .number, "maxMs": .number, "p50Ms": .number, "p95Ms": .number,
+    ])
+
+    static let activityBucket = APIShape(fields: ["startMs": .int64, "creates": .number, "failures": .number])
+
+    static let statusCount = APIShape(fields: ["status": status, "count": .int64])
+
+    static let failureRecord = APIShape(fields: [
+        "storeId": .string, "storeName": .string, "reason": .string, "timeMs": .int64, "summary": .string,
+        "resolution": .enumeration(prefix: "FAILURE_RESOLUTION_"), "storeStatus": status,
+    ])
+
+    /// Every message the API writes, by its full proto name: the answers, and the
+    /// messages they hold.
+    static let byName: [String: APIShape] = [
+        Storeplatform_V1_Store.protoMessageName: store,
+        Storeplatform_V1_AuditEvent.protoMessageName: auditEvent,
+        Storeplatform_V1_DurationStats.protoMessageName: durationStats,
+        Storeplatform_V1_StatusCount.protoMessageName: statusCount,
+        Storeplatform_V1_ActivityBucket.protoMessageName: activityBucket,
+        Storeplatform_V1_FailureRecord.protoMessageName: failureRecord,
+        Storeplatform_V1_ListStoresResponse.protoMessageName: APIShape(fields: [
+            "stores": .messages(store), "nextPageToken": .string,
+        ]),
+        Storeplatform_V1_StoreEvent.protoMessageName: APIShape(fields: [
+            "store": .message(store), "fromStatus": status, "toStatus": status, "action": .string, "auditId": .int64,
+            "timeMs": .int64, "step": .string,
+        ]),
+        Storeplatform_V1_ListAuditResponse.protoMessageName: APIShape(fields: [
+            "events": .messages(auditEvent), "nextPageToken": .string,
+        ]),
+        Storeplatform_V1_GetMetricsResponse.protoMessageName: APIShape(fields: [
+            "storesByStatus": .messages(statusCount), "provisioning": .message(durationStats), "recentFailures": .messages(failureRecord),
+            "rateLimitedTotal": .int64, "quotaRefusalsTotal": .int64, "activeOperations": .int64,
+            "reconcilePasses": .int64, "reconcileCorrections": .int64, "maxLiveStores": .number, "lastHour": .messages(activityBucket),
+        ]),
+        Storeplatform_V1_HealthResponse.protoMessageName: APIShape(fields: [
+            "status": .string, "version": .string, "uptimeSeconds": .number, "clusterDriver": .string,
+            "clusterSimulated": .bool, "startedAtMs": .int64, "database": .string, "databaseProblem": .string,
+        ]),
+    ]
+}
+
+/// Splits compact JSON (SwiftProtobuf's: no whitespace) into its parts without
+/// decoding the values, so each value is copied exactly as it was written.
+enum JSONMembers {
+    /// The members of an object, by key, each value's bytes as written.
+    static func split(object bytes: ArraySlice<UInt8>) throws -> [String: ArraySlice<UInt8>] {
+        var members: [String: ArraySlice<UInt8>] = [:]
+        var index = try expect(UInt8(ascii: "{"), in: bytes, at: bytes.startIndex)
+        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "}") { return members }
+        while true {
+            let keyEnd = try endOfString(bytes, from: index)
+            let key = String(decoding: bytes[(index + 1)..<(keyEnd - 1)], as: UTF8.self)
+            let valueStart = try expect(UInt8(ascii: ":"), in: bytes, at: keyEnd)
+            let valueEnd = try endOfValue(bytes, from: valueStart)
+            members[key] = bytes[valueStart..<valueEnd]
+            guard valueEnd < bytes.endIndex else { throw malformed }
+            if bytes[valueEnd] == UInt8(ascii: "}") { return members }
+            index = try expect(UInt8(ascii: ","), in: bytes, at: valueEnd)
+        }
+    }
+
+    /// The elements of an array, each as written.
+    static func split(array bytes: ArraySlice<UInt8>) throws -> [ArraySlice<UInt8>] {
+        var elements: [ArraySlice<UInt8>] = []
+        var index = try expect(UInt8(ascii: "["), in: bytes, at: bytes.startIndex)
+        if index < bytes.endIndex, bytes[index] == UInt8(ascii: "]") { return elements }
+        while true {
+            let end = try endOfValue(bytes, from: index)
+            elements.append(bytes[index..<end])
+            guard end < bytes.endIndex else { throw malformed }
+            if bytes[end] == UInt8(ascii: "]") { return elements }
+            index = try expect(UInt8(ascii: ","), in: bytes, at: end)
+        }
+    }
+
+    private static let malformed = APIJSONError(description: "the proto3 JSON of a response is not the compact JSON expected")
+
+    /// The index after `byte`, which must be at `index`.
+    private static func expect(_ byte: UInt8, in bytes: ArraySlice<UInt8>, at index: Int) throws -> Int {
+        guard index < bytes.endIndex, bytes[index] == byte else { throw malformed }
+        return index + 1
+    }
+
+    /// The index just past the string whose opening quote is at `start`.
+    private static func endOfString(_ bytes: ArraySlice<UInt8>, from start: Int) throws -> Int {
+        var index = try expect(UInt8(ascii: "\""), in: bytes, at: start)
+        while index < bytes.endIndex {
+            switch bytes[index] {
+            case UInt8(ascii: "\\"): index += 2
+            case UInt8(ascii: "\""): return index + 1
+            default: index += 1
+            }
+        }
+        throw malformed
+    }
+
+    /// The index just past the value that starts at `start`.
+    private static func endOfValue(_ bytes: ArraySlice<UInt8>, from start: Int) throws -> Int {
+        guard start < bytes.endIndex else { throw malformed }
+        switch bytes[start] {
+        case UInt8(ascii: "\""):
+            return try endOfString(bytes, from: start)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            var index = start
+            while index < bytes.endIndex {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    index = try endOfString(bytes, from: index)
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return index + 1 }
+                default:
+                    break
+                }
+                index += 1
+            }
+            throw malformed
+        default:
+            var index = start
+            while index < bytes.endIndex, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")].contains(bytes[index]) {
+                index += 1
+            }
+            return index
+        }
+    }
+}

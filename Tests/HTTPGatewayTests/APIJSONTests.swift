@@ -1,0 +1,93 @@
+import Foundation
+import StorePlatformProto
+import SwiftProtobuf
+import Testing
+
+@testable import HTTPGateway
+
+@Suite("The HTTP API's JSON: every field, lower-case statuses")
+struct APIJSONTests {
+    @Test func aNewStoreHasEveryFieldAndItsStatusAsTheFilterSpellsIt() throws {
+        var store = Storeplatform_V1_Store()
+        store.id = "st_abc"
+        store.name = "shop"
+        store.status = .queued
+        store.createdAtMs = 1_795_971_876_895
+        let json = String(decoding: try APIJSON.encode(store), as: UTF8.self)
+        #expect(json == #"{"id":"st_abc","name":"shop","engine":"","status":"queued","url":"","namespace":"","errorMessage":"","#
+            + #""attempts":0,"createdAtMs":"1795971876895","updatedAtMs":"0","readyAtMs":"0","deletedAtMs":"0","#
+            + #""provisioningDurationMs":"0","release":"","owner":"","errorSummary":""}"#)
+        #expect(try Storeplatform_V1_Store(apiJSON: json) == store)
+    }
+
+    @Test func emptyListsZeroCountsAndUnsetMessagesAreWritten() throws {
+        var metrics = Storeplatform_V1_GetMetricsResponse()
+        var count = Storeplatform_V1_StatusCount()
+        count.status = .ready
+        metrics.storesByStatus = [count]
+        let json = String(decoding: try APIJSON.encode(metrics), as: UTF8.self)
+        #expect(json == #"{"storesByStatus":[{"status":"ready","count":"0"}],"#
+            + #""provisioning":{"count":"0","avgMs":0,"minMs":0,"maxMs":0,"p50Ms":0,"p95Ms":0},"recentFailures":[],"#
+            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0,"lastHour":[]}"#)
+        let list = String(decoding: try APIJSON.encode(Storeplatform_V1_ListStoresResponse()), as: UTF8.self)
+        #expect(list == #"{"stores":[],"nextPageToken":""}"#)
+    }
+
+    @Test func valuesKeepTheirTextAndNestedMessagesTheirShape() throws {
+        var event = Storeplatform_V1_StoreEvent()
+        event.store.name = #"a "quoted" \ name, with {braces} and [brackets]"#
+        event.store.status = .failed
+        event.store.errorMessage = "line one\nSTORE_STATUS_READY\","
+        event.fromStatus = .provisioning
+        event.toStatus = .failed
+        event.action = "fail"
+        var failure = Storeplatform_V1_FailureRecord()
+        failure.resolution = .retried
+        failure.storeStatus = .ready
+        var metrics = Storeplatform_V1_GetMetricsResponse()
+        metrics.recentFailures = [failure, failure]
+        metrics.provisioning.avgMs = 1234.5
+
+        let eventJSON = String(decoding: try APIJSON.encode(event), as: UTF8.self)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(eventJSON.utf8)) as? [String: Any])
+        let store = try #require(object["store"] as? [String: Any])
+        #expect(store["name"] as? String == event.store.name)
+        #expect(store["errorMessage"] as? String == event.store.errorMessage)
+        #expect(store["status"] as? String == "failed")
+        #expect(object["fromStatus"] as? String == "provisioning")
+        #expect(try Storeplatform_V1_StoreEvent(apiJSON: eventJSON) == event)
+
+        let metricsJSON = String(decoding: try APIJSON.encode(metrics), as: UTF8.self)
+        #expect(metricsJSON.contains(#""avgMs":1234.5,"#))
+        #expect(metricsJSON.contains(#"{"storeId":"","storeName":"","reason":"","timeMs":"0","summary":"","resolution":"retried","storeStatus":"ready"}"#))
+        #expect(try Storeplatform_V1_GetMetricsResponse(apiJSON: metricsJSON) == metrics)
+    }
+
+    /// Every message the API writes lists exactly the fields of its .proto message,
+    /// in field-number order (the nested ones are shapes of their own, checked too).
+    @Test func everyShapeListsItsProtoMessagesFields() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var protoFields: [String: [String]] = [:]
+        for file in ["store", "platform"] {
+            let text = try String(contentsOf: root.appendingPathComponent("proto/storeplatform/v1/\(file).proto"), encoding: .utf8)
+            for match in text.matches(of: /\nmessage (\w+) \{\n((?:.*\n)*?)\}/) {
+                let fields = match.2.split(separator: "\n").compactMap { line -> String? in
+                    guard !line.trimmingCharacters(in: .whitespaces).hasPrefix("//"),
+                        let field = line.firstMatch(of: /^\s+(?:repeated\s+)?[\w.]+\s+(\w+)\s*=\s*\d+;/)
+                    else { return nil }
+                    return Self.lowerCamel(String(field.1))
+                }
+                protoFields["storeplatform.v1." + match.1] = fields
+            }
+        }
+        #expect(APIShape.byName.count == 11)
+        for (name, shape) in APIShape.byName {
+            #expect(shape.fields.map(\.key) == protoFields[name], "\(name)")
+        }
+    }
+
+    private static func lowerCamel(_ snake: String) -> String {
+        let parts = snake.split(separator: "_")
+        return String(parts[0]) + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+}
