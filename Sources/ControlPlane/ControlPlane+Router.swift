@@ -47,7 +47,7 @@ extension ControlPlane {
             let replayed = try await watch.replay { try await writer.send($0.proto) }
             var last = replayed.lastAuditID
             if replayed.isPartial { throw StoreWatch.fellBehind(after: last) }
-            for await event in watch.changes.events where event.auditID > last || event.action == .progress {
+            for await event in watch.changes.events where watch.sends(event, after: last) {
                 try await writer.send(event.proto)
                 if event.action != .progress { last = event.auditID }
             }

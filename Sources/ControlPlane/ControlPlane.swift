@@ -351,7 +351,8 @@ public final class ControlPlane: Sendable {
         let storeID = before == nil ? nil : request.storeID
         func watch(current: StoreEvent?) -> StoreWatch {
             StoreWatch(
-                current: current, resumedAfter: request.afterAuditID, changes: changes, replayLimit: replayLimit
+                current: current, resumedAfter: request.afterAuditID, changes: changes,
+                includesProgress: request.includeProgress, replayLimit: replayLimit
             ) { [self] after, limit in
                 try await storeEvents(after: after, storeID: storeID, limit: limit)
             }

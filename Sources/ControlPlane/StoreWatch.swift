@@ -10,6 +10,8 @@ public struct StoreWatch: Sendable {
     /// Live transitions from the moment of subscribing (some may repeat the replay:
     /// skip those whose audit id the watcher has had).
     public var changes: StoreEventSubscription
+    /// The watcher asked for provisioning steps too (``StoreEvent`` action "progress").
+    public var includesProgress: Bool
     /// Most transitions one replay sends (`--watch-replay-limit`).
     let replayLimit: Int
     /// Reads at most `limit` transitions after an audit id, oldest first.
@@ -19,14 +21,22 @@ public struct StoreWatch: Sendable {
     static let replayPageSize = 200
 
     init(
-        current: StoreEvent?, resumedAfter: Int64, changes: StoreEventSubscription, replayLimit: Int,
+        current: StoreEvent?, resumedAfter: Int64, changes: StoreEventSubscription, includesProgress: Bool, replayLimit: Int,
         readTransitions: @escaping @Sendable (_ after: Int64, _ limit: Int) async throws -> [StoreEvent]
     ) {
         self.current = current
         self.resumedAfter = resumedAfter
         self.changes = changes
+        self.includesProgress = includesProgress
         self.replayLimit = replayLimit
         self.readTransitions = readTransitions
+    }
+
+    /// Whether a live event goes to this watcher, whose last transition sent had
+    /// audit id `last`: a transition it has not had yet (the replay may have sent
+    /// it already), or a provisioning step when it asked for them.
+    public func sends(_ event: StoreEvent, after last: Int64) -> Bool {
+        event.action == .progress ? includesProgress : event.auditID > last
     }
 
     /// How a replay ended.

@@ -111,11 +111,9 @@ final class EventStreams: Sendable {
                             switch chunk {
                             case .keepAlive:
                                 try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                            case .event(let event) where event.action == .progress:
+                            case .event(let event) where watch.sends(event, after: last):
                                 try await writer.write(Self.frame(event))
-                            case .event(let event) where event.auditID > last:
-                                try await writer.write(Self.frame(event))
-                                last = event.auditID
+                                if event.action != .progress { last = event.auditID }
                             case .event:
                                 continue
                             }

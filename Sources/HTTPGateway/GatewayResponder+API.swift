@@ -112,6 +112,14 @@ extension GatewayResponder {
         if let text = request.headers[values: Self.lastEventID].first, let lastID = Int64(text), lastID > 0 {
             message.afterAuditID = lastID
         }
+        if let progress = query["progress"] {
+            guard let include = ["1": true, "true": true, "0": false, "false": false][String(progress)] else {
+                throw GatewayError.invalidArgument(
+                    "progress \"\(progress)\" is not a yes or no; give progress=1 for the provisioning steps too, or leave it out for transitions only"
+                )
+            }
+            message.includeProgress = include
+        }
         return message
     }
 

@@ -361,6 +361,11 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
   /// again after them and resumes from there. With store_id set, no "current" event is sent when resuming.
   public var afterAuditID: Int64 = 0
 
+  /// Also the provisioning steps as each begins (action "progress", audit id 0,
+  /// from and to provisioning, with step): live only, never stored or replayed.
+  /// Off by default, so a watcher that counts transitions sees only transitions.
+  public var includeProgress: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -887,7 +892,7 @@ nonisolated extension Storeplatform_V1_RetryStoreResponse: SwiftProtobuf.Message
 
 nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WatchStoresRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}after_audit_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}store_id\0\u{3}after_audit_id\0\u{3}include_progress\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -897,6 +902,7 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.storeID) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.afterAuditID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.includeProgress) }()
       default: break
       }
     }
@@ -909,12 +915,16 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
     if self.afterAuditID != 0 {
       try visitor.visitSingularInt64Field(value: self.afterAuditID, fieldNumber: 2)
     }
+    if self.includeProgress != false {
+      try visitor.visitSingularBoolField(value: self.includeProgress, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_WatchStoresRequest, rhs: Storeplatform_V1_WatchStoresRequest) -> Bool {
     if lhs.storeID != rhs.storeID {return false}
     if lhs.afterAuditID != rhs.afterAuditID {return false}
+    if lhs.includeProgress != rhs.includeProgress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

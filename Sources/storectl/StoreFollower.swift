@@ -32,6 +32,7 @@ struct StoreFollower: Sendable {
 
         var watch = Storeplatform_V1_WatchStoresRequest()
         watch.storeID = initial.id
+        watch.includeProgress = true
         let events = try client.serverStream(
             StorePlatformMethod.StoreService.watchStores,
             watch,

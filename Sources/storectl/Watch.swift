@@ -12,7 +12,8 @@ struct Watch: AsyncParsableCommand {
             --timeout does not apply. With --json each StoreEvent is one object per line. \
             --after ID first prints the changes committed after that audit id. When the \
             daemon says the watch fell behind (WATCH_FELL_BEHIND), it resumes after the \
-            last change printed, so none is missed.
+            last change printed, so none is missed. --progress adds a line as each \
+            provisioning step begins (live only: a resumed watch does not repeat them).
             """
     )
 
@@ -21,6 +22,9 @@ struct Watch: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("First the changes committed after this audit id (storectl audit shows ids).", valueName: "audit-id"))
     var after: Int64 = 0
+
+    @Flag(help: "Also a line as each provisioning step begins (namespace, secret, install, readiness).")
+    var progress = false
 
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
@@ -48,6 +52,7 @@ struct Watch: AsyncParsableCommand {
                         var request = Storeplatform_V1_WatchStoresRequest()
                         request.storeID = storeID
                         request.afterAuditID = last
+                        request.includeProgress = progress
                         do {
                             let events = try client.serverStream(
                                 StorePlatformMethod.StoreService.watchStores, request

@@ -172,6 +172,43 @@ struct StoreLifecycleTests {
         try await daemon.terminate()
     }
 
+    /// Two watches of one store's provisioning: the one that asked for the steps
+    /// gets them between its transitions; the other gets the transitions alone,
+    /// as every watcher did before steps existed.
+    @Test func onlyAWatchThatAsksGetsTheProvisioningSteps() async throws {
+        let daemon = try DaemonProcess(extraArguments: [
+            "--sim-install-delay", "0.5", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+        ])
+        try await daemon.start()
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var stepped = Storeplatform_V1_WatchStoresRequest()
+        stepped.includeProgress = true
+        let plainEvents = try client.serverStream(M.StoreService.watchStores, Storeplatform_V1_WatchStoresRequest())
+        let steppedEvents = try client.serverStream(M.StoreService.watchStores, stepped)
+        var create = Storeplatform_V1_CreateStoreRequest()
+        create.name = "watched"
+        _ = try await client.unary(M.StoreService.createStore, create)
+        /// A watch's events until the store is ready.
+        func untilReady(_ events: RPCResponseStream<Storeplatform_V1_StoreEvent>) async throws -> [Storeplatform_V1_StoreEvent] {
+            var seen: [Storeplatform_V1_StoreEvent] = []
+            for try await event in events {
+                seen.append(event)
+                if event.toStatus == .ready { break }
+            }
+            return seen
+        }
+        let plain = try await untilReady(plainEvents)
+        let withSteps = try await untilReady(steppedEvents)
+        #expect(plain.map(\.action) == ["create", "provision", "ready"], "\(plain)")
+        #expect(plain.allSatisfy { $0.auditID > 0 })
+        #expect(withSteps.filter { $0.action != "progress" }.map(\.action) == ["create", "provision", "ready"])
+        let steps = withSteps.filter { $0.action == "progress" }
+        #expect(!steps.isEmpty, "\(withSteps)")
+        #expect(steps.allSatisfy { $0.auditID == 0 && $0.fromStatus == .provisioning && $0.toStatus == .provisioning })
+        await client.close()
+        try await daemon.terminate()
+    }
+
     /// get, retry, delete and watch take a store's name as well as its id; a
     /// deleted store is found by its id only.
     @Test(arguments: DaemonDatabase.all)

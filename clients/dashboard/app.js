@@ -1441,7 +1441,8 @@
     if (source) source.close();
     setConnection(everConnected ? 'reconnecting' : 'connecting', everConnected ? 'reconnecting…' : 'connecting…');
     const after = lastEventId;
-    const url = after > 0 ? '/api/events?after=' + after : '/api/events';
+    // progress=1: the provisioning steps too, for the cards' and store page's progress.
+    const url = after > 0 ? '/api/events?progress=1&after=' + after : '/api/events?progress=1';
     const opened = new EventSource(url);
     source = opened;
     let isOpen = false;

@@ -1270,7 +1270,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__retry_store_response__descri
   (ProtobufCMessageInit) storeplatform__v1__retry_store_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__field_descriptors[3] =
 {
   {
     "store_id",
@@ -1296,15 +1296,28 @@ static const ProtobufCFieldDescriptor storeplatform__v1__watch_stores_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "include_progress",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__WatchStoresRequest, include_progress),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__watch_stores_request__field_indices_by_name[] = {
   1,   /* field[1] = after_audit_id */
+  2,   /* field[2] = include_progress */
   0,   /* field[0] = store_id */
 };
 static const ProtobufCIntRange storeplatform__v1__watch_stores_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descriptor =
 {
@@ -1314,7 +1327,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__watch_stores_request__descri
   "Storeplatform__V1__WatchStoresRequest",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__WatchStoresRequest),
-  2,
+  3,
   storeplatform__v1__watch_stores_request__field_descriptors,
   storeplatform__v1__watch_stores_request__field_indices_by_name,
   1,  storeplatform__v1__watch_stores_request__number_ranges,

@@ -324,10 +324,16 @@ struct  Storeplatform__V1__WatchStoresRequest
    * again after them and resumes from there. With store_id set, no "current" event is sent when resuming.
    */
   int64_t after_audit_id;
+  /*
+   * Also the provisioning steps as each begins (action "progress", audit id 0,
+   * from and to provisioning, with step): live only, never stored or replayed.
+   * Off by default, so a watcher that counts transitions sees only transitions.
+   */
+  protobuf_c_boolean include_progress;
 };
 #define STOREPLATFORM__V1__WATCH_STORES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__watch_stores_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*

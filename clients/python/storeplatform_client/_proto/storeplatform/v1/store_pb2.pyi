@@ -138,12 +138,14 @@ class StoreEvent(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
 
 class WatchStoresRequest(_message.Message):
-    __slots__ = ["after_audit_id", "store_id"]
+    __slots__ = ["after_audit_id", "include_progress", "store_id"]
     AFTER_AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PROGRESS_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     after_audit_id: int
+    include_progress: bool
     store_id: str
-    def __init__(self, store_id: _Optional[str] = ..., after_audit_id: _Optional[int] = ...) -> None: ...
+    def __init__(self, store_id: _Optional[str] = ..., after_audit_id: _Optional[int] = ..., include_progress: bool = ...) -> None: ...
 
 class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
