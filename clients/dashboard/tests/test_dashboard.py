@@ -599,7 +599,7 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
         return [url for method, url in browser.execute_script("return window.__fetches")
                 if method == "GET" and url.startswith("/api/stores?")]
 
-    assert [c["url"] for c in connections()] == ["/api/events"]
+    assert [c["url"] for c in connections()] == ["/api/events?progress=1"]
     assert len(stores_reads()) == 1
 
     # Bursts of transitions from many clients at once (creates, then deletes of half of
@@ -725,8 +725,8 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
                "the page never went live again")
 
     resumed = [c["url"] for c in connections()[opened_before:]]
-    assert resumed and all(u.startswith("/api/events?after=") for u in resumed), resumed
-    assert f"/api/events?after={last_seen}" in resumed, (last_seen, resumed)
+    assert resumed and all(u.startswith("/api/events?progress=1&after=") for u in resumed), resumed
+    assert f"/api/events?progress=1&after={last_seen}" in resumed, (last_seen, resumed)
     assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
     assert_not_reloaded(browser)
 
