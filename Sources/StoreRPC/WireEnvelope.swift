@@ -11,13 +11,13 @@ public typealias StorePlatformFrameType = Storeplatform_V1_FrameType
 ///
 /// Envelopes are read and written here by hand because every call pays for it:
 /// swift-protobuf's general visitor spent about 1.5 µs per Health call on the
-/// envelope alone (BENCHMARKS.md, "RPC"). Reading takes a fast path for what
-/// clients send — the fields envelope.proto declares, each in its own wire
-/// type — and hands anything else to swift-protobuf (an unknown field, another
-/// wire type, a second status, anything malformed), so what is accepted, and the
-/// error for what is not, stay exactly swift-protobuf's.
-/// `WireEnvelopeTests` hold both sides to swift-protobuf on random envelopes and
-/// random damage.
+/// envelope alone (BENCHMARKS.md, "The transport as a state machine"). Reading
+/// takes a fast path for what peers send — the fields envelope.proto declares,
+/// each in its own wire type — and hands anything else to swift-protobuf (an
+/// unknown field, another wire type, a second status, anything malformed), so
+/// what is accepted, and the error for what is not, stay exactly swift-protobuf's.
+/// `WireEnvelopeTests` hold both directions to swift-protobuf on random envelopes
+/// and random damage.
 struct WireEnvelope: Sendable, Equatable {
     var streamID: UInt32 = 0
     var type: StorePlatformFrameType = .unspecified
