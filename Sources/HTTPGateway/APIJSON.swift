@@ -102,7 +102,7 @@ struct APIShape: Sendable {
         output.append(UInt8(ascii: "}"))
     }
 
-    /// Undoes ``complete(_:)``'s renaming of enum values: "ready" becomes
+    /// Undoes ``write(object:to:)``'s renaming of enum values: "ready" becomes
     /// "STORE_STATUS_READY" again.
     func restoreEnumNames(_ object: inout [String: Any]) {
         for (name, kind) in fields {

@@ -9,7 +9,8 @@ import Foundation
 /// deployment/shop-wordpress (0/1 ready), …"); anything else its first clause.
 /// Never longer than ``maxCharacters``; empty for an empty reason.
 public enum FailureHeadline {
-    /// The longest headline, in characters; longer ones end in "…".
+    /// The longest headline, in Unicode code points (what the HTTP API's schema
+    /// counts, openapi.yaml's `maxLength`); longer ones end in "…".
     public static let maxCharacters = 100
 
     public static func of(_ reason: String) -> String {
@@ -62,8 +63,9 @@ public enum FailureHeadline {
     }
 
     private static func clipped(_ text: String) -> String {
-        guard text.count > maxCharacters else { return text }
-        return String(text.prefix(maxCharacters - 1)).trimmingCharacters(in: .whitespaces) + "…"
+        guard text.unicodeScalars.count > maxCharacters else { return text }
+        let kept = String(String.UnicodeScalarView(text.unicodeScalars.prefix(maxCharacters - 1)))
+        return kept.trimmingCharacters(in: .whitespaces) + "…"
     }
 }
 

@@ -41,4 +41,13 @@ struct FailureHeadlineTests {
         #expect(headline == String(repeating: "x", count: FailureHeadline.maxCharacters - 1) + "…")
         #expect(headline.count == FailureHeadline.maxCharacters)
     }
+
+    /// The limit counts code points, as the API's schema does: a reason of
+    /// characters made of several code points each is cut to 100 code points.
+    @Test func theLimitCountsCodePoints() {
+        // "é" written as e and a combining accent: one character, two code points.
+        let headline = FailureHeadline.of(String(repeating: "e\u{301}", count: 80))
+        #expect(headline.unicodeScalars.count <= FailureHeadline.maxCharacters)
+        #expect(headline.hasSuffix("…"))
+    }
 }
