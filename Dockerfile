@@ -32,9 +32,10 @@ COPY . .
 # committed, so protoc is not needed.
 # Linked as a fixed-address executable that exports no symbols: no 3 MiB of
 # relocations to read and apply at every start, and no dynamic symbol table to
-# page in. That takes the daemon's idle RSS from 33 to 29 MiB (BENCHMARKS.md,
-# "Idle RSS"); what it gives up is the randomised load address of the
-# executable itself (libraries, heap and stacks are still randomised).
+# page in. Idle, the daemon measured 29.2 MiB linked this way and 32.6-33.1 MiB
+# position-independent (BENCHMARKS.md, "The transport as a state machine");
+# what it gives up is the randomised load address of the executable itself
+# (libraries, heap and stacks are still randomised).
 ARG SWIFT_LINK_FLAGS="-Xlinker -no-pie -Xlinker --no-export-dynamic"
 RUN --mount=type=cache,target=/src/.build \
     swift build -c release --static-swift-stdlib $SWIFT_LINK_FLAGS --product storeplatformd \
