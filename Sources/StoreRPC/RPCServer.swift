@@ -215,14 +215,22 @@ public final class RPCServer: Service, Sendable {
                         connection.start(call)
                     }
                 } catch let error as RPCProtocolError {
-                    logger.debug("protocol error", metadata: ["peer": "\(connection.peer)", "error": "\(error)"])
+                    await logDebug("protocol error", connection, error)
                     await connection.fail(with: error.status)
                 }
             }
         } catch {
-            logger.debug("connection ended", metadata: ["peer": "\(connection.peer)", "error": "\(error)"])
+            await logDebug("connection ended", connection, error)
         }
         await connection.cancelAllAndWait()
+    }
+
+    /// A debug line about a connection, naming its peer (read on its loop only
+    /// when debug lines are logged).
+    private func logDebug(_ message: Logger.Message, _ connection: ServerConnection, _ error: any Error) async {
+        guard logger.logLevel <= .debug else { return }
+        let peer = await connection.peer()
+        logger.debug(message, metadata: ["peer": "\(peer)", "error": "\(error)"])
     }
 
     // MARK: Channel setup

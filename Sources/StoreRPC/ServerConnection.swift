@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import Synchronization
 
 /// One accepted connection as the server's async side holds it. The calls'
 /// state lives on the event loop, in ``ServerConnectionHandler``; this class runs
@@ -14,9 +13,8 @@ final class ServerConnection: Sendable {
     /// Why the connection may not stay (its listener is full): set when it was
     /// accepted; its frames are then ignored and it is closed with this status.
     let refusal: RPCStatus?
-    /// The peer as accepted; ``peer`` adds the certificate subject.
+    /// The peer as accepted, for when the handler is gone.
     private let acceptedPeer: RPCPeer
-    private let certificateSubjectSeen = Mutex<String?>(nil)
     private let handler: NIOLoopBound<ServerConnectionHandler>
     /// Where the calls' tasks run: this connection's event loop.
     private let executor: EventLoopTaskExecutor
@@ -33,15 +31,13 @@ final class ServerConnection: Sendable {
     /// Records the subject of the client's verified TLS certificate, on the event
     /// loop once the handshake is done (before any request is read).
     func recordCertificateSubject(_ subject: String) {
-        certificateSubjectSeen.withLock { $0 = subject }
         handler.value.recordCertificateSubject(subject)
     }
 
-    /// Who is on the other end, the certificate subject included (for the log).
-    var peer: RPCPeer {
-        var peer = acceptedPeer
-        peer.certificateSubject = certificateSubjectSeen.withLock { $0 }
-        return peer
+    /// Who is on the other end, the certificate subject included (for the log):
+    /// the handler's record of it, read on the loop.
+    func peer() async -> RPCPeer {
+        (try? await channel.eventLoop.submit { self.handler.value.peer }.get()) ?? acceptedPeer
     }
 
     // MARK: Running calls
