@@ -42,7 +42,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// loop refuses the connection.
     private let isRefused: Bool
     private var state: ServerConnectionState
-    private var peer: RPCPeer
+    /// Who is on the other end; the certificate subject is added once the TLS
+    /// handshake is done.
+    private(set) var peer: RPCPeer
     /// The last authorization that passed and the identity it gave: a
     /// connection's tokens do not change, so neither does the answer.
     private var authenticated: (authorization: String?, identity: String)?
@@ -61,6 +63,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private static let answersFlushedEarly = 2048
     /// A flush of answers written by tasks is due on the loop.
     private var flushScheduled = false
+    /// The method the connection's last request named, and its route: a client
+    /// mostly calls one method after another, so the next request's name is read
+    /// as this string (``WireEnvelope/init(parsing:knownMethod:)``) and its route
+    /// is not looked up again.
+    private var lastMethod = ""
+    private var lastRoute: RPCRouter.Route?
 
     init(
         peer: RPCPeer,
@@ -126,7 +134,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func read(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         let envelope: WireEnvelope
         do {
-            envelope = try WireEnvelope(parsing: frame)
+            envelope = try WireEnvelope(parsing: frame, knownMethod: lastMethod)
         } catch {
             failed = true
             context.fireErrorCaught(RPCProtocolError.malformedEnvelope("\(error)"))
@@ -172,7 +180,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // A caller's id is echoed only once it passed the check.
         let incomingID = metadataProblem == nil ? envelope.metadata["request-id"] : nil
         let requestID = incomingID.flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
-        let route = router.route(for: envelope.method)
+        if envelope.method != lastMethod {
+            lastMethod = envelope.method
+            lastRoute = router.route(for: envelope.method)
+        }
+        let route = lastRoute
         let isStream = if case .serverStream = route?.handler { true } else { false }
         let isInline = if case .inline = route?.handler { true } else { false }
 

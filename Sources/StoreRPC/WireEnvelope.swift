@@ -33,11 +33,12 @@ struct WireEnvelope: Sendable, Equatable {
     /// The status; an envelope without one says OK, as its generated code reads.
     var statusOrOK: RPCStatus { status ?? .ok }
 
-    /// Parses one frame body.
+    /// Parses one frame body. A method name equal to `knownMethod` (the one the
+    /// connection's previous request named) is that string, not a new one.
     ///
     /// - Throws: swift-protobuf's error for a body that is not an `Envelope`.
-    init(parsing body: ByteBuffer) throws {
-        if let envelope = Self.parseDeclaredFields(body) {
+    init(parsing body: ByteBuffer, knownMethod: String = "") throws {
+        if let envelope = Self.parseDeclaredFields(body, knownMethod: knownMethod) {
             self = envelope
             return
         }
@@ -56,7 +57,7 @@ struct WireEnvelope: Sendable, Equatable {
 
     /// The fast path: nil when the body holds anything but the declared fields in
     /// their own wire types, well formed.
-    static func parseDeclaredFields(_ body: ByteBuffer) -> WireEnvelope? {
+    static func parseDeclaredFields(_ body: ByteBuffer, knownMethod: String = "") -> WireEnvelope? {
         body.withUnsafeReadableBytes { bytes -> WireEnvelope? in
             var reader = ProtobufReader(bytes)
             var envelope = WireEnvelope()
@@ -72,7 +73,7 @@ struct WireEnvelope: Sendable, Equatable {
                     else { return nil }
                     envelope.type = type
                 case (3, .lengthDelimited):
-                    guard let method = reader.string() else { return nil }
+                    guard let method = reader.string(reusing: knownMethod) else { return nil }
                     envelope.method = method
                 case (4, .lengthDelimited):
                     guard let range = reader.lengthDelimited() else { return nil }
@@ -346,11 +347,14 @@ struct ProtobufReader {
     }
 
     /// A length-delimited field read as UTF-8. ASCII, what names and ids are,
-    /// needs no check past its bytes' high bits.
-    mutating func string() -> String? {
+    /// needs no check past its bytes' high bits. When its bytes are `known`'s,
+    /// `known` itself is returned: no new string is made.
+    mutating func string(reusing known: String = "") -> String? {
         guard let range = lengthDelimited() else { return nil }
         if range.isEmpty { return "" }
         let utf8 = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
+        let isKnown = known.utf8.count == utf8.count && known.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(utf8) } == true
+        if isKnown { return known }
         if utf8.allSatisfy({ $0 < 0x80 }) {
             return String(decoding: utf8, as: UTF8.self)
         }
