@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "StoreCore", "StoreRPC", "StorePlatformEnvelope", "StorePlatformProto", "StoreDatabase", "Provisioning",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]

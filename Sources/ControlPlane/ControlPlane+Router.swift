@@ -16,9 +16,9 @@ extension ControlPlane {
             try RequestMetadata.requestID.check(metadata["request-id"])
             try RequestMetadata.idempotencyKey.check(metadata["idempotency-key"])
         }
-        router.inline(M.PlatformService.health) { [self] (_: Storeplatform_V1_HealthRequest, _) in
-            health()
-        }
+        router.inline(M.PlatformService.health, encoded: { [self] (_: Storeplatform_V1_HealthRequest, _) in
+            try encodedHealth()
+        })
         router.unary(M.PlatformService.getMetrics) { [self] (_: Storeplatform_V1_GetMetricsRequest, context) in
             try await metrics(Self.call(context))
         }

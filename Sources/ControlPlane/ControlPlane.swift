@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Provisioning
 import StoreCore
 import StoreDatabase
@@ -33,6 +34,7 @@ public final class ControlPlane: Sendable {
     public var access: AccessPolicy { accessPolicy.withLock { $0 } }
     private let accessPolicy: Mutex<AccessPolicy>
     private let startedAt: ContinuousClock.Instant
+    private let healthAnswer: HealthAnswer
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
     private let logger: Logger
@@ -65,6 +67,8 @@ public final class ControlPlane: Sendable {
         self.accessPolicy = Mutex(access)
         self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
+        // Serializing a message of strings, a bool and numbers cannot fail.
+        self.healthAnswer = try! HealthAnswer(Self.health(info, problem: "", uptime: 0))
         self.logger = logger
     }
 
@@ -86,17 +90,31 @@ public final class ControlPlane: Sendable {
     /// Readiness and identity: NOT_SERVING while the database does not answer
     /// (``DatabaseAvailability``'s last check). Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
+        Self.health(info, problem: databaseAvailability.problem, uptime: uptimeSeconds)
+    }
+
+    private static func health(_ info: DaemonInfo, problem: String, uptime: Double) -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
-        let problem = databaseAvailability.problem
         response.status = problem.isEmpty ? "SERVING" : "NOT_SERVING"
         response.databaseProblem = problem
         response.version = info.version
-        response.uptimeSeconds = uptimeSeconds
+        response.uptimeSeconds = uptime
         response.clusterDriver = info.clusterDriver.rawValue
         response.clusterSimulated = info.clusterSimulated
         response.startedAtMs = info.startedAtMilliseconds
         response.database = info.database
         return response
+    }
+
+    /// ``health()`` serialized, as the RPC server answers it on the event loop:
+    /// while the database answers, the pre-encoded answer with the uptime spliced
+    /// in (``HealthAnswer``), no message built.
+    func encodedHealth() throws -> ByteBuffer {
+        guard databaseAvailability.isAvailable else {
+            let bytes: [UInt8] = try health().serializedBytes()
+            return ByteBuffer(bytes: bytes)
+        }
+        return healthAnswer.encoded(uptime: uptimeSeconds)
     }
 
     /// GetMetrics (and `/api/metrics`): the caller's rate limit, then the

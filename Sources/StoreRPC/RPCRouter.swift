@@ -1,6 +1,5 @@
 import NIOCore
 import SwiftProtobuf
-import Synchronization
 
 /// The method table: full method name → handler. Who may call what is not the
 /// transport's business: handlers get the caller's identity (``RPCContext/identity``)
@@ -46,15 +45,25 @@ public struct RPCRouter: Sendable {
     /// as soon as its frame is read: no task, no thread hop, flushed with the
     /// other answers of the same read. Only for handlers that never block and
     /// finish in microseconds (Health); everything else uses ``unary(_:_:)``.
-    /// An answer equal to the last one is not encoded again: its bytes are reused.
     public mutating func inline<Request: Message, Response: Message>(
         _ method: RPCMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RPCContext) throws -> Response
     ) {
-        let lastAnswer = LastAnswer()
         add(method.name, Route(handler: .inline { payload, context in
             let request = try Self.decode(Request.self, payload)
-            return try lastAnswer.encoded(handler(request, context))
+            return try Self.encode(handler(request, context))
+        }))
+    }
+
+    /// ``inline(_:_:)`` for a handler that answers with its `Response` already
+    /// serialized (a pre-encoded answer, as Health's is): the bytes are sent as
+    /// they are.
+    public mutating func inline<Request: Message, Response: Message>(
+        _ method: RPCMethod<Request, Response>,
+        encoded handler: @escaping @Sendable (Request, RPCContext) throws -> ByteBuffer
+    ) {
+        add(method.name, Route(handler: .inline { payload, context in
+            try handler(Self.decode(Request.self, payload), context)
         }))
     }
 
@@ -92,26 +101,6 @@ public struct RPCRouter: Sendable {
     static func encode(_ message: some Message) throws -> ByteBuffer {
         let bytes: ProtobufBytes = try message.serializedBytes()
         return bytes.buffer
-    }
-}
-
-/// An inline method's last answer and its encoding, shared by every connection.
-/// Not generic, so a call needs no generic metadata looked up at run time.
-private final class LastAnswer: Sendable {
-    private struct Answer {
-        var response: any Message
-        var bytes: ByteBuffer
-    }
-
-    private let last = Mutex<Answer?>(nil)
-
-    func encoded(_ response: some Message) throws -> ByteBuffer {
-        if let bytes = last.withLock({ last in last.flatMap { response.isEqualTo(message: $0.response) ? $0.bytes : nil } }) {
-            return bytes
-        }
-        let bytes = try RPCRouter.encode(response)
-        last.withLock { $0 = Answer(response: response, bytes: bytes) }
-        return bytes
     }
 }
 
