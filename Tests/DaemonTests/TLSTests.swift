@@ -398,24 +398,9 @@ func waitForLog(_ daemon: DaemonProcess, _ text: String, count: Int = 1) async t
         try await plain.terminate()
     }
 
-    /// This machine's first non-loopback IPv4 address, if it has one.
-    static let outsideAddress: String? = {
-        var addresses: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&addresses) == 0, let first = addresses else { return nil }
-        defer { freeifaddrs(addresses) }
-        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
-            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == UInt16(AF_INET) else { continue }
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            guard getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
-            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if !text.hasPrefix("127.") { return text }
-        }
-        return nil
-    }()
-
     @Test(.enabled(if: outsideAddress != nil, "this machine has no non-loopback IPv4 address to call from"))
     func tokensInClearTextFromAnotherHostAreRefused() async throws {
-        let address = try #require(Self.outsideAddress)
+        let address = try #require(outsideAddress)
         for allow in [false, true] {
             let directory = try makeTemporaryDirectory("spd")
             let tokenFile = directory + "/tokens"

@@ -16,6 +16,25 @@ struct ProvisionerServiceTests {
         "the daemon is shutting down and starts no new store operations; send the request again once it is back"
 
     /// Runs `harness`'s provisioner in a ServiceGroup, as the daemon does, while `body` runs.
+    /// A harness the test runs itself, its driver wrapped in an ``ObservedDriver``.
+    static func observedHarness(
+        cluster: (inout SimulatedClusterConfiguration) -> Void,
+        provisioner: (inout ProvisionerConfiguration) -> Void
+    ) throws -> (Harness, ObservedDriver) {
+        let observed = Mutex<ObservedDriver?>(nil)
+        let harness = try Harness(
+            cluster: cluster,
+            provisioner: provisioner,
+            wrap: { base in
+                let driver = ObservedDriver(base)
+                observed.withLock { $0 = driver }
+                return driver
+            },
+            runs: false
+        )
+        return (harness, try #require(observed.withLock { $0 }))
+    }
+
     static func withServiceGroup(
         _ harness: Harness, _ body: @Sendable (ServiceGroup) async throws -> Void
     ) async throws {
@@ -62,18 +81,10 @@ struct ProvisionerServiceTests {
     }
 
     @Test func gracefulShutdownLetsTheStepUnderWayFinishThenStopsAtTheNextBoundary() async throws {
-        let observed = Mutex<ObservedDriver?>(nil)
-        let first = try Harness(
+        let (first, driver) = try Self.observedHarness(
             cluster: { $0.installDelay = .seconds(2); $0.readyDelay = .milliseconds(200) },
-            provisioner: { $0.shutdownGracePeriod = .seconds(120) },
-            wrap: { base in
-                let driver = ObservedDriver(base)
-                observed.withLock { $0 = driver }
-                return driver
-            },
-            runs: false
+            provisioner: { $0.shutdownGracePeriod = .seconds(120) }
         )
-        let driver = try #require(observed.withLock { $0 })
         try await Self.withServiceGroup(first) { group in
             let done = try await first.create("done")
             try await first.waitFor(done.id, [.ready], within: .seconds(60))
@@ -119,18 +130,10 @@ struct ProvisionerServiceTests {
     }
 
     @Test func aStepStillUnderWayAtTheEndOfTheGracePeriodIsCancelled() async throws {
-        let observed = Mutex<ObservedDriver?>(nil)
-        let harness = try Harness(
+        let (harness, driver) = try Self.observedHarness(
             cluster: { $0.installDelay = .seconds(120) },
-            provisioner: { $0.shutdownGracePeriod = .milliseconds(100) },
-            wrap: { base in
-                let driver = ObservedDriver(base)
-                observed.withLock { $0 = driver }
-                return driver
-            },
-            runs: false
+            provisioner: { $0.shutdownGracePeriod = .milliseconds(100) }
         )
-        let driver = try #require(observed.withLock { $0 })
         let store = try await harness.create("shop")
         try await Self.withServiceGroup(harness) { group in
             try await driver.waitFor("installRelease")
