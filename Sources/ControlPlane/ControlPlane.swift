@@ -37,6 +37,9 @@ public final class ControlPlane: Sendable {
     private let healthAnswer: HealthAnswer
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
+    /// The live store count a refused create last read, until the next write
+    /// (one key: there is one count).
+    private let liveCounts = GenerationCache<Int, Int>(capacity: 1)
     private let logger: Logger
     /// The most transitions one resumed watch replays; a watcher further behind is
     /// told it fell behind after them and resumes from there.
@@ -103,6 +106,7 @@ public final class ControlPlane: Sendable {
         response.clusterSimulated = info.clusterSimulated
         response.startedAtMs = info.startedAtMilliseconds
         response.database = info.database
+        response.provisionDeadlineMs = provisioner.deadline.wholeMilliseconds
         return response
     }
 
@@ -118,17 +122,22 @@ public final class ControlPlane: Sendable {
     }
 
     /// GetMetrics (and `/api/metrics`): the caller's rate limit, then the
-    /// snapshot's response.
+    /// snapshot's response with the recent failures and the last hour's activity,
+    /// which only this call reads (a Prometheus scrape needs neither).
     public func metrics(_ call: CallContext) async throws -> Storeplatform_V1_GetMetricsResponse {
         try await rateLimiter.check(identity: call.caller.description, isCreate: false)
-        return try await metricsSnapshot().response
+        var response = try await metricsSnapshot().response
+        response.recentFailures = try await recentFailures()
+        response.lastHour = try await lastHour(now: Date())
+        return response
     }
 
-    /// Everything the platform's metrics report, read once: GetMetrics,
-    /// `/api/metrics` and the gateway's Prometheus `/metrics` all come from it.
+    /// Everything the platform's metrics report that a Prometheus scrape reads too:
+    /// GetMetrics, `/api/metrics` and the gateway's `/metrics` all start from it.
     public struct MetricsSnapshot: Sendable {
-        /// GetMetrics' answer: store counts and durations from the database (every
-        /// replica's), and this replica's counters (platform.proto says which).
+        /// GetMetrics' answer without `recent_failures` and `last_hour`: store counts
+        /// and durations from the database (every replica's), and this replica's
+        /// counters (platform.proto says which).
         public var response: Storeplatform_V1_GetMetricsResponse
         /// This replica's provisioning durations, queued to ready, recorded by its
         /// provisioner as each store became ready.
@@ -152,7 +161,6 @@ public final class ControlPlane: Sendable {
         response.provisioning.maxMs = stats.maximumMilliseconds
         response.provisioning.p50Ms = stats.p50Milliseconds
         response.provisioning.p95Ms = stats.p95Milliseconds
-        response.recentFailures = try await recentFailures()
         response.rateLimitedTotal = UInt64(rateLimiter.refusals)
         response.quotaRefusalsTotal = UInt64(quotaRefusals.load(ordering: .relaxed))
         // Every replica's, as `storectl operations` lists them (the leader's lease is none).
@@ -161,39 +169,36 @@ public final class ControlPlane: Sendable {
         response.reconcilePasses = UInt64(totals.passes)
         response.reconcileCorrections = UInt64(totals.corrections)
         response.maxLiveStores = UInt32(clamping: maxLiveStores.load(ordering: .relaxed))
-        response.lastHour = try await lastHour(now: Date())
-        return MetricsSnapshot(response: response, provisioningDurations: provisioner.provisioningDurations.snapshot)
+        let durations = provisioner.provisioningDurations.snapshot
+        response.provisioningBuckets = durations.buckets
+        return MetricsSnapshot(response: response, provisioningDurations: durations)
     }
 
-    /// The last 10 failures, newest first, each with what followed it: the store's
-    /// next transition after it (a retry or a delete; none while it is still failed)
-    /// and its status now.
+    /// The last 10 failures (transitions to failed), newest first, each with what
+    /// followed it (the store's next transition: a retry or a delete; none while it
+    /// is still failed) and its status now, in one read.
     private func recentFailures() async throws -> [Storeplatform_V1_FailureRecord] {
-        let events = try await database.recentFailures(limit: 10)
-        let stores = try await database.stores(ids: Set(events.map(\.storeID)))
-        var records: [Storeplatform_V1_FailureRecord] = []
-        for event in events {
+        try await database.recentFailures(limit: 10).map { recent in
             var failure = Storeplatform_V1_FailureRecord()
-            failure.storeID = event.storeID
-            failure.storeName = event.storeName
-            failure.reason = event.message
-            failure.summary = FailureHeadline.of(event.message)
-            failure.timeMs = milliseconds(event.time)
-            failure.storeStatus = stores[event.storeID]?.status.proto ?? .unspecified
+            failure.storeID = recent.event.storeID
+            failure.storeName = recent.event.storeName
+            failure.reason = recent.event.message
+            failure.summary = FailureHeadline.of(recent.event.message)
+            failure.timeMs = milliseconds(recent.event.time)
+            failure.storeStatus = recent.storeStatus.proto
             // From failed, a store moves on only by a retry (to queued) or a delete.
-            let next = try await database.auditEvents(after: event.id, storeID: event.storeID, limit: 1).first
-            failure.resolution = switch next?.toStatus {
+            failure.resolution = switch recent.followedBy {
             case nil: .open
             case .deleting, .deleted: .deleted
             default: .retried
             }
-            records.append(failure)
+            return failure
         }
-        return records
     }
 
-    /// Creates and failures in twelve five-minute spans ending at `now`, oldest
-    /// first, from the latest 10,000 audit rows (a bounded read on every metrics call).
+    /// Creates and failures (transitions to failed, as ``recentFailures()`` counts
+    /// them) in twelve five-minute spans ending at `now`, oldest first, from the
+    /// latest 10,000 audit rows (a bounded read), in one read.
     private func lastHour(now: Date) async throws -> [Storeplatform_V1_ActivityBucket] {
         let span: TimeInterval = 300
         let start = now.addingTimeInterval(-12 * span)
@@ -202,9 +207,12 @@ public final class ControlPlane: Sendable {
             bucket.startMs = milliseconds(start.addingTimeInterval(Double(index) * span))
             return bucket
         }
-        for (action, time) in try await database.actionTimes([.create, .fail], since: start, amongLast: 10_000) {
+        for (activity, time) in try await database.activityTimes(since: start, amongLast: 10_000) {
             let index = min(11, max(0, Int(time.timeIntervalSince(start) / span)))
-            if action == .create { buckets[index].creates += 1 } else { buckets[index].failures += 1 }
+            switch activity {
+            case .create: buckets[index].creates += 1
+            case .failure: buckets[index].failures += 1
+            }
         }
         return buckets
     }
@@ -250,16 +258,32 @@ public final class ControlPlane: Sendable {
 
     /// The caller's create budget. When it is spent and the quota is full as well,
     /// the refusal is the quota's: waiting for the rate limit would only lead to it.
+    /// Either way it is counted once, under the code the caller gets. The live count
+    /// is read only for a refused create, and then at most once per write to the
+    /// database (``liveCounts``), so a burst of refused creates does not become a
+    /// burst of database reads.
     private func checkCreateRate(_ caller: Principal) async throws {
         do {
-            try await rateLimiter.check(identity: caller.description, isCreate: true)
+            try await rateLimiter.check(identity: caller.description, isCreate: true, countsRefusal: false)
         } catch let error as PlatformError where error.code == .rateLimited {
             let limit = maxLiveStores.load(ordering: .relaxed)
-            let live = try await database.liveStoreCount()
-            guard live >= limit else { throw error }
+            let live = try await liveStoreCount()
+            guard live >= limit else {
+                rateLimiter.countRefusal()
+                throw error
+            }
             quotaRefusals.add(1, ordering: .relaxed)
             throw PlatformError.quotaExceeded(limit: limit, live: live)
         }
+    }
+
+    /// How many stores are live, as of this replica's last write to the database.
+    private func liveStoreCount() async throws -> Int {
+        let generation = database.writeGeneration
+        if let live = liveCounts.value(for: 0, generation: generation) { return live }
+        let live = try await database.liveStoreCount()
+        liveCounts.store(live, for: 0, generation: generation)
+        return live
     }
 
     public func getStore(_ request: Storeplatform_V1_GetStoreRequest, _ call: CallContext) async throws -> Storeplatform_V1_GetStoreResponse {
@@ -313,7 +337,16 @@ public final class ControlPlane: Sendable {
 
     private func page(_ request: Storeplatform_V1_ListStoresRequest) async throws -> Storeplatform_V1_ListStoresResponse {
         let statuses = try Set(request.statuses.map(StoreStatus.init(proto:)))
-        let page = try await database.listStores(statuses: statuses, pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        guard StoreName.canContain(request.nameContains) else {
+            throw PlatformError(
+                .invalidArgument,
+                "name_contains \(request.nameContains.quotedForMessage) cannot be part of a store name: names hold only "
+                    + "lower-case letters a-z, digits 0-9 and '-', at most \(StoreName.maxLength) characters"
+            )
+        }
+        let page = try await database.listStores(
+            statuses: statuses, nameContains: request.nameContains, pageSize: Int(request.pageSize), pageToken: request.pageToken
+        )
         var response = Storeplatform_V1_ListStoresResponse()
         response.stores = page.stores.map(\.proto)
         response.nextPageToken = page.nextPageToken

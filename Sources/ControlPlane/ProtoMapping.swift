@@ -32,6 +32,18 @@ extension StoreStatus {
     }
 }
 
+extension ProvisioningStep {
+    /// The wire enum of this step: the one mapping between the two.
+    public var proto: Storeplatform_V1_ProvisioningStep {
+        switch self {
+        case .namespace: .namespace
+        case .secret: .secret
+        case .install: .install
+        case .readiness: .readiness
+        }
+    }
+}
+
 extension Optional where Wrapped == StoreStatus {
     public var proto: Storeplatform_V1_StoreStatus { self?.proto ?? .unspecified }
 }
@@ -60,6 +72,7 @@ extension Store {
         store.provisioningDurationMs = provisioningDurationMilliseconds ?? 0
         store.release = release
         store.owner = owner
+        store.provisioningStartedAtMs = milliseconds(provisioningStartedAt)
         return store
     }
 }
@@ -92,7 +105,24 @@ extension StoreEvent {
         event.action = action.rawValue
         event.auditID = auditID
         event.timeMs = milliseconds(time)
-        event.step = step?.rawValue ?? ""
+        event.step = step?.proto ?? .unspecified
         return event
+    }
+}
+
+extension DurationBuckets.Snapshot {
+    /// The histogram's buckets as GetMetrics answers them: each bucket's own count
+    /// (not cumulative, as Prometheus's), the last one unbounded (bound 0).
+    var buckets: [Storeplatform_V1_DurationBucket] {
+        var buckets: [Storeplatform_V1_DurationBucket] = []
+        var below = 0
+        for (bound, cumulative) in zip(bounds, cumulativeCounts) + [(Duration.zero, count)] {
+            var bucket = Storeplatform_V1_DurationBucket()
+            bucket.upperBoundMs = bound.wholeMilliseconds
+            bucket.count = UInt64(max(0, cumulative - below))
+            below = cumulative
+            buckets.append(bucket)
+        }
+        return buckets
     }
 }

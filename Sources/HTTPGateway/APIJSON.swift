@@ -139,6 +139,7 @@ struct APIShape: Sendable {
         "id": .string, "name": .string, "engine": .string, "status": status, "url": .string, "namespace": .string,
         "errorMessage": .string, "attempts": .number, "createdAtMs": .int64, "updatedAtMs": .int64, "readyAtMs": .int64,
         "deletedAtMs": .int64, "provisioningDurationMs": .int64, "release": .string, "owner": .string, "errorSummary": .string,
+        "provisioningStartedAtMs": .int64,
     ])
 
     static let auditEvent = APIShape(fields: [
@@ -154,6 +155,8 @@ struct APIShape: Sendable {
 
     static let statusCount = APIShape(fields: ["status": status, "count": .int64])
 
+    static let durationBucket = APIShape(fields: ["upperBoundMs": .int64, "count": .int64])
+
     static let failureRecord = APIShape(fields: [
         "storeId": .string, "storeName": .string, "reason": .string, "timeMs": .int64, "summary": .string,
         "resolution": .enumeration(prefix: "FAILURE_RESOLUTION_"), "storeStatus": status,
@@ -166,6 +169,7 @@ struct APIShape: Sendable {
         Storeplatform_V1_AuditEvent.protoMessageName: auditEvent,
         Storeplatform_V1_DurationStats.protoMessageName: durationStats,
         Storeplatform_V1_StatusCount.protoMessageName: statusCount,
+        Storeplatform_V1_DurationBucket.protoMessageName: durationBucket,
         Storeplatform_V1_ActivityBucket.protoMessageName: activityBucket,
         Storeplatform_V1_FailureRecord.protoMessageName: failureRecord,
         Storeplatform_V1_ListStoresResponse.protoMessageName: APIShape(fields: [
@@ -173,7 +177,7 @@ struct APIShape: Sendable {
         ]),
         Storeplatform_V1_StoreEvent.protoMessageName: APIShape(fields: [
             "store": .message(store), "fromStatus": status, "toStatus": status, "action": .string, "auditId": .int64,
-            "timeMs": .int64, "step": .string,
+            "timeMs": .int64, "step": .enumeration(prefix: "PROVISIONING_STEP_"),
         ]),
         Storeplatform_V1_ListAuditResponse.protoMessageName: APIShape(fields: [
             "events": .messages(auditEvent), "nextPageToken": .string,
@@ -182,10 +186,12 @@ struct APIShape: Sendable {
             "storesByStatus": .messages(statusCount), "provisioning": .message(durationStats), "recentFailures": .messages(failureRecord),
             "rateLimitedTotal": .int64, "quotaRefusalsTotal": .int64, "activeOperations": .int64,
             "reconcilePasses": .int64, "reconcileCorrections": .int64, "maxLiveStores": .number, "lastHour": .messages(activityBucket),
+            "provisioningBuckets": .messages(durationBucket),
         ]),
         Storeplatform_V1_HealthResponse.protoMessageName: APIShape(fields: [
             "status": .string, "version": .string, "uptimeSeconds": .number, "clusterDriver": .string,
             "clusterSimulated": .bool, "startedAtMs": .int64, "database": .string, "databaseProblem": .string,
+            "provisionDeadlineMs": .int64,
         ]),
     ]
 }

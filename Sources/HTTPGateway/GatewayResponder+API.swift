@@ -36,15 +36,23 @@ extension GatewayResponder {
         }
         message.pageSize = try number(query["page_size"], name: "page_size")
         message.pageToken = query["page_token"].map(String.init) ?? ""
+        message.nameContains = query["name_contains"].map(String.init) ?? ""
         let body = try await controlPlane.listStores(message, call, cache: storesPages) { page in
             ByteBuffer(bytes: try APIJSON.encode(page))
         }
         return Response(status: .ok, headers: Self.jsonHeaders, body: .init(byteBuffer: body))
     }
 
-    func getStore(_ id: String, _ call: CallContext) async throws -> Response {
+    /// `GET /api/stores/{id or name}`: an id starts with `st_` (the platform
+    /// chooses them so); anything else is the name of a live store, as GetStore's
+    /// `name` (a deleted store is found by its id only).
+    func getStore(_ reference: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_GetStoreRequest()
-        message.id = id
+        if reference.hasPrefix(Store.idPrefix) {
+            message.id = reference
+        } else {
+            message.name = reference
+        }
         return try json(await controlPlane.getStore(message, call).store)
     }
 

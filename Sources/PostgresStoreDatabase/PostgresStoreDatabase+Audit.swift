@@ -40,38 +40,49 @@ extension PostgresStoreDatabase {
         }
     }
 
-    public func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
-        -> [(action: AuditAction, time: Date)]
-    {
-        guard !actions.isEmpty, scanLimit > 0 else { return [] }
-        let names = actions.map(\.rawValue).sorted()
+    public func activityTimes(since: Date, amongLast scanLimit: Int) async throws -> [(activity: Activity, time: Date)] {
+        guard scanLimit > 0 else { return [] }
         let after = since.millisecondsSince1970
+        let create = AuditAction.create.rawValue
+        let failed = StoreStatus.failed.rawValue
         let logger = self.logger
         return try await withConnection { connection in
             try await connection.run("""
-                SELECT action, time FROM audit
+                SELECT action = \(create), time FROM audit
                 WHERE id > (SELECT COALESCE(MAX(id), 0) FROM audit) - \(Int64(scanLimit)) AND time >= \(after)
-                    AND action = ANY(\(names))
+                    AND (action = \(create) OR to_status = \(failed))
                 ORDER BY id
                 """, logger: logger)
                 .map { row in
-                    let (action, time) = try row.decode((String, Int64).self)
-                    return (AuditAction(rawValue: action), Date(millisecondsSince1970: time))
+                    let (isCreate, time) = try row.decode((Bool, Int64).self)
+                    return (isCreate ? Activity.create : .failure, Date(millisecondsSince1970: time))
                 }
         }
     }
 
-    public func recentFailures(limit: Int) async throws -> [AuditEvent] {
+    public func recentFailures(limit: Int) async throws -> [RecentFailure] {
         guard limit > 0 else { return [] }
         let logger = self.logger
         return try await withConnection { connection in
             try await connection.run("""
-                SELECT \(unescaped: PostgresAuditRow.columns) FROM audit
-                WHERE to_status = \(StoreStatus.failed.rawValue)
-                ORDER BY id DESC
-                LIMIT \(limit)
+                SELECT \(unescaped: PostgresAuditRow.columns.split(separator: ", ").map { "f." + $0 }.joined(separator: ", ")),
+                    (SELECT n.to_status FROM audit n WHERE n.store_id = f.store_id AND n.id > f.id ORDER BY n.id LIMIT 1),
+                    s.status
+                FROM (SELECT \(unescaped: PostgresAuditRow.columns) FROM audit
+                      WHERE to_status = \(StoreStatus.failed.rawValue) ORDER BY id DESC LIMIT \(limit)) f
+                LEFT JOIN store s ON s.id = f.store_id
+                ORDER BY f.id DESC
                 """, logger: logger)
-                .map { try PostgresAuditRow($0).event() }
+                .map { row in
+                    let columns = row.makeRandomAccess()
+                    let next = try columns[10].decode(String?.self)
+                    let now = try columns[11].decode(String?.self)
+                    return try RecentFailure(
+                        event: PostgresAuditRow(row).event(),
+                        followedBy: next.map { try StoreStatus(databaseText: $0, in: "the audit table") },
+                        storeStatus: now.map { try StoreStatus(databaseText: $0, in: "the store table") }
+                    )
+                }
         }
     }
 

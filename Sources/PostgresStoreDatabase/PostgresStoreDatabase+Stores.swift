@@ -41,6 +41,7 @@ extension PostgresStoreDatabase {
 
     public func listStores(
         statuses: Set<StoreStatus>,
+        nameContains: String,
         pageSize: Int,
         pageToken: String
     ) async throws -> (stores: [Store], nextPageToken: String) {
@@ -54,6 +55,7 @@ extension PostgresStoreDatabase {
             try await connection.run("""
                 SELECT \(unescaped: PostgresStoreRow.columns) FROM store
                 WHERE (cardinality(\(statusTexts)::text[]) = 0 OR status = ANY(\(statusTexts)))
+                  AND (\(nameContains)::text = '' OR strpos(name, \(nameContains)) > 0)
                   AND (\(after?.createdAt)::bigint IS NULL
                        OR created_at < \(after?.createdAt)
                        OR (created_at = \(after?.createdAt) AND id < \(after?.id)))

@@ -58,6 +58,11 @@ public final class RateLimiter: Sendable {
         state.withLock { $0.refusals }
     }
 
+    /// Counts one request refused with ``ErrorCode/rateLimited`` in ``refusals``.
+    public func countRefusal() {
+        state.withLock { $0.refusals += 1 }
+    }
+
     /// How many identities are tracked now; never more than `maxIdentities`.
     public var trackedIdentities: Int {
         state.withLock { $0.buckets.count }
@@ -79,12 +84,16 @@ public final class RateLimiter: Sendable {
     ///   `retryAfterMilliseconds` is how long until the request would be admitted
     ///   (rounded up; 60,000 when a limit is 0, since only a new configuration helps then).
     ///   The message never contains the identity, which may be a credential.
-    public func check(identity: String, isCreate: Bool) async throws {
+    ///   It counts in ``refusals`` unless `countsRefusal` is false: a caller that may
+    ///   answer the request with another code instead counts it itself, with
+    ///   ``countRefusal()``, when it does answer RATE_LIMITED.
+    public func check(identity: String, isCreate: Bool, countsRefusal: Bool = true) async throws {
         let instant = now()
         switch state.withLock({ $0.check(identity: identity, isCreate: isCreate, at: instant) }) {
         case .unlimited:
             return
         case .refused(let refusal):
+            if countsRefusal { countRefusal() }
             throw refusal
         case .admitted(let limits):
             guard let shared else { return }
@@ -97,6 +106,7 @@ public final class RateLimiter: Sendable {
             }
             let instant = now()
             if let refusal = state.withLock({ $0.adopt(take, identity: identity, isCreate: isCreate, at: instant) }) {
+                if countsRefusal { countRefusal() }
                 throw refusal
             }
         }
@@ -213,10 +223,9 @@ extension RateLimiter {
             return take.admitted ? nil : refusal(take, isCreate: isCreate)
         }
 
-        /// Counts a refusal of a call that found `take`'s tokens, and says which limit
-        /// was hit: the one with the longer wait.
-        mutating func refusal(_ take: SharedRateTake, isCreate: Bool) -> PlatformError {
-            refusals += 1
+        /// The refusal of a call that found `take`'s tokens, saying which limit was
+        /// hit: the one with the longer wait.
+        func refusal(_ take: SharedRateTake, isCreate: Bool) -> PlatformError {
             let requestWait = requestRate.millisecondsUntilToken(take.requestTokens)
             let createWait = isCreate ? createRate.millisecondsUntilToken(take.createTokens) : 0
             if createWait >= requestWait && createWait > 0 {

@@ -19,6 +19,14 @@ public struct StoreName: Sendable, Hashable {
         self.value = value
     }
 
+    /// True when `text` can be part of a store name: at most ``maxLength`` lower-case
+    /// letters, digits and `-` (empty included). A search for anything else matches no
+    /// store, so ListStores refuses it rather than reading for nothing.
+    public static func canContain(_ text: String) -> Bool {
+        text.unicodeScalars.count <= maxLength
+            && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
     /// Validates `raw` as a store name. The input is not trimmed or lower-cased: what is
     /// accepted is exactly what the user typed.
     ///

@@ -45,30 +45,43 @@ extension SQLiteStoreDatabase {
         }
     }
 
-    public func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
-        -> [(action: AuditAction, time: Date)]
-    {
-        guard !actions.isEmpty, scanLimit > 0 else { return [] }
-        let list = try Self.jsonArray(actions.map(\.rawValue))
+    public func activityTimes(since: Date, amongLast scanLimit: Int) async throws -> [(activity: Activity, time: Date)] {
+        guard scanLimit > 0 else { return [] }
         let after = since.millisecondsSince1970
         return try await readStatement { db in
             let statement = try db.cachedStatement(sql: """
-                SELECT "action", "time" FROM "audit"
+                SELECT "action" = ?, "time" FROM "audit"
                 WHERE "id" > (SELECT COALESCE(MAX("id"), 0) FROM "audit") - ? AND "time" >= ?
-                    AND "action" IN (SELECT value FROM json_each(?))
+                    AND ("action" = ? OR "toStatus" = ?)
                 ORDER BY "id"
                 """)
-            return try Row.fetchAll(statement, arguments: [scanLimit, after, list]).map { row in
-                (AuditAction(rawValue: row[0]), Date(millisecondsSince1970: row[1]))
+            let create = AuditAction.create.rawValue
+            return try Row.fetchAll(statement, arguments: [create, scanLimit, after, create, StoreStatus.failed.rawValue]).map { row in
+                (row[0] ? Activity.create : .failure, Date(millisecondsSince1970: row[1]))
             }
         }
     }
 
-    public func recentFailures(limit: Int) async throws -> [AuditEvent] {
+    public func recentFailures(limit: Int) async throws -> [RecentFailure] {
         guard limit > 0 else { return [] }
         return try await readStatement { db in
-            let statement = try db.cachedStatement(sql: AuditRecord.selectSQL + " WHERE toStatus = ? ORDER BY id DESC LIMIT ?")
-            return try AuditRecord.fetchAll(statement, arguments: [StoreStatus.failed.rawValue, limit]).map { try $0.event() }
+            let statement = try db.cachedStatement(sql: """
+                SELECT f.*,
+                    (SELECT n."toStatus" FROM "audit" n WHERE n."storeId" = f."storeId" AND n."id" > f."id" ORDER BY n."id" LIMIT 1),
+                    s."status"
+                FROM (\(AuditRecord.selectSQL) WHERE "toStatus" = ? ORDER BY "id" DESC LIMIT ?) f
+                LEFT JOIN "store" s ON s."id" = f."storeId"
+                ORDER BY f."id" DESC
+                """)
+            return try Row.fetchAll(statement, arguments: [StoreStatus.failed.rawValue, limit]).map { row in
+                let next: String? = row[10]
+                let now: String? = row[11]
+                return try RecentFailure(
+                    event: AuditRecord(row: row).event(),
+                    followedBy: next.map { try StoreStatus(databaseText: $0, in: "the audit table") },
+                    storeStatus: now.map { try StoreStatus(databaseText: $0, in: "the store table") }
+                )
+            }
         }
     }
 

@@ -38,17 +38,22 @@ extension SQLiteStoreDatabase {
 
     public func listStores(
         statuses: Set<StoreStatus>,
+        nameContains: String,
         pageSize: Int,
         pageToken: String
     ) async throws -> (stores: [Store], nextPageToken: String) {
         let size = try PageSize.resolve(pageSize, defaultSize: 50, maximum: 500, name: "page_size")
         let after = try PageToken.storeKey(pageToken)
-        // One SQL text per (number of statuses, paging or not): a handful in all.
+        // One SQL text per (number of statuses, name or not, paging or not): a handful in all.
         var conditions: [String] = []
         var arguments = StatementArguments()
         if !statuses.isEmpty {
             conditions.append(Self.statusCondition(count: statuses.count))
             arguments += StatementArguments(statuses.map(\.rawValue).sorted())
+        }
+        if !nameContains.isEmpty {
+            conditions.append("instr(name, ?) > 0")
+            arguments += [nameContains]
         }
         if let after {
             conditions.append("(createdAt < ? OR (createdAt = ? AND id < ?))")

@@ -131,6 +131,8 @@ public protocol StoreDatabase: SharedRateBuckets {
     ///
     /// - Parameters:
     ///   - statuses: only stores in these statuses; empty means every status.
+    ///   - nameContains: only stores whose name contains this text, byte for byte;
+    ///     empty means every name.
     ///   - pageSize: 1...500; 0 means 50.
     ///   - pageToken: "" for the first page, else a `nextPageToken` this method
     ///     returned. Paging is by key (the last row's `createdAt` and `id`), so each
@@ -140,6 +142,7 @@ public protocol StoreDatabase: SharedRateBuckets {
     ///   this server did not issue (`page token is not one this server issued`).
     func listStores(
         statuses: Set<StoreStatus>,
+        nameContains: String,
         pageSize: Int,
         pageToken: String
     ) async throws -> (stores: [Store], nextPageToken: String)
@@ -170,13 +173,15 @@ public protocol StoreDatabase: SharedRateBuckets {
     func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent]
 
     /// The last `limit` audit rows that moved a store to ``StoreStatus/failed``, newest
-    /// first, with the reason in their message. `limit` 0 or less gives none.
-    func recentFailures(limit: Int) async throws -> [AuditEvent]
+    /// first, with the reason in their message, each with the store's next
+    /// transition after it and its status now, in one read. `limit` 0 or less gives none.
+    func recentFailures(limit: Int) async throws -> [RecentFailure]
 
-    /// The action and time of every audit row with one of `actions` written at or
-    /// after `since`, among the last `scanLimit` rows of the log (so the read stays
-    /// bounded however long the log is), oldest first. For the last hour's activity.
-    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws -> [(action: AuditAction, time: Date)]
+    /// What each audit row written at or after `since` counts as in the last hour's
+    /// activity (a create, or a transition to failed; other rows are left out), with
+    /// its time, among the last `scanLimit` rows of the log (so the read stays bounded
+    /// however long the log is), oldest first.
+    func activityTimes(since: Date, amongLast scanLimit: Int) async throws -> [(activity: Activity, time: Date)]
 
     /// How many audit rows there are, for one store or (`nil`) for all.
     func auditCount(storeID: String?) async throws -> Int
@@ -271,6 +276,13 @@ extension StoreDatabase {
             storeID: storeID, to: to, expectedFrom: expectedFrom, action: action, actor: actor,
             message: message, requestID: requestID, now: now, update: update
         ))
+    }
+
+    /// ``listStores(statuses:nameContains:pageSize:pageToken:)`` of every name.
+    public func listStores(
+        statuses: Set<StoreStatus>, pageSize: Int, pageToken: String
+    ) async throws -> (stores: [Store], nextPageToken: String) {
+        try await listStores(statuses: statuses, nameContains: "", pageSize: pageSize, pageToken: pageToken)
     }
 
     /// How many audit rows there are in all.

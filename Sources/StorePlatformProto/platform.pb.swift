@@ -117,6 +117,11 @@ public nonisolated struct Storeplatform_V1_HealthResponse: Sendable {
   /// Empty while the database answers; otherwise why the last check of it failed.
   public var databaseProblem: String = String()
 
+  /// How long a provisioning attempt may take before the store fails
+  /// (--provision-deadline), milliseconds; it runs from the store's
+  /// provisioning_started_at_ms.
+  public var provisionDeadlineMs: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -213,8 +218,27 @@ public nonisolated struct Storeplatform_V1_ActivityBucket: Sendable {
   /// Stores created in it.
   public var creates: UInt32 = 0
 
-  /// Provisioning or deletion failures in it.
+  /// Transitions to failed in it (a failed provisioning or deletion, or the
+  /// reconciler's drift and deadline failures): what recent_failures lists.
   public var failures: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Provisioning durations in one span: a bucket of a histogram.
+public nonisolated struct Storeplatform_V1_DurationBucket: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The span's upper bound, milliseconds (inclusive); it starts after the
+  /// previous bucket's. 0 for the last bucket, which has no bound.
+  public var upperBoundMs: Int64 = 0
+
+  /// How many provisionings took that long (this bucket alone, not cumulative).
+  public var count: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -265,6 +289,11 @@ public nonisolated struct Storeplatform_V1_GetMetricsResponse: Sendable {
   /// Creates and failures in the last hour, in twelve five-minute spans, oldest
   /// first, the last ending now (counted among the latest 10,000 audit rows).
   public var lastHour: [Storeplatform_V1_ActivityBucket] = []
+
+  /// The distribution of this replica's provisioning durations (queued to ready,
+  /// since it started): the buckets of its Prometheus histogram
+  /// storeplatform_provisioning_duration_seconds, ascending, the last unbounded.
+  public var provisioningBuckets: [Storeplatform_V1_DurationBucket] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -380,7 +409,7 @@ nonisolated extension Storeplatform_V1_HealthRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}version\0\u{3}uptime_seconds\0\u{3}cluster_driver\0\u{3}cluster_simulated\0\u{3}started_at_ms\0\u{1}database\0\u{3}database_problem\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}version\0\u{3}uptime_seconds\0\u{3}cluster_driver\0\u{3}cluster_simulated\0\u{3}started_at_ms\0\u{1}database\0\u{3}database_problem\0\u{3}provision_deadline_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -396,6 +425,7 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.startedAtMs) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.database) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.databaseProblem) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.provisionDeadlineMs) }()
       default: break
       }
     }
@@ -426,6 +456,9 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
     if !self.databaseProblem.isEmpty {
       try visitor.visitSingularStringField(value: self.databaseProblem, fieldNumber: 8)
     }
+    if self.provisionDeadlineMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.provisionDeadlineMs, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -438,6 +471,7 @@ nonisolated extension Storeplatform_V1_HealthResponse: SwiftProtobuf.Message, Sw
     if lhs.startedAtMs != rhs.startedAtMs {return false}
     if lhs.database != rhs.database {return false}
     if lhs.databaseProblem != rhs.databaseProblem {return false}
+    if lhs.provisionDeadlineMs != rhs.provisionDeadlineMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -652,9 +686,44 @@ nonisolated extension Storeplatform_V1_ActivityBucket: SwiftProtobuf.Message, Sw
   }
 }
 
+nonisolated extension Storeplatform_V1_DurationBucket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DurationBucket"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}upper_bound_ms\0\u{1}count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.upperBoundMs) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.upperBoundMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.upperBoundMs, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_DurationBucket, rhs: Storeplatform_V1_DurationBucket) -> Bool {
+    if lhs.upperBoundMs != rhs.upperBoundMs {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetMetricsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0\u{3}last_hour\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stores_by_status\0\u{1}provisioning\0\u{3}recent_failures\0\u{3}rate_limited_total\0\u{3}quota_refusals_total\0\u{3}active_operations\0\u{3}reconcile_passes\0\u{3}reconcile_corrections\0\u{3}max_live_stores\0\u{3}last_hour\0\u{3}provisioning_buckets\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -672,6 +741,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.reconcileCorrections) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxLiveStores) }()
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.lastHour) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.provisioningBuckets) }()
       default: break
       }
     }
@@ -712,6 +782,9 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if !self.lastHour.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.lastHour, fieldNumber: 10)
     }
+    if !self.provisioningBuckets.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.provisioningBuckets, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -726,6 +799,7 @@ nonisolated extension Storeplatform_V1_GetMetricsResponse: SwiftProtobuf.Message
     if lhs.reconcileCorrections != rhs.reconcileCorrections {return false}
     if lhs.maxLiveStores != rhs.maxLiveStores {return false}
     if lhs.lastHour != rhs.lastHour {return false}
+    if lhs.provisioningBuckets != rhs.provisioningBuckets {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -91,69 +91,184 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
 
 }
 
+/// A step of a provisioning attempt, in the order they run; each checks before it acts.
+public nonisolated enum Storeplatform_V1_ProvisioningStep: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Not a progress event.
+  case unspecified // = 0
+
+  /// The store's namespace, labelled as the platform's.
+  case namespace // = 1
+
+  /// The store's Secret with its generated passwords.
+  case secret // = 2
+
+  /// The Helm release, installed when absent.
+  case install // = 3
+
+  /// Waiting until the store's pods are ready, up to the deadline.
+  case readiness // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .namespace
+    case 2: self = .secret
+    case 3: self = .install
+    case 4: self = .readiness
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .namespace: return 1
+    case .secret: return 2
+    case .install: return 3
+    case .readiness: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Storeplatform_V1_ProvisioningStep] = [
+    .unspecified,
+    .namespace,
+    .secret,
+    .install,
+    .readiness,
+  ]
+
+}
+
 /// A store: one WooCommerce (WordPress + MySQL + WooCommerce) installation in
 /// its own namespace.
-public nonisolated struct Storeplatform_V1_Store: Sendable {
+public nonisolated struct Storeplatform_V1_Store: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unique, immutable identifier chosen by the platform.
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
   /// The DNS-1123 label the user chose; unique among live (not deleted) stores.
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// The store engine: "woocommerce" (available) or "medusa" (not yet).
-  public var engine: String = String()
+  public var engine: String {
+    get {_storage._engine}
+    set {_uniqueStorage()._engine = newValue}
+  }
 
   /// Current lifecycle status.
-  public var status: Storeplatform_V1_StoreStatus = .unspecified
+  public var status: Storeplatform_V1_StoreStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
   /// Public URL of the store; set once it is ready.
-  public var url: String = String()
+  public var url: String {
+    get {_storage._url}
+    set {_uniqueStorage()._url = newValue}
+  }
 
   /// The Kubernetes namespace that holds the store's resources.
-  public var namespace: String = String()
+  public var namespace: String {
+    get {_storage._namespace}
+    set {_uniqueStorage()._namespace = newValue}
+  }
 
   /// Why the store failed (exact driver output, pod reasons, timeout); empty otherwise.
-  public var errorMessage: String = String()
+  public var errorMessage: String {
+    get {_storage._errorMessage}
+    set {_uniqueStorage()._errorMessage = newValue}
+  }
 
   /// How many provisioning attempts have been started (1 after the first).
-  public var attempts: UInt32 = 0
+  public var attempts: UInt32 {
+    get {_storage._attempts}
+    set {_uniqueStorage()._attempts = newValue}
+  }
 
   /// When the store was requested, Unix milliseconds.
-  public var createdAtMs: Int64 = 0
+  public var createdAtMs: Int64 {
+    get {_storage._createdAtMs}
+    set {_uniqueStorage()._createdAtMs = newValue}
+  }
 
   /// When the store last changed, Unix milliseconds.
-  public var updatedAtMs: Int64 = 0
+  public var updatedAtMs: Int64 {
+    get {_storage._updatedAtMs}
+    set {_uniqueStorage()._updatedAtMs = newValue}
+  }
 
   /// When the store first became ready, Unix milliseconds; 0 if never.
-  public var readyAtMs: Int64 = 0
+  public var readyAtMs: Int64 {
+    get {_storage._readyAtMs}
+    set {_uniqueStorage()._readyAtMs = newValue}
+  }
 
   /// When the store was deleted, Unix milliseconds; 0 if not deleted.
-  public var deletedAtMs: Int64 = 0
+  public var deletedAtMs: Int64 {
+    get {_storage._deletedAtMs}
+    set {_uniqueStorage()._deletedAtMs = newValue}
+  }
 
   /// How long the last successful provisioning took, milliseconds; 0 if none.
-  public var provisioningDurationMs: Int64 = 0
+  public var provisioningDurationMs: Int64 {
+    get {_storage._provisioningDurationMs}
+    set {_uniqueStorage()._provisioningDurationMs = newValue}
+  }
 
   /// The Helm release name of the store.
-  public var release: String = String()
+  public var release: String {
+    get {_storage._release}
+    set {_uniqueStorage()._release = newValue}
+  }
 
   /// Who created the store, as the daemon identified the caller: "uid:1001",
   /// "token:ci", "cert:CN=billing,O=Example", "tcp:ADDR" or "http:ADDR". Empty for
   /// stores created before owners were recorded: only admins and operators not
   /// limited to their own stores may change those.
-  public var owner: String = String()
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
 
   /// error_message in one line of at most 100 characters, for lists and cards:
   /// "CrashLoopBackOff: wordpress, exit 1", "not ready after 600 s: …", "helm install
   /// failed: …", else its first clause. Empty when error_message is.
-  public var errorSummary: String = String()
+  public var errorSummary: String {
+    get {_storage._errorSummary}
+    set {_uniqueStorage()._errorSummary = newValue}
+  }
+
+  /// When the current (or last) provisioning attempt started, Unix milliseconds; 0
+  /// if none has. While the store is provisioning, the deadline runs from it
+  /// (HealthResponse.provision_deadline_ms says how long it is).
+  public var provisioningStartedAtMs: Int64 {
+    get {_storage._provisioningStartedAtMs}
+    set {_uniqueStorage()._provisioningStartedAtMs = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Storeplatform_V1_CreateStoreRequest: Sendable {
@@ -249,6 +364,12 @@ public nonisolated struct Storeplatform_V1_ListStoresRequest: Sendable {
 
   /// From a previous response's next_page_token; empty for the first page.
   public var pageToken: String = String()
+
+  /// Only stores whose name contains this text; every name when empty. Text that
+  /// cannot be part of a name (anything but a-z, 0-9 and '-', or over 40
+  /// characters) is INVALID_ARGUMENT. With page_token, give the same value as for
+  /// the first page.
+  public var nameContains: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -372,32 +493,26 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
 }
 
 /// One committed status transition of a store.
-public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
+public nonisolated struct Storeplatform_V1_StoreEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The store after the transition.
   public var store: Storeplatform_V1_Store {
-    get {_storage._store ?? Storeplatform_V1_Store()}
-    set {_uniqueStorage()._store = newValue}
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
   }
   /// Returns true if `store` has been explicitly set.
-  public var hasStore: Bool {_storage._store != nil}
+  public var hasStore: Bool {self._store != nil}
   /// Clears the value of `store`. Subsequent reads from it will return its default value.
-  public mutating func clearStore() {_uniqueStorage()._store = nil}
+  public mutating func clearStore() {self._store = nil}
 
   /// Status before the transition (UNSPECIFIED for a new store).
-  public var fromStatus: Storeplatform_V1_StoreStatus {
-    get {_storage._fromStatus}
-    set {_uniqueStorage()._fromStatus = newValue}
-  }
+  public var fromStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// Status after the transition.
-  public var toStatus: Storeplatform_V1_StoreStatus {
-    get {_storage._toStatus}
-    set {_uniqueStorage()._toStatus = newValue}
-  }
+  public var toStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
   /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
@@ -405,35 +520,22 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
   /// provisioning step begins (not a transition: audit_id 0, from and to
   /// provisioning, step set; sent live by the replica that runs the store, never
   /// replayed).
-  public var action: String {
-    get {_storage._action}
-    set {_uniqueStorage()._action = newValue}
-  }
+  public var action: String = String()
 
   /// Audit row id of this transition.
-  public var auditID: Int64 {
-    get {_storage._auditID}
-    set {_uniqueStorage()._auditID = newValue}
-  }
+  public var auditID: Int64 = 0
 
   /// When it was committed, Unix milliseconds.
-  public var timeMs: Int64 {
-    get {_storage._timeMs}
-    set {_uniqueStorage()._timeMs = newValue}
-  }
+  public var timeMs: Int64 = 0
 
-  /// For action "progress", the step that began: "namespace", "secret", "install"
-  /// or "readiness", in that order; empty otherwise.
-  public var step: String {
-    get {_storage._step}
-    set {_uniqueStorage()._step = newValue}
-  }
+  /// For action "progress", the step that began; UNSPECIFIED otherwise.
+  public var step: Storeplatform_V1_ProvisioningStep = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _store: Storeplatform_V1_Store? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -444,106 +546,183 @@ nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProv
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STORE_STATUS_UNSPECIFIED\0\u{1}STORE_STATUS_QUEUED\0\u{1}STORE_STATUS_PROVISIONING\0\u{1}STORE_STATUS_READY\0\u{1}STORE_STATUS_FAILED\0\u{1}STORE_STATUS_DELETING\0\u{1}STORE_STATUS_DELETED\0")
 }
 
+nonisolated extension Storeplatform_V1_ProvisioningStep: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0PROVISIONING_STEP_UNSPECIFIED\0\u{1}PROVISIONING_STEP_NAMESPACE\0\u{1}PROVISIONING_STEP_SECRET\0\u{1}PROVISIONING_STEP_INSTALL\0\u{1}PROVISIONING_STEP_READINESS\0")
+}
+
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0\u{3}provisioning_started_at_ms\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _name: String = String()
+    var _engine: String = String()
+    var _status: Storeplatform_V1_StoreStatus = .unspecified
+    var _url: String = String()
+    var _namespace: String = String()
+    var _errorMessage: String = String()
+    var _attempts: UInt32 = 0
+    var _createdAtMs: Int64 = 0
+    var _updatedAtMs: Int64 = 0
+    var _readyAtMs: Int64 = 0
+    var _deletedAtMs: Int64 = 0
+    var _provisioningDurationMs: Int64 = 0
+    var _release: String = String()
+    var _owner: String = String()
+    var _errorSummary: String = String()
+    var _provisioningStartedAtMs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _engine = source._engine
+      _status = source._status
+      _url = source._url
+      _namespace = source._namespace
+      _errorMessage = source._errorMessage
+      _attempts = source._attempts
+      _createdAtMs = source._createdAtMs
+      _updatedAtMs = source._updatedAtMs
+      _readyAtMs = source._readyAtMs
+      _deletedAtMs = source._deletedAtMs
+      _provisioningDurationMs = source._provisioningDurationMs
+      _release = source._release
+      _owner = source._owner
+      _errorSummary = source._errorSummary
+      _provisioningStartedAtMs = source._provisioningStartedAtMs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.engine) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.url) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.errorMessage) }()
-      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.attempts) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
-      case 10: try { try decoder.decodeSingularInt64Field(value: &self.updatedAtMs) }()
-      case 11: try { try decoder.decodeSingularInt64Field(value: &self.readyAtMs) }()
-      case 12: try { try decoder.decodeSingularInt64Field(value: &self.deletedAtMs) }()
-      case 13: try { try decoder.decodeSingularInt64Field(value: &self.provisioningDurationMs) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.release) }()
-      case 15: try { try decoder.decodeSingularStringField(value: &self.owner) }()
-      case 16: try { try decoder.decodeSingularStringField(value: &self.errorSummary) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._engine) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._namespace) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._errorMessage) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempts) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedAtMs) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._readyAtMs) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._deletedAtMs) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._provisioningDurationMs) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._release) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._errorSummary) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._provisioningStartedAtMs) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if !self.engine.isEmpty {
-      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 3)
-    }
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 4)
-    }
-    if !self.url.isEmpty {
-      try visitor.visitSingularStringField(value: self.url, fieldNumber: 5)
-    }
-    if !self.namespace.isEmpty {
-      try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 6)
-    }
-    if !self.errorMessage.isEmpty {
-      try visitor.visitSingularStringField(value: self.errorMessage, fieldNumber: 7)
-    }
-    if self.attempts != 0 {
-      try visitor.visitSingularUInt32Field(value: self.attempts, fieldNumber: 8)
-    }
-    if self.createdAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 9)
-    }
-    if self.updatedAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.updatedAtMs, fieldNumber: 10)
-    }
-    if self.readyAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.readyAtMs, fieldNumber: 11)
-    }
-    if self.deletedAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.deletedAtMs, fieldNumber: 12)
-    }
-    if self.provisioningDurationMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.provisioningDurationMs, fieldNumber: 13)
-    }
-    if !self.release.isEmpty {
-      try visitor.visitSingularStringField(value: self.release, fieldNumber: 14)
-    }
-    if !self.owner.isEmpty {
-      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 15)
-    }
-    if !self.errorSummary.isEmpty {
-      try visitor.visitSingularStringField(value: self.errorSummary, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._engine.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._engine, fieldNumber: 3)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 4)
+      }
+      if !_storage._url.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._url, fieldNumber: 5)
+      }
+      if !_storage._namespace.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._namespace, fieldNumber: 6)
+      }
+      if !_storage._errorMessage.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._errorMessage, fieldNumber: 7)
+      }
+      if _storage._attempts != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempts, fieldNumber: 8)
+      }
+      if _storage._createdAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdAtMs, fieldNumber: 9)
+      }
+      if _storage._updatedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedAtMs, fieldNumber: 10)
+      }
+      if _storage._readyAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._readyAtMs, fieldNumber: 11)
+      }
+      if _storage._deletedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._deletedAtMs, fieldNumber: 12)
+      }
+      if _storage._provisioningDurationMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._provisioningDurationMs, fieldNumber: 13)
+      }
+      if !_storage._release.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._release, fieldNumber: 14)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 15)
+      }
+      if !_storage._errorSummary.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._errorSummary, fieldNumber: 16)
+      }
+      if _storage._provisioningStartedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._provisioningStartedAtMs, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_Store, rhs: Storeplatform_V1_Store) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.engine != rhs.engine {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.url != rhs.url {return false}
-    if lhs.namespace != rhs.namespace {return false}
-    if lhs.errorMessage != rhs.errorMessage {return false}
-    if lhs.attempts != rhs.attempts {return false}
-    if lhs.createdAtMs != rhs.createdAtMs {return false}
-    if lhs.updatedAtMs != rhs.updatedAtMs {return false}
-    if lhs.readyAtMs != rhs.readyAtMs {return false}
-    if lhs.deletedAtMs != rhs.deletedAtMs {return false}
-    if lhs.provisioningDurationMs != rhs.provisioningDurationMs {return false}
-    if lhs.release != rhs.release {return false}
-    if lhs.owner != rhs.owner {return false}
-    if lhs.errorSummary != rhs.errorSummary {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._engine != rhs_storage._engine {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._namespace != rhs_storage._namespace {return false}
+        if _storage._errorMessage != rhs_storage._errorMessage {return false}
+        if _storage._attempts != rhs_storage._attempts {return false}
+        if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
+        if _storage._updatedAtMs != rhs_storage._updatedAtMs {return false}
+        if _storage._readyAtMs != rhs_storage._readyAtMs {return false}
+        if _storage._deletedAtMs != rhs_storage._deletedAtMs {return false}
+        if _storage._provisioningDurationMs != rhs_storage._provisioningDurationMs {return false}
+        if _storage._release != rhs_storage._release {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._errorSummary != rhs_storage._errorSummary {return false}
+        if _storage._provisioningStartedAtMs != rhs_storage._provisioningStartedAtMs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -689,7 +868,7 @@ nonisolated extension Storeplatform_V1_GetStoreResponse: SwiftProtobuf.Message, 
 
 nonisolated extension Storeplatform_V1_ListStoresRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListStoresRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statuses\0\u{3}page_size\0\u{3}page_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statuses\0\u{3}page_size\0\u{3}page_token\0\u{3}name_contains\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -700,6 +879,7 @@ nonisolated extension Storeplatform_V1_ListStoresRequest: SwiftProtobuf.Message,
       case 1: try { try decoder.decodeRepeatedEnumField(value: &self.statuses) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.pageSize) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.nameContains) }()
       default: break
       }
     }
@@ -715,6 +895,9 @@ nonisolated extension Storeplatform_V1_ListStoresRequest: SwiftProtobuf.Message,
     if !self.pageToken.isEmpty {
       try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
     }
+    if !self.nameContains.isEmpty {
+      try visitor.visitSingularStringField(value: self.nameContains, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -722,6 +905,7 @@ nonisolated extension Storeplatform_V1_ListStoresRequest: SwiftProtobuf.Message,
     if lhs.statuses != rhs.statuses {return false}
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.nameContains != rhs.nameContains {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -932,111 +1116,63 @@ nonisolated extension Storeplatform_V1_WatchStoresRequest: SwiftProtobuf.Message
 
 nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0\u{1}step\0")
-
-  fileprivate class _StorageClass {
-    var _store: Storeplatform_V1_Store? = nil
-    var _fromStatus: Storeplatform_V1_StoreStatus = .unspecified
-    var _toStatus: Storeplatform_V1_StoreStatus = .unspecified
-    var _action: String = String()
-    var _auditID: Int64 = 0
-    var _timeMs: Int64 = 0
-    var _step: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _store = source._store
-      _fromStatus = source._fromStatus
-      _toStatus = source._toStatus
-      _action = source._action
-      _auditID = source._auditID
-      _timeMs = source._timeMs
-      _step = source._step
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0\u{2}\u{2}step\0\u{c}\u{7}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._store) }()
-        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._fromStatus) }()
-        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._toStatus) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
-        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._auditID) }()
-        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._timeMs) }()
-        case 7: try { try decoder.decodeSingularStringField(value: &_storage._step) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.fromStatus) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.toStatus) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.auditID) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.step) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._store {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if _storage._fromStatus != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._fromStatus, fieldNumber: 2)
-      }
-      if _storage._toStatus != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._toStatus, fieldNumber: 3)
-      }
-      if !_storage._action.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._action, fieldNumber: 4)
-      }
-      if _storage._auditID != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._auditID, fieldNumber: 5)
-      }
-      if _storage._timeMs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._timeMs, fieldNumber: 6)
-      }
-      if !_storage._step.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._step, fieldNumber: 7)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.fromStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromStatus, fieldNumber: 2)
+    }
+    if self.toStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toStatus, fieldNumber: 3)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 4)
+    }
+    if self.auditID != 0 {
+      try visitor.visitSingularInt64Field(value: self.auditID, fieldNumber: 5)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 6)
+    }
+    if self.step != .unspecified {
+      try visitor.visitSingularEnumField(value: self.step, fieldNumber: 8)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_StoreEvent, rhs: Storeplatform_V1_StoreEvent) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._store != rhs_storage._store {return false}
-        if _storage._fromStatus != rhs_storage._fromStatus {return false}
-        if _storage._toStatus != rhs_storage._toStatus {return false}
-        if _storage._action != rhs_storage._action {return false}
-        if _storage._auditID != rhs_storage._auditID {return false}
-        if _storage._timeMs != rhs_storage._timeMs {return false}
-        if _storage._step != rhs_storage._step {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._store != rhs._store {return false}
+    if lhs.fromStatus != rhs.fromStatus {return false}
+    if lhs.toStatus != rhs.toStatus {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.auditID != rhs.auditID {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.step != rhs.step {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,8 +12,9 @@ struct Create: AsyncParsableCommand {
             printed per status change, each with the time it happened: the first names the \
             store and its id ("my-shop (st_…): queued"), the next ones say how long after it \
             they came ("provisioning (+0.1s)", "ready at <url> (+4.2s)" or "failed: <reason> \
-            (+9.0s)"), and while provisioning each step as it begins ("provisioning, step 3 \
-            of 4: installing the Helm release (+1.0s)"); storectl exits 0 when the store is ready and 1 when it failed, is \
+            (+9.0s)"), and while provisioning each step as it begins, with the time the \
+            attempt has run against the daemon's --provision-deadline ("provisioning, step 3 \
+            of 4: installing the Helm release (+1.0s; 0.8s of the 10m 0s deadline)"); storectl exits 0 when the store is ready and 1 when it failed, is \
             deleted meanwhile, or is not ready within --wait-timeout. With --json the first \
             line is the CreateStoreResponse and every later line holds the store after a \
             change under "store".

@@ -23,6 +23,9 @@ struct List: AsyncParsableCommand {
     )
     var statusNames: [String] = []
 
+    @Option(help: ArgumentHelp("Only stores whose name contains this text (names are lower case).", valueName: "text"))
+    var name: String?
+
     @Option(help: ArgumentHelp("Stores per page, 1-500 (default: the daemon's, 50).", valueName: "n"))
     var pageSize: Int?
 
@@ -47,6 +50,7 @@ struct List: AsyncParsableCommand {
             throw ValidationError("--page-size must be between 1 and 500")
         }
         if let pageToken, pageToken.isEmpty { throw ValidationError("--page-token must not be empty") }
+        if let name, name.isEmpty { throw ValidationError("--name must not be empty; leave it out for every name") }
     }
 
     func run() async throws {
@@ -56,6 +60,7 @@ struct List: AsyncParsableCommand {
                 request.statuses = statusWords.compactMap { Storeplatform_V1_StoreStatus(name: $0) }
                 request.pageSize = UInt32(pageSize ?? 0)
                 request.pageToken = pageToken ?? ""
+                request.nameContains = name ?? ""
                 var stores: [Storeplatform_V1_Store] = []
                 var nextPageToken = ""
                 while true {
@@ -78,7 +83,10 @@ struct List: AsyncParsableCommand {
                 }
                 if connection.json { return }
                 if stores.isEmpty {
-                    print(statusWords.isEmpty ? "no stores" : "no stores in status \(request.statuses.map(\.name).joined(separator: ", "))")
+                    var filters: [String] = []
+                    if !request.statuses.isEmpty { filters.append("in status \(request.statuses.map(\.name).joined(separator: ", "))") }
+                    if let name { filters.append("whose name contains '\(name)'") }
+                    print((["no stores"] + filters).joined(separator: " "))
                 } else {
                     let now = Date()
                     printTable([Storeplatform_V1_Store.listHeader] + stores.map { $0.listRow(now: now) })
@@ -94,6 +102,7 @@ struct List: AsyncParsableCommand {
     private func nextPageCommand(token: String, statuses: [Storeplatform_V1_StoreStatus]) -> String {
         var words = ["storectl", "list"]
         if !statuses.isEmpty { words += ["--status", statuses.map(\.name).joined(separator: ",")] }
+        if let name { words += ["--name", name] }
         if let pageSize { words += ["--page-size", String(pageSize)] }
         words += ["--page-token", token]
         return words.joined(separator: " ")

@@ -30,6 +30,11 @@ struct StoreFollower: Sendable {
         var last = initial
         if try settled(last) { return }
 
+        // The provisioning deadline, for "… of the 10m 0s deadline" on the steps' lines;
+        // without it (an older daemon, a failed call) the lines carry the elapsed time alone.
+        let deadline = goal == .ready
+            ? (try? await client.unary(StorePlatformMethod.PlatformService.health, Storeplatform_V1_HealthRequest()))?.provisionDeadlineMs ?? 0
+            : 0
         var watch = Storeplatform_V1_WatchStoresRequest()
         watch.storeID = initial.id
         watch.includeProgress = true
@@ -42,7 +47,7 @@ struct StoreFollower: Sendable {
         do {
             for try await event in events where event.store.id == initial.id {
                 if event.action == "progress" {
-                    try showProgress(event, since: initial)
+                    try showProgress(event, since: initial, deadlineMilliseconds: deadline)
                     continue
                 }
                 // The stream starts with the store's current state (action "current"),
@@ -73,13 +78,22 @@ struct StoreFollower: Sendable {
     }
 
     /// One line per provisioning step as it begins: "2026-05-01T12:00:01Z
-    /// provisioning, step 3 of 4: installing the Helm release (+1.0s)".
-    private func showProgress(_ event: Storeplatform_V1_StoreEvent, since initial: Storeplatform_V1_Store) throws {
+    /// provisioning, step 3 of 4: installing the Helm release (+1.0s; 0.8s of the
+    /// 10m 0s deadline)": since the operation started, and since the provisioning
+    /// attempt started against the deadline that runs from it (when known).
+    private func showProgress(
+        _ event: Storeplatform_V1_StoreEvent, since initial: Storeplatform_V1_Store, deadlineMilliseconds deadline: Int64
+    ) throws {
         if json {
             try printJSONLine(event)
         } else {
             let elapsed = Double(max(0, event.timeMs - initial.updatedAtMs)) / 1000
-            printLine("\(formatTimestamp(milliseconds: event.timeMs))  provisioning, \(event.stepText) (+\(formatDuration(seconds: elapsed)))")
+            var times = "+\(formatDuration(seconds: elapsed))"
+            if deadline > 0, event.store.provisioningStartedAtMs > 0 {
+                let attempt = Double(max(0, event.timeMs - event.store.provisioningStartedAtMs)) / 1000
+                times += "; \(formatDuration(seconds: attempt)) of the \(formatDuration(seconds: Double(deadline) / 1000)) deadline"
+            }
+            printLine("\(formatTimestamp(milliseconds: event.timeMs))  provisioning, \(event.stepText) (\(times))")
         }
     }
 
@@ -122,10 +136,15 @@ struct StoreFollower: Sendable {
 extension Storeplatform_V1_StoreEvent {
     /// "step 3 of 4: installing the Helm release" for a progress event's step.
     var stepText: String {
-        let steps = ["namespace": "creating the namespace", "secret": "writing the store's Secret",
-                     "install": "installing the Helm release", "readiness": "waiting for the pods to be ready"]
-        let order = ["namespace", "secret", "install", "readiness"]
-        guard let index = order.firstIndex(of: step) else { return "step \(step)" }
-        return "step \(index + 1) of \(order.count): \(steps[step] ?? step)"
+        let order: [Storeplatform_V1_ProvisioningStep] = [.namespace, .secret, .install, .readiness]
+        let doing: String = switch step {
+        case .namespace: "creating the namespace"
+        case .secret: "writing the store's Secret"
+        case .install: "installing the Helm release"
+        case .readiness: "waiting for the pods to be ready"
+        case .unspecified, .UNRECOGNIZED: "step \(step.rawValue)"
+        }
+        guard let index = order.firstIndex(of: step) else { return doing }
+        return "step \(index + 1) of \(order.count): \(doing)"
     }
 }

@@ -157,17 +157,25 @@ struct StoreLifecycleTests {
     /// --wait prints each provisioning step as it begins, after the status lines
     /// that come before it.
     @Test func createWaitPrintsTheProvisioningSteps() async throws {
+        // One provisioning slot, held by another store for a while: the waited store
+        // stays queued meanwhile, so the watch of `--wait` is open before its first step.
         let daemon = try DaemonProcess(extraArguments: [
-            "--sim-install-delay", "1", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+            "--sim-install-delay", "2", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+            "--max-concurrent-provisions", "1", "--provision-deadline", "300",
         ])
         try await daemon.start()
+        let blocker = try await runProduct("storectl", ["create", "first", "--socket", daemon.socketPath])
+        #expect(blocker.status == 0, "\(blocker.stdout)\(blocker.stderr)")
         let created = try await runProduct("storectl", ["create", "stepped", "--wait", "--socket", daemon.socketPath])
         #expect(created.status == 0, "\(created.stdout)\(created.stderr)")
         let lines = created.stdout.split(separator: "\n").map(String.init)
-        let steps = lines.compactMap { $0.firstMatch(of: /Z  provisioning, step (\d) of 4: [a-z' ]+ \(\+\d+\.\ds\)$/).map { Int($0.1)! } }
-        // The steps the watch was open for, in order; the last begins a second after the install did.
-        #expect(steps == steps.sorted() && steps.last == 4 && Set(steps).count == steps.count, "\(created.stdout)")
-        #expect(lines.contains { $0.contains("provisioning, step 4 of 4: waiting for the pods to be ready (+") }, "\(created.stdout)")
+        let steps = lines.compactMap {
+            $0.firstMatch(of: /Z  provisioning, step (\d) of 4: ([A-Za-z' ]+) \(\+\d+\.\ds; \d+\.\ds of the 5m 0s deadline\)$/)
+                .map { "\($0.1) \($0.2)" }
+        }
+        #expect(steps == [
+            "1 creating the namespace", "2 writing the store's Secret", "3 installing the Helm release", "4 waiting for the pods to be ready",
+        ], "\(created.stdout)")
         #expect(lines.last?.contains("ready at http://stepped.stores.localhost (+") == true, "\(created.stdout)")
         try await daemon.terminate()
     }
@@ -205,6 +213,9 @@ struct StoreLifecycleTests {
         let steps = withSteps.filter { $0.action == "progress" }
         #expect(!steps.isEmpty, "\(withSteps)")
         #expect(steps.allSatisfy { $0.auditID == 0 && $0.fromStatus == .provisioning && $0.toStatus == .provisioning })
+        // The watch was open before the create: every step, in order, as the enum says them.
+        #expect(steps.map(\.step) == [.namespace, .secret, .install, .readiness], "\(withSteps)")
+        #expect(withSteps.filter { $0.action != "progress" }.allSatisfy { $0.step == .unspecified })
         await client.close()
         try await daemon.terminate()
     }
@@ -226,7 +237,9 @@ struct StoreLifecycleTests {
         // over when the watch begins) and step, each with its time and the time since
         // the first; the last says why it failed.
         let later = created.stdout.split(separator: "\n").dropFirst().map(String.init)
-        #expect(later.allSatisfy { $0.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  .* \(\+\d+\.\ds\)$/) != nil }, "\(later)")
+        #expect(later.allSatisfy {
+            $0.firstMatch(of: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  .* \(\+\d+\.\ds(; \d+\.\ds of the 10m 0s deadline)?\)$/) != nil
+        }, "\(later)")
         #expect(later.last?.contains("Z  failed: helm install my-shop failed: Error: INSTALLATION FAILED: ") == true, "\(later)")
         #expect(created.stderr.contains("`storectl retry \(id)`"), "\(created.stderr)")
         let headline = "helm install failed: timed out waiting for the condition (simulated fault install-error)"
@@ -235,6 +248,11 @@ struct StoreLifecycleTests {
         #expect(row.hasSuffix("  \(headline)"), "\(list.stdout)")
         #expect(list.stdout.hasPrefix("ID "), "\(list.stdout)")
         #expect(list.stdout.split(separator: "\n").first?.hasSuffix("REASON") == true, "\(list.stdout)")
+        // By part of the name.
+        let named = try await runProduct("storectl", ["list", "--name", "shop"] + socket)
+        #expect(named.stdout.split(separator: "\n").dropFirst().map { String($0.prefix(id.count)) } == [id], "\(named.stdout)")
+        let unnamed = try await runProduct("storectl", ["list", "--name", "bakery", "--status", "failed"] + socket)
+        #expect(unnamed.stdout == "no stores in status failed whose name contains 'bakery'\n", "\(unnamed.stdout)")
         // The recent failure's row: time, store, what followed, headline.
         func failureRow(_ output: String) -> [String] {
             let line = output.split(separator: "\n").first { $0.contains("my-shop (\(id))") } ?? ""
@@ -405,9 +423,19 @@ struct StoreLifecycleTests {
             #expect(error.message == "the platform's limit of 1 live stores is reached (1 live); delete a store before creating another")
             #expect(error.status.retryAfterMilliseconds == 0)
         }
+        // Each refusal counts once, under the code the caller got.
         let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
-        #expect(metrics.rateLimitedTotal == 1)
+        #expect(metrics.rateLimitedTotal == 0)
         #expect(metrics.quotaRefusalsTotal == 3)
+
+        // With room in the quota, a create over the rate is the rate limit's.
+        var update = Storeplatform_V1_UpdateLimitsRequest()
+        update.maxLiveStores = 5
+        _ = try await client.unary(M.AdminService.updateLimits, update)
+        #expect(await errorCode { _ = try await client.create("fifth") } == "RATE_LIMITED")
+        let after = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
+        #expect(after.rateLimitedTotal == 1)
+        #expect(after.quotaRefusalsTotal == 3)
         await client.close()
         try await daemon.terminate()
     }

@@ -16,7 +16,7 @@ struct APIJSONTests {
         let json = String(decoding: try APIJSON.encode(store), as: UTF8.self)
         #expect(json == #"{"id":"st_abc","name":"shop","engine":"","status":"queued","url":"","namespace":"","errorMessage":"","#
             + #""attempts":0,"createdAtMs":"1795971876895","updatedAtMs":"0","readyAtMs":"0","deletedAtMs":"0","#
-            + #""provisioningDurationMs":"0","release":"","owner":"","errorSummary":""}"#)
+            + #""provisioningDurationMs":"0","release":"","owner":"","errorSummary":"","provisioningStartedAtMs":"0"}"#)
         #expect(try Storeplatform_V1_Store(apiJSON: json) == store)
     }
 
@@ -28,7 +28,7 @@ struct APIJSONTests {
         let json = String(decoding: try APIJSON.encode(metrics), as: UTF8.self)
         #expect(json == #"{"storesByStatus":[{"status":"ready","count":"0"}],"#
             + #""provisioning":{"count":"0","avgMs":0,"minMs":0,"maxMs":0,"p50Ms":0,"p95Ms":0},"recentFailures":[],"#
-            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0,"lastHour":[]}"#)
+            + #""rateLimitedTotal":"0","quotaRefusalsTotal":"0","activeOperations":"0","reconcilePasses":"0","reconcileCorrections":"0","maxLiveStores":0,"lastHour":[],"provisioningBuckets":[]}"#)
         let list = String(decoding: try APIJSON.encode(Storeplatform_V1_ListStoresResponse()), as: UTF8.self)
         #expect(list == #"{"stores":[],"nextPageToken":""}"#)
     }
@@ -80,7 +80,7 @@ struct APIJSONTests {
                 protoFields["storeplatform.v1." + match.1] = fields
             }
         }
-        #expect(APIShape.byName.count == 11)
+        #expect(APIShape.byName.count == 12)
         for (name, shape) in APIShape.byName {
             #expect(shape.fields.map(\.key) == protoFields[name], "\(name)")
         }

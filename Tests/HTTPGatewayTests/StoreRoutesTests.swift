@@ -74,6 +74,33 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
         }
     }
 
+    /// `/api/stores/{id}` takes a live store's name as well (anything not starting
+    /// with `st_`); a deleted store is found by its id only, as on RPC.
+    @Test func getFindsALiveStoreByNameAndADeletedOneByIdOnly() async throws {
+        let harness = try GatewayHarness()
+        try await harness.withGateway { port in
+            let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"by-name"}"#)
+            let id = try Storeplatform_V1_Store(apiJSON: created.body).id
+            let byName = try await RawHTTPClient.send(port: port, "GET", "/api/stores/by-name")
+            #expect(byName.status == 200)
+            #expect(try Storeplatform_V1_Store(apiJSON: byName.body).id == id)
+
+            _ = try await harness.waitFor(port: port, id: id, status: "ready")
+            #expect(try await RawHTTPClient.send(port: port, "DELETE", "/api/stores/\(id)").status == 202)
+            _ = try await harness.waitFor(port: port, id: id, status: "deleted")
+            let gone = try await RawHTTPClient.send(port: port, "GET", "/api/stores/by-name")
+            #expect(gone.status == 404)
+            let error = try errorFields(gone.body)
+            #expect(error.code == "NOT_FOUND")
+            #expect(error.message == #"no live store is named "by-name"; a deleted store is found by its id only"#)
+            let byID = try await RawHTTPClient.send(port: port, "GET", "/api/stores/\(id)")
+            #expect(byID.status == 200)
+            #expect(try Storeplatform_V1_Store(apiJSON: byID.body).status == .deleted)
+            let unknownID = try await RawHTTPClient.send(port: port, "GET", "/api/stores/st_unknown")
+            #expect(unknownID.status == 404)
+        }
+    }
+
     @Test func listFiltersByStatusAndPages() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
@@ -109,6 +136,26 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
             #expect(second.nextPageToken.isEmpty)
             #expect(Set((first.stores + second.stores).map(\.id)) == Set(ids))
 
+            // By part of the name, with the status filter and paging.
+            let named = try await RawHTTPClient.send(port: port, "GET", "/api/stores?name_contains=a&status=ready&page_size=1")
+            let firstNamed = try Storeplatform_V1_ListStoresResponse(apiJSON: named.body)
+            let namedToken = firstNamed.nextPageToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let namedRest = try await RawHTTPClient.send(
+                port: port, "GET", "/api/stores?name_contains=a&status=ready&page_size=1&page_token=\(namedToken)"
+            )
+            let restNamed = try Storeplatform_V1_ListStoresResponse(apiJSON: namedRest.body)
+            #expect((firstNamed.stores + restNamed.stores).map(\.name) == ["gamma", "beta"])
+            #expect(restNamed.nextPageToken.isEmpty)
+            let gamma = try await RawHTTPClient.send(port: port, "GET", "/api/stores?name_contains=amm")
+            #expect(try Storeplatform_V1_ListStoresResponse(apiJSON: gamma.body).stores.map(\.name) == ["gamma"])
+
+            let badName = try await RawHTTPClient.send(port: port, "GET", "/api/stores?name_contains=My%20Shop")
+            #expect(badName.status == 400)
+            #expect(try errorFields(badName.body) == (
+                code: "INVALID_ARGUMENT",
+                message: #"name_contains "My Shop" cannot be part of a store name: names hold only lower-case letters a-z, digits 0-9 and '-', at most 40 characters"#
+            ))
+
             let bad = try await RawHTTPClient.send(port: port, "GET", "/api/stores?status=bogus")
             #expect(bad.status == 400)
             #expect(try errorFields(bad.body).code == "INVALID_ARGUMENT")
@@ -121,10 +168,13 @@ func errorFields(_ body: String) throws -> (code: String, message: String) {
     @Test func getUnknownStoreIs404WithTheExactBody() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
-            let response = try await RawHTTPClient.send(port: port, "GET", "/api/stores/nope")
+            let response = try await RawHTTPClient.send(port: port, "GET", "/api/stores/st_nope")
             #expect(response.status == 404)
             #expect(response.header("Content-Type") == "application/json")
-            #expect(response.body == #"{"error":{"code":"NOT_FOUND","message":"no store with id \"nope\""}}"#)
+            #expect(response.body == #"{"error":{"code":"NOT_FOUND","message":"no store with id \"st_nope\""}}"#)
+            let byName = try await RawHTTPClient.send(port: port, "GET", "/api/stores/nope")
+            #expect(byName.status == 404)
+            #expect(byName.body == #"{"error":{"code":"NOT_FOUND","message":"no live store is named \"nope\"; a deleted store is found by its id only"}}"#)
         }
     }
 

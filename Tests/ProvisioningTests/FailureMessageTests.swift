@@ -45,7 +45,7 @@ import StoreDatabase
         let fail = try #require(try await database.listAudit(limit: 10, pageToken: "", storeID: created.id).events.first)
         #expect(fail.action == .fail)
         #expect(fail.message == expected)
-        #expect(try await database.recentFailures(limit: 1).first?.message == expected)
+        #expect(try await database.recentFailures(limit: 1).first?.event.message == expected)
         await running.stop()
     }
 }

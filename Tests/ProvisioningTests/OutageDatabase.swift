@@ -139,9 +139,9 @@ final class OutageDatabase: StoreDatabase {
         return try await base.stores(ids: ids)
     }
 
-    func listStores(statuses: Set<StoreStatus>, pageSize: Int, pageToken: String) async throws -> (stores: [Store], nextPageToken: String) {
+    func listStores(statuses: Set<StoreStatus>, nameContains: String, pageSize: Int, pageToken: String) async throws -> (stores: [Store], nextPageToken: String) {
         try gate()
-        return try await base.listStores(statuses: statuses, pageSize: pageSize, pageToken: pageToken)
+        return try await base.listStores(statuses: statuses, nameContains: nameContains, pageSize: pageSize, pageToken: pageToken)
     }
 
     func stores(inStatuses statuses: Set<StoreStatus>) async throws -> [Store] {
@@ -164,14 +164,12 @@ final class OutageDatabase: StoreDatabase {
         return try await base.auditEvents(after: afterID, storeID: storeID, limit: limit)
     }
 
-    func actionTimes(_ actions: Set<AuditAction>, since: Date, amongLast scanLimit: Int) async throws
-        -> [(action: AuditAction, time: Date)]
-    {
+    func activityTimes(since: Date, amongLast scanLimit: Int) async throws -> [(activity: Activity, time: Date)] {
         try gate()
-        return try await base.actionTimes(actions, since: since, amongLast: scanLimit)
+        return try await base.activityTimes(since: since, amongLast: scanLimit)
     }
 
-    func recentFailures(limit: Int) async throws -> [AuditEvent] {
+    func recentFailures(limit: Int) async throws -> [RecentFailure] {
         try gate()
         return try await base.recentFailures(limit: limit)
     }

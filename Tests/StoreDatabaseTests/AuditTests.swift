@@ -81,13 +81,20 @@ struct AuditTests {
         // Later rows that are not failures do not count.
         _ = try await database.transition(storeID: stores[0].id, to: .queued, action: .retry, actor: "uid:1", now: instant(10))
 
-        let failures = try await database.recentFailures(limit: 2)
+        _ = try await database.transition(storeID: stores[1].id, to: .deleting, action: .delete, actor: "uid:1", now: instant(11))
+        _ = try await database.transition(storeID: stores[1].id, to: .deleted, action: .deleted, actor: "uid:1", now: instant(12))
+
+        let failures = try await database.recentFailures(limit: 2).map(\.event)
+        let all = try await database.recentFailures(limit: 10)
 
         #expect(failures.map(\.storeName) == ["z", "y"])
         #expect(failures.map(\.message) == ["z failed", "y failed"])
         #expect(failures.allSatisfy { $0.fromStatus == .provisioning && $0.toStatus == .failed })
         #expect(failures.map(\.time) == [instant(2.5), instant(1.5)])
-        #expect(try await database.recentFailures(limit: 10).map(\.storeName) == ["z", "y", "x"])
+        #expect(all.map(\.event.storeName) == ["z", "y", "x"])
+        // What followed each: nothing (z), its delete (y: deleting first), its retry (x).
+        #expect(all.map(\.followedBy) == [nil, .deleting, .queued])
+        #expect(all.map(\.storeStatus) == [.failed, .deleted, .queued])
         #expect(try await database.recentFailures(limit: 0).isEmpty)
     }
 }

@@ -117,6 +117,26 @@ struct ListStoresTests {
         #expect(none.nextPageToken == "")
     }
 
+    @Test(arguments: Backend.all) func nameFilterMatchesAnywhereInTheNameAndPages(_ backend: Backend) async throws {
+        let (database, _) = try await databaseWithSevenStores(backend)
+        _ = try await database.transition(storeID: "st_eeeeeeeeeeee", to: .deleting, action: .delete, actor: "uid:1", now: instant(20))
+
+        let seven = try await database.listStores(statuses: [], nameContains: "7", pageSize: 0, pageToken: "")
+        let first = try await database.listStores(statuses: [], nameContains: "s", pageSize: 4, pageToken: "")
+        let rest = try await database.listStores(statuses: [], nameContains: "s", pageSize: 4, pageToken: first.nextPageToken)
+        let deleting = try await database.listStores(statuses: [.deleting], nameContains: "s", pageSize: 0, pageToken: "")
+        let none = try await database.listStores(statuses: [], nameContains: "S", pageSize: 0, pageToken: "")
+
+        #expect(seven.stores.map(\.name) == ["s7"])
+        #expect(seven.nextPageToken == "")
+        #expect(first.stores.map(\.name) == ["s7", "s6", "s5", "s4"])
+        #expect(rest.stores.map(\.name) == ["s3", "s2", "s1"])
+        #expect(rest.nextPageToken == "")
+        #expect(deleting.stores.map(\.name) == ["s5"])
+        // Byte for byte: names are lower case, so an upper-case letter matches none.
+        #expect(none.stores.isEmpty)
+    }
+
     @Test(arguments: Backend.all, [
         "not a token!",
         "AAAA",

@@ -37,7 +37,7 @@ struct MetricsTests {
         #expect(try await database.liveStoreCount() == 6)
     }
 
-    @Test(arguments: Backend.all) func actionTimesSinceATimeAmongTheLastRows(_ backend: Backend) async throws {
+    @Test(arguments: Backend.all) func activityTimesSinceATimeAmongTheLastRows(_ backend: Backend) async throws {
         let database = try await backend.makeDatabase()
         for (index, seconds) in [10.0, 100, 200, 300].enumerated() {
             _ = try await database.createStore(
@@ -47,15 +47,19 @@ struct MetricsTests {
         let failed = try await database.liveStore(named: "s3")!.id
         _ = try await database.transition(storeID: failed, to: .provisioning, action: .provision, actor: "test", now: instant(310))
         _ = try await database.transition(storeID: failed, to: .failed, action: .fail, actor: "test", now: instant(320))
+        // A failure the reconciler decided (drift) counts as one too: any transition to failed.
+        let drifted = try await database.liveStore(named: "s2")!.id
+        _ = try await database.transition(storeID: drifted, to: .provisioning, action: .provision, actor: "test", now: instant(330))
+        _ = try await database.transition(storeID: drifted, to: .ready, action: .ready, actor: "test", now: instant(340))
+        _ = try await database.transition(storeID: drifted, to: .failed, action: .reconcile, actor: "system", now: instant(350))
 
-        let times = try await database.actionTimes([.create, .fail], since: instant(100), amongLast: 100)
-        #expect(times.map(\.action) == [.create, .create, .create, .fail])
-        #expect(times.map(\.time) == [instant(100), instant(200), instant(300), instant(320)])
-        // Only the last three rows are read (s3's create, provision and fail): the creates
-        // before them are not among them.
-        #expect(try await database.actionTimes([.create, .fail], since: instant(0), amongLast: 3).map(\.time) == [instant(300), instant(320)])
-        #expect(try await database.actionTimes([.fail], since: instant(321), amongLast: 100).isEmpty)
-        #expect(try await database.actionTimes([], since: instant(0), amongLast: 100).isEmpty)
+        let times = try await database.activityTimes(since: instant(100), amongLast: 100)
+        #expect(times.map(\.activity) == [.create, .create, .create, .failure, .failure])
+        #expect(times.map(\.time) == [instant(100), instant(200), instant(300), instant(320), instant(350)])
+        // Only the last six rows are read (from s3's create on): the creates before them are not among them.
+        #expect(try await database.activityTimes(since: instant(0), amongLast: 6).map(\.time) == [instant(300), instant(320), instant(350)])
+        #expect(try await database.activityTimes(since: instant(351), amongLast: 100).isEmpty)
+        #expect(try await database.activityTimes(since: instant(0), amongLast: 0).isEmpty)
     }
 
     @Test(arguments: Backend.all) func durationStatsOnKnownValues(_ backend: Backend) async throws {

@@ -3,7 +3,7 @@
  *
  *   storeplatform-c [--socket PATH | --tcp HOST:PORT [TLS options]] [--token-file F] [--timeout SECONDS] COMMAND
  *   TLS options: --tls, --tls-ca FILE, --tls-cert FILE --tls-key FILE, --tls-server-name NAME
- *   COMMAND: health | create NAME | list | get ID | delete ID | retry ID
+ *   COMMAND: health | create NAME | list | get ID|NAME | delete ID | retry ID
  *            | watch [--store ID] [--after AUDIT_ID] [--count N]
  *
  * Exit codes: 0 success; 1 the daemon refused or failed the call ("error: CODE:
@@ -30,7 +30,7 @@ static const char usage_text[] =
     "  health        the daemon's status, version, uptime and cluster driver\n"
     "  create NAME   ask for a new store (answers at once, status queued)\n"
     "  list          every store, newest first (all pages)\n"
-    "  get ID        one store\n"
+    "  get ID|NAME   one store, by id (st_...) or by the name of a live store\n"
     "  delete ID     start deleting a store\n"
     "  retry ID      queue a failed store again\n"
     "  watch [--store ID] [--after AUDIT_ID] [--count N]\n"
@@ -73,7 +73,7 @@ static int usage_error(const char *format, const char *argument)
     fprintf(stderr, "error: ");
     fprintf(stderr, format, argument);
     fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT [--tls-ca F ...]] [--token-file F] "
-                    "[--timeout SECONDS] health|create NAME|list|get ID|delete ID|retry ID|watch (--help for more)\n");
+                    "[--timeout SECONDS] health|create NAME|list|get ID|NAME|delete ID|retry ID|watch (--help for more)\n");
     return EXIT_USAGE;
 }
 
@@ -314,7 +314,10 @@ static int run_command(sp_client *client, const char *command, const char *argum
     }
     if (strcmp(command, "get") == 0) {
         Storeplatform__V1__GetStoreResponse *got = NULL;
-        if ((rc = sp_get_store(client, argument, &got, status)) != SP_OK)
+        /* Ids start with "st_", which no valid name does. */
+        rc = strncmp(argument, "st_", 3) == 0 ? sp_get_store(client, argument, &got, status)
+                                              : sp_get_store_by_name(client, argument, &got, status);
+        if (rc != SP_OK)
             return report(rc, status);
         print_store(got->store);
         storeplatform__v1__get_store_response__free_unpacked(got, NULL);

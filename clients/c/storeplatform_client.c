@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <time.h>
@@ -794,6 +795,28 @@ static sp_client *new_client(int fd)
     return client;
 }
 
+/* What is at path, seen from here: missing, not a socket, not ours to open, or a
+ * socket nobody listens on (the words of storectl's Sources/storectl/Unreachable.swift). */
+static void socket_problem(const char *path, char *out, size_t size)
+{
+    struct stat info;
+    if (stat(path, &info) != 0) {
+        if (errno == EACCES)
+            snprintf(out, size, "permission denied looking for the socket %s (a directory on the way is not open to this user)",
+                     path);
+        else
+            snprintf(out, size, "there is no socket at %s", path);
+    } else if (!S_ISSOCK(info.st_mode)) {
+        snprintf(out, size, "%s exists but is not a socket", path);
+    } else if (access(path, W_OK) != 0) {
+        snprintf(out, size,
+                 "permission denied on the socket %s (run as the daemon's user, root, or a member of the socket's group)",
+                 path);
+    } else {
+        snprintf(out, size, "nothing is listening on the socket %s (a daemon that stopped may have left it behind)", path);
+    }
+}
+
 sp_client *sp_connect_unix(const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un address;
@@ -815,7 +838,13 @@ sp_client *sp_connect_unix(const char *path, char *err, size_t errlen)
     }
     prepare_socket(fd);
     if (connect_fd(fd, (const struct sockaddr *)&address, sizeof address) < 0) {
-        write_err(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
+        char problem[PATH_MAX + 160];
+        socket_problem(path, problem, sizeof problem);
+        write_err(err, errlen,
+                  "cannot reach storeplatformd: %s. Is storeplatformd running? It listens on the socket its --socket "
+                  "(or STOREPLATFORM_SOCKET) names; connect to the same path (storeplatform-c --socket PATH, or "
+                  "STOREPLATFORM_SOCKET=PATH)",
+                  problem);
         close(fd);
         return NULL;
     }
@@ -867,7 +896,11 @@ static int tcp_connect_fd(const char *host, int port, char *err, size_t errlen)
     }
     freeaddrinfo(addresses);
     if (fd < 0) {
-        write_err(err, errlen, "cannot connect to %s:%d: %s", host, port, strerror(last_error));
+        write_err(err, errlen,
+                  "cannot reach storeplatformd at %s:%d (%s). Is storeplatformd running with --tcp %s:%d? Connect to "
+                  "the daemon's address (storeplatform-c --tcp HOST:PORT), or to its Unix socket (--socket PATH, or "
+                  "STOREPLATFORM_SOCKET=PATH)",
+                  host, port, strerror(last_error), host, port);
         return -1;
     }
     int on = 1;
@@ -1509,13 +1542,28 @@ int sp_create_store(sp_client *client, const char *name, const char *engine,
                   storeplatform__v1__create_store_response__descriptor, out, status);
 }
 
-int sp_get_store(sp_client *client, const char *id, Storeplatform__V1__GetStoreResponse **out, sp_status *status)
+/* GetStore by id or (id NULL) by name. */
+static int get_store(sp_client *client, const char *id, const char *name, Storeplatform__V1__GetStoreResponse **out,
+                     sp_status *status)
 {
     Storeplatform__V1__GetStoreRequest request = STOREPLATFORM__V1__GET_STORE_REQUEST__INIT;
     if (id != NULL)
         request.id = (char *)id;
+    if (name != NULL)
+        request.name = (char *)name;
     SP_CALL_TYPED(Storeplatform__V1__GetStoreResponse, client, SP_METHOD_GET_STORE, request,
                   storeplatform__v1__get_store_response__descriptor, out, status);
+}
+
+int sp_get_store(sp_client *client, const char *id, Storeplatform__V1__GetStoreResponse **out, sp_status *status)
+{
+    return get_store(client, id, NULL, out, status);
+}
+
+int sp_get_store_by_name(sp_client *client, const char *name, Storeplatform__V1__GetStoreResponse **out,
+                         sp_status *status)
+{
+    return get_store(client, NULL, name, out, status);
 }
 
 int sp_list_stores(sp_client *client, uint32_t page_size, const char *page_token,

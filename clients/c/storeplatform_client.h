@@ -194,6 +194,11 @@ int sp_create_store(sp_client *client, const char *name, const char *engine,
                     Storeplatform__V1__CreateStoreResponse **out, sp_status *status);
 int sp_get_store(sp_client *client, const char *id,
                  Storeplatform__V1__GetStoreResponse **out, sp_status *status);
+/* GetStore by name: the live (not deleted) store with that name, which is unique
+ * among live stores; NOT_FOUND when none has it (a deleted store is found by its
+ * id only). */
+int sp_get_store_by_name(sp_client *client, const char *name,
+                         Storeplatform__V1__GetStoreResponse **out, sp_status *status);
 /* page_size 0 = the daemon's default; page_token NULL or "" = the first page. */
 int sp_list_stores(sp_client *client, uint32_t page_size, const char *page_token,
                    Storeplatform__V1__ListStoresResponse **out, sp_status *status);

@@ -14,11 +14,14 @@
   const NAME_MAX = 40;
   const TOKEN_KEY = 'storeplatform.token';
   const STORES_PAGE = 100;
+  /** How long after the last key the search asks the server. */
+  const SEARCH_DELAY_MS = 250;
   const AUDIT_PAGE = 50;
   // The gateway rate-limits every caller (30 requests/min by default), so refreshes caused
   // by live events are throttled and only made for the tab on screen.
   const AUDIT_REFRESH_MS = 3000;
   const METRICS_REFRESH_MS = 5000;
+  const COUNTS_RESYNC_MS = 10000;
   const BACKOFF_MIN_MS = 1000;
   const BACKOFF_MAX_MS = 30000;
 
@@ -71,8 +74,14 @@
 
   /** "12 s", "4 min 5 s", "2 h 3 min": how long since `ms`. */
   function elapsed(ms) {
-    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    return spanText(Date.now() - ms);
+  }
+
+  /** "12 s", "10 min", "4 min 5 s", "2 h 3 min": a length of time in milliseconds. */
+  function spanText(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
     if (s < 60) return s + ' s';
+    if (s < 3600 && s % 60 === 0) return s / 60 + ' min';
     if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
     return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
   }
@@ -84,16 +93,42 @@
     return el('time', { datetime: date.toISOString(), title: timeFormat.format(date) + ' (' + date.toISOString() + ')', 'data-relative': String(ms) }, ago(ms));
   }
 
-  /** How long something has lasted ("12 s"), kept current by the ticker below. */
-  function durationSince(ms, testid) {
-    return el('span', { 'data-since': String(ms), 'data-testid': testid }, elapsed(ms));
+  /** How long something has lasted ("12 s"), or, given a deadline, how long against it
+   * ("12 s of 10 min"); kept current by the ticker below. */
+  function durationSince(ms, testid, deadlineMs) {
+    const attrs = { 'data-since': String(ms), 'data-testid': testid };
+    if (deadlineMs) attrs['data-deadline'] = String(deadlineMs);
+    const node = el('span', attrs);
+    tickDuration(node);
+    return node;
+  }
+
+  function tickDuration(node) {
+    const since = Number(node.dataset.since);
+    const deadline = Number(node.dataset.deadline || 0);
+    node.textContent = deadline ? `${elapsed(since)} of ${spanText(deadline)}` : elapsed(since);
+    // The last fifth before the deadline is marked: the store fails when it passes.
+    node.classList.toggle('near-deadline', deadline > 0 && Date.now() - since >= deadline * 0.8);
   }
 
   // Relative times and running durations change with the clock, not with the data.
   setInterval(() => {
     for (const node of document.querySelectorAll('[data-relative]')) node.textContent = ago(Number(node.dataset.relative));
-    for (const node of document.querySelectorAll('[data-since]')) node.textContent = elapsed(Number(node.dataset.since));
+    for (const node of document.querySelectorAll('[data-since]')) tickDuration(node);
   }, 1000);
+
+  /** How long a provisioning attempt may take (--provision-deadline), from /api/health; 0 until known. */
+  let provisionDeadlineMs = 0;
+
+  /** The "Provisioning for" of a card or page: against the deadline, from when the attempt
+   * started; other statuses since their last change. */
+  function progressSince(store, status, testid) {
+    if (status === 'provisioning') {
+      const started = int64(store.provisioningStartedAtMs) || int64(store.updatedAtMs);
+      return durationSince(started, testid, provisionDeadlineMs);
+    }
+    return durationSince(int64(store.updatedAtMs), testid);
+  }
 
   function seconds(ms) {
     const value = Number(ms) || 0;
@@ -456,6 +491,7 @@
   const storeList = $('store-list');
   const storesState = $('stores-state');
   const storesMore = $('stores-more');
+  const storesShown = $('stores-shown');
   const showDeleted = $('show-deleted');
   const storeSearch = $('store-search');
   const summaryStrip = $('summary-strip');
@@ -464,6 +500,9 @@
   let statusFilter = '';
   /** The quota of live stores, from /api/metrics; 0 until known. */
   let maxLiveStores = 0;
+  /** Every store's status counted, from /api/metrics (storesByStatus, all stores, not
+   * only the pages loaded), kept current by the transitions of the event stream. */
+  const counts = new Map(STATUSES.map((status) => [status, 0]));
   /** id → Store JSON */
   const stores = new Map();
   /** The store whose page is shown (#store/<id>); '' on the tabs. */
@@ -521,7 +560,7 @@
     row('Engine', store.engine || 'woocommerce');
     if (store.owner) row('Owner', store.owner);
     row('Created', relativeTime(int64(store.createdAtMs)));
-    if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-progress'));
+    if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', progressSince(store, status, 'store-progress'));
     if (status === 'provisioning' && progress.has(store.id)) row('Step', stepElement(store, 'store-step'));
     if (status === 'deleted') row('Deleted', relativeTime(int64(store.deletedAtMs)));
     if (status === 'ready' && store.provisioningDurationMs) row('Provisioned in', seconds(int64(store.provisioningDurationMs)));
@@ -608,6 +647,14 @@
     }
   }
 
+  /** Whether a store the list does not hold sorts after the last page loaded while more
+   * pages follow: an event about it leaves the list alone ("Load more" brings it in order). */
+  function beyondLoadedPages(store) {
+    if (!storesToken || stores.has(store.id)) return false;
+    for (const loaded of stores.values()) if (!isNewer(loaded, store)) return false;
+    return stores.size > 0;
+  }
+
   function isNewer(a, b) {
     // Newest first: by creation time, then id.
     const ta = int64(a.createdAtMs);
@@ -616,22 +663,51 @@
     return String(a.id) > String(b.id);
   }
 
+  /** The search text as the server matches it: names are lower case. */
+  function searchText() {
+    return storeSearch.value.trim().toLowerCase();
+  }
+
   /** Whether the store passes the filters: the status chosen in the summary strip (or,
-   * without one, not deleted unless "Show deleted" is ticked) and the search text. */
+   * without one, not deleted unless "Show deleted" is ticked) and the search text (part
+   * of the name, or the whole id). The server applies the same filters to the pages it
+   * sends (loadStores); this keeps stores that live events bring or change consistent. */
   function visible(store) {
     const status = statusName(store.status);
     if (statusFilter ? status !== statusFilter : status === 'deleted' && !showDeleted.checked) return false;
-    const query = storeSearch.value.trim().toLowerCase();
+    const query = searchText();
     return !query || store.name.includes(query) || store.id === query;
   }
 
-  /** Counts by status (of the stores loaded) as buttons that filter, and live / quota. */
-  function renderSummary() {
-    const counts = new Map(STATUSES.map((status) => [status, 0]));
-    for (const store of stores.values()) {
-      const status = statusName(store.status);
-      if (counts.has(status)) counts.set(status, counts.get(status) + 1);
+  /** The statuses the list asks the server for: the one chosen, else every status but
+   * deleted unless "Show deleted" is ticked; [] means every status. */
+  function filterStatuses() {
+    if (statusFilter) return [statusFilter];
+    return showDeleted.checked ? [] : STATUSES.filter((status) => status !== 'deleted');
+  }
+
+  /** Takes the counts of every store from a metrics answer. */
+  function takeCounts(m) {
+    for (const status of STATUSES) counts.set(status, 0);
+    for (const entry of m.storesByStatus || []) {
+      const status = statusName(entry.status);
+      if (counts.has(status)) counts.set(status, int64(entry.count));
     }
+    maxLiveStores = int64(m.maxLiveStores);
+  }
+
+  /** A transition moves one store from one count to another. */
+  function countTransition(from, to) {
+    const a = statusName(from);
+    const b = statusName(to);
+    if (a === b) return;
+    if (counts.has(a)) counts.set(a, Math.max(0, counts.get(a) - 1));
+    if (counts.has(b)) counts.set(b, counts.get(b) + 1);
+    renderSummary();
+  }
+
+  /** Counts by status (of every store, from the server) as buttons that filter, and live / quota. */
+  function renderSummary() {
     summaryStrip.replaceChildren(
       ...STATUSES.map((status) =>
         el(
@@ -647,6 +723,7 @@
               statusFilter = statusFilter === status ? '' : status;
               renderSummary();
               renderAllStores();
+              loadStores(false);
             },
           },
           status + ' ',
@@ -720,14 +797,16 @@
 
   function updateStoresEmpty() {
     if (!storesLoaded) return;
+    renderShown();
     if ((view === 'table' ? storeTableBody : storeList).children.length === 0) {
-      const filtered = statusFilter || storeSearch.value.trim();
-      const message =
-        stores.size === 0
+      const filtered = statusFilter || searchText();
+      // The list holds only what the filters asked the server for: the counts say whether any store exists.
+      const total = STATUSES.reduce((sum, status) => sum + (counts.get(status) || 0), 0);
+      const message = filtered
+        ? 'No stores match the filter.'
+        : stores.size === 0 && total === 0
           ? 'No stores yet — create one above.'
-          : filtered
-            ? 'No stores match the filter.'
-            : 'No stores to show (deleted stores are hidden: tick “Show deleted”).';
+          : 'No stores to show (deleted stores are hidden: tick “Show deleted”).';
       showState(storesState, 'empty', message);
     } else if (storesState.dataset.state === 'empty') {
       showState(storesState, null);
@@ -801,22 +880,50 @@
     );
   }
 
+  /** Bumped by every fresh read of the list, so only the latest answer is shown. */
+  let storesQuery = 0;
+
+  /** Reads the list (or, with `more`, its next page) as the filters ask: the server
+   * filters by status and by part of the name and pages, so every store can be found
+   * however many there are. A whole id (st_…) in the search box reads that store. */
   async function loadStores(more) {
+    const query = more ? storesQuery : ++storesQuery;
     if (!more) {
       if (!storesLoaded) showState(storesState, 'loading', 'Loading stores…');
     }
-    const params = new URLSearchParams({ page_size: String(STORES_PAGE) });
-    if (more && storesToken) params.set('page_token', storesToken);
+    const text = searchText();
     try {
-      const page = await api('GET', '/api/stores?' + params);
+      let found;
+      let token = '';
+      if (text.startsWith('st_') && !more) {
+        try {
+          found = [await api('GET', '/api/stores/' + encodeURIComponent(text))];
+        } catch (error) {
+          if (error.status !== 404) throw error;
+          found = [];
+        }
+      } else if (!/^[a-z0-9-]{0,40}$/.test(text)) {
+        found = []; // no name holds anything else, and the server refuses to look for it
+      } else {
+        const params = new URLSearchParams({ page_size: String(STORES_PAGE) });
+        const statuses = filterStatuses();
+        if (statuses.length) params.set('status', statuses.join(','));
+        if (text) params.set('name_contains', text);
+        if (more && storesToken) params.set('page_token', storesToken);
+        const page = await api('GET', '/api/stores?' + params);
+        found = page.stores || [];
+        token = page.nextPageToken || '';
+      }
+      if (query !== storesQuery) return; // the filters changed meanwhile: a newer read is under way
       if (!more) stores.clear();
-      for (const store of page.stores || []) stores.set(store.id, store);
-      storesToken = page.nextPageToken || '';
+      for (const store of found) stores.set(store.id, store);
+      storesToken = token;
       storesMore.hidden = !storesToken;
       storesLoaded = true;
       showState(storesState, null);
       renderAllStores();
     } catch (error) {
+      if (query !== storesQuery) return;
       if (storesLoaded && more) {
         showState(storesState, 'error', 'Could not load more stores: ' + error.message, () => loadStores(true));
         return;
@@ -831,19 +938,53 @@
     }
   }
 
-  storesMore.addEventListener('click', () => loadStores(true));
-  showDeleted.addEventListener('change', renderAllStores);
-  storeSearch.addEventListener('input', renderAllStores);
+  /** What the list shows now, of how many: "100 of 240 stores" while more pages follow. */
+  function renderShown() {
+    const shown = (view === 'table' ? storeTableBody : storeList).children.length;
+    const statuses = filterStatuses();
+    const total = (statuses.length ? statuses : STATUSES).reduce((sum, status) => sum + (counts.get(status) || 0), 0);
+    storesShown.hidden = !storesToken;
+    storesShown.textContent = searchText() ? `${shown} shown; more match` : `${shown} of ${total} stores shown`;
+  }
 
-  /** The quota, for "7 / 10 live stores": read once, and again with every metrics load. */
-  async function loadQuota() {
+  storesMore.addEventListener('click', () => loadStores(true));
+  showDeleted.addEventListener('change', () => {
+    renderAllStores();
+    loadStores(false);
+  });
+  /** Typing filters what is loaded at once and asks the server a moment after the last key. */
+  let searchTimer = null;
+  storeSearch.addEventListener('input', () => {
+    renderAllStores();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => loadStores(false), SEARCH_DELAY_MS);
+  });
+
+  /** The provisioning deadline, for "12 s of 10 min" on provisioning stores. */
+  async function loadDeadline() {
     try {
-      maxLiveStores = int64((await api('GET', '/api/metrics')).maxLiveStores);
-      renderSummary();
+      provisionDeadlineMs = int64((await api('GET', '/api/health')).provisionDeadlineMs);
+      renderAllStores();
+      if (pageStoreId) renderStorePage();
     } catch {
-      /* the strip shows the live count alone */
+      /* durations show without the deadline */
     }
   }
+
+  /** The counts of every store and the quota, for the strip: read at start, whenever the
+   * event stream opens, with every metrics load, and a while after transitions (the
+   * transitions keep them current in between; the reads correct any drift). */
+  async function loadCounts() {
+    try {
+      takeCounts(await api('GET', '/api/metrics'));
+      renderSummary();
+      renderShown();
+    } catch {
+      /* the strip keeps what it showed */
+    }
+  }
+
+  const resyncCountsSoon = throttle(loadCounts, COUNTS_RESYNC_MS);
 
   // ------------------------------------------------------------------ activity log
 
@@ -1042,6 +1183,36 @@
     }
   }
 
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  /** An inline SVG of `columns` columns ten units wide and 40 high, stretched to its box
+   * (the last hour's chart, the distribution's); `label` says what it shows. */
+  function columnChart(columns, className, label) {
+    const svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${columns * 10} 40`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('class', className);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', label);
+    return svg;
+  }
+
+  /** A bar of a columnChart at `x`, as tall as `count` is of `max`, with `title` on hover. */
+  function column(x, width, count, max, className, title) {
+    const height = (count / max) * 38;
+    const rect = document.createElementNS(SVG_NS, 'rect');
+    rect.setAttribute('x', String(x));
+    rect.setAttribute('y', String(40 - height));
+    rect.setAttribute('width', String(width));
+    rect.setAttribute('height', String(height));
+    rect.setAttribute('class', className);
+    rect.dataset.count = String(count);
+    const hover = document.createElementNS(SVG_NS, 'title');
+    hover.textContent = title;
+    rect.append(hover);
+    return rect;
+  }
+
   /** Creates and failures of the last hour, per five-minute span, as paired bars (inline SVG). */
   function renderActivity(m) {
     const holder = $('metric-activity');
@@ -1049,28 +1220,13 @@
     const creates = buckets.reduce((sum, b) => sum + (b.creates || 0), 0);
     const failures = buckets.reduce((sum, b) => sum + (b.failures || 0), 0);
     const max = Math.max(1, ...buckets.map((b) => Math.max(b.creates || 0, b.failures || 0)));
-    const NS = 'http://www.w3.org/2000/svg';
-    const svg = document.createElementNS(NS, 'svg');
-    svg.setAttribute('viewBox', `0 0 ${buckets.length * 10} 40`);
-    svg.setAttribute('preserveAspectRatio', 'none');
-    svg.setAttribute('class', 'activity-svg');
-    svg.setAttribute('role', 'img');
-    svg.setAttribute('aria-label', `${creates} creates and ${failures} failures in the last hour`);
+    const svg = columnChart(buckets.length, 'activity-svg', `${creates} creates and ${failures} failures in the last hour`);
     buckets.forEach((bucket, index) => {
       for (const [kind, offset] of [['creates', 1], ['failures', 5]]) {
         const count = bucket[kind] || 0;
-        const height = (count / max) * 38;
-        const rect = document.createElementNS(NS, 'rect');
-        rect.setAttribute('x', String(index * 10 + offset));
-        rect.setAttribute('y', String(40 - height));
-        rect.setAttribute('width', '4');
-        rect.setAttribute('height', String(height));
-        rect.setAttribute('class', 'activity-' + kind);
+        const title = `${kind} ${count} from ${new Date(int64(bucket.startMs)).toLocaleTimeString()}`;
+        const rect = column(index * 10 + offset, 4, count, max, 'activity-' + kind, title);
         rect.dataset.kind = kind;
-        rect.dataset.count = String(count);
-        const title = document.createElementNS(NS, 'title');
-        title.textContent = `${kind} ${count} from ${new Date(int64(bucket.startMs)).toLocaleTimeString()}`;
-        rect.append(title);
         svg.append(rect);
       }
     });
@@ -1082,6 +1238,50 @@
         el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-creates' }), `${creates} creates`),
         el('span', { class: 'legend-item' }, el('span', { class: 'swatch activity-failures' }), `${failures} failures`),
         el('span', { class: 'muted', text: '60 min ago → now' }),
+      ),
+    );
+  }
+
+  /** "≤ 500 ms", "≤ 5 s", "≤ 2 min", "> 10 min": a histogram bucket's label. */
+  function bucketLabel(bucket, previous) {
+    const bound = int64(bucket.upperBoundMs);
+    const text = (ms) => (ms < 1000 ? ms + ' ms' : spanText(ms));
+    return bound ? '≤ ' + text(bound) : '> ' + text(int64(previous && previous.upperBoundMs));
+  }
+
+  /** How long provisioning took, as a histogram (inline SVG): one bar per bucket of the
+   * provisioner's DurationBuckets, from /api/metrics' provisioningBuckets. */
+  function renderHistogram(m) {
+    const holder = $('metric-histogram');
+    const buckets = m.provisioningBuckets || [];
+    const total = buckets.reduce((sum, b) => sum + int64(b.count), 0);
+    if (!total) {
+      holder.replaceChildren(el('p', { class: 'muted', text: 'No store has become ready on this replica since it started.' }));
+      return;
+    }
+    const max = Math.max(1, ...buckets.map((b) => int64(b.count)));
+    const svg = columnChart(
+      buckets.length,
+      'histogram-svg',
+      'Provisioning durations: ' + buckets.map((b, i) => `${bucketLabel(b, buckets[i - 1])} ${int64(b.count)}`).join(', '),
+    );
+    buckets.forEach((bucket, index) => {
+      const count = int64(bucket.count);
+      const rect = column(index * 10 + 1, 8, count, max, 'histogram-bar', `${bucketLabel(bucket, buckets[index - 1])}: ${count}`);
+      rect.dataset.testid = 'metric-histogram-bar';
+      rect.dataset.bound = String(int64(bucket.upperBoundMs));
+      svg.append(rect);
+    });
+    const first = buckets[0];
+    const last = buckets[buckets.length - 1];
+    holder.replaceChildren(
+      svg,
+      el(
+        'p',
+        { class: 'histogram-labels' },
+        el('span', { text: bucketLabel(first, null) }),
+        el('span', { text: `${total} provisionings` }),
+        el('span', { text: bucketLabel(last, buckets[buckets.length - 2]) }),
       ),
     );
   }
@@ -1129,10 +1329,11 @@
   }
 
   function renderMetrics(m) {
-    maxLiveStores = int64(m.maxLiveStores);
+    takeCounts(m);
     renderSummary();
     renderStatusBar(m);
     renderActivity(m);
+    renderHistogram(m);
     const counts = $('metric-counts');
     counts.replaceChildren();
     const byStatus = new Map();
@@ -1256,7 +1457,7 @@
     field('attempts', 'Attempts', String(store.attempts || 0));
     field('created', 'Created', timeElement(int64(store.createdAtMs)));
     field('updated', 'Last change', timeElement(int64(store.updatedAtMs)));
-    if (IN_PROGRESS.has(status)) field('progress', status[0].toUpperCase() + status.slice(1) + ' for', durationSince(int64(store.updatedAtMs), 'store-page-progress'));
+    if (IN_PROGRESS.has(status)) field('progress', status[0].toUpperCase() + status.slice(1) + ' for', progressSince(store, status, 'store-page-progress'));
     if (status === 'provisioning' && progress.has(store.id)) field('step', 'Step', stepElement(store, 'store-page-step'));
     field('ready-at', 'Ready at', timeElement(int64(store.readyAtMs)));
     field('deleted-at', 'Deleted at', timeElement(int64(store.deletedAtMs)));
@@ -1385,13 +1586,18 @@
       // A provisioning step began: not a transition, nothing for the Activity Log.
       if (!event.store || statusName(stores.get(event.store.id)?.status) === 'ready') return;
       progress.set(event.store.id, { step: event.step, timeMs: int64(event.timeMs) });
+      if (beyondLoadedPages(event.store)) return;
       upsertStore(event.store, false);
       renderStore(event.store.id);
       if (pageStoreId === event.store.id) renderStorePage();
       return;
     }
     if (event.action !== 'current' && auditId > 0 && !firstTime(auditId)) return;
-    if (event.store) upsertStore(event.store, event.action === 'create');
+    if (event.action !== 'current' && auditId > 0) {
+      countTransition(event.fromStatus, event.toStatus);
+      resyncCountsSoon();
+    }
+    if (event.store && !beyondLoadedPages(event.store)) upsertStore(event.store, event.action === 'create');
     if (event.store && event.store.id === pageStoreId) refreshHistorySoon();
     if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
@@ -1453,6 +1659,8 @@
       const wasConnected = everConnected;
       everConnected = true;
       setConnection('live', 'live');
+      // Read after the stream is open, so no transition falls between the counts and the events.
+      loadCounts();
       if (after > 0 && storesState.dataset.state !== 'error') return; // the replay brings what was missed
       if (wasConnected || storesState.dataset.state === 'error') {
         // Nothing to resume from: read everything again.
@@ -1496,7 +1704,8 @@
 
   route();
   loadStores(false);
-  loadQuota();
+  loadCounts();
+  loadDeadline();
   connect();
 
   // For debugging from the console.

@@ -299,6 +299,12 @@ static void run_rpc_suite(const target *t)
         check(get_ok, LABEL("%s: get the store by id", t->label), get_ok ? NULL : "%s", describe(rc, &status));
         if (got != NULL)
             storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+        got = NULL;
+        rc = sp_get_store_by_name(client, name, &got, &status);
+        get_ok = rc == SP_OK && got->store != NULL && strcmp(got->store->id, id) == 0 && strcmp(got->store->name, name) == 0;
+        check(get_ok, LABEL("%s: get the store by name", t->label), get_ok ? NULL : "%s", describe(rc, &status));
+        if (got != NULL)
+            storeplatform__v1__get_store_response__free_unpacked(got, NULL);
 
         /* Ready. */
         long long started = now_ms();
@@ -366,6 +372,12 @@ static void run_rpc_suite(const target *t)
     rc = sp_get_store(client, unknown, &missing, &status);
     check(is_error(rc, &status, "NOT_FOUND") && status.code == STOREPLATFORM__V1__CODE__CODE_NOT_FOUND,
           LABEL("%s: get of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    if (missing != NULL)
+        storeplatform__v1__get_store_response__free_unpacked(missing, NULL);
+    missing = NULL;
+    rc = sp_get_store_by_name(client, "no-store-is-named-this", &missing, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && strstr(status.message, "no live store is named") != NULL,
+          LABEL("%s: get of an unknown name -> NOT_FOUND", t->label), "%s", describe(rc, &status));
     if (missing != NULL)
         storeplatform__v1__get_store_response__free_unpacked(missing, NULL);
     Storeplatform__V1__DeleteStoreResponse *missing_delete = NULL;
@@ -1042,6 +1054,24 @@ static void run_tls_suite(const target *t, const char *dir)
     }
 }
 
+/* A daemon that cannot be reached: the message says which socket, what is there,
+ * and how to point the client at the daemon. */
+static void run_unreachable_checks(void)
+{
+    char path[128];
+    char err[1024] = "";
+    snprintf(path, sizeof path, "/tmp/storeplatform-c-test-%ld-none.sock", (long)getpid());
+    sp_client *client = sp_connect_unix(path, err, sizeof err);
+    char expected[256];
+    snprintf(expected, sizeof expected, "cannot reach storeplatformd: there is no socket at %s. Is storeplatformd running?",
+             path);
+    check(client == NULL && strncmp(err, expected, strlen(expected)) == 0 && strstr(err, "STOREPLATFORM_SOCKET=PATH") != NULL &&
+              strstr(err, "--socket PATH") != NULL,
+          "unix: no daemon at the socket -> what to check and how to point the client", "'%s'", err);
+    if (client != NULL)
+        sp_close(client);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1079,6 +1109,7 @@ int main(void)
         tcp_target.label = "tls";
     }
 
+    run_unreachable_checks();
     run_rpc_suite(&unix_target);
     cleanup_tracked(&unix_target);
     run_rpc_suite(&tcp_target);

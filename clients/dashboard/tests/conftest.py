@@ -9,7 +9,11 @@
 * ``behind_daemon``: a third one with ``--event-buffer 1 --watch-replay-limit 3``, so the
   dashboard's event stream falls behind and resumes in several steps; started only when
   a test asks.
-* ``browser``: a fresh headless Chromium (chromium-driver) per test, 1280x900.
+* ``many_daemon``: a daemon holding 130 stores (``bulk-000`` … ``bulk-129``, one deleted), more
+  than the dashboard reads in one page; started only when a test asks.
+* ``browser``: a fresh headless Chromium (chromium-driver) per test. Every test that uses
+  it runs twice, at 1280x900 and at 390x844 (``window_size``), unless it is marked
+  ``own_window_sizes`` (it sets the sizes itself).
 
 When a test fails, every tab of the page is screenshotted into ``artifacts/`` with the
 page source, the browser console and the daemons' logs (see ``_save_artifacts``).
@@ -167,7 +171,8 @@ def _finish(daemon):
 
 @pytest.fixture(scope="session")
 def daemon():
-    d = _start("main")
+    # Every test runs at two sizes: room for the stores a test keeps while it runs.
+    d = _start("main", ["--max-live-stores", "50"])
     yield d
     _finish(d)
 
@@ -198,15 +203,57 @@ def behind_daemon():
     _finish(d)
 
 
+@pytest.fixture(scope="session")
+def many_daemon():
+    """130 stores, newest last created: more than one page of the dashboard's list (100).
+    One provisioning slot and a slow install, so most stay queued while a test looks; the
+    second oldest, ``bulk-001``, is deleted (so it is beyond the first page by every order)."""
+    d = _start("many", ["--max-live-stores", "1000", "--max-concurrent-provisions", "1",
+                        "--sim-install-delay", "5", "--sim-ready-delay", "0.5"])
+    for index in range(130):
+        d.api("POST", "/api/stores", {"name": f"bulk-{index:03d}"})
+    deleted = d.store_by_name("bulk-001")
+    d.api("DELETE", f"/api/stores/{deleted['id']}")
+    deadline = time.monotonic() + 60
+    while d.api("GET", f"/api/stores/{deleted['id']}")["status"] != "deleted":
+        if time.monotonic() > deadline:
+            raise RuntimeError("bulk-001 was never deleted:\n" + d.log_tail())
+        time.sleep(0.1)
+    yield d
+    _finish(d)
+
+
+# Every browser test runs at both sizes: a desktop window and a phone's.
+WINDOW_SIZES = {"1280x900": (1280, 900), "390x844": (390, 844)}
+
+
+def pytest_generate_tests(metafunc):
+    if "browser" in metafunc.fixturenames and metafunc.definition.get_closest_marker("own_window_sizes") is None:
+        metafunc.parametrize("window_size", list(WINDOW_SIZES.values()), ids=list(WINDOW_SIZES), indirect=True)
+
+
 @pytest.fixture
-def browser(request):
+def window_size(request):
+    """The browser's window size: this run's of WINDOW_SIZES, or the desktop one for a test
+    that sets its own sizes."""
+    return getattr(request, "param", WINDOW_SIZES["1280x900"])
+
+
+@pytest.fixture
+def browser(request, window_size):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(1280, 900)
+    driver.set_window_size(*window_size)
+    deadline = time.monotonic() + 10
+    while driver.execute_script("return window.innerWidth") != window_size[0]:
+        if time.monotonic() > deadline:
+            driver.quit()
+            raise RuntimeError(f"could not make the window {window_size[0]} px wide")
+        time.sleep(0.05)
     yield driver
     try:
         failed = any(getattr(request.node, "rep_" + phase, None) is not None

@@ -5,6 +5,7 @@ simulated cluster with short delays (see conftest.py). Every wait is an explicit
 WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
 """
 
+import re
 import uuid
 from pathlib import Path
 
@@ -422,6 +423,8 @@ def test_metrics_tab_matches_the_api(browser, daemon):
             segments: Object.fromEntries(Array.from(document.querySelectorAll('[data-testid="metric-status-bar"] rect'))
                 .map((r) => [r.dataset.status, Number(r.dataset.count)])),
             bars: document.querySelectorAll('svg[data-testid="metric-chart"] rect').length,
+            histogram: Array.from(document.querySelectorAll('[data-testid="metric-histogram-bar"]'))
+                .map((r) => [Number(r.dataset.bound), Number(r.dataset.count)]),
             figures: ['avg', 'min', 'max', 'p50', 'p95'].map((f) => t('metric-duration-' + f)),
             active: t('metric-active-operations'),
         };
@@ -435,11 +438,18 @@ def test_metrics_tab_matches_the_api(browser, daemon):
     assert len(creates) == len(failures) == 12, shown
     assert creates[-1] >= 1 and sum(creates) <= sum(b["creates"] for b in daemon.api("GET", "/api/metrics")["lastHour"]), shown
     assert all(f and f.endswith(" s") for f in shown["figures"]), shown
+    # The distribution of provisioning durations: one bar per bucket of the daemon's histogram,
+    # each as tall as its count; the store made above is in one of them.
+    buckets = [(int(b["upperBoundMs"]), int(b["count"])) for b in daemon.api("GET", "/api/metrics")["provisioningBuckets"]]
+    assert len(shown["histogram"]) == len(buckets) == 12, (shown["histogram"], buckets)
+    assert [bound for bound, _ in shown["histogram"]] == [bound for bound, _ in buckets], (shown["histogram"], buckets)
+    assert 1 <= sum(n for _, n in shown["histogram"]) <= sum(n for _, n in buckets), (shown["histogram"], buckets)
     assert shown["active"] is not None and int(shown["active"]) >= 0, shown
     store = daemon.store_by_name(name)
     daemon.api("DELETE", f"/api/stores/{store['id']}")
 
 
+@pytest.mark.own_window_sizes
 def test_phone_width_has_no_horizontal_scroll_and_tabs_work_by_keyboard(browser, daemon):
     browser.set_window_size(360, 800)
     wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == 360,
@@ -600,7 +610,8 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
                 if method == "GET" and url.startswith("/api/stores?")]
 
     assert [c["url"] for c in connections()] == ["/api/events?progress=1"]
-    assert len(stores_reads()) == 1
+    # The store list was read at start, and again for "Show deleted" (the server filters).
+    wait_until(browser, lambda d: len(stores_reads()) == 2, lambda: f"store list reads: {stores_reads()}")
 
     # Bursts of transitions from many clients at once (creates, then deletes of half of
     # them, each store going queued → provisioning → ready, deleting → deleted) until the
@@ -653,13 +664,13 @@ def test_event_stream_resumes_after_the_last_event_id_without_rereading(browser,
 
     # It resumed after the last id it had instead of reading everything again: every
     # reconnect named `after=`, each id a point the page had reached, and the store list
-    # was read once, at start.
+    # was read at start only (and for "Show deleted").
     urls = [c["url"] for c in connections()]
     assert len(urls) >= 2, urls
     resumed = [int(u.split("after=", 1)[1]) for u in urls[1:] if "after=" in u]
     assert len(resumed) == len(urls) - 1, f"a reconnect did not resume with after=: {urls}"
     assert resumed == sorted(resumed) and set(resumed) <= set(expected), urls
-    assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert len(stores_reads()) == 2, f"the page read the store list again: {stores_reads()}"
     assert_not_reloaded(browser)
 
 
@@ -686,6 +697,9 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
 
     def new_rows(d):
         return [i for i, _, _ in audit_rows(d) if i > before]
+
+    # The store list was read at start, and again for "Show deleted" (the server filters).
+    wait_until(browser, lambda d: len(stores_reads()) == 2, lambda: f"store list reads: {stores_reads()}")
 
     # One store the page sees live, so it has an id to resume from.
     seen = unique_name("seen")
@@ -727,22 +741,11 @@ def test_event_stream_resumes_after_a_dropped_connection(browser, behind_daemon)
     resumed = [c["url"] for c in connections()[opened_before:]]
     assert resumed and all(u.startswith("/api/events?progress=1&after=") for u in resumed), resumed
     assert f"/api/events?progress=1&after={last_seen}" in resumed, (last_seen, resumed)
-    assert len(stores_reads()) == 1, f"the page read the store list again: {stores_reads()}"
+    assert len(stores_reads()) == 2, f"the page read the store list again: {stores_reads()}"
     assert_not_reloaded(browser)
 
 
-SIZES = [pytest.param((1280, 900), id="1280x900"), pytest.param((390, 844), id="390x844")]
-
-
-def use_size(browser, size):
-    browser.set_window_size(*size)
-    wait_until(browser, lambda d: d.execute_script("return window.innerWidth") == size[0],
-               f"could not make the window {size[0]} px wide")
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon, size):
-    use_size(browser, size)
+def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(browser, daemon):
     open_dashboard(browser, daemon)
     keep, gone = unique_name("flt-keep"), unique_name("flt-gone")
     create_and_wait_ready(browser, keep)
@@ -756,8 +759,8 @@ def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(brow
     def strip(d):
         return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
 
-    stores = daemon.api("GET", "/api/stores?page_size=100")["stores"]
-    expected = {s: sum(1 for x in stores if x["status"] == s) for s in STATUSES}
+    # Of every store, as /api/metrics counts them (not only the page loaded).
+    expected, _ = api_counts(daemon)
     wait_until(browser, lambda d: strip(d) == expected, lambda: f"strip {strip(browser)} != {expected}")
     live = sum(n for s, n in expected.items() if s != "deleted")
     quota = daemon.api("GET", "/api/metrics")["maxLiveStores"]
@@ -796,9 +799,7 @@ def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(brow
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(keep)['id']}")
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_store_page_has_every_field_and_its_own_history(browser, daemon, size):
-    use_size(browser, size)
+def test_store_page_has_every_field_and_its_own_history(browser, daemon):
     open_dashboard(browser, daemon)
     name = unique_name("page")
     create_and_wait_ready(browser, name)
@@ -856,6 +857,7 @@ def test_a_failed_stores_page_shows_its_failure_in_full(browser, crash_daemon):
 SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
 
 
+@pytest.mark.own_window_sizes
 def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
     """Saves artifacts/screenshots/<tab>-<width>x<height>.png (CI keeps artifacts/), and
     checks that no tab scrolls sideways at either size."""
@@ -887,9 +889,7 @@ def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon, size):
-    use_size(browser, size)
+def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon):
     open_dashboard(browser, slow_daemon)
     name = unique_name("steps")
     # Every step a card of the store is rendered with, in order.
@@ -911,6 +911,11 @@ def test_a_provisioning_card_shows_each_step_as_it_begins(browser, slow_daemon, 
     step = card(browser, name).find_element(By.CSS_SELECTOR, tid("store-step")).text
     assert step.endswith("step 3 of 4: installing the Helm release"), step
     assert "Provisioning for" in card_info(browser, name)["text"]
+    # The time since the attempt started, against the deadline (--provision-deadline, 600 s by default).
+    deadline = int(slow_daemon.api("GET", "/api/health")["provisionDeadlineMs"])
+    assert deadline == 600_000
+    elapsed = card(browser, name).find_element(By.CSS_SELECTOR, tid("store-progress")).text
+    assert re.fullmatch(r"\d+ s of 10 min", elapsed), elapsed
     wait_status(browser, name, "ready", SLOW_WAIT)
     assert browser.execute_script("return window.__steps") == ["namespace", "secret", "install", "readiness"]
     # A ready card shows no step.
@@ -951,4 +956,65 @@ def test_the_table_view_lists_the_same_stores_with_the_same_filters_and_actions(
                lambda: f"the deleted store's row stayed: {rows(browser)}")
     find(browser, "view-cards").click()
     wait_until(browser, lambda d: not find(d, "store-table").is_displayed(), "the cards did not come back")
+    assert_not_reloaded(browser)
+
+
+def test_counts_filters_and_search_reach_every_store_not_only_the_first_page(browser, many_daemon):
+    """130 stores, 100 to a page: the strip counts all of them, and the status filter and the
+    search ask the server, so stores beyond the first page are found."""
+    open_dashboard(browser, many_daemon)
+
+    def strip(d):
+        return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
+
+    def strip_matches(d):
+        counts, _ = api_counts(many_daemon)
+        return strip(d) == counts
+
+    wait_until(browser, strip_matches, lambda: f"strip {strip(browser)} != {api_counts(many_daemon)[0]}")
+    assert sum(strip(browser).values()) == 130
+    assert strip(browser)["deleted"] == 1
+
+    # One page of cards (deleted hidden), the rest behind "Load more".
+    assert len(visible_cards(browser)) == 100
+    wait_until(browser, lambda d: find(d, "stores-shown").text == "100 of 129 stores shown",
+               lambda: f"the list says {find(browser, 'stores-shown').text!r}")
+    find(browser, "stores-more").click()
+    wait_until(browser, lambda d: len(visible_cards(d)) == 129, lambda: f"{len(visible_cards(browser))} cards after Load more")
+    assert not find(browser, "stores-more").is_displayed()
+    assert card(browser, "bulk-000") is not None and card(browser, "bulk-001") is None
+
+    # A fresh page: a store beyond the first page is found by searching its name.
+    open_dashboard(browser, many_daemon)
+    assert card(browser, "bulk-002") is None
+    find(browser, "store-search").send_keys("bulk-002")
+    wait_until(browser, lambda d: [n for n, _ in visible_cards(d)] == ["bulk-002"],
+               lambda: f"searching bulk-002 shows {visible_cards(browser)}")
+    search = find(browser, "store-search")
+    search.clear()
+    search.send_keys(Keys.SPACE, Keys.BACKSPACE)
+    wait_until(browser, lambda d: len(visible_cards(d)) == 100, "clearing the search did not bring the first page back")
+
+    # The strip is drawn again at each transition: its buttons are clicked where they are now.
+    def press(status):
+        browser.execute_script("document.querySelector(`[data-testid=\"summary-${arguments[0]}\"]`).click()", status)
+
+    # The deleted store, the second oldest, is found by its status.
+    press("deleted")
+    wait_until(browser, lambda d: visible_cards(d) == [["bulk-001", "deleted"]],
+               lambda: f"filtering by deleted shows {visible_cards(browser)}")
+    press("deleted")
+
+    # Each status filter shows what the server holds in that status (at most a page).
+    for status in ("provisioning", "queued"):
+        press(status)
+
+        def filtered(d):
+            shown = visible_cards(d)
+            held = {x["name"] for x in many_daemon.api("GET", f"/api/stores?status={status}&page_size=500")["stores"]}
+            return (all(st == status for _, st in shown) and {n for n, _ in shown} <= held
+                    and len(shown) == min(100, len(held)))
+
+        wait_until(browser, filtered, lambda: f"filtering by {status} shows {visible_cards(browser)}")
+        press(status)
     assert_not_reloaded(browser)

@@ -19,6 +19,7 @@ import collections
 import queue
 import socket
 import ssl
+import stat
 import struct
 import threading
 import time
@@ -125,6 +126,23 @@ def default_socket_path(environ: Optional[Mapping[str, str]] = None,
     if runtime:
         return runtime + "/storeplatform/storeplatformd.sock"
     return f"/tmp/storeplatform-{uid}/storeplatformd.sock"
+
+
+def _socket_problem(path: str) -> str:
+    """What is at ``path``, seen from here: missing, not a socket, not ours to open,
+    or a socket nobody listens on (storectl's words, Sources/storectl/Unreachable.swift)."""
+    try:
+        mode = os.stat(path).st_mode
+    except PermissionError:
+        return f"permission denied looking for the socket {path} (a directory on the way is not open to this user)"
+    except OSError:
+        return f"there is no socket at {path}"
+    if not stat.S_ISSOCK(mode):
+        return f"{path} exists but is not a socket"
+    if not os.access(path, os.W_OK):
+        return (f"permission denied on the socket {path} (run as the daemon's user, root, or a member of the "
+                "socket's group)")
+    return f"nothing is listening on the socket {path} (a daemon that stopped may have left it behind)"
 
 
 def _store_status(value: Union[int, str]) -> int:
@@ -238,7 +256,11 @@ class Client:
             sock.connect(path)
         except OSError as exc:
             sock.close()
-            raise unavailable(f"cannot connect to unix socket {path}: {exc}") from exc
+            raise unavailable(
+                f"cannot reach storeplatformd: {_socket_problem(path)}. Is storeplatformd running? It listens on "
+                "the socket its --socket (or STOREPLATFORM_SOCKET) names; connect to the same path "
+                "(Client.unix(PATH), or STOREPLATFORM_SOCKET=PATH)"
+            ) from exc
         return cls(sock, token=token, timeout=timeout, max_frame_bytes=max_frame_bytes,
                    peer=f"unix:{path}")
 
@@ -272,7 +294,12 @@ class Client:
         try:
             sock = socket.create_connection((host, int(port)), timeout=connect_timeout)
         except OSError as exc:
-            raise unavailable(f"cannot connect to {host}:{port}: {exc}") from exc
+            reason = exc.strerror or str(exc)
+            raise unavailable(
+                f"cannot reach storeplatformd at {host}:{port} ({reason.lower()}). Is storeplatformd running with "
+                f"--tcp {host}:{port}? Connect to the daemon's address (Client.tcp(HOST, PORT)), or to its Unix "
+                "socket (Client.unix(PATH), or STOREPLATFORM_SOCKET=PATH)"
+            ) from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -404,12 +431,16 @@ class Client:
         page_size: int = 0,
         page_token: str = "",
         timeout: Optional[float] = None,
+        *,
+        name_contains: str = "",
     ) -> store_pb2.ListStoresResponse:
         """One page of stores, newest first. ``statuses`` filters (StoreStatus
-        values or names such as "READY"); every status, deleted too, when empty."""
+        values or names such as "READY"); every status, deleted too, when empty.
+        ``name_contains``: only stores whose name contains it (give the same with
+        each ``page_token``)."""
         request = store_pb2.ListStoresRequest(
             statuses=[_store_status(s) for s in statuses or ()],
-            page_size=page_size, page_token=page_token,
+            page_size=page_size, page_token=page_token, name_contains=name_contains,
         )
         return self.call(Methods.LIST_STORES, request, store_pb2.ListStoresResponse, timeout)
 
@@ -418,12 +449,15 @@ class Client:
         statuses: Optional[Iterable[Union[int, str]]] = None,
         page_size: int = 0,
         timeout: Optional[float] = None,
+        *,
+        name_contains: str = "",
     ) -> Iterator[store_pb2.Store]:
-        """Every store, newest first, following ``next_page_token`` page by page."""
+        """Every store (whose name contains ``name_contains``, when given), newest
+        first, following ``next_page_token`` page by page."""
         statuses = list(statuses or ())
         token = ""
         while True:
-            page = self.list_stores(statuses, page_size, token, timeout)
+            page = self.list_stores(statuses, page_size, token, timeout, name_contains=name_contains)
             yield from page.stores
             token = page.next_page_token
             if not token:

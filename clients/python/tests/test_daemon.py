@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 
@@ -110,6 +111,9 @@ def test_store_lifecycle(client: Client, stores) -> None:
     assert (by_name.id, by_name.name) == (store.id, name)
 
     assert store.id in {s.id for s in client.list_stores().stores}
+    # The server filters by part of the name, on every page.
+    assert [s.id for s in client.list_stores(name_contains=name).stores] == [store.id]
+    assert [s.id for s in client.iter_stores(page_size=1, name_contains=name[2:])] == [store.id]
     ids = []
     for s in client.iter_stores(page_size=2):  # follows next_page_token
         ids.append(s.id)
@@ -300,10 +304,29 @@ def test_oversized_response_is_refused(socket_path: str) -> None:
 
 
 def test_connection_errors_are_unavailable(tmp_path) -> None:
+    missing = str(tmp_path / "no-daemon.sock")
     with pytest.raises(UnavailableError) as info:
-        Client.unix(str(tmp_path / "no-daemon.sock"))
+        Client.unix(missing)
     assert info.value.code == StatusCode.UNAVAILABLE
     assert isinstance(info.value, StorePlatformError)
+    # Which socket, what is there, and how to point the client at the daemon.
+    assert info.value.message.startswith(
+        f"cannot reach storeplatformd: there is no socket at {missing}. Is storeplatformd running?"), info.value.message
+    assert "STOREPLATFORM_SOCKET=PATH" in info.value.message
+
+    # A file that is not a socket, and a socket nobody listens on, are told apart.
+    plain = tmp_path / "plain-file"
+    plain.write_text("")
+    with pytest.raises(UnavailableError) as info:
+        Client.unix(str(plain))
+    assert f"{plain} exists but is not a socket" in info.value.message
+    stale = str(tmp_path / "stale.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(stale)
+    listener.close()
+    with pytest.raises(UnavailableError) as info:
+        Client.unix(stale)
+    assert f"nothing is listening on the socket {stale}" in info.value.message
 
 
 def test_closed_client_is_unavailable(socket_path: str) -> None:

@@ -322,6 +322,51 @@ void   storeplatform__v1__activity_bucket__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__activity_bucket__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   storeplatform__v1__duration_bucket__init
+                     (Storeplatform__V1__DurationBucket         *message)
+{
+  static const Storeplatform__V1__DurationBucket init_value = STOREPLATFORM__V1__DURATION_BUCKET__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__duration_bucket__get_packed_size
+                     (const Storeplatform__V1__DurationBucket *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__duration_bucket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__duration_bucket__pack
+                     (const Storeplatform__V1__DurationBucket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__duration_bucket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__duration_bucket__pack_to_buffer
+                     (const Storeplatform__V1__DurationBucket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__duration_bucket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__DurationBucket *
+       storeplatform__v1__duration_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__DurationBucket *)
+     protobuf_c_message_unpack (&storeplatform__v1__duration_bucket__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__duration_bucket__free_unpacked
+                     (Storeplatform__V1__DurationBucket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__duration_bucket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   storeplatform__v1__get_metrics_response__init
                      (Storeplatform__V1__GetMetricsResponse         *message)
 {
@@ -520,7 +565,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__health_request__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_descriptors[9] =
 {
   {
     "status",
@@ -618,12 +663,25 @@ static const ProtobufCFieldDescriptor storeplatform__v1__health_response__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "provision_deadline_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__HealthResponse, provision_deadline_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__health_response__field_indices_by_name[] = {
   3,   /* field[3] = cluster_driver */
   4,   /* field[4] = cluster_simulated */
   6,   /* field[6] = database */
   7,   /* field[7] = database_problem */
+  8,   /* field[8] = provision_deadline_ms */
   5,   /* field[5] = started_at_ms */
   0,   /* field[0] = status */
   2,   /* field[2] = uptime_seconds */
@@ -632,7 +690,7 @@ static const unsigned storeplatform__v1__health_response__field_indices_by_name[
 static const ProtobufCIntRange storeplatform__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor =
 {
@@ -642,7 +700,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__health_response__descriptor 
   "Storeplatform__V1__HealthResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__HealthResponse),
-  8,
+  9,
   storeplatform__v1__health_response__field_descriptors,
   storeplatform__v1__health_response__field_indices_by_name,
   1,  storeplatform__v1__health_response__number_ranges,
@@ -1001,7 +1059,58 @@ const ProtobufCMessageDescriptor storeplatform__v1__activity_bucket__descriptor 
   (ProtobufCMessageInit) storeplatform__v1__activity_bucket__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[10] =
+static const ProtobufCFieldDescriptor storeplatform__v1__duration_bucket__field_descriptors[2] =
+{
+  {
+    "upper_bound_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__DurationBucket, upper_bound_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__DurationBucket, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__duration_bucket__field_indices_by_name[] = {
+  1,   /* field[1] = count */
+  0,   /* field[0] = upper_bound_ms */
+};
+static const ProtobufCIntRange storeplatform__v1__duration_bucket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__duration_bucket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.DurationBucket",
+  "DurationBucket",
+  "Storeplatform__V1__DurationBucket",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__DurationBucket),
+  2,
+  storeplatform__v1__duration_bucket__field_descriptors,
+  storeplatform__v1__duration_bucket__field_indices_by_name,
+  1,  storeplatform__v1__duration_bucket__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__duration_bucket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__field_descriptors[11] =
 {
   {
     "stores_by_status",
@@ -1123,12 +1232,25 @@ static const ProtobufCFieldDescriptor storeplatform__v1__get_metrics_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "provisioning_buckets",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Storeplatform__V1__GetMetricsResponse, n_provisioning_buckets),
+    offsetof(Storeplatform__V1__GetMetricsResponse, provisioning_buckets),
+    &storeplatform__v1__duration_bucket__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_name[] = {
   5,   /* field[5] = active_operations */
   9,   /* field[9] = last_hour */
   8,   /* field[8] = max_live_stores */
   1,   /* field[1] = provisioning */
+  10,   /* field[10] = provisioning_buckets */
   4,   /* field[4] = quota_refusals_total */
   3,   /* field[3] = rate_limited_total */
   2,   /* field[2] = recent_failures */
@@ -1139,7 +1261,7 @@ static const unsigned storeplatform__v1__get_metrics_response__field_indices_by_
 static const ProtobufCIntRange storeplatform__v1__get_metrics_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor =
 {
@@ -1149,7 +1271,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descri
   "Storeplatform__V1__GetMetricsResponse",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__GetMetricsResponse),
-  10,
+  11,
   storeplatform__v1__get_metrics_response__field_descriptors,
   storeplatform__v1__get_metrics_response__field_indices_by_name,
   1,  storeplatform__v1__get_metrics_response__number_ranges,

@@ -23,6 +23,7 @@ typedef struct Storeplatform__V1__DurationStats Storeplatform__V1__DurationStats
 typedef struct Storeplatform__V1__StatusCount Storeplatform__V1__StatusCount;
 typedef struct Storeplatform__V1__FailureRecord Storeplatform__V1__FailureRecord;
 typedef struct Storeplatform__V1__ActivityBucket Storeplatform__V1__ActivityBucket;
+typedef struct Storeplatform__V1__DurationBucket Storeplatform__V1__DurationBucket;
 typedef struct Storeplatform__V1__GetMetricsResponse Storeplatform__V1__GetMetricsResponse;
 typedef struct Storeplatform__V1__ListAuditRequest Storeplatform__V1__ListAuditRequest;
 typedef struct Storeplatform__V1__AuditEvent Storeplatform__V1__AuditEvent;
@@ -103,10 +104,16 @@ struct  Storeplatform__V1__HealthResponse
    * Empty while the database answers; otherwise why the last check of it failed.
    */
   char *database_problem;
+  /*
+   * How long a provisioning attempt may take before the store fails
+   * (--provision-deadline), milliseconds; it runs from the store's
+   * provisioning_started_at_ms.
+   */
+  int64_t provision_deadline_ms;
 };
 #define STOREPLATFORM__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Storeplatform__V1__GetMetricsRequest
@@ -202,13 +209,35 @@ struct  Storeplatform__V1__ActivityBucket
    */
   uint32_t creates;
   /*
-   * Provisioning or deletion failures in it.
+   * Transitions to failed in it (a failed provisioning or deletion, or the
+   * reconciler's drift and deadline failures): what recent_failures lists.
    */
   uint32_t failures;
 };
 #define STOREPLATFORM__V1__ACTIVITY_BUCKET__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__activity_bucket__descriptor) \
     , 0, 0, 0 }
+
+
+/*
+ * Provisioning durations in one span: a bucket of a histogram.
+ */
+struct  Storeplatform__V1__DurationBucket
+{
+  ProtobufCMessage base;
+  /*
+   * The span's upper bound, milliseconds (inclusive); it starts after the
+   * previous bucket's. 0 for the last bucket, which has no bound.
+   */
+  int64_t upper_bound_ms;
+  /*
+   * How many provisionings took that long (this bucket alone, not cumulative).
+   */
+  uint64_t count;
+};
+#define STOREPLATFORM__V1__DURATION_BUCKET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__duration_bucket__descriptor) \
+    , 0, 0 }
 
 
 struct  Storeplatform__V1__GetMetricsResponse
@@ -260,10 +289,17 @@ struct  Storeplatform__V1__GetMetricsResponse
    */
   size_t n_last_hour;
   Storeplatform__V1__ActivityBucket **last_hour;
+  /*
+   * The distribution of this replica's provisioning durations (queued to ready,
+   * since it started): the buckets of its Prometheus histogram
+   * storeplatform_provisioning_duration_seconds, ascending, the last unbounded.
+   */
+  size_t n_provisioning_buckets;
+  Storeplatform__V1__DurationBucket **provisioning_buckets;
 };
 #define STOREPLATFORM__V1__GET_METRICS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__get_metrics_response__descriptor) \
-    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL }
+    , 0,NULL, NULL, 0,NULL, 0, 0, 0, 0, 0, 0, 0,NULL, 0,NULL }
 
 
 struct  Storeplatform__V1__ListAuditRequest
@@ -489,6 +525,25 @@ Storeplatform__V1__ActivityBucket *
 void   storeplatform__v1__activity_bucket__free_unpacked
                      (Storeplatform__V1__ActivityBucket *message,
                       ProtobufCAllocator *allocator);
+/* Storeplatform__V1__DurationBucket methods */
+void   storeplatform__v1__duration_bucket__init
+                     (Storeplatform__V1__DurationBucket         *message);
+size_t storeplatform__v1__duration_bucket__get_packed_size
+                     (const Storeplatform__V1__DurationBucket   *message);
+size_t storeplatform__v1__duration_bucket__pack
+                     (const Storeplatform__V1__DurationBucket   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__duration_bucket__pack_to_buffer
+                     (const Storeplatform__V1__DurationBucket   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__DurationBucket *
+       storeplatform__v1__duration_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__duration_bucket__free_unpacked
+                     (Storeplatform__V1__DurationBucket *message,
+                      ProtobufCAllocator *allocator);
 /* Storeplatform__V1__GetMetricsResponse methods */
 void   storeplatform__v1__get_metrics_response__init
                      (Storeplatform__V1__GetMetricsResponse         *message);
@@ -588,6 +643,9 @@ typedef void (*Storeplatform__V1__FailureRecord_Closure)
 typedef void (*Storeplatform__V1__ActivityBucket_Closure)
                  (const Storeplatform__V1__ActivityBucket *message,
                   void *closure_data);
+typedef void (*Storeplatform__V1__DurationBucket_Closure)
+                 (const Storeplatform__V1__DurationBucket *message,
+                  void *closure_data);
 typedef void (*Storeplatform__V1__GetMetricsResponse_Closure)
                  (const Storeplatform__V1__GetMetricsResponse *message,
                   void *closure_data);
@@ -653,6 +711,7 @@ extern const ProtobufCMessageDescriptor storeplatform__v1__duration_stats__descr
 extern const ProtobufCMessageDescriptor storeplatform__v1__status_count__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__failure_record__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__activity_bucket__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__duration_bucket__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__get_metrics_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__list_audit_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor;

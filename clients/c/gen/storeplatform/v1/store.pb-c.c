@@ -592,7 +592,7 @@ void   storeplatform__v1__store_event__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__store_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[16] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[17] =
 {
   {
     "id",
@@ -786,6 +786,18 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "provisioning_started_at_ms",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Store, provisioning_started_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   7,   /* field[7] = attempts */
@@ -799,6 +811,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   5,   /* field[5] = namespace */
   14,   /* field[14] = owner */
   12,   /* field[12] = provisioning_duration_ms */
+  16,   /* field[16] = provisioning_started_at_ms */
   10,   /* field[10] = ready_at_ms */
   13,   /* field[13] = release */
   3,   /* field[3] = status */
@@ -808,7 +821,7 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
 static const ProtobufCIntRange storeplatform__v1__store__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
 {
@@ -818,7 +831,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
   "Storeplatform__V1__Store",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__Store),
-  16,
+  17,
   storeplatform__v1__store__field_descriptors,
   storeplatform__v1__store__field_indices_by_name,
   1,  storeplatform__v1__store__number_ranges,
@@ -1003,7 +1016,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__get_store_response__descript
   (ProtobufCMessageInit) storeplatform__v1__get_store_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__list_stores_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor storeplatform__v1__list_stores_request__field_descriptors[4] =
 {
   {
     "statuses",
@@ -1041,8 +1054,21 @@ static const ProtobufCFieldDescriptor storeplatform__v1__list_stores_request__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "name_contains",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ListStoresRequest, name_contains),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__list_stores_request__field_indices_by_name[] = {
+  3,   /* field[3] = name_contains */
   1,   /* field[1] = page_size */
   2,   /* field[2] = page_token */
   0,   /* field[0] = statuses */
@@ -1050,7 +1076,7 @@ static const unsigned storeplatform__v1__list_stores_request__field_indices_by_n
 static const ProtobufCIntRange storeplatform__v1__list_stores_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__list_stores_request__descriptor =
 {
@@ -1060,7 +1086,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_stores_request__descrip
   "Storeplatform__V1__ListStoresRequest",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__ListStoresRequest),
-  3,
+  4,
   storeplatform__v1__list_stores_request__field_descriptors,
   storeplatform__v1__list_stores_request__field_indices_by_name,
   1,  storeplatform__v1__list_stores_request__number_ranges,
@@ -1410,13 +1436,13 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store_event__field_desc
   },
   {
     "step",
-    7,
+    8,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Storeplatform__V1__StoreEvent, step),
+    &storeplatform__v1__provisioning_step__descriptor,
     NULL,
-    &protobuf_c_empty_string,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1430,9 +1456,10 @@ static const unsigned storeplatform__v1__store_event__field_indices_by_name[] = 
   5,   /* field[5] = time_ms */
   2,   /* field[2] = to_status */
 };
-static const ProtobufCIntRange storeplatform__v1__store_event__number_ranges[1 + 1] =
+static const ProtobufCIntRange storeplatform__v1__store_event__number_ranges[2 + 1] =
 {
   { 1, 0 },
+  { 8, 6 },
   { 0, 7 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
@@ -1446,7 +1473,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
   7,
   storeplatform__v1__store_event__field_descriptors,
   storeplatform__v1__store_event__field_indices_by_name,
-  1,  storeplatform__v1__store_event__number_ranges,
+  2,  storeplatform__v1__store_event__number_ranges,
   (ProtobufCMessageInit) storeplatform__v1__store_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1486,6 +1513,40 @@ const ProtobufCEnumDescriptor storeplatform__v1__store_status__descriptor =
   storeplatform__v1__store_status__enum_values_by_name,
   1,
   storeplatform__v1__store_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue storeplatform__v1__provisioning_step__enum_values_by_number[5] =
+{
+  { "PROVISIONING_STEP_UNSPECIFIED", "STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_UNSPECIFIED", 0 },
+  { "PROVISIONING_STEP_NAMESPACE", "STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_NAMESPACE", 1 },
+  { "PROVISIONING_STEP_SECRET", "STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_SECRET", 2 },
+  { "PROVISIONING_STEP_INSTALL", "STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_INSTALL", 3 },
+  { "PROVISIONING_STEP_READINESS", "STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_READINESS", 4 },
+};
+static const ProtobufCIntRange storeplatform__v1__provisioning_step__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex storeplatform__v1__provisioning_step__enum_values_by_name[5] =
+{
+  { "PROVISIONING_STEP_INSTALL", 3 },
+  { "PROVISIONING_STEP_NAMESPACE", 1 },
+  { "PROVISIONING_STEP_READINESS", 4 },
+  { "PROVISIONING_STEP_SECRET", 2 },
+  { "PROVISIONING_STEP_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor storeplatform__v1__provisioning_step__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ProvisioningStep",
+  "ProvisioningStep",
+  "Storeplatform__V1__ProvisioningStep",
+  "storeplatform.v1",
+  5,
+  storeplatform__v1__provisioning_step__enum_values_by_number,
+  5,
+  storeplatform__v1__provisioning_step__enum_values_by_name,
+  1,
+  storeplatform__v1__provisioning_step__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor storeplatform__v1__store_service__method_descriptors[6] =

@@ -65,6 +65,32 @@ typedef enum _Storeplatform__V1__StoreStatus {
   STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__STORE_STATUS)
 } Storeplatform__V1__StoreStatus;
+/*
+ * A step of a provisioning attempt, in the order they run; each checks before it acts.
+ */
+typedef enum _Storeplatform__V1__ProvisioningStep {
+  /*
+   * Not a progress event.
+   */
+  STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_UNSPECIFIED = 0,
+  /*
+   * The store's namespace, labelled as the platform's.
+   */
+  STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_NAMESPACE = 1,
+  /*
+   * The store's Secret with its generated passwords.
+   */
+  STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_SECRET = 2,
+  /*
+   * The Helm release, installed when absent.
+   */
+  STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_INSTALL = 3,
+  /*
+   * Waiting until the store's pods are ready, up to the deadline.
+   */
+  STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_READINESS = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__PROVISIONING_STEP)
+} Storeplatform__V1__ProvisioningStep;
 
 /* --- messages --- */
 
@@ -144,10 +170,16 @@ struct  Storeplatform__V1__Store
    * failed: …", else its first clause. Empty when error_message is.
    */
   char *error_summary;
+  /*
+   * When the current (or last) provisioning attempt started, Unix milliseconds; 0
+   * if none has. While the store is provisioning, the deadline runs from it
+   * (HealthResponse.provision_deadline_ms says how long it is).
+   */
+  int64_t provisioning_started_at_ms;
 };
 #define STOREPLATFORM__V1__STORE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Storeplatform__V1__CreateStoreRequest
@@ -228,10 +260,17 @@ struct  Storeplatform__V1__ListStoresRequest
    * From a previous response's next_page_token; empty for the first page.
    */
   char *page_token;
+  /*
+   * Only stores whose name contains this text; every name when empty. Text that
+   * cannot be part of a name (anything but a-z, 0-9 and '-', or over 40
+   * characters) is INVALID_ARGUMENT. With page_token, give the same value as for
+   * the first page.
+   */
+  char *name_contains;
 };
 #define STOREPLATFORM__V1__LIST_STORES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__list_stores_request__descriptor) \
-    , 0,NULL, 0, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__ListStoresResponse
@@ -372,14 +411,13 @@ struct  Storeplatform__V1__StoreEvent
    */
   int64_t time_ms;
   /*
-   * For action "progress", the step that began: "namespace", "secret", "install"
-   * or "readiness", in that order; empty otherwise.
+   * For action "progress", the step that began; UNSPECIFIED otherwise.
    */
-  char *step;
+  Storeplatform__V1__ProvisioningStep step;
 };
 #define STOREPLATFORM__V1__STORE_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store_event__descriptor) \
-    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , NULL, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, STOREPLATFORM__V1__PROVISIONING_STEP__PROVISIONING_STEP_UNSPECIFIED }
 
 
 /* Storeplatform__V1__Store methods */
@@ -743,6 +781,7 @@ void storeplatform__v1__store_service__watch_stores(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    storeplatform__v1__store_status__descriptor;
+extern const ProtobufCEnumDescriptor    storeplatform__v1__provisioning_step__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__create_store_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__create_store_response__descriptor;

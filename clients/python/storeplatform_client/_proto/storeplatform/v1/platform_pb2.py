@@ -14,37 +14,39 @@ _sym_db = _symbol_database.Default()
 from storeplatform_client._proto.storeplatform.v1 import store_pb2 as storeplatform_dot_v1_dot_store__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstoreplatform/v1/platform.proto\x12\x10storeplatform.v1\x1a\x1cstoreplatform/v1/store.proto\"\x0f\n\rHealthRequest\"\xbf\x01\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x01\x12\x16\n\x0e\x63luster_driver\x18\x04 \x01(\t\x12\x19\n\x11\x63luster_simulated\x18\x05 \x01(\x08\x12\x15\n\rstarted_at_ms\x18\x06 \x01(\x03\x12\x10\n\x08\x64\x61tabase\x18\x07 \x01(\t\x12\x18\n\x10\x64\x61tabase_problem\x18\x08 \x01(\t\"\x13\n\x11GetMetricsRequest\"n\n\rDurationStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06\x61vg_ms\x18\x02 \x01(\x01\x12\x0e\n\x06min_ms\x18\x03 \x01(\x01\x12\x0e\n\x06max_ms\x18\x04 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x05 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x06 \x01(\x01\"K\n\x0bStatusCount\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xd5\x01\n\rFailureRecord\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x37\n\nresolution\x18\x06 \x01(\x0e\x32#.storeplatform.v1.FailureResolution\x12\x33\n\x0cstore_status\x18\x07 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\"E\n\x0e\x41\x63tivityBucket\x12\x10\n\x08start_ms\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reates\x18\x02 \x01(\r\x12\x10\n\x08\x66\x61ilures\x18\x03 \x01(\r\"\x9a\x03\n\x12GetMetricsResponse\x12\x37\n\x10stores_by_status\x18\x01 \x03(\x0b\x32\x1d.storeplatform.v1.StatusCount\x12\x35\n\x0cprovisioning\x18\x02 \x01(\x0b\x32\x1f.storeplatform.v1.DurationStats\x12\x38\n\x0frecent_failures\x18\x03 \x03(\x0b\x32\x1f.storeplatform.v1.FailureRecord\x12\x1a\n\x12rate_limited_total\x18\x04 \x01(\x04\x12\x1c\n\x14quota_refusals_total\x18\x05 \x01(\x04\x12\x19\n\x11\x61\x63tive_operations\x18\x06 \x01(\x04\x12\x18\n\x10reconcile_passes\x18\x07 \x01(\x04\x12\x1d\n\x15reconcile_corrections\x18\x08 \x01(\x04\x12\x17\n\x0fmax_live_stores\x18\t \x01(\r\x12\x33\n\tlast_hour\x18\n \x03(\x0b\x32 .storeplatform.v1.ActivityBucket\"G\n\x10ListAuditRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08store_id\x18\x03 \x01(\t\"\x8a\x02\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08store_id\x18\x05 \x01(\t\x12\x12\n\nstore_name\x18\x06 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x07 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x08 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0f\n\x07message\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12\x0f\n\x07summary\x18\x0b \x01(\t\"Z\n\x11ListAuditResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.storeplatform.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x94\x01\n\x11\x46\x61ilureResolution\x12\"\n\x1e\x46\x41ILURE_RESOLUTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_RESOLUTION_OPEN\x10\x01\x12\x1e\n\x1a\x46\x41ILURE_RESOLUTION_RETRIED\x10\x02\x12\x1e\n\x1a\x46\x41ILURE_RESOLUTION_DELETED\x10\x03\x32\x8d\x02\n\x0fPlatformService\x12K\n\x06Health\x12\x1f.storeplatform.v1.HealthRequest\x1a .storeplatform.v1.HealthResponse\x12W\n\nGetMetrics\x12#.storeplatform.v1.GetMetricsRequest\x1a$.storeplatform.v1.GetMetricsResponse\x12T\n\tListAudit\x12\".storeplatform.v1.ListAuditRequest\x1a#.storeplatform.v1.ListAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fstoreplatform/v1/platform.proto\x12\x10storeplatform.v1\x1a\x1cstoreplatform/v1/store.proto\"\x0f\n\rHealthRequest\"\xde\x01\n\x0eHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x01\x12\x16\n\x0e\x63luster_driver\x18\x04 \x01(\t\x12\x19\n\x11\x63luster_simulated\x18\x05 \x01(\x08\x12\x15\n\rstarted_at_ms\x18\x06 \x01(\x03\x12\x10\n\x08\x64\x61tabase\x18\x07 \x01(\t\x12\x18\n\x10\x64\x61tabase_problem\x18\x08 \x01(\t\x12\x1d\n\x15provision_deadline_ms\x18\t \x01(\x03\"\x13\n\x11GetMetricsRequest\"n\n\rDurationStats\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06\x61vg_ms\x18\x02 \x01(\x01\x12\x0e\n\x06min_ms\x18\x03 \x01(\x01\x12\x0e\n\x06max_ms\x18\x04 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x05 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x06 \x01(\x01\"K\n\x0bStatusCount\x12-\n\x06status\x18\x01 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xd5\x01\n\rFailureRecord\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x12\n\nstore_name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x37\n\nresolution\x18\x06 \x01(\x0e\x32#.storeplatform.v1.FailureResolution\x12\x33\n\x0cstore_status\x18\x07 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\"E\n\x0e\x41\x63tivityBucket\x12\x10\n\x08start_ms\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reates\x18\x02 \x01(\r\x12\x10\n\x08\x66\x61ilures\x18\x03 \x01(\r\"7\n\x0e\x44urationBucket\x12\x16\n\x0eupper_bound_ms\x18\x01 \x01(\x03\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xda\x03\n\x12GetMetricsResponse\x12\x37\n\x10stores_by_status\x18\x01 \x03(\x0b\x32\x1d.storeplatform.v1.StatusCount\x12\x35\n\x0cprovisioning\x18\x02 \x01(\x0b\x32\x1f.storeplatform.v1.DurationStats\x12\x38\n\x0frecent_failures\x18\x03 \x03(\x0b\x32\x1f.storeplatform.v1.FailureRecord\x12\x1a\n\x12rate_limited_total\x18\x04 \x01(\x04\x12\x1c\n\x14quota_refusals_total\x18\x05 \x01(\x04\x12\x19\n\x11\x61\x63tive_operations\x18\x06 \x01(\x04\x12\x18\n\x10reconcile_passes\x18\x07 \x01(\x04\x12\x1d\n\x15reconcile_corrections\x18\x08 \x01(\x04\x12\x17\n\x0fmax_live_stores\x18\t \x01(\r\x12\x33\n\tlast_hour\x18\n \x03(\x0b\x32 .storeplatform.v1.ActivityBucket\x12>\n\x14provisioning_buckets\x18\x0b \x03(\x0b\x32 .storeplatform.v1.DurationBucket\"G\n\x10ListAuditRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08store_id\x18\x03 \x01(\t\"\x8a\x02\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08store_id\x18\x05 \x01(\t\x12\x12\n\nstore_name\x18\x06 \x01(\t\x12\x32\n\x0b\x66rom_status\x18\x07 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x08 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0f\n\x07message\x18\t \x01(\t\x12\x12\n\nrequest_id\x18\n \x01(\t\x12\x0f\n\x07summary\x18\x0b \x01(\t\"Z\n\x11ListAuditResponse\x12,\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.storeplatform.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x94\x01\n\x11\x46\x61ilureResolution\x12\"\n\x1e\x46\x41ILURE_RESOLUTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41ILURE_RESOLUTION_OPEN\x10\x01\x12\x1e\n\x1a\x46\x41ILURE_RESOLUTION_RETRIED\x10\x02\x12\x1e\n\x1a\x46\x41ILURE_RESOLUTION_DELETED\x10\x03\x32\x8d\x02\n\x0fPlatformService\x12K\n\x06Health\x12\x1f.storeplatform.v1.HealthRequest\x1a .storeplatform.v1.HealthResponse\x12W\n\nGetMetrics\x12#.storeplatform.v1.GetMetricsRequest\x1a$.storeplatform.v1.GetMetricsResponse\x12T\n\tListAudit\x12\".storeplatform.v1.ListAuditRequest\x1a#.storeplatform.v1.ListAuditResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storeplatform_client._proto.storeplatform.v1.platform_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _FAILURERESOLUTION._serialized_start=1639
-  _FAILURERESOLUTION._serialized_end=1787
+  _FAILURERESOLUTION._serialized_start=1791
+  _FAILURERESOLUTION._serialized_end=1939
   _HEALTHREQUEST._serialized_start=83
   _HEALTHREQUEST._serialized_end=98
   _HEALTHRESPONSE._serialized_start=101
-  _HEALTHRESPONSE._serialized_end=292
-  _GETMETRICSREQUEST._serialized_start=294
-  _GETMETRICSREQUEST._serialized_end=313
-  _DURATIONSTATS._serialized_start=315
-  _DURATIONSTATS._serialized_end=425
-  _STATUSCOUNT._serialized_start=427
-  _STATUSCOUNT._serialized_end=502
-  _FAILURERECORD._serialized_start=505
-  _FAILURERECORD._serialized_end=718
-  _ACTIVITYBUCKET._serialized_start=720
-  _ACTIVITYBUCKET._serialized_end=789
-  _GETMETRICSRESPONSE._serialized_start=792
-  _GETMETRICSRESPONSE._serialized_end=1202
-  _LISTAUDITREQUEST._serialized_start=1204
-  _LISTAUDITREQUEST._serialized_end=1275
-  _AUDITEVENT._serialized_start=1278
-  _AUDITEVENT._serialized_end=1544
-  _LISTAUDITRESPONSE._serialized_start=1546
-  _LISTAUDITRESPONSE._serialized_end=1636
-  _PLATFORMSERVICE._serialized_start=1790
-  _PLATFORMSERVICE._serialized_end=2059
+  _HEALTHRESPONSE._serialized_end=323
+  _GETMETRICSREQUEST._serialized_start=325
+  _GETMETRICSREQUEST._serialized_end=344
+  _DURATIONSTATS._serialized_start=346
+  _DURATIONSTATS._serialized_end=456
+  _STATUSCOUNT._serialized_start=458
+  _STATUSCOUNT._serialized_end=533
+  _FAILURERECORD._serialized_start=536
+  _FAILURERECORD._serialized_end=749
+  _ACTIVITYBUCKET._serialized_start=751
+  _ACTIVITYBUCKET._serialized_end=820
+  _DURATIONBUCKET._serialized_start=822
+  _DURATIONBUCKET._serialized_end=877
+  _GETMETRICSRESPONSE._serialized_start=880
+  _GETMETRICSRESPONSE._serialized_end=1354
+  _LISTAUDITREQUEST._serialized_start=1356
+  _LISTAUDITREQUEST._serialized_end=1427
+  _AUDITEVENT._serialized_start=1430
+  _AUDITEVENT._serialized_end=1696
+  _LISTAUDITRESPONSE._serialized_start=1698
+  _LISTAUDITRESPONSE._serialized_end=1788
+  _PLATFORMSERVICE._serialized_start=1942
+  _PLATFORMSERVICE._serialized_end=2211
 # @@protoc_insertion_point(module_scope)

@@ -47,6 +47,14 @@ class AuditEvent(_message.Message):
     to_status: _store_pb2.StoreStatus
     def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
+class DurationBucket(_message.Message):
+    __slots__ = ["count", "upper_bound_ms"]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    UPPER_BOUND_MS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    upper_bound_ms: int
+    def __init__(self, upper_bound_ms: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
 class DurationStats(_message.Message):
     __slots__ = ["avg_ms", "count", "max_ms", "min_ms", "p50_ms", "p95_ms"]
     AVG_MS_FIELD_NUMBER: _ClassVar[int]
@@ -86,10 +94,11 @@ class GetMetricsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetMetricsResponse(_message.Message):
-    __slots__ = ["active_operations", "last_hour", "max_live_stores", "provisioning", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
+    __slots__ = ["active_operations", "last_hour", "max_live_stores", "provisioning", "provisioning_buckets", "quota_refusals_total", "rate_limited_total", "recent_failures", "reconcile_corrections", "reconcile_passes", "stores_by_status"]
     ACTIVE_OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_HOUR_FIELD_NUMBER: _ClassVar[int]
     MAX_LIVE_STORES_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONING_BUCKETS_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_FIELD_NUMBER: _ClassVar[int]
     QUOTA_REFUSALS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMITED_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -101,24 +110,26 @@ class GetMetricsResponse(_message.Message):
     last_hour: _containers.RepeatedCompositeFieldContainer[ActivityBucket]
     max_live_stores: int
     provisioning: DurationStats
+    provisioning_buckets: _containers.RepeatedCompositeFieldContainer[DurationBucket]
     quota_refusals_total: int
     rate_limited_total: int
     recent_failures: _containers.RepeatedCompositeFieldContainer[FailureRecord]
     reconcile_corrections: int
     reconcile_passes: int
     stores_by_status: _containers.RepeatedCompositeFieldContainer[StatusCount]
-    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ..., last_hour: _Optional[_Iterable[_Union[ActivityBucket, _Mapping]]] = ...) -> None: ...
+    def __init__(self, stores_by_status: _Optional[_Iterable[_Union[StatusCount, _Mapping]]] = ..., provisioning: _Optional[_Union[DurationStats, _Mapping]] = ..., recent_failures: _Optional[_Iterable[_Union[FailureRecord, _Mapping]]] = ..., rate_limited_total: _Optional[int] = ..., quota_refusals_total: _Optional[int] = ..., active_operations: _Optional[int] = ..., reconcile_passes: _Optional[int] = ..., reconcile_corrections: _Optional[int] = ..., max_live_stores: _Optional[int] = ..., last_hour: _Optional[_Iterable[_Union[ActivityBucket, _Mapping]]] = ..., provisioning_buckets: _Optional[_Iterable[_Union[DurationBucket, _Mapping]]] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["cluster_driver", "cluster_simulated", "database", "database_problem", "started_at_ms", "status", "uptime_seconds", "version"]
+    __slots__ = ["cluster_driver", "cluster_simulated", "database", "database_problem", "provision_deadline_ms", "started_at_ms", "status", "uptime_seconds", "version"]
     CLUSTER_DRIVER_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_SIMULATED_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     DATABASE_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    PROVISION_DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -127,11 +138,12 @@ class HealthResponse(_message.Message):
     cluster_simulated: bool
     database: str
     database_problem: str
+    provision_deadline_ms: int
     started_at_ms: int
     status: str
     uptime_seconds: float
     version: str
-    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., cluster_driver: _Optional[str] = ..., cluster_simulated: bool = ..., started_at_ms: _Optional[int] = ..., database: _Optional[str] = ..., database_problem: _Optional[str] = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., uptime_seconds: _Optional[float] = ..., cluster_driver: _Optional[str] = ..., cluster_simulated: bool = ..., started_at_ms: _Optional[int] = ..., database: _Optional[str] = ..., database_problem: _Optional[str] = ..., provision_deadline_ms: _Optional[int] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ["limit", "page_token", "store_id"]

@@ -5,6 +5,11 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+PROVISIONING_STEP_INSTALL: ProvisioningStep
+PROVISIONING_STEP_NAMESPACE: ProvisioningStep
+PROVISIONING_STEP_READINESS: ProvisioningStep
+PROVISIONING_STEP_SECRET: ProvisioningStep
+PROVISIONING_STEP_UNSPECIFIED: ProvisioningStep
 STORE_STATUS_DELETED: StoreStatus
 STORE_STATUS_DELETING: StoreStatus
 STORE_STATUS_FAILED: StoreStatus
@@ -54,14 +59,16 @@ class GetStoreResponse(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
 
 class ListStoresRequest(_message.Message):
-    __slots__ = ["page_size", "page_token", "statuses"]
+    __slots__ = ["name_contains", "page_size", "page_token", "statuses"]
+    NAME_CONTAINS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    name_contains: str
     page_size: int
     page_token: str
     statuses: _containers.RepeatedScalarFieldContainer[StoreStatus]
-    def __init__(self, statuses: _Optional[_Iterable[_Union[StoreStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, statuses: _Optional[_Iterable[_Union[StoreStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., name_contains: _Optional[str] = ...) -> None: ...
 
 class ListStoresResponse(_message.Message):
     __slots__ = ["next_page_token", "stores"]
@@ -84,7 +91,7 @@ class RetryStoreResponse(_message.Message):
     def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ...) -> None: ...
 
 class Store(_message.Message):
-    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "error_summary", "id", "name", "namespace", "owner", "provisioning_duration_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
+    __slots__ = ["attempts", "created_at_ms", "deleted_at_ms", "engine", "error_message", "error_summary", "id", "name", "namespace", "owner", "provisioning_duration_ms", "provisioning_started_at_ms", "ready_at_ms", "release", "status", "updated_at_ms", "url"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DELETED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +103,7 @@ class Store(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PROVISIONING_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONING_STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     READY_AT_MS_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -112,12 +120,13 @@ class Store(_message.Message):
     namespace: str
     owner: str
     provisioning_duration_ms: int
+    provisioning_started_at_ms: int
     ready_at_ms: int
     release: str
     status: StoreStatus
     updated_at_ms: int
     url: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ..., error_summary: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., engine: _Optional[str] = ..., status: _Optional[_Union[StoreStatus, str]] = ..., url: _Optional[str] = ..., namespace: _Optional[str] = ..., error_message: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., ready_at_ms: _Optional[int] = ..., deleted_at_ms: _Optional[int] = ..., provisioning_duration_ms: _Optional[int] = ..., release: _Optional[str] = ..., owner: _Optional[str] = ..., error_summary: _Optional[str] = ..., provisioning_started_at_ms: _Optional[int] = ...) -> None: ...
 
 class StoreEvent(_message.Message):
     __slots__ = ["action", "audit_id", "from_status", "step", "store", "time_ms", "to_status"]
@@ -131,11 +140,11 @@ class StoreEvent(_message.Message):
     action: str
     audit_id: int
     from_status: StoreStatus
-    step: str
+    step: ProvisioningStep
     store: Store
     time_ms: int
     to_status: StoreStatus
-    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ..., step: _Optional[str] = ...) -> None: ...
+    def __init__(self, store: _Optional[_Union[Store, _Mapping]] = ..., from_status: _Optional[_Union[StoreStatus, str]] = ..., to_status: _Optional[_Union[StoreStatus, str]] = ..., action: _Optional[str] = ..., audit_id: _Optional[int] = ..., time_ms: _Optional[int] = ..., step: _Optional[_Union[ProvisioningStep, str]] = ...) -> None: ...
 
 class WatchStoresRequest(_message.Message):
     __slots__ = ["after_audit_id", "include_progress", "store_id"]
@@ -148,4 +157,7 @@ class WatchStoresRequest(_message.Message):
     def __init__(self, store_id: _Optional[str] = ..., after_audit_id: _Optional[int] = ..., include_progress: bool = ...) -> None: ...
 
 class StoreStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ProvisioningStep(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
