@@ -71,7 +71,7 @@ public final class ControlPlane: Sendable {
         self.maxLiveStores = Atomic(maxLiveStores)
         self.startedAt = .now
         // Serializing a message of strings, a bool and numbers cannot fail.
-        self.healthAnswer = try! HealthAnswer(Self.health(info, problem: "", uptime: 0))
+        self.healthAnswer = try! HealthAnswer(Self.health(info, deadline: provisioner.deadline, problem: "", uptime: 0))
         self.logger = logger
     }
 
@@ -93,10 +93,12 @@ public final class ControlPlane: Sendable {
     /// Readiness and identity: NOT_SERVING while the database does not answer
     /// (``DatabaseAvailability``'s last check). Touches no database, so it stays cheap.
     public func health() -> Storeplatform_V1_HealthResponse {
-        Self.health(info, problem: databaseAvailability.problem, uptime: uptimeSeconds)
+        Self.health(info, deadline: provisioner.deadline, problem: databaseAvailability.problem, uptime: uptimeSeconds)
     }
 
-    private static func health(_ info: DaemonInfo, problem: String, uptime: Double) -> Storeplatform_V1_HealthResponse {
+    private static func health(
+        _ info: DaemonInfo, deadline: Duration, problem: String, uptime: Double
+    ) -> Storeplatform_V1_HealthResponse {
         var response = Storeplatform_V1_HealthResponse()
         response.status = problem.isEmpty ? "SERVING" : "NOT_SERVING"
         response.databaseProblem = problem
@@ -106,7 +108,7 @@ public final class ControlPlane: Sendable {
         response.clusterSimulated = info.clusterSimulated
         response.startedAtMs = info.startedAtMilliseconds
         response.database = info.database
-        response.provisionDeadlineMs = provisioner.deadline.wholeMilliseconds
+        response.provisionDeadlineMs = deadline.wholeMilliseconds
         return response
     }
 
