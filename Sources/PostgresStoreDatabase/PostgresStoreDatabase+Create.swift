@@ -12,7 +12,7 @@ extension PostgresStoreDatabase {
     ) async throws -> CreateOutcome {
         try store.requireNew()
         let key = storedIdempotencyKey(idempotencyKey)
-        let row = PostgresStoreRow(store, requestedBy: requestedBy, idempotencyKey: key)
+        let row = PostgresStoreRow.postgres(store, requestedBy: requestedBy, idempotencyKey: key)
         let logger = self.logger
         return try await auditWrite { connection in
             // Creates (and imports), in every process, take their turn here; the
@@ -65,7 +65,7 @@ extension PostgresStoreDatabase {
             while start < stores.endIndex {
                 let chunk = stores[start..<min(start + 500, stores.endIndex)]
                 start = chunk.endIndex
-                let rows = chunk.map { PostgresStoreRow($0, requestedBy: actor, idempotencyKey: nil) }
+                let rows = chunk.map { PostgresStoreRow.postgres($0, requestedBy: actor, idempotencyKey: nil) }
                 do {
                     try await connection.run(PostgresStoreRow.insertQuery(rows), logger: logger)
                 } catch let error as PSQLError where Self.isLiveNameViolation(error) {

@@ -47,7 +47,7 @@ extension PostgresStoreDatabase {
     private static func save(
         _ store: Store, replacing row: PostgresStoreRow, _ connection: PostgresConnection, logger: Logger
     ) async throws -> Store {
-        let updated = PostgresStoreRow(store, requestedBy: row.requestedBy, idempotencyKey: row.idempotencyKey)
+        let updated = PostgresStoreRow.postgres(store, requestedBy: row.requestedBy, idempotencyKey: row.idempotencyKey)
         do {
             try await updated.update(on: connection, logger: logger)
         } catch let error as PSQLError where isLiveNameViolation(error) {
