@@ -68,7 +68,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
     }
 
-    private var database: any StoreDatabase { provisioner.database }
+    var database: any StoreDatabase { provisioner.database }
 
     /// The service that keeps this replica's limits at what UpdateLimits stored.
     public func makeLimitsFollower() -> LimitsFollower {
@@ -253,13 +253,19 @@ public final class ControlPlane: Sendable {
 
     /// GetStore's store: by id (any status), or the live store with that name.
     private func requestedStore(_ request: Storeplatform_V1_GetStoreRequest) async throws -> Store {
-        switch (request.id.isEmpty, request.name.isEmpty) {
+        try await requestedStore(id: request.id, name: request.name)
+    }
+
+    /// The store a request names: by `id` (any status), or the live store named
+    /// `name`; exactly one of them given (INVALID_ARGUMENT otherwise).
+    func requestedStore(id: String, name: String) async throws -> Store {
+        switch (id.isEmpty, name.isEmpty) {
         case (false, true):
-            return try await existingStore(request.id)
+            return try await existingStore(id)
         case (true, false):
-            guard let store = try await database.liveStore(named: request.name) else {
+            guard let store = try await database.liveStore(named: name) else {
                 throw PlatformError(
-                    .notFound, "no live store is named \(request.name.quotedForMessage); a deleted store is found by its id only"
+                    .notFound, "no live store is named \(name.quotedForMessage); a deleted store is found by its id only"
                 )
             }
             return store

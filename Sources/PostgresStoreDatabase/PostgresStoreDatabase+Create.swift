@@ -44,6 +44,7 @@ extension PostgresStoreDatabase {
 
             try await Self.insert(row, connection, logger: logger)
             let saved = try row.store()
+            try await Self.save([.install(of: saved, actor: row.requestedBy)], connection, logger: logger)
             var audit = PostgresAuditRow(
                 store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy, action: .create, message: "",
                 requestID: requestID

@@ -539,8 +539,18 @@ public final class Provisioner: Service, Sendable {
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        let ready = await record(storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)") {
+        // The install is the store's first revision, deployed now (a store recorded
+        // before revisions were gets it here).
+        let installed = StoreRevision(
+            storeID: storeID, revision: max(1, store.revision), version: store.version, status: .deployed,
+            actor: store.owner.isEmpty ? "system" : store.owner,
+            time: now, message: "install"
+        )
+        let ready = await record(
+            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed]
+        ) {
             $0.url = url
+            $0.revision = installed.revision
             if $0.readyAt == nil { $0.readyAt = now }
             if let started = $0.provisioningStartedAt {
                 $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
@@ -744,10 +754,14 @@ public final class Provisioner: Service, Sendable {
         to status: StoreStatus,
         action: AuditAction,
         message: String,
+        revisions: [StoreRevision] = [],
         update: @escaping @Sendable (inout Store) -> Void
     ) async -> Transition? {
         do {
-            return try await commit(storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message, update: update)
+            return try await commit(
+                storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message,
+                revisions: revisions, update: update
+            )
         } catch {
             if error is CancellationError || Task.isCancelled { return nil }
             logger.warning(
@@ -780,11 +794,12 @@ public final class Provisioner: Service, Sendable {
         actor: String,
         message: String = "",
         requestID: String? = nil,
+        revisions: [StoreRevision] = [],
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await database.transition(
             storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, update: update
+            message: message, requestID: requestID, revisions: revisions, update: update
         )
     }
 

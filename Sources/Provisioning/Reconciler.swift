@@ -383,7 +383,7 @@ public final class Reconciler: Service, Sendable {
                     if await provisioner.resumeDeletion(store) {
                         record(store, .deleted, "resumed interrupted deletion")
                     }
-                case .failed, .deleted:
+                case .failed, .deleted, .upgrading:
                     break
                 }
             } catch {

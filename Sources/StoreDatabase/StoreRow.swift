@@ -32,13 +32,17 @@ package struct StoreRow: Sendable, Equatable {
     /// The creator's identity that ownership checks compare (``Store/owner``);
     /// empty for rows from before migration v2.
     package var owner: String
+    /// ``Store/version``; empty in rows from before migration v7 that were not ready.
+    package var version: String
+    /// ``Store/revision``.
+    package var revision: Int
 
     /// A row with every field given.
     package init(
         id: String, name: String, engine: String, status: String, url: String, namespace: String, release: String,
         errorMessage: String, attempts: Int, createdAt: Int64, updatedAt: Int64, readyAt: Int64?, deletedAt: Int64?,
         provisioningDurationMilliseconds: Int64?, provisioningStartedAt: Int64?, requestedBy: String,
-        idempotencyKey: String?, owner: String
+        idempotencyKey: String?, owner: String, version: String, revision: Int
     ) {
         self.id = id
         self.name = name
@@ -58,6 +62,8 @@ package struct StoreRow: Sendable, Equatable {
         self.requestedBy = requestedBy
         self.idempotencyKey = idempotencyKey
         self.owner = owner
+        self.version = version
+        self.revision = revision
     }
 }
 
@@ -91,6 +97,8 @@ extension StoreRow {
         ColumnName(sqlite: "requestedBy", postgres: "requested_by"),
         ColumnName(sqlite: "idempotencyKey", postgres: "idempotency_key"),
         ColumnName(sqlite: "owner", postgres: "owner"),
+        ColumnName(sqlite: "version", postgres: "version"),
+        ColumnName(sqlite: "revision", postgres: "revision"),
     ]
 
     /// A value a write binds to one column.
@@ -108,6 +116,7 @@ extension StoreRow {
             .text(errorMessage), .integer(Int64(attempts)), .integer(createdAt), .integer(updatedAt),
             .optionalInteger(readyAt), .optionalInteger(deletedAt), .optionalInteger(provisioningDurationMilliseconds),
             .optionalInteger(provisioningStartedAt), .text(requestedBy), .optionalText(idempotencyKey), .text(owner),
+            .text(version), .integer(Int64(revision)),
         ]
     }
 
@@ -120,7 +129,8 @@ extension StoreRow {
             readyAt: try row.optionalInteger(11), deletedAt: try row.optionalInteger(12),
             provisioningDurationMilliseconds: try row.optionalInteger(13),
             provisioningStartedAt: try row.optionalInteger(14), requestedBy: try row.text(15),
-            idempotencyKey: try row.optionalText(16), owner: try row.text(17)
+            idempotencyKey: try row.optionalText(16), owner: try row.text(17),
+            version: try row.text(18), revision: Int(try row.integer(19))
         )
     }
 
@@ -149,7 +159,9 @@ extension StoreRow {
             provisioningStartedAt: store.provisioningStartedAt?.millisecondsSince1970,
             requestedBy: storable(StoredText.actor(requestedBy)),
             idempotencyKey: idempotencyKey,
-            owner: store.owner
+            owner: store.owner,
+            version: store.version,
+            revision: store.revision
         )
     }
 
@@ -172,7 +184,9 @@ extension StoreRow {
             deletedAt: deletedAt.map(Date.init(millisecondsSince1970:)),
             provisioningDurationMilliseconds: provisioningDurationMilliseconds,
             provisioningStartedAt: provisioningStartedAt.map(Date.init(millisecondsSince1970:)),
-            owner: owner
+            owner: owner,
+            version: version,
+            revision: revision
         )
     }
 }

@@ -24,7 +24,9 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// Where a store is in its lifecycle. Legal moves:
 /// queued -> provisioning -> ready; provisioning -> failed; failed -> queued (retry);
-/// ready|failed|queued -> deleting -> deleted; deleting -> failed. deleted is terminal.
+/// ready|failed|queued -> deleting -> deleted; deleting -> failed; ready -> upgrading
+/// (an upgrade or rollback) -> ready (done, or undone by the automatic rollback) or
+/// failed (even the rollback failed). deleted is terminal.
 public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -46,6 +48,11 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
 
   /// Gone. Terminal; its name may be reused.
   case deleted // = 6
+
+  /// Its release is being upgraded or rolled back to another revision (UpgradeStore,
+  /// RollbackStore); it ends ready (on the new revision, or back on the old one when
+  /// the change failed and was rolled back) or failed.
+  case upgrading // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -61,6 +68,7 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     case 4: self = .failed
     case 5: self = .deleting
     case 6: self = .deleted
+    case 7: self = .upgrading
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -74,6 +82,7 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     case .failed: return 4
     case .deleting: return 5
     case .deleted: return 6
+    case .upgrading: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -87,73 +96,393 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     .failed,
     .deleting,
     .deleted,
+    .upgrading,
+  ]
+
+}
+
+/// What became of one release of a store.
+public nonisolated enum Storeplatform_V1_RevisionStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The revision the store runs now.
+  case deployed // = 1
+
+  /// Ran once; a later revision replaced it.
+  case superseded // = 2
+
+  /// Never ran: the upgrade or rollback that made it failed (message says why).
+  case failed // = 3
+
+  /// Failed and was undone by the automatic rollback to the revision before it.
+  case rolledBack // = 4
+
+  /// Being installed now (the store is upgrading).
+  case pending // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .deployed
+    case 2: self = .superseded
+    case 3: self = .failed
+    case 4: self = .rolledBack
+    case 5: self = .pending
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .deployed: return 1
+    case .superseded: return 2
+    case .failed: return 3
+    case .rolledBack: return 4
+    case .pending: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Storeplatform_V1_RevisionStatus] = [
+    .unspecified,
+    .deployed,
+    .superseded,
+    .failed,
+    .rolledBack,
+    .pending,
   ]
 
 }
 
 /// A store: one WooCommerce (WordPress + MySQL + WooCommerce) installation in
 /// its own namespace.
-public nonisolated struct Storeplatform_V1_Store: Sendable {
+public nonisolated struct Storeplatform_V1_Store: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unique, immutable identifier chosen by the platform.
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
   /// The DNS-1123 label the user chose; unique among live (not deleted) stores.
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// The store engine: "woocommerce" (available) or "medusa" (not yet).
-  public var engine: String = String()
+  public var engine: String {
+    get {_storage._engine}
+    set {_uniqueStorage()._engine = newValue}
+  }
 
   /// Current lifecycle status.
-  public var status: Storeplatform_V1_StoreStatus = .unspecified
+  public var status: Storeplatform_V1_StoreStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
   /// Public URL of the store; set once it is ready.
-  public var url: String = String()
+  public var url: String {
+    get {_storage._url}
+    set {_uniqueStorage()._url = newValue}
+  }
 
   /// The Kubernetes namespace that holds the store's resources.
-  public var namespace: String = String()
+  public var namespace: String {
+    get {_storage._namespace}
+    set {_uniqueStorage()._namespace = newValue}
+  }
 
   /// Why the store failed (exact driver output, pod reasons, timeout); empty otherwise.
-  public var errorMessage: String = String()
+  public var errorMessage: String {
+    get {_storage._errorMessage}
+    set {_uniqueStorage()._errorMessage = newValue}
+  }
 
   /// How many provisioning attempts have been started (1 after the first).
-  public var attempts: UInt32 = 0
+  public var attempts: UInt32 {
+    get {_storage._attempts}
+    set {_uniqueStorage()._attempts = newValue}
+  }
 
   /// When the store was requested, Unix milliseconds.
-  public var createdAtMs: Int64 = 0
+  public var createdAtMs: Int64 {
+    get {_storage._createdAtMs}
+    set {_uniqueStorage()._createdAtMs = newValue}
+  }
 
   /// When the store last changed, Unix milliseconds.
-  public var updatedAtMs: Int64 = 0
+  public var updatedAtMs: Int64 {
+    get {_storage._updatedAtMs}
+    set {_uniqueStorage()._updatedAtMs = newValue}
+  }
 
   /// When the store first became ready, Unix milliseconds; 0 if never.
-  public var readyAtMs: Int64 = 0
+  public var readyAtMs: Int64 {
+    get {_storage._readyAtMs}
+    set {_uniqueStorage()._readyAtMs = newValue}
+  }
 
   /// When the store was deleted, Unix milliseconds; 0 if not deleted.
-  public var deletedAtMs: Int64 = 0
+  public var deletedAtMs: Int64 {
+    get {_storage._deletedAtMs}
+    set {_uniqueStorage()._deletedAtMs = newValue}
+  }
 
   /// How long the last successful provisioning took, milliseconds; 0 if none.
-  public var provisioningDurationMs: Int64 = 0
+  public var provisioningDurationMs: Int64 {
+    get {_storage._provisioningDurationMs}
+    set {_uniqueStorage()._provisioningDurationMs = newValue}
+  }
 
   /// The Helm release name of the store.
-  public var release: String = String()
+  public var release: String {
+    get {_storage._release}
+    set {_uniqueStorage()._release = newValue}
+  }
 
   /// Who created the store, as the daemon identified the caller: "uid:1001",
   /// "token:ci", "cert:CN=billing,O=Example", "tcp:ADDR" or "http:ADDR". Empty for
   /// stores created before owners were recorded: only admins and operators not
   /// limited to their own stores may change those.
-  public var owner: String = String()
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
 
   /// error_message in one line of at most 100 characters, for lists and cards:
   /// "CrashLoopBackOff: wordpress, exit 1", "not ready after 600 s: …", "helm install
   /// failed: …", else its first clause. Empty when error_message is.
-  public var errorSummary: String = String()
+  public var errorSummary: String {
+    get {_storage._errorSummary}
+    set {_uniqueStorage()._errorSummary = newValue}
+  }
+
+  /// The engine version the store runs (an EngineVersion's name, "6.9-wc10.3"); its
+  /// target while it is upgrading.
+  public var version: String {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// The revision of its release the store runs: 1 after the install, one more after
+  /// each upgrade or rollback (as Helm numbers them); 0 for a store recorded before
+  /// revisions were, until it is ready.
+  public var revision: UInt32 {
+    get {_storage._revision}
+    set {_uniqueStorage()._revision = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One version of an engine the platform can run.
+public nonisolated struct Storeplatform_V1_EngineVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The engine: "woocommerce".
+  public var engine: String = String()
+
+  /// The version's name, as UpgradeStore takes it: "6.9-wc10.3".
+  public var name: String = String()
+
+  /// The WordPress container image, "wordpress:6.9-php8.3-apache".
+  public var wordpressImage: String = String()
+
+  /// The WooCommerce release the setup hook installs, "10.3.5".
+  public var woocommerceVersion: String = String()
+
+  /// The version of the chart that installs it, "0.2.0".
+  public var chartVersion: String = String()
+
+  /// True for the version new stores get.
+  public var isDefault: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListEngineVersionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListEngineVersionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Every version of every available engine, oldest first within an engine.
+  public var versions: [Storeplatform_V1_EngineVersion] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One release of a store: its install, an upgrade or a rollback.
+public nonisolated struct Storeplatform_V1_StoreRevision: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 for the install, then one more for each upgrade or rollback (Helm's numbering).
+  public var revision: UInt32 = 0
+
+  /// The engine version it installs.
+  public var version: String = String()
+
+  public var status: Storeplatform_V1_RevisionStatus = .unspecified
+
+  /// Who asked for it ("system" for the automatic rollback).
+  public var actor: String = String()
+
+  /// When it was made, or last changed status, Unix milliseconds.
+  public var timeMs: Int64 = 0
+
+  /// What happened: "install", "upgrade from 6.8-wc9.8", "rollback to revision 1",
+  /// and for a failed one why it failed and how its rollback went.
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListStoreRevisionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListStoreRevisionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Newest first.
+  public var revisions: [Storeplatform_V1_StoreRevision] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_UpgradeStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  /// Required: the version to run, a name ListEngineVersions lists.
+  public var version: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_UpgradeStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store, now upgrading, with version the target.
+  public var store: Storeplatform_V1_Store {
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
+  }
+  /// Returns true if `store` has been explicitly set.
+  public var hasStore: Bool {self._store != nil}
+  /// Clears the value of `store`. Subsequent reads from it will return its default value.
+  public mutating func clearStore() {self._store = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _store: Storeplatform_V1_Store? = nil
+}
+
+public nonisolated struct Storeplatform_V1_RollbackStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  /// Required: the earlier revision to go back to (ListStoreRevisions); the
+  /// rollback is a new revision with that revision's version.
+  public var revision: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_RollbackStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store, now upgrading, with version the revision's.
+  public var store: Storeplatform_V1_Store {
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
+  }
+  /// Returns true if `store` has been explicitly set.
+  public var hasStore: Bool {self._store != nil}
+  /// Clears the value of `store`. Subsequent reads from it will return its default value.
+  public mutating func clearStore() {self._store = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _store: Storeplatform_V1_Store? = nil
 }
 
 public nonisolated struct Storeplatform_V1_CreateStoreRequest: Sendable {
@@ -372,32 +701,26 @@ public nonisolated struct Storeplatform_V1_WatchStoresRequest: Sendable {
 }
 
 /// One committed status transition of a store.
-public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
+public nonisolated struct Storeplatform_V1_StoreEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The store after the transition.
   public var store: Storeplatform_V1_Store {
-    get {_storage._store ?? Storeplatform_V1_Store()}
-    set {_uniqueStorage()._store = newValue}
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
   }
   /// Returns true if `store` has been explicitly set.
-  public var hasStore: Bool {_storage._store != nil}
+  public var hasStore: Bool {self._store != nil}
   /// Clears the value of `store`. Subsequent reads from it will return its default value.
-  public mutating func clearStore() {_uniqueStorage()._store = nil}
+  public mutating func clearStore() {self._store = nil}
 
   /// Status before the transition (UNSPECIFIED for a new store).
-  public var fromStatus: Storeplatform_V1_StoreStatus {
-    get {_storage._fromStatus}
-    set {_uniqueStorage()._fromStatus = newValue}
-  }
+  public var fromStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// Status after the transition.
-  public var toStatus: Storeplatform_V1_StoreStatus {
-    get {_storage._toStatus}
-    set {_uniqueStorage()._toStatus = newValue}
-  }
+  public var toStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
   /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
@@ -405,35 +728,23 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
   /// provisioning step begins (not a transition: audit_id 0, from and to
   /// provisioning, step set; sent live by the replica that runs the store, never
   /// replayed).
-  public var action: String {
-    get {_storage._action}
-    set {_uniqueStorage()._action = newValue}
-  }
+  public var action: String = String()
 
   /// Audit row id of this transition.
-  public var auditID: Int64 {
-    get {_storage._auditID}
-    set {_uniqueStorage()._auditID = newValue}
-  }
+  public var auditID: Int64 = 0
 
   /// When it was committed, Unix milliseconds.
-  public var timeMs: Int64 {
-    get {_storage._timeMs}
-    set {_uniqueStorage()._timeMs = newValue}
-  }
+  public var timeMs: Int64 = 0
 
   /// For action "progress", the step that began: "namespace", "secret", "install"
   /// or "readiness", in that order; empty otherwise.
-  public var step: String {
-    get {_storage._step}
-    set {_uniqueStorage()._step = newValue}
-  }
+  public var step: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _store: Storeplatform_V1_Store? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -441,12 +752,360 @@ public nonisolated struct Storeplatform_V1_StoreEvent: @unchecked Sendable {
 fileprivate nonisolated let _protobuf_package = "storeplatform.v1"
 
 nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STORE_STATUS_UNSPECIFIED\0\u{1}STORE_STATUS_QUEUED\0\u{1}STORE_STATUS_PROVISIONING\0\u{1}STORE_STATUS_READY\0\u{1}STORE_STATUS_FAILED\0\u{1}STORE_STATUS_DELETING\0\u{1}STORE_STATUS_DELETED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STORE_STATUS_UNSPECIFIED\0\u{1}STORE_STATUS_QUEUED\0\u{1}STORE_STATUS_PROVISIONING\0\u{1}STORE_STATUS_READY\0\u{1}STORE_STATUS_FAILED\0\u{1}STORE_STATUS_DELETING\0\u{1}STORE_STATUS_DELETED\0\u{1}STORE_STATUS_UPGRADING\0")
+}
+
+nonisolated extension Storeplatform_V1_RevisionStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REVISION_STATUS_UNSPECIFIED\0\u{1}REVISION_STATUS_DEPLOYED\0\u{1}REVISION_STATUS_SUPERSEDED\0\u{1}REVISION_STATUS_FAILED\0\u{1}REVISION_STATUS_ROLLED_BACK\0\u{1}REVISION_STATUS_PENDING\0")
 }
 
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0\u{1}version\0\u{1}revision\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _name: String = String()
+    var _engine: String = String()
+    var _status: Storeplatform_V1_StoreStatus = .unspecified
+    var _url: String = String()
+    var _namespace: String = String()
+    var _errorMessage: String = String()
+    var _attempts: UInt32 = 0
+    var _createdAtMs: Int64 = 0
+    var _updatedAtMs: Int64 = 0
+    var _readyAtMs: Int64 = 0
+    var _deletedAtMs: Int64 = 0
+    var _provisioningDurationMs: Int64 = 0
+    var _release: String = String()
+    var _owner: String = String()
+    var _errorSummary: String = String()
+    var _version: String = String()
+    var _revision: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _engine = source._engine
+      _status = source._status
+      _url = source._url
+      _namespace = source._namespace
+      _errorMessage = source._errorMessage
+      _attempts = source._attempts
+      _createdAtMs = source._createdAtMs
+      _updatedAtMs = source._updatedAtMs
+      _readyAtMs = source._readyAtMs
+      _deletedAtMs = source._deletedAtMs
+      _provisioningDurationMs = source._provisioningDurationMs
+      _release = source._release
+      _owner = source._owner
+      _errorSummary = source._errorSummary
+      _version = source._version
+      _revision = source._revision
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._engine) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._namespace) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._errorMessage) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempts) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._createdAtMs) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedAtMs) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._readyAtMs) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._deletedAtMs) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._provisioningDurationMs) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._release) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._errorSummary) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._revision) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._engine.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._engine, fieldNumber: 3)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 4)
+      }
+      if !_storage._url.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._url, fieldNumber: 5)
+      }
+      if !_storage._namespace.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._namespace, fieldNumber: 6)
+      }
+      if !_storage._errorMessage.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._errorMessage, fieldNumber: 7)
+      }
+      if _storage._attempts != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempts, fieldNumber: 8)
+      }
+      if _storage._createdAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdAtMs, fieldNumber: 9)
+      }
+      if _storage._updatedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedAtMs, fieldNumber: 10)
+      }
+      if _storage._readyAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._readyAtMs, fieldNumber: 11)
+      }
+      if _storage._deletedAtMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._deletedAtMs, fieldNumber: 12)
+      }
+      if _storage._provisioningDurationMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._provisioningDurationMs, fieldNumber: 13)
+      }
+      if !_storage._release.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._release, fieldNumber: 14)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 15)
+      }
+      if !_storage._errorSummary.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._errorSummary, fieldNumber: 16)
+      }
+      if !_storage._version.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 17)
+      }
+      if _storage._revision != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._revision, fieldNumber: 18)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_Store, rhs: Storeplatform_V1_Store) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._engine != rhs_storage._engine {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._namespace != rhs_storage._namespace {return false}
+        if _storage._errorMessage != rhs_storage._errorMessage {return false}
+        if _storage._attempts != rhs_storage._attempts {return false}
+        if _storage._createdAtMs != rhs_storage._createdAtMs {return false}
+        if _storage._updatedAtMs != rhs_storage._updatedAtMs {return false}
+        if _storage._readyAtMs != rhs_storage._readyAtMs {return false}
+        if _storage._deletedAtMs != rhs_storage._deletedAtMs {return false}
+        if _storage._provisioningDurationMs != rhs_storage._provisioningDurationMs {return false}
+        if _storage._release != rhs_storage._release {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._errorSummary != rhs_storage._errorSummary {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._revision != rhs_storage._revision {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_EngineVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EngineVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}engine\0\u{1}name\0\u{3}wordpress_image\0\u{3}woocommerce_version\0\u{3}chart_version\0\u{3}is_default\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.engine) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.wordpressImage) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.woocommerceVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.chartVersion) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.isDefault) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.engine.isEmpty {
+      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.wordpressImage.isEmpty {
+      try visitor.visitSingularStringField(value: self.wordpressImage, fieldNumber: 3)
+    }
+    if !self.woocommerceVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.woocommerceVersion, fieldNumber: 4)
+    }
+    if !self.chartVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.chartVersion, fieldNumber: 5)
+    }
+    if self.isDefault != false {
+      try visitor.visitSingularBoolField(value: self.isDefault, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_EngineVersion, rhs: Storeplatform_V1_EngineVersion) -> Bool {
+    if lhs.engine != rhs.engine {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.wordpressImage != rhs.wordpressImage {return false}
+    if lhs.woocommerceVersion != rhs.woocommerceVersion {return false}
+    if lhs.chartVersion != rhs.chartVersion {return false}
+    if lhs.isDefault != rhs.isDefault {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListEngineVersionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngineVersionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListEngineVersionsRequest, rhs: Storeplatform_V1_ListEngineVersionsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListEngineVersionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngineVersionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.versions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.versions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListEngineVersionsResponse, rhs: Storeplatform_V1_ListEngineVersionsResponse) -> Bool {
+    if lhs.versions != rhs.versions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_StoreRevision: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoreRevision"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{1}version\0\u{1}status\0\u{1}actor\0\u{3}time_ms\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.revision != 0 {
+      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 4)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 5)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_StoreRevision, rhs: Storeplatform_V1_StoreRevision) -> Bool {
+    if lhs.revision != rhs.revision {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListStoreRevisionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListStoreRevisionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -456,20 +1115,6 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.engine) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.url) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.errorMessage) }()
-      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.attempts) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdAtMs) }()
-      case 10: try { try decoder.decodeSingularInt64Field(value: &self.updatedAtMs) }()
-      case 11: try { try decoder.decodeSingularInt64Field(value: &self.readyAtMs) }()
-      case 12: try { try decoder.decodeSingularInt64Field(value: &self.deletedAtMs) }()
-      case 13: try { try decoder.decodeSingularInt64Field(value: &self.provisioningDurationMs) }()
-      case 14: try { try decoder.decodeSingularStringField(value: &self.release) }()
-      case 15: try { try decoder.decodeSingularStringField(value: &self.owner) }()
-      case 16: try { try decoder.decodeSingularStringField(value: &self.errorSummary) }()
       default: break
       }
     }
@@ -482,68 +1127,190 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
     }
-    if !self.engine.isEmpty {
-      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 3)
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListStoreRevisionsRequest, rhs: Storeplatform_V1_ListStoreRevisionsRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListStoreRevisionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListStoreRevisionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revisions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.revisions) }()
+      default: break
+      }
     }
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 4)
-    }
-    if !self.url.isEmpty {
-      try visitor.visitSingularStringField(value: self.url, fieldNumber: 5)
-    }
-    if !self.namespace.isEmpty {
-      try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 6)
-    }
-    if !self.errorMessage.isEmpty {
-      try visitor.visitSingularStringField(value: self.errorMessage, fieldNumber: 7)
-    }
-    if self.attempts != 0 {
-      try visitor.visitSingularUInt32Field(value: self.attempts, fieldNumber: 8)
-    }
-    if self.createdAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.createdAtMs, fieldNumber: 9)
-    }
-    if self.updatedAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.updatedAtMs, fieldNumber: 10)
-    }
-    if self.readyAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.readyAtMs, fieldNumber: 11)
-    }
-    if self.deletedAtMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.deletedAtMs, fieldNumber: 12)
-    }
-    if self.provisioningDurationMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.provisioningDurationMs, fieldNumber: 13)
-    }
-    if !self.release.isEmpty {
-      try visitor.visitSingularStringField(value: self.release, fieldNumber: 14)
-    }
-    if !self.owner.isEmpty {
-      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 15)
-    }
-    if !self.errorSummary.isEmpty {
-      try visitor.visitSingularStringField(value: self.errorSummary, fieldNumber: 16)
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.revisions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.revisions, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Storeplatform_V1_Store, rhs: Storeplatform_V1_Store) -> Bool {
+  public static func ==(lhs: Storeplatform_V1_ListStoreRevisionsResponse, rhs: Storeplatform_V1_ListStoreRevisionsResponse) -> Bool {
+    if lhs.revisions != rhs.revisions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_UpgradeStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpgradeStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_UpgradeStoreRequest, rhs: Storeplatform_V1_UpgradeStoreRequest) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.name != rhs.name {return false}
-    if lhs.engine != rhs.engine {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.url != rhs.url {return false}
-    if lhs.namespace != rhs.namespace {return false}
-    if lhs.errorMessage != rhs.errorMessage {return false}
-    if lhs.attempts != rhs.attempts {return false}
-    if lhs.createdAtMs != rhs.createdAtMs {return false}
-    if lhs.updatedAtMs != rhs.updatedAtMs {return false}
-    if lhs.readyAtMs != rhs.readyAtMs {return false}
-    if lhs.deletedAtMs != rhs.deletedAtMs {return false}
-    if lhs.provisioningDurationMs != rhs.provisioningDurationMs {return false}
-    if lhs.release != rhs.release {return false}
-    if lhs.owner != rhs.owner {return false}
-    if lhs.errorSummary != rhs.errorSummary {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_UpgradeStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpgradeStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_UpgradeStoreResponse, rhs: Storeplatform_V1_UpgradeStoreResponse) -> Bool {
+    if lhs._store != rhs._store {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_RollbackStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RollbackStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}revision\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.revision != 0 {
+      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_RollbackStoreRequest, rhs: Storeplatform_V1_RollbackStoreRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.revision != rhs.revision {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_RollbackStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RollbackStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_RollbackStoreResponse, rhs: Storeplatform_V1_RollbackStoreResponse) -> Bool {
+    if lhs._store != rhs._store {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -934,109 +1701,61 @@ nonisolated extension Storeplatform_V1_StoreEvent: SwiftProtobuf.Message, SwiftP
   public static let protoMessageName: String = _protobuf_package + ".StoreEvent"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0\u{3}from_status\0\u{3}to_status\0\u{1}action\0\u{3}audit_id\0\u{3}time_ms\0\u{1}step\0")
 
-  fileprivate class _StorageClass {
-    var _store: Storeplatform_V1_Store? = nil
-    var _fromStatus: Storeplatform_V1_StoreStatus = .unspecified
-    var _toStatus: Storeplatform_V1_StoreStatus = .unspecified
-    var _action: String = String()
-    var _auditID: Int64 = 0
-    var _timeMs: Int64 = 0
-    var _step: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _store = source._store
-      _fromStatus = source._fromStatus
-      _toStatus = source._toStatus
-      _action = source._action
-      _auditID = source._auditID
-      _timeMs = source._timeMs
-      _step = source._step
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._store) }()
-        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._fromStatus) }()
-        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._toStatus) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._action) }()
-        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._auditID) }()
-        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._timeMs) }()
-        case 7: try { try decoder.decodeSingularStringField(value: &_storage._step) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.fromStatus) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.toStatus) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.auditID) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.step) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._store {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if _storage._fromStatus != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._fromStatus, fieldNumber: 2)
-      }
-      if _storage._toStatus != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._toStatus, fieldNumber: 3)
-      }
-      if !_storage._action.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._action, fieldNumber: 4)
-      }
-      if _storage._auditID != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._auditID, fieldNumber: 5)
-      }
-      if _storage._timeMs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._timeMs, fieldNumber: 6)
-      }
-      if !_storage._step.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._step, fieldNumber: 7)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.fromStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.fromStatus, fieldNumber: 2)
+    }
+    if self.toStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.toStatus, fieldNumber: 3)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 4)
+    }
+    if self.auditID != 0 {
+      try visitor.visitSingularInt64Field(value: self.auditID, fieldNumber: 5)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 6)
+    }
+    if !self.step.isEmpty {
+      try visitor.visitSingularStringField(value: self.step, fieldNumber: 7)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Storeplatform_V1_StoreEvent, rhs: Storeplatform_V1_StoreEvent) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._store != rhs_storage._store {return false}
-        if _storage._fromStatus != rhs_storage._fromStatus {return false}
-        if _storage._toStatus != rhs_storage._toStatus {return false}
-        if _storage._action != rhs_storage._action {return false}
-        if _storage._auditID != rhs_storage._auditID {return false}
-        if _storage._timeMs != rhs_storage._timeMs {return false}
-        if _storage._step != rhs_storage._step {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._store != rhs._store {return false}
+    if lhs.fromStatus != rhs.fromStatus {return false}
+    if lhs.toStatus != rhs.toStatus {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.auditID != rhs.auditID {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.step != rhs.step {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

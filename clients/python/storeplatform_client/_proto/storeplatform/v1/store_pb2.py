@@ -13,41 +13,63 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/store.proto\x12\x10storeplatform.v1\"\xdc\x02\n\x05Store\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x15\n\rupdated_at_ms\x18\n \x01(\x03\x12\x13\n\x0bready_at_ms\x18\x0b \x01(\x03\x12\x15\n\rdeleted_at_ms\x18\x0c \x01(\x03\x12 \n\x18provisioning_duration_ms\x18\r \x01(\x03\x12\x0f\n\x07release\x18\x0e \x01(\t\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x15\n\rerror_summary\x18\x10 \x01(\t\"2\n\x12\x43reateStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"+\n\x0fGetStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"k\n\x11ListStoresRequest\x12/\n\x08statuses\x18\x01 \x03(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.storeplatform.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44\x65leteStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x13\x44\x65leteStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x1f\n\x11RetryStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x12RetryStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"X\n\x12WatchStoresRequest\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_audit_id\x18\x02 \x01(\x03\x12\x18\n\x10include_progress\x18\x03 \x01(\x08\"\xdb\x01\n\nStoreEvent\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08\x61udit_id\x18\x05 \x01(\x03\x12\x0f\n\x07time_ms\x18\x06 \x01(\x03\x12\x0c\n\x04step\x18\x07 \x01(\t*\xc9\x01\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STORE_STATUS_QUEUED\x10\x01\x12\x1d\n\x19STORE_STATUS_PROVISIONING\x10\x02\x12\x16\n\x12STORE_STATUS_READY\x10\x03\x12\x17\n\x13STORE_STATUS_FAILED\x10\x04\x12\x19\n\x15STORE_STATUS_DELETING\x10\x05\x12\x18\n\x14STORE_STATUS_DELETED\x10\x06\x32\xa0\x04\n\x0cStoreService\x12Z\n\x0b\x43reateStore\x12$.storeplatform.v1.CreateStoreRequest\x1a%.storeplatform.v1.CreateStoreResponse\x12Q\n\x08GetStore\x12!.storeplatform.v1.GetStoreRequest\x1a\".storeplatform.v1.GetStoreResponse\x12W\n\nListStores\x12#.storeplatform.v1.ListStoresRequest\x1a$.storeplatform.v1.ListStoresResponse\x12Z\n\x0b\x44\x65leteStore\x12$.storeplatform.v1.DeleteStoreRequest\x1a%.storeplatform.v1.DeleteStoreResponse\x12W\n\nRetryStore\x12#.storeplatform.v1.RetryStoreRequest\x1a$.storeplatform.v1.RetryStoreResponse\x12S\n\x0bWatchStores\x12$.storeplatform.v1.WatchStoresRequest\x1a\x1c.storeplatform.v1.StoreEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/store.proto\x12\x10storeplatform.v1\"\xff\x02\n\x05Store\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x15\n\rupdated_at_ms\x18\n \x01(\x03\x12\x13\n\x0bready_at_ms\x18\x0b \x01(\x03\x12\x15\n\rdeleted_at_ms\x18\x0c \x01(\x03\x12 \n\x18provisioning_duration_ms\x18\r \x01(\x03\x12\x0f\n\x07release\x18\x0e \x01(\t\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x15\n\rerror_summary\x18\x10 \x01(\t\x12\x0f\n\x07version\x18\x11 \x01(\t\x12\x10\n\x08revision\x18\x12 \x01(\r\"\x8e\x01\n\rEngineVersion\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fwordpress_image\x18\x03 \x01(\t\x12\x1b\n\x13woocommerce_version\x18\x04 \x01(\t\x12\x15\n\rchart_version\x18\x05 \x01(\t\x12\x12\n\nis_default\x18\x06 \x01(\x08\"\x1b\n\x19ListEngineVersionsRequest\"O\n\x1aListEngineVersionsResponse\x12\x31\n\x08versions\x18\x01 \x03(\x0b\x32\x1f.storeplatform.v1.EngineVersion\"\x95\x01\n\rStoreRevision\x12\x10\n\x08revision\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .storeplatform.v1.RevisionStatus\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0f\n\x07time_ms\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"5\n\x19ListStoreRevisionsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x1aListStoreRevisionsResponse\x12\x32\n\trevisions\x18\x01 \x03(\x0b\x32\x1f.storeplatform.v1.StoreRevision\"@\n\x13UpgradeStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\">\n\x14UpgradeStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"B\n\x14RollbackStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\r\"?\n\x15RollbackStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"2\n\x12\x43reateStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"+\n\x0fGetStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"k\n\x11ListStoresRequest\x12/\n\x08statuses\x18\x01 \x03(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.storeplatform.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44\x65leteStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x13\x44\x65leteStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x1f\n\x11RetryStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x12RetryStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"X\n\x12WatchStoresRequest\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_audit_id\x18\x02 \x01(\x03\x12\x18\n\x10include_progress\x18\x03 \x01(\x08\"\xdb\x01\n\nStoreEvent\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08\x61udit_id\x18\x05 \x01(\x03\x12\x0f\n\x07time_ms\x18\x06 \x01(\x03\x12\x0c\n\x04step\x18\x07 \x01(\t*\xe5\x01\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STORE_STATUS_QUEUED\x10\x01\x12\x1d\n\x19STORE_STATUS_PROVISIONING\x10\x02\x12\x16\n\x12STORE_STATUS_READY\x10\x03\x12\x17\n\x13STORE_STATUS_FAILED\x10\x04\x12\x19\n\x15STORE_STATUS_DELETING\x10\x05\x12\x18\n\x14STORE_STATUS_DELETED\x10\x06\x12\x1a\n\x16STORE_STATUS_UPGRADING\x10\x07*\xc9\x01\n\x0eRevisionStatus\x12\x1f\n\x1bREVISION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18REVISION_STATUS_DEPLOYED\x10\x01\x12\x1e\n\x1aREVISION_STATUS_SUPERSEDED\x10\x02\x12\x1a\n\x16REVISION_STATUS_FAILED\x10\x03\x12\x1f\n\x1bREVISION_STATUS_ROLLED_BACK\x10\x04\x12\x1b\n\x17REVISION_STATUS_PENDING\x10\x05\x32\xc3\x07\n\x0cStoreService\x12Z\n\x0b\x43reateStore\x12$.storeplatform.v1.CreateStoreRequest\x1a%.storeplatform.v1.CreateStoreResponse\x12Q\n\x08GetStore\x12!.storeplatform.v1.GetStoreRequest\x1a\".storeplatform.v1.GetStoreResponse\x12W\n\nListStores\x12#.storeplatform.v1.ListStoresRequest\x1a$.storeplatform.v1.ListStoresResponse\x12Z\n\x0b\x44\x65leteStore\x12$.storeplatform.v1.DeleteStoreRequest\x1a%.storeplatform.v1.DeleteStoreResponse\x12W\n\nRetryStore\x12#.storeplatform.v1.RetryStoreRequest\x1a$.storeplatform.v1.RetryStoreResponse\x12S\n\x0bWatchStores\x12$.storeplatform.v1.WatchStoresRequest\x1a\x1c.storeplatform.v1.StoreEvent0\x01\x12o\n\x12ListEngineVersions\x12+.storeplatform.v1.ListEngineVersionsRequest\x1a,.storeplatform.v1.ListEngineVersionsResponse\x12o\n\x12ListStoreRevisions\x12+.storeplatform.v1.ListStoreRevisionsRequest\x1a,.storeplatform.v1.ListStoreRevisionsResponse\x12]\n\x0cUpgradeStore\x12%.storeplatform.v1.UpgradeStoreRequest\x1a&.storeplatform.v1.UpgradeStoreResponse\x12`\n\rRollbackStore\x12&.storeplatform.v1.RollbackStoreRequest\x1a\'.storeplatform.v1.RollbackStoreResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storeplatform_client._proto.storeplatform.v1.store_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _STORESTATUS._serialized_start=1323
-  _STORESTATUS._serialized_end=1524
+  _STORESTATUS._serialized_start=2165
+  _STORESTATUS._serialized_end=2394
+  _REVISIONSTATUS._serialized_start=2397
+  _REVISIONSTATUS._serialized_end=2598
   _STORE._serialized_start=51
-  _STORE._serialized_end=399
-  _CREATESTOREREQUEST._serialized_start=401
-  _CREATESTOREREQUEST._serialized_end=451
-  _CREATESTORERESPONSE._serialized_start=453
-  _CREATESTORERESPONSE._serialized_end=514
-  _GETSTOREREQUEST._serialized_start=516
-  _GETSTOREREQUEST._serialized_end=559
-  _GETSTORERESPONSE._serialized_start=561
-  _GETSTORERESPONSE._serialized_end=619
-  _LISTSTORESREQUEST._serialized_start=621
-  _LISTSTORESREQUEST._serialized_end=728
-  _LISTSTORESRESPONSE._serialized_start=730
-  _LISTSTORESRESPONSE._serialized_end=816
-  _DELETESTOREREQUEST._serialized_start=818
-  _DELETESTOREREQUEST._serialized_end=850
-  _DELETESTORERESPONSE._serialized_start=852
-  _DELETESTORERESPONSE._serialized_end=913
-  _RETRYSTOREREQUEST._serialized_start=915
-  _RETRYSTOREREQUEST._serialized_end=946
-  _RETRYSTORERESPONSE._serialized_start=948
-  _RETRYSTORERESPONSE._serialized_end=1008
-  _WATCHSTORESREQUEST._serialized_start=1010
-  _WATCHSTORESREQUEST._serialized_end=1098
-  _STOREEVENT._serialized_start=1101
-  _STOREEVENT._serialized_end=1320
-  _STORESERVICE._serialized_start=1527
-  _STORESERVICE._serialized_end=2071
+  _STORE._serialized_end=434
+  _ENGINEVERSION._serialized_start=437
+  _ENGINEVERSION._serialized_end=579
+  _LISTENGINEVERSIONSREQUEST._serialized_start=581
+  _LISTENGINEVERSIONSREQUEST._serialized_end=608
+  _LISTENGINEVERSIONSRESPONSE._serialized_start=610
+  _LISTENGINEVERSIONSRESPONSE._serialized_end=689
+  _STOREREVISION._serialized_start=692
+  _STOREREVISION._serialized_end=841
+  _LISTSTOREREVISIONSREQUEST._serialized_start=843
+  _LISTSTOREREVISIONSREQUEST._serialized_end=896
+  _LISTSTOREREVISIONSRESPONSE._serialized_start=898
+  _LISTSTOREREVISIONSRESPONSE._serialized_end=978
+  _UPGRADESTOREREQUEST._serialized_start=980
+  _UPGRADESTOREREQUEST._serialized_end=1044
+  _UPGRADESTORERESPONSE._serialized_start=1046
+  _UPGRADESTORERESPONSE._serialized_end=1108
+  _ROLLBACKSTOREREQUEST._serialized_start=1110
+  _ROLLBACKSTOREREQUEST._serialized_end=1176
+  _ROLLBACKSTORERESPONSE._serialized_start=1178
+  _ROLLBACKSTORERESPONSE._serialized_end=1241
+  _CREATESTOREREQUEST._serialized_start=1243
+  _CREATESTOREREQUEST._serialized_end=1293
+  _CREATESTORERESPONSE._serialized_start=1295
+  _CREATESTORERESPONSE._serialized_end=1356
+  _GETSTOREREQUEST._serialized_start=1358
+  _GETSTOREREQUEST._serialized_end=1401
+  _GETSTORERESPONSE._serialized_start=1403
+  _GETSTORERESPONSE._serialized_end=1461
+  _LISTSTORESREQUEST._serialized_start=1463
+  _LISTSTORESREQUEST._serialized_end=1570
+  _LISTSTORESRESPONSE._serialized_start=1572
+  _LISTSTORESRESPONSE._serialized_end=1658
+  _DELETESTOREREQUEST._serialized_start=1660
+  _DELETESTOREREQUEST._serialized_end=1692
+  _DELETESTORERESPONSE._serialized_start=1694
+  _DELETESTORERESPONSE._serialized_end=1755
+  _RETRYSTOREREQUEST._serialized_start=1757
+  _RETRYSTOREREQUEST._serialized_end=1788
+  _RETRYSTORERESPONSE._serialized_start=1790
+  _RETRYSTORERESPONSE._serialized_end=1850
+  _WATCHSTORESREQUEST._serialized_start=1852
+  _WATCHSTORESREQUEST._serialized_end=1940
+  _STOREEVENT._serialized_start=1943
+  _STOREEVENT._serialized_end=2162
+  _STORESERVICE._serialized_start=2601
+  _STORESERVICE._serialized_end=3564
 # @@protoc_insertion_point(module_scope)
