@@ -46,6 +46,12 @@ extension ControlPlane {
         router.unary(M.StoreService.listStoreRevisions) { [self] (request: Storeplatform_V1_ListStoreRevisionsRequest, context) in
             try await listStoreRevisions(request, Self.call(context))
         }
+        router.unary(M.StoreService.upgradeStore) { [self] (request: Storeplatform_V1_UpgradeStoreRequest, context) in
+            try await upgradeStore(request, Self.call(context))
+        }
+        router.unary(M.StoreService.rollbackStore) { [self] (request: Storeplatform_V1_RollbackStoreRequest, context) in
+            try await rollbackStore(request, Self.call(context))
+        }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
             let watch = try await watchStores(request, Self.call(context))

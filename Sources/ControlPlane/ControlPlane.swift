@@ -330,6 +330,37 @@ public final class ControlPlane: Sendable {
         return response
     }
 
+    /// Starts upgrading a ready store (by id, or a live store's name) to another
+    /// engine version; the caller must be an operator that may change the store.
+    public func upgradeStore(
+        _ request: Storeplatform_V1_UpgradeStoreRequest, _ call: CallContext
+    ) async throws -> Storeplatform_V1_UpgradeStoreResponse {
+        try authorize(.operator, call.caller, "UpgradeStore")
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
+        let store = try await requestedStore(id: request.id, name: request.name)
+        try await authorizeChange(of: store.id, by: call.caller, "UpgradeStore")
+        var response = Storeplatform_V1_UpgradeStoreResponse()
+        response.store = try await provisioner.upgrade(
+            storeID: store.id, to: request.version, actor: call.caller.description, requestID: call.requestID
+        ).proto
+        return response
+    }
+
+    /// Starts rolling a ready store back to an earlier revision, as a new revision.
+    public func rollbackStore(
+        _ request: Storeplatform_V1_RollbackStoreRequest, _ call: CallContext
+    ) async throws -> Storeplatform_V1_RollbackStoreResponse {
+        try authorize(.operator, call.caller, "RollbackStore")
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
+        let store = try await requestedStore(id: request.id, name: request.name)
+        try await authorizeChange(of: store.id, by: call.caller, "RollbackStore")
+        var response = Storeplatform_V1_RollbackStoreResponse()
+        response.store = try await provisioner.rollback(
+            storeID: store.id, to: Int(request.revision), actor: call.caller.description, requestID: call.requestID
+        ).proto
+        return response
+    }
+
     /// What ``watchStores(_:_:)`` checks before subscribing (the rate limit,
     /// and that a named store exists), without subscribing; the named store.
     public func checkWatch(_ request: Storeplatform_V1_WatchStoresRequest, _ call: CallContext) async throws -> Store? {

@@ -181,6 +181,7 @@ extension PostgresStoreDatabase {
                 actor TEXT NOT NULL,
                 time BIGINT NOT NULL,
                 message TEXT NOT NULL,
+                rollback_to BIGINT,
                 PRIMARY KEY (store_id, revision)
             )
             """,

@@ -18,8 +18,14 @@ public struct StoreRevision: Sendable, Equatable {
     /// What it was ("install", "upgrade from 6.8-wc9.8", "rollback to revision 1")
     /// and, once failed, why and how its rollback went.
     public var message: String
+    /// For a rollback, the earlier revision it brings back; nil for an install or upgrade.
+    public var rollbackTo: Int?
 
-    public init(storeID: String, revision: Int, version: String, status: RevisionStatus, actor: String, time: Date, message: String) {
+    public init(
+        storeID: String, revision: Int, version: String, status: RevisionStatus, actor: String, time: Date, message: String,
+        rollbackTo: Int? = nil
+    ) {
+        self.rollbackTo = rollbackTo
         self.storeID = storeID
         self.revision = revision
         self.version = version

@@ -159,6 +159,7 @@ extension SQLiteStoreDatabase {
                 actor TEXT NOT NULL,
                 time INTEGER NOT NULL,
                 message TEXT NOT NULL,
+                rollbackTo INTEGER,
                 PRIMARY KEY (storeId, revision)
             )
             """)

@@ -7,7 +7,7 @@ extension SQLiteStoreDatabase {
         try await read { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT revision, version, status, actor, time, message FROM store_revision
+                    SELECT revision, version, status, actor, time, message, rollbackTo FROM store_revision
                     WHERE storeId = ? ORDER BY revision DESC
                     """),
                 arguments: [storeID]
@@ -19,7 +19,7 @@ extension SQLiteStoreDatabase {
                 }
                 return StoreRevision(
                     storeID: storeID, revision: row[0], version: row[1], status: revisionStatus, actor: row[3],
-                    time: Date(millisecondsSince1970: row[4]), message: row[5]
+                    time: Date(millisecondsSince1970: row[4]), message: row[5], rollbackTo: row[6]
                 )
             }
         }
@@ -29,11 +29,12 @@ extension SQLiteStoreDatabase {
     static func save(_ revisions: [StoreRevision], _ db: Database) throws {
         for revision in revisions {
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO store_revision (storeId, revision, version, status, actor, time, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO store_revision (storeId, revision, version, status, actor, time, message, rollbackTo)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     revision.storeID, revision.revision, revision.version, revision.status.rawValue,
                     StoredText.actor(revision.actor), revision.time.millisecondsSince1970, StoredText.message(revision.message),
+                    revision.rollbackTo,
                 ])
         }
     }
