@@ -605,7 +605,8 @@ struct  Storeplatform__V1__StoreEvent
   Storeplatform__V1__StoreStatus to_status;
   /*
    * What caused it: "create", "provision", "ready", "fail", "retry", "delete",
-   * "deleted", "recovery", "reconcile"; or "current" for the state a watch of
+   * "deleted", "recovery", "reconcile", "upgrade", "rollback", "upgraded",
+   * "rolled-back" (an upgrade or rollback failed and was undone); or "current" for the state a watch of
    * one store starts with (not a transition; audit_id is 0); or "progress" when a
    * provisioning step begins (not a transition: audit_id 0, from and to
    * provisioning, step set; sent live by the replica that runs the store, never
