@@ -335,10 +335,7 @@ public final class ControlPlane: Sendable {
     public func upgradeStore(
         _ request: Storeplatform_V1_UpgradeStoreRequest, _ call: CallContext
     ) async throws -> Storeplatform_V1_UpgradeStoreResponse {
-        try authorize(.operator, call.caller, "UpgradeStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
-        let store = try await requestedStore(id: request.id, name: request.name)
-        try await authorizeChange(of: store.id, by: call.caller, "UpgradeStore")
+        let store = try await storeToChange(id: request.id, name: request.name, by: call.caller, "UpgradeStore")
         var response = Storeplatform_V1_UpgradeStoreResponse()
         response.store = try await provisioner.upgrade(
             storeID: store.id, to: request.version, actor: call.caller.description, requestID: call.requestID
@@ -350,15 +347,22 @@ public final class ControlPlane: Sendable {
     public func rollbackStore(
         _ request: Storeplatform_V1_RollbackStoreRequest, _ call: CallContext
     ) async throws -> Storeplatform_V1_RollbackStoreResponse {
-        try authorize(.operator, call.caller, "RollbackStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
-        let store = try await requestedStore(id: request.id, name: request.name)
-        try await authorizeChange(of: store.id, by: call.caller, "RollbackStore")
+        let store = try await storeToChange(id: request.id, name: request.name, by: call.caller, "RollbackStore")
         var response = Storeplatform_V1_RollbackStoreResponse()
         response.store = try await provisioner.rollback(
             storeID: store.id, to: Int(request.revision), actor: call.caller.description, requestID: call.requestID
         ).proto
         return response
+    }
+
+    /// The store an operator's change names (by id, or a live store's name), once the
+    /// caller's role, its rate and its right to change that store are checked.
+    private func storeToChange(id: String, name: String, by caller: Principal, _ method: String) async throws -> Store {
+        try authorize(.operator, caller, method)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
+        let store = try await requestedStore(id: id, name: name)
+        try await authorizeChange(of: store.id, by: caller, method)
+        return store
     }
 
     /// What ``watchStores(_:_:)`` checks before subscribing (the rate limit,

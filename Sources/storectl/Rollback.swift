@@ -30,8 +30,7 @@ struct Rollback: AsyncParsableCommand {
 
     func run() async throws {
         var request = Storeplatform_V1_RollbackStoreRequest()
-        let reference = StoreReference(store)
-        if reference.isID { request.id = store } else { request.name = store }
+        (request.id, request.name) = StoreReference(store).idOrName
         request.revision = revision
         try await runReportingErrors {
             try await connection.withClient { client in

@@ -35,8 +35,7 @@ struct Upgrade: AsyncParsableCommand {
 
     func run() async throws {
         var request = Storeplatform_V1_UpgradeStoreRequest()
-        let reference = StoreReference(store)
-        if reference.isID { request.id = store } else { request.name = store }
+        (request.id, request.name) = StoreReference(store).idOrName
         request.version = version
         try await runReportingErrors {
             try await connection.withClient { client in
