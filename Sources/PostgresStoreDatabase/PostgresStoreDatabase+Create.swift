@@ -45,7 +45,7 @@ extension PostgresStoreDatabase {
             try await Self.insert(row, connection, logger: logger)
             let saved = try row.store()
             try await Self.save([.install(of: saved, actor: row.requestedBy)], connection, logger: logger)
-            var audit = PostgresAuditRow(
+            var audit = PostgresAuditRow.postgres(
                 store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy, action: .create, message: "",
                 requestID: requestID
             )
@@ -73,7 +73,7 @@ extension PostgresStoreDatabase {
                     throw PlatformError.storeNameTaken(Self.conflictingName(error) ?? "")
                 }
                 let audits = chunk.map { store in
-                    PostgresAuditRow(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil)
+                    PostgresAuditRow.postgres(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil)
                 }
                 let events = try await PostgresAuditRow.insertEvents(audits, on: connection, logger: logger)
                 for (row, event) in zip(rows, events) {

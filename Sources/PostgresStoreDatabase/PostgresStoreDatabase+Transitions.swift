@@ -11,7 +11,7 @@ extension PostgresStoreDatabase {
             let current = try row.store()
             let saved = try await Self.save(try change.applied(to: current), replacing: row, connection, logger: logger)
             try await Self.save(change.revisions, connection, logger: logger)
-            var audit = PostgresAuditRow(
+            var audit = PostgresAuditRow.postgres(
                 store: saved, fromStatus: current.status, time: change.now, actor: change.actor, action: change.action,
                 message: change.message, requestID: change.requestID
             )

@@ -34,7 +34,7 @@ extension StoreRow {
         values.reserveCapacity(rows.count)
         for row in rows {
             let first = binds.count + 1
-            row.bind(into: &binds)
+            binds.append(row.values)
             values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
         }
         return PostgresQuery(
@@ -45,7 +45,7 @@ extension StoreRow {
     /// Writes every column but the id over the row with this id.
     func update(on connection: PostgresConnection, logger: Logger) async throws {
         var binds = PostgresBindings(capacity: Self.allColumns.count)
-        bind(into: &binds)
+        binds.append(values)
         // $1 is the id (the first column); every other column is set to its own value.
         let assignments = Self.allColumns.indices.dropFirst().map { "\(Self.allColumns[$0].postgres) = $\($0 + 1)" }
         let query = PostgresQuery(
@@ -53,22 +53,25 @@ extension StoreRow {
         )
         try await connection.run(query, logger: logger)
     }
+}
 
-    /// Appends ``values`` to `binds`, in ``StoreRow/allColumns``' order.
-    private func bind(into binds: inout PostgresBindings) {
+extension PostgresBindings {
+    /// Appends `values`, in their order.
+    mutating func append(_ values: [ColumnValue]) {
         for value in values {
             switch value {
-            case .text(let text): binds.append(text)
-            case .optionalText(let text): binds.append(text)
-            case .integer(let integer): binds.append(integer)
-            case .optionalInteger(let integer): binds.append(integer)
+            case .text(let text): append(text)
+            case .optionalText(let text): append(text)
+            case .integer(let integer): append(integer)
+            case .optionalInteger(let integer): append(integer)
             }
         }
     }
 }
 
-/// A PostgreSQL row selected with ``StoreRow/columns``, read by position.
-private struct PostgresRowReader: StoreRowReader {
+/// A PostgreSQL row of a table's columns in their order (``StoreRow/allColumns``,
+/// ``AuditRow/allColumns``), read by position.
+struct PostgresRowReader: RowReader {
     let row: PostgresRandomAccessRow
 
     func text(_ index: Int) throws -> String { try row[index].decode(String.self) }

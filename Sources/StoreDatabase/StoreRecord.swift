@@ -37,12 +37,7 @@ extension StoreRow: FetchableRecord, PersistableRecord {
 
     package func encode(to container: inout PersistenceContainer) throws {
         for (column, value) in zip(Self.allColumns, values) {
-            switch value {
-            case .text(let text): container[column.sqlite] = text
-            case .optionalText(let text): container[column.sqlite] = text
-            case .integer(let integer): container[column.sqlite] = integer
-            case .optionalInteger(let integer): container[column.sqlite] = integer
-            }
+            container[column.sqlite] = value.databaseValue
         }
     }
 
@@ -94,7 +89,7 @@ final class StoreRecordCursor: DatabaseCursor {
     }
 
     /// The current row of a stepped SQLite statement, read in place.
-    private struct StatementReader: StoreRowReader {
+    private struct StatementReader: RowReader {
         let statement: SQLiteStatement
 
         func text(_ index: Int) throws -> String {
@@ -117,8 +112,21 @@ final class StoreRecordCursor: DatabaseCursor {
     }
 }
 
-/// A GRDB `Row` fetched with ``StoreRow/databaseSelection``, read by position.
-private struct GRDBRowReader: StoreRowReader {
+extension ColumnValue {
+    /// The value as GRDB binds it.
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .text(let text): text.databaseValue
+        case .optionalText(let text): text.databaseValue
+        case .integer(let integer): integer.databaseValue
+        case .optionalInteger(let integer): integer.databaseValue
+        }
+    }
+}
+
+/// A GRDB `Row` of a table's columns in their order (``StoreRow/allColumns``,
+/// ``AuditRow/allColumns``), read by position.
+struct GRDBRowReader: RowReader {
     let row: Row
 
     func text(_ index: Int) throws -> String { try row.decode(atIndex: index) }

@@ -68,14 +68,6 @@ package struct StoreRow: Sendable, Equatable {
 }
 
 extension StoreRow {
-    /// One column of the `store` table, named as each backend names it.
-    package struct ColumnName: Sendable, Equatable {
-        /// SQLite's name (the record's property name).
-        package var sqlite: String
-        /// PostgreSQL's name (snake case).
-        package var postgres: String
-    }
-
     /// Every column, in the order reads select them, ``values`` lists them and
     /// ``init(reading:)`` reads them.
     package static let allColumns: [ColumnName] = [
@@ -101,16 +93,8 @@ extension StoreRow {
         ColumnName(sqlite: "revision", postgres: "revision"),
     ]
 
-    /// A value a write binds to one column.
-    package enum Value: Sendable, Equatable {
-        case text(String)
-        case optionalText(String?)
-        case integer(Int64)
-        case optionalInteger(Int64?)
-    }
-
     /// This row's values, in ``allColumns``' order.
-    package var values: [Value] {
+    package var values: [ColumnValue] {
         [
             .text(id), .text(name), .text(engine), .text(status), .text(url), .text(namespace), .text(release),
             .text(errorMessage), .integer(Int64(attempts)), .integer(createdAt), .integer(updatedAt),
@@ -121,7 +105,7 @@ extension StoreRow {
     }
 
     /// Reads a row whose columns are ``allColumns``, in that order.
-    package init(reading row: some StoreRowReader) throws {
+    package init(reading row: some RowReader) throws {
         self.init(
             id: try row.text(0), name: try row.text(1), engine: try row.text(2), status: try row.text(3),
             url: try row.text(4), namespace: try row.text(5), release: try row.text(6), errorMessage: try row.text(7),
@@ -189,13 +173,4 @@ extension StoreRow {
             revision: revision
         )
     }
-}
-
-/// A backend's row read by column position (0 first), for ``StoreRow/init(reading:)``.
-/// A required column that holds NULL throws.
-package protocol StoreRowReader {
-    func text(_ index: Int) throws -> String
-    func optionalText(_ index: Int) throws -> String?
-    func integer(_ index: Int) throws -> Int64
-    func optionalInteger(_ index: Int) throws -> Int64?
 }
