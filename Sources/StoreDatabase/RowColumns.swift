@@ -1,5 +1,5 @@
-/// What both backends share about a table's columns (``StoreRow``, ``AuditRow``):
-/// each column's name in each, the values a write binds, and a row read by position.
+// What both backends share about a table's columns (StoreRow, AuditRow): each
+// column's name in each, the values a write binds, and a row read by position.
 
 /// One column of a table, named as each backend names it.
 package struct ColumnName: Sendable, Equatable {
