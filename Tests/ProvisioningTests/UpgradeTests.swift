@@ -172,6 +172,55 @@ struct UpgradeTests {
         #expect(upgraded.version == "6.8-wc9.8")
     }
 
+    @Test func aFailedUpgradeWhoseRollbackFailsTooEndsFailedWithBothReasons() async throws {
+        let harness = try Harness(
+            cluster: { $0.faults = [.upgradeError: 1] },
+            wrap: { RollbackRefusingDriver(base: $0) }
+        )
+        let created = try await harness.create("shop")
+        let ready = try await harness.waitFor(created.id, [.ready])
+        _ = try await harness.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let failed = try await harness.waitFor(ready.id, [.ready, .failed])
+        #expect(failed.status == .failed)
+        #expect(failed.errorMessage.hasPrefix("upgrade to 6.8-wc9.8 failed: helm upgrade shop failed: Error: UPGRADE FAILED"), "\(failed.errorMessage)")
+        #expect(failed.errorMessage.hasSuffix(
+            "; the automatic rollback to revision 1 (6.9-wc10.3) failed too: helm rollback shop 1 failed: Error: the API server is gone"
+        ), "\(failed.errorMessage)")
+        // The store records the version it ran before, which a retry reinstalls.
+        #expect(failed.version == "6.9-wc10.3")
+        #expect(failed.revision == 1)
+        #expect(try await revisions(harness, failed) == ["2:6.8-wc9.8:failed", "1:6.9-wc10.3:deployed"])
+        #expect(try await harness.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>failed:fail"])
+    }
+
+    @Test func aRollbackInterruptedByAStopIsFinishedByTheReconcilerOnce() async throws {
+        let directory = try makeTemporaryDirectory("spupgrade")
+        let first = try Harness(directory: directory)
+        let created = try await first.create("shop")
+        try await first.waitFor(created.id, [.ready])
+        _ = try await first.provisioner.upgrade(storeID: created.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        try await first.waitFor(created.id, [.ready])
+        await first.stop()
+
+        // Pods now take 2 s to be ready: the stop comes while the rollback waits for them.
+        let second = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
+        let rolling = try await second.provisioner.rollback(storeID: created.id, to: 1, actor: "uid:0", requestID: nil)
+        #expect(rolling.revision == 3)
+        await second.stop()
+        #expect(try await second.database.store(id: created.id)?.status == .upgrading)
+
+        let third = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
+        _ = try await third.reconciler.reconcile()
+        let ready = try await third.waitFor(created.id, [.ready, .failed], within: .seconds(30))
+        #expect(ready.status == .ready)
+        #expect(ready.version == "6.9-wc10.3")
+        #expect(ready.revision == 3)
+        // Revision 3 was made once, by the interrupted rollback or by the resumed one.
+        #expect(try await third.cluster.revisionVersions(namespace: ready.namespace, release: ready.release)
+            == ["6.9-wc10.3", "6.8-wc9.8", "6.9-wc10.3"])
+        #expect(try await third.trail(created.id).suffix(2) == ["ready>upgrading:rollback", "upgrading>ready:upgraded"])
+    }
+
     @Test func anUpgradeInterruptedByAStopIsFinishedByTheReconciler() async throws {
         let directory = try makeTemporaryDirectory("spupgrade")
         let first = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
@@ -190,5 +239,37 @@ struct UpgradeTests {
         #expect(upgraded.revision == 2)
         // The upgrade command ran once: the resumed operation found revision 2 made.
         #expect(try await second.cluster.revisionVersions(namespace: ready.namespace, release: ready.release) == ["6.9-wc10.3", "6.8-wc9.8"])
+    }
+}
+
+/// The simulated cluster, but `helm rollback` fails: the path where even the
+/// automatic rollback of a failed upgrade fails.
+private final class RollbackRefusingDriver: ClusterDriver {
+    let base: any ClusterDriver
+    init(base: any ClusterDriver) { self.base = base }
+
+    var kind: ClusterDriverKind { base.kind }
+    func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
+    func ensureSecret(namespace: String, name: String, makeValues: @Sendable () -> [String: String]) async throws {
+        try await base.ensureSecret(namespace: namespace, name: name, makeValues: makeValues)
+    }
+    func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus? {
+        try await base.releaseStatus(namespace: namespace, release: release)
+    }
+    func installRelease(_ request: InstallRequest) async throws { try await base.installRelease(request) }
+    func readiness(namespace: String, release: String) async throws -> Readiness { try await base.readiness(namespace: namespace, release: release) }
+    func uninstallRelease(namespace: String, release: String) async throws { try await base.uninstallRelease(namespace: namespace, release: release) }
+    func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
+        try await base.releaseLeftovers(namespace: namespace, release: release)
+    }
+    func deleteNamespace(_ namespace: String) async throws { try await base.deleteNamespace(namespace) }
+    func namespacePhase(_ namespace: String) async throws -> NamespacePhase? { try await base.namespacePhase(namespace) }
+    func listManaged() async throws -> ClusterInventory { try await base.listManaged() }
+    func upgradeRelease(_ request: InstallRequest) async throws { try await base.upgradeRelease(request) }
+    func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
+        throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
+    }
+    func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
+        try await base.releaseHistory(namespace: namespace, release: release)
     }
 }
