@@ -229,7 +229,7 @@ struct  Storeplatform__V1__EngineVersion
    */
   char *woocommerce_version;
   /*
-   * The version of the chart that installs it, "0.2.0".
+   * The version of the chart that installs it, "0.2.1".
    */
   char *chart_version;
   /*
