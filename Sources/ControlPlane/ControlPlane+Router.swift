@@ -40,6 +40,18 @@ extension ControlPlane {
         router.unary(M.StoreService.retryStore) { [self] (request: Storeplatform_V1_RetryStoreRequest, context) in
             try await retryStore(request, Self.call(context))
         }
+        router.unary(M.StoreService.listEngineVersions) { [self] (_: Storeplatform_V1_ListEngineVersionsRequest, context) in
+            try await listEngineVersions(Self.call(context))
+        }
+        router.unary(M.StoreService.listStoreRevisions) { [self] (request: Storeplatform_V1_ListStoreRevisionsRequest, context) in
+            try await listStoreRevisions(request, Self.call(context))
+        }
+        router.unary(M.StoreService.upgradeStore) { [self] (request: Storeplatform_V1_UpgradeStoreRequest, context) in
+            try await upgradeStore(request, Self.call(context))
+        }
+        router.unary(M.StoreService.rollbackStore) { [self] (request: Storeplatform_V1_RollbackStoreRequest, context) in
+            try await rollbackStore(request, Self.call(context))
+        }
         router.serverStream(M.StoreService.watchStores) {
             [self] (request: Storeplatform_V1_WatchStoresRequest, context, writer: RPCStreamWriter<Storeplatform_V1_StoreEvent>) in
             let watch = try await watchStores(request, Self.call(context))

@@ -75,7 +75,7 @@ public final class ControlPlane: Sendable {
         self.logger = logger
     }
 
-    private var database: any StoreDatabase { provisioner.database }
+    var database: any StoreDatabase { provisioner.database }
 
     /// The service that keeps this replica's limits at what UpdateLimits stored.
     public func makeLimitsFollower() -> LimitsFollower {
@@ -297,13 +297,19 @@ public final class ControlPlane: Sendable {
 
     /// GetStore's store: by id (any status), or the live store with that name.
     private func requestedStore(_ request: Storeplatform_V1_GetStoreRequest) async throws -> Store {
-        switch (request.id.isEmpty, request.name.isEmpty) {
+        try await requestedStore(id: request.id, name: request.name)
+    }
+
+    /// The store a request names: by `id` (any status), or the live store named
+    /// `name`; exactly one of them given (INVALID_ARGUMENT otherwise).
+    func requestedStore(id: String, name: String) async throws -> Store {
+        switch (id.isEmpty, name.isEmpty) {
         case (false, true):
-            return try await existingStore(request.id)
+            return try await existingStore(id)
         case (true, false):
-            guard let store = try await database.liveStore(named: request.name) else {
+            guard let store = try await database.liveStore(named: name) else {
                 throw PlatformError(
-                    .notFound, "no live store is named \(request.name.quotedForMessage); a deleted store is found by its id only"
+                    .notFound, "no live store is named \(name.quotedForMessage); a deleted store is found by its id only"
                 )
             }
             return store
@@ -375,6 +381,41 @@ public final class ControlPlane: Sendable {
         var response = Storeplatform_V1_RetryStoreResponse()
         response.store = try await provisioner.retry(storeID: request.id, actor: call.caller.description, requestID: call.requestID).proto
         return response
+    }
+
+    /// Starts upgrading a ready store (by id, or a live store's name) to another
+    /// engine version; the caller must be an operator that may change the store.
+    public func upgradeStore(
+        _ request: Storeplatform_V1_UpgradeStoreRequest, _ call: CallContext
+    ) async throws -> Storeplatform_V1_UpgradeStoreResponse {
+        let store = try await storeToChange(id: request.id, name: request.name, by: call.caller, "UpgradeStore")
+        var response = Storeplatform_V1_UpgradeStoreResponse()
+        response.store = try await provisioner.upgrade(
+            storeID: store.id, to: request.version, actor: call.caller.description, requestID: call.requestID
+        ).proto
+        return response
+    }
+
+    /// Starts rolling a ready store back to an earlier revision, as a new revision.
+    public func rollbackStore(
+        _ request: Storeplatform_V1_RollbackStoreRequest, _ call: CallContext
+    ) async throws -> Storeplatform_V1_RollbackStoreResponse {
+        let store = try await storeToChange(id: request.id, name: request.name, by: call.caller, "RollbackStore")
+        var response = Storeplatform_V1_RollbackStoreResponse()
+        response.store = try await provisioner.rollback(
+            storeID: store.id, to: Int(request.revision), actor: call.caller.description, requestID: call.requestID
+        ).proto
+        return response
+    }
+
+    /// The store an operator's change names (by id, or a live store's name), once the
+    /// caller's role, its rate and its right to change that store are checked.
+    private func storeToChange(id: String, name: String, by caller: Principal, _ method: String) async throws -> Store {
+        try authorize(.operator, caller, method)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
+        let store = try await requestedStore(id: id, name: name)
+        try await authorizeChange(of: store.id, by: caller, method)
+        return store
     }
 
     /// What ``watchStores(_:_:)`` checks before subscribing (the rate limit,

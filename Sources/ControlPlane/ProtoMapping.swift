@@ -13,6 +13,7 @@ extension StoreStatus {
         case .failed: .failed
         case .deleting: .deleting
         case .deleted: .deleted
+        case .upgrading: .upgrading
         }
     }
 
@@ -26,6 +27,7 @@ extension StoreStatus {
         case .failed: self = .failed
         case .deleting: self = .deleting
         case .deleted: self = .deleted
+        case .upgrading: self = .upgrading
         case .unspecified, .UNRECOGNIZED:
             throw StoreStatus.notAStatus("\(proto)")
         }
@@ -73,6 +75,8 @@ extension Store {
         store.release = release
         store.owner = owner
         store.provisioningStartedAtMs = milliseconds(provisioningStartedAt)
+        store.version = version
+        store.revision = UInt32(clamping: revision)
         return store
     }
 }

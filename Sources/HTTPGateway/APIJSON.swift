@@ -139,7 +139,7 @@ struct APIShape: Sendable {
         "id": .string, "name": .string, "engine": .string, "status": status, "url": .string, "namespace": .string,
         "errorMessage": .string, "attempts": .number, "createdAtMs": .int64, "updatedAtMs": .int64, "readyAtMs": .int64,
         "deletedAtMs": .int64, "provisioningDurationMs": .int64, "release": .string, "owner": .string, "errorSummary": .string,
-        "provisioningStartedAtMs": .int64,
+        "provisioningStartedAtMs": .int64, "version": .string, "revision": .number,
     ])
 
     static let auditEvent = APIShape(fields: [

@@ -77,6 +77,17 @@ public final class PostgresSimulatedClusterState: SimulatedClusterState {
             PRIMARY KEY (namespace, release, kind)
         )
         """,
+        // Each release's revisions (helm's history): install, upgrades, rollbacks.
+        """
+        CREATE TABLE IF NOT EXISTS simulated_cluster.revision (
+            namespace TEXT COLLATE "C" NOT NULL,
+            release TEXT COLLATE "C" NOT NULL,
+            revision BIGINT NOT NULL,
+            version TEXT NOT NULL,
+            status TEXT NOT NULL,
+            PRIMARY KEY (namespace, release, revision)
+        )
+        """,
     ]
 
     public func addNamespace(_ name: String, storeID: String, at now: Int64) async throws {
@@ -147,6 +158,9 @@ public final class PostgresSimulatedClusterState: SimulatedClusterState {
                 """,
                 logger: logger
             )
+            try await Self.insertRevision(
+                connection, logger, release.namespace, release.name, SimulatedRevision(revision: 1, version: release.version, status: "deployed")
+            )
             return .installed(fault: fault)
         }
     }
@@ -157,6 +171,9 @@ public final class PostgresSimulatedClusterState: SimulatedClusterState {
             try await connection.run(
                 "DELETE FROM simulated_cluster.release WHERE namespace = \(namespace) AND name = \(release)", logger: logger
             )
+            try await connection.run(
+                "DELETE FROM simulated_cluster.revision WHERE namespace = \(namespace) AND release = \(release)", logger: logger
+            )
             return false
         }
     }
@@ -166,6 +183,7 @@ public final class PostgresSimulatedClusterState: SimulatedClusterState {
             if fails(try await Self.countAttempt(connection, logger, name, "", kind: "delete-namespace")) { return true }
             try await connection.run("DELETE FROM simulated_cluster.namespace WHERE name = \(name)", logger: logger)
             try await connection.run("DELETE FROM simulated_cluster.release WHERE namespace = \(name)", logger: logger)
+            try await connection.run("DELETE FROM simulated_cluster.revision WHERE namespace = \(name)", logger: logger)
             try await connection.run("DELETE FROM simulated_cluster.secret WHERE namespace = \(name)", logger: logger)
             return false
         }
@@ -222,9 +240,96 @@ public final class PostgresSimulatedClusterState: SimulatedClusterState {
     }
 
     public func removeRelease(namespace: String, name: String) async throws {
-        try await statement { connection, logger in
+        try await transaction { connection, logger in
             try await connection.run("DELETE FROM simulated_cluster.release WHERE namespace = \(namespace) AND name = \(name)", logger: logger)
+            try await connection.run("DELETE FROM simulated_cluster.revision WHERE namespace = \(namespace) AND release = \(name)", logger: logger)
         }
+    }
+
+    public func changeRelease(
+        namespace: String, name: String, change: SimulatedReleaseChange, at now: Int64, readyAt: Int64,
+        decide: @escaping @Sendable (Int) -> SimulatedUpgradeDecision
+    ) async throws -> SimulatedChangeOutcome {
+        try await transaction { connection, logger in
+            // The release's row is locked until the commit: changes to it take turns.
+            let locked = try await connection.run(
+                "SELECT 1 FROM simulated_cluster.release WHERE namespace = \(namespace) AND name = \(name) FOR UPDATE", logger: logger
+            )
+            guard !locked.isEmpty else { return .releaseMissing }
+            let history = try await Self.revisions(connection, logger, namespace, name)
+            guard let last = history.last else { return .releaseMissing }
+            if history.count == 1, last.version.isEmpty {
+                // Installed before revisions were kept: its revision 1 is written now.
+                try await Self.insertRevision(connection, logger, namespace, name, last)
+            }
+            let version: String
+            let decision: SimulatedUpgradeDecision
+            switch change {
+            case .upgrade(let target):
+                version = target
+                decision = decide(try await Self.countAttempt(connection, logger, namespace, name, kind: "upgrade"))
+            case .rollback(let revision):
+                guard let target = history.first(where: { $0.revision == revision }) else { return .revisionMissing }
+                version = target.version
+                decision = .deploy(fault: nil)
+            }
+            let next = last.revision + 1
+            guard case .deploy(let fault) = decision else {
+                try await Self.insertRevision(connection, logger, namespace, name, SimulatedRevision(revision: next, version: version, status: "failed"))
+                return decision == .commandFails ? .commandFailed(revision: next) : .hookFailed(revision: next)
+            }
+            try await connection.run(
+                """
+                UPDATE simulated_cluster.revision SET status = 'superseded'
+                WHERE namespace = \(namespace) AND release = \(name) AND status = 'deployed'
+                """,
+                logger: logger
+            )
+            try await Self.insertRevision(connection, logger, namespace, name, SimulatedRevision(revision: next, version: version, status: "deployed"))
+            try await connection.run(
+                """
+                UPDATE simulated_cluster.release SET installed_at = \(now), ready_at = \(readyAt), fault = \(fault)
+                WHERE namespace = \(namespace) AND name = \(name)
+                """,
+                logger: logger
+            )
+            return .deployed(revision: next)
+        }
+    }
+
+    public func revisions(namespace: String, name: String) async throws -> [SimulatedRevision] {
+        try await transaction { connection, logger in try await Self.revisions(connection, logger, namespace, name) }
+    }
+
+    private static func revisions(_ connection: PostgresConnection, _ logger: Logger, _ namespace: String, _ name: String) async throws -> [SimulatedRevision] {
+        let exists = try await connection.run(
+            "SELECT 1 FROM simulated_cluster.release WHERE namespace = \(namespace) AND name = \(name)", logger: logger
+        )
+        guard !exists.isEmpty else { return [] }
+        let rows = try await connection.run(
+            """
+            SELECT revision, version, status FROM simulated_cluster.revision
+            WHERE namespace = \(namespace) AND release = \(name) ORDER BY revision
+            """,
+            logger: logger
+        ).map { row in
+            let (revision, version, status) = try row.decode((Int64, String, String).self)
+            return SimulatedRevision(revision: Int(revision), version: version, status: status)
+        }
+        return rows.isEmpty ? [SimulatedRevision(revision: 1, version: "", status: "deployed")] : rows
+    }
+
+    private static func insertRevision(
+        _ connection: PostgresConnection, _ logger: Logger, _ namespace: String, _ name: String, _ revision: SimulatedRevision
+    ) async throws {
+        try await connection.run(
+            """
+            INSERT INTO simulated_cluster.revision (namespace, release, revision, version, status)
+            VALUES (\(namespace), \(name), \(Int64(revision.revision)), \(revision.version), \(revision.status))
+            ON CONFLICT (namespace, release, revision) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status
+            """,
+            logger: logger
+        )
     }
 
     // MARK: Statements

@@ -12,7 +12,7 @@ extension PostgresStoreDatabase {
     ) async throws -> CreateOutcome {
         try store.requireNew()
         let key = storedIdempotencyKey(idempotencyKey)
-        let row = PostgresStoreRow(store, requestedBy: requestedBy, idempotencyKey: key)
+        let row = PostgresStoreRow.postgres(store, requestedBy: requestedBy, idempotencyKey: key)
         let logger = self.logger
         return try await auditWrite { connection in
             // Creates (and imports), in every process, take their turn here; the
@@ -44,7 +44,8 @@ extension PostgresStoreDatabase {
 
             try await Self.insert(row, connection, logger: logger)
             let saved = try row.store()
-            var audit = PostgresAuditRow(
+            try await Self.save([.install(of: saved, actor: row.requestedBy)], connection, logger: logger)
+            var audit = PostgresAuditRow.postgres(
                 store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy, action: .create, message: "",
                 requestID: requestID
             )
@@ -65,14 +66,14 @@ extension PostgresStoreDatabase {
             while start < stores.endIndex {
                 let chunk = stores[start..<min(start + 500, stores.endIndex)]
                 start = chunk.endIndex
-                let rows = chunk.map { PostgresStoreRow($0, requestedBy: actor, idempotencyKey: nil) }
+                let rows = chunk.map { PostgresStoreRow.postgres($0, requestedBy: actor, idempotencyKey: nil) }
                 do {
                     try await connection.run(PostgresStoreRow.insertQuery(rows), logger: logger)
                 } catch let error as PSQLError where Self.isLiveNameViolation(error) {
                     throw PlatformError.storeNameTaken(Self.conflictingName(error) ?? "")
                 }
                 let audits = chunk.map { store in
-                    PostgresAuditRow(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil)
+                    PostgresAuditRow.postgres(store: store, fromStatus: nil, time: store.updatedAt, actor: actor, action: .import, message: "", requestID: nil)
                 }
                 let events = try await PostgresAuditRow.insertEvents(audits, on: connection, logger: logger)
                 for (row, event) in zip(rows, events) {

@@ -164,6 +164,28 @@ extension PostgresStoreDatabase {
             )
             """,
         ]),
+        // v7: the engine version each store runs and its release's revision, and the
+        // history of its releases (`store_revision`, Sources/StoreDatabase/StoreRevision.swift),
+        // as in SQLite's v7. Rows from before ran the chart's image of the time, the
+        // version 6.9-wc10.3; a ready one is on revision 1.
+        PostgresMigration(id: "v7-store-versions", statements: [
+            "ALTER TABLE store ADD COLUMN version TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE store ADD COLUMN revision BIGINT NOT NULL DEFAULT 0",
+            "UPDATE store SET version = '6.9-wc10.3', revision = CASE WHEN status = 'ready' THEN 1 ELSE 0 END",
+            """
+            CREATE TABLE store_revision (
+                store_id TEXT COLLATE "C" NOT NULL,
+                revision BIGINT NOT NULL,
+                version TEXT NOT NULL,
+                status TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                time BIGINT NOT NULL,
+                message TEXT NOT NULL,
+                rollback_to BIGINT,
+                PRIMARY KEY (store_id, revision)
+            )
+            """,
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

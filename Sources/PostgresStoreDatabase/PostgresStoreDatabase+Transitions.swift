@@ -10,7 +10,8 @@ extension PostgresStoreDatabase {
             let row = try await Self.lockedRow(change.storeID, connection, logger: logger)
             let current = try row.store()
             let saved = try await Self.save(try change.applied(to: current), replacing: row, connection, logger: logger)
-            var audit = PostgresAuditRow(
+            try await Self.save(change.revisions, connection, logger: logger)
+            var audit = PostgresAuditRow.postgres(
                 store: saved, fromStatus: current.status, time: change.now, actor: change.actor, action: change.action,
                 message: change.message, requestID: change.requestID
             )
@@ -47,7 +48,7 @@ extension PostgresStoreDatabase {
     private static func save(
         _ store: Store, replacing row: PostgresStoreRow, _ connection: PostgresConnection, logger: Logger
     ) async throws -> Store {
-        let updated = PostgresStoreRow(store, requestedBy: row.requestedBy, idempotencyKey: row.idempotencyKey)
+        let updated = PostgresStoreRow.postgres(store, requestedBy: row.requestedBy, idempotencyKey: row.idempotencyKey)
         do {
             try await updated.update(on: connection, logger: logger)
         } catch let error as PSQLError where isLiveNameViolation(error) {

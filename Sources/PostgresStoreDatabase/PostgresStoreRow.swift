@@ -3,126 +3,38 @@ import PostgresNIO
 import StoreCore
 import StoreDatabase
 
-/// A row of the `store` table: a ``Store`` as stored, plus who asked for it and the
-/// idempotency key they sent. Dates are BIGINT milliseconds since 1970 (UTC).
-struct PostgresStoreRow: Sendable, Equatable {
-    var id: String
-    var name: String
-    var engine: String
-    var status: String
-    var url: String
-    var namespace: String
-    var release: String
-    var errorMessage: String
-    var attempts: Int
-    var createdAt: Int64
-    var updatedAt: Int64
-    var readyAt: Int64?
-    var deletedAt: Int64?
-    var provisioningDurationMilliseconds: Int64?
-    var provisioningStartedAt: Int64?
-    var requestedBy: String
-    var idempotencyKey: String?
-    var owner: String
+/// A row of the `store` table as PostgreSQL's backend reads and writes it (the
+/// mapping itself is ``StoreRow``'s).
+typealias PostgresStoreRow = StoreRow
 
+extension StoreRow {
     /// What every read of a row selects, in the order ``init(_:)`` decodes it.
-    static let columns = """
-        id, name, engine, status, url, namespace, release, error_message, attempts, created_at, updated_at, \
-        ready_at, deleted_at, provisioning_duration_ms, provisioning_started_at, requested_by, idempotency_key, owner
-        """
+    static let columns = allColumns.map(\.postgres).joined(separator: ", ")
 
-    /// The row for `store`, its dates rounded to the millisecond, its error message
-    /// and `requestedBy` bounded (``StoredText``), as SQLite's backend stores it.
-    init(_ store: Store, requestedBy: String, idempotencyKey: String?) {
-        id = store.id
-        name = store.name
-        engine = store.engine
-        status = store.status.rawValue
-        url = store.url
-        namespace = store.namespace
-        release = store.release
-        errorMessage = PostgresText.storable(StoredText.message(store.errorMessage))
-        attempts = store.attempts
-        createdAt = store.createdAt.millisecondsSince1970
-        updatedAt = store.updatedAt.millisecondsSince1970
-        readyAt = store.readyAt?.millisecondsSince1970
-        deletedAt = store.deletedAt?.millisecondsSince1970
-        provisioningDurationMilliseconds = store.provisioningDurationMilliseconds
-        provisioningStartedAt = store.provisioningStartedAt?.millisecondsSince1970
-        self.requestedBy = PostgresText.storable(StoredText.actor(requestedBy))
-        self.idempotencyKey = idempotencyKey
-        owner = store.owner
+    /// The row for `store` as PostgreSQL keeps it: ``init(_:requestedBy:idempotencyKey:storable:)``
+    /// with the NUL characters a `text` column cannot hold replaced.
+    static func postgres(_ store: Store, requestedBy: String, idempotencyKey: String?) -> StoreRow {
+        StoreRow(store, requestedBy: requestedBy, idempotencyKey: idempotencyKey, storable: PostgresText.storable)
     }
 
     /// Decodes a row selected with ``columns``.
     init(_ row: PostgresRow) throws {
-        (
-            id, name, engine, status, url, namespace, release, errorMessage, attempts, createdAt, updatedAt,
-            readyAt, deletedAt, provisioningDurationMilliseconds, provisioningStartedAt, requestedBy, idempotencyKey, owner
-        ) = try row.decode((
-            String, String, String, String, String, String, String, String, Int, Int64, Int64,
-            Int64?, Int64?, Int64?, Int64?, String, String?, String
-        ).self)
-    }
-
-    /// The domain value of this row. Throws ``ErrorCode/internalError`` for a status
-    /// this build does not know.
-    func store() throws -> Store {
-        Store(
-            id: id,
-            name: name,
-            engine: engine,
-            status: try StoreStatus(databaseText: status, in: "store \(id)"),
-            url: url,
-            namespace: namespace,
-            release: release,
-            errorMessage: errorMessage,
-            attempts: attempts,
-            createdAt: Date(millisecondsSince1970: createdAt),
-            updatedAt: Date(millisecondsSince1970: updatedAt),
-            readyAt: readyAt.map(Date.init(millisecondsSince1970:)),
-            deletedAt: deletedAt.map(Date.init(millisecondsSince1970:)),
-            provisioningDurationMilliseconds: provisioningDurationMilliseconds,
-            provisioningStartedAt: provisioningStartedAt.map(Date.init(millisecondsSince1970:)),
-            owner: owner
-        )
+        try self.init(reading: PostgresRowReader(row: PostgresRandomAccessRow(row)))
     }
 
     /// Inserts this row.
     func insert(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.run("""
-            INSERT INTO store (\(unescaped: Self.columns))
-            VALUES (\(id), \(name), \(engine), \(status), \(url), \(namespace), \(release), \(errorMessage), \(attempts),
-                \(createdAt), \(updatedAt), \(readyAt), \(deletedAt), \(provisioningDurationMilliseconds),
-                \(provisioningStartedAt), \(requestedBy), \(idempotencyKey), \(owner))
-            """, logger: logger)
+        try await connection.run(Self.insertQuery([self]), logger: logger)
     }
 
     /// One `INSERT` of every row in `rows`.
-    static func insertQuery(_ rows: [PostgresStoreRow]) -> PostgresQuery {
-        var binds = PostgresBindings(capacity: rows.count * 18)
+    static func insertQuery(_ rows: [StoreRow]) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: rows.count * allColumns.count)
         var values: [String] = []
         values.reserveCapacity(rows.count)
         for row in rows {
             let first = binds.count + 1
-            binds.append(row.id)
-            binds.append(row.name)
-            binds.append(row.engine)
-            binds.append(row.status)
-            binds.append(row.url)
-            binds.append(row.namespace)
-            binds.append(row.release)
-            binds.append(row.errorMessage)
-            binds.append(row.attempts)
-            binds.append(row.createdAt)
-            binds.append(row.updatedAt)
-            binds.append(row.readyAt)
-            binds.append(row.deletedAt)
-            binds.append(row.provisioningDurationMilliseconds)
-            binds.append(row.provisioningStartedAt)
-            binds.append(row.requestedBy)
-            binds.append(row.idempotencyKey)
-            binds.append(row.owner)
+            binds.append(row.values)
             values.append("(" + (first..<binds.count + 1).map { "$\($0)" }.joined(separator: ", ") + ")")
         }
         return PostgresQuery(
@@ -132,16 +44,40 @@ struct PostgresStoreRow: Sendable, Equatable {
 
     /// Writes every column but the id over the row with this id.
     func update(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.run("""
-            UPDATE store SET name = \(name), engine = \(engine), status = \(status), url = \(url),
-                namespace = \(namespace), release = \(release), error_message = \(errorMessage), attempts = \(attempts),
-                created_at = \(createdAt), updated_at = \(updatedAt), ready_at = \(readyAt), deleted_at = \(deletedAt),
-                provisioning_duration_ms = \(provisioningDurationMilliseconds),
-                provisioning_started_at = \(provisioningStartedAt), requested_by = \(requestedBy),
-                idempotency_key = \(idempotencyKey), owner = \(owner)
-            WHERE id = \(id)
-            """, logger: logger)
+        var binds = PostgresBindings(capacity: Self.allColumns.count)
+        binds.append(values)
+        // $1 is the id (the first column); every other column is set to its own value.
+        let assignments = Self.allColumns.indices.dropFirst().map { "\(Self.allColumns[$0].postgres) = $\($0 + 1)" }
+        let query = PostgresQuery(
+            unsafeSQL: "UPDATE store SET " + assignments.joined(separator: ", ") + " WHERE id = $1", binds: binds
+        )
+        try await connection.run(query, logger: logger)
     }
+}
+
+extension PostgresBindings {
+    /// Appends `values`, in their order.
+    mutating func append(_ values: [ColumnValue]) {
+        for value in values {
+            switch value {
+            case .text(let text): append(text)
+            case .optionalText(let text): append(text)
+            case .integer(let integer): append(integer)
+            case .optionalInteger(let integer): append(integer)
+            }
+        }
+    }
+}
+
+/// A PostgreSQL row of a table's columns in their order (``StoreRow/allColumns``,
+/// ``AuditRow/allColumns``), read by position.
+struct PostgresRowReader: RowReader {
+    let row: PostgresRandomAccessRow
+
+    func text(_ index: Int) throws -> String { try row[index].decode(String.self) }
+    func optionalText(_ index: Int) throws -> String? { try row[index].decode(String?.self) }
+    func integer(_ index: Int) throws -> Int64 { try row[index].decode(Int64.self) }
+    func optionalInteger(_ index: Int) throws -> Int64? { try row[index].decode(Int64?.self) }
 }
 
 /// Text as PostgreSQL can keep it.

@@ -44,6 +44,17 @@ public protocol ClusterDriver: Sendable {
     func namespacePhase(_ namespace: String) async throws -> NamespacePhase?
     /// Every managed namespace and release, in one call (one listing per reconcile pass).
     func listManaged() async throws -> ClusterInventory
+    /// Upgrades the installed release to `request` as a new revision, every value
+    /// set explicitly (never carried over from the previous revision), and returns
+    /// when the command and the chart's post-upgrade hook (the WooCommerce setup Job:
+    /// its database migrations) have finished; readiness is awaited apart. Throws
+    /// ``ClusterError`` when the command or the hook fails (the release then has a
+    /// failed revision).
+    func upgradeRelease(_ request: InstallRequest) async throws
+    /// Rolls the release back to `revision`, as a new revision (Helm's numbering).
+    func rollbackRelease(namespace: String, release: String, to revision: Int) async throws
+    /// The release's revisions, oldest first; empty when there is no such release.
+    func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision]
 }
 
 /// What to install for a store. Values carry names and hosts, never secrets:
@@ -60,6 +71,10 @@ public struct InstallRequest: Sendable, Equatable {
         self.chart = chart
         self.values = values
     }
+
+    /// The value that names the engine version a release installs (``EngineVersion/name``),
+    /// which the chart keeps as a label and drivers record with each revision.
+    public static let versionKey = "store.version"
 }
 
 public enum ReleaseState: String, Sendable, Equatable {
@@ -86,6 +101,28 @@ public enum NamespacePhase: Sendable, Equatable {
     case active
     /// Being deleted; `detail` says what it still waits for, when the cluster says.
     case terminating(since: Date?, detail: String)
+}
+
+/// One revision of a release, as the cluster's release history keeps it.
+public struct ReleaseRevision: Sendable, Equatable {
+    public enum State: String, Sendable, Equatable {
+        /// The revision that runs.
+        case deployed
+        /// A later revision replaced it.
+        case superseded
+        /// Its install, upgrade or rollback (or its hook) failed.
+        case failed
+        /// A command is installing it, or died before it recorded how it ended.
+        case pending
+    }
+
+    public var revision: Int
+    public var state: State
+
+    public init(revision: Int, state: State) {
+        self.revision = revision
+        self.state = state
+    }
 }
 
 /// The readiness of a store's workloads.

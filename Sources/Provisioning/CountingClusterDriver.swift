@@ -52,6 +52,18 @@ public final class CountingClusterDriver: ClusterDriver {
         try await base.namespacePhase(namespace)
     }
 
+    public func upgradeRelease(_ request: InstallRequest) async throws {
+        try await base.upgradeRelease(request)
+    }
+
+    public func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
+        try await base.rollbackRelease(namespace: namespace, release: release, to: revision)
+    }
+
+    public func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
+        try await base.releaseHistory(namespace: namespace, release: release)
+    }
+
     public func listManaged() async throws -> ClusterInventory {
         listingCount.add(1, ordering: .relaxed)
         return try await base.listManaged()

@@ -101,6 +101,12 @@ enum KubernetesJSON {
         }
     }
 
+    /// One entry of `helm history -o json`.
+    struct HelmRevision: Decodable {
+        var revision: Int
+        var status: String?
+    }
+
     /// `helm status -o json`: the release, of which only the state matters here.
     struct HelmRelease: Decodable {
         struct Info: Decodable {

@@ -270,19 +270,54 @@ public struct HelmCLIDriver: ClusterDriver {
     }
 
     public func installRelease(_ request: InstallRequest) async throws {
-        var arguments = ["install", request.release, chartPath(request.chart), "-n", request.namespace]
+        let arguments = ["install", request.release, chartPath(request.chart), "-n", request.namespace]
+        try await runRelease("helm install \(request.release)", arguments + (try await valueArguments(request)))
+    }
+
+    /// `helm upgrade` with every value given again (`--reset-values`, the chart's
+    /// defaults under the request's values): never `--reuse-values`, whose carried-over
+    /// values would hide drift between what the platform asked for and what runs.
+    public func upgradeRelease(_ request: InstallRequest) async throws {
+        let arguments = ["upgrade", request.release, chartPath(request.chart), "-n", request.namespace, "--reset-values"]
+        try await runRelease("helm upgrade \(request.release)", arguments + (try await valueArguments(request)))
+    }
+
+    /// `helm rollback` to `revision`, which helm records as a new revision.
+    public func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
+        let arguments = ["rollback", release, String(revision), "-n", namespace, "--timeout", Self.goDuration(configuration.installTimeout)]
+        try await runRelease("helm rollback \(release) \(revision)", arguments)
+    }
+
+    public func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
+        let operation = "helm history \(release)"
+        let result = try await helm(["history", release, "-n", namespace, "-o", "json"], operation: operation, parsesJSON: true)
+        if !result.succeeded {
+            if Self.isReleaseNotFound(result) { return [] }
+            throw failure(operation, result)
+        }
+        return try decode([KubernetesJSON.HelmRevision].self, result, operation: operation)
+            .map { ReleaseRevision(revision: $0.revision, state: Self.revisionState(helmStatus: $0.status ?? "")) }
+            .sorted { $0.revision < $1.revision }
+    }
+
+    /// The values files, then each value as `--set-string`, then how long to wait.
+    /// No --atomic: a failed install stays for inspection. Readiness is polled by the
+    /// provisioner, not waited for by helm; hooks (the setup Job) still are. helm 4
+    /// names that --wait=hookOnly and warns about --wait=false.
+    private func valueArguments(_ request: InstallRequest) async throws -> [String] {
+        var arguments: [String] = []
         for file in configuration.valuesFiles {
             arguments += ["-f", file]
         }
         for key in request.values.keys.sorted() {
             arguments += ["--set-string", "\(key)=\(Self.escapeSetValue(request.values[key]!))"]
         }
-        // No --atomic: a failed install stays for inspection. Readiness is polled by
-        // the provisioner, not waited for by helm; hooks (the setup Job) still are.
-        // helm 4 names that --wait=hookOnly and warns about --wait=false.
         let wait = try await helmMajorVersion() >= 4 ? "--wait=hookOnly" : "--wait=false"
-        arguments += [wait, "--timeout", Self.goDuration(configuration.installTimeout)]
-        let operation = "helm install \(request.release)"
+        return arguments + [wait, "--timeout", Self.goDuration(configuration.installTimeout)]
+    }
+
+    /// Runs a helm command that changes a release, within helm's own timeout and a minute.
+    private func runRelease(_ operation: String, _ arguments: [String]) async throws {
         let result = try await helm(arguments, operation: operation, timeout: configuration.installTimeout + .seconds(60))
         guard result.succeeded else { throw failure(operation, result) }
     }
@@ -596,6 +631,14 @@ public struct HelmCLIDriver: ClusterDriver {
     }
 
     /// helm's release status as the platform's; nil for statuses it has no word for.
+    /// A revision's state in `helm history`; an uninstalled or unknown one counts as failed.
+    static func revisionState(helmStatus: String) -> ReleaseRevision.State {
+        switch helmStatus {
+        case "superseded": .superseded
+        default: releaseState(helmStatus: helmStatus).map { ReleaseRevision.State(rawValue: $0.rawValue) ?? .failed } ?? .failed
+        }
+    }
+
     static func releaseState(helmStatus: String) -> ReleaseState? {
         switch helmStatus {
         case "deployed": .deployed

@@ -30,7 +30,7 @@ public final class Provisioner: Service, Sendable {
     /// How long this replica's provisionings took, queued to ready.
     public let provisioningDurations = DurationBuckets(bounds: DurationBuckets.provisioningBounds)
     private let configuration: ProvisionerConfiguration
-    private let logger: Logger
+    let logger: Logger
     private let state: Mutex<OperationTable>
     private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
 
@@ -100,6 +100,11 @@ public final class Provisioner: Service, Sendable {
 
     /// False once graceful shutdown began: requests answer UNAVAILABLE.
     var acceptsOperations: Bool { state.withLock { $0.phase == .accepting } }
+
+    /// Throws UNAVAILABLE once graceful shutdown began.
+    func checkAccepting() throws {
+        try state.withLock { try $0.checkAccepting() }
+    }
 
     // MARK: The service
 
@@ -208,7 +213,7 @@ public final class Provisioner: Service, Sendable {
     /// Hands an accepted operation to ``run()``. After shutdown began the intake is
     /// closed: the operation ends unstarted and its store keeps its status for the
     /// next start.
-    private func launch(_ lease: OperationLease, _ body: @escaping @Sendable (OperationLease) async -> Void) async {
+    func launch(_ lease: OperationLease, _ body: @escaping @Sendable (OperationLease) async -> Void) async {
         if case .terminated = intake.continuation.yield(Scheduled(lease: lease, body: body)) {
             await release(lease)
         }
@@ -219,7 +224,7 @@ public final class Provisioner: Service, Sendable {
     /// OPERATION_IN_PROGRESS while another operation holds the store, here or on
     /// another replica; UNAVAILABLE once shutdown began, or when the database does
     /// not answer.
-    private func register(_ store: Store, kind: OperationKind) async throws -> OperationLease {
+    func register(_ store: Store, kind: OperationKind) async throws -> OperationLease {
         let lease = try state.withLock { try $0.register(storeID: store.id, storeName: store.name, kind: kind) }
         do {
             let outcome = try await database.acquireLease(
@@ -239,7 +244,7 @@ public final class Provisioner: Service, Sendable {
 
     /// The operation ended: its lease in the database, then its lock here, are let
     /// go. A lease the database does not take back lapses after its TTL.
-    private func release(_ lease: OperationLease) async {
+    func release(_ lease: OperationLease) async {
         let (database, name, owner) = (database, Lease.storeName(lease.storeID), configuration.replicaID)
         state.withLock { $0.setHoldsLease(lease, false) }
         do {
@@ -389,7 +394,7 @@ public final class Provisioner: Service, Sendable {
     /// An operation whose store already reached its end status is only cleaning
     /// up (letting go of its lock); a new request waits for it instead of answering
     /// OPERATION_IN_PROGRESS.
-    private func awaitFinishingOperation(_ store: Store) async {
+    func awaitFinishingOperation(_ store: Store) async {
         guard let current = state.withLock({ $0.lease(storeID: store.id) }) else { return }
         let finished: Set<StoreStatus> = current.kind == .delete ? [.deleted, .failed] : [.ready, .failed]
         guard finished.contains(store.status) else { return }
@@ -449,7 +454,7 @@ public final class Provisioner: Service, Sendable {
     // MARK: Step boundaries
 
     /// Throws `CancellationError` when the operation must stop before its next step.
-    private func checkpoint(_ lease: OperationLease) throws {
+    func checkpoint(_ lease: OperationLease) throws {
         if Task.isCancelled || state.withLock({ $0.shouldStop(lease) }) { throw CancellationError() }
     }
 
@@ -539,8 +544,18 @@ public final class Provisioner: Service, Sendable {
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        let ready = await record(storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)") {
+        // The install is the store's first revision, deployed now (a store recorded
+        // before revisions were gets it here).
+        let installed = StoreRevision(
+            storeID: storeID, revision: max(1, store.revision), version: store.version, status: .deployed,
+            actor: store.owner.isEmpty ? "system" : store.owner,
+            time: now, message: "install"
+        )
+        let ready = await record(
+            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed]
+        ) {
             $0.url = url
+            $0.revision = installed.revision
             if $0.readyAt == nil { $0.readyAt = now }
             if let started = $0.provisioningStartedAt {
                 $0.provisioningDurationMilliseconds = Int64(now.timeIntervalSince(started) * 1000)
@@ -566,22 +581,7 @@ public final class Provisioner: Service, Sendable {
         announce(.secret, of: store)
         try await driver.ensureSecret(namespace: store.namespace, name: secret, makeValues: StoreSecrets.generate)
         try checkpoint(lease)
-        var values = [
-            "store.name": store.name,
-            "store.id": store.id,
-            "ingress.host": "\(store.name).\(configuration.storeDomain)",
-            "credentials.secretName": secret,
-        ]
-        if let issuer = configuration.tlsClusterIssuer {
-            values["ingress.tls.enabled"] = "true"
-            values["ingress.tls.clusterIssuer"] = issuer
-        }
-        let request = InstallRequest(
-            namespace: store.namespace,
-            release: store.release,
-            chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
-            values: values
-        )
+        let request = releaseRequest(store)
         announce(.install, of: store)
         while true {
             try checkpoint(lease)
@@ -616,7 +616,34 @@ public final class Provisioner: Service, Sendable {
             break
         }
         announce(.readiness, of: store)
-        try await waitUntilReady(store, lease: lease)
+        try await waitUntilReady(store, since: store.provisioningStartedAt ?? Date(), lease: lease)
+    }
+
+    /// What installs (or upgrades) the store's release: every value set explicitly,
+    /// its engine version's among them (``EngineVersion/chartValues``), so an upgrade
+    /// carries nothing over from the revision before.
+    func releaseRequest(_ store: Store) -> InstallRequest {
+        var values = [
+            "store.name": store.name,
+            "store.id": store.id,
+            "ingress.host": "\(store.name).\(configuration.storeDomain)",
+            "credentials.secretName": StoreSecrets.secretName(release: store.release),
+        ]
+        if let issuer = configuration.tlsClusterIssuer {
+            values["ingress.tls.enabled"] = "true"
+            values["ingress.tls.clusterIssuer"] = issuer
+        }
+        let engine = StoreEngines.all.first { $0.name == store.engine }
+        if let version = engine?.versions.first(where: { $0.name == store.version }) {
+            values.merge(version.chartValues) { _, pinned in pinned }
+            values[InstallRequest.versionKey] = version.name
+        }
+        return InstallRequest(
+            namespace: store.namespace,
+            release: store.release,
+            chart: (try? StoreEngines.resolve(store.engine).chart) ?? "helm/store",
+            values: values
+        )
     }
 
     /// Tells watchers that `step` of provisioning `store` begins, when configured to.
@@ -649,8 +676,9 @@ public final class Provisioner: Service, Sendable {
         try await driver.installRelease(request)
     }
 
-    private func waitUntilReady(_ store: Store, lease: OperationLease) async throws {
-        let startedAt = store.provisioningStartedAt ?? Date()
+    /// Polls the release's readiness until it is ready, failing, or past the deadline
+    /// counted from `startedAt`.
+    func waitUntilReady(_ store: Store, since startedAt: Date, lease: OperationLease) async throws {
         let deadlineSeconds = Self.seconds(configuration.deadline)
         while true {
             try checkpoint(lease)
@@ -738,16 +766,20 @@ public final class Provisioner: Service, Sendable {
     /// `provisioning` or `deleting`) and the reconciler's next pass resumes it from
     /// step 1, as after a restart.
     @discardableResult
-    private func record(
+    func record(
         _ storeID: String,
         from: StoreStatus,
         to status: StoreStatus,
         action: AuditAction,
         message: String,
+        revisions: [StoreRevision] = [],
         update: @escaping @Sendable (inout Store) -> Void
     ) async -> Transition? {
         do {
-            return try await commit(storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message, update: update)
+            return try await commit(
+                storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message,
+                revisions: revisions, update: update
+            )
         } catch {
             if error is CancellationError || Task.isCancelled { return nil }
             logger.warning(
@@ -764,7 +796,7 @@ public final class Provisioner: Service, Sendable {
 
     // MARK: Helpers
 
-    private func existingStore(_ storeID: String) async throws -> Store {
+    func existingStore(_ storeID: String) async throws -> Store {
         guard let store = try await database.store(id: storeID) else {
             throw PlatformError.storeNotFound(storeID)
         }
@@ -772,7 +804,7 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// One transaction (status + audit row); the database announces it to watchers.
-    private func commit(
+    func commit(
         _ storeID: String,
         to status: StoreStatus,
         expectedFrom: Set<StoreStatus>? = nil,
@@ -780,15 +812,16 @@ public final class Provisioner: Service, Sendable {
         actor: String,
         message: String = "",
         requestID: String? = nil,
+        revisions: [StoreRevision] = [],
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await database.transition(
             storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, update: update
+            message: message, requestID: requestID, revisions: revisions, update: update
         )
     }
 
-    private static func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         switch error {
         case let error as ClusterError: error.description
         case let error as ProvisioningFailure: error.description

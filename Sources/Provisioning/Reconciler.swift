@@ -335,7 +335,7 @@ public final class Reconciler: Service, Sendable {
         let terminating = Set(inventory.namespaces.filter(\.terminating).map(\.name))
         let releases = Set(inventory.releases.map { "\($0.namespace)/\($0.name)" })
 
-        let stores = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting])
+        let stores = try await database.stores(inStatuses: [.queued, .provisioning, .ready, .deleting, .upgrading])
         report.storesExamined = stores.count
         // Stores another replica is working on are that replica's (their leases say so).
         let elsewhere = Set(try await database.activeLeases().filter { $0.owner != provisioner.replicaID }.compactMap(\.storeID))
@@ -382,6 +382,10 @@ public final class Reconciler: Service, Sendable {
                 case .deleting:
                     if await provisioner.resumeDeletion(store) {
                         record(store, .deleted, "resumed interrupted deletion")
+                    }
+                case .upgrading:
+                    if await provisioner.resumeChange(store) {
+                        record(store, .ready, "resumed interrupted upgrade to revision \(store.revision) (\(store.version))")
                     }
                 case .failed, .deleted:
                     break

@@ -52,7 +52,8 @@ public final class SimulatedCluster: ClusterDriver {
         let now = Date().millisecondsSince1970
         let release = SimulatedRelease(
             namespace: request.namespace, name: request.release, chart: request.chart, installedAt: now,
-            readyAt: now + (configuration.installDelay + configuration.readyDelay).wholeMilliseconds, fault: nil
+            readyAt: now + (configuration.installDelay + configuration.readyDelay).wholeMilliseconds, fault: nil,
+            version: request.values[InstallRequest.versionKey] ?? ""
         )
         let outcome = try await state.install(release) { [self] attempt in
             let fault = installFault(namespace: request.namespace, release: request.release, attempt: attempt)
@@ -104,7 +105,7 @@ public final class SimulatedCluster: ClusterDriver {
                     "Normal BackOff pod/\(release)-wordpress-0: Back-off pulling image \"wordpress:6.6-apache\"",
                 ]
             )
-        case .neverReady, .crashLoop, .imagePull:
+        case .neverReady, .crashLoop, .imagePull, .upgradeNeverReady:
             return .progressing(notReady: notReady)
         default:
             return now >= row.readyAt ? .ready : .progressing(notReady: notReady)
@@ -146,6 +147,70 @@ public final class SimulatedCluster: ClusterDriver {
         }
     }
 
+    public func upgradeRelease(_ request: InstallRequest) async throws {
+        let version = request.values[InstallRequest.versionKey] ?? ""
+        let outcome = try await change(namespace: request.namespace, release: request.release, .upgrade(version: version)) { [self] attempt in
+            switch upgradeFault(namespace: request.namespace, release: request.release, attempt: attempt) {
+            case .upgradeError: .commandFails
+            case .migrationError: .hookFails
+            case let fault: .deploy(fault: fault?.rawValue)
+            }
+        }
+        let operation = "helm upgrade \(request.release)"
+        switch outcome {
+        case .releaseMissing, .revisionMissing:
+            throw ClusterError(operation: operation, output: "Error: UPGRADE FAILED: \"\(request.release)\" has no deployed releases")
+        case .commandFailed(let revision):
+            throw ClusterError(
+                operation: operation,
+                output: "Error: UPGRADE FAILED: release \(request.release) failed, revision \(revision): context deadline exceeded (simulated fault upgrade-error)"
+            )
+        case .hookFailed(let revision):
+            throw ClusterError(
+                operation: operation,
+                output: "Error: UPGRADE FAILED: post-upgrade hooks failed: 1 error occurred: job \(request.release)-setup failed: BackoffLimitExceeded "
+                    + "(revision \(revision); the setup Job's WooCommerce database migration exited 1; simulated fault migration-error)"
+            )
+        case .deployed:
+            try await Self.sleep(configuration.installDelay)
+        }
+    }
+
+    public func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
+        let outcome = try await change(namespace: namespace, release: release, .rollback(to: revision)) { _ in .deploy(fault: nil) }
+        switch outcome {
+        case .releaseMissing:
+            throw ClusterError(operation: "helm rollback \(release)", output: "Error: release: not found")
+        case .revisionMissing:
+            throw ClusterError(operation: "helm rollback \(release)", output: "Error: release has no \(revision) version")
+        case .commandFailed, .hookFailed, .deployed:
+            try await Self.sleep(configuration.installDelay)
+        }
+    }
+
+    public func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
+        try await state.revisions(namespace: namespace, name: release).map {
+            ReleaseRevision(revision: $0.revision, state: ReleaseRevision.State(rawValue: $0.status) ?? .failed)
+        }
+    }
+
+    /// A new revision of the release, ready after the simulated install and ready delays.
+    private func change(
+        namespace: String, release: String, _ change: SimulatedReleaseChange,
+        decide: @escaping @Sendable (Int) -> SimulatedUpgradeDecision
+    ) async throws -> SimulatedChangeOutcome {
+        let now = Date().millisecondsSince1970
+        return try await state.changeRelease(
+            namespace: namespace, name: release, change: change, at: now,
+            readyAt: now + (configuration.installDelay + configuration.readyDelay).wholeMilliseconds, decide: decide
+        )
+    }
+
+    /// The engine version of each of the release's revisions, oldest first (for tests).
+    public func revisionVersions(namespace: String, release: String) async throws -> [String] {
+        try await state.revisions(namespace: namespace, name: release).map(\.version)
+    }
+
     public func listManaged() async throws -> ClusterInventory {
         let (namespaces, releases) = try await state.inventory()
         return ClusterInventory(
@@ -183,7 +248,19 @@ public final class SimulatedCluster: ClusterDriver {
         guard attempt <= configuration.faultAttempts else { return nil }
         let draw = unitDraw(namespace, release, "install")
         var threshold = 0.0
-        for fault in SimulatedClusterConfiguration.Fault.allCases where fault != .deleteFailure {
+        for fault in SimulatedClusterConfiguration.Fault.installFaults {
+            threshold += configuration.faults[fault] ?? 0
+            if draw < threshold { return fault }
+        }
+        return nil
+    }
+
+    /// The fault of upgrade attempt `attempt` of a release, drawn as an install's is.
+    private func upgradeFault(namespace: String, release: String, attempt: Int) -> SimulatedClusterConfiguration.Fault? {
+        guard attempt <= configuration.faultAttempts else { return nil }
+        let draw = unitDraw(namespace, release, "upgrade")
+        var threshold = 0.0
+        for fault in SimulatedClusterConfiguration.Fault.upgradeFaults {
             threshold += configuration.faults[fault] ?? 0
             if draw < threshold { return fault }
         }

@@ -13,6 +13,18 @@ public struct SimulatedClusterConfiguration: Sendable, Equatable {
         case neverReady = "never-ready"
         /// Uninstall and namespace deletion fail.
         case deleteFailure = "delete-failure"
+        /// `helm upgrade` fails (a failed revision).
+        case upgradeError = "upgrade-error"
+        /// The upgrade's post-upgrade hook (the setup Job: WooCommerce's database
+        /// migrations) fails (a failed revision).
+        case migrationError = "migration-error"
+        /// The upgraded pods never become ready (the deadline ends the upgrade).
+        case upgradeNeverReady = "upgrade-never-ready"
+
+        /// The faults an install draws from, in the order their probabilities stack.
+        static let installFaults: [Fault] = [.installError, .crashLoop, .imagePull, .neverReady]
+        /// The faults an upgrade draws from (a rollback draws none).
+        static let upgradeFaults: [Fault] = [.upgradeError, .migrationError, .upgradeNeverReady]
     }
 
     /// How long `helm install` takes.
@@ -25,7 +37,7 @@ public struct SimulatedClusterConfiguration: Sendable, Equatable {
     /// decided by a hash of the seed and the release, so a run replays exactly.
     public var faults: [Fault: Double] = [:]
     /// Faults hit only the first this-many attempts of a release, so a retry
-    /// (or a second delete) succeeds.
+    /// (or a second delete, or a second upgrade) succeeds.
     public var faultAttempts: Int = 1
     public var seed: UInt64 = 0
 

@@ -32,6 +32,15 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let deleted = AuditAction(rawValue: "deleted")
     /// Work a crash or a restart interrupted was resumed.
     public static let recovery = AuditAction(rawValue: "recovery")
+    /// An upgrade to another engine version began (ready → upgrading).
+    public static let upgrade = AuditAction(rawValue: "upgrade")
+    /// A rollback to an earlier revision began (ready → upgrading).
+    public static let rollback = AuditAction(rawValue: "rollback")
+    /// The upgrade's (or rollback's) new revision runs (upgrading → ready).
+    public static let upgraded = AuditAction(rawValue: "upgraded")
+    /// The upgrade (or rollback) failed and the automatic rollback brought back the
+    /// revision before (upgrading → ready); the audit message says both.
+    public static let rolledBack = AuditAction(rawValue: "rolled-back")
     /// The reconciler corrected a store (drift, a deadline passed).
     public static let reconcile = AuditAction(rawValue: "reconcile")
     /// Not a change: the store as it is when a watch begins (WatchStores' first

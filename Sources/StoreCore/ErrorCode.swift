@@ -28,6 +28,12 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     /// An HTTP request head or body that did not arrive whole within the
     /// gateway's header or body timeout.
     case requestTimeout = "REQUEST_TIMEOUT"
+    /// An upgrade to a version the store's engine does not have.
+    case unknownVersion = "UNKNOWN_VERSION"
+    /// An upgrade to the version the store already runs.
+    case alreadyOnVersion = "ALREADY_ON_VERSION"
+    /// A rollback to a revision the store does not have, or to the one it runs.
+    case unknownRevision = "UNKNOWN_REVISION"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
     public var grpcCode: GRPCCode {
@@ -61,6 +67,9 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .headersTooLarge: (.resourceExhausted, 431),
         .watchFellBehind: (.aborted, 409),
         .requestTimeout: (.deadlineExceeded, 408),
+        .unknownVersion: (.invalidArgument, 400),
+        .alreadyOnVersion: (.failedPrecondition, 409),
+        .unknownRevision: (.invalidArgument, 400),
     ]
 }
 

@@ -7,4 +7,8 @@ public enum OperationKind: String, Sendable, CaseIterable, Codable {
     case delete
     /// Provisioning a failed store again.
     case retry
+    /// Moving a ready store's release to another engine version (and back, when that fails).
+    case upgrade
+    /// Moving a ready store's release back to an earlier revision (and forward again, when that fails).
+    case rollback
 }

@@ -39,6 +39,13 @@ public struct Store: Sendable, Equatable, Codable {
     /// such as `uid:1001` or `token:ci`); empty when unknown (stores created before
     /// owners were recorded).
     public var owner: String
+    /// The name of the engine version the store runs (``EngineVersion/name``), for
+    /// example `6.9-wc10.3`.
+    public var version: String
+    /// The revision of its release the store runs: 1 after the install, one more
+    /// after each upgrade or rollback (Helm's numbering); 0 for a store recorded
+    /// before revisions were, until it is ready.
+    public var revision: Int
 
     /// A store with every field given.
     public init(
@@ -57,7 +64,9 @@ public struct Store: Sendable, Equatable, Codable {
         deletedAt: Date? = nil,
         provisioningDurationMilliseconds: Int64? = nil,
         provisioningStartedAt: Date? = nil,
-        owner: String = ""
+        owner: String = "",
+        version: String = "",
+        revision: Int = 0
     ) {
         self.id = id
         self.name = name
@@ -75,10 +84,13 @@ public struct Store: Sendable, Equatable, Codable {
         self.provisioningDurationMilliseconds = provisioningDurationMilliseconds
         self.provisioningStartedAt = provisioningStartedAt
         self.owner = owner
+        self.version = version
+        self.revision = revision
     }
 
     /// A newly accepted store: status ``StoreStatus/queued``, no attempts yet, with its
-    /// namespace and release derived from `name` and `id`, owned by `owner`.
+    /// namespace and release derived from `name` and `id`, owned by `owner`, on its
+    /// engine's default version as revision 1.
     public static func queued(
         name: StoreName, engine: any StoreEngine, id: String = Store.makeID(), owner: String = "", now: Date
     ) -> Store {
@@ -91,7 +103,9 @@ public struct Store: Sendable, Equatable, Codable {
             release: release(forName: name),
             createdAt: now,
             updatedAt: now,
-            owner: owner
+            owner: owner,
+            version: engine.defaultVersion?.name ?? "",
+            revision: 1
         )
     }
 }

@@ -9,6 +9,11 @@ public protocol StoreEngine: Sendable {
     var isAvailable: Bool { get }
     /// The Helm chart that installs a store of this engine, relative to the repository.
     var chart: String { get }
+    /// The versions a store of this engine can run, oldest first (``EngineVersion``);
+    /// empty for an engine that cannot be created yet.
+    var versions: [EngineVersion] { get }
+    /// The version a new store runs; nil when there are no ``versions``.
+    var defaultVersion: EngineVersion? { get }
 }
 
 /// WordPress + MySQL + WooCommerce; the default engine.
@@ -16,6 +21,17 @@ public struct WooCommerceEngine: StoreEngine {
     public var name: String { "woocommerce" }
     public var isAvailable: Bool { true }
     public var chart: String { "helm/store" }
+
+    /// WordPress 6.8 with WooCommerce 9.8, and WordPress 6.9 (the chart's own
+    /// image, helm/store/values.yaml) with WooCommerce 10.3, the default.
+    public var versions: [EngineVersion] {
+        [
+            EngineVersion(name: "6.8-wc9.8", wordPressImage: "wordpress:6.8-php8.3-apache", wooCommerceVersion: "9.8.5", chartVersion: "0.2.1"),
+            EngineVersion(name: "6.9-wc10.3", wordPressImage: "wordpress:6.9-php8.3-apache", wooCommerceVersion: "10.3.5", chartVersion: "0.2.1"),
+        ]
+    }
+
+    public var defaultVersion: EngineVersion? { versions.last }
 
     public init() {}
 }
@@ -27,6 +43,8 @@ public struct MedusaEngine: StoreEngine {
     public var isAvailable: Bool { false }
     /// Where its chart will live; the chart does not exist yet.
     public var chart: String { "helm/medusa" }
+    public var versions: [EngineVersion] { [] }
+    public var defaultVersion: EngineVersion? { nil }
 
     public init() {}
 }
@@ -70,7 +88,7 @@ public enum StoreEngines {
 
 extension String {
     /// This string without leading and trailing whitespace (no Foundation needed).
-    fileprivate func trimmingWhitespace() -> String {
+    func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })

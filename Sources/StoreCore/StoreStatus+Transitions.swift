@@ -16,13 +16,19 @@ extension StoreStatus {
         .queued: [.provisioning, .deleting],
         .provisioning: [.ready, .failed, .deleting, .queued],
         // ready → failed: the reconciler found the store's release or namespace gone
-        // (drift, docs/ARCHITECTURE.md "Reconciliation").
-        .ready: [.deleting, .failed],
+        // (drift, docs/ARCHITECTURE.md "Reconciliation"). ready → upgrading: an
+        // upgrade or a rollback to an earlier revision.
+        .ready: [.deleting, .failed, .upgrading],
         // failed → queued is the user's retry.
         .failed: [.queued, .deleting],
         // deleting → failed: the delete failed; the store can be deleted again.
         .deleting: [.deleted, .failed],
         .deleted: [],
+        // upgrading → ready: the new revision runs, or the failed one was rolled back
+        // to the old; upgrading → failed: even that rollback failed. No delete while
+        // upgrading: the delete waits its turn (OPERATION_IN_PROGRESS), since the
+        // upgrade must first end with the release in a known revision.
+        .upgrading: [.ready, .failed],
     ]
 
     /// Whether a store in this status may move to `next`, per ``transitions``.
@@ -62,6 +68,7 @@ extension StoreStatus {
         case .failed: ("mark failed", "marking failed")
         case .deleting: ("delete", "delete")
         case .deleted: ("mark deleted", "marking deleted")
+        case .upgrading: ("upgrade", "upgrade")
         }
     }
 

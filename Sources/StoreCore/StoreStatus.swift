@@ -16,6 +16,10 @@ public enum StoreStatus: String, Sendable, CaseIterable, Codable {
     case deleting
     /// Gone. Terminal; its name may be reused by a new store.
     case deleted
+    /// Its release is being upgraded, or rolled back to an earlier revision; it ends
+    /// ready (on the new revision, or back on the old one when the change failed and
+    /// was rolled back) or failed (even the rollback failed).
+    case upgrading
 
     /// Whether a store in this status counts as live: it holds its name (names are
     /// unique among live stores) and counts against the live-store quota.

@@ -60,6 +60,17 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
                 table.primaryKey(["namespace", "release", "kind"])
             }
         }
+        // Each release's revisions (helm's history): install, upgrades, rollbacks.
+        migrator.registerMigration("v2-revisions") { db in
+            try db.create(table: "revision") { table in
+                table.column("namespace", .text).notNull()
+                table.column("release", .text).notNull()
+                table.column("revision", .integer).notNull()
+                table.column("version", .text).notNull()
+                table.column("status", .text).notNull()
+                table.primaryKey(["namespace", "release", "revision"])
+            }
+        }
         return migrator
     }
 
@@ -116,6 +127,7 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
                 return .failed
             }
             try Self.insertRelease(db, release, fault: fault)
+            try Self.insertRevision(db, release.namespace, release.name, SimulatedRevision(revision: 1, version: release.version, status: "deployed"))
             return .installed(fault: fault)
         }
     }
@@ -124,6 +136,7 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
         try await database.write { db in
             if fails(try Self.countAttempt(db, namespace, release, kind: "uninstall")) { return true }
             try db.execute(sql: "DELETE FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, release])
+            try db.execute(sql: "DELETE FROM revision WHERE namespace = ? AND release = ?", arguments: [namespace, release])
             return false
         }
     }
@@ -132,6 +145,7 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
         try await database.write { db in
             if fails(try Self.countAttempt(db, name, "", kind: "delete-namespace")) { return true }
             try db.execute(sql: "DELETE FROM release WHERE namespace = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM revision WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM secret WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM namespace WHERE name = ?", arguments: [name])
             return false
@@ -175,7 +189,70 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
     public func removeRelease(namespace: String, name: String) async throws {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+            try db.execute(sql: "DELETE FROM revision WHERE namespace = ? AND release = ?", arguments: [namespace, name])
         }
+    }
+
+    public func changeRelease(
+        namespace: String, name: String, change: SimulatedReleaseChange, at now: Int64, readyAt: Int64,
+        decide: @escaping @Sendable (Int) -> SimulatedUpgradeDecision
+    ) async throws -> SimulatedChangeOutcome {
+        try await database.write { db in
+            let history = try Self.revisions(db, namespace, name)
+            guard let last = history.last else { return .releaseMissing }
+            if history.count == 1, last.version.isEmpty {
+                // Installed before revisions were kept: its revision 1 is written now.
+                try Self.insertRevision(db, namespace, name, last)
+            }
+            let version: String
+            let decision: SimulatedUpgradeDecision
+            switch change {
+            case .upgrade(let target):
+                version = target
+                decision = decide(try Self.countAttempt(db, namespace, name, kind: "upgrade"))
+            case .rollback(let revision):
+                guard let target = history.first(where: { $0.revision == revision }) else { return .revisionMissing }
+                version = target.version
+                decision = .deploy(fault: nil)
+            }
+            let next = last.revision + 1
+            guard case .deploy(let fault) = decision else {
+                try Self.insertRevision(db, namespace, name, SimulatedRevision(revision: next, version: version, status: "failed"))
+                return decision == .commandFails ? .commandFailed(revision: next) : .hookFailed(revision: next)
+            }
+            try db.execute(
+                sql: "UPDATE revision SET status = 'superseded' WHERE namespace = ? AND release = ? AND status = 'deployed'",
+                arguments: [namespace, name]
+            )
+            try Self.insertRevision(db, namespace, name, SimulatedRevision(revision: next, version: version, status: "deployed"))
+            try db.execute(
+                sql: "UPDATE release SET installedAtMs = ?, readyAtMs = ?, fault = ? WHERE namespace = ? AND name = ?",
+                arguments: [now, readyAt, fault, namespace, name]
+            )
+            return .deployed(revision: next)
+        }
+    }
+
+    public func revisions(namespace: String, name: String) async throws -> [SimulatedRevision] {
+        try await database.read { db in try Self.revisions(db, namespace, name) }
+    }
+
+    private static func revisions(_ db: Database, _ namespace: String, _ name: String) throws -> [SimulatedRevision] {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM release WHERE namespace = ? AND name = ?", arguments: [namespace, name]) == true else {
+            return []
+        }
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT revision, version, status FROM revision WHERE namespace = ? AND release = ? ORDER BY revision",
+            arguments: [namespace, name]
+        ).map { SimulatedRevision(revision: $0["revision"], version: $0["version"], status: $0["status"]) }
+        return rows.isEmpty ? [SimulatedRevision(revision: 1, version: "", status: "deployed")] : rows
+    }
+
+    private static func insertRevision(_ db: Database, _ namespace: String, _ name: String, _ revision: SimulatedRevision) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO revision (namespace, release, revision, version, status) VALUES (?, ?, ?, ?, ?)",
+            arguments: [namespace, name, revision.revision, revision.version, revision.status]
+        )
     }
 
     // MARK: Statements

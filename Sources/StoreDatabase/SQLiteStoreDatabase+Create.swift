@@ -42,6 +42,7 @@ extension SQLiteStoreDatabase {
                 throw PlatformError.storeNameTaken(store.name)
             }
             let saved = try record.store()
+            try Self.save([.install(of: saved, actor: requestedBy)], db)
             var audit = AuditRecord(
                 store: saved, fromStatus: nil, time: saved.createdAt, actor: requestedBy,
                 action: .create, message: "", requestID: requestID

@@ -11,6 +11,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v4-limits") { db in try createLimits(db) }
         migrator.registerMigration("v5-rate-buckets") { db in try createRateBuckets(db) }
         migrator.registerMigration("v6-reconcile-requests") { db in try createReconcileRequests(db) }
+        migrator.registerMigration("v7-store-versions") { db in try addStoreVersions(db) }
         return migrator
     }
 
@@ -133,6 +134,33 @@ extension SQLiteStoreDatabase {
                 kind TEXT NOT NULL,
                 acquiredAt INTEGER NOT NULL,
                 expiresAt INTEGER NOT NULL
+            )
+            """)
+    }
+
+    /// v7: the engine version each store runs and its release's revision, and the
+    /// history of its releases (`store_revision`, StoreRevision.swift). Rows from
+    /// before ran the chart's image of the time, the version 6.9-wc10.3; a ready one
+    /// is on revision 1.
+    private static func addStoreVersions(_ db: Database) throws {
+        try db.alter(table: StoreRecord.databaseTableName) { table in
+            table.add(column: "version", .text).notNull().defaults(to: "")
+            table.add(column: "revision", .integer).notNull().defaults(to: 0)
+        }
+        try db.execute(sql: """
+            UPDATE store SET version = '6.9-wc10.3', revision = CASE WHEN status = 'ready' THEN 1 ELSE 0 END
+            """)
+        try db.execute(sql: """
+            CREATE TABLE store_revision (
+                storeId TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                version TEXT NOT NULL,
+                status TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                time INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                rollbackTo INTEGER,
+                PRIMARY KEY (storeId, revision)
             )
             """)
     }

@@ -51,6 +51,23 @@ public protocol SimulatedClusterState: Sendable {
 
     /// Removes a release without counting an attempt (drift, for tests).
     func removeRelease(namespace: String, name: String) async throws
+
+    /// Makes a new revision of an installed release in one transaction, as `helm
+    /// upgrade` (``SimulatedReleaseChange/upgrade(version:)``) or `helm rollback`
+    /// would: an upgrade counts an attempt and asks `decide` (given its number, from
+    /// 1) how it goes; a rollback always deploys. A deployed revision replaces the
+    /// release's readiness (`now`, `readyAt`, the fault `decide` gave) and supersedes
+    /// the one deployed before; a failed one is recorded and changes nothing else.
+    /// Nothing happens when the release (or the revision to roll back to) is missing.
+    func changeRelease(
+        namespace: String, name: String, change: SimulatedReleaseChange, at now: Int64, readyAt: Int64,
+        decide: @escaping @Sendable (Int) -> SimulatedUpgradeDecision
+    ) async throws -> SimulatedChangeOutcome
+
+    /// The release's revisions, oldest first; empty when there is no such release.
+    /// A release installed before revisions were kept reads as revision 1, deployed,
+    /// of no version.
+    func revisions(namespace: String, name: String) async throws -> [SimulatedRevision]
 }
 
 /// A release as the simulator records it.
@@ -63,8 +80,11 @@ public struct SimulatedRelease: Sendable, Equatable {
     /// The fault it was installed with (a `SimulatedClusterConfiguration.Fault`
     /// raw value), if any.
     public var fault: String?
+    /// The engine version an install records as its revision 1; empty when unknown.
+    public var version: String
 
-    public init(namespace: String, name: String, chart: String, installedAt: Int64, readyAt: Int64, fault: String?) {
+    public init(namespace: String, name: String, chart: String, installedAt: Int64, readyAt: Int64, fault: String?, version: String = "") {
+        self.version = version
         self.namespace = namespace
         self.name = name
         self.chart = chart
@@ -92,4 +112,48 @@ public enum SimulatedInstallOutcome: Sendable, Equatable {
     case failed
     /// Recorded, with the fault it was installed with.
     case installed(fault: String?)
+}
+
+/// What ``SimulatedClusterState/changeRelease(namespace:name:change:at:readyAt:decide:)`` does.
+public enum SimulatedReleaseChange: Sendable, Equatable {
+    /// `helm upgrade` to the engine version of this name.
+    case upgrade(version: String)
+    /// `helm rollback` to this revision.
+    case rollback(to: Int)
+}
+
+/// What the simulator decides for one upgrade attempt.
+public enum SimulatedUpgradeDecision: Sendable, Equatable {
+    /// The command fails: a failed revision.
+    case commandFails
+    /// The post-upgrade hook (the setup Job's migrations) fails: a failed revision.
+    case hookFails
+    /// The revision is deployed, with this fault (or none).
+    case deploy(fault: String?)
+}
+
+public enum SimulatedChangeOutcome: Sendable, Equatable {
+    case releaseMissing
+    case revisionMissing
+    /// The new revision, failed by its command.
+    case commandFailed(revision: Int)
+    /// The new revision, failed by its hook.
+    case hookFailed(revision: Int)
+    /// The new revision, deployed.
+    case deployed(revision: Int)
+}
+
+/// One revision of a simulated release.
+public struct SimulatedRevision: Sendable, Equatable {
+    public var revision: Int
+    /// The engine version it installs; empty when unknown.
+    public var version: String
+    /// `deployed`, `superseded` or `failed`.
+    public var status: String
+
+    public init(revision: Int, version: String, status: String) {
+        self.revision = revision
+        self.version = version
+        self.status = status
+    }
 }

@@ -52,8 +52,9 @@ public protocol StoreDatabase: SharedRateBuckets {
 
     // MARK: Writes
 
-    /// Inserts a new queued store and its `create` audit row (actor `requestedBy`, from
-    /// no status to queued, at the store's `createdAt`) in one transaction.
+    /// Inserts a new queued store, its `create` audit row (actor `requestedBy`, from
+    /// no status to queued, at the store's `createdAt`) and its revision 1 (pending,
+    /// its version, "install") in one transaction.
     ///
     /// Inside that same transaction, in this order:
     /// - if `idempotencyKey` is non-empty and this `requestedBy` already created a store
@@ -103,6 +104,10 @@ public protocol StoreDatabase: SharedRateBuckets {
     ///   `update` renames the store to a live store's name; ``ErrorCode/internalError``
     ///   when `update` changes the id.
     func transition(_ change: StatusChange) async throws -> Transition
+
+    /// The store's revisions (``StoreRevision``), newest first; empty for a store
+    /// recorded before revisions were, or none with that id.
+    func storeRevisions(storeID: String) async throws -> [StoreRevision]
 
     /// Changes fields of a store without changing its status (an error message, a URL,
     /// a start time) in one transaction, and writes no audit row. Fields change
@@ -270,11 +275,12 @@ extension StoreDatabase {
         message: String = "",
         requestID: String? = nil,
         now: Date = Date(),
+        revisions: [StoreRevision] = [],
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await transition(StatusChange(
             storeID: storeID, to: to, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, now: now, update: update
+            message: message, requestID: requestID, now: now, revisions: revisions, update: update
         ))
     }
 
@@ -288,6 +294,16 @@ extension StoreDatabase {
     /// How many audit rows there are in all.
     public func auditCount() async throws -> Int {
         try await auditCount(storeID: nil)
+    }
+}
+
+extension StoreRevision {
+    /// A new store's first revision, which its provisioning deploys.
+    package static func install(of store: Store, actor: String) -> StoreRevision {
+        StoreRevision(
+            storeID: store.id, revision: max(1, store.revision), version: store.version, status: .pending, actor: actor,
+            time: store.createdAt, message: "install"
+        )
     }
 }
 

@@ -28,11 +28,16 @@ public struct StatusChange: Sendable {
     /// free of I/O. Its changes to `status` and `updatedAt` are overridden; it must
     /// not change `id`.
     public var update: @Sendable (inout Store) -> Void
+    /// Revisions of the store written (added, or replacing the one of the same
+    /// number) in the same transaction: an upgrade's steps change them with the status.
+    public var revisions: [StoreRevision]
 
     public init(
         storeID: String, to: StoreStatus, expectedFrom: Set<StoreStatus>?, action: AuditAction, actor: String,
-        message: String, requestID: String?, now: Date, update: @escaping @Sendable (inout Store) -> Void
+        message: String, requestID: String?, now: Date, revisions: [StoreRevision] = [],
+        update: @escaping @Sendable (inout Store) -> Void
     ) {
+        self.revisions = revisions
         self.storeID = storeID
         self.to = to
         self.expectedFrom = expectedFrom

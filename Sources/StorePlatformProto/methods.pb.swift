@@ -25,5 +25,9 @@ public enum StorePlatformMethod {
         public static let deleteStore = RPCMethod<Storeplatform_V1_DeleteStoreRequest, Storeplatform_V1_DeleteStoreResponse>("/storeplatform.v1.StoreService/DeleteStore")
         public static let retryStore = RPCMethod<Storeplatform_V1_RetryStoreRequest, Storeplatform_V1_RetryStoreResponse>("/storeplatform.v1.StoreService/RetryStore")
         public static let watchStores = RPCStreamMethod<Storeplatform_V1_WatchStoresRequest, Storeplatform_V1_StoreEvent>("/storeplatform.v1.StoreService/WatchStores")
+        public static let listEngineVersions = RPCMethod<Storeplatform_V1_ListEngineVersionsRequest, Storeplatform_V1_ListEngineVersionsResponse>("/storeplatform.v1.StoreService/ListEngineVersions")
+        public static let listStoreRevisions = RPCMethod<Storeplatform_V1_ListStoreRevisionsRequest, Storeplatform_V1_ListStoreRevisionsResponse>("/storeplatform.v1.StoreService/ListStoreRevisions")
+        public static let upgradeStore = RPCMethod<Storeplatform_V1_UpgradeStoreRequest, Storeplatform_V1_UpgradeStoreResponse>("/storeplatform.v1.StoreService/UpgradeStore")
+        public static let rollbackStore = RPCMethod<Storeplatform_V1_RollbackStoreRequest, Storeplatform_V1_RollbackStoreResponse>("/storeplatform.v1.StoreService/RollbackStore")
     }
 }

@@ -24,7 +24,9 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// Where a store is in its lifecycle. Legal moves:
 /// queued -> provisioning -> ready; provisioning -> failed; failed -> queued (retry);
-/// ready|failed|queued -> deleting -> deleted; deleting -> failed. deleted is terminal.
+/// ready|failed|queued -> deleting -> deleted; deleting -> failed; ready -> upgrading
+/// (an upgrade or rollback) -> ready (done, or undone by the automatic rollback) or
+/// failed (even the rollback failed). deleted is terminal.
 public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -46,6 +48,11 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
 
   /// Gone. Terminal; its name may be reused.
   case deleted // = 6
+
+  /// Its release is being upgraded or rolled back to another revision (UpgradeStore,
+  /// RollbackStore); it ends ready (on the new revision, or back on the old one when
+  /// the change failed and was rolled back) or failed.
+  case upgrading // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -61,6 +68,7 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     case 4: self = .failed
     case 5: self = .deleting
     case 6: self = .deleted
+    case 7: self = .upgrading
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -74,6 +82,7 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     case .failed: return 4
     case .deleting: return 5
     case .deleted: return 6
+    case .upgrading: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -87,6 +96,68 @@ public nonisolated enum Storeplatform_V1_StoreStatus: SwiftProtobuf.Enum, Swift.
     .failed,
     .deleting,
     .deleted,
+    .upgrading,
+  ]
+
+}
+
+/// What became of one release of a store.
+public nonisolated enum Storeplatform_V1_RevisionStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The revision the store runs now.
+  case deployed // = 1
+
+  /// Ran once; a later revision replaced it.
+  case superseded // = 2
+
+  /// Never ran: the upgrade or rollback that made it failed (message says why).
+  case failed // = 3
+
+  /// Failed and was undone by the automatic rollback to the revision before it.
+  case rolledBack // = 4
+
+  /// Being installed now (the store is upgrading).
+  case pending // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .deployed
+    case 2: self = .superseded
+    case 3: self = .failed
+    case 4: self = .rolledBack
+    case 5: self = .pending
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .deployed: return 1
+    case .superseded: return 2
+    case .failed: return 3
+    case .rolledBack: return 4
+    case .pending: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Storeplatform_V1_RevisionStatus] = [
+    .unspecified,
+    .deployed,
+    .superseded,
+    .failed,
+    .rolledBack,
+    .pending,
   ]
 
 }
@@ -264,11 +335,219 @@ public nonisolated struct Storeplatform_V1_Store: @unchecked Sendable {
     set {_uniqueStorage()._provisioningStartedAtMs = newValue}
   }
 
+  /// The engine version the store runs (an EngineVersion's name, "6.9-wc10.3"); its
+  /// target while it is upgrading.
+  public var version: String {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// The revision of its release the store runs: 1 after the install, one more after
+  /// each upgrade or rollback (as Helm numbers them); 0 for a store recorded before
+  /// revisions were, until it is ready.
+  public var revision: UInt32 {
+    get {_storage._revision}
+    set {_uniqueStorage()._revision = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One version of an engine the platform can run.
+public nonisolated struct Storeplatform_V1_EngineVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The engine: "woocommerce".
+  public var engine: String = String()
+
+  /// The version's name, as UpgradeStore takes it: "6.9-wc10.3".
+  public var name: String = String()
+
+  /// The WordPress container image, "wordpress:6.9-php8.3-apache".
+  public var wordpressImage: String = String()
+
+  /// The WooCommerce release the setup hook installs, "10.3.5".
+  public var woocommerceVersion: String = String()
+
+  /// The version of the chart that installs it, "0.2.1".
+  public var chartVersion: String = String()
+
+  /// True for the version new stores get.
+  public var isDefault: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListEngineVersionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListEngineVersionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Every version of every available engine, oldest first within an engine.
+  public var versions: [Storeplatform_V1_EngineVersion] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One release of a store: its install, an upgrade or a rollback.
+public nonisolated struct Storeplatform_V1_StoreRevision: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1 for the install, then one more for each upgrade or rollback (Helm's numbering).
+  public var revision: UInt32 = 0
+
+  /// The engine version it installs.
+  public var version: String = String()
+
+  public var status: Storeplatform_V1_RevisionStatus = .unspecified
+
+  /// Who asked for it ("system" for the automatic rollback).
+  public var actor: String = String()
+
+  /// When it was made, or last changed status, Unix milliseconds.
+  public var timeMs: Int64 = 0
+
+  /// What happened: "install", "upgrade from 6.8-wc9.8", "rollback to revision 1",
+  /// and for a failed one why it failed and how its rollback went.
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListStoreRevisionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_ListStoreRevisionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Newest first.
+  public var revisions: [Storeplatform_V1_StoreRevision] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_UpgradeStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  /// Required: the version to run, a name ListEngineVersions lists.
+  public var version: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_UpgradeStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store, now upgrading, with version the target.
+  public var store: Storeplatform_V1_Store {
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
+  }
+  /// Returns true if `store` has been explicitly set.
+  public var hasStore: Bool {self._store != nil}
+  /// Clears the value of `store`. Subsequent reads from it will return its default value.
+  public mutating func clearStore() {self._store = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _store: Storeplatform_V1_Store? = nil
+}
+
+public nonisolated struct Storeplatform_V1_RollbackStoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store's id. Give either id or name, not both.
+  public var id: String = String()
+
+  /// Instead of id: the name of a live store.
+  public var name: String = String()
+
+  /// Required: the earlier revision to go back to (ListStoreRevisions); the
+  /// rollback is a new revision with that revision's version.
+  public var revision: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Storeplatform_V1_RollbackStoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The store, now upgrading, with version the revision's.
+  public var store: Storeplatform_V1_Store {
+    get {_store ?? Storeplatform_V1_Store()}
+    set {_store = newValue}
+  }
+  /// Returns true if `store` has been explicitly set.
+  public var hasStore: Bool {self._store != nil}
+  /// Clears the value of `store`. Subsequent reads from it will return its default value.
+  public mutating func clearStore() {self._store = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _store: Storeplatform_V1_Store? = nil
 }
 
 public nonisolated struct Storeplatform_V1_CreateStoreRequest: Sendable {
@@ -515,7 +794,8 @@ public nonisolated struct Storeplatform_V1_StoreEvent: Sendable {
   public var toStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// What caused it: "create", "provision", "ready", "fail", "retry", "delete",
-  /// "deleted", "recovery", "reconcile"; or "current" for the state a watch of
+  /// "deleted", "recovery", "reconcile", "upgrade", "rollback", "upgraded",
+  /// "rolled-back" (an upgrade or rollback failed and was undone); or "current" for the state a watch of
   /// one store starts with (not a transition; audit_id is 0); or "progress" when a
   /// provisioning step begins (not a transition: audit_id 0, from and to
   /// provisioning, step set; sent live by the replica that runs the store, never
@@ -543,7 +823,11 @@ public nonisolated struct Storeplatform_V1_StoreEvent: Sendable {
 fileprivate nonisolated let _protobuf_package = "storeplatform.v1"
 
 nonisolated extension Storeplatform_V1_StoreStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STORE_STATUS_UNSPECIFIED\0\u{1}STORE_STATUS_QUEUED\0\u{1}STORE_STATUS_PROVISIONING\0\u{1}STORE_STATUS_READY\0\u{1}STORE_STATUS_FAILED\0\u{1}STORE_STATUS_DELETING\0\u{1}STORE_STATUS_DELETED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STORE_STATUS_UNSPECIFIED\0\u{1}STORE_STATUS_QUEUED\0\u{1}STORE_STATUS_PROVISIONING\0\u{1}STORE_STATUS_READY\0\u{1}STORE_STATUS_FAILED\0\u{1}STORE_STATUS_DELETING\0\u{1}STORE_STATUS_DELETED\0\u{1}STORE_STATUS_UPGRADING\0")
+}
+
+nonisolated extension Storeplatform_V1_RevisionStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REVISION_STATUS_UNSPECIFIED\0\u{1}REVISION_STATUS_DEPLOYED\0\u{1}REVISION_STATUS_SUPERSEDED\0\u{1}REVISION_STATUS_FAILED\0\u{1}REVISION_STATUS_ROLLED_BACK\0\u{1}REVISION_STATUS_PENDING\0")
 }
 
 nonisolated extension Storeplatform_V1_ProvisioningStep: SwiftProtobuf._ProtoNameProviding {
@@ -552,7 +836,7 @@ nonisolated extension Storeplatform_V1_ProvisioningStep: SwiftProtobuf._ProtoNam
 
 nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Store"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0\u{3}provisioning_started_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}engine\0\u{1}status\0\u{1}url\0\u{1}namespace\0\u{3}error_message\0\u{1}attempts\0\u{3}created_at_ms\0\u{3}updated_at_ms\0\u{3}ready_at_ms\0\u{3}deleted_at_ms\0\u{3}provisioning_duration_ms\0\u{1}release\0\u{1}owner\0\u{3}error_summary\0\u{3}provisioning_started_at_ms\0\u{1}version\0\u{1}revision\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -572,6 +856,8 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
     var _owner: String = String()
     var _errorSummary: String = String()
     var _provisioningStartedAtMs: Int64 = 0
+    var _version: String = String()
+    var _revision: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -599,6 +885,8 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       _owner = source._owner
       _errorSummary = source._errorSummary
       _provisioningStartedAtMs = source._provisioningStartedAtMs
+      _version = source._version
+      _revision = source._revision
     }
   }
 
@@ -634,6 +922,8 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
         case 15: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._errorSummary) }()
         case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._provisioningStartedAtMs) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._revision) }()
         default: break
         }
       }
@@ -693,6 +983,12 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
       if _storage._provisioningStartedAtMs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._provisioningStartedAtMs, fieldNumber: 17)
       }
+      if !_storage._version.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 18)
+      }
+      if _storage._revision != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._revision, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -719,10 +1015,384 @@ nonisolated extension Storeplatform_V1_Store: SwiftProtobuf.Message, SwiftProtob
         if _storage._owner != rhs_storage._owner {return false}
         if _storage._errorSummary != rhs_storage._errorSummary {return false}
         if _storage._provisioningStartedAtMs != rhs_storage._provisioningStartedAtMs {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._revision != rhs_storage._revision {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_EngineVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EngineVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}engine\0\u{1}name\0\u{3}wordpress_image\0\u{3}woocommerce_version\0\u{3}chart_version\0\u{3}is_default\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.engine) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.wordpressImage) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.woocommerceVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.chartVersion) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.isDefault) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.engine.isEmpty {
+      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.wordpressImage.isEmpty {
+      try visitor.visitSingularStringField(value: self.wordpressImage, fieldNumber: 3)
+    }
+    if !self.woocommerceVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.woocommerceVersion, fieldNumber: 4)
+    }
+    if !self.chartVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.chartVersion, fieldNumber: 5)
+    }
+    if self.isDefault != false {
+      try visitor.visitSingularBoolField(value: self.isDefault, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_EngineVersion, rhs: Storeplatform_V1_EngineVersion) -> Bool {
+    if lhs.engine != rhs.engine {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.wordpressImage != rhs.wordpressImage {return false}
+    if lhs.woocommerceVersion != rhs.woocommerceVersion {return false}
+    if lhs.chartVersion != rhs.chartVersion {return false}
+    if lhs.isDefault != rhs.isDefault {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListEngineVersionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngineVersionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListEngineVersionsRequest, rhs: Storeplatform_V1_ListEngineVersionsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListEngineVersionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngineVersionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.versions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.versions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListEngineVersionsResponse, rhs: Storeplatform_V1_ListEngineVersionsResponse) -> Bool {
+    if lhs.versions != rhs.versions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_StoreRevision: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoreRevision"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revision\0\u{1}version\0\u{1}status\0\u{1}actor\0\u{3}time_ms\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timeMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.revision != 0 {
+      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 4)
+    }
+    if self.timeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timeMs, fieldNumber: 5)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_StoreRevision, rhs: Storeplatform_V1_StoreRevision) -> Bool {
+    if lhs.revision != rhs.revision {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.timeMs != rhs.timeMs {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListStoreRevisionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListStoreRevisionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListStoreRevisionsRequest, rhs: Storeplatform_V1_ListStoreRevisionsRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_ListStoreRevisionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListStoreRevisionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}revisions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.revisions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.revisions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.revisions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_ListStoreRevisionsResponse, rhs: Storeplatform_V1_ListStoreRevisionsResponse) -> Bool {
+    if lhs.revisions != rhs.revisions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_UpgradeStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpgradeStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_UpgradeStoreRequest, rhs: Storeplatform_V1_UpgradeStoreRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_UpgradeStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpgradeStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_UpgradeStoreResponse, rhs: Storeplatform_V1_UpgradeStoreResponse) -> Bool {
+    if lhs._store != rhs._store {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_RollbackStoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RollbackStoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}revision\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.revision) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.revision != 0 {
+      try visitor.visitSingularUInt32Field(value: self.revision, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_RollbackStoreRequest, rhs: Storeplatform_V1_RollbackStoreRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.revision != rhs.revision {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Storeplatform_V1_RollbackStoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RollbackStoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}store\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._store) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._store {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Storeplatform_V1_RollbackStoreResponse, rhs: Storeplatform_V1_RollbackStoreResponse) -> Bool {
+    if lhs._store != rhs._store {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -21,6 +21,8 @@ extension Storeplatform_V1_Store {
             ["id", id],
             ["name", name],
             ["engine", engine],
+            ["version", version.isEmpty ? "-" : version],
+            ["revision", revision == 0 ? "-" : String(revision)],
             ["status", status.name],
             ["owner", ownerText],
             ["url", url.isEmpty ? "-" : url],

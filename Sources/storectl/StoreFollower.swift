@@ -12,6 +12,9 @@ struct StoreFollower: Sendable {
         case ready
         /// Delete: deleted. Failed ends the wait as a failure.
         case deleted
+        /// Upgrade and rollback: ready on this revision. Ready on another (the change
+        /// failed and was rolled back) or failed ends the wait as a failure.
+        case revision(UInt32)
     }
 
     let client: RPCClient
@@ -114,6 +117,19 @@ struct StoreFollower: Sendable {
         switch (goal, store.status) {
         case (.ready, .ready), (.deleted, .deleted):
             return true
+        case (.revision(let revision), .ready) where store.revision == revision:
+            return true
+        case (.revision(let revision), .ready):
+            throw CLIError.failed(
+                "revision \(revision) of store \(store.label) failed and was rolled back: it runs revision \(store.revision) "
+                    + "(\(store.version)) again\n(see why with `storectl revisions \(store.id)` or `storectl audit --store \(store.id)`)"
+            )
+        case (.revision, .failed):
+            let reason = store.errorMessage.isEmpty ? "no reason given" : store.errorMessage
+            throw CLIError.failed(
+                "store \(store.label) failed: \(reason)\n"
+                    + "(reinstall it with `storectl retry \(store.id)`, or remove it with `storectl delete \(store.id)`)"
+            )
         case (.ready, .failed):
             let reason = store.errorMessage.isEmpty ? "no reason given" : store.errorMessage
             throw CLIError.failed(

@@ -19,8 +19,14 @@ struct StoreReference: Sendable {
     /// The GetStore request that reads this store.
     var getRequest: Storeplatform_V1_GetStoreRequest {
         var request = Storeplatform_V1_GetStoreRequest()
-        if isID { request.id = text } else { request.name = text }
+        (request.id, request.name) = idOrName
         return request
+    }
+
+    /// The `id` and `name` fields of a request that names a store either way: one
+    /// of them is this text, the other empty.
+    var idOrName: (id: String, name: String) {
+        isID ? (text, "") : ("", text)
     }
 
     /// The store's id: the text itself when it is one; otherwise the id of the

@@ -2,7 +2,7 @@ import StorePlatformProto
 
 extension Storeplatform_V1_StoreStatus {
     /// The statuses a user can name, in lifecycle order.
-    static let named: [Storeplatform_V1_StoreStatus] = [.queued, .provisioning, .ready, .failed, .deleting, .deleted]
+    static let named: [Storeplatform_V1_StoreStatus] = [.queued, .provisioning, .ready, .failed, .deleting, .deleted, .upgrading]
 
     /// The status as users read and type it: lower-case, without the
     /// STORE_STATUS_ prefix ("ready").
@@ -15,6 +15,7 @@ extension Storeplatform_V1_StoreStatus {
         case .failed: "failed"
         case .deleting: "deleting"
         case .deleted: "deleted"
+        case .upgrading: "upgrading"
         case .UNRECOGNIZED(let value): "unknown(\(value))"
         }
     }

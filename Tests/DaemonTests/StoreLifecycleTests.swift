@@ -355,6 +355,14 @@ struct StoreLifecycleTests {
         #expect(await errorCode { _ = try await client.store("st_nope") } == "NOT_FOUND")
         try await client.waitFor(shop.id, [.ready])
         #expect(await errorCode { _ = try await client.retry(shop.id) } == "INVALID_STATE_TRANSITION")
+        #expect(await errorCode { _ = try await client.upgrade(shop.id, to: "1.0-wc1.0") } == "UNKNOWN_VERSION")
+        #expect(await errorCode { _ = try await client.upgrade(shop.id, to: "6.9-wc10.3") } == "ALREADY_ON_VERSION")
+        #expect(await errorCode {
+            var rollback = Storeplatform_V1_RollbackStoreRequest()
+            rollback.id = shop.id
+            rollback.revision = 5
+            _ = try await client.unary(M.StoreService.rollbackStore, rollback)
+        } == "UNKNOWN_REVISION")
         _ = try await client.delete(shop.id)
         // The first delete's operation still holds the store's lock.
         #expect(await errorCode { _ = try await client.delete(shop.id) } == "OPERATION_IN_PROGRESS")
@@ -367,7 +375,7 @@ struct StoreLifecycleTests {
 
         let metrics = try await client.unary(M.PlatformService.getMetrics, Storeplatform_V1_GetMetricsRequest())
         #expect(metrics.quotaRefusalsTotal == 1)
-        #expect(metrics.storesByStatus.count == 6)
+        #expect(metrics.storesByStatus.count == 7)
         #expect(metrics.maxLiveStores == 3)
         // The delete finishes before the daemon is stopped: this test is about the
         // error codes, not about stopping mid-operation.

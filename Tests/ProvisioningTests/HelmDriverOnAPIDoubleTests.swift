@@ -65,6 +65,66 @@ struct HelmDriverOnAPIDoubleTests {
         #expect(harness.api.requests.contains { $0.verb == "delete" && $0.resource == "namespaces" && $0.name == store.namespace })
     }
 
+    /// An upgrade is a new helm revision with the version's image, awaited; a rollback
+    /// to revision 1 is revision 3 with revision 1's image again.
+    @Test(arguments: HelmMajor.allCases)
+    func anUpgradeThenARollbackAreNewRevisions(_ major: HelmMajor) async throws {
+        let harness = try await APIDoubleHarness.start(major)
+        defer { Task { try await harness.stop() } }
+        let store = try await harness.create("shop")
+        #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
+        func image() throws -> String? {
+            try harness.api.objects("deployments.apps", namespace: store.namespace).first?[path: "spec.template.spec.containers"]?
+                .array?.first?["image"]?.string
+        }
+        #expect(try image() == "wordpress:6.9-php8.3-apache")
+
+        _ = try await harness.provisioner.upgrade(storeID: store.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let upgraded = try await harness.waitFor(store.id, [.ready, .failed])
+        #expect(upgraded.status == .ready, "\(upgraded.errorMessage)")
+        #expect(upgraded.version == "6.8-wc9.8")
+        #expect(upgraded.revision == 2)
+        #expect(try image() == "wordpress:6.8-php8.3-apache")
+        #expect(try await harness.driver.releaseHistory(namespace: store.namespace, release: store.release)
+            == [ReleaseRevision(revision: 1, state: .superseded), ReleaseRevision(revision: 2, state: .deployed)])
+        #expect(try harness.releaseRecords(store).count == 2)
+        let actions = try await harness.database.listAudit(limit: 2, pageToken: "", storeID: store.id).events.map(\.action)
+        #expect(actions == [.upgraded, .upgrade])
+
+        _ = try await harness.provisioner.rollback(storeID: store.id, to: 1, actor: "uid:0", requestID: nil)
+        let rolledBack = try await harness.waitFor(store.id, [.ready, .failed])
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try image() == "wordpress:6.9-php8.3-apache")
+        #expect(try await harness.driver.releaseHistory(namespace: store.namespace, release: store.release).map(\.state)
+            == [.superseded, .superseded, .deployed])
+    }
+
+    /// The post-upgrade hook (the setup Job: WooCommerce's migrations) fails: helm
+    /// upgrade fails, the release is rolled back to revision 1 as revision 3, and the
+    /// store is ready on its old version with both outcomes in the audit row.
+    @Test(arguments: HelmMajor.allCases)
+    func aFailedMigrationHookIsRolledBack(_ major: HelmMajor) async throws {
+        let harness = try await APIDoubleHarness.start(major)
+        defer { Task { try await harness.stop() } }
+        let store = try await harness.create("hooked")
+        #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
+        harness.api.setBehavior { $0.jobRules = [.init(namespacePrefix: "store-hooked-", outcome: .fail)] }
+
+        _ = try await harness.provisioner.upgrade(storeID: store.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let ready = try await harness.waitFor(store.id, [.ready, .failed])
+        #expect(ready.status == .ready, "\(ready.errorMessage)")
+        #expect(ready.version == "6.9-wc10.3")
+        #expect(ready.revision == 3)
+        #expect(try await harness.driver.releaseHistory(namespace: store.namespace, release: store.release).map(\.state)
+            == [.superseded, .failed, .deployed])
+        let audit = try #require(try await harness.database.listAudit(limit: 1, pageToken: "", storeID: store.id).events.first)
+        #expect(audit.action == .rolledBack)
+        #expect(audit.message.hasPrefix("upgrade to 6.8-wc9.8 failed: helm upgrade hooked failed: "), "\(audit.message)")
+        #expect(audit.message.hasSuffix("; rolled back to revision 1 (6.9-wc10.3) as revision 3"), "\(audit.message)")
+    }
+
     /// The admission policy reads a new namespace from the API server's cache; a
     /// RoleBinding made before the cache has it is refused as not found, and the
     /// driver tries again instead of failing the store.

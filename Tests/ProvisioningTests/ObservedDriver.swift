@@ -81,6 +81,18 @@ final class ObservedDriver: ClusterDriver {
         try await observe("namespacePhase") { try await base.namespacePhase(namespace) }
     }
 
+    func upgradeRelease(_ request: InstallRequest) async throws {
+        try await observe("upgradeRelease") { try await base.upgradeRelease(request) }
+    }
+
+    func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
+        try await observe("rollbackRelease") { try await base.rollbackRelease(namespace: namespace, release: release, to: revision) }
+    }
+
+    func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
+        try await observe("releaseHistory") { try await base.releaseHistory(namespace: namespace, release: release) }
+    }
+
     func listManaged() async throws -> ClusterInventory {
         state.withLock { state in
             state.listingsInFlight += 1

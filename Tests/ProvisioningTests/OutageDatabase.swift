@@ -129,6 +129,11 @@ final class OutageDatabase: StoreDatabase {
         return try await base.store(id: id)
     }
 
+    func storeRevisions(storeID: String) async throws -> [StoreRevision] {
+        try gate()
+        return try await base.storeRevisions(storeID: storeID)
+    }
+
     func liveStore(named name: String) async throws -> Store? {
         try gate()
         return try await base.liveStore(named: name)

@@ -24,6 +24,9 @@ struct ErrorCodeTests {
         ("HEADERS_TOO_LARGE", "resourceExhausted", 431),
         ("WATCH_FELL_BEHIND", "aborted", 409),
         ("REQUEST_TIMEOUT", "deadlineExceeded", 408),
+        ("UNKNOWN_VERSION", "invalidArgument", 400),
+        ("ALREADY_ON_VERSION", "failedPrecondition", 409),
+        ("UNKNOWN_REVISION", "invalidArgument", 400),
     ])
     func codeMapsToItsGRPCCodeAndHTTPStatus(code: String, grpc: String, http: Int) throws {
         let errorCode = try #require(ErrorCode(rawValue: code))

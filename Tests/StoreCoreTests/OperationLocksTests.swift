@@ -82,6 +82,6 @@ struct OperationLocksTests {
     }
 
     @Test func operationKindRawValues() {
-        #expect(OperationKind.allCases.map(\.rawValue) == ["provision", "delete", "retry"])
+        #expect(OperationKind.allCases.map(\.rawValue) == ["provision", "delete", "retry", "upgrade", "rollback"])
     }
 }

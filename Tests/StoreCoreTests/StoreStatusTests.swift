@@ -20,10 +20,13 @@ struct StoreStatusTests {
         "provisioning>queued",
         "deleting>deleted",
         "deleting>failed",
+        "ready>upgrading",
+        "upgrading>ready",
+        "upgrading>failed",
     ]
 
     @Test func rawValuesAreTheLowerCaseNames() {
-        #expect(StoreStatus.allCases.map(\.rawValue) == ["queued", "provisioning", "ready", "failed", "deleting", "deleted"])
+        #expect(StoreStatus.allCases.map(\.rawValue) == ["queued", "provisioning", "ready", "failed", "deleting", "deleted", "upgrading"])
     }
 
     @Test func onlyDeletedIsNotLive() {
@@ -57,6 +60,11 @@ struct StoreStatusTests {
         #expect(StoreStatus.allCases.filter { StoreStatus.deleted.canTransition(to: $0) }.isEmpty)
     }
 
+    @Test func upgradingAFailedStoreSaysUpgradesApplyToReadyStores() {
+        let error = #expect(throws: PlatformError.self) { try StoreStatus.failed.checkTransition(to: .upgrading, storeName: "shop") }
+        #expect(error?.message == "cannot upgrade store \"shop\": it is failed; upgrade applies to ready stores")
+    }
+
     @Test func retryOnReadySaysWhatAppliesWhere() {
         let error = #expect(throws: PlatformError.self) { try StoreStatus.ready.checkTransition(to: .queued, storeName: "shop") }
         #expect(error?.message == "cannot retry store \"shop\": it is ready; retry applies to failed stores")
@@ -74,7 +82,7 @@ struct StoreStatusTests {
 
     @Test func markingReadyFromQueuedNamesTheSourceStatus() {
         let error = #expect(throws: PlatformError.self) { try StoreStatus.queued.checkTransition(to: .ready, storeName: "shop") }
-        #expect(error?.message == "cannot mark ready store \"shop\": it is queued; marking ready applies to provisioning stores")
+        #expect(error?.message == "cannot mark ready store \"shop\": it is queued; marking ready applies to provisioning or upgrading stores")
     }
 
     @Test func storeNameIsEscapedInTheMessage() {

@@ -55,7 +55,8 @@ struct StoreTests {
         #expect(store == Store(
             id: "st_aaaaaabbbbbb", name: "shop", engine: "woocommerce", status: .queued, url: "",
             namespace: "store-shop-bbbbbb", release: "shop", errorMessage: "", attempts: 0,
-            createdAt: now, updatedAt: now, readyAt: nil, deletedAt: nil, provisioningDurationMilliseconds: nil
+            createdAt: now, updatedAt: now, readyAt: nil, deletedAt: nil, provisioningDurationMilliseconds: nil,
+            version: "6.9-wc10.3", revision: 1
         ))
     }
 

@@ -22,7 +22,7 @@ struct ManyStoresTests {
         #expect(all == stores)
         #expect(try await database.liveStoreCount() == 3_750)
         #expect(try await database.auditCount() == 5_000)
-        #expect(try await database.countsByStatus() == [.queued: 1_250, .provisioning: 1_250, .ready: 1_250, .failed: 0, .deleting: 0, .deleted: 1_250])
+        #expect(try await database.countsByStatus() == [.queued: 1_250, .provisioning: 1_250, .ready: 1_250, .failed: 0, .deleting: 0, .deleted: 1_250, .upgrading: 0])
         // Page sizes: 0 means 50, 500 at most; eleven pages of 500 hold every store once.
         #expect(try await database.listStores(statuses: [], pageSize: 0, pageToken: "").stores.count == 50)
         var token = ""

@@ -8,7 +8,7 @@ struct MetricsTests {
     @Test(arguments: Backend.all) func emptyDatabaseCountsZeroInEveryStatus(_ backend: Backend) async throws {
         let database = try await backend.makeDatabase()
         let counts = try await database.countsByStatus()
-        #expect(counts == [.queued: 0, .provisioning: 0, .ready: 0, .failed: 0, .deleting: 0, .deleted: 0])
+        #expect(counts == [.queued: 0, .provisioning: 0, .ready: 0, .failed: 0, .deleting: 0, .deleted: 0, .upgrading: 0])
     }
 
     @Test(arguments: Backend.all) func countsEveryStatusIncludingZeros(_ backend: Backend) async throws {
@@ -33,7 +33,7 @@ struct MetricsTests {
 
         let counts = try await database.countsByStatus()
 
-        #expect(counts == [.queued: 2, .provisioning: 1, .ready: 3, .failed: 0, .deleting: 0, .deleted: 1])
+        #expect(counts == [.queued: 2, .provisioning: 1, .ready: 3, .failed: 0, .deleting: 0, .deleted: 1, .upgrading: 0])
         #expect(try await database.liveStoreCount() == 6)
     }
 

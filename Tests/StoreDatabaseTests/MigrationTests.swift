@@ -9,7 +9,7 @@ import Testing
 
 @Suite("Migrations: from an empty database and from the previous version")
 struct MigrationTests {
-    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests"]
+    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-store-versions"]
 
     @Test(arguments: Backend.all)
     func anEmptyDatabaseGetsEveryMigrationOnceAndReopensAsIs(_ backend: Backend) async throws {
@@ -111,6 +111,11 @@ struct MigrationTests {
         #expect(old.url == "http://old-shop.stores.localhost")
         #expect(old.createdAt == Date(millisecondsSince1970: 1_700_000_000_000))
         #expect(old.owner == "")
+        // Versions came with v7: a store from before ran the version of the time, and
+        // a ready one is on its first revision.
+        #expect(old.version == "6.9-wc10.3")
+        #expect(old.revision == 1)
+        #expect(try await database.storeRevisions(storeID: old.id).isEmpty)
         #expect(try await database.auditCount() == 1)
         var store = queuedStore("new-shop")
         store.owner = "token:ci"

@@ -34,6 +34,54 @@ struct SimulatedClusterStateTests {
     }
 
     @Test(arguments: Backend.all)
+    func upgradesAndRollbacksAreNewRevisionsAndOnlyAnUpgradeDrawsAFault(_ backend: Backend) async throws {
+        let (state, other) = try await Self.states(backend)
+        let deploy: @Sendable (Int) -> SimulatedUpgradeDecision = { _ in .deploy(fault: nil) }
+        #expect(try await state.changeRelease(
+            namespace: "store-a", name: "shop", change: .upgrade(version: "b"), at: 2_000, readyAt: 3_000, decide: deploy
+        ) == .releaseMissing)
+        #expect(try await state.revisions(namespace: "store-a", name: "shop").isEmpty)
+
+        try await state.addNamespace("store-a", storeID: "st_a", at: 1)
+        var installed = Self.release("shop")
+        installed.version = "a"
+        #expect(try await state.install(installed) { _ in .install(fault: nil) } == .installed(fault: nil))
+        let attempts = Mutex<[Int]>([])
+        let decide: @Sendable (Int) -> SimulatedUpgradeDecision = { attempt in
+            attempts.withLock { $0.append(attempt) }
+            return [1: .commandFails, 2: .hookFails][attempt] ?? .deploy(fault: "upgrade-never-ready")
+        }
+        func change(_ change: SimulatedReleaseChange) async throws -> SimulatedChangeOutcome {
+            try await other.changeRelease(namespace: "store-a", name: "shop", change: change, at: 2_000, readyAt: 3_000, decide: decide)
+        }
+        #expect(try await change(.upgrade(version: "b")) == .commandFailed(revision: 2))
+        #expect(try await change(.upgrade(version: "b")) == .hookFailed(revision: 3))
+        // Failed revisions leave the release as it was.
+        #expect(try await state.release(namespace: "store-a", name: "shop")?.readyAt == 5_000)
+        #expect(try await change(.upgrade(version: "b")) == .deployed(revision: 4))
+        #expect(try await state.release(namespace: "store-a", name: "shop")?.fault == "upgrade-never-ready")
+        #expect(try await state.release(namespace: "store-a", name: "shop")?.readyAt == 3_000)
+        #expect(try await change(.rollback(to: 9)) == .revisionMissing)
+        #expect(try await change(.rollback(to: 1)) == .deployed(revision: 5))
+        #expect(try await state.release(namespace: "store-a", name: "shop")?.fault == nil)
+        #expect(attempts.withLock { $0 } == [1, 2, 3])
+        #expect(try await state.revisions(namespace: "store-a", name: "shop") == [
+            SimulatedRevision(revision: 1, version: "a", status: "superseded"),
+            SimulatedRevision(revision: 2, version: "b", status: "failed"),
+            SimulatedRevision(revision: 3, version: "b", status: "failed"),
+            SimulatedRevision(revision: 4, version: "b", status: "superseded"),
+            SimulatedRevision(revision: 5, version: "a", status: "deployed"),
+        ])
+
+        // An uninstall takes the history with it, as helm's does.
+        #expect(try await state.uninstall(namespace: "store-a", release: "shop") { _ in false } == false)
+        #expect(try await state.revisions(namespace: "store-a", name: "shop").isEmpty)
+        // A release from before revisions were kept reads as revision 1 of no version.
+        try await state.seed([(namespace: "store-b", storeID: "st_b", release: "old")], chart: "helm/store", at: 1)
+        #expect(try await state.revisions(namespace: "store-b", name: "old") == [SimulatedRevision(revision: 1, version: "", status: "deployed")])
+    }
+
+    @Test(arguments: Backend.all)
     func installsCountTheirAttemptsAndRecordTheFaultTheyDrew(_ backend: Backend) async throws {
         let (state, _) = try await Self.states(backend)
         #expect(try await state.install(Self.release("shop")) { _ in .install(fault: nil) } == .namespaceMissing)

@@ -73,7 +73,7 @@ struct TransitionTests {
 
         #expect(error?.code == .invalidStateTransition)
         #expect(error?.code.rawValue == "INVALID_STATE_TRANSITION")
-        #expect(error?.message == "cannot mark ready store \"shop\": it is queued; marking ready applies to provisioning stores")
+        #expect(error?.message == "cannot mark ready store \"shop\": it is queued; marking ready applies to provisioning or upgrading stores")
         #expect(try await database.auditCount() == 1)
         #expect(try await database.store(id: store.id) == store)
     }

@@ -6,11 +6,11 @@
 (() => {
   // ------------------------------------------------------------------ constants
 
-  const STATUSES = ['queued', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
+  const STATUSES = ['queued', 'provisioning', 'ready', 'upgrading', 'failed', 'deleting', 'deleted'];
   const DELETABLE = new Set(['queued', 'provisioning', 'ready', 'failed']);
   const RETRYABLE = new Set(['failed']);
   /** Statuses an operation is under way in: the card shows for how long. */
-  const IN_PROGRESS = new Set(['queued', 'provisioning', 'deleting']);
+  const IN_PROGRESS = new Set(['queued', 'provisioning', 'upgrading', 'deleting']);
   const NAME_MAX = 40;
   const TOKEN_KEY = 'storeplatform.token';
   const STORES_PAGE = 100;

@@ -52,6 +52,456 @@ void   storeplatform__v1__store__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__store__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   storeplatform__v1__engine_version__init
+                     (Storeplatform__V1__EngineVersion         *message)
+{
+  static const Storeplatform__V1__EngineVersion init_value = STOREPLATFORM__V1__ENGINE_VERSION__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__engine_version__get_packed_size
+                     (const Storeplatform__V1__EngineVersion *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__engine_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__engine_version__pack
+                     (const Storeplatform__V1__EngineVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__engine_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__engine_version__pack_to_buffer
+                     (const Storeplatform__V1__EngineVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__engine_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__EngineVersion *
+       storeplatform__v1__engine_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__EngineVersion *)
+     protobuf_c_message_unpack (&storeplatform__v1__engine_version__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__engine_version__free_unpacked
+                     (Storeplatform__V1__EngineVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__engine_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__list_engine_versions_request__init
+                     (Storeplatform__V1__ListEngineVersionsRequest         *message)
+{
+  static const Storeplatform__V1__ListEngineVersionsRequest init_value = STOREPLATFORM__V1__LIST_ENGINE_VERSIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__list_engine_versions_request__get_packed_size
+                     (const Storeplatform__V1__ListEngineVersionsRequest *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__list_engine_versions_request__pack
+                     (const Storeplatform__V1__ListEngineVersionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__list_engine_versions_request__pack_to_buffer
+                     (const Storeplatform__V1__ListEngineVersionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ListEngineVersionsRequest *
+       storeplatform__v1__list_engine_versions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ListEngineVersionsRequest *)
+     protobuf_c_message_unpack (&storeplatform__v1__list_engine_versions_request__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__list_engine_versions_request__free_unpacked
+                     (Storeplatform__V1__ListEngineVersionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__list_engine_versions_response__init
+                     (Storeplatform__V1__ListEngineVersionsResponse         *message)
+{
+  static const Storeplatform__V1__ListEngineVersionsResponse init_value = STOREPLATFORM__V1__LIST_ENGINE_VERSIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__list_engine_versions_response__get_packed_size
+                     (const Storeplatform__V1__ListEngineVersionsResponse *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__list_engine_versions_response__pack
+                     (const Storeplatform__V1__ListEngineVersionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__list_engine_versions_response__pack_to_buffer
+                     (const Storeplatform__V1__ListEngineVersionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ListEngineVersionsResponse *
+       storeplatform__v1__list_engine_versions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ListEngineVersionsResponse *)
+     protobuf_c_message_unpack (&storeplatform__v1__list_engine_versions_response__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__list_engine_versions_response__free_unpacked
+                     (Storeplatform__V1__ListEngineVersionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__list_engine_versions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__store_revision__init
+                     (Storeplatform__V1__StoreRevision         *message)
+{
+  static const Storeplatform__V1__StoreRevision init_value = STOREPLATFORM__V1__STORE_REVISION__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__store_revision__get_packed_size
+                     (const Storeplatform__V1__StoreRevision *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__store_revision__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__store_revision__pack
+                     (const Storeplatform__V1__StoreRevision *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__store_revision__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__store_revision__pack_to_buffer
+                     (const Storeplatform__V1__StoreRevision *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__store_revision__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__StoreRevision *
+       storeplatform__v1__store_revision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__StoreRevision *)
+     protobuf_c_message_unpack (&storeplatform__v1__store_revision__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__store_revision__free_unpacked
+                     (Storeplatform__V1__StoreRevision *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__store_revision__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__list_store_revisions_request__init
+                     (Storeplatform__V1__ListStoreRevisionsRequest         *message)
+{
+  static const Storeplatform__V1__ListStoreRevisionsRequest init_value = STOREPLATFORM__V1__LIST_STORE_REVISIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__list_store_revisions_request__get_packed_size
+                     (const Storeplatform__V1__ListStoreRevisionsRequest *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__list_store_revisions_request__pack
+                     (const Storeplatform__V1__ListStoreRevisionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__list_store_revisions_request__pack_to_buffer
+                     (const Storeplatform__V1__ListStoreRevisionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ListStoreRevisionsRequest *
+       storeplatform__v1__list_store_revisions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ListStoreRevisionsRequest *)
+     protobuf_c_message_unpack (&storeplatform__v1__list_store_revisions_request__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__list_store_revisions_request__free_unpacked
+                     (Storeplatform__V1__ListStoreRevisionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__list_store_revisions_response__init
+                     (Storeplatform__V1__ListStoreRevisionsResponse         *message)
+{
+  static const Storeplatform__V1__ListStoreRevisionsResponse init_value = STOREPLATFORM__V1__LIST_STORE_REVISIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__list_store_revisions_response__get_packed_size
+                     (const Storeplatform__V1__ListStoreRevisionsResponse *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__list_store_revisions_response__pack
+                     (const Storeplatform__V1__ListStoreRevisionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__list_store_revisions_response__pack_to_buffer
+                     (const Storeplatform__V1__ListStoreRevisionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__ListStoreRevisionsResponse *
+       storeplatform__v1__list_store_revisions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__ListStoreRevisionsResponse *)
+     protobuf_c_message_unpack (&storeplatform__v1__list_store_revisions_response__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__list_store_revisions_response__free_unpacked
+                     (Storeplatform__V1__ListStoreRevisionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__list_store_revisions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__upgrade_store_request__init
+                     (Storeplatform__V1__UpgradeStoreRequest         *message)
+{
+  static const Storeplatform__V1__UpgradeStoreRequest init_value = STOREPLATFORM__V1__UPGRADE_STORE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__upgrade_store_request__get_packed_size
+                     (const Storeplatform__V1__UpgradeStoreRequest *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__upgrade_store_request__pack
+                     (const Storeplatform__V1__UpgradeStoreRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__upgrade_store_request__pack_to_buffer
+                     (const Storeplatform__V1__UpgradeStoreRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__UpgradeStoreRequest *
+       storeplatform__v1__upgrade_store_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__UpgradeStoreRequest *)
+     protobuf_c_message_unpack (&storeplatform__v1__upgrade_store_request__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__upgrade_store_request__free_unpacked
+                     (Storeplatform__V1__UpgradeStoreRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__upgrade_store_response__init
+                     (Storeplatform__V1__UpgradeStoreResponse         *message)
+{
+  static const Storeplatform__V1__UpgradeStoreResponse init_value = STOREPLATFORM__V1__UPGRADE_STORE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__upgrade_store_response__get_packed_size
+                     (const Storeplatform__V1__UpgradeStoreResponse *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__upgrade_store_response__pack
+                     (const Storeplatform__V1__UpgradeStoreResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__upgrade_store_response__pack_to_buffer
+                     (const Storeplatform__V1__UpgradeStoreResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__UpgradeStoreResponse *
+       storeplatform__v1__upgrade_store_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__UpgradeStoreResponse *)
+     protobuf_c_message_unpack (&storeplatform__v1__upgrade_store_response__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__upgrade_store_response__free_unpacked
+                     (Storeplatform__V1__UpgradeStoreResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__upgrade_store_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__rollback_store_request__init
+                     (Storeplatform__V1__RollbackStoreRequest         *message)
+{
+  static const Storeplatform__V1__RollbackStoreRequest init_value = STOREPLATFORM__V1__ROLLBACK_STORE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__rollback_store_request__get_packed_size
+                     (const Storeplatform__V1__RollbackStoreRequest *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__rollback_store_request__pack
+                     (const Storeplatform__V1__RollbackStoreRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__rollback_store_request__pack_to_buffer
+                     (const Storeplatform__V1__RollbackStoreRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__RollbackStoreRequest *
+       storeplatform__v1__rollback_store_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__RollbackStoreRequest *)
+     protobuf_c_message_unpack (&storeplatform__v1__rollback_store_request__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__rollback_store_request__free_unpacked
+                     (Storeplatform__V1__RollbackStoreRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   storeplatform__v1__rollback_store_response__init
+                     (Storeplatform__V1__RollbackStoreResponse         *message)
+{
+  static const Storeplatform__V1__RollbackStoreResponse init_value = STOREPLATFORM__V1__ROLLBACK_STORE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t storeplatform__v1__rollback_store_response__get_packed_size
+                     (const Storeplatform__V1__RollbackStoreResponse *message)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t storeplatform__v1__rollback_store_response__pack
+                     (const Storeplatform__V1__RollbackStoreResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t storeplatform__v1__rollback_store_response__pack_to_buffer
+                     (const Storeplatform__V1__RollbackStoreResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Storeplatform__V1__RollbackStoreResponse *
+       storeplatform__v1__rollback_store_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Storeplatform__V1__RollbackStoreResponse *)
+     protobuf_c_message_unpack (&storeplatform__v1__rollback_store_response__descriptor,
+                                allocator, len, data);
+}
+void   storeplatform__v1__rollback_store_response__free_unpacked
+                     (Storeplatform__V1__RollbackStoreResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &storeplatform__v1__rollback_store_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   storeplatform__v1__create_store_request__init
                      (Storeplatform__V1__CreateStoreRequest         *message)
 {
@@ -592,7 +1042,7 @@ void   storeplatform__v1__store_event__free_unpacked
   assert(message->base.descriptor == &storeplatform__v1__store_event__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[17] =
+static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptors[19] =
 {
   {
     "id",
@@ -798,6 +1248,30 @@ static const ProtobufCFieldDescriptor storeplatform__v1__store__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "version",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Store, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__Store, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   7,   /* field[7] = attempts */
@@ -814,14 +1288,16 @@ static const unsigned storeplatform__v1__store__field_indices_by_name[] = {
   16,   /* field[16] = provisioning_started_at_ms */
   10,   /* field[10] = ready_at_ms */
   13,   /* field[13] = release */
+  18,   /* field[18] = revision */
   3,   /* field[3] = status */
   9,   /* field[9] = updated_at_ms */
   4,   /* field[4] = url */
+  17,   /* field[17] = version */
 };
 static const ProtobufCIntRange storeplatform__v1__store__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
 {
@@ -831,11 +1307,566 @@ const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor =
   "Storeplatform__V1__Store",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__Store),
-  17,
+  19,
   storeplatform__v1__store__field_descriptors,
   storeplatform__v1__store__field_indices_by_name,
   1,  storeplatform__v1__store__number_ranges,
   (ProtobufCMessageInit) storeplatform__v1__store__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__engine_version__field_descriptors[6] =
+{
+  {
+    "engine",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, engine),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wordpress_image",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, wordpress_image),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "woocommerce_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, woocommerce_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chart_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, chart_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_default",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__EngineVersion, is_default),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__engine_version__field_indices_by_name[] = {
+  4,   /* field[4] = chart_version */
+  0,   /* field[0] = engine */
+  5,   /* field[5] = is_default */
+  1,   /* field[1] = name */
+  3,   /* field[3] = woocommerce_version */
+  2,   /* field[2] = wordpress_image */
+};
+static const ProtobufCIntRange storeplatform__v1__engine_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__engine_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.EngineVersion",
+  "EngineVersion",
+  "Storeplatform__V1__EngineVersion",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__EngineVersion),
+  6,
+  storeplatform__v1__engine_version__field_descriptors,
+  storeplatform__v1__engine_version__field_indices_by_name,
+  1,  storeplatform__v1__engine_version__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__engine_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define storeplatform__v1__list_engine_versions_request__field_descriptors NULL
+#define storeplatform__v1__list_engine_versions_request__field_indices_by_name NULL
+#define storeplatform__v1__list_engine_versions_request__number_ranges NULL
+const ProtobufCMessageDescriptor storeplatform__v1__list_engine_versions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ListEngineVersionsRequest",
+  "ListEngineVersionsRequest",
+  "Storeplatform__V1__ListEngineVersionsRequest",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ListEngineVersionsRequest),
+  0,
+  storeplatform__v1__list_engine_versions_request__field_descriptors,
+  storeplatform__v1__list_engine_versions_request__field_indices_by_name,
+  0,  storeplatform__v1__list_engine_versions_request__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__list_engine_versions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__list_engine_versions_response__field_descriptors[1] =
+{
+  {
+    "versions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Storeplatform__V1__ListEngineVersionsResponse, n_versions),
+    offsetof(Storeplatform__V1__ListEngineVersionsResponse, versions),
+    &storeplatform__v1__engine_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__list_engine_versions_response__field_indices_by_name[] = {
+  0,   /* field[0] = versions */
+};
+static const ProtobufCIntRange storeplatform__v1__list_engine_versions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__list_engine_versions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ListEngineVersionsResponse",
+  "ListEngineVersionsResponse",
+  "Storeplatform__V1__ListEngineVersionsResponse",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ListEngineVersionsResponse),
+  1,
+  storeplatform__v1__list_engine_versions_response__field_descriptors,
+  storeplatform__v1__list_engine_versions_response__field_indices_by_name,
+  1,  storeplatform__v1__list_engine_versions_response__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__list_engine_versions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__store_revision__field_descriptors[6] =
+{
+  {
+    "revision",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, status),
+    &storeplatform__v1__revision_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "actor",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, actor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, time_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__StoreRevision, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__store_revision__field_indices_by_name[] = {
+  3,   /* field[3] = actor */
+  5,   /* field[5] = message */
+  0,   /* field[0] = revision */
+  2,   /* field[2] = status */
+  4,   /* field[4] = time_ms */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange storeplatform__v1__store_revision__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__store_revision__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.StoreRevision",
+  "StoreRevision",
+  "Storeplatform__V1__StoreRevision",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__StoreRevision),
+  6,
+  storeplatform__v1__store_revision__field_descriptors,
+  storeplatform__v1__store_revision__field_indices_by_name,
+  1,  storeplatform__v1__store_revision__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__store_revision__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__list_store_revisions_request__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ListStoreRevisionsRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__ListStoreRevisionsRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__list_store_revisions_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange storeplatform__v1__list_store_revisions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__list_store_revisions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ListStoreRevisionsRequest",
+  "ListStoreRevisionsRequest",
+  "Storeplatform__V1__ListStoreRevisionsRequest",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ListStoreRevisionsRequest),
+  2,
+  storeplatform__v1__list_store_revisions_request__field_descriptors,
+  storeplatform__v1__list_store_revisions_request__field_indices_by_name,
+  1,  storeplatform__v1__list_store_revisions_request__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__list_store_revisions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__list_store_revisions_response__field_descriptors[1] =
+{
+  {
+    "revisions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Storeplatform__V1__ListStoreRevisionsResponse, n_revisions),
+    offsetof(Storeplatform__V1__ListStoreRevisionsResponse, revisions),
+    &storeplatform__v1__store_revision__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__list_store_revisions_response__field_indices_by_name[] = {
+  0,   /* field[0] = revisions */
+};
+static const ProtobufCIntRange storeplatform__v1__list_store_revisions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__list_store_revisions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.ListStoreRevisionsResponse",
+  "ListStoreRevisionsResponse",
+  "Storeplatform__V1__ListStoreRevisionsResponse",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__ListStoreRevisionsResponse),
+  1,
+  storeplatform__v1__list_store_revisions_response__field_descriptors,
+  storeplatform__v1__list_store_revisions_response__field_indices_by_name,
+  1,  storeplatform__v1__list_store_revisions_response__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__list_store_revisions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__upgrade_store_request__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__UpgradeStoreRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__UpgradeStoreRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__UpgradeStoreRequest, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__upgrade_store_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+  2,   /* field[2] = version */
+};
+static const ProtobufCIntRange storeplatform__v1__upgrade_store_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__upgrade_store_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.UpgradeStoreRequest",
+  "UpgradeStoreRequest",
+  "Storeplatform__V1__UpgradeStoreRequest",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__UpgradeStoreRequest),
+  3,
+  storeplatform__v1__upgrade_store_request__field_descriptors,
+  storeplatform__v1__upgrade_store_request__field_indices_by_name,
+  1,  storeplatform__v1__upgrade_store_request__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__upgrade_store_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__upgrade_store_response__field_descriptors[1] =
+{
+  {
+    "store",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__UpgradeStoreResponse, store),
+    &storeplatform__v1__store__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__upgrade_store_response__field_indices_by_name[] = {
+  0,   /* field[0] = store */
+};
+static const ProtobufCIntRange storeplatform__v1__upgrade_store_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__upgrade_store_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.UpgradeStoreResponse",
+  "UpgradeStoreResponse",
+  "Storeplatform__V1__UpgradeStoreResponse",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__UpgradeStoreResponse),
+  1,
+  storeplatform__v1__upgrade_store_response__field_descriptors,
+  storeplatform__v1__upgrade_store_response__field_indices_by_name,
+  1,  storeplatform__v1__upgrade_store_response__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__upgrade_store_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__rollback_store_request__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__RollbackStoreRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__RollbackStoreRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revision",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__RollbackStoreRequest, revision),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__rollback_store_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = name */
+  2,   /* field[2] = revision */
+};
+static const ProtobufCIntRange storeplatform__v1__rollback_store_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__rollback_store_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.RollbackStoreRequest",
+  "RollbackStoreRequest",
+  "Storeplatform__V1__RollbackStoreRequest",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__RollbackStoreRequest),
+  3,
+  storeplatform__v1__rollback_store_request__field_descriptors,
+  storeplatform__v1__rollback_store_request__field_indices_by_name,
+  1,  storeplatform__v1__rollback_store_request__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__rollback_store_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor storeplatform__v1__rollback_store_response__field_descriptors[1] =
+{
+  {
+    "store",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__RollbackStoreResponse, store),
+    &storeplatform__v1__store__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned storeplatform__v1__rollback_store_response__field_indices_by_name[] = {
+  0,   /* field[0] = store */
+};
+static const ProtobufCIntRange storeplatform__v1__rollback_store_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor storeplatform__v1__rollback_store_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.RollbackStoreResponse",
+  "RollbackStoreResponse",
+  "Storeplatform__V1__RollbackStoreResponse",
+  "storeplatform.v1",
+  sizeof(Storeplatform__V1__RollbackStoreResponse),
+  1,
+  storeplatform__v1__rollback_store_response__field_descriptors,
+  storeplatform__v1__rollback_store_response__field_indices_by_name,
+  1,  storeplatform__v1__rollback_store_response__number_ranges,
+  (ProtobufCMessageInit) storeplatform__v1__rollback_store_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor storeplatform__v1__create_store_request__field_descriptors[2] =
@@ -1477,7 +2508,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__store_event__descriptor =
   (ProtobufCMessageInit) storeplatform__v1__store_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue storeplatform__v1__store_status__enum_values_by_number[7] =
+static const ProtobufCEnumValue storeplatform__v1__store_status__enum_values_by_number[8] =
 {
   { "STORE_STATUS_UNSPECIFIED", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED", 0 },
   { "STORE_STATUS_QUEUED", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_QUEUED", 1 },
@@ -1486,11 +2517,12 @@ static const ProtobufCEnumValue storeplatform__v1__store_status__enum_values_by_
   { "STORE_STATUS_FAILED", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_FAILED", 4 },
   { "STORE_STATUS_DELETING", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETING", 5 },
   { "STORE_STATUS_DELETED", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED", 6 },
+  { "STORE_STATUS_UPGRADING", "STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING", 7 },
 };
 static const ProtobufCIntRange storeplatform__v1__store_status__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex storeplatform__v1__store_status__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex storeplatform__v1__store_status__enum_values_by_name[8] =
 {
   { "STORE_STATUS_DELETED", 6 },
   { "STORE_STATUS_DELETING", 5 },
@@ -1499,6 +2531,7 @@ static const ProtobufCEnumValueIndex storeplatform__v1__store_status__enum_value
   { "STORE_STATUS_QUEUED", 1 },
   { "STORE_STATUS_READY", 3 },
   { "STORE_STATUS_UNSPECIFIED", 0 },
+  { "STORE_STATUS_UPGRADING", 7 },
 };
 const ProtobufCEnumDescriptor storeplatform__v1__store_status__descriptor =
 {
@@ -1507,12 +2540,48 @@ const ProtobufCEnumDescriptor storeplatform__v1__store_status__descriptor =
   "StoreStatus",
   "Storeplatform__V1__StoreStatus",
   "storeplatform.v1",
-  7,
+  8,
   storeplatform__v1__store_status__enum_values_by_number,
-  7,
+  8,
   storeplatform__v1__store_status__enum_values_by_name,
   1,
   storeplatform__v1__store_status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue storeplatform__v1__revision_status__enum_values_by_number[6] =
+{
+  { "REVISION_STATUS_UNSPECIFIED", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_UNSPECIFIED", 0 },
+  { "REVISION_STATUS_DEPLOYED", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_DEPLOYED", 1 },
+  { "REVISION_STATUS_SUPERSEDED", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_SUPERSEDED", 2 },
+  { "REVISION_STATUS_FAILED", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_FAILED", 3 },
+  { "REVISION_STATUS_ROLLED_BACK", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_ROLLED_BACK", 4 },
+  { "REVISION_STATUS_PENDING", "STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_PENDING", 5 },
+};
+static const ProtobufCIntRange storeplatform__v1__revision_status__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex storeplatform__v1__revision_status__enum_values_by_name[6] =
+{
+  { "REVISION_STATUS_DEPLOYED", 1 },
+  { "REVISION_STATUS_FAILED", 3 },
+  { "REVISION_STATUS_PENDING", 5 },
+  { "REVISION_STATUS_ROLLED_BACK", 4 },
+  { "REVISION_STATUS_SUPERSEDED", 2 },
+  { "REVISION_STATUS_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor storeplatform__v1__revision_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "storeplatform.v1.RevisionStatus",
+  "RevisionStatus",
+  "Storeplatform__V1__RevisionStatus",
+  "storeplatform.v1",
+  6,
+  storeplatform__v1__revision_status__enum_values_by_number,
+  6,
+  storeplatform__v1__revision_status__enum_values_by_name,
+  1,
+  storeplatform__v1__revision_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue storeplatform__v1__provisioning_step__enum_values_by_number[5] =
@@ -1549,7 +2618,7 @@ const ProtobufCEnumDescriptor storeplatform__v1__provisioning_step__descriptor =
   storeplatform__v1__provisioning_step__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor storeplatform__v1__store_service__method_descriptors[6] =
+static const ProtobufCMethodDescriptor storeplatform__v1__store_service__method_descriptors[10] =
 {
   { "CreateStore", &storeplatform__v1__create_store_request__descriptor, &storeplatform__v1__create_store_response__descriptor },
   { "GetStore", &storeplatform__v1__get_store_request__descriptor, &storeplatform__v1__get_store_response__descriptor },
@@ -1557,13 +2626,21 @@ static const ProtobufCMethodDescriptor storeplatform__v1__store_service__method_
   { "DeleteStore", &storeplatform__v1__delete_store_request__descriptor, &storeplatform__v1__delete_store_response__descriptor },
   { "RetryStore", &storeplatform__v1__retry_store_request__descriptor, &storeplatform__v1__retry_store_response__descriptor },
   { "WatchStores", &storeplatform__v1__watch_stores_request__descriptor, &storeplatform__v1__store_event__descriptor },
+  { "ListEngineVersions", &storeplatform__v1__list_engine_versions_request__descriptor, &storeplatform__v1__list_engine_versions_response__descriptor },
+  { "ListStoreRevisions", &storeplatform__v1__list_store_revisions_request__descriptor, &storeplatform__v1__list_store_revisions_response__descriptor },
+  { "UpgradeStore", &storeplatform__v1__upgrade_store_request__descriptor, &storeplatform__v1__upgrade_store_response__descriptor },
+  { "RollbackStore", &storeplatform__v1__rollback_store_request__descriptor, &storeplatform__v1__rollback_store_response__descriptor },
 };
 const unsigned storeplatform__v1__store_service__method_indices_by_name[] = {
   0,        /* CreateStore */
   3,        /* DeleteStore */
   1,        /* GetStore */
+  6,        /* ListEngineVersions */
+  7,        /* ListStoreRevisions */
   2,        /* ListStores */
   4,        /* RetryStore */
+  9,        /* RollbackStore */
+  8,        /* UpgradeStore */
   5         /* WatchStores */
 };
 const ProtobufCServiceDescriptor storeplatform__v1__store_service__descriptor =
@@ -1573,7 +2650,7 @@ const ProtobufCServiceDescriptor storeplatform__v1__store_service__descriptor =
   "StoreService",
   "Storeplatform__V1__StoreService",
   "storeplatform.v1",
-  6,
+  10,
   storeplatform__v1__store_service__method_descriptors,
   storeplatform__v1__store_service__method_indices_by_name
 };
@@ -1624,6 +2701,38 @@ void storeplatform__v1__store_service__watch_stores(ProtobufCService *service,
 {
   assert(service->descriptor == &storeplatform__v1__store_service__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void storeplatform__v1__store_service__list_engine_versions(ProtobufCService *service,
+                                                            const Storeplatform__V1__ListEngineVersionsRequest *input,
+                                                            Storeplatform__V1__ListEngineVersionsResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &storeplatform__v1__store_service__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void storeplatform__v1__store_service__list_store_revisions(ProtobufCService *service,
+                                                            const Storeplatform__V1__ListStoreRevisionsRequest *input,
+                                                            Storeplatform__V1__ListStoreRevisionsResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &storeplatform__v1__store_service__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void storeplatform__v1__store_service__upgrade_store(ProtobufCService *service,
+                                                     const Storeplatform__V1__UpgradeStoreRequest *input,
+                                                     Storeplatform__V1__UpgradeStoreResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &storeplatform__v1__store_service__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void storeplatform__v1__store_service__rollback_store(ProtobufCService *service,
+                                                      const Storeplatform__V1__RollbackStoreRequest *input,
+                                                      Storeplatform__V1__RollbackStoreResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &storeplatform__v1__store_service__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void storeplatform__v1__store_service__init (Storeplatform__V1__StoreService_Service *service,
                                              Storeplatform__V1__StoreService_ServiceDestroy destroy)

@@ -16,6 +16,16 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Storeplatform__V1__Store Storeplatform__V1__Store;
+typedef struct Storeplatform__V1__EngineVersion Storeplatform__V1__EngineVersion;
+typedef struct Storeplatform__V1__ListEngineVersionsRequest Storeplatform__V1__ListEngineVersionsRequest;
+typedef struct Storeplatform__V1__ListEngineVersionsResponse Storeplatform__V1__ListEngineVersionsResponse;
+typedef struct Storeplatform__V1__StoreRevision Storeplatform__V1__StoreRevision;
+typedef struct Storeplatform__V1__ListStoreRevisionsRequest Storeplatform__V1__ListStoreRevisionsRequest;
+typedef struct Storeplatform__V1__ListStoreRevisionsResponse Storeplatform__V1__ListStoreRevisionsResponse;
+typedef struct Storeplatform__V1__UpgradeStoreRequest Storeplatform__V1__UpgradeStoreRequest;
+typedef struct Storeplatform__V1__UpgradeStoreResponse Storeplatform__V1__UpgradeStoreResponse;
+typedef struct Storeplatform__V1__RollbackStoreRequest Storeplatform__V1__RollbackStoreRequest;
+typedef struct Storeplatform__V1__RollbackStoreResponse Storeplatform__V1__RollbackStoreResponse;
 typedef struct Storeplatform__V1__CreateStoreRequest Storeplatform__V1__CreateStoreRequest;
 typedef struct Storeplatform__V1__CreateStoreResponse Storeplatform__V1__CreateStoreResponse;
 typedef struct Storeplatform__V1__GetStoreRequest Storeplatform__V1__GetStoreRequest;
@@ -35,7 +45,9 @@ typedef struct Storeplatform__V1__StoreEvent Storeplatform__V1__StoreEvent;
 /*
  * Where a store is in its lifecycle. Legal moves:
  * queued -> provisioning -> ready; provisioning -> failed; failed -> queued (retry);
- * ready|failed|queued -> deleting -> deleted; deleting -> failed. deleted is terminal.
+ * ready|failed|queued -> deleting -> deleted; deleting -> failed; ready -> upgrading
+ * (an upgrade or rollback) -> ready (done, or undone by the automatic rollback) or
+ * failed (even the rollback failed). deleted is terminal.
  */
 typedef enum _Storeplatform__V1__StoreStatus {
   STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED = 0,
@@ -62,9 +74,42 @@ typedef enum _Storeplatform__V1__StoreStatus {
   /*
    * Gone. Terminal; its name may be reused.
    */
-  STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED = 6
+  STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_DELETED = 6,
+  /*
+   * Its release is being upgraded or rolled back to another revision (UpgradeStore,
+   * RollbackStore); it ends ready (on the new revision, or back on the old one when
+   * the change failed and was rolled back) or failed.
+   */
+  STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__STORE_STATUS)
 } Storeplatform__V1__StoreStatus;
+/*
+ * What became of one release of a store.
+ */
+typedef enum _Storeplatform__V1__RevisionStatus {
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_UNSPECIFIED = 0,
+  /*
+   * The revision the store runs now.
+   */
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_DEPLOYED = 1,
+  /*
+   * Ran once; a later revision replaced it.
+   */
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_SUPERSEDED = 2,
+  /*
+   * Never ran: the upgrade or rollback that made it failed (message says why).
+   */
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_FAILED = 3,
+  /*
+   * Failed and was undone by the automatic rollback to the revision before it.
+   */
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_ROLLED_BACK = 4,
+  /*
+   * Being installed now (the store is upgrading).
+   */
+  STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_PENDING = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(STOREPLATFORM__V1__REVISION_STATUS)
+} Storeplatform__V1__RevisionStatus;
 /*
  * A step of a provisioning attempt, in the order they run; each checks before it acts.
  */
@@ -176,10 +221,214 @@ struct  Storeplatform__V1__Store
    * (HealthResponse.provision_deadline_ms says how long it is).
    */
   int64_t provisioning_started_at_ms;
+  /*
+   * The engine version the store runs (an EngineVersion's name, "6.9-wc10.3"); its
+   * target while it is upgrading.
+   */
+  char *version;
+  /*
+   * The revision of its release the store runs: 1 after the install, one more after
+   * each upgrade or rollback (as Helm numbers them); 0 for a store recorded before
+   * revisions were, until it is ready.
+   */
+  uint32_t revision;
 };
 #define STOREPLATFORM__V1__STORE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * One version of an engine the platform can run.
+ */
+struct  Storeplatform__V1__EngineVersion
+{
+  ProtobufCMessage base;
+  /*
+   * The engine: "woocommerce".
+   */
+  char *engine;
+  /*
+   * The version's name, as UpgradeStore takes it: "6.9-wc10.3".
+   */
+  char *name;
+  /*
+   * The WordPress container image, "wordpress:6.9-php8.3-apache".
+   */
+  char *wordpress_image;
+  /*
+   * The WooCommerce release the setup hook installs, "10.3.5".
+   */
+  char *woocommerce_version;
+  /*
+   * The version of the chart that installs it, "0.2.1".
+   */
+  char *chart_version;
+  /*
+   * True for the version new stores get.
+   */
+  protobuf_c_boolean is_default;
+};
+#define STOREPLATFORM__V1__ENGINE_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__engine_version__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Storeplatform__V1__ListEngineVersionsRequest
+{
+  ProtobufCMessage base;
+};
+#define STOREPLATFORM__V1__LIST_ENGINE_VERSIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__list_engine_versions_request__descriptor) \
+     }
+
+
+struct  Storeplatform__V1__ListEngineVersionsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Every version of every available engine, oldest first within an engine.
+   */
+  size_t n_versions;
+  Storeplatform__V1__EngineVersion **versions;
+};
+#define STOREPLATFORM__V1__LIST_ENGINE_VERSIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__list_engine_versions_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * One release of a store: its install, an upgrade or a rollback.
+ */
+struct  Storeplatform__V1__StoreRevision
+{
+  ProtobufCMessage base;
+  /*
+   * 1 for the install, then one more for each upgrade or rollback (Helm's numbering).
+   */
+  uint32_t revision;
+  /*
+   * The engine version it installs.
+   */
+  char *version;
+  Storeplatform__V1__RevisionStatus status;
+  /*
+   * Who asked for it ("system" for the automatic rollback).
+   */
+  char *actor;
+  /*
+   * When it was made, or last changed status, Unix milliseconds.
+   */
+  int64_t time_ms;
+  /*
+   * What happened: "install", "upgrade from 6.8-wc9.8", "rollback to revision 1",
+   * and for a failed one why it failed and how its rollback went.
+   */
+  char *message;
+};
+#define STOREPLATFORM__V1__STORE_REVISION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__store_revision__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Storeplatform__V1__ListStoreRevisionsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The store's id. Give either id or name, not both.
+   */
+  char *id;
+  /*
+   * Instead of id: the name of a live store.
+   */
+  char *name;
+};
+#define STOREPLATFORM__V1__LIST_STORE_REVISIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__list_store_revisions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Storeplatform__V1__ListStoreRevisionsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Newest first.
+   */
+  size_t n_revisions;
+  Storeplatform__V1__StoreRevision **revisions;
+};
+#define STOREPLATFORM__V1__LIST_STORE_REVISIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__list_store_revisions_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Storeplatform__V1__UpgradeStoreRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The store's id. Give either id or name, not both.
+   */
+  char *id;
+  /*
+   * Instead of id: the name of a live store.
+   */
+  char *name;
+  /*
+   * Required: the version to run, a name ListEngineVersions lists.
+   */
+  char *version;
+};
+#define STOREPLATFORM__V1__UPGRADE_STORE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__upgrade_store_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Storeplatform__V1__UpgradeStoreResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The store, now upgrading, with version the target.
+   */
+  Storeplatform__V1__Store *store;
+};
+#define STOREPLATFORM__V1__UPGRADE_STORE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__upgrade_store_response__descriptor) \
+    , NULL }
+
+
+struct  Storeplatform__V1__RollbackStoreRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The store's id. Give either id or name, not both.
+   */
+  char *id;
+  /*
+   * Instead of id: the name of a live store.
+   */
+  char *name;
+  /*
+   * Required: the earlier revision to go back to (ListStoreRevisions); the
+   * rollback is a new revision with that revision's version.
+   */
+  uint32_t revision;
+};
+#define STOREPLATFORM__V1__ROLLBACK_STORE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__rollback_store_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Storeplatform__V1__RollbackStoreResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The store, now upgrading, with version the revision's.
+   */
+  Storeplatform__V1__Store *store;
+};
+#define STOREPLATFORM__V1__ROLLBACK_STORE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__rollback_store_response__descriptor) \
+    , NULL }
 
 
 struct  Storeplatform__V1__CreateStoreRequest
@@ -395,7 +644,8 @@ struct  Storeplatform__V1__StoreEvent
   Storeplatform__V1__StoreStatus to_status;
   /*
    * What caused it: "create", "provision", "ready", "fail", "retry", "delete",
-   * "deleted", "recovery", "reconcile"; or "current" for the state a watch of
+   * "deleted", "recovery", "reconcile", "upgrade", "rollback", "upgraded",
+   * "rolled-back" (an upgrade or rollback failed and was undone); or "current" for the state a watch of
    * one store starts with (not a transition; audit_id is 0); or "progress" when a
    * provisioning step begins (not a transition: audit_id 0, from and to
    * provisioning, step set; sent live by the replica that runs the store, never
@@ -438,6 +688,196 @@ Storeplatform__V1__Store *
                       const uint8_t       *data);
 void   storeplatform__v1__store__free_unpacked
                      (Storeplatform__V1__Store *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__EngineVersion methods */
+void   storeplatform__v1__engine_version__init
+                     (Storeplatform__V1__EngineVersion         *message);
+size_t storeplatform__v1__engine_version__get_packed_size
+                     (const Storeplatform__V1__EngineVersion   *message);
+size_t storeplatform__v1__engine_version__pack
+                     (const Storeplatform__V1__EngineVersion   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__engine_version__pack_to_buffer
+                     (const Storeplatform__V1__EngineVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__EngineVersion *
+       storeplatform__v1__engine_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__engine_version__free_unpacked
+                     (Storeplatform__V1__EngineVersion *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__ListEngineVersionsRequest methods */
+void   storeplatform__v1__list_engine_versions_request__init
+                     (Storeplatform__V1__ListEngineVersionsRequest         *message);
+size_t storeplatform__v1__list_engine_versions_request__get_packed_size
+                     (const Storeplatform__V1__ListEngineVersionsRequest   *message);
+size_t storeplatform__v1__list_engine_versions_request__pack
+                     (const Storeplatform__V1__ListEngineVersionsRequest   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__list_engine_versions_request__pack_to_buffer
+                     (const Storeplatform__V1__ListEngineVersionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__ListEngineVersionsRequest *
+       storeplatform__v1__list_engine_versions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__list_engine_versions_request__free_unpacked
+                     (Storeplatform__V1__ListEngineVersionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__ListEngineVersionsResponse methods */
+void   storeplatform__v1__list_engine_versions_response__init
+                     (Storeplatform__V1__ListEngineVersionsResponse         *message);
+size_t storeplatform__v1__list_engine_versions_response__get_packed_size
+                     (const Storeplatform__V1__ListEngineVersionsResponse   *message);
+size_t storeplatform__v1__list_engine_versions_response__pack
+                     (const Storeplatform__V1__ListEngineVersionsResponse   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__list_engine_versions_response__pack_to_buffer
+                     (const Storeplatform__V1__ListEngineVersionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__ListEngineVersionsResponse *
+       storeplatform__v1__list_engine_versions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__list_engine_versions_response__free_unpacked
+                     (Storeplatform__V1__ListEngineVersionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__StoreRevision methods */
+void   storeplatform__v1__store_revision__init
+                     (Storeplatform__V1__StoreRevision         *message);
+size_t storeplatform__v1__store_revision__get_packed_size
+                     (const Storeplatform__V1__StoreRevision   *message);
+size_t storeplatform__v1__store_revision__pack
+                     (const Storeplatform__V1__StoreRevision   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__store_revision__pack_to_buffer
+                     (const Storeplatform__V1__StoreRevision   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__StoreRevision *
+       storeplatform__v1__store_revision__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__store_revision__free_unpacked
+                     (Storeplatform__V1__StoreRevision *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__ListStoreRevisionsRequest methods */
+void   storeplatform__v1__list_store_revisions_request__init
+                     (Storeplatform__V1__ListStoreRevisionsRequest         *message);
+size_t storeplatform__v1__list_store_revisions_request__get_packed_size
+                     (const Storeplatform__V1__ListStoreRevisionsRequest   *message);
+size_t storeplatform__v1__list_store_revisions_request__pack
+                     (const Storeplatform__V1__ListStoreRevisionsRequest   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__list_store_revisions_request__pack_to_buffer
+                     (const Storeplatform__V1__ListStoreRevisionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__ListStoreRevisionsRequest *
+       storeplatform__v1__list_store_revisions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__list_store_revisions_request__free_unpacked
+                     (Storeplatform__V1__ListStoreRevisionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__ListStoreRevisionsResponse methods */
+void   storeplatform__v1__list_store_revisions_response__init
+                     (Storeplatform__V1__ListStoreRevisionsResponse         *message);
+size_t storeplatform__v1__list_store_revisions_response__get_packed_size
+                     (const Storeplatform__V1__ListStoreRevisionsResponse   *message);
+size_t storeplatform__v1__list_store_revisions_response__pack
+                     (const Storeplatform__V1__ListStoreRevisionsResponse   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__list_store_revisions_response__pack_to_buffer
+                     (const Storeplatform__V1__ListStoreRevisionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__ListStoreRevisionsResponse *
+       storeplatform__v1__list_store_revisions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__list_store_revisions_response__free_unpacked
+                     (Storeplatform__V1__ListStoreRevisionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__UpgradeStoreRequest methods */
+void   storeplatform__v1__upgrade_store_request__init
+                     (Storeplatform__V1__UpgradeStoreRequest         *message);
+size_t storeplatform__v1__upgrade_store_request__get_packed_size
+                     (const Storeplatform__V1__UpgradeStoreRequest   *message);
+size_t storeplatform__v1__upgrade_store_request__pack
+                     (const Storeplatform__V1__UpgradeStoreRequest   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__upgrade_store_request__pack_to_buffer
+                     (const Storeplatform__V1__UpgradeStoreRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__UpgradeStoreRequest *
+       storeplatform__v1__upgrade_store_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__upgrade_store_request__free_unpacked
+                     (Storeplatform__V1__UpgradeStoreRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__UpgradeStoreResponse methods */
+void   storeplatform__v1__upgrade_store_response__init
+                     (Storeplatform__V1__UpgradeStoreResponse         *message);
+size_t storeplatform__v1__upgrade_store_response__get_packed_size
+                     (const Storeplatform__V1__UpgradeStoreResponse   *message);
+size_t storeplatform__v1__upgrade_store_response__pack
+                     (const Storeplatform__V1__UpgradeStoreResponse   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__upgrade_store_response__pack_to_buffer
+                     (const Storeplatform__V1__UpgradeStoreResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__UpgradeStoreResponse *
+       storeplatform__v1__upgrade_store_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__upgrade_store_response__free_unpacked
+                     (Storeplatform__V1__UpgradeStoreResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__RollbackStoreRequest methods */
+void   storeplatform__v1__rollback_store_request__init
+                     (Storeplatform__V1__RollbackStoreRequest         *message);
+size_t storeplatform__v1__rollback_store_request__get_packed_size
+                     (const Storeplatform__V1__RollbackStoreRequest   *message);
+size_t storeplatform__v1__rollback_store_request__pack
+                     (const Storeplatform__V1__RollbackStoreRequest   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__rollback_store_request__pack_to_buffer
+                     (const Storeplatform__V1__RollbackStoreRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__RollbackStoreRequest *
+       storeplatform__v1__rollback_store_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__rollback_store_request__free_unpacked
+                     (Storeplatform__V1__RollbackStoreRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Storeplatform__V1__RollbackStoreResponse methods */
+void   storeplatform__v1__rollback_store_response__init
+                     (Storeplatform__V1__RollbackStoreResponse         *message);
+size_t storeplatform__v1__rollback_store_response__get_packed_size
+                     (const Storeplatform__V1__RollbackStoreResponse   *message);
+size_t storeplatform__v1__rollback_store_response__pack
+                     (const Storeplatform__V1__RollbackStoreResponse   *message,
+                      uint8_t             *out);
+size_t storeplatform__v1__rollback_store_response__pack_to_buffer
+                     (const Storeplatform__V1__RollbackStoreResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Storeplatform__V1__RollbackStoreResponse *
+       storeplatform__v1__rollback_store_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   storeplatform__v1__rollback_store_response__free_unpacked
+                     (Storeplatform__V1__RollbackStoreResponse *message,
                       ProtobufCAllocator *allocator);
 /* Storeplatform__V1__CreateStoreRequest methods */
 void   storeplatform__v1__create_store_request__init
@@ -672,6 +1112,36 @@ void   storeplatform__v1__store_event__free_unpacked
 typedef void (*Storeplatform__V1__Store_Closure)
                  (const Storeplatform__V1__Store *message,
                   void *closure_data);
+typedef void (*Storeplatform__V1__EngineVersion_Closure)
+                 (const Storeplatform__V1__EngineVersion *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__ListEngineVersionsRequest_Closure)
+                 (const Storeplatform__V1__ListEngineVersionsRequest *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__ListEngineVersionsResponse_Closure)
+                 (const Storeplatform__V1__ListEngineVersionsResponse *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__StoreRevision_Closure)
+                 (const Storeplatform__V1__StoreRevision *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__ListStoreRevisionsRequest_Closure)
+                 (const Storeplatform__V1__ListStoreRevisionsRequest *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__ListStoreRevisionsResponse_Closure)
+                 (const Storeplatform__V1__ListStoreRevisionsResponse *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__UpgradeStoreRequest_Closure)
+                 (const Storeplatform__V1__UpgradeStoreRequest *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__UpgradeStoreResponse_Closure)
+                 (const Storeplatform__V1__UpgradeStoreResponse *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__RollbackStoreRequest_Closure)
+                 (const Storeplatform__V1__RollbackStoreRequest *message,
+                  void *closure_data);
+typedef void (*Storeplatform__V1__RollbackStoreResponse_Closure)
+                 (const Storeplatform__V1__RollbackStoreResponse *message,
+                  void *closure_data);
 typedef void (*Storeplatform__V1__CreateStoreRequest_Closure)
                  (const Storeplatform__V1__CreateStoreRequest *message,
                   void *closure_data);
@@ -739,6 +1209,22 @@ struct Storeplatform__V1__StoreService_Service
                        const Storeplatform__V1__WatchStoresRequest *input,
                        Storeplatform__V1__StoreEvent_Closure closure,
                        void *closure_data);
+  void (*list_engine_versions)(Storeplatform__V1__StoreService_Service *service,
+                               const Storeplatform__V1__ListEngineVersionsRequest *input,
+                               Storeplatform__V1__ListEngineVersionsResponse_Closure closure,
+                               void *closure_data);
+  void (*list_store_revisions)(Storeplatform__V1__StoreService_Service *service,
+                               const Storeplatform__V1__ListStoreRevisionsRequest *input,
+                               Storeplatform__V1__ListStoreRevisionsResponse_Closure closure,
+                               void *closure_data);
+  void (*upgrade_store)(Storeplatform__V1__StoreService_Service *service,
+                        const Storeplatform__V1__UpgradeStoreRequest *input,
+                        Storeplatform__V1__UpgradeStoreResponse_Closure closure,
+                        void *closure_data);
+  void (*rollback_store)(Storeplatform__V1__StoreService_Service *service,
+                         const Storeplatform__V1__RollbackStoreRequest *input,
+                         Storeplatform__V1__RollbackStoreResponse_Closure closure,
+                         void *closure_data);
 };
 typedef void (*Storeplatform__V1__StoreService_ServiceDestroy)(Storeplatform__V1__StoreService_Service *);
 void storeplatform__v1__store_service__init (Storeplatform__V1__StoreService_Service *service,
@@ -752,7 +1238,11 @@ void storeplatform__v1__store_service__init (Storeplatform__V1__StoreService_Ser
       function_prefix__ ## list_stores,\
       function_prefix__ ## delete_store,\
       function_prefix__ ## retry_store,\
-      function_prefix__ ## watch_stores  }
+      function_prefix__ ## watch_stores,\
+      function_prefix__ ## list_engine_versions,\
+      function_prefix__ ## list_store_revisions,\
+      function_prefix__ ## upgrade_store,\
+      function_prefix__ ## rollback_store  }
 void storeplatform__v1__store_service__create_store(ProtobufCService *service,
                                                     const Storeplatform__V1__CreateStoreRequest *input,
                                                     Storeplatform__V1__CreateStoreResponse_Closure closure,
@@ -777,12 +1267,39 @@ void storeplatform__v1__store_service__watch_stores(ProtobufCService *service,
                                                     const Storeplatform__V1__WatchStoresRequest *input,
                                                     Storeplatform__V1__StoreEvent_Closure closure,
                                                     void *closure_data);
+void storeplatform__v1__store_service__list_engine_versions(ProtobufCService *service,
+                                                            const Storeplatform__V1__ListEngineVersionsRequest *input,
+                                                            Storeplatform__V1__ListEngineVersionsResponse_Closure closure,
+                                                            void *closure_data);
+void storeplatform__v1__store_service__list_store_revisions(ProtobufCService *service,
+                                                            const Storeplatform__V1__ListStoreRevisionsRequest *input,
+                                                            Storeplatform__V1__ListStoreRevisionsResponse_Closure closure,
+                                                            void *closure_data);
+void storeplatform__v1__store_service__upgrade_store(ProtobufCService *service,
+                                                     const Storeplatform__V1__UpgradeStoreRequest *input,
+                                                     Storeplatform__V1__UpgradeStoreResponse_Closure closure,
+                                                     void *closure_data);
+void storeplatform__v1__store_service__rollback_store(ProtobufCService *service,
+                                                      const Storeplatform__V1__RollbackStoreRequest *input,
+                                                      Storeplatform__V1__RollbackStoreResponse_Closure closure,
+                                                      void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    storeplatform__v1__store_status__descriptor;
+extern const ProtobufCEnumDescriptor    storeplatform__v1__revision_status__descriptor;
 extern const ProtobufCEnumDescriptor    storeplatform__v1__provisioning_step__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__store__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__engine_version__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__list_engine_versions_request__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__list_engine_versions_response__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__store_revision__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__list_store_revisions_request__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__list_store_revisions_response__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__upgrade_store_request__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__upgrade_store_response__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__rollback_store_request__descriptor;
+extern const ProtobufCMessageDescriptor storeplatform__v1__rollback_store_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__create_store_request__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__create_store_response__descriptor;
 extern const ProtobufCMessageDescriptor storeplatform__v1__get_store_request__descriptor;

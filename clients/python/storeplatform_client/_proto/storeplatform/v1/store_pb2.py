@@ -13,43 +13,65 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/store.proto\x12\x10storeplatform.v1\"\x80\x03\n\x05Store\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x15\n\rupdated_at_ms\x18\n \x01(\x03\x12\x13\n\x0bready_at_ms\x18\x0b \x01(\x03\x12\x15\n\rdeleted_at_ms\x18\x0c \x01(\x03\x12 \n\x18provisioning_duration_ms\x18\r \x01(\x03\x12\x0f\n\x07release\x18\x0e \x01(\t\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x15\n\rerror_summary\x18\x10 \x01(\t\x12\"\n\x1aprovisioning_started_at_ms\x18\x11 \x01(\x03\"2\n\x12\x43reateStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"+\n\x0fGetStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x82\x01\n\x11ListStoresRequest\x12/\n\x08statuses\x18\x01 \x03(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rname_contains\x18\x04 \x01(\t\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.storeplatform.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44\x65leteStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x13\x44\x65leteStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x1f\n\x11RetryStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x12RetryStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"X\n\x12WatchStoresRequest\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_audit_id\x18\x02 \x01(\x03\x12\x18\n\x10include_progress\x18\x03 \x01(\x08\"\x85\x02\n\nStoreEvent\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08\x61udit_id\x18\x05 \x01(\x03\x12\x0f\n\x07time_ms\x18\x06 \x01(\x03\x12\x30\n\x04step\x18\x08 \x01(\x0e\x32\".storeplatform.v1.ProvisioningStepJ\x04\x08\x07\x10\x08*\xc9\x01\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STORE_STATUS_QUEUED\x10\x01\x12\x1d\n\x19STORE_STATUS_PROVISIONING\x10\x02\x12\x16\n\x12STORE_STATUS_READY\x10\x03\x12\x17\n\x13STORE_STATUS_FAILED\x10\x04\x12\x19\n\x15STORE_STATUS_DELETING\x10\x05\x12\x18\n\x14STORE_STATUS_DELETED\x10\x06*\xb4\x01\n\x10ProvisioningStep\x12!\n\x1dPROVISIONING_STEP_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPROVISIONING_STEP_NAMESPACE\x10\x01\x12\x1c\n\x18PROVISIONING_STEP_SECRET\x10\x02\x12\x1d\n\x19PROVISIONING_STEP_INSTALL\x10\x03\x12\x1f\n\x1bPROVISIONING_STEP_READINESS\x10\x04\x32\xa0\x04\n\x0cStoreService\x12Z\n\x0b\x43reateStore\x12$.storeplatform.v1.CreateStoreRequest\x1a%.storeplatform.v1.CreateStoreResponse\x12Q\n\x08GetStore\x12!.storeplatform.v1.GetStoreRequest\x1a\".storeplatform.v1.GetStoreResponse\x12W\n\nListStores\x12#.storeplatform.v1.ListStoresRequest\x1a$.storeplatform.v1.ListStoresResponse\x12Z\n\x0b\x44\x65leteStore\x12$.storeplatform.v1.DeleteStoreRequest\x1a%.storeplatform.v1.DeleteStoreResponse\x12W\n\nRetryStore\x12#.storeplatform.v1.RetryStoreRequest\x1a$.storeplatform.v1.RetryStoreResponse\x12S\n\x0bWatchStores\x12$.storeplatform.v1.WatchStoresRequest\x1a\x1c.storeplatform.v1.StoreEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstoreplatform/v1/store.proto\x12\x10storeplatform.v1\"\xa3\x03\n\x05Store\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12-\n\x06status\x18\x04 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x15\n\rcreated_at_ms\x18\t \x01(\x03\x12\x15\n\rupdated_at_ms\x18\n \x01(\x03\x12\x13\n\x0bready_at_ms\x18\x0b \x01(\x03\x12\x15\n\rdeleted_at_ms\x18\x0c \x01(\x03\x12 \n\x18provisioning_duration_ms\x18\r \x01(\x03\x12\x0f\n\x07release\x18\x0e \x01(\t\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x15\n\rerror_summary\x18\x10 \x01(\t\x12\"\n\x1aprovisioning_started_at_ms\x18\x11 \x01(\x03\x12\x0f\n\x07version\x18\x12 \x01(\t\x12\x10\n\x08revision\x18\x13 \x01(\r\"\x8e\x01\n\rEngineVersion\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x17\n\x0fwordpress_image\x18\x03 \x01(\t\x12\x1b\n\x13woocommerce_version\x18\x04 \x01(\t\x12\x15\n\rchart_version\x18\x05 \x01(\t\x12\x12\n\nis_default\x18\x06 \x01(\x08\"\x1b\n\x19ListEngineVersionsRequest\"O\n\x1aListEngineVersionsResponse\x12\x31\n\x08versions\x18\x01 \x03(\x0b\x32\x1f.storeplatform.v1.EngineVersion\"\x95\x01\n\rStoreRevision\x12\x10\n\x08revision\x18\x01 \x01(\r\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .storeplatform.v1.RevisionStatus\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0f\n\x07time_ms\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\"5\n\x19ListStoreRevisionsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x1aListStoreRevisionsResponse\x12\x32\n\trevisions\x18\x01 \x03(\x0b\x32\x1f.storeplatform.v1.StoreRevision\"@\n\x13UpgradeStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\">\n\x14UpgradeStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"B\n\x14RollbackStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\r\"?\n\x15RollbackStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"2\n\x12\x43reateStoreRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\"=\n\x13\x43reateStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"+\n\x0fGetStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\":\n\x10GetStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x82\x01\n\x11ListStoresRequest\x12/\n\x08statuses\x18\x01 \x03(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x15\n\rname_contains\x18\x04 \x01(\t\"V\n\x12ListStoresResponse\x12\'\n\x06stores\x18\x01 \x03(\x0b\x32\x17.storeplatform.v1.Store\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44\x65leteStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"=\n\x13\x44\x65leteStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"\x1f\n\x11RetryStoreRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x12RetryStoreResponse\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\"X\n\x12WatchStoresRequest\x12\x10\n\x08store_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_audit_id\x18\x02 \x01(\x03\x12\x18\n\x10include_progress\x18\x03 \x01(\x08\"\x85\x02\n\nStoreEvent\x12&\n\x05store\x18\x01 \x01(\x0b\x32\x17.storeplatform.v1.Store\x12\x32\n\x0b\x66rom_status\x18\x02 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x30\n\tto_status\x18\x03 \x01(\x0e\x32\x1d.storeplatform.v1.StoreStatus\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x10\n\x08\x61udit_id\x18\x05 \x01(\x03\x12\x0f\n\x07time_ms\x18\x06 \x01(\x03\x12\x30\n\x04step\x18\x08 \x01(\x0e\x32\".storeplatform.v1.ProvisioningStepJ\x04\x08\x07\x10\x08*\xe5\x01\n\x0bStoreStatus\x12\x1c\n\x18STORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13STORE_STATUS_QUEUED\x10\x01\x12\x1d\n\x19STORE_STATUS_PROVISIONING\x10\x02\x12\x16\n\x12STORE_STATUS_READY\x10\x03\x12\x17\n\x13STORE_STATUS_FAILED\x10\x04\x12\x19\n\x15STORE_STATUS_DELETING\x10\x05\x12\x18\n\x14STORE_STATUS_DELETED\x10\x06\x12\x1a\n\x16STORE_STATUS_UPGRADING\x10\x07*\xc9\x01\n\x0eRevisionStatus\x12\x1f\n\x1bREVISION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18REVISION_STATUS_DEPLOYED\x10\x01\x12\x1e\n\x1aREVISION_STATUS_SUPERSEDED\x10\x02\x12\x1a\n\x16REVISION_STATUS_FAILED\x10\x03\x12\x1f\n\x1bREVISION_STATUS_ROLLED_BACK\x10\x04\x12\x1b\n\x17REVISION_STATUS_PENDING\x10\x05*\xb4\x01\n\x10ProvisioningStep\x12!\n\x1dPROVISIONING_STEP_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPROVISIONING_STEP_NAMESPACE\x10\x01\x12\x1c\n\x18PROVISIONING_STEP_SECRET\x10\x02\x12\x1d\n\x19PROVISIONING_STEP_INSTALL\x10\x03\x12\x1f\n\x1bPROVISIONING_STEP_READINESS\x10\x04\x32\xc3\x07\n\x0cStoreService\x12Z\n\x0b\x43reateStore\x12$.storeplatform.v1.CreateStoreRequest\x1a%.storeplatform.v1.CreateStoreResponse\x12Q\n\x08GetStore\x12!.storeplatform.v1.GetStoreRequest\x1a\".storeplatform.v1.GetStoreResponse\x12W\n\nListStores\x12#.storeplatform.v1.ListStoresRequest\x1a$.storeplatform.v1.ListStoresResponse\x12Z\n\x0b\x44\x65leteStore\x12$.storeplatform.v1.DeleteStoreRequest\x1a%.storeplatform.v1.DeleteStoreResponse\x12W\n\nRetryStore\x12#.storeplatform.v1.RetryStoreRequest\x1a$.storeplatform.v1.RetryStoreResponse\x12S\n\x0bWatchStores\x12$.storeplatform.v1.WatchStoresRequest\x1a\x1c.storeplatform.v1.StoreEvent0\x01\x12o\n\x12ListEngineVersions\x12+.storeplatform.v1.ListEngineVersionsRequest\x1a,.storeplatform.v1.ListEngineVersionsResponse\x12o\n\x12ListStoreRevisions\x12+.storeplatform.v1.ListStoreRevisionsRequest\x1a,.storeplatform.v1.ListStoreRevisionsResponse\x12]\n\x0cUpgradeStore\x12%.storeplatform.v1.UpgradeStoreRequest\x1a&.storeplatform.v1.UpgradeStoreResponse\x12`\n\rRollbackStore\x12&.storeplatform.v1.RollbackStoreRequest\x1a\'.storeplatform.v1.RollbackStoreResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storeplatform_client._proto.storeplatform.v1.store_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _STORESTATUS._serialized_start=1425
-  _STORESTATUS._serialized_end=1626
-  _PROVISIONINGSTEP._serialized_start=1629
-  _PROVISIONINGSTEP._serialized_end=1809
+  _STORESTATUS._serialized_start=2267
+  _STORESTATUS._serialized_end=2496
+  _REVISIONSTATUS._serialized_start=2499
+  _REVISIONSTATUS._serialized_end=2700
+  _PROVISIONINGSTEP._serialized_start=2703
+  _PROVISIONINGSTEP._serialized_end=2883
   _STORE._serialized_start=51
-  _STORE._serialized_end=435
-  _CREATESTOREREQUEST._serialized_start=437
-  _CREATESTOREREQUEST._serialized_end=487
-  _CREATESTORERESPONSE._serialized_start=489
-  _CREATESTORERESPONSE._serialized_end=550
-  _GETSTOREREQUEST._serialized_start=552
-  _GETSTOREREQUEST._serialized_end=595
-  _GETSTORERESPONSE._serialized_start=597
-  _GETSTORERESPONSE._serialized_end=655
-  _LISTSTORESREQUEST._serialized_start=658
-  _LISTSTORESREQUEST._serialized_end=788
-  _LISTSTORESRESPONSE._serialized_start=790
-  _LISTSTORESRESPONSE._serialized_end=876
-  _DELETESTOREREQUEST._serialized_start=878
-  _DELETESTOREREQUEST._serialized_end=910
-  _DELETESTORERESPONSE._serialized_start=912
-  _DELETESTORERESPONSE._serialized_end=973
-  _RETRYSTOREREQUEST._serialized_start=975
-  _RETRYSTOREREQUEST._serialized_end=1006
-  _RETRYSTORERESPONSE._serialized_start=1008
-  _RETRYSTORERESPONSE._serialized_end=1068
-  _WATCHSTORESREQUEST._serialized_start=1070
-  _WATCHSTORESREQUEST._serialized_end=1158
-  _STOREEVENT._serialized_start=1161
-  _STOREEVENT._serialized_end=1422
-  _STORESERVICE._serialized_start=1812
-  _STORESERVICE._serialized_end=2356
+  _STORE._serialized_end=470
+  _ENGINEVERSION._serialized_start=473
+  _ENGINEVERSION._serialized_end=615
+  _LISTENGINEVERSIONSREQUEST._serialized_start=617
+  _LISTENGINEVERSIONSREQUEST._serialized_end=644
+  _LISTENGINEVERSIONSRESPONSE._serialized_start=646
+  _LISTENGINEVERSIONSRESPONSE._serialized_end=725
+  _STOREREVISION._serialized_start=728
+  _STOREREVISION._serialized_end=877
+  _LISTSTOREREVISIONSREQUEST._serialized_start=879
+  _LISTSTOREREVISIONSREQUEST._serialized_end=932
+  _LISTSTOREREVISIONSRESPONSE._serialized_start=934
+  _LISTSTOREREVISIONSRESPONSE._serialized_end=1014
+  _UPGRADESTOREREQUEST._serialized_start=1016
+  _UPGRADESTOREREQUEST._serialized_end=1080
+  _UPGRADESTORERESPONSE._serialized_start=1082
+  _UPGRADESTORERESPONSE._serialized_end=1144
+  _ROLLBACKSTOREREQUEST._serialized_start=1146
+  _ROLLBACKSTOREREQUEST._serialized_end=1212
+  _ROLLBACKSTORERESPONSE._serialized_start=1214
+  _ROLLBACKSTORERESPONSE._serialized_end=1277
+  _CREATESTOREREQUEST._serialized_start=1279
+  _CREATESTOREREQUEST._serialized_end=1329
+  _CREATESTORERESPONSE._serialized_start=1331
+  _CREATESTORERESPONSE._serialized_end=1392
+  _GETSTOREREQUEST._serialized_start=1394
+  _GETSTOREREQUEST._serialized_end=1437
+  _GETSTORERESPONSE._serialized_start=1439
+  _GETSTORERESPONSE._serialized_end=1497
+  _LISTSTORESREQUEST._serialized_start=1500
+  _LISTSTORESREQUEST._serialized_end=1630
+  _LISTSTORESRESPONSE._serialized_start=1632
+  _LISTSTORESRESPONSE._serialized_end=1718
+  _DELETESTOREREQUEST._serialized_start=1720
+  _DELETESTOREREQUEST._serialized_end=1752
+  _DELETESTORERESPONSE._serialized_start=1754
+  _DELETESTORERESPONSE._serialized_end=1815
+  _RETRYSTOREREQUEST._serialized_start=1817
+  _RETRYSTOREREQUEST._serialized_end=1848
+  _RETRYSTORERESPONSE._serialized_start=1850
+  _RETRYSTORERESPONSE._serialized_end=1910
+  _WATCHSTORESREQUEST._serialized_start=1912
+  _WATCHSTORESREQUEST._serialized_end=2000
+  _STOREEVENT._serialized_start=2003
+  _STOREEVENT._serialized_end=2264
+  _STORESERVICE._serialized_start=2886
+  _STORESERVICE._serialized_end=3849
 # @@protoc_insertion_point(module_scope)

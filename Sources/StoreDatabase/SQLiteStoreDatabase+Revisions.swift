@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+import StoreCore
+
+extension SQLiteStoreDatabase {
+    public func storeRevisions(storeID: String) async throws -> [StoreRevision] {
+        try await read { db in
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT revision, version, status, actor, time, message, rollbackTo FROM store_revision
+                    WHERE storeId = ? ORDER BY revision DESC
+                    """),
+                arguments: [storeID]
+            )
+            return try rows.map { row in
+                let status: String = row[2]
+                guard let revisionStatus = RevisionStatus(rawValue: status) else {
+                    throw PlatformError(.internalError, "the store database holds an unknown revision status \(status.debugDescription) for store \(storeID)")
+                }
+                return StoreRevision(
+                    storeID: storeID, revision: row[0], version: row[1], status: revisionStatus, actor: row[3],
+                    time: Date(millisecondsSince1970: row[4]), message: row[5], rollbackTo: row[6]
+                )
+            }
+        }
+    }
+
+    /// Writes `revisions` (each added, or replacing the one of its store and number).
+    static func save(_ revisions: [StoreRevision], _ db: Database) throws {
+        for revision in revisions {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO store_revision (storeId, revision, version, status, actor, time, message, rollbackTo)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    revision.storeID, revision.revision, revision.version, revision.status.rawValue,
+                    StoredText.actor(revision.actor), revision.time.millisecondsSince1970, StoredText.message(revision.message),
+                    revision.rollbackTo,
+                ])
+        }
+    }
+}
