@@ -7,7 +7,7 @@ import SwiftProtobuf
 /// `--wait` of create, delete and retry.
 struct StoreFollower: Sendable {
     /// Where the operation should leave the store.
-    enum Goal: Sendable {
+    enum Goal: Sendable, Equatable {
         /// Create and retry: ready. Failed, deleting or deleted end the wait as a failure.
         case ready
         /// Delete: deleted. Failed ends the wait as a failure.
