@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import StorePlatformEnvelope
 import SwiftProtobuf
@@ -353,7 +354,9 @@ struct ProtobufReader {
         guard let range = lengthDelimited() else { return nil }
         if range.isEmpty { return "" }
         let utf8 = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
-        let isKnown = known.utf8.count == utf8.count && known.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(utf8) } == true
+        let isKnown = known.utf8.count == utf8.count && known.utf8.withContiguousStorageIfAvailable {
+            memcmp($0.baseAddress!, utf8.baseAddress!, utf8.count) == 0
+        } == true
         if isKnown { return known }
         if utf8.allSatisfy({ $0 < 0x80 }) {
             return String(decoding: utf8, as: UTF8.self)

@@ -16,7 +16,7 @@ struct APIJSONTests {
         let json = String(decoding: try APIJSON.encode(store), as: UTF8.self)
         #expect(json == #"{"id":"st_abc","name":"shop","engine":"","status":"queued","url":"","namespace":"","errorMessage":"","#
             + #""attempts":0,"createdAtMs":"1795971876895","updatedAtMs":"0","readyAtMs":"0","deletedAtMs":"0","#
-            + #""provisioningDurationMs":"0","release":"","owner":"","errorSummary":"","provisioningStartedAtMs":"0"}"#)
+            + #""provisioningDurationMs":"0","release":"","owner":"","errorSummary":"","provisioningStartedAtMs":"0","version":"","revision":0}"#)
         #expect(try Storeplatform_V1_Store(apiJSON: json) == store)
     }
 

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 WAIT = 20  # seconds: bound of an ordinary wait (a store is ready in ~1.5 s here)
 SLOW_WAIT = 30  # throttled refreshes (metrics every 5 s) and failure + retry
-STATUSES = ("queued", "provisioning", "ready", "failed", "deleting", "deleted")
+STATUSES = ("queued", "provisioning", "ready", "upgrading", "failed", "deleting", "deleted")
 
 
 # ---------------------------------------------------------------- helpers
