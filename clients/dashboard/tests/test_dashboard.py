@@ -216,6 +216,17 @@ def ui_counts(browser):
     return {s: int(v) for s, v in zip(STATUSES, shown[0])}, int(shown[1])
 
 
+def strip_counts(browser):
+    """The summary strip's count of each status, read in one script: the strip is
+    drawn again whenever counts arrive, so element by element could catch it midway."""
+    return browser.execute_script("""
+        return Object.fromEntries(arguments[0].map((s) => {
+            const e = document.querySelector(`[data-testid="summary-${s}"]`);
+            return [s, e ? Number(e.dataset.count) : null];
+        }));
+    """, list(STATUSES))
+
+
 def audit_rows(browser, name=None):
     """(audit id, action) of the Activity Log's rows, top to bottom, optionally for one store."""
     return browser.execute_script("""
@@ -756,8 +767,7 @@ def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(brow
     assert all(status != "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
 
     # The summary strip counts the stores by status, and live ones against the quota.
-    def strip(d):
-        return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
+    strip = strip_counts
 
     # Of every store, as /api/metrics counts them (not only the page loaded).
     expected, _ = api_counts(daemon)
@@ -964,8 +974,7 @@ def test_counts_filters_and_search_reach_every_store_not_only_the_first_page(bro
     search ask the server, so stores beyond the first page are found."""
     open_dashboard(browser, many_daemon)
 
-    def strip(d):
-        return {s: int(find(d, f"summary-{s}").get_attribute("data-count")) for s in STATUSES}
+    strip = strip_counts
 
     def strip_matches(d):
         counts, _ = api_counts(many_daemon)
