@@ -26,8 +26,8 @@ public struct WooCommerceEngine: StoreEngine {
     /// image, helm/store/values.yaml) with WooCommerce 10.3, the default.
     public var versions: [EngineVersion] {
         [
-            EngineVersion(name: "6.8-wc9.8", wordPressImage: "wordpress:6.8-php8.3-apache", wooCommerceVersion: "9.8.5", chartVersion: "0.2.1"),
-            EngineVersion(name: "6.9-wc10.3", wordPressImage: "wordpress:6.9-php8.3-apache", wooCommerceVersion: "10.3.5", chartVersion: "0.2.1"),
+            EngineVersion(name: "6.8-wc9.8", wordPressImage: "wordpress:6.8-php8.3-apache", wooCommerceVersion: "9.8.5", chartVersion: "0.2.2"),
+            EngineVersion(name: "6.9-wc10.3", wordPressImage: "wordpress:6.9-php8.3-apache", wooCommerceVersion: "10.3.5", chartVersion: "0.2.2"),
         ]
     }
 

@@ -375,7 +375,7 @@ public nonisolated struct Storeplatform_V1_EngineVersion: Sendable {
   /// The WooCommerce release the setup hook installs, "10.3.5".
   public var woocommerceVersion: String = String()
 
-  /// The version of the chart that installs it, "0.2.1".
+  /// The version of the chart that installs it, "0.2.2".
   public var chartVersion: String = String()
 
   /// True for the version new stores get.

@@ -261,7 +261,7 @@ struct  Storeplatform__V1__EngineVersion
    */
   char *woocommerce_version;
   /*
-   * The version of the chart that installs it, "0.2.1".
+   * The version of the chart that installs it, "0.2.2".
    */
   char *chart_version;
   /*
