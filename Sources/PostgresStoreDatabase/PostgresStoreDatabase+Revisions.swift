@@ -26,8 +26,14 @@ extension PostgresStoreDatabase {
         }
     }
 
-    /// Writes `revisions` (each added, or replacing the one of its store and number).
-    static func save(_ revisions: [StoreRevision], _ connection: PostgresConnection, logger: Logger) async throws {
+    /// Writes `revisions` (each added, or replacing the one of its store and number),
+    /// after removing all those of the store `replacingThoseOf` names.
+    static func save(
+        _ revisions: [StoreRevision], replacingThoseOf storeID: String? = nil, _ connection: PostgresConnection, logger: Logger
+    ) async throws {
+        if let storeID {
+            try await connection.run("DELETE FROM store_revision WHERE store_id = \(storeID)", logger: logger)
+        }
         for revision in revisions {
             let actor = PostgresText.storable(StoredText.actor(revision.actor))
             let message = PostgresText.storable(StoredText.message(revision.message))

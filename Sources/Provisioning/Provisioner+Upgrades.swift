@@ -31,7 +31,7 @@ extension Provisioner {
             )
         }
         let pending = StoreRevision(
-            storeID: store.id, revision: store.revision + 1, version: target.name, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: try await nextRevision(of: store), version: target.name, status: .pending, actor: actor, time: Date(),
             message: "upgrade from \(store.version)"
         )
         return try await beginChange(
@@ -66,7 +66,7 @@ extension Provisioner {
             )
         }
         let pending = StoreRevision(
-            storeID: store.id, revision: store.revision + 1, version: earlier.version, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: try await nextRevision(of: store), version: earlier.version, status: .pending, actor: actor, time: Date(),
             message: "rollback to revision \(earlier.revision)", rollbackTo: earlier.revision
         )
         return try await beginChange(
@@ -98,6 +98,20 @@ extension Provisioner {
             )
         }
         try store.status.checkTransition(to: .upgrading, storeName: store.name)
+    }
+
+    /// The number the release's next revision gets: one past the newest of its
+    /// history, as Helm numbers them. UNAVAILABLE when the cluster does not answer.
+    private func nextRevision(of store: Store) async throws -> Int {
+        do {
+            let history = try await driver.releaseHistory(namespace: store.namespace, release: store.release)
+            return (history.last?.revision ?? store.revision) + 1
+        } catch {
+            throw PlatformError(
+                .unavailable,
+                "cannot read the history of store \(store.name.quotedForMessage)'s release: \(Self.reason(error)); try again"
+            )
+        }
     }
 
     /// The store's engine; INVALID_STATE_TRANSITION for one this build has no versions of.

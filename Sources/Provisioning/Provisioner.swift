@@ -530,8 +530,9 @@ public final class Provisioner: Service, Sendable {
         guard let store = started?.store else { return }
         // Only the cluster steps can fail the store; the database's own failures are
         // handled by ``record``, which never turns them into a store failure.
+        let revision: Int
         do {
-            try await provisionSteps(store, reinstall: reinstall, lease: lease)
+            revision = try await provisionSteps(store, reinstall: reinstall, lease: lease)
         } catch is CancellationError {
             return
         } catch {
@@ -544,15 +545,16 @@ public final class Provisioner: Service, Sendable {
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        // The install is the store's first revision, deployed now (a store recorded
-        // before revisions were gets it here).
+        // The install is the release's revision the driver reports, and the store's
+        // history starts there: a reinstall restarted the release's numbers at 1.
         let installed = StoreRevision(
-            storeID: storeID, revision: max(1, store.revision), version: store.version, status: .deployed,
+            storeID: storeID, revision: revision, version: store.version, status: .deployed,
             actor: store.owner.isEmpty ? "system" : store.owner,
             time: now, message: "install"
         )
         let ready = await record(
-            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed]
+            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed],
+            replacesRevisions: true
         ) {
             $0.url = url
             $0.revision = installed.revision
@@ -567,7 +569,8 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
-    private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws {
+    /// Returns the release's revision that runs, from its history.
+    private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws -> Int {
         try checkpoint(lease)
         announce(.namespace, of: store)
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
@@ -617,6 +620,8 @@ public final class Provisioner: Service, Sendable {
         }
         announce(.readiness, of: store)
         try await waitUntilReady(store, since: store.provisioningStartedAt ?? Date(), lease: lease)
+        let history = try await driver.releaseHistory(namespace: store.namespace, release: store.release)
+        return history.last { $0.state == .deployed }?.revision ?? history.last?.revision ?? 1
     }
 
     /// What installs (or upgrades) the store's release: every value set explicitly,
@@ -773,12 +778,13 @@ public final class Provisioner: Service, Sendable {
         action: AuditAction,
         message: String,
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void
     ) async -> Transition? {
         do {
             return try await commit(
                 storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message,
-                revisions: revisions, update: update
+                revisions: revisions, replacesRevisions: replacesRevisions, update: update
             )
         } catch {
             if error is CancellationError || Task.isCancelled { return nil }
@@ -813,11 +819,12 @@ public final class Provisioner: Service, Sendable {
         message: String = "",
         requestID: String? = nil,
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await database.transition(
             storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, revisions: revisions, update: update
+            message: message, requestID: requestID, revisions: revisions, replacesRevisions: replacesRevisions, update: update
         )
     }
 

@@ -25,8 +25,12 @@ extension SQLiteStoreDatabase {
         }
     }
 
-    /// Writes `revisions` (each added, or replacing the one of its store and number).
-    static func save(_ revisions: [StoreRevision], _ db: Database) throws {
+    /// Writes `revisions` (each added, or replacing the one of its store and number),
+    /// after removing all those of the store `replacingThoseOf` names.
+    static func save(_ revisions: [StoreRevision], replacingThoseOf storeID: String? = nil, _ db: Database) throws {
+        if let storeID {
+            try db.execute(sql: "DELETE FROM store_revision WHERE storeId = ?", arguments: [storeID])
+        }
         for revision in revisions {
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO store_revision (storeId, revision, version, status, actor, time, message, rollbackTo)

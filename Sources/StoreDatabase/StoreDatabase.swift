@@ -276,11 +276,13 @@ extension StoreDatabase {
         requestID: String? = nil,
         now: Date = Date(),
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await transition(StatusChange(
             storeID: storeID, to: to, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, now: now, revisions: revisions, update: update
+            message: message, requestID: requestID, now: now, revisions: revisions, replacesRevisions: replacesRevisions,
+            update: update
         ))
     }
 

@@ -221,6 +221,34 @@ struct UpgradeTests {
         #expect(try await third.trail(created.id).suffix(2) == ["ready>upgrading:rollback", "upgrading>ready:upgraded"])
     }
 
+    @Test func afterARetryReinstallsTheReleaseTheRevisionsAreHelmsAgain() async throws {
+        let harness = try Harness()
+        let old = try await readyOnOldVersion(harness)
+        // Drift fails the store on revision 2; the retry reinstalls: Helm restarts at 1.
+        try await harness.cluster.simulateReleaseVanished(namespace: old.namespace, release: old.release)
+        _ = try await harness.reconciler.reconcile()
+        try await harness.waitFor(old.id, [.failed])
+        _ = try await harness.provisioner.retry(storeID: old.id, actor: "uid:0", requestID: nil)
+        let reinstalled = try await harness.waitFor(old.id, [.ready, .failed])
+        #expect(reinstalled.status == .ready)
+        #expect(reinstalled.revision == 1)
+        #expect(try await revisions(harness, reinstalled) == ["1:6.8-wc9.8:deployed"])
+
+        let upgrading = try await harness.provisioner.upgrade(storeID: old.id, to: "6.9-wc10.3", actor: "uid:0", requestID: nil)
+        #expect(upgrading.revision == 2)
+        try await harness.waitFor(old.id, [.ready])
+        let rolling = try await harness.provisioner.rollback(storeID: old.id, to: 1, actor: "uid:0", requestID: nil)
+        #expect(rolling.revision == 3)
+        let ready = try await harness.waitFor(old.id, [.ready, .failed])
+        #expect(ready.status == .ready)
+        #expect(ready.version == "6.8-wc9.8")
+        #expect(ready.revision == 3)
+        #expect(try await revisions(harness, ready) == ["3:6.8-wc9.8:deployed", "2:6.9-wc10.3:superseded", "1:6.8-wc9.8:superseded"])
+        // The release's history is the store's, number for number.
+        #expect(try await harness.cluster.revisionVersions(namespace: ready.namespace, release: ready.release)
+            == ["6.8-wc9.8", "6.9-wc10.3", "6.8-wc9.8"])
+    }
+
     @Test func anUpgradeInterruptedByAStopIsFinishedByTheReconciler() async throws {
         let directory = try makeTemporaryDirectory("spupgrade")
         let first = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
