@@ -201,7 +201,7 @@ extension Provisioner {
                     try await driver.upgradeRelease(releaseRequest(store))
                 }
             }
-            try await waitUntilReady(store, since: started, lease: lease)
+            try await waitUntilReady(store, since: started, changedAt: started, lease: lease)
         } catch is CancellationError {
             return
         } catch {
@@ -234,6 +234,7 @@ extension Provisioner {
             return
         }
         let restored: Int
+        let rollingBack = Date()
         do {
             try checkpoint(lease)
             let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
@@ -246,7 +247,7 @@ extension Provisioner {
                 restored = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last?.revision
                     ?? pending.revision + 1
             }
-            try await waitUntilReady(store, since: Date(), lease: lease)
+            try await waitUntilReady(store, since: rollingBack, changedAt: rollingBack, lease: lease)
         } catch is CancellationError {
             return
         } catch {

@@ -682,12 +682,12 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// Polls the release's readiness until it is ready, failing, or past the deadline
-    /// counted from `startedAt`.
-    func waitUntilReady(_ store: Store, since startedAt: Date, lease: OperationLease) async throws {
+    /// counted from `startedAt`; `changedAt`: see ``ClusterDriver/readiness(namespace:release:changedAt:)``.
+    func waitUntilReady(_ store: Store, since startedAt: Date, changedAt: Date? = nil, lease: OperationLease) async throws {
         let deadlineSeconds = Self.seconds(configuration.deadline)
         while true {
             try checkpoint(lease)
-            switch try await driver.readiness(namespace: store.namespace, release: store.release) {
+            switch try await driver.readiness(namespace: store.namespace, release: store.release, changedAt: changedAt) {
             case .ready:
                 return
             case .failing(let reason, let detail, let events):

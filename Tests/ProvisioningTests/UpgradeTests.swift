@@ -249,6 +249,26 @@ struct UpgradeTests {
             == ["6.8-wc9.8", "6.9-wc10.3", "6.8-wc9.8"])
     }
 
+    @Test func theCrashLoopingPodsOfTheRevisionBeingReplacedDoNotFailTheChange() async throws {
+        // For a second after each change the pods of the revision before still crash-loop;
+        // the new revision's pods are ready after 1.5 s.
+        let harness = try Harness(cluster: { $0.replacedPodsLinger = .seconds(1); $0.readyDelay = .milliseconds(1500) })
+        let created = try await harness.create("shop")
+        let ready = try await harness.waitFor(created.id, [.ready], within: .seconds(30))
+        _ = try await harness.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let upgraded = try await harness.waitFor(ready.id, [.ready, .failed], within: .seconds(30))
+        #expect(upgraded.status == .ready, "\(upgraded.errorMessage)")
+        #expect(upgraded.version == "6.8-wc9.8")
+        #expect(upgraded.revision == 2)
+        _ = try await harness.provisioner.rollback(storeID: ready.id, to: 1, actor: "uid:0", requestID: nil)
+        let rolledBack = try await harness.waitFor(ready.id, [.ready, .failed], within: .seconds(30))
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await harness.trail(ready.id).suffix(4)
+            == ["ready>upgrading:upgrade", "upgrading>ready:upgraded", "ready>upgrading:rollback", "upgrading>ready:upgraded"])
+    }
+
     @Test func anUpgradeInterruptedByAStopIsFinishedByTheReconciler() async throws {
         let directory = try makeTemporaryDirectory("spupgrade")
         let first = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
@@ -285,7 +305,9 @@ private final class RollbackRefusingDriver: ClusterDriver {
         try await base.releaseStatus(namespace: namespace, release: release)
     }
     func installRelease(_ request: InstallRequest) async throws { try await base.installRelease(request) }
-    func readiness(namespace: String, release: String) async throws -> Readiness { try await base.readiness(namespace: namespace, release: release) }
+    func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
+        try await base.readiness(namespace: namespace, release: release, changedAt: changedAt)
+    }
     func uninstallRelease(namespace: String, release: String) async throws { try await base.uninstallRelease(namespace: namespace, release: release) }
     func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
         try await base.releaseLeftovers(namespace: namespace, release: release)
