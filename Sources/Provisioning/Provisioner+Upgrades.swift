@@ -184,8 +184,7 @@ extension Provisioner {
         }
         let started = store.updatedAt
         do {
-            try checkpoint(lease)
-            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            let latest = try await settledRevision(store, after: pending.revision - 1, since: started, lease: lease)
             switch latest {
             case let latest? where latest.revision > pending.revision:
                 // A rollback of this change ran before a restart: finish it.
@@ -223,6 +222,27 @@ extension Provisioner {
         ) { _ in }
     }
 
+    /// The release's newest revision, once it is no longer pending when it is past
+    /// revision `after`: a pending one is a helm command still running, or one killed
+    /// before it recorded how it ended (a daemon restart, an out-of-memory kill). Past
+    /// helm's timeout counted from `since` it is the latter: ProvisioningFailure.
+    private func settledRevision(_ store: Store, after: Int, since: Date, lease: OperationLease) async throws -> ReleaseRevision? {
+        while true {
+            try checkpoint(lease)
+            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            guard let latest, latest.state == .pending, latest.revision > after else { return latest }
+            let age = Date().timeIntervalSince(since)
+            let timeout = Self.seconds(configuration.pendingReleaseTimeout)
+            if age >= timeout {
+                throw ProvisioningFailure(String(
+                    format: "revision %d of release %@ has been pending for %.0f s, past helm's timeout of %.0f s: the helm command that made it was interrupted (a daemon restart or an out-of-memory kill) before it finished",
+                    latest.revision, store.release, age, timeout
+                ))
+            }
+            try await pause(for: configuration.pollInterval, lease)
+        }
+    }
+
     /// After a failed change: the release rolled back to `previous` (unless the
     /// history shows it already was, or that the change never made a revision), then
     /// readiness. The store ends ready on `previous` with both reasons recorded, or
@@ -236,8 +256,9 @@ extension Provisioner {
         let restored: Int
         let rollingBack = Date()
         do {
-            try checkpoint(lease)
-            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            // The change's own revision may be pending (its helm command was killed): it
+            // is rolled back like a failed one. Only the rollback's own is waited for.
+            let latest = try await settledRevision(store, after: pending.revision, since: rollingBack, lease: lease)
             if let latest, latest.revision == previous.revision, latest.state == .deployed {
                 restored = previous.revision  // the change never made a revision: nothing to undo
             } else if let latest, latest.revision > pending.revision, latest.state == .deployed {

@@ -29,7 +29,7 @@ public final class Provisioner: Service, Sendable {
     public let events: StoreEventBus
     /// How long this replica's provisionings took, queued to ready.
     public let provisioningDurations = DurationBuckets(bounds: DurationBuckets.provisioningBounds)
-    private let configuration: ProvisionerConfiguration
+    let configuration: ProvisionerConfiguration
     let logger: Logger
     private let state: Mutex<OperationTable>
     private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
@@ -460,7 +460,7 @@ public final class Provisioner: Service, Sendable {
 
     /// Sleeps between steps. A shutdown that comes meanwhile cancels the sleep: no
     /// step is under way.
-    private func pause(for duration: Duration, _ lease: OperationLease) async throws {
+    func pause(for duration: Duration, _ lease: OperationLease) async throws {
         guard state.withLock({ $0.enterWait(lease) }) else { throw CancellationError() }
         var interrupted: (any Error)?
         do {

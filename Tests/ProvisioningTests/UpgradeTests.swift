@@ -175,7 +175,7 @@ struct UpgradeTests {
     @Test func aFailedUpgradeWhoseRollbackFailsTooEndsFailedWithBothReasons() async throws {
         let harness = try Harness(
             cluster: { $0.faults = [.upgradeError: 1] },
-            wrap: { RollbackRefusingDriver(base: $0) }
+            wrap: { ScriptedDriver(base: $0, refusesRollbacks: true) }
         )
         let created = try await harness.create("shop")
         let ready = try await harness.waitFor(created.id, [.ready])
@@ -269,6 +269,33 @@ struct UpgradeTests {
             == ["ready>upgrading:upgrade", "upgrading>ready:upgraded", "ready>upgrading:rollback", "upgrading>ready:upgraded"])
     }
 
+    @Test func anUpgradeWhoseHelmWasKilledIsRolledBackOncePastHelmsTimeout() async throws {
+        let directory = try makeTemporaryDirectory("spupgrade")
+        let first = try Harness(directory: directory, wrap: { ScriptedDriver(base: $0, hangsAfterUpgrade: true) })
+        let created = try await first.create("shop")
+        let ready = try await first.waitFor(created.id, [.ready])
+        _ = try await first.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        while try await first.cluster.revisionVersions(namespace: ready.namespace, release: ready.release).count < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await first.stop()
+
+        // Helm was killed with it: revision 2 stays pending-upgrade, past helm's timeout.
+        let second = try Harness(
+            provisioner: { $0.pendingReleaseTimeout = .zero }, directory: directory,
+            wrap: { ScriptedDriver(base: $0, pendingRevision: 2) }
+        )
+        _ = try await second.reconciler.reconcile()
+        let rolledBack = try await second.waitFor(ready.id, [.ready, .failed])
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await revisions(second, rolledBack) == ["3:6.9-wc10.3:deployed", "2:6.8-wc9.8:rolled-back", "1:6.9-wc10.3:superseded"])
+        #expect(try await second.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>ready:rolled-back"])
+        let audit = try #require(try await second.database.listAudit(limit: 1, pageToken: "", storeID: ready.id).events.first)
+        #expect(audit.message.hasPrefix("upgrade to 6.8-wc9.8 failed: revision 2 of release shop has been pending for "), "\(audit.message)")
+    }
+
     @Test func anUpgradeInterruptedByAStopIsFinishedByTheReconciler() async throws {
         let directory = try makeTemporaryDirectory("spupgrade")
         let first = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
@@ -290,11 +317,21 @@ struct UpgradeTests {
     }
 }
 
-/// The simulated cluster, but `helm rollback` fails: the path where even the
-/// automatic rollback of a failed upgrade fails.
-private final class RollbackRefusingDriver: ClusterDriver {
+/// The simulated cluster, with what it cannot do by itself: `helm rollback` fails
+/// (the path where even the automatic rollback of a failed upgrade fails); `helm
+/// upgrade` never returns once it made its revision; the history shows a revision
+/// `pending` for good (the helm command that made it was killed).
+private final class ScriptedDriver: ClusterDriver {
     let base: any ClusterDriver
-    init(base: any ClusterDriver) { self.base = base }
+    let refusesRollbacks: Bool
+    let hangsAfterUpgrade: Bool
+    let pendingRevision: Int?
+    init(base: any ClusterDriver, refusesRollbacks: Bool = false, hangsAfterUpgrade: Bool = false, pendingRevision: Int? = nil) {
+        self.base = base
+        self.refusesRollbacks = refusesRollbacks
+        self.hangsAfterUpgrade = hangsAfterUpgrade
+        self.pendingRevision = pendingRevision
+    }
 
     var kind: ClusterDriverKind { base.kind }
     func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
@@ -315,11 +352,19 @@ private final class RollbackRefusingDriver: ClusterDriver {
     func deleteNamespace(_ namespace: String) async throws { try await base.deleteNamespace(namespace) }
     func namespacePhase(_ namespace: String) async throws -> NamespacePhase? { try await base.namespacePhase(namespace) }
     func listManaged() async throws -> ClusterInventory { try await base.listManaged() }
-    func upgradeRelease(_ request: InstallRequest) async throws { try await base.upgradeRelease(request) }
+    func upgradeRelease(_ request: InstallRequest) async throws {
+        try await base.upgradeRelease(request)
+        if hangsAfterUpgrade { try await Task.sleep(for: .seconds(3600)) }
+    }
     func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
-        throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
+        guard !refusesRollbacks else {
+            throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
+        }
+        try await base.rollbackRelease(namespace: namespace, release: release, to: revision)
     }
     func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
-        try await base.releaseHistory(namespace: namespace, release: release)
+        try await base.releaseHistory(namespace: namespace, release: release).map {
+            $0.revision == pendingRevision ? ReleaseRevision(revision: $0.revision, state: .pending) : $0
+        }
     }
 }
