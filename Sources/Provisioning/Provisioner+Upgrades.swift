@@ -265,8 +265,8 @@ extension Provisioner {
                 restored = latest.revision  // rolled back before a restart
             } else {
                 try await driver.rollbackRelease(namespace: store.namespace, release: store.release, to: previous.revision)
-                restored = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last?.revision
-                    ?? pending.revision + 1
+                guard let revision = await rollbackRevision(store, lease: lease) else { return }
+                restored = revision
             }
             try await waitUntilReady(store, since: rollingBack, changedAt: rollingBack, lease: lease)
         } catch is CancellationError {
@@ -301,6 +301,41 @@ extension Provisioner {
             $0.revision = restored
         }
     }
+
+    /// The revision a rollback that ran made: the newest of the release's history,
+    /// read again after a pause when the read fails. Nil when it still cannot be read,
+    /// or the operation ends: the rollback worked, so the store is not failed but left
+    /// `upgrading`, and the reconciler's next pass finishes it from the history.
+    private func rollbackRevision(_ store: Store, lease: OperationLease) async -> Int? {
+        var attempt = 1
+        while true {
+            do {
+                try checkpoint(lease)
+                if let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last {
+                    return latest.revision
+                }
+                throw ProvisioningFailure("release \(store.release) has no history after its rollback")
+            } catch {
+                if error is CancellationError || Task.isCancelled { return nil }
+                guard attempt < Self.historyReadAttempts else {
+                    logger.warning(
+                        "the release's history cannot be read after its rollback; the store stays upgrading and the next reconcile pass finishes it",
+                        metadata: ["store": "\(store.id)", "error": "\(Self.reason(error))"]
+                    )
+                    return nil
+                }
+            }
+            attempt += 1
+            do {
+                try await pause(for: configuration.pollInterval, lease)
+            } catch {
+                return nil
+            }
+        }
+    }
+
+    /// How many times the history is read after a rollback before the reconciler is left to it.
+    static let historyReadAttempts = 3
 
     /// Upgrading → failed with `message`: the release is in no known state. The store
     /// records the revision it ran before (`previous`), whose version a retry reinstalls.

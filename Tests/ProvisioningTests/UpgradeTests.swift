@@ -1,5 +1,6 @@
 import Foundation
 import ProcessTestSupport
+import Synchronization
 import Testing
 
 @testable import Provisioning
@@ -193,6 +194,22 @@ struct UpgradeTests {
         #expect(try await harness.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>failed:fail"])
     }
 
+    @Test func aHistoryReadFailingAfterASuccessfulRollbackDoesNotFailTheStore() async throws {
+        let harness = try Harness(
+            cluster: { $0.faults = [.upgradeError: 1] },
+            wrap: { ScriptedDriver(base: $0, historyFailuresAfterRollback: 1) }
+        )
+        let created = try await harness.create("shop")
+        let ready = try await harness.waitFor(created.id, [.ready])
+        _ = try await harness.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let rolledBack = try await harness.waitFor(ready.id, [.ready, .failed])
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await revisions(harness, rolledBack) == ["3:6.9-wc10.3:deployed", "2:6.8-wc9.8:rolled-back", "1:6.9-wc10.3:superseded"])
+        #expect(try await harness.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>ready:rolled-back"])
+    }
+
     @Test func aRollbackInterruptedByAStopIsFinishedByTheReconcilerOnce() async throws {
         let directory = try makeTemporaryDirectory("spupgrade")
         let first = try Harness(directory: directory)
@@ -326,12 +343,20 @@ private final class ScriptedDriver: ClusterDriver {
     let refusesRollbacks: Bool
     let hangsAfterUpgrade: Bool
     let pendingRevision: Int?
-    init(base: any ClusterDriver, refusesRollbacks: Bool = false, hangsAfterUpgrade: Bool = false, pendingRevision: Int? = nil) {
+    /// How many history reads after the next rollback fail, as a lost connection would.
+    let historyFailuresAfterRollback: Mutex<Int>
+    init(
+        base: any ClusterDriver, refusesRollbacks: Bool = false, hangsAfterUpgrade: Bool = false, pendingRevision: Int? = nil,
+        historyFailuresAfterRollback: Int = 0
+    ) {
         self.base = base
         self.refusesRollbacks = refusesRollbacks
         self.hangsAfterUpgrade = hangsAfterUpgrade
         self.pendingRevision = pendingRevision
+        self.historyFailuresAfterRollback = Mutex(historyFailuresAfterRollback)
+        self.rolledBack = Mutex(false)
     }
+    private let rolledBack: Mutex<Bool>
 
     var kind: ClusterDriverKind { base.kind }
     func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
@@ -361,9 +386,20 @@ private final class ScriptedDriver: ClusterDriver {
             throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
         }
         try await base.rollbackRelease(namespace: namespace, release: release, to: revision)
+        rolledBack.withLock { $0 = true }
     }
     func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
-        try await base.releaseHistory(namespace: namespace, release: release).map {
+        let fails = rolledBack.withLock { rolledBack in
+            historyFailuresAfterRollback.withLock { remaining in
+                guard rolledBack, remaining > 0 else { return false }
+                remaining -= 1
+                return true
+            }
+        }
+        if fails {
+            throw ClusterError(operation: "helm history \(release)", output: "Error: Kubernetes cluster unreachable: connection refused")
+        }
+        return try await base.releaseHistory(namespace: namespace, release: release).map {
             $0.revision == pendingRevision ? ReleaseRevision(revision: $0.revision, state: .pending) : $0
         }
     }
