@@ -57,11 +57,15 @@ extension Provisioner {
                 .unknownRevision, "store \(store.name.quotedForMessage) runs revision \(revision) already; roll back to an earlier one"
             )
         }
-        guard let earlier = history.first(where: { $0.revision == revision && $0.revision < store.revision }), !earlier.version.isEmpty else {
-            let known = history.filter { $0.revision < store.revision && !$0.version.isEmpty }.map { String($0.revision) }
+        // Only a revision that ran (deployed, then superseded) is one to go back to.
+        let ran = history.filter { $0.revision < store.revision && !$0.version.isEmpty && [.deployed, .superseded].contains($0.status) }
+        guard let earlier = ran.first(where: { $0.revision == revision }) else {
+            let known = ran.map { String($0.revision) }
+            let never = history.first { $0.revision == revision && $0.revision < store.revision }
             throw PlatformError(
                 .unknownRevision,
-                "store \(store.name.quotedForMessage) has no revision \(revision) to roll back to; "
+                (never.map { "revision \(revision) of store \(store.name.quotedForMessage) never ran (it is \($0.status.rawValue)); " }
+                    ?? "store \(store.name.quotedForMessage) has no revision \(revision) to roll back to; ")
                     + (known.isEmpty ? "it has no earlier revision" : "its earlier revisions: \(known.joined(separator: ", "))")
             )
         }
@@ -80,7 +84,9 @@ extension Provisioner {
     /// on another replica), shutdown began, or the database does not answer.
     @discardableResult
     public func resumeChange(_ store: Store) async -> Bool {
-        guard let lease = try? await register(store, kind: .upgrade) else { return false }
+        guard let history = try? await database.storeRevisions(storeID: store.id) else { return false }
+        let kind: OperationKind = history.first { $0.revision == store.revision }?.rollbackTo == nil ? .upgrade : .rollback
+        guard let lease = try? await register(store, kind: kind) else { return false }
         await launch(lease) { lease in
             await self.runChange(store.id, lease: lease)
         }
@@ -91,13 +97,16 @@ extension Provisioner {
     /// middle of one (its operation runs, or the reconciler resumes it):
     /// OPERATION_IN_PROGRESS.
     private static func checkChangeable(_ store: Store) throws {
-        guard store.status != .upgrading else {
-            throw PlatformError(
-                .operationInProgress,
-                "store \(store.name.quotedForMessage) is being moved to revision \(store.revision) (\(store.version)); wait for that to end"
-            )
-        }
+        guard store.status != .upgrading else { throw changeInProgress(store) }
         try store.status.checkTransition(to: .upgrading, storeName: store.name)
+    }
+
+    /// OPERATION_IN_PROGRESS for an `upgrading` store.
+    static func changeInProgress(_ store: Store) -> PlatformError {
+        PlatformError(
+            .operationInProgress,
+            "store \(store.name.quotedForMessage) is being moved to revision \(store.revision) (\(store.version)); wait for that to end"
+        )
     }
 
     /// The number the release's next revision gets: one past the newest of its

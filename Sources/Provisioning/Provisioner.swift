@@ -350,6 +350,9 @@ public final class Provisioner: Service, Sendable {
             }
         }
         await awaitFinishingOperation(store)
+        // The release must first be in a known revision (docs/ARCHITECTURE.md, "Upgrades
+        // and rollbacks"), also while the reconciler has yet to resume the change.
+        if store.status == .upgrading { throw Self.changeInProgress(store) }
         let lease = try await register(store, kind: .delete)
         let deleting: Transition
         do {

@@ -84,6 +84,12 @@ struct UpgradeTests {
         #expect(audit.message.hasSuffix("; rolled back to revision 1 (6.9-wc10.3) as revision 3"), "\(audit.message)")
         let failed = try #require(try await harness.database.storeRevisions(storeID: first.id).first { $0.revision == 2 })
         #expect(failed.message.contains(reason), "\(failed.message)")
+        // The failed revision never ran: it is no revision to roll back to.
+        let notRan = await #expect(throws: PlatformError.self) {
+            _ = try await harness.provisioner.rollback(storeID: first.id, to: 2, actor: "uid:0", requestID: nil)
+        }
+        #expect(notRan?.code == .unknownRevision)
+        #expect(notRan?.message == "revision 2 of store \"shop\" never ran (it is rolled-back); its earlier revisions: 1")
 
         // The second attempt is past the seeded faults: it succeeds.
         _ = try await harness.provisioner.upgrade(storeID: first.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
@@ -227,7 +233,14 @@ struct UpgradeTests {
         #expect(try await second.database.store(id: created.id)?.status == .upgrading)
 
         let third = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
+        // No operation holds the store yet, and still a delete must wait for the rollback.
+        let delete = await #expect(throws: PlatformError.self) {
+            _ = try await third.provisioner.delete(storeID: created.id, actor: "uid:0", requestID: nil)
+        }
+        #expect(delete?.code == .operationInProgress)
         _ = try await third.reconciler.reconcile()
+        // The resumed operation is the rollback it was, for ListOperations.
+        #expect(third.provisioner.locks.active.map(\.kind) == [.rollback])
         let ready = try await third.waitFor(created.id, [.ready, .failed], within: .seconds(30))
         #expect(ready.status == .ready)
         #expect(ready.version == "6.9-wc10.3")
