@@ -30,8 +30,9 @@ extension Provisioner {
                 "store \(store.name.quotedForMessage) already runs version \(target.name) (revision \(store.revision)); nothing to upgrade"
             )
         }
+        let next = try await nextRevision(of: store)
         let pending = StoreRevision(
-            storeID: store.id, revision: try await nextRevision(of: store), version: target.name, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: next, version: target.name, status: .pending, actor: actor, time: Date(),
             message: "upgrade from \(store.version)"
         )
         return try await beginChange(
@@ -69,8 +70,9 @@ extension Provisioner {
                     + (known.isEmpty ? "it has no earlier revision" : "its earlier revisions: \(known.joined(separator: ", "))")
             )
         }
+        let next = try await nextRevision(of: store)
         let pending = StoreRevision(
-            storeID: store.id, revision: try await nextRevision(of: store), version: earlier.version, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: next, version: earlier.version, status: .pending, actor: actor, time: Date(),
             message: "rollback to revision \(earlier.revision)", rollbackTo: earlier.revision
         )
         return try await beginChange(
