@@ -10,7 +10,9 @@ extension PostgresStoreDatabase {
             let row = try await Self.lockedRow(change.storeID, connection, logger: logger)
             let current = try row.store()
             let saved = try await Self.save(try change.applied(to: current), replacing: row, connection, logger: logger)
-            try await Self.save(change.revisions, connection, logger: logger)
+            try await Self.save(
+                change.revisions, replacingThoseOf: change.replacesRevisions ? change.storeID : nil, connection, logger: logger
+            )
             var audit = PostgresAuditRow.postgres(
                 store: saved, fromStatus: current.status, time: change.now, actor: change.actor, action: change.action,
                 message: change.message, requestID: change.requestID

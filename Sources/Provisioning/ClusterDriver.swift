@@ -28,8 +28,11 @@ public protocol ClusterDriver: Sendable {
     func releaseStatus(namespace: String, release: String) async throws -> ReleaseStatus?
     /// Installs a release (no `--atomic`: a failed install stays for inspection).
     func installRelease(_ request: InstallRequest) async throws
-    /// How far the release's workloads are from serving.
-    func readiness(namespace: String, release: String) async throws -> Readiness
+    /// How far the release's workloads are from serving. After an upgrade or a
+    /// rollback, `changedAt` is when it began: pods made before it belong to the
+    /// revision being replaced, whose failures are not the new revision's (they
+    /// count as not ready until they are gone).
+    func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness
     /// Uninstalls the release; succeeds when it is already gone.
     func uninstallRelease(namespace: String, release: String) async throws
     /// What of an uninstalled release is still in the cluster: pods and volume claims
@@ -179,4 +182,11 @@ public struct ClusterError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(operation) failed: \(output)" }
+}
+
+extension ClusterDriver {
+    /// ``readiness(namespace:release:changedAt:)`` of every pod: an install's.
+    public func readiness(namespace: String, release: String) async throws -> Readiness {
+        try await readiness(namespace: namespace, release: release, changedAt: nil)
+    }
 }

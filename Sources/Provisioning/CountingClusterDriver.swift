@@ -32,8 +32,8 @@ public final class CountingClusterDriver: ClusterDriver {
         try await base.installRelease(request)
     }
 
-    public func readiness(namespace: String, release: String) async throws -> Readiness {
-        try await base.readiness(namespace: namespace, release: release)
+    public func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
+        try await base.readiness(namespace: namespace, release: release, changedAt: changedAt)
     }
 
     public func uninstallRelease(namespace: String, release: String) async throws {

@@ -64,6 +64,13 @@ enum KubernetesJSON {
         var isReady: Bool {
             status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true
         }
+
+        /// Made before `time` (false without one). The API server records creation to
+        /// the second: a pod of the same second as `time` counts as made after it.
+        func predates(_ time: Date?) -> Bool {
+            guard let time, let created = metadata.creationTimestamp.flatMap(KubernetesJSON.date) else { return false }
+            return created < time.addingTimeInterval(-1)
+        }
     }
 
     struct ContainerStatus: Decodable {

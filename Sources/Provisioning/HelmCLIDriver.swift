@@ -322,7 +322,7 @@ public struct HelmCLIDriver: ClusterDriver {
         guard result.succeeded else { throw failure(operation, result) }
     }
 
-    public func readiness(namespace: String, release: String) async throws -> Readiness {
+    public func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
         let operation = "kubectl get pods -l \(Self.instanceLabel)=\(release)"
         let result = try await kubectl(
             ["get", "pods", "-n", namespace, "-l", "\(Self.instanceLabel)=\(release)", "-o", "json"],
@@ -335,7 +335,10 @@ public struct HelmCLIDriver: ClusterDriver {
             .filter { $0.metadata.deletionTimestamp == nil && !["Succeeded", "Failed"].contains($0.status?.phase ?? "") }
 
         var failing: [(reason: String, detail: String)] = []
-        for pod in pods {
+        // `helm upgrade` and `helm rollback` return once the manifests are applied,
+        // before the controllers replaced the pods: a pod made before the change is
+        // the old revision's, and its failure not the new one's.
+        for pod in pods where !pod.predates(changedAt) {
             let statuses = (pod.status?.initContainerStatuses ?? []) + (pod.status?.containerStatuses ?? [])
             for container in statuses {
                 guard let reason = container.state?.waiting?.reason, Self.failingReasons.contains(reason) else { continue }

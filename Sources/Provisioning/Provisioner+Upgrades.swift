@@ -30,8 +30,9 @@ extension Provisioner {
                 "store \(store.name.quotedForMessage) already runs version \(target.name) (revision \(store.revision)); nothing to upgrade"
             )
         }
+        let next = try await nextRevision(of: store)
         let pending = StoreRevision(
-            storeID: store.id, revision: store.revision + 1, version: target.name, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: next, version: target.name, status: .pending, actor: actor, time: Date(),
             message: "upgrade from \(store.version)"
         )
         return try await beginChange(
@@ -57,16 +58,21 @@ extension Provisioner {
                 .unknownRevision, "store \(store.name.quotedForMessage) runs revision \(revision) already; roll back to an earlier one"
             )
         }
-        guard let earlier = history.first(where: { $0.revision == revision && $0.revision < store.revision }), !earlier.version.isEmpty else {
-            let known = history.filter { $0.revision < store.revision && !$0.version.isEmpty }.map { String($0.revision) }
+        // Only a revision that ran (deployed, then superseded) is one to go back to.
+        let ran = history.filter { $0.revision < store.revision && !$0.version.isEmpty && [.deployed, .superseded].contains($0.status) }
+        guard let earlier = ran.first(where: { $0.revision == revision }) else {
+            let known = ran.map { String($0.revision) }
+            let never = history.first { $0.revision == revision && $0.revision < store.revision }
             throw PlatformError(
                 .unknownRevision,
-                "store \(store.name.quotedForMessage) has no revision \(revision) to roll back to; "
+                (never.map { "revision \(revision) of store \(store.name.quotedForMessage) never ran (it is \($0.status.rawValue)); " }
+                    ?? "store \(store.name.quotedForMessage) has no revision \(revision) to roll back to; ")
                     + (known.isEmpty ? "it has no earlier revision" : "its earlier revisions: \(known.joined(separator: ", "))")
             )
         }
+        let next = try await nextRevision(of: store)
         let pending = StoreRevision(
-            storeID: store.id, revision: store.revision + 1, version: earlier.version, status: .pending, actor: actor, time: Date(),
+            storeID: store.id, revision: next, version: earlier.version, status: .pending, actor: actor, time: Date(),
             message: "rollback to revision \(earlier.revision)", rollbackTo: earlier.revision
         )
         return try await beginChange(
@@ -80,7 +86,9 @@ extension Provisioner {
     /// on another replica), shutdown began, or the database does not answer.
     @discardableResult
     public func resumeChange(_ store: Store) async -> Bool {
-        guard let lease = try? await register(store, kind: .upgrade) else { return false }
+        guard let history = try? await database.storeRevisions(storeID: store.id) else { return false }
+        let kind: OperationKind = history.first { $0.revision == store.revision }?.rollbackTo == nil ? .upgrade : .rollback
+        guard let lease = try? await register(store, kind: kind) else { return false }
         await launch(lease) { lease in
             await self.runChange(store.id, lease: lease)
         }
@@ -91,13 +99,30 @@ extension Provisioner {
     /// middle of one (its operation runs, or the reconciler resumes it):
     /// OPERATION_IN_PROGRESS.
     private static func checkChangeable(_ store: Store) throws {
-        guard store.status != .upgrading else {
+        guard store.status != .upgrading else { throw changeInProgress(store) }
+        try store.status.checkTransition(to: .upgrading, storeName: store.name)
+    }
+
+    /// OPERATION_IN_PROGRESS for an `upgrading` store.
+    static func changeInProgress(_ store: Store) -> PlatformError {
+        PlatformError(
+            .operationInProgress,
+            "store \(store.name.quotedForMessage) is being moved to revision \(store.revision) (\(store.version)); wait for that to end"
+        )
+    }
+
+    /// The number the release's next revision gets: one past the newest of its
+    /// history, as Helm numbers them. UNAVAILABLE when the cluster does not answer.
+    private func nextRevision(of store: Store) async throws -> Int {
+        do {
+            let history = try await driver.releaseHistory(namespace: store.namespace, release: store.release)
+            return (history.last?.revision ?? store.revision) + 1
+        } catch {
             throw PlatformError(
-                .operationInProgress,
-                "store \(store.name.quotedForMessage) is being moved to revision \(store.revision) (\(store.version)); wait for that to end"
+                .unavailable,
+                "cannot read the history of store \(store.name.quotedForMessage)'s release: \(Self.reason(error)); try again"
             )
         }
-        try store.status.checkTransition(to: .upgrading, storeName: store.name)
     }
 
     /// The store's engine; INVALID_STATE_TRANSITION for one this build has no versions of.
@@ -170,8 +195,7 @@ extension Provisioner {
         }
         let started = store.updatedAt
         do {
-            try checkpoint(lease)
-            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            let latest = try await settledRevision(store, after: pending.revision - 1, since: started, lease: lease)
             switch latest {
             case let latest? where latest.revision > pending.revision:
                 // A rollback of this change ran before a restart: finish it.
@@ -187,7 +211,7 @@ extension Provisioner {
                     try await driver.upgradeRelease(releaseRequest(store))
                 }
             }
-            try await waitUntilReady(store, since: started, lease: lease)
+            try await waitUntilReady(store, since: started, changedAt: started, lease: lease)
         } catch is CancellationError {
             return
         } catch {
@@ -209,6 +233,27 @@ extension Provisioner {
         ) { _ in }
     }
 
+    /// The release's newest revision, once it is no longer pending when it is past
+    /// revision `after`: a pending one is a helm command still running, or one killed
+    /// before it recorded how it ended (a daemon restart, an out-of-memory kill). Past
+    /// helm's timeout counted from `since` it is the latter: ProvisioningFailure.
+    private func settledRevision(_ store: Store, after: Int, since: Date, lease: OperationLease) async throws -> ReleaseRevision? {
+        while true {
+            try checkpoint(lease)
+            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            guard let latest, latest.state == .pending, latest.revision > after else { return latest }
+            let age = Date().timeIntervalSince(since)
+            let timeout = Self.seconds(configuration.pendingReleaseTimeout)
+            if age >= timeout {
+                throw ProvisioningFailure(String(
+                    format: "revision %d of release %@ has been pending for %.0f s, past helm's timeout of %.0f s: the helm command that made it was interrupted (a daemon restart or an out-of-memory kill) before it finished",
+                    latest.revision, store.release, age, timeout
+                ))
+            }
+            try await pause(for: configuration.pollInterval, lease)
+        }
+    }
+
     /// After a failed change: the release rolled back to `previous` (unless the
     /// history shows it already was, or that the change never made a revision), then
     /// readiness. The store ends ready on `previous` with both reasons recorded, or
@@ -220,19 +265,21 @@ extension Provisioner {
             return
         }
         let restored: Int
+        let rollingBack = Date()
         do {
-            try checkpoint(lease)
-            let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last
+            // The change's own revision may be pending (its helm command was killed): it
+            // is rolled back like a failed one. Only the rollback's own is waited for.
+            let latest = try await settledRevision(store, after: pending.revision, since: rollingBack, lease: lease)
             if let latest, latest.revision == previous.revision, latest.state == .deployed {
                 restored = previous.revision  // the change never made a revision: nothing to undo
             } else if let latest, latest.revision > pending.revision, latest.state == .deployed {
                 restored = latest.revision  // rolled back before a restart
             } else {
                 try await driver.rollbackRelease(namespace: store.namespace, release: store.release, to: previous.revision)
-                restored = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last?.revision
-                    ?? pending.revision + 1
+                guard let revision = await rollbackRevision(store, lease: lease) else { return }
+                restored = revision
             }
-            try await waitUntilReady(store, since: Date(), lease: lease)
+            try await waitUntilReady(store, since: rollingBack, changedAt: rollingBack, lease: lease)
         } catch is CancellationError {
             return
         } catch {
@@ -265,6 +312,41 @@ extension Provisioner {
             $0.revision = restored
         }
     }
+
+    /// The revision a rollback that ran made: the newest of the release's history,
+    /// read again after a pause when the read fails. Nil when it still cannot be read,
+    /// or the operation ends: the rollback worked, so the store is not failed but left
+    /// `upgrading`, and the reconciler's next pass finishes it from the history.
+    private func rollbackRevision(_ store: Store, lease: OperationLease) async -> Int? {
+        var attempt = 1
+        while true {
+            do {
+                try checkpoint(lease)
+                if let latest = try await driver.releaseHistory(namespace: store.namespace, release: store.release).last {
+                    return latest.revision
+                }
+                throw ProvisioningFailure("release \(store.release) has no history after its rollback")
+            } catch {
+                if error is CancellationError || Task.isCancelled { return nil }
+                guard attempt < Self.historyReadAttempts else {
+                    logger.warning(
+                        "the release's history cannot be read after its rollback; the store stays upgrading and the next reconcile pass finishes it",
+                        metadata: ["store": "\(store.id)", "error": "\(Self.reason(error))"]
+                    )
+                    return nil
+                }
+            }
+            attempt += 1
+            do {
+                try await pause(for: configuration.pollInterval, lease)
+            } catch {
+                return nil
+            }
+        }
+    }
+
+    /// How many times the history is read after a rollback before the reconciler is left to it.
+    static let historyReadAttempts = 3
 
     /// Upgrading → failed with `message`: the release is in no known state. The store
     /// records the revision it ran before (`previous`), whose version a retry reinstalls.

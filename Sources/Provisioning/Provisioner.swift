@@ -29,7 +29,7 @@ public final class Provisioner: Service, Sendable {
     public let events: StoreEventBus
     /// How long this replica's provisionings took, queued to ready.
     public let provisioningDurations = DurationBuckets(bounds: DurationBuckets.provisioningBounds)
-    private let configuration: ProvisionerConfiguration
+    let configuration: ProvisionerConfiguration
     let logger: Logger
     private let state: Mutex<OperationTable>
     private let intake: (stream: AsyncStream<Scheduled>, continuation: AsyncStream<Scheduled>.Continuation)
@@ -350,6 +350,9 @@ public final class Provisioner: Service, Sendable {
             }
         }
         await awaitFinishingOperation(store)
+        // The release must first be in a known revision (docs/ARCHITECTURE.md, "Upgrades
+        // and rollbacks"), also while the reconciler has yet to resume the change.
+        if store.status == .upgrading { throw Self.changeInProgress(store) }
         let lease = try await register(store, kind: .delete)
         let deleting: Transition
         do {
@@ -460,7 +463,7 @@ public final class Provisioner: Service, Sendable {
 
     /// Sleeps between steps. A shutdown that comes meanwhile cancels the sleep: no
     /// step is under way.
-    private func pause(for duration: Duration, _ lease: OperationLease) async throws {
+    func pause(for duration: Duration, _ lease: OperationLease) async throws {
         guard state.withLock({ $0.enterWait(lease) }) else { throw CancellationError() }
         var interrupted: (any Error)?
         do {
@@ -530,8 +533,9 @@ public final class Provisioner: Service, Sendable {
         guard let store = started?.store else { return }
         // Only the cluster steps can fail the store; the database's own failures are
         // handled by ``record``, which never turns them into a store failure.
+        let revision: Int
         do {
-            try await provisionSteps(store, reinstall: reinstall, lease: lease)
+            revision = try await provisionSteps(store, reinstall: reinstall, lease: lease)
         } catch is CancellationError {
             return
         } catch {
@@ -544,15 +548,16 @@ public final class Provisioner: Service, Sendable {
         }
         let now = Date()
         let url = "\(configuration.urlScheme)://\(store.name).\(configuration.storeDomain)"
-        // The install is the store's first revision, deployed now (a store recorded
-        // before revisions were gets it here).
+        // The install is the release's revision the driver reports, and the store's
+        // history starts there: a reinstall restarted the release's numbers at 1.
         let installed = StoreRevision(
-            storeID: storeID, revision: max(1, store.revision), version: store.version, status: .deployed,
+            storeID: storeID, revision: revision, version: store.version, status: .deployed,
             actor: store.owner.isEmpty ? "system" : store.owner,
             time: now, message: "install"
         )
         let ready = await record(
-            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed]
+            storeID, from: .provisioning, to: .ready, action: .ready, message: "ready at \(url)", revisions: [installed],
+            replacesRevisions: true
         ) {
             $0.url = url
             $0.revision = installed.revision
@@ -567,7 +572,8 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
-    private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws {
+    /// Returns the release's revision that runs, from its history.
+    private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws -> Int {
         try checkpoint(lease)
         announce(.namespace, of: store)
         try await driver.ensureNamespace(store.namespace, storeID: store.id)
@@ -617,6 +623,8 @@ public final class Provisioner: Service, Sendable {
         }
         announce(.readiness, of: store)
         try await waitUntilReady(store, since: store.provisioningStartedAt ?? Date(), lease: lease)
+        let history = try await driver.releaseHistory(namespace: store.namespace, release: store.release)
+        return history.last { $0.state == .deployed }?.revision ?? history.last?.revision ?? 1
     }
 
     /// What installs (or upgrades) the store's release: every value set explicitly,
@@ -677,12 +685,12 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// Polls the release's readiness until it is ready, failing, or past the deadline
-    /// counted from `startedAt`.
-    func waitUntilReady(_ store: Store, since startedAt: Date, lease: OperationLease) async throws {
+    /// counted from `startedAt`; `changedAt`: see ``ClusterDriver/readiness(namespace:release:changedAt:)``.
+    func waitUntilReady(_ store: Store, since startedAt: Date, changedAt: Date? = nil, lease: OperationLease) async throws {
         let deadlineSeconds = Self.seconds(configuration.deadline)
         while true {
             try checkpoint(lease)
-            switch try await driver.readiness(namespace: store.namespace, release: store.release) {
+            switch try await driver.readiness(namespace: store.namespace, release: store.release, changedAt: changedAt) {
             case .ready:
                 return
             case .failing(let reason, let detail, let events):
@@ -773,12 +781,13 @@ public final class Provisioner: Service, Sendable {
         action: AuditAction,
         message: String,
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void
     ) async -> Transition? {
         do {
             return try await commit(
                 storeID, to: status, expectedFrom: [from], action: action, actor: "system", message: message,
-                revisions: revisions, update: update
+                revisions: revisions, replacesRevisions: replacesRevisions, update: update
             )
         } catch {
             if error is CancellationError || Task.isCancelled { return nil }
@@ -813,11 +822,12 @@ public final class Provisioner: Service, Sendable {
         message: String = "",
         requestID: String? = nil,
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await database.transition(
             storeID: storeID, to: status, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, revisions: revisions, update: update
+            message: message, requestID: requestID, revisions: revisions, replacesRevisions: replacesRevisions, update: update
         )
     }
 

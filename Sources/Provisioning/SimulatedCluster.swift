@@ -77,11 +77,24 @@ public final class SimulatedCluster: ClusterDriver {
         }
     }
 
-    public func readiness(namespace: String, release: String) async throws -> Readiness {
+    public func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
         guard let row = try await state.release(namespace: namespace, name: release) else {
             return .progressing(notReady: ["release \(release) is not installed"])
         }
         let now = Date().millisecondsSince1970
+        if now < row.installedAt + configuration.replacedPodsLinger.wholeMilliseconds,
+            let replaced = try await state.revisions(namespace: namespace, name: release).dropLast().last
+        {
+            // The replaced revision's pods were made before the change.
+            let pod = "\(release)-wordpress-r\(replaced.revision)"
+            if let changedAt, changedAt.millisecondsSince1970 <= row.installedAt {
+                return .progressing(notReady: ["pod \(pod) not ready (CrashLoopBackOff; made before the change, being replaced)"])
+            }
+            return .failing(
+                reason: "CrashLoopBackOff", detail: "pod \(pod): container wordpress is in CrashLoopBackOff (restarted 5 times, last exit code 1)",
+                events: ["Warning BackOff pod/\(pod): Back-off restarting failed container wordpress"]
+            )
+        }
         let fault = row.fault.flatMap(SimulatedClusterConfiguration.Fault.init(rawValue:))
         let notReady = ["deployment/\(release)-wordpress (0/1 ready)", "statefulset/\(release)-mysql (0/1 ready)"]
         // Faults show once the pods would have started: halfway to ready.

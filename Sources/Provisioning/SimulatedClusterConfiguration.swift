@@ -33,6 +33,10 @@ public struct SimulatedClusterConfiguration: Sendable, Equatable {
     public var readyDelay: Duration = .seconds(4)
     /// How long an uninstall takes.
     public var uninstallDelay: Duration = .milliseconds(300)
+    /// How long after an upgrade or a rollback the pods of the revision it replaces
+    /// are still there, crash-looping (the revision being undone was a broken one);
+    /// zero: they are gone at once.
+    public var replacedPodsLinger: Duration = .zero
     /// Probability (0...1) of each fault per release; which releases get one is
     /// decided by a hash of the seed and the release, so a run replays exactly.
     public var faults: [Fault: Double] = [:]

@@ -25,11 +25,30 @@ extension SQLiteStoreDatabase {
         }
     }
 
-    /// Writes `revisions` (each added, or replacing the one of its store and number).
-    static func save(_ revisions: [StoreRevision], _ db: Database) throws {
+    /// Writes `revisions` (each added, or the next status of the one of its store and
+    /// number: ``StoreRevision/requireSameRevision(version:status:rollbackTo:)``), after
+    /// removing all those of the store `replacingThoseOf` names.
+    static func save(_ revisions: [StoreRevision], replacingThoseOf storeID: String? = nil, _ db: Database) throws {
+        if let storeID {
+            try db.execute(sql: "DELETE FROM store_revision WHERE storeId = ?", arguments: [storeID])
+        }
         for revision in revisions {
+            let recorded = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT version, status, rollbackTo FROM store_revision WHERE storeId = ? AND revision = ?"),
+                arguments: [revision.storeID, revision.revision]
+            )
+            if let recorded {
+                try revision.requireSameRevision(version: recorded[0], status: recorded[1], rollbackTo: recorded[2])
+                try db.cachedStatement(sql: """
+                    UPDATE store_revision SET status = ?, time = ?, message = ? WHERE storeId = ? AND revision = ?
+                    """).execute(arguments: [
+                        revision.status.rawValue, revision.time.millisecondsSince1970, StoredText.message(revision.message),
+                        revision.storeID, revision.revision,
+                    ])
+                continue
+            }
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO store_revision (storeId, revision, version, status, actor, time, message, rollbackTo)
+                INSERT INTO store_revision (storeId, revision, version, status, actor, time, message, rollbackTo)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                     revision.storeID, revision.revision, revision.version, revision.status.rawValue,

@@ -8,7 +8,7 @@ extension SQLiteStoreDatabase {
             let record = try Self.existingRecord(change.storeID, db)
             let current = try record.store()
             let saved = try Self.save(try change.applied(to: current), replacing: record, db)
-            try Self.save(change.revisions, db)
+            try Self.save(change.revisions, replacingThoseOf: change.replacesRevisions ? change.storeID : nil, db)
             var audit = AuditRecord(
                 store: saved, fromStatus: current.status, time: change.now, actor: change.actor, action: change.action,
                 message: change.message, requestID: change.requestID

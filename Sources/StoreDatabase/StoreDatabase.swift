@@ -276,11 +276,13 @@ extension StoreDatabase {
         requestID: String? = nil,
         now: Date = Date(),
         revisions: [StoreRevision] = [],
+        replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void = { _ in }
     ) async throws -> Transition {
         try await transition(StatusChange(
             storeID: storeID, to: to, expectedFrom: expectedFrom, action: action, actor: actor,
-            message: message, requestID: requestID, now: now, revisions: revisions, update: update
+            message: message, requestID: requestID, now: now, revisions: revisions, replacesRevisions: replacesRevisions,
+            update: update
         ))
     }
 
@@ -298,6 +300,20 @@ extension StoreDatabase {
 }
 
 extension StoreRevision {
+    /// The check both backends make before writing `self` over the row of its store
+    /// and number (recorded with `version`, `status` and `rollbackTo`): only the same
+    /// revision moving on (pending → deployed → superseded, …) may; a new revision
+    /// given a number already recorded is refused, never written over it.
+    package func requireSameRevision(version: String, status: String, rollbackTo: Int?) throws {
+        guard self.status != .pending, self.version == version, self.rollbackTo == rollbackTo else {
+            throw PlatformError(
+                .internalError,
+                "store \(storeID) already has a revision \(revision) (\(version), \(status)); a revision number is never reused, "
+                    + "so revision \(revision) (\(self.version), \(self.status.rawValue)) is not recorded"
+            )
+        }
+    }
+
     /// A new store's first revision, which its provisioning deploys.
     package static func install(of store: Store, actor: String) -> StoreRevision {
         StoreRevision(

@@ -28,16 +28,22 @@ public struct StatusChange: Sendable {
     /// free of I/O. Its changes to `status` and `updatedAt` are overridden; it must
     /// not change `id`.
     public var update: @Sendable (inout Store) -> Void
-    /// Revisions of the store written (added, or replacing the one of the same
-    /// number) in the same transaction: an upgrade's steps change them with the status.
+    /// Revisions of the store written (added, or moving the recorded one of the same
+    /// number on to its next status; never another revision over it) in the same
+    /// transaction: an upgrade's steps change them with the status.
     public var revisions: [StoreRevision]
+    /// The store's recorded revisions are removed before ``revisions`` are written: a
+    /// reinstall starts its release's history afresh, at revision 1 (docs/ARCHITECTURE.md,
+    /// "Upgrades and rollbacks").
+    public var replacesRevisions: Bool
 
     public init(
         storeID: String, to: StoreStatus, expectedFrom: Set<StoreStatus>?, action: AuditAction, actor: String,
-        message: String, requestID: String?, now: Date, revisions: [StoreRevision] = [],
+        message: String, requestID: String?, now: Date, revisions: [StoreRevision] = [], replacesRevisions: Bool = false,
         update: @escaping @Sendable (inout Store) -> Void
     ) {
         self.revisions = revisions
+        self.replacesRevisions = replacesRevisions
         self.storeID = storeID
         self.to = to
         self.expectedFrom = expectedFrom

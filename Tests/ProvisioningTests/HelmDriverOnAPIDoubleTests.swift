@@ -159,6 +159,37 @@ struct HelmDriverOnAPIDoubleTests {
         #expect(try await harness.driver.readiness(namespace: store.namespace, release: store.release) == .ready)
     }
 
+    /// helm upgrade and helm rollback return before the controllers replaced the
+    /// pods: a crash-looping pod made before the change is the old revision's, not
+    /// ready rather than failing; read as an install's (no change), it fails.
+    @Test(arguments: HelmMajor.allCases)
+    func aCrashLoopingPodFromBeforeTheChangeIsNotTheNewRevisionsFailure(_ major: HelmMajor) async throws {
+        let harness = try await APIDoubleHarness.start(major)
+        defer { Task { try await harness.stop() } }
+        let store = try await harness.create("stale")
+        #expect(try await harness.waitFor(store.id, [.ready, .failed]).status == .ready)
+        let pod = "\(store.release)-wordpress-old-x2kq9"
+        try harness.api.seed("pods", namespace: store.namespace, [
+            "metadata": [
+                "name": .string(pod),
+                "labels": ["app.kubernetes.io/instance": .string(store.release), "app.kubernetes.io/component": "wordpress"],
+            ],
+            "status": [
+                "phase": "Running",
+                "containerStatuses": [["name": "wordpress", "restartCount": 5, "state": ["waiting": ["reason": "CrashLoopBackOff"]]]],
+            ],
+        ])
+        // The change began after the pod was made (its creation is the API server's now).
+        let changedAt = Date().addingTimeInterval(10)
+        let afterChange = try await harness.driver.readiness(namespace: store.namespace, release: store.release, changedAt: changedAt)
+        #expect(afterChange == .progressing(notReady: ["wordpress: pod \(pod) not ready (Running, CrashLoopBackOff)"]))
+        guard case .failing(let reason, _, _) = try await harness.driver.readiness(namespace: store.namespace, release: store.release) else {
+            Issue.record("a crash-looping pod is failing when no change is under way")
+            return
+        }
+        #expect(reason == "CrashLoopBackOff")
+    }
+
     /// A MySQL claim kept on purpose (retainOnDelete: no owner, never deleted) is
     /// not in a reinstall's way: the retry reuses it instead of waiting for it.
     @Test(arguments: HelmMajor.allCases)

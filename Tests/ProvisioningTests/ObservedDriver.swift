@@ -61,8 +61,8 @@ final class ObservedDriver: ClusterDriver {
         try await observe("installRelease") { try await base.installRelease(request) }
     }
 
-    func readiness(namespace: String, release: String) async throws -> Readiness {
-        try await observe("readiness") { try await base.readiness(namespace: namespace, release: release) }
+    func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
+        try await observe("readiness") { try await base.readiness(namespace: namespace, release: release, changedAt: changedAt) }
     }
 
     func uninstallRelease(namespace: String, release: String) async throws {

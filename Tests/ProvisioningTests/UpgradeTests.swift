@@ -1,5 +1,6 @@
 import Foundation
 import ProcessTestSupport
+import Synchronization
 import Testing
 
 @testable import Provisioning
@@ -83,6 +84,12 @@ struct UpgradeTests {
         #expect(audit.message.hasSuffix("; rolled back to revision 1 (6.9-wc10.3) as revision 3"), "\(audit.message)")
         let failed = try #require(try await harness.database.storeRevisions(storeID: first.id).first { $0.revision == 2 })
         #expect(failed.message.contains(reason), "\(failed.message)")
+        // The failed revision never ran: it is no revision to roll back to.
+        let notRan = await #expect(throws: PlatformError.self) {
+            _ = try await harness.provisioner.rollback(storeID: first.id, to: 2, actor: "uid:0", requestID: nil)
+        }
+        #expect(notRan?.code == .unknownRevision)
+        #expect(notRan?.message == "revision 2 of store \"shop\" never ran (it is rolled-back); its earlier revisions: 1")
 
         // The second attempt is past the seeded faults: it succeeds.
         _ = try await harness.provisioner.upgrade(storeID: first.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
@@ -175,7 +182,7 @@ struct UpgradeTests {
     @Test func aFailedUpgradeWhoseRollbackFailsTooEndsFailedWithBothReasons() async throws {
         let harness = try Harness(
             cluster: { $0.faults = [.upgradeError: 1] },
-            wrap: { RollbackRefusingDriver(base: $0) }
+            wrap: { ScriptedDriver(base: $0, refusesRollbacks: true) }
         )
         let created = try await harness.create("shop")
         let ready = try await harness.waitFor(created.id, [.ready])
@@ -191,6 +198,22 @@ struct UpgradeTests {
         #expect(failed.revision == 1)
         #expect(try await revisions(harness, failed) == ["2:6.8-wc9.8:failed", "1:6.9-wc10.3:deployed"])
         #expect(try await harness.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>failed:fail"])
+    }
+
+    @Test func aHistoryReadFailingAfterASuccessfulRollbackDoesNotFailTheStore() async throws {
+        let harness = try Harness(
+            cluster: { $0.faults = [.upgradeError: 1] },
+            wrap: { ScriptedDriver(base: $0, historyFailuresAfterRollback: 1) }
+        )
+        let created = try await harness.create("shop")
+        let ready = try await harness.waitFor(created.id, [.ready])
+        _ = try await harness.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let rolledBack = try await harness.waitFor(ready.id, [.ready, .failed])
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await revisions(harness, rolledBack) == ["3:6.9-wc10.3:deployed", "2:6.8-wc9.8:rolled-back", "1:6.9-wc10.3:superseded"])
+        #expect(try await harness.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>ready:rolled-back"])
     }
 
     @Test func aRollbackInterruptedByAStopIsFinishedByTheReconcilerOnce() async throws {
@@ -210,7 +233,14 @@ struct UpgradeTests {
         #expect(try await second.database.store(id: created.id)?.status == .upgrading)
 
         let third = try Harness(cluster: { $0.readyDelay = .seconds(2) }, directory: directory)
+        // No operation holds the store yet, and still a delete must wait for the rollback.
+        let delete = await #expect(throws: PlatformError.self) {
+            _ = try await third.provisioner.delete(storeID: created.id, actor: "uid:0", requestID: nil)
+        }
+        #expect(delete?.code == .operationInProgress)
         _ = try await third.reconciler.reconcile()
+        // The resumed operation is the rollback it was, for ListOperations.
+        #expect(third.provisioner.locks.active.map(\.kind) == [.rollback])
         let ready = try await third.waitFor(created.id, [.ready, .failed], within: .seconds(30))
         #expect(ready.status == .ready)
         #expect(ready.version == "6.9-wc10.3")
@@ -219,6 +249,81 @@ struct UpgradeTests {
         #expect(try await third.cluster.revisionVersions(namespace: ready.namespace, release: ready.release)
             == ["6.9-wc10.3", "6.8-wc9.8", "6.9-wc10.3"])
         #expect(try await third.trail(created.id).suffix(2) == ["ready>upgrading:rollback", "upgrading>ready:upgraded"])
+    }
+
+    @Test func afterARetryReinstallsTheReleaseTheRevisionsAreHelmsAgain() async throws {
+        let harness = try Harness()
+        let old = try await readyOnOldVersion(harness)
+        // Drift fails the store on revision 2; the retry reinstalls: Helm restarts at 1.
+        try await harness.cluster.simulateReleaseVanished(namespace: old.namespace, release: old.release)
+        _ = try await harness.reconciler.reconcile()
+        try await harness.waitFor(old.id, [.failed])
+        _ = try await harness.provisioner.retry(storeID: old.id, actor: "uid:0", requestID: nil)
+        let reinstalled = try await harness.waitFor(old.id, [.ready, .failed])
+        #expect(reinstalled.status == .ready)
+        #expect(reinstalled.revision == 1)
+        #expect(try await revisions(harness, reinstalled) == ["1:6.8-wc9.8:deployed"])
+
+        let upgrading = try await harness.provisioner.upgrade(storeID: old.id, to: "6.9-wc10.3", actor: "uid:0", requestID: nil)
+        #expect(upgrading.revision == 2)
+        try await harness.waitFor(old.id, [.ready])
+        let rolling = try await harness.provisioner.rollback(storeID: old.id, to: 1, actor: "uid:0", requestID: nil)
+        #expect(rolling.revision == 3)
+        let ready = try await harness.waitFor(old.id, [.ready, .failed])
+        #expect(ready.status == .ready)
+        #expect(ready.version == "6.8-wc9.8")
+        #expect(ready.revision == 3)
+        #expect(try await revisions(harness, ready) == ["3:6.8-wc9.8:deployed", "2:6.9-wc10.3:superseded", "1:6.8-wc9.8:superseded"])
+        // The release's history is the store's, number for number.
+        #expect(try await harness.cluster.revisionVersions(namespace: ready.namespace, release: ready.release)
+            == ["6.8-wc9.8", "6.9-wc10.3", "6.8-wc9.8"])
+    }
+
+    @Test func theCrashLoopingPodsOfTheRevisionBeingReplacedDoNotFailTheChange() async throws {
+        // For a second after each change the pods of the revision before still crash-loop;
+        // the new revision's pods are ready after 1.5 s.
+        let harness = try Harness(cluster: { $0.replacedPodsLinger = .seconds(1); $0.readyDelay = .milliseconds(1500) })
+        let created = try await harness.create("shop")
+        let ready = try await harness.waitFor(created.id, [.ready], within: .seconds(30))
+        _ = try await harness.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        let upgraded = try await harness.waitFor(ready.id, [.ready, .failed], within: .seconds(30))
+        #expect(upgraded.status == .ready, "\(upgraded.errorMessage)")
+        #expect(upgraded.version == "6.8-wc9.8")
+        #expect(upgraded.revision == 2)
+        _ = try await harness.provisioner.rollback(storeID: ready.id, to: 1, actor: "uid:0", requestID: nil)
+        let rolledBack = try await harness.waitFor(ready.id, [.ready, .failed], within: .seconds(30))
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await harness.trail(ready.id).suffix(4)
+            == ["ready>upgrading:upgrade", "upgrading>ready:upgraded", "ready>upgrading:rollback", "upgrading>ready:upgraded"])
+    }
+
+    @Test func anUpgradeWhoseHelmWasKilledIsRolledBackOncePastHelmsTimeout() async throws {
+        let directory = try makeTemporaryDirectory("spupgrade")
+        let first = try Harness(directory: directory, wrap: { ScriptedDriver(base: $0, hangsAfterUpgrade: true) })
+        let created = try await first.create("shop")
+        let ready = try await first.waitFor(created.id, [.ready])
+        _ = try await first.provisioner.upgrade(storeID: ready.id, to: "6.8-wc9.8", actor: "uid:0", requestID: nil)
+        while try await first.cluster.revisionVersions(namespace: ready.namespace, release: ready.release).count < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await first.stop()
+
+        // Helm was killed with it: revision 2 stays pending-upgrade, past helm's timeout.
+        let second = try Harness(
+            provisioner: { $0.pendingReleaseTimeout = .zero }, directory: directory,
+            wrap: { ScriptedDriver(base: $0, pendingRevision: 2) }
+        )
+        _ = try await second.reconciler.reconcile()
+        let rolledBack = try await second.waitFor(ready.id, [.ready, .failed])
+        #expect(rolledBack.status == .ready, "\(rolledBack.errorMessage)")
+        #expect(rolledBack.version == "6.9-wc10.3")
+        #expect(rolledBack.revision == 3)
+        #expect(try await revisions(second, rolledBack) == ["3:6.9-wc10.3:deployed", "2:6.8-wc9.8:rolled-back", "1:6.9-wc10.3:superseded"])
+        #expect(try await second.trail(ready.id).suffix(2) == ["ready>upgrading:upgrade", "upgrading>ready:rolled-back"])
+        let audit = try #require(try await second.database.listAudit(limit: 1, pageToken: "", storeID: ready.id).events.first)
+        #expect(audit.message.hasPrefix("upgrade to 6.8-wc9.8 failed: revision 2 of release shop has been pending for "), "\(audit.message)")
     }
 
     @Test func anUpgradeInterruptedByAStopIsFinishedByTheReconciler() async throws {
@@ -242,11 +347,29 @@ struct UpgradeTests {
     }
 }
 
-/// The simulated cluster, but `helm rollback` fails: the path where even the
-/// automatic rollback of a failed upgrade fails.
-private final class RollbackRefusingDriver: ClusterDriver {
+/// The simulated cluster, with what it cannot do by itself: `helm rollback` fails
+/// (the path where even the automatic rollback of a failed upgrade fails); `helm
+/// upgrade` never returns once it made its revision; the history shows a revision
+/// `pending` for good (the helm command that made it was killed).
+private final class ScriptedDriver: ClusterDriver {
     let base: any ClusterDriver
-    init(base: any ClusterDriver) { self.base = base }
+    let refusesRollbacks: Bool
+    let hangsAfterUpgrade: Bool
+    let pendingRevision: Int?
+    /// How many history reads after the next rollback fail, as a lost connection would.
+    let historyFailuresAfterRollback: Mutex<Int>
+    init(
+        base: any ClusterDriver, refusesRollbacks: Bool = false, hangsAfterUpgrade: Bool = false, pendingRevision: Int? = nil,
+        historyFailuresAfterRollback: Int = 0
+    ) {
+        self.base = base
+        self.refusesRollbacks = refusesRollbacks
+        self.hangsAfterUpgrade = hangsAfterUpgrade
+        self.pendingRevision = pendingRevision
+        self.historyFailuresAfterRollback = Mutex(historyFailuresAfterRollback)
+        self.rolledBack = Mutex(false)
+    }
+    private let rolledBack: Mutex<Bool>
 
     var kind: ClusterDriverKind { base.kind }
     func ensureNamespace(_ namespace: String, storeID: String) async throws { try await base.ensureNamespace(namespace, storeID: storeID) }
@@ -257,7 +380,9 @@ private final class RollbackRefusingDriver: ClusterDriver {
         try await base.releaseStatus(namespace: namespace, release: release)
     }
     func installRelease(_ request: InstallRequest) async throws { try await base.installRelease(request) }
-    func readiness(namespace: String, release: String) async throws -> Readiness { try await base.readiness(namespace: namespace, release: release) }
+    func readiness(namespace: String, release: String, changedAt: Date?) async throws -> Readiness {
+        try await base.readiness(namespace: namespace, release: release, changedAt: changedAt)
+    }
     func uninstallRelease(namespace: String, release: String) async throws { try await base.uninstallRelease(namespace: namespace, release: release) }
     func releaseLeftovers(namespace: String, release: String) async throws -> [String] {
         try await base.releaseLeftovers(namespace: namespace, release: release)
@@ -265,11 +390,30 @@ private final class RollbackRefusingDriver: ClusterDriver {
     func deleteNamespace(_ namespace: String) async throws { try await base.deleteNamespace(namespace) }
     func namespacePhase(_ namespace: String) async throws -> NamespacePhase? { try await base.namespacePhase(namespace) }
     func listManaged() async throws -> ClusterInventory { try await base.listManaged() }
-    func upgradeRelease(_ request: InstallRequest) async throws { try await base.upgradeRelease(request) }
+    func upgradeRelease(_ request: InstallRequest) async throws {
+        try await base.upgradeRelease(request)
+        if hangsAfterUpgrade { try await Task.sleep(for: .seconds(3600)) }
+    }
     func rollbackRelease(namespace: String, release: String, to revision: Int) async throws {
-        throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
+        guard !refusesRollbacks else {
+            throw ClusterError(operation: "helm rollback \(release) \(revision)", output: "Error: the API server is gone")
+        }
+        try await base.rollbackRelease(namespace: namespace, release: release, to: revision)
+        rolledBack.withLock { $0 = true }
     }
     func releaseHistory(namespace: String, release: String) async throws -> [ReleaseRevision] {
-        try await base.releaseHistory(namespace: namespace, release: release)
+        let fails = rolledBack.withLock { rolledBack in
+            historyFailuresAfterRollback.withLock { remaining in
+                guard rolledBack, remaining > 0 else { return false }
+                remaining -= 1
+                return true
+            }
+        }
+        if fails {
+            throw ClusterError(operation: "helm history \(release)", output: "Error: Kubernetes cluster unreachable: connection refused")
+        }
+        return try await base.releaseHistory(namespace: namespace, release: release).map {
+            $0.revision == pendingRevision ? ReleaseRevision(revision: $0.revision, state: .pending) : $0
+        }
     }
 }

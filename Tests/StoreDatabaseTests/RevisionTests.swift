@@ -61,7 +61,24 @@ struct RevisionTests {
         }
         #expect(try await database.storeRevisions(storeID: store.id) == [upgrade, installed])
 
-        // A revision of the same number is replaced.
+        // A new revision given a recorded number is refused, in the transaction of its change.
+        var reused = upgrade
+        reused.version = "6.8-wc9.8"
+        reused.message = "rollback to revision 1"
+        reused.rollbackTo = 1
+        let refusal = await #expect(throws: PlatformError.self) {
+            try await database.transition(
+                storeID: store.id, to: .ready, expectedFrom: [.upgrading], action: .upgraded, actor: "system", now: instant(4),
+                revisions: [reused]
+            )
+        }
+        #expect(refusal?.code == .internalError)
+        #expect(refusal?.message == "store \(store.id) already has a revision 2 (6.9-wc10.3, pending); a revision number is never reused, "
+            + "so revision 2 (6.8-wc9.8, pending) is not recorded")
+        #expect(try await database.store(id: store.id)?.status == .upgrading)
+        #expect(try await database.storeRevisions(storeID: store.id) == [upgrade, installed])
+
+        // The same revision moves on to its next status.
         var deployed = upgrade
         deployed.status = .deployed
         deployed.time = instant(5)
