@@ -14,7 +14,7 @@ struct HealthAnswer: Sendable {
     private static let uptimeTag: UInt8 = 0x19
     /// Fields 1 and 2 (status, version).
     private let head: [UInt8]
-    /// Fields 4 to 8.
+    /// The fields after it (4 onwards).
     private let tail: [UInt8]
 
     /// - Parameter template: the answer while the database answers; its uptime is ignored.
