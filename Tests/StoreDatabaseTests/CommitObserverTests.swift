@@ -220,12 +220,14 @@ struct CommitNotificationTests {
         try await Task.sleep(for: .milliseconds(300))
 
         var committed: [Int64] = []
-        let deadline = ContinuousClock.now + .seconds(30)
         for index in 0..<5 {
             guard case .created(_, let event) = try await writing.createStore(
                 queuedStore("notified-\(index)"), maxLiveStores: 100, requestedBy: "uid:1", idempotencyKey: nil, requestID: nil
             ) else { throw CancellationError() }
             committed.append(event.id)
+            // A generous bound for each notification (a loaded machine's database
+            // calls have taken tens of seconds), still far below the fallback's hour.
+            let deadline = ContinuousClock.now + .seconds(120)
             while ContinuousClock.now < deadline, seen.transitions.last?.event.id != event.id {
                 try await Task.sleep(for: .milliseconds(10))
             }

@@ -15,13 +15,18 @@ struct SharedRateBucketTests {
     @Test(arguments: Backend.all)
     func concurrentTakersGetExactlyTheBucket(_ backend: Backend) async throws {
         let database = try await backend.makeDatabase()
+        let started = ContinuousClock.now
         let takes = try await withThrowingTaskGroup(of: SharedRateTake.self) { group in
             for _ in 0..<40 {
                 group.addTask { try await database.takeRateTokens(identity: "uid:1000", limits: Self.slow, isCreate: false) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(takes.filter(\.admitted).count == 4)
+        // The 4 tokens of a full bucket, and no more than the clock refilled meanwhile
+        // (none, unless the machine is so loaded that the calls took 15 s or more).
+        let refilled = Int((ContinuousClock.now - started) / .seconds(15))
+        let admitted = takes.filter(\.admitted).count
+        #expect(admitted >= 4 && admitted <= 4 + refilled, "\(admitted) admitted, \(refilled) refilled")
         #expect(takes.filter { !$0.admitted }.allSatisfy { $0.requestTokens < 1 })
         // Another caller has buckets of its own.
         #expect(try await database.takeRateTokens(identity: "token:ci", limits: Self.slow, isCreate: false).admitted)
