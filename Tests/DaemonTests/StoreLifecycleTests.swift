@@ -158,9 +158,10 @@ struct StoreLifecycleTests {
     /// that come before it.
     @Test func createWaitPrintsTheProvisioningSteps() async throws {
         // One provisioning slot, held by another store for a while: the waited store
-        // stays queued meanwhile, so the watch of `--wait` is open before its first step.
+        // stays queued meanwhile, so the watch of `--wait` is open before its first step
+        // (8 s: starting storectl on a loaded machine has taken more than 2).
         let daemon = try DaemonProcess(extraArguments: [
-            "--sim-install-delay", "2", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
+            "--sim-install-delay", "8", "--sim-ready-delay", "0.5", "--readiness-poll-ms", "50",
             "--max-concurrent-provisions", "1", "--provision-deadline", "300",
         ])
         try await daemon.start()
