@@ -14,7 +14,7 @@ import Testing
             // two time out (2 s was not, at a load average of 24 on two cores).
             $0.idleTimeout = .seconds(5)
         }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 // Two idle connections, one of them half-way through a request head.
                 let idle = try await RawHTTPClient.connect(port: port)
                 let halfSent = try await RawHTTPClient.connect(port: port)
@@ -56,7 +56,7 @@ import Testing
             $0.idleTimeout = .seconds(2)
             $0.keepAliveInterval = .seconds(30)
         }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 try await withEventStream(port: port) { reader in
                     try await Task.sleep(for: .seconds(4))
                     _ = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"late"}"#)

@@ -104,8 +104,8 @@ struct GatewayHarness {
         return try await body(path)
     }
 
-    /// Polls GET /api/stores/{id} until the store has `status` (a generous bound).
-    func waitFor(port: Int, id: String, status: String, within seconds: Double = 20) async throws -> Storeplatform_V1_Store {
+    /// Polls GET /api/stores/{id} until the store has `status` (a bound on a hang, as ``hangBound`` is).
+    func waitFor(port: Int, id: String, status: String, within seconds: Double = 120) async throws -> Storeplatform_V1_Store {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var last = ""
         while ContinuousClock.now < deadline {

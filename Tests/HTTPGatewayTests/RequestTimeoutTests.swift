@@ -63,7 +63,7 @@ import Testing
             $0.headerTimeout = .seconds(1)
             $0.idleTimeout = .seconds(60)
         }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let text = try await Self.trickle(
                     port: port, prefix: "", trickle: "GET /api/health HTTP/1.1\r\nHost: localhost\r\n" + Self.slowHead
                 )
@@ -81,7 +81,7 @@ import Testing
             $0.bodyTimeout = .seconds(1)
             $0.idleTimeout = .seconds(60)
         }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let body = #"{"name":"slow"}"# + String(repeating: " ", count: 400)
                 let head = "POST /api/stores HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n\r\n"
@@ -101,7 +101,7 @@ import Testing
             $0.headerTimeout = .seconds(1)
             $0.idleTimeout = .seconds(60)
         }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let channel = try await RawHTTPClient.connect(port: port)
                 try await channel.executeThenClose { inbound, outbound in
                     var iterator = inbound.makeAsyncIterator()

@@ -31,7 +31,7 @@ import Testing
     @Test func aStalledEventStreamIsToldItFellBehindAndCatchesUpWithLastEventID() async throws {
         let harness = try GatewayHarness(eventBuffer: 64)
         try await harness.withGateway { port in
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 // Real transitions in the audit log: three stores, created and ready.
                 var ids: [String] = []
                 for name in ["one", "two", "three"] {
@@ -75,7 +75,7 @@ import Testing
     @Test func afterQueryParameterResumesLikeLastEventID() async throws {
         let harness = try GatewayHarness(replayLimit: 4)
         try await harness.withGateway { port in
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 for name in ["uno", "dos", "tres"] {
                     let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"\#(name)"}"#)
                     _ = try await harness.waitFor(port: port, id: try Storeplatform_V1_Store(apiJSON: created.body).id, status: "ready")
@@ -131,7 +131,7 @@ import Testing
     @Test func afterMustBeANonNegativeWholeNumber() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let watchers = harness.provisioner.events.subscriberCount
                 for value in ["-1", "abc", "", "1.5", "99999999999999999999", "0x10"] {
                     for method in ["GET", "HEAD"] {
@@ -158,7 +158,7 @@ import Testing
     @Test func lastEventIDZeroReplaysNothing() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"quiet"}"#)
                 let id = try Storeplatform_V1_Store(apiJSON: created.body).id
                 _ = try await harness.waitFor(port: port, id: id, status: "ready")
@@ -174,7 +174,7 @@ import Testing
     @Test func eventStreamsAreCapped() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway({ $0.maxEventStreams = 1 }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 try await withEventStream(port: port) { _ in
                     let refused = try await RawHTTPClient.send(port: port, "GET", "/api/events")
                     #expect(refused.status == 503)
@@ -195,7 +195,7 @@ import Testing
             envelope.method = StorePlatformMethod.StoreService.watchStores.name
             envelope.payload = try Storeplatform_V1_WatchStoresRequest().serializedBytes()
             let request: [UInt8] = try envelope.serializedBytes()
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 // The socket blocks: all of it on a thread of its own, never on the
                 // concurrency pool the server's tasks need.
                 let (received, end) = try await withCheckedThrowingContinuation { continuation in
@@ -235,7 +235,7 @@ import Testing
     @Test func aResumedWatchStoresReplaysFromTheAuditLog() async throws {
         let harness = try GatewayHarness()
         try await harness.withRPCServer { socketPath in
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 let client = try await RPCClient.connect(to: .unix(path: socketPath))
                 var ids: [String] = []
                 for name in ["one", "two"] {
@@ -298,7 +298,7 @@ import Testing
         let harness = try GatewayHarness(maxLiveStores: 1000, replayLimit: 450)
         let ids = try await Self.createRows(harness, count: 520)
         try await harness.withRPCServer { socketPath in
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 let client = try await RPCClient.connect(to: .unix(path: socketPath))
                 // From the 100th on: 420 follow, under the limit, over two pages.
                 var request = Storeplatform_V1_WatchStoresRequest()
@@ -326,7 +326,7 @@ import Testing
             }
         }
         try await harness.withGateway { port in
-            try await withTimeout(seconds: 60) {
+            try await withHangGuard {
                 try await withEventStream(port: port, headers: ["Last-Event-ID": String(ids[0])]) { reader in
                     try await reader.read { text in
                         guard let marker = text.range(of: "event: behind\n") else { return false }

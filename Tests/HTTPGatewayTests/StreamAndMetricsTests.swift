@@ -45,7 +45,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
     @Test func eventStreamDeliversTransitionsInOrderAndKeepAlives() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway({ $0.keepAliveInterval = .milliseconds(100) }) { port in
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let channel = try await RawHTTPClient.connect(port: port)
                 try await channel.executeThenClose { inbound, outbound in
                     try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events")))
@@ -75,7 +75,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
             let created = try await RawHTTPClient.send(port: port, "POST", "/api/stores", body: #"{"name":"watched"}"#)
             let id = try Storeplatform_V1_Store(apiJSON: created.body).id
             _ = try await harness.waitFor(port: port, id: id, status: "ready")
-            try await withTimeout(seconds: 30) {
+            try await withHangGuard {
                 let channel = try await RawHTTPClient.connect(port: port)
                 try await channel.executeThenClose { inbound, outbound in
                     try await outbound.write(ByteBuffer(string: RawHTTPClient.requestText("GET", "/api/events?store_id=\(id)")))
@@ -96,7 +96,7 @@ func storeEvents(in text: String) throws -> [Storeplatform_V1_StoreEvent] {
         let harness = try GatewayHarness()
         let stream = Mutex<Task<String, any Error>?>(nil)
         // The bound only catches a hang: shutdown must end the open stream.
-        try await withTimeout(seconds: 30) {
+        try await withHangGuard {
             try await harness.withGateway { port in
                 let (connected, signal) = AsyncStream<Void>.makeStream()
                 let task = Task {
