@@ -65,6 +65,28 @@ extension ControlPlane {
             }
             if watch.changes.fellBehind { throw StoreWatch.fellBehind(after: last) }
         }
+        router.unary(M.FleetService.upgradeFleet) { [self] (request: Storeplatform_V1_UpgradeFleetRequest, context) in
+            try await upgradeFleet(request, Self.call(context))
+        }
+        router.unary(M.FleetService.getFleetUpgrade) { [self] (request: Storeplatform_V1_GetFleetUpgradeRequest, context) in
+            try await getFleetUpgrade(request, Self.call(context))
+        }
+        router.unary(M.FleetService.listFleetUpgrades) { [self] (request: Storeplatform_V1_ListFleetUpgradesRequest, context) in
+            try await listFleetUpgrades(request, Self.call(context))
+        }
+        router.unary(M.FleetService.pauseFleetUpgrade) { [self] (request: Storeplatform_V1_ChangeFleetUpgradeRequest, context) in
+            try await changeFleetUpgrade(.pause, request, Self.call(context))
+        }
+        router.unary(M.FleetService.resumeFleetUpgrade) { [self] (request: Storeplatform_V1_ChangeFleetUpgradeRequest, context) in
+            try await changeFleetUpgrade(.resume, request, Self.call(context))
+        }
+        router.unary(M.FleetService.cancelFleetUpgrade) { [self] (request: Storeplatform_V1_ChangeFleetUpgradeRequest, context) in
+            try await changeFleetUpgrade(.cancel, request, Self.call(context))
+        }
+        router.serverStream(M.FleetService.watchFleetUpgrade) {
+            [self] (request: Storeplatform_V1_WatchFleetUpgradeRequest, context, writer: RPCStreamWriter<Storeplatform_V1_FleetUpgrade>) in
+            try await watchFleetUpgrade(request, Self.call(context)) { try await writer.send($0) }
+        }
         router.unary(M.AdminService.reconcile) { [self] (_: Storeplatform_V1_ReconcileRequest, context) in
             try await reconcile(Self.call(context))
         }

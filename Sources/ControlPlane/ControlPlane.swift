@@ -28,6 +28,8 @@ public final class ControlPlane: Sendable {
     let provisioner: Provisioner
     let reconciler: Reconciler
     let rateLimiter: RateLimiter
+    /// Runs fleet upgrades; a service the daemon runs.
+    public let fleetUpgrader: FleetUpgrader
     /// Whether the database answers, for Health; a service the daemon runs.
     public let databaseAvailability: DatabaseAvailability
     /// Who may do what; replaced as a whole by ``replaceAccess(_:)`` (SIGHUP).
@@ -59,9 +61,11 @@ public final class ControlPlane: Sendable {
         access: AccessPolicy = AccessPolicy(adminUIDs: [0, UInt32(getuid())]),
         maxLiveStores: Int,
         replayLimit: Int = ControlPlane.defaultReplayLimit,
+        fleetUpgrader: FleetUpgrader? = nil,
         logger: Logger
     ) {
         self.replayLimit = max(1, replayLimit)
+        self.fleetUpgrader = fleetUpgrader ?? FleetUpgrader(provisioner: provisioner, logger: logger)
         self.info = info
         self.provisioner = provisioner
         self.reconciler = reconciler
@@ -583,7 +587,7 @@ public final class ControlPlane: Sendable {
     /// Refuses unless `caller` has at least `role`; refusals are logged (the audit
     /// log records status changes only).
     @discardableResult
-    private func authorize(_ role: Role, _ caller: Principal, _ method: String) throws -> AccessGrant {
+    func authorize(_ role: Role, _ caller: Principal, _ method: String) throws -> AccessGrant {
         do {
             return try access.require(role, of: caller, for: method)
         } catch let error as PlatformError {

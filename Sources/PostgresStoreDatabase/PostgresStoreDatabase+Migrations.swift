@@ -186,6 +186,21 @@ extension PostgresStoreDatabase {
             )
             """,
         ]),
+        // v8: the `fleet_upgrade` table, as in SQLite's v8: each fleet upgrade as one
+        // JSON document, replaced by generation; `active` (1, or NULL once ended) is
+        // unique, so one fleet upgrade at a time is active.
+        PostgresMigration(id: "v8-fleet-upgrades", statements: [
+            """
+            CREATE TABLE fleet_upgrade (
+                id TEXT COLLATE "C" PRIMARY KEY,
+                active INTEGER UNIQUE,
+                generation BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                document TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX fleet_upgrade_on_created_at ON fleet_upgrade (created_at, id)",
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

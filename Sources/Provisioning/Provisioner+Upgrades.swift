@@ -15,7 +15,11 @@ extension Provisioner {
     /// - Throws: ``PlatformError``: NOT_FOUND; INVALID_ARGUMENT (no version);
     ///   UNKNOWN_VERSION; INVALID_STATE_TRANSITION (not ready: failed, deleted, …);
     ///   ALREADY_ON_VERSION; OPERATION_IN_PROGRESS; UNAVAILABLE once shutdown began.
-    public func upgrade(storeID: String, to versionName: String, actor: String, requestID: String?) async throws -> Store {
+    /// - Parameter context: what the upgrade is part of (a fleet upgrade and its
+    ///   wave), put before its audit message and its revision's.
+    public func upgrade(
+        storeID: String, to versionName: String, actor: String, requestID: String?, context: String? = nil
+    ) async throws -> Store {
         try checkAccepting()
         let store = try await existingStore(storeID)
         await awaitFinishingOperation(store)
@@ -31,13 +35,14 @@ extension Provisioner {
             )
         }
         let next = try await nextRevision(of: store)
+        let prefix = context.map { "\($0): " } ?? ""
         let pending = StoreRevision(
             storeID: store.id, revision: next, version: target.name, status: .pending, actor: actor, time: Date(),
-            message: "upgrade from \(store.version)"
+            message: prefix + "upgrade from \(store.version)"
         )
         return try await beginChange(
             store, to: pending, kind: .upgrade, action: .upgrade, requestID: requestID,
-            message: "upgrade from \(store.version) (revision \(store.revision)) to \(target.name) (revision \(pending.revision))"
+            message: prefix + "upgrade from \(store.version) (revision \(store.revision)) to \(target.name) (revision \(pending.revision))"
         )
     }
 

@@ -259,6 +259,7 @@ public final class SimulatedCluster: ClusterDriver {
 
     private func installFault(namespace: String, release: String, attempt: Int) -> SimulatedClusterConfiguration.Fault? {
         guard attempt <= configuration.faultAttempts else { return nil }
+        if let fault = storeFault(namespace: namespace, among: SimulatedClusterConfiguration.Fault.installFaults) { return fault }
         let draw = unitDraw(namespace, release, "install")
         var threshold = 0.0
         for fault in SimulatedClusterConfiguration.Fault.installFaults {
@@ -271,6 +272,7 @@ public final class SimulatedCluster: ClusterDriver {
     /// The fault of upgrade attempt `attempt` of a release, drawn as an install's is.
     private func upgradeFault(namespace: String, release: String, attempt: Int) -> SimulatedClusterConfiguration.Fault? {
         guard attempt <= configuration.faultAttempts else { return nil }
+        if let fault = storeFault(namespace: namespace, among: SimulatedClusterConfiguration.Fault.upgradeFaults) { return fault }
         let draw = unitDraw(namespace, release, "upgrade")
         var threshold = 0.0
         for fault in SimulatedClusterConfiguration.Fault.upgradeFaults {
@@ -278,6 +280,14 @@ public final class SimulatedCluster: ClusterDriver {
             if draw < threshold { return fault }
         }
         return nil
+    }
+
+    /// The fault ``SimulatedClusterConfiguration/storeFaults`` names for the store whose
+    /// namespace this is (`store-NAME-` and six characters of its id), if it is one of `kinds`.
+    private func storeFault(namespace: String, among kinds: [SimulatedClusterConfiguration.Fault]) -> SimulatedClusterConfiguration.Fault? {
+        guard !configuration.storeFaults.isEmpty, namespace.hasPrefix("store-") else { return nil }
+        let name = String(namespace.dropFirst("store-".count).dropLast("-123456".count))
+        return configuration.storeFaults[name].flatMap { kinds.contains($0) ? $0 : nil }
     }
 
     private func deleteFails(namespace: String, attempt: Int) -> Bool {

@@ -1,3 +1,5 @@
+import StoreCore
+
 /// How the simulated cluster behaves: delays that look like a real install, and
 /// faults injected by configuration, chosen deterministically from a seed.
 public struct SimulatedClusterConfiguration: Sendable, Equatable {
@@ -40,6 +42,9 @@ public struct SimulatedClusterConfiguration: Sendable, Equatable {
     /// Probability (0...1) of each fault per release; which releases get one is
     /// decided by a hash of the seed and the release, so a run replays exactly.
     public var faults: [Fault: Double] = [:]
+    /// Faults of named stores (`upgrade-error@shop-7`), whatever the draw: each hits
+    /// that store's installs or upgrades (as its kind is), its first ``faultAttempts``.
+    public var storeFaults: [String: Fault] = [:]
     /// Faults hit only the first this-many attempts of a release, so a retry
     /// (or a second delete, or a second upgrade) succeeds.
     public var faultAttempts: Int = 1
@@ -54,6 +59,18 @@ public struct SimulatedClusterConfiguration: Sendable, Equatable {
         configuration.readyDelay = .zero
         configuration.uninstallDelay = .zero
         return configuration
+    }
+
+    /// Parses "upgrade-error@shop-7": a fault of the store named shop-7; nil for
+    /// text without "@" (a fault by probability, ``parseFault(_:)``).
+    public static func parseStoreFault(_ text: String) throws -> (store: String, fault: Fault)? {
+        guard let at = text.firstIndex(of: "@") else { return nil }
+        let (fault, probability) = try parseFault(String(text[..<at]))
+        let store = String(text[text.index(after: at)...])
+        guard probability == 1, !store.isEmpty, StoreName.canContain(store) else {
+            throw SimulatedClusterError("\"\(text)\" names a store fault as FAULT@STORE-NAME, without a probability (upgrade-error@shop-7)")
+        }
+        return (store, fault)
     }
 
     /// Parses "crashloop=0.5" (probability) or "crashloop" (always).

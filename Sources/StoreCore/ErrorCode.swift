@@ -34,6 +34,8 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case alreadyOnVersion = "ALREADY_ON_VERSION"
     /// A rollback to a revision the store does not have, or to the one it runs.
     case unknownRevision = "UNKNOWN_REVISION"
+    /// A fleet upgrade asked for while another is active (one at a time).
+    case fleetUpgradeInProgress = "FLEET_UPGRADE_IN_PROGRESS"
 
     /// The gRPC canonical code this error travels with on the RPC wire.
     public var grpcCode: GRPCCode {
@@ -70,6 +72,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
         .unknownVersion: (.invalidArgument, 400),
         .alreadyOnVersion: (.failedPrecondition, 409),
         .unknownRevision: (.invalidArgument, 400),
+        .fleetUpgradeInProgress: (.failedPrecondition, 409),
     ]
 }
 

@@ -12,6 +12,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v5-rate-buckets") { db in try createRateBuckets(db) }
         migrator.registerMigration("v6-reconcile-requests") { db in try createReconcileRequests(db) }
         migrator.registerMigration("v7-store-versions") { db in try addStoreVersions(db) }
+        migrator.registerMigration("v8-fleet-upgrades") { db in try createFleetUpgrades(db) }
         return migrator
     }
 
@@ -163,5 +164,22 @@ extension SQLiteStoreDatabase {
                 PRIMARY KEY (storeId, revision)
             )
             """)
+    }
+
+    /// v8: the `fleet_upgrade` table (FleetUpgrade.swift): one row per fleet upgrade,
+    /// the whole of it as one JSON document, replaced only by a writer that read
+    /// the row's `generation` it replaces. `active` is 1 while it is active and NULL
+    /// once ended; its unique index lets one fleet upgrade at a time be active.
+    private static func createFleetUpgrades(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE fleet_upgrade (
+                id TEXT PRIMARY KEY NOT NULL,
+                active INTEGER UNIQUE,
+                generation INTEGER NOT NULL,
+                createdAt INTEGER NOT NULL,
+                document TEXT NOT NULL
+            )
+            """)
+        try db.execute(sql: "CREATE INDEX fleet_upgrade_on_createdAt ON fleet_upgrade (createdAt, id)")
     }
 }

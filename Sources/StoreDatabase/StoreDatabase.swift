@@ -257,6 +257,28 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// nil while unanswered (or forgotten).
     func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer?
 
+    // MARK: Fleet upgrades (FleetUpgrade.swift)
+
+    /// Stores a new fleet upgrade, active, as generation 1.
+    ///
+    /// - Throws: ``ErrorCode/fleetUpgradeInProgress`` when another one is active
+    ///   (the message names it).
+    func insertFleetUpgrade(_ fleet: FleetUpgrade) async throws
+
+    /// Fleet upgrade `id` as last stored; nil when there is none.
+    func fleetUpgrade(id: String) async throws -> StoredFleetUpgrade?
+
+    /// The active fleet upgrade, if one is.
+    func activeFleetUpgrade() async throws -> StoredFleetUpgrade?
+
+    /// The latest `limit` fleet upgrades, newest first.
+    func latestFleetUpgrades(limit: Int) async throws -> [StoredFleetUpgrade]
+
+    /// Replaces fleet upgrade `fleet.id` with `fleet` if it is still the stored
+    /// `generation`; returns the new generation, or nil when another writer replaced
+    /// it first (read it again and redo the change).
+    func replaceFleetUpgrade(_ fleet: FleetUpgrade, generation: Int64) async throws -> Int64?
+
     // MARK: Shared rate buckets (SharedRateBuckets.swift; takeRateTokens)
 
     /// Forgets the buckets nobody used for ``SharedRateTake/fullAfterSeconds``: they

@@ -12,6 +12,16 @@ public enum StorePlatformMethod {
         public static let updateLimits = RPCMethod<Storeplatform_V1_UpdateLimitsRequest, Storeplatform_V1_UpdateLimitsResponse>("/storeplatform.v1.AdminService/UpdateLimits")
     }
 
+    public enum FleetService {
+        public static let upgradeFleet = RPCMethod<Storeplatform_V1_UpgradeFleetRequest, Storeplatform_V1_UpgradeFleetResponse>("/storeplatform.v1.FleetService/UpgradeFleet")
+        public static let getFleetUpgrade = RPCMethod<Storeplatform_V1_GetFleetUpgradeRequest, Storeplatform_V1_GetFleetUpgradeResponse>("/storeplatform.v1.FleetService/GetFleetUpgrade")
+        public static let listFleetUpgrades = RPCMethod<Storeplatform_V1_ListFleetUpgradesRequest, Storeplatform_V1_ListFleetUpgradesResponse>("/storeplatform.v1.FleetService/ListFleetUpgrades")
+        public static let pauseFleetUpgrade = RPCMethod<Storeplatform_V1_ChangeFleetUpgradeRequest, Storeplatform_V1_ChangeFleetUpgradeResponse>("/storeplatform.v1.FleetService/PauseFleetUpgrade")
+        public static let resumeFleetUpgrade = RPCMethod<Storeplatform_V1_ChangeFleetUpgradeRequest, Storeplatform_V1_ChangeFleetUpgradeResponse>("/storeplatform.v1.FleetService/ResumeFleetUpgrade")
+        public static let cancelFleetUpgrade = RPCMethod<Storeplatform_V1_ChangeFleetUpgradeRequest, Storeplatform_V1_ChangeFleetUpgradeResponse>("/storeplatform.v1.FleetService/CancelFleetUpgrade")
+        public static let watchFleetUpgrade = RPCStreamMethod<Storeplatform_V1_WatchFleetUpgradeRequest, Storeplatform_V1_FleetUpgrade>("/storeplatform.v1.FleetService/WatchFleetUpgrade")
+    }
+
     public enum PlatformService {
         public static let health = RPCMethod<Storeplatform_V1_HealthRequest, Storeplatform_V1_HealthResponse>("/storeplatform.v1.PlatformService/Health")
         public static let getMetrics = RPCMethod<Storeplatform_V1_GetMetricsRequest, Storeplatform_V1_GetMetricsResponse>("/storeplatform.v1.PlatformService/GetMetrics")

@@ -22,7 +22,7 @@ struct Storectl: AsyncParsableCommand {
             """,
         subcommands: [
             Create.self, List.self, Get.self, Delete.self, Retry.self, Watch.self,
-            Versions.self, Upgrade.self, Rollback.self, Revisions.self,
+            Versions.self, Upgrade.self, Rollback.self, Revisions.self, Fleet.self,
             Audit.self, Metrics.self, Health.self,
         ],
         groupedSubcommands: [

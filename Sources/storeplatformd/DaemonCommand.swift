@@ -228,7 +228,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Simulated cluster: seconds a helm uninstall takes (STOREPLATFORM_SIM_UNINSTALL_DELAY).")
     var simUninstallDelay: Double = 0.3
 
-    @Option(name: .customLong("sim-fault"), help: "Simulated cluster fault, FAULT or FAULT=PROBABILITY; repeatable. Faults: install-error, crashloop, imagepull, never-ready, delete-failure (STOREPLATFORM_SIM_FAULTS, comma-separated).")
+    @Option(name: .customLong("sim-fault"), help: "Simulated cluster fault, FAULT or FAULT=PROBABILITY, or FAULT@STORE-NAME for one store; repeatable. Faults: install-error, crashloop, imagepull, never-ready, delete-failure, upgrade-error, migration-error, upgrade-never-ready (STOREPLATFORM_SIM_FAULTS, comma-separated).")
     var simFaults: [String] = []
 
     @Option(help: "Simulated cluster: seed that decides which releases get faults (STOREPLATFORM_SIM_SEED).")
@@ -325,7 +325,11 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--provision-deadline and --reconcile-interval must be positive, simulated delays not negative")
         }
         for fault in simFaults {
-            do { _ = try SimulatedClusterConfiguration.parseFault(fault) } catch { throw ValidationError("--sim-fault: \(error)") }
+            do {
+                if try SimulatedClusterConfiguration.parseStoreFault(fault) == nil { _ = try SimulatedClusterConfiguration.parseFault(fault) }
+            } catch {
+                throw ValidationError("--sim-fault: \(error)")
+            }
         }
         guard ClusterDriverKind(rawValue: cluster) != nil else {
             throw ValidationError(
@@ -514,7 +518,7 @@ struct DaemonCommand: AsyncParsableCommand {
         // reconciler resumes stores through it.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
+            .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: controlPlane.fleetUpgrader), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
         ]
         if http != "off" {
             let address = try HostAndPort(parsing: http)
@@ -644,9 +648,10 @@ extension DaemonCommand {
     /// 1 attempt of each release)".
     func simulatedFaultsDescription() throws -> String {
         let configuration = try simulatedClusterConfiguration()
-        guard !configuration.faults.isEmpty else { return "no injected faults" }
+        guard !configuration.faults.isEmpty || !configuration.storeFaults.isEmpty else { return "no injected faults" }
         let faults = configuration.faults.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) p=\($0.value == $0.value.rounded() ? String(Int($0.value)) : String($0.value))" }
+            + configuration.storeFaults.sorted { $0.key < $1.key }.map { "\($0.value.rawValue)@\($0.key)" }
         let attempts = configuration.faultAttempts == 1 ? "first attempt" : "first \(configuration.faultAttempts) attempts"
         return "injected faults: \(faults.joined(separator: ", ")) (seed \(configuration.seed), \(attempts) of each release)"
     }
@@ -659,8 +664,12 @@ extension DaemonCommand {
         configuration.seed = simSeed
         configuration.faultAttempts = simFaultAttempts
         for text in simFaults {
-            let (fault, probability) = try SimulatedClusterConfiguration.parseFault(text)
-            configuration.faults[fault] = probability
+            if let (store, fault) = try SimulatedClusterConfiguration.parseStoreFault(text) {
+                configuration.storeFaults[store] = fault
+            } else {
+                let (fault, probability) = try SimulatedClusterConfiguration.parseFault(text)
+                configuration.faults[fault] = probability
+            }
         }
         return configuration
     }

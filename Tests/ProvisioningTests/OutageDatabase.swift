@@ -234,6 +234,31 @@ final class OutageDatabase: StoreDatabase {
         try await base.forgetFullRateBuckets()
     }
 
+    func insertFleetUpgrade(_ fleet: FleetUpgrade) async throws {
+        try gate()
+        try await base.insertFleetUpgrade(fleet)
+    }
+
+    func fleetUpgrade(id: String) async throws -> StoredFleetUpgrade? {
+        try gate()
+        return try await base.fleetUpgrade(id: id)
+    }
+
+    func activeFleetUpgrade() async throws -> StoredFleetUpgrade? {
+        try gate()
+        return try await base.activeFleetUpgrade()
+    }
+
+    func latestFleetUpgrades(limit: Int) async throws -> [StoredFleetUpgrade] {
+        try gate()
+        return try await base.latestFleetUpgrades(limit: limit)
+    }
+
+    func replaceFleetUpgrade(_ fleet: FleetUpgrade, generation: Int64) async throws -> Int64? {
+        try gate()
+        return try await base.replaceFleetUpgrade(fleet, generation: generation)
+    }
+
     func leaseReleases() -> AsyncStream<String> {
         base.leaseReleases()
     }

@@ -27,6 +27,7 @@ struct ErrorCodeTests {
         ("UNKNOWN_VERSION", "invalidArgument", 400),
         ("ALREADY_ON_VERSION", "failedPrecondition", 409),
         ("UNKNOWN_REVISION", "invalidArgument", 400),
+        ("FLEET_UPGRADE_IN_PROGRESS", "failedPrecondition", 409),
     ])
     func codeMapsToItsGRPCCodeAndHTTPStatus(code: String, grpc: String, http: Int) throws {
         let errorCode = try #require(ErrorCode(rawValue: code))

@@ -1,0 +1,70 @@
+import Foundation
+import StoreCore
+import StoreDatabase
+import Testing
+
+/// Fleet upgrades in the store database (Sources/StoreDatabase/StoredFleetUpgrade.swift):
+/// one active at a time, read back whole, replaced only by a writer that names the
+/// generation it read.
+@Suite("Fleet upgrades stored: one active, read back whole, replaced by generation")
+struct FleetUpgradeStorageTests {
+    private func fleet(_ id: String, at seconds: TimeInterval) -> FleetUpgrade {
+        FleetUpgrade(
+            id: id, version: "6.8-wc9.8", selector: .init(names: ["b-shop", "a-shop"]), waveSize: 1, maxUnavailable: 1, failureBudget: 0,
+            actor: "uid:0", stores: [("st_b", "b-shop", "6.9-wc10.3"), ("st_a", "a-shop", "6.9-wc10.3")],
+            now: Date(timeIntervalSince1970: 1_700_000_000 + seconds)
+        )
+    }
+
+    @Test(arguments: Backend.all)
+    func oneIsActiveAtATimeAndEachReadsBackWhole(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        #expect(try await database.activeFleetUpgrade() == nil)
+        let first = fleet("fu_0000000000000001", at: 0)
+        try await database.insertFleetUpgrade(first)
+        #expect(try await database.fleetUpgrade(id: first.id) == StoredFleetUpgrade(fleet: first, generation: 1))
+        #expect(try await database.activeFleetUpgrade()?.fleet == first)
+
+        // A second while the first is active: refused, naming the first.
+        let refused = await #expect(throws: PlatformError.self) {
+            try await database.insertFleetUpgrade(fleet("fu_0000000000000002", at: 1))
+        }
+        #expect(refused?.code == .fleetUpgradeInProgress)
+        #expect(refused?.message.hasPrefix("fleet upgrade fu_0000000000000001 to 6.8-wc9.8 is running (0 upgraded") == true)
+
+        // Once it ended, the next may start; both are listed, newest first.
+        var ended = first
+        try ended.apply(.cancel, actor: "uid:0", now: Date(timeIntervalSince1970: 1_700_000_005))
+        #expect(!ended.state.isActive)
+        #expect(try await database.replaceFleetUpgrade(ended, generation: 1) == 2)
+        #expect(try await database.activeFleetUpgrade() == nil)
+        let second = fleet("fu_0000000000000002", at: 10)
+        try await database.insertFleetUpgrade(second)
+        #expect(try await database.latestFleetUpgrades(limit: 10).map(\.fleet.id) == [second.id, first.id])
+        #expect(try await database.latestFleetUpgrades(limit: 1).map(\.fleet.id) == [second.id])
+        #expect(try await database.fleetUpgrade(id: first.id) == StoredFleetUpgrade(fleet: ended, generation: 2))
+        #expect(try await database.fleetUpgrade(id: "fu_ffffffffffffffff") == nil)
+        await database.close()
+    }
+
+    @Test(arguments: Backend.all)
+    func aWriterThatReadAnOlderGenerationReplacesNothing(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        let stored = fleet("fu_0000000000000003", at: 0)
+        try await database.insertFleetUpgrade(stored)
+
+        var paused = stored
+        try paused.apply(.pause, actor: "uid:1", now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(try await database.replaceFleetUpgrade(paused, generation: 1) == 2)
+
+        // The runner read generation 1 too: its write is refused, the pause stays.
+        var marked = stored
+        marked.set(0, .upgrading, now: Date(timeIntervalSince1970: 1_700_000_002))
+        #expect(try await database.replaceFleetUpgrade(marked, generation: 1) == nil)
+        let now = try #require(try await database.fleetUpgrade(id: stored.id))
+        #expect(now.generation == 2)
+        #expect(now.fleet.state == .paused)
+        #expect(now.fleet.entries.map(\.outcome) == [.waiting, .waiting])
+        await database.close()
+    }
+}
