@@ -49,15 +49,20 @@ func buildCClient(_ targets: [String]) async throws -> CommandResult {
 }
 
 /// A daemon for a client suite: at most 3 live stores, a named bearer token on
-/// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second,
-/// on `database`.
-func interopDaemon(_ extraArguments: [String] = [], database: DaemonDatabase = .sqlite) async throws -> (DaemonProcess, [String: String]) {
+/// TCP (`interop TOKEN`), and a simulated cluster that answers in well under a second
+/// and fails the first upgrade of every store with `upgradeFault` (`--sim-fault`; the
+/// daemon rolls that upgrade back by itself, and the store's next upgrade succeeds),
+/// on `database`. The environment tells the suites where it is and which fault it
+/// injects (`STOREPLATFORM_TEST_UPGRADE_FAULT`).
+func interopDaemon(
+    _ extraArguments: [String] = [], upgradeFault: String = "upgrade-error", database: DaemonDatabase = .sqlite
+) async throws -> (DaemonProcess, [String: String]) {
     let directory = try makeTemporaryDirectory("spd")
     let token = "interop-\(UUID().uuidString)"
     try "interop \(token)\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
-        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens"] + extraArguments
-            + (try await database.arguments()),
+        extraArguments: quickCluster + ["--max-live-stores", "3", "--token-file", directory + "/tokens", "--sim-fault", upgradeFault]
+            + extraArguments + (try await database.arguments()),
         directory: directory
     )
     try await daemon.start()
@@ -65,6 +70,7 @@ func interopDaemon(_ extraArguments: [String] = [], database: DaemonDatabase = .
         "STOREPLATFORM_TEST_SOCKET": daemon.socketPath,
         "STOREPLATFORM_TEST_TCP": "127.0.0.1:\(daemon.tcpPort)",
         "STOREPLATFORM_TEST_TOKEN": token,
+        "STOREPLATFORM_TEST_UPGRADE_FAULT": upgradeFault,
     ])
 }
 
@@ -136,9 +142,86 @@ struct ClientInteropTests {
         try await daemon.terminate()
     }
 
+    /// The C CLI's versions, upgrade, revisions and rollback, naming the store by
+    /// name: a first upgrade that the seeded fault fails and the daemon rolls back, a
+    /// second that works, a rollback to revision 1, and a refusal's exit code. The
+    /// commands are thin over the library, whose suite runs on both backends: SQLite
+    /// alone here.
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config", "flock"]))))
+    func cCLIUpgradesRollsBackAndListsRevisionsAndVersions() async throws {
+        let (daemon, _) = try await interopDaemon()
+        let build = try await buildCClient(["build/storeplatform-c"])
+        #expect(build.status == 0, "\(build.stdout)")
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        let store = try await client.create("c-cli-upgrade")
+        try await client.waitFor(store.id, [.ready])
+        func cli(_ arguments: String...) async throws -> CommandResult {
+            try await runInRepository(["clients/c/build/storeplatform-c", "--socket", daemon.socketPath] + arguments, environment: [:])
+        }
+        /// The store once it is no longer upgrading.
+        func settled() async throws -> Storeplatform_V1_Store {
+            try await pollUntil("c-cli-upgrade no longer upgrading", within: .seconds(120)) {
+                let now = try await client.store(store.id)
+                return now.status == .upgrading ? nil : now
+            }
+        }
+        /// A change's operation lets the store go just after its last transition
+        /// commits: a command run right then may be refused with OPERATION_IN_PROGRESS.
+        func cliWhenFree(_ arguments: String...) async throws -> CommandResult {
+            try await pollUntil("storeplatform-c \(arguments.joined(separator: " ")) without OPERATION_IN_PROGRESS") {
+                let result = try await runInRepository(
+                    ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath] + arguments, environment: [:]
+                )
+                return result.stdout.contains("OPERATION_IN_PROGRESS") ? nil : result
+            }
+        }
+
+        let versions = try await cli("versions")
+        #expect(versions.status == 0, "\(versions.stdout)")
+        let rows = versions.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(3).joined(separator: " ") }
+        #expect(rows == ["ENGINE VERSION WORDPRESS", "woocommerce 6.8-wc9.8 wordpress:6.8-php8.3-apache", "woocommerce 6.9-wc10.3 *"], "\(versions.stdout)")
+
+        let failing = try await cliWhenFree("upgrade", "c-cli-upgrade", "6.8-wc9.8")
+        #expect(failing.status == 0, "\(failing.stdout)")
+        #expect(failing.stdout.contains("status:    upgrading"), "\(failing.stdout)")
+        #expect(failing.stdout.contains("version:   6.8-wc9.8"), "\(failing.stdout)")
+        var now = try await settled()
+        #expect((now.status, now.version, now.revision) == (.ready, "6.9-wc10.3", 3))
+        _ = try await cliWhenFree("upgrade", "c-cli-upgrade", "6.8-wc9.8")
+        now = try await settled()
+        #expect((now.status, now.version, now.revision) == (.ready, "6.8-wc9.8", 4))
+        let rolledBack = try await cliWhenFree("rollback", "c-cli-upgrade", "1")
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)")
+        #expect(rolledBack.stdout.contains("revision:  5"), "\(rolledBack.stdout)")
+        now = try await settled()
+        #expect((now.status, now.version, now.revision) == (.ready, "6.9-wc10.3", 5))
+
+        let revisions = try await cli("revisions", store.id)
+        #expect(revisions.status == 0, "\(revisions.stdout)")
+        let history = revisions.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(4).joined(separator: " ") }
+        #expect(
+            history == [
+                "REVISION VERSION STATUS BY", "5 6.9-wc10.3 deployed uid:\(getuid())", "4 6.8-wc9.8 superseded uid:\(getuid())",
+                "3 6.9-wc10.3 superseded system", "2 6.8-wc9.8 rolled-back uid:\(getuid())", "1 6.9-wc10.3 superseded uid:\(getuid())",
+            ],
+            "\(revisions.stdout)"
+        )
+        #expect(revisions.stdout.contains("(simulated fault upgrade-error)"), "\(revisions.stdout)")
+
+        let unknown = try await cliWhenFree("rollback", "c-cli-upgrade", "9")
+        #expect(unknown.status == 1)
+        #expect(unknown.stdout.contains("error: UNKNOWN_REVISION: store \"c-cli-upgrade\" has no revision 9"), "\(unknown.stdout)")
+        let usage = try await cli("rollback", "c-cli-upgrade", "one")
+        #expect(usage.status == 2)
+        #expect(usage.stdout.contains("rollback wants a REVISION number"), "\(usage.stdout)")
+        await client.close()
+        try await daemon.terminate()
+    }
+
     @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])), arguments: DaemonDatabase.all)
     func pythonClientPassesItsSuite(database: DaemonDatabase) async throws {
-        let (daemon, environment) = try await interopDaemon(database: database)
+        // Another fault than the C suite's: the upgrade's migration hook fails.
+        let (daemon, environment) = try await interopDaemon(upgradeFault: "migration-error", database: database)
         let result = try await runInRepository(
             ["python3", "-m", "pytest", "clients/python/tests", "-q", "-p", "no:cacheprovider"],
             environment: environment.merging(["PYTHONPATH": repositoryRoot + "/clients/python"]) { _, new in new }

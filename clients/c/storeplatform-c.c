@@ -4,7 +4,9 @@
  *   storeplatform-c [--socket PATH | --tcp HOST:PORT [TLS options]] [--token-file F] [--timeout SECONDS] COMMAND
  *   TLS options: --tls, --tls-ca FILE, --tls-cert FILE --tls-key FILE, --tls-server-name NAME
  *   COMMAND: health | create NAME | list | get ID|NAME | delete ID | retry ID
+ *            | versions | revisions STORE | upgrade STORE VERSION | rollback STORE REVISION
  *            | watch [--store ID] [--after AUDIT_ID] [--count N]
+ *   (STORE: a store's id, st_..., or the name of a live store)
  *
  * Exit codes: 0 success; 1 the daemon refused or failed the call ("error: CODE:
  * message" on stderr); 2 bad usage; 3 the daemon could not be reached (or the
@@ -33,6 +35,17 @@ static const char usage_text[] =
     "  get ID|NAME   one store, by id (st_...) or by the name of a live store\n"
     "  delete ID     start deleting a store\n"
     "  retry ID      queue a failed store again\n"
+    "  versions      the engine versions stores can run; * marks the one new stores get\n"
+    "  revisions STORE\n"
+    "                a store's releases, newest first: install, upgrades, rollbacks\n"
+    "  upgrade STORE VERSION\n"
+    "                start upgrading a ready store to VERSION (as versions lists it); the\n"
+    "                store is upgrading, then ready on VERSION, or ready on its old version\n"
+    "                when the upgrade failed and was rolled back by itself (revisions says\n"
+    "                why), or failed when even that rollback failed\n"
+    "  rollback STORE REVISION\n"
+    "                start bringing a ready store back to an earlier revision (as revisions\n"
+    "                lists it), as a new revision with that revision's version\n"
     "  watch [--store ID] [--after AUDIT_ID] [--count N]\n"
     "                print store status changes as they are committed, one line each:\n"
     "                audit id, time (UTC), store, old -> new status, action. --store: one\n"
@@ -40,6 +53,8 @@ static const char usage_text[] =
     "                stop after N changes. When the daemon says the watch fell behind, it\n"
     "                resumes after the last change printed, so none is missed. Without\n"
     "                --count it runs until the daemon ends the stream or Ctrl-C\n"
+    "\n"
+    "STORE is a store's id (st_...) or the name of a live store.\n"
     "\n"
     "options:\n"
     "  --socket PATH       the daemon's Unix socket (default: $STOREPLATFORM_SOCKET, else\n"
@@ -73,7 +88,8 @@ static int usage_error(const char *format, const char *argument)
     fprintf(stderr, "error: ");
     fprintf(stderr, format, argument);
     fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT [--tls-ca F ...]] [--token-file F] "
-                    "[--timeout SECONDS] health|create NAME|list|get ID|NAME|delete ID|retry ID|watch (--help for more)\n");
+                    "[--timeout SECONDS] health|create NAME|list|get ID|NAME|delete ID|retry ID|versions|revisions STORE|"
+                    "upgrade STORE VERSION|rollback STORE REVISION|watch (--help for more)\n");
     return EXIT_USAGE;
 }
 
@@ -190,6 +206,8 @@ static void print_store(const Storeplatform__V1__Store *store)
     printf("id:        %s\n", store->id);
     printf("name:      %s\n", store->name);
     printf("engine:    %s\n", or_dash(store->engine));
+    printf("version:   %s\n", or_dash(store->version));
+    printf("revision:  %" PRIu32 "\n", store->revision);
     printf("status:    %s\n", sp_store_status_name(store->status));
     printf("url:       %s\n", or_dash(store->url));
     printf("namespace: %s\n", or_dash(store->namespace_));
@@ -243,6 +261,52 @@ static int run_list(sp_client *client, sp_status *status)
     return EXIT_REFUSED;
 }
 
+static int run_versions(sp_client *client, sp_status *status)
+{
+    Storeplatform__V1__ListEngineVersionsResponse *response = NULL;
+    int rc = sp_list_engine_versions(client, &response, status);
+    if (rc != SP_OK)
+        return report(rc, status);
+    printf("%-12s  %-14s  %-32s  %-11s  %s\n", "ENGINE", "VERSION", "WORDPRESS IMAGE", "WOOCOMMERCE", "CHART");
+    for (size_t i = 0; i < response->n_versions; i++) {
+        const Storeplatform__V1__EngineVersion *version = response->versions[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s%s", version->name, version->is_default ? " *" : "");
+        printf("%-12s  %-14s  %-32s  %-11s  %s\n", version->engine, name, version->wordpress_image,
+               version->woocommerce_version, version->chart_version);
+    }
+    storeplatform__v1__list_engine_versions_response__free_unpacked(response, NULL);
+    return 0;
+}
+
+/* Ids start with "st_", which no valid name does: anything else names a live store. */
+static int is_store_id(const char *store)
+{
+    return strncmp(store, "st_", 3) == 0;
+}
+
+static int run_revisions(sp_client *client, const char *store, sp_status *status)
+{
+    Storeplatform__V1__ListStoreRevisionsResponse *response = NULL;
+    int rc = is_store_id(store) ? sp_list_store_revisions(client, store, &response, status)
+                                : sp_list_store_revisions_by_name(client, store, &response, status);
+    if (rc != SP_OK)
+        return report(rc, status);
+    if (response->n_revisions == 0)
+        printf("no revisions recorded for store %s\n", store);
+    else
+        printf("%-8s  %-14s  %-11s  %-20s  %-20s  %s\n", "REVISION", "VERSION", "STATUS", "BY", "TIME", "MESSAGE");
+    for (size_t i = 0; i < response->n_revisions; i++) {
+        const Storeplatform__V1__StoreRevision *revision = response->revisions[i];
+        char when[32];
+        format_time(revision->time_ms, when, sizeof when);
+        printf("%-8" PRIu32 "  %-14s  %-11s  %-20s  %-20s  %s\n", revision->revision, or_dash(revision->version),
+               sp_revision_status_name(revision->status), or_dash(revision->actor), when, or_dash(revision->message));
+    }
+    storeplatform__v1__list_store_revisions_response__free_unpacked(response, NULL);
+    return 0;
+}
+
 /* What watch prints and when it stops. */
 typedef struct watch_printer {
     long long remaining; /* -1: no --count */
@@ -287,7 +351,10 @@ static int run_watch(sp_client *client, const char *store_id, int64_t after, lon
     return 0;
 }
 
-static int run_command(sp_client *client, const char *command, const char *argument, sp_status *status)
+/* argument: the command's first argument (NULL when it takes none); second: its
+ * second (upgrade's VERSION, rollback's REVISION), NULL when it takes none. */
+static int run_command(sp_client *client, const char *command, const char *argument, const char *second,
+                       sp_status *status)
 {
     int rc;
     if (strcmp(command, "health") == 0) {
@@ -314,13 +381,37 @@ static int run_command(sp_client *client, const char *command, const char *argum
     }
     if (strcmp(command, "get") == 0) {
         Storeplatform__V1__GetStoreResponse *got = NULL;
-        /* Ids start with "st_", which no valid name does. */
-        rc = strncmp(argument, "st_", 3) == 0 ? sp_get_store(client, argument, &got, status)
-                                              : sp_get_store_by_name(client, argument, &got, status);
+        rc = is_store_id(argument) ? sp_get_store(client, argument, &got, status)
+                                   : sp_get_store_by_name(client, argument, &got, status);
         if (rc != SP_OK)
             return report(rc, status);
         print_store(got->store);
         storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+        return 0;
+    }
+    if (strcmp(command, "versions") == 0)
+        return run_versions(client, status);
+    if (strcmp(command, "revisions") == 0)
+        return run_revisions(client, argument, status);
+    if (strcmp(command, "upgrade") == 0) {
+        Storeplatform__V1__UpgradeStoreResponse *upgraded = NULL;
+        rc = is_store_id(argument) ? sp_upgrade_store(client, argument, second, &upgraded, status)
+                                   : sp_upgrade_store_by_name(client, argument, second, &upgraded, status);
+        if (rc != SP_OK)
+            return report(rc, status);
+        print_store(upgraded->store);
+        storeplatform__v1__upgrade_store_response__free_unpacked(upgraded, NULL);
+        return 0;
+    }
+    if (strcmp(command, "rollback") == 0) {
+        Storeplatform__V1__RollbackStoreResponse *rolled_back = NULL;
+        uint32_t revision = (uint32_t)strtoul(second, NULL, 10); /* checked in main */
+        rc = is_store_id(argument) ? sp_rollback_store(client, argument, revision, &rolled_back, status)
+                                   : sp_rollback_store_by_name(client, argument, revision, &rolled_back, status);
+        if (rc != SP_OK)
+            return report(rc, status);
+        print_store(rolled_back->store);
+        storeplatform__v1__rollback_store_response__free_unpacked(rolled_back, NULL);
         return 0;
     }
     if (strcmp(command, "delete") == 0) {
@@ -426,16 +517,38 @@ int main(int argc, char **argv)
             }
         }
     }
-    int wants_argument = strcmp(command, "create") == 0 || strcmp(command, "get") == 0 ||
-                         strcmp(command, "delete") == 0 || strcmp(command, "retry") == 0;
+    int wants_two = strcmp(command, "upgrade") == 0 || strcmp(command, "rollback") == 0;
+    int wants_argument = wants_two || strcmp(command, "create") == 0 || strcmp(command, "get") == 0 ||
+                         strcmp(command, "delete") == 0 || strcmp(command, "retry") == 0 ||
+                         strcmp(command, "revisions") == 0;
     if (!wants_argument && strcmp(command, "health") != 0 && strcmp(command, "list") != 0 &&
-        strcmp(command, "watch") != 0)
+        strcmp(command, "versions") != 0 && strcmp(command, "watch") != 0)
         return usage_error("unknown command '%s'", command);
     const char *argument = NULL;
+    const char *second = NULL;
     if (wants_argument) {
         if (i >= argc)
             return usage_error("%s needs an argument", command);
         argument = argv[i++];
+        if (argument[0] == '\0')
+            return usage_error("%s needs a non-empty argument", command);
+    }
+    if (wants_two) {
+        if (i >= argc)
+            return usage_error(strcmp(command, "upgrade") == 0 ? "%s needs a VERSION after the store (versions lists them)"
+                                                               : "%s needs a REVISION after the store (revisions lists them)",
+                           command);
+        second = argv[i++];
+        if (strcmp(command, "upgrade") == 0 && second[0] == '\0')
+            return usage_error("%s", "upgrade needs a non-empty VERSION (versions lists them)");
+        if (strcmp(command, "rollback") == 0) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long revision = strtoul(second, &end, 10);
+            if (errno != 0 || *end != '\0' || second[0] < '1' || second[0] > '9' || revision > UINT32_MAX)
+                return usage_error("rollback wants a REVISION number (1 or more, as revisions lists them), not '%s'",
+                                   second);
+        }
     }
     if (i < argc)
         return usage_error("unexpected argument '%s'", argv[i]);
@@ -496,7 +609,7 @@ int main(int argc, char **argv)
 
     sp_status status = SP_STATUS_INIT;
     int exit_code = strcmp(command, "watch") == 0 ? run_watch(client, watch_store, watch_after, watch_count, &status)
-                                                  : run_command(client, command, argument, &status);
+                                                  : run_command(client, command, argument, second, &status);
     sp_status_clear(&status);
     sp_close(client);
     return exit_code;

@@ -233,7 +233,17 @@ const char *sp_strerror(int rc)
 const char *sp_store_status_name(int status)
 {
     static const char *const names[] = {
-        "unspecified", "queued", "provisioning", "ready", "failed", "deleting", "deleted",
+        "unspecified", "queued", "provisioning", "ready", "failed", "deleting", "deleted", "upgrading",
+    };
+    if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[status];
+}
+
+const char *sp_revision_status_name(int status)
+{
+    static const char *const names[] = {
+        "unspecified", "deployed", "superseded", "failed", "rolled-back", "pending",
     };
     if (status < 0 || (size_t)status >= sizeof names / sizeof names[0])
         return "unknown";
@@ -1595,6 +1605,91 @@ int sp_retry_store(sp_client *client, const char *id, Storeplatform__V1__RetrySt
         request.id = (char *)id;
     SP_CALL_TYPED(Storeplatform__V1__RetryStoreResponse, client, SP_METHOD_RETRY_STORE, request,
                   storeplatform__v1__retry_store_response__descriptor, out, status);
+}
+
+int sp_list_engine_versions(sp_client *client, Storeplatform__V1__ListEngineVersionsResponse **out, sp_status *status)
+{
+    Storeplatform__V1__ListEngineVersionsRequest request = STOREPLATFORM__V1__LIST_ENGINE_VERSIONS_REQUEST__INIT;
+    SP_CALL_TYPED(Storeplatform__V1__ListEngineVersionsResponse, client, SP_METHOD_LIST_ENGINE_VERSIONS, request,
+                  storeplatform__v1__list_engine_versions_response__descriptor, out, status);
+}
+
+/* ListStoreRevisions by id or (id NULL) by name. */
+static int list_store_revisions(sp_client *client, const char *id, const char *name,
+                                Storeplatform__V1__ListStoreRevisionsResponse **out, sp_status *status)
+{
+    Storeplatform__V1__ListStoreRevisionsRequest request = STOREPLATFORM__V1__LIST_STORE_REVISIONS_REQUEST__INIT;
+    if (id != NULL)
+        request.id = (char *)id;
+    if (name != NULL)
+        request.name = (char *)name;
+    SP_CALL_TYPED(Storeplatform__V1__ListStoreRevisionsResponse, client, SP_METHOD_LIST_STORE_REVISIONS, request,
+                  storeplatform__v1__list_store_revisions_response__descriptor, out, status);
+}
+
+int sp_list_store_revisions(sp_client *client, const char *id, Storeplatform__V1__ListStoreRevisionsResponse **out,
+                            sp_status *status)
+{
+    return list_store_revisions(client, id, NULL, out, status);
+}
+
+int sp_list_store_revisions_by_name(sp_client *client, const char *name,
+                                    Storeplatform__V1__ListStoreRevisionsResponse **out, sp_status *status)
+{
+    return list_store_revisions(client, NULL, name, out, status);
+}
+
+/* UpgradeStore by id or (id NULL) by name. */
+static int upgrade_store(sp_client *client, const char *id, const char *name, const char *version,
+                         Storeplatform__V1__UpgradeStoreResponse **out, sp_status *status)
+{
+    Storeplatform__V1__UpgradeStoreRequest request = STOREPLATFORM__V1__UPGRADE_STORE_REQUEST__INIT;
+    if (id != NULL)
+        request.id = (char *)id;
+    if (name != NULL)
+        request.name = (char *)name;
+    if (version != NULL)
+        request.version = (char *)version;
+    SP_CALL_TYPED(Storeplatform__V1__UpgradeStoreResponse, client, SP_METHOD_UPGRADE_STORE, request,
+                  storeplatform__v1__upgrade_store_response__descriptor, out, status);
+}
+
+int sp_upgrade_store(sp_client *client, const char *id, const char *version,
+                     Storeplatform__V1__UpgradeStoreResponse **out, sp_status *status)
+{
+    return upgrade_store(client, id, NULL, version, out, status);
+}
+
+int sp_upgrade_store_by_name(sp_client *client, const char *name, const char *version,
+                             Storeplatform__V1__UpgradeStoreResponse **out, sp_status *status)
+{
+    return upgrade_store(client, NULL, name, version, out, status);
+}
+
+/* RollbackStore by id or (id NULL) by name. */
+static int rollback_store(sp_client *client, const char *id, const char *name, uint32_t revision,
+                          Storeplatform__V1__RollbackStoreResponse **out, sp_status *status)
+{
+    Storeplatform__V1__RollbackStoreRequest request = STOREPLATFORM__V1__ROLLBACK_STORE_REQUEST__INIT;
+    if (id != NULL)
+        request.id = (char *)id;
+    if (name != NULL)
+        request.name = (char *)name;
+    request.revision = revision;
+    SP_CALL_TYPED(Storeplatform__V1__RollbackStoreResponse, client, SP_METHOD_ROLLBACK_STORE, request,
+                  storeplatform__v1__rollback_store_response__descriptor, out, status);
+}
+
+int sp_rollback_store(sp_client *client, const char *id, uint32_t revision,
+                      Storeplatform__V1__RollbackStoreResponse **out, sp_status *status)
+{
+    return rollback_store(client, id, NULL, revision, out, status);
+}
+
+int sp_rollback_store_by_name(sp_client *client, const char *name, uint32_t revision,
+                              Storeplatform__V1__RollbackStoreResponse **out, sp_status *status)
+{
+    return rollback_store(client, NULL, name, revision, out, status);
 }
 
 /* ---- WatchStores (a server stream) ------------------------------------------------- */

@@ -50,6 +50,10 @@ extern "C" {
 #define SP_METHOD_DELETE_STORE  "/storeplatform.v1.StoreService/DeleteStore"
 #define SP_METHOD_RETRY_STORE   "/storeplatform.v1.StoreService/RetryStore"
 #define SP_METHOD_WATCH_STORES  "/storeplatform.v1.StoreService/WatchStores"
+#define SP_METHOD_LIST_ENGINE_VERSIONS "/storeplatform.v1.StoreService/ListEngineVersions"
+#define SP_METHOD_LIST_STORE_REVISIONS "/storeplatform.v1.StoreService/ListStoreRevisions"
+#define SP_METHOD_UPGRADE_STORE "/storeplatform.v1.StoreService/UpgradeStore"
+#define SP_METHOD_ROLLBACK_STORE "/storeplatform.v1.StoreService/RollbackStore"
 #define SP_METHOD_RECONCILE     "/storeplatform.v1.AdminService/Reconcile"
 #define SP_METHOD_LIST_OPERATIONS "/storeplatform.v1.AdminService/ListOperations"
 #define SP_METHOD_GET_LIMITS    "/storeplatform.v1.AdminService/GetLimits"
@@ -208,6 +212,51 @@ int sp_retry_store(sp_client *client, const char *id,
                    Storeplatform__V1__RetryStoreResponse **out, sp_status *status);
 
 /*
+ * Versions and upgrades (README.md at the repository root, "Upgrading a store").
+ *
+ * sp_list_engine_versions: every version stores can run, oldest first within an
+ * engine; the one new stores get has is_default set.
+ *
+ * sp_list_store_revisions: a store's releases (install, upgrades, rollbacks),
+ * newest first, each with its version, status, who asked and what happened.
+ * NOT_FOUND for an unknown store.
+ *
+ * sp_upgrade_store: starts moving a ready store to version (a name
+ * sp_list_engine_versions lists) and returns the store at once, upgrading, with
+ * version the target. The change goes on in the daemon: the store ends ready on
+ * the new version as a new revision; or, when the upgrade failed and the daemon
+ * rolled it back by itself, ready on its old version (the revision of the upgrade
+ * is then rolled-back, and its message says why); or failed when even that
+ * rollback failed. Poll sp_get_store (or watch the store) until its status is no
+ * longer upgrading, then compare its version. Errors: NOT_FOUND,
+ * INVALID_ARGUMENT (no version), UNKNOWN_VERSION, ALREADY_ON_VERSION,
+ * INVALID_STATE_TRANSITION (the store is not ready), OPERATION_IN_PROGRESS
+ * (another operation runs on it, an upgrade among them).
+ *
+ * sp_rollback_store: starts bringing a ready store back to one of its earlier
+ * revisions, as a new revision with that revision's version; it goes on and ends
+ * as an upgrade does. Errors: NOT_FOUND, UNKNOWN_REVISION (a revision the store
+ * does not have, never ran, or runs now), INVALID_STATE_TRANSITION,
+ * OPERATION_IN_PROGRESS.
+ *
+ * Each takes the store's id; its _by_name form the name of a live store instead
+ * (NOT_FOUND when no live store has it; a deleted store is named by its id only).
+ */
+int sp_list_engine_versions(sp_client *client, Storeplatform__V1__ListEngineVersionsResponse **out, sp_status *status);
+int sp_list_store_revisions(sp_client *client, const char *id,
+                            Storeplatform__V1__ListStoreRevisionsResponse **out, sp_status *status);
+int sp_list_store_revisions_by_name(sp_client *client, const char *name,
+                                    Storeplatform__V1__ListStoreRevisionsResponse **out, sp_status *status);
+int sp_upgrade_store(sp_client *client, const char *id, const char *version,
+                     Storeplatform__V1__UpgradeStoreResponse **out, sp_status *status);
+int sp_upgrade_store_by_name(sp_client *client, const char *name, const char *version,
+                             Storeplatform__V1__UpgradeStoreResponse **out, sp_status *status);
+int sp_rollback_store(sp_client *client, const char *id, uint32_t revision,
+                      Storeplatform__V1__RollbackStoreResponse **out, sp_status *status);
+int sp_rollback_store_by_name(sp_client *client, const char *name, uint32_t revision,
+                              Storeplatform__V1__RollbackStoreResponse **out, sp_status *status);
+
+/*
  * WatchStores: committed store transitions as they happen (a server stream).
  *
  * sp_watch_stores sends WatchStores with watch->store_id (NULL or "": every
@@ -270,6 +319,9 @@ const char *sp_code_name(int code);
 const char *sp_strerror(int rc);
 /* "queued", "ready", ... (lower-case, as storectl prints them) for a StoreStatus. */
 const char *sp_store_status_name(int status);
+/* "deployed", "superseded", "failed", "rolled-back", "pending" (as storectl prints
+ * them) for a RevisionStatus. */
+const char *sp_revision_status_name(int status);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,11 @@
  *                              (Tests/DaemonTests/TLSTests.swift makes them).
  *                              Then every TCP check runs over TLS, and the TLS
  *                              checks run too.
+ *   STOREPLATFORM_TEST_UPGRADE_FAULT
+ *                              the fault the daemon's simulator injects into the
+ *                              first upgrade of every store: upgrade-error or
+ *                              migration-error (its --sim-fault), for the upgrade
+ *                              checks
  * It should run with --max-live-stores 3, high --requests-per-minute and
  * --creates-per-minute, and a fast simulated cluster. The suite keeps at most 3
  * stores live at a time and deletes what it creates.
@@ -24,6 +29,7 @@
 
 #include "storeplatform_client.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,6 +472,282 @@ static void run_rpc_suite(const target *t)
         }
     }
     sp_status_clear(&status);
+#undef LABEL
+}
+
+/* ---- versions, revisions, upgrades and rollbacks ----------------------------------- */
+
+/* The fault the daemon injects into each store's first upgrade (STOREPLATFORM_TEST_UPGRADE_FAULT). */
+static const char *upgrade_fault;
+
+/* Polls GetStore until the store is no longer upgrading or timeout_ms passes.
+ * Returns the store as last seen (free it with storeplatform__v1__get_store_response__free_unpacked),
+ * or NULL when a get failed. */
+static Storeplatform__V1__GetStoreResponse *wait_while_upgrading(sp_client *client, const char *id, long timeout_ms,
+                                                                 sp_status *status)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        Storeplatform__V1__GetStoreResponse *got = NULL;
+        if (sp_get_store(client, id, &got, status) != SP_OK)
+            return NULL;
+        if (got->store == NULL || got->store->status != STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING ||
+            now_ms() >= deadline)
+            return got;
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+        sleep_ms(POLL_INTERVAL_MS);
+    }
+}
+
+/* "3 6.9-wc10.3 deployed, 2 6.8-wc9.8 rolled-back, ..." of a store's revisions,
+ * newest first, into out; the message of revision `wanted` into message (when not
+ * NULL). Returns the rc of the call. */
+static int revision_history(sp_client *client, const char *id, char *out, size_t size, uint32_t wanted,
+                            char *message, size_t message_size, sp_status *status)
+{
+    Storeplatform__V1__ListStoreRevisionsResponse *response = NULL;
+    int rc = sp_list_store_revisions(client, id, &response, status);
+    out[0] = '\0';
+    if (message != NULL)
+        message[0] = '\0';
+    if (rc != SP_OK) {
+        snprintf(out, size, "%s", describe(rc, status));
+        return rc;
+    }
+    for (size_t i = 0; i < response->n_revisions; i++) {
+        const Storeplatform__V1__StoreRevision *revision = response->revisions[i];
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%" PRIu32 " %s %s", i > 0 ? ", " : "", revision->revision,
+                 revision->version, sp_revision_status_name(revision->status));
+        if (message != NULL && revision->revision == wanted)
+            snprintf(message, message_size, "%s", revision->message);
+    }
+    storeplatform__v1__list_store_revisions_response__free_unpacked(response, NULL);
+    return rc;
+}
+
+/* Waits out a change and checks that the store ends ready on `version` at `revision`. */
+static void expect_change_ends(sp_client *client, const char *id, const char *version, uint32_t revision,
+                               const char *label)
+{
+    sp_status status = SP_STATUS_INIT;
+    long long started = now_ms();
+    Storeplatform__V1__GetStoreResponse *got = wait_while_upgrading(client, id, READY_TIMEOUT_MS, &status);
+    const Storeplatform__V1__Store *store = got != NULL ? got->store : NULL;
+    if (store != NULL)
+        check(store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY && strcmp(store->version, version) == 0 &&
+                  store->revision == revision,
+              label, "%s on %s at revision %" PRIu32 " after %lld ms (wanted ready on %s at %" PRIu32 ")%s%s",
+              sp_store_status_name(store->status), store->version, store->revision, now_ms() - started, version,
+              revision, store->error_message[0] != '\0' ? ": " : "", store->error_message);
+    else
+        check(0, label, "%s", describe(-1, &status));
+    if (got != NULL)
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+    sp_status_clear(&status);
+}
+
+/* A change's operation lets the store go just after its last transition commits:
+ * a call right after it may still be OPERATION_IN_PROGRESS, so it is made again. */
+#define WHEN_FREE(call)                                                                                              \
+    do {                                                                                                             \
+        long long until_ = now_ms() + READY_TIMEOUT_MS;                                                              \
+        while (is_error(rc = (call), &status, "OPERATION_IN_PROGRESS") && now_ms() < until_)                          \
+            sleep_ms(POLL_INTERVAL_MS);                                                                              \
+    } while (0)
+
+/* Versions; one store's life through a failed upgrade (the daemon's seeded fault,
+ * rolled back by itself), an upgrade by name, a rollback; and every refusal. */
+static void run_upgrade_suite(const target *t)
+{
+    char label[256];
+    char name[64];
+    char id[128] = "";
+    char default_version[64] = "";
+    char other_version[64] = "";
+    char wanted[512];
+    char seen[1024];
+    char message[4096];
+    sp_status status = SP_STATUS_INIT;
+    int rc;
+#define LABEL(...) (snprintf(label, sizeof label, __VA_ARGS__), label)
+
+    if (upgrade_fault == NULL) {
+        check(0, LABEL("%s: upgrade: the daemon's upgrade fault is named", t->label),
+              "set STOREPLATFORM_TEST_UPGRADE_FAULT to the --sim-fault the daemon fails each store's first upgrade "
+              "with (upgrade-error or migration-error; see clients/c/README.md)");
+        return;
+    }
+    sp_client *client = open_client(t, 1);
+    if (client == NULL)
+        return;
+
+    /* Versions: one default, and another to upgrade to. */
+    Storeplatform__V1__ListEngineVersionsResponse *versions = NULL;
+    rc = sp_list_engine_versions(client, &versions, &status);
+    int defaults = 0;
+    size_t count = rc == SP_OK ? versions->n_versions : 0;
+    for (size_t i = 0; i < count; i++) {
+        const Storeplatform__V1__EngineVersion *version = versions->versions[i];
+        if (strcmp(version->engine, "woocommerce") != 0)
+            continue;
+        if (version->is_default) {
+            defaults++;
+            snprintf(default_version, sizeof default_version, "%s", version->name);
+        } else if (other_version[0] == '\0') {
+            snprintf(other_version, sizeof other_version, "%s", version->name);
+        }
+    }
+    check(rc == SP_OK && defaults == 1 && other_version[0] != '\0',
+          LABEL("%s: versions: one default and another to upgrade to", t->label),
+          "%zu versions, %d default (%s), other '%s'%s%s", count, defaults, default_version, other_version,
+          rc != SP_OK ? "; " : "", rc != SP_OK ? describe(rc, &status) : "");
+    if (versions != NULL)
+        storeplatform__v1__list_engine_versions_response__free_unpacked(versions, NULL);
+    if (defaults != 1 || other_version[0] == '\0') {
+        sp_status_clear(&status);
+        sp_close(client);
+        return;
+    }
+
+    /* A ready store on the default version, at revision 1. */
+    snprintf(name, sizeof name, "c%s-%ld-upgrade", t->tcp ? "t" : "u", (long)getpid());
+    Storeplatform__V1__CreateStoreResponse *created = NULL;
+    rc = sp_create_store(client, name, NULL, &created, &status);
+    if (rc == SP_OK) {
+        snprintf(id, sizeof id, "%s", created->store->id);
+        track(id);
+        storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+    }
+    int last = rc == SP_OK ? wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY,
+                                             READY_TIMEOUT_MS, &status)
+                           : -1;
+    check(last == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY,
+          LABEL("%s: upgrade: a store to upgrade becomes ready", t->label), "%s",
+          last >= 0 ? sp_store_status_name(last) : describe(rc, &status));
+    if (last != STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY) {
+        sp_status_clear(&status);
+        sp_close(client);
+        return;
+    }
+    rc = revision_history(client, id, seen, sizeof seen, 0, NULL, 0, &status);
+    snprintf(wanted, sizeof wanted, "1 %s deployed", default_version);
+    check(rc == SP_OK && strcmp(seen, wanted) == 0, LABEL("%s: revisions: a new store has its install", t->label),
+          "'%s'", seen);
+
+    /* The first upgrade meets the seeded fault and is rolled back by the daemon. */
+    Storeplatform__V1__UpgradeStoreResponse *upgraded = NULL;
+    WHEN_FREE(sp_upgrade_store(client, id, other_version, &upgraded, &status));
+    check(rc == SP_OK && upgraded->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING &&
+              strcmp(upgraded->store->version, other_version) == 0 && upgraded->store->revision == 2,
+          LABEL("%s: upgrade: the store is upgrading to %s as revision 2", t->label, other_version), "%s",
+          rc == SP_OK ? sp_store_status_name(upgraded->store->status) : describe(rc, &status));
+    if (upgraded != NULL)
+        storeplatform__v1__upgrade_store_response__free_unpacked(upgraded, NULL);
+    upgraded = NULL;
+    expect_change_ends(client, id, default_version, 3,
+                       LABEL("%s: upgrade: under the fault %s it ends ready on its old version", t->label, upgrade_fault));
+    rc = revision_history(client, id, seen, sizeof seen, 2, message, sizeof message, &status);
+    snprintf(wanted, sizeof wanted, "3 %s deployed, 2 %s rolled-back, 1 %s superseded", default_version, other_version,
+             default_version);
+    char fault_text[128];
+    snprintf(fault_text, sizeof fault_text, "simulated fault %s", upgrade_fault);
+    check(rc == SP_OK && strcmp(seen, wanted) == 0 && strstr(message, fault_text) != NULL,
+          LABEL("%s: revisions: the failed upgrade is rolled-back and says why", t->label), "'%s'; revision 2: '%s'",
+          seen, message);
+
+    /* The second upgrade, by name, ends on the new version. */
+    WHEN_FREE(sp_upgrade_store_by_name(client, name, other_version, &upgraded, &status));
+    check(rc == SP_OK && strcmp(upgraded->store->id, id) == 0 &&
+              upgraded->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING,
+          LABEL("%s: upgrade by name: the store is upgrading", t->label), "%s",
+          rc == SP_OK ? sp_store_status_name(upgraded->store->status) : describe(rc, &status));
+    if (upgraded != NULL)
+        storeplatform__v1__upgrade_store_response__free_unpacked(upgraded, NULL);
+    upgraded = NULL;
+    expect_change_ends(client, id, other_version, 4,
+                       LABEL("%s: upgrade: it ends ready on %s as revision 4", t->label, other_version));
+    Storeplatform__V1__ListStoreRevisionsResponse *listed_revisions = NULL;
+    rc = sp_list_store_revisions_by_name(client, name, &listed_revisions, &status);
+    check(rc == SP_OK && listed_revisions->n_revisions == 4 && listed_revisions->revisions[0]->revision == 4 &&
+              strcmp(listed_revisions->revisions[0]->version, other_version) == 0 &&
+              listed_revisions->revisions[0]->status == STOREPLATFORM__V1__REVISION_STATUS__REVISION_STATUS_DEPLOYED,
+          LABEL("%s: revisions by name: the upgrade is revision 4, deployed", t->label), "%s",
+          rc == SP_OK ? "" : describe(rc, &status));
+    if (listed_revisions != NULL)
+        storeplatform__v1__list_store_revisions_response__free_unpacked(listed_revisions, NULL);
+    listed_revisions = NULL;
+
+    /* Back to revision 1, as revision 5 with its version. */
+    Storeplatform__V1__RollbackStoreResponse *rolled = NULL;
+    WHEN_FREE(sp_rollback_store(client, id, 1, &rolled, &status));
+    check(rc == SP_OK && rolled->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING &&
+              strcmp(rolled->store->version, default_version) == 0 && rolled->store->revision == 5,
+          LABEL("%s: rollback to revision 1: the store is upgrading to %s as revision 5", t->label, default_version),
+          "%s", rc == SP_OK ? sp_store_status_name(rolled->store->status) : describe(rc, &status));
+    if (rolled != NULL)
+        storeplatform__v1__rollback_store_response__free_unpacked(rolled, NULL);
+    rolled = NULL;
+    expect_change_ends(client, id, default_version, 5,
+                       LABEL("%s: rollback: it ends ready on %s as revision 5", t->label, default_version));
+    rc = revision_history(client, id, seen, sizeof seen, 0, NULL, 0, &status);
+    snprintf(wanted, sizeof wanted, "5 %s deployed, 4 %s superseded, 3 %s superseded, 2 %s rolled-back, 1 %s superseded",
+             default_version, other_version, default_version, other_version, default_version);
+    check(rc == SP_OK && strcmp(seen, wanted) == 0, LABEL("%s: revisions: the rollback is revision 5", t->label),
+          "'%s'", seen);
+
+    /* Refusals, each with its code; none changes the store. */
+    WHEN_FREE(sp_upgrade_store(client, id, "9.9-wc99.9", &upgraded, &status));
+    check(is_error(rc, &status, "UNKNOWN_VERSION") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT &&
+              upgraded == NULL && strstr(status.message, other_version) != NULL,
+          LABEL("%s: upgrade to an unknown version -> UNKNOWN_VERSION", t->label), "%s", describe(rc, &status));
+    WHEN_FREE(sp_upgrade_store_by_name(client, name, default_version, &upgraded, &status));
+    check(is_error(rc, &status, "ALREADY_ON_VERSION") &&
+              status.code == STOREPLATFORM__V1__CODE__CODE_FAILED_PRECONDITION && upgraded == NULL,
+          LABEL("%s: upgrade to the version it runs -> ALREADY_ON_VERSION", t->label), "%s", describe(rc, &status));
+    WHEN_FREE(sp_rollback_store(client, id, 99, &rolled, &status));
+    check(is_error(rc, &status, "UNKNOWN_REVISION") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT &&
+              rolled == NULL,
+          LABEL("%s: rollback to a revision it does not have -> UNKNOWN_REVISION", t->label), "%s",
+          describe(rc, &status));
+    WHEN_FREE(sp_rollback_store_by_name(client, name, 5, &rolled, &status));
+    check(is_error(rc, &status, "UNKNOWN_REVISION") && rolled == NULL,
+          LABEL("%s: rollback to the revision it runs -> UNKNOWN_REVISION", t->label), "%s", describe(rc, &status));
+    Storeplatform__V1__GetStoreResponse *got = NULL;
+    rc = sp_get_store(client, id, &got, &status);
+    check(rc == SP_OK && got->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY &&
+              got->store->revision == 5 && strcmp(got->store->version, default_version) == 0,
+          LABEL("%s: the refused changes left the store as it was", t->label), "%s",
+          rc == SP_OK ? sp_store_status_name(got->store->status) : describe(rc, &status));
+    if (got != NULL)
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+
+    /* A store that does not exist, by id and by name. */
+    char unknown[64];
+    snprintf(unknown, sizeof unknown, "st_no_such_store_%ld", (long)getpid());
+    rc = sp_upgrade_store(client, unknown, other_version, &upgraded, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && status.code == STOREPLATFORM__V1__CODE__CODE_NOT_FOUND && upgraded == NULL,
+          LABEL("%s: upgrade of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_upgrade_store_by_name(client, "no-store-is-named-this", other_version, &upgraded, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && upgraded == NULL,
+          LABEL("%s: upgrade of an unknown name -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_rollback_store(client, unknown, 1, &rolled, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && rolled == NULL,
+          LABEL("%s: rollback of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_rollback_store_by_name(client, "no-store-is-named-this", 1, &rolled, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && rolled == NULL,
+          LABEL("%s: rollback of an unknown name -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_list_store_revisions(client, unknown, &listed_revisions, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && listed_revisions == NULL,
+          LABEL("%s: revisions of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_list_store_revisions_by_name(client, "no-store-is-named-this", &listed_revisions, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && listed_revisions == NULL,
+          LABEL("%s: revisions of an unknown name -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+
+    char why[512] = "";
+    check(delete_and_wait(client, id, why, sizeof why), LABEL("%s: upgrade: the store is deleted", t->label), "%s", why);
+    sp_status_clear(&status);
+    sp_close(client);
 #undef LABEL
 }
 
@@ -1100,6 +1382,9 @@ int main(void)
     memcpy(tcp_target.host, tcp, host_length);
     tcp_target.host[host_length] = '\0';
     tcp_target.port = atoi(colon + 1);
+    upgrade_fault = getenv("STOREPLATFORM_TEST_UPGRADE_FAULT");
+    if (upgrade_fault != NULL && upgrade_fault[0] == '\0')
+        upgrade_fault = NULL;
     const char *tls_dir = getenv("STOREPLATFORM_TEST_TLS_DIR");
     char tls_ca[1024];
     sp_tls_options tls = SP_TLS_OPTIONS_INIT;
@@ -1113,6 +1398,10 @@ int main(void)
     run_rpc_suite(&unix_target);
     cleanup_tracked(&unix_target);
     run_rpc_suite(&tcp_target);
+    cleanup_tracked(&tcp_target);
+    run_upgrade_suite(&unix_target);
+    cleanup_tracked(&unix_target);
+    run_upgrade_suite(&tcp_target);
     cleanup_tracked(&tcp_target);
     run_frame_suite(&unix_target);
     run_frame_suite(&tcp_target);

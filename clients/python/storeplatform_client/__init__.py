@@ -28,6 +28,9 @@ from .errors import __all__ as _errors_all
 Store = store_pb2.Store
 StoreEvent = store_pb2.StoreEvent
 StoreStatus = store_pb2.StoreStatus
+EngineVersion = store_pb2.EngineVersion
+StoreRevision = store_pb2.StoreRevision
+RevisionStatus = store_pb2.RevisionStatus
 
 __version__ = "0.1.0"
 
@@ -43,6 +46,9 @@ __all__ = [
     "Store",
     "StoreEvent",
     "StoreStatus",
+    "EngineVersion",
+    "StoreRevision",
+    "RevisionStatus",
     "admin_pb2",
     "envelope_pb2",
     "platform_pb2",

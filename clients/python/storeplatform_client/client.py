@@ -97,6 +97,10 @@ class Methods:
     DELETE_STORE = _wire_name(store_pb2, "StoreService", "DeleteStore")
     RETRY_STORE = _wire_name(store_pb2, "StoreService", "RetryStore")
     WATCH_STORES = _wire_name(store_pb2, "StoreService", "WatchStores")
+    LIST_ENGINE_VERSIONS = _wire_name(store_pb2, "StoreService", "ListEngineVersions")
+    LIST_STORE_REVISIONS = _wire_name(store_pb2, "StoreService", "ListStoreRevisions")
+    UPGRADE_STORE = _wire_name(store_pb2, "StoreService", "UpgradeStore")
+    ROLLBACK_STORE = _wire_name(store_pb2, "StoreService", "RollbackStore")
     HEALTH = _wire_name(platform_pb2, "PlatformService", "Health")
     GET_METRICS = _wire_name(platform_pb2, "PlatformService", "GetMetrics")
     LIST_AUDIT = _wire_name(platform_pb2, "PlatformService", "ListAudit")
@@ -153,6 +157,12 @@ def _store_status(value: Union[int, str]) -> int:
             name = "STORE_STATUS_" + name
         return store_pb2.StoreStatus.Value(name)
     return int(value)
+
+
+def _check_id_or_name(id: str, name: str) -> None:
+    """A store is named by its id or by the name of a live store: exactly one."""
+    if bool(id) == bool(name):
+        raise ValueError("give the store's id or its name, not both and not neither")
 
 
 _Item = Union[envelope_pb2.Envelope, StorePlatformError, None]  # None: closed locally
@@ -420,8 +430,7 @@ class Client:
     def get_store(self, id: str = "", timeout: Optional[float] = None, *, name: str = "") -> store_pb2.Store:
         """One store by id, or the live store with ``name`` (give one of the two);
         NotFoundError when there is none. A deleted store is found by its id only."""
-        if bool(id) == bool(name):
-            raise ValueError("give the store's id or its name, not both and not neither")
+        _check_id_or_name(id, name)
         return self.call(Methods.GET_STORE, store_pb2.GetStoreRequest(id=id, name=name),
                          store_pb2.GetStoreResponse, timeout).store
 
@@ -473,6 +482,66 @@ class Client:
         return self.call(Methods.RETRY_STORE, store_pb2.RetryStoreRequest(id=id),
                          store_pb2.RetryStoreResponse, timeout).store
 
+    def list_engine_versions(self, timeout: Optional[float] = None) -> store_pb2.ListEngineVersionsResponse:
+        """Every engine version stores can run (``versions``, oldest first within an
+        engine); the one new stores get has ``is_default`` set. Its ``name`` is what
+        :meth:`upgrade_store` takes."""
+        return self.call(Methods.LIST_ENGINE_VERSIONS, store_pb2.ListEngineVersionsRequest(),
+                         store_pb2.ListEngineVersionsResponse, timeout)
+
+    def list_store_revisions(
+        self, id: str = "", timeout: Optional[float] = None, *, name: str = ""
+    ) -> store_pb2.ListStoreRevisionsResponse:
+        """A store's releases (``revisions``, newest first): its install, upgrades and
+        rollbacks, each with its version, status, who asked and what happened. The
+        store by id, or the live store with ``name`` (give one of the two);
+        NotFoundError when there is none."""
+        _check_id_or_name(id, name)
+        return self.call(Methods.LIST_STORE_REVISIONS,
+                         store_pb2.ListStoreRevisionsRequest(id=id, name=name),
+                         store_pb2.ListStoreRevisionsResponse, timeout)
+
+    def upgrade_store(
+        self, id: str = "", version: str = "", timeout: Optional[float] = None, *, name: str = ""
+    ) -> store_pb2.Store:
+        """Start moving a ready store to ``version`` (a name :meth:`list_engine_versions`
+        lists); returns the store at once, upgrading, with ``version`` the target.
+
+        The store by id, or the live store with ``name`` (give one of the two). The
+        upgrade goes on in the daemon (:meth:`wait_for_upgrade` follows it): the store
+        ends ready on ``version`` as a new revision; or, when the upgrade failed and
+        the daemon rolled it back by itself, ready on its old version (the upgrade's
+        revision is then rolled-back, and its message in :meth:`list_store_revisions`
+        says why); or failed when even that rollback failed.
+
+        Raises NotFoundError; UnknownVersionError (UNKNOWN_VERSION; InvalidArgumentError
+        without a version); AlreadyOnVersionError (ALREADY_ON_VERSION);
+        InvalidStateTransitionError (the store is not ready); OperationInProgressError
+        (another operation runs on it, an upgrade among them).
+        """
+        _check_id_or_name(id, name)
+        return self.call(Methods.UPGRADE_STORE,
+                         store_pb2.UpgradeStoreRequest(id=id, name=name, version=version),
+                         store_pb2.UpgradeStoreResponse, timeout).store
+
+    def rollback_store(
+        self, id: str = "", revision: int = 0, timeout: Optional[float] = None, *, name: str = ""
+    ) -> store_pb2.Store:
+        """Start bringing a ready store back to its earlier ``revision`` (a number
+        :meth:`list_store_revisions` lists), as a new revision with that revision's
+        version; returns the store at once, upgrading. It goes on and ends as an
+        upgrade does (:meth:`wait_for_upgrade`).
+
+        The store by id, or the live store with ``name`` (give one of the two).
+        Raises NotFoundError; UnknownRevisionError (UNKNOWN_REVISION: a revision the
+        store does not have, one that never ran, or the one it runs);
+        InvalidStateTransitionError; OperationInProgressError.
+        """
+        _check_id_or_name(id, name)
+        return self.call(Methods.ROLLBACK_STORE,
+                         store_pb2.RollbackStoreRequest(id=id, name=name, revision=revision),
+                         store_pb2.RollbackStoreResponse, timeout).store
+
     def watch_stores(
         self, store_id: str = "", timeout: Optional[float] = None, after_audit_id: int = 0
     ) -> "ServerStream[store_pb2.StoreEvent]":
@@ -501,6 +570,18 @@ class Client:
                     return event.store
         raise StorePlatformError(StatusCode.UNKNOWN, "STREAM_ENDED",
                                  f"the watch of {id} ended before it reached {sorted(wanted)}")
+
+    def wait_for_upgrade(self, id: str, timeout: Optional[float] = 600.0) -> store_pb2.Store:
+        """Follow a store after :meth:`upgrade_store` or :meth:`rollback_store` until it
+        is no longer upgrading; returns it then: ready on the version asked for (the
+        change worked), ready on the version it ran before (the change failed and was
+        rolled back by itself; :meth:`list_store_revisions` says why), or failed. A
+        store that is not upgrading is returned at once. DeadlineExceededError after
+        ``timeout`` seconds (the daemon gives a change its provisioning deadline, 600 s
+        by default)."""
+        done = [status for status in store_pb2.StoreStatus.values()
+                if status not in (store_pb2.STORE_STATUS_UNSPECIFIED, store_pb2.STORE_STATUS_UPGRADING)]
+        return self.wait_for_store(id, done, timeout)
 
     # --------------------------------------------------------- PlatformService
 

@@ -41,6 +41,9 @@ __all__ = [
     "InvalidStateTransitionError",
     "OperationInProgressError",
     "FrameTooLargeError",
+    "UnknownVersionError",
+    "AlreadyOnVersionError",
+    "UnknownRevisionError",
     "error_class",
     "error_from_status",
 ]
@@ -239,6 +242,20 @@ class FrameTooLargeError(ResourceExhaustedError):
     """FRAME_TOO_LARGE: a frame over the limit (sent by the daemon or refused locally)."""
 
 
+class UnknownVersionError(InvalidArgumentError):
+    """UNKNOWN_VERSION: an upgrade to a version the store's engine does not have (the
+    message lists those it has)."""
+
+
+class AlreadyOnVersionError(FailedPreconditionError):
+    """ALREADY_ON_VERSION: an upgrade to the version the store already runs."""
+
+
+class UnknownRevisionError(InvalidArgumentError):
+    """UNKNOWN_REVISION: a rollback to a revision the store does not have, one that
+    never ran, or the one it runs."""
+
+
 _BY_CODE: Dict[int, Type[StorePlatformError]] = {
     StatusCode.CANCELLED: CancelledError,
     StatusCode.UNKNOWN: UnknownError,
@@ -265,6 +282,9 @@ _BY_ERROR_CODE: Dict[str, Type[StorePlatformError]] = {
     "INVALID_STATE_TRANSITION": InvalidStateTransitionError,
     "OPERATION_IN_PROGRESS": OperationInProgressError,
     "FRAME_TOO_LARGE": FrameTooLargeError,
+    "UNKNOWN_VERSION": UnknownVersionError,
+    "ALREADY_ON_VERSION": AlreadyOnVersionError,
+    "UNKNOWN_REVISION": UnknownRevisionError,
 }
 
 

@@ -5,6 +5,10 @@ The daemon tests need a running storeplatformd, named by environment variables:
     STOREPLATFORM_TEST_SOCKET   its Unix socket
     STOREPLATFORM_TEST_TCP      its TCP listener, host:port
     STOREPLATFORM_TEST_TOKEN    a token of its --token-file
+    STOREPLATFORM_TEST_UPGRADE_FAULT
+                                the fault its simulator injects into the first
+                                upgrade of every store (--sim-fault upgrade-error
+                                or migration-error), for the upgrade tests
 
 It must run with --max-live-stores 3, fast simulator flags and generous rate
 limits (see clients/python/README.md). Without the variables those tests fail
@@ -35,8 +39,9 @@ from storeplatform_client import (  # noqa: E402
 _ENV_HELP = (
     "the daemon tests need a running storeplatformd: set STOREPLATFORM_TEST_SOCKET "
     "(its Unix socket), STOREPLATFORM_TEST_TCP (its TCP listener, host:port) and "
-    "STOREPLATFORM_TEST_TOKEN (a token of its --token-file); start it with "
-    "--max-live-stores 3 and fast simulator flags (clients/python/README.md)"
+    "STOREPLATFORM_TEST_TOKEN (a token of its --token-file) and STOREPLATFORM_TEST_UPGRADE_FAULT "
+    "(its --sim-fault for upgrades); start it with --max-live-stores 3, fast simulator flags and "
+    "--sim-fault migration-error (clients/python/README.md)"
 )
 
 READY = StoreStatus.Value("STORE_STATUS_READY")
@@ -74,6 +79,20 @@ def tcp_address() -> Tuple[str, int]:
 @pytest.fixture(scope="session")
 def token() -> str:
     return _env("STOREPLATFORM_TEST_TOKEN")
+
+
+#: The faults the upgrade tests know: each fails an upgrade in a way the daemon
+#: undoes with an automatic rollback, and its revision's message names it.
+UPGRADE_FAULTS = ("upgrade-error", "migration-error")
+
+
+@pytest.fixture(scope="session")
+def upgrade_fault() -> str:
+    value = _env("STOREPLATFORM_TEST_UPGRADE_FAULT")
+    if value not in UPGRADE_FAULTS:
+        pytest.fail(f"STOREPLATFORM_TEST_UPGRADE_FAULT={value!r} is not one of {', '.join(UPGRADE_FAULTS)} "
+                    "(the daemon's --sim-fault for the first upgrade of every store)", pytrace=False)
+    return value
 
 
 @pytest.fixture
