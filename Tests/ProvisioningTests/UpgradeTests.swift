@@ -417,3 +417,22 @@ private final class ScriptedDriver: ClusterDriver {
         }
     }
 }
+
+@Suite("A change asked for the moment the last one ended")
+struct ChangeRightAfterTheLastTests {
+    /// The store is ready the moment its last change commits, and its operation lets
+    /// go of it just after: a change asked for in between waits for that, never
+    /// answering OPERATION_IN_PROGRESS.
+    @Test(arguments: [false, true])
+    func anUpgradeAskedForTheMomentTheStoreIsReadyIsAccepted(rolledBack: Bool) async throws {
+        let harness = try Harness(cluster: { if rolledBack { $0.faults = [.upgradeError: 1]; $0.faultAttempts = 100 } })
+        let created = try await harness.create("shop")
+        var store = try await harness.waitFor(created.id, [.ready])
+        for round in 0..<20 {
+            let target = round % 2 == 0 || rolledBack ? "6.8-wc9.8" : "6.9-wc10.3"
+            _ = try await harness.provisioner.upgrade(storeID: store.id, to: target, actor: "uid:0", requestID: nil)
+            store = try await harness.waitFor(store.id, [.ready])
+            #expect(store.version == (rolledBack ? "6.9-wc10.3" : target))
+        }
+    }
+}
