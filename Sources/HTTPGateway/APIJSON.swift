@@ -7,7 +7,9 @@ import SwiftProtobuf
 /// - every field is present: a zero count, an empty string or an empty list is
 ///   written rather than left out, so a client can tell "none" from "not there";
 /// - enum values are the lower-case names the `status` filter takes: `"ready"`
-///   rather than `"STORE_STATUS_READY"`, `"open"` rather than `"FAILURE_RESOLUTION_OPEN"`.
+///   rather than `"STORE_STATUS_READY"`, `"open"` rather than `"FAILURE_RESOLUTION_OPEN"`,
+///   and words joined by `-` as everywhere else users read them: `"rolled-back"`
+///   rather than `"REVISION_STATUS_ROLLED_BACK"`.
 ///
 /// Each message's fields are listed once in its ``APIShape``; a test compares the
 /// shapes with the .proto files, so a field added there is not forgotten here.
@@ -58,7 +60,8 @@ struct APIShape: Sendable {
         /// int64, uint64 (strings in proto3 JSON): "0".
         case int64
         case bool
-        /// An enum whose values all start with `prefix`: written without it, in lower case.
+        /// An enum whose values all start with `prefix`: written without it, in lower
+        /// case, `_` written `-`.
         case enumeration(prefix: String)
         /// A message: written with its own defaults; an unset one as all defaults.
         case message(APIShape)
@@ -86,7 +89,7 @@ struct APIShape: Sendable {
             case .bool: output.append(contentsOf: value ?? ArraySlice("false".utf8))
             case .enumeration(let prefix):
                 let text = value.map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? prefix + "UNSPECIFIED"
-                let short = text.hasPrefix(prefix) ? text.dropFirst(prefix.count).lowercased() : text
+                let short = text.hasPrefix(prefix) ? text.dropFirst(prefix.count).lowercased().replacingOccurrences(of: "_", with: "-") : text
                 output.append(contentsOf: "\"\(short)\"".utf8)
             case .message(let shape):
                 try shape.write(object: value ?? ArraySlice("{}".utf8), to: &output)
@@ -108,7 +111,9 @@ struct APIShape: Sendable {
         for (name, kind) in fields {
             switch kind {
             case .enumeration(let prefix):
-                if let value = object[name] as? String, !value.hasPrefix(prefix) { object[name] = prefix + value.uppercased() }
+                if let value = object[name] as? String, !value.hasPrefix(prefix) {
+                    object[name] = prefix + value.uppercased().replacingOccurrences(of: "-", with: "_")
+                }
             case .message(let shape):
                 if var nested = object[name] as? [String: Any] {
                     shape.restoreEnumNames(&nested)
@@ -162,6 +167,16 @@ struct APIShape: Sendable {
         "resolution": .enumeration(prefix: "FAILURE_RESOLUTION_"), "storeStatus": status,
     ])
 
+    static let engineVersion = APIShape(fields: [
+        "engine": .string, "name": .string, "wordpressImage": .string, "woocommerceVersion": .string, "chartVersion": .string,
+        "isDefault": .bool,
+    ])
+
+    static let storeRevision = APIShape(fields: [
+        "revision": .number, "version": .string, "status": .enumeration(prefix: "REVISION_STATUS_"), "actor": .string,
+        "timeMs": .int64, "message": .string,
+    ])
+
     /// Every message the API writes, by its full proto name: the answers, and the
     /// messages they hold.
     static let byName: [String: APIShape] = [
@@ -172,6 +187,10 @@ struct APIShape: Sendable {
         Storeplatform_V1_DurationBucket.protoMessageName: durationBucket,
         Storeplatform_V1_ActivityBucket.protoMessageName: activityBucket,
         Storeplatform_V1_FailureRecord.protoMessageName: failureRecord,
+        Storeplatform_V1_EngineVersion.protoMessageName: engineVersion,
+        Storeplatform_V1_StoreRevision.protoMessageName: storeRevision,
+        Storeplatform_V1_ListEngineVersionsResponse.protoMessageName: APIShape(fields: ["versions": .messages(engineVersion)]),
+        Storeplatform_V1_ListStoreRevisionsResponse.protoMessageName: APIShape(fields: ["revisions": .messages(storeRevision)]),
         Storeplatform_V1_ListStoresResponse.protoMessageName: APIShape(fields: [
             "stores": .messages(store), "nextPageToken": .string,
         ]),

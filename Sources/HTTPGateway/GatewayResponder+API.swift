@@ -45,14 +45,10 @@ extension GatewayResponder {
 
     /// `GET /api/stores/{id or name}`: an id starts with `st_` (the platform
     /// chooses them so); anything else is the name of a live store, as GetStore's
-    /// `name` (a deleted store is found by its id only).
+    /// `name` (a deleted store is found by its id only; ``StoreReference``).
     func getStore(_ reference: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_GetStoreRequest()
-        if reference.hasPrefix(Store.idPrefix) {
-            message.id = reference
-        } else {
-            message.name = reference
-        }
+        (message.id, message.name) = StoreReference(reference).idAndName
         return try json(await controlPlane.getStore(message, call).store)
     }
 

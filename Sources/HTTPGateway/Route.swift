@@ -8,6 +8,14 @@ enum Route: Equatable {
     case stores
     case store(id: String)
     case retry(id: String)
+    /// A store's revisions; `id` is an id or a live store's name.
+    case revisions(id: String)
+    /// `id` is an id or a live store's name.
+    case upgrade(id: String)
+    /// `id` is an id or a live store's name.
+    case rollback(id: String)
+    /// The engine versions stores can run.
+    case versions
     case audit
     case metrics
     case health
@@ -21,6 +29,7 @@ enum Route: Equatable {
     init(path: String) {
         switch path {
         case "/api/stores": self = .stores
+        case "/api/versions": self = .versions
         case "/api/audit": self = .audit
         case "/api/metrics": self = .metrics
         case "/api/health": self = .health
@@ -42,6 +51,9 @@ enum Route: Equatable {
             switch parts.count {
             case 2: self = .store(id: id)
             case 3 where parts[2] == "retry": self = .retry(id: id)
+            case 3 where parts[2] == "revisions": self = .revisions(id: id)
+            case 3 where parts[2] == "upgrade": self = .upgrade(id: id)
+            case 3 where parts[2] == "rollback": self = .rollback(id: id)
             default: self = .unknownAPI
             }
         }
@@ -53,8 +65,8 @@ enum Route: Equatable {
         switch self {
         case .stores: [.get, .head, .post]
         case .store: [.get, .head, .delete]
-        case .retry: [.post]
-        case .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get, .head]
+        case .retry, .upgrade, .rollback: [.post]
+        case .revisions, .versions, .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get, .head]
         case .unknownAPI: []
         }
     }
@@ -65,6 +77,10 @@ enum Route: Equatable {
         case .stores: "/api/stores"
         case .store: "/api/stores/{id}"
         case .retry: "/api/stores/{id}/retry"
+        case .revisions: "/api/stores/{id}/revisions"
+        case .upgrade: "/api/stores/{id}/upgrade"
+        case .rollback: "/api/stores/{id}/rollback"
+        case .versions: "/api/versions"
         case .audit: "/api/audit"
         case .metrics: "/api/metrics"
         case .health: "/api/health"

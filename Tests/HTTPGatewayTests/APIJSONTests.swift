@@ -63,6 +63,29 @@ struct APIJSONTests {
         #expect(try Storeplatform_V1_GetMetricsResponse(apiJSON: metricsJSON) == metrics)
     }
 
+    /// Revisions and versions follow the same rules; a status of two words is
+    /// written with `-`, as storectl and the audit log spell it.
+    @Test func revisionsAndVersionsHaveEveryFieldAndStatusesAsUsersReadThem() throws {
+        var revision = Storeplatform_V1_StoreRevision()
+        revision.revision = 2
+        revision.status = .rolledBack
+        var revisions = Storeplatform_V1_ListStoreRevisionsResponse()
+        revisions.revisions = [revision, Storeplatform_V1_StoreRevision()]
+        let json = String(decoding: try APIJSON.encode(revisions), as: UTF8.self)
+        #expect(json == #"{"revisions":[{"revision":2,"version":"","status":"rolled-back","actor":"","timeMs":"0","message":""},"#
+            + #"{"revision":0,"version":"","status":"unspecified","actor":"","timeMs":"0","message":""}]}"#)
+        #expect(try Storeplatform_V1_ListStoreRevisionsResponse(apiJSON: json) == revisions)
+
+        var version = Storeplatform_V1_EngineVersion()
+        version.name = "6.9-wc10.3"
+        var versions = Storeplatform_V1_ListEngineVersionsResponse()
+        versions.versions = [version]
+        let versionsJSON = String(decoding: try APIJSON.encode(versions), as: UTF8.self)
+        #expect(versionsJSON == #"{"versions":[{"engine":"","name":"6.9-wc10.3","wordpressImage":"","woocommerceVersion":"","chartVersion":"","isDefault":false}]}"#)
+        #expect(try Storeplatform_V1_ListEngineVersionsResponse(apiJSON: versionsJSON) == versions)
+        #expect(String(decoding: try APIJSON.encode(Storeplatform_V1_ListEngineVersionsResponse()), as: UTF8.self) == #"{"versions":[]}"#)
+    }
+
     /// Every message the API writes lists exactly the fields of its .proto message,
     /// in field-number order (the nested ones are shapes of their own, checked too).
     @Test func everyShapeListsItsProtoMessagesFields() throws {
@@ -80,7 +103,7 @@ struct APIJSONTests {
                 protoFields["storeplatform.v1." + match.1] = fields
             }
         }
-        #expect(APIShape.byName.count == 12)
+        #expect(APIShape.byName.count == 16)
         for (name, shape) in APIShape.byName {
             #expect(shape.fields.map(\.key) == protoFields[name], "\(name)")
         }

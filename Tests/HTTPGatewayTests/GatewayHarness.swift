@@ -13,8 +13,9 @@ import StoreRPC
 import SwiftProtobuf
 import Testing
 
-/// A real ControlPlane on a temporary database and an instant simulated
-/// cluster, with the gateway served live on a free port.
+/// A real ControlPlane on a temporary database and a simulated cluster (instant,
+/// unless a test configures delays or faults), with the gateway served live on a
+/// free port.
 struct GatewayHarness {
     let directory: String
     let database: StoreDatabase
@@ -27,11 +28,11 @@ struct GatewayHarness {
     init(
         limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100,
         eventBuffer: Int = 1000, access: AccessPolicy = AccessPolicy(adminUIDs: []),
-        replayLimit: Int = ControlPlane.defaultReplayLimit
+        replayLimit: Int = ControlPlane.defaultReplayLimit, cluster: SimulatedClusterConfiguration = .instant
     ) throws {
         directory = try makeTemporaryDirectory("sphttp")
         database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
-        let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: .instant)
+        let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: cluster)
         var configuration = ProvisionerConfiguration()
         configuration.pollInterval = .milliseconds(20)
         let logger = Logger(label: "test")

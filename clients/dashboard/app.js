@@ -1,6 +1,7 @@
 // StorePlatform dashboard: vanilla JavaScript (ES2020), no build step, no dependencies.
-// Talks to the daemon's HTTP gateway (same origin): /api/stores, /api/audit, /api/metrics,
-// and /api/events (Server-Sent Events) for live updates.
+// Talks to the daemon's HTTP gateway (same origin): /api/stores (and a store's revisions,
+// upgrade and rollback), /api/versions, /api/audit, /api/metrics, and /api/events
+// (Server-Sent Events) for live updates.
 'use strict';
 
 (() => {
@@ -9,6 +10,10 @@
   const STATUSES = ['queued', 'provisioning', 'ready', 'upgrading', 'failed', 'deleting', 'deleted'];
   const DELETABLE = new Set(['queued', 'provisioning', 'ready', 'failed']);
   const RETRYABLE = new Set(['failed']);
+  /** Statuses an upgrade (or a rollback) applies to. */
+  const UPGRADABLE = new Set(['ready']);
+  /** Revision statuses a rollback can go back to: revisions that ran. */
+  const RAN = new Set(['deployed', 'superseded']);
   /** Statuses an operation is under way in: the card shows for how long. */
   const IN_PROGRESS = new Set(['queued', 'provisioning', 'upgrading', 'deleting']);
   const NAME_MAX = 40;
@@ -294,9 +299,31 @@
   }
 
   function confirmDelete(store) {
+    return confirmAction(
+      'Delete store?',
+      `Delete “${store.name}”? Its WooCommerce site, database and namespace are removed. This cannot be undone.`,
+      'Delete',
+      true,
+    );
+  }
+
+  function confirmRollback(store, revision) {
+    return confirmAction(
+      'Roll back store?',
+      `Roll “${store.name}” back to revision ${revision.revision} (${revision.version})? It runs revision ` +
+        `${store.revision} (${store.version}) now. The rollback is a new revision, undone by itself if it fails.`,
+      'Roll back',
+      false,
+    );
+  }
+
+  /** Asks in the confirmation dialog; resolves true when `ok` is chosen. */
+  function confirmAction(title, text, ok, danger) {
     const dialog = $('confirm-dialog');
-    $('confirm-text').textContent =
-      `Delete “${store.name}”? Its WooCommerce site, database and namespace are removed. This cannot be undone.`;
+    $('confirm-title').textContent = title;
+    $('confirm-text').textContent = text;
+    $('confirm-ok').textContent = ok;
+    $('confirm-ok').className = 'btn ' + (danger ? 'btn-danger' : 'btn-primary');
     return new Promise((resolve) => {
       const finish = (value) => {
         $('confirm-ok').removeEventListener('click', onOk);
@@ -316,6 +343,101 @@
       dialog.addEventListener('close', onClose);
       dialog.showModal();
       $('confirm-cancel').focus();
+    });
+  }
+
+  // ------------------------------------------------------------------ versions + upgrade dialog
+
+  /** The engine versions stores can run (GET /api/versions); null until read. */
+  let engineVersions = null;
+
+  /** Reads the versions once (again after a failure); resolves to the list. */
+  let versionsRead = null;
+  function loadVersions() {
+    if (!versionsRead) {
+      versionsRead = api('GET', '/api/versions').then(
+        (answer) => {
+          engineVersions = answer.versions || [];
+          renderAllStores();
+          if (pageStoreId) renderStorePage();
+          return engineVersions;
+        },
+        (error) => {
+          versionsRead = null;
+          throw error;
+        },
+      );
+    }
+    return versionsRead;
+  }
+
+  /** The versions a store can be upgraded to: its engine's, but the one it runs. */
+  function versionChoices(store, versions) {
+    const engine = store.engine || 'woocommerce';
+    return (versions || []).filter((v) => v.engine === engine && v.name !== store.version);
+  }
+
+  /** "WordPress wordpress:6.8-php8.3-apache, WooCommerce 9.8.5 (the default)". */
+  function versionDetail(version) {
+    return `WordPress image ${version.wordpressImage}, WooCommerce ${version.woocommerceVersion}` + (version.isDefault ? ' (the version new stores get)' : '');
+  }
+
+  /** Asks which version to upgrade `store` to; resolves to its name, or null when cancelled. */
+  function chooseVersion(store) {
+    const dialog = $('upgrade-dialog');
+    const select = $('upgrade-version');
+    const detail = $('upgrade-detail');
+    const errorLine = $('upgrade-error');
+    const ok = $('upgrade-ok');
+    $('upgrade-title').textContent = `Upgrade “${store.name}”`;
+    $('upgrade-text').textContent = `It runs ${store.version || 'an unknown version'} (revision ${store.revision || 0}). ` +
+      'The upgrade is a new revision; if it fails, the store is rolled back to this one by itself.';
+    select.replaceChildren();
+    select.disabled = true;
+    ok.disabled = true;
+    detail.textContent = '';
+    errorLine.hidden = true;
+    let choices = [];
+    const showChoices = (versions) => {
+      choices = versionChoices(store, versions);
+      select.replaceChildren(...choices.map((v) => el('option', { value: v.name, text: v.name + (v.isDefault ? ' (default)' : '') })));
+      select.disabled = choices.length === 0;
+      ok.disabled = choices.length === 0;
+      if (choices.length === 0) {
+        errorLine.textContent = `There is no other version of ${store.engine || 'woocommerce'} to upgrade to.`;
+        errorLine.hidden = false;
+      }
+      showDetail();
+    };
+    const showDetail = () => {
+      const chosen = choices.find((v) => v.name === select.value);
+      detail.textContent = chosen ? versionDetail(chosen) : '';
+    };
+    loadVersions().then(showChoices, (error) => {
+      errorLine.textContent = 'Could not read the versions: ' + error.message;
+      errorLine.hidden = false;
+    });
+    return new Promise((resolve) => {
+      const finish = (value) => {
+        $('upgrade-form').removeEventListener('submit', onSubmit);
+        $('upgrade-cancel').removeEventListener('click', onCancel);
+        select.removeEventListener('change', showDetail);
+        dialog.removeEventListener('close', onClose);
+        if (dialog.open) dialog.close();
+        resolve(value);
+      };
+      const onSubmit = (event) => {
+        event.preventDefault();
+        if (select.value) finish(select.value);
+      };
+      const onCancel = () => finish(null);
+      const onClose = () => finish(null);
+      $('upgrade-form').addEventListener('submit', onSubmit);
+      $('upgrade-cancel').addEventListener('click', onCancel);
+      select.addEventListener('change', showDetail);
+      dialog.addEventListener('close', onClose);
+      dialog.showModal();
+      select.focus();
     });
   }
 
@@ -558,6 +680,7 @@
     const meta = el('dl', { class: 'store-meta' });
     const row = (label, value) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', {}, value)));
     row('Engine', store.engine || 'woocommerce');
+    row('Version', versionElement(store, 'store-version'));
     if (store.owner) row('Owner', store.owner);
     row('Created', relativeTime(int64(store.createdAtMs)));
     if (IN_PROGRESS.has(status)) row(status[0].toUpperCase() + status.slice(1) + ' for', progressSince(store, status, 'store-progress'));
@@ -585,8 +708,19 @@
         ),
       );
     }
+    const note = rolledBackNote(store, 'store-rolled-back');
+    if (note) card.append(note);
     const actionError = actionErrors.get(store.id);
     if (actionError) card.append(el('p', { class: 'form-error', role: 'alert', 'data-testid': 'store-action-error', text: actionError }));
+    const upgrade = el('button', {
+      type: 'button',
+      class: 'btn',
+      'data-testid': 'store-upgrade',
+      disabled: busy || !UPGRADABLE.has(status),
+      'aria-label': 'Upgrade ' + store.name,
+      text: 'Upgrade',
+      onclick: () => storeAction(store.id, 'upgrade'),
+    });
     const retry = el('button', {
       type: 'button',
       class: 'btn',
@@ -605,27 +739,81 @@
       text: 'Delete',
       onclick: () => storeAction(store.id, 'delete'),
     });
-    card.append(el('div', { class: 'store-actions' }, retry, del));
+    card.append(el('div', { class: 'store-actions' }, upgrade, retry, del));
     return card;
+  }
+
+  /** "6.9-wc10.3 · revision 1"; while upgrading "→ 6.8-wc9.8 · revision 2" (the target). */
+  function versionElement(store, testid) {
+    const upgrading = statusName(store.status) === 'upgrading';
+    return el(
+      'span',
+      { class: 'version', 'data-testid': testid, 'data-version': store.version || '', 'data-revision': String(store.revision || 0) },
+      upgrading ? '→ ' : '',
+      store.version || '—',
+      store.revision ? el('span', { class: 'muted', text: ` · revision ${store.revision}` }) : '',
+    );
+  }
+
+  /** id → {auditId, summary, message}: a change of a ready store that failed and was rolled
+   * back by itself (audit action "rolled-back"), shown until the store changes again. */
+  const rolledBack = new Map();
+
+  /** Why the store's last upgrade or rollback was undone, its whole reason one click away. */
+  function rolledBackNote(store, testid) {
+    const note = rolledBack.get(store.id);
+    if (!note || statusName(store.status) !== 'ready') return null;
+    return el(
+      'div',
+      { class: 'store-notice', 'data-testid': testid },
+      el('p', { class: 'store-notice-title', text: 'Rolled back by itself: the change failed' }),
+      failureDetails(note.summary, note.message, testid + '-reason', 'rolled-back:' + store.id + ':' + note.auditId),
+    );
+  }
+
+  /** Reads the reason of the rollback the event `auditId` announced, from the audit log. */
+  async function loadRolledBack(id, auditId) {
+    try {
+      const page = await api('GET', '/api/audit?' + new URLSearchParams({ store_id: id, limit: '20' }));
+      const entry = (page.events || []).find((e) => int64(e.id) === auditId);
+      if (!entry) return;
+      rolledBack.set(id, { auditId, summary: entry.summary || '', message: entry.message || '' });
+      renderStore(id);
+      if (pageStoreId === id) renderStorePage();
+    } catch {
+      /* the store page's revisions say it too */
+    }
   }
 
   const pending = new Set();
   const actionErrors = new Map();
 
-  async function storeAction(id, kind) {
+  /** Deletes, retries, upgrades or rolls back a store (`revision` for a rollback), asking
+   * first where the change needs it; a refusal is shown on the store's card and page. */
+  async function storeAction(id, kind, revision) {
     const store = stores.get(id);
     if (!store) return;
+    let body;
     if (kind === 'delete' && !(await confirmDelete(store))) return;
+    if (kind === 'upgrade') {
+      const version = await chooseVersion(store);
+      if (!version) return;
+      body = { version };
+    }
+    if (kind === 'rollback') {
+      if (!(await confirmRollback(store, revision))) return;
+      body = { revision: revision.revision };
+    }
     actionErrors.delete(id);
     pending.add(id);
     renderStore(id);
+    if (pageStoreId === id) renderStorePage();
     try {
-      const updated =
-        kind === 'delete'
-          ? await api('DELETE', '/api/stores/' + encodeURIComponent(id))
-          : await api('POST', '/api/stores/' + encodeURIComponent(id) + '/retry');
+      const path = '/api/stores/' + encodeURIComponent(id);
+      const updated = kind === 'delete' ? await api('DELETE', path) : await api('POST', path + '/' + kind, body);
       pending.delete(id);
       upsertStore(updated, false);
+      if (pageStoreId === id) refreshRevisionsSoon();
       scheduleAudit();
       scheduleMetrics();
     } catch (error) {
@@ -634,6 +822,7 @@
       if (error.code === 'RATE_LIMITED' && error.retryAfter) message += ` Try again in ${error.retryAfter} s.`;
       actionErrors.set(id, message);
       renderStore(id);
+      if (pageStoreId === id) renderStorePage();
       // The store may have moved on; fetch its current state.
       if (error.status === 409) refreshStore(id);
     }
@@ -785,6 +974,7 @@
     if (previous && int64(previous.updatedAtMs) > int64(store.updatedAtMs)) return;
     if (previous && previous.status !== store.status) actionErrors.delete(store.id);
     if (statusName(store.status) !== 'provisioning') progress.delete(store.id);
+    if (statusName(store.status) !== 'ready') rolledBack.delete(store.id);
     stores.set(store.id, store);
     renderStore(store.id);
     if (!previous || previous.status !== store.status) renderSummary();
@@ -863,11 +1053,16 @@
       el('td', {}, el('a', { href: '#store/' + encodeURIComponent(store.id), text: store.name })),
       el('td', {}, el('span', { class: 'badge badge-' + status, text: status })),
       el('td', {}, store.engine || 'woocommerce'),
+      el('td', {}, versionElement(store, 'store-row-version')),
       el('td', {}, relativeTime(int64(store.createdAtMs))),
       el('td', { class: 'row-detail' }, detail),
       el(
         'td',
         { class: 'row-actions' },
+        el('button', {
+          type: 'button', class: 'btn btn-small', disabled: busy || !UPGRADABLE.has(status), 'aria-label': 'Upgrade ' + store.name,
+          text: 'Upgrade', onclick: () => storeAction(store.id, 'upgrade'),
+        }),
         el('button', {
           type: 'button', class: 'btn btn-small', disabled: busy || !RETRYABLE.has(status), 'aria-label': 'Retry ' + store.name,
           text: 'Retry', onclick: () => storeAction(store.id, 'retry'),
@@ -1438,6 +1633,16 @@
   const storePageBody = $('store-page-body');
   const storeHistory = $('store-history');
   const storePageState = $('store-page-state');
+  const storeRevisions = $('store-revisions');
+  const storeRevisionsState = $('store-revisions-state');
+  const storePageUpgrade = $('store-page-upgrade');
+  const storePageActionError = $('store-page-action-error');
+  /** The revisions of the store whose page is shown (GET /api/stores/{id}/revisions), newest first. */
+  let pageRevisions = [];
+
+  storePageUpgrade.addEventListener('click', () => {
+    if (pageStoreId) storeAction(pageStoreId, 'upgrade');
+  });
 
   function renderStorePage() {
     const store = stores.get(pageStoreId);
@@ -1450,6 +1655,8 @@
     field('name', 'Name', store.name);
     field('status', 'Status', el('span', { class: 'badge badge-' + status, text: status }));
     field('engine', 'Engine', store.engine || 'woocommerce');
+    field('version', status === 'upgrading' ? 'Version (target)' : 'Version', store.version || '—');
+    field('revision', 'Revision', String(store.revision || 0));
     field('owner', 'Owner', store.owner || '—');
     field('url', 'URL', store.url ? el('a', { href: store.url, target: '_blank', rel: 'noopener noreferrer', text: store.url }) : '—');
     field('namespace', 'Namespace', store.namespace || '—');
@@ -1474,9 +1681,95 @@
       }
       parts.push(el('div', { class: 'store-error' }, failureDetails(store.errorSummary, store.errorMessage, 'store-page-error', key)));
     }
+    const note = rolledBackNote(store, 'store-page-rolled-back');
+    if (note) parts.push(note);
     parts.push(fields);
     storePageBody.replaceChildren(...parts);
+    storePageUpgrade.disabled = pending.has(store.id) || !UPGRADABLE.has(status);
+    const actionError = actionErrors.get(store.id);
+    storePageActionError.textContent = actionError || '';
+    storePageActionError.hidden = !actionError;
+    renderRevisions();
   }
+
+  /** One revision: its number, status, version, who made it and when, what happened; an
+   * earlier one that ran can be rolled back to (while the store is ready). */
+  function revisionRow(store, revision) {
+    const status = revision.status || 'unspecified';
+    const row = el('li', {
+      class: 'audit-row revision-row',
+      'data-testid': 'store-revision-row',
+      'data-revision': String(revision.revision),
+      'data-status': status,
+      'data-version': revision.version || '',
+    });
+    row.append(
+      el(
+        'div',
+        { class: 'audit-main' },
+        el('span', { class: 'revision-number', text: 'Revision ' + revision.revision }),
+        el('span', { class: 'badge badge-rev-' + status, 'data-testid': 'store-revision-status', text: status }),
+        el('span', { class: 'revision-version', 'data-testid': 'store-revision-version', text: revision.version || '—' }),
+        revision.revision === store.revision && status === 'deployed' ? el('span', { class: 'muted', text: 'runs now' }) : '',
+      ),
+      el(
+        'div',
+        { class: 'audit-sub' },
+        timeElement(int64(revision.timeMs)),
+        el('span', { class: 'audit-actor', title: 'who asked for it', 'data-testid': 'store-revision-actor', text: revision.actor || 'unknown' }),
+      ),
+    );
+    if (revision.message) {
+      // A failed change's message says why in full: its first line, the rest one click away.
+      const first = revision.message.split('\n')[0];
+      const long = status === 'failed' || status === 'rolled-back' || first !== revision.message;
+      row.append(
+        long
+          ? el('div', { class: 'audit-message' }, failureDetails(first.length > 100 ? first.slice(0, 99) + '…' : first, revision.message, 'store-revision-message', 'revision:' + store.id + ':' + revision.revision))
+          : el('p', { class: 'audit-message', 'data-testid': 'store-revision-message', text: revision.message }),
+      );
+    }
+    if (revision.revision < store.revision && RAN.has(status)) {
+      row.append(
+        el(
+          'div',
+          { class: 'revision-actions' },
+          el('button', {
+            type: 'button',
+            class: 'btn btn-small',
+            'data-testid': 'store-rollback',
+            disabled: pending.has(store.id) || !UPGRADABLE.has(statusName(store.status)),
+            'aria-label': `Roll back ${store.name} to revision ${revision.revision}`,
+            text: 'Roll back to this',
+            onclick: () => storeAction(store.id, 'rollback', revision),
+          }),
+        ),
+      );
+    }
+    return row;
+  }
+
+  function renderRevisions() {
+    const store = stores.get(pageStoreId);
+    if (!store) return;
+    storeRevisions.replaceChildren(...pageRevisions.map((revision) => revisionRow(store, revision)));
+  }
+
+  async function loadRevisions() {
+    const id = pageStoreId;
+    if (!id) return;
+    try {
+      const page = await api('GET', '/api/stores/' + encodeURIComponent(id) + '/revisions');
+      if (id !== pageStoreId) return;
+      pageRevisions = page.revisions || [];
+      if (pageRevisions.length === 0) showState(storeRevisionsState, 'empty', 'No revision yet: the store has not been installed.');
+      else showState(storeRevisionsState, null);
+      renderRevisions();
+    } catch (error) {
+      if (id === pageStoreId) showState(storeRevisionsState, 'error', 'Could not load the revisions: ' + error.message, loadRevisions);
+    }
+  }
+  const refreshRevisionsSoon = throttle(loadRevisions, AUDIT_REFRESH_MS);
 
   async function loadStoreHistory() {
     const id = pageStoreId;
@@ -1509,7 +1802,11 @@
     storePage.hidden = false;
     storePageBody.replaceChildren();
     storeHistory.replaceChildren();
+    pageRevisions = [];
+    storeRevisions.replaceChildren();
+    storePageActionError.hidden = true;
     showState(storePageState, null);
+    showState(storeRevisionsState, null);
     if (!stores.has(id)) {
       try {
         upsertStore(await api('GET', '/api/stores/' + encodeURIComponent(id)), false);
@@ -1520,6 +1817,7 @@
     }
     renderStorePage();
     loadStoreHistory();
+    loadRevisions();
     $('store-page-back').focus();
   }
 
@@ -1598,7 +1896,11 @@
       resyncCountsSoon();
     }
     if (event.store && !beyondLoadedPages(event.store)) upsertStore(event.store, event.action === 'create');
-    if (event.store && event.store.id === pageStoreId) refreshHistorySoon();
+    if (event.store && event.store.id === pageStoreId) {
+      refreshHistorySoon();
+      refreshRevisionsSoon();
+    }
+    if (event.action === 'rolled-back' && event.store && auditId > 0) loadRolledBack(event.store.id, auditId);
     if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
       placeAuditRow(
@@ -1706,6 +2008,9 @@
   loadStores(false);
   loadCounts();
   loadDeadline();
+  loadVersions().catch(() => {
+    /* the upgrade dialog reads them again */
+  });
   connect();
 
   // For debugging from the console.

@@ -4,6 +4,8 @@
   serving the dashboard from this repository, started once per session.
 * ``crash_daemon``: a second one with ``--sim-fault crashloop`` (the fault hits the
   first attempt of each store only, so a retry succeeds); started only when a test asks.
+* ``upgrade_fault_daemon``: one with ``--sim-fault upgrade-error`` (the first upgrade of
+  each store fails and is rolled back by itself); started only when a test asks.
 * ``slow_daemon``: a daemon with a 2 s install and pods ready 2 s later, for the
   provisioning steps; started only when a test asks.
 * ``behind_daemon``: a third one with ``--event-buffer 1 --watch-replay-limit 3``, so the
@@ -180,6 +182,15 @@ def daemon():
 @pytest.fixture(scope="session")
 def crash_daemon():
     d = _start("crashloop", ["--sim-fault", "crashloop"])
+    yield d
+    _finish(d)
+
+
+@pytest.fixture(scope="session")
+def upgrade_fault_daemon():
+    """A daemon whose simulated cluster fails the first upgrade of every store (helm upgrade
+    errs), so the platform rolls it back by itself. Started only when a test asks."""
+    d = _start("upgrade-fault", ["--sim-fault", "upgrade-error"])
     yield d
     _finish(d)
 

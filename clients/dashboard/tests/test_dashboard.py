@@ -5,7 +5,9 @@ simulated cluster with short delays (see conftest.py). Every wait is an explicit
 WebDriverWait with a generous bound; nothing sleeps to decide an outcome.
 """
 
+import json
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +16,9 @@ import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import ApiError
 
 WAIT = 20  # seconds: bound of an ordinary wait (a store is ready in ~1.5 s here)
 SLOW_WAIT = 30  # throttled refreshes (metrics every 5 s) and failure + retry
@@ -1027,3 +1031,253 @@ def test_counts_filters_and_search_reach_every_store_not_only_the_first_page(bro
         wait_until(browser, filtered, lambda: f"filtering by {status} shows {visible_cards(browser)}")
         press(status)
     assert_not_reloaded(browser)
+
+
+# ---------------------------------------------------------------- versions, upgrades, rollbacks
+
+
+def wait_api(daemon, store_id, condition, what, timeout=WAIT):
+    """Polls GET /api/stores/{id} until condition(store); returns the store."""
+    deadline = time.monotonic() + timeout
+    store = None
+    while time.monotonic() < deadline:
+        store = daemon.api("GET", f"/api/stores/{store_id}")
+        if condition(store):
+            return store
+        time.sleep(0.05)
+    raise AssertionError(f"after {timeout} s: {what} (last: {store})")
+
+
+def ready_store_by_api(daemon, name):
+    created = daemon.api("POST", "/api/stores", {"name": name})
+    return wait_api(daemon, created["id"], lambda s: s["status"] == "ready", f"{name!r} never became ready")
+
+
+def api_versions(daemon):
+    return [v["name"] for v in daemon.api("GET", "/api/versions")["versions"]]
+
+
+def api_revisions(daemon, store_id):
+    return daemon.api("GET", f"/api/stores/{store_id}/revisions")["revisions"]
+
+
+def card_version(browser, name, testid="store-version"):
+    """[version, revision] as the store's card (or table row) shows them, or None."""
+    return browser.execute_script("""
+        const holder = document.querySelector(arguments[0]);
+        const v = holder && holder.querySelector(`[data-testid="${arguments[1]}"]`);
+        return v ? [v.dataset.version, Number(v.dataset.revision)] : null;
+    """, card_selector(name) if testid == "store-version" else f'{tid("store-row")}[data-store-name="{name}"]', testid)
+
+
+def dialog_choices(browser):
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#upgrade-version option')).map(o => o.value)")
+
+
+def open_upgrade_dialog(browser, name):
+    click_in_card(browser, name, "store-upgrade")
+    wait_until(browser, lambda d: find(d, "upgrade-dialog").is_displayed(), "no upgrade dialog")
+
+
+def choose_in_upgrade_dialog(browser, version):
+    wait_until(browser, lambda d: version in dialog_choices(d), lambda: f"{version} not offered: {dialog_choices(browser)}")
+    Select(find(browser, "upgrade-version")).select_by_value(version)
+    find(browser, "upgrade-ok").click()
+    wait_until(browser, lambda d: not find(d, "upgrade-dialog").is_displayed(), "the upgrade dialog stayed open")
+
+
+def page_revisions(browser):
+    """(revision, version, status, has a "Roll back to this") of the store page's revisions, top to bottom."""
+    return [tuple(r) for r in browser.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid="store-revision-row"]')).map(r => [
+            Number(r.dataset.revision), r.dataset.version, r.dataset.status,
+            r.querySelector('[data-testid="store-rollback"]') !== null]);
+    """)]
+
+
+def expected_revisions(daemon, store_id, current):
+    """The API's revisions as page_revisions shows them: an earlier one that ran can be rolled back to."""
+    return [(r["revision"], r["version"], r["status"], r["revision"] < current and r["status"] in ("deployed", "superseded"))
+            for r in api_revisions(daemon, store_id)]
+
+
+def revision_row(browser, revision):
+    return browser.find_element(By.CSS_SELECTOR, f'{tid("store-revision-row")}[data-revision="{revision}"]')
+
+
+def save_shot(browser, stem, window_size, show=None):
+    """Saves artifacts/screenshots/<stem>-<size>.png, with the element of test id `show` scrolled into view."""
+    if show:
+        browser.execute_script("document.querySelector(arguments[0]).scrollIntoView({block: 'start'})", tid(show))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{stem}-{window_size[0]}x{window_size[1]}.png"
+    assert browser.save_screenshot(str(path)), path
+    assert path.stat().st_size > 1000, path
+
+
+def assert_no_sideways_scroll(browser, where):
+    widths = browser.execute_script("const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
+    assert widths[0] <= widths[1], f"horizontal scroll on {where}: {widths}"
+
+
+def test_upgrade_from_the_dialog_reaches_ready_on_the_new_version(browser, daemon, window_size):
+    open_dashboard(browser, daemon)
+    name = unique_name("upg")
+    create_and_wait_ready(browser, name)
+    store = daemon.store_by_name(name)
+    original = store["version"]
+    assert original and store["revision"] == 1, store
+    # The card shows the version the store runs, with its revision.
+    wait_until(browser, lambda d: card_version(d, name) == [original, 1], lambda: f"card shows {card_version(browser, name)}")
+    assert f"{original} · revision 1" in card_info(browser, name)["text"]
+    # upgrading is one of the summary strip's statuses, as the others are.
+    assert strip_counts(browser)["upgrading"] is not None
+
+    versions = api_versions(daemon)
+    target = next(v for v in versions if v != original)
+    watch_statuses(browser, name)
+    open_upgrade_dialog(browser, name)
+    # Every version but the one the store runs.
+    wait_until(browser, lambda d: dialog_choices(d) == [v for v in versions if v != original],
+               lambda: f"the dialog offers {dialog_choices(browser)} of {versions}")
+    assert original in find(browser, "upgrade-dialog").text
+    save_shot(browser, "upgrade-dialog", window_size)
+    choose_in_upgrade_dialog(browser, target)
+
+    wait_until(browser, lambda d: card_status(d, name) == "ready" and card_version(d, name) == [target, 2],
+               lambda: f"card {card_status(browser, name)} on {card_version(browser, name)}", SLOW_WAIT)
+    seen = recorded_statuses(browser, name)
+    assert "upgrading" in seen and seen[-1] == "ready" and seen.index("upgrading") < len(seen) - 1, seen
+    after = daemon.store_by_name(name)
+    assert (after["status"], after["version"], after["revision"]) == ("ready", target, 2), after
+    assert_not_reloaded(browser)
+
+    # The table shows the version too.
+    find(browser, "view-table").click()
+    wait_until(browser, lambda d: card_version(d, name, "store-row-version") == [target, 2],
+               lambda: f"the row shows {card_version(browser, name, 'store-row-version')}")
+    find(browser, "view-cards").click()
+    wait_until(browser, lambda d: card(d, name) is not None, "the cards did not come back")
+
+    # A refusal shows on the card, as a refused delete or retry does: the dialog offered
+    # the original version, and meanwhile the store went back to it.
+    open_upgrade_dialog(browser, name)
+    wait_until(browser, lambda d: dialog_choices(d) == [v for v in versions if v != target],
+               lambda: f"the dialog offers {dialog_choices(browser)}")
+    daemon.api("POST", f"/api/stores/{store['id']}/upgrade", {"version": original})
+    wait_api(daemon, store["id"], lambda s: s["status"] == "ready" and s["version"] == original, "the second upgrade never ended")
+    with pytest.raises(ApiError) as refused:
+        daemon.api("POST", f"/api/stores/{store['id']}/upgrade", {"version": original})
+    expected = json.loads(refused.value.body)["error"]
+    assert expected["code"] == "ALREADY_ON_VERSION", expected
+    choose_in_upgrade_dialog(browser, original)
+    action_error = lambda d: card(d, name).find_element(By.CSS_SELECTOR, tid("store-action-error")).text  # noqa: E731
+    wait_until(browser, lambda d: action_error(d) == expected["message"], "the refusal was not shown on the card")
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+def test_store_page_lists_revisions_and_rolls_back_from_them(browser, daemon, window_size):
+    name = unique_name("rev")
+    store = ready_store_by_api(daemon, name)
+    original = store["version"]
+    target = next(v for v in api_versions(daemon) if v != original)
+    daemon.api("POST", f"/api/stores/{store['id']}/upgrade", {"version": target})
+    wait_api(daemon, store["id"], lambda s: s["status"] == "ready" and s["revision"] == 2, "the upgrade never ended")
+
+    open_dashboard(browser, daemon, f"#store/{store['id']}")
+    wait_until(browser, lambda d: find(d, "store-page").is_displayed(), "the store page did not open")
+    expected = expected_revisions(daemon, store["id"], 2)
+    assert expected == [(2, target, "deployed", False), (1, original, "superseded", True)], expected
+    wait_until(browser, lambda d: page_revisions(d) == expected, lambda: f"revisions {page_revisions(browser)} != {expected}")
+    # Each row says who made it and what happened.
+    for revision in api_revisions(daemon, store["id"]):
+        row = revision_row(browser, revision["revision"])
+        assert row.find_element(By.CSS_SELECTOR, tid("store-revision-actor")).text == revision["actor"]
+        assert row.find_element(By.CSS_SELECTOR, tid("store-revision-message")).text == revision["message"]
+        assert row.find_element(By.TAG_NAME, "time").get_attribute("datetime")
+    assert find(browser, "store-field-version").text == target
+    assert find(browser, "store-field-revision").text == "2"
+    assert_no_sideways_scroll(browser, f"the store page at {window_size}")
+    save_shot(browser, "store-revisions", window_size, show="store-page-upgrade")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    save_shot(browser, "store-revisions-dark", window_size, show="store-page-upgrade")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+    # Every status the page's status field is rendered with, in order.
+    browser.execute_script("""
+        const seen = window.__pageStatuses = [];
+        new MutationObserver(() => {
+            const f = document.querySelector('[data-testid="store-field-status"]');
+            const s = f && f.textContent;
+            if (s && seen[seen.length - 1] !== s) seen.push(s);
+        }).observe(document.getElementById('store-page-body'), {childList: true, subtree: true});
+    """)
+    revision_row(browser, 1).find_element(By.CSS_SELECTOR, tid("store-rollback")).click()
+    wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
+    assert "revision 1" in find(browser, "confirm-dialog").text
+    find(browser, "confirm-ok").click()
+
+    def settled(d):
+        return (find(d, "store-field-status").text == "ready" and find(d, "store-field-revision").text == "3"
+                and find(d, "store-field-version").text == original)
+
+    wait_until(browser, settled, lambda: f"the page shows {find(browser, 'store-field-status').text} "
+               f"revision {find(browser, 'store-field-revision').text}", SLOW_WAIT)
+    assert "upgrading" in browser.execute_script("return window.__pageStatuses"), browser.execute_script("return window.__pageStatuses")
+    expected = expected_revisions(daemon, store["id"], 3)
+    assert [r[:3] for r in expected] == [(3, original, "deployed"), (2, target, "superseded"), (1, original, "superseded")], expected
+    wait_until(browser, lambda d: page_revisions(d) == expected, lambda: f"revisions {page_revisions(browser)} != {expected}", SLOW_WAIT)
+    history = lambda d: [r.get_attribute("data-action") for r in d.find_elements(By.CSS_SELECTOR, tid("store-history-row"))]  # noqa: E731
+    wait_until(browser, lambda d: history(d)[:2] == ["upgraded", "rollback"], lambda: f"history {history(browser)}", SLOW_WAIT)
+    assert_not_reloaded(browser)
+    daemon.api("DELETE", f"/api/stores/{store['id']}")
+
+
+def test_a_failed_upgrade_rolls_back_by_itself_and_says_why(browser, upgrade_fault_daemon, window_size):
+    d = upgrade_fault_daemon
+    open_dashboard(browser, d)
+    name = unique_name("upg-fault")
+    create_and_wait_ready(browser, name)
+    store = d.store_by_name(name)
+    original = store["version"]
+    target = next(v for v in api_versions(d) if v != original)
+    watch_statuses(browser, name)
+    open_upgrade_dialog(browser, name)
+    choose_in_upgrade_dialog(browser, target)
+
+    # The store goes upgrading, then ready again on its old version (the rollback's revision).
+    wait_until(browser, lambda b: "upgrading" in recorded_statuses(b, name) and card_status(b, name) == "ready"
+               and card_version(b, name) == [original, 3],
+               lambda: f"card {recorded_statuses(browser, name)} on {card_version(browser, name)}", SLOW_WAIT)
+    after = d.store_by_name(name)
+    assert (after["status"], after["version"], after["revision"]) == ("ready", original, 3), after
+    entry = next(e for e in d.api("GET", f"/api/audit?store_id={store['id']}")["events"] if e["action"] == "rolled-back")
+    assert entry["message"].startswith(f"upgrade to {target} failed: "), entry
+
+    # The card says why, its headline opening the whole reason.
+    headline = lambda b: card(b, name).find_element(By.CSS_SELECTOR, tid("store-rolled-back-reason-headline"))  # noqa: E731
+    wait_until(browser, lambda b: headline(b).text == (entry["summary"] or entry["message"].split("\n")[0]),
+               "the card does not say why the upgrade was rolled back")
+    headline(browser).click()
+    wait_until(browser, lambda b: card(b, name).find_element(By.CSS_SELECTOR, tid("store-rolled-back-reason-detail")).text
+               == entry["message"], "the headline did not open the whole reason")
+    assert_not_reloaded(browser)
+    assert_no_sideways_scroll(browser, f"the stores at {window_size}")
+    save_shot(browser, "store-card-rolled-back", window_size, show="store-rolled-back")
+
+    # The store's page lists the failed revision as rolled back, with why.
+    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-link")).click()
+    wait_until(browser, lambda b: find(b, "store-page").is_displayed(), "the store page did not open")
+    expected = expected_revisions(d, store["id"], 3)
+    assert [r[:3] for r in expected] == [(3, original, "deployed"), (2, target, "rolled-back"), (1, original, "superseded")], expected
+    wait_until(browser, lambda b: page_revisions(b) == expected, lambda: f"revisions {page_revisions(browser)} != {expected}")
+    failed = next(r for r in api_revisions(d, store["id"]) if r["revision"] == 2)
+    row = revision_row(browser, 2)
+    row.find_element(By.CSS_SELECTOR, tid("store-revision-message-headline")).click()
+    wait_until(browser, lambda b: revision_row(b, 2).find_element(By.CSS_SELECTOR, tid("store-revision-message-detail")).text
+               == failed["message"], "the rolled-back revision does not show why")
+    assert find(browser, "store-page-rolled-back-reason-headline").is_displayed()
+    assert_no_sideways_scroll(browser, f"the store page at {window_size}")
+    save_shot(browser, "store-rolled-back", window_size, show="store-page-upgrade")
+    d.api("DELETE", f"/api/stores/{store['id']}")
