@@ -59,6 +59,15 @@ def find(driver, testid):
     return driver.find_element(By.CSS_SELECTOR, tid(testid))
 
 
+def click(driver, testid):
+    """Clicks the element, retrying if it is re-rendered under the click (the summary
+    strip is drawn again at every store event)."""
+    def attempt(d):
+        find(d, testid).click()
+        return True
+    wait_until(driver, attempt, f"could not click {testid}")
+
+
 def card_selector(name):
     return f'{tid("store-card")}[data-store-name="{name}"]'
 
@@ -782,15 +791,15 @@ def test_stores_tab_filters_by_status_searches_and_hides_deleted_by_default(brow
                lambda: f"summary-live shows {find(browser, 'summary-live').text!r}, not {live} / {quota}")
 
     # A status in the strip filters the list; a second click clears it.
-    find(browser, "summary-ready").click()
+    click(browser, "summary-ready")
     wait_until(browser, lambda d: find(d, "summary-ready").get_attribute("aria-pressed") == "true", "ready not pressed")
     shown = visible_cards(browser)
     assert shown and all(status == "ready" for _, status in shown) and keep in {n for n, _ in shown}, shown
-    find(browser, "summary-deleted").click()
+    click(browser, "summary-deleted")
     wait_until(browser, lambda d: card_status(d, gone) == "deleted", "filtering by deleted did not show the deleted store")
     assert all(status == "deleted" for _, status in visible_cards(browser)), visible_cards(browser)
     assert find(browser, "summary-ready").get_attribute("aria-pressed") == "false"
-    find(browser, "summary-deleted").click()
+    click(browser, "summary-deleted")
     wait_until(browser, lambda d: card(d, gone) is None and card(d, keep) is not None, "clearing the filter did not")
 
     # Search by name.
