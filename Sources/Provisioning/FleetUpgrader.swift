@@ -261,7 +261,8 @@ public final class FleetUpgrader: Service, Sendable {
                 // Not started, and no store starts now: it waits (and ends not started).
                 fleet.set(index, .waiting, now: now)
             } else {
-                try await start(index, of: &fleet, store: store)
+                let start = try await start(index, of: fleet, store: store)
+                fleet.set(index, start.outcome, message: start.message, revision: start.revision, now: now)
             }
             return
         }
@@ -291,27 +292,40 @@ public final class FleetUpgrader: Service, Sendable {
         guard let marked = try await save(fleet, over: stored) else { return nil }
         fleet = marked.fleet
         let stores = try await database.stores(ids: Set(next.map { fleet.entries[$0].storeID }))
-        for index in next {
-            guard let store = stores[fleet.entries[index].storeID] else {
-                fleet.set(index, .skipped, message: "deleted during the fleet upgrade", now: Date())
-                continue
+        // The wave's upgrades start together: each is a few database and cluster calls.
+        let plan = fleet
+        let started = try await withThrowingTaskGroup(of: (Int, Start).self) { group in
+            for index in next {
+                let store = stores[plan.entries[index].storeID]
+                group.addTask { (index, try await self.start(index, of: plan, store: store)) }
             }
-            try await start(index, of: &fleet, store: store)
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (index, start) in started.sorted(by: { $0.0 < $1.0 }) {
+            fleet.set(index, start.outcome, message: start.message, revision: start.revision, now: Date())
         }
         fleet.settle(now: Date())
         return try await save(fleet, over: marked)
     }
 
-    /// Starts the upgrade of store `index`, or records why it does not move.
-    private func start(_ index: Int, of fleet: inout FleetUpgrade, store: Store) async throws {
-        let now = Date()
+    /// How starting one store went.
+    private struct Start: Sendable {
+        var outcome: FleetUpgrade.Outcome
+        var message = ""
+        var revision: Int?
+    }
+
+    /// Starts the upgrade of store `index` of `fleet`, or says why it does not move.
+    ///
+    /// - Throws: UNAVAILABLE (the cluster or the database did not answer, or shutdown
+    ///   began): the store stays marked without a revision, so a later round looks again.
+    private func start(_ index: Int, of fleet: FleetUpgrade, store: Store?) async throws -> Start {
+        guard let store, store.status != .deleted else { return Start(outcome: .skipped, message: "deleted during the fleet upgrade") }
         if store.version == fleet.version {
-            fleet.set(index, .skipped, message: "already runs \(fleet.version)", now: now)
-            return
+            return Start(outcome: .skipped, message: "already runs \(fleet.version)")
         }
         guard store.status == .ready else {
-            fleet.set(index, .skipped, message: "was \(store.status.rawValue) when its wave came; only ready stores are upgraded", now: now)
-            return
+            return Start(outcome: .skipped, message: "was \(store.status.rawValue) when its wave came; only ready stores are upgraded")
         }
         let entry = fleet.entries[index]
         do {
@@ -319,17 +333,15 @@ public final class FleetUpgrader: Service, Sendable {
                 storeID: store.id, to: fleet.version, actor: fleet.actor, requestID: nil,
                 context: "fleet upgrade \(fleet.id), wave \(entry.wave) of \(fleet.waveCount)"
             )
-            fleet.set(index, .upgrading, revision: upgrading.revision, now: Date())
+            return Start(outcome: .upgrading, revision: upgrading.revision)
         } catch let error as PlatformError {
             switch error.code {
             case .operationInProgress, .alreadyOnVersion, .invalidStateTransition, .notFound:
-                fleet.set(index, .skipped, message: error.message, now: Date())
+                return Start(outcome: .skipped, message: error.message)
             case .unavailable:
-                // The cluster or the database did not answer, or shutdown began: left
-                // marked without a revision, so a later round looks again.
                 throw error
             default:
-                fleet.set(index, .failed, message: "its upgrade could not start: \(error.message)", now: Date())
+                return Start(outcome: .failed, message: "its upgrade could not start: \(error.message)")
             }
         }
     }

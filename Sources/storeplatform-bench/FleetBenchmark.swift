@@ -7,9 +7,10 @@ import StoreRPC
 import Synchronization
 
 /// A fleet upgrade of many simulated stores (zero delays): its total time and the
-/// daemon's memory, next to a peer measured in the same run: the same upgrades
-/// started as one UpgradeStore call each by a client keeping a wave's worth in
-/// flight, each awaited by reading the store.
+/// daemon's memory, next to two peers measured in the same run: the same upgrades
+/// started as one UpgradeStore call each by a client, each awaited by reading the
+/// store, in waves as the fleet upgrade runs them (a wave after the one before has
+/// ended), and with a wave's worth in flight all the time (no waves at all).
 struct FleetBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
@@ -53,8 +54,9 @@ struct FleetBenchmark: AsyncParsableCommand {
         var notes: [String] = []
         for backend in backends {
             try await BenchDatabaseServer.with(backend) { server in
-                rows.append(try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)-fleet", fleet: true))
-                rows.append(try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)-calls", fleet: false))
+                for way in Way.allCases {
+                    rows.append(try await measure(server, daemonPath: daemonPath, scratch: scratch + "/\(backend.rawValue)-\(way)", way: way))
+                }
                 notes.append("\(backend.rawValue): \(try await server.effectiveSettings())")
             }
         }
@@ -62,9 +64,10 @@ struct FleetBenchmark: AsyncParsableCommand {
         print("")
         print("Daemon: \(daemonPath). \(stores) ready stores on 6.9-wc10.3 moved to \(Self.target) on the simulated cluster with zero")
         print("delays. \"fleet upgrade\": one UpgradeFleet in waves of \(waveSize), timed from the call to the fleet upgrade's end")
-        print("(GetFleetUpgrade polled every 50 ms). \"single calls\" (the peer): one UpgradeStore per store from one client,")
-        print("\(waveSize) in flight, each awaited by polling GetStore every 5 ms. RSS from /proc/PID/status: idle before, peak")
-        print("(VmHWM) and after. Daemon CPU from /proc/PID/stat over the run.")
+        print("(GetFleetUpgrade polled every 50 ms). The peers: one UpgradeStore per store from one client, each awaited by")
+        print("polling GetStore every 5 ms; \"single calls in waves\" starts \(waveSize) and waits for all of them before the next")
+        print("\(waveSize) (the fleet upgrade's order), \"single calls, \(waveSize) in flight\" starts the next store as soon as one ends.")
+        print("RSS from /proc/PID/status: idle before, peak (VmHWM) and after. Daemon CPU from /proc/PID/stat over the run.")
         print("")
         for note in notes { print("- \(note)") }
         print("")
@@ -88,7 +91,14 @@ struct FleetBenchmark: AsyncParsableCommand {
 
     /// A fresh database seeded with `stores` ready stores, a daemon on it, and the
     /// upgrade of all of them: by one fleet upgrade, or by single calls.
-    func measure(_ server: BenchDatabaseServer, daemonPath: String, scratch: String, fleet: Bool) async throws -> Figures {
+    enum Way: String, CaseIterable {
+        case fleet = "fleet upgrade"
+        case waves = "single calls in waves"
+        case inFlight = "single calls, in flight"
+    }
+
+    func measure(_ server: BenchDatabaseServer, daemonPath: String, scratch: String, way: Way) async throws -> Figures {
+        let fleet = way == .fleet
         try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
         let (option, database) = try await server.freshDatabase(dataDir: scratch + "/data", prefix: fleet ? "fleet" : "calls")
         let seeded = try await database.seedReadyStores(stores, prefix: "shop", clusterPath: scratch + "/data/simulated-cluster.sqlite")
@@ -129,41 +139,52 @@ struct FleetBenchmark: AsyncParsableCommand {
             }
         } else {
             let ids = seeded.map(\.id)
-            let next = NextIndex()
-            upgraded = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<waveSize {
-                    group.addTask {
-                        var done = 0
-                        while let index = next.take(below: ids.count) {
-                            var request = Storeplatform_V1_UpgradeStoreRequest()
-                            request.id = ids[index]
-                            request.version = Self.target
-                            _ = try await client.unary(StorePlatformMethod.StoreService.upgradeStore, request)
-                            var get = Storeplatform_V1_GetStoreRequest()
-                            get.id = ids[index]
-                            while true {
-                                let store = try await client.unary(StorePlatformMethod.StoreService.getStore, get).store
-                                if store.status != .upgrading {
-                                    if store.version == Self.target { done += 1 }
-                                    break
-                                }
-                                try await Task.sleep(for: .milliseconds(5))
+            // In waves: one group per wave; in flight: one group for all, each task taking the next store.
+            let groups = way == .waves ? stride(from: 0, to: ids.count, by: waveSize).map { Array(ids[$0..<min($0 + waveSize, ids.count)]) } : [ids]
+            var done = 0
+            for group in groups {
+                let next = NextIndex()
+                done += try await withThrowingTaskGroup(of: Int.self) { tasks in
+                    for _ in 0..<min(waveSize, group.count) {
+                        tasks.addTask {
+                            var upgraded = 0
+                            while let index = next.take(below: group.count) {
+                                if try await Self.upgradeAndAwait(group[index], client) { upgraded += 1 }
                             }
+                            return upgraded
                         }
-                        return done
                     }
+                    return try await tasks.reduce(0, +)
                 }
-                return try await group.reduce(0, +)
             }
-            outcome = "\(waveSize) in flight"
+            upgraded = done
+            outcome = way == .waves ? "\(groups.count) waves" : "\(waveSize) in flight"
         }
         let total = ContinuousClock.now - started
         peak.stop()
         await client.close()
         return Figures(
-            backend: server.backend, way: fleet ? "fleet upgrade" : "single calls", total: total, upgraded: upgraded, outcome: outcome,
+            backend: server.backend, way: way == .inFlight ? "single calls, \(waveSize) in flight" : way.rawValue, total: total, upgraded: upgraded, outcome: outcome,
             idleKiB: idle, peakKiB: peak.peakKiB, afterKiB: process.residentKiB, cpuMicroseconds: process.cpuMicroseconds - cpuBefore
         )
+    }
+}
+
+extension FleetBenchmark {
+    /// Upgrades store `id` with one UpgradeStore call and reads it until it is no
+    /// longer upgrading; whether it then runs the target version.
+    static func upgradeAndAwait(_ id: String, _ client: RPCClient) async throws -> Bool {
+        var request = Storeplatform_V1_UpgradeStoreRequest()
+        request.id = id
+        request.version = target
+        _ = try await client.unary(StorePlatformMethod.StoreService.upgradeStore, request)
+        var get = Storeplatform_V1_GetStoreRequest()
+        get.id = id
+        while true {
+            let store = try await client.unary(StorePlatformMethod.StoreService.getStore, get).store
+            if store.status != .upgrading { return store.version == target }
+            try await Task.sleep(for: .milliseconds(5))
+        }
     }
 }
 
