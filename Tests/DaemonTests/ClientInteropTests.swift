@@ -218,6 +218,100 @@ struct ClientInteropTests {
         try await daemon.terminate()
     }
 
+    /// The C CLI's fleet commands on two stores by name, under the seeded fault of each
+    /// store's first upgrade: a fleet upgrade in waves of one, followed with --wait,
+    /// stops after the first store's rollback and says which store moved, failed or
+    /// waited (exit 1); status and list show it; pause with none active is NOT_FOUND;
+    /// a second fleet upgrade is paused, resumed and cancelled, and its watch ends
+    /// cancelled (exit 1); bad usage exits 2. The library's suite covers the rest.
+    @Test(.enabled(if: interopRequired || (onPath(["make", "cc", "pkg-config", "flock"]))))
+    func cCLIFleetUpgradesStopsPausesResumesAndCancels() async throws {
+        // Each upgrade's pods take 2 s to be ready: a paused fleet upgrade's second
+        // wave has not started when the next command comes, however slowly it starts.
+        let (daemon, _) = try await interopDaemon(["--sim-ready-delay", "2"])
+        let build = try await buildCClient(["build/storeplatform-c"])
+        #expect(build.status == 0, "\(build.stdout)")
+        let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
+        var ids: [String] = []
+        for name in ["c-cli-fleet-1", "c-cli-fleet-2"] { ids.append(try await client.create(name).id) }
+        for id in ids { try await client.waitFor(id, [.ready]) }
+        await client.close()
+        func cli(_ arguments: String...) async throws -> CommandResult {
+            try await runInRepository(["clients/c/build/storeplatform-c", "--socket", daemon.socketPath] + arguments, environment: [:])
+        }
+        let stores = ["--store", "c-cli-fleet-1", "--store", "c-cli-fleet-2"]
+
+        let none = try await cli("fleet-status")
+        #expect(none.status == 1)
+        #expect(none.stdout.contains("error: NOT_FOUND: there has been no fleet upgrade"), "\(none.stdout)")
+
+        let stopped = try await runInRepository(
+            ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath, "fleet-upgrade", "6.8-wc9.8"] + stores
+                + ["--wave-size", "1", "--wait"],
+            environment: [:]
+        )
+        #expect(stopped.status == 1, "\(stopped.stdout)")
+        #expect(stopped.stdout.contains("to 6.8-wc9.8: running, 2 stores in 2 waves"), "\(stopped.stdout)")
+        #expect(stopped.stdout.contains("wave 1  c-cli-fleet-1  rolled-back: "), "\(stopped.stdout)")
+        #expect(!stopped.stdout.contains("c-cli-fleet-2  "), "\(stopped.stdout)")
+        #expect(stopped.stdout.contains("fleet upgrade stopped: 0 upgraded, 1 rolled back, 0 failed, 0 skipped, 1 not started"), "\(stopped.stdout)")
+        #expect(stopped.stdout.contains(" stopped: 0 upgraded, 1 rolled back"), "\(stopped.stdout)")
+
+        let status = try await cli("fleet-status")
+        #expect(status.status == 0, "\(status.stdout)")
+        #expect(status.stdout.contains("state:     stopped"), "\(status.stdout)")
+        let rows = status.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(5).joined(separator: " ") }
+        #expect(rows.contains("1 c-cli-fleet-1 6.9-wc10.3 rolled-back 2"), "\(status.stdout)")
+        #expect(rows.contains("2 c-cli-fleet-2 6.9-wc10.3 waiting -"), "\(status.stdout)")
+        let id = try #require(status.stdout.split(separator: "\n").first { $0.hasPrefix("id:") }?.split(separator: " ").last.map(String.init))
+        let listed = try await cli("fleet-list")
+        #expect(listed.status == 0)
+        #expect(listed.stdout.contains("\(id)  6.8-wc9.8       stopped     1/2"), "\(listed.stdout)")
+        let pauseNone = try await cli("fleet-pause")
+        #expect(pauseNone.status == 1)
+        #expect(pauseNone.stdout.contains("error: NOT_FOUND: no fleet upgrade is active"), "\(pauseNone.stdout)")
+
+        // A failure is tolerated, so that it stays paused whatever its first wave does.
+        let started = try await runInRepository(
+            ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath, "fleet-upgrade", "6.8-wc9.8"] + stores
+                + ["--wave-size", "1", "--failure-budget", "2"],
+            environment: [:]
+        )
+        #expect(started.status == 0, "\(started.stdout)")
+        #expect(started.stdout.contains("state:     running"), "\(started.stdout)")
+        let paused = try await cli("fleet-pause")
+        #expect(paused.status == 0, "\(paused.stdout)")
+        #expect(paused.stdout.contains("state:     paused"), "\(paused.stdout)")
+        let again = try await cli("fleet-pause")
+        #expect(again.status == 1)
+        #expect(again.stdout.contains("error: INVALID_STATE_TRANSITION: "), "\(again.stdout)")
+        let second = try await runInRepository(
+            ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath, "fleet-upgrade", "6.8-wc9.8", "--store", "c-cli-fleet-2"],
+            environment: [:]
+        )
+        #expect(second.status == 1)
+        #expect(second.stdout.contains("error: FLEET_UPGRADE_IN_PROGRESS: "), "\(second.stdout)")
+        let resumed = try await cli("fleet-resume")
+        #expect(resumed.stdout.contains("state:     running"), "\(resumed.stdout)")
+        let cancelled = try await cli("fleet-cancel")
+        #expect(cancelled.status == 0, "\(cancelled.stdout)")
+        let watched = try await cli("fleet-status", "--watch")
+        #expect(watched.status == 1, "\(watched.stdout)")
+        #expect(watched.stdout.contains(" cancelled: "), "\(watched.stdout)")
+
+        for arguments in [
+            ["fleet-upgrade"], ["fleet-upgrade", "6.8-wc9.8", "--store", "a", "--status", "ready"],
+            ["fleet-upgrade", "6.8-wc9.8", "--status", "sleeping"], ["fleet-upgrade", "6.8-wc9.8", "--wave-size", "0"],
+            ["fleet-list", "extra"], ["fleet-pause", "--wait"],
+        ] {
+            let usage = try await runInRepository(
+                ["clients/c/build/storeplatform-c", "--socket", daemon.socketPath] + arguments, environment: [:]
+            )
+            #expect(usage.status == 2, "\(arguments): \(usage.stdout)")
+        }
+        try await daemon.terminate()
+    }
+
     @Test(.enabled(if: interopRequired || pythonImports(["pytest", "google.protobuf"])), arguments: DaemonDatabase.all)
     func pythonClientPassesItsSuite(database: DaemonDatabase) async throws {
         // Another fault than the C suite's: the upgrade's migration hook fails.

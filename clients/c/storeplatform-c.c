@@ -6,7 +6,11 @@
  *   COMMAND: health | create NAME | list | get ID|NAME | delete ID | retry ID
  *            | versions | revisions STORE | upgrade STORE VERSION | rollback STORE REVISION
  *            | watch [--store ID] [--after AUDIT_ID] [--count N]
- *   (STORE: a store's id, st_..., or the name of a live store)
+ *            | fleet-upgrade VERSION [--store NAME]... [--status STATUS]... [--wave-size N]
+ *              [--max-unavailable N] [--failure-budget N] [--wait]
+ *            | fleet-status [ID] [--watch] | fleet-list [--limit N]
+ *            | fleet-pause [ID] | fleet-resume [ID] | fleet-cancel [ID]
+ *   (STORE: a store's id, st_..., or the name of a live store; ID: a fleet upgrade's, fu_...)
  *
  * Exit codes: 0 success; 1 the daemon refused or failed the call ("error: CODE:
  * message" on stderr); 2 bad usage; 3 the daemon could not be reached (or the
@@ -53,8 +57,28 @@ static const char usage_text[] =
     "                stop after N changes. When the daemon says the watch fell behind, it\n"
     "                resumes after the last change printed, so none is missed. Without\n"
     "                --count it runs until the daemon ends the stream or Ctrl-C\n"
+    "  fleet-upgrade VERSION [--store NAME]... [--status STATUS]... [--wave-size N]\n"
+    "                [--max-unavailable N] [--failure-budget N] [--wait]\n"
+    "                start upgrading many live stores to VERSION in waves (one fleet upgrade\n"
+    "                at a time): --store names them in the order to upgrade them, --status\n"
+    "                selects every live store in those statuses, neither every live store;\n"
+    "                --wave-size stores per wave (5), at most --max-unavailable upgrading at\n"
+    "                once (the wave size); past --failure-budget failed stores (0) it stops\n"
+    "                after its wave. --wait follows it as fleet-status --watch does\n"
+    "  fleet-status [ID] [--watch]\n"
+    "                a fleet upgrade (the active one, else the latest): its state, every\n"
+    "                store's outcome and its log. --watch: one line per store that moves\n"
+    "                and per change of state until it ends; exit 0 when it completed,\n"
+    "                1 when it stopped or was cancelled\n"
+    "  fleet-list [--limit N]\n"
+    "                the latest fleet upgrades, newest first\n"
+    "  fleet-pause [ID]   start no more stores until fleet-resume\n"
+    "  fleet-resume [ID]  go on with a paused fleet upgrade\n"
+    "  fleet-cancel [ID]  start no more stores; it ends once those upgrading have, and\n"
+    "                     the rest keep their version\n"
     "\n"
-    "STORE is a store's id (st_...) or the name of a live store.\n"
+    "STORE is a store's id (st_...) or the name of a live store. ID is a fleet upgrade's\n"
+    "id (fu_...); without it, the active one.\n"
     "\n"
     "options:\n"
     "  --socket PATH       the daemon's Unix socket (default: $STOREPLATFORM_SOCKET, else\n"
@@ -89,7 +113,8 @@ static int usage_error(const char *format, const char *argument)
     fprintf(stderr, format, argument);
     fprintf(stderr, "\nusage: storeplatform-c [--socket PATH | --tcp HOST:PORT [--tls-ca F ...]] [--token-file F] "
                     "[--timeout SECONDS] health|create NAME|list|get ID|NAME|delete ID|retry ID|versions|revisions STORE|"
-                    "upgrade STORE VERSION|rollback STORE REVISION|watch (--help for more)\n");
+                    "upgrade STORE VERSION|rollback STORE REVISION|watch|fleet-upgrade VERSION|fleet-status [ID]|fleet-list|"
+                    "fleet-pause|fleet-resume|fleet-cancel [ID] (--help for more)\n");
     return EXIT_USAGE;
 }
 
@@ -351,6 +376,347 @@ static int run_watch(sp_client *client, const char *store_id, int64_t after, lon
     return 0;
 }
 
+/* ---- fleet upgrades ------------------------------------------------------------ */
+
+/* What a fleet-* command was asked for. */
+typedef struct fleet_arguments {
+    const char *version;      /* fleet-upgrade */
+    const char *id;           /* the other commands: NULL = the active (or latest) one */
+    const char **names;       /* --store, argc entries allocated */
+    size_t n_names;
+    Storeplatform__V1__StoreStatus statuses[16]; /* --status */
+    size_t n_statuses;
+    uint32_t wave_size;       /* default 5 */
+    uint32_t max_unavailable; /* default 0: the wave size */
+    uint32_t failure_budget;
+    uint32_t limit;           /* fleet-list; 0 = the daemon's 20 */
+    int follow;               /* --wait, --watch */
+} fleet_arguments;
+
+/* Prints text on one line: line breaks and tabs become spaces. */
+static void print_one_line(const char *text)
+{
+    for (const char *c = text != NULL ? text : ""; *c != '\0'; c++)
+        putchar(*c == '\n' || *c == '\r' || *c == '\t' ? ' ' : *c);
+}
+
+/* "12 upgraded, 1 rolled back, 0 failed, 2 skipped, 15 not started", as storectl says it. */
+static void fleet_summary(const Storeplatform__V1__FleetUpgrade *fleet, char *out, size_t size)
+{
+    int n = snprintf(out, size,
+                     "%" PRIu32 " upgraded, %" PRIu32 " rolled back, %" PRIu32 " failed, %" PRIu32 " skipped, %" PRIu32
+                     " not started",
+                     fleet->upgraded, fleet->rolled_back, fleet->failed, fleet->skipped, fleet->waiting);
+    if (fleet->upgrading > 0 && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, ", %" PRIu32 " upgrading", fleet->upgrading);
+}
+
+/* A fleet upgrade as a person reads it: its fields, every store, its log. */
+static void print_fleet(const Storeplatform__V1__FleetUpgrade *fleet)
+{
+    if (fleet == NULL) {
+        printf("(no fleet upgrade in the answer)\n");
+        return;
+    }
+    char started[32], ended[32], summary[256];
+    format_time(fleet->created_ms, started, sizeof started);
+    format_time(fleet->ended_ms, ended, sizeof ended);
+    fleet_summary(fleet, summary, sizeof summary);
+    printf("id:        %s\n", fleet->id);
+    printf("version:   %s\n", fleet->version);
+    printf("state:     %s\n", sp_fleet_upgrade_state_name(fleet->state));
+    printf("wave:      %" PRIu32 " of %" PRIu32 " (%" PRIu32 " stores each, at most %" PRIu32 " at once)\n",
+           fleet->current_wave, fleet->wave_count, fleet->wave_size, fleet->max_unavailable);
+    printf("budget:    %" PRIu32 " failed stores\n", fleet->failure_budget);
+    printf("outcomes:  %s\n", summary);
+    printf("started:   %s by %s\n", started, or_dash(fleet->actor));
+    printf("ended:     %s\n", ended);
+    if (fleet->n_stores > 0) {
+        printf("\n%-4s  %-30s  %-14s  %-11s  %-8s  %s\n", "WAVE", "STORE", "FROM", "OUTCOME", "REVISION", "MESSAGE");
+        for (size_t i = 0; i < fleet->n_stores; i++) {
+            const Storeplatform__V1__FleetUpgradeStore *store = fleet->stores[i];
+            char revision[16];
+            snprintf(revision, sizeof revision, "%" PRIu32, store->revision);
+            printf("%-4" PRIu32 "  %-30s  %-14s  %-11s  %-8s  ", store->wave, store->name, or_dash(store->from_version),
+                   sp_fleet_store_outcome_name(store->outcome), store->revision == 0 ? "-" : revision);
+            print_one_line(or_dash(store->message));
+            putchar('\n');
+        }
+    }
+    if (fleet->n_steps > 0) {
+        printf("\n%-20s  %-6s  %-20s  %s\n", "TIME", "STEP", "BY", "MESSAGE");
+        for (size_t i = 0; i < fleet->n_steps; i++) {
+            const Storeplatform__V1__FleetUpgradeStep *step = fleet->steps[i];
+            char when[32];
+            format_time(step->time_ms, when, sizeof when);
+            printf("%-20s  %-6s  %-20s  ", when, step->action, or_dash(step->actor));
+            print_one_line(step->message);
+            putchar('\n');
+        }
+    }
+}
+
+/* What --wait and --watch have printed so far: the outcome of each store by its
+ * place in the fleet upgrade (which never changes), and the state. */
+typedef struct fleet_follower {
+    int *outcomes;
+    size_t n_outcomes;
+    int state;  /* -1 before the first snapshot */
+    int failed; /* out of memory */
+} fleet_follower;
+
+/* One line per store whose outcome changed since the last snapshot, then one when
+ * the state changed (the first snapshot gets a line of its own). */
+static int print_fleet_changes(const Storeplatform__V1__FleetUpgrade *fleet, void *context)
+{
+    fleet_follower *follower = context;
+    char when[32], summary[256];
+    format_time(fleet->updated_ms, when, sizeof when);
+    fleet_summary(fleet, summary, sizeof summary);
+    if (follower->state < 0)
+        printf("%s  fleet upgrade %s to %s: %s, %zu stores in %" PRIu32 " waves\n", when, fleet->id, fleet->version,
+               sp_fleet_upgrade_state_name(fleet->state), fleet->n_stores, fleet->wave_count);
+    if (fleet->n_stores > follower->n_outcomes) {
+        int *grown = realloc(follower->outcomes, fleet->n_stores * sizeof *grown);
+        if (grown == NULL) {
+            follower->failed = 1;
+            return 1;
+        }
+        for (size_t i = follower->n_outcomes; i < fleet->n_stores; i++)
+            grown[i] = STOREPLATFORM__V1__FLEET_STORE_OUTCOME__FLEET_STORE_OUTCOME_WAITING;
+        follower->outcomes = grown;
+        follower->n_outcomes = fleet->n_stores;
+    }
+    for (size_t i = 0; i < fleet->n_stores; i++) {
+        const Storeplatform__V1__FleetUpgradeStore *store = fleet->stores[i];
+        if ((int)store->outcome == follower->outcomes[i])
+            continue;
+        follower->outcomes[i] = (int)store->outcome;
+        printf("%s  wave %" PRIu32 "  %s  %s", when, store->wave, store->name, sp_fleet_store_outcome_name(store->outcome));
+        if (store->message[0] != '\0') {
+            printf(": ");
+            print_one_line(store->message);
+        }
+        putchar('\n');
+    }
+    if (follower->state >= 0 && follower->state != (int)fleet->state)
+        printf("%s  fleet upgrade %s: %s\n", when, sp_fleet_upgrade_state_name(fleet->state), summary);
+    follower->state = (int)fleet->state;
+    fflush(stdout);
+    return 0;
+}
+
+/* Follows fleet upgrade id (the active or latest when NULL) to its end. 0 when it
+ * completed; 1 when it stopped or was cancelled, saying so on stderr. */
+static int follow_fleet(sp_client *client, const char *id, sp_status *status)
+{
+    fleet_follower follower = { NULL, 0, -1, 0 };
+    sp_fleet_watch watch = { 0 };
+    watch.id = id;
+    watch.on_update = print_fleet_changes;
+    watch.context = &follower;
+    Storeplatform__V1__FleetUpgrade *last = NULL;
+    int rc = sp_watch_fleet_upgrade(client, &watch, &last, status);
+    free(follower.outcomes);
+    int code = 0;
+    if (follower.failed) {
+        fprintf(stderr, "error: out of memory\n");
+        code = EXIT_REFUSED;
+    } else if (rc != SP_OK) {
+        code = report(rc, status);
+    } else if (last == NULL) {
+        fprintf(stderr, "error: the daemon ended the fleet upgrade's watch before sending it\n");
+        code = EXIT_REFUSED;
+    } else if (last->state != STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_COMPLETED) {
+        char summary[256];
+        fleet_summary(last, summary, sizeof summary);
+        if (sp_fleet_upgrade_state_has_ended(last->state))
+            fprintf(stderr, "error: fleet upgrade %s %s: %s\n", last->id, sp_fleet_upgrade_state_name(last->state), summary);
+        else
+            fprintf(stderr, "error: the watch of fleet upgrade %s ended while it was %s (the daemon stopped?); it carries on\n",
+                    last->id, sp_fleet_upgrade_state_name(last->state));
+        code = EXIT_REFUSED;
+    }
+    if (last != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(last, NULL);
+    return code;
+}
+
+static int run_fleet_list(sp_client *client, uint32_t limit, sp_status *status)
+{
+    Storeplatform__V1__ListFleetUpgradesResponse *response = NULL;
+    int rc = sp_list_fleet_upgrades(client, limit, &response, status);
+    if (rc != SP_OK)
+        return report(rc, status);
+    if (response->n_fleet_upgrades == 0)
+        printf("no fleet upgrades yet\n");
+    else
+        printf("%-19s  %-14s  %-10s  %-7s  %-20s  %-20s  %s\n", "ID", "VERSION", "STATE", "WAVE", "STARTED", "BY",
+               "OUTCOMES");
+    for (size_t i = 0; i < response->n_fleet_upgrades; i++) {
+        const Storeplatform__V1__FleetUpgrade *fleet = response->fleet_upgrades[i];
+        char wave[32], started[32], summary[256];
+        snprintf(wave, sizeof wave, "%" PRIu32 "/%" PRIu32, fleet->current_wave, fleet->wave_count);
+        format_time(fleet->created_ms, started, sizeof started);
+        fleet_summary(fleet, summary, sizeof summary);
+        printf("%-19s  %-14s  %-10s  %-7s  %-20s  %-20s  %s\n", fleet->id, fleet->version,
+               sp_fleet_upgrade_state_name(fleet->state), wave, started, or_dash(fleet->actor), summary);
+    }
+    storeplatform__v1__list_fleet_upgrades_response__free_unpacked(response, NULL);
+    return 0;
+}
+
+static int run_fleet(sp_client *client, const char *command, const fleet_arguments *arguments, sp_status *status)
+{
+    int rc;
+    if (strcmp(command, "fleet-upgrade") == 0) {
+        sp_fleet_options options = SP_FLEET_OPTIONS_INIT;
+        options.names = arguments->names;
+        options.n_names = arguments->n_names;
+        options.statuses = arguments->statuses;
+        options.n_statuses = arguments->n_statuses;
+        options.wave_size = arguments->wave_size;
+        options.max_unavailable = arguments->max_unavailable;
+        options.failure_budget = arguments->failure_budget;
+        Storeplatform__V1__UpgradeFleetResponse *started = NULL;
+        if ((rc = sp_upgrade_fleet(client, arguments->version, &options, &started, status)) != SP_OK)
+            return report(rc, status);
+        int code = 0;
+        if (!arguments->follow)
+            print_fleet(started->fleet_upgrade);
+        else if (started->fleet_upgrade == NULL)
+            printf("(no fleet upgrade in the answer)\n");
+        else
+            code = follow_fleet(client, started->fleet_upgrade->id, status);
+        storeplatform__v1__upgrade_fleet_response__free_unpacked(started, NULL);
+        return code;
+    }
+    if (strcmp(command, "fleet-status") == 0) {
+        if (arguments->follow)
+            return follow_fleet(client, arguments->id, status);
+        Storeplatform__V1__GetFleetUpgradeResponse *got = NULL;
+        if ((rc = sp_get_fleet_upgrade(client, arguments->id, &got, status)) != SP_OK)
+            return report(rc, status);
+        print_fleet(got->fleet_upgrade);
+        storeplatform__v1__get_fleet_upgrade_response__free_unpacked(got, NULL);
+        return 0;
+    }
+    if (strcmp(command, "fleet-list") == 0)
+        return run_fleet_list(client, arguments->limit, status);
+    Storeplatform__V1__ChangeFleetUpgradeResponse *changed = NULL;
+    if (strcmp(command, "fleet-pause") == 0)
+        rc = sp_pause_fleet_upgrade(client, arguments->id, &changed, status);
+    else if (strcmp(command, "fleet-resume") == 0)
+        rc = sp_resume_fleet_upgrade(client, arguments->id, &changed, status);
+    else
+        rc = sp_cancel_fleet_upgrade(client, arguments->id, &changed, status);
+    if (rc != SP_OK)
+        return report(rc, status);
+    print_fleet(changed->fleet_upgrade);
+    storeplatform__v1__change_fleet_upgrade_response__free_unpacked(changed, NULL);
+    return 0;
+}
+
+static int is_fleet_command(const char *command)
+{
+    static const char *const commands[] = {
+        "fleet-upgrade", "fleet-status", "fleet-list", "fleet-pause", "fleet-resume", "fleet-cancel",
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(command, commands[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A count option's value: 0 when it is a whole number from minimum to UINT32_MAX. */
+static int parse_count(const char *text, uint32_t minimum, uint32_t *value)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || text[0] < '0' || text[0] > '9' || parsed < minimum || parsed > UINT32_MAX)
+        return -1;
+    *value = (uint32_t)parsed;
+    return 0;
+}
+
+/* Reads the arguments of a fleet-* command from argv[i...]; 0, or the usage error's exit code. */
+static int parse_fleet_arguments(const char *command, int argc, char **argv, int i, fleet_arguments *out)
+{
+    int upgrade = strcmp(command, "fleet-upgrade") == 0;
+    int list = strcmp(command, "fleet-list") == 0;
+    int status = strcmp(command, "fleet-status") == 0;
+    int positional = 0;
+    for (; i < argc; i++) {
+        const char *argument = argv[i];
+        if (strncmp(argument, "--", 2) != 0) {
+            if (list || positional > 0)
+                return usage_error("unexpected argument '%s'", argument);
+            if (argument[0] == '\0')
+                return usage_error(upgrade ? "%s needs a non-empty VERSION (versions lists them)"
+                                           : "%s: the fleet upgrade's ID must not be empty (omit it for the active one)",
+                                   command);
+            if (upgrade)
+                out->version = argument;
+            else
+                out->id = argument;
+            positional++;
+            continue;
+        }
+        if ((upgrade && strcmp(argument, "--wait") == 0) || (status && strcmp(argument, "--watch") == 0)) {
+            out->follow = 1;
+            continue;
+        }
+        int takes_value = (upgrade && (strcmp(argument, "--store") == 0 || strcmp(argument, "--status") == 0 ||
+                                       strcmp(argument, "--wave-size") == 0 || strcmp(argument, "--max-unavailable") == 0 ||
+                                       strcmp(argument, "--failure-budget") == 0)) ||
+                          (list && strcmp(argument, "--limit") == 0);
+        if (!takes_value)
+            return usage_error("unknown option %s", argument);
+        if (i + 1 >= argc)
+            return usage_error("%s needs a value", argument);
+        const char *value = argv[++i];
+        if (strcmp(argument, "--store") == 0) {
+            if (value[0] == '\0')
+                return usage_error("%s", "--store must not be empty");
+            out->names[out->n_names++] = value;
+        } else if (strcmp(argument, "--status") == 0) {
+            int found = 0;
+            for (int s = STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_QUEUED;
+                 strcmp(sp_store_status_name(s), "unknown") != 0; s++) {
+                if (strcmp(sp_store_status_name(s), value) == 0) {
+                    found = s;
+                    break;
+                }
+            }
+            if (found == 0)
+                return usage_error("--status wants a store status (queued, provisioning, ready, failed, deleting, "
+                                   "upgrading), not '%s'", value);
+            if (out->n_statuses >= sizeof out->statuses / sizeof out->statuses[0])
+                return usage_error("%s", "too many --status options");
+            out->statuses[out->n_statuses++] = (Storeplatform__V1__StoreStatus)found;
+        } else if (strcmp(argument, "--wave-size") == 0) {
+            if (parse_count(value, 1, &out->wave_size) != 0)
+                return usage_error("--wave-size wants a number of stores (1 or more), not '%s'", value);
+        } else if (strcmp(argument, "--max-unavailable") == 0) {
+            if (parse_count(value, 0, &out->max_unavailable) != 0)
+                return usage_error("--max-unavailable wants a number of stores (0: the wave size), not '%s'", value);
+        } else if (strcmp(argument, "--failure-budget") == 0) {
+            if (parse_count(value, 0, &out->failure_budget) != 0)
+                return usage_error("--failure-budget wants a number of failed stores (0 or more), not '%s'", value);
+        } else if (parse_count(value, 1, &out->limit) != 0) {
+            return usage_error("--limit wants a number of fleet upgrades (1 or more), not '%s'", value);
+        }
+    }
+    if (upgrade && out->version == NULL)
+        return usage_error("%s needs a VERSION (versions lists them)", command);
+    if (out->n_names > 0 && out->n_statuses > 0)
+        return usage_error("%s", "select stores by --store or by --status, not both");
+    if (out->max_unavailable > out->wave_size)
+        return usage_error("--max-unavailable cannot exceed --wave-size (%s)", "a wave's stores are all that may upgrade at once");
+    return 0;
+}
+
 /* argument: the command's first argument (NULL when it takes none); second: its
  * second (upgrade's VERSION, rollback's REVISION), NULL when it takes none. */
 static int run_command(sp_client *client, const char *command, const char *argument, const char *second,
@@ -489,6 +855,18 @@ int main(int argc, char **argv)
     if (i >= argc)
         return usage_error("%s", "no command");
     const char *command = argv[i++];
+    /* fleet-upgrade's --store names, at most one per argument. */
+    const char *fleet_names[argc];
+    fleet_arguments fleet = { 0 };
+    fleet.names = fleet_names;
+    fleet.wave_size = 5;
+    int fleet_command = is_fleet_command(command);
+    if (fleet_command) {
+        int code = parse_fleet_arguments(command, argc, argv, i, &fleet);
+        if (code != 0)
+            return code;
+        i = argc;
+    }
     const char *watch_store = NULL;
     long long watch_after = 0, watch_count = 0;
     if (strcmp(command, "watch") == 0) {
@@ -522,7 +900,7 @@ int main(int argc, char **argv)
                          strcmp(command, "delete") == 0 || strcmp(command, "retry") == 0 ||
                          strcmp(command, "revisions") == 0;
     if (!wants_argument && strcmp(command, "health") != 0 && strcmp(command, "list") != 0 &&
-        strcmp(command, "versions") != 0 && strcmp(command, "watch") != 0)
+        strcmp(command, "versions") != 0 && strcmp(command, "watch") != 0 && !fleet_command)
         return usage_error("unknown command '%s'", command);
     const char *argument = NULL;
     const char *second = NULL;
@@ -608,8 +986,9 @@ int main(int argc, char **argv)
     sp_set_timeout(client, (uint32_t)(timeout_seconds * 1000));
 
     sp_status status = SP_STATUS_INIT;
-    int exit_code = strcmp(command, "watch") == 0 ? run_watch(client, watch_store, watch_after, watch_count, &status)
-                                                  : run_command(client, command, argument, second, &status);
+    int exit_code = fleet_command                     ? run_fleet(client, command, &fleet, &status)
+                    : strcmp(command, "watch") == 0 ? run_watch(client, watch_store, watch_after, watch_count, &status)
+                                                    : run_command(client, command, argument, second, &status);
     sp_status_clear(&status);
     sp_close(client);
     return exit_code;

@@ -250,6 +250,33 @@ const char *sp_revision_status_name(int status)
     return names[status];
 }
 
+const char *sp_fleet_upgrade_state_name(int state)
+{
+    static const char *const names[] = {
+        "unspecified", "running", "paused", "cancelling", "stopping", "completed", "cancelled", "stopped",
+    };
+    if (state < 0 || (size_t)state >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[state];
+}
+
+int sp_fleet_upgrade_state_has_ended(int state)
+{
+    return state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_COMPLETED ||
+           state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_CANCELLED ||
+           state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_STOPPED;
+}
+
+const char *sp_fleet_store_outcome_name(int outcome)
+{
+    static const char *const names[] = {
+        "unspecified", "waiting", "upgrading", "upgraded", "rolled-back", "failed", "skipped",
+    };
+    if (outcome < 0 || (size_t)outcome >= sizeof names / sizeof names[0])
+        return "unknown";
+    return names[outcome];
+}
+
 /* ---- time and I/O ----------------------------------------------------------- */
 
 static int64_t now_ms(void)
@@ -1692,38 +1719,114 @@ int sp_rollback_store_by_name(sp_client *client, const char *name, uint32_t revi
     return rollback_store(client, NULL, name, revision, out, status);
 }
 
-/* ---- WatchStores (a server stream) ------------------------------------------------- */
+/* ---- fleet upgrades ---------------------------------------------------------------- */
 
-/* One WatchStores call, from after_audit_id, until the daemon ends it or the
- * callback asks to stop (*stopped = 1). Updates watch->last_audit_id as events
- * arrive. Returns SP_OK when the stream ended with OK or was stopped,
- * SP_ERR_STATUS with the daemon's status (WATCH_FELL_BEHIND among them), or a
- * local failure. */
-static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id, int *stopped,
-                      sp_status *status_out)
+int sp_upgrade_fleet(sp_client *client, const char *version, const sp_fleet_options *options,
+                     Storeplatform__V1__UpgradeFleetResponse **out, sp_status *status)
 {
-    Storeplatform__V1__WatchStoresRequest request = STOREPLATFORM__V1__WATCH_STORES_REQUEST__INIT;
-    request.store_id = (char *)(watch->store_id != NULL ? watch->store_id : "");
-    request.after_audit_id = after_audit_id;
+    Storeplatform__V1__UpgradeFleetRequest request = STOREPLATFORM__V1__UPGRADE_FLEET_REQUEST__INIT;
+    Storeplatform__V1__FleetSelector selector = STOREPLATFORM__V1__FLEET_SELECTOR__INIT;
+    if (version != NULL)
+        request.version = (char *)version;
+    if (options != NULL) {
+        /* Packing only reads these; the generated struct has no const. */
+        selector.names = (char **)options->names;
+        selector.n_names = options->names != NULL ? options->n_names : 0;
+        selector.statuses = (Storeplatform__V1__StoreStatus *)options->statuses;
+        selector.n_statuses = options->statuses != NULL ? options->n_statuses : 0;
+        request.wave_size = options->wave_size;
+        request.max_unavailable = options->max_unavailable;
+        request.failure_budget = options->failure_budget;
+    }
+    request.selector = &selector;
+    SP_CALL_TYPED(Storeplatform__V1__UpgradeFleetResponse, client, SP_METHOD_UPGRADE_FLEET, request,
+                  storeplatform__v1__upgrade_fleet_response__descriptor, out, status);
+}
+
+int sp_get_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__GetFleetUpgradeResponse **out,
+                         sp_status *status)
+{
+    Storeplatform__V1__GetFleetUpgradeRequest request = STOREPLATFORM__V1__GET_FLEET_UPGRADE_REQUEST__INIT;
+    if (id != NULL)
+        request.id = (char *)id;
+    SP_CALL_TYPED(Storeplatform__V1__GetFleetUpgradeResponse, client, SP_METHOD_GET_FLEET_UPGRADE, request,
+                  storeplatform__v1__get_fleet_upgrade_response__descriptor, out, status);
+}
+
+int sp_list_fleet_upgrades(sp_client *client, uint32_t limit, Storeplatform__V1__ListFleetUpgradesResponse **out,
+                           sp_status *status)
+{
+    Storeplatform__V1__ListFleetUpgradesRequest request = STOREPLATFORM__V1__LIST_FLEET_UPGRADES_REQUEST__INIT;
+    request.limit = limit;
+    SP_CALL_TYPED(Storeplatform__V1__ListFleetUpgradesResponse, client, SP_METHOD_LIST_FLEET_UPGRADES, request,
+                  storeplatform__v1__list_fleet_upgrades_response__descriptor, out, status);
+}
+
+/* PauseFleetUpgrade, ResumeFleetUpgrade or CancelFleetUpgrade (method) of id. */
+static int change_fleet_upgrade(sp_client *client, const char *method, const char *id,
+                                Storeplatform__V1__ChangeFleetUpgradeResponse **out, sp_status *status)
+{
+    Storeplatform__V1__ChangeFleetUpgradeRequest request = STOREPLATFORM__V1__CHANGE_FLEET_UPGRADE_REQUEST__INIT;
+    if (id != NULL)
+        request.id = (char *)id;
+    SP_CALL_TYPED(Storeplatform__V1__ChangeFleetUpgradeResponse, client, method, request,
+                  storeplatform__v1__change_fleet_upgrade_response__descriptor, out, status);
+}
+
+int sp_pause_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                           sp_status *status)
+{
+    return change_fleet_upgrade(client, SP_METHOD_PAUSE_FLEET_UPGRADE, id, out, status);
+}
+
+int sp_resume_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                            sp_status *status)
+{
+    return change_fleet_upgrade(client, SP_METHOD_RESUME_FLEET_UPGRADE, id, out, status);
+}
+
+int sp_cancel_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                            sp_status *status)
+{
+    return change_fleet_upgrade(client, SP_METHOD_CANCEL_FLEET_UPGRADE, id, out, status);
+}
+
+/* ---- server streams --------------------------------------------------------------- */
+
+/* Takes one stream message, unpacked as the stream's message type: frees it or
+ * keeps it. Returns non-zero to stop the stream. */
+typedef int (*stream_message_fn)(ProtobufCMessage *message, void *context);
+
+/* One server-streaming call: sends REQUEST(method, request) with timeout_ms (0: no
+ * deadline; the client then waits as long as the stream runs), then hands each
+ * STREAM_MESSAGE, unpacked as message_type, to on_message until the daemon ends the
+ * stream or on_message asks to stop (*stopped = 1: CANCEL is sent, and what still
+ * comes before the end is dropped). doing names the call in local failures
+ * ("watching stores"). Returns SP_OK when the stream ended with OK or was stopped,
+ * SP_ERR_STATUS with the daemon's status, or a local failure. */
+static int run_stream(sp_client *client, const char *method, const ProtobufCMessage *request, uint32_t timeout_ms,
+                      const ProtobufCMessageDescriptor *message_type, stream_message_fn on_message, void *context,
+                      int *stopped, const char *doing, sp_status *status_out)
+{
     uint32_t stream_id = 0;
     char request_id[24];
-    /* No deadline: a watch runs until it is stopped. */
-    int rc = send_request(client, SP_METHOD_WATCH_STORES, &request.base, 0, -1, &stream_id, request_id, status_out);
+    int64_t deadline = timeout_ms == 0 ? -1 : deadline_after((uint64_t)timeout_ms + SP_LOCAL_GRACE_MS);
+    int rc = send_request(client, method, request, timeout_ms, deadline, &stream_id, request_id, status_out);
     if (rc != SP_OK)
         return rc;
     for (;;) {
         uint8_t *body = NULL;
         size_t body_len = 0;
         int too_large = 0;
-        rc = read_frame(client, &body, &body_len, -1, &too_large);
+        rc = read_frame(client, &body, &body_len, deadline, &too_large);
         if (rc != SP_OK)
-            return read_failure(client, rc, too_large, request_id, status_out, "watching stores");
+            return read_failure(client, rc, too_large, request_id, status_out, doing);
         Storeplatform__V1__Envelope *frame = storeplatform__v1__envelope__unpack(NULL, body_len, body);
         free(body);
         if (frame == NULL) {
             mark_closed(client);
             local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INTERNAL, "CLIENT_MALFORMED_ENVELOPE",
-                          request_id, "watching stores: the daemon sent a frame that is not an Envelope");
+                          request_id, "%s: the daemon sent a frame that is not an Envelope", doing);
             return SP_ERR_PROTOCOL;
         }
         if (is_connection_error(frame)) {
@@ -1740,25 +1843,21 @@ static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id
                 storeplatform__v1__envelope__free_unpacked(frame, NULL);
                 continue;
             }
-            Storeplatform__V1__StoreEvent *event =
-                storeplatform__v1__store_event__unpack(NULL, frame->payload.len, frame->payload.data);
+            ProtobufCMessage *message =
+                protobuf_c_message_unpack(message_type, NULL, frame->payload.len, frame->payload.data);
             storeplatform__v1__envelope__free_unpacked(frame, NULL);
-            if (event == NULL) {
+            if (message == NULL) {
                 mark_closed(client);
                 local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INTERNAL, "CLIENT_BAD_RESPONSE",
-                              request_id, "watching stores: a stream message does not parse as StoreEvent");
+                              request_id, "%s: a stream message does not parse as %s", doing, message_type->short_name);
                 return SP_ERR_PROTOCOL;
             }
-            int stop = watch->on_event != NULL ? watch->on_event(event, watch->context) : 0;
-            if (event->audit_id > 0)
-                watch->last_audit_id = event->audit_id;
-            storeplatform__v1__store_event__free_unpacked(event, NULL);
-            if (stop) {
+            if (on_message(message, context)) {
                 *stopped = 1;
                 send_cancel(client, stream_id, deadline_after(SP_LOCAL_GRACE_MS));
                 if (client->fd < 0) {
                     local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_UNAVAILABLE,
-                                  "CLIENT_CONNECTION_CLOSED", request_id, "cancelling the watch: %s",
+                                  "CLIENT_CONNECTION_CLOSED", request_id, "cancelling %s: %s", method,
                                   client->last_error);
                     return SP_ERR_CLOSED;
                 }
@@ -1787,6 +1886,36 @@ static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id
         storeplatform__v1__envelope__free_unpacked(frame, NULL);
         return SP_ERR_STATUS;
     }
+}
+
+/* ---- WatchStores (a server stream) ------------------------------------------------- */
+
+/* Hands a StoreEvent to the watch's callback and records its audit id. */
+static int deliver_store_event(ProtobufCMessage *message, void *context)
+{
+    sp_watch *watch = context;
+    Storeplatform__V1__StoreEvent *event = (Storeplatform__V1__StoreEvent *)message;
+    int stop = watch->on_event != NULL ? watch->on_event(event, watch->context) : 0;
+    if (event->audit_id > 0)
+        watch->last_audit_id = event->audit_id;
+    storeplatform__v1__store_event__free_unpacked(event, NULL);
+    return stop;
+}
+
+/* One WatchStores call, from after_audit_id, until the daemon ends it or the
+ * callback asks to stop (*stopped = 1). Updates watch->last_audit_id as events
+ * arrive. Returns SP_OK when the stream ended with OK or was stopped,
+ * SP_ERR_STATUS with the daemon's status (WATCH_FELL_BEHIND among them), or a
+ * local failure. */
+static int watch_once(sp_client *client, sp_watch *watch, int64_t after_audit_id, int *stopped,
+                      sp_status *status_out)
+{
+    Storeplatform__V1__WatchStoresRequest request = STOREPLATFORM__V1__WATCH_STORES_REQUEST__INIT;
+    request.store_id = (char *)(watch->store_id != NULL ? watch->store_id : "");
+    request.after_audit_id = after_audit_id;
+    /* No deadline: a watch runs until it is stopped. */
+    return run_stream(client, SP_METHOD_WATCH_STORES, &request.base, 0, &storeplatform__v1__store_event__descriptor,
+                      deliver_store_event, watch, stopped, "watching stores", status_out);
 }
 
 int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out)
@@ -1820,5 +1949,51 @@ int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out)
         }
     }
     sp_status_clear(&own);
+    return rc;
+}
+
+/* ---- WatchFleetUpgrade (a server stream) ------------------------------------------- */
+
+typedef struct fleet_watch_state {
+    sp_fleet_watch *watch;
+    Storeplatform__V1__FleetUpgrade *last; /* NULL until one arrived */
+} fleet_watch_state;
+
+/* Hands a fleet upgrade to the watch's callback and keeps it as the last one. */
+static int deliver_fleet_upgrade(ProtobufCMessage *message, void *context)
+{
+    fleet_watch_state *state = context;
+    Storeplatform__V1__FleetUpgrade *fleet = (Storeplatform__V1__FleetUpgrade *)message;
+    sp_fleet_watch *watch = state->watch;
+    watch->updates++;
+    int stop = watch->on_update != NULL ? watch->on_update(fleet, watch->context) : 0;
+    if (state->last != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(state->last, NULL);
+    state->last = fleet;
+    return stop;
+}
+
+int sp_watch_fleet_upgrade(sp_client *client, sp_fleet_watch *watch, Storeplatform__V1__FleetUpgrade **last_out,
+                           sp_status *status_out)
+{
+    if (last_out != NULL)
+        *last_out = NULL;
+    if (watch == NULL) {
+        local_failure(client, status_out, STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT, "CLIENT_INVALID_ARGUMENT",
+                      NULL, "no watch");
+        return SP_ERR_INVALID;
+    }
+    watch->updates = 0;
+    Storeplatform__V1__WatchFleetUpgradeRequest request = STOREPLATFORM__V1__WATCH_FLEET_UPGRADE_REQUEST__INIT;
+    request.id = (char *)(watch->id != NULL ? watch->id : "");
+    fleet_watch_state state = { watch, NULL };
+    int stopped = 0;
+    int rc = run_stream(client, SP_METHOD_WATCH_FLEET_UPGRADE, &request.base, watch->timeout_ms,
+                        &storeplatform__v1__fleet_upgrade__descriptor, deliver_fleet_upgrade, &state, &stopped,
+                        "watching the fleet upgrade", status_out);
+    if (last_out != NULL)
+        *last_out = state.last;
+    else if (state.last != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(state.last, NULL);
     return rc;
 }

@@ -24,6 +24,7 @@
 
 #include "storeplatform/v1/admin.pb-c.h"
 #include "storeplatform/v1/envelope.pb-c.h"
+#include "storeplatform/v1/fleet.pb-c.h"
 #include "storeplatform/v1/platform.pb-c.h"
 #include "storeplatform/v1/store.pb-c.h"
 
@@ -54,6 +55,13 @@ extern "C" {
 #define SP_METHOD_LIST_STORE_REVISIONS "/storeplatform.v1.StoreService/ListStoreRevisions"
 #define SP_METHOD_UPGRADE_STORE "/storeplatform.v1.StoreService/UpgradeStore"
 #define SP_METHOD_ROLLBACK_STORE "/storeplatform.v1.StoreService/RollbackStore"
+#define SP_METHOD_UPGRADE_FLEET "/storeplatform.v1.FleetService/UpgradeFleet"
+#define SP_METHOD_GET_FLEET_UPGRADE "/storeplatform.v1.FleetService/GetFleetUpgrade"
+#define SP_METHOD_LIST_FLEET_UPGRADES "/storeplatform.v1.FleetService/ListFleetUpgrades"
+#define SP_METHOD_PAUSE_FLEET_UPGRADE "/storeplatform.v1.FleetService/PauseFleetUpgrade"
+#define SP_METHOD_RESUME_FLEET_UPGRADE "/storeplatform.v1.FleetService/ResumeFleetUpgrade"
+#define SP_METHOD_CANCEL_FLEET_UPGRADE "/storeplatform.v1.FleetService/CancelFleetUpgrade"
+#define SP_METHOD_WATCH_FLEET_UPGRADE "/storeplatform.v1.FleetService/WatchFleetUpgrade"
 #define SP_METHOD_RECONCILE     "/storeplatform.v1.AdminService/Reconcile"
 #define SP_METHOD_LIST_OPERATIONS "/storeplatform.v1.AdminService/ListOperations"
 #define SP_METHOD_GET_LIMITS    "/storeplatform.v1.AdminService/GetLimits"
@@ -299,6 +307,108 @@ typedef struct sp_watch {
 int sp_watch_stores(sp_client *client, sp_watch *watch, sp_status *status_out);
 
 /*
+ * Fleet upgrades (README.md at the repository root, "Upgrading the fleet"): many
+ * stores moved to one version in waves of single-store upgrades, one fleet upgrade
+ * at a time. A wave starts when every store of the wave before has ended, at most
+ * max_unavailable of its stores upgrading at once; a store rolled back or failed
+ * counts against failure_budget, and one more stops the fleet upgrade after its
+ * wave (the stores not started keep their version).
+ *
+ * sp_upgrade_fleet: starts moving the stores options selects to version (a name
+ * sp_list_engine_versions lists) and returns the fleet upgrade at once, running,
+ * with every selected store waiting. options may be NULL (SP_FLEET_OPTIONS_INIT:
+ * every live store, waves of 5). Errors: INVALID_ARGUMENT (no version, names and
+ * statuses both given, a name repeated or invalid, max_unavailable over the wave
+ * size, no live store selected), UNKNOWN_VERSION, NOT_FOUND (a named store that is
+ * not live), FLEET_UPGRADE_IN_PROGRESS (FAILED_PRECONDITION: another one is active;
+ * the message names it), PERMISSION_DENIED (operators of every store and admins only).
+ *
+ * sp_get_fleet_upgrade: one fleet upgrade with every store's outcome and its log;
+ * id NULL or "" for the active one, or else the latest. NOT_FOUND when there is none.
+ *
+ * sp_list_fleet_upgrades: the latest, newest first, without their stores and steps;
+ * limit 0 = 20, at most 100.
+ *
+ * sp_pause_fleet_upgrade starts no more stores (those upgrading end as they do);
+ * sp_resume_fleet_upgrade goes on with a paused one; sp_cancel_fleet_upgrade starts
+ * no more stores and ends it (cancelled) once those upgrading have ended. Each
+ * returns the fleet upgrade after the change; id NULL or "" for the active one.
+ * Errors: NOT_FOUND (no such id, or none active), INVALID_STATE_TRANSITION (pause:
+ * not running; resume: not paused; cancel: already ended or cancelling).
+ */
+
+/* What sp_upgrade_fleet selects, and how it moves it. */
+typedef struct sp_fleet_options {
+    /* Live stores by name, upgraded in this order (canaries first); or */
+    const char *const *names;
+    size_t n_names;
+    /* every live store in these statuses (STOREPLATFORM__V1__STORE_STATUS__*), by
+     * name. Neither: every live store. */
+    const Storeplatform__V1__StoreStatus *statuses;
+    size_t n_statuses;
+    /* Stores per wave; 0 = 5. */
+    uint32_t wave_size;
+    /* Most stores upgrading at once; 0 = the wave size. */
+    uint32_t max_unavailable;
+    /* Failed stores tolerated; 0 stops it after the wave of the first failure. */
+    uint32_t failure_budget;
+} sp_fleet_options;
+
+#define SP_FLEET_OPTIONS_INIT { NULL, 0, NULL, 0, 0, 0, 0 }
+
+int sp_upgrade_fleet(sp_client *client, const char *version, const sp_fleet_options *options,
+                     Storeplatform__V1__UpgradeFleetResponse **out, sp_status *status);
+int sp_get_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__GetFleetUpgradeResponse **out,
+                         sp_status *status);
+int sp_list_fleet_upgrades(sp_client *client, uint32_t limit, Storeplatform__V1__ListFleetUpgradesResponse **out,
+                           sp_status *status);
+int sp_pause_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                           sp_status *status);
+int sp_resume_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                            sp_status *status);
+int sp_cancel_fleet_upgrade(sp_client *client, const char *id, Storeplatform__V1__ChangeFleetUpgradeResponse **out,
+                            sp_status *status);
+
+/*
+ * WatchFleetUpgrade: a fleet upgrade as it goes (a server stream).
+ *
+ * sp_watch_fleet_upgrade sends WatchFleetUpgrade with watch->id (NULL or "": the
+ * active fleet upgrade, or else the latest) and watch->timeout_ms as the stream's
+ * deadline (0: none), then calls on_update (may be NULL) with the fleet upgrade as
+ * it is now, and again at every change, until the daemon ends the stream after
+ * sending it ended (completed, cancelled or stopped; ended_ms > 0), on_update
+ * returns non-zero (the call is cancelled), or the connection fails. The fleet
+ * upgrade passed to on_update is freed when it returns.
+ *
+ * last_out (may be NULL) receives the last fleet upgrade delivered, NULL when none
+ * was; free it with storeplatform__v1__fleet_upgrade__free_unpacked. To wait for a
+ * fleet upgrade's end, watch it without on_update and read (*last_out)->state.
+ *
+ * The call blocks until it ends; it takes the connection for itself meanwhile (one
+ * call at a time). Returns SP_OK when the daemon ended the stream with OK (after
+ * the ended fleet upgrade, or at its shutdown: check ended_ms) or on_update stopped
+ * it; SP_ERR_STATUS with the daemon's status (NOT_FOUND for an unknown id or when
+ * there has been no fleet upgrade, DEADLINE_EXCEEDED past timeout_ms, ...); or a
+ * local failure (SP_ERR_CLOSED when the connection dropped, SP_ERR_TIMEOUT when not
+ * even the daemon's DEADLINE_EXCEEDED came within SP_LOCAL_GRACE_MS of the
+ * deadline). *last_out holds what was delivered in every case. On return
+ * watch->updates is how many fleet upgrades were delivered.
+ */
+typedef int (*sp_fleet_watch_fn)(const Storeplatform__V1__FleetUpgrade *fleet_upgrade, void *context);
+
+typedef struct sp_fleet_watch {
+    const char *id;
+    uint32_t timeout_ms;
+    sp_fleet_watch_fn on_update;
+    void *context;
+    /* Out. */
+    unsigned updates;
+} sp_fleet_watch;
+
+int sp_watch_fleet_upgrade(sp_client *client, sp_fleet_watch *watch, Storeplatform__V1__FleetUpgrade **last_out,
+                           sp_status *status_out);
+
+/*
  * Raw access, for protocol tests. sp_send_raw writes len bytes as they are
  * (no framing added). sp_read_frame reads one frame: *body receives a malloc'd
  * copy of the envelope bytes (free() it; NULL when *len is 0). A header
@@ -322,6 +432,15 @@ const char *sp_store_status_name(int status);
 /* "deployed", "superseded", "failed", "rolled-back", "pending" (as storectl prints
  * them) for a RevisionStatus. */
 const char *sp_revision_status_name(int status);
+/* "running", "paused", "cancelling", "stopping", "completed", "cancelled", "stopped"
+ * (as storectl prints them) for a FleetUpgradeState. */
+const char *sp_fleet_upgrade_state_name(int state);
+/* 1 for the states of a fleet upgrade that has ended (completed, cancelled,
+ * stopped), 0 for the active ones and anything else. */
+int sp_fleet_upgrade_state_has_ended(int state);
+/* "waiting", "upgrading", "upgraded", "rolled-back", "failed", "skipped" (as storectl
+ * prints them) for a FleetStoreOutcome. */
+const char *sp_fleet_store_outcome_name(int outcome);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,7 @@
  *                              the fault the daemon's simulator injects into the
  *                              first upgrade of every store: upgrade-error or
  *                              migration-error (its --sim-fault), for the upgrade
- *                              checks
+ *                              and fleet upgrade checks
  * It should run with --max-live-stores 3, high --requests-per-minute and
  * --creates-per-minute, and a fast simulated cluster. The suite keeps at most 3
  * stores live at a time and deletes what it creates.
@@ -751,6 +751,476 @@ static void run_upgrade_suite(const target *t)
 #undef LABEL
 }
 
+/* ---- fleet upgrades ----------------------------------------------------------------- */
+
+/* What a fleet upgrade's watch delivered. */
+typedef struct fleet_watched {
+    int count;
+    int active_before_last; /* every fleet upgrade before the last one was active */
+    int last_state;
+    char id[64];
+    int same_id; /* every one had the id of the first */
+} fleet_watched;
+
+static int collect_fleet_upgrade(const Storeplatform__V1__FleetUpgrade *fleet, void *context)
+{
+    fleet_watched *w = context;
+    if (w->count == 0) {
+        snprintf(w->id, sizeof w->id, "%s", fleet->id);
+        w->active_before_last = 1;
+        w->same_id = 1;
+    } else if (sp_fleet_upgrade_state_has_ended(w->last_state)) {
+        w->active_before_last = 0;
+    }
+    w->same_id = w->same_id && strcmp(w->id, fleet->id) == 0;
+    w->last_state = (int)fleet->state;
+    w->count++;
+    return 0;
+}
+
+/* "NAME OUTCOME, NAME OUTCOME" of a fleet upgrade's stores, in its order. */
+static const char *fleet_outcomes(const Storeplatform__V1__FleetUpgrade *fleet, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; fleet != NULL && i < fleet->n_stores; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s %s", i > 0 ? ", " : "", fleet->stores[i]->name,
+                 sp_fleet_store_outcome_name(fleet->stores[i]->outcome));
+    }
+    return out;
+}
+
+/* "start wave stop end": the actions of a fleet upgrade's log, oldest first. */
+static const char *fleet_steps(const Storeplatform__V1__FleetUpgrade *fleet, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; fleet != NULL && i < fleet->n_steps; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i > 0 ? " " : "", fleet->steps[i]->action);
+    }
+    return out;
+}
+
+/* 1 when the words of text (separated by spaces) hold first, second and third in
+ * this order, with perhaps others between them. */
+static int in_order(const char *text, const char *first, const char *second, const char *third)
+{
+    const char *wanted[3] = { first, second, third };
+    int found = 0;
+    for (const char *word = text; *word != '\0' && found < 3;) {
+        size_t length = strcspn(word, " ");
+        if (length == strlen(wanted[found]) && strncmp(word, wanted[found], length) == 0)
+            found++;
+        word += length;
+        word += strspn(word, " ");
+    }
+    return found == 3;
+}
+
+/* The message of the last step of the log with this action ("" when none). */
+static const char *fleet_step_message(const Storeplatform__V1__FleetUpgrade *fleet, const char *action)
+{
+    const char *message = "";
+    for (size_t i = 0; fleet != NULL && i < fleet->n_steps; i++)
+        if (strcmp(fleet->steps[i]->action, action) == 0)
+            message = fleet->steps[i]->message;
+    return message;
+}
+
+/* 1 when both messages are there and serialize to the same bytes. */
+static int same_message(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    if (a == NULL || b == NULL)
+        return 0;
+    size_t size = protobuf_c_message_get_packed_size(a);
+    if (size != protobuf_c_message_get_packed_size(b))
+        return 0;
+    uint8_t *bytes_a = malloc(size + 1);
+    uint8_t *bytes_b = malloc(size + 1);
+    int same = bytes_a != NULL && bytes_b != NULL && protobuf_c_message_pack(a, bytes_a) == size &&
+               protobuf_c_message_pack(b, bytes_b) == size && memcmp(bytes_a, bytes_b, size) == 0;
+    free(bytes_a);
+    free(bytes_b);
+    return same;
+}
+
+/* Cancels the active fleet upgrade, if there is one, and waits for its end: no
+ * fleet upgrade started here outlives the suite, whatever failed in it. */
+static void end_active_fleet_upgrade(sp_client *client)
+{
+    sp_status status = SP_STATUS_INIT;
+    Storeplatform__V1__ChangeFleetUpgradeResponse *changed = NULL;
+    if (sp_cancel_fleet_upgrade(client, NULL, &changed, &status) == SP_OK) {
+        printf("note: cancelled fleet upgrade %s left active\n", changed->fleet_upgrade->id);
+        sp_fleet_watch wait = { 0 };
+        wait.timeout_ms = READY_TIMEOUT_MS;
+        (void)sp_watch_fleet_upgrade(client, &wait, NULL, &status);
+    }
+    if (changed != NULL)
+        storeplatform__v1__change_fleet_upgrade_response__free_unpacked(changed, NULL);
+    sp_status_clear(&status);
+}
+
+/* Creates a store named name and waits until it is ready; its id into id. 1 when ready. */
+static int ready_store(sp_client *client, const char *name, char *id, size_t id_size, sp_status *status)
+{
+    Storeplatform__V1__CreateStoreResponse *created = NULL;
+    int rc = sp_create_store(client, name, NULL, &created, status);
+    if (rc != SP_OK)
+        return 0;
+    snprintf(id, id_size, "%s", created->store->id);
+    track(id);
+    storeplatform__v1__create_store_response__free_unpacked(created, NULL);
+    return wait_for_status(client, id, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY, READY_TIMEOUT_MS, status) ==
+           STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_READY;
+}
+
+/* The store's status, version and revision: "ready 6.9-wc10.3 3". */
+static const char *store_state(sp_client *client, const char *id, char *out, size_t size, sp_status *status)
+{
+    Storeplatform__V1__GetStoreResponse *got = NULL;
+    int rc = sp_get_store(client, id, &got, status);
+    if (rc == SP_OK)
+        snprintf(out, size, "%s %s %" PRIu32, sp_store_status_name(got->store->status), got->store->version,
+                 got->store->revision);
+    else
+        snprintf(out, size, "%s", describe(rc, status));
+    if (got != NULL)
+        storeplatform__v1__get_store_response__free_unpacked(got, NULL);
+    return out;
+}
+
+/* Watches fleet upgrade id to its end; the last fleet upgrade delivered into *last. */
+static int watch_fleet_to_end(sp_client *client, const char *id, fleet_watched *w,
+                              Storeplatform__V1__FleetUpgrade **last, sp_status *status)
+{
+    sp_fleet_watch watch = { 0 };
+    watch.id = id;
+    watch.timeout_ms = READY_TIMEOUT_MS;
+    watch.on_update = collect_fleet_upgrade;
+    watch.context = w;
+    int rc = sp_watch_fleet_upgrade(client, &watch, last, status);
+    if (rc == SP_OK && (int)watch.updates != w->count)
+        return -100; /* the counts disagree: reported by the caller's check */
+    return rc;
+}
+
+/* Two stores through three fleet upgrades, selected by name (the daemon fails the
+ * first upgrade of every store: STOREPLATFORM_TEST_UPGRADE_FAULT): the first stops
+ * after its first wave, naming the store that failed and the one not started; after
+ * the second store's own first upgrade (rolled back) the next completes with both
+ * upgraded; a third is paused, refused a second one beside it, resumed and
+ * cancelled; then the refusals. The daemon runs one fleet upgrade at a time: each
+ * one started here has ended before this returns. */
+static void run_fleet_suite(const target *t)
+{
+    char label[256];
+    char names[2][64];
+    char ids[2][128];
+    char default_version[64] = "";
+    char other_version[64] = "";
+    char fleet_id[64] = "";
+    char seen[1024];
+    char wanted[1024];
+    char steps[256];
+    sp_status status = SP_STATUS_INIT;
+    int rc;
+#define LABEL(...) (snprintf(label, sizeof label, __VA_ARGS__), label)
+
+    if (upgrade_fault == NULL)
+        return; /* the upgrade suite said so */
+    sp_client *client = open_client(t, 1);
+    if (client == NULL)
+        return;
+
+    check(strcmp(sp_fleet_upgrade_state_name(STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_CANCELLING),
+                 "cancelling") == 0 &&
+              strcmp(sp_fleet_store_outcome_name(STOREPLATFORM__V1__FLEET_STORE_OUTCOME__FLEET_STORE_OUTCOME_ROLLED_BACK),
+                     "rolled-back") == 0 &&
+              strcmp(sp_fleet_upgrade_state_name(99), "unknown") == 0 &&
+              sp_fleet_upgrade_state_has_ended(STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_STOPPED) &&
+              !sp_fleet_upgrade_state_has_ended(STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_PAUSED),
+          LABEL("%s: fleet: state and outcome names", t->label), NULL);
+
+    /* The default version and another. */
+    Storeplatform__V1__ListEngineVersionsResponse *versions = NULL;
+    rc = sp_list_engine_versions(client, &versions, &status);
+    for (size_t i = 0; rc == SP_OK && i < versions->n_versions; i++) {
+        const Storeplatform__V1__EngineVersion *version = versions->versions[i];
+        if (strcmp(version->engine, "woocommerce") != 0)
+            continue;
+        if (version->is_default)
+            snprintf(default_version, sizeof default_version, "%s", version->name);
+        else if (other_version[0] == '\0')
+            snprintf(other_version, sizeof other_version, "%s", version->name);
+    }
+    if (versions != NULL)
+        storeplatform__v1__list_engine_versions_response__free_unpacked(versions, NULL);
+
+    /* Two ready stores; the second is made last, so that the first is free of its
+     * create operation by the time a fleet upgrade starts it. */
+    int ready = default_version[0] != '\0' && other_version[0] != '\0';
+    for (int i = 0; i < 2 && ready; i++) {
+        snprintf(names[i], sizeof names[i], "c%s-%ld-fleet-%c", t->tcp ? "t" : "u", (long)getpid(), 'a' + i);
+        ready = ready_store(client, names[i], ids[i], sizeof ids[i], &status);
+    }
+    check(ready, LABEL("%s: fleet: two ready stores and two versions", t->label), "versions '%s' '%s'; %s",
+          default_version, other_version, status.message != NULL ? status.message : "");
+    if (!ready) {
+        sp_status_clear(&status);
+        sp_close(client);
+        return;
+    }
+
+    /* 1. Waves of one, no failure tolerated: the first store's upgrade meets the
+     * fault and is rolled back, and the fleet upgrade stops after wave 1. */
+    const char *both[2] = { names[0], names[1] };
+    sp_fleet_options options = SP_FLEET_OPTIONS_INIT;
+    options.names = both;
+    options.n_names = 2;
+    options.wave_size = 1;
+    Storeplatform__V1__UpgradeFleetResponse *started = NULL;
+    rc = sp_upgrade_fleet(client, other_version, &options, &started, &status);
+    const Storeplatform__V1__FleetUpgrade *fleet = rc == SP_OK ? started->fleet_upgrade : NULL;
+    snprintf(wanted, sizeof wanted, "%s waiting, %s waiting", names[0], names[1]);
+    check(fleet != NULL && fleet->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_RUNNING &&
+              strncmp(fleet->id, "fu_", 3) == 0 && strcmp(fleet->version, other_version) == 0 &&
+              fleet->wave_size == 1 && fleet->max_unavailable == 1 && fleet->failure_budget == 0 &&
+              fleet->wave_count == 2 && fleet->waiting == 2 && fleet->selector != NULL && fleet->selector->n_names == 2 &&
+              strcmp(fleet_outcomes(fleet, seen, sizeof seen), wanted) == 0 && fleet->stores[1]->wave == 2 &&
+              strcmp(fleet->stores[0]->from_version, default_version) == 0,
+          LABEL("%s: fleet: upgrade_fleet answers running, every store waiting, in the order named", t->label),
+          "%s; '%s'", fleet != NULL ? sp_fleet_upgrade_state_name(fleet->state) : describe(rc, &status), seen);
+    if (fleet != NULL)
+        snprintf(fleet_id, sizeof fleet_id, "%s", fleet->id);
+    if (started != NULL)
+        storeplatform__v1__upgrade_fleet_response__free_unpacked(started, NULL);
+    started = NULL;
+
+    fleet_watched w = { 0 };
+    Storeplatform__V1__FleetUpgrade *ended = NULL;
+    rc = watch_fleet_to_end(client, fleet_id, &w, &ended, &status);
+    check(rc == SP_OK && ended != NULL && w.count >= 1 && w.active_before_last && w.same_id &&
+              strcmp(w.id, fleet_id) == 0 && ended->ended_ms > 0 &&
+              ended->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_STOPPED,
+          LABEL("%s: fleet: the watch follows it until it stopped", t->label), "%s; %d updates, last %s",
+          describe(rc, &status), w.count, ended != NULL ? sp_fleet_upgrade_state_name(ended->state) : "none");
+    snprintf(wanted, sizeof wanted, "%s rolled-back, %s waiting", names[0], names[1]);
+    char fault_text[128];
+    snprintf(fault_text, sizeof fault_text, "simulated fault %s", upgrade_fault);
+    check(ended != NULL && strcmp(fleet_outcomes(ended, seen, sizeof seen), wanted) == 0 &&
+              strstr(ended->stores[0]->message, fault_text) != NULL && ended->stores[1]->message[0] == '\0' &&
+              ended->upgraded == 0 && ended->rolled_back == 1 && ended->failed == 0 && ended->skipped == 0 &&
+              ended->waiting == 1 && ended->upgrading == 0 && ended->current_wave == 1,
+          LABEL("%s: fleet: stopped: the first store rolled back (why), the second not started", t->label),
+          "'%s'; first store's message '%s'", seen, ended != NULL && ended->n_stores > 0 ? ended->stores[0]->message : "");
+    const char *stop = fleet_step_message(ended, "stop");
+    check(ended != NULL && strcmp(fleet_steps(ended, steps, sizeof steps), "start wave stop end") == 0 &&
+              strstr(stop, names[0]) != NULL && strstr(stop, names[1]) == NULL &&
+              strcmp(fleet_step_message(ended, "end"), "stopped: 0 upgraded, 1 rolled back, 0 failed, 0 skipped, 1 not started") == 0,
+          LABEL("%s: fleet: its log names the failed store and what moved", t->label), "'%s'; stop '%s'; end '%s'", steps,
+          stop, fleet_step_message(ended, "end"));
+    snprintf(wanted, sizeof wanted, "ready %s 3", default_version);
+    store_state(client, ids[0], seen, sizeof seen, &status);
+    check(strcmp(seen, wanted) == 0, LABEL("%s: fleet: the failed store is ready on its old version", t->label), "'%s'",
+          seen);
+    snprintf(wanted, sizeof wanted, "ready %s 1", default_version);
+    store_state(client, ids[1], seen, sizeof seen, &status);
+    check(strcmp(seen, wanted) == 0, LABEL("%s: fleet: the store not started is as it was", t->label), "'%s'", seen);
+
+    /* Reading it: by id, as the latest, in the list (without stores and log). */
+    Storeplatform__V1__GetFleetUpgradeResponse *got = NULL;
+    rc = sp_get_fleet_upgrade(client, fleet_id, &got, &status);
+    check(rc == SP_OK && same_message(&got->fleet_upgrade->base, ended != NULL ? &ended->base : NULL),
+          LABEL("%s: fleet: get by id answers what the watch ended with", t->label), rc == SP_OK ? NULL : "%s",
+          describe(rc, &status));
+    if (got != NULL)
+        storeplatform__v1__get_fleet_upgrade_response__free_unpacked(got, NULL);
+    got = NULL;
+    rc = sp_get_fleet_upgrade(client, NULL, &got, &status);
+    check(rc == SP_OK && strcmp(got->fleet_upgrade->id, fleet_id) == 0,
+          LABEL("%s: fleet: get without an id answers the latest", t->label), "%s",
+          rc == SP_OK ? got->fleet_upgrade->id : describe(rc, &status));
+    if (got != NULL)
+        storeplatform__v1__get_fleet_upgrade_response__free_unpacked(got, NULL);
+    got = NULL;
+    Storeplatform__V1__ListFleetUpgradesResponse *list = NULL;
+    rc = sp_list_fleet_upgrades(client, 1, &list, &status);
+    check(rc == SP_OK && list->n_fleet_upgrades == 1 && strcmp(list->fleet_upgrades[0]->id, fleet_id) == 0 &&
+              list->fleet_upgrades[0]->n_stores == 0 && list->fleet_upgrades[0]->n_steps == 0 &&
+              list->fleet_upgrades[0]->rolled_back == 1,
+          LABEL("%s: fleet: the list's first is it, without stores and log", t->label), rc == SP_OK ? NULL : "%s",
+          describe(rc, &status));
+    if (list != NULL)
+        storeplatform__v1__list_fleet_upgrades_response__free_unpacked(list, NULL);
+    if (ended != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(ended, NULL);
+    ended = NULL;
+
+    /* 2. The second store's first upgrade, on its own, meets the fault too; then a
+     * fleet upgrade of both completes with both upgraded. */
+    Storeplatform__V1__UpgradeStoreResponse *upgraded = NULL;
+    WHEN_FREE(sp_upgrade_store(client, ids[1], other_version, &upgraded, &status));
+    if (upgraded != NULL)
+        storeplatform__v1__upgrade_store_response__free_unpacked(upgraded, NULL);
+    expect_change_ends(client, ids[1], default_version, 3,
+                       LABEL("%s: fleet: the second store's own first upgrade is rolled back", t->label));
+    options.wave_size = 1;
+    rc = sp_upgrade_fleet(client, other_version, &options, &started, &status);
+    fleet_id[0] = '\0';
+    if (rc == SP_OK)
+        snprintf(fleet_id, sizeof fleet_id, "%s", started->fleet_upgrade->id);
+    check(rc == SP_OK, LABEL("%s: fleet: a second fleet upgrade starts once the first ended", t->label),
+          rc == SP_OK ? NULL : "%s", describe(rc, &status));
+    if (started != NULL)
+        storeplatform__v1__upgrade_fleet_response__free_unpacked(started, NULL);
+    started = NULL;
+    sp_fleet_watch wait = { 0 }; /* no callback: a wait for its end */
+    wait.id = fleet_id;
+    wait.timeout_ms = READY_TIMEOUT_MS;
+    rc = fleet_id[0] != '\0' ? sp_watch_fleet_upgrade(client, &wait, &ended, &status) : SP_ERR_INVALID;
+    snprintf(wanted, sizeof wanted, "%s upgraded, %s upgraded", names[0], names[1]);
+    check(rc == SP_OK && ended != NULL && wait.updates >= 1 &&
+              ended->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_COMPLETED &&
+              strcmp(fleet_outcomes(ended, seen, sizeof seen), wanted) == 0 && ended->upgraded == 2 &&
+              ended->stores[0]->revision == 4 && ended->stores[1]->revision == 4 && ended->current_wave == 2 &&
+              strcmp(fleet_step_message(ended, "end"), "completed: 2 upgraded, 0 rolled back, 0 failed, 0 skipped, 0 not started") == 0,
+          LABEL("%s: fleet: completed, every store upgraded", t->label), "%s; %s '%s'; end '%s'", describe(rc, &status),
+          ended != NULL ? sp_fleet_upgrade_state_name(ended->state) : "none", seen, fleet_step_message(ended, "end"));
+    if (ended != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(ended, NULL);
+    ended = NULL;
+    snprintf(wanted, sizeof wanted, "ready %s 4", other_version);
+    for (int i = 0; i < 2; i++) {
+        store_state(client, ids[i], seen, sizeof seen, &status);
+        check(strcmp(seen, wanted) == 0, LABEL("%s: fleet: %s is ready on %s", t->label, names[i], other_version), "'%s'",
+              seen);
+    }
+
+    /* 3. Back to the default version: paused at once (its first wave may have
+     * started; the second waits), refused a second fleet upgrade, resumed, cancelled. */
+    options.failure_budget = 2;
+    rc = sp_upgrade_fleet(client, default_version, &options, &started, &status);
+    fleet_id[0] = '\0';
+    if (rc == SP_OK)
+        snprintf(fleet_id, sizeof fleet_id, "%s", started->fleet_upgrade->id);
+    if (started != NULL)
+        storeplatform__v1__upgrade_fleet_response__free_unpacked(started, NULL);
+    started = NULL;
+    Storeplatform__V1__ChangeFleetUpgradeResponse *changed = NULL;
+    rc = rc == SP_OK ? sp_pause_fleet_upgrade(client, fleet_id, &changed, &status) : rc;
+    fleet = rc == SP_OK ? changed->fleet_upgrade : NULL;
+    check(fleet != NULL && strcmp(fleet->id, fleet_id) == 0 &&
+              fleet->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_PAUSED &&
+              fleet->n_stores == 2 && fleet->n_steps > 0 && fleet->stores[1]->outcome == STOREPLATFORM__V1__FLEET_STORE_OUTCOME__FLEET_STORE_OUTCOME_WAITING &&
+              strcmp(fleet->steps[fleet->n_steps - 1]->action, "pause") == 0,
+          LABEL("%s: fleet: pause -> paused, its second wave waiting", t->label), "%s",
+          fleet != NULL ? fleet_outcomes(fleet, seen, sizeof seen) : describe(rc, &status));
+    if (changed != NULL)
+        storeplatform__v1__change_fleet_upgrade_response__free_unpacked(changed, NULL);
+    changed = NULL;
+
+    const char *second[1] = { names[1] };
+    sp_fleet_options one = SP_FLEET_OPTIONS_INIT;
+    one.names = second;
+    one.n_names = 1;
+    rc = sp_upgrade_fleet(client, default_version, &one, &started, &status);
+    check(is_error(rc, &status, "FLEET_UPGRADE_IN_PROGRESS") &&
+              status.code == STOREPLATFORM__V1__CODE__CODE_FAILED_PRECONDITION && started == NULL &&
+              strstr(status.message, fleet_id) != NULL && strstr(status.message, "paused") != NULL,
+          LABEL("%s: fleet: a second one beside the paused one -> FLEET_UPGRADE_IN_PROGRESS", t->label), "%s",
+          describe(rc, &status));
+    rc = sp_get_fleet_upgrade(client, "", &got, &status);
+    check(rc == SP_OK && strcmp(got->fleet_upgrade->id, fleet_id) == 0 &&
+              got->fleet_upgrade->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_PAUSED,
+          LABEL("%s: fleet: get without an id answers the active one", t->label), rc == SP_OK ? NULL : "%s",
+          describe(rc, &status));
+    if (got != NULL)
+        storeplatform__v1__get_fleet_upgrade_response__free_unpacked(got, NULL);
+    got = NULL;
+    rc = sp_pause_fleet_upgrade(client, NULL, &changed, &status);
+    check(is_error(rc, &status, "INVALID_STATE_TRANSITION") &&
+              status.code == STOREPLATFORM__V1__CODE__CODE_FAILED_PRECONDITION && changed == NULL,
+          LABEL("%s: fleet: pause of a paused one -> INVALID_STATE_TRANSITION", t->label), "%s", describe(rc, &status));
+    rc = sp_resume_fleet_upgrade(client, fleet_id, &changed, &status);
+    check(rc == SP_OK && changed->fleet_upgrade->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_RUNNING,
+          LABEL("%s: fleet: resume -> running", t->label), "%s",
+          rc == SP_OK ? sp_fleet_upgrade_state_name(changed->fleet_upgrade->state) : describe(rc, &status));
+    if (changed != NULL)
+        storeplatform__v1__change_fleet_upgrade_response__free_unpacked(changed, NULL);
+    changed = NULL;
+    rc = sp_resume_fleet_upgrade(client, "", &changed, &status);
+    check(is_error(rc, &status, "INVALID_STATE_TRANSITION") && changed == NULL,
+          LABEL("%s: fleet: resume of a running one -> INVALID_STATE_TRANSITION", t->label), "%s", describe(rc, &status));
+    rc = sp_cancel_fleet_upgrade(client, NULL, &changed, &status);
+    check(rc == SP_OK && strcmp(changed->fleet_upgrade->id, fleet_id) == 0 &&
+              (changed->fleet_upgrade->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_CANCELLING ||
+               changed->fleet_upgrade->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_CANCELLED),
+          LABEL("%s: fleet: cancel -> cancelling or cancelled", t->label), "%s",
+          rc == SP_OK ? sp_fleet_upgrade_state_name(changed->fleet_upgrade->state) : describe(rc, &status));
+    if (changed != NULL)
+        storeplatform__v1__change_fleet_upgrade_response__free_unpacked(changed, NULL);
+    changed = NULL;
+    fleet_watched cancelled = { 0 };
+    rc = watch_fleet_to_end(client, fleet_id, &cancelled, &ended, &status);
+    check(rc == SP_OK && ended != NULL &&
+              ended->state == STOREPLATFORM__V1__FLEET_UPGRADE_STATE__FLEET_UPGRADE_STATE_CANCELLED &&
+              ended->upgrading == 0 && ended->ended_ms > 0 &&
+              in_order(fleet_steps(ended, steps, sizeof steps), "pause", "resume", "cancel") &&
+              strncmp(fleet_step_message(ended, "end"), "cancelled: ", 11) == 0,
+          LABEL("%s: fleet: it ends cancelled, its log has pause, resume, cancel", t->label), "%s; %s; '%s'",
+          describe(rc, &status), ended != NULL ? sp_fleet_upgrade_state_name(ended->state) : "none", steps);
+    if (ended != NULL)
+        storeplatform__v1__fleet_upgrade__free_unpacked(ended, NULL);
+    ended = NULL;
+    rc = sp_cancel_fleet_upgrade(client, fleet_id, &changed, &status);
+    check(is_error(rc, &status, "INVALID_STATE_TRANSITION") && strstr(status.message, "cancelled") != NULL,
+          LABEL("%s: fleet: cancel of a cancelled one -> INVALID_STATE_TRANSITION", t->label), "%s", describe(rc, &status));
+    rc = sp_pause_fleet_upgrade(client, "", &changed, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && status.code == STOREPLATFORM__V1__CODE__CODE_NOT_FOUND,
+          LABEL("%s: fleet: pause with none active -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+
+    /* Refusals. */
+    const char *unknown_id = "fu_0000000000000000";
+    rc = sp_get_fleet_upgrade(client, unknown_id, &got, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && got == NULL,
+          LABEL("%s: fleet: get of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_cancel_fleet_upgrade(client, unknown_id, &changed, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && changed == NULL,
+          LABEL("%s: fleet: cancel of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    fleet_watched none = { 0 };
+    rc = watch_fleet_to_end(client, unknown_id, &none, &ended, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && none.count == 0 && ended == NULL,
+          LABEL("%s: fleet: watch of an unknown id -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    rc = sp_upgrade_fleet(client, "9.9-wc99.9", &one, &started, &status);
+    check(is_error(rc, &status, "UNKNOWN_VERSION") && started == NULL,
+          LABEL("%s: fleet: an unknown version -> UNKNOWN_VERSION", t->label), "%s", describe(rc, &status));
+    const char *missing[1] = { "no-store-is-named-this" };
+    one.names = missing;
+    rc = sp_upgrade_fleet(client, other_version, &one, &started, &status);
+    check(is_error(rc, &status, "NOT_FOUND") && started == NULL,
+          LABEL("%s: fleet: a named store that is not live -> NOT_FOUND", t->label), "%s", describe(rc, &status));
+    one.names = second;
+    one.wave_size = 1;
+    one.max_unavailable = 2;
+    rc = sp_upgrade_fleet(client, other_version, &one, &started, &status);
+    check(is_error(rc, &status, "INVALID_ARGUMENT") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT,
+          LABEL("%s: fleet: max unavailable over the wave size -> INVALID_ARGUMENT", t->label), "%s",
+          describe(rc, &status));
+    if (started != NULL)
+        storeplatform__v1__upgrade_fleet_response__free_unpacked(started, NULL);
+
+    end_active_fleet_upgrade(client);
+    char why[512] = "";
+    int deleted = 1;
+    for (int i = 0; i < 2; i++)
+        deleted &= delete_and_wait(client, ids[i], why[0] == '\0' ? why : NULL, sizeof why);
+    check(deleted, LABEL("%s: fleet: the stores are deleted", t->label), "%s", why);
+    sp_status_clear(&status);
+    sp_close(client);
+#undef LABEL
+}
+
 /* ---- broken frames ------------------------------------------------------------------ */
 
 static void put_be32(uint8_t *out, uint32_t value)
@@ -1402,6 +1872,10 @@ int main(void)
     run_upgrade_suite(&unix_target);
     cleanup_tracked(&unix_target);
     run_upgrade_suite(&tcp_target);
+    cleanup_tracked(&tcp_target);
+    run_fleet_suite(&unix_target);
+    cleanup_tracked(&unix_target);
+    run_fleet_suite(&tcp_target);
     cleanup_tracked(&tcp_target);
     run_frame_suite(&unix_target);
     run_frame_suite(&tcp_target);

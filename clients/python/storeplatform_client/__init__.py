@@ -8,10 +8,10 @@
 
 The wire protocol is described in proto/PROTOCOL.md of the StorePlatform
 repository; the messages are the generated modules re-exported here
-(``store_pb2``, ``platform_pb2``, ``admin_pb2``, ``envelope_pb2``).
+(``store_pb2``, ``fleet_pb2``, ``platform_pb2``, ``admin_pb2``, ``envelope_pb2``).
 """
 
-from ._proto.storeplatform.v1 import admin_pb2, envelope_pb2, platform_pb2, store_pb2
+from ._proto.storeplatform.v1 import admin_pb2, envelope_pb2, fleet_pb2, platform_pb2, store_pb2
 from .client import (
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_TCP_HOST,
@@ -31,6 +31,9 @@ StoreStatus = store_pb2.StoreStatus
 EngineVersion = store_pb2.EngineVersion
 StoreRevision = store_pb2.StoreRevision
 RevisionStatus = store_pb2.RevisionStatus
+FleetUpgrade = fleet_pb2.FleetUpgrade
+FleetUpgradeState = fleet_pb2.FleetUpgradeState
+FleetStoreOutcome = fleet_pb2.FleetStoreOutcome
 
 __version__ = "0.1.0"
 
@@ -49,8 +52,12 @@ __all__ = [
     "EngineVersion",
     "StoreRevision",
     "RevisionStatus",
+    "FleetUpgrade",
+    "FleetUpgradeState",
+    "FleetStoreOutcome",
     "admin_pb2",
     "envelope_pb2",
+    "fleet_pb2",
     "platform_pb2",
     "store_pb2",
     *_errors_all,

@@ -8,7 +8,8 @@ in completion order.
 
 One :class:`Client` owns one connection. A background reader thread reads every
 frame and routes it by stream id to the queue of the call waiting for it, so a
-server stream (:meth:`Client.watch_stores`) and unary calls can be interleaved on
+server stream (:meth:`Client.watch_stores`, :meth:`Client.watch_fleet_upgrade`) and
+unary calls can be interleaved on
 the same connection, from one thread or several.
 """
 
@@ -40,7 +41,7 @@ from typing import (
 
 from google.protobuf.message import DecodeError, Message
 
-from ._proto.storeplatform.v1 import admin_pb2, envelope_pb2, platform_pb2, store_pb2
+from ._proto.storeplatform.v1 import admin_pb2, envelope_pb2, fleet_pb2, platform_pb2, store_pb2
 from .errors import (
     DeadlineExceededError,
     FrameTooLargeError,
@@ -101,6 +102,13 @@ class Methods:
     LIST_STORE_REVISIONS = _wire_name(store_pb2, "StoreService", "ListStoreRevisions")
     UPGRADE_STORE = _wire_name(store_pb2, "StoreService", "UpgradeStore")
     ROLLBACK_STORE = _wire_name(store_pb2, "StoreService", "RollbackStore")
+    UPGRADE_FLEET = _wire_name(fleet_pb2, "FleetService", "UpgradeFleet")
+    GET_FLEET_UPGRADE = _wire_name(fleet_pb2, "FleetService", "GetFleetUpgrade")
+    LIST_FLEET_UPGRADES = _wire_name(fleet_pb2, "FleetService", "ListFleetUpgrades")
+    PAUSE_FLEET_UPGRADE = _wire_name(fleet_pb2, "FleetService", "PauseFleetUpgrade")
+    RESUME_FLEET_UPGRADE = _wire_name(fleet_pb2, "FleetService", "ResumeFleetUpgrade")
+    CANCEL_FLEET_UPGRADE = _wire_name(fleet_pb2, "FleetService", "CancelFleetUpgrade")
+    WATCH_FLEET_UPGRADE = _wire_name(fleet_pb2, "FleetService", "WatchFleetUpgrade")
     HEALTH = _wire_name(platform_pb2, "PlatformService", "Health")
     GET_METRICS = _wire_name(platform_pb2, "PlatformService", "GetMetrics")
     LIST_AUDIT = _wire_name(platform_pb2, "PlatformService", "ListAudit")
@@ -157,6 +165,14 @@ def _store_status(value: Union[int, str]) -> int:
             name = "STORE_STATUS_" + name
         return store_pb2.StoreStatus.Value(name)
     return int(value)
+
+
+#: The states of a fleet upgrade that has ended.
+_FLEET_ENDED = frozenset((
+    fleet_pb2.FLEET_UPGRADE_STATE_COMPLETED,
+    fleet_pb2.FLEET_UPGRADE_STATE_CANCELLED,
+    fleet_pb2.FLEET_UPGRADE_STATE_STOPPED,
+))
 
 
 def _check_id_or_name(id: str, name: str) -> None:
@@ -582,6 +598,111 @@ class Client:
         done = [status for status in store_pb2.StoreStatus.values()
                 if status not in (store_pb2.STORE_STATUS_UNSPECIFIED, store_pb2.STORE_STATUS_UPGRADING)]
         return self.wait_for_store(id, done, timeout)
+
+    # ------------------------------------------------------------ FleetService
+
+    def upgrade_fleet(
+        self,
+        version: str,
+        names: Iterable[str] = (),
+        statuses: Iterable[Union[int, str]] = (),
+        wave_size: int = 0,
+        max_unavailable: int = 0,
+        failure_budget: int = 0,
+        timeout: Optional[float] = None,
+    ) -> fleet_pb2.FleetUpgrade:
+        """Start moving many live stores to ``version`` (a name :meth:`list_engine_versions`
+        lists) in waves; returns the fleet upgrade at once, running, every selected
+        store waiting. One fleet upgrade runs at a time.
+
+        The stores: ``names`` (live stores, upgraded in that order, so canaries go
+        first), or every live store in ``statuses`` (StoreStatus values or names such
+        as "READY"), by name; neither: every live store. ``wave_size`` stores per wave
+        (0: 5); a wave starts when every store of the wave before has ended, at most
+        ``max_unavailable`` of its stores upgrading at once (0: the wave size). Each
+        store's upgrade is :meth:`upgrade_store`'s, rolled back by itself when it fails;
+        a store rolled back or failed counts against ``failure_budget``, and one more
+        stops the fleet upgrade after its wave (the stores not started keep their
+        version). Stores already on ``version``, or not ready when their wave comes,
+        are skipped. :meth:`wait_for_fleet_upgrade` follows it to its end.
+
+        Raises InvalidArgumentError (no version, names and statuses both, a name given
+        twice, ``max_unavailable`` over the wave size, nothing selected);
+        UnknownVersionError; NotFoundError (a named store that is not live);
+        FleetUpgradeInProgressError (another one is active; its message names it);
+        PermissionDeniedError (operators of every store and admins only).
+        """
+        request = fleet_pb2.UpgradeFleetRequest(
+            version=version,
+            selector=fleet_pb2.FleetSelector(
+                names=list(names), statuses=[_store_status(s) for s in statuses]),
+            wave_size=wave_size, max_unavailable=max_unavailable, failure_budget=failure_budget,
+        )
+        return self.call(Methods.UPGRADE_FLEET, request, fleet_pb2.UpgradeFleetResponse,
+                         timeout).fleet_upgrade
+
+    def get_fleet_upgrade(self, id: str = "", timeout: Optional[float] = None) -> fleet_pb2.FleetUpgrade:
+        """One fleet upgrade with every store's outcome and its log (``steps``): by
+        ``id``, or else the active one, or else the latest. NotFoundError when there is
+        none."""
+        return self.call(Methods.GET_FLEET_UPGRADE, fleet_pb2.GetFleetUpgradeRequest(id=id),
+                         fleet_pb2.GetFleetUpgradeResponse, timeout).fleet_upgrade
+
+    def list_fleet_upgrades(
+        self, limit: int = 0, timeout: Optional[float] = None
+    ) -> fleet_pb2.ListFleetUpgradesResponse:
+        """The latest fleet upgrades (``fleet_upgrades``), newest first, without their
+        stores and steps (:meth:`get_fleet_upgrade` has them); ``limit`` 0 means 20,
+        at most 100."""
+        return self.call(Methods.LIST_FLEET_UPGRADES, fleet_pb2.ListFleetUpgradesRequest(limit=limit),
+                         fleet_pb2.ListFleetUpgradesResponse, timeout)
+
+    def pause_fleet_upgrade(self, id: str = "", timeout: Optional[float] = None) -> fleet_pb2.FleetUpgrade:
+        """Start no more stores of a running fleet upgrade (``id``, or the active one)
+        until :meth:`resume_fleet_upgrade`; those upgrading end as they do. Returns it,
+        paused. Raises NotFoundError; InvalidStateTransitionError (not running)."""
+        return self._change_fleet_upgrade(Methods.PAUSE_FLEET_UPGRADE, id, timeout)
+
+    def resume_fleet_upgrade(self, id: str = "", timeout: Optional[float] = None) -> fleet_pb2.FleetUpgrade:
+        """Go on with a paused fleet upgrade (``id``, or the active one); returns it,
+        running. Raises NotFoundError; InvalidStateTransitionError (not paused)."""
+        return self._change_fleet_upgrade(Methods.RESUME_FLEET_UPGRADE, id, timeout)
+
+    def cancel_fleet_upgrade(self, id: str = "", timeout: Optional[float] = None) -> fleet_pb2.FleetUpgrade:
+        """Start no more stores of a fleet upgrade (``id``, or the active one); it ends
+        cancelled once those upgrading have, and the rest keep their version. Returns
+        it, cancelling (or cancelled when none was upgrading). Raises NotFoundError;
+        InvalidStateTransitionError (already ended, or cancelling)."""
+        return self._change_fleet_upgrade(Methods.CANCEL_FLEET_UPGRADE, id, timeout)
+
+    def _change_fleet_upgrade(self, method: str, id: str, timeout: Optional[float]) -> fleet_pb2.FleetUpgrade:
+        return self.call(method, fleet_pb2.ChangeFleetUpgradeRequest(id=id),
+                         fleet_pb2.ChangeFleetUpgradeResponse, timeout).fleet_upgrade
+
+    def watch_fleet_upgrade(
+        self, id: str = "", timeout: Optional[float] = None
+    ) -> "ServerStream[fleet_pb2.FleetUpgrade]":
+        """Stream a fleet upgrade (``id``, or else the active one, or else the latest):
+        as it is now, then again at every change; the daemon ends the stream once it
+        sent it ended (completed, cancelled or stopped: ``ended_ms`` > 0). NotFoundError
+        when there is none. Closing the stream, or leaving a ``with``/``for`` over it,
+        sends CANCEL."""
+        return self.stream(Methods.WATCH_FLEET_UPGRADE, fleet_pb2.WatchFleetUpgradeRequest(id=id),
+                           fleet_pb2.FleetUpgrade, timeout)
+
+    def wait_for_fleet_upgrade(self, id: str = "", timeout: Optional[float] = None) -> fleet_pb2.FleetUpgrade:
+        """Follow a fleet upgrade (``id``, or else the active one, or else the latest)
+        with :meth:`watch_fleet_upgrade` until it has ended; returns it then:
+        completed, cancelled or stopped (its ``stores`` say what became of each, its
+        ``steps`` why it ended). One that has ended is returned at once.
+        DeadlineExceededError after ``timeout`` seconds (None: as long as it runs;
+        the fleet upgrade carries on either way)."""
+        with self.watch_fleet_upgrade(id, timeout=timeout) as updates:
+            for fleet in updates:
+                if fleet.state in _FLEET_ENDED:
+                    return fleet
+        raise StorePlatformError(StatusCode.UNKNOWN, "STREAM_ENDED",
+                                 f"the watch of fleet upgrade {id or '(the active one)'} ended before it did")
 
     # --------------------------------------------------------- PlatformService
 

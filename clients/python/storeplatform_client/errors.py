@@ -44,6 +44,7 @@ __all__ = [
     "UnknownVersionError",
     "AlreadyOnVersionError",
     "UnknownRevisionError",
+    "FleetUpgradeInProgressError",
     "error_class",
     "error_from_status",
 ]
@@ -186,7 +187,8 @@ class ResourceExhaustedError(StorePlatformError):
 
 
 class FailedPreconditionError(StorePlatformError):
-    """FAILED_PRECONDITION: e.g. INVALID_STATE_TRANSITION, ENGINE_UNAVAILABLE."""
+    """FAILED_PRECONDITION: e.g. INVALID_STATE_TRANSITION, ENGINE_UNAVAILABLE,
+    FLEET_UPGRADE_IN_PROGRESS."""
 
 
 class AbortedError(StorePlatformError):
@@ -256,6 +258,11 @@ class UnknownRevisionError(InvalidArgumentError):
     never ran, or the one it runs."""
 
 
+class FleetUpgradeInProgressError(FailedPreconditionError):
+    """FLEET_UPGRADE_IN_PROGRESS: a fleet upgrade asked for while another is active
+    (one runs at a time); the message names it. Wait for it to end, or cancel it."""
+
+
 _BY_CODE: Dict[int, Type[StorePlatformError]] = {
     StatusCode.CANCELLED: CancelledError,
     StatusCode.UNKNOWN: UnknownError,
@@ -285,6 +292,7 @@ _BY_ERROR_CODE: Dict[str, Type[StorePlatformError]] = {
     "UNKNOWN_VERSION": UnknownVersionError,
     "ALREADY_ON_VERSION": AlreadyOnVersionError,
     "UNKNOWN_REVISION": UnknownRevisionError,
+    "FLEET_UPGRADE_IN_PROGRESS": FleetUpgradeInProgressError,
 }
 
 

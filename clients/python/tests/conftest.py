@@ -8,7 +8,8 @@ The daemon tests need a running storeplatformd, named by environment variables:
     STOREPLATFORM_TEST_UPGRADE_FAULT
                                 the fault its simulator injects into the first
                                 upgrade of every store (--sim-fault upgrade-error
-                                or migration-error), for the upgrade tests
+                                or migration-error), for the upgrade and fleet
+                                upgrade tests
 
 It must run with --max-live-stores 3, fast simulator flags and generous rate
 limits (see clients/python/README.md). Without the variables those tests fail
@@ -21,7 +22,8 @@ import itertools
 import os
 import secrets
 import sys
-from typing import Iterator, List, Tuple
+import time
+from typing import Callable, Iterator, List, Tuple, TypeVar
 
 import pytest
 
@@ -34,6 +36,7 @@ from storeplatform_client import (  # noqa: E402
     OperationInProgressError,
     InvalidStateTransitionError,
     StoreStatus,
+    store_pb2,
 )
 
 _ENV_HELP = (
@@ -48,11 +51,16 @@ READY = StoreStatus.Value("STORE_STATUS_READY")
 FAILED = StoreStatus.Value("STORE_STATUS_FAILED")
 DELETING = StoreStatus.Value("STORE_STATUS_DELETING")
 DELETED = StoreStatus.Value("STORE_STATUS_DELETED")
+UPGRADING = StoreStatus.Value("STORE_STATUS_UPGRADING")
 
 #: Seconds a store may take to become ready or deleted with the fast simulator.
 SETTLE_TIMEOUT = 30.0
 #: Default deadline of unary calls in the tests.
 CALL_TIMEOUT = 10.0
+#: A bound on one upgrade or rollback (a failed one is two changes) on a loaded machine.
+CHANGE_TIMEOUT = 120.0
+
+T = TypeVar("T")
 
 
 def _env(name: str) -> str:
@@ -175,3 +183,49 @@ def stores(socket_path: str) -> Iterator[Stores]:
             yield tracker
         finally:
             tracker.delete_all()
+
+
+@pytest.fixture
+def fleet_stores(stores: Stores, socket_path: str) -> Iterator[Stores]:
+    """``stores``, and at teardown, before they are deleted: a fleet upgrade the test
+    left active is cancelled and followed to its end (one runs at a time, and the
+    tests share the daemon)."""
+    yield stores
+    with Client.unix(socket_path, timeout=CALL_TIMEOUT) as cleanup_client:
+        try:
+            cleanup_client.cancel_fleet_upgrade()
+        except NotFoundError:
+            return  # none is active
+        except InvalidStateTransitionError:
+            pass  # cancelling already
+        cleanup_client.wait_for_fleet_upgrade(timeout=CHANGE_TIMEOUT)
+
+def versions_to_use(client: Client) -> Tuple[str, str]:
+    """The default woocommerce version (what new stores run) and another one."""
+    versions = [v for v in client.list_engine_versions().versions if v.engine == "woocommerce"]
+    default = [v.name for v in versions if v.is_default]
+    others = [v.name for v in versions if not v.is_default]
+    assert len(default) == 1 and others, f"versions: {[(v.name, v.is_default) for v in versions]}"
+    return default[0], others[0]
+
+
+def when_free(call: Callable[[], T]) -> T:
+    """``call()``, again while it is OPERATION_IN_PROGRESS: a change's operation lets
+    the store go just after its last transition commits."""
+    end = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        try:
+            return call()
+        except OperationInProgressError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def ready_store(client: Client, stores: Stores, tag: str) -> store_pb2.Store:
+    """A new store (deleted at teardown), once it is ready."""
+    store = client.create_store(unique_name(tag))
+    stores.add(store.id)
+    store = client.wait_for_store(store.id, ("READY", "FAILED"), timeout=SETTLE_TIMEOUT)
+    assert store.status == READY, store.error_message
+    return store

@@ -7,8 +7,7 @@ itself, and a second upgrade of the store succeeds.
 
 from __future__ import annotations
 
-import time
-from typing import Callable, List, Tuple, TypeVar
+from typing import List, Tuple
 
 import pytest
 
@@ -18,58 +17,27 @@ from storeplatform_client import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
-    OperationInProgressError,
     RevisionStatus,
     StatusCode,
-    StoreStatus,
     UnknownRevisionError,
     UnknownVersionError,
-    store_pb2,
 )
 
-from conftest import READY, SETTLE_TIMEOUT, delete_and_wait, unique_name
-
-UPGRADING = StoreStatus.Value("STORE_STATUS_UPGRADING")
-#: A bound on one upgrade or rollback (a failed one is two changes) on a loaded machine.
-CHANGE_TIMEOUT = 120.0
-
-T = TypeVar("T")
-
-
-def versions_to_use(client: Client) -> Tuple[str, str]:
-    """The default woocommerce version (what new stores run) and another one."""
-    versions = [v for v in client.list_engine_versions().versions if v.engine == "woocommerce"]
-    default = [v.name for v in versions if v.is_default]
-    others = [v.name for v in versions if not v.is_default]
-    assert len(default) == 1 and others, f"versions: {[(v.name, v.is_default) for v in versions]}"
-    return default[0], others[0]
-
-
-def when_free(call: Callable[[], T]) -> T:
-    """``call()``, again while it is OPERATION_IN_PROGRESS: a change's operation lets
-    the store go just after its last transition commits."""
-    end = time.monotonic() + SETTLE_TIMEOUT
-    while True:
-        try:
-            return call()
-        except OperationInProgressError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)
+from conftest import (
+    CHANGE_TIMEOUT,
+    READY,
+    UPGRADING,
+    delete_and_wait,
+    ready_store,
+    versions_to_use,
+    when_free,
+)
 
 
 def history(client: Client, store_id: str) -> List[Tuple[int, str, str]]:
     """(revision, version, status) of each revision, newest first."""
     return [(r.revision, r.version, RevisionStatus.Name(r.status)[len("REVISION_STATUS_"):].lower())
             for r in client.list_store_revisions(store_id).revisions]
-
-
-def ready_store(client: Client, stores, tag: str) -> store_pb2.Store:
-    store = client.create_store(unique_name(tag))
-    stores.add(store.id)
-    store = client.wait_for_store(store.id, ("READY", "FAILED"), timeout=SETTLE_TIMEOUT)
-    assert store.status == READY, store.error_message
-    return store
 
 
 def test_list_engine_versions(client: Client) -> None:
