@@ -67,6 +67,10 @@ struct APIShape: Sendable {
         case message(APIShape)
         /// A repeated message: [] when empty.
         case messages(APIShape)
+        /// A repeated string: [] when empty.
+        case strings
+        /// A repeated enum, each value written as ``enumeration(prefix:)`` writes one: [] when empty.
+        case enumerations(prefix: String)
     }
 
     /// The fields in field-number order, the order SwiftProtobuf writes them in.
@@ -88,9 +92,7 @@ struct APIShape: Sendable {
             case .int64: output.append(contentsOf: value ?? ArraySlice(#""0""#.utf8))
             case .bool: output.append(contentsOf: value ?? ArraySlice("false".utf8))
             case .enumeration(let prefix):
-                let text = value.map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? prefix + "UNSPECIFIED"
-                let short = text.hasPrefix(prefix) ? text.dropFirst(prefix.count).lowercased().replacingOccurrences(of: "_", with: "-") : text
-                output.append(contentsOf: "\"\(short)\"".utf8)
+                output.append(contentsOf: Self.renamed(value, prefix: prefix).utf8)
             case .message(let shape):
                 try shape.write(object: value ?? ArraySlice("{}".utf8), to: &output)
             case .messages(let shape):
@@ -100,9 +102,33 @@ struct APIShape: Sendable {
                     try shape.write(object: element, to: &output)
                 }
                 output.append(UInt8(ascii: "]"))
+            case .strings:
+                output.append(contentsOf: value ?? ArraySlice("[]".utf8))
+            case .enumerations(let prefix):
+                output.append(UInt8(ascii: "["))
+                for (position, element) in try JSONMembers.split(array: value ?? ArraySlice("[]".utf8)).enumerated() {
+                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    output.append(contentsOf: Self.renamed(element, prefix: prefix).utf8)
+                }
+                output.append(UInt8(ascii: "]"))
             }
         }
         output.append(UInt8(ascii: "}"))
+    }
+
+    /// An enum value as written (a JSON string, `"STORE_STATUS_READY"`; nil for the
+    /// default) as the API writes it: `"ready"`.
+    private static func renamed(_ value: ArraySlice<UInt8>?, prefix: String) -> String {
+        let text = value.map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? prefix + "UNSPECIFIED"
+        let short = text.hasPrefix(prefix) ? text.dropFirst(prefix.count).lowercased().replacingOccurrences(of: "_", with: "-") : text
+        return "\"\(short)\""
+    }
+
+    /// `value` as the proto3 JSON mapping names it: "ready" becomes "STORE_STATUS_READY";
+    /// a value already so named, or not a string, is kept.
+    private static func restored(_ value: Any, prefix: String) -> Any {
+        guard let text = value as? String, !text.hasPrefix(prefix) else { return value }
+        return prefix + text.uppercased().replacingOccurrences(of: "-", with: "_")
     }
 
     /// Undoes ``write(object:to:)``'s renaming of enum values: "ready" becomes
@@ -111,9 +137,9 @@ struct APIShape: Sendable {
         for (name, kind) in fields {
             switch kind {
             case .enumeration(let prefix):
-                if let value = object[name] as? String, !value.hasPrefix(prefix) {
-                    object[name] = prefix + value.uppercased().replacingOccurrences(of: "-", with: "_")
-                }
+                if let value = object[name] { object[name] = Self.restored(value, prefix: prefix) }
+            case .enumerations(let prefix):
+                if let values = object[name] as? [Any] { object[name] = values.map { Self.restored($0, prefix: prefix) } }
             case .message(let shape):
                 if var nested = object[name] as? [String: Any] {
                     shape.restoreEnumNames(&nested)
@@ -133,9 +159,22 @@ struct APIShape: Sendable {
         }
     }
 
-    /// The shape of a message the API writes; nil for others.
+    /// The shape of a message the API writes (or, for UpgradeFleetRequest, reads); nil for others.
     static func of(_ type: any SwiftProtobuf.Message.Type) -> APIShape? {
         byName[type.protoMessageName]
+    }
+
+    /// A request body as the proto3 JSON mapping reads it: the enum values of a message
+    /// with a shape spelled as the API writes them (`"statuses": ["ready"]`) are taken
+    /// back to the proto's names first, so a body may use either. Any other body (not
+    /// an object, malformed: the decoder then says what is wrong) is returned as it is.
+    static func restoringEnumNames(_ bytes: [UInt8], of type: any SwiftProtobuf.Message.Type) -> [UInt8] {
+        guard let shape = of(type),
+            var object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        else { return bytes }
+        shape.restoreEnumNames(&object)
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return bytes }
+        return Array(data)
     }
 
     static let status = Kind.enumeration(prefix: "STORE_STATUS_")
@@ -177,8 +216,26 @@ struct APIShape: Sendable {
         "timeMs": .int64, "message": .string,
     ])
 
+    static let fleetSelector = APIShape(fields: ["names": .strings, "statuses": .enumerations(prefix: "STORE_STATUS_")])
+
+    static let fleetUpgradeStore = APIShape(fields: [
+        "storeId": .string, "name": .string, "wave": .number, "fromVersion": .string,
+        "outcome": .enumeration(prefix: "FLEET_STORE_OUTCOME_"), "message": .string, "revision": .number, "updatedMs": .int64,
+    ])
+
+    static let fleetUpgradeStep = APIShape(fields: ["timeMs": .int64, "action": .string, "actor": .string, "message": .string])
+
+    static let fleetUpgrade = APIShape(fields: [
+        "id": .string, "version": .string, "selector": .message(fleetSelector), "waveSize": .number, "maxUnavailable": .number,
+        "failureBudget": .number, "state": .enumeration(prefix: "FLEET_UPGRADE_STATE_"), "actor": .string, "createdMs": .int64,
+        "updatedMs": .int64, "endedMs": .int64, "currentWave": .number, "waveCount": .number, "stores": .messages(fleetUpgradeStore),
+        "steps": .messages(fleetUpgradeStep), "waiting": .number, "upgrading": .number, "upgraded": .number, "rolledBack": .number,
+        "failed": .number, "skipped": .number,
+    ])
+
     /// Every message the API writes, by its full proto name: the answers, and the
-    /// messages they hold.
+    /// messages they hold; and UpgradeFleetRequest, the one body it reads with enum
+    /// values (``restoringEnumNames(_:of:)``).
     static let byName: [String: APIShape] = [
         Storeplatform_V1_Store.protoMessageName: store,
         Storeplatform_V1_AuditEvent.protoMessageName: auditEvent,
@@ -191,6 +248,15 @@ struct APIShape: Sendable {
         Storeplatform_V1_StoreRevision.protoMessageName: storeRevision,
         Storeplatform_V1_ListEngineVersionsResponse.protoMessageName: APIShape(fields: ["versions": .messages(engineVersion)]),
         Storeplatform_V1_ListStoreRevisionsResponse.protoMessageName: APIShape(fields: ["revisions": .messages(storeRevision)]),
+        Storeplatform_V1_FleetSelector.protoMessageName: fleetSelector,
+        Storeplatform_V1_FleetUpgradeStore.protoMessageName: fleetUpgradeStore,
+        Storeplatform_V1_FleetUpgradeStep.protoMessageName: fleetUpgradeStep,
+        Storeplatform_V1_FleetUpgrade.protoMessageName: fleetUpgrade,
+        Storeplatform_V1_ListFleetUpgradesResponse.protoMessageName: APIShape(fields: ["fleetUpgrades": .messages(fleetUpgrade)]),
+        Storeplatform_V1_UpgradeFleetRequest.protoMessageName: APIShape(fields: [
+            "version": .string, "selector": .message(fleetSelector), "waveSize": .number, "maxUnavailable": .number,
+            "failureBudget": .number,
+        ]),
         Storeplatform_V1_ListStoresResponse.protoMessageName: APIShape(fields: [
             "stores": .messages(store), "nextPageToken": .string,
         ]),

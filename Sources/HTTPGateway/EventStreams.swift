@@ -1,6 +1,7 @@
 import ControlPlane
 import Hummingbird
 import StoreCore
+import StorePlatformProto
 import Synchronization
 
 /// The open Server-Sent Events streams, so a graceful shutdown can end them: an
@@ -9,7 +10,8 @@ import Synchronization
 final class EventStreams: Sendable {
     private struct State {
         var next = 0
-        var open: [Int: AsyncStream<Chunk>.Continuation] = [:]
+        /// What ends each open stream.
+        var open: [Int: @Sendable () -> Void] = [:]
         var isShutDown = false
     }
 
@@ -17,10 +19,15 @@ final class EventStreams: Sendable {
 
     /// Registers a stream's continuation; nil once shutdown has begun.
     func register(_ continuation: AsyncStream<Chunk>.Continuation) -> Int? {
+        register(finish: { continuation.finish() })
+    }
+
+    /// Registers what ends a stream at shutdown; nil once shutdown has begun.
+    func register(finish: @escaping @Sendable () -> Void) -> Int? {
         state.withLock { state in
             guard !state.isShutDown else { return nil }
             state.next += 1
-            state.open[state.next] = continuation
+            state.open[state.next] = finish
             return state.next
         }
     }
@@ -36,7 +43,7 @@ final class EventStreams: Sendable {
             defer { state.open = [:] }
             return Array(state.open.values)
         }
-        for continuation in open { continuation.finish() }
+        for finish in open { finish() }
     }
 
     var count: Int { state.withLock { $0.open.count } }
@@ -148,6 +155,87 @@ final class EventStreams: Sendable {
         // stream well-formed should that ever change.
         let json: [UInt8] = (try? APIJSON.encode(event.proto)) ?? Array("{}".utf8)
         buffer.writeBytes(json)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+}
+
+extension EventStreams {
+    /// What a fleet upgrade's stream queues for its client.
+    private enum FleetChunk: Sendable {
+        case fleet(Storeplatform_V1_FleetUpgrade)
+        case failure(PlatformError)
+        case keepAlive
+    }
+
+    /// Chunks one fleet upgrade's stream holds for a client that does not read; past
+    /// them the oldest are dropped. Each event is the whole fleet upgrade, so a slow
+    /// client misses states in between, never the newest (and the last of all, the
+    /// ended one, is never followed by anything that could push it out).
+    static let fleetChunkLimit = 8
+
+    /// The body of a fleet upgrade's `text/event-stream`: a `: connected` comment, then
+    /// one `event: fleet-upgrade` holding the whole fleet upgrade (``APIJSON``) now and
+    /// at each change `watch` reports (WatchFleetUpgrade), and a `: keep-alive` comment
+    /// whenever `keepAlive` passes. Ends once the fleet upgrade has ended and that was
+    /// sent, when the client goes away, and at shutdown; a watch refused midway (the
+    /// rate limit, the database) ends with `event: refused` and the error's body (not
+    /// `event: error`, which an EventSource would take for its own connection error).
+    func body(
+        fleetUpgrade watch: @escaping @Sendable (_ send: (Storeplatform_V1_FleetUpgrade) async throws -> Void) async throws -> Void,
+        keepAlive: Duration
+    ) -> ResponseBody {
+        ResponseBody { writer in
+            let (chunks, continuation) = AsyncStream<FleetChunk>.makeStream(bufferingPolicy: .bufferingNewest(Self.fleetChunkLimit))
+            guard let id = self.register(finish: { continuation.finish() }) else {
+                try await writer.finish(nil)
+                return
+            }
+            defer { self.remove(id) }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        try await watch { fleet in _ = continuation.yield(.fleet(fleet)) }
+                    } catch let error as PlatformError {
+                        continuation.yield(.failure(error))
+                    } catch {
+                        // Cancelled: the client went away, or shutdown.
+                    }
+                    continuation.finish()
+                }
+                group.addTask {
+                    while (try? await Task.sleep(for: keepAlive)) != nil {
+                        continuation.yield(.keepAlive)
+                    }
+                }
+                do {
+                    try await writer.write(ByteBuffer(string: ": connected\n\n"))
+                    for await chunk in chunks {
+                        switch chunk {
+                        case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        case .fleet(let fleet): try await writer.write(Self.fleetFrame(fleet))
+                        case .failure(let error):
+                            var frame = ByteBuffer(string: "event: refused\ndata: ")
+                            frame.writeImmutableBuffer(GatewayError(error).body)
+                            frame.writeString("\n\n")
+                            try await writer.write(frame)
+                        }
+                    }
+                } catch {
+                    // The client went away; nothing to tell it.
+                }
+                group.cancelAll()
+            }
+            try? await writer.finish(nil)
+        }
+    }
+
+    /// One state of a fleet upgrade: `event: fleet-upgrade` and its JSON on one line.
+    static func fleetFrame(_ fleet: Storeplatform_V1_FleetUpgrade) -> ByteBuffer {
+        var buffer = ByteBuffer(string: "event: fleet-upgrade\ndata: ")
+        // A proto message of plain fields always encodes; the fallback keeps the
+        // stream well-formed should that ever change.
+        buffer.writeBytes((try? APIJSON.encode(fleet)) ?? Array("{}".utf8))
         buffer.writeString("\n\n")
         return buffer
     }

@@ -156,7 +156,8 @@ extension GatewayResponder {
 
     /// Decodes proto3 JSON strictly: unknown fields are errors, so a typo in a
     /// field name is reported rather than silently ignored, and so is a key given
-    /// twice (SwiftProtobuf would keep the last one).
+    /// twice (SwiftProtobuf would keep the last one). Enum values may be spelled as
+    /// the API writes them (``APIShape/restoringEnumNames(_:of:)``).
     func decode<M: SwiftProtobuf.Message>(_ body: ByteBuffer, what example: String) throws -> M {
         guard body.readableBytes > 0 else {
             throw GatewayError.invalidJSON("the request body is empty; send a JSON object such as \(example)")
@@ -165,7 +166,7 @@ extension GatewayResponder {
         options.ignoreUnknownFields = false
         let bytes = Array(body.readableBytesView)
         do {
-            let message = try M(jsonUTF8Bytes: bytes, options: options)
+            let message = try M(jsonUTF8Bytes: APIShape.restoringEnumNames(bytes, of: M.self), options: options)
             if let key = DuplicateJSONKeys.first(in: bytes) {
                 throw GatewayError.invalidJSON(
                     "the request body is not valid JSON for this call (the key \"\(key)\" appears twice in one object); send each key once, as in \(example)"

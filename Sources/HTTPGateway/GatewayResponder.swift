@@ -19,7 +19,7 @@ extension HTTPField.Name {
 
 /// Answers every request of the gateway: routing, the checks on changes
 /// (cross-site, JSON bodies, the token), caller identity, errors in the one body
-/// shape, `X-Request-Id`, CORS and request metrics. The handlers themselves (GatewayResponder+API.swift) only translate
+/// shape, `X-Request-Id`, CORS and request metrics. The handlers themselves (GatewayResponder+API.swift, +Upgrades, +Fleet) only translate
 /// between HTTP and the ``ControlPlane`` methods the RPC server calls too.
 struct GatewayResponder: HTTPResponder {
     typealias Context = GatewayContext
@@ -117,6 +117,11 @@ struct GatewayResponder: HTTPResponder {
         case (.upgrade(let reference), _): return try await upgradeStore(reference, request, call)
         case (.rollback(let reference), _): return try await rollbackStore(reference, request, call)
         case (.versions, _): return try json(await controlPlane.listEngineVersions(call))
+        case (.fleetUpgrades, .post): return try await upgradeFleet(request, call)
+        case (.fleetUpgrades, _): return try await listFleetUpgrades(request, call)
+        case (.fleetUpgrade(let id), _): return try await getFleetUpgrade(id, call)
+        case (.changeFleetUpgrade(let id, let change), _): return try await changeFleetUpgrade(id, change, call)
+        case (.fleetUpgradeEvents(let id), _): return try await fleetUpgradeEvents(id, request, call)
         case (.audit, _): return try await listAudit(request, call)
         case (.metrics, _): return try json(await controlPlane.metrics(call))
         case (.events, .head): return try await eventStreamHead(request, call)

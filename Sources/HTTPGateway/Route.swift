@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import StoreCore
 
 /// What a request path names. Matching is by path only; the method is checked
 /// against ``methods`` afterwards so a known path with the wrong method gets 405,
@@ -16,6 +17,14 @@ enum Route: Equatable {
     case rollback(id: String)
     /// The engine versions stores can run.
     case versions
+    /// Fleet upgrades: the latest (GET), or a new one (POST).
+    case fleetUpgrades
+    /// One fleet upgrade; `id` is its id, or "" for `current` (``FleetUpgradeReference``).
+    case fleetUpgrade(id: String)
+    /// Pause, resume or cancel a fleet upgrade; `id` as for ``fleetUpgrade(id:)``.
+    case changeFleetUpgrade(id: String, FleetUpgrade.Change)
+    /// A fleet upgrade as Server-Sent Events, until it has ended; `id` as for ``fleetUpgrade(id:)``.
+    case fleetUpgradeEvents(id: String)
     case audit
     case metrics
     case health
@@ -30,6 +39,7 @@ enum Route: Equatable {
         switch path {
         case "/api/stores": self = .stores
         case "/api/versions": self = .versions
+        case "/api/fleet-upgrades": self = .fleetUpgrades
         case "/api/audit": self = .audit
         case "/api/metrics": self = .metrics
         case "/api/health": self = .health
@@ -42,18 +52,24 @@ enum Route: Equatable {
                 return
             }
             let parts = path.dropFirst("/api/".count).split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count >= 2, parts[0] == "stores", !parts[1].isEmpty,
-                let id = parts[1].removingPercentEncoding
-            else {
+            guard parts.count >= 2, !parts[1].isEmpty, let id = parts[1].removingPercentEncoding else {
                 self = .unknownAPI
                 return
             }
-            switch parts.count {
-            case 2: self = .store(id: id)
-            case 3 where parts[2] == "retry": self = .retry(id: id)
-            case 3 where parts[2] == "revisions": self = .revisions(id: id)
-            case 3 where parts[2] == "upgrade": self = .upgrade(id: id)
-            case 3 where parts[2] == "rollback": self = .rollback(id: id)
+            switch (parts[0], parts.count) {
+            case ("stores", 2): self = .store(id: id)
+            case ("stores", 3) where parts[2] == "retry": self = .retry(id: id)
+            case ("stores", 3) where parts[2] == "revisions": self = .revisions(id: id)
+            case ("stores", 3) where parts[2] == "upgrade": self = .upgrade(id: id)
+            case ("stores", 3) where parts[2] == "rollback": self = .rollback(id: id)
+            case ("fleet-upgrades", 2): self = .fleetUpgrade(id: FleetUpgradeReference(id).id)
+            case ("fleet-upgrades", 3) where parts[2] == "events": self = .fleetUpgradeEvents(id: FleetUpgradeReference(id).id)
+            case ("fleet-upgrades", 3):
+                guard let change = FleetUpgrade.Change(rawValue: String(parts[2])) else {
+                    self = .unknownAPI
+                    return
+                }
+                self = .changeFleetUpgrade(id: FleetUpgradeReference(id).id, change)
             default: self = .unknownAPI
             }
         }
@@ -65,8 +81,9 @@ enum Route: Equatable {
         switch self {
         case .stores: [.get, .head, .post]
         case .store: [.get, .head, .delete]
-        case .retry, .upgrade, .rollback: [.post]
-        case .revisions, .versions, .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get, .head]
+        case .fleetUpgrades: [.get, .head, .post]
+        case .retry, .upgrade, .rollback, .changeFleetUpgrade: [.post]
+        case .fleetUpgrade, .fleetUpgradeEvents, .revisions, .versions, .audit, .metrics, .health, .events, .prometheus, .staticFile: [.get, .head]
         case .unknownAPI: []
         }
     }
@@ -81,6 +98,10 @@ enum Route: Equatable {
         case .upgrade: "/api/stores/{id}/upgrade"
         case .rollback: "/api/stores/{id}/rollback"
         case .versions: "/api/versions"
+        case .fleetUpgrades: "/api/fleet-upgrades"
+        case .fleetUpgrade: "/api/fleet-upgrades/{id}"
+        case .changeFleetUpgrade(_, let change): "/api/fleet-upgrades/{id}/\(change.rawValue)"
+        case .fleetUpgradeEvents: "/api/fleet-upgrades/{id}/events"
         case .audit: "/api/audit"
         case .metrics: "/api/metrics"
         case .health: "/api/health"

@@ -86,12 +86,48 @@ struct APIJSONTests {
         #expect(String(decoding: try APIJSON.encode(Storeplatform_V1_ListEngineVersionsResponse()), as: UTF8.self) == #"{"versions":[]}"#)
     }
 
+    /// A fleet upgrade: its state and each store's outcome as users read them, the
+    /// selector's statuses as the filter spells them, every count and list written;
+    /// a request body may spell its statuses either way.
+    @Test func fleetUpgradesHaveEveryFieldAndTheirStatesAsUsersReadThem() throws {
+        var store = Storeplatform_V1_FleetUpgradeStore()
+        store.name = "shop"
+        store.outcome = .rolledBack
+        var fleet = Storeplatform_V1_FleetUpgrade()
+        fleet.id = "fu_1"
+        fleet.state = .running
+        fleet.selector.statuses = [.ready, .failed]
+        fleet.stores = [store]
+        let json = String(decoding: try APIJSON.encode(fleet), as: UTF8.self)
+        #expect(json == #"{"id":"fu_1","version":"","selector":{"names":[],"statuses":["ready","failed"]},"waveSize":0,"maxUnavailable":0,"#
+            + #""failureBudget":0,"state":"running","actor":"","createdMs":"0","updatedMs":"0","endedMs":"0","currentWave":0,"waveCount":0,"#
+            + #""stores":[{"storeId":"","name":"shop","wave":0,"fromVersion":"","outcome":"rolled-back","message":"","revision":0,"updatedMs":"0"}],"#
+            + #""steps":[],"waiting":0,"upgrading":0,"upgraded":0,"rolledBack":0,"failed":0,"skipped":0}"#)
+        #expect(try Storeplatform_V1_FleetUpgrade(apiJSON: json) == fleet)
+        #expect(String(decoding: try APIJSON.encode(Storeplatform_V1_ListFleetUpgradesResponse()), as: UTF8.self) == #"{"fleetUpgrades":[]}"#)
+
+        var request = Storeplatform_V1_UpgradeFleetRequest()
+        request.version = "6.8-wc9.8"
+        request.selector.statuses = [.ready, .upgrading]
+        for body in [
+            #"{"version":"6.8-wc9.8","selector":{"statuses":["ready","upgrading"]}}"#,
+            #"{"version":"6.8-wc9.8","selector":{"statuses":["STORE_STATUS_READY","upgrading"]}}"#,
+        ] {
+            let bytes = APIShape.restoringEnumNames(Array(body.utf8), of: Storeplatform_V1_UpgradeFleetRequest.self)
+            #expect(try Storeplatform_V1_UpgradeFleetRequest(jsonUTF8Bytes: bytes) == request, "\(body)")
+        }
+        // Bodies that are no object are left to the decoder, which says what is wrong.
+        for body in ["[1]", #"{"version":"#, ""] {
+            #expect(APIShape.restoringEnumNames(Array(body.utf8), of: Storeplatform_V1_UpgradeFleetRequest.self) == Array(body.utf8))
+        }
+    }
+
     /// Every message the API writes lists exactly the fields of its .proto message,
     /// in field-number order (the nested ones are shapes of their own, checked too).
     @Test func everyShapeListsItsProtoMessagesFields() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var protoFields: [String: [String]] = [:]
-        for file in ["store", "platform"] {
+        for file in ["store", "platform", "fleet"] {
             let text = try String(contentsOf: root.appendingPathComponent("proto/storeplatform/v1/\(file).proto"), encoding: .utf8)
             for match in text.matches(of: /\nmessage (\w+) \{\n((?:.*\n)*?)\}/) {
                 let fields = match.2.split(separator: "\n").compactMap { line -> String? in
@@ -103,7 +139,7 @@ struct APIJSONTests {
                 protoFields["storeplatform.v1." + match.1] = fields
             }
         }
-        #expect(APIShape.byName.count == 16)
+        #expect(APIShape.byName.count == 22)
         for (name, shape) in APIShape.byName {
             #expect(shape.fields.map(\.key) == protoFields[name], "\(name)")
         }

@@ -24,12 +24,17 @@ struct GatewayHarness {
     let rateLimiter: RateLimiter
     /// The provisioner's service, running for the harness's lifetime.
     let running: RunningProvisioner
+    /// Whether ``withGateway(_:_:)`` runs the fleet upgrader beside the gateway, as the
+    /// daemon does; without it a started fleet upgrade moves no store.
+    let runsFleetUpgrades: Bool
 
     init(
         limits: RateLimits = RateLimits(requestsPerMinute: 100_000, createsPerMinute: 100_000), maxLiveStores: Int = 100,
         eventBuffer: Int = 1000, access: AccessPolicy = AccessPolicy(adminUIDs: []),
-        replayLimit: Int = ControlPlane.defaultReplayLimit, cluster: SimulatedClusterConfiguration = .instant
+        replayLimit: Int = ControlPlane.defaultReplayLimit, cluster: SimulatedClusterConfiguration = .instant,
+        runsFleetUpgrades: Bool = false
     ) throws {
+        self.runsFleetUpgrades = runsFleetUpgrades
         directory = try makeTemporaryDirectory("sphttp")
         database = try SQLiteStoreDatabase.open(path: directory + "/store.sqlite")
         let cluster = try SimulatedCluster(path: directory + "/cluster.sqlite", configuration: cluster)
@@ -44,6 +49,9 @@ struct GatewayHarness {
         running = stack.running!
         let frozen = ContinuousClock.now
         rateLimiter = RateLimiter(limits: limits, now: { frozen })
+        var fleet = FleetUpgrader.Configuration()
+        fleet.activeInterval = .milliseconds(50)
+        fleet.idleInterval = .milliseconds(200)
         controlPlane = ControlPlane(
             info: DaemonInfo(
                 version: "test", startedAtMilliseconds: 1_700_000_000_000, clusterDriver: .simulated,
@@ -52,7 +60,8 @@ struct GatewayHarness {
             // A frozen clock: buckets never refill during a test, so a refusal's
             // Retry-After is exact however slowly the machine runs.
             provisioner: provisioner, reconciler: reconciler, rateLimiter: rateLimiter,
-            access: access, maxLiveStores: maxLiveStores, replayLimit: replayLimit, logger: logger
+            access: access, maxLiveStores: maxLiveStores, replayLimit: replayLimit,
+            fleetUpgrader: FleetUpgrader(provisioner: provisioner, configuration: fleet, logger: logger), logger: logger
         )
     }
 
@@ -72,7 +81,8 @@ struct GatewayHarness {
             controlPlane: controlPlane, configuration: configuration, logger: Logger(label: "test-gateway"),
             onListening: { _, port in portContinuation.yield(port) }
         )
-        let group = ServiceGroup(services: [gateway], logger: Logger(label: "test-group"))
+        let services: [any Service] = runsFleetUpgrades ? [controlPlane.fleetUpgrader, gateway] : [gateway]
+        let group = ServiceGroup(services: services, logger: Logger(label: "test-group"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()

@@ -1,7 +1,7 @@
 // StorePlatform dashboard: vanilla JavaScript (ES2020), no build step, no dependencies.
 // Talks to the daemon's HTTP gateway (same origin): /api/stores (and a store's revisions,
-// upgrade and rollback), /api/versions, /api/audit, /api/metrics, and /api/events
-// (Server-Sent Events) for live updates.
+// upgrade and rollback), /api/versions, /api/fleet-upgrades (and a fleet upgrade's event
+// stream), /api/audit, /api/metrics, and /api/events (Server-Sent Events) for live updates.
 'use strict';
 
 (() => {
@@ -317,12 +317,13 @@
     );
   }
 
-  /** Asks in the confirmation dialog; resolves true when `ok` is chosen. */
-  function confirmAction(title, text, ok, danger) {
+  /** Asks in the confirmation dialog; resolves true when `ok` is chosen (`keep` labels the other choice). */
+  function confirmAction(title, text, ok, danger, keep) {
     const dialog = $('confirm-dialog');
     $('confirm-title').textContent = title;
     $('confirm-text').textContent = text;
     $('confirm-ok').textContent = ok;
+    $('confirm-cancel').textContent = keep || 'Cancel';
     $('confirm-ok').className = 'btn ' + (danger ? 'btn-danger' : 'btn-primary');
     return new Promise((resolve) => {
       const finish = (value) => {
@@ -1622,7 +1623,453 @@
   function onTabShown(name) {
     if (name === 'activity' && (auditStale || !auditLoaded)) loadAudit(false);
     if (name === 'metrics' && (metricsStale || !metricsLoaded)) loadMetrics();
+    if (name === 'fleet') openFleetTab();
   }
+
+  // ------------------------------------------------------------------ fleet upgrades
+  //
+  // The Fleet tab: the active fleet upgrade (or the one chosen from the list), its
+  // progress kept current by its event stream (GET /api/fleet-upgrades/{id}/events,
+  // one request for the whole fleet upgrade, which ends by itself when it does), a form
+  // that starts one, and the latest ones.
+
+  /** Active states: one fleet upgrade at a time is in one of these. */
+  const FLEET_ACTIVE = new Set(['running', 'paused', 'cancelling', 'stopping']);
+  /** Outcomes in the order the progress bar shows them. */
+  const OUTCOMES = ['upgraded', 'rolled-back', 'failed', 'skipped', 'upgrading', 'waiting'];
+  /** A fleet upgrade's count field of each outcome. */
+  const OUTCOME_COUNT = { upgraded: 'upgraded', 'rolled-back': 'rolledBack', failed: 'failed', skipped: 'skipped', upgrading: 'upgrading', waiting: 'waiting' };
+  const OUTCOME_LABEL = { upgraded: 'upgraded', 'rolled-back': 'rolled back', failed: 'failed', skipped: 'skipped', upgrading: 'upgrading', waiting: 'not started' };
+  /** Statuses a fleet upgrade can select stores in (live ones). */
+  const FLEET_STATUSES = STATUSES.filter((status) => status !== 'deleted');
+  const FLEET_LIST_SIZE = 10;
+  const FLEET_RETRY_MS = 2000;
+
+  const fleetPanel = {
+    state: $('fleet-state'),
+    current: $('fleet-current'),
+    form: $('fleet-form'),
+    version: $('fleet-version'),
+    versionDetail: $('fleet-version-detail'),
+    selection: $('fleet-selection'),
+    statuses: $('fleet-statuses'),
+    namesField: $('fleet-names-field'),
+    names: $('fleet-names'),
+    waveSize: $('fleet-wave-size'),
+    maxUnavailable: $('fleet-max-unavailable'),
+    failureBudget: $('fleet-failure-budget'),
+    submit: $('fleet-submit'),
+    error: $('fleet-error'),
+    list: $('fleet-list'),
+    listState: $('fleet-list-state'),
+  };
+  /** The fleet upgrade the card shows (FleetUpgrade JSON); null when there has been none. */
+  let fleetShown = null;
+  /** The open event stream of the fleet upgrade shown, and its id. */
+  let fleetSource = null;
+  let fleetSourceId = '';
+  let fleetRetryTimer = null;
+  let fleetLoaded = false;
+  /** A refused pause, resume or cancel, shown on the card until the next change. */
+  let fleetActionError = '';
+  let fleetBusy = false;
+
+  fleetPanel.statuses.append(
+    ...FLEET_STATUSES.map((status) =>
+      el(
+        'label',
+        { class: 'toggle' },
+        el('input', { type: 'checkbox', value: status, 'data-testid': 'fleet-status-' + status, checked: status === 'ready' }),
+        ' ',
+        el('span', { class: 'badge badge-' + status, text: status }),
+      ),
+    ),
+  );
+
+  function showFleetSelection() {
+    fleetPanel.statuses.hidden = fleetPanel.selection.value !== 'statuses';
+    fleetPanel.namesField.hidden = fleetPanel.selection.value !== 'names';
+  }
+  fleetPanel.selection.addEventListener('change', showFleetSelection);
+
+  function showFleetVersions(versions) {
+    const chosen = fleetPanel.version.value;
+    fleetPanel.version.replaceChildren(
+      ...versions.map((v) => el('option', { value: v.name, text: v.name + (v.isDefault ? ' (default)' : '') })),
+    );
+    // Keep the user's choice; otherwise offer the first version new stores do not get.
+    const keep = versions.find((v) => v.name === chosen) || versions.find((v) => !v.isDefault) || versions[0];
+    if (keep) fleetPanel.version.value = keep.name;
+    showFleetVersionDetail();
+  }
+  function showFleetVersionDetail() {
+    const chosen = (engineVersions || []).find((v) => v.name === fleetPanel.version.value);
+    fleetPanel.versionDetail.textContent = chosen ? versionDetail(chosen) : '';
+  }
+  fleetPanel.version.addEventListener('change', showFleetVersionDetail);
+
+  function setFleetError(message, code) {
+    fleetPanel.error.textContent = message || '';
+    fleetPanel.error.hidden = !message;
+    if (code) fleetPanel.error.dataset.code = code;
+    else delete fleetPanel.error.dataset.code;
+  }
+
+  /** A whole number from the field, or null when it is empty; throws a message when it is not one. */
+  function fleetNumber(input, label) {
+    const text = input.value.trim();
+    if (text === '') return null;
+    if (!/^\d+$/.test(text)) throw new Error(`${label} must be a whole number, 0 or more.`);
+    return Number(text);
+  }
+
+  /** The request body the form describes (UpgradeFleetRequest); throws a message when it is incomplete. */
+  function fleetRequest() {
+    const body = { version: fleetPanel.version.value };
+    if (!body.version) throw new Error('Choose the version to upgrade to.');
+    if (fleetPanel.selection.value === 'statuses') {
+      const statuses = Array.from(fleetPanel.statuses.querySelectorAll('input:checked')).map((input) => input.value);
+      if (statuses.length === 0) throw new Error('Tick at least one status.');
+      body.selector = { statuses };
+    } else if (fleetPanel.selection.value === 'names') {
+      const names = fleetPanel.names.value.split(/[\s,]+/).filter(Boolean);
+      if (names.length === 0) throw new Error('Name at least one store.');
+      body.selector = { names };
+    }
+    const waveSize = fleetNumber(fleetPanel.waveSize, 'Wave size');
+    const maxUnavailable = fleetNumber(fleetPanel.maxUnavailable, 'Max unavailable');
+    const failureBudget = fleetNumber(fleetPanel.failureBudget, 'Failure budget');
+    if (waveSize !== null) body.waveSize = waveSize;
+    if (maxUnavailable !== null) body.maxUnavailable = maxUnavailable;
+    if (failureBudget !== null) body.failureBudget = failureBudget;
+    return body;
+  }
+
+  fleetPanel.form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    let body;
+    try {
+      body = fleetRequest();
+    } catch (problem) {
+      setFleetError(problem.message, 'CLIENT_VALIDATION');
+      return;
+    }
+    setFleetError(null);
+    fleetPanel.submit.disabled = true;
+    fleetPanel.submit.textContent = 'Starting…';
+    try {
+      const fleet = await api('POST', '/api/fleet-upgrades', body);
+      fleetActionError = '';
+      showFleet(fleet);
+      loadFleetList();
+    } catch (error) {
+      let message = error.message;
+      if (error.code === 'RATE_LIMITED' && error.retryAfter) message += ` Try again in ${error.retryAfter} s.`;
+      setFleetError(message, error.code);
+      // Another one is active: show it.
+      if (error.code === 'FLEET_UPGRADE_IN_PROGRESS') loadFleet();
+    } finally {
+      fleetPanel.submit.disabled = false;
+      fleetPanel.submit.textContent = 'Start fleet upgrade';
+    }
+  });
+
+  /** "stores shop-5, shop-6": names listed in words. */
+  function storeNames(entries) {
+    return entries.map((entry) => entry.name).join(', ');
+  }
+
+  /** One selected store: its name, wave, outcome and, for a failure or a skip, why. */
+  function fleetStoreRow(fleet, entry) {
+    const outcome = entry.outcome || 'unspecified';
+    const row = el('li', {
+      class: 'audit-row fleet-store outcome-' + outcome,
+      'data-testid': 'fleet-store-row',
+      'data-store-name': entry.name,
+      'data-outcome': outcome,
+      'data-wave': String(entry.wave || 0),
+    });
+    row.append(
+      el(
+        'div',
+        { class: 'audit-main' },
+        el('a', { class: 'fleet-store-name', href: '#store/' + encodeURIComponent(entry.storeId), text: entry.name }),
+        el('span', { class: 'badge badge-outcome-' + outcome, 'data-testid': 'fleet-store-outcome', text: OUTCOME_LABEL[outcome] || outcome }),
+        el('span', { class: 'muted', text: `wave ${entry.wave}` }),
+        el('span', { class: 'muted fleet-from', text: `from ${entry.fromVersion || '—'}` + (entry.revision ? ` · revision ${entry.revision}` : '') }),
+      ),
+    );
+    if (entry.message) {
+      const failure = outcome === 'rolled-back' || outcome === 'failed';
+      const first = entry.message.split('\n')[0];
+      row.append(
+        failure
+          ? el('div', { class: 'audit-message' }, failureDetails(first.length > 100 ? first.slice(0, 99) + '…' : first, entry.message, 'fleet-store-reason', 'fleet:' + fleet.id + ':' + entry.storeId))
+          : el('p', { class: 'audit-message', 'data-testid': 'fleet-store-message', text: entry.message }),
+      );
+    }
+    return row;
+  }
+
+  /** The counts per outcome as one bar, with a legend. */
+  function fleetBar(fleet) {
+    const total = OUTCOMES.reduce((sum, outcome) => sum + (fleet[OUTCOME_COUNT[outcome]] || 0), 0);
+    const bar = el('div', {
+      class: 'fleet-bar',
+      role: 'img',
+      'data-testid': 'fleet-bar',
+      'aria-label': OUTCOMES.map((o) => `${OUTCOME_LABEL[o]} ${fleet[OUTCOME_COUNT[o]] || 0}`).join(', ') + ` of ${total} stores`,
+    });
+    for (const outcome of OUTCOMES) {
+      const count = fleet[OUTCOME_COUNT[outcome]] || 0;
+      if (count) bar.append(el('span', { class: 'fleet-seg seg-outcome-' + outcome, style: `flex-grow: ${count}`, title: `${OUTCOME_LABEL[outcome]}: ${count}` }));
+    }
+    const legend = el(
+      'p',
+      { class: 'status-legend' },
+      ...OUTCOMES.map((outcome) =>
+        el(
+          'span',
+          { class: 'legend-item', 'data-testid': 'fleet-count-' + outcome, 'data-count': String(fleet[OUTCOME_COUNT[outcome]] || 0) },
+          el('span', { class: 'swatch seg-outcome-' + outcome }),
+          `${OUTCOME_LABEL[outcome]} ${fleet[OUTCOME_COUNT[outcome]] || 0}`,
+        ),
+      ),
+    );
+    return [bar, legend];
+  }
+
+  /** What an ended fleet upgrade left: the stores that failed and why, and those not started. */
+  function fleetOutcome(fleet) {
+    const parts = [];
+    const stores = fleet.stores || [];
+    const failed = stores.filter((s) => s.outcome === 'rolled-back' || s.outcome === 'failed');
+    const waiting = stores.filter((s) => s.outcome === 'waiting');
+    if (failed.length) {
+      parts.push(el('p', { class: 'fleet-failed', 'data-testid': 'fleet-failed' }, el('strong', { text: 'Failed: ' }), storeNames(failed)));
+    }
+    if (!FLEET_ACTIVE.has(fleet.state) && waiting.length) {
+      parts.push(
+        el('p', { class: 'fleet-not-started', 'data-testid': 'fleet-not-started' }, el('strong', { text: 'Not started (they keep their version): ' }), storeNames(waiting)),
+      );
+    }
+    return parts;
+  }
+
+  function fleetButton(testid, text, enabled, onclick, danger) {
+    return el('button', { type: 'button', class: 'btn' + (danger ? ' btn-danger' : ''), 'data-testid': testid, disabled: fleetBusy || !enabled, text, onclick });
+  }
+
+  function renderFleet() {
+    const fleet = fleetShown;
+    fleetPanel.current.hidden = !fleet;
+    if (!fleet) return;
+    const state = fleet.state || 'unspecified';
+    const active = FLEET_ACTIVE.has(state);
+    const meta = el('dl', { class: 'store-meta fleet-meta' });
+    const row = (label, value, testid) => meta.append(el('div', {}, el('dt', { text: label }), el('dd', { 'data-testid': testid }, value)));
+    row('Wave', fleet.currentWave ? `${fleet.currentWave} of ${fleet.waveCount}` : `not begun (${fleet.waveCount} waves)`, 'fleet-wave');
+    row('Waves of', `${fleet.waveSize} stores, at most ${fleet.maxUnavailable} at once`, 'fleet-sizes');
+    row('Failure budget', String(fleet.failureBudget || 0), 'fleet-budget');
+    row('Started by', fleet.actor || '—', 'fleet-actor');
+    row('Started', relativeTime(int64(fleet.createdMs)), 'fleet-created');
+    if (active) row(state[0].toUpperCase() + state.slice(1) + ' for', durationSince(int64(fleet.createdMs), 'fleet-progress'), 'fleet-elapsed');
+    else row('Ended', relativeTime(int64(fleet.endedMs)), 'fleet-ended');
+    const steps = el(
+      'ol',
+      { class: 'fleet-steps', 'data-testid': 'fleet-steps', 'aria-label': 'Its log, oldest first' },
+      ...(fleet.steps || []).map((step) =>
+        el(
+          'li',
+          { class: 'fleet-step', 'data-testid': 'fleet-step', 'data-action': step.action },
+          timeElement(int64(step.timeMs)),
+          ' ',
+          el('strong', { text: step.action }),
+          ' ',
+          el('span', { class: 'audit-actor', text: step.actor }),
+          el('span', { class: 'fleet-step-message', text: step.message }),
+        ),
+      ),
+    );
+    fleetPanel.current.replaceChildren(
+      el(
+        'div',
+        { class: 'store-head' },
+        el(
+          'h3',
+          { class: 'store-name', id: 'fleet-current-title' },
+          (active ? 'Fleet upgrade to ' : 'Last fleet upgrade to ') + fleet.version,
+          el('span', { class: 'muted fleet-id', text: ' ' + fleet.id }),
+        ),
+        el('span', { class: 'badge badge-fleet-' + state, 'data-testid': 'fleet-state-badge', 'data-state': state, text: state }),
+      ),
+      meta,
+      ...fleetBar(fleet),
+      ...fleetOutcome(fleet),
+      fleetActionError ? el('p', { class: 'form-error', role: 'alert', 'data-testid': 'fleet-action-error', text: fleetActionError }) : '',
+      el(
+        'div',
+        { class: 'store-actions' },
+        fleetButton('fleet-pause', 'Pause', state === 'running', () => changeFleet('pause')),
+        fleetButton('fleet-resume', 'Resume', state === 'paused', () => changeFleet('resume')),
+        fleetButton('fleet-cancel', 'Cancel', state === 'running' || state === 'paused' || state === 'stopping', () => changeFleet('cancel'), true),
+      ),
+      el('h4', { class: 'chart-title', text: 'Stores, in order' }),
+      el('ol', { class: 'audit-list fleet-stores', 'data-testid': 'fleet-stores' }, ...(fleet.stores || []).map((entry) => fleetStoreRow(fleet, entry))),
+      el('h4', { class: 'chart-title', text: 'Log' }),
+      steps,
+    );
+    fleetPanel.current.dataset.fleetId = fleet.id;
+    fleetPanel.current.dataset.state = state;
+  }
+
+  /** Shows `fleet` on the card, following it live while it is active. */
+  function showFleet(fleet) {
+    const before = fleetShown;
+    if (before && before.id === fleet.id && int64(before.updatedMs) > int64(fleet.updatedMs)) return; // an older answer
+    if (!before || before.id !== fleet.id || before.state !== fleet.state) fleetActionError = '';
+    fleetShown = fleet;
+    renderFleet();
+    if (FLEET_ACTIVE.has(fleet.state)) followFleet(fleet.id);
+    else {
+      closeFleetSource();
+      // It just ended: the list shows its final counts.
+      if (before && before.id === fleet.id && FLEET_ACTIVE.has(before.state)) loadFleetList();
+    }
+  }
+
+  function closeFleetSource() {
+    if (fleetSource) fleetSource.close();
+    fleetSource = null;
+    fleetSourceId = '';
+  }
+
+  /** Opens the event stream of fleet upgrade `id` (one at a time); a dropped stream is
+   * followed by a fresh read a little later, which opens it again while it is active. */
+  function followFleet(id) {
+    if (fleetSource && fleetSourceId === id) return;
+    closeFleetSource();
+    const opened = new EventSource('/api/fleet-upgrades/' + encodeURIComponent(id) + '/events');
+    fleetSource = opened;
+    fleetSourceId = id;
+    opened.addEventListener('fleet-upgrade', (message) => {
+      try {
+        showFleet(JSON.parse(message.data));
+      } catch {
+        /* a malformed frame: the next one, or the next read, corrects it */
+      }
+    });
+    const dropped = () => {
+      opened.close();
+      if (fleetSource !== opened) return;
+      fleetSource = null;
+      fleetSourceId = '';
+      clearTimeout(fleetRetryTimer);
+      fleetRetryTimer = setTimeout(() => loadFleet(id), FLEET_RETRY_MS);
+    };
+    opened.addEventListener('refused', dropped);
+    opened.addEventListener('error', dropped);
+  }
+
+  /** Pauses, resumes or cancels the fleet upgrade shown. */
+  async function changeFleet(kind) {
+    const fleet = fleetShown;
+    if (!fleet) return;
+    if (kind === 'cancel') {
+      const confirmed = await confirmAction(
+        'Cancel the fleet upgrade?',
+        `No more stores are started; those upgrading now finish. The ${fleet.waiting} stores not started keep their version.`,
+        'Cancel fleet upgrade',
+        true,
+        'Keep it going',
+      );
+      if (!confirmed) return;
+    }
+    fleetBusy = true;
+    fleetActionError = '';
+    renderFleet();
+    try {
+      const changed = await api('POST', '/api/fleet-upgrades/' + encodeURIComponent(fleet.id) + '/' + kind);
+      fleetBusy = false;
+      showFleet(changed);
+      loadFleetList();
+    } catch (error) {
+      fleetBusy = false;
+      let message = error.message;
+      if (error.code === 'RATE_LIMITED' && error.retryAfter) message += ` Try again in ${error.retryAfter} s.`;
+      fleetActionError = message;
+      renderFleet();
+      // It may have moved on meanwhile: read it again.
+      if (error.status === 409) loadFleet(fleet.id);
+    }
+  }
+
+  /** One row of the latest fleet upgrades; choosing it shows it on the card. */
+  function fleetListRow(fleet) {
+    const state = fleet.state || 'unspecified';
+    const counts = OUTCOMES.filter((o) => fleet[OUTCOME_COUNT[o]]).map((o) => `${fleet[OUTCOME_COUNT[o]]} ${OUTCOME_LABEL[o]}`).join(', ');
+    return el(
+      'li',
+      { class: 'audit-row', 'data-testid': 'fleet-list-row', 'data-fleet-id': fleet.id, 'data-state': state },
+      el(
+        'div',
+        { class: 'audit-main' },
+        el('button', { type: 'button', class: 'link-button', 'data-testid': 'fleet-list-show', text: 'to ' + fleet.version, onclick: () => loadFleet(fleet.id) }),
+        el('span', { class: 'badge badge-fleet-' + state, text: state }),
+        el('span', { class: 'muted', text: counts || 'no stores' }),
+      ),
+      el(
+        'div',
+        { class: 'audit-sub' },
+        relativeTime(int64(fleet.createdMs)),
+        el('span', { class: 'audit-actor', text: fleet.actor }),
+        el('span', { class: 'audit-actor', text: fleet.id }),
+      ),
+    );
+  }
+
+  async function loadFleetList() {
+    try {
+      const page = await api('GET', '/api/fleet-upgrades?limit=' + FLEET_LIST_SIZE);
+      const fleets = page.fleetUpgrades || [];
+      fleetPanel.list.replaceChildren(...fleets.map(fleetListRow));
+      if (fleets.length === 0) showState(fleetPanel.listState, 'empty', 'No fleet upgrade yet.');
+      else showState(fleetPanel.listState, null);
+    } catch (error) {
+      showState(fleetPanel.listState, 'error', 'Could not load the fleet upgrades: ' + error.message, loadFleetList);
+    }
+  }
+
+  /** Reads fleet upgrade `id`, or the current one (active, else the latest), onto the card. */
+  async function loadFleet(id) {
+    clearTimeout(fleetRetryTimer);
+    if (!fleetLoaded) showState(fleetPanel.state, 'loading', 'Loading fleet upgrades…');
+    try {
+      showFleet(await api('GET', '/api/fleet-upgrades/' + encodeURIComponent(id || 'current')));
+      showState(fleetPanel.state, null);
+    } catch (error) {
+      if (error.status === 404 && !id) {
+        fleetShown = null;
+        renderFleet();
+        showState(fleetPanel.state, null);
+      } else {
+        showState(fleetPanel.state, 'error', 'Could not load the fleet upgrade: ' + error.message, () => loadFleet(id));
+      }
+    }
+    fleetLoaded = true;
+  }
+
+  function openFleetTab() {
+    loadVersions().then(showFleetVersions, (error) => setFleetError('Could not read the versions: ' + error.message));
+    // The card keeps following the fleet upgrade it follows; otherwise it shows the current one.
+    if (!fleetSource) loadFleet();
+    loadFleetList();
+  }
+
+  /** A store began upgrading: a fleet upgrade started elsewhere (storectl) shows up without a reload. */
+  const noticeFleetSoon = throttle(() => {
+    if (activeTab === 'fleet' && !fleetSource) loadFleet();
+  }, FLEET_RETRY_MS);
 
   // ------------------------------------------------------------------ store page
   //
@@ -1901,6 +2348,7 @@
       refreshRevisionsSoon();
     }
     if (event.action === 'rolled-back' && event.store && auditId > 0) loadRolledBack(event.store.id, auditId);
+    if (event.action === 'upgrade') noticeFleetSoon();
     if (event.action !== 'current' && auditId > 0 && auditLoaded) {
       // Show it at once; the throttled refresh fills in actor and message.
       placeAuditRow(

@@ -6,6 +6,9 @@
   first attempt of each store only, so a retry succeeds); started only when a test asks.
 * ``upgrade_fault_daemon``: one with ``--sim-fault upgrade-error`` (the first upgrade of
   each store fails and is rolled back by itself); started only when a test asks.
+* ``fleet_daemons``: starts daemons of a test's own, for fleet upgrades (one active at a
+  time per daemon, over every live store), with the test's extra flags (``--sim-fault
+  upgrade-error@NAME``); stopped when the test ends.
 * ``slow_daemon``: a daemon with a 2 s install and pods ready 2 s later, for the
   provisioning steps; started only when a test asks.
 * ``behind_daemon``: a third one with ``--event-buffer 1 --watch-replay-limit 3``, so the
@@ -44,7 +47,7 @@ ARTIFACTS = TESTS_DIR / "artifacts"
 DAEMON = Path(os.environ.get("STOREPLATFORM_DAEMON", REPO / ".build" / "debug" / "storeplatformd"))
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-TABS = ("stores", "activity", "metrics")
+TABS = ("stores", "activity", "metrics", "fleet")
 
 
 class ApiError(Exception):
@@ -193,6 +196,23 @@ def upgrade_fault_daemon():
     d = _start("upgrade-fault", ["--sim-fault", "upgrade-error"])
     yield d
     _finish(d)
+
+
+@pytest.fixture
+def fleet_daemons():
+    """Starts daemons of the test's own (fleet upgrades are one at a time per daemon, and
+    "every live store" means every one): ``fleet_daemons(*extra_args)`` returns a new one,
+    stopped when the test ends."""
+    started = []
+
+    def start(*extra_args):
+        d = _start(f"fleet-{len(started) + 1}", ["--max-live-stores", "50", *extra_args])
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        _finish(d)
 
 
 @pytest.fixture(scope="session")

@@ -495,8 +495,8 @@ def test_phone_width_has_no_horizontal_scroll_and_tabs_work_by_keyboard(browser,
 
     # Keyboard: focus the selected tab, then arrows / Home / End.
     find(browser, "tab-stores").click()
-    expected = [("ARROW_RIGHT", "activity"), ("ARROW_RIGHT", "metrics"), ("ARROW_RIGHT", "stores"),
-                ("ARROW_LEFT", "metrics"), ("HOME", "stores"), ("END", "metrics")]
+    expected = [("ARROW_RIGHT", "activity"), ("ARROW_RIGHT", "metrics"), ("ARROW_RIGHT", "fleet"), ("ARROW_RIGHT", "stores"),
+                ("ARROW_LEFT", "fleet"), ("HOME", "stores"), ("END", "fleet")]
     for key, tab in expected:
         browser.switch_to.active_element.send_keys(getattr(Keys, key))
         wait_until(browser, lambda d: find(d, f"tab-{tab}").get_attribute("aria-selected") == "true",
@@ -505,7 +505,7 @@ def test_phone_width_has_no_horizontal_scroll_and_tabs_work_by_keyboard(browser,
         assert active.get_attribute("data-testid") == f"tab-{tab}", f"{key}: focus is not on tab-{tab}"
         assert active.get_attribute("tabindex") == "0"
         assert browser.find_element(By.ID, f"panel-{tab}").is_displayed()
-        for other in {"stores", "activity", "metrics"} - {tab}:
+        for other in {"stores", "activity", "metrics", "fleet"} - {tab}:
             assert find(browser, f"tab-{other}").get_attribute("aria-selected") == "false"
             assert not browser.find_element(By.ID, f"panel-{other}").is_displayed()
         assert browser.execute_script("return location.hash") == f"#{tab}"
@@ -513,6 +513,9 @@ def test_phone_width_has_no_horizontal_scroll_and_tabs_work_by_keyboard(browser,
             wait_until(browser, lambda d: audit_rows(d), "the Activity Log stayed empty")
         if tab == "metrics":
             wait_until(browser, lambda d: find(d, "metric-count-ready").text != "", "no metrics shown")
+        if tab == "fleet":
+            wait_until(browser, lambda d: d.execute_script(
+                "return document.getElementById('fleet-version').options.length") > 0, "the fleet form has no versions")
         no_horizontal_scroll(tab)
     assert_not_reloaded(browser)
     daemon.api("DELETE", f"/api/stores/{daemon.store_by_name(name)['id']}")
@@ -895,7 +898,7 @@ def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
         open_dashboard(browser, daemon)
         wait_status(browser, name, "ready")
         store_id = daemon.store_by_name(name)["id"]
-        for tab in ("stores", "activity", "metrics", "store"):
+        for tab in ("stores", "activity", "metrics", "fleet", "store"):
             if tab == "store":
                 browser.execute_script("location.hash = arguments[0]", f"#store/{store_id}")
                 wait_until(browser, lambda d: find(d, "store-page").is_displayed() and find(d, "store-history-row"),
@@ -904,6 +907,9 @@ def test_screenshots_of_every_tab_at_desktop_and_phone_sizes(browser, daemon):
                 select_tab(browser, tab)
                 if tab == "metrics":
                     wait_until(browser, lambda d: find(d, "metric-count-ready").text != "", "no metrics shown")
+                if tab == "fleet":
+                    wait_until(browser, lambda d: d.execute_script(
+                        "return document.getElementById('fleet-version').options.length") > 0, "the fleet form has no versions")
             widths = browser.execute_script("const e = document.documentElement; return [e.scrollWidth, e.clientWidth]")
             assert widths[0] <= widths[1], f"horizontal scroll on {tab} at {width}x{height}: {widths}"
             path = folder / f"{tab}-{width}x{height}.png"
@@ -1290,3 +1296,191 @@ def test_a_failed_upgrade_rolls_back_by_itself_and_says_why(browser, upgrade_fau
     assert_no_sideways_scroll(browser, f"the store page at {window_size}")
     save_shot(browser, "store-rolled-back", window_size, show="store-page-upgrade")
     d.api("DELETE", f"/api/stores/{store['id']}")
+
+
+# ---------------------------------------------------------------- fleet upgrades
+
+
+def fleet_state(browser):
+    """The state of the fleet upgrade the Fleet tab's card shows, or None."""
+    return browser.execute_script("""
+        const card = document.getElementById('fleet-current');
+        return card.hidden ? null : (card.dataset.state || null);
+    """)
+
+
+def fleet_view(browser):
+    """What the card shows: state, wave, counts per outcome, each store's (name, outcome), the log's actions."""
+    return browser.execute_script("""
+        const card = document.getElementById('fleet-current');
+        if (card.hidden) return null;
+        const counts = {};
+        for (const c of card.querySelectorAll('[data-testid^="fleet-count-"]')) counts[c.dataset.testid.slice(12)] = Number(c.dataset.count);
+        const text = (id) => { const e = card.querySelector(`[data-testid="${id}"]`); return e ? e.textContent : null; };
+        return {
+            id: card.dataset.fleetId, state: card.dataset.state, wave: text('fleet-wave'), counts,
+            stores: Array.from(card.querySelectorAll('[data-testid="fleet-store-row"]')).map(r => [r.dataset.storeName, r.dataset.outcome]),
+            steps: Array.from(card.querySelectorAll('[data-testid="fleet-step"]')).map(r => r.dataset.action),
+            failed: text('fleet-failed'), notStarted: text('fleet-not-started'),
+        };
+    """)
+
+
+def record_fleet_states(browser):
+    """Records, in the page, every state and upgraded count the fleet card is rendered with."""
+    browser.execute_script("""
+        const seen = window.__fleetStates = [];
+        const card = document.getElementById('fleet-current');
+        const note = () => {
+            const c = card.querySelector('[data-testid="fleet-count-upgraded"]');
+            const entry = (card.dataset.state || '') + ':' + (c ? c.dataset.count : '');
+            if (card.dataset.state && seen[seen.length - 1] !== entry) seen.push(entry);
+        };
+        new MutationObserver(note).observe(card, {childList: true, subtree: true, attributes: true});
+    """)
+
+
+def recorded_fleet_states(browser):
+    return browser.execute_script("return window.__fleetStates || []")
+
+
+def start_fleet_in_panel(browser, version, wave_size, names=None, failure_budget=None):
+    """Fills the Fleet tab's form (every live store, or `names` in order) and starts it."""
+    wait_until(browser, lambda d: version in d.execute_script(
+        "return Array.from(document.querySelectorAll('#fleet-version option')).map(o => o.value)"),
+        f"{version} is not offered in the fleet form")
+    Select(find(browser, "fleet-version")).select_by_value(version)
+    if names:
+        Select(find(browser, "fleet-selection")).select_by_value("names")
+        wait_until(browser, lambda d: find(d, "fleet-names").is_displayed(), "the names field did not show")
+        find(browser, "fleet-names").send_keys(", ".join(names))
+    for testid, value in (("fleet-wave-size", wave_size), ("fleet-failure-budget", failure_budget)):
+        if value is None:
+            continue
+        field = find(browser, testid)
+        field.clear()
+        field.send_keys(str(value))
+    find(browser, "fleet-submit").click()
+
+
+def open_fleet_tab(browser, daemon):
+    open_dashboard(browser, daemon, "#fleet")
+    wait_until(browser, lambda d: find(d, "tab-fleet").get_attribute("aria-selected") == "true", "the Fleet tab is not selected")
+
+
+def test_a_fleet_upgrade_in_waves_runs_to_completed_in_the_panel(browser, fleet_daemons, window_size):
+    d = fleet_daemons()
+    names = [f"fleet-{i}" for i in range(1, 6)]
+    for name in names:
+        d.api("POST", "/api/stores", {"name": name})
+    for name in names:
+        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready")
+    original = d.store_by_name(names[0])["version"]
+    target = next(v for v in api_versions(d) if v != original)
+
+    open_fleet_tab(browser, d)
+    wait_until(browser, lambda b: b.find_element(By.ID, "fleet-list-state").text == "No fleet upgrade yet.", "the empty list is not said")
+    assert fleet_state(browser) is None
+    record_fleet_states(browser)
+    start_fleet_in_panel(browser, target, 2)
+
+    wait_until(browser, lambda b: fleet_state(b) == "completed", lambda: f"the card shows {fleet_view(browser)}", 60)
+    api = d.api("GET", "/api/fleet-upgrades/current")
+    assert (api["state"], api["upgraded"], api["waveCount"], api["version"]) == ("completed", 5, 3, target), api
+    view = fleet_view(browser)
+    assert view["id"] == api["id"], view
+    assert view["wave"] == "3 of 3", view
+    assert view["counts"] == {"upgraded": 5, "rolled-back": 0, "failed": 0, "skipped": 0, "upgrading": 0, "waiting": 0}, view
+    assert view["stores"] == [[name, "upgraded"] for name in names], view
+    assert view["steps"] == [s["action"] for s in api["steps"]] == ["start", "wave", "wave", "wave", "end"], view
+    assert view["failed"] is None and view["notStarted"] is None, view
+    # It was followed live: running with fewer stores upgraded first, then completed.
+    seen = recorded_fleet_states(browser)
+    assert seen and seen[0].startswith("running:") and seen[-1] == "completed:5", seen
+    assert len({entry.split(":")[1] for entry in seen if entry.startswith("running:")}) >= 2, seen
+    for name in names:
+        assert d.store_by_name(name)["version"] == target
+    # The latest fleet upgrades list it; no button changes an ended one.
+    wait_until(browser, lambda b: [(r.get_attribute("data-fleet-id"), r.get_attribute("data-state"))
+                                   for r in b.find_elements(By.CSS_SELECTOR, tid("fleet-list-row"))] == [(api["id"], "completed")],
+               "the list does not show the completed fleet upgrade")
+    for button in ("fleet-pause", "fleet-resume", "fleet-cancel"):
+        assert not find(browser, button).is_enabled(), button
+    assert_not_reloaded(browser)
+    assert_no_sideways_scroll(browser, f"the Fleet tab at {window_size}")
+    save_shot(browser, "fleet-completed", window_size, show="fleet-current")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    save_shot(browser, "fleet-completed-dark", window_size, show="fleet-current")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+
+def test_a_seeded_failure_stops_the_fleet_upgrade_and_the_panel_names_the_stores(browser, fleet_daemons, window_size):
+    d = fleet_daemons("--sim-fault", "upgrade-error@shop-3")
+    names = [f"shop-{i}" for i in range(1, 7)]
+    for name in names:
+        d.api("POST", "/api/stores", {"name": name})
+    for name in names:
+        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready")
+    original = d.store_by_name("shop-1")["version"]
+    target = next(v for v in api_versions(d) if v != original)
+
+    open_fleet_tab(browser, d)
+    start_fleet_in_panel(browser, target, 2, names=names, failure_budget=0)
+    wait_until(browser, lambda b: fleet_state(b) == "stopped", lambda: f"the card shows {fleet_view(browser)}", 60)
+    api = d.api("GET", "/api/fleet-upgrades/current")
+    assert api["state"] == "stopped", api
+    view = fleet_view(browser)
+    assert view["stores"] == [["shop-1", "upgraded"], ["shop-2", "upgraded"], ["shop-3", "rolled-back"],
+                              ["shop-4", "upgraded"], ["shop-5", "waiting"], ["shop-6", "waiting"]], view
+    assert view["stores"] == [[s["name"], s["outcome"]] for s in api["stores"]], (view, api)
+    assert view["counts"]["rolled-back"] == 1 and view["counts"]["waiting"] == 2 and view["counts"]["upgraded"] == 3, view
+    assert view["failed"] == "Failed: shop-3", view
+    assert view["notStarted"] == "Not started (they keep their version): shop-5, shop-6", view
+    assert view["steps"] == ["start", "wave", "wave", "stop", "end"], view
+    # The failed store says why, its headline opening the whole reason.
+    failed = next(s for s in api["stores"] if s["name"] == "shop-3")
+    assert failed["message"], failed
+    row = browser.find_element(By.CSS_SELECTOR, f'{tid("fleet-store-row")}[data-store-name="shop-3"]')
+    row.find_element(By.CSS_SELECTOR, tid("fleet-store-reason-headline")).click()
+    wait_until(browser, lambda b: b.find_element(By.CSS_SELECTOR, f'{tid("fleet-store-row")}[data-store-name="shop-3"] {tid("fleet-store-reason-detail")}').text
+               == failed["message"], "the failed store's reason did not open")
+    assert d.store_by_name("shop-5")["version"] == original
+    assert_not_reloaded(browser)
+    assert_no_sideways_scroll(browser, f"the Fleet tab at {window_size}")
+    save_shot(browser, "fleet-stopped", window_size, show="fleet-current")
+
+
+def test_pause_then_resume_from_the_panel(browser, fleet_daemons, window_size):
+    # Each upgrade takes a few seconds here, so the pause lands while the first wave runs.
+    d = fleet_daemons("--sim-ready-delay", "3")
+    names = [f"slow-{i}" for i in range(1, 4)]
+    for name in names:
+        d.api("POST", "/api/stores", {"name": name})
+    for name in names:
+        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready", SLOW_WAIT)
+    original = d.store_by_name(names[0])["version"]
+    target = next(v for v in api_versions(d) if v != original)
+
+    open_fleet_tab(browser, d)
+    start_fleet_in_panel(browser, target, 1)
+    wait_until(browser, lambda b: fleet_state(b) == "running" and find(b, "fleet-pause").is_enabled(),
+               lambda: f"the card shows {fleet_view(browser)}")
+    assert not find(browser, "fleet-resume").is_enabled()
+    find(browser, "fleet-pause").click()
+    wait_until(browser, lambda b: fleet_state(b) == "paused", lambda: f"the card shows {fleet_view(browser)}")
+    assert d.api("GET", "/api/fleet-upgrades/current")["state"] == "paused"
+    # Paused: the store upgrading ends, no other starts.
+    wait_until(browser, lambda b: fleet_view(b)["counts"]["upgrading"] == 0, lambda: f"the card shows {fleet_view(browser)}", SLOW_WAIT)
+    view = fleet_view(browser)
+    assert view["state"] == "paused" and view["counts"]["waiting"] >= 1, view
+    assert find(browser, "fleet-resume").is_enabled() and not find(browser, "fleet-pause").is_enabled()
+    save_shot(browser, "fleet-paused", window_size, show="fleet-current")
+    find(browser, "fleet-resume").click()
+    wait_until(browser, lambda b: fleet_state(b) == "completed", lambda: f"the card shows {fleet_view(browser)}", 60)
+    view = fleet_view(browser)
+    assert view["counts"]["upgraded"] == 3, view
+    assert view["steps"][:2] == ["start", "wave"] and "pause" in view["steps"] and "resume" in view["steps"], view
+    assert view["steps"].index("pause") < view["steps"].index("resume") and view["steps"][-1] == "end", view
+    actors = [s["actor"] for s in d.api("GET", "/api/fleet-upgrades/current")["steps"] if s["action"] in ("pause", "resume")]
+    assert actors == ["http:127.0.0.1", "http:127.0.0.1"], actors
+    assert_not_reloaded(browser)
