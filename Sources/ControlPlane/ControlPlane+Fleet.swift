@@ -8,7 +8,7 @@ import StorePlatformProto
 /// cannot upgrade others'), reading them any caller.
 extension ControlPlane {
     public func upgradeFleet(_ request: Storeplatform_V1_UpgradeFleetRequest, _ call: CallContext) async throws -> Storeplatform_V1_UpgradeFleetResponse {
-        try authorizeFleetChange(call, "UpgradeFleet")
+        try await authorizeFleetChange(call, "UpgradeFleet")
         let selector = FleetUpgrade.Selector(
             names: request.selector.names, statuses: try request.selector.statuses.map(StoreStatus.init(proto:))
         )
@@ -45,7 +45,7 @@ extension ControlPlane {
     public func changeFleetUpgrade(
         _ change: FleetUpgrade.Change, _ request: Storeplatform_V1_ChangeFleetUpgradeRequest, _ call: CallContext
     ) async throws -> Storeplatform_V1_ChangeFleetUpgradeResponse {
-        try authorizeFleetChange(call, change.methodName)
+        try await authorizeFleetChange(call, change.methodName)
         var response = Storeplatform_V1_ChangeFleetUpgradeResponse()
         response.fleetUpgrade = try await fleetUpgrader.change(request.id, change, actor: call.caller.description).fleet.proto
         return response
@@ -73,8 +73,8 @@ extension ControlPlane {
     /// How often a fleet upgrade's watch reads it.
     static let fleetWatchInterval: Duration = .milliseconds(250)
 
-    /// Operators that may change every store, and admins.
-    private func authorizeFleetChange(_ call: CallContext, _ method: String) throws {
+    /// Operators that may change every store, and admins, within their rate.
+    private func authorizeFleetChange(_ call: CallContext, _ method: String) async throws {
         let grant = try authorize(.operator, call.caller, method)
         guard !grant.ownStoresOnly else {
             throw PlatformError(
@@ -82,6 +82,7 @@ extension ControlPlane {
                 "\(method) changes every selected store, and \(call.caller) may change only its own stores; ask an operator of every store"
             )
         }
+        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
     }
 }
 

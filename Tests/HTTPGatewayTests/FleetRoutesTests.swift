@@ -269,6 +269,20 @@ import Testing
     }
 
     /// What the gateway checks itself, as for every route: bodies, methods, paths, parameters.
+    /// Starting and changing a fleet upgrade take the caller's rate tokens, as every change does.
+    @Test func startingAndChangingAreRateLimited() async throws {
+        let harness = try GatewayHarness(limits: RateLimits(requestsPerMinute: 2, createsPerMinute: 100))
+        try await harness.withGateway { port in
+            for _ in 0..<2 {
+                let paused = try await RawHTTPClient.send(port: port, "POST", "/api/fleet-upgrades/current/pause")
+                #expect(paused.status == 404, "\(paused.body)")
+            }
+            let refused = try await RawHTTPClient.send(port: port, "POST", "/api/fleet-upgrades", body: #"{"version":"6.8-wc9.8"}"#)
+            #expect(refused.status == 429, "\(refused.body)")
+            #expect(try errorFields(refused.body).code == "RATE_LIMITED")
+        }
+    }
+
     @Test func badBodiesMethodsAndPathsAreRefused() async throws {
         let harness = try GatewayHarness()
         try await harness.withGateway { port in
