@@ -84,7 +84,6 @@ public final class FleetUpgrader: Service, Sendable {
             }
             target = try known.version(named: versionName).name
         }
-        if let active = try await database.activeFleetUpgrade() { throw StoredFleetUpgrade.inProgress(active.fleet) }
         let fleet = FleetUpgrade(
             id: FleetUpgrade.newID(), version: target, selector: selector, waveSize: waveSize, maxUnavailable: maxUnavailable,
             failureBudget: failureBudget, actor: actor, stores: stores.map { ($0.id, $0.name, $0.version) }, now: Date()

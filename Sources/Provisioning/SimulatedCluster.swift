@@ -283,10 +283,9 @@ public final class SimulatedCluster: ClusterDriver {
     }
 
     /// The fault ``SimulatedClusterConfiguration/storeFaults`` names for the store whose
-    /// namespace this is (`store-NAME-` and six characters of its id), if it is one of `kinds`.
+    /// namespace this is (``Store/name(inNamespace:)``), if it is one of `kinds`.
     private func storeFault(namespace: String, among kinds: [SimulatedClusterConfiguration.Fault]) -> SimulatedClusterConfiguration.Fault? {
-        guard !configuration.storeFaults.isEmpty, namespace.hasPrefix("store-") else { return nil }
-        let name = String(namespace.dropFirst("store-".count).dropLast("-123456".count))
+        guard !configuration.storeFaults.isEmpty, let name = Store.name(inNamespace: namespace) else { return nil }
         return configuration.storeFaults[name].flatMap { kinds.contains($0) ? $0 : nil }
     }
 

@@ -145,7 +145,16 @@ extension Store {
     /// within Kubernetes' 63. `id` is expected to come from ``makeID()``, whose
     /// characters are all valid in a namespace.
     public static func namespace(forName name: StoreName, id: String) -> String {
-        "store-\(name.value)-\(id.suffix(6))"
+        "store-\(name.value)-\(id.suffix(namespaceIDCharacters))"
+    }
+
+    /// How many characters of the id end a store's namespace.
+    static let namespaceIDCharacters = 6
+
+    /// The store name in a namespace ``namespace(forName:id:)`` made; nil for any other.
+    public static func name(inNamespace namespace: String) -> String? {
+        guard namespace.hasPrefix("store-"), namespace.count > "store-".count + namespaceIDCharacters + 1 else { return nil }
+        return String(namespace.dropFirst("store-".count).dropLast(namespaceIDCharacters + 1))
     }
 
     /// The Helm release name of a store: its name, which is unique among live stores and

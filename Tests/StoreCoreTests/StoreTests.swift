@@ -33,6 +33,15 @@ struct StoreTests {
         #expect(Store.release(forName: name) == "shop")
     }
 
+    @Test func aNamespaceGivesBackItsStoreName() throws {
+        for raw in ["shop", "shop-1", "a-b-c-9"] {
+            let namespace = Store.namespace(forName: try StoreName.validate(raw), id: Store.makeID())
+            #expect(Store.name(inNamespace: namespace) == raw)
+        }
+        #expect(Store.name(inNamespace: "kube-system") == nil)
+        #expect(Store.name(inNamespace: "store-abcdef") == nil)
+    }
+
     @Test func sameNameWithDifferentIdsGetsDifferentNamespaces() throws {
         let name = try StoreName.validate("shop")
         let namespaces = Set((0..<1_000).map { _ in Store.namespace(forName: name, id: Store.makeID()) })
