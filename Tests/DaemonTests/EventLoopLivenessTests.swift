@@ -22,6 +22,8 @@ import Testing
         let httpPort = try await port(after: "url=http://127.0.0.1:", in: daemon)
         let client = try await RPCClient.connect(to: .unix(path: daemon.socketPath))
         let existing = try await client.create("liveness-read")
+        // Settled first, so that the lock below is not waiting on its provisioning.
+        try await client.waitFor(existing.id, [.ready])
 
         // Another connection to the daemon's database file takes the write lock
         // and holds it for 3 s, well within the daemon's busy timeout of 5 s.
@@ -203,8 +205,12 @@ private final class WriteLockHolder: Sendable {
     private let held = Flag()
     private let released = Flag()
 
+    /// The daemon writes too (a store's transitions, the reconcile loop), so taking
+    /// the lock waits for the daemon's own write to end, as long as one may take.
     init(path: String) throws {
-        queue = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
     }
 
     /// True from when ``acquire(holdingFor:)`` returns until the lock is let go.
