@@ -470,9 +470,8 @@ public final class ControlPlane: Sendable {
         let rows = try await database.auditEvents(after: auditID, storeID: storeID, limit: limit)
         let stores = try await database.stores(ids: Set(rows.map(\.storeID)))
         return rows.compactMap { row in
-            stores[row.storeID].map {
-                StoreEvent(store: $0, fromStatus: row.fromStatus, toStatus: row.toStatus, action: row.action, auditID: row.id, time: row.time)
-            }
+            guard let store = stores[row.storeID], let toStatus = row.toStatus else { return nil }
+            return StoreEvent(store: store, fromStatus: row.fromStatus, toStatus: toStatus, action: row.action, auditID: row.id, time: row.time)
         }
     }
 

@@ -95,6 +95,7 @@ extension AuditEvent {
         event.message = message
         event.summary = FailureHeadline.of(message)
         event.requestID = requestID ?? ""
+        event.fleetUpgradeID = fleetUpgradeID ?? ""
         return event
     }
 }

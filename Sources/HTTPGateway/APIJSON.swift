@@ -189,6 +189,7 @@ struct APIShape: Sendable {
     static let auditEvent = APIShape(fields: [
         "id": .int64, "timeMs": .int64, "actor": .string, "action": .string, "storeId": .string, "storeName": .string,
         "fromStatus": status, "toStatus": status, "message": .string, "requestId": .string, "summary": .string,
+        "fleetUpgradeId": .string,
     ])
 
     static let durationStats = APIShape(fields: [

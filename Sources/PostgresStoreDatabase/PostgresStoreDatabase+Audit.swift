@@ -32,7 +32,7 @@ extension PostgresStoreDatabase {
         return try await withConnection { connection in
             try await connection.run("""
                 SELECT \(unescaped: PostgresAuditRow.columns) FROM audit
-                WHERE id > \(afterID) AND (\(storeID)::text IS NULL OR store_id = \(storeID))
+                WHERE id > \(afterID) AND (\(storeID)::text IS NULL OR store_id = \(storeID)) AND fleet_upgrade_id IS NULL
                 ORDER BY id
                 LIMIT \(max(0, limit))
                 """, logger: logger)
@@ -75,8 +75,8 @@ extension PostgresStoreDatabase {
                 """, logger: logger)
                 .map { row in
                     let columns = row.makeRandomAccess()
-                    let next = try columns[10].decode(String?.self)
-                    let now = try columns[11].decode(String?.self)
+                    let next = try columns[AuditRow.allColumns.count].decode(String?.self)
+                    let now = try columns[AuditRow.allColumns.count + 1].decode(String?.self)
                     return try RecentFailure(
                         event: PostgresAuditRow(row).event(),
                         followedBy: next.map { try StoreStatus(databaseText: $0, in: "the audit table") },

@@ -10,12 +10,17 @@ extension PostgresStoreDatabase {
         let active = fleet.activeColumn
         let created = fleet.createdAt.millisecondsSince1970
         let inserted = try await withConnection { connection in
-            try await connection.run("""
-                INSERT INTO fleet_upgrade (id, active, generation, created_at, document)
-                VALUES (\(fleet.id), \(active), 1, \(created), \(document))
-                ON CONFLICT DO NOTHING
-                RETURNING id
-                """, logger: logger).count == 1
+            try await Self.inTransaction(connection, logger: logger) { connection in
+                guard try await connection.run("""
+                    INSERT INTO fleet_upgrade (id, active, generation, created_at, document)
+                    VALUES (\(fleet.id), \(active), 1, \(created), \(document))
+                    ON CONFLICT DO NOTHING
+                    RETURNING id
+                    """, logger: logger).count == 1
+                else { return false }
+                try await Self.auditSteps(of: fleet, connection, logger: logger)
+                return true
+            }
         }
         guard inserted else { throw StoredFleetUpgrade.inProgress(try await activeFleetUpgrade()?.fleet) }
     }
@@ -37,12 +42,32 @@ extension PostgresStoreDatabase {
         let document = try fleet.document()
         let active = fleet.activeColumn
         return try await withConnection { connection in
-            try await connection.run("""
-                UPDATE fleet_upgrade SET document = \(document), active = \(active), generation = generation + 1
-                WHERE id = \(fleet.id) AND generation = \(generation)
-                RETURNING generation
-                """, logger: logger).first.map { try $0.decode(Int64.self) }
+            try await Self.inTransaction(connection, logger: logger) { connection in
+                guard let replaced = try await connection.run("""
+                    UPDATE fleet_upgrade SET document = \(document), active = \(active), generation = generation + 1
+                    WHERE id = \(fleet.id) AND generation = \(generation)
+                    RETURNING generation
+                    """, logger: logger).first.map({ try $0.decode(Int64.self) })
+                else { return nil }
+                try await Self.auditSteps(of: fleet, connection, logger: logger)
+                return replaced
+            }
         }
+    }
+
+    /// Writes the steps of `fleet` the audit log does not have yet: those after as
+    /// many as it holds of this fleet upgrade (steps are only ever added). The caller
+    /// holds the fleet upgrade's row lock (its insert or update), so no other writer
+    /// counts the same steps, and the count, a statement after that lock was taken,
+    /// sees every step an earlier writer committed.
+    private static func auditSteps(of fleet: FleetUpgrade, _ connection: PostgresConnection, logger: Logger) async throws {
+        let logged = try await connection.run(
+            "SELECT count(*) FROM audit WHERE fleet_upgrade_id = \(fleet.id)", logger: logger
+        ).first?.decode(Int.self) ?? 0
+        let rows = fleet.steps.dropFirst(logged).map {
+            AuditRow(fleetUpgradeID: fleet.id, step: $0, storable: PostgresText.storable)
+        }
+        _ = try await AuditRow.insertEvents(rows, on: connection, logger: logger)
     }
 
     /// The fleet upgrades `query` (selecting document and generation) reads.

@@ -201,6 +201,13 @@ extension PostgresStoreDatabase {
             """,
             "CREATE INDEX fleet_upgrade_on_created_at ON fleet_upgrade (created_at, id)",
         ]),
+        // v9: a fleet upgrade's steps are audit rows, as in SQLite's v9: `fleet_upgrade_id`
+        // names the fleet upgrade of such a row, which has no status.
+        PostgresMigration(id: "v9-fleet-audit", statements: [
+            "ALTER TABLE audit ADD COLUMN fleet_upgrade_id TEXT COLLATE \"C\"",
+            "ALTER TABLE audit ALTER COLUMN to_status DROP NOT NULL",
+            "CREATE INDEX audit_on_fleet_upgrade_id_id ON audit (fleet_upgrade_id, id) WHERE fleet_upgrade_id IS NOT NULL",
+        ]),
     ]
 
     /// The migrations already applied to this database, in order.

@@ -53,7 +53,7 @@ public final class Provisioner: Service, Sendable {
         database.observeCommits { [events, logger, logsTransitions = configuration.logsTransitions] transition in
             if logsTransitions { Self.log(transition, to: logger) }
             events.publish(StoreEvent(
-                store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.event.toStatus,
+                store: transition.store, fromStatus: transition.event.fromStatus, toStatus: transition.store.status,
                 action: transition.event.action, auditID: transition.event.id, time: transition.event.time
             ))
         }
@@ -64,18 +64,19 @@ public final class Provisioner: Service, Sendable {
     /// reason is in the store and the audit log).
     private static func log(_ transition: Transition, to logger: Logger) {
         let event = transition.event
+        let to = transition.store.status
         var metadata: Logger.Metadata = [
             "store": "\(event.storeID)",
             "name": "\(event.storeName)",
             "from": "\(event.fromStatus?.rawValue ?? "none")",
-            "to": "\(event.toStatus.rawValue)",
+            "to": "\(to.rawValue)",
             "action": "\(event.action.rawValue)",
             "actor": "\(event.actor)",
         ]
         if let requestID = event.requestID { metadata["request-id"] = "\(requestID)" }
-        if event.toStatus == .failed { metadata["reason"] = "\(FailureHeadline.of(event.message))" }
-        if event.toStatus == .ready, !transition.store.url.isEmpty { metadata["url"] = "\(transition.store.url)" }
-        logger.info("store \(event.toStatus.rawValue)", metadata: metadata)
+        if to == .failed { metadata["reason"] = "\(FailureHeadline.of(event.message))" }
+        if to == .ready, !transition.store.url.isEmpty { metadata["url"] = "\(transition.store.url)" }
+        logger.info("store \(to.rawValue)", metadata: metadata)
     }
 
     public var deadline: Duration { configuration.deadline }

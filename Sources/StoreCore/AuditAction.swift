@@ -46,6 +46,16 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     /// Not a change: the store as it is when a watch begins (WatchStores' first
     /// event, audit id 0).
     public static let current = AuditAction(rawValue: "current")
+    /// A step of a fleet upgrade (FleetUpgrade.swift): `fleet-start`, `fleet-wave`,
+    /// `fleet-pause`, `fleet-resume`, `fleet-cancel`, `fleet-stop` or `fleet-end`. Its
+    /// row names the fleet upgrade, not a store, and has no status.
+    public init(fleetStep step: String) {
+        self.init(rawValue: "fleet-" + step)
+    }
+
+    /// Whether this is a fleet upgrade's step (``init(fleetStep:)``).
+    public var isFleetStep: Bool { rawValue.hasPrefix("fleet-") }
+
     /// Not a change: a provisioning step began (an event with its step, audit id
     /// 0; never in the audit log).
     public static let progress = AuditAction(rawValue: "progress")

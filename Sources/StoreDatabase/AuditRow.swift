@@ -17,9 +17,10 @@ package struct AuditRow: Sendable, Equatable {
     package var storeID: String
     package var storeName: String
     package var fromStatus: String?
-    package var toStatus: String
+    package var toStatus: String?
     package var message: String
     package var requestID: String?
+    package var fleetUpgradeID: String?
 
     /// A new row (no id yet) for a change of `store` from `fromStatus` to its status;
     /// `actor` and `message` bounded (``StoredText``), then every text passed through
@@ -38,6 +39,23 @@ package struct AuditRow: Sendable, Equatable {
         toStatus = store.status.rawValue
         self.message = storable(StoredText.message(message))
         self.requestID = requestID.map(storable)
+        fleetUpgradeID = nil
+    }
+
+    /// A new row (no id yet) for `step` of fleet upgrade `fleetUpgradeID`: no store,
+    /// no status; texts bounded and made storable as a store's row's are.
+    package init(fleetUpgradeID: String, step: FleetUpgrade.Step, storable: (String) -> String = { $0 }) {
+        id = nil
+        time = step.time.millisecondsSince1970
+        actor = storable(StoredText.actor(step.actor))
+        action = AuditAction(fleetStep: step.action).rawValue
+        storeID = ""
+        storeName = ""
+        fromStatus = nil
+        toStatus = nil
+        message = storable(StoredText.message(step.message))
+        requestID = nil
+        self.fleetUpgradeID = storable(fleetUpgradeID)
     }
 
     /// Reads a row whose columns are ``allColumns``, in that order.
@@ -49,9 +67,10 @@ package struct AuditRow: Sendable, Equatable {
         storeID = try row.text(4)
         storeName = try row.text(5)
         fromStatus = try row.optionalText(6)
-        toStatus = try row.text(7)
+        toStatus = try row.optionalText(7)
         message = try row.text(8)
         requestID = try row.optionalText(9)
+        fleetUpgradeID = try row.optionalText(10)
     }
 
     /// The id column, which the database fills.
@@ -68,6 +87,7 @@ package struct AuditRow: Sendable, Equatable {
         ColumnName(sqlite: "toStatus", postgres: "to_status"),
         ColumnName(sqlite: "message", postgres: "message"),
         ColumnName(sqlite: "requestId", postgres: "request_id"),
+        ColumnName(sqlite: "fleetUpgradeId", postgres: "fleet_upgrade_id"),
     ]
 
     /// Every column, in the order reads select them and ``init(reading:)`` reads them.
@@ -77,7 +97,7 @@ package struct AuditRow: Sendable, Equatable {
     package var insertedValues: [ColumnValue] {
         [
             .integer(time), .text(actor), .text(action), .text(storeID), .text(storeName), .optionalText(fromStatus),
-            .text(toStatus), .text(message), .optionalText(requestID),
+            .optionalText(toStatus), .text(message), .optionalText(requestID), .optionalText(fleetUpgradeID),
         ]
     }
 
@@ -96,9 +116,10 @@ package struct AuditRow: Sendable, Equatable {
             storeID: storeID,
             storeName: storeName,
             fromStatus: try fromStatus.map { try StoreStatus(databaseText: $0, in: place) },
-            toStatus: try StoreStatus(databaseText: toStatus, in: place),
+            toStatus: try toStatus.map { try StoreStatus(databaseText: $0, in: place) },
             message: message,
-            requestID: requestID
+            requestID: requestID,
+            fleetUpgradeID: fleetUpgradeID
         )
     }
 }

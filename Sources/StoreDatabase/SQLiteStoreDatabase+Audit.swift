@@ -36,7 +36,9 @@ extension SQLiteStoreDatabase {
     }
 
     public func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent] {
-        let sql = AuditRecord.selectSQL + " WHERE id > ?" + (storeID == nil ? "" : " AND storeId = ?") + " ORDER BY id ASC LIMIT ?"
+        // A store's transitions only: a fleet upgrade's steps are not (they name no store).
+        let sql = AuditRecord.selectSQL + " WHERE id > ?" + (storeID == nil ? " AND fleetUpgradeId IS NULL" : " AND storeId = ?")
+            + " ORDER BY id ASC LIMIT ?"
         var arguments: StatementArguments = [afterID]
         if let storeID { arguments += [storeID] }
         arguments += [max(0, limit)]
@@ -74,8 +76,8 @@ extension SQLiteStoreDatabase {
                 ORDER BY f."id" DESC
                 """)
             return try Row.fetchAll(statement, arguments: [StoreStatus.failed.rawValue, limit]).map { row in
-                let next: String? = row[10]
-                let now: String? = row[11]
+                let next: String? = row[AuditRow.allColumns.count]
+                let now: String? = row[AuditRow.allColumns.count + 1]
                 return try RecentFailure(
                     event: AuditRecord(row: row).event(),
                     followedBy: next.map { try StoreStatus(databaseText: $0, in: "the audit table") },

@@ -9,7 +9,9 @@ extension SQLiteStoreDatabase {
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO fleet_upgrade (id, active, generation, createdAt, document) VALUES (?, ?, 1, ?, ?)
                 """).execute(arguments: [fleet.id, fleet.activeColumn, fleet.createdAt.millisecondsSince1970, document])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.auditSteps(of: fleet, db)
+            return true
         }
         guard inserted else { throw StoredFleetUpgrade.inProgress(try await activeFleetUpgrade()?.fleet) }
     }
@@ -32,9 +34,23 @@ extension SQLiteStoreDatabase {
             try db.cachedStatement(sql: """
                 UPDATE fleet_upgrade SET document = ?, active = ?, generation = generation + 1 WHERE id = ? AND generation = ?
                 """).execute(arguments: [document, fleet.activeColumn, fleet.id, generation])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.auditSteps(of: fleet, db)
+            return true
         }
         return replaced ? generation + 1 : nil
+    }
+
+    /// Writes the steps of `fleet` the audit log does not have yet: those after as
+    /// many as it holds of this fleet upgrade (steps are only ever added).
+    private static func auditSteps(of fleet: FleetUpgrade, _ db: Database) throws {
+        let logged = try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT COUNT(*) FROM audit WHERE fleetUpgradeId = ?"), arguments: [fleet.id]
+        ) ?? 0
+        for step in fleet.steps.dropFirst(logged) {
+            var row = AuditRecord(fleetUpgradeID: fleet.id, step: step)
+            try row.insert(db)
+        }
     }
 
     /// The fleet upgrades `clause` (after `FROM fleet_upgrade`) reads.

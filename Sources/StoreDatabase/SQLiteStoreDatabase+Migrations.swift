@@ -13,6 +13,7 @@ extension SQLiteStoreDatabase {
         migrator.registerMigration("v6-reconcile-requests") { db in try createReconcileRequests(db) }
         migrator.registerMigration("v7-store-versions") { db in try addStoreVersions(db) }
         migrator.registerMigration("v8-fleet-upgrades") { db in try createFleetUpgrades(db) }
+        migrator.registerMigration("v9-fleet-audit") { db in try addFleetStepsToAudit(db) }
         return migrator
     }
 
@@ -181,5 +182,38 @@ extension SQLiteStoreDatabase {
             )
             """)
         try db.execute(sql: "CREATE INDEX fleet_upgrade_on_createdAt ON fleet_upgrade (createdAt, id)")
+    }
+
+    /// v9: a fleet upgrade's steps are audit rows: `audit.fleetUpgradeId` names the
+    /// fleet upgrade of such a row, which has no status (`toStatus` NULL). SQLite
+    /// cannot drop a column's NOT NULL, so the table is made again with every row,
+    /// and its AUTOINCREMENT counter, as it was: ids are never reused.
+    private static func addFleetStepsToAudit(_ db: Database) throws {
+        let counter = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit'")
+        try db.execute(sql: """
+            CREATE TABLE audit_v9 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                time INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                storeId TEXT NOT NULL,
+                storeName TEXT NOT NULL,
+                fromStatus TEXT,
+                toStatus TEXT,
+                message TEXT NOT NULL,
+                requestId TEXT,
+                fleetUpgradeId TEXT
+            );
+            INSERT INTO audit_v9 (id, time, actor, action, storeId, storeName, fromStatus, toStatus, message, requestId)
+                SELECT id, time, actor, action, storeId, storeName, fromStatus, toStatus, message, requestId FROM audit;
+            DROP TABLE audit;
+            ALTER TABLE audit_v9 RENAME TO audit;
+            CREATE INDEX audit_on_storeId_id ON audit (storeId, id);
+            CREATE INDEX audit_on_toStatus_id ON audit (toStatus, id);
+            CREATE INDEX audit_on_fleetUpgradeId_id ON audit (fleetUpgradeId, id) WHERE fleetUpgradeId IS NOT NULL;
+            """)
+        if let counter {
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'audit'", arguments: [counter])
+        }
     }
 }

@@ -173,8 +173,9 @@ public protocol StoreDatabase: SharedRateBuckets {
     ///   this server did not issue.
     func listAudit(limit: Int, pageToken: String, storeID: String?) async throws -> (events: [AuditEvent], nextPageToken: String)
 
-    /// Audit rows written after the row `afterID`, oldest first, at most `limit`:
-    /// what a watcher that last saw `afterID` missed.
+    /// Stores' audit rows written after the row `afterID`, oldest first, at most
+    /// `limit`: what a watcher that last saw `afterID` missed. A fleet upgrade's steps
+    /// are left out (they name no store).
     func auditEvents(after afterID: Int64, storeID: String?, limit: Int) async throws -> [AuditEvent]
 
     /// The last `limit` audit rows that moved a store to ``StoreStatus/failed``, newest
@@ -259,7 +260,8 @@ public protocol StoreDatabase: SharedRateBuckets {
 
     // MARK: Fleet upgrades (FleetUpgrade.swift)
 
-    /// Stores a new fleet upgrade, active, as generation 1.
+    /// Stores a new fleet upgrade, active, as generation 1, and its steps as audit
+    /// rows in the same transaction.
     ///
     /// - Throws: ``ErrorCode/fleetUpgradeInProgress`` when another one is active
     ///   (the message names it).
@@ -276,7 +278,8 @@ public protocol StoreDatabase: SharedRateBuckets {
 
     /// Replaces fleet upgrade `fleet.id` with `fleet` if it is still the stored
     /// `generation`; returns the new generation, or nil when another writer replaced
-    /// it first (read it again and redo the change).
+    /// it first (read it again and redo the change). Its steps not yet in the audit
+    /// log (steps are only ever added) are written there in the same transaction.
     func replaceFleetUpgrade(_ fleet: FleetUpgrade, generation: Int64) async throws -> Int64?
 
     // MARK: Shared rate buckets (SharedRateBuckets.swift; takeRateTokens)

@@ -321,7 +321,8 @@ public nonisolated struct Storeplatform_V1_ListAuditRequest: Sendable {
   public init() {}
 }
 
-/// One audit row: who did what to which store, and the status change it made.
+/// One audit row: who did what to which store, and the status change it made; or
+/// a step of a fleet upgrade (fleet_upgrade_id set, no store, no status).
 public nonisolated struct Storeplatform_V1_AuditEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -336,17 +337,21 @@ public nonisolated struct Storeplatform_V1_AuditEvent: Sendable {
   /// Who: "uid:1000", "token:<name>", "http:<address>", or "system".
   public var actor: String = String()
 
-  /// What: "create", "provision", "ready", "fail", "retry", "delete", "recovery", "reconcile".
+  /// What: "create", "provision", "ready", "fail", "retry", "delete", "deleted",
+  /// "recovery", "upgrade", "rollback", "upgraded", "rolled-back", "reconcile"; a
+  /// fleet upgrade's steps: "fleet-start", "fleet-wave", "fleet-pause",
+  /// "fleet-resume", "fleet-cancel", "fleet-stop", "fleet-end".
   public var action: String = String()
 
+  /// Empty for a fleet upgrade's step.
   public var storeID: String = String()
 
   public var storeName: String = String()
 
-  /// Status before (UNSPECIFIED for a create).
+  /// Status before (UNSPECIFIED for a create and a fleet upgrade's step).
   public var fromStatus: Storeplatform_V1_StoreStatus = .unspecified
 
-  /// Status after.
+  /// Status after (UNSPECIFIED for a fleet upgrade's step).
   public var toStatus: Storeplatform_V1_StoreStatus = .unspecified
 
   /// Details: failure reasons, drift explanations.
@@ -358,6 +363,10 @@ public nonisolated struct Storeplatform_V1_AuditEvent: Sendable {
   /// message in one line of at most 100 characters (a failure's as
   /// Store.error_summary summarizes it), for lists; message has the whole text.
   public var summary: String = String()
+
+  /// The fleet upgrade this row is a step of; empty for a store's change (whose
+  /// message names the fleet upgrade when one made it).
+  public var fleetUpgradeID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -847,7 +856,7 @@ nonisolated extension Storeplatform_V1_ListAuditRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0\u{1}summary\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}time_ms\0\u{1}actor\0\u{1}action\0\u{3}store_id\0\u{3}store_name\0\u{3}from_status\0\u{3}to_status\0\u{1}message\0\u{3}request_id\0\u{1}summary\0\u{3}fleet_upgrade_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -866,6 +875,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
       case 9: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.summary) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.fleetUpgradeID) }()
       default: break
       }
     }
@@ -905,6 +915,9 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if !self.summary.isEmpty {
       try visitor.visitSingularStringField(value: self.summary, fieldNumber: 11)
     }
+    if !self.fleetUpgradeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.fleetUpgradeID, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -920,6 +933,7 @@ nonisolated extension Storeplatform_V1_AuditEvent: SwiftProtobuf.Message, SwiftP
     if lhs.message != rhs.message {return false}
     if lhs.requestID != rhs.requestID {return false}
     if lhs.summary != rhs.summary {return false}
+    if lhs.fleetUpgradeID != rhs.fleetUpgradeID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

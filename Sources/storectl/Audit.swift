@@ -46,8 +46,9 @@ struct Audit: AsyncParsableCommand {
                             formatTimestamp(milliseconds: event.timeMs),
                             event.actor,
                             event.action,
-                            event.storeName.isEmpty ? event.storeID : event.storeName,
-                            formatTransition(from: event.fromStatus, to: event.toStatus),
+                            !event.fleetUpgradeID.isEmpty ? "fleet \(event.fleetUpgradeID)"
+                                : event.storeName.isEmpty ? event.storeID : event.storeName,
+                            event.fleetUpgradeID.isEmpty ? formatTransition(from: event.fromStatus, to: event.toStatus) : "-",
                             event.summary.isEmpty ? singleLine(event.message) : event.summary,
                         ]
                     })

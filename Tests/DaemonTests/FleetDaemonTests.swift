@@ -49,6 +49,12 @@ struct FleetDaemonTests {
         #expect(status.stdout.contains("UPGRADE FAILED"), "\(status.stdout)")
         let listed = try await runProduct("storectl", ["fleet", "list"] + socket)
         #expect(listed.stdout.contains("\(fleet.id)  6.8-wc9.8  stopped  2/3"), "\(listed.stdout)")
+        // The audit log has its steps, naming the fleet upgrade where a store's row names the store.
+        let audit = try await runProduct("storectl", ["audit", "--limit", "100"] + socket)
+        #expect(audit.status == 0, "\(audit.stderr)")
+        let steps = audit.stdout.split(separator: "\n").filter { $0.contains("fleet \(fleet.id)") }
+        #expect(steps.map { $0.split(separator: " ", omittingEmptySubsequences: true)[2] }
+            == ["fleet-end", "fleet-stop", "fleet-wave", "fleet-wave", "fleet-start"], "\(audit.stdout)")
 
         // Ended: nothing to pause. The rest goes with a second fleet upgrade, by name.
         let pause = try await runProduct("storectl", ["fleet", "pause"] + socket)

@@ -215,15 +215,15 @@ import Testing
         let status = try await first.terminate()
         #expect(status == 0, "\(first.log.suffix(3000))")
         try await server.sql(
-            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (9, 'v9-from-a-newer-release', 0)", database: name
+            "INSERT INTO schema_migrations (version, id, applied_at) VALUES (10, 'v10-from-a-newer-release', 0)", database: name
         )
         try await Self.expectOneLineFailure(
             ["--database", url],
-            "has schema version 9 (migration \"v9-from-a-newer-release\"), newer than this storeplatformd's version 8 "
-                + "(\"v8-fleet-upgrades\"); upgrade storeplatformd to the release that migrated it"
+            "has schema version 10 (migration \"v10-from-a-newer-release\"), newer than this storeplatformd's version 9 "
+                + "(\"v9-fleet-audit\"); upgrade storeplatformd to the release that migrated it"
         )
         let applied = try await server.sql("SELECT id FROM schema_migrations ORDER BY version", database: name)
-        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-store-versions", "v8-fleet-upgrades", "v9-from-a-newer-release"])
+        #expect(applied.split(separator: "\n") == ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-store-versions", "v8-fleet-upgrades", "v9-fleet-audit", "v10-from-a-newer-release"])
     }
 
     /// A user who may make the store database's tables but not a schema: the daemon

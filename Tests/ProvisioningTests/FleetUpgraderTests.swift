@@ -52,6 +52,17 @@ struct FleetUpgraderTests {
 
     /// 30 stores in waves of 5, the 13th's upgrade failing: the fleet upgrade stops
     /// after wave 3, and its report names exactly the stores that moved.
+    /// The audit log holds `fleet`'s steps, each once, in order, with its actor,
+    /// time and message.
+    private func expectStepsAudited(_ fleet: FleetUpgrade, _ harness: Harness) async throws {
+        let rows = try await harness.database.listAudit(limit: 1000, pageToken: "", storeID: nil).events
+            .filter { $0.fleetUpgradeID == fleet.id }.reversed()
+        #expect(rows.map(\.action) == fleet.steps.map { AuditAction(fleetStep: $0.action) })
+        #expect(rows.map(\.actor) == fleet.steps.map(\.actor))
+        #expect(rows.map(\.message) == fleet.steps.map(\.message))
+        #expect(rows.map(\.time.millisecondsSince1970) == fleet.steps.map(\.time.millisecondsSince1970))
+    }
+
     @Test func aSeededFailureStopsTheFleetAfterItsWaveAndTheReportNamesWhatMoved() async throws {
         let harness = try Harness(cluster: { $0.storeFaults = ["shop-13": .upgradeError] })
         let names = (1...30).map { String(format: "shop-%02d", $0) }
@@ -87,6 +98,8 @@ struct FleetUpgraderTests {
         let upgrade = try #require(audit.first { $0.action == .upgrade })
         #expect(upgrade.message.hasPrefix("fleet upgrade \(ended.id), wave 2 of 6: upgrade from \(Self.from)"), "\(upgrade.message)")
         #expect(upgrade.actor == "uid:0")
+        // Every step of the fleet upgrade is an audit row of its own, as the fleet upgrade logged it.
+        try await expectStepsAudited(ended, harness)
         // The lease is given back once it ended.
         #expect(try await harness.database.activeLeases().contains { $0.name == FleetUpgrader.leaseName } == false)
     }
@@ -180,6 +193,7 @@ struct FleetUpgraderTests {
         fleet = try await waitFor(started.fleet.id, [.cancelled], harness)
         #expect(fleet.entries.map(\.outcome) == [.upgraded, .upgraded, .waiting, .waiting, .waiting, .waiting])
         #expect(fleet.steps.map(\.action) == ["start", "pause", "resume", "wave", "cancel", "end"])
+        try await expectStepsAudited(fleet, harness)
         #expect(try await harness.database.store(id: stores["shop-3"]!.id)?.version == Self.from)
         let refused = await #expect(throws: PlatformError.self) { _ = try await upgrader.change("", .resume, actor: "uid:5") }
         #expect(refused?.code == .notFound)

@@ -61,7 +61,7 @@ struct Harness {
     /// The store's audit trail as "from>to:action" strings, oldest first.
     func trail(_ id: String) async throws -> [String] {
         try await database.listAudit(limit: 1000, pageToken: "", storeID: id).events.reversed().map {
-            "\($0.fromStatus?.rawValue ?? "-")>\($0.toStatus.rawValue):\($0.action)"
+            "\($0.fromStatus?.rawValue ?? "-")>\($0.toStatus?.rawValue ?? "-"):\($0.action)"
         }
     }
 }

@@ -5,8 +5,8 @@ import Testing
 
 /// Fleet upgrades in the store database (Sources/StoreDatabase/StoredFleetUpgrade.swift):
 /// one active at a time, read back whole, replaced only by a writer that names the
-/// generation it read.
-@Suite("Fleet upgrades stored: one active, read back whole, replaced by generation")
+/// generation it read, each step an audit row written with it.
+@Suite("Fleet upgrades stored: one active, read back whole, replaced by generation, steps audited")
 struct FleetUpgradeStorageTests {
     private func fleet(_ id: String, at seconds: TimeInterval) -> FleetUpgrade {
         FleetUpgrade(
@@ -65,6 +65,48 @@ struct FleetUpgradeStorageTests {
         #expect(now.generation == 2)
         #expect(now.fleet.state == .paused)
         #expect(now.fleet.entries.map(\.outcome) == [.waiting, .waiting])
+        await database.close()
+    }
+
+    /// Each step is one audit row, written with the fleet upgrade: the start with
+    /// the insert, later steps with the replace that added them, none for a refused
+    /// replace. The rows name the fleet upgrade, no store and no status, and watchers'
+    /// reads of stores' transitions leave them out.
+    @Test(arguments: Backend.all)
+    func eachStepIsOneAuditRowWrittenWithTheFleetUpgrade(_ backend: Backend) async throws {
+        let database = try await backend.makeDatabase()
+        _ = try await database.createStore(queuedStore("a-shop"), maxLiveStores: 10, requestedBy: "uid:0", idempotencyKey: nil, requestID: nil)
+        let stored = fleet("fu_0000000000000004", at: 0)
+        try await database.insertFleetUpgrade(stored)
+
+        var running = stored
+        running.set(0, .upgrading, now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(try await database.replaceFleetUpgrade(running, generation: 1) == 2)
+        // A writer that read generation 1 adds nothing, not even its steps.
+        var stale = stored
+        try stale.apply(.pause, actor: "uid:7", now: Date(timeIntervalSince1970: 1_700_000_002))
+        #expect(try await database.replaceFleetUpgrade(stale, generation: 1) == nil)
+        var paused = running
+        try paused.apply(.pause, actor: "uid:1", now: Date(timeIntervalSince1970: 1_700_000_003))
+        #expect(try await database.replaceFleetUpgrade(paused, generation: 2) == 3)
+        // Written again unchanged: no new row.
+        #expect(try await database.replaceFleetUpgrade(paused, generation: 3) == 4)
+
+        let rows = try await database.listAudit(limit: 100, pageToken: "", storeID: nil).events.reversed()
+        let steps = rows.filter { $0.fleetUpgradeID != nil }
+        #expect(steps.map(\.action.rawValue) == ["fleet-start", "fleet-wave", "fleet-pause"])
+        #expect(steps.map(\.actor) == ["uid:0", "system", "uid:1"])
+        #expect(steps.map(\.message) == paused.steps.map(\.message))
+        #expect(steps.map(\.time) == paused.steps.map(\.time))
+        for step in steps {
+            #expect(step.fleetUpgradeID == stored.id)
+            #expect(step.storeID.isEmpty && step.storeName.isEmpty)
+            #expect(step.fromStatus == nil && step.toStatus == nil)
+        }
+        // The store's create is the one row of a store, and the only one a watcher reads.
+        #expect(rows.filter { $0.fleetUpgradeID == nil }.map(\.action) == [.create])
+        #expect(try await database.auditEvents(after: 0, storeID: nil, limit: 100).map(\.action) == [.create])
+        #expect(try await database.recentFailures(limit: 10).isEmpty)
         await database.close()
     }
 }

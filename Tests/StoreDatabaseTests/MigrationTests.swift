@@ -9,7 +9,7 @@ import Testing
 
 @Suite("Migrations: from an empty database and from the previous version")
 struct MigrationTests {
-    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-store-versions", "v8-fleet-upgrades"]
+    static let current = ["v1", "v2-store-owner", "v3-leases", "v4-limits", "v5-rate-buckets", "v6-reconcile-requests", "v7-store-versions", "v8-fleet-upgrades", "v9-fleet-audit"]
 
     @Test(arguments: Backend.all)
     func anEmptyDatabaseGetsEveryMigrationOnceAndReopensAsIs(_ backend: Backend) async throws {

@@ -106,14 +106,14 @@ struct PostgresConnectTests {
         let url = try await Backend.newPostgresURL()
         let name = try PostgresDatabaseURL(url).database
         _ = try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
-        try await server.sql("INSERT INTO schema_migrations (version, id, applied_at) VALUES (9, 'v9-future', 0)", database: name)
+        try await server.sql("INSERT INTO schema_migrations (version, id, applied_at) VALUES (10, 'v10-future', 0)", database: name)
 
         let error = await #expect(throws: PlatformError.self) {
             try await PostgresStoreDatabase.connect(url: url, logger: quietLogger)
         }
         #expect(error?.code == .internalError)
-        #expect(error?.message == "the store database \(try PostgresDatabaseURL(url).location) has schema version 9 "
-            + "(migration \"v9-future\"), newer than this storeplatformd's version 8 (\"v8-fleet-upgrades\"); "
+        #expect(error?.message == "the store database \(try PostgresDatabaseURL(url).location) has schema version 10 "
+            + "(migration \"v10-future\"), newer than this storeplatformd's version 9 (\"v9-fleet-audit\"); "
             + "upgrade storeplatformd to the release that migrated it")
     }
 
@@ -127,7 +127,7 @@ struct PostgresConnectTests {
         let opened = try replicas.map { try $0.get() }
         #expect(opened.count == 5)
         #expect(try await server.sql("SELECT version, id FROM schema_migrations ORDER BY version", database: name)
-            == "1|v1\n2|v2-store-owner\n3|v3-leases\n4|v4-limits\n5|v5-rate-buckets\n6|v6-reconcile-requests\n7|v7-store-versions\n8|v8-fleet-upgrades\n")
+            == "1|v1\n2|v2-store-owner\n3|v3-leases\n4|v4-limits\n5|v5-rate-buckets\n6|v6-reconcile-requests\n7|v7-store-versions\n8|v8-fleet-upgrades\n9|v9-fleet-audit\n")
         for replica in opened {
             #expect(try await replica.appliedMigrations() == MigrationTests.current)
         }

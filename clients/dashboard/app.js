@@ -1207,13 +1207,18 @@
       'data-audit-id': String(event.id || '0'),
       'data-action': event.action || '',
       'data-store-name': event.storeName || '',
+      'data-fleet-upgrade-id': event.fleetUpgradeId || '',
     });
     row.append(
       el(
         'div',
         { class: 'audit-main' },
         el('span', { class: 'audit-action', text: event.action || '—' }),
-        el('span', { class: 'audit-store', text: event.storeName || event.storeId || '' }),
+        // A fleet upgrade's step names the fleet upgrade; a store's change, the store.
+        el('span', {
+          class: 'audit-store',
+          text: event.fleetUpgradeId ? 'fleet upgrade ' + event.fleetUpgradeId : event.storeName || event.storeId || '',
+        }),
         statusChange(event.fromStatus, event.toStatus),
       ),
       el(

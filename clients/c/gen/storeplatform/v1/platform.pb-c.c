@@ -1342,7 +1342,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__list_audit_request__descript
   (ProtobufCMessageInit) storeplatform__v1__list_audit_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[11] =
+static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_descriptors[12] =
 {
   {
     "id",
@@ -1476,10 +1476,23 @@ static const ProtobufCFieldDescriptor storeplatform__v1__audit_event__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fleet_upgrade_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Storeplatform__V1__AuditEvent, fleet_upgrade_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = {
   3,   /* field[3] = action */
   2,   /* field[2] = actor */
+  11,   /* field[11] = fleet_upgrade_id */
   6,   /* field[6] = from_status */
   0,   /* field[0] = id */
   8,   /* field[8] = message */
@@ -1493,7 +1506,7 @@ static const unsigned storeplatform__v1__audit_event__field_indices_by_name[] = 
 static const ProtobufCIntRange storeplatform__v1__audit_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
 {
@@ -1503,7 +1516,7 @@ const ProtobufCMessageDescriptor storeplatform__v1__audit_event__descriptor =
   "Storeplatform__V1__AuditEvent",
   "storeplatform.v1",
   sizeof(Storeplatform__V1__AuditEvent),
-  11,
+  12,
   storeplatform__v1__audit_event__field_descriptors,
   storeplatform__v1__audit_event__field_indices_by_name,
   1,  storeplatform__v1__audit_event__number_ranges,

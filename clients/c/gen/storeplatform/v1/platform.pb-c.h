@@ -324,7 +324,8 @@ struct  Storeplatform__V1__ListAuditRequest
 
 
 /*
- * One audit row: who did what to which store, and the status change it made.
+ * One audit row: who did what to which store, and the status change it made; or
+ * a step of a fleet upgrade (fleet_upgrade_id set, no store, no status).
  */
 struct  Storeplatform__V1__AuditEvent
 {
@@ -342,17 +343,23 @@ struct  Storeplatform__V1__AuditEvent
    */
   char *actor;
   /*
-   * What: "create", "provision", "ready", "fail", "retry", "delete", "recovery", "reconcile".
+   * What: "create", "provision", "ready", "fail", "retry", "delete", "deleted",
+   * "recovery", "upgrade", "rollback", "upgraded", "rolled-back", "reconcile"; a
+   * fleet upgrade's steps: "fleet-start", "fleet-wave", "fleet-pause",
+   * "fleet-resume", "fleet-cancel", "fleet-stop", "fleet-end".
    */
   char *action;
+  /*
+   * Empty for a fleet upgrade's step.
+   */
   char *store_id;
   char *store_name;
   /*
-   * Status before (UNSPECIFIED for a create).
+   * Status before (UNSPECIFIED for a create and a fleet upgrade's step).
    */
   Storeplatform__V1__StoreStatus from_status;
   /*
-   * Status after.
+   * Status after (UNSPECIFIED for a fleet upgrade's step).
    */
   Storeplatform__V1__StoreStatus to_status;
   /*
@@ -368,10 +375,15 @@ struct  Storeplatform__V1__AuditEvent
    * Store.error_summary summarizes it), for lists; message has the whole text.
    */
   char *summary;
+  /*
+   * The fleet upgrade this row is a step of; empty for a store's change (whose
+   * message names the fleet upgrade when one made it).
+   */
+  char *fleet_upgrade_id;
 };
 #define STOREPLATFORM__V1__AUDIT_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&storeplatform__v1__audit_event__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Storeplatform__V1__ListAuditResponse

@@ -22,9 +22,10 @@ class ActivityBucket(_message.Message):
     def __init__(self, start_ms: _Optional[int] = ..., creates: _Optional[int] = ..., failures: _Optional[int] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ["action", "actor", "from_status", "id", "message", "request_id", "store_id", "store_name", "summary", "time_ms", "to_status"]
+    __slots__ = ["action", "actor", "fleet_upgrade_id", "from_status", "id", "message", "request_id", "store_id", "store_name", "summary", "time_ms", "to_status"]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    FLEET_UPGRADE_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +37,7 @@ class AuditEvent(_message.Message):
     TO_STATUS_FIELD_NUMBER: _ClassVar[int]
     action: str
     actor: str
+    fleet_upgrade_id: str
     from_status: _store_pb2.StoreStatus
     id: int
     message: str
@@ -45,7 +47,7 @@ class AuditEvent(_message.Message):
     summary: str
     time_ms: int
     to_status: _store_pb2.StoreStatus
-    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., time_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., store_id: _Optional[str] = ..., store_name: _Optional[str] = ..., from_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., to_status: _Optional[_Union[_store_pb2.StoreStatus, str]] = ..., message: _Optional[str] = ..., request_id: _Optional[str] = ..., summary: _Optional[str] = ..., fleet_upgrade_id: _Optional[str] = ...) -> None: ...
 
 class DurationBucket(_message.Message):
     __slots__ = ["count", "upper_bound_ms"]
