@@ -11,7 +11,10 @@ public final class SQLiteSimulatedClusterState: SimulatedClusterState {
     public init(path: String) throws {
         location = path
         var sqlite = Configuration()
-        // Tests and operators may read the state while the daemon writes it.
+        // Tests and operators may read the state while the daemon writes it: in WAL
+        // mode a reader never waits for a writer (a daemon provisioning many stores
+        // writes it all the time); writers take turns within the busy timeout.
+        sqlite.journalMode = .wal
         sqlite.busyMode = .timeout(10)
         do {
             database = try DatabaseQueue(path: path, configuration: sqlite)
