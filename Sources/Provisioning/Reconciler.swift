@@ -329,6 +329,7 @@ public final class Reconciler: Service, Sendable {
             return flight.passesStarted
         }
         let database = provisioner.database
+        let listedAt = Date()
         let inventory = try await provisioner.driver.listManaged()
         report.clusterListings = 1
         let namespaces = Set(inventory.namespaces.filter { !$0.terminating }.map(\.name))
@@ -345,9 +346,23 @@ public final class Reconciler: Service, Sendable {
         func record(_ store: Store, _ to: StoreStatus, _ reason: String) {
             report.corrections.append(.init(storeID: store.id, storeName: store.name, from: store.status, to: to, reason: reason))
         }
+        // The list was read before each store's turn: an operation may have ended
+        // since (or begun, and ended). The pass acts on a store only as it is now, and
+        // only when that is still as listed and no operation here holds it; otherwise
+        // it would take the lock of a store that needs nothing, and a caller's change
+        // asked for the moment the store turned ready would meet OPERATION_IN_PROGRESS.
+        func unchanged(_ listed: Store) async throws -> Store? {
+            guard let store = try await database.store(id: listed.id), store.status == listed.status,
+                store.updatedAt == listed.updatedAt, !provisioner.isRunning(storeID: store.id)
+            else { return nil }
+            return store
+        }
 
-        for store in stores where !provisioner.isRunning(storeID: store.id) && !elsewhere.contains(store.id) {
+        for listed in stores where !provisioner.isRunning(storeID: listed.id) && !elsewhere.contains(listed.id) {
             do {
+                // Ready stores are checked against the listing as listed (most of them need
+                // nothing); every other status is acted on, so it is read again first.
+                guard let store = listed.status == .ready ? listed : try await unchanged(listed) else { continue }
                 switch store.status {
                 case .queued:
                     if await provisioner.resumeProvisioning(store, reason: Self.resumed("no provisioning was running")) {
@@ -367,6 +382,9 @@ public final class Reconciler: Service, Sendable {
                         }
                     }
                 case .ready:
+                    // A store that turned ready after the cluster was listed may have
+                    // installed its release after that too: the next pass checks it.
+                    guard store.updatedAt < listedAt else { break }
                     var missing: [String] = []
                     if terminating.contains(store.namespace) {
                         missing.append("namespace \(store.namespace) (terminating)")
@@ -374,7 +392,7 @@ public final class Reconciler: Service, Sendable {
                         missing.append("namespace \(store.namespace)")
                     }
                     if !releases.contains("\(store.namespace)/\(store.release)") { missing.append("release \(store.release)") }
-                    if !missing.isEmpty {
+                    if !missing.isEmpty, let store = try await unchanged(store) {
                         let reason = "drift: \(missing.joined(separator: " and ")) vanished from the cluster; retry to reinstall or delete the store"
                         _ = try await provisioner.correct(store, to: .failed, reason: reason)
                         record(store, .failed, reason)
@@ -391,7 +409,7 @@ public final class Reconciler: Service, Sendable {
                     break
                 }
             } catch {
-                logger.warning("reconcile could not correct store", metadata: ["store": "\(store.id)", "error": "\(error)"])
+                logger.warning("reconcile could not correct store", metadata: ["store": "\(listed.id)", "error": "\(error)"])
             }
         }
 

@@ -21,9 +21,14 @@ public struct OperationLocks: Sendable {
         let place = replica.map { " on replica \($0.quotedForMessage)" } ?? ""
         return PlatformError(
             .operationInProgress,
-            "cannot start a \(kind.rawValue) operation: a \(holder) operation started at \(since.formatted(.iso8601))\(place) "
+            "cannot start \(withArticle(kind.rawValue)) operation: \(withArticle(holder)) operation started at \(since.formatted(.iso8601))\(place) "
                 + "is still running on store \(storeName.quotedForMessage); wait for it to finish"
         )
+    }
+
+    /// "an upgrade", "a delete": an operation kind's name after its article.
+    private static func withArticle(_ kind: String) -> String {
+        (kind.first.map { "aeiou".contains($0) } ?? false ? "an " : "a ") + kind
     }
 
     /// Takes the lock of store `storeID` for an operation of `kind`.

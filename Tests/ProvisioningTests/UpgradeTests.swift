@@ -435,4 +435,42 @@ struct ChangeRightAfterTheLastTests {
             #expect(store.version == (rolledBack ? "6.9-wc10.3" : target))
         }
     }
+
+    /// The same, for several stores at once, created and then changed over and over
+    /// while the reconciler runs passes back to back. A pass lists the stores, then
+    /// looks at each in turn: one it listed mid-change it acts on only if it still is,
+    /// so it never takes the lock of a store whose change just ended; and one that
+    /// turned ready after it listed the cluster is not taken for drift.
+    @Test func changesAndCreatesMeetNoReconcilePassInTheirWay() async throws {
+        let harness = try Harness()
+        let passes = Task {
+            while !Task.isCancelled { _ = try? await harness.reconciler.reconcile() }
+        }
+        defer { passes.cancel() }
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for name in (1...6).map({ "shop-\($0)" }) {
+                group.addTask { try await self.changeOverAndOver(name, harness) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(ids.count == 6)
+        for id in ids {
+            #expect(try await harness.trail(id).filter { $0.hasSuffix(":reconcile") || $0.hasSuffix(":recovery") }.isEmpty)
+        }
+    }
+
+    /// Creates store `name`, then upgrades it back and forth, each upgrade asked for
+    /// the moment the last one ended; returns its id.
+    private func changeOverAndOver(_ name: String, _ harness: Harness) async throws -> String {
+        let created = try await harness.create(name)
+        var store = try await harness.waitFor(created.id, [.ready, .failed])
+        #expect(store.status == .ready, "\(store.name): \(store.errorMessage)")
+        for round in 0..<15 {
+            let target = round % 2 == 0 ? "6.8-wc9.8" : "6.9-wc10.3"
+            _ = try await harness.provisioner.upgrade(storeID: store.id, to: target, actor: "uid:0", requestID: nil)
+            store = try await harness.waitFor(store.id, [.ready, .failed])
+            #expect(store.status == .ready && store.version == target, "\(store.name): \(store.errorMessage)")
+        }
+        return store.id
+    }
 }

@@ -17,6 +17,11 @@ struct OperationLocksTests {
         #expect(error?.code == .operationInProgress)
         #expect(error?.message == "cannot start a delete operation: a provision operation started at 2026-01-01T00:00:00Z is still running on store \"shop\"; wait for it to finish")
         #expect(locks.count == 1)
+        // "an" before a vowel.
+        let upgrade = #expect(throws: PlatformError.self) {
+            try locks.acquire(storeID: "st_1", storeName: "shop", kind: .upgrade)
+        }
+        #expect(upgrade?.message.hasPrefix("cannot start an upgrade operation: a provision operation started at") == true)
     }
 
     @Test func otherStoresAreIndependent() throws {
