@@ -547,15 +547,6 @@ static void expect_change_ends(sp_client *client, const char *id, const char *ve
     sp_status_clear(&status);
 }
 
-/* A change's operation lets the store go just after its last transition commits:
- * a call right after it may still be OPERATION_IN_PROGRESS, so it is made again. */
-#define WHEN_FREE(call)                                                                                              \
-    do {                                                                                                             \
-        long long until_ = now_ms() + READY_TIMEOUT_MS;                                                              \
-        while (is_error(rc = (call), &status, "OPERATION_IN_PROGRESS") && now_ms() < until_)                          \
-            sleep_ms(POLL_INTERVAL_MS);                                                                              \
-    } while (0)
-
 /* Versions; one store's life through a failed upgrade (the daemon's seeded fault,
  * rolled back by itself), an upgrade by name, a rollback; and every refusal. */
 static void run_upgrade_suite(const target *t)
@@ -637,7 +628,7 @@ static void run_upgrade_suite(const target *t)
 
     /* The first upgrade meets the seeded fault and is rolled back by the daemon. */
     Storeplatform__V1__UpgradeStoreResponse *upgraded = NULL;
-    WHEN_FREE(sp_upgrade_store(client, id, other_version, &upgraded, &status));
+    rc = sp_upgrade_store(client, id, other_version, &upgraded, &status);
     check(rc == SP_OK && upgraded->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING &&
               strcmp(upgraded->store->version, other_version) == 0 && upgraded->store->revision == 2,
           LABEL("%s: upgrade: the store is upgrading to %s as revision 2", t->label, other_version), "%s",
@@ -657,7 +648,7 @@ static void run_upgrade_suite(const target *t)
           seen, message);
 
     /* The second upgrade, by name, ends on the new version. */
-    WHEN_FREE(sp_upgrade_store_by_name(client, name, other_version, &upgraded, &status));
+    rc = sp_upgrade_store_by_name(client, name, other_version, &upgraded, &status);
     check(rc == SP_OK && strcmp(upgraded->store->id, id) == 0 &&
               upgraded->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING,
           LABEL("%s: upgrade by name: the store is upgrading", t->label), "%s",
@@ -680,7 +671,7 @@ static void run_upgrade_suite(const target *t)
 
     /* Back to revision 1, as revision 5 with its version. */
     Storeplatform__V1__RollbackStoreResponse *rolled = NULL;
-    WHEN_FREE(sp_rollback_store(client, id, 1, &rolled, &status));
+    rc = sp_rollback_store(client, id, 1, &rolled, &status);
     check(rc == SP_OK && rolled->store->status == STOREPLATFORM__V1__STORE_STATUS__STORE_STATUS_UPGRADING &&
               strcmp(rolled->store->version, default_version) == 0 && rolled->store->revision == 5,
           LABEL("%s: rollback to revision 1: the store is upgrading to %s as revision 5", t->label, default_version),
@@ -697,20 +688,20 @@ static void run_upgrade_suite(const target *t)
           "'%s'", seen);
 
     /* Refusals, each with its code; none changes the store. */
-    WHEN_FREE(sp_upgrade_store(client, id, "9.9-wc99.9", &upgraded, &status));
+    rc = sp_upgrade_store(client, id, "9.9-wc99.9", &upgraded, &status);
     check(is_error(rc, &status, "UNKNOWN_VERSION") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT &&
               upgraded == NULL && strstr(status.message, other_version) != NULL,
           LABEL("%s: upgrade to an unknown version -> UNKNOWN_VERSION", t->label), "%s", describe(rc, &status));
-    WHEN_FREE(sp_upgrade_store_by_name(client, name, default_version, &upgraded, &status));
+    rc = sp_upgrade_store_by_name(client, name, default_version, &upgraded, &status);
     check(is_error(rc, &status, "ALREADY_ON_VERSION") &&
               status.code == STOREPLATFORM__V1__CODE__CODE_FAILED_PRECONDITION && upgraded == NULL,
           LABEL("%s: upgrade to the version it runs -> ALREADY_ON_VERSION", t->label), "%s", describe(rc, &status));
-    WHEN_FREE(sp_rollback_store(client, id, 99, &rolled, &status));
+    rc = sp_rollback_store(client, id, 99, &rolled, &status);
     check(is_error(rc, &status, "UNKNOWN_REVISION") && status.code == STOREPLATFORM__V1__CODE__CODE_INVALID_ARGUMENT &&
               rolled == NULL,
           LABEL("%s: rollback to a revision it does not have -> UNKNOWN_REVISION", t->label), "%s",
           describe(rc, &status));
-    WHEN_FREE(sp_rollback_store_by_name(client, name, 5, &rolled, &status));
+    rc = sp_rollback_store_by_name(client, name, 5, &rolled, &status);
     check(is_error(rc, &status, "UNKNOWN_REVISION") && rolled == NULL,
           LABEL("%s: rollback to the revision it runs -> UNKNOWN_REVISION", t->label), "%s", describe(rc, &status));
     Storeplatform__V1__GetStoreResponse *got = NULL;
@@ -1060,7 +1051,7 @@ static void run_fleet_suite(const target *t)
     /* 2. The second store's first upgrade, on its own, meets the fault too; then a
      * fleet upgrade of both completes with both upgraded. */
     Storeplatform__V1__UpgradeStoreResponse *upgraded = NULL;
-    WHEN_FREE(sp_upgrade_store(client, ids[1], other_version, &upgraded, &status));
+    rc = sp_upgrade_store(client, ids[1], other_version, &upgraded, &status);
     if (upgraded != NULL)
         storeplatform__v1__upgrade_store_response__free_unpacked(upgraded, NULL);
     expect_change_ends(client, ids[1], default_version, 3,

@@ -23,7 +23,7 @@ import os
 import secrets
 import sys
 import time
-from typing import Callable, Iterator, List, Tuple, TypeVar
+from typing import Iterator, List, Tuple
 
 import pytest
 
@@ -59,9 +59,6 @@ SETTLE_TIMEOUT = 30.0
 CALL_TIMEOUT = 10.0
 #: A bound on one upgrade or rollback (a failed one is two changes) on a loaded machine.
 CHANGE_TIMEOUT = 120.0
-
-T = TypeVar("T")
-
 
 def _env(name: str) -> str:
     value = os.environ.get(name, "")
@@ -207,19 +204,6 @@ def versions_to_use(client: Client) -> Tuple[str, str]:
     others = [v.name for v in versions if not v.is_default]
     assert len(default) == 1 and others, f"versions: {[(v.name, v.is_default) for v in versions]}"
     return default[0], others[0]
-
-
-def when_free(call: Callable[[], T]) -> T:
-    """``call()``, again while it is OPERATION_IN_PROGRESS: a change's operation lets
-    the store go just after its last transition commits."""
-    end = time.monotonic() + SETTLE_TIMEOUT
-    while True:
-        try:
-            return call()
-        except OperationInProgressError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.05)
 
 
 def ready_store(client: Client, stores: Stores, tag: str) -> store_pb2.Store:

@@ -30,7 +30,6 @@ from conftest import (
     delete_and_wait,
     ready_store,
     versions_to_use,
-    when_free,
 )
 
 
@@ -62,7 +61,7 @@ def test_upgrade_a_seeded_fault_then_upgrade_and_roll_back(
 
     # The first upgrade meets the seeded fault: the daemon rolls it back by itself,
     # and the store is ready on its old version as a new revision.
-    upgrading = when_free(lambda: client.upgrade_store(store.id, other))
+    upgrading = client.upgrade_store(store.id, other)
     assert (upgrading.status, upgrading.version, upgrading.revision) == (UPGRADING, other, 2)
     after = client.wait_for_upgrade(store.id, timeout=CHANGE_TIMEOUT)
     assert (after.status, after.version, after.revision) == (READY, default, 3), after.error_message
@@ -72,7 +71,7 @@ def test_upgrade_a_seeded_fault_then_upgrade_and_roll_back(
     assert f"simulated fault {upgrade_fault}" in failed.message, failed.message
 
     # The second upgrade, by name, succeeds: a new revision with the new version.
-    upgrading = when_free(lambda: client.upgrade_store(version=other, name=store.name))
+    upgrading = client.upgrade_store(version=other, name=store.name)
     assert (upgrading.id, upgrading.status, upgrading.version) == (store.id, UPGRADING, other)
     after = client.wait_for_upgrade(store.id, timeout=CHANGE_TIMEOUT)
     assert (after.status, after.version, after.revision) == (READY, other, 4), after.error_message
@@ -81,7 +80,7 @@ def test_upgrade_a_seeded_fault_then_upgrade_and_roll_back(
         (4, other), (3, default), (2, other), (1, default)]
 
     # Back to revision 1, as a new revision with its version.
-    rolling = when_free(lambda: client.rollback_store(store.id, 1))
+    rolling = client.rollback_store(store.id, 1)
     assert (rolling.status, rolling.version, rolling.revision) == (UPGRADING, default, 5)
     after = client.wait_for_upgrade(store.id, timeout=CHANGE_TIMEOUT)
     assert (after.status, after.version, after.revision) == (READY, default, 5), after.error_message
@@ -99,19 +98,19 @@ def test_upgrade_and_rollback_errors(client: Client, stores) -> None:
     store = ready_store(client, stores, "upgerr")
 
     with pytest.raises(UnknownVersionError) as info:
-        when_free(lambda: client.upgrade_store(store.id, "9.9-wc99.9"))
+        client.upgrade_store(store.id, "9.9-wc99.9")
     assert (info.value.error_code, info.value.code) == ("UNKNOWN_VERSION", StatusCode.INVALID_ARGUMENT)
     assert isinstance(info.value, InvalidArgumentError)
     assert default in info.value.message and other in info.value.message  # the versions there are
 
     with pytest.raises(AlreadyOnVersionError) as info:
-        when_free(lambda: client.upgrade_store(name=store.name, version=default))
+        client.upgrade_store(name=store.name, version=default)
     assert (info.value.error_code, info.value.code) == ("ALREADY_ON_VERSION", StatusCode.FAILED_PRECONDITION)
     assert isinstance(info.value, FailedPreconditionError)
 
     for revision in (99, 1):  # one it does not have, and the one it runs
         with pytest.raises(UnknownRevisionError) as info:
-            when_free(lambda: client.rollback_store(store.id, revision))
+            client.rollback_store(store.id, revision)
         assert (info.value.error_code, info.value.code) == ("UNKNOWN_REVISION", StatusCode.INVALID_ARGUMENT)
 
     # None of them changed the store.
