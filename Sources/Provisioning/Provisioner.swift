@@ -573,7 +573,9 @@ public final class Provisioner: Service, Sendable {
     }
 
     /// Namespace → Secret → Helm release (if absent) → readiness, each checked first.
-    /// Returns the release's revision that runs, from its history.
+    /// Returns the release's revision that runs: 1 when this attempt installed it (a
+    /// new release, or one uninstalled first, starts its history at 1, as Helm numbers
+    /// them); read from its history when an earlier attempt had.
     private func provisionSteps(_ store: Store, reinstall: Bool, lease: OperationLease) async throws -> Int {
         try checkpoint(lease)
         announce(.namespace, of: store)
@@ -590,6 +592,7 @@ public final class Provisioner: Service, Sendable {
         try checkpoint(lease)
         let request = releaseRequest(store)
         announce(.install, of: store)
+        var installedHere = true
         while true {
             try checkpoint(lease)
             let status = try await driver.releaseStatus(namespace: store.namespace, release: store.release)
@@ -601,7 +604,7 @@ public final class Provisioner: Service, Sendable {
             case .deployed where reinstall:
                 try await reinstallRelease(store, request, lease: lease)
             case .deployed:
-                break
+                installedHere = false
             case .pending where reinstall:
                 try await reinstallRelease(store, request, lease: lease)
             case .pending:
@@ -624,6 +627,7 @@ public final class Provisioner: Service, Sendable {
         }
         announce(.readiness, of: store)
         try await waitUntilReady(store, since: store.provisioningStartedAt ?? Date(), lease: lease)
+        if installedHere { return 1 }
         let history = try await driver.releaseHistory(namespace: store.namespace, release: store.release)
         return history.last { $0.state == .deployed }?.revision ?? history.last?.revision ?? 1
     }
