@@ -21,17 +21,15 @@ struct Delete: AsyncParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+        try StoreReference.validate(store)
     }
 
     func run() async throws {
-        try await runReportingErrors {
-            try await connection.withClient { client in
-                var request = Storeplatform_V1_DeleteStoreRequest()
-                request.id = try await StoreReference(store).id(using: client, timeout: connection.callTimeout)
-                let response = try await client.unary(StorePlatformMethod.StoreService.deleteStore, request, timeout: connection.callTimeout)
-                try await waiting.report(response, store: response.store, goal: .deleted, client: client, connection: connection)
-            }
+        let (store, timeout) = (StoreReference(store), connection.callTimeout)
+        try await waiting.start(StorePlatformMethod.StoreService.deleteStore, connection: connection, store: \.store, goal: { _ in .deleted }) {
+            var request = Storeplatform_V1_DeleteStoreRequest()
+            request.id = try await store.id(using: $0, timeout: timeout)
+            return request
         }
     }
 }

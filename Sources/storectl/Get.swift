@@ -11,7 +11,7 @@ struct Get: AsyncParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+        try StoreReference.validate(store)
     }
 
     func run() async throws {

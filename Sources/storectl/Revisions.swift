@@ -18,7 +18,7 @@ struct Revisions: AsyncParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+        try StoreReference.validate(store)
     }
 
     func run() async throws {

@@ -24,7 +24,7 @@ struct Rollback: AsyncParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+        try StoreReference.validate(store)
         guard revision > 0 else { throw ValidationError("REVISION must be 1 or more: `storectl revisions STORE` lists them") }
     }
 
@@ -32,13 +32,8 @@ struct Rollback: AsyncParsableCommand {
         var request = Storeplatform_V1_RollbackStoreRequest()
         (request.id, request.name) = StoreReference(store).idOrName
         request.revision = revision
-        try await runReportingErrors {
-            try await connection.withClient { client in
-                let response = try await client.unary(StorePlatformMethod.StoreService.rollbackStore, request, timeout: connection.callTimeout)
-                try await waiting.report(
-                    response, store: response.store, goal: .revision(response.store.revision), client: client, connection: connection
-                )
-            }
-        }
+        try await waiting.start(
+            StorePlatformMethod.StoreService.rollbackStore, connection: connection, store: \.store, goal: { .revision($0.revision) }
+        ) { [request] _ in request }
     }
 }

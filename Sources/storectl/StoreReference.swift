@@ -1,3 +1,4 @@
+import ArgumentParser
 import StorePlatformProto
 import StoreRPC
 
@@ -11,6 +12,11 @@ struct StoreReference: Sendable {
     let text: String
 
     init(_ text: String) { self.text = text }
+
+    /// Refuses an empty STORE argument, with what to give instead.
+    static func validate(_ text: String) throws {
+        guard !text.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+    }
 
     /// True when the text is an id: ids start with "st_", which no valid name does
     /// (names hold no '_').

@@ -29,7 +29,7 @@ struct Upgrade: AsyncParsableCommand {
     @OptionGroup(title: "Connection") var connection: ConnectionOptions
 
     func validate() throws {
-        guard !store.isEmpty else { throw ValidationError("STORE must not be empty: give the store's id or its name") }
+        try StoreReference.validate(store)
         guard !version.isEmpty else { throw ValidationError("VERSION must not be empty: `storectl versions` lists them") }
     }
 
@@ -37,13 +37,8 @@ struct Upgrade: AsyncParsableCommand {
         var request = Storeplatform_V1_UpgradeStoreRequest()
         (request.id, request.name) = StoreReference(store).idOrName
         request.version = version
-        try await runReportingErrors {
-            try await connection.withClient { client in
-                let response = try await client.unary(StorePlatformMethod.StoreService.upgradeStore, request, timeout: connection.callTimeout)
-                try await waiting.report(
-                    response, store: response.store, goal: .revision(response.store.revision), client: client, connection: connection
-                )
-            }
-        }
+        try await waiting.start(
+            StorePlatformMethod.StoreService.upgradeStore, connection: connection, store: \.store, goal: { .revision($0.revision) }
+        ) { [request] _ in request }
     }
 }

@@ -3,7 +3,8 @@ import StorePlatformProto
 import StoreRPC
 import SwiftProtobuf
 
-/// `--wait` and `--wait-timeout`, shared by create, delete and retry.
+/// `--wait` and `--wait-timeout`, shared by the commands that start an operation on a
+/// store (create, delete, retry, upgrade, rollback).
 struct WaitOptions: ParsableArguments {
     @Flag(help: "Follow the store until it is ready (create, retry) or deleted (delete), printing one line per status change with its time; exit 1 if it fails.")
     var wait = false
@@ -13,6 +14,27 @@ struct WaitOptions: ParsableArguments {
 
     func validate() throws {
         guard waitTimeout > 0 else { throw ValidationError("--wait-timeout must be positive") }
+    }
+
+    /// Sends `method`'s request, which `makeRequest` builds (it may ask the daemon,
+    /// for a store's id by its name), and reports the answer as
+    /// ``report(_:store:goal:client:connection:)`` does: `store` is the answer's store,
+    /// `goal` where --wait follows it. For the commands that start an operation on one
+    /// store (delete, retry, upgrade, rollback).
+    func start<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        connection: ConnectionOptions,
+        store: @escaping @Sendable (Response) -> Storeplatform_V1_Store,
+        goal: @escaping @Sendable (Storeplatform_V1_Store) -> StoreFollower.Goal,
+        _ makeRequest: @escaping @Sendable (RPCClient) async throws -> Request
+    ) async throws {
+        try await runReportingErrors {
+            try await connection.withClient { client in
+                let response = try await client.unary(method, try await makeRequest(client), timeout: connection.callTimeout)
+                let started = store(response)
+                try await report(response, store: started, goal: goal(started), client: client, connection: connection)
+            }
+        }
     }
 
     /// Reports the answer of a call that started an operation on `store`:
