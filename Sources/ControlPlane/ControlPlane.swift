@@ -368,9 +368,7 @@ public final class ControlPlane: Sendable {
     public func deleteStore(_ request: Storeplatform_V1_DeleteStoreRequest, _ call: CallContext) async throws
         -> Storeplatform_V1_DeleteStoreResponse
     {
-        try authorize(.operator, call.caller, "DeleteStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
-        try await authorizeChange(of: request.id, by: call.caller, "DeleteStore")
+        try await checkChange(of: request.id, by: call.caller, "DeleteStore")
         var response = Storeplatform_V1_DeleteStoreResponse()
         response.store = try await provisioner.delete(storeID: request.id, actor: call.caller.description, requestID: call.requestID).proto
         return response
@@ -379,9 +377,7 @@ public final class ControlPlane: Sendable {
     public func retryStore(_ request: Storeplatform_V1_RetryStoreRequest, _ call: CallContext) async throws
         -> Storeplatform_V1_RetryStoreResponse
     {
-        try authorize(.operator, call.caller, "RetryStore")
-        try await rateLimiter.check(identity: call.caller.description, isCreate: false)
-        try await authorizeChange(of: request.id, by: call.caller, "RetryStore")
+        try await checkChange(of: request.id, by: call.caller, "RetryStore")
         var response = Storeplatform_V1_RetryStoreResponse()
         response.store = try await provisioner.retry(storeID: request.id, actor: call.caller.description, requestID: call.requestID).proto
         return response
@@ -410,6 +406,14 @@ public final class ControlPlane: Sendable {
             storeID: store.id, to: Int(request.revision), actor: call.caller.description, requestID: call.requestID
         ).proto
         return response
+    }
+
+    /// An operator's change of store `id`: the caller's role, its rate and its right
+    /// to change that store, checked in that order.
+    private func checkChange(of id: String, by caller: Principal, _ method: String) async throws {
+        try authorize(.operator, caller, method)
+        try await rateLimiter.check(identity: caller.description, isCreate: false)
+        try await authorizeChange(of: id, by: caller, method)
     }
 
     /// The store an operator's change names (by id, or a live store's name), once the
