@@ -211,6 +211,7 @@ let package = Package(
             name: "ProvisioningTests",
             dependencies: [
                 "Provisioning", "StoreDatabase", "StoreCore", "KubernetesAPIDouble", "ProcessTestSupport", "ProvisioningTestSupport",
+                "PostgresStoreDatabase", "PostgresTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -81,9 +81,11 @@ public final class ControlPlane: Sendable {
 
     var database: any StoreDatabase { provisioner.database }
 
-    /// The service that keeps this replica's limits at what UpdateLimits stored.
-    public func makeLimitsFollower() -> LimitsFollower {
-        LimitsFollower(controlPlane: self, database: database, logger: logger)
+    /// The service that keeps this replica's limits at what UpdateLimits stored (and
+    /// forgets the full rate buckets every `pruneInterval` while this replica leads
+    /// the reconciler).
+    public func makeLimitsFollower(pruneInterval: Duration = LimitsFollower.pruneInterval) -> LimitsFollower {
+        LimitsFollower(controlPlane: self, database: database, pruneInterval: pruneInterval, logger: logger)
     }
 
     // MARK: PlatformService

@@ -19,12 +19,13 @@ import Synchronization
 ///   announced before them.
 /// - Other replicas' commits are read when their notification arrives: every
 ///   audit row's insert sends `NOTIFY storeplatform_audit` with its id (delivered at
-///   commit), and the relay LISTENs on a connection of its own. A notification that
-///   is lost (the listening connection broke, the server restarted) costs nothing
-///   but time: the relay also reads every ``fallbackInterval``, always from the last
-///   id it announced, so it catches up by id. (And at this process's next commit,
-///   whichever comes first.) Their store is read as it is when the row is read (it
-///   may have moved on since); this process's carry the store as saved.
+///   commit), and the relay LISTENs on the database's one listening connection
+///   (ChannelListener.swift). A notification that is lost (the listening connection
+///   broke, the server restarted) costs nothing but time: the relay also reads
+///   every ``fallbackInterval``, always from the last id it announced, so it
+///   catches up by id. (And at this process's next commit, whichever comes first.)
+///   Their store is read as it is when the row is read (it may have moved on
+///   since); this process's carry the store as saved.
 ///
 /// Everything runs under one lock, so announcements never interleave.
 final class CommitRelay: Sendable {
@@ -122,14 +123,13 @@ final class CommitRelay: Sendable {
         }
     }
 
-    /// Keeps a connection of its own LISTENing on ``channel`` and wakes the reader
-    /// for every notification of a row after the last announced one (the fallback
-    /// reads cover any it misses).
+    /// LISTENs on ``channel`` (on the database's listening connection,
+    /// ChannelListener.swift) and wakes the reader for every notification of a row
+    /// after the last announced one (the fallback reads cover any it misses).
     private func listen(_ database: @escaping @Sendable () -> PostgresStoreDatabase?) async {
-        guard let url = database()?.url else { return }
-        await PostgresStoreDatabase.listen(url: url, channel: Self.channel, logger: logger) { [self] payload in
-            let id = Int64(payload) ?? .max
-            if id > (last.withLock { $0 } ?? 0) { wakeup.signal() }
+        guard let ids = database()?.listener.notifications(on: Self.channel, { Int64($0) ?? .max }) else { return }
+        for await id in ids where id > (last.withLock { $0 } ?? 0) {
+            wakeup.signal()
         }
     }
 

@@ -69,37 +69,10 @@ extension PostgresStoreDatabase {
     /// The channel a lease's release notifies, with its name.
     static let leaseChannel = "storeplatform_lease"
 
-    /// Listens on a connection of its own for as long as the stream is iterated
-    /// (``listen(url:channel:logger:_:)``).
+    /// Heard on the database's listening connection (ChannelListener.swift) for as
+    /// long as the stream is iterated.
     public func leaseReleases() -> AsyncStream<String> {
-        let (url, logger) = (url, logger)
-        return AsyncStream { continuation in
-            let task = Task {
-                await Self.listen(url: url, channel: Self.leaseChannel, logger: logger) { continuation.yield($0) }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
-    }
-
-    /// Keeps a connection of its own LISTENing on `channel` until the task is
-    /// cancelled, handing each notification's payload to `handle`; a connection that
-    /// fails or breaks is opened again a second later. Notifications sent meanwhile
-    /// are missed: every listener also looks on a schedule of its own.
-    static func listen(url: PostgresDatabaseURL, channel: String, logger: Logger, _ handle: @escaping @Sendable (String) -> Void) async {
-        while !Task.isCancelled {
-            do {
-                let connection = try await openConnection(url: url, logger: logger)
-                defer { Task { try? await connection.close() } }
-                try await connection.listen(on: channel) { notifications in
-                    for try await notification in notifications { handle(notification.payload) }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.debug("a listening connection failed; opening another in 1 s", metadata: ["channel": "\(channel)", "error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
+        listener.notifications(on: Self.leaseChannel) { $0 }
     }
 
     public func activeLeases() async throws -> [Lease] {
@@ -156,13 +129,14 @@ extension PostgresStoreDatabase {
     public func requestReconcile(by replica: String) async throws -> Int64 {
         let logger = self.logger
         return try await withConnection { connection in
+            // The leader hears of it at the commit (reconcileRequestEvents()).
             let rows = try await connection.run("""
                 INSERT INTO reconcile_request (requested_by, requested_at)
                 VALUES (\(replica), (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
-                RETURNING id
+                RETURNING id, pg_notify(\(Self.reconcileChannel), \(ReconcileRequestEvent.requested.rawValue))::text
                 """, logger: logger)
             guard let row = rows.first else { throw PlatformError(.internalError, "a reconcile request was not stored") }
-            return try row.decode(Int64.self)
+            return try row.decode((Int64, String).self).0
         }
     }
 
@@ -179,15 +153,32 @@ extension PostgresStoreDatabase {
         let logger = self.logger
         let kept = ReconcileAnswer.keptMilliseconds
         try await withConnection { connection in
+            // The askers hear of it at the commit (reconcileRequestEvents()), once
+            // whatever the number of requests answered, and not at all when none was.
             try await connection.run("""
-                UPDATE reconcile_request
-                SET answered_by = \(replica), answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint, report = \(report)
-                WHERE answered_at IS NULL AND id = ANY(\(ids))
+                WITH answered AS (
+                    UPDATE reconcile_request
+                    SET answered_by = \(replica), answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint, report = \(report)
+                    WHERE answered_at IS NULL AND id = ANY(\(ids))
+                    RETURNING id
+                )
+                SELECT pg_notify(\(Self.reconcileChannel), \(ReconcileRequestEvent.answered.rawValue))::text
+                FROM (SELECT 1 FROM answered LIMIT 1) AS any_answered
                 """, logger: logger)
             try await connection.run("""
                 DELETE FROM reconcile_request WHERE answered_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - \(kept)
                 """, logger: logger)
         }
+    }
+
+    /// The channel a reconcile request's insert and its answer notify, with the
+    /// event's name (``ReconcileRequestEvent``).
+    static let reconcileChannel = "storeplatform_reconcile"
+
+    /// Heard on the database's listening connection (ChannelListener.swift) for as
+    /// long as the stream is iterated.
+    public func reconcileRequestEvents() -> AsyncStream<ReconcileRequestEvent>? {
+        listener.notifications(on: Self.reconcileChannel) { ReconcileRequestEvent(rawValue: $0) }
     }
 
     public func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer? {

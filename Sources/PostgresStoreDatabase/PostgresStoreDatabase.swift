@@ -36,6 +36,8 @@ public final class PostgresStoreDatabase: StoreDatabase {
     /// Announces every replica's commits to the commit observer (CommitRelay.swift),
     /// with the task that reads other replicas' commits.
     private let relay = Mutex<(relay: CommitRelay, task: Task<Void, Never>)?>(nil)
+    /// This process's one LISTENing connection, for every channel (ChannelListener.swift).
+    let listener: ChannelListener
     private let auditWrites = AsyncSerialLock()
     /// When a call last got a connection (`DispatchTime` nanoseconds).
     private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
@@ -68,11 +70,13 @@ public final class PostgresStoreDatabase: StoreDatabase {
         self.logger = logger
         self.location = url.location
         self.pool = Mutex(PoolState())
+        self.listener = ChannelListener(url: url, logger: logger)
     }
 
     deinit {
         pool.withLock { $0.runTask?.cancel() }
         relay.withLock { $0?.task.cancel() }
+        listener.close()
     }
 
     /// Connects to the database `url` names (``PostgresDatabaseURL``), runs the
@@ -147,6 +151,12 @@ public final class PostgresStoreDatabase: StoreDatabase {
         await relay.withLock { $0?.relay }?.started()
     }
 
+    /// The channels this database's one listening connection LISTENs on now
+    /// (ChannelListener.swift): empty while that connection is (re)opened.
+    package var listeningChannels: Set<String> {
+        listener.listeningChannels
+    }
+
     /// Stops the pool and closes its connections. Calls after it fail with
     /// ``ErrorCode/unavailable``.
     public func close() async {
@@ -159,6 +169,7 @@ public final class PostgresStoreDatabase: StoreDatabase {
         task?.cancel()
         await task?.value
         relay.withLock { $0?.task.cancel() }
+        listener.close()
     }
 
     /// How many write transactions this process has run (committed or not). Writes

@@ -45,6 +45,12 @@ public final class Reconciler: Service, Sendable {
         /// How long the leader's lease lasts unless it renews it (at every interval);
         /// nil: three intervals. A leader that dies leads no more after it.
         public var leaderTTL: Duration?
+        /// Where the database tells every replica of reconcile requests and their
+        /// answers (PostgreSQL's notifications), how often the leader looks for
+        /// requests and a replica that asked looks for its answer all the same, for
+        /// one whose notification was missed (a broken listening connection). Without
+        /// them (SQLite) both look every ``Reconciler/requestPoll``.
+        public var requestFallbackPoll: Duration = .seconds(5)
         public init() {}
 
         var effectiveLeaderTTL: Duration { leaderTTL ?? interval * 3 }
@@ -56,6 +62,7 @@ public final class Reconciler: Service, Sendable {
     private let counters = Mutex<(passes: Int, corrections: Int)>((0, 0))
     private let leading = Atomic<Bool>(false)
     private let rounds = Atomic<Int>(0)
+    private let requestLooks = Atomic<Int>(0)
     /// One pass at a time (``reconcile()``).
     private let flight = Mutex(Flight())
 
@@ -76,6 +83,11 @@ public final class Reconciler: Service, Sendable {
     /// Intervals the periodic loop has finished: a pass run, a pass that failed, or
     /// (on a follower) a claim of the lead that another replica held.
     public var periodicRounds: Int { rounds.load(ordering: .relaxed) }
+
+    /// Times this replica, leading, read which reconcile requests wait: when the
+    /// database told it of one, else every ``Configuration/requestFallbackPoll``
+    /// (every ``requestPoll`` where the database tells nothing).
+    public var requestChecks: Int { requestLooks.load(ordering: .relaxed) }
 
     /// Runs a pass at startup, then one every interval until shutdown, while this
     /// replica leads the reconciler.
@@ -104,6 +116,12 @@ public final class Reconciler: Service, Sendable {
             for await name in releases where name == Lease.reconcilerName && !isLeader { resigned.signal() }
         }
         defer { listener.cancel() }
+        // The leader answers another replica's "reconcile now" as soon as the
+        // database tells every replica of it, not only at its next look.
+        let requests = provisioner.database.reconcileRequestEvents()
+        let requested = requests.map { _ in Wakeup() }
+        let requestListener = Self.signal(requested, at: .requested, of: requests)
+        defer { requestListener.cancel() }
         // A pass that fails (the store database or the cluster cannot be reached)
         // is tried again at the next interval, never sooner. The same failure
         // again is logged at debug level only, so an outage is one warning.
@@ -113,7 +131,7 @@ public final class Reconciler: Service, Sendable {
             do {
                 guard try await claimLeadership() else {
                     rounds.add(1, ordering: .relaxed)
-                    try await sleepOneInterval(resigned: resigned)
+                    try await sleepOneInterval(resigned: resigned, requested: requested)
                     continue
                 }
                 let report = try await reconcile()
@@ -146,14 +164,15 @@ public final class Reconciler: Service, Sendable {
                 lastFailure = failure
             }
             rounds.add(1, ordering: .relaxed)
-            try await sleepOneInterval(resigned: resigned)
+            try await sleepOneInterval(resigned: resigned, requested: requested)
         }
     }
 
     /// Sleeps one interval (with jitter). Meanwhile the leader answers other
-    /// replicas' "reconcile now" every ``requestPoll``; a follower wakes early when
-    /// the leader resigns (`resigned`), to lead at once.
-    private func sleepOneInterval(resigned: Wakeup) async throws {
+    /// replicas' "reconcile now": as each is stored (`requested`, when the database
+    /// tells of them), else every ``requestPoll``; a follower wakes early when the
+    /// leader resigns (`resigned`), to lead at once.
+    private func sleepOneInterval(resigned: Wakeup, requested: Wakeup?) async throws {
         let jitter = 1 + Double.random(in: -configuration.jitter...configuration.jitter)
         let wait = Double(configuration.interval.wholeMilliseconds) * jitter
         let end = ContinuousClock.now + .milliseconds(Int64(max(1, wait)))
@@ -163,14 +182,21 @@ public final class Reconciler: Service, Sendable {
             return
         }
         while ContinuousClock.now < end {
-            try await Task.sleep(for: min(Self.requestPoll, end - .now))
+            if let requested {
+                await requested.wait(upTo: min(configuration.requestFallbackPoll, end - .now))
+                try Task.checkCancellation()
+            } else {
+                try await Task.sleep(for: min(Self.requestPoll, end - .now))
+            }
             if isLeader { await answerRequests() }
         }
     }
 
     // MARK: Reconcile now, on the leader
 
-    /// How often the leader looks for other replicas' reconcile requests.
+    /// How often the leader looks for other replicas' reconcile requests, and a
+    /// replica that asked for its answer, where the database does not tell of them
+    /// (``StoreDatabase/reconcileRequestEvents()``).
     public static let requestPoll = Duration.milliseconds(250)
 
     /// How long a replica that does not lead waits for the leader's answer: long
@@ -189,8 +215,10 @@ public final class Reconciler: Service, Sendable {
     /// "Reconcile now" from any replica: a pass on the replica that leads the
     /// reconciler, so passes never overlap across replicas. The leader runs it
     /// itself; another replica stores a request in the database, which the leader
-    /// answers within ``requestPoll`` with its next pass (one pass answers every
-    /// request waiting when it starts), and returns the leader's report.
+    /// answers with its next pass (one pass answers every request waiting when it
+    /// starts), and returns the leader's report. The leader hears of the request and
+    /// the asker of the answer from the database at once on PostgreSQL (else they look
+    /// every ``Configuration/requestFallbackPoll``), every ``requestPoll`` on SQLite.
     ///
     /// - Returns: the report and the replica that ran the pass.
     /// - Throws: what the pass threw (on the leader too); ``ErrorCode/unavailable``
@@ -198,6 +226,12 @@ public final class Reconciler: Service, Sendable {
     public func reconcileNow() async throws -> (report: ReconcileReport, replica: String) {
         if isLeader { return (try await reconcile(), provisioner.replicaID) }
         let database = provisioner.database
+        // Heard from before the request is stored, so that its answer is not missed.
+        let events = database.reconcileRequestEvents()
+        let answered = Wakeup()
+        let listener = Self.signal(answered, at: .answered, of: events)
+        defer { listener.cancel() }
+        let poll = events == nil ? Self.requestPoll : configuration.requestFallbackPoll
         let id = try await database.requestReconcile(by: provisioner.replicaID)
         let timeout = requestTimeout
         let deadline = ContinuousClock.now + timeout
@@ -208,7 +242,8 @@ public final class Reconciler: Service, Sendable {
                 let code = body.errorCode.flatMap(ErrorCode.init(rawValue:)) ?? .internalError
                 throw PlatformError(code, "the reconcile pass on replica \(answer.replica) failed: \(body.errorMessage ?? "no reason given")")
             }
-            try await Task.sleep(for: Self.requestPoll)
+            await answered.wait(upTo: min(poll, deadline - .now))
+            try Task.checkCancellation()
         }
         throw PlatformError(
             .unavailable,
@@ -217,10 +252,22 @@ public final class Reconciler: Service, Sendable {
         )
     }
 
+    /// A task that signals `wakeup` at each `event` of `events` (none when either is
+    /// nil) until it is cancelled.
+    private static func signal(
+        _ wakeup: Wakeup?, at event: ReconcileRequestEvent, of events: AsyncStream<ReconcileRequestEvent>?
+    ) -> Task<Void, Never> {
+        Task {
+            guard let wakeup, let events else { return }
+            for await happened in events where happened == event { wakeup.signal() }
+        }
+    }
+
     /// On the leader: one pass for the reconcile requests waiting now, answered with
     /// its report (or its failure, so no request waits for a pass that cannot run).
     private func answerRequests() async {
         let database = provisioner.database
+        requestLooks.add(1, ordering: .relaxed)
         guard let ids = try? await database.pendingReconcileRequests(), !ids.isEmpty else { return }
         var answer = RequestAnswer()
         do {

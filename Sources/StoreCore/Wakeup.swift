@@ -3,7 +3,8 @@ import Synchronization
 /// A wake-up call one waiter at a time waits for, up to a timeout: a ``signal()``
 /// sent while nobody waits is kept for the next wait (several count as one), so
 /// none is lost. The commit relay waits on one for other replicas' notifications,
-/// the reconciler's followers for a resigning leader.
+/// the reconciler's followers for a resigning leader, its leader for other
+/// replicas' reconcile requests and a replica that asked for one for its answer.
 public final class Wakeup: Sendable {
     private struct State {
         var pending = false

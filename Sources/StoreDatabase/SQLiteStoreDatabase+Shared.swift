@@ -190,4 +190,9 @@ extension SQLiteStoreDatabase {
     public func leaseReleases() -> AsyncStream<String> {
         AsyncStream { _ in }
     }
+
+    /// None: the one process's leader looks for requests every `Reconciler.requestPoll`.
+    public func reconcileRequestEvents() -> AsyncStream<ReconcileRequestEvent>? {
+        nil
+    }
 }

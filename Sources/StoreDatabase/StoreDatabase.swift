@@ -258,6 +258,14 @@ public protocol StoreDatabase: SharedRateBuckets {
     /// nil while unanswered (or forgotten).
     func reconcileAnswer(_ id: Int64) async throws -> ReconcileAnswer?
 
+    /// What any replica does with reconcile requests as it happens, for as long as
+    /// the stream is iterated: a request stored (the leader answers it), requests
+    /// answered (their askers read the answer). Best effort: an event can be missed,
+    /// so waiters also look on a slow schedule of their own. Nil when this backend
+    /// tells nobody (SQLite: one process), and then waiters look every
+    /// `Reconciler.requestPoll`.
+    func reconcileRequestEvents() -> AsyncStream<ReconcileRequestEvent>?
+
     // MARK: Fleet upgrades (FleetUpgrade.swift)
 
     /// Stores a new fleet upgrade, active, as generation 1, and its steps as audit
@@ -360,6 +368,15 @@ extension Store {
 /// An idempotency key as stored: an empty one is no key.
 package func storedIdempotencyKey(_ key: String?) -> String? {
     key.flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// What happened to reconcile requests (``StoreDatabase/reconcileRequestEvents()``);
+/// the raw value is the notification's payload on PostgreSQL.
+public enum ReconcileRequestEvent: String, Sendable {
+    /// A replica stored a request.
+    case requested
+    /// A pass answered one or more requests.
+    case answered
 }
 
 /// A pass's answer to a reconcile request (``StoreDatabase/reconcileAnswer(_:)``).

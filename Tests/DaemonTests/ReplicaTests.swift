@@ -140,6 +140,35 @@ struct ReplicaTests {
         for daemon in daemons { #expect(try await daemon.terminate() == 0) }
     }
 
+    /// Each replica LISTENs on one connection for every channel (the commit relay's,
+    /// the lease releases', the reconcile requests':
+    /// Sources/PostgresStoreDatabase/ChannelListener.swift): once each has answered a
+    /// reconcile, the server shows one LISTENing backend per replica, told apart by
+    /// their `application_name`.
+    @Test func eachReplicaListensOnOneConnection() async throws {
+        let server = try await ThrowawayPostgres.shared()
+        let url = try await server.createDatabase(prefix: "r", parameters: ["connect_timeout": "20"])
+        let afterSlash = try #require(url.range(of: "@/")).upperBound
+        let databaseName = String(url[afterSlash...].prefix { $0 != "?" })
+        var daemons: [DaemonProcess] = []
+        for index in 1...3 {
+            let replica = ["--database", url + "&application_name=r\(index)", "--replica-id", "r\(index)"]
+            let daemon = try DaemonProcess(extraArguments: replica + Self.unlimited + ["--reconcile-interval", "3600"])
+            try await daemon.start()
+            daemons.append(daemon)
+        }
+        var clients: [RPCClient] = []
+        for daemon in daemons { clients.append(try await RPCClient.connect(to: .unix(path: daemon.socketPath))) }
+        for client in clients { _ = try await client.unary(M.AdminService.reconcile, Storeplatform_V1_ReconcileRequest()) }
+        let listening = try await server.sql("""
+            SELECT application_name FROM pg_stat_activity
+            WHERE datname = '\(databaseName)' AND query LIKE 'LISTEN%' ORDER BY application_name
+            """)
+        #expect(listening.split(separator: "\n") == ["r1", "r2", "r3"])
+        for client in clients { await client.close() }
+        for daemon in daemons { #expect(try await daemon.terminate() == 0, "its log ends: \(daemon.log.suffix(2000))") }
+    }
+
     /// The rate limits count one caller's calls on all three replicas together (the
     /// shared buckets in PostgreSQL): 15 creates and then 90 reads from one caller,
     /// spread over the three as fast as they go, are admitted no more than the

@@ -263,6 +263,10 @@ final class OutageDatabase: StoreDatabase {
         base.leaseReleases()
     }
 
+    func reconcileRequestEvents() -> AsyncStream<ReconcileRequestEvent>? {
+        base.reconcileRequestEvents()
+    }
+
     func requestReconcile(by replica: String) async throws -> Int64 {
         try gate()
         return try await base.requestReconcile(by: replica)
