@@ -229,7 +229,10 @@ struct GatewayResponder: HTTPResponder {
     }
 
     /// Adds `Access-Control-Allow-Origin` for a configured origin only; a preflight
-    /// from any other origin gets no CORS headers, so the browser refuses it.
+    /// from any other origin gets no CORS headers, so the browser refuses it. Not
+    /// Hummingbird's `CORSMiddleware`, which allows one fixed list of methods on every
+    /// path and costs more per request (BENCHMARKS.md, "Hand-written routing against
+    /// Hummingbird's Router").
     func addCORSHeaders(to headers: inout HTTPFields, origin: String?) {
         headers.append(HTTPField(name: .vary, value: "Origin"))
         guard let origin, configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*") else {
