@@ -7,9 +7,9 @@ import StoreCore
 /// not 404.
 ///
 /// Hand-written rather than Hummingbird's `Router`, by measurement: the `Router`
-/// answered GET /api/versions at 0.53–0.88× this rate and GET /api/stores at
-/// 0.77–0.81×, for 17–20 µs more CPU per request, and answers a wrong method 404
-/// (BENCHMARKS.md, "Hand-written routing against Hummingbird's Router").
+/// answered GET /api/versions at 0.37–0.93× this rate, for 17–26 µs more CPU per
+/// request, and answers a wrong method 404 (BENCHMARKS.md, "Hand-written routing
+/// against Hummingbird's Router").
 enum Route: Equatable {
     case stores
     case store(id: String)

@@ -13,7 +13,7 @@ import NIOPosix
 /// ever served.
 ///
 /// Hummingbird's `FileMiddleware`, which reads the disk per request, took 3× the
-/// CPU per request and answered at 0.29–0.36× this rate (BENCHMARKS.md,
+/// CPU per request and answered at 0.29–0.56× this rate (BENCHMARKS.md,
 /// "Hand-written routing against Hummingbird's Router").
 struct StaticFiles: Sendable {
     /// One file as read at start.
