@@ -72,7 +72,7 @@ struct RouterBenchmark: AsyncParsableCommand {
         BenchCleanup.removeOnInterrupt(scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        // One database, copied, so both daemons answer the same stores with the same ids.
+        // One database, copied, so the daemons answer the same stores with the same ids.
         for variant in Self.variants {
             try FileManager.default.createDirectory(atPath: "\(scratch)/\(variant)", withIntermediateDirectories: true)
         }
@@ -109,7 +109,7 @@ struct RouterBenchmark: AsyncParsableCommand {
         print("")
         print(
             "wrk -t1 -c\(connections) -d\(seconds)s --latency -H 'Origin: \(Self.origin)', pinned to core \(clientCore); "
-                + "both daemons and the canned server pinned to core \(serverCore). Rate limits lifted; 100 stores; "
+                + "the daemons and the canned server pinned to core \(serverCore). Rate limits lifted; 100 stores; "
                 + "\(rounds) rounds, the routings in turn (in reverse order in even rounds)."
         )
         print("")
