@@ -14,6 +14,11 @@ import Synchronization
 /// answers from, read on each scrape (stores by status, rate-limit refusals,
 /// reconcile passes and corrections, and the provisioner's histogram of
 /// provisioning durations), so it is always current and never counted twice.
+///
+/// Hummingbird's `MetricsMiddleware` is not used: with its `CORSMiddleware` it cost
+/// 17–32 µs more CPU per request than this and the gateway's CORS code, and it names
+/// its series differently, through the process-wide `MetricsSystem` (BENCHMARKS.md,
+/// "Hand-written routing against Hummingbird's Router").
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory

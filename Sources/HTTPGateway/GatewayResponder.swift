@@ -95,17 +95,7 @@ struct GatewayResponder: HTTPResponder {
             }
             throw GatewayError.methodNotAllowed(request.method, path: request.uri.path, allowed: allowed)
         }
-        try checkTokenTransport(request, context: context)
-        if Self.mutatingMethods.contains(request.method) {
-            try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
-                origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite],
-                ownOrigin: ownOrigin(request, context: context)
-            )
-            try requireJSONBody(request)
-        }
-        let call = CallContext(
-            caller: try callerIdentity(request, context: context), requestID: requestID, idempotencyKey: request.headers[.idempotencyKey]
-        )
+        let call = try checkedCall(request, context: context, requestID: requestID)
         switch (route, request.method) {
         case (.health, _): return try healthResponse()
         case (.stores, .post): return try await createStore(request, call)
@@ -130,6 +120,22 @@ struct GatewayResponder: HTTPResponder {
         case (.staticFile(let path), _): return try staticFiles.response(for: path)
         case (.unknownAPI, _): throw GatewayError.notFound(path: request.uri.path)
         }
+    }
+
+    /// The checks every routed request passes (the token's transport; for changes,
+    /// the cross-site check and the JSON rule for bodies), then who is calling.
+    func checkedCall(_ request: Request, context: GatewayContext, requestID: String) throws -> CallContext {
+        try checkTokenTransport(request, context: context)
+        if Self.mutatingMethods.contains(request.method) {
+            try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
+                origin: request.headers[.origin], fetchSite: request.headers[.secFetchSite],
+                ownOrigin: ownOrigin(request, context: context)
+            )
+            try requireJSONBody(request)
+        }
+        return CallContext(
+            caller: try callerIdentity(request, context: context), requestID: requestID, idempotencyKey: request.headers[.idempotencyKey]
+        )
     }
 
     /// Methods that change something: each goes through the cross-site check, the
@@ -223,7 +229,10 @@ struct GatewayResponder: HTTPResponder {
     }
 
     /// Adds `Access-Control-Allow-Origin` for a configured origin only; a preflight
-    /// from any other origin gets no CORS headers, so the browser refuses it.
+    /// from any other origin gets no CORS headers, so the browser refuses it. Not
+    /// Hummingbird's `CORSMiddleware`, which allows one fixed list of methods on every
+    /// path and costs more per request (BENCHMARKS.md, "Hand-written routing against
+    /// Hummingbird's Router").
     func addCORSHeaders(to headers: inout HTTPFields, origin: String?) {
         headers.append(HTTPField(name: .vary, value: "Origin"))
         guard let origin, configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*") else {

@@ -52,12 +52,22 @@ public struct HTTPGateway: Service {
                 metadata: ["dashboard-dir": "\(configuration.dashboardDirectory ?? "")"]
             )
         }
+        switch configuration.routing {
+        case .handWritten: try await serve(responder, gateway: responder)
+        case .hummingbirdRouter: try await serve(HummingbirdRouting.responder(gateway: responder, middlewares: true), gateway: responder)
+        case .hummingbirdRouterOnly: try await serve(HummingbirdRouting.responder(gateway: responder, middlewares: false), gateway: responder)
+        }
+    }
+
+    /// Serves `responder` behind the gateway's pipeline until a graceful shutdown.
+    private func serve(_ responder: some HTTPResponder<GatewayContext>, gateway: GatewayResponder) async throws {
         let onListening = onListening
+        let streams = gateway.streams
         let app = Application(
             responder: responder,
             // Heads are checked and health answered in each connection's pipeline
             // (RequestHeadValidator, InlineHealthHandler).
-            server: GatewayHTTP1Channel.builder(gateway: responder),
+            server: GatewayHTTP1Channel.builder(gateway: gateway),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let address = channel.localAddress

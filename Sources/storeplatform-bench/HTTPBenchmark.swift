@@ -36,18 +36,7 @@ struct HTTPBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: scratch + "/data", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        // 100 ready stores for GET /api/stores.
-        let database = try SQLiteStoreDatabase.open(path: scratch + "/data/storeplatform.sqlite")
-        let now = Date()
-        try await database.importStores(
-            (0..<100).map { index in
-                var store = Store.queued(name: try! StoreName.validate("web-\(index)"), engine: WooCommerceEngine(), now: now)
-                store.status = .ready
-                store.url = "http://web-\(index).stores.localhost"
-                return store
-            },
-            actor: "bench"
-        )
+        try await Self.seedStores(path: scratch + "/data/storeplatform.sqlite")
 
         let daemonPort = try freeLoopbackPort()
         let nodePort = try freeLoopbackPort()
@@ -89,23 +78,48 @@ struct HTTPBenchmark: AsyncParsableCommand {
         node.stop()
     }
 
+    /// 100 ready stores (web-0 … web-99) for GET /api/stores, in a new SQLite database.
+    static func seedStores(path: String) async throws {
+        let database = try SQLiteStoreDatabase.open(path: path)
+        let now = Date()
+        try await database.importStores(
+            (0..<100).map { index in
+                var store = Store.queued(name: try! StoreName.validate("web-\(index)"), engine: WooCommerceEngine(), now: now)
+                store.status = .ready
+                store.url = "http://web-\(index).stores.localhost"
+                return store
+            },
+            actor: "bench"
+        )
+    }
+
     struct WrkResult {
         var rate: Double
         var p50: Double
         var p99: Double
+        /// Requests answered in the run.
+        var requests: Int
+        /// wrk's own user and system CPU time over the run, in microseconds.
+        var clientCPUMicroseconds: Int
     }
 
     func wrk(port: Int, path: String, core: String) throws -> WrkResult {
+        try Self.wrk(port: port, path: path, core: core, connections: connections, seconds: seconds)
+    }
+
+    /// One wrk run (one thread) pinned to `core`, with `headers` on every request.
+    static func wrk(port: Int, path: String, core: String, connections: Int, seconds: Int, headers: [String] = []) throws -> WrkResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        process.arguments = [
-            "-c", core, "wrk", "-t1", "-c\(connections)", "-d\(seconds)s", "--latency", "http://127.0.0.1:\(port)\(path)",
-        ]
+        process.arguments = ["-c", core, "wrk", "-t1", "-c\(connections)", "-d\(seconds)s", "--latency"]
+            + headers.flatMap { ["-H", $0] } + ["http://127.0.0.1:\(port)\(path)"]
         let output = Pipe()
         process.standardOutput = output
+        let cpuBefore = childrenCPUMicroseconds()
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        let clientCPU = childrenCPUMicroseconds() - cpuBefore
         func number(after label: String) -> Double? {
             guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }) else { return nil }
             let fields = line.split(whereSeparator: \.isWhitespace)
@@ -113,14 +127,24 @@ struct HTTPBenchmark: AsyncParsableCommand {
         }
         guard let rateLine = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
             let rate = Double(rateLine.split(whereSeparator: \.isWhitespace).last ?? ""),
-            let p50 = number(after: "50%"), let p99 = number(after: "99%")
+            let p50 = number(after: "50%"), let p99 = number(after: "99%"),
+            let requestsLine = text.split(separator: "\n").first(where: { $0.contains(" requests in ") }),
+            let requests = Int(requestsLine.split(whereSeparator: \.isWhitespace).first ?? "")
         else {
             throw ValidationError("cannot read wrk's output:\n\(text)")
         }
         if text.contains("Non-2xx") {
             throw ValidationError("wrk saw non-2xx answers from \(path):\n\(text)")
         }
-        return WrkResult(rate: rate, p50: p50, p99: p99)
+        return WrkResult(rate: rate, p50: p50, p99: p99, requests: requests, clientCPUMicroseconds: clientCPU)
+    }
+
+    /// User plus system CPU of the children waited for so far (wrk, once it has exited).
+    static func childrenCPUMicroseconds() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        func micro(_ time: timeval) -> Int { Int(time.tv_sec) * 1_000_000 + Int(time.tv_usec) }
+        return micro(usage.ru_utime) + micro(usage.ru_stime)
     }
 
     /// wrk prints "812.00us", "1.23ms" or "2.00s".
