@@ -62,10 +62,16 @@ def find(driver, testid):
 def click(driver, testid):
     """Clicks the element, retrying if it is re-rendered under the click (the summary
     strip is drawn again at every store event)."""
+    click_css(driver, tid(testid))
+
+
+def click_css(driver, selector):
+    """Clicks the element `selector` finds, retrying if it is re-rendered under the
+    click (cards, table rows and the summary strip are drawn again at store events)."""
     def attempt(d):
-        find(d, testid).click()
+        d.find_element(By.CSS_SELECTOR, selector).click()
         return True
-    wait_until(driver, attempt, f"could not click {testid}")
+    wait_until(driver, attempt, f"could not click {selector}")
 
 
 def card_selector(name):
@@ -830,7 +836,7 @@ def test_store_page_has_every_field_and_its_own_history(browser, daemon):
     name = unique_name("page")
     create_and_wait_ready(browser, name)
     store = daemon.store_by_name(name)
-    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-link")).click()
+    click_css(browser, f'{card_selector(name)} {tid("store-link")}')
     wait_until(browser, lambda d: find(d, "store-page").is_displayed(), "the store page did not open")
     assert browser.execute_script("return location.hash") == f"#store/{store['id']}"
     assert not browser.find_element(By.ID, "panel-stores").is_displayed()
@@ -977,8 +983,7 @@ def test_the_table_view_lists_the_same_stores_with_the_same_filters_and_actions(
     wait_until(browser, lambda d: rows(d) == [[name, "ready"]], lambda: f"search in the table: {rows(browser)}")
 
     # A delete from a row asks first, then the row follows the store (hidden once deleted).
-    row = browser.find_element(By.CSS_SELECTOR, f'{tid("store-row")}[data-store-name="{name}"]')
-    row.find_element(By.CSS_SELECTOR, 'button[aria-label^="Delete"]').click()
+    click_css(browser, f'{tid("store-row")}[data-store-name="{name}"] button[aria-label^="Delete"]')
     wait_until(browser, lambda d: find(d, "confirm-dialog").is_displayed(), "no confirmation dialog")
     find(browser, "confirm-ok").click()
     wait_until(browser, lambda d: daemon.store_by_name(name)["status"] == "deleted" and rows(d) == [],
@@ -1282,7 +1287,7 @@ def test_a_failed_upgrade_rolls_back_by_itself_and_says_why(browser, upgrade_fau
     save_shot(browser, "store-card-rolled-back", window_size, show="store-rolled-back")
 
     # The store's page lists the failed revision as rolled back, with why.
-    card(browser, name).find_element(By.CSS_SELECTOR, tid("store-link")).click()
+    click_css(browser, f'{card_selector(name)} {tid("store-link")}')
     wait_until(browser, lambda b: find(b, "store-page").is_displayed(), "the store page did not open")
     expected = expected_revisions(d, store["id"], 3)
     assert [r[:3] for r in expected] == [(3, original, "deployed"), (2, target, "rolled-back"), (1, original, "superseded")], expected
@@ -1440,8 +1445,7 @@ def test_a_seeded_failure_stops_the_fleet_upgrade_and_the_panel_names_the_stores
     # The failed store says why, its headline opening the whole reason.
     failed = next(s for s in api["stores"] if s["name"] == "shop-3")
     assert failed["message"], failed
-    row = browser.find_element(By.CSS_SELECTOR, f'{tid("fleet-store-row")}[data-store-name="shop-3"]')
-    row.find_element(By.CSS_SELECTOR, tid("fleet-store-reason-headline")).click()
+    click_css(browser, f'{tid("fleet-store-row")}[data-store-name="shop-3"] {tid("fleet-store-reason-headline")}')
     wait_until(browser, lambda b: b.find_element(By.CSS_SELECTOR, f'{tid("fleet-store-row")}[data-store-name="shop-3"] {tid("fleet-store-reason-detail")}').text
                == failed["message"], "the failed store's reason did not open")
     assert d.store_by_name("shop-5")["version"] == original
