@@ -1056,6 +1056,17 @@ def test_counts_filters_and_search_reach_every_store_not_only_the_first_page(bro
 # ---------------------------------------------------------------- versions, upgrades, rollbacks
 
 
+def ready_stores_and_versions(daemon, names, timeout=WAIT):
+    """Creates stores `names` through the API and waits until each is ready; returns
+    the version they run and another one to upgrade them to."""
+    for name in names:
+        daemon.api("POST", "/api/stores", {"name": name})
+    for name in names:
+        wait_api(daemon, daemon.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready", timeout)
+    original = daemon.store_by_name(names[0])["version"]
+    return original, next(v for v in api_versions(daemon) if v != original)
+
+
 def wait_api(daemon, store_id, condition, what, timeout=WAIT):
     """Polls GET /api/stores/{id} until condition(store); returns the store."""
     deadline = time.monotonic() + timeout
@@ -1376,12 +1387,7 @@ def open_fleet_tab(browser, daemon):
 def test_a_fleet_upgrade_in_waves_runs_to_completed_in_the_panel(browser, fleet_daemons, window_size):
     d = fleet_daemons()
     names = [f"fleet-{i}" for i in range(1, 6)]
-    for name in names:
-        d.api("POST", "/api/stores", {"name": name})
-    for name in names:
-        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready")
-    original = d.store_by_name(names[0])["version"]
-    target = next(v for v in api_versions(d) if v != original)
+    original, target = ready_stores_and_versions(d, names)
 
     open_fleet_tab(browser, d)
     wait_until(browser, lambda b: b.find_element(By.ID, "fleet-list-state").text == "No fleet upgrade yet.", "the empty list is not said")
@@ -1422,12 +1428,7 @@ def test_a_fleet_upgrade_in_waves_runs_to_completed_in_the_panel(browser, fleet_
 def test_a_seeded_failure_stops_the_fleet_upgrade_and_the_panel_names_the_stores(browser, fleet_daemons, window_size):
     d = fleet_daemons("--sim-fault", "upgrade-error@shop-3")
     names = [f"shop-{i}" for i in range(1, 7)]
-    for name in names:
-        d.api("POST", "/api/stores", {"name": name})
-    for name in names:
-        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready")
-    original = d.store_by_name("shop-1")["version"]
-    target = next(v for v in api_versions(d) if v != original)
+    original, target = ready_stores_and_versions(d, names)
 
     open_fleet_tab(browser, d)
     start_fleet_in_panel(browser, target, 2, names=names, failure_budget=0)
@@ -1458,12 +1459,7 @@ def test_pause_then_resume_from_the_panel(browser, fleet_daemons, window_size):
     # Each upgrade takes a few seconds here, so the pause lands while the first wave runs.
     d = fleet_daemons("--sim-ready-delay", "3")
     names = [f"slow-{i}" for i in range(1, 4)]
-    for name in names:
-        d.api("POST", "/api/stores", {"name": name})
-    for name in names:
-        wait_api(d, d.store_by_name(name)["id"], lambda s: s["status"] == "ready", f"{name} never became ready", SLOW_WAIT)
-    original = d.store_by_name(names[0])["version"]
-    target = next(v for v in api_versions(d) if v != original)
+    original, target = ready_stores_and_versions(d, names, SLOW_WAIT)
 
     open_fleet_tab(browser, d)
     start_fleet_in_panel(browser, target, 1)
