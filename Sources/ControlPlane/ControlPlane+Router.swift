@@ -16,7 +16,7 @@ extension ControlPlane {
             try RequestMetadata.requestID.check(metadata["request-id"])
             try RequestMetadata.idempotencyKey.check(metadata["idempotency-key"])
         }
-        router.inline(M.PlatformService.health, encoded: { [self] (_: Storeplatform_V1_HealthRequest, _) in
+        router.inline(M.PlatformService.health, encoded: { [self] (_: Storeplatform_V1_HealthRequest) in
             try encodedHealth()
         })
         router.unary(M.PlatformService.getMetrics) { [self] (_: Storeplatform_V1_GetMetricsRequest, context) in

@@ -35,7 +35,7 @@ public final class ControlPlane: Sendable {
     /// Who may do what; replaced as a whole by ``replaceAccess(_:)`` (SIGHUP).
     public var access: AccessPolicy { accessPolicy.withLock { $0 } }
     private let accessPolicy: Mutex<AccessPolicy>
-    private let startedAt: ContinuousClock.Instant
+    private let startedAt: NIODeadline
     private let healthAnswer: HealthAnswer
     private let maxLiveStores: Atomic<Int>
     private let quotaRefusals = Atomic<Int>(0)
@@ -73,7 +73,7 @@ public final class ControlPlane: Sendable {
         self.databaseAvailability = DatabaseAvailability(database: provisioner.database, logger: logger)
         self.accessPolicy = Mutex(access)
         self.maxLiveStores = Atomic(maxLiveStores)
-        self.startedAt = .now
+        self.startedAt = .now()
         // Serializing a message of strings, a bool and numbers cannot fail.
         self.healthAnswer = try! HealthAnswer(Self.health(info, deadline: provisioner.deadline, problem: "", uptime: 0))
         self.logger = logger
@@ -92,8 +92,11 @@ public final class ControlPlane: Sendable {
 
     /// Seconds since this control plane was made (the daemon's uptime).
     public var uptimeSeconds: Double {
-        let elapsed = (ContinuousClock.now - startedAt).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        Double(uptimeNanoseconds) / 1e9
+    }
+
+    private var uptimeNanoseconds: UInt64 {
+        NIODeadline.now().uptimeNanoseconds - startedAt.uptimeNanoseconds
     }
 
     /// Readiness and identity: NOT_SERVING while the database does not answer
@@ -126,7 +129,7 @@ public final class ControlPlane: Sendable {
             let bytes: [UInt8] = try health().serializedBytes()
             return ByteBuffer(bytes: bytes)
         }
-        return healthAnswer.encoded(uptime: uptimeSeconds)
+        return healthAnswer.encoded(uptimeNanoseconds: uptimeNanoseconds)
     }
 
     /// GetMetrics (and `/api/metrics`): the caller's rate limit, then the

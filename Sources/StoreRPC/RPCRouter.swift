@@ -8,6 +8,9 @@ import SwiftProtobuf
 public struct RPCRouter: Sendable {
     enum Handler: Sendable {
         case inline(@Sendable (ByteBuffer, RPCContext) throws -> ByteBuffer)
+        /// An inline method whose answer depends on its request alone: no call
+        /// context is made for it.
+        case inlineRequestOnly(@Sendable (ByteBuffer) throws -> ByteBuffer)
         case unary(@Sendable (ByteBuffer, RPCContext) async throws -> ByteBuffer)
         case serverStream(@Sendable (ByteBuffer, RPCContext, RPCStreamSink) async throws -> Void)
     }
@@ -26,6 +29,8 @@ public struct RPCRouter: Sendable {
     /// the call is admitted. The check runs on the event loop, so it must be cheap and
     /// never block. What it throws refuses that call alone (its status when it is
     /// ``RPCStatusConvertible``, INVALID_ARGUMENT otherwise); the connection stays up.
+    /// Its answer must depend on the metadata alone: a connection checks empty
+    /// metadata, what most requests carry, once and reuses the answer.
     public mutating func checkMetadata(_ check: @escaping @Sendable ([String: String]) throws -> Void) {
         metadataCheck = check
     }
@@ -56,14 +61,14 @@ public struct RPCRouter: Sendable {
     }
 
     /// ``inline(_:_:)`` for a handler that answers with its `Response` already
-    /// serialized (a pre-encoded answer, as Health's is): the bytes are sent as
-    /// they are.
+    /// serialized (a pre-encoded answer, as Health's is), from the request alone:
+    /// the bytes are sent as they are, and no call context is made for it.
     public mutating func inline<Request: Message, Response: Message>(
         _ method: RPCMethod<Request, Response>,
-        encoded handler: @escaping @Sendable (Request, RPCContext) throws -> ByteBuffer
+        encoded handler: @escaping @Sendable (Request) throws -> ByteBuffer
     ) {
-        add(method.name, Route(handler: .inline { payload, context in
-            try handler(Self.decode(Request.self, payload), context)
+        add(method.name, Route(handler: .inlineRequestOnly { payload in
+            try handler(Self.decode(Request.self, payload))
         }))
     }
 

@@ -7,7 +7,8 @@ import Synchronization
 /// so making, copying and dropping an id allocates nothing and counts no
 /// references.
 enum RequestID {
-    private static let digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    /// A string literal's bytes: read in place, with no lazily made global to check on every call.
+    private static let digits: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     private static let prefix = UInt64(UInt32.random(in: 0...UInt32.max)) << 32
     private static let counter = Atomic<UInt32>(0)
     /// "req-" and the 11 digits of 64 bits in base 64.
@@ -15,6 +16,7 @@ enum RequestID {
 
     static func make() -> String {
         var value = prefix | UInt64(counter.add(1, ordering: .relaxed).newValue)
+        let digits = Self.digits.utf8Start
         return String(unsafeUninitializedCapacity: length) { buffer in
             buffer[0] = UInt8(ascii: "r")
             buffer[1] = UInt8(ascii: "e")

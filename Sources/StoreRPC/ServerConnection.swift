@@ -56,6 +56,9 @@ final class ServerConnection: Sendable {
         case .inline(let handle):
             let result = Result { try handle(call.payload, call.context) }
             onLoop { $0.finish(call.context, result) }
+        case .inlineRequestOnly(let answer):
+            let result = Result { try answer(call.payload) }
+            onLoop { $0.finish(call.context, result) }
         case .unary(let handle):
             let result: Result<ByteBuffer, any Error>
             do {

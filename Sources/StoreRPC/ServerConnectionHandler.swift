@@ -69,6 +69,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// is not looked up again.
     private var lastMethod = ""
     private var lastRoute: RPCRouter.Route?
+    /// The router's metadata check passed empty metadata (it depends on the
+    /// metadata alone, so it need not run again for empty metadata).
+    private var emptyMetadataPasses = false
 
     init(
         peer: RPCPeer,
@@ -176,9 +179,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func admit(_ envelope: WireEnvelope, context: ChannelHandlerContext) {
         let streamID = envelope.streamID
-        let metadataProblem = checkMetadata(envelope.metadata)
+        let metadata = envelope.metadata
+        let metadataProblem = checkMetadata(metadata)
         // A caller's id is echoed only once it passed the check.
-        let incomingID = metadataProblem == nil ? envelope.metadata["request-id"] : nil
+        let incomingID = metadataProblem == nil && !metadata.isEmpty ? metadata["request-id"] : nil
         let requestID = incomingID.flatMap { $0.isEmpty ? nil : $0 } ?? RequestID.make()
         if envelope.method != lastMethod {
             lastMethod = envelope.method
@@ -186,7 +190,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         let route = lastRoute
         let isStream = if case .serverStream = route?.handler { true } else { false }
-        let isInline = if case .inline = route?.handler { true } else { false }
+        let isInline = switch route?.handler {
+        case .inline, .inlineRequestOnly: true
+        default: false
+        }
 
         func refuse(_ error: RPCError) {
             write(streamID, type: isStream ? .streamEnd : .response, status: error.status, requestID: requestID, duringRead: true)
@@ -198,29 +205,32 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return refuse(.unimplemented("unknown method \"\(envelope.method)\""))
         }
         let identity: String
-        switch authenticate(authorization: envelope.metadata["authorization"]) {
+        switch authenticate(authorization: metadata.isEmpty ? nil : metadata["authorization"]) {
         case .success(let name): identity = name
         case .failure(let refusal): return refuse(refusal)
         }
         let timeout = envelope.timeoutMs
-        let call = RPCContext(
-            method: envelope.method,
-            streamID: streamID,
-            requestID: requestID,
-            metadata: envelope.metadata,
-            peer: peer,
-            identity: identity,
-            deadline: timeout > 0 ? .now + .milliseconds(Int64(clamping: timeout)) : nil
-        )
-        if case .inline(let handle) = route.handler {
-            do {
-                let response = try handle(envelope.payload, call)
-                write(streamID, type: .response, payload: response, status: .ok, requestID: requestID, duringRead: true)
-            } catch {
-                refuse(RPCError(status(for: error, call)))
-            }
-            return
+        func makeCall() -> RPCContext {
+            RPCContext(
+                method: envelope.method,
+                streamID: streamID,
+                requestID: requestID,
+                metadata: metadata,
+                peer: peer,
+                identity: identity,
+                deadline: timeout > 0 ? .now + .milliseconds(Int64(clamping: timeout)) : nil
+            )
         }
+        switch route.handler {
+        case .inline(let handle):
+            let call = makeCall()
+            return answerInline(streamID, requestID: requestID, call: { call }) { try handle(envelope.payload, call) }
+        case .inlineRequestOnly(let answer):
+            return answerInline(streamID, requestID: requestID, call: makeCall) { try answer(envelope.payload) }
+        case .unary, .serverStream:
+            break
+        }
+        let call = makeCall()
         var timer: Scheduled<Void>?
         if timeout > 0 {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(clamping: timeout))) { [self] in
@@ -229,6 +239,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         state.register(streamID, isStream: isStream, timer: timer)
         context.fireChannelRead(wrapInboundOut(AdmittedCall(handler: route.handler, payload: envelope.payload, context: call)))
+    }
+
+    /// Answers an inline call while its frame is read: the handler's answer, or
+    /// the status of what it threw (`call` makes the call's context for that).
+    private func answerInline(
+        _ streamID: UInt32, requestID: String, call: () -> RPCContext, _ answer: () throws -> ByteBuffer
+    ) {
+        do {
+            write(streamID, type: .response, payload: try answer(), status: .ok, requestID: requestID, duringRead: true)
+        } catch {
+            write(streamID, type: .response, status: status(for: error, call()), requestID: requestID, duringRead: true)
+        }
     }
 
     /// The caller's identity, from the connection's last answer when the
@@ -247,6 +269,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The router's metadata check as the refusal it calls for; nil when it passes.
     private func checkMetadata(_ metadata: [String: String]) -> RPCError? {
         guard let check = router.metadataCheck else { return nil }
+        if metadata.isEmpty && emptyMetadataPasses { return nil }
+        let problem = Self.run(check, on: metadata)
+        if metadata.isEmpty && problem == nil { emptyMetadataPasses = true }
+        return problem
+    }
+
+    private static func run(_ check: @Sendable ([String: String]) throws -> Void, on metadata: [String: String]) -> RPCError? {
         do {
             try check(metadata)
             return nil

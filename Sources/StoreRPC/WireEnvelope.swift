@@ -39,10 +39,8 @@ struct WireEnvelope: Sendable, Equatable {
     ///
     /// - Throws: swift-protobuf's error for a body that is not an `Envelope`.
     init(parsing body: ByteBuffer, knownMethod: String = "") throws {
-        if let envelope = Self.parseDeclaredFields(body, knownMethod: knownMethod) {
-            self = envelope
-            return
-        }
+        self.init()
+        if readDeclaredFields(body, knownMethod: knownMethod) { return }
         self.init(try Envelope(serializedBytes: ProtobufBytes(body)))
     }
 
@@ -59,45 +57,52 @@ struct WireEnvelope: Sendable, Equatable {
     /// The fast path: nil when the body holds anything but the declared fields in
     /// their own wire types, well formed.
     static func parseDeclaredFields(_ body: ByteBuffer, knownMethod: String = "") -> WireEnvelope? {
-        body.withUnsafeReadableBytes { bytes -> WireEnvelope? in
+        var envelope = WireEnvelope()
+        return envelope.readDeclaredFields(body, knownMethod: knownMethod) ? envelope : nil
+    }
+
+    /// ``parseDeclaredFields(_:knownMethod:)`` into this envelope, made empty
+    /// (the envelope is read in place, not copied out): false, with the envelope
+    /// partly read, when the fast path does not apply.
+    private mutating func readDeclaredFields(_ body: ByteBuffer, knownMethod: String) -> Bool {
+        body.withUnsafeReadableBytes { bytes -> Bool in
             var reader = ProtobufReader(bytes)
-            var envelope = WireEnvelope()
             while !reader.isAtEnd {
-                guard let (field, wireType) = reader.tag() else { return nil }
+                guard let (field, wireType) = reader.tag() else { return false }
                 switch (field, wireType) {
                 case (1, .varint):
-                    guard let value = reader.varint() else { return nil }
-                    envelope.streamID = UInt32(truncatingIfNeeded: value)
+                    guard let value = reader.varint() else { return false }
+                    self.streamID = UInt32(truncatingIfNeeded: value)
                 case (2, .varint):
                     guard let value = reader.varint(),
                         let type = StorePlatformFrameType(rawValue: Int(Int32(truncatingIfNeeded: value)))
-                    else { return nil }
-                    envelope.type = type
+                    else { return false }
+                    self.type = type
                 case (3, .lengthDelimited):
-                    guard let method = reader.string(reusing: knownMethod) else { return nil }
-                    envelope.method = method
+                    guard let method = reader.string(reusing: knownMethod) else { return false }
+                    self.method = method
                 case (4, .lengthDelimited):
-                    guard let range = reader.lengthDelimited() else { return nil }
-                    envelope.payload = body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!
+                    guard let range = reader.lengthDelimited() else { return false }
+                    self.payload = body.getSlice(at: body.readerIndex + range.lowerBound, length: range.count)!
                 case (5, .lengthDelimited):
                     // A second status merges into the first: swift-protobuf's to do.
-                    guard envelope.status == nil, let range = reader.lengthDelimited(),
-                        let status = parseStatus(ProtobufReader(UnsafeRawBufferPointer(rebasing: bytes[range])))
-                    else { return nil }
-                    envelope.status = status
+                    guard self.status == nil, let range = reader.lengthDelimited(),
+                        let status = Self.parseStatus(ProtobufReader(UnsafeRawBufferPointer(rebasing: bytes[range])))
+                    else { return false }
+                    self.status = status
                 case (6, .lengthDelimited):
                     guard let range = reader.lengthDelimited(),
-                        let (key, value) = parseMetadataEntry(ProtobufReader(UnsafeRawBufferPointer(rebasing: bytes[range])))
-                    else { return nil }
-                    envelope.metadata[key] = value
+                        let (key, value) = Self.parseMetadataEntry(ProtobufReader(UnsafeRawBufferPointer(rebasing: bytes[range])))
+                    else { return false }
+                    self.metadata[key] = value
                 case (7, .varint):
-                    guard let value = reader.varint() else { return nil }
-                    envelope.timeoutMs = value
+                    guard let value = reader.varint() else { return false }
+                    self.timeoutMs = value
                 default:
-                    return nil
+                    return false
                 }
             }
-            return envelope
+            return true
         }
     }
 

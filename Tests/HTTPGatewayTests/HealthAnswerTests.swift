@@ -29,6 +29,28 @@ import Testing
         #expect(zero == template)
     }
 
+    @Test func callsOfOneMillisecondShareTheFirstCallsAnswer() throws {
+        var template = Storeplatform_V1_HealthResponse()
+        template.status = "SERVING"
+        template.version = "1.2.3"
+        let answer = try HealthAnswer(template)
+        func uptime(_ buffer: ByteBuffer) throws -> Double {
+            try Storeplatform_V1_HealthResponse(serializedBytes: Array(buffer: buffer)).uptimeSeconds
+        }
+        // 5.0004 s and 5.0009 s are the same millisecond: the first call's uptime.
+        #expect(try uptime(answer.encoded(uptimeNanoseconds: 5_000_400_000)) == 5.0004)
+        #expect(try uptime(answer.encoded(uptimeNanoseconds: 5_000_900_000)) == 5.0004)
+        // The next millisecond is answered anew, and so is a return to an earlier one.
+        #expect(try uptime(answer.encoded(uptimeNanoseconds: 5_001_000_000)) == 5.001)
+        #expect(try uptime(answer.encoded(uptimeNanoseconds: 5_000_950_000)) == 5.00095)
+        let bytes: [UInt8] = try {
+            var expected = template
+            expected.uptimeSeconds = 7.25
+            return try expected.serializedBytes()
+        }()
+        #expect(Array(buffer: answer.encoded(uptimeNanoseconds: 7_250_000_000)) == bytes)
+    }
+
     @Test func theDaemonsAnswerMatchesItsHealthMessage() async throws {
         let harness = try GatewayHarness()
         let controlPlane = harness.controlPlane

@@ -186,6 +186,26 @@ struct RPCServerTests {
         try await server.stop()
     }
 
+    @Test(arguments: [TestMethod.echo.name, TestMethod.inlineEcho.name])
+    func theMetadataCheckRefusesEveryCallWithoutMetadataNotJustTheFirst(method: String) async throws {
+        struct MissingTenant: Error {}
+        let server = try await TestServer.start(metadataCheck: { metadata in
+            if metadata["tenant"] == nil { throw MissingTenant() }
+        })
+        let client = try await RPCClient.connect(to: server.unix)
+        for metadata in [[:], [:], ["tenant": "t1"], [:]] as [[String: String]] {
+            do {
+                _ = try await client.call(method, payload: try request("abc").serializedData(), metadata: metadata)
+                #expect(metadata["tenant"] == "t1", "answered without a tenant")
+            } catch {
+                #expect(metadata.isEmpty, "refused with a tenant: \(error)")
+                #expect((error as? RPCError)?.code == .invalidArgument)
+            }
+        }
+        await client.close()
+        try await server.stop()
+    }
+
     @Test func handlerErrorsBecomeInternalWithTheRequestID() async throws {
         let server = try await TestServer.start()
         let client = try await RPCClient.connect(to: server.unix)

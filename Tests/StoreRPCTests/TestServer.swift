@@ -46,9 +46,11 @@ struct TestServer {
         try makeTemporaryDirectory("sprpc")
     }
 
+    /// - Parameter metadataCheck: the router's check of every request's metadata, if any.
     static func start(
         directory: String? = nil,
-        configure: (inout RPCServerConfiguration) -> Void = { _ in }
+        configure: (inout RPCServerConfiguration) -> Void = { _ in },
+        metadataCheck: (@Sendable ([String: String]) throws -> Void)? = nil
     ) async throws -> TestServer {
         let directory = try directory ?? makeDirectory()
         let probe = Probe()
@@ -59,7 +61,11 @@ struct TestServer {
         configure(&configuration)
         let server = try await RPCServer.bind(
             configuration: configuration,
-            router: makeRouter(probe),
+            router: {
+                var router = makeRouter(probe)
+                if let metadataCheck { router.checkMetadata(metadataCheck) }
+                return router
+            }(),
             logger: Logger(label: "test-server")
         )
         let runTask = Task { try await server.run() }
