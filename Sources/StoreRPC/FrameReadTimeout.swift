@@ -40,6 +40,8 @@ final class FrameReadTimeout: ChannelDuplexHandler {
         var completed = false
         var index = buffer.readerIndex
         let end = buffer.writerIndex
+        // Walked in locals, stored back once: the loop runs for every frame.
+        var (headerSeen, length, bodyLeft) = (self.headerSeen, self.length, self.bodyLeft)
         while index < end {
             if headerSeen < FrameDecoder.headerLength {
                 length = length << 8 | UInt32(buffer.getInteger(at: index, as: UInt8.self)!)
@@ -57,6 +59,7 @@ final class FrameReadTimeout: ChannelDuplexHandler {
                 completed = true
             }
         }
+        (self.headerSeen, self.length, self.bodyLeft) = (headerSeen, length, bodyLeft)
         if completed || !inFrame {
             timer?.cancel()
             timer = nil

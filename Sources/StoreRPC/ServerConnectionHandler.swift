@@ -17,6 +17,11 @@ import NIOCore
 ///   long (an `IdleStateHandler` ahead of it says so) while none of its calls
 ///   runs: an idle client, or one stuck half-way through a frame, gives its place
 ///   back. A quiet connection whose call still runs (a WatchStores stream) stays.
+///
+/// Its stored properties are touched only on its event loop, and no access to one
+/// overlaps another access to it, so they are `@exclusivity(unchecked)`: checking
+/// each access at run time took a tenth of the daemon's CPU per Health call
+/// (BENCHMARKS.md, "RPC").
 final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = AdmittedCall
@@ -29,9 +34,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let context: RPCContext
     }
 
-    private var frames: FrameDecoder
+    @exclusivity(unchecked) private var frames: FrameDecoder
     /// Bytes read and not yet split into frames: the start of a frame still coming.
-    private var received = ServerConnectionHandler.nothingReceived
+    @exclusivity(unchecked) private var received = ServerConnectionHandler.nothingReceived
     private static let nothingReceived = ByteBufferAllocator().buffer(capacity: 0)
     /// Frames already handled are dropped from ``received`` once they take this much.
     private static let compactionThreshold = 64 * 1024
@@ -41,20 +46,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The connection's listener is full: frames are ignored while the async
     /// loop refuses the connection.
     private let isRefused: Bool
-    private var state: ServerConnectionState
+    @exclusivity(unchecked) private var state: ServerConnectionState
     /// Who is on the other end; the certificate subject is added once the TLS
     /// handshake is done.
-    private(set) var peer: RPCPeer
+    @exclusivity(unchecked) private(set) var peer: RPCPeer
     /// The last authorization that passed and the identity it gave: a
     /// connection's tokens do not change, so neither does the answer.
-    private var authenticated: (authorization: String?, identity: String)?
-    private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var authenticated: (authorization: String?, identity: String)?
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
     /// A frame did not parse: the connection is being failed; the rest is ignored.
-    private var failed = false
+    @exclusivity(unchecked) private var failed = false
     /// The answers written during this read, one frame after another; written
     /// and flushed when the read completes, or when they reach
     /// ``answersFlushedEarly``.
-    private var readAnswers = ByteBuffer()
+    @exclusivity(unchecked) private var readAnswers = ByteBuffer()
     /// A read's answers are written as soon as they reach this many bytes (a
     /// dozen Health answers) rather than all at the read's end, so the client
     /// works on the first answers while the daemon makes the rest: at 64 calls in
@@ -62,16 +67,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// per dozen calls (BENCHMARKS.md, "The transport as a state machine").
     private static let answersFlushedEarly = 2048
     /// A flush of answers written by tasks is due on the loop.
-    private var flushScheduled = false
+    @exclusivity(unchecked) private var flushScheduled = false
     /// The method the connection's last request named, and its route: a client
     /// mostly calls one method after another, so the next request's name is read
     /// as this string (``WireEnvelope/init(parsing:knownMethod:)``) and its route
     /// is not looked up again.
-    private var lastMethod = ""
-    private var lastRoute: RPCRouter.Route?
+    @exclusivity(unchecked) private var lastMethod = ""
+    @exclusivity(unchecked) private var lastRoute: RPCRouter.Route?
     /// The router's metadata check passed empty metadata (it depends on the
     /// metadata alone, so it need not run again for empty metadata).
-    private var emptyMetadataPasses = false
+    @exclusivity(unchecked) private var emptyMetadataPasses = false
 
     init(
         peer: RPCPeer,
