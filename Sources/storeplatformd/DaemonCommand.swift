@@ -479,15 +479,12 @@ struct DaemonCommand: AsyncParsableCommand {
         // helm records how an install ended within its timeout; the driver kills it a
         // minute later. A release pending longer than that was abandoned.
         provisioning.pendingReleaseTimeout = .seconds(installTimeout + 60)
-        let provisioner = Provisioner(
-            database: database, driver: driver, events: StoreEventBus(bufferLimit: eventBuffer), configuration: provisioning, logger: logger
-        )
         var reconciling = Reconciler.Configuration()
         reconciling.interval = .seconds(reconcileInterval)
         reconciling.deleteOrphans = deleteOrphans
-        let reconciler = Reconciler(provisioner: provisioner, configuration: reconciling, logger: logger)
         let controlPlane = ControlPlane(
-            info: info, provisioner: provisioner, reconciler: reconciler,
+            info: info, database: database, driver: driver, provisioning: provisioning, reconciling: reconciling,
+            eventBuffer: eventBuffer,
             rateLimiter: RateLimiter(
                 limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute),
                 shared: sharesRateLimits(database) ? ReportedSharedRateBuckets(database, logger: logger) : nil
@@ -524,13 +521,14 @@ struct DaemonCommand: AsyncParsableCommand {
             ]
         )
 
-        // The provisioner comes first, so it stops last: calls still finishing in the RPC
-        // server and the gateway may hand it work (or get a clear UNAVAILABLE), and the
-        // reconciler resumes stores through it.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: controlPlane.fleetUpgrader), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
-        ]
+        // The control plane's services (ControlPlane.makeServices, the provisioner before
+        // the reconciler) come first, so they stop last: calls still finishing in the RPC
+        // server and the gateway may hand the provisioner work (or get a clear
+        // UNAVAILABLE), and the reconciler resumes stores through it.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            [.init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup)]
+            + controlPlane.makeServices().map { .init(service: $0) }
+            + [.init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger))]
         if http != "off" {
             let address = try HostAndPort(parsing: http)
             var gatewayConfiguration = GatewayConfiguration()
