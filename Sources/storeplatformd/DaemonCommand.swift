@@ -60,14 +60,6 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
     var http: String = "127.0.0.1:8080"
 
-    /// Only `storeplatform-bench router` sets it, to measure the gateway's routing
-    /// against Hummingbird's Router (HTTPGateway's `GatewayRouting`); not for operators.
-    @Option(help: ArgumentHelp("hand-written, hummingbird-router or hummingbird-router-only (benchmarks only).", visibility: .private))
-    var httpRouting: String = "hand-written"
-    static let httpRoutings: [String: GatewayRouting] = [
-        "hand-written": .handWritten, "hummingbird-router": .hummingbirdRouter, "hummingbird-router-only": .hummingbirdRouterOnly,
-    ]
-
     @Option(name: .customLong("http-trusted-proxy"), help: "Peer address whose X-Forwarded-For the gateway believes; repeat for several (STOREPLATFORM_HTTP_TRUSTED_PROXIES, comma-separated).")
     var httpTrustedProxies: [String] = []
 
@@ -268,9 +260,6 @@ struct DaemonCommand: AsyncParsableCommand {
     func validate() throws {
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
             throw ValidationError("--socket-mode \(socketMode) is not an octal file mode such as 0660")
-        }
-        guard Self.httpRoutings[httpRouting] != nil else {
-            throw ValidationError("--http-routing \(httpRouting): use hand-written, hummingbird-router or hummingbird-router-only")
         }
         if tcp != "off" {
             do { _ = try RPCEndpoint.tcp(tcp) } catch { throw ValidationError("--tcp: \(error); use host:port or off") }
@@ -548,7 +537,6 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.tokens = tokens
             gatewayConfiguration.tls = tls
             gatewayConfiguration.allowPlainTokens = allowPlainTokens
-            gatewayConfiguration.routing = Self.httpRoutings[httpRouting] ?? .handWritten
             let gateway = HTTPGateway(
                 controlPlane: controlPlane, configuration: gatewayConfiguration, logger: logger,
                 onListening: { [logger, hasTokens = tokens != nil, scheme = tls != nil ? "https" : "http"] host, port in
