@@ -186,12 +186,16 @@ let package = Package(
             name: "storeplatform-bench",
             dependencies: [
                 "StoreRPC", "KubernetesAPIDouble", "ControlPlane", "StorePlatformEnvelope", "StorePlatformProto", "StoreCore", "StoreDatabase", "Provisioning",
-                "PostgresStoreDatabase", "PostgresTestSupport", "ProcessTestSupport", "RPCTestSupport",
+                "PostgresStoreDatabase", "PostgresTestSupport", "ProcessTestSupport", "RPCTestSupport", "HTTPGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

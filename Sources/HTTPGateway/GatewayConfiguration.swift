@@ -57,10 +57,6 @@ public struct GatewayConfiguration: Sendable {
     public var keepAliveInterval: Duration = .seconds(15)
     /// Event streams (`/api/events`) open at once; more get 503 UNAVAILABLE.
     public var maxEventStreams = 256
-    /// The gateway's own routing, or Hummingbird's `Router` for the routes
-    /// `storeplatform-bench router` measures (``GatewayRouting``); the daemon keeps
-    /// the default.
-    public var routing = GatewayRouting.handWritten
 
     public init() {}
 }

@@ -5,7 +5,7 @@ import StoreCore
 /// `{"error":{"code":"…","message":"…"}}`, with the status from the one table in
 /// ``ErrorCode`` for platform errors and a fixed status for the few HTTP-only
 /// conditions (unknown route, wrong method, body too large).
-struct GatewayError: Error {
+package struct GatewayError: Error {
     var status: HTTPResponse.Status
     var code: String
     var message: String
@@ -18,7 +18,7 @@ struct GatewayError: Error {
         self.headers = headers
     }
 
-    init(_ error: PlatformError) {
+    package init(_ error: PlatformError) {
         self.init(status: .init(code: error.code.httpStatus), code: error.code.rawValue, message: error.message)
         if error.code == .rateLimited {
             // Whole seconds, rounded up, and never 0: "retry now" would just be refused again.
@@ -26,7 +26,7 @@ struct GatewayError: Error {
         }
     }
 
-    static func notFound(path: String) -> GatewayError {
+    package static func notFound(path: String) -> GatewayError {
         GatewayError(
             status: .notFound, code: ErrorCode.notFound.rawValue,
             message: "no route for \(path); the API lives under /api (see openapi.yaml)"
@@ -84,7 +84,7 @@ struct GatewayError: Error {
         GatewayError(PlatformError(.invalidArgument, message))
     }
 
-    static func internalError(requestID: String) -> GatewayError {
+    package static func internalError(requestID: String) -> GatewayError {
         GatewayError(
             status: .internalServerError, code: ErrorCode.internalError.rawValue,
             message: "internal error; it was logged with request id \(requestID)"
@@ -92,7 +92,7 @@ struct GatewayError: Error {
     }
 
     /// The response: JSON body, the status, and the error's own headers.
-    var response: Response {
+    package var response: Response {
         var fields = headers
         fields[.contentType] = MediaTypes.json
         return Response(status: status, headers: fields, body: .init(byteBuffer: body))

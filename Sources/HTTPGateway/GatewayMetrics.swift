@@ -19,8 +19,8 @@ import Synchronization
 /// 17–32 µs more CPU per request than this and the gateway's CORS code, and it names
 /// its series differently, through the process-wide `MetricsSystem` (BENCHMARKS.md,
 /// "Hand-written routing against Hummingbird's Router").
-final class GatewayMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
+package final class GatewayMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let rateLimited: CoreMetrics.Counter
     private let reconcileCorrections: CoreMetrics.Counter
@@ -54,7 +54,7 @@ final class GatewayMetrics: Sendable {
     }
 
     /// Counts one answered request and its latency.
-    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+    package func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         requestInstruments(route: route, method: method, status: status).record(duration)
     }
 

@@ -13,7 +13,7 @@ extension GatewayResponder {
     /// 200 and the pre-encoded answer while the database answers; 503 with the
     /// answer saying why (status NOT_SERVING, `databaseProblem`) while it does not,
     /// so a readiness probe takes the daemon out of rotation until it is back.
-    func healthResponse() throws -> Response {
+    package func healthResponse() throws -> Response {
         guard controlPlane.databaseAvailability.isAvailable else {
             return try json(controlPlane.health(), status: .serviceUnavailable)
         }
@@ -26,7 +26,7 @@ extension GatewayResponder {
         return try json(await controlPlane.createStore(message, call).store, status: .accepted)
     }
 
-    func listStores(_ request: Request, _ call: CallContext) async throws -> Response {
+    package func listStores(_ request: Request, _ call: CallContext) async throws -> Response {
         let query = request.uri.queryParameters
         var message = Storeplatform_V1_ListStoresRequest()
         for value in query[values: "status"] {
@@ -46,7 +46,7 @@ extension GatewayResponder {
     /// `GET /api/stores/{id or name}`: an id starts with `st_` (the platform
     /// chooses them so); anything else is the name of a live store, as GetStore's
     /// `name` (a deleted store is found by its id only; ``StoreReference``).
-    func getStore(_ reference: String, _ call: CallContext) async throws -> Response {
+    package func getStore(_ reference: String, _ call: CallContext) async throws -> Response {
         var message = Storeplatform_V1_GetStoreRequest()
         (message.id, message.name) = StoreReference(reference).idAndName
         return try json(await controlPlane.getStore(message, call).store)
@@ -127,7 +127,7 @@ extension GatewayResponder {
         return message
     }
 
-    func prometheus() async throws -> Response {
+    package func prometheus() async throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = MediaTypes.prometheus
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try await metrics.scrape(controlPlane))))
@@ -138,7 +138,7 @@ extension GatewayResponder {
     static let jsonHeaders: HTTPFields = [.contentType: MediaTypes.json]
     static let eventStreamHeaders: HTTPFields = [.contentType: MediaTypes.eventStream, .cacheControl: "no-cache"]
 
-    func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
+    package func json(_ message: some SwiftProtobuf.Message, status: HTTPResponse.Status = .ok) throws -> Response {
         let bytes = try APIJSON.encode(message)
         return Response(status: status, headers: Self.jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }

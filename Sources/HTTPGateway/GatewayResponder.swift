@@ -9,9 +9,9 @@ import StorePlatformProto
 import StoreRPC
 
 extension HTTPField.Name {
-    static let xRequestID = Self("X-Request-Id")!
+    package static let xRequestID = Self("X-Request-Id")!
     static let xForwardedFor = Self("X-Forwarded-For")!
-    static let idempotencyKey = Self("Idempotency-Key")!
+    package static let idempotencyKey = Self("Idempotency-Key")!
     static let accessControlRequestMethod = Self("Access-Control-Request-Method")!
     static let xForwardedHost = Self("X-Forwarded-Host")!
     static let xForwardedProto = Self("X-Forwarded-Proto")!
@@ -21,25 +21,29 @@ extension HTTPField.Name {
 /// (cross-site, JSON bodies, the token), caller identity, errors in the one body
 /// shape, `X-Request-Id`, CORS and request metrics. The handlers themselves (GatewayResponder+API.swift, +Upgrades, +Fleet) only translate
 /// between HTTP and the ``ControlPlane`` methods the RPC server calls too.
-struct GatewayResponder: HTTPResponder {
-    typealias Context = GatewayContext
+///
+/// `package`, with the few members it needs, for the benchmark that serves the same
+/// handlers behind Hummingbird's `Router` (Sources/storeplatform-bench/HummingbirdRouting.swift);
+/// none of it is public API.
+package struct GatewayResponder: HTTPResponder {
+    package typealias Context = GatewayContext
 
-    let controlPlane: ControlPlane
-    let configuration: GatewayConfiguration
-    let metrics: GatewayMetrics
+    package let controlPlane: ControlPlane
+    package let configuration: GatewayConfiguration
+    package let metrics: GatewayMetrics
     let streams: EventStreams
     let health: HealthEncoder
-    let staticFiles: StaticFiles
+    package let staticFiles: StaticFiles
     /// The open connections, against the configured cap.
     let connections: ConnectionLimit
-    let requestIDs = RequestIDs()
+    package let requestIDs = RequestIDs()
     /// Verified client certificates of open TLS connections.
     let peerSubjects = TLSPeerSubjects()
     /// Pages of GET /api/stores as JSON, until the next write to the database.
     let storesPages = GenerationCache<Storeplatform_V1_ListStoresRequest, ByteBuffer>()
     let logger: Logger
 
-    func respond(to request: Request, context: GatewayContext) async throws -> Response {
+    package func respond(to request: Request, context: GatewayContext) async throws -> Response {
         let started = ContinuousClock.now
         let requestID = requestIDs.id(echoing: request.headers[.xRequestID])
         let route = Route(path: request.uri.path)
@@ -124,7 +128,7 @@ struct GatewayResponder: HTTPResponder {
 
     /// The checks every routed request passes (the token's transport; for changes,
     /// the cross-site check and the JSON rule for bodies), then who is calling.
-    func checkedCall(_ request: Request, context: GatewayContext, requestID: String) throws -> CallContext {
+    package func checkedCall(_ request: Request, context: GatewayContext, requestID: String) throws -> CallContext {
         try checkTokenTransport(request, context: context)
         if Self.mutatingMethods.contains(request.method) {
             try CrossSiteCheck(allowedOrigins: configuration.corsOrigins).check(
@@ -233,7 +237,7 @@ struct GatewayResponder: HTTPResponder {
     /// Hummingbird's `CORSMiddleware`, which allows one fixed list of methods on every
     /// path and costs more per request (BENCHMARKS.md, "Hand-written routing against
     /// Hummingbird's Router").
-    func addCORSHeaders(to headers: inout HTTPFields, origin: String?) {
+    package func addCORSHeaders(to headers: inout HTTPFields, origin: String?) {
         headers.append(HTTPField(name: .vary, value: "Origin"))
         guard let origin, configuration.corsOrigins.contains(origin) || configuration.corsOrigins.contains("*") else {
             headers[.accessControlAllowMethods] = nil

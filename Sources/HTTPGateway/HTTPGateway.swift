@@ -34,6 +34,15 @@ public struct HTTPGateway: Service {
     }
 
     public func run() async throws {
+        let responder = try await makeResponder()
+        try await serve(responder, gateway: responder)
+    }
+
+    /// The responder ``run()`` serves: the gateway's routing and handlers over its
+    /// own metrics, event streams and dashboard files. Benchmarks in this package put
+    /// other routing in front of the same handlers
+    /// (Sources/storeplatform-bench/HummingbirdRouting.swift).
+    package func makeResponder() async throws -> GatewayResponder {
         let metrics = GatewayMetrics()
         let streams = EventStreams()
         let responder = GatewayResponder(
@@ -52,15 +61,13 @@ public struct HTTPGateway: Service {
                 metadata: ["dashboard-dir": "\(configuration.dashboardDirectory ?? "")"]
             )
         }
-        switch configuration.routing {
-        case .handWritten: try await serve(responder, gateway: responder)
-        case .hummingbirdRouter: try await serve(HummingbirdRouting.responder(gateway: responder, middlewares: true), gateway: responder)
-        case .hummingbirdRouterOnly: try await serve(HummingbirdRouting.responder(gateway: responder, middlewares: false), gateway: responder)
-        }
+        return responder
     }
 
-    /// Serves `responder` behind the gateway's pipeline until a graceful shutdown.
-    private func serve(_ responder: some HTTPResponder<GatewayContext>, gateway: GatewayResponder) async throws {
+    /// Serves `responder` behind the gateway's pipeline (``GatewayHTTP1Channel``:
+    /// header limits, timeouts, the connection cap, health on the event loop) until a
+    /// graceful shutdown; `gateway` is the responder the pipeline's own answers come from.
+    package func serve(_ responder: some HTTPResponder<GatewayContext>, gateway: GatewayResponder) async throws {
         let onListening = onListening
         let streams = gateway.streams
         let app = Application(

@@ -4,7 +4,7 @@ import Synchronization
 /// Request ids for the `X-Request-Id` header: a well-formed incoming one is
 /// echoed, otherwise a new one is made from a per-process random prefix and a
 /// counter (cheap, unique within the process, unguessable across restarts).
-final class RequestIDs: Sendable {
+package final class RequestIDs: Sendable {
     private let prefix: String
     private let counter = Atomic<UInt64>(0)
 
@@ -14,7 +14,7 @@ final class RequestIDs: Sendable {
         prefix = String(repeating: "0", count: 8 - hex.count) + hex + "-"
     }
 
-    func id(echoing incoming: String?) -> String {
+    package func id(echoing incoming: String?) -> String {
         if let incoming, Self.isAcceptable(incoming) { return incoming }
         let next = counter.add(1, ordering: .relaxed).newValue
         return prefix + String(next, radix: 16)

@@ -15,7 +15,7 @@ import NIOPosix
 /// Hummingbird's `FileMiddleware`, which reads the disk per request, took 3× the
 /// CPU per request and answered at 0.29–0.56× this rate (BENCHMARKS.md,
 /// "Hand-written routing against Hummingbird's Router").
-struct StaticFiles: Sendable {
+package struct StaticFiles: Sendable {
     /// One file as read at start.
     struct File: Sendable {
         let body: ByteBuffer
@@ -23,7 +23,7 @@ struct StaticFiles: Sendable {
     }
 
     /// The resolved root directory, or nil when there is no dashboard.
-    let root: String?
+    package let root: String?
     /// Every file below the root by its path relative to it ("js/app.js").
     private let files: [String: File]
 

@@ -63,6 +63,12 @@ final class ChildProcess {
         }
     }
 
+    /// The first line of output that is a number: the port a server started by the
+    /// benchmark (`canned-http-server`, `gateway-server`) prints once it listens.
+    func readPort() -> Int? {
+        readLine(until: { Int($0) != nil }).flatMap(Int.init)
+    }
+
     /// Reads and drops the rest of the output on a thread of its own, so a child
     /// that goes on logging never blocks on a full pipe.
     func discardOutput() {

@@ -1,22 +1,19 @@
 import ArgumentParser
 import Foundation
-import ProcessTestSupport
 
 /// The gateway's own routing (Route, its CORS and metrics code, StaticFiles) against
-/// Hummingbird's Router over the same handlers (HTTPGateway's `HummingbirdRouting`),
-/// once with Hummingbird's `CORSMiddleware`, `MetricsMiddleware` and `FileMiddleware`
-/// and once with the Router and `FileMiddleware` alone: three daemons on copies of one
-/// database, all pinned to one core, wrk on the other, measured in turn on each route,
-/// round after round, next to wrk's ceiling (a server that answers every request with
-/// one fixed 200). BENCHMARKS.md, "Hand-written routing against Hummingbird's Router".
+/// Hummingbird's Router over the same handlers (``HummingbirdRouting``), once with
+/// Hummingbird's `CORSMiddleware`, `MetricsMiddleware` and `FileMiddleware` and once
+/// with the Router and `FileMiddleware` alone: three ``GatewayServer``s on copies of
+/// one database, all pinned to one core, wrk on the other, measured in turn on each
+/// route, round after round, next to wrk's ceiling (a server that answers every
+/// request with one fixed 200). BENCHMARKS.md, "Hand-written routing against
+/// Hummingbird's Router".
 struct RouterBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "router",
         abstract: "wrk against the gateway's own routing and Hummingbird's Router, alternating, next to wrk's ceiling."
     )
-
-    @Option(help: "The storeplatformd to measure (default: the one beside this tool).")
-    var daemon: String?
 
     @Option(help: "Seconds per wrk run.")
     var seconds: Int = 5
@@ -33,10 +30,10 @@ struct RouterBenchmark: AsyncParsableCommand {
     @Option(help: "The dashboard's files, for the static-file route.")
     var dashboardDir = "clients/dashboard"
 
-    /// The daemon's `--http-routing`s: its own; Hummingbird's Router with its CORS,
-    /// metrics and file middlewares; the Router and files alone, with the gateway's
-    /// own CORS and metrics code (so the two Router rows split the cost by piece).
-    static let variants = ["hand-written", "hummingbird-router", "hummingbird-router-only"]
+    /// The gateway's own routing; Hummingbird's Router with its CORS, metrics and file
+    /// middlewares; the Router and files alone, with the gateway's own CORS and metrics
+    /// code (so the two Router rows split the cost by piece).
+    static let variants = GatewayRouting.allCases.map(\.rawValue)
 
     /// Sent on every request, so both sides run their CORS code on every answer.
     static let origin = "http://dashboard.example"
@@ -67,12 +64,11 @@ struct RouterBenchmark: AsyncParsableCommand {
         }
         BenchCleanup.installSignalHandlers()
         let tool = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let daemonPath = daemon ?? tool.deletingLastPathComponent().appendingPathComponent("storeplatformd").path
         let scratch = "/tmp/spbench-router-\(getpid())"
         BenchCleanup.removeOnInterrupt(scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        // One database, copied, so the daemons answer the same stores with the same ids.
+        // One database, copied, so the servers answer the same stores with the same ids.
         for variant in Self.variants {
             try FileManager.default.createDirectory(atPath: "\(scratch)/\(variant)", withIntermediateDirectories: true)
         }
@@ -88,19 +84,19 @@ struct RouterBenchmark: AsyncParsableCommand {
         var servers: [(name: String, port: Int, process: ChildProcess)] = []
         defer { for server in servers { server.process.stop() } }
         for variant in Self.variants {
-            let port = try freeLoopbackPort()
             let process = try ChildProcess(executable: "/usr/bin/taskset", arguments: [
-                "-c", core, daemonPath, "--socket", "\(scratch)/\(variant).sock", "--tcp", "off", "--http", "127.0.0.1:\(port)",
-                "--http-routing", variant, "--cors-origin", Self.origin, "--dashboard-dir", dashboardDir,
-                "--data-dir", "\(scratch)/\(variant)", "--log-level", "warning", "--reconcile-interval", "3600",
-                "--requests-per-minute", "1000000000", "--creates-per-minute", "1000000000",
+                "-c", core, tool.path, "gateway-server", "--routing", variant, "--cors-origin", Self.origin,
+                "--dashboard-dir", dashboardDir, "--data-dir", "\(scratch)/\(variant)",
             ])
+            guard let port = process.readPort() else {
+                throw ValidationError("the \(variant) gateway server did not start")
+            }
             servers.append((variant, port, process))
             try HTTPBenchmark.waitForHTTP(port: port, path: "/api/health")
         }
         let canned = try ChildProcess(executable: "/usr/bin/taskset", arguments: ["-c", core, tool.path, "canned-http-server"])
         defer { canned.stop() }
-        guard let cannedPort = canned.readLine(until: { Int($0) != nil }).flatMap(Int.init) else {
+        guard let cannedPort = canned.readPort() else {
             throw ValidationError("the canned server did not start")
         }
         for server in servers.dropFirst() { try Self.checkSameAnswers(hand: servers[0].port, router: server.port) }
@@ -109,7 +105,7 @@ struct RouterBenchmark: AsyncParsableCommand {
         print("")
         print(
             "wrk -t1 -c\(connections) -d\(seconds)s --latency -H 'Origin: \(Self.origin)', pinned to core \(clientCore); "
-                + "the daemons and the canned server pinned to core \(serverCore). Rate limits lifted; 100 stores; "
+                + "the gateway servers and the canned server pinned to core \(serverCore). Rate limits lifted; 100 stores; "
                 + "\(rounds) rounds, the routings in turn (in reverse order in even rounds)."
         )
         print("")
@@ -166,7 +162,7 @@ struct RouterBenchmark: AsyncParsableCommand {
     }
 
     /// Both answer every measured route alike: 200 with bodies of the same length
-    /// (not the same bytes: each daemon's start-up reconcile finds the seeded stores
+    /// (not the same bytes: each server's start-up reconcile finds the seeded stores
     /// missing from its simulated cluster and stamps its own times on them; health
     /// has its uptime, so it is left out: the pipeline answers it the same for all),
     /// so the figures compare routing, not different work.

@@ -60,14 +60,6 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "HTTP gateway (REST API, event stream, /metrics, dashboard) host:port, or \"off\" (STOREPLATFORM_HTTP).")
     var http: String = "127.0.0.1:8080"
 
-    /// Only `storeplatform-bench router` sets it, to measure the gateway's routing
-    /// against Hummingbird's Router (HTTPGateway's `GatewayRouting`); not for operators.
-    @Option(help: ArgumentHelp("hand-written, hummingbird-router or hummingbird-router-only (benchmarks only).", visibility: .private))
-    var httpRouting: String = "hand-written"
-    static let httpRoutings: [String: GatewayRouting] = [
-        "hand-written": .handWritten, "hummingbird-router": .hummingbirdRouter, "hummingbird-router-only": .hummingbirdRouterOnly,
-    ]
-
     @Option(name: .customLong("http-trusted-proxy"), help: "Peer address whose X-Forwarded-For the gateway believes; repeat for several (STOREPLATFORM_HTTP_TRUSTED_PROXIES, comma-separated).")
     var httpTrustedProxies: [String] = []
 
@@ -268,9 +260,6 @@ struct DaemonCommand: AsyncParsableCommand {
     func validate() throws {
         guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
             throw ValidationError("--socket-mode \(socketMode) is not an octal file mode such as 0660")
-        }
-        guard Self.httpRoutings[httpRouting] != nil else {
-            throw ValidationError("--http-routing \(httpRouting): use hand-written, hummingbird-router or hummingbird-router-only")
         }
         if tcp != "off" {
             do { _ = try RPCEndpoint.tcp(tcp) } catch { throw ValidationError("--tcp: \(error); use host:port or off") }
@@ -479,15 +468,12 @@ struct DaemonCommand: AsyncParsableCommand {
         // helm records how an install ended within its timeout; the driver kills it a
         // minute later. A release pending longer than that was abandoned.
         provisioning.pendingReleaseTimeout = .seconds(installTimeout + 60)
-        let provisioner = Provisioner(
-            database: database, driver: driver, events: StoreEventBus(bufferLimit: eventBuffer), configuration: provisioning, logger: logger
-        )
         var reconciling = Reconciler.Configuration()
         reconciling.interval = .seconds(reconcileInterval)
         reconciling.deleteOrphans = deleteOrphans
-        let reconciler = Reconciler(provisioner: provisioner, configuration: reconciling, logger: logger)
         let controlPlane = ControlPlane(
-            info: info, provisioner: provisioner, reconciler: reconciler,
+            info: info, database: database, driver: driver, provisioning: provisioning, reconciling: reconciling,
+            eventBuffer: eventBuffer,
             rateLimiter: RateLimiter(
                 limits: RateLimits(requestsPerMinute: requestsPerMinute, createsPerMinute: createsPerMinute),
                 shared: sharesRateLimits(database) ? ReportedSharedRateBuckets(database, logger: logger) : nil
@@ -524,13 +510,14 @@ struct DaemonCommand: AsyncParsableCommand {
             ]
         )
 
-        // The provisioner comes first, so it stops last: calls still finishing in the RPC
-        // server and the gateway may hand it work (or get a clear UNAVAILABLE), and the
-        // reconciler resumes stores through it.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: controlPlane.databaseAvailability), .init(service: controlPlane.makeLimitsFollower()), .init(service: provisioner), .init(service: reconciler), .init(service: controlPlane.fleetUpgrader), .init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger)),
-        ]
+        // The control plane's services (ControlPlane.makeServices, the provisioner before
+        // the reconciler) come first, so they stop last: calls still finishing in the RPC
+        // server and the gateway may hand the provisioner work (or get a clear
+        // UNAVAILABLE), and the reconciler resumes stores through it.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            [.init(service: EarlySignals(), successTerminationBehavior: .gracefullyShutdownGroup)]
+            + controlPlane.makeServices().map { .init(service: $0) }
+            + [.init(service: ReloadOnHangup(tls: tls, tokens: tokens, access: accessFile.isEmpty ? nil : (accessFile, controlPlane), logger: logger))]
         if http != "off" {
             let address = try HostAndPort(parsing: http)
             var gatewayConfiguration = GatewayConfiguration()
@@ -550,7 +537,6 @@ struct DaemonCommand: AsyncParsableCommand {
             gatewayConfiguration.tokens = tokens
             gatewayConfiguration.tls = tls
             gatewayConfiguration.allowPlainTokens = allowPlainTokens
-            gatewayConfiguration.routing = Self.httpRoutings[httpRouting] ?? .handWritten
             let gateway = HTTPGateway(
                 controlPlane: controlPlane, configuration: gatewayConfiguration, logger: logger,
                 onListening: { [logger, hasTokens = tokens != nil, scheme = tls != nil ? "https" : "http"] host, port in

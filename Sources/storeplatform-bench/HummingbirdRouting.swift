@@ -1,30 +1,20 @@
 import ControlPlane
 import CoreMetrics
 import Foundation
+import HTTPGateway
 import HTTPTypes
 import Hummingbird
 import Prometheus
+import ServiceLifecycle
 import StoreCore
 import Synchronization
 
-/// How requests reach the gateway's handlers.
-public enum GatewayRouting: Sendable {
-    /// The gateway's own: ``Route``, the CORS and metrics code of ``GatewayResponder``,
-    /// and ``StaticFiles``. What the daemon always runs.
-    case handWritten
-    /// The same handlers behind Hummingbird's `Router` with its `CORSMiddleware`,
-    /// `MetricsMiddleware` and `FileMiddleware` (``HummingbirdRouting``): the comparison
-    /// `storeplatform-bench router` measures against, nothing the daemon offers.
-    case hummingbirdRouter
-    /// Hummingbird's `Router` and `FileMiddleware`, with the gateway's own CORS and
-    /// metrics code: the routing (and the files) alone, for the same benchmark.
-    case hummingbirdRouterOnly
-}
-
 /// The gateway's hot routes served through Hummingbird's `Router` and middlewares
 /// instead of the gateway's own routing, so `storeplatform-bench router` can weigh
-/// one against the other on the same daemon, database and handlers (BENCHMARKS.md,
-/// "Hand-written routing against Hummingbird's Router").
+/// one against the other on the same pipeline, database and handlers (BENCHMARKS.md,
+/// "Hand-written routing against Hummingbird's Router"). Nothing the daemon runs:
+/// it reaches the gateway's handlers through their `package` access
+/// (Sources/HTTPGateway/GatewayResponder.swift).
 ///
 /// It routes only what the benchmark measures and what it needs to start:
 /// `GET /api/health` (when the pipeline passes it on), `GET /api/stores`,
@@ -32,10 +22,22 @@ public enum GatewayRouting: Sendable {
 /// files. Everything the gateway's own routing keeps is listed beside the decision
 /// in BENCHMARKS.md: a wrong method is 404 here, not 405; CORS preflights allow a
 /// fixed list of methods, not the route's; metrics carry Hummingbird's names.
-enum HummingbirdRouting {
-    /// - Parameter middlewares: Hummingbird's CORS and metrics middlewares; without
-    ///   them, the gateway's own code adds the CORS headers and records the metrics.
-    static func responder(gateway: GatewayResponder, middlewares: Bool) -> RouterResponder<GatewayContext> {
+struct HummingbirdRouting: Service {
+    let gateway: HTTPGateway
+    /// Hummingbird's CORS and metrics middlewares; without them, the gateway's own
+    /// code adds the CORS headers and records the metrics.
+    let middlewares: Bool
+
+    /// Serves the gateway's handlers behind the `Router`, on the gateway's own
+    /// pipeline (``HTTPGateway/serve(_:gateway:)``), until a graceful shutdown.
+    func run() async throws {
+        let responder = try await gateway.makeResponder()
+        try await gateway.serve(Self.responder(gateway: responder, middlewares: middlewares), gateway: responder)
+    }
+
+    /// The `Router` over `gateway`'s handlers, with or without Hummingbird's CORS and
+    /// metrics middlewares (``middlewares``).
+    private static func responder(gateway: GatewayResponder, middlewares: Bool) -> RouterResponder<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: ErrorBodyMiddleware(gateway: gateway, finishes: !middlewares))
         if middlewares {
