@@ -20,10 +20,11 @@ enum Entry {
         // back. Must happen first, on the main thread, before any task starts.
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         // With TZ unset, glibc checks /etc/localtime (a stat) on every localtime_r, which
-        // the text log handler calls for each line's time; TZ naming that same zone
-        // keeps the zone loaded once.
-        if ProcessInfo.processInfo.environment["TZ"] == nil {
-            setenv("TZ", TimeZone.current.identifier, 1)
+        // the text log handler calls for each line's time; TZ naming that same file
+        // keeps the zone loaded once. (Not Foundation's name for the zone: asking for it
+        // loads ICU's time zone data, 2 MiB of the idle daemon; BENCHMARKS.md, "RPC".)
+        if getenv("TZ") == nil {
+            setenv("TZ", access("/etc/localtime", F_OK) == 0 ? ":/etc/localtime" : "UTC", 1)
         }
         let (arguments, fromEnvironment) = options()
         var command: any ParsableCommand
