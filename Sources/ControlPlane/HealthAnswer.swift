@@ -12,8 +12,9 @@ import Synchronization
 /// same for its JSON.
 ///
 /// The calls of one millisecond share one encoded answer (``encoded(uptimeNanoseconds:)``):
-/// at hundreds of thousands of calls a second, a buffer of its own per call
-/// was a tenth of the daemon's CPU per Health call (BENCHMARKS.md, "RPC").
+/// at hundreds of thousands of calls a second, a buffer of its own per call (with
+/// the uptime's clock arithmetic) was 13 % of the daemon's CPU per Health call
+/// (BENCHMARKS.md, "RPC").
 final class HealthAnswer: Sendable {
     /// `uptime_seconds` (field 3) as a 64-bit value: tag 3 << 3 | 1.
     private static let uptimeTag: UInt8 = 0x19

@@ -19,9 +19,9 @@ import NIOCore
 ///   back. A quiet connection whose call still runs (a WatchStores stream) stays.
 ///
 /// Its stored properties are touched only on its event loop, and no access to one
-/// overlaps another access to it, so they are `@exclusivity(unchecked)`: checking
-/// each access at run time took a tenth of the daemon's CPU per Health call
-/// (BENCHMARKS.md, "RPC").
+/// overlaps another access to it, so they are `@exclusivity(unchecked)`: run-time
+/// exclusivity checks, these accesses' among them, were about a tenth of the
+/// daemon's CPU per Health call (BENCHMARKS.md, "RPC").
 final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = AdmittedCall

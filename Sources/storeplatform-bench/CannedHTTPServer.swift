@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import NIOCore
-import NIOPosix
 
 /// wrk's ceiling for the router benchmark: answers every request head it sees with
 /// the same fixed 200, on one event loop, without parsing HTTP beyond finding the
@@ -18,19 +17,10 @@ struct CannedHTTPServer: AsyncParsableCommand {
     var body = #"{"status":"SERVING"}"#
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CannedAnswerHandler(answer: ByteBuffer(string: answer)))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        FileHandle.standardOutput.write(Data("\(channel.localAddress?.port ?? 0)\nready\n".utf8))
-        try await channel.closeFuture.get()
+        try await LoopbackServer.serve { pipeline in
+            try pipeline.addHandler(CannedAnswerHandler(answer: ByteBuffer(string: answer)))
+        }
     }
 
     /// Counts the heads' ends (`\r\n\r\n`, possibly split across reads) and writes

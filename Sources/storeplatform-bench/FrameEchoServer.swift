@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import NIOCore
-import NIOPosix
 import NIOSSL
 
 /// The floor for the TLS rows of the RPC benchmark: echoes bytes back on one
@@ -21,7 +20,6 @@ struct FrameEchoServer: AsyncParsableCommand {
     var tlsKey: String?
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var context: NIOSSLContext?
         if let tlsCert, let tlsKey {
             var configuration = TLSConfiguration.makeServerConfiguration(
@@ -31,20 +29,12 @@ struct FrameEchoServer: AsyncParsableCommand {
             configuration.minimumTLSVersion = .tlsv12
             context = try NIOSSLContext(configuration: configuration)
         }
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [context] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let context {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
-                }
+        try await LoopbackServer.serve { [context] pipeline in
+            if let context {
+                try pipeline.addHandler(NIOSSLServerHandler(context: context))
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        FileHandle.standardOutput.write(Data("\(channel.localAddress?.port ?? 0)\nready\n".utf8))
-        try await channel.closeFuture.get()
+            try pipeline.addHandler(EchoHandler())
+        }
     }
 
     /// Writes back what it reads; one flush per read burst.
